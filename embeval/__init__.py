@@ -1,0 +1,3 @@
+"""embeval: measure whether an embedding space is any good."""
+
+__version__ = "0.1.0"

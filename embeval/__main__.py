@@ -1,0 +1,3 @@
+from embeval.cli import main
+
+main()

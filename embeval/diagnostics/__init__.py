@@ -1,0 +1,1 @@
+"""Diagnostics: pure functions on validated float32 arrays, registered in one registry."""

@@ -1,0 +1,265 @@
+"""Geometry of one set of vectors (SPEC §3). Every function takes a validated :class:`Space`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from embeval.diagnostics.pairsum import sample_pairs, upper_pair_sum
+from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.space import Space
+from embeval.errors import UsageError
+from embeval.report.results import Result
+
+
+def _sqdist_transform(x: np.ndarray, normalized: bool):
+    """Returns a block transform turning Gram entries into squared Euclidean distances."""
+    if normalized:
+        def to_d2(g, rows, cols):
+            g *= -2.0
+            g += 2.0
+            return np.maximum(g, 0.0, out=g)
+    else:
+        sq = np.einsum("ij,ij->i", x, x)
+
+        def to_d2(g, rows, cols):
+            g *= -2.0
+            g += sq[rows, None]
+            g += sq[None, cols]
+            return np.maximum(g, 0.0, out=g)
+    return to_d2
+
+
+def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, progress=None) -> float:
+    """log mean_{i<j} exp(−t‖x_i − x_j‖²), exact, in blocks (Wang & Isola 2020).
+
+    x: n×d float32 (n ≥ 2). Lower is more uniform; 0 means collapse. Memory is one block, not n².
+    """
+    to_d2 = _sqdist_transform(x, normalized)
+
+    def f(g, rows, cols):
+        g = to_d2(g, rows, cols)
+        g *= -t
+        return np.exp(g, out=g)
+
+    kw = {} if progress is None else {"progress": progress}
+    n = x.shape[0]
+    return math.log(upper_pair_sum(x, f, label="uniformity", **kw) / (n * (n - 1) / 2))
+
+
+def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int) -> tuple[float, float, float]:
+    """Estimate of uniformity from ``m`` random pairs, with a 95% normal-theory interval.
+
+    Returns (estimate, ci_low, ci_high) on the log scale.
+    """
+    rng = np.random.default_rng(seed)
+    i, j = sample_pairs(x.shape[0], m, rng)
+    vals = np.empty(m, dtype=np.float64)
+    step = 1 << 16
+    for s in range(0, m, step):
+        a, b = x[i[s:s + step]], x[j[s:s + step]]
+        d2 = np.sum((a.astype(np.float64) - b) ** 2, axis=1)
+        vals[s:s + step] = np.exp(-t * d2)
+    mean = vals.mean()
+    half = 1.96 * vals.std(ddof=1) / math.sqrt(m) if m > 1 else math.inf
+    lo = math.log(mean - half) if mean - half > 0 else -math.inf
+    return math.log(mean), lo, math.log(mean + half)
+
+
+def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
+    n = space.n
+    if sample:
+        est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed)
+        return [Result("uniformity", est, {"t": t, "sample": sample, "estimator": "sampled pairs"},
+                       n=n, ci_low=lo, ci_high=hi, higher_is_better=False)]
+    val = uniformity_exact(space.x, t, normalized=space.normalized, progress=space.progress)
+    return [Result("uniformity", val, {"t": t}, n=n, higher_is_better=False)]
+
+
+def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
+    """mean_i ‖a_i − b_i‖^alpha over row-aligned pairs (Wang & Isola 2020). Lower is better."""
+    d = np.linalg.norm(a.astype(np.float64) - b, axis=1)
+    return float(np.mean(d ** alpha))
+
+
+def alignment(space: Space, alpha: float = 2.0) -> list[Result]:
+    return [Result("alignment", alignment_value(space.x, space.pairs, alpha), {"alpha": alpha},
+                   n=space.n, higher_is_better=False)]
+
+
+def _angles(cos: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def mam(space: Space, mode: str = "nn") -> list[Result]:
+    """Mean Angular Margin (embeval's definition; see SPEC §3).
+
+    nn:       mean_i (90° − θ_i), θ_i the angle to x_i's nearest other row.
+    pairwise: mean_{i<j} |90° − θ_ij|.
+    Lower means neighbours lie further apart (more uniform).
+    """
+    if mode == "nn":
+        sims, _ = space.knn(1)
+        val = float(np.mean(90.0 - _angles(sims[:, 0].astype(np.float64))))
+    else:
+        def f(g, rows, cols):
+            np.clip(g, -1.0, 1.0, out=g)
+            np.arccos(g, out=g)
+            g *= np.float32(180.0 / math.pi)
+            g -= 90.0
+            return np.abs(g, out=g)
+
+        n = space.n
+        val = upper_pair_sum(space.unit, f, progress=space.progress, label="mam pairwise") / (n * (n - 1) / 2)
+    return [Result("mam", val, {"mode": mode}, n=space.n, higher_is_better=False)]
+
+
+def anisotropy_value(unit: np.ndarray) -> float:
+    """mean_{i≠j} cos(x_i, x_j) = (‖Σx̂‖² − n) / (n(n−1)) for unit rows (Ethayarajh 2019)."""
+    n = unit.shape[0]
+    s = unit.sum(axis=0, dtype=np.float64)
+    sq = float(np.einsum("ij,ij->", unit, unit, dtype=np.float64))
+    return (float(s @ s) - sq) / (n * (n - 1))
+
+
+def anisotropy(space: Space) -> list[Result]:
+    return [Result("anisotropy", anisotropy_value(space.unit), n=space.n, higher_is_better=False)]
+
+
+def singular_values(x: np.ndarray) -> np.ndarray:
+    """Singular values of x via the eigenvalues of the smaller Gram matrix (float64)."""
+    x64 = x.astype(np.float64)
+    gram = x64.T @ x64 if x.shape[0] >= x.shape[1] else x64 @ x64.T
+    ev = np.linalg.eigvalsh(gram)[::-1]
+    return np.sqrt(np.maximum(ev, 0.0))
+
+
+def effective_rank_value(x: np.ndarray) -> float:
+    """RankMe (Garrido et al. 2023): p_k = σ_k/Σσ + 1e-7, exp(−Σ p_k log p_k). Higher is better."""
+    s = singular_values(x)
+    p = s / s.sum() + 1e-7
+    return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def effective_rank(space: Space) -> list[Result]:
+    return [Result("effective_rank", effective_rank_value(space.x), n=space.n, higher_is_better=True)]
+
+
+def k_occurrence(idx: np.ndarray, n: int) -> np.ndarray:
+    """N_k(x): how many rows list x among their k nearest neighbours."""
+    return np.bincount(idx.ravel(), minlength=n)
+
+
+def skewness(v: np.ndarray) -> float:
+    """Biased sample skewness m3 / m2^1.5 (scipy.stats.skew default)."""
+    v = v.astype(np.float64)
+    c = v - v.mean()
+    m2 = np.mean(c ** 2)
+    return 0.0 if m2 == 0 else float(np.mean(c ** 3) / m2 ** 1.5)
+
+
+def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
+    """Hubness (Radovanović et al. 2010; scikit-hubness): skewness of N_k, share of antihubs
+    (N_k = 0), and hub occurrence (share of all neighbour slots taken by hubs, N_k ≥ hub_size·k)."""
+    k = _check_k(space, k)
+    _, idx = space.knn(k)
+    occ = k_occurrence(idx, space.n)
+    hubs = occ >= hub_size * k
+    params = {"k": k}
+    return [
+        Result("hubness_skew", skewness(occ), params, n=space.n, higher_is_better=False),
+        Result("antihub_share", float(np.mean(occ == 0)), params, n=space.n, higher_is_better=False),
+        Result("hub_occurrence", float(np.mean(hubs[idx])), {**params, "hub_size": hub_size},
+               n=space.n, higher_is_better=False),
+    ]
+
+
+def twonn(r1: np.ndarray, r2: np.ndarray, discard: float = 0.1) -> tuple[float, int]:
+    """TwoNN (Facco et al. 2017): μ = r2/r1, least squares through the origin of
+    −log(1 − F(μ)) on log μ after dropping the largest ``discard`` fraction of μ.
+
+    Rows with r1 = 0 (duplicates) are removed; returns (dimension, rows removed).
+    """
+    ok = r1 > 0
+    mu = np.sort(r2[ok].astype(np.float64) / r1[ok])
+    n = len(mu)
+    if n < 3:
+        raise UsageError("intrinsic_dim needs at least 3 distinct rows")
+    f_emp = np.arange(1, n + 1, dtype=np.float64) / n
+    keep = int(math.floor(n * (1 - discard)))
+    x = np.log(mu[:keep])
+    y = -np.log(1 - f_emp[:keep])
+    return float(x @ y / (x @ x)), int((~ok).sum())
+
+
+def intrinsic_dim(space: Space) -> list[Result]:
+    if space.normalized:
+        _, idx = space.knn(2)
+    else:
+        from embeval.index.knn import knn_self
+
+        # Centre first: distances are translation-invariant, and FAISS's float32
+        # ‖a‖² + ‖b‖² − 2a·b loses tiny distances to cancellation when norms are large.
+        centred = space.x - space.x.mean(axis=0, dtype=np.float64).astype(np.float32)
+        _, idx = knn_self(centred, 2, metric="l2")
+    # Recompute the two distances exactly (float64 differences): duplicates give exactly 0.
+    x64 = space.x.astype(np.float64)
+    d = np.stack([np.linalg.norm(x64 - x64[idx[:, j]], axis=1) for j in (0, 1)], axis=1)
+    d.sort(axis=1)
+    dim, removed = twonn(d[:, 0], d[:, 1])
+    return [Result("intrinsic_dim", dim, {"estimator": "twonn", "duplicates_removed": removed},
+                   n=space.n, higher_is_better=None)]
+
+
+def _check_k(space: Space, k: int) -> int:
+    if k < 1:
+        raise UsageError(f"k must be at least 1, got {k}")
+    if k >= space.n:
+        raise UsageError(f"k={k} needs more than {k} rows; the input has {space.n}")
+    return k
+
+
+G = "geometry"
+register(Diagnostic(
+    "uniformity", G, uniformity,
+    "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs (Wang & Isola 2020); lower is more uniform, 0 = collapse",
+    higher_is_better=False, outputs=("uniformity",),
+    params={"t": Param(float, 2.0, "temperature"),
+            "sample": Param(int, 0, "estimate from this many random pairs (0 = exact)")},
+))
+register(Diagnostic(
+    "alignment", G, alignment,
+    "mean ‖x̂_i − ŷ_i‖^alpha over positive pairs (Wang & Isola 2020); lower is better",
+    higher_is_better=False, outputs=("alignment",), needs=frozenset({"pairs"}),
+    params={"alpha": Param(float, 2.0, "exponent")},
+))
+register(Diagnostic(
+    "mam", G, mam,
+    "Mean Angular Margin: mean (90° − angle to nearest other row); lower = more uniform",
+    higher_is_better=False, outputs=("mam",),
+    params={"mode": Param(str, "nn", "nn (nearest neighbour) or pairwise |90° − θ_ij|",
+                          choices=("nn", "pairwise"))},
+))
+register(Diagnostic(
+    "anisotropy", G, anisotropy,
+    "mean cosine over pairs i≠j (Ethayarajh 2019); near 0 = isotropic, near 1 = a narrow cone",
+    higher_is_better=False, outputs=("anisotropy",),
+))
+register(Diagnostic(
+    "effective_rank", G, effective_rank,
+    "RankMe effective rank exp(entropy of normalised singular values) (Garrido et al. 2023)",
+    higher_is_better=True, outputs=("effective_rank",),
+))
+register(Diagnostic(
+    "hubness", G, hubness,
+    "skewness of k-occurrence, antihub share, hub occurrence (Radovanović et al. 2010)",
+    higher_is_better=False, outputs=("hubness_skew", "antihub_share", "hub_occurrence"),
+    params={"k": Param(int, 10, "neighbours"),
+            "hub_size": Param(float, 2.0, "hubs have k-occurrence ≥ hub_size·k")},
+))
+register(Diagnostic(
+    "intrinsic_dim", G, intrinsic_dim,
+    "TwoNN intrinsic dimension (Facco et al. 2017); duplicates removed and counted",
+    higher_is_better=None, outputs=("intrinsic_dim",),
+))

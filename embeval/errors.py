@@ -1,0 +1,26 @@
+"""Typed errors. The CLI turns every ``EmbevalError`` into one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+
+class EmbevalError(Exception):
+    """Base class: a problem the user can fix (bad input, bad usage)."""
+
+
+class InputError(EmbevalError):
+    """An input file is missing, unreadable, or holds invalid data."""
+
+    def __init__(self, path: object, problem: str, where: str | None = None):
+        self.path = str(path)
+        self.problem = problem
+        self.where = where
+        loc = f" ({where})" if where else ""
+        super().__init__(f"{self.path}{loc}: {problem}")
+
+
+class UsageError(EmbevalError):
+    """Options that do not fit together, an unknown metric, a malformed expression."""
+
+
+class ModelError(EmbevalError):
+    """A model cannot be loaded (unknown name, needs a download while offline, ...)."""

@@ -1,0 +1,23 @@
+"""Provenance of an input file: path, sha256 (or size+mtime for very large files)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+HASH_LIMIT = 512 * 1024 * 1024
+
+
+def file_info(path: str | os.PathLike) -> dict:
+    p = Path(path)
+    if p.is_dir():
+        return {"path": str(p)}
+    st = p.stat()
+    if st.st_size <= HASH_LIMIT:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return {"path": str(p), "sha256": h.hexdigest()}
+    return {"path": str(p), "size": st.st_size, "mtime": int(st.st_mtime)}

@@ -1,0 +1,1 @@
+"""Results model, gates, renderers."""

@@ -1,0 +1,117 @@
+"""Renderers, chosen from a table: table (Rich), json, csv, markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from embeval.report.results import Report, Result
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return f"{v:.4f}" if abs(v) < 1e5 else f"{v:.4g}"
+
+
+def _params(r: Result) -> str:
+    return ", ".join(f"{k}={v}" for k, v in r.params.items())
+
+
+def _direction(r: Result) -> str:
+    return {True: "↑", False: "↓", None: ""}[r.higher_is_better]
+
+
+def _ci(r: Result) -> str:
+    if r.ci_low is None and r.ci_high is None:
+        return ""
+    return f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]"
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(report: Report) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better", "query_id"])
+    for r in report.results:
+        d = r.to_dict()
+        w.writerow([r.metric, d["value"], json.dumps(r.params) if r.params else "", r.n,
+                    d["ci_low"], d["ci_high"], r.higher_is_better, ""])
+    for row in report.per_query:
+        w.writerow([row["metric"], row["value"], "", "", "", "", "", row["query_id"]])
+    return buf.getvalue()
+
+
+def to_markdown(report: Report) -> str:
+    lines = [f"### embeval {report.command}", ""]
+    for role, info in report.inputs.items():
+        shape = f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else ""
+        lines.append(f"- {role}: `{info.get('path', '')}`{shape}")
+    lines += ["", "| metric | value | params | 95% CI | better |", "|---|---:|---|---|:-:|"]
+    for r in report.results:
+        lines.append(f"| {r.metric} | {_fmt(r.value)} | {_params(r)} | {_ci(r)} | {_direction(r)} |")
+    if report.gates:
+        lines += ["", "| gate | value | result |", "|---|---:|:-:|"]
+        for g in report.gates:
+            lines.append(f"| `{g.expr}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
+    for note in report.notes:
+        lines.append(f"\n> {note}")
+    return "\n".join(lines) + "\n"
+
+
+def print_table(report: Report, console) -> None:
+    from rich.table import Table
+
+    title = f"embeval {report.command}"
+    caption = "; ".join(
+        f"{role}: {info.get('path', '')}" + (f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else "")
+        for role, info in report.inputs.items()
+    )
+    t = Table(title=title, caption=caption or None)
+    t.add_column("metric", style="bold")
+    t.add_column("value", justify="right")
+    t.add_column("params")
+    t.add_column("95% CI")
+    t.add_column("better", justify="center")
+    for r in report.results:
+        t.add_row(r.metric, _fmt(r.value), _params(r), _ci(r), _direction(r))
+    console.print(t)
+    if report.gates:
+        g = Table(title="gates")
+        g.add_column("gate")
+        g.add_column("value", justify="right")
+        g.add_column("result")
+        for gr in report.gates:
+            g.add_row(gr.expr, _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
+        console.print(g)
+    for note in report.notes:
+        console.print(f"[dim]{note}[/]")
+
+
+RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
+SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+
+
+def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(text, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

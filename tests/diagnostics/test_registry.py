@@ -1,0 +1,86 @@
+"""One common test over the registry: invariants every geometry diagnostic must satisfy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embeval.diagnostics.registry import all_diagnostics, get, parse_spec, split_specs
+from embeval.diagnostics.space import Space
+from embeval.errors import UsageError
+
+GEOMETRY = [d for d in all_diagnostics("geometry")]
+
+
+def _run(diag, x, pairs=None, seed=0):
+    sp = Space.build(x, pairs=pairs, seed=seed)
+    return {r.metric: r.value for r in diag.func(sp, **diag.defaults())}
+
+
+@pytest.mark.parametrize("diag", GEOMETRY, ids=lambda d: d.name)
+def test_permutation_invariance(diag, gauss, rng):
+    pairs = np.roll(gauss, 1, axis=1) + 0.1
+    perm = rng.permutation(len(gauss))
+    a = _run(diag, gauss, pairs)
+    b = _run(diag, gauss[perm], pairs[perm])
+    for k in a:
+        assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), k
+
+
+@pytest.mark.parametrize("diag", GEOMETRY, ids=lambda d: d.name)
+def test_scale_invariance_under_normalisation(diag, gauss, rng):
+    pairs = gauss[::-1].copy()
+    scales = rng.uniform(0.1, 10, size=(len(gauss), 1)).astype(np.float32)
+    a = _run(diag, gauss, pairs)
+    b = _run(diag, gauss * scales, pairs * scales[::-1])
+    for k in a:
+        assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), k
+
+
+@pytest.mark.parametrize("diag", GEOMETRY, ids=lambda d: d.name)
+def test_outputs_declared_and_directions_match(diag, gauss):
+    sp = Space.build(gauss, pairs=gauss[::-1].copy())
+    results = diag.func(sp, **diag.defaults())
+    assert {r.metric for r in results} <= set(diag.outputs)
+    for r in results:
+        assert r.higher_is_better is diag.higher_is_better
+        assert np.isfinite(r.value)
+
+
+def test_nan_input_is_rejected_by_validation(tmp_path, gauss):
+    from embeval.errors import InputError
+    from embeval.io.embeddings import load_embeddings
+
+    gauss[3, 2] = np.nan
+    np.save(tmp_path / "x.npy", gauss)
+    with pytest.raises(InputError, match="row 3"):
+        load_embeddings(tmp_path / "x.npy")
+
+
+def test_registry_refuses_duplicates():
+    from embeval.diagnostics.registry import register
+
+    with pytest.raises(ValueError):
+        register(get("uniformity"))
+
+
+def test_unknown_metric_suggests():
+    with pytest.raises(UsageError, match="did you mean uniformity"):
+        get("uniformty")
+
+
+def test_parse_spec_params_and_errors():
+    diag, params = parse_spec("hubness(k=5)")
+    assert diag.name == "hubness" and params["k"] == 5 and params["hub_size"] == 2.0
+    assert parse_spec("mam(mode=pairwise)")[1] == {"mode": "pairwise"}
+    with pytest.raises(UsageError, match="choose one of"):
+        parse_spec("mam(mode=sideways)")
+    with pytest.raises(UsageError, match="unknown parameter"):
+        parse_spec("hubness(q=1)")
+    with pytest.raises(UsageError, match="expected int"):
+        parse_spec("hubness(k=ten)")
+    assert get("hubness_skew").name == "hubness"
+
+
+def test_split_specs_respects_parentheses():
+    assert split_specs("a, b(k=1,t=2),c") == ["a", "b(k=1,t=2)", "c"]
