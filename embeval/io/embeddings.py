@@ -106,7 +106,7 @@ def validate(emb: EmbeddingSet, *, min_rows: int = 2) -> None:
     uniq, first, counts = np.unique(emb.ids, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup = uniq[counts > 1]
-        raise InputError(emb.path, f"duplicate id {dup[0]!r} ({int((counts > 1).sum())} ids repeated)")
+        raise InputError(emb.path, f"duplicate id {str(dup[0])!r} ({int((counts > 1).sum())} ids repeated)")
     if emb.labels is not None and len(emb.labels) != n:
         raise InputError(emb.path, f"{len(emb.labels)} labels for {n} rows")
 
