@@ -110,7 +110,37 @@ def geometry_report(
         report.results.extend(diag.func(space, **params))
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
                         else "rows used as given (--no-normalize); angles and cosines use unit rows")
+    if encoder is not None:
+        report.settings["encoding"] = encoding_settings(encoder, role="document")
+    report.series.update(_geometry_series(space, chosen))
     return report
+
+
+def encoding_settings(encoder, role: str) -> dict:
+    """The encoder settings that change the vectors (the model identity is in the inputs)."""
+    return {"model": encoder.model, "max_seq_length": encoder.max_seq_length, "normalize": encoder.normalize,
+            "prompt": encoder.prompt(role)}
+
+
+def _geometry_series(space, chosen) -> dict:
+    """Data for the HTML pictures, from the kNN graph the diagnostics already built (nothing is
+    searched again): the nearest-neighbour cosine histogram and the k-occurrence histogram."""
+    import numpy as np
+
+    from embeval.diagnostics.geometry import k_occurrence
+
+    if space._knn is None:
+        return {}
+    sims, idx = space._knn
+    nn = np.clip(sims[:, 0].astype(np.float64), -1.0, 1.0)
+    lo = float(np.floor(nn.min() * 20) / 20)
+    counts, edges = np.histogram(nn, bins=40, range=(lo, 1.0))
+    out = {"nn_cosine": {"edges": edges.tolist(), "counts": counts.tolist()}}
+    hub_k = [params.get("k") for diag, params in chosen if diag.name == "hubness"]
+    if hub_k and hub_k[0] is not None and idx.shape[1] >= hub_k[0]:
+        occ = k_occurrence(idx[:, : hub_k[0]], space.n)
+        out["k_occurrence"] = {"k": int(hub_k[0]), "counts": np.bincount(occ).tolist()}
+    return out
 
 
 def pairs_report(
@@ -146,7 +176,8 @@ def pairs_report(
     report = Report("pairs", inputs={"pairs": {**file_info(file), "n": ps.n, "d": a.shape[1],
                                                "layout": tp.layout,
                                                "model": load_encoder(encoder).identity}},
-                    settings={"seed": seed, "similarity": "cosine"})
+                    settings={"seed": seed, "similarity": "cosine",
+                              "encoding": encoding_settings(encoder, role="document")})
     for diag, params in chosen:
         report.results.extend(diag.func(ps, **params))
     return report

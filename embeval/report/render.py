@@ -1,4 +1,4 @@
-"""Renderers, chosen from a table: table (Rich), json, csv, markdown."""
+"""Renderers, chosen from a table: table (Rich), json, csv, markdown, html."""
 
 from __future__ import annotations
 
@@ -66,7 +66,21 @@ def to_markdown(report: Report) -> str:
             lines.append(f"| `{g.expr}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
     for note in report.notes:
         lines.append(f"\n> {note}")
+    lines += ["", "<details><summary>provenance</summary>", ""]
+    for role, info in report.inputs.items():
+        digest = info.get("sha256") or f"size {info.get('size')}, mtime {info.get('mtime')}"
+        model = info.get("model")
+        mtxt = f"; model `{model.get('model')}` weights sha256 `{model.get('weights_sha256', '')}`" if isinstance(model, dict) else ""
+        lines.append(f"- {role}: `{info.get('path', '')}` sha256 `{digest}`{mtxt}")
+    lines += ["", "```json", json.dumps({"settings": report.settings, **report.provenance}, indent=2,
+                                        ensure_ascii=False), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def to_html(report: Report) -> str:
+    from embeval.report.html import report_html
+
+    return report_html(report)
 
 
 def print_table(report: Report, console) -> None:
@@ -98,8 +112,9 @@ def print_table(report: Report, console) -> None:
         console.print(f"[dim]{note}[/]")
 
 
-RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
-SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "html": to_html}
+SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+                 ".htm": "html"}
 
 
 def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
@@ -109,6 +124,9 @@ def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
     mode = "wb" if isinstance(text, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would create it; mkstemp's 0600 hides reports from CI readers
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -26,6 +26,40 @@ class Result:
         d["ci_high"] = _clean(self.ci_high)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Result":
+        value = d.get("value")
+        return cls(metric=d["metric"], value=math.nan if value is None else float(value),
+                   params=dict(d.get("params") or {}), n=d.get("n"), ci_low=d.get("ci_low"),
+                   ci_high=d.get("ci_high"), higher_is_better=d.get("higher_is_better"))
+
+    def label(self) -> str:
+        """``metric`` or ``metric(k=v, ...)``: how gates and tables name this result."""
+        if not self.params:
+            return self.metric
+        return f"{self.metric}({', '.join(f'{k}={_param_str(v)}' for k, v in self.params.items())})"
+
+
+def _param_str(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def params_match(have: dict[str, Any], want: dict[str, Any]) -> bool:
+    """True when every ``want`` parameter equals the result's (numbers compared as numbers)."""
+    for key, w in want.items():
+        if key not in have:
+            return False
+        h = have[key]
+        try:
+            if float(h) != float(w):
+                return False
+        except (TypeError, ValueError):
+            if str(h) != str(w):
+                return False
+    return True
+
 
 def _clean(v: float | None) -> float | None:
     """JSON has no NaN/inf: report them as null."""
@@ -37,15 +71,45 @@ def _clean(v: float | None) -> float | None:
 
 @dataclass
 class GateResult:
+    """One evaluated gate. ``message`` says what failed and by how much (empty when it passed)."""
+
     expr: str
     value: float | None
     passed: bool
     message: str = ""
+    threshold: float | None = None
+    margin: float | None = None  # how far past the threshold (>= 0) when failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expr": self.expr, "value": _clean(self.value), "passed": self.passed,
+                "threshold": _clean(self.threshold), "message": self.message}
+
+
+def provenance() -> dict[str, Any]:
+    """Where a report came from, beyond its inputs and settings: tool and library versions."""
+    import platform
+
+    from embeval import __version__
+
+    out: dict[str, Any] = {"embeval_version": __version__, "python": platform.python_version(),
+                           "platform": platform.platform(terse=True)}
+    try:
+        import numpy
+
+        out["numpy"] = numpy.__version__
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    return out
 
 
 @dataclass
 class Report:
-    """What one command produced: inputs, settings, results, gates."""
+    """What one command produced: inputs, settings, results, gates.
+
+    ``per_query``: rows ``{"query_id", "metric", "value"}`` (for paired comparisons between runs).
+    ``series``: named data for pictures, e.g. ``{"roc": {"fpr": [...], "tpr": [...]}}``; see
+    :mod:`embeval.report.plots` for the names the HTML report draws.
+    """
 
     command: str
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -54,6 +118,8 @@ class Report:
     gates: list[GateResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     per_query: list[dict[str, Any]] = field(default_factory=list)
+    series: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=provenance)
 
     @property
     def passed(self) -> bool:
@@ -65,18 +131,38 @@ class Report:
                 return r.value
         return None
 
+    def find(self, metric: str, params: dict[str, Any] | None = None) -> list[Result]:
+        """Every result named ``metric`` whose params include ``params``."""
+        return [r for r in self.results if r.metric == metric and params_match(r.params, params or {})]
+
     def to_dict(self) -> dict[str, Any]:
         from embeval import __version__
 
-        return {
+        out = {
             "embeval_version": __version__,
             "command": self.command,
             "inputs": self.inputs,
             "settings": self.settings,
             "results": [r.to_dict() for r in self.results],
-            "gates": [
-                {"expr": g.expr, "value": _clean(g.value), "passed": g.passed} for g in self.gates
-            ],
+            "gates": [g.to_dict() for g in self.gates],
             "passed": self.passed,
             "notes": self.notes,
+            "provenance": self.provenance,
         }
+        if self.per_query:
+            out["per_query"] = [{**row, "value": _clean(row["value"])} for row in self.per_query]
+        if self.series:
+            out["series"] = self.series
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Report":
+        """The inverse of :meth:`to_dict` (gates come back as recorded)."""
+        gates = [GateResult(g["expr"], g.get("value"), bool(g.get("passed", True)), g.get("message", ""),
+                            g.get("threshold")) for g in d.get("gates") or []]
+        per_query = [{**row, "value": math.nan if row.get("value") is None else float(row["value"])}
+                     for row in d.get("per_query") or []]
+        return cls(command=d["command"], inputs=dict(d.get("inputs") or {}), settings=dict(d.get("settings") or {}),
+                   results=[Result.from_dict(r) for r in d.get("results") or []], gates=gates,
+                   notes=list(d.get("notes") or []), per_query=per_query, series=dict(d.get("series") or {}),
+                   provenance=dict(d.get("provenance") or {"embeval_version": d.get("embeval_version")}))
