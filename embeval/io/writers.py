@@ -53,7 +53,7 @@ def _write(tmp: Path, suffix: str, v: np.ndarray, ids: np.ndarray, texts) -> Non
 
         df = pd.DataFrame(v, columns=[f"d{i}" for i in range(v.shape[1])])
         df.insert(0, "id", ids)
-        df.to_csv(tmp, sep="\t" if suffix == ".tsv" else ",", index=False, float_format="%.8g")
+        df.to_csv(tmp, sep="\t" if suffix == ".tsv" else ",", index=False, float_format="%.9g")
     else:  # .jsonl
         with open(tmp, "w", encoding="utf-8") as fh:
             for i, row in zip(ids, v):
