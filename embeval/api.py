@@ -117,7 +117,10 @@ def geometry_report(
                         else "rows used as given (--no-normalize); angles and cosines use unit rows")
     if encoder is not None:
         report.settings["encoding"] = encoding_settings(encoder, role="document")
-    report.series.update(_geometry_series(space, chosen))
+    from embeval.report.series import geometry_series
+
+    hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
+    report.series.update(geometry_series(space, hub_k))
     return report
 
 
@@ -125,27 +128,6 @@ def encoding_settings(encoder, role: str) -> dict:
     """The encoder settings that change the vectors (the model identity is in the inputs)."""
     return {"model": encoder.model, "max_seq_length": encoder.max_seq_length, "normalize": encoder.normalize,
             "prompt": encoder.prompt(role)}
-
-
-def _geometry_series(space, chosen) -> dict:
-    """Data for the HTML pictures, from the kNN graph the diagnostics already built (nothing is
-    searched again): the nearest-neighbour cosine histogram and the k-occurrence histogram."""
-    import numpy as np
-
-    from embeval.diagnostics.geometry import k_occurrence
-
-    if space._knn is None:
-        return {}
-    sims, idx = space._knn
-    nn = np.clip(sims[:, 0].astype(np.float64), -1.0, 1.0)
-    lo = float(np.floor(nn.min() * 20) / 20)
-    counts, edges = np.histogram(nn, bins=40, range=(lo, 1.0))
-    out = {"nn_cosine": {"edges": edges.tolist(), "counts": counts.tolist()}}
-    hub_k = [params.get("k") for diag, params in chosen if diag.name == "hubness"]
-    if hub_k and hub_k[0] is not None and idx.shape[1] >= hub_k[0]:
-        occ = k_occurrence(idx[:, : hub_k[0]], space.n)
-        out["k_occurrence"] = {"k": int(hub_k[0]), "counts": np.bincount(occ).tolist()}
-    return out
 
 
 def pairs_report(
@@ -302,11 +284,12 @@ def retrieval_report_from_arrays(
     if queries.shape[1] != corpus.shape[1]:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
     aligned = align_qrels(qrels, query_ids, doc_ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    q_unit, c_unit = l2_normalize(queries), l2_normalize(corpus)
     with thread_limit(threads):
         out = evaluate_aligned(
-            l2_normalize(queries), l2_normalize(corpus), aligned, ks=ks, index=index,
+            q_unit, c_unit, aligned, ks=ks, index=index,
             index_params=index_params, auc=True, separation=True, per_query=per_query,
-            roc=roc is not None, progress=progress, seed=seed,
+            roc=True, progress=progress, seed=seed,
         )
     if roc is not None:
         write_roc(roc, out.roc)
@@ -314,6 +297,9 @@ def retrieval_report_from_arrays(
                                 "k": list(ks), "threads": threads or "all", "normalized": True}
     report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
                     per_query=out.per_query)
+    from embeval.report.series import roc_series, score_series
+
+    report.series = {"roc": roc_series(out.roc), "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
     report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
                         f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)

@@ -81,7 +81,7 @@ def test_regression_within_noise_does_not_fail(cli, tmp_path):
     assert row["paired_test"]["ci_low"] < 0 < row["paired_test"]["ci_high"]
     assert res.exit_code == 0, res.stderr
     assert doc["gates"][0]["passed"] and "includes 0" in doc["gates"][0]["message"]
-    assert row["verdict"] == "worse beyond tolerance, within noise"
+    assert row["verdict"] == "worse (within noise)"
 
 
 def test_without_per_query_values_the_point_rule_applies(cli, tmp_path):
@@ -219,3 +219,48 @@ def test_batch_reports_match_items(cli, tmp_path):
     single = _write(tmp_path / "s.json", _report("geometry", [("anisotropy", 0.1, {}, False)]))
     res = cli("compare", single, c)
     assert res.exit_code == 2 and "same kind" in res.stderr
+
+
+def test_bootstrap_alone_is_not_enough_with_few_changed_queries(cli, tmp_path):
+    """96 queries unchanged, 4 drop by 0.5: the percentile bootstrap interval excludes 0, but the
+    exact-in-distribution sign-flip p is 2/16 = 0.125 (all four signs alike), so it is noise."""
+    ids = [f"q{i}" for i in range(100)]
+    old_v = np.full(100, 0.8)
+    new_v = old_v.copy()
+    new_v[:4] -= 0.5
+    b, c = _pair(tmp_path, dict(zip(ids, old_v.tolist())), dict(zip(ids, new_v.tolist())))
+    res = cli("compare", b, c, "--fail-if-regress", "ndcg@10>0.01", "-f", "json")
+    doc = json.loads(res.stdout)
+    t = doc["rows"][0]["paired_test"]
+    assert t["ci_high"] < 0, "the crafted case must have a bootstrap interval excluding 0"
+    assert t["p_value"] == pytest.approx(0.125, abs=0.01)
+    assert res.exit_code == 0
+    assert "sign-flip p = 0.12" in doc["gates"][0]["message"]
+
+
+S = SAMPLE / "scifact_small"
+
+
+def test_real_retrieval_regression_from_an_approximate_index(cli, tmp_path):
+    """Exact search vs IVF visiting 2 of 32 cells: nDCG@10 drops for real and the gate fails;
+    descriptive parameters (positives, TPR at the best threshold) do not break the matching."""
+    common = ("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz", "--qrels",
+              S / "qrels" / "test.tsv", "--k", "1,10", "--per-query", "-q")
+    assert cli(*common, "-o", tmp_path / "base.json").exit_code == 0
+    assert cli(*common, "--index", "ivf", "--nlist", "32", "--nprobe", "2", "-o", tmp_path / "ivf.json").exit_code == 0
+    res = cli("compare", tmp_path / "base.json", tmp_path / "ivf.json", "--fail-if-regress", "ndcg@10>0.01",
+              "-f", "json")
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    unmatched = {r["metric"] for r in doc["rows"] if r["verdict"] in ("missing in current", "only in current")}
+    assert unmatched == {"ann_recall@10"}  # only the approximate index reports it
+    row = next(r for r in doc["rows"] if r["metric"] == "ndcg@10")
+    base = json.loads((tmp_path / "base.json").read_text())
+    cur = json.loads((tmp_path / "ivf.json").read_text())
+    pq = lambda d: {r["query_id"]: r["value"] for r in d["per_query"] if r["metric"] == "ndcg@10"}  # noqa: E731
+    old, new = pq(base), pq(cur)
+    assert row["paired_test"]["n"] == len(old) == 100
+    assert row["paired_test"]["mean_delta"] == pytest.approx(np.mean([new[q] - old[q] for q in old]))
+    assert row["delta"] == pytest.approx(row["paired_test"]["mean_delta"])  # same queries in both
+    assert row["verdict"] == "worse (significant)"
+    assert any("settings differ" in n and "index" in n for n in doc["notes"])

@@ -306,3 +306,39 @@ def test_bad_config_exit_2_naming_the_key(cli, tmp_path, body, fragment):
 def test_missing_config_file(cli, tmp_path):
     res = cli("run", tmp_path / "nope.toml")
     assert res.exit_code == 2 and "no such file" in res.stderr
+
+
+def test_batch_retrieval_writes_per_query_and_its_pictures(cli, tmp_path):
+    s = SAMPLE / "scifact_small"
+    cfg = _config(tmp_path, f"""
+        [[datasets]]
+        name = "scifact"
+        kind = "retrieval"
+        queries = "{s / 'queries.npz'}"
+        corpus = "{s / 'corpus.npz'}"
+        qrels = "{s / 'qrels' / 'test.tsv'}"
+
+        [[jobs]]
+        command = "retrieval"
+        options = {{ k = "1,10", per_query = true }}
+        fail_if = ["ndcg@10 < 0.5"]
+    """)
+    out = tmp_path / "out"
+    res = cli("run", cfg, "--out-dir", out, "-q")
+    assert res.exit_code == 0, res.stderr
+    assert {p.name for p in out.iterdir()} == {"report.json", "report.csv", "report.md", "report.html",
+                                               "per_query.csv"}
+    single = json.loads(cli("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
+                            s / "qrels" / "test.tsv", "--k", "1,10", "--per-query", "-q", "-f", "json").stdout)
+    item = json.loads((out / "report.json").read_text())["items"][0]["report"]
+    assert [r["value"] for r in item["results"]] == [r["value"] for r in single["results"]]
+    rows = list(csv.DictReader(io.StringIO((out / "per_query.csv").read_text())))
+    assert len(rows) == len(single["per_query"]) == 100 * 11
+    assert {(r["query_id"], r["metric"]): float(r["value"]) for r in rows} == \
+        {(r["query_id"], r["metric"]): pytest.approx(r["value"]) for r in single["per_query"]}
+    page = parse_html((out / "report.html").read_text())
+    captions = [img["alt"] for img in page.imgs]
+    assert len(png_images(page)) == 3  # per-query distributions, ROC, score histograms
+    assert any("ROC" in c for c in captions) and any("score distributions" in c for c in captions)
+    assert any("per-query distributions of ndcg@1, ndcg@10" in c for c in captions)
+    assert any("every metric" in c for c in captions) is False  # one item: no bar chart

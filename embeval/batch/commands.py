@@ -30,6 +30,7 @@ KINDS: dict[str, Kind] = {
     "texts": Kind(("path",), needs_model=True, help="texts to encode: .txt, .jsonl/.csv/.tsv/.parquet (text column)"),
     "beir": Kind(("path",), needs_model=True, help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)"),
     "pairs": Kind(("path",), needs_model=True, help="graded pairs: text_a, text_b, score (or an STS Benchmark file)"),
+    "retrieval": Kind(("queries", "corpus", "qrels"), help="precomputed query and corpus vectors, and qrels"),
 }
 
 
@@ -53,6 +54,8 @@ COMMANDS: dict[str, CommandSpec] = {
     "geometry": CommandSpec("geometry_report", {"embeddings": {"path": "file"}, "texts": {"path": "file"},
                                                 "beir": {"path": "file"}}),
     "pairs": CommandSpec("pairs_report", {"pairs": {"path": "file"}}),
+    "retrieval": CommandSpec("retrieval_report", {"retrieval": {"queries": "queries_path", "corpus": "corpus_path",
+                                                                "qrels": "qrels_path"}}),
 }
 
 # Set by the runner; a config may not pass them as options.

@@ -11,9 +11,10 @@ when lower is better, so a positive regression is always "got worse". ``METRIC>T
 
 1. the regression is larger than TOL (``TOL%`` means TOL percent of ``|old|``), and
 2. where both reports carry per-query values of the metric for at least 2 shared queries, the
-   paired test agrees the change is real: the ``confidence`` (default 95%) paired-bootstrap
-   interval of mean(new − old) lies entirely on the worse side of 0. A regression whose interval
-   includes 0 is reported as within noise and does not fail.
+   paired tests agree the change is real: the ``confidence`` (default 95%) paired-bootstrap
+   interval of mean(new − old) lies entirely on the worse side of 0 **and** the two-sided
+   sign-flip randomisation p-value is below 1 − confidence. Otherwise the regression is reported
+   as within noise and does not fail.
 
 ``*>TOL`` applies TOL to every metric that has a direction.
 """
@@ -83,18 +84,24 @@ class Row:
             return None
         return -d if self.higher_is_better else d
 
-    def significant_worse(self) -> bool | None:
-        """None without a paired test; else whether its interval excludes 0 on the worse side."""
+    def _significant(self, worse: bool) -> bool | None:
+        """None without a paired test; else whether both tests call the change real: the
+        interval of mean(new − old) excludes 0 on that side, and the sign-flip p-value is below
+        1 − confidence. (With few non-zero per-query differences the percentile bootstrap is
+        too narrow; the randomisation test is not, so requiring both keeps noise from failing.)"""
         if self.test is None or self.higher_is_better is None:
             return None
         lo, hi = self.test["ci_low"], self.test["ci_high"]
-        return hi < 0 if self.higher_is_better else lo > 0
+        down = hi < 0  # the metric went down, for sure
+        up = lo > 0
+        moved = (down if self.higher_is_better else up) if worse else (up if self.higher_is_better else down)
+        return bool(moved and self.test["p_value"] < 1 - self.test["confidence"])
+
+    def significant_worse(self) -> bool | None:
+        return self._significant(worse=True)
 
     def significant_better(self) -> bool | None:
-        if self.test is None or self.higher_is_better is None:
-            return None
-        lo, hi = self.test["ci_low"], self.test["ci_high"]
-        return lo > 0 if self.higher_is_better else hi < 0
+        return self._significant(worse=False)
 
     def to_dict(self) -> dict[str, Any]:
         clean = _num
@@ -245,7 +252,7 @@ def compare(base: Side, cur: Side, *, tolerances: list[RegressGate] | None = Non
         used: set[int] = set()
         for rb in b.results:
             j = next((j for j, rc in enumerate(c.results) if j not in used and rc.metric == rb.metric
-                      and _same_params(rb.params, rc.params)), None)
+                      and _same_params(rb.metric, rb.params, rc.params)), None)
             rc = None if j is None else c.results[j]
             if j is not None:
                 used.add(j)
@@ -275,7 +282,11 @@ def _finite(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
-def _same_params(a: dict, b: dict) -> bool:
+def _same_params(metric: str, a: dict, b: dict) -> bool:
+    """Same identifying parameters (descriptive ones, like counts, may differ)."""
+    from embeval.report.results import key_params
+
+    a, b = key_params(metric, a), key_params(metric, b)
     return set(a) == set(b) and params_match(a, b)
 
 
@@ -354,16 +365,19 @@ def _regress_gate(tol: RegressGate, r: Row) -> GateResult:
     if not beyond:
         return GateResult(tol.expr, reg, passed=True, threshold=limit)
     if sig is False:
-        ci = f"[{r.test['ci_low']:.4g}, {r.test['ci_high']:.4g}]"
-        r.verdict = "worse beyond tolerance, within noise"
+        t = r.test
+        ci = f"[{t['ci_low']:.4g}, {t['ci_high']:.4g}]"
+        conf = f"{100 * t['confidence']:g}%"
+        why = (f"the {conf} CI of the delta {ci} includes 0 (p = {t['p_value']:.3g}, {t['n']} queries)"
+               if t["ci_low"] <= 0 <= t["ci_high"] else
+               f"the sign-flip p = {t['p_value']:.3g} ≥ {1 - t['confidence']:.3g} ({conf} CI {ci}, {t['n']} queries)")
         return GateResult(tol.expr, reg, passed=True, threshold=limit,
-                          message=f"{label} regressed by {reg:.4g} {move} > {lim_txt}, but the "
-                                  f"{100 * r.test['confidence']:g}% CI of the delta {ci} includes 0 "
-                                  f"(p = {r.test['p_value']:.3g}): not failed")
+                          message=f"{label} regressed by {reg:.4g} {move} > {lim_txt}, but {why}: not failed")
     tail = ""
     if sig:
         ci = f"[{r.test['ci_low']:.4g}, {r.test['ci_high']:.4g}]"
-        tail = f"; {100 * r.test['confidence']:g}% CI of the delta {ci} excludes 0 (p = {r.test['p_value']:.3g})"
+        tail = (f"; {100 * r.test['confidence']:g}% CI of the delta {ci} excludes 0, p = {r.test['p_value']:.3g}, "
+                f"{r.test['n']} queries")
     return GateResult(tol.expr, reg, passed=False, threshold=limit, margin=reg - limit,
                       message=f"{label} regressed by {reg:.4g} {move} > {lim_txt} (over by {reg - limit:.4g}){tail}")
 
@@ -378,7 +392,7 @@ def _f(v: float | None, signed: bool = False) -> str:
 
 
 def _ci(r: Row) -> str:
-    return "" if r.test is None else f"[{r.test['ci_low']:+.4f}, {r.test['ci_high']:+.4f}]"
+    return "" if r.test is None else f"[{r.test['ci_low']:+.3f}, {r.test['ci_high']:+.3f}]"
 
 
 def _p(r: Row) -> str:
@@ -467,11 +481,13 @@ def print_comparison(comp: Comparison, console) -> None:
         g = Table(title=f"gates: {sum(x.passed for x in comp.gates)} of {len(comp.gates)} passed"
                         + (", these need a look" if shown else ""))
         if shown:
-            for c in ("gate", "item", "result", "why"):
+            with_item = any(item != "compare" for item, _ in shown)
+            for c in ("gate", "item", "result", "why") if with_item else ("gate", "result", "why"):
                 g.add_column(c)
             for item, gr in shown:
-                g.add_row(escape(gr.expr), escape(item), "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
-                          escape(gr.message))
+                cells = [escape(gr.expr), escape(item), "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
+                         escape(gr.message)]
+                g.add_row(*(cells if with_item else cells[:1] + cells[2:]))
         console.print(g if shown else f"[green]{g.title}[/]")
     for note in comp.notes:
         console.print(f"[dim]{escape(note)}[/]")

@@ -70,7 +70,7 @@ def metric_bars(metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, fl
         ax.barh(range(len(vals)), vals, xerr=err, color=[COLOURS[i % len(COLOURS)] for i in range(len(vals))][::-1],
                 height=0.7)
         ax.set_yticks(range(len(vals)), names, fontsize=7)
-        arrow = {True: " (higher is better)", False: " (lower is better)", None: ""}[hib]
+        arrow = {True: " (↑ better)", False: " (↓ better)", None: ""}[hib]
         ax.set_title(label + arrow, fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         ax.axvline(0, color="0.3", lw=0.6)
@@ -81,20 +81,25 @@ def metric_bars(metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, fl
     return _png(fig)
 
 
-def distributions(metric: str, groups: Sequence[tuple[str, Sequence[float]]]) -> bytes:
-    """Per-query values of one metric, one box (with the mean as a dot) per item."""
-    groups = [(name, [v for v in vals if v == v]) for name, vals in groups]
-    fig = _figure(6.4, 0.9 + 0.45 * len(groups))
-    ax = fig.add_subplot()
-    data = [vals for _, vals in groups][::-1]
-    names = [f"{name} (n={len(vals)})" for name, vals in groups][::-1]
-    ax.boxplot(data, orientation="horizontal", widths=0.6, showmeans=True,
-               meanprops={"marker": "o", "markerfacecolor": "black", "markeredgecolor": "black", "markersize": 4},
-               flierprops={"markersize": 2, "alpha": 0.5})
-    ax.set_yticks(range(1, len(data) + 1), names, fontsize=8)
-    ax.set_xlabel(f"{metric} per query")
-    ax.set_title(f"per-query {metric} (box: quartiles, dot: mean)", fontsize=10)
-    ax.grid(True, axis="x", color="0.9", lw=0.6)
+def distributions(metrics: Sequence[tuple[str, Sequence[tuple[str, Sequence[float]]]]]) -> bytes:
+    """Per-query values, one panel per metric and one box per item (quartiles, whiskers to
+    1.5 IQR, the mean as a dot). ``metrics``: (metric, [(item label, values)])."""
+    n = len(metrics)
+    ncols = min(3, n)
+    n_items = max(len(groups) for _, groups in metrics)
+    fig = _figure(4.2 * ncols, (1.0 + 0.4 * n_items) * math.ceil(n / ncols) + 0.3)
+    for ax, (metric, groups) in zip(_grid(fig, n, ncols), metrics):
+        groups = [(name, [v for v in vals if v == v]) for name, vals in groups]
+        data = [vals for _, vals in groups][::-1]
+        names = [f"{name} (n={len(vals)})" for name, vals in groups][::-1]
+        ax.boxplot(data, orientation="horizontal", widths=0.6, showmeans=True,
+                   meanprops={"marker": "o", "markerfacecolor": "black", "markeredgecolor": "black",
+                              "markersize": 4},
+                   flierprops={"markersize": 2, "alpha": 0.5})
+        ax.set_yticks(range(1, len(data) + 1), names, fontsize=7)
+        ax.set_title(f"{metric} per query", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(True, axis="x", color="0.9", lw=0.6)
     return _png(fig)
 
 

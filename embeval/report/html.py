@@ -23,6 +23,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums} th{background:#f5f5f5
 .banner.ok{background:#dafbe1} .banner.bad{background:#ffebe9}
 figure{margin:1rem 0} figcaption{font-size:.85rem;color:#555} img{max-width:100%;height:auto}
 code{background:#f5f5f5;padding:0 .2rem} details{margin:.4rem 0} .muted{color:#666;font-size:.85rem}
+.wide{overflow-x:auto;max-width:100%}
 """
 
 
@@ -83,7 +84,10 @@ def _fig_per_query(items: list[Item]) -> list[tuple[str, bytes]]:
             by_metric.setdefault(row["metric"], []).append(float(row["value"]))
         for m, vals in by_metric.items():
             metrics.setdefault(m, []).append((_item_name(it, items), vals))
-    return [(f"distribution of per-query {m}", figures.distributions(m, groups)) for m, groups in metrics.items()]
+    if not metrics:
+        return []
+    return [("per-query distributions of " + ", ".join(metrics) + " (box: quartiles, dot: mean)",
+             figures.distributions(list(metrics.items())))]
 
 
 def _series(items: list[Item], name: str) -> list[tuple[Item, dict]]:
@@ -160,7 +164,7 @@ def _pivot_table(items: list[Item]) -> str:
         status = {"ok": "", "error": " <span class=err>error</span>", "skipped": " <span class=muted>skipped</span>"}
         vals = "".join(f"<td class=num>{fmt_value(cells[c].value) if c in cells else ''}</td>" for c in columns)
         body.append(f"<tr><td>{_e(it.model)}</td><td>{_e(it.dataset)}{status.get(it.status, '')}</td>{vals}</tr>")
-    return f"<table><tr><th>model</th><th>dataset</th>{head}</tr>{''.join(body)}</table>"
+    return f"<div class=wide><table><tr><th>model</th><th>dataset</th>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _gates_table(batch: Batch) -> str:

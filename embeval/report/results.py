@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,11 +35,43 @@ class Result:
                    params=dict(d.get("params") or {}), n=d.get("n"), ci_low=d.get("ci_low"),
                    ci_high=d.get("ci_high"), higher_is_better=d.get("higher_is_better"))
 
+    @property
+    def key_params(self) -> dict[str, Any]:
+        return key_params(self.metric, self.params)
+
     def label(self) -> str:
-        """``metric`` or ``metric(k=v, ...)``: how gates and tables name this result."""
-        if not self.params:
+        """``metric`` or ``metric(k=v, ...)`` with the identifying parameters (see
+        :func:`key_params`): how tables, gates and comparisons name this result."""
+        params = self.key_params
+        if not params:
             return self.metric
-        return f"{self.metric}({', '.join(f'{k}={_param_str(v)}' for k, v in self.params.items())})"
+        return f"{self.metric}({', '.join(f'{k}={_param_str(v)}' for k, v in params.items())})"
+
+
+@functools.lru_cache(maxsize=1)
+def _declared() -> dict[str, frozenset[str]]:
+    """Output name (``ndcg@K`` style) → parameter names its diagnostics declare."""
+    from embeval.diagnostics.registry import all_diagnostics
+
+    out: dict[str, frozenset[str]] = {}
+    for d in all_diagnostics():
+        for name in d.outputs:
+            out[name] = out.get(name, frozenset()) | frozenset(d.params)
+    return out
+
+
+def key_params(metric: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that identify a result: those its diagnostic declares as inputs (``t`` of
+    uniformity, ``k`` of hubness), not the descriptive ones it reports alongside the value
+    (counts of positives, the method used, the TPR at a threshold). A metric the registry does
+    not know keeps every parameter."""
+    declared = _declared()
+    names = declared.get(metric)
+    if names is None:
+        names = declared.get(re.sub(r"@\d+$", "@K", metric))
+    if names is None:
+        return dict(params)
+    return {k: v for k, v in params.items() if k in names}
 
 
 def _param_str(v: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from conftest import SAMPLE
 from embeval.report.batch import Batch, Item
@@ -40,7 +41,7 @@ def test_every_series_is_drawn_for_a_batch():
     # bars, per-query distribution, ROC overlay, score histograms, one gap picture per item
     assert len(pngs) == 1 + 1 + 1 + 1 + 2
     captions = [img["alt"] for img in page.imgs]
-    assert any("ROC" in c for c in captions) and any("per-query ndcg@10" in c for c in captions)
+    assert any("ROC" in c for c in captions) and any("per-query distributions of ndcg@10" in c for c in captions)
     assert sum("gap picture" in c for c in captions) == 2
 
 
@@ -84,3 +85,65 @@ def test_geometry_series_match_brute_force(cli):
     nn = doc["series"]["nn_cosine"]
     ref, _ = np.histogram(c.max(axis=1), bins=np.asarray(nn["edges"]))
     assert np.abs(ref - np.asarray(nn["counts"])).sum() <= 2  # float32 search vs float64 at bin edges
+
+
+def test_retrieval_series_match_brute_force(cli, tmp_path):
+    s = SAMPLE / "scifact_small"
+    doc = json.loads(cli("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
+                         s / "qrels" / "test.tsv", "-q", "-f", "json", "--k", "10").stdout)
+    q = np.load(s / "queries.npz")
+    c = np.load(s / "corpus.npz")
+    qv = q["embedding"] / np.linalg.norm(q["embedding"], axis=1, keepdims=True)
+    cv = c["embedding"] / np.linalg.norm(c["embedding"], axis=1, keepdims=True)
+    qpos = {str(i): j for j, i in enumerate(q["id"])}
+    dpos = {str(i): j for j, i in enumerate(c["id"])}
+    rel = set()
+    for line in (s / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+        qid, did, score = line.split("\t")
+        if int(score) > 0:
+            rel.add((qpos[qid], dpos[did]))
+    judged = sorted({i for i, _ in rel})
+    scores = (qv[judged] @ cv.T).astype(np.float64)
+    is_pos = np.zeros_like(scores, dtype=bool)
+    for i, d in rel:
+        is_pos[judged.index(i), d] = True
+    sc = doc["series"]["scores"]
+    edges = np.asarray(sc["edges"])
+    assert not sc["neg_sampled"] and sc["n_pos"] == is_pos.sum() and sc["n_neg"] == (~is_pos).sum()
+    assert np.abs(np.histogram(scores[is_pos], edges)[0] - np.asarray(sc["pos"])).sum() <= 1
+    ref_neg = np.histogram(scores[~is_pos], edges)[0]
+    assert np.abs(ref_neg - np.asarray(sc["neg"])).sum() <= 2  # float32 vs float64 at bin edges
+    # ROC: from (0,0) to (1,1), monotone, and its area is auc_global (sklearn's, independently).
+    from sklearn.metrics import roc_auc_score
+
+    roc = doc["series"]["roc"]
+    fpr, tpr = np.asarray(roc["fpr"]), np.asarray(roc["tpr"])
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    ref_auc = roc_auc_score(is_pos.ravel(), scores.ravel())
+    assert np.trapezoid(tpr, fpr) == pytest.approx(ref_auc, abs=1e-6)
+    assert roc["auc"] == pytest.approx(ref_auc, abs=1e-9)
+
+
+def test_series_are_bounded():
+    from types import SimpleNamespace
+
+    from embeval.diagnostics.retrieval import align_qrels
+    from embeval.report.series import BINS, ROC_POINTS, roc_series, score_series
+
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(size=5000))
+    curve = SimpleNamespace(fpr=np.concatenate([[0], t, [1]]), tpr=np.concatenate([[0], np.sqrt(t), [1]]), auc=0.6)
+    r = roc_series(curve)
+    assert len(r["fpr"]) <= ROC_POINTS + 2 and r["fpr"][0] == 0 and r["fpr"][-1] == 1
+    area = np.trapezoid(r["tpr"], r["fpr"])
+    assert area == pytest.approx(np.trapezoid(curve.tpr, curve.fpr), abs=2e-3)
+    q = rng.standard_normal((50, 8)).astype(np.float32)
+    c = rng.standard_normal((400, 8)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    qrels = {str(i): {str(i): 1, str(i + 100): 2} for i in range(50)}
+    aligned = align_qrels(qrels, [str(i) for i in range(50)], [str(i) for i in range(400)])
+    sc = score_series(q, c, aligned, seed=1, sample=1000)  # 20,000 pairs > 1,000: sampled
+    assert sc["neg_sampled"] and sc["n_pos"] == 100 and 990 <= sc["n_neg"] <= 1000
+    assert len(sc["edges"]) == BINS + 1 and sum(sc["neg"]) == sc["n_neg"]
