@@ -197,8 +197,11 @@ def retrieval_report(
     progress: Progress = NULL,
     id_col: str = "id",
     vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
 ) -> Report:
-    """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors.
+    """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
+    encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
 
     Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
     absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
@@ -215,8 +218,13 @@ def retrieval_report(
     resolve_params(index, None, index_params)
     check_threads(threads)
     check_roc_path(roc)
-    q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
-    c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+    if encoder is None:
+        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
+        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+    else:
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, progress=progress)
+        q = load_input(queries_path, role="query", **load)
+        c = load_input(corpus_path, role="document", **load)
     check_same_dim(c, q)
     qrels = load_qrels(qrels_path)
     inputs = {
@@ -230,6 +238,60 @@ def retrieval_report(
         sources=(str(queries_path), str(corpus_path), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         roc=roc, seed=seed, progress=progress,
+    )
+
+
+def retrieval_report_beir(
+    folder: str | Path,
+    *,
+    encoder,
+    split: str = "test",
+    progress: Progress = NULL,
+    **options: Any,
+) -> Report:
+    """``embeval retrieval DATA_DIR --model M``: a BEIR folder encoded with ``encoder``.
+
+    Documents are ``title + " " + text`` (as MTEB); only the queries judged in
+    ``qrels/<split>.tsv`` are encoded and scored. ``options`` go to
+    :func:`retrieval_report_from_arrays` (k, index, index_params, threads, per_query, roc, seed).
+    """
+    import numpy as np
+
+    from embeval.diagnostics.retrieval import parse_ks
+    from embeval.encode import encode_texts, load_encoder
+    from embeval.io.fileinfo import file_info
+    from embeval.io.qrels import load_qrels
+    from embeval.io.texts import load_beir
+    from embeval.report.roc import check_roc_path
+
+    from embeval.index.search import check_threads, resolve_params
+
+    parse_ks(options.get("k", "1,10,100"))
+    resolve_params(options.get("index", "flat"), None, options.get("index_params"))
+    check_threads(options.get("threads"))
+    check_roc_path(options.get("roc"))
+    data = load_beir(folder, split)
+    qrels = load_qrels(data.qrels_path)
+    judged = set(qrels)
+    q_rows = [i for i, qid in enumerate(data.queries.ids) if qid in judged]
+    q_ids = [data.queries.ids[i] for i in q_rows]
+    q_texts = [data.queries.texts[i] for i in q_rows]
+    corpus = encode_texts(data.corpus.texts, encoder, role="document", progress=progress,
+                          source=data.corpus.path)
+    queries = (encode_texts(q_texts, encoder, role="query", progress=progress, source=data.queries.path)
+               if q_texts else np.zeros((0, corpus.shape[1]), dtype=np.float32))
+    identity = load_encoder(encoder).identity
+    inputs = {
+        "dataset": {**file_info(folder), "split": split, "model": identity},
+        "queries": {**file_info(data.queries.path), "n": len(q_ids), "d": corpus.shape[1]},
+        "corpus": {**file_info(data.corpus.path), "n": len(data.corpus.ids), "d": corpus.shape[1]},
+        "qrels": {**file_info(data.qrels_path), "queries": len(qrels),
+                  "judgements": sum(len(v) for v in qrels.values())},
+    }
+    return retrieval_report_from_arrays(
+        queries, corpus, qrels, q_ids, data.corpus.ids, inputs=inputs,
+        sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
+        **options,
     )
 
 

@@ -316,6 +316,8 @@ def pairs_cmd(
 @app.command("retrieval")
 @boundary
 def retrieval_cmd(
+    data: Annotated[Optional[Path], typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use --queries/--corpus/--qrels.")] = None,
+    split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
     queries: Annotated[Optional[Path], typer.Option("--queries", help="Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array.")] = None,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
     qrels: Annotated[Optional[Path], typer.Option("--qrels", help="Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant.")] = None,
@@ -331,6 +333,15 @@ def retrieval_cmd(
     roc: Annotated[Optional[Path], typer.Option("--roc", help="Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
+    model: ModelOpt = None,
+    text_col: TextColOpt = "text",
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    query_prompt: QPromptOpt = "",
+    document_prompt: DPromptOpt = "",
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
@@ -345,19 +356,28 @@ def retrieval_cmd(
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
-    missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None]
-    if missing:
-        raise UsageError(f"missing {', '.join(missing)}: pass --queries Q --corpus C --qrels QRELS")
-    from embeval.api import retrieval_report
-
+    encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache, cache_dir)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
-    report = retrieval_report(
-        queries, corpus, qrels, k=k, index=index,
-        index_params={name: v for name, v in params.items() if v is not None},
-        threads=threads, per_query=per_query, roc=roc, seed=seed, progress=_progress(quiet),
-        id_col=id_col, vector_col=vector_col,
-    )
+    options = dict(k=k, index=index, index_params={name: v for name, v in params.items() if v is not None},
+                   threads=threads, per_query=per_query, roc=roc, seed=seed)
+    if data is not None:
+        from embeval.api import retrieval_report_beir
+
+        if queries or corpus or qrels:
+            raise UsageError("give either a BEIR folder or --queries/--corpus/--qrels, not both")
+        if encoder is None:
+            raise UsageError(f"{data} holds texts: pass --model (e.g. --model default) to encode them")
+        report = retrieval_report_beir(data, encoder=encoder, split=split, progress=_progress(quiet), **options)
+    else:
+        missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None]
+        if missing:
+            raise UsageError(f"missing {', '.join(missing)}: pass a BEIR folder with --model, or "
+                             "--queries Q --corpus C --qrels QRELS")
+        from embeval.api import retrieval_report
+
+        report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
+                                  vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
     emit(report, fmt=fmt, output=output, gates=gates)
 
 
