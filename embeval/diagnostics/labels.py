@@ -152,69 +152,110 @@ def silhouette(space: Space) -> list[Result]:
 # ---------------------------------------------------------------- OPIS
 
 
-def _blocks(n: int, block_elements: int):
+def _pair_histograms(unit: np.ndarray, codes: np.ndarray, to_slot, nslots: int, *, per_class: bool,
+                     progress: Progress = NULL, label: str = "pairs",
+                     block_elements: int = BLOCK_ELEMENTS) -> tuple[np.ndarray, np.ndarray]:
+    """Histograms of slot(x̂_i·x̂_j) over ordered pairs i≠j, split into same-label and different-label
+    pairs, per class of i (``per_class``: arrays C×nslots) or pooled (1×nslots).
+
+    ``to_slot(G)`` maps a float32 block of cosines (it may work in place) to integer slots in
+    [0, nslots]; slot ``nslots`` is dropped (values out of range, and each row's pair with itself).
+    Rows are sorted by class so that each class's same-label columns are one contiguous range.
+    Memory: one row block of at most ``block_elements`` entries, whatever n is.
+    """
+    order = np.argsort(codes, kind="stable")
+    xs = np.ascontiguousarray(unit[order])
+    cs = codes[order]
+    n = len(cs)
+    n_classes = int(cs[-1]) + 1
+    bounds = np.searchsorted(cs, np.arange(n_classes + 1))
+    rows_out = n_classes if per_class else 1
+    same = np.zeros((rows_out, nslots), dtype=np.int64)
+    every = np.zeros((rows_out, nslots), dtype=np.int64)
     b = int(max(1, min(n, block_elements // max(n, 1))))
-    for s in range(0, n, b):
-        yield s, min(n, s + b)
+    with progress.task(label, total=n) as task:
+        for s in range(0, n, b):
+            e = min(n, s + b)
+            slot = to_slot(xs[s:e] @ xs.T)
+            slot[np.arange(e - s), np.arange(s, e)] = nslots          # a row with itself: dropped
+            pooled_pos = []
+            for c in range(int(cs[s]), int(cs[e - 1]) + 1):
+                a, z = max(int(bounds[c]), s) - s, min(int(bounds[c + 1]), e) - s
+                if a >= z:
+                    continue
+                blk = slot[a:z]
+                pos = blk[:, bounds[c]:bounds[c + 1]].ravel()
+                if per_class:
+                    every[c] += np.bincount(blk.ravel(), minlength=nslots + 1)[:nslots]
+                    same[c] += np.bincount(pos, minlength=nslots + 1)[:nslots]
+                else:
+                    pooled_pos.append(pos)
+            if not per_class:
+                every[0] += np.bincount(slot.ravel(), minlength=nslots + 1)[:nslots]
+                same[0] += np.bincount(np.concatenate(pooled_pos), minlength=nslots + 1)[:nslots]
+            task.advance(e - s)
+    return same, every - same
 
 
 def calibration_range(unit: np.ndarray, codes: np.ndarray, far_low: float, far_high: float, *,
                       bins: int = 1 << 16, progress: Progress = NULL,
                       block_elements: int = BLOCK_ELEMENTS) -> tuple[float, float]:
     """Cosine distances at which the global false-accept rate (share of different-label pairs with
-    distance ≤ d) reaches ``far_low`` and ``far_high``, from an exact histogram of all
-    different-label pair distances with ``bins`` bins on [0, 2] (resolution 2/bins), blocked."""
-    n = unit.shape[0]
-    hist = np.zeros(bins, dtype=np.int64)
-    with progress.task("opis: calibration range", total=n) as task:
-        for s, e in _blocks(n, block_elements):
-            d = unit[s:e] @ unit.T
-            np.subtract(1.0, d, out=d)
-            neg = codes[s:e, None] != codes[None, :]
-            b = np.floor(d[neg] * np.float32(bins / 2.0)).astype(np.int64)
-            np.clip(b, 0, bins - 1, out=b)
-            hist += np.bincount(b, minlength=bins)
-            task.advance(e - s)
-    cdf = np.cumsum(hist) / hist.sum()
+    distance ≤ d) first reaches ``far_low`` and ``far_high``, from an exact histogram of all
+    different-label pair distances with ``bins`` bins on [0, 2] (upper bin edges: resolution 2/bins).
+    unit: n×d float32 unit rows; codes: n int labels 0..C−1."""
+    half = np.float32(bins / 2.0)
+
+    def to_slot(g):                       # floor((1 − cos)·bins/2), clipped to the histogram
+        g *= -half
+        g += half
+        np.floor(g, out=g)
+        np.clip(g, 0, bins - 1, out=g)
+        return g.astype(np.intp)
+
+    _, neg = _pair_histograms(unit, codes, to_slot, bins, per_class=False, progress=progress,
+                              label="opis: calibration range", block_elements=block_elements)
+    cdf = np.cumsum(neg[0]) / neg[0].sum()
     edges = np.arange(1, bins + 1) * (2.0 / bins)  # upper edge of each bin
-    lo = float(edges[np.searchsorted(cdf, far_low, side="left")])
-    hi = float(edges[np.searchsorted(cdf, far_high, side="left")])
+    lo = float(edges[min(bins - 1, np.searchsorted(cdf, far_low, side="left"))])
+    hi = float(edges[min(bins - 1, np.searchsorted(cdf, far_high, side="left"))])
     return lo, hi
 
 
-def class_utility_curves(unit: np.ndarray, codes: np.ndarray, thresholds: np.ndarray, *,
+def class_utility_curves(unit: np.ndarray, codes: np.ndarray, lo: float, hi: float, grid: int, *,
                          progress: Progress = NULL, block_elements: int = BLOCK_ELEMENTS):
-    """Per class c and threshold d: TAR_c(d) = share of same-label pairs within c with cosine
-    distance ≤ d; TRR_c(d) = share of pairs with exactly one member in c at distance > d;
-    U_c(d) = 2·TAR·TRR/(TAR+TRR) (0 when both are 0). Exact counts, blocked over rows.
+    """Per class c at each of ``grid`` cosine-distance thresholds d_t = lo + t·(hi − lo)/(grid − 1):
+    TAR_c(d) = share of ordered same-label pairs (i, j), i≠j, i ∈ c, with distance ≤ d;
+    TRR_c(d) = share of pairs with exactly one member in c with distance > d;
+    U_c(d) = 2·TAR·TRR/(TAR+TRR) (0 when both are 0). Exact counts, blocked over rows
+    (distances 1 − x̂_i·x̂_j in float32).
 
-    Returns (utility C×T, positive pair counts C, negative pair counts C). Classes with one row
-    have no positive pairs: their rows are NaN.
+    unit: n×d float32 unit rows; codes: n int labels 0..C−1. Returns (utility C×grid, positive pair
+    counts C, negative pair counts C); a class of one row has no positive pairs: its row is NaN.
     """
     n = unit.shape[0]
     n_classes = int(codes.max()) + 1
-    t = len(thresholds)
-    width = t + 2                      # slot t+1 takes each row's distance to itself (not counted)
-    thr = np.asarray(thresholds, dtype=np.float32)
-    counts = np.zeros(n_classes * 2 * width, dtype=np.int64)
-    with progress.task("opis: per-class utility", total=n) as task:
-        for s, e in _blocks(n, block_elements):
-            d = unit[s:e] @ unit.T
-            np.subtract(1.0, d, out=d)
-            slot = np.searchsorted(thr, d.ravel(), side="left").reshape(d.shape)  # d ≤ thr[j] ⇔ slot ≤ j
-            rows = np.arange(s, e)
-            slot[rows - s, rows] = t + 1
-            same = (codes[s:e, None] == codes[None, :]).astype(np.int64)
-            key = (codes[s:e, None] * 2 + same) * width + slot
-            counts += np.bincount(key.ravel(), minlength=counts.size)
-            task.advance(e - s)
-    counts = counts.reshape(n_classes, 2, width)[:, :, : t + 1]
-    cum = np.cumsum(counts[:, :, :t], axis=2).astype(np.float64)   # pairs with distance ≤ thr[j]
-    n_neg = counts[:, 0, :].sum(axis=1).astype(np.float64)
-    n_pos = counts[:, 1, :].sum(axis=1).astype(np.float64)
+    step = (hi - lo) / (grid - 1)
+    inv = np.float32(1.0 / step) if step > 0 else np.float32(0.0)
+    top = np.float32((1.0 - lo) * inv) if step > 0 else np.float32(0.0)
+
+    def to_slot(g):                       # slot t ⇔ d_{t−1} < d ≤ d_t; grid ⇔ d > hi (not counted)
+        if step > 0:
+            g *= -inv
+            g += top                      # (1 − cos − lo)/step
+            np.ceil(g, out=g)
+            np.clip(g, 0, grid, out=g)
+            return g.astype(np.intp)
+        return np.where(1.0 - g <= np.float32(lo), 0, grid).astype(np.intp)
+
+    pos, neg = _pair_histograms(unit, codes, to_slot, grid, per_class=True, progress=progress,
+                                label="opis: per-class utility", block_elements=block_elements)
+    sizes = np.bincount(codes, minlength=n_classes).astype(np.float64)
+    n_pos = sizes * (sizes - 1)
+    n_neg = sizes * (n - sizes)
     with np.errstate(invalid="ignore", divide="ignore"):
-        tar = cum[:, 1, :] / n_pos[:, None]
-        trr = 1.0 - cum[:, 0, :] / n_neg[:, None]
+        tar = np.cumsum(pos, axis=1) / n_pos[:, None]
+        trr = 1.0 - np.cumsum(neg, axis=1) / n_neg[:, None]
         u = np.where(tar + trr > 0, 2 * tar * trr / (tar + trr), 0.0)
     u[(n_pos == 0) | (n_neg == 0)] = np.nan
     return u, n_pos, n_neg
@@ -256,9 +297,8 @@ def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int =
         params["estimator"] = f"random subset of {max_rows} rows (seed {space.seed})"
     codes = np.unique(codes, return_inverse=True)[1].ravel()
     lo, hi = calibration_range(unit, codes, far_low, far_high, progress=space.progress)
-    thresholds = np.linspace(lo, hi, grid)
-    u, n_pos, _ = class_utility_curves(unit, codes, thresholds, progress=space.progress)
-    params.update({"d_low": round(lo, 6), "d_high": round(hi, 6),
+    u, _, _ = class_utility_curves(unit, codes, lo, hi, grid, progress=space.progress)
+    params.update({"d_low": lo, "d_high": hi,
                    "classes": int(np.sum(~np.isnan(u).any(axis=1)))})
     return [Result("opis", opis_value(u), params, n=len(codes), higher_is_better=False)]
 

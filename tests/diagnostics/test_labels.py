@@ -210,7 +210,8 @@ def test_opis_matches_brute_force(rng):
     u = l2_normalize(x)
     codes = np.unique(y, return_inverse=True)[1]
     thr = np.linspace(r.params["d_low"], r.params["d_high"], 21)
-    got, _, _ = L.class_utility_curves(u, codes, thr, block_elements=97)
+    got, _, _ = L.class_utility_curves(u, codes, r.params["d_low"], r.params["d_high"], 21,
+                                       block_elements=97)
     ref2 = brute_curves_at(x, y, thr)
     np.testing.assert_allclose(got, ref2, atol=1e-12)
     assert r.value == pytest.approx(float(np.mean(np.var(ref2, axis=0))), abs=1e-12)
