@@ -78,6 +78,8 @@ def geometry_report(
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
     if lab is not None:
         report.settings["classes"] = int(len(space.label_codes()[1]))
+        if label_col is not None:
+            report.settings["label_col"] = label_col
     if sample:
         report.settings["sample"] = sample
     if items:
