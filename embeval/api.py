@@ -33,6 +33,41 @@ def resolve_metrics(specs: list[str] | None, family: str, available: set[str]) -
 _NEEDS_HINT = {"pairs": "pass --pairs OTHER with row-aligned vectors", "labels": "pass --labels or --label-col"}
 
 
+def load_input(
+    path: str | Path,
+    *,
+    encoder=None,
+    role: str = "document",
+    text_col: str = "text",
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    label_col: str | None = None,
+    progress: Progress = NULL,
+):
+    """An EmbeddingSet from an embedding file, or from texts encoded with ``encoder``
+    (an :class:`~embeval.encode.EncoderConfig`; its ``texts`` are then kept)."""
+    from embeval.io.embeddings import EmbeddingSet, load_embeddings, validate
+    from embeval.io.texts import is_beir_folder
+
+    if encoder is None:
+        p = Path(path)
+        if p.suffix.lower() == ".txt" or is_beir_folder(p):
+            raise UsageError(f"{path} holds texts: pass --model (e.g. --model default) to encode them")
+        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col)
+    import numpy as np
+
+    from embeval.encode import encode_texts, load_encoder
+    from embeval.io.texts import load_texts
+
+    ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)
+    vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
+    emb = EmbeddingSet(vectors=vectors, ids=np.asarray(ts.ids, dtype=str), path=str(path),
+                       labels=None if ts.labels is None else np.asarray(ts.labels),
+                       texts=ts.texts, info={"model": load_encoder(encoder).identity})
+    validate(emb)
+    return emb
+
+
 def geometry_report(
     file: str | Path,
     *,
@@ -42,6 +77,8 @@ def geometry_report(
     normalize: bool = True,
     id_col: str = "id",
     vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
     labels: str | Path | None = None,
     label_col: str | None = None,
     items: bool = False,
@@ -54,7 +91,7 @@ def geometry_report(
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
     ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
     from embeval.diagnostics.space import Space
-    from embeval.io.embeddings import check_same_dim, load_embeddings
+    from embeval.io.embeddings import check_same_dim
 
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
@@ -62,13 +99,18 @@ def geometry_report(
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
     if sample < 0:
         raise UsageError("--sample must be positive")
-    emb = load_embeddings(file, id_col=id_col, vector_col=vector_col,
-                          label_col=label_col if labels is None else None)
+    lab = None
+    if labels is not None:  # read (and reject) a label file before any encoding
+        from embeval.io.labels import load_labels
+
+        lab = load_labels(labels, column=label_col)
+    load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
+    emb = load_input(file, label_col=label_col if labels is None else None, **load)
     inputs = {"embeddings": emb.describe()}
-    lab = _load_labels(emb, labels, label_col, inputs)
+    lab = _check_labels(emb, lab, labels, label_col, inputs)
     other = None
     if pairs is not None:
-        other = load_embeddings(pairs, id_col=id_col, vector_col=vector_col)
+        other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
             raise UsageError(f"--pairs {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
@@ -105,15 +147,14 @@ def geometry_report(
     return report
 
 
-def _load_labels(emb, labels, label_col, inputs):
-    """Row-aligned labels from a label file or from a column of the embeddings file (validated),
-    or None. Records the label file among the report's inputs."""
-    from embeval.io.labels import check_labels, clean_labels, load_labels
+def _check_labels(emb, lab, labels, label_col, inputs):
+    """Row-aligned labels from a label file (already read: ``lab``) or from a column of the input
+    file (validated), or None. Records the label file among the report's inputs."""
+    from embeval.io.labels import check_labels, clean_labels
 
     if labels is not None:
         from embeval.io.fileinfo import file_info
 
-        lab = load_labels(labels, column=label_col)
         check_labels(lab, emb.n, labels, emb.path)
         inputs["labels"] = {**file_info(labels), "n": len(lab)}
         return lab
@@ -122,3 +163,67 @@ def _load_labels(emb, labels, label_col, inputs):
         check_labels(lab, emb.n, emb.path, emb.path)
         return lab
     return None
+
+
+def pairs_report(
+    file: str | Path,
+    *,
+    encoder,
+    layout: str = "auto",
+    text_a_col: str = "text_a",
+    text_b_col: str = "text_b",
+    score_col: str = "score",
+    metrics: list[str] | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+) -> Report:
+    """Graded pairs: cosine of the encoded pair vs the gold score (spearman, pearson, alignment)."""
+    import numpy as np
+
+    from embeval.diagnostics.pairs import PairSet
+    from embeval.diagnostics.space import l2_normalize
+    from embeval.encode import encode_texts, load_encoder
+    from embeval.io.fileinfo import file_info
+    from embeval.io.pairs import load_pairs
+
+    chosen = resolve_metrics(metrics, "pairs", set())
+    tp = load_pairs(file, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col, score_col=score_col)
+    # Encode each distinct text once.
+    uniq = list(dict.fromkeys(tp.texts_a + tp.texts_b))
+    vecs = encode_texts(uniq, encoder, progress=progress, source=tp.path)
+    row = {t: i for i, t in enumerate(uniq)}
+    a = l2_normalize(vecs[[row[t] for t in tp.texts_a]])
+    b = l2_normalize(vecs[[row[t] for t in tp.texts_b]])
+    ps = PairSet(a, b, np.asarray(tp.scores, dtype=np.float64))
+    report = Report("pairs", inputs={"pairs": {**file_info(file), "n": ps.n, "d": a.shape[1],
+                                               "layout": tp.layout,
+                                               "model": load_encoder(encoder).identity}},
+                    settings={"seed": seed, "similarity": "cosine"})
+    for diag, params in chosen:
+        report.results.extend(diag.func(ps, **params))
+    return report
+
+
+def encode_file(
+    file: str | Path,
+    output: str | Path,
+    *,
+    encoder,
+    role: str = "document",
+    text_col: str = "text",
+    id_col: str = "id",
+    progress: Progress = NULL,
+) -> tuple[int, int]:
+    """Encode a text file (or a BEIR corpus) and write vectors with ids; returns (n, d)."""
+    from embeval.encode import encode_texts
+    from embeval.io.texts import load_texts
+    from embeval.io.writers import save_embeddings
+
+    from embeval.io.embeddings import EMBEDDING_SUFFIXES
+
+    if Path(output).suffix.lower() not in EMBEDDING_SUFFIXES:
+        raise UsageError(f"--output {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
+    ts = load_texts(file, text_col=text_col, id_col=id_col)
+    vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
+    save_embeddings(output, vectors, ts.ids, texts=ts.texts)
+    return vectors.shape
