@@ -111,3 +111,25 @@ def test_bad_settings(rng):
         table_for(x, y, k=10)
     with pytest.raises(UsageError, match="near-dup-threshold"):
         table_for(x, y, k=3, near_dup_threshold=1.5)
+
+
+@pytest.mark.parametrize("width", [60, 80, 140])
+def test_terminal_summary_fits_the_console(rng, width):
+    from rich.console import Console
+
+    from embeval.report.items import print_items
+
+    x, y = labelled_set(rng, n_classes=3, per=20, noise=3.0)
+    texts = [f"a rather long example sentence number {i} " * 3 for i in range(len(x))]
+    names = np.array(["a_very_long_intent_name_for_class_%d" % v for v in y])
+    sp = Space.build(x, labels=names)
+    t = item_table(sp, np.arange(len(x)).astype(str), texts=texts, k=5)
+    console = Console(width=width, record=True, force_terminal=False)
+    print_items(t, console)
+    out = console.export_text()
+    assert all(len(line) <= width for line in out.splitlines())
+    assert "label_suspect:" in out and f"of {len(x)} rows" in out
+    # The text column shows where there is room, and is dropped where there is not.
+    suspects = out[out.index("label_suspect:"):]
+    assert ("a rather long" in suspects) == (width >= 80)
+    assert "a rather long" in out[:out.index("antihub")]  # the narrow hub table always has room
