@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 from sklearn.metrics import silhouette_score
 
 from embeval.errors import InputError
@@ -170,3 +171,18 @@ def test_bad_label_inputs_one_line_exit_2_no_output(cli, labelled):
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and name in lines[0] and fragment in lines[0], (args, res.stderr)
         assert not out.exists() and not items.exists()
+
+
+_label = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).map(str.strip).filter(bool)
+
+
+@settings(max_examples=30, deadline=None)
+@given(labs=st.lists(_label, min_size=1, max_size=20))
+def test_label_files_round_trip(tmp_path_factory, labs):
+    tmp = tmp_path_factory.mktemp("rt")
+    (tmp / "l.txt").write_text("\n".join(labs) + "\n", encoding="utf-8")
+    pd.DataFrame({"label": labs}).to_csv(tmp / "l.csv", index=False)
+    pd.DataFrame({"label": labs}).to_parquet(tmp / "l.parquet")
+    (tmp / "l.jsonl").write_text("".join(json.dumps({"label": v}) + "\n" for v in labs), encoding="utf-8")
+    for name in ("l.txt", "l.csv", "l.parquet", "l.jsonl"):
+        assert load_labels(tmp / name).tolist() == labs, name

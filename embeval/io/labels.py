@@ -73,7 +73,7 @@ def _read_txt(p: Path, column):
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(p, f"not UTF-8 text: {exc.reason}") from None
-    lines = text.splitlines()
+    lines = [line.rstrip("\r") for line in text.split("\n")]  # only \n ends a line
     while lines and not lines[-1].strip():
         lines.pop()  # trailing blank lines are not labels
     return lines
