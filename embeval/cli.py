@@ -25,6 +25,24 @@ app = typer.Typer(
 
 FORMATS = ("table", "json", "csv", "markdown")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from embeval import __version__
+
+        typer.echo(f"embeval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.
+
+    Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.
+    """
+
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv or markdown.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here (format from the suffix: .json .csv .md), atomically.")]
@@ -155,7 +173,7 @@ def metrics_cmd(
 ) -> None:
     """List every diagnostic: outputs, parameters, what it needs, direction."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.padding import Padding
 
     from embeval.diagnostics.registry import all_diagnostics
 
@@ -165,14 +183,21 @@ def metrics_cmd(
 
         families = sorted({d.family for d in all_diagnostics()})
         raise UsageError(f"unknown family {family!r}; choose one of {', '.join(families)}")
-    t = Table(title="embeval diagnostics")
-    for col in ("family", "name", "outputs", "parameters", "needs", "better", "description"):
-        t.add_column(col)
+    con = Console(highlight=False)
+    family_now = None
     for d in diags:
-        params = ", ".join(f"{k}={p.default}" for k, p in d.params.items())
-        better = {True: "higher", False: "lower", None: "-"}[d.higher_is_better]
-        t.add_row(d.family, d.name, ", ".join(d.outputs), params, ", ".join(sorted(d.needs)), better, d.description)
-    Console().print(t)
+        if d.family != family_now:
+            family_now = d.family
+            con.print(f"\n[bold underline]{d.family}[/]")
+        better = {True: "higher is better", False: "lower is better", None: "no direction"}[d.higher_is_better]
+        outputs = "" if d.outputs == (d.name,) else f" → {', '.join(d.outputs)}"
+        con.print(f"  [bold cyan]{d.name}[/]{outputs}  [dim]({better})[/]")
+        con.print(Padding(d.description, (0, 0, 0, 6)))
+        if d.params:
+            con.print(Padding("params: " + ", ".join(f"{k}={p.default} ({p.help})" for k, p in d.params.items()),
+                              (0, 0, 0, 6)))
+        if d.needs:
+            con.print(Padding(f"needs: {', '.join(sorted(d.needs))}", (0, 0, 0, 6)))
 
 
 @app.command("geometry")
@@ -301,6 +326,54 @@ def pairs_cmd(
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
     report = pairs_report(file, encoder=encoder, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
+    emit(report, fmt=fmt, output=output, gates=gates)
+
+
+@app.command("retrieval")
+@boundary
+def retrieval_cmd(
+    queries: Annotated[Optional[Path], typer.Option("--queries", help="Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array.")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    qrels: Annotated[Optional[Path], typer.Option("--qrels", help="Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant.")] = None,
+    k: Annotated[str, typer.Option("--k", help="Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated.")] = "1,10,100",
+    index: Annotated[str, typer.Option("--index", help="flat (exact, default), hnsw or ivf (approximate: also reports ann_recall@K against exact search on a sample).")] = "flat",
+    hnsw_m: Annotated[Optional[int], typer.Option("--hnsw-m", help="hnsw: links per node (default 32).")] = None,
+    ef_construction: Annotated[Optional[int], typer.Option("--ef-construction", help="hnsw: build-time candidate list (default 200).")] = None,
+    ef_search: Annotated[Optional[int], typer.Option("--ef-search", help="hnsw: search-time candidate list (default 128, at least the largest k).")] = None,
+    nlist: Annotated[Optional[int], typer.Option("--nlist", help="ivf: number of cells (default about 4·√n).")] = None,
+    nprobe: Annotated[Optional[int], typer.Option("--nprobe", help="ivf: cells visited per query (default 16).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for search and scoring (default: all cores).")] = None,
+    per_query: Annotated[bool, typer.Option("--per-query", help="Add one row per query and metric to the CSV/JSON output.")] = False,
+    roc: Annotated[Optional[Path], typer.Option("--roc", help="Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")] = None,
+    id_col: IdColOpt = "id",
+    vector_col: VecColOpt = "embedding",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+    fail_if: FailIfOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
+    MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
+    negative score separation. Only queries present in the qrels are scored."""
+    from embeval.errors import UsageError
+
+    _check_format(fmt)
+    gates = _parse_gates(fail_if)
+    _output_format(output, fmt)
+    missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)}: pass --queries Q --corpus C --qrels QRELS")
+    from embeval.api import retrieval_report
+
+    params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
+              "nlist": nlist, "nprobe": nprobe}
+    report = retrieval_report(
+        queries, corpus, qrels, k=k, index=index,
+        index_params={name: v for name, v in params.items() if v is not None},
+        threads=threads, per_query=per_query, roc=roc, seed=seed, progress=_progress(quiet),
+        id_col=id_col, vector_col=vector_col,
+    )
     emit(report, fmt=fmt, output=output, gates=gates)
 
 
