@@ -218,6 +218,11 @@ def geometry_cmd(
     document_prompt: DPromptOpt = "",
     cache: CacheOpt = True,
     cache_dir: CacheDirOpt = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; .npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis.")] = None,
+    label_col: Annotated[Optional[str], typer.Option("--label-col", help="Label column of the embeddings file (or, with --labels, of the label file).")] = None,
+    items: Annotated[Optional[Path], typer.Option("--items", help="Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags hub/antihub/near_duplicate/label_suspect.")] = None,
+    items_k: Annotated[int, typer.Option("--items-k", help="Neighbours for the per-item table.")] = 10,
+    near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help="Flag near_duplicate when the cosine to the nearest other row is at least this.")] = 0.99,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
@@ -225,20 +230,31 @@ def geometry_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
-    hubness, intrinsic dimension.
+    hubness, intrinsic dimension; with labels also tolerance, kNN label agreement and accuracy,
+    silhouette and OPIS; --items writes a per-item triage file.
 
     FILE is an embedding file, or texts (.txt, .jsonl/.csv/.tsv/.parquet with --text-col, a BEIR
-    folder's corpus) when --model is given."""
+    folder's corpus) when --model is given (the per-item file then shows each text)."""
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
+    if items is not None:
+        from embeval.report.items import check_items_path
+
+        check_items_path(items)
     from embeval.api import geometry_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
     report = geometry_report(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
-        vector_col=vector_col, text_col=text_col, encoder=encoder, seed=seed, progress=_progress(quiet),
+        vector_col=vector_col, text_col=text_col, encoder=encoder, labels=labels, label_col=label_col,
+        items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold, seed=seed,
+        progress=_progress(quiet),
     )
+    if items is not None:
+        from embeval.report.items import write_items
+
+        write_items(items, report.items)
     emit(report, fmt=fmt, output=output, gates=gates)
 
 

@@ -96,6 +96,10 @@ def print_table(report: Report, console) -> None:
         console.print(g)
     for note in report.notes:
         console.print(f"[dim]{note}[/]")
+    if report.items is not None:
+        from embeval.report.items import print_items
+
+        print_items(report.items, console)
 
 
 RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}

@@ -54,6 +54,9 @@ class Report:
     gates: list[GateResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     per_query: list[dict[str, Any]] = field(default_factory=list)
+    # Per-item triage table (diagnostics.items.ItemTable) when --items asked for one; it is written
+    # to its own file and summarised under the terminal table, never serialised into the report.
+    items: Any = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
