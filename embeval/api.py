@@ -150,6 +150,10 @@ def gap_report(
     if "linear_separability" in names:
         notes.append("linear_separability: balanced accuracy (0.5 = chance) of a standardised logistic "
                      "regression, stratified seeded k-fold")
+    shifted = next((r for r in report.results if r.metric == "shifted_gap"), None)
+    if shifted is not None:
+        notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
+                     f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
     if "uniformity_cross" in names:
         notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
 

@@ -178,3 +178,31 @@ def test_clip_file_unpaired_end_to_end(cli, tmp_path):
     assert vals["linear_separability"] > 0.99 and vals["knn_mixing"] < 0.01
     assert doc["inputs"]["a"]["n"] == 500 and doc["inputs"]["a"]["d"] == 512
     assert (tmp_path / "clip.png").stat().st_size > 10_000
+
+
+PAIRED = {"alignment", "matched_cosine", "unmatched_cosine", "shifted_gap"} | {
+    f"{shift}{d}_{m}" for shift in ("", "shifted_") for d in ("a2b", "b2a")
+    for m in ("recall@1", "recall@5", "auc_global", "auc_query")}
+
+
+def test_clip_paired_full_table_and_picture(cli, tmp_path):
+    """The issue's 'done when': the full table and the picture, as a new user runs it."""
+    pytest.importorskip("embeval.diagnostics.retrieval")
+    path = shared_data("clip_pairs", "mind_the_gap", "features_clip.npy")
+    pic = tmp_path / "gap.png"
+    table = cli("gap", path, "--paired", "--plot", pic)
+    assert table.exit_code == 0, table.stderr
+    for name in sorted(NOT_PAIRED | PAIRED):
+        assert name in table.stdout, name
+    assert pic.read_bytes()[:4] == b"\x89PNG"
+    doc, vals = _json(cli("gap", path, "--paired", "-q", "-f", "json"))
+    assert set(vals) == NOT_PAIRED | PAIRED
+    assert doc["settings"]["paired"] is True
+    # Closing CLIP's gap hurts partner retrieval (Liang et al.: the gap is where the contrastive
+    # loss puts it), and the shift does close it.
+    assert vals["shifted_gap"] < 0.1 * vals["gap"]
+    assert vals["shifted_a2b_recall@1"] < vals["a2b_recall@1"]
+    lam = cli("gap", path, "--paired", "-q", "-f", "json", "--shift-lambda", "0", "-m", "gap_shift")
+    _, zero = _json(lam)
+    assert zero["shifted_a2b_recall@1"] == pytest.approx(vals["a2b_recall@1"])
+    assert zero["shifted_gap"] == pytest.approx(vals["gap"], abs=1e-6)

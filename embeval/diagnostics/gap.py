@@ -266,7 +266,7 @@ def gap(space: GapSpace) -> list[Result]:
 def linear_separability(space: GapSpace, folds: int = 5, C: float = 1.0, max_rows: int = 10000) -> list[Result]:
     r = linear_separability_value(space.a, space.b, folds=folds, seed=space.seed, C=C,
                                   max_rows=max_rows, progress=space.progress)
-    params = {"folds": folds, "C": C, "score": "balanced accuracy", "fold_std": round(r["fold_std"], 6)}
+    params = {"folds": folds, "C": C, "score": "balanced accuracy", "fold_std": round(r["fold_std"], 4)}
     if r["n_a"] < space.n_a or r["n_b"] < space.n_b:
         params["subsampled"] = f"{r['n_a']}+{r['n_b']} rows"
     if not r["converged"]:
@@ -298,8 +298,8 @@ def knn_mixing(space: GapSpace, k: int = 10) -> list[Result]:
         raise UsageError(f"knn_mixing k={k} needs more than {k} rows in A∪B; there are {space.n}")
     _, idx = space.knn(k)
     r = knn_mixing_from_neighbours(idx, space.n_a)
-    params = {"k": k, "a_share": round(r["a_share"], 6), "b_share": round(r["b_share"], 6),
-              "expected_if_mixed": round(r["expected"], 6)}
+    params = {"k": k, "a_share": round(r["a_share"], 4), "b_share": round(r["b_share"], 4),
+              "expected_if_mixed": round(r["expected"], 4)}
     return [Result("knn_mixing", r["value"], params, n=space.n, higher_is_better=True)]
 
 
@@ -345,14 +345,12 @@ def paired_retrieval(space: GapSpace, ks: str = "1,5") -> list[Result]:
 
 
 def gap_shift(space: GapSpace, lam: float | None = None, ks: str = "1,5") -> list[Result]:
+    """The paired retrieval after :func:`shift_sets`; ``shifted_gap`` carries λ in its params."""
     a2, b2, lam = shift_sets(space.a, space.b, lam)
-    params = {"lambda": round(lam, 6)}
-    out = [Result("shifted_gap", float(np.linalg.norm(gap_vector(a2, b2))), params, n=space.n,
-                  higher_is_better=None)]
-    for r in paired_retrieval_results(a2, b2, ks=parse_ks(ks), prefix="shifted_", seed=space.seed,
-                                      progress=space.progress):
-        r.params = {**r.params, **params}
-        out.append(r)
+    out = [Result("shifted_gap", float(np.linalg.norm(gap_vector(a2, b2))), {"lambda": round(lam, 6)},
+                  n=space.n, higher_is_better=None)]
+    out.extend(paired_retrieval_results(a2, b2, ks=parse_ks(ks), prefix="shifted_", seed=space.seed,
+                                        progress=space.progress))
     return out
 
 
