@@ -36,6 +36,41 @@ def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
 _NEEDS_HINT = {"pairs": "pass --pairs OTHER with row-aligned vectors", "labels": "pass --labels or --label-col"}
 
 
+def load_input(
+    path: str | Path,
+    *,
+    encoder=None,
+    role: str = "document",
+    text_col: str = "text",
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    label_col: str | None = None,
+    progress: Progress = NULL,
+):
+    """An EmbeddingSet from an embedding file, or from texts encoded with ``encoder``
+    (an :class:`~embeval.encode.EncoderConfig`; its ``texts`` are then kept)."""
+    from embeval.io.embeddings import EmbeddingSet, load_embeddings, validate
+    from embeval.io.texts import is_beir_folder
+
+    if encoder is None:
+        p = Path(path)
+        if p.suffix.lower() == ".txt" or is_beir_folder(p):
+            raise UsageError(f"{path} holds texts: pass --model (e.g. --model default) to encode them")
+        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col)
+    import numpy as np
+
+    from embeval.encode import encode_texts, load_encoder
+    from embeval.io.texts import load_texts
+
+    ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)
+    vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
+    emb = EmbeddingSet(vectors=vectors, ids=np.asarray(ts.ids, dtype=str), path=str(path),
+                       labels=None if ts.labels is None else np.asarray(ts.labels),
+                       texts=ts.texts, info={"model": load_encoder(encoder).identity})
+    validate(emb)
+    return emb
+
+
 def geometry_report(
     file: str | Path,
     *,
@@ -45,21 +80,24 @@ def geometry_report(
     normalize: bool = True,
     id_col: str = "id",
     vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
     seed: int = 0,
     progress: Progress = NULL,
 ) -> Report:
     from embeval.diagnostics.space import Space
-    from embeval.io.embeddings import check_same_dim, load_embeddings
+    from embeval.io.embeddings import check_same_dim
 
     available = {"pairs"} if pairs is not None else set()
     chosen = resolve_metrics(metrics, "geometry", available)
     if sample < 0:
         raise UsageError("--sample must be positive")
-    emb = load_embeddings(file, id_col=id_col, vector_col=vector_col)
+    load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
+    emb = load_input(file, **load)
     inputs = {"embeddings": emb.describe()}
     other = None
     if pairs is not None:
-        other = load_embeddings(pairs, id_col=id_col, vector_col=vector_col)
+        other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
             raise UsageError(f"--pairs {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
@@ -91,11 +129,15 @@ def gap_report(
     plot: str | Path | None = None,
     id_col: str = "id",
     vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
     seed: int = 0,
     progress: Progress = NULL,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
-    holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]).
+    holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
+    ``encoder`` (:class:`~embeval.encode.EncoderConfig`) ``a`` and ``b`` are texts, A encoded with
+    the query role and B with the document role.
 
     ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
     A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
@@ -106,7 +148,7 @@ def gap_report(
     import numpy as np
 
     from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
-    from embeval.io.embeddings import check_same_dim, load_embeddings, load_stacked_pair
+    from embeval.io.embeddings import check_same_dim, load_stacked_pair
     from embeval.report.export import check_vector_path, write_vector
     from embeval.report.plots import check_plot_path, gap_figure
 
@@ -124,12 +166,16 @@ def gap_report(
 
     notes = []
     if b is None:
+        if encoder is not None:
+            raise UsageError("with --model pass two text inputs A B (a single input is a (2, n, d) .npy)")
         set_a, set_b = load_stacked_pair(a)
         name_a, name_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
         notes.append(f"A = {name_a}, B = {name_b} (one (2, n, d) file)")
     else:
-        set_a = load_embeddings(a, id_col=id_col, vector_col=vector_col)
-        set_b = load_embeddings(b, id_col=id_col, vector_col=vector_col)
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
+                    progress=progress)
+        set_a = load_input(a, role="query", **load)
+        set_b = load_input(b, role="document", **load)
         check_same_dim(set_a, set_b)
         name_a, name_b = Path(a).name, Path(b).name
     if paired and set_a.n != set_b.n:
@@ -179,3 +225,67 @@ def gap_report(
         notes.append("add --plot gap.png for a 2-D picture of both sets")
     report.notes.extend(notes)
     return report
+
+
+def pairs_report(
+    file: str | Path,
+    *,
+    encoder,
+    layout: str = "auto",
+    text_a_col: str = "text_a",
+    text_b_col: str = "text_b",
+    score_col: str = "score",
+    metrics: list[str] | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+) -> Report:
+    """Graded pairs: cosine of the encoded pair vs the gold score (spearman, pearson, alignment)."""
+    import numpy as np
+
+    from embeval.diagnostics.pairs import PairSet
+    from embeval.diagnostics.space import l2_normalize
+    from embeval.encode import encode_texts, load_encoder
+    from embeval.io.fileinfo import file_info
+    from embeval.io.pairs import load_pairs
+
+    chosen = resolve_metrics(metrics, "pairs", set())
+    tp = load_pairs(file, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col, score_col=score_col)
+    # Encode each distinct text once.
+    uniq = list(dict.fromkeys(tp.texts_a + tp.texts_b))
+    vecs = encode_texts(uniq, encoder, progress=progress, source=tp.path)
+    row = {t: i for i, t in enumerate(uniq)}
+    a = l2_normalize(vecs[[row[t] for t in tp.texts_a]])
+    b = l2_normalize(vecs[[row[t] for t in tp.texts_b]])
+    ps = PairSet(a, b, np.asarray(tp.scores, dtype=np.float64))
+    report = Report("pairs", inputs={"pairs": {**file_info(file), "n": ps.n, "d": a.shape[1],
+                                               "layout": tp.layout,
+                                               "model": load_encoder(encoder).identity}},
+                    settings={"seed": seed, "similarity": "cosine"})
+    for diag, params in chosen:
+        report.results.extend(diag.func(ps, **params))
+    return report
+
+
+def encode_file(
+    file: str | Path,
+    output: str | Path,
+    *,
+    encoder,
+    role: str = "document",
+    text_col: str = "text",
+    id_col: str = "id",
+    progress: Progress = NULL,
+) -> tuple[int, int]:
+    """Encode a text file (or a BEIR corpus) and write vectors with ids; returns (n, d)."""
+    from embeval.encode import encode_texts
+    from embeval.io.texts import load_texts
+    from embeval.io.writers import save_embeddings
+
+    from embeval.io.embeddings import EMBEDDING_SUFFIXES
+
+    if Path(output).suffix.lower() not in EMBEDDING_SUFFIXES:
+        raise UsageError(f"--output {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
+    ts = load_texts(file, text_col=text_col, id_col=id_col)
+    vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
+    save_embeddings(output, vectors, ts.ids, texts=ts.texts)
+    return vectors.shape

@@ -33,6 +33,15 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choi
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 IdColOpt = Annotated[str, typer.Option("--id-col", help="Id column/field/array name.")]
 VecColOpt = Annotated[str, typer.Option("--vector-col", help="Vector column/field/array name.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Inputs are texts: encode them with this sentence-transformers model (name, local path, or 'default' = all-MiniLM-L6-v2, offline).", rich_help_panel="Encoding")]
+TextColOpt = Annotated[str, typer.Option("--text-col", help="Text column of .jsonl/.csv/.tsv/.parquet text inputs.", rich_help_panel="Encoding")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Encoding batch size.", rich_help_panel="Encoding")]
+MaxLenOpt = Annotated[Optional[int], typer.Option("--max-seq-length", help="Truncate texts to this many tokens (model default otherwise).", rich_help_panel="Encoding")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, ... (default: cuda when present, else cpu).", rich_help_panel="Encoding")]
+QPromptOpt = Annotated[str, typer.Option("--query-prompt", help="Prefix for query texts (e.g. 'query: ').", rich_help_panel="Encoding")]
+DPromptOpt = Annotated[str, typer.Option("--document-prompt", help="Prefix for document texts (e.g. 'passage: ').", rich_help_panel="Encoding")]
+CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval).", rich_help_panel="Encoding")]
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder.", rich_help_panel="Encoding")]
 
 
 def _die(message: str) -> None:
@@ -68,6 +77,21 @@ def _progress(quiet: bool):
     from rich.console import Console
 
     return RichProgress(Console(stderr=True))
+
+
+def _encoder(model, batch_size=32, max_seq_length=None, device=None, query_prompt="",
+             document_prompt="", cache=True, cache_dir=None):
+    """An EncoderConfig when --model is given, else None (inputs are embeddings)."""
+    if model is None:
+        return None
+    from embeval.encode import EncoderConfig
+    from embeval.errors import UsageError
+
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    return EncoderConfig(model=model, batch_size=batch_size, max_seq_length=max_seq_length, device=device,
+                         query_prompt=query_prompt, document_prompt=document_prompt, cache=cache,
+                         cache_dir=None if cache_dir is None else str(cache_dir))
 
 
 def _check_format(fmt: str) -> None:
@@ -161,6 +185,14 @@ def geometry_cmd(
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise rows first (default, as SPEC §3).")] = True,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
+    model: ModelOpt = None,
+    text_col: TextColOpt = "text",
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    document_prompt: DPromptOpt = "",
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
@@ -168,24 +200,99 @@ def geometry_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
-    hubness, intrinsic dimension."""
+    hubness, intrinsic dimension.
+
+    FILE is an embedding file, or texts (.txt, .jsonl/.csv/.tsv/.parquet with --text-col, a BEIR
+    folder's corpus) when --model is given."""
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
     from embeval.api import geometry_report
 
+    encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
     report = geometry_report(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
-        vector_col=vector_col, seed=seed, progress=_progress(quiet),
+        vector_col=vector_col, text_col=text_col, encoder=encoder, seed=seed, progress=_progress(quiet),
     )
+    emit(report, fmt=fmt, output=output, gates=gates)
+
+
+@app.command("encode")
+@boundary
+def encode_cmd(
+    file: Annotated[Path, typer.Argument(help="Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: .npy .npz .parquet .csv .tsv .jsonl (ids kept except in .npy).")],
+    model: Annotated[str, typer.Option("--model", help="sentence-transformers name, local path, or 'default'.")] = "default",
+    role: Annotated[str, typer.Option("--role", help="document or query: which prompt to prepend.")] = "document",
+    text_col: TextColOpt = "text",
+    id_col: IdColOpt = "id",
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    query_prompt: QPromptOpt = "",
+    document_prompt: DPromptOpt = "",
+    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors.")] = True,
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Encode texts with a model and write the vectors (with ids) in any format embeval reads."""
+    from dataclasses import replace
+
+    from embeval.api import encode_file
+    from embeval.errors import UsageError
+
+    if role not in ("document", "query"):
+        raise UsageError("--role must be document or query")
+    encoder = replace(_encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt,
+                               cache, cache_dir), normalize=normalize)
+    n, d = encode_file(file, output, encoder=encoder, role=role, text_col=text_col, id_col=id_col,
+                       progress=_progress(quiet))
+    if not quiet:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
+
+
+@app.command("pairs")
+@boundary
+def pairs_cmd(
+    file: Annotated[Path, typer.Argument(help="Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file (sts-test.csv).")],
+    model: Annotated[str, typer.Option("--model", help="sentence-transformers name, local path, or 'default'.")] = "default",
+    layout: Annotated[str, typer.Option("--layout", help="auto, columns (named columns) or stsb (STS Benchmark release: tab-separated, no header, score in field 5, sentences in 6 and 7).")] = "auto",
+    text_a_col: Annotated[str, typer.Option("--text-a-col", help="First text column.")] = "text_a",
+    text_b_col: Annotated[str, typer.Option("--text-b-col", help="Second text column.")] = "text_b",
+    score_col: Annotated[str, typer.Option("--score-col", help="Gold score column.")] = "score",
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Subset of spearman, pearson, pair_alignment.")] = None,
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    document_prompt: DPromptOpt = "",
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+    fail_if: FailIfOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
+    _check_format(fmt)
+    gates = _parse_gates(fail_if)
+    _output_format(output, fmt)
+    from embeval.api import pairs_report
+
+    encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
+    report = pairs_report(file, encoder=encoder, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col,
+                          score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
     emit(report, fmt=fmt, output=output, gates=gates)
 
 
 @app.command("gap")
 @boundary
 def gap_cmd(
-    a: Annotated[Path, typer.Argument(help="Set A: an embedding file, or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
-    b: Annotated[Optional[Path], typer.Argument(help="Set B: an embedding file (omit when A holds both sets).")] = None,
+    a: Annotated[Path, typer.Argument(help="Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
+    b: Annotated[Optional[Path], typer.Argument(help="Set B: an embedding file (texts with --model); omit when A holds both sets.")] = None,
     paired: Annotated[bool, typer.Option("--paired", help="Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A retrieval, and gap_shift.")] = False,
     metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'.")] = None,
     folds: Annotated[Optional[int], typer.Option("--folds", help="Cross-validation folds for linear_separability (default 5).")] = None,
@@ -195,6 +302,15 @@ def gap_cmd(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
+    model: ModelOpt = None,
+    text_col: TextColOpt = "text",
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    query_prompt: QPromptOpt = "",
+    document_prompt: DPromptOpt = "",
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
@@ -203,16 +319,20 @@ def gap_cmd(
 ) -> None:
     """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
     separability, uniformity of each set and across, kNN mixing; with --paired also alignment,
-    partner retrieval both ways, and retrieval after closing the gap."""
+    partner retrieval both ways, and retrieval after closing the gap.
+
+    With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as queries (--query-prompt), B as documents (--document-prompt)."""
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
     from embeval.api import gap_report
 
+    encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache,
+                       cache_dir)
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
-        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, seed=seed,
-        progress=_progress(quiet),
+        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        encoder=encoder, seed=seed, progress=_progress(quiet),
     )
     emit(report, fmt=fmt, output=output, gates=gates)
 

@@ -36,6 +36,7 @@ class RichProgress(Progress):
 
         from rich.progress import (
             BarColumn,
+            ProgressColumn,
             MofNCompleteColumn,
             Progress as _RP,
             TextColumn,
@@ -43,10 +44,17 @@ class RichProgress(Progress):
             TimeRemainingColumn,
         )
 
+        class _Rate(ProgressColumn):
+            def render(self, task):
+                from rich.text import Text
+
+                return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="cyan")
+
         bar = _RP(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            _Rate(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,

@@ -1,0 +1,8 @@
+"""Text encoders behind a small interface, and an on-disk embedding cache.
+
+torch and sentence-transformers are imported only when a model is actually loaded.
+"""
+
+from embeval.encode.base import EncoderConfig, Encoder, encode_texts, load_encoder
+
+__all__ = ["EncoderConfig", "Encoder", "encode_texts", "load_encoder"]

