@@ -25,6 +25,24 @@ app = typer.Typer(
 
 FORMATS = ("table", "json", "csv", "markdown")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from embeval import __version__
+
+        typer.echo(f"embeval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.
+
+    Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.
+    """
+
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv or markdown.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here (format from the suffix: .json .csv .md), atomically.")]
@@ -155,7 +173,7 @@ def metrics_cmd(
 ) -> None:
     """List every diagnostic: outputs, parameters, what it needs, direction."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.padding import Padding
 
     from embeval.diagnostics.registry import all_diagnostics
 
@@ -165,14 +183,21 @@ def metrics_cmd(
 
         families = sorted({d.family for d in all_diagnostics()})
         raise UsageError(f"unknown family {family!r}; choose one of {', '.join(families)}")
-    t = Table(title="embeval diagnostics")
-    for col in ("family", "name", "outputs", "parameters", "needs", "better", "description"):
-        t.add_column(col)
+    con = Console(highlight=False)
+    family_now = None
     for d in diags:
-        params = ", ".join(f"{k}={p.default}" for k, p in d.params.items())
-        better = {True: "higher", False: "lower", None: "-"}[d.higher_is_better]
-        t.add_row(d.family, d.name, ", ".join(d.outputs), params, ", ".join(sorted(d.needs)), better, d.description)
-    Console().print(t)
+        if d.family != family_now:
+            family_now = d.family
+            con.print(f"\n[bold underline]{d.family}[/]")
+        better = {True: "higher is better", False: "lower is better", None: "no direction"}[d.higher_is_better]
+        outputs = "" if d.outputs == (d.name,) else f" → {', '.join(d.outputs)}"
+        con.print(f"  [bold cyan]{d.name}[/]{outputs}  [dim]({better})[/]")
+        con.print(Padding(d.description, (0, 0, 0, 6)))
+        if d.params:
+            con.print(Padding("params: " + ", ".join(f"{k}={p.default} ({p.help})" for k, p in d.params.items()),
+                              (0, 0, 0, 6)))
+        if d.needs:
+            con.print(Padding(f"needs: {', '.join(sorted(d.needs))}", (0, 0, 0, 6)))
 
 
 @app.command("geometry")

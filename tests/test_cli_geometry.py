@@ -182,3 +182,16 @@ def test_help_does_not_import_heavy_modules():
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_version_and_metrics_listing(cli):
+    from embeval import __version__
+
+    res = cli("--version")
+    assert res.exit_code == 0 and __version__ in res.stdout
+    res = cli("metrics")
+    assert res.exit_code == 0
+    for name in ("uniformity", "hubness_skew", "intrinsic_dim", "spearman"):
+        assert name in res.stdout
+    res = cli("metrics", "nosuchfamily")
+    assert res.exit_code == 2 and "choose one of" in res.stderr

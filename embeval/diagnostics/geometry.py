@@ -193,6 +193,16 @@ def twonn(r1: np.ndarray, r2: np.ndarray, discard: float = 0.1) -> tuple[float, 
     return float(x @ y / (x @ x)), int((~ok).sum())
 
 
+def neighbour_distances(x: np.ndarray, idx: np.ndarray, block: int = 8192) -> np.ndarray:
+    """‖x_i − x_idx[i, j]‖ recomputed from float64 differences (so duplicates give exactly 0),
+    in row blocks to bound memory."""
+    out = np.empty(idx.shape, dtype=np.float64)
+    for s in range(0, x.shape[0], block):
+        xi = x[s:s + block].astype(np.float64)[:, None, :]
+        out[s:s + block] = np.linalg.norm(xi - x[idx[s:s + block]], axis=2)
+    return out
+
+
 def intrinsic_dim(space: Space) -> list[Result]:
     if space.normalized:
         _, idx = space.knn(2)
@@ -203,9 +213,7 @@ def intrinsic_dim(space: Space) -> list[Result]:
         # ‖a‖² + ‖b‖² − 2a·b loses tiny distances to cancellation when norms are large.
         centred = space.x - space.x.mean(axis=0, dtype=np.float64).astype(np.float32)
         _, idx = knn_self(centred, 2, metric="l2")
-    # Recompute the two distances exactly (float64 differences): duplicates give exactly 0.
-    x64 = space.x.astype(np.float64)
-    d = np.stack([np.linalg.norm(x64 - x64[idx[:, j]], axis=1) for j in (0, 1)], axis=1)
+    d = neighbour_distances(space.x, idx)
     d.sort(axis=1)
     dim, removed = twonn(d[:, 0], d[:, 1])
     return [Result("intrinsic_dim", dim, {"estimator": "twonn", "duplicates_removed": removed},
