@@ -5,12 +5,17 @@ The CLI and the batch runner call these; they know nothing of the terminal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from embeval.diagnostics.registry import Diagnostic, all_diagnostics, parse_spec, split_specs
-from embeval.errors import UsageError
+from embeval.errors import InputError, UsageError
 from embeval.progress import NULL, Progress
 from embeval.report.results import Report
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
@@ -289,3 +294,118 @@ def encode_file(
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
     save_embeddings(output, vectors, ts.ids, texts=ts.texts)
     return vectors.shape
+
+
+def retrieval_report(
+    queries_path: str | Path,
+    corpus_path: str | Path,
+    qrels_path: str | Path,
+    *,
+    k: str | Sequence[int] = "1,10,100",
+    index: str = "flat",
+    index_params: dict[str, Any] | None = None,
+    threads: int | None = None,
+    per_query: bool = False,
+    roc: str | Path | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+) -> Report:
+    """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors.
+
+    Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
+    absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
+    """
+    from embeval.diagnostics.retrieval import parse_ks
+    from embeval.index.search import check_threads, resolve_params
+    from embeval.io.embeddings import check_same_dim, load_embeddings
+    from embeval.io.fileinfo import file_info
+    from embeval.io.qrels import load_qrels
+    from embeval.report.roc import check_roc_path
+
+    # Usage errors first: they must not wait for (large) files to load.
+    parse_ks(k)
+    resolve_params(index, None, index_params)
+    check_threads(threads)
+    check_roc_path(roc)
+    q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
+    c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+    check_same_dim(c, q)
+    qrels = load_qrels(qrels_path)
+    inputs = {
+        "queries": q.describe(),
+        "corpus": c.describe(),
+        "qrels": {**file_info(qrels_path), "queries": len(qrels),
+                  "judgements": sum(len(v) for v in qrels.values())},
+    }
+    return retrieval_report_from_arrays(
+        q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
+        sources=(str(queries_path), str(corpus_path), str(qrels_path)),
+        k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
+        roc=roc, seed=seed, progress=progress,
+    )
+
+
+def retrieval_report_from_arrays(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    qrels: dict[str, dict[str, int]],
+    query_ids: Sequence[str],
+    doc_ids: Sequence[str],
+    *,
+    inputs: dict[str, dict[str, Any]],
+    sources: tuple[str, str, str] = ("queries", "corpus", "qrels"),
+    k: str | Sequence[int] = "1,10,100",
+    index: str = "flat",
+    index_params: dict[str, Any] | None = None,
+    threads: int | None = None,
+    per_query: bool = False,
+    roc: str | Path | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+    notes: Sequence[str] = (),
+) -> Report:
+    """The retrieval report from vectors already loaded (or encoded) and validated row-wise.
+
+    queries q×d, corpus n×d (any non-zero rows; L2-normalised here), ids aligned with the rows,
+    ``sources`` = names of the queries, corpus and qrels inputs for error messages, ``inputs`` =
+    their descriptions for the report. Checks the qrels against the ids (InputError naming the
+    id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
+    the ROC curve to ``roc`` (.csv or .png) when asked.
+    """
+    from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned, parse_ks
+    from embeval.diagnostics.space import l2_normalize
+    from embeval.index.search import thread_limit
+    from embeval.report.roc import check_roc_path, write_roc
+
+    ks = parse_ks(k)
+    check_roc_path(roc)
+    q_src, c_src, r_src = sources
+    if queries.shape[1] != corpus.shape[1]:
+        raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
+    aligned = align_qrels(qrels, query_ids, doc_ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    with thread_limit(threads):
+        out = evaluate_aligned(
+            l2_normalize(queries), l2_normalize(corpus), aligned, ks=ks, index=index,
+            index_params=index_params, auc=True, separation=True, per_query=per_query,
+            roc=roc is not None, progress=progress, seed=seed,
+        )
+    if roc is not None:
+        write_roc(roc, out.roc)
+    settings: dict[str, Any] = {"seed": seed, "index": index, "index_params": out.index_params,
+                                "k": list(ks), "threads": threads or "all", "normalized": True}
+    report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
+                    per_query=out.per_query)
+    report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
+                        f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
+    auc_res = next((r for r in out.results if r.metric == "auc_global"), None)
+    if auc_res is not None and auc_res.params.get("method") == "binned":
+        report.notes.append(f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
+                            f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
+    if roc is not None:
+        report.notes.append(f"ROC curve written to {roc}")
+    if per_query:
+        report.notes.append(f"{len(out.per_query)} per-query rows: in --format csv/json and --output .csv/.json")
+    report.notes.extend(notes)
+    return report

@@ -313,6 +313,54 @@ def pairs_cmd(
     emit(report, fmt=fmt, output=output, gates=gates)
 
 
+@app.command("retrieval")
+@boundary
+def retrieval_cmd(
+    queries: Annotated[Optional[Path], typer.Option("--queries", help="Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array.")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    qrels: Annotated[Optional[Path], typer.Option("--qrels", help="Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant.")] = None,
+    k: Annotated[str, typer.Option("--k", help="Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated.")] = "1,10,100",
+    index: Annotated[str, typer.Option("--index", help="flat (exact, default), hnsw or ivf (approximate: also reports ann_recall@K against exact search on a sample).")] = "flat",
+    hnsw_m: Annotated[Optional[int], typer.Option("--hnsw-m", help="hnsw: links per node (default 32).")] = None,
+    ef_construction: Annotated[Optional[int], typer.Option("--ef-construction", help="hnsw: build-time candidate list (default 200).")] = None,
+    ef_search: Annotated[Optional[int], typer.Option("--ef-search", help="hnsw: search-time candidate list (default 128, at least the largest k).")] = None,
+    nlist: Annotated[Optional[int], typer.Option("--nlist", help="ivf: number of cells (default about 4·√n).")] = None,
+    nprobe: Annotated[Optional[int], typer.Option("--nprobe", help="ivf: cells visited per query (default 16).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for search and scoring (default: all cores).")] = None,
+    per_query: Annotated[bool, typer.Option("--per-query", help="Add one row per query and metric to the CSV/JSON output.")] = False,
+    roc: Annotated[Optional[Path], typer.Option("--roc", help="Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")] = None,
+    id_col: IdColOpt = "id",
+    vector_col: VecColOpt = "embedding",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+    fail_if: FailIfOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
+    MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
+    negative score separation. Only queries present in the qrels are scored."""
+    from embeval.errors import UsageError
+
+    _check_format(fmt)
+    gates = _parse_gates(fail_if)
+    _output_format(output, fmt)
+    missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)}: pass --queries Q --corpus C --qrels QRELS")
+    from embeval.api import retrieval_report
+
+    params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
+              "nlist": nlist, "nprobe": nprobe}
+    report = retrieval_report(
+        queries, corpus, qrels, k=k, index=index,
+        index_params={name: v for name, v in params.items() if v is not None},
+        threads=threads, per_query=per_query, roc=roc, seed=seed, progress=_progress(quiet),
+        id_col=id_col, vector_col=vector_col,
+    )
+    emit(report, fmt=fmt, output=output, gates=gates)
+
+
 @app.command("gap")
 @boundary
 def gap_cmd(

@@ -69,7 +69,7 @@ def register(diag: Diagnostic) -> Diagnostic:
 
 def _load_all() -> None:
     # Importing the family modules registers their diagnostics.
-    from embeval.diagnostics import gap, geometry, pairs  # noqa: F401
+    from embeval.diagnostics import gap, geometry, pairs, retrieval  # noqa: F401
 
 
 def all_diagnostics(family: str | None = None) -> list[Diagnostic]:

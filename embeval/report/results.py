@@ -68,7 +68,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         from embeval import __version__
 
-        return {
+        out = {
             "embeval_version": __version__,
             "command": self.command,
             "inputs": self.inputs,
@@ -80,3 +80,6 @@ class Report:
             "passed": self.passed,
             "notes": self.notes,
         }
+        if self.per_query:
+            out["per_query"] = [{**row, "value": _clean(row["value"])} for row in self.per_query]
+        return out
