@@ -18,9 +18,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def resolve_metrics(specs: list[str] | None, family: str, available: set[str]) -> list[tuple[Diagnostic, dict]]:
+def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
+                    hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
     """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
-    ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error."""
+    ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error
+    (``hints`` overrides the default "how to provide it" text per need)."""
+    hints = {**_NEEDS_HINT, **(hints or {})}
     if not specs:
         return [(d, d.defaults()) for d in all_diagnostics(family) if d.default and d.needs <= available]
     chosen = []
@@ -30,7 +33,7 @@ def resolve_metrics(specs: list[str] | None, family: str, available: set[str]) -
             missing = diag.needs - available
             if missing:
                 raise UsageError(f"metric {diag.name} needs {', '.join(sorted(missing))} "
-                                 f"({_NEEDS_HINT.get(next(iter(missing)), '')})")
+                                 f"({hints.get(next(iter(missing)), '')})")
             chosen.append((diag, params))
     return chosen
 
@@ -168,6 +171,117 @@ def _check_labels(emb, lab, labels, label_col, inputs):
         check_labels(lab, emb.n, emb.path, emb.path)
         return lab
     return None
+
+
+def gap_report(
+    a: str | Path,
+    b: str | Path | None = None,
+    *,
+    paired: bool = False,
+    metrics: list[str] | None = None,
+    folds: int | None = None,
+    k: int | None = None,
+    shift_lambda: float | None = None,
+    export_gap: str | Path | None = None,
+    plot: str | Path | None = None,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
+    seed: int = 0,
+    progress: Progress = NULL,
+) -> Report:
+    """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
+    holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
+    ``encoder`` (:class:`~embeval.encode.EncoderConfig`) ``a`` and ``b`` are texts, A encoded with
+    the query role and B with the document role.
+
+    ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
+    A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
+    ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
+    ``export_gap`` (.npy/.csv/.json) and ``plot`` (.png/.svg/.pdf) are written, atomically,
+    only after every metric has been computed.
+    """
+    import numpy as np
+
+    from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
+    from embeval.io.embeddings import check_same_dim, load_stacked_pair
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.plots import check_plot_path, gap_figure
+
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if export_gap is not None:
+        check_vector_path(export_gap)
+    if plot is not None:
+        check_plot_path(plot)
+    if shift_lambda is not None and not paired:
+        raise UsageError("--shift-lambda applies to the paired gap_shift; add --paired")
+    chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
+                             hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
+    overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
+                 "gap_shift": ("lam", shift_lambda)}
+
+    notes = []
+    if b is None:
+        if encoder is not None:
+            raise UsageError("with --model pass two text inputs A B (a single input is a (2, n, d) .npy)")
+        set_a, set_b = load_stacked_pair(a)
+        name_a, name_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
+        notes.append(f"A = {name_a}, B = {name_b} (one (2, n, d) file)")
+    else:
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
+                    progress=progress)
+        set_a = load_input(a, role="query", **load)
+        set_b = load_input(b, role="document", **load)
+        check_same_dim(set_a, set_b)
+        name_a, name_b = Path(a).name, Path(b).name
+    if paired and set_a.n != set_b.n:
+        raise UsageError(f"--paired needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
+                         f"B ({name_b}) has {set_b.n}")
+
+    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress)
+    report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
+                    settings={"seed": seed, "paired": paired, "normalized": True})
+    for diag, params in chosen:
+        key, value = overrides.get(diag.name, (None, None))
+        if value is not None:
+            params = {**params, key: value}
+        report.results.extend(diag.func(space, **params))
+
+    notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖")
+    names = {r.metric for r in report.results}
+    if "linear_separability" in names:
+        notes.append("linear_separability: balanced accuracy (0.5 = chance) of a standardised logistic "
+                     "regression, stratified seeded k-fold")
+    shifted = next((r for r in report.results if r.metric == "shifted_gap"), None)
+    if shifted is not None:
+        notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
+                     f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
+    if "uniformity_cross" in names:
+        notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
+
+    g = gap_vector(space.a, space.b)
+    gap_norm = float(np.linalg.norm(g))
+    if export_gap is not None:
+        write_vector(export_gap, g, name="gap_vector",
+                     meta={"definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
+                           "a": name_a, "b": name_b, "norm": gap_norm})
+        notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
+    if plot is not None:
+        pa, pb, ratio = pca_2d(space.a, space.b)
+        title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
+        sep = report.value("linear_separability")
+        if sep is not None:
+            title += f", separability = {sep:.3f}"
+        gap_figure(pa, pb, plot, paired=paired, label_a=f"A: {name_a}", label_b=f"B: {name_b}",
+                   title=title, seed=seed,
+                   axis_labels=(f"PC 1 ({100 * ratio[0]:.1f}% of variance)",
+                                f"PC 2 ({100 * ratio[1]:.1f}% of variance)"))
+        notes.append(f"picture written to {plot}")
+    else:
+        notes.append("add --plot gap.png for a 2-D picture of both sets")
+    report.notes.extend(notes)
+    return report
 
 
 def pairs_report(

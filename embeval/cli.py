@@ -397,6 +397,55 @@ def retrieval_cmd(
     emit(report, fmt=fmt, output=output, gates=gates)
 
 
+@app.command("gap")
+@boundary
+def gap_cmd(
+    a: Annotated[Path, typer.Argument(help="Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
+    b: Annotated[Optional[Path], typer.Argument(help="Set B: an embedding file (texts with --model); omit when A holds both sets.")] = None,
+    paired: Annotated[bool, typer.Option("--paired", help="Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A retrieval, and gap_shift.")] = False,
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'.")] = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="Cross-validation folds for linear_separability (default 5).")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Neighbours for knn_mixing (default 10).")] = None,
+    shift_lambda: Annotated[Optional[float], typer.Option("--shift-lambda", help="gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖).")] = None,
+    export_gap: Annotated[Optional[Path], typer.Option("--export-gap", help="Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")] = None,
+    id_col: IdColOpt = "id",
+    vector_col: VecColOpt = "embedding",
+    model: ModelOpt = None,
+    text_col: TextColOpt = "text",
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    query_prompt: QPromptOpt = "",
+    document_prompt: DPromptOpt = "",
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+    fail_if: FailIfOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
+    separability, uniformity of each set and across, kNN mixing; with --paired also alignment,
+    partner retrieval both ways, and retrieval after closing the gap.
+
+    With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as queries (--query-prompt), B as documents (--document-prompt)."""
+    _check_format(fmt)
+    gates = _parse_gates(fail_if)
+    _output_format(output, fmt)
+    from embeval.api import gap_report
+
+    encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache,
+                       cache_dir)
+    report = gap_report(
+        a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
+        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        encoder=encoder, seed=seed, progress=_progress(quiet),
+    )
+    emit(report, fmt=fmt, output=output, gates=gates)
+
+
 def main() -> None:
     app()
 
