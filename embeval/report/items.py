@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from embeval.errors import UsageError
@@ -27,15 +26,10 @@ def write_items(path: str | os.PathLike, table) -> None:
     if path.suffix.lower() == ".csv":
         write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    from embeval.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _short(text: str, width: int) -> str:

@@ -6,10 +6,8 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 
+from embeval.io.atomic import write_atomic  # noqa: F401 - re-exported for renderers
 from embeval.report.results import Report, Result
 
 
@@ -104,18 +102,3 @@ def print_table(report: Report, console) -> None:
 
 RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
 SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
-
-
-def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
