@@ -23,7 +23,7 @@ install: $(VENV)/.installed  ## create .venv and install embeval with its test t
 
 run: install  ## the main job on sample_data/ (default model, offline)
 	$(VENV)/bin/embeval geometry sample_data/scifact_small/corpus.npy
-	$(VENV)/bin/embeval geometry sample_data/scifact_small --model default
+	$(VENV)/bin/embeval retrieval sample_data/scifact_small --model default
 
 test: install  ## run the whole test suite (reads ../shared/data when present)
 	$(PY) -m pytest -q

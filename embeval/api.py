@@ -18,9 +18,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def resolve_metrics(specs: list[str] | None, family: str, available: set[str]) -> list[tuple[Diagnostic, dict]]:
+def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
+                    hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
     """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
-    ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error."""
+    ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error
+    (``hints`` overrides the default "how to provide it" text per need)."""
+    hints = {**_NEEDS_HINT, **(hints or {})}
     if not specs:
         return [(d, d.defaults()) for d in all_diagnostics(family) if d.default and d.needs <= available]
     chosen = []
@@ -30,7 +33,7 @@ def resolve_metrics(specs: list[str] | None, family: str, available: set[str]) -
             missing = diag.needs - available
             if missing:
                 raise UsageError(f"metric {diag.name} needs {', '.join(sorted(missing))} "
-                                 f"({_NEEDS_HINT.get(next(iter(missing)), '')})")
+                                 f"({hints.get(next(iter(missing)), '')})")
             chosen.append((diag, params))
     return chosen
 
@@ -84,19 +87,35 @@ def geometry_report(
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
+    labels: str | Path | None = None,
+    label_col: str | None = None,
+    items: bool = False,
+    items_k: int = 10,
+    near_dup_threshold: float = 0.99,
     seed: int = 0,
     progress: Progress = NULL,
 ) -> Report:
+    """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
+    row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
+    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
     from embeval.diagnostics.space import Space
     from embeval.io.embeddings import check_same_dim
 
     available = {"pairs"} if pairs is not None else set()
-    chosen = resolve_metrics(metrics, "geometry", available)
+    if labels is not None or label_col is not None:
+        available.add("labels")
+    chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
     if sample < 0:
         raise UsageError("--sample must be positive")
+    lab = None
+    if labels is not None:  # read (and reject) a label file before any encoding
+        from embeval.io.labels import load_labels
+
+        lab = load_labels(labels, column=label_col)
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
-    emb = load_input(file, **load)
+    emb = load_input(file, label_col=label_col if labels is None else None, **load)
     inputs = {"embeddings": emb.describe()}
+    lab = _check_labels(emb, lab, labels, label_col, inputs)
     other = None
     if pairs is not None:
         other = load_input(pairs, **load)
@@ -105,22 +124,172 @@ def geometry_report(
             raise UsageError(f"--pairs {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
         inputs["pairs"] = other.describe()
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
-                        seed=seed, progress=progress)
+                        labels=lab, seed=seed, progress=progress)
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
+    if lab is not None:
+        report.settings["classes"] = int(len(space.label_codes()[1]))
+        if label_col is not None:
+            report.settings["label_col"] = label_col
     if sample:
         report.settings["sample"] = sample
+    if items:
+        from embeval.diagnostics.items import check_item_settings
+
+        check_item_settings(space.n, items_k, near_dup_threshold)
+    # One FAISS search serves every kNN diagnostic and the item table: ask for the largest k first.
+    ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([items_k] if items else [])
+    if ks and 1 <= max(ks) < space.n:
+        space.knn(max(ks))
     for diag, params in chosen:
         if diag.name == "uniformity" and sample and not params.get("sample"):
             params = {**params, "sample": sample}
         report.results.extend(diag.func(space, **params))
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
                         else "rows used as given (--no-normalize); angles and cosines use unit rows")
+    if items:
+        from embeval.diagnostics.items import item_table
+
+        report.items = item_table(space, emb.ids, texts=emb.texts, k=items_k,
+                                  near_dup_threshold=near_dup_threshold)
+        report.settings.update({"items_k": items_k, "near_dup_threshold": near_dup_threshold})
     if encoder is not None:
         report.settings["encoding"] = encoding_settings(encoder, role="document")
     from embeval.report.series import geometry_series
 
     hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
     report.series.update(geometry_series(space, hub_k))
+    return report
+
+
+def _check_labels(emb, lab, labels, label_col, inputs):
+    """Row-aligned labels from a label file (already read: ``lab``) or from a column of the input
+    file (validated), or None. Records the label file among the report's inputs."""
+    from embeval.io.labels import check_labels, clean_labels
+
+    if labels is not None:
+        from embeval.io.fileinfo import file_info
+
+        check_labels(lab, emb.n, labels, emb.path)
+        inputs["labels"] = {**file_info(labels), "n": len(lab)}
+        return lab
+    if label_col is not None:
+        lab = clean_labels(emb.labels, emb.path, label_col)
+        check_labels(lab, emb.n, emb.path, emb.path)
+        return lab
+    return None
+
+
+def gap_report(
+    a: str | Path,
+    b: str | Path | None = None,
+    *,
+    paired: bool = False,
+    metrics: list[str] | None = None,
+    folds: int | None = None,
+    k: int | None = None,
+    shift_lambda: float | None = None,
+    export_gap: str | Path | None = None,
+    plot: str | Path | None = None,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
+    seed: int = 0,
+    progress: Progress = NULL,
+) -> Report:
+    """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
+    holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
+    ``encoder`` (:class:`~embeval.encode.EncoderConfig`) ``a`` and ``b`` are texts, A encoded with
+    the query role and B with the document role.
+
+    ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
+    A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
+    ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
+    ``export_gap`` (.npy/.csv/.json) and ``plot`` (.png/.svg/.pdf) are written, atomically,
+    only after every metric has been computed.
+    """
+    import numpy as np
+
+    from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
+    from embeval.io.embeddings import check_same_dim, load_stacked_pair
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.plots import check_plot_path, gap_figure
+
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if export_gap is not None:
+        check_vector_path(export_gap)
+    if plot is not None:
+        check_plot_path(plot)
+    if shift_lambda is not None and not paired:
+        raise UsageError("--shift-lambda applies to the paired gap_shift; add --paired")
+    chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
+                             hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
+    overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
+                 "gap_shift": ("lam", shift_lambda)}
+
+    notes = []
+    if b is None:
+        if encoder is not None:
+            raise UsageError("with --model pass two text inputs A B (a single input is a (2, n, d) .npy)")
+        set_a, set_b = load_stacked_pair(a)
+        name_a, name_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
+        notes.append(f"A = {name_a}, B = {name_b} (one (2, n, d) file)")
+    else:
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
+                    progress=progress)
+        set_a = load_input(a, role="query", **load)
+        set_b = load_input(b, role="document", **load)
+        check_same_dim(set_a, set_b)
+        name_a, name_b = Path(a).name, Path(b).name
+    if paired and set_a.n != set_b.n:
+        raise UsageError(f"--paired needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
+                         f"B ({name_b}) has {set_b.n}")
+
+    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress)
+    report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
+                    settings={"seed": seed, "paired": paired, "normalized": True})
+    for diag, params in chosen:
+        key, value = overrides.get(diag.name, (None, None))
+        if value is not None:
+            params = {**params, key: value}
+        report.results.extend(diag.func(space, **params))
+
+    notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖")
+    names = {r.metric for r in report.results}
+    if "linear_separability" in names:
+        notes.append("linear_separability: balanced accuracy (0.5 = chance) of a standardised logistic "
+                     "regression, stratified seeded k-fold")
+    shifted = next((r for r in report.results if r.metric == "shifted_gap"), None)
+    if shifted is not None:
+        notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
+                     f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
+    if "uniformity_cross" in names:
+        notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
+
+    g = gap_vector(space.a, space.b)
+    gap_norm = float(np.linalg.norm(g))
+    if export_gap is not None:
+        write_vector(export_gap, g, name="gap_vector",
+                     meta={"definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
+                           "a": name_a, "b": name_b, "norm": gap_norm})
+        notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
+    if plot is not None:
+        pa, pb, ratio = pca_2d(space.a, space.b)
+        title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
+        sep = report.value("linear_separability")
+        if sep is not None:
+            title += f", separability = {sep:.3f}"
+        gap_figure(pa, pb, plot, paired=paired, label_a=f"A: {name_a}", label_b=f"B: {name_b}",
+                   title=title, seed=seed,
+                   axis_labels=(f"PC 1 ({100 * ratio[0]:.1f}% of variance)",
+                                f"PC 2 ({100 * ratio[1]:.1f}% of variance)"))
+        notes.append(f"picture written to {plot}")
+    else:
+        notes.append("add --plot gap.png for a 2-D picture of both sets")
+    report.notes.extend(notes)
+    from embeval.report.series import gap_series
+
+    report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)
     return report
 
 
@@ -210,8 +379,11 @@ def retrieval_report(
     progress: Progress = NULL,
     id_col: str = "id",
     vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
 ) -> Report:
-    """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors.
+    """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
+    encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
 
     Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
     absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
@@ -228,8 +400,13 @@ def retrieval_report(
     resolve_params(index, None, index_params)
     check_threads(threads)
     check_roc_path(roc)
-    q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
-    c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+    if encoder is None:
+        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
+        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+    else:
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, progress=progress)
+        q = load_input(queries_path, role="query", **load)
+        c = load_input(corpus_path, role="document", **load)
     check_same_dim(c, q)
     qrels = load_qrels(qrels_path)
     inputs = {
@@ -243,6 +420,60 @@ def retrieval_report(
         sources=(str(queries_path), str(corpus_path), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         roc=roc, seed=seed, progress=progress,
+    )
+
+
+def retrieval_report_beir(
+    folder: str | Path,
+    *,
+    encoder,
+    split: str = "test",
+    progress: Progress = NULL,
+    **options: Any,
+) -> Report:
+    """``embeval retrieval DATA_DIR --model M``: a BEIR folder encoded with ``encoder``.
+
+    Documents are ``title + " " + text`` (as MTEB); only the queries judged in
+    ``qrels/<split>.tsv`` are encoded and scored. ``options`` go to
+    :func:`retrieval_report_from_arrays` (k, index, index_params, threads, per_query, roc, seed).
+    """
+    import numpy as np
+
+    from embeval.diagnostics.retrieval import parse_ks
+    from embeval.encode import encode_texts, load_encoder
+    from embeval.io.fileinfo import file_info
+    from embeval.io.qrels import load_qrels
+    from embeval.io.texts import load_beir
+    from embeval.report.roc import check_roc_path
+
+    from embeval.index.search import check_threads, resolve_params
+
+    parse_ks(options.get("k", "1,10,100"))
+    resolve_params(options.get("index", "flat"), None, options.get("index_params"))
+    check_threads(options.get("threads"))
+    check_roc_path(options.get("roc"))
+    data = load_beir(folder, split)
+    qrels = load_qrels(data.qrels_path)
+    judged = set(qrels)
+    q_rows = [i for i, qid in enumerate(data.queries.ids) if qid in judged]
+    q_ids = [data.queries.ids[i] for i in q_rows]
+    q_texts = [data.queries.texts[i] for i in q_rows]
+    corpus = encode_texts(data.corpus.texts, encoder, role="document", progress=progress,
+                          source=data.corpus.path)
+    queries = (encode_texts(q_texts, encoder, role="query", progress=progress, source=data.queries.path)
+               if q_texts else np.zeros((0, corpus.shape[1]), dtype=np.float32))
+    identity = load_encoder(encoder).identity
+    inputs = {
+        "dataset": {**file_info(folder), "split": split, "model": identity},
+        "queries": {**file_info(data.queries.path), "n": len(q_ids), "d": corpus.shape[1]},
+        "corpus": {**file_info(data.corpus.path), "n": len(data.corpus.ids), "d": corpus.shape[1]},
+        "qrels": {**file_info(data.qrels_path), "queries": len(qrels),
+                  "judgements": sum(len(v) for v in qrels.values())},
+    }
+    return retrieval_report_from_arrays(
+        queries, corpus, qrels, q_ids, data.corpus.ids, inputs=inputs,
+        sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
+        **options,
     )
 
 

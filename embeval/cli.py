@@ -245,6 +245,11 @@ def geometry_cmd(
     document_prompt: DPromptOpt = "",
     cache: CacheOpt = True,
     cache_dir: CacheDirOpt = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; .npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis.")] = None,
+    label_col: Annotated[Optional[str], typer.Option("--label-col", help="Label column of the embeddings file (or, with --labels, of the label file).")] = None,
+    items: Annotated[Optional[Path], typer.Option("--items", help="Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags hub/antihub/near_duplicate/label_suspect.")] = None,
+    items_k: Annotated[int, typer.Option("--items-k", help="Neighbours for the per-item table.")] = 10,
+    near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help="Flag near_duplicate when the cosine to the nearest other row is at least this.")] = 0.99,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
@@ -253,21 +258,32 @@ def geometry_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
-    hubness, intrinsic dimension.
+    hubness, intrinsic dimension; with labels also tolerance, kNN label agreement and accuracy,
+    silhouette and OPIS; --items writes a per-item triage file.
 
     FILE is an embedding file, or texts (.txt, .jsonl/.csv/.tsv/.parquet with --text-col, a BEIR
-    folder's corpus) when --model is given."""
+    folder's corpus) when --model is given (the per-item file then shows each text)."""
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
     _check_junit(junit)
+    if items is not None:
+        from embeval.report.items import check_items_path
+
+        check_items_path(items)
     from embeval.api import geometry_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
     report = geometry_report(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
-        vector_col=vector_col, text_col=text_col, encoder=encoder, seed=seed, progress=_progress(quiet),
+        vector_col=vector_col, text_col=text_col, encoder=encoder, labels=labels, label_col=label_col,
+        items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold, seed=seed,
+        progress=_progress(quiet),
     )
+    if items is not None:
+        from embeval.report.items import write_items
+
+        write_items(items, report.items)
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 
 
@@ -347,6 +363,8 @@ def pairs_cmd(
 @app.command("retrieval")
 @boundary
 def retrieval_cmd(
+    data: Annotated[Optional[Path], typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use --queries/--corpus/--qrels.")] = None,
+    split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
     queries: Annotated[Optional[Path], typer.Option("--queries", help="Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array.")] = None,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
     qrels: Annotated[Optional[Path], typer.Option("--qrels", help="Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant.")] = None,
@@ -362,6 +380,15 @@ def retrieval_cmd(
     roc: Annotated[Optional[Path], typer.Option("--roc", help="Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
+    model: ModelOpt = None,
+    text_col: TextColOpt = "text",
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    query_prompt: QPromptOpt = "",
+    document_prompt: DPromptOpt = "",
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
@@ -378,18 +405,78 @@ def retrieval_cmd(
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
     _check_junit(junit)
-    missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None]
-    if missing:
-        raise UsageError(f"missing {', '.join(missing)}: pass --queries Q --corpus C --qrels QRELS")
-    from embeval.api import retrieval_report
-
+    encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache, cache_dir)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
-    report = retrieval_report(
-        queries, corpus, qrels, k=k, index=index,
-        index_params={name: v for name, v in params.items() if v is not None},
-        threads=threads, per_query=per_query, roc=roc, seed=seed, progress=_progress(quiet),
-        id_col=id_col, vector_col=vector_col,
+    options = dict(k=k, index=index, index_params={name: v for name, v in params.items() if v is not None},
+                   threads=threads, per_query=per_query, roc=roc, seed=seed)
+    if data is not None:
+        from embeval.api import retrieval_report_beir
+
+        if queries or corpus or qrels:
+            raise UsageError("give either a BEIR folder or --queries/--corpus/--qrels, not both")
+        if encoder is None:
+            raise UsageError(f"{data} holds texts: pass --model (e.g. --model default) to encode them")
+        report = retrieval_report_beir(data, encoder=encoder, split=split, progress=_progress(quiet), **options)
+    else:
+        missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None]
+        if missing:
+            raise UsageError(f"missing {', '.join(missing)}: pass a BEIR folder with --model, or "
+                             "--queries Q --corpus C --qrels QRELS")
+        from embeval.api import retrieval_report
+
+        report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
+                                  vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
+
+
+@app.command("gap")
+@boundary
+def gap_cmd(
+    a: Annotated[Path, typer.Argument(help="Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
+    b: Annotated[Optional[Path], typer.Argument(help="Set B: an embedding file (texts with --model); omit when A holds both sets.")] = None,
+    paired: Annotated[bool, typer.Option("--paired", help="Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A retrieval, and gap_shift.")] = False,
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'.")] = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="Cross-validation folds for linear_separability (default 5).")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Neighbours for knn_mixing (default 10).")] = None,
+    shift_lambda: Annotated[Optional[float], typer.Option("--shift-lambda", help="gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖).")] = None,
+    export_gap: Annotated[Optional[Path], typer.Option("--export-gap", help="Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")] = None,
+    id_col: IdColOpt = "id",
+    vector_col: VecColOpt = "embedding",
+    model: ModelOpt = None,
+    text_col: TextColOpt = "text",
+    batch_size: BatchOpt = 32,
+    max_seq_length: MaxLenOpt = None,
+    device: DeviceOpt = None,
+    query_prompt: QPromptOpt = "",
+    document_prompt: DPromptOpt = "",
+    cache: CacheOpt = True,
+    cache_dir: CacheDirOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+    fail_if: FailIfOpt = None,
+    junit: JunitOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
+    separability, uniformity of each set and across, kNN mixing; with --paired also alignment,
+    partner retrieval both ways, and retrieval after closing the gap.
+
+    With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as queries (--query-prompt), B as documents (--document-prompt)."""
+    _check_format(fmt)
+    gates = _parse_gates(fail_if)
+    _output_format(output, fmt)
+    _check_junit(junit)
+    from embeval.api import gap_report
+
+    encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache,
+                       cache_dir)
+    report = gap_report(
+        a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
+        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        encoder=encoder, seed=seed, progress=_progress(quiet),
     )
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 

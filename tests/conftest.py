@@ -50,3 +50,9 @@ def cli(runner):
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """One embedding cache for the whole run: each text is encoded by the model once."""
+    return tmp_path_factory.mktemp("embeval-cache")

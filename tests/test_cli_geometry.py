@@ -195,3 +195,13 @@ def test_version_and_metrics_listing(cli):
         assert name in res.stdout
     res = cli("metrics", "nosuchfamily")
     assert res.exit_code == 2 and "choose one of" in res.stderr
+
+
+def test_output_file_has_normal_permissions(cli, tmp_path):
+    import os
+
+    out = tmp_path / "r.json"
+    assert cli("geometry", CORPUS, "-q", "-m", "anisotropy", "-o", out).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)

@@ -143,9 +143,28 @@ def test_batch_with_model_texts_and_pairs(cli, tmp_path):
     (tmp_path / "sts.csv").write_text("text_a,text_b,score\nA man plays guitar.,A person plays an instrument.,4.2\n"
                                       "A dog runs.,A cat sleeps.,1.0\nThe sky is blue.,Stocks fell sharply.,0.0\n"
                                       "Kids play football.,Children play soccer.,4.8\nHe cooks pasta.,Pasta is being cooked.,4.5\n")
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    docs = ["Guitars have six strings.", "Dogs like to run in parks.", "Pasta is boiled in salted water.",
+            "Football is played with a round ball.", "Stock markets fell on Monday."]
+    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n"
+                                               for i, t in enumerate(docs)))
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "how to cook pasta"}) + "\n"
+                                        + json.dumps({"_id": "q2", "text": "a pet that runs"}) + "\n")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td1\t1\n")
     cfg = _config(tmp_path, """
         [settings]
         cache_dir = "cache"
+
+        [[datasets]]
+        name = "tiny-beir"
+        kind = "beir"
+        path = "beir"
+
+        [[jobs]]
+        command = "retrieval"
+        datasets = ["tiny-beir"]
+        options = { k = "1,3", per_query = true }
 
         [[models]]
         name = "minilm"
@@ -163,6 +182,7 @@ def test_batch_with_model_texts_and_pairs(cli, tmp_path):
 
         [[jobs]]
         command = "geometry"
+        datasets = "texts"
         metrics = "uniformity,anisotropy"
 
         [[jobs]]
@@ -173,7 +193,11 @@ def test_batch_with_model_texts_and_pairs(cli, tmp_path):
     assert res.exit_code == 1, res.stderr
     assert "pairs/minilm/sts: spearman = 0.9 < 0.95 (short by 0.05)" in res.stderr
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
-    geo, pairs = (i["report"] for i in doc["items"])
+    ret, geo, pairs = (i["report"] for i in doc["items"])
+    single = json.loads(cli("retrieval", beir, "--model", "default", "--k", "1,3", "-q", "-f", "json",
+                            "--cache-dir", tmp_path / "cache").stdout)
+    assert [r["value"] for r in ret["results"]] == pytest.approx([r["value"] for r in single["results"]])
+    assert ret["inputs"]["dataset"]["model"]["model"] == "default"
     assert geo["inputs"]["embeddings"]["model"]["weights_sha256"]
     assert geo["settings"]["encoding"]["model"] == "default"
     assert pairs["inputs"]["pairs"]["model"]["model"] == "default"
@@ -279,7 +303,7 @@ BASE = f"""
     (BASE + "[[jobs]]\ncommand = 'geometry'\ndatasets = ['corpsu']\n", "jobs[0].datasets[0]: no dataset named 'corpsu'; did you mean 'corpus'?"),
     (BASE + "[[jobs]]\ncommand = 'pairs'\ndatasets = ['corpus']\n", "jobs[0].datasets[0]: pairs does not take embeddings datasets"),
     (BASE + "[[jobs]]\ncommand = 'geometry'\nfail_if = ['anisotropy >> 1']\n", "jobs[0].fail_if[0]: 'anisotropy >> 1': expected 'METRIC OP NUMBER'"),
-    (BASE + "[[jobs]]\ncommand = 'geometry'\nmetrics = ['hubnes']\n", "jobs[0].metrics[0]: unknown metric 'hubnes' for geometry; did you mean hubness"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\nmetrics = ['hubnes']\n", "jobs[0].metrics[0]: unknown metric 'hubnes' for geometry/labels; did you mean hubness"),
     (BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { sampel = 5 }\n", "jobs[0].options.sampel: geometry has no option 'sampel'; did you mean 'sample'?"),
     (BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { sample = 'many' }\n", "jobs[0].options.sample: must be a number"),
     (BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { seed = 1 }\n", "jobs[0].options.seed: set by the runner"),
@@ -342,3 +366,52 @@ def test_batch_retrieval_writes_per_query_and_its_pictures(cli, tmp_path):
     assert any("ROC" in c for c in captions) and any("score distributions" in c for c in captions)
     assert any("per-query distributions of ndcg@1, ndcg@10" in c for c in captions)
     assert any("every metric" in c for c in captions) is False  # one item: no bar chart
+
+
+def test_batch_gap_labels_and_items(cli, tmp_path, gauss):
+    """The gap command (with its picture) and label-aware geometry with a per-item table."""
+    import pandas as pd
+
+    labels = np.repeat(["x", "y", "z"], 100)
+    pd.DataFrame({"id": [f"r{i}" for i in range(300)], "embedding": list(gauss.astype(np.float64)),
+                  "label": labels}).to_parquet(tmp_path / "lab.parquet")
+    s = SAMPLE / "scifact_small"
+    cfg = _config(tmp_path, f"""
+        [[datasets]]
+        name = "labelled"
+        kind = "embeddings"
+        path = "lab.parquet"
+        options = {{ label_col = "label" }}
+
+        [[datasets]]
+        name = "queries-vs-docs"
+        kind = "gap"
+        a = "{s / 'queries.npz'}"
+        b = "{s / 'corpus.npz'}"
+
+        [[jobs]]
+        command = "geometry"
+        metrics = ["anisotropy,knn_label_agreement(k=5)"]
+        options = {{ items = true }}
+
+        [[jobs]]
+        command = "gap"
+        metrics = ["gap,knn_mixing"]
+        fail_if = ["gap > 0.9"]
+    """)
+    out = tmp_path / "out"
+    res = cli("run", cfg, "--out-dir", out, "-q")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((out / "report.json").read_text())
+    geo, gap = (i["report"] for i in doc["items"])
+    assert {r["metric"] for r in geo["results"]} == {"anisotropy", "knn_label_agreement"}
+    items = (out / "items" / "geometry.labelled.csv").read_text().splitlines()
+    assert len(items) == 301
+    single = json.loads(cli("gap", s / "queries.npz", s / "corpus.npz", "-q", "-f", "json", "-m",
+                            "gap,knn_mixing").stdout)
+    assert [r["value"] for r in gap["results"]] == [r["value"] for r in single["results"]]
+    pca = gap["series"]["gap_pca"]
+    assert len(pca["a"]) == 100 and len(pca["b"]) == 500 and len(pca["explained"]) == 2
+    page = parse_html((out / "report.html").read_text())
+    assert any("gap picture" in img["alt"] for img in page.imgs)
+    png_images(page)

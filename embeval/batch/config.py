@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embeval.batch.commands import COMMANDS, KINDS, RUNNER_ARGS
+from embeval.batch.commands import COMMANDS, DATA_ARGS, KINDS, RUNNER_ARGS
 from embeval.errors import ConfigError, UsageError
 
 
@@ -304,15 +304,20 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
                 gates.append(parse_gate(expr, option="fail_if"))
             except UsageError as exc:
                 c.fail(f"fail_if[{j}]", str(exc).removeprefix("fail_if "))
-        params = cmd.parameters()
-        path_params = {q for fields in cmd.kinds.values() for q in fields.values()}
-        options = _check_options(c, "options", dict(c.get("options", {})), params, command, path_params, base)
-        if metrics is not None and "metrics" not in params:
-            c.fail("metrics", f"{command} takes no metrics list; set its parameters under options")
+        options = dict(c.get("options", {}))
+        for kind in dict.fromkeys(datasets[n].kind for n in ds_names):
+            r = cmd.kinds[kind]
+            params = r.parameters()
+            reserved = set(r.fields.values())
+            options = _check_options(c, "options", options, params, command, reserved, base)
+            if metrics is not None and "metrics" not in params:
+                c.fail("metrics", f"{command} on {kind} datasets takes no metrics list; set its parameters "
+                                  "under options")
         for n in ds_names:
+            r = cmd.kinds[datasets[n].kind]
             datasets[n].options = _check_options(
                 _Checker(p, f"datasets[{list(datasets).index(n)}]", {}, {}), "options", datasets[n].options,
-                params, command, path_params, base)
+                r.parameters(), command, set(r.fields.values()), base)
             for m in (model_names if datasets[n].needs_model else [datasets[n].model_label or "-"]):
                 key = f"{command}/{m}/{n}"
                 if key in seen_items:
@@ -324,14 +329,15 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
 
 
 def _check_metrics(c: _Checker, command: str, metrics: list[str]) -> None:
-    from embeval.diagnostics.registry import all_diagnostics, parse_spec, split_specs
+    from embeval.diagnostics.registry import parse_spec, split_specs
 
-    if not all_diagnostics(command):
+    families = COMMANDS[command].families
+    if not families:
         return  # commands outside the registry check their own metric names when they run
     for j, text in enumerate(metrics):
         try:
             for spec in split_specs(text):
-                parse_spec(spec, command)
+                parse_spec(spec, families)
         except UsageError as exc:
             c.fail(f"metrics[{j}]", str(exc))
 
@@ -344,12 +350,13 @@ def _check_options(c: _Checker, key: str, options: dict, params: dict[str, inspe
     out = {}
     for name, value in options.items():
         where = f"{key}.{name}"
-        if name in RUNNER_ARGS or name in reserved:
+        if name in RUNNER_ARGS or name in reserved or name in DATA_ARGS:
             c.fail(where, f"set by the runner ({'[settings] seed' if name == 'seed' else 'the job and dataset'}), "
                           "not an option")
         p = params.get(name)
         if p is None or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is p.empty:
-            usable = sorted(n for n, q in params.items() if q.default is not q.empty and n not in RUNNER_ARGS)
+            usable = sorted(n for n, q in params.items() if q.default is not q.empty and n not in RUNNER_ARGS
+                            and n not in DATA_ARGS)
             close = difflib.get_close_matches(name, usable, n=1)
             c.fail(where, f"{command} has no option {name!r}; " + (f"did you mean {close[0]!r}?" if close else
                                                                   f"options: {', '.join(usable)}"))

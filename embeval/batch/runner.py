@@ -7,6 +7,7 @@ errors or fails a gate stops the run and the remaining items are marked ``skippe
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +51,8 @@ def _encoder(cfg: BatchConfig, m: ModelSpec):
 
 
 def _call(cfg: BatchConfig, p: Planned, progress: Progress):
-    spec = COMMANDS[p.job.command]
-    kwargs: dict[str, Any] = {param: p.dataset.paths[f] for f, param in spec.kinds[p.dataset.kind].items()
+    route = COMMANDS[p.job.command].kinds[p.dataset.kind]
+    kwargs: dict[str, Any] = {param: p.dataset.paths[f] for f, param in route.fields.items()
                               if f in p.dataset.paths}
     kwargs.update(p.dataset.options)
     kwargs.update(p.job.options)
@@ -59,7 +60,7 @@ def _call(cfg: BatchConfig, p: Planned, progress: Progress):
         kwargs["metrics"] = p.job.metrics
     if p.model is not None:
         kwargs["encoder"] = _encoder(cfg, p.model)
-    return spec.func()(seed=cfg.settings.seed, progress=progress, **kwargs)
+    return route.func()(seed=cfg.settings.seed, progress=progress, **kwargs)
 
 
 def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = False,
@@ -106,8 +107,9 @@ OUTPUTS = ("report.json", "report.csv", "report.md", "report.html")
 
 
 def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
-    """report.json, report.csv (long form), report.md, report.html, and per_query.csv when any
-    item has per-query values; each written atomically. Returns the paths written."""
+    """report.json, report.csv (long form), report.md, report.html, per_query.csv when any item
+    has per-query values, and items/<command>.<model>.<dataset>.csv (no model part for precomputed vectors) for per-item triage tables;
+    each written atomically. Returns the paths written."""
     from embeval.report.batch import batch_csv, batch_json, batch_markdown, batch_per_query_csv
     from embeval.report.html import batch_html
     from embeval.report.render import write_atomic
@@ -125,4 +127,12 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
     for name, text in texts.items():
         write_atomic(out / name, text)
         written.append(out / name)
+    for it in batch.items:  # per-item triage tables (geometry with options.items = true)
+        if it.report is not None and getattr(it.report, "items", None) is not None:
+            from embeval.report.items import write_items
+
+            parts = [it.command] + ([] if it.model == NO_MODEL else [it.model]) + [it.dataset]
+            path = out / "items" / (re.sub(r"[^\w.@-]+", "_", ".".join(parts)) + ".csv")
+            write_items(path, it.report.items)
+            written.append(path)
     return written

@@ -69,15 +69,21 @@ def register(diag: Diagnostic) -> Diagnostic:
 
 def _load_all() -> None:
     # Importing the family modules registers their diagnostics.
-    from embeval.diagnostics import geometry, pairs, retrieval  # noqa: F401
+    from embeval.diagnostics import gap, geometry, labels, pairs, retrieval  # noqa: F401
 
 
-def all_diagnostics(family: str | None = None) -> list[Diagnostic]:
+def _families(family: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    return (family,) if isinstance(family, str) else family
+
+
+def all_diagnostics(family: str | tuple[str, ...] | None = None) -> list[Diagnostic]:
+    """Every registered diagnostic, or those of one family (or of several, given a tuple)."""
     _load_all()
-    return [d for d in _REGISTRY.values() if family is None or d.family == family]
+    fams = _families(family)
+    return [d for d in _REGISTRY.values() if fams is None or d.family in fams]
 
 
-def get(name: str, family: str | None = None) -> Diagnostic:
+def get(name: str, family: str | tuple[str, ...] | None = None) -> Diagnostic:
     _load_all()
     pool = {d.name: d for d in all_diagnostics(family)}
     if name in pool:
@@ -89,14 +95,14 @@ def get(name: str, family: str | None = None) -> Diagnostic:
     names = sorted(set(pool) | {o for d in pool.values() for o in d.outputs})
     close = difflib.get_close_matches(name, names, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(sorted(pool))}"
-    where = f" for {family}" if family else ""
+    where = f" for {'/'.join(_families(family))}" if family else ""
     raise UsageError(f"unknown metric {name!r}{where}{hint}")
 
 
 _SPEC = re.compile(r"^\s*([A-Za-z_][\w@]*)\s*(?:\((.*)\))?\s*$")
 
 
-def parse_spec(spec: str, family: str | None = None) -> tuple[Diagnostic, dict[str, Any]]:
+def parse_spec(spec: str, family: str | tuple[str, ...] | None = None) -> tuple[Diagnostic, dict[str, Any]]:
     """``"hubness(k=5)"`` -> (hubness diagnostic, {"k": 5}), defaults filled in."""
     m = _SPEC.match(spec)
     if not m:

@@ -34,6 +34,7 @@ class Space:
     seed: int = 0
     progress: Progress = NULL
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _codes: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, x, *, normalize: bool = True, pairs=None, labels=None, seed: int = 0,
@@ -49,6 +50,18 @@ class Space:
     @property
     def n(self) -> int:
         return self.x.shape[0]
+
+    def label_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, classes): ``codes[i]`` is the int64 index of row i's label in the sorted
+        ``classes`` array. Raises UsageError when the space has no labels."""
+        if self.labels is None:
+            from embeval.errors import UsageError
+
+            raise UsageError("this diagnostic needs labels (pass --labels or --label-col)")
+        if self._codes is None:
+            classes, codes = np.unique(self.labels, return_inverse=True)
+            self._codes = (codes.astype(np.int64).ravel(), classes)
+        return self._codes
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Cosine k nearest *other* rows (sims, idx), computed once for the largest k asked."""

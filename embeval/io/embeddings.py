@@ -138,25 +138,67 @@ def _as_float32(p: Path, arr) -> np.ndarray:
 # ---------------------------------------------------------------- readers
 
 
-def _read_npy(p: Path, **_):
+def _open_npy(p: Path) -> np.ndarray:
     try:
-        arr = np.load(p, mmap_mode="r", allow_pickle=False)
+        return np.load(p, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {exc}") from None
-    if arr.ndim != 2:
-        raise InputError(p, f"expected a 2-D array (rows × dimensions), got shape {arr.shape}")
-    # Convert in chunks: the memory map is read once, straight into float32.
-    out = np.empty(arr.shape, dtype=np.float32)
-    step = max(1, (1 << 26) // max(1, arr.shape[1] * arr.itemsize))
+
+
+def _npy_to_float32(p: Path, arr: np.ndarray) -> np.ndarray:
+    """Convert a memory-mapped n×d array in chunks: the map is read once, straight into float32."""
     if arr.dtype.kind not in "fiub":
         raise InputError(p, f"vectors must be numeric, got dtype {arr.dtype}")
+    out = np.empty(arr.shape, dtype=np.float32)
+    step = max(1, (1 << 26) // max(1, arr.shape[1] * arr.itemsize))
     try:
         for s in range(0, arr.shape[0], step):
             with np.errstate(over="ignore"):
                 out[s:s + step] = arr[s:s + step]
     except (ValueError, OSError) as exc:
         raise InputError(p, f"could not read data (truncated?): {exc}") from None
-    return out, _row_ids(arr.shape[0]), None
+    return out
+
+
+def _read_npy(p: Path, **_):
+    arr = _open_npy(p)
+    if arr.ndim != 2:
+        hint = (" (a stacked pair of sets: pass it alone, as in 'embeval gap FILE.npy')"
+                if arr.ndim == 3 and arr.shape[0] == 2 else "")
+        raise InputError(p, f"expected a 2-D array (rows × dimensions), got shape {arr.shape}{hint}")
+    return _npy_to_float32(p, arr), _row_ids(arr.shape[0]), None
+
+
+def load_stacked_pair(path: str | Path, *, min_rows: int = 2) -> tuple[EmbeddingSet, EmbeddingSet]:
+    """Read one ``.npy`` holding two sets stacked as shape (2, n, d), as published by the
+    "Mind the Gap" repository (Liang et al. 2022: ``[image_features, text_features]``).
+
+    Returns (A, B) = (arr[0], arr[1]), each validated like any embedding file; their ``info``
+    says which slice they are (``"part": "[0]"``) and messages name the slice.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such file")
+    if p.is_dir() or p.suffix.lower() != ".npy":
+        raise InputError(p, "a single input must be a .npy of shape (2, n, d) holding both sets; "
+                            "otherwise pass two embedding files A B")
+    if p.stat().st_size == 0:
+        raise InputError(p, "file is empty")
+    arr = _open_npy(p)
+    if arr.ndim != 3 or arr.shape[0] != 2:
+        raise InputError(p, f"a single input must have shape (2, n, d) (two stacked sets), got "
+                            f"shape {arr.shape}; otherwise pass two embedding files A B")
+    sets = []
+    for part in (0, 1):
+        emb = EmbeddingSet(vectors=_npy_to_float32(p, arr[part]), ids=_row_ids(arr.shape[1]),
+                           path=str(p), info={"part": f"[{part}]"})
+        try:
+            validate(emb, min_rows=min_rows)
+        except InputError as exc:
+            where = f"set [{part}]" + (f", {exc.where}" if exc.where else "")
+            raise InputError(p, exc.problem, where=where) from None
+        sets.append(emb)
+    return sets[0], sets[1]
 
 
 def _read_npz(p: Path, *, id_col, vector_col, label_col):

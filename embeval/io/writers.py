@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from embeval.errors import UsageError
+from embeval.io.atomic import atomic_path
 from embeval.io.embeddings import EMBEDDING_SUFFIXES
 
 
@@ -21,15 +20,8 @@ def save_embeddings(path: str | Path, vectors: np.ndarray, ids, *, texts=None) -
     if suffix not in EMBEDDING_SUFFIXES:
         raise UsageError(f"--output {p}: unsupported suffix {suffix or '(none)'!r}; use one of "
                          + ", ".join(EMBEDDING_SUFFIXES))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=suffix, dir=p.parent)
-    os.close(fd)
-    try:
-        _write(Path(tmp), suffix, np.asarray(vectors, dtype=np.float32), np.asarray(ids).astype(str), texts)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(p) as tmp:
+        _write(tmp, suffix, np.asarray(vectors, dtype=np.float32), np.asarray(ids).astype(str), texts)
 
 
 def _write(tmp: Path, suffix: str, v: np.ndarray, ids: np.ndarray, texts) -> None:

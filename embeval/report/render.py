@@ -6,10 +6,8 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 
+from embeval.io.atomic import write_atomic  # noqa: F401 - re-exported for renderers
 from embeval.report.results import Report, Result
 
 
@@ -110,26 +108,12 @@ def print_table(report: Report, console) -> None:
         console.print(g)
     for note in report.notes:
         console.print(f"[dim]{note}[/]")
+    if report.items is not None:
+        from embeval.report.items import print_items
+
+        print_items(report.items, console)
 
 
 RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "html": to_html}
 SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".html": "html",
                  ".htm": "html"}
-
-
-def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as open() would create it; mkstemp's 0600 hides reports from CI readers
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -154,6 +154,9 @@ class Report:
     per_query: list[dict[str, Any]] = field(default_factory=list)
     series: dict[str, dict[str, Any]] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=provenance)
+    # Per-item triage table (diagnostics.items.ItemTable) when --items asked for one; it is written
+    # to its own file and summarised under the terminal table, never serialised into the report.
+    items: Any = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:

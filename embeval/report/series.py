@@ -80,3 +80,33 @@ def geometry_series(space, hub_k: int | None) -> dict:
         occ = k_occurrence(idx[:, :hub_k], space.n)
         out["k_occurrence"] = {"k": int(hub_k), "counts": np.bincount(occ).tolist()}
     return out
+
+
+GAP_POINTS = 500  # points per set in the gap picture
+GAP_FIT = 5000  # rows per set the picture's principal components are fitted on
+
+
+def gap_series(a: np.ndarray, b: np.ndarray, *, paired: bool, seed: int = 0) -> dict:
+    """Both sets on the top two principal components of A∪B (Liang et al. 2022, Figure 1).
+
+    a: n_a×d, b: n_b×d float32 unit rows. The components are fitted on at most ``GAP_FIT``
+    seeded rows per set (the same rows of both sets when ``paired``), and at most
+    ``GAP_POINTS`` of them per set are kept for the picture."""
+    from embeval.diagnostics.gap import pca_2d
+
+    rng = np.random.default_rng(seed)
+
+    def pick(n: int, m: int) -> np.ndarray:
+        return np.sort(rng.choice(n, m, replace=False)) if n > m else np.arange(n)
+
+    if paired:
+        ia = ib = pick(a.shape[0], GAP_FIT)
+    else:
+        ia, ib = pick(a.shape[0], GAP_FIT), pick(b.shape[0], GAP_FIT)
+    pa, pb, ratio = pca_2d(a[ia], b[ib])
+    if paired:
+        ka = kb = pick(len(ia), GAP_POINTS)
+    else:
+        ka, kb = pick(len(ia), GAP_POINTS), pick(len(ib), GAP_POINTS)
+    return {"a": np.round(pa[ka], 5).tolist(), "b": np.round(pb[kb], 5).tolist(), "paired": bool(paired),
+            "explained": [float(r) for r in ratio], "fitted_rows": [int(len(ia)), int(len(ib))]}

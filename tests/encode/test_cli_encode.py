@@ -15,10 +15,9 @@ from embeval.io.embeddings import load_embeddings
 BEIR = SAMPLE / "scifact_small"
 
 
-@pytest.fixture(scope="module")
-def cachedir(tmp_path_factory):
-    """One cache for the module: the sample corpus is encoded once, later tests read it back."""
-    return tmp_path_factory.mktemp("cache")
+@pytest.fixture
+def cachedir(model_cache):
+    return model_cache
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".parquet", ".csv", ".tsv", ".jsonl"])

@@ -1,0 +1,425 @@
+"""Gap between two embedding sets A and B (SPEC §3): modalities (images vs texts) or the two sides
+of an asymmetric retriever (queries vs documents).
+
+Liang et al. 2022, "Mind the Gap: Understanding the Modality Gap in Multi-modal Contrastive
+Representation Learning" (NeurIPS): the two sides of a contrastive model occupy different cones of
+the sphere; ``gap`` is the distance between their centroids. Fahim et al. 2024, "It's Not a
+Modality Gap": how linearly separable the two sides are. Wang & Isola 2020: uniformity and
+alignment.
+
+Every function takes unit-normalised float32 rows (n_a×d and n_b×d); the registered diagnostics
+take a :class:`GapSpace`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embeval.diagnostics.geometry import _sqdist_transform, alignment_value, uniformity_exact
+from embeval.diagnostics.pairsum import cross_pair_sum
+from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.space import l2_normalize
+from embeval.errors import UsageError
+from embeval.progress import NULL, Progress
+from embeval.report.results import Result
+
+
+@dataclass
+class GapSpace:
+    """Two validated sets to compare.
+
+    a, b:    n_a×d and n_b×d float32 unit rows.
+    paired:  row i of ``a`` is the partner of row i of ``b`` (then n_a = n_b).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    paired: bool = False
+    seed: int = 0
+    progress: Progress = NULL
+    _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL) -> "GapSpace":
+        """L2-normalise both sets (rows must be non-zero and finite, as the loaders guarantee)."""
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+            raise UsageError(f"A and B must be 2-D with the same dimension, got {a.shape} and {b.shape}")
+        if paired and a.shape[0] != b.shape[0]:
+            raise UsageError(f"paired sets need the same number of rows, got {a.shape[0]} and {b.shape[0]}")
+        a, b = l2_normalize(a), l2_normalize(b)
+        return cls(a=a, b=b, paired=paired, seed=seed, progress=progress)
+
+    @property
+    def n_a(self) -> int:
+        return self.a.shape[0]
+
+    @property
+    def n_b(self) -> int:
+        return self.b.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.n_a + self.n_b
+
+    def joint(self) -> np.ndarray:
+        """A∪B: the rows of A, then the rows of B ((n_a+n_b)×d float32)."""
+        return np.concatenate([self.a, self.b], axis=0)
+
+    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine k nearest other rows in A∪B (indices < n_a are A), cached for the largest k."""
+        from embeval.index.knn import knn_self
+
+        if self._knn is None or self._knn[1].shape[1] < k:
+            with self.progress.task(f"kNN search in A∪B (k={k})", total=None):
+                self._knn = knn_self(self.joint(), k)
+        sims, idx = self._knn
+        return sims[:, :k], idx[:, :k]
+
+
+# ---------------------------------------------------------------- pure functions
+
+
+def gap_vector(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """mean(Â) − mean(B̂), float64 (d,). Centroids are not re-normalised (Liang et al. 2022)."""
+    return a.mean(axis=0, dtype=np.float64) - b.mean(axis=0, dtype=np.float64)
+
+
+def centroid_cosine_value(a: np.ndarray, b: np.ndarray) -> float:
+    """cos(mean(Â), mean(B̂)): 1 = the two centroids point the same way."""
+    ca, cb = a.mean(axis=0, dtype=np.float64), b.mean(axis=0, dtype=np.float64)
+    den = float(np.linalg.norm(ca) * np.linalg.norm(cb))
+    return float(ca @ cb) / den if den > 0 else math.nan
+
+
+def cross_uniformity(a: np.ndarray, b: np.ndarray, t: float = 2.0, *, skip_matched: bool = False,
+                     progress: Progress = NULL) -> float:
+    """log mean exp(−t‖â_i − b̂_j‖²) over pairs (i in A, j in B), exact, in blocks.
+
+    With ``skip_matched`` (paired sets, n_a = n_b) the matched pairs i = j are left out, so the
+    value describes non-partners only (the partners are what ``alignment`` measures); otherwise all
+    n_a·n_b pairs count. Lower = the two sets are spread apart from each other.
+    """
+    to_d2 = _sqdist_transform(a, True)
+
+    def f(g, rows, cols):
+        g = to_d2(g, rows, cols)
+        g *= -t
+        return np.exp(g, out=g)
+
+    count = a.shape[0] * b.shape[0] - (min(a.shape[0], b.shape[0]) if skip_matched else 0)
+    if count <= 0:
+        raise UsageError("cross-set uniformity needs at least one pair of rows from different sets")
+    total = cross_pair_sum(a, b, f, skip_diagonal=skip_matched, progress=progress,
+                           label="cross-set uniformity")
+    return math.log(total / count)
+
+
+def linear_separability_value(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed: int = 0,
+                              C: float = 1.0, max_rows: int = 10000,
+                              progress: Progress = NULL) -> dict:
+    """Cross-validated balanced accuracy of a logistic regression telling A (class 0) from B
+    (class 1) (Fahim et al. 2024).
+
+    Features are standardised (fit on each training fold); ``class_weight="balanced"``; folds are
+    ``StratifiedKFold(folds, shuffle=True, random_state=seed)``. Balanced accuracy is the mean of
+    the two per-class recalls, so 0.5 = chance (no gap) whatever n_a/n_b is, 1.0 = fully
+    separable; it equals plain accuracy when n_a = n_b. A set larger than ``max_rows`` is first
+    subsampled (seeded, without replacement).
+
+    Returns {"value", "fold_std", "n_a", "n_b", "converged"}.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if folds < 2:
+        raise UsageError(f"linear_separability needs at least 2 folds, got {folds}")
+    rng = np.random.default_rng(seed)
+    if a.shape[0] > max_rows:
+        a = a[np.sort(rng.choice(a.shape[0], max_rows, replace=False))]
+    if b.shape[0] > max_rows:
+        b = b[np.sort(rng.choice(b.shape[0], max_rows, replace=False))]
+    smallest = min(a.shape[0], b.shape[0])
+    if folds > smallest:
+        raise UsageError(f"linear_separability with {folds} folds needs at least {folds} rows in each "
+                         f"set; the smaller has {smallest} (use --folds)")
+    x = np.concatenate([a, b], axis=0)
+    y = np.concatenate([np.zeros(a.shape[0], dtype=np.int64), np.ones(b.shape[0], dtype=np.int64)])
+    scores, converged = [], True
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    with progress.task("linear separability (cross-validation)", total=folds) as task:
+        for train, test in cv.split(x, y):
+            model = make_pipeline(StandardScaler(),
+                                  LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                model.fit(x[train], y[train])
+            converged &= not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            scores.append(balanced_accuracy_score(y[test], model.predict(x[test])))
+            task.advance(1)
+    return {"value": float(np.mean(scores)), "fold_std": float(np.std(scores)),
+            "n_a": int(a.shape[0]), "n_b": int(b.shape[0]), "converged": bool(converged)}
+
+
+def knn_mixing_from_neighbours(idx: np.ndarray, n_a: int) -> dict:
+    """Share of neighbours from the other set, from kNN indices over A∪B (rows < n_a are A).
+
+    idx: (n_a+n_b)×k int64. Returns {"value" (mean over all rows), "a_share" (mean over rows of A),
+    "b_share" (over rows of B), "expected" (the value if A and B were perfectly mixed: a row of A
+    has n_b of its n−1 possible neighbours in B, so 2·n_a·n_b / (n(n−1)) on average)}.
+    """
+    n = idx.shape[0]
+    n_b = n - n_a
+    in_b = idx >= n_a
+    other = np.empty(idx.shape, dtype=bool)
+    other[:n_a] = in_b[:n_a]
+    other[n_a:] = ~in_b[n_a:]
+    per_row = other.mean(axis=1)
+    return {"value": float(per_row.mean()), "a_share": float(per_row[:n_a].mean()),
+            "b_share": float(per_row[n_a:].mean()), "expected": 2.0 * n_a * n_b / (n * (n - 1))}
+
+
+def matched_unmatched_cosine(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean cos(â_i, b̂_i) over partners, and mean cos(â_i, b̂_j) over i≠j, the latter in closed
+    form: (Σâ·Σb̂ − Σ_i â_i·b̂_i) / (n(n−1)). a, b: n×d unit rows, row-aligned, n ≥ 2."""
+    n = a.shape[0]
+    diag = np.einsum("ij,ij->i", a.astype(np.float64), b.astype(np.float64))
+    sa, sb = a.sum(axis=0, dtype=np.float64), b.sum(axis=0, dtype=np.float64)
+    return float(diag.mean()), float((sa @ sb - diag.sum()) / (n * (n - 1)))
+
+
+def shift_sets(a: np.ndarray, b: np.ndarray, lam: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Close the gap along its own direction (Liang et al. 2022, §4 and their shift code):
+    u = g/‖g‖ with g = mean(Â) − mean(B̂); Â' = normalise(Â − ½λu), B̂' = normalise(B̂ + ½λu).
+
+    λ = ‖g‖ by default (each centroid moves half the gap towards the other; the paper's "delta"
+    with a unit gap vector). Returns (Â', B̂', λ). A zero gap leaves both sets unchanged.
+    """
+    g = gap_vector(a, b)
+    norm = float(np.linalg.norm(g))
+    if lam is None:
+        lam = norm
+    if norm == 0.0:
+        return a, b, float(lam)
+    step = (0.5 * lam * g / norm).astype(np.float32)
+    return l2_normalize(a - step), l2_normalize(b + step), float(lam)
+
+
+def pca_2d(a: np.ndarray, b: np.ndarray, block: int = 65536) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project A and B on the top two principal components of A∪B.
+
+    The components are the top eigenvectors of the d×d scatter matrix Σ(x − μ)(x − μ)ᵀ of A∪B,
+    accumulated in float64 over row blocks (memory d², not n·d, beyond the inputs); this equals
+    an SVD of the centred data. Returns (n_a×2, n_b×2, explained variance ratio of the two
+    components). Each component's sign is fixed so that A's centroid has non-negative
+    coordinates (reproducible pictures). a, b: n_a×d and n_b×d float32.
+    """
+    d = a.shape[1]
+    n = a.shape[0] + b.shape[0]
+    mu = (a.sum(axis=0, dtype=np.float64) + b.sum(axis=0, dtype=np.float64)) / n
+    scatter = np.zeros((d, d), dtype=np.float64)
+    for part in (a, b):
+        for s in range(0, part.shape[0], block):
+            x = part[s:s + block].astype(np.float64) - mu
+            scatter += x.T @ x
+    evals, evecs = np.linalg.eigh(scatter)
+    order = np.argsort(evals)[::-1]
+    evals = np.maximum(evals[order], 0.0)
+    comps = np.zeros((d, 2), dtype=np.float64)
+    m = min(2, d)
+    comps[:, :m] = evecs[:, order[:m]]
+    pa = (a.astype(np.float64) - mu) @ comps
+    pb = (b.astype(np.float64) - mu) @ comps
+    signs = np.where(pa.mean(axis=0) < 0, -1.0, 1.0)
+    pa *= signs
+    pb *= signs
+    total = evals.sum()
+    ratio = np.zeros(2)
+    if total > 0:
+        ratio[:m] = evals[:m] / total
+    return pa, pb, ratio
+
+
+def parse_ks(ks: str) -> tuple[int, ...]:
+    """``"1,5"`` -> (1, 5)."""
+    try:
+        out = tuple(sorted({int(k) for k in str(ks).split(",") if k.strip()}))
+    except ValueError:
+        raise UsageError(f"ks={ks!r}: expected comma-separated integers such as 1,5") from None
+    if not out or out[0] < 1:
+        raise UsageError(f"ks={ks!r}: cut-offs must be positive integers")
+    return out
+
+
+# ---------------------------------------------------------------- diagnostics on a GapSpace
+
+
+def _n(space: GapSpace) -> int:
+    return space.n
+
+
+def gap(space: GapSpace) -> list[Result]:
+    g = gap_vector(space.a, space.b)
+    return [
+        Result("gap", float(np.linalg.norm(g)), n=_n(space),
+               higher_is_better=False),
+        Result("centroid_cosine", centroid_cosine_value(space.a, space.b), n=_n(space),
+               higher_is_better=True),
+    ]
+
+
+def linear_separability(space: GapSpace, folds: int = 5, C: float = 1.0, max_rows: int = 10000) -> list[Result]:
+    r = linear_separability_value(space.a, space.b, folds=folds, seed=space.seed, C=C,
+                                  max_rows=max_rows, progress=space.progress)
+    params = {"folds": folds, "C": C, "score": "balanced accuracy", "fold_std": round(r["fold_std"], 4)}
+    if r["n_a"] < space.n_a or r["n_b"] < space.n_b:
+        params["subsampled"] = f"{r['n_a']}+{r['n_b']} rows"
+    if not r["converged"]:
+        params["converged"] = False
+    return [Result("linear_separability", r["value"], params, n=r["n_a"] + r["n_b"],
+                   higher_is_better=False)]
+
+
+def set_uniformity(space: GapSpace, t: float = 2.0) -> list[Result]:
+    p = space.progress
+    skip = space.paired
+    cross = cross_uniformity(space.a, space.b, t, skip_matched=skip, progress=p)
+    return [
+        Result("uniformity_a", uniformity_exact(space.a, t, progress=p), {"t": t}, n=space.n_a,
+               higher_is_better=False),
+        Result("uniformity_b", uniformity_exact(space.b, t, progress=p), {"t": t}, n=space.n_b,
+               higher_is_better=False),
+        Result("uniformity_joint", uniformity_exact(space.joint(), t, progress=p), {"t": t}, n=space.n,
+               higher_is_better=False),
+        Result("uniformity_cross", cross, {"t": t, "pairs": "i≠j (partners left out)" if skip else "all A×B"},
+               n=space.n, higher_is_better=False),
+    ]
+
+
+def knn_mixing(space: GapSpace, k: int = 10) -> list[Result]:
+    if k < 1:
+        raise UsageError(f"k must be at least 1, got {k}")
+    if k >= space.n:
+        raise UsageError(f"knn_mixing k={k} needs more than {k} rows in A∪B; there are {space.n}")
+    _, idx = space.knn(k)
+    r = knn_mixing_from_neighbours(idx, space.n_a)
+    params = {"k": k, "a_share": round(r["a_share"], 4), "b_share": round(r["b_share"], 4),
+              "expected_if_mixed": round(r["expected"], 4)}
+    return [Result("knn_mixing", r["value"], params, n=space.n, higher_is_better=True)]
+
+
+def paired_similarity(space: GapSpace, alpha: float = 2.0) -> list[Result]:
+    matched, unmatched = matched_unmatched_cosine(space.a, space.b)
+    n = space.n_a
+    return [
+        Result("alignment", alignment_value(space.a, space.b, alpha), {"alpha": alpha}, n=n,
+               higher_is_better=False),
+        Result("matched_cosine", matched, n=n, higher_is_better=True),
+        Result("unmatched_cosine", unmatched, {"pairs": "i≠j"}, n=n, higher_is_better=False),
+    ]
+
+
+_RETRIEVAL_KEEP = ("recall@", "auc_global", "auc_query")
+
+
+def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...], prefix: str = "",
+                             seed: int = 0, progress: Progress = NULL) -> list[Result]:
+    """A→B and B→A retrieval where row i of one set is the only relevant item for row i of the
+    other (identity qrels), through the retrieval family's own evaluation (FAISS search, recall@K,
+    auc_global, auc_query). Metric names are prefixed ``{prefix}a2b_`` and ``{prefix}b2a_``."""
+    from embeval.diagnostics.retrieval import evaluate_retrieval
+
+    n = a.shape[0]
+    if ks[-1] > n:
+        raise UsageError(f"recall@{ks[-1]} needs at least {ks[-1]} rows in each set; there are {n}")
+    ids = [str(i) for i in range(n)]
+    qrels = {i: {i: 1} for i in ids}
+    out: list[Result] = []
+    for direction, (q, c) in (("a2b_", (a, b)), ("b2a_", (b, a))):
+        results, _ = evaluate_retrieval(q, c, qrels, ids, ids, ks=ks, auc=True, separation=False,
+                                        per_query=False, prefix=prefix + direction, progress=progress,
+                                        seed=seed)
+        base = len(prefix + direction)
+        out.extend(r for r in results if r.metric[base:].startswith(_RETRIEVAL_KEEP))
+    return out
+
+
+def paired_retrieval(space: GapSpace, ks: str = "1,5") -> list[Result]:
+    return paired_retrieval_results(space.a, space.b, ks=parse_ks(ks), seed=space.seed,
+                                    progress=space.progress)
+
+
+def gap_shift(space: GapSpace, lam: float | None = None, ks: str = "1,5") -> list[Result]:
+    """The paired retrieval after :func:`shift_sets`; ``shifted_gap`` carries λ in its params."""
+    a2, b2, lam = shift_sets(space.a, space.b, lam)
+    out = [Result("shifted_gap", float(np.linalg.norm(gap_vector(a2, b2))), {"lambda": round(lam, 6)},
+                  n=space.n, higher_is_better=None)]
+    out.extend(paired_retrieval_results(a2, b2, ks=parse_ks(ks), prefix="shifted_", seed=space.seed,
+                                        progress=space.progress))
+    return out
+
+
+F = "gap"
+register(Diagnostic(
+    "gap", F, gap,
+    "‖mean(Â) − mean(B̂)‖ (lower = closer) and the centroids' cosine (higher = closer) "
+    "(Liang et al. 2022, 'Mind the Gap')",
+    higher_is_better=False, outputs=("gap", "centroid_cosine"),
+))
+register(Diagnostic(
+    "linear_separability", F, linear_separability,
+    "cross-validated balanced accuracy of a logistic regression telling A from B; 0.5 = no gap "
+    "(Fahim et al. 2024)",
+    higher_is_better=False, outputs=("linear_separability",),
+    params={"folds": Param(int, 5, "cross-validation folds (stratified, seeded)"),
+            "C": Param(float, 1.0, "inverse L2 regularisation strength"),
+            "max_rows": Param(int, 10000, "subsample each set to at most this many rows")},
+))
+register(Diagnostic(
+    "set_uniformity", F, set_uniformity,
+    "uniformity of A, of B, of A∪B, and across the sets (Wang & Isola 2020); lower = more spread",
+    higher_is_better=False,
+    outputs=("uniformity_a", "uniformity_b", "uniformity_joint", "uniformity_cross"),
+    params={"t": Param(float, 2.0, "temperature")},
+))
+register(Diagnostic(
+    "knn_mixing", F, knn_mixing,
+    "share of each row's k nearest neighbours in A∪B that come from the other set; 0 = never mix",
+    higher_is_better=True, outputs=("knn_mixing",),
+    params={"k": Param(int, 10, "neighbours")},
+))
+register(Diagnostic(
+    "paired_similarity", F, paired_similarity,
+    "row-aligned pairs: alignment ‖â_i − b̂_i‖^alpha (lower better), matched cosine (higher "
+    "better), unmatched cosine over i≠j (lower better)",
+    higher_is_better=False, outputs=("alignment", "matched_cosine", "unmatched_cosine"),
+    needs=frozenset({"pairs"}), params={"alpha": Param(float, 2.0, "alignment exponent")},
+))
+register(Diagnostic(
+    "paired_retrieval", F, paired_retrieval,
+    "A→B and B→A retrieval of each row's partner: recall@K, auc_global, auc_query",
+    higher_is_better=True,
+    outputs=("a2b_recall@K", "b2a_recall@K", "a2b_auc_global", "b2a_auc_global", "a2b_auc_query",
+             "b2a_auc_query"),
+    needs=frozenset({"pairs"}), params={"ks": Param(str, "1,5", "recall cut-offs, comma-separated")},
+))
+register(Diagnostic(
+    "gap_shift", F, gap_shift,
+    "shifted_gap and the paired retrieval again after moving A and B ½λ each along the gap "
+    "direction and re-normalising (Liang et al. 2022); compare with the unshifted values",
+    higher_is_better=True,
+    outputs=("shifted_gap", "shifted_a2b_recall@K", "shifted_b2a_recall@K", "shifted_a2b_auc_global",
+             "shifted_b2a_auc_global", "shifted_a2b_auc_query", "shifted_b2a_auc_query"),
+    needs=frozenset({"pairs"}),
+    params={"lam": Param(float, None, "shift distance λ (default ‖gap‖)"),
+            "ks": Param(str, "1,5", "recall cut-offs, comma-separated")},
+))

@@ -1,0 +1,139 @@
+"""Labels for label-aware diagnostics (SPEC §2): a column of the embeddings file, or a separate
+one-column file row-aligned with the embeddings.
+
+Label files: ``.txt`` (one label per line), ``.csv``/``.tsv``/``.parquet`` (a ``label`` column, a
+named column, or the only column), ``.jsonl`` (a ``label`` field per line), ``.npy`` (a 1-D array).
+Every label becomes a string; a missing or empty label is an error naming the row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from embeval.errors import InputError
+
+LABEL_SUFFIXES = (".txt", ".csv", ".tsv", ".parquet", ".jsonl", ".npy")
+
+
+def load_labels(path: str | Path, column: str | None = None) -> np.ndarray:
+    """Read a label file into a length-n array of str. ``column`` names the column/field
+    (default: ``label``, or the only column of a one-column table)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such file")
+    if p.is_dir():
+        raise InputError(p, "is a folder, expected a label file (" + ", ".join(LABEL_SUFFIXES) + ")")
+    suffix = p.suffix.lower()
+    if suffix not in LABEL_SUFFIXES:
+        raise InputError(p, f"unsupported extension {suffix or '(none)'!r} for labels; expected one of "
+                            + ", ".join(LABEL_SUFFIXES))
+    if p.stat().st_size == 0:
+        raise InputError(p, "file is empty")
+    reader = {".txt": _read_txt, ".csv": _read_table, ".tsv": _read_table, ".parquet": _read_table,
+              ".jsonl": _read_jsonl, ".npy": _read_npy}[suffix]
+    values = reader(p, column)
+    return clean_labels(values, p)
+
+
+def clean_labels(values, path: str | Path, column: str | None = None) -> np.ndarray:
+    """Labels as a str array; a missing (None/NaN) or blank label raises, naming the row."""
+    out = np.empty(len(values), dtype=object)
+    for row, v in enumerate(values):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
+            where = f"row {row}" + (f", column {column!r}" if column else "")
+            raise InputError(path, "missing label", where=where)
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            v = int(v)  # 3.0 from a float column reads as "3"
+        out[row] = str(v).strip()
+    return out.astype(str)
+
+
+def check_labels(labels: np.ndarray, n: int, path: str | Path, emb_path: str | Path) -> None:
+    """Labels must be row-aligned with the embeddings and name at least two classes."""
+    if len(labels) != n:
+        hint = ""
+        if len(labels) == n - 1 and Path(path).suffix.lower() in (".csv", ".tsv"):
+            hint = " (a .csv label file needs a header row: is it missing?)"
+        raise InputError(path, f"{len(labels)} labels, but {emb_path} has {n} rows; "
+                               f"labels must be row-aligned with the embeddings{hint}")
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise InputError(path, f"every row has the label {classes[0]!r}; label diagnostics need at "
+                               "least 2 classes")
+    if len(classes) == n:
+        raise InputError(path, f"all {n} labels are different; label diagnostics need classes "
+                               "with at least 2 rows")
+
+
+def _read_txt(p: Path, column):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(p, f"not UTF-8 text: {exc.reason}") from None
+    lines = [line.rstrip("\r") for line in text.split("\n")]  # only \n ends a line
+    while lines and not lines[-1].strip():
+        lines.pop()  # trailing blank lines are not labels
+    return lines
+
+
+def _read_npy(p: Path, column):
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(p, f"not a readable .npy file of labels: {exc}") from None
+    if arr.ndim != 1:
+        raise InputError(p, f"expected a 1-D array of labels, got shape {arr.shape}")
+    return arr.tolist()
+
+
+def _read_jsonl(p: Path, column):
+    key = column or "label"
+    out = []
+    with open(p, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(p, f"invalid JSON: {exc.msg}", where=f"line {lineno}") from None
+            if not isinstance(rec, dict) or key not in rec:
+                raise InputError(p, f"no {key!r} field", where=f"line {lineno}")
+            out.append(rec[key])
+    return out
+
+
+def _read_table(p: Path, column):
+    import pandas as pd
+
+    try:
+        if p.suffix.lower() == ".parquet":
+            df = pd.read_parquet(p)
+        else:
+            df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
+                             keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise InputError(p, "file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(p, f"malformed table: {str(exc).strip().splitlines()[-1]}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(p, f"could not read {p.suffix} file (truncated or corrupt?): {exc}") from None
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid for truncated parquet
+        if type(exc).__module__.startswith("pyarrow"):
+            raise InputError(p, f"could not read parquet (truncated or corrupt?): {exc}") from None
+        raise
+    cols = list(df.columns)
+    if column is not None:
+        if column not in cols:
+            raise InputError(p, f"no label column {column!r} (columns: {', '.join(map(str, cols))})")
+        key = column
+    elif "label" in cols:
+        key = "label"
+    elif len(cols) == 1:
+        key = cols[0]
+    else:
+        raise InputError(p, f"{len(cols)} columns and none is named 'label'; name one with --label-col")
+    return df[key].tolist()

@@ -1,0 +1,46 @@
+"""Export a vector (e.g. the gap vector) as .npy, .csv or .json, atomically."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeval.errors import UsageError
+from embeval.report.render import write_atomic
+
+VECTOR_SUFFIXES = (".npy", ".csv", ".json")
+
+
+def check_vector_path(path: str | os.PathLike, option: str = "--export-gap") -> None:
+    """Refuse an unsupported format before any work is done."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in VECTOR_SUFFIXES:
+        raise UsageError(f"{option} {path}: unsupported format {suffix or '(none)'!r}; use "
+                         + ", ".join(VECTOR_SUFFIXES))
+
+
+def write_vector(path: str | os.PathLike, vector: np.ndarray, *, name: str = "gap",
+                 meta: dict[str, Any] | None = None) -> None:
+    """Write a 1-D float64 vector.
+
+    .npy:  the (d,) array;  .csv: a header ``name`` then one value per line (dimension order);
+    .json: ``{name: [...], "d": d, **meta}``.
+    """
+    vector = np.asarray(vector, dtype=np.float64).ravel()
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, vector, allow_pickle=False)
+        write_atomic(path, buf.getvalue())
+    elif suffix == ".csv":
+        write_atomic(path, name + "\n" + "".join(f"{v!r}\n" for v in vector.tolist()))
+    elif suffix == ".json":
+        doc = {**(meta or {}), "d": int(vector.shape[0]), name: vector.tolist()}
+        write_atomic(path, json.dumps(doc, indent=1) + "\n")
+    else:
+        check_vector_path(path)
