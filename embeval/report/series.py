@@ -12,6 +12,7 @@ import numpy as np
 ROC_POINTS = 400
 BINS = 40
 NEG_SAMPLE = 200_000  # negative (query, doc) pairs scored for the score histogram
+QUERY_SAMPLE = 200  # queries in the sampled grid (× NEG_SAMPLE / 200 documents)
 
 
 def roc_series(curve) -> dict:
@@ -33,7 +34,8 @@ def score_series(queries: np.ndarray, corpus: np.ndarray, aligned, seed: int = 0
 
     queries q×d and corpus n×d float32 unit rows; ``aligned``: :class:`AlignedQrels`. Every
     relevant pair is scored. Irrelevant pairs: all of them when the scored queries × corpus hold
-    at most ``sample`` pairs, else ``sample`` uniform random (seeded) pairs, relevant ones dropped.
+    at most ``sample`` pairs, else a seeded random grid of up to ``QUERY_SAMPLE`` scored queries ×
+    ``sample // QUERY_SAMPLE`` documents (about ``sample`` pairs), relevant ones dropped.
     """
     m, n = aligned.m, corpus.shape[0]
     qrows = aligned.query_rows
@@ -48,10 +50,16 @@ def score_series(queries: np.ndarray, corpus: np.ndarray, aligned, seed: int = 0
         neg = s[mask].astype(np.float64)
         sampled = False
     else:
+        # A seeded random grid of scored queries × documents: one small matrix product, no row
+        # gathers; every pair of the grid is a uniform draw from all pairs.
         rng = np.random.default_rng(seed)
-        keys = rng.integers(0, m * n, size=sample, dtype=np.int64)
-        keys = keys[~np.isin(keys, pos_keys)]
-        neg = np.einsum("ij,ij->i", queries[qrows[keys // n]], corpus[keys % n], dtype=np.float64)
+        nq = min(m, QUERY_SAMPLE)
+        nd = min(n, max(1, sample // nq))
+        qi = np.sort(rng.choice(m, nq, replace=False))
+        di = np.sort(rng.choice(n, nd, replace=False))
+        s = queries[qrows[qi]] @ corpus[di].T
+        keys = qi[:, None].astype(np.int64) * n + di[None, :]
+        neg = s[~np.isin(keys, pos_keys)].astype(np.float64)
         sampled = True
     lo = float(min(pos.min(initial=1.0), neg.min(initial=1.0)))
     hi = float(max(pos.max(initial=-1.0), neg.max(initial=-1.0)))

@@ -145,5 +145,32 @@ def test_series_are_bounded():
     qrels = {str(i): {str(i): 1, str(i + 100): 2} for i in range(50)}
     aligned = align_qrels(qrels, [str(i) for i in range(50)], [str(i) for i in range(400)])
     sc = score_series(q, c, aligned, seed=1, sample=1000)  # 20,000 pairs > 1,000: sampled
-    assert sc["neg_sampled"] and sc["n_pos"] == 100 and 990 <= sc["n_neg"] <= 1000
+    assert sc["neg_sampled"] and sc["n_pos"] == 100 and 980 <= sc["n_neg"] <= 1000  # 50 × 20 grid
     assert len(sc["edges"]) == BINS + 1 and sum(sc["neg"]) == sc["n_neg"]
+
+
+def test_sampled_negative_histogram_matches_the_full_one():
+    from embeval.diagnostics.retrieval import align_qrels
+    from embeval.report.series import score_series
+
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((300, 16)).astype(np.float32)
+    c = rng.standard_normal((2000, 16)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    qrels = {str(i): {str(i): 1} for i in range(300)}
+    aligned = align_qrels(qrels, [str(i) for i in range(300)], [str(i) for i in range(2000)])
+    full = score_series(q, c, aligned, sample=10**7)
+    part = score_series(q, c, aligned, seed=5, sample=40_000)
+    assert not full["neg_sampled"] and part["neg_sampled"] and 39_000 < part["n_neg"] <= 40_000
+
+    def moments(h):
+        e = np.asarray(h["edges"])
+        mid, w = (e[1:] + e[:-1]) / 2, np.asarray(h["neg"]) / sum(h["neg"])
+        mean = (w * mid).sum()
+        return mean, np.sqrt((w * (mid - mean) ** 2).sum())
+
+    (m_full, s_full), (m_part, s_part) = moments(full), moments(part)
+    exact = (q @ c.T)[~np.eye(300, 2000, dtype=bool)]
+    assert full["n_neg"] == exact.size and m_full == pytest.approx(exact.mean(), abs=0.01)
+    assert m_part == pytest.approx(m_full, abs=0.01) and s_part == pytest.approx(s_full, rel=0.05)
