@@ -38,6 +38,19 @@ def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
     return chosen
 
 
+def run_diagnostic(diag: Diagnostic, context, params: dict, *, explicit: bool, notes: list[str]) -> list:
+    """Run one diagnostic. In a default run (no --metric) one that cannot apply to this input
+    (too few rows for its k, no distinct rows, ...) is skipped with a note instead of failing the
+    whole report; a diagnostic the user asked for by name still fails loudly."""
+    try:
+        return diag.func(context, **params)
+    except UsageError as exc:
+        if explicit:
+            raise
+        notes.append(f"skipped {diag.name}: {exc}")
+        return []
+
+
 _NEEDS_HINT = {"pairs": "pass --pairs OTHER with row-aligned vectors", "labels": "pass --labels or --label-col"}
 
 
@@ -143,7 +156,7 @@ def geometry_report(
     for diag, params in chosen:
         if diag.name == "uniformity" and sample and not params.get("sample"):
             params = {**params, "sample": sample}
-        report.results.extend(diag.func(space, **params))
+        report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
                         else "rows used as given (--no-normalize); angles and cosines use unit rows")
     if items:
