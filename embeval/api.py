@@ -125,10 +125,19 @@ def retrieval_report(
     }
     return retrieval_report_from_arrays(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
-        sources=(str(queries_path), str(corpus_path), str(qrels_path)),
+        sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         roc=roc, seed=seed, progress=progress,
     )
+
+
+def _id_source(path, ids, id_col: str) -> str:
+    """The file's name for messages, saying so when it had no ids (row numbers stand in)."""
+    import numpy as np
+
+    if np.array_equal(ids, np.arange(len(ids)).astype(str)):
+        return f"{path} (it has no {id_col!r} column or array, so its ids are row numbers)"
+    return str(path)
 
 
 def retrieval_report_from_arrays(

@@ -366,6 +366,8 @@ def auc_global_query(
     corpus, each query block is scored twice (once to read its positives' scores, once to count).
     See the module docstring for exact vs binned auc_global. Higher AUC is better.
     """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    corpus = np.ascontiguousarray(corpus, dtype=np.float32)
     m, n = queries.shape[0], corpus.shape[0]
     if len(positives) != m:
         raise UsageError(f"{len(positives)} positive lists for {m} queries")
@@ -378,13 +380,17 @@ def auc_global_query(
     hist = None if exact else np.zeros(1 << (bin_bits + 1), dtype=np.int64)
     fill = 0
 
-    def account(block: np.ndarray) -> None:
+    def account(holder: list[np.ndarray]) -> None:
+        """Add a block of scores to the pooled counts; takes the caller's only reference so the
+        float block is freed before the histogram update (peak: bins + bincount, not + scores)."""
         nonlocal fill
+        block = holder.pop()
         if exact:
             allv[fill:fill + block.size] = block.ravel()
             fill += block.size
             return
-        b = _to_bins(block, bin_bits)
+        b = _to_bins(block, bin_bits, np.intp)  # bincount wants intp: no hidden cast copy
+        del block
         lo, hi = int(b.min()), int(b.max())
         b -= lo
         hist[lo:hi + 1] += np.bincount(b.ravel(), minlength=hi - lo + 1)
@@ -406,6 +412,7 @@ def auc_global_query(
                     for i in users:
                         sel = (positives[i] >= c0) & (positives[i] < c1)
                         pos_scores[i][sel] = s[i - qs, positives[i][sel] - c0]
+                    del s
             for c0, c1 in chunks:
                 s = qb @ corpus[c0:c1].T
                 for i in range(qs, qe):
@@ -414,7 +421,9 @@ def auc_global_query(
                     lt, et = _less_equal(s[i - qs], pos_scores[i])
                     less[i - qs] += lt
                     eq[i - qs] += et
-                account(s)
+                holder = [s]
+                del s
+                account(holder)
             for i in range(qs, qe):
                 p = pos_scores[i]
                 n_neg = n - len(p)
