@@ -218,3 +218,15 @@ def test_default_run_skips_what_cannot_apply(cli, tmp_path, gauss):
     # Asked for by name, it still fails loudly.
     res = cli("geometry", tmp_path / "small.npy", "-q", "-m", "hubness")
     assert res.exit_code == 2 and "k=10 needs more than 10 rows" in res.stderr
+
+
+def test_console_script_usage_errors_are_one_line():
+    import subprocess
+    import sys
+
+    for args, fragment in ((["geometry", str(CORPUS), "--bogus"], "No such option: --bogus"),
+                           (["geometry"], "Missing argument"), (["nosuch"], "No such command")):
+        res = subprocess.run([sys.executable, "-m", "embeval", *args], capture_output=True, text=True)
+        assert res.returncode == 2, args
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], res.stderr
