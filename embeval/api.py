@@ -165,6 +165,12 @@ def geometry_report(
         report.items = item_table(space, emb.ids, texts=emb.texts, k=items_k,
                                   near_dup_threshold=near_dup_threshold)
         report.settings.update({"items_k": items_k, "near_dup_threshold": near_dup_threshold})
+    if encoder is not None:
+        report.settings["encoding"] = encoding_settings(encoder, role="document")
+    from embeval.report.series import geometry_series
+
+    hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
+    report.series.update(geometry_series(space, hub_k))
     return report
 
 
@@ -294,7 +300,16 @@ def gap_report(
     else:
         notes.append("add --plot gap.png for a 2-D picture of both sets")
     report.notes.extend(notes)
+    from embeval.report.series import gap_series
+
+    report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)
     return report
+
+
+def encoding_settings(encoder, role: str) -> dict:
+    """The encoder settings that change the vectors (the model identity is in the inputs)."""
+    return {"model": encoder.model, "max_seq_length": encoder.max_seq_length, "normalize": encoder.normalize,
+            "prompt": encoder.prompt(role)}
 
 
 def pairs_report(
@@ -330,7 +345,8 @@ def pairs_report(
     report = Report("pairs", inputs={"pairs": {**file_info(file), "n": ps.n, "d": a.shape[1],
                                                "layout": tp.layout,
                                                "model": load_encoder(encoder).identity}},
-                    settings={"seed": seed, "similarity": "cosine"})
+                    settings={"seed": seed, "similarity": "cosine",
+                              "encoding": encoding_settings(encoder, role="document")})
     for diag, params in chosen:
         report.results.extend(diag.func(ps, **params))
     return report
@@ -520,11 +536,12 @@ def retrieval_report_from_arrays(
     if queries.shape[1] != corpus.shape[1]:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
     aligned = align_qrels(qrels, query_ids, doc_ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    q_unit, c_unit = l2_normalize(queries), l2_normalize(corpus)
     with thread_limit(threads):
         out = evaluate_aligned(
-            l2_normalize(queries), l2_normalize(corpus), aligned, ks=ks, index=index,
+            q_unit, c_unit, aligned, ks=ks, index=index,
             index_params=index_params, auc=True, separation=True, per_query=per_query,
-            roc=roc is not None, progress=progress, seed=seed,
+            roc=True, progress=progress, seed=seed,
         )
     if roc is not None:
         write_roc(roc, out.roc)
@@ -532,6 +549,9 @@ def retrieval_report_from_arrays(
                                 "k": list(ks), "threads": threads or "all", "normalized": True}
     report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
                     per_query=out.per_query)
+    from embeval.report.series import roc_series, score_series
+
+    report.series = {"roc": roc_series(out.roc), "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
     report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
                         f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)

@@ -23,7 +23,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
 def _version(value: bool) -> None:
@@ -44,9 +44,10 @@ def _root(
     """
 
 # Options shared by the commands ------------------------------------------------------------
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv or markdown.")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here (format from the suffix: .json .csv .md), atomically.")]
-FailIfOpt = Annotated[Optional[list[str]], typer.Option("--fail-if", help="Gate 'METRIC OP NUMBER' (OP: < <= > >= ==); exit 1 if it holds. Repeatable.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv, markdown or html.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here (format from the suffix: .json .csv .md .html), atomically.")]
+FailIfOpt = Annotated[Optional[list[str]], typer.Option("--fail-if", help="Gate 'METRIC OP NUMBER' (OP: < <= > >= ==), e.g. 'ndcg@10 < 0.6' or 'uniformity(t=2) > -2'; exit 1 if it holds. Repeatable.", rich_help_panel="CI")]
+JunitOpt = Annotated[Optional[Path], typer.Option("--junit", help="Write the gates as JUnit XML here (one test case per gate), for CI systems.", rich_help_panel="CI")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice (sampling, folds).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 IdColOpt = Annotated[str, typer.Option("--id-col", help="Id column/field/array name.")]
@@ -129,7 +130,7 @@ def _output_format(output: Path | None, fmt: str) -> str | None:
     if out_fmt is None:
         if fmt == "table":
             raise UsageError(f"--output {output}: cannot tell the format from the suffix; "
-                             "use .json, .csv or .md, or pass --format")
+                             "use .json, .csv, .md or .html, or pass --format")
         out_fmt = fmt
     return out_fmt
 
@@ -140,11 +141,37 @@ def _parse_gates(fail_if: list[str] | None):
     return [parse_gate(e) for e in (fail_if or [])]
 
 
-def emit(report, *, fmt: str, output: Path | None, gates) -> None:
-    """Evaluate gates, print, write the file, and exit with the right code."""
+def _check_junit(junit: Path | None) -> None:
+    from embeval.errors import UsageError
+
+    if junit is not None and junit.is_dir():
+        raise UsageError(f"--junit {junit}: is a folder; give a file name such as gates.xml")
+
+
+def _fail(summary: str) -> None:
+    """The one-line gate summary on stderr, then exit code 1."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval:[/] {escape(summary)}")
+    raise typer.Exit(1)
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    import os
+
+    rel = os.path.relpath(Path(path).absolute())
+    return str(path) if rel.startswith("..") else rel
+
+
+def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None) -> None:
+    """Evaluate gates, print, write the report and the JUnit file, and exit with the right code
+    (1 with a one-line summary when a gate failed)."""
     from embeval.report.gates import apply_gates, failure_summary
     from embeval.report.render import RENDERERS, print_table, write_atomic
 
+    _check_junit(junit)
     apply_gates(report, gates)
     out_fmt = _output_format(output, fmt)
     if fmt == "table":
@@ -155,12 +182,12 @@ def emit(report, *, fmt: str, output: Path | None, gates) -> None:
         sys.stdout.write(RENDERERS[fmt](report))
     if output is not None:
         write_atomic(output, RENDERERS[out_fmt](report))
-    if not report.passed:
-        from rich.console import Console
-        from rich.markup import escape
+    if junit is not None:
+        from embeval.report.junit import report_suites, to_junit
 
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval:[/] {escape(failure_summary(report))}")
-        raise typer.Exit(1)
+        write_atomic(junit, to_junit(report_suites(report)))
+    if not report.passed:
+        _fail(failure_summary(report))
 
 
 # Commands ----------------------------------------------------------------------------------
@@ -226,6 +253,7 @@ def geometry_cmd(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
+    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
@@ -238,6 +266,7 @@ def geometry_cmd(
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
+    _check_junit(junit)
     if items is not None:
         from embeval.report.items import check_items_path
 
@@ -255,7 +284,7 @@ def geometry_cmd(
         from embeval.report.items import write_items
 
         write_items(items, report.items)
-    emit(report, fmt=fmt, output=output, gates=gates)
+    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 
 
 @app.command("encode")
@@ -314,6 +343,7 @@ def pairs_cmd(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
+    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
@@ -321,12 +351,13 @@ def pairs_cmd(
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
+    _check_junit(junit)
     from embeval.api import pairs_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
     report = pairs_report(file, encoder=encoder, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
-    emit(report, fmt=fmt, output=output, gates=gates)
+    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 
 
 @app.command("retrieval")
@@ -361,6 +392,7 @@ def retrieval_cmd(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
+    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
@@ -372,6 +404,7 @@ def retrieval_cmd(
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
+    _check_junit(junit)
     encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache, cache_dir)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
@@ -394,7 +427,7 @@ def retrieval_cmd(
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
-    emit(report, fmt=fmt, output=output, gates=gates)
+    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 
 
 @app.command("gap")
@@ -423,6 +456,7 @@ def gap_cmd(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     fail_if: FailIfOpt = None,
+    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
@@ -434,6 +468,7 @@ def gap_cmd(
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
+    _check_junit(junit)
     from embeval.api import gap_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache,
@@ -443,7 +478,126 @@ def gap_cmd(
         export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
         encoder=encoder, seed=seed, progress=_progress(quiet),
     )
-    emit(report, fmt=fmt, output=output, gates=gates)
+    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
+
+
+@app.command("compare")
+@boundary
+def compare_cmd(
+    baseline: Annotated[Path, typer.Argument(help="Baseline: an embeval JSON report (--output X.json, or report.json of embeval run).")],
+    current: Annotated[Path, typer.Argument(help="Current: a report of the same command (or another batch report).")],
+    fail_if_regress: Annotated[Optional[list[str]], typer.Option("--fail-if-regress", help="'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. Repeatable.", rich_help_panel="CI")] = None,
+    fail_if: FailIfOpt = None,
+    junit: JunitOpt = None,
+    confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the paired-bootstrap interval of the delta.")] = 0.95,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples (and sign flips) of the paired test.")] = 10_000,
+    seed: SeedOpt = 0,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Compare two reports metric by metric: old, new, delta, relative change, and for per-query
+    metrics a paired bootstrap CI and sign-flip p-value of the delta.
+
+    Exit 1 when a --fail-if-regress gate (or a --fail-if gate on the current values) fails."""
+    from embeval.errors import UsageError
+    from embeval.report.compare import (COMPARE_RENDERERS, compare, current_gates, load_side, parse_regress,
+                                        print_comparison)
+    from embeval.report.gates import summarize
+    from embeval.report.render import write_atomic
+
+    _check_format(fmt)
+    if fmt == "html":
+        raise UsageError("--format html: compare writes table, json, csv or markdown")
+    out_fmt = _output_format(output, fmt)
+    if out_fmt == "html":
+        raise UsageError(f"--output {output}: compare writes .json, .csv or .md")
+    _check_junit(junit)
+    tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
+    gates = _parse_gates(fail_if)
+    base, cur = load_side(baseline), load_side(current)
+    comp = compare(base, cur, tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
+    value_gates, items = current_gates(cur, gates)
+    comp.gates += value_gates
+    comp.gate_items += items
+    if fmt == "table":
+        from rich.console import Console
+
+        print_comparison(comp, Console())
+    else:
+        sys.stdout.write(COMPARE_RENDERERS[fmt](comp))
+    if output is not None:
+        write_atomic(output, COMPARE_RENDERERS[out_fmt](comp))
+    if junit is not None:
+        from embeval.report.junit import comparison_suites, to_junit
+
+        write_atomic(junit, to_junit(comparison_suites(comp)))
+    if not comp.passed:
+        _fail(summarize(comp.gates))
+
+
+@app.command("run")
+@boundary
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else ./embeval-report).")] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first item that errors or fails a gate (the rest are marked skipped).")] = False,
+    fail_if: FailIfOpt = None,
+    junit: JunitOpt = None,
+    fmt: FormatOpt = "table",
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a batch of models × datasets × commands from one config and write one combined report
+    (long-form CSV, JSON, Markdown for a pull-request comment, self-contained HTML with plots).
+
+    A failing item is reported and the rest still run. --fail-if here applies to every item that
+    has the metric. Exit 0 = every item ran and every gate passed, 1 = a gate failed,
+    2 = bad config, or an item could not run."""
+    from embeval.batch import load_config, run_batch, write_outputs
+    from embeval.errors import UsageError
+    from embeval.report.batch import BATCH_RENDERERS
+
+    _check_format(fmt)
+    if fmt == "html":
+        raise UsageError("--format html: the HTML page is written to the output folder (report.html)")
+    gates = _parse_gates(fail_if)
+    _check_junit(junit)
+    cfg = load_config(config, out_dir=out_dir)
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if quiet:
+        batch, unmatched = run_batch(cfg, fail_fast=fail_fast, extra_gates=gates)
+    else:
+        from embeval.batch.runner import plan
+        from embeval.progress import LiveProgress
+
+        with LiveProgress(err, total=len(plan(cfg))) as progress:
+            batch, unmatched = run_batch(cfg, progress=progress, fail_fast=fail_fast, extra_gates=gates)
+    written = write_outputs(batch, cfg.settings.out_dir)
+    if junit is not None:
+        from embeval.report.junit import batch_suites, to_junit
+        from embeval.report.render import write_atomic
+
+        write_atomic(junit, to_junit(batch_suites(batch)))
+        written.append(junit)
+    if fmt == "table":
+        from embeval.report.batch import print_batch
+
+        print_batch(batch, Console())
+    else:
+        sys.stdout.write(BATCH_RENDERERS[fmt](batch))
+    if not quiet:
+        err.print("wrote " + ", ".join(_shown(p) for p in written))
+    if unmatched:
+        _die(f"--fail-if {unmatched[0].expr!r}: no item computed {unmatched[0].metric!r} "
+             f"(outputs were written to {cfg.settings.out_dir})")
+    if batch.errors:
+        from rich.markup import escape
+
+        err.print(f"[red]embeval:[/] {escape(batch.summary())}")
+        raise typer.Exit(2)
+    if not batch.passed:
+        _fail(batch.summary())
 
 
 def _click_exceptions():

@@ -24,3 +24,12 @@ class UsageError(EmbevalError):
 
 class ModelError(EmbevalError):
     """A model cannot be loaded (unknown name, needs a download while offline, ...)."""
+
+
+class ConfigError(UsageError):
+    """A batch config (``embeval run CONFIG.toml``) that cannot run: names the file and the key."""
+
+    def __init__(self, path: object, key: str, problem: str):
+        self.path = str(path)
+        self.key = key
+        super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")

@@ -19,6 +19,12 @@ class Progress:
     def task(self, description: str, total: float | None) -> Iterator[Task]:
         yield Task()
 
+    def item(self, label: str) -> None:
+        """A batch run starts the item ``label``."""
+
+    def item_done(self) -> None:
+        """A batch run finished its current item."""
+
 
 NULL = Progress()
 
@@ -77,3 +83,48 @@ class RichProgress(Progress):
         finally:
             if state["shown"]:
                 bar.stop()
+
+
+class LiveProgress(Progress):
+    """One Rich display for a whole batch: an overall bar (items done) with the running item's
+    own tasks shown beneath it while they run. Use as a context manager."""
+
+    def __init__(self, console, total: int):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress as _RP,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bar = _RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=console, transient=False)
+        self.overall = self.bar.add_task("items", total=total)
+
+    def __enter__(self) -> "LiveProgress":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def item(self, label: str) -> None:
+        self.bar.update(self.overall, description=f"items: {label}")
+
+    def item_done(self) -> None:
+        self.bar.advance(self.overall, 1)
+
+    @contextmanager
+    def task(self, description: str, total: float | None) -> Iterator[Task]:
+        tid = self.bar.add_task(f"  {description}", total=total)
+        bar = self.bar
+
+        class _T(Task):
+            def advance(self, amount: float = 1) -> None:
+                bar.advance(tid, amount)
+
+        try:
+            yield _T()
+        finally:
+            bar.remove_task(tid)

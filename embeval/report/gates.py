@@ -1,17 +1,30 @@
-"""``--fail-if "metric op number"`` gates. A gate *fails* when its condition holds."""
+"""``--fail-if "metric op number"`` gates. A gate *fails* when its condition holds.
+
+Grammar: ``METRIC[(PARAM=VALUE, ...)] OP NUMBER`` with OP one of ``< <= > >= ==``, e.g.
+``uniformity > -2.0``, ``ndcg@10 < 0.6``, ``hubness_skew(k=5) > 1``. The parameter selector is
+needed only when a report holds the same metric more than once (``uniformity(t=1)`` and
+``uniformity(t=2)``). A metric whose value is undefined (NaN) fails its gate: a CI job must not
+pass on a number it could not compute.
+"""
 
 from __future__ import annotations
 
 import difflib
+import math
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from embeval.errors import UsageError
 from embeval.report.results import GateResult, Report
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
-_GATE = re.compile(r"^\s*([A-Za-z_][\w@.]*)\s*(<=|>=|==|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+NAME = r"[A-Za-z_][\w@.]*"
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_GATE = re.compile(rf"^\s*({NAME})\s*(?:\(([^()]*)\))?\s*(<=|>=|==|<|>)\s*({NUMBER})\s*$")
+_PARAM = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([^=,]+?)\s*$")
+USAGE = "expected 'METRIC OP NUMBER' with OP one of < <= > >= == (e.g. 'uniformity > -2.0')"
 
 
 @dataclass(frozen=True)
@@ -20,31 +33,89 @@ class Gate:
     metric: str
     op: str
     threshold: float
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    option: str = "--fail-if"
+
+    def applies_to(self, report: Report) -> bool:
+        return bool(report.find(self.metric, self.params))
 
     def evaluate(self, report: Report) -> GateResult:
-        value = report.value(self.metric)
-        if value is None:
+        found = report.find(self.metric, self.params)
+        if not found:
             known = sorted({r.metric for r in report.results})
             close = difflib.get_close_matches(self.metric, known, n=3)
-            hint = f"did you mean {' or '.join(close)}?" if close else f"computed: {', '.join(known)}"
-            raise UsageError(f"--fail-if {self.expr!r}: this run has no metric {self.metric!r}; {hint}")
-        failed = OPS[self.op](value, self.threshold)
-        msg = f"{self.metric} = {value:.6g} {self.op} {self.threshold:g}" if failed else ""
-        return GateResult(self.expr, value, passed=not failed, message=msg)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"computed: {', '.join(known) or 'nothing'}"
+            what = f"{self.metric}({_params_text(self.params)})" if self.params else self.metric
+            raise UsageError(f"{self.option} {self.expr!r}: this run has no metric {what!r}; {hint}")
+        if len(found) > 1:
+            labels = ", ".join(r.label() for r in found)
+            raise UsageError(f"{self.option} {self.expr!r}: {self.metric} was computed {len(found)} times "
+                             f"({labels}); name one, e.g. '{found[0].label()} {self.op} {self.threshold:g}'")
+        value = found[0].value
+        return check(self.expr, found[0].label(), value, self.op, self.threshold)
 
 
-def parse_gate(expr: str) -> Gate:
+def check(expr: str, label: str, value: float | None, op: str, threshold: float) -> GateResult:
+    """Evaluate ``value OP threshold``; the gate fails when it holds (or the value is undefined)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return GateResult(expr, None, passed=False, threshold=threshold,
+                          message=f"{label} is undefined (NaN), so '{expr}' cannot pass")
+    failed = OPS[op](value, threshold)
+    if not failed:
+        return GateResult(expr, value, passed=True, threshold=threshold)
+    margin = abs(value - threshold)
+    how = {"<": "short by", "<=": "short by", ">": "over by", ">=": "over by"}.get(op)
+    tail = f" ({how} {margin:.4g})" if how else ""
+    return GateResult(expr, value, passed=False, threshold=threshold, margin=margin,
+                      message=f"{label} = {value:.6g} {op} {threshold:g}{tail}")
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip("'\"")
+
+
+def parse_params(text: str | None, expr: str, option: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if text is None or not text.strip():
+        return params
+    for part in text.split(","):
+        m = _PARAM.match(part)
+        if not m:
+            raise UsageError(f"{option} {expr!r}: bad parameter {part.strip()!r}; write NAME=VALUE, "
+                             "e.g. 'uniformity(t=2) > -2'")
+        params[m.group(1)] = _parse_value(m.group(2))
+    return params
+
+
+def parse_gate(expr: str, option: str = "--fail-if") -> Gate:
     m = _GATE.match(expr)
     if not m:
-        raise UsageError(f"--fail-if {expr!r}: expected 'METRIC OP NUMBER' with OP one of "
-                         "< <= > >= == (e.g. 'uniformity > -2.0')")
-    return Gate(expr.strip(), m.group(1), m.group(2), float(m.group(3)))
+        raise UsageError(f"{option} {expr!r}: {USAGE}")
+    threshold = float(m.group(4))
+    if not math.isfinite(threshold):
+        raise UsageError(f"{option} {expr!r}: the threshold must be a finite number")
+    return Gate(expr.strip(), m.group(1), m.group(3), threshold, parse_params(m.group(2), expr, option), option)
 
 
 def apply_gates(report: Report, gates: list[Gate]) -> None:
     report.gates = [g.evaluate(report) for g in gates]
 
 
+def summarize(gates: list[GateResult], prefix: str = "") -> str:
+    """One line: how many gates failed, and for each what the value was and by how much it missed."""
+    failed = [g for g in gates if not g.passed]
+    if not failed:
+        return f"{prefix}all {len(gates)} gates passed"
+    head = f"{prefix}{'gate' if len(failed) == 1 else 'gates'} failed ({len(failed)} of {len(gates)}): "
+    return head + "; ".join(g.message or g.expr for g in failed)
+
+
 def failure_summary(report: Report) -> str:
-    failed = [g for g in report.gates if not g.passed]
-    return "gate failed: " + "; ".join(f"{g.expr} ({g.message})" for g in failed)
+    return summarize(report.gates)

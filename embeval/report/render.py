@@ -1,4 +1,4 @@
-"""Renderers, chosen from a table: table (Rich), json, csv, markdown."""
+"""Renderers, chosen from a table: table (Rich), json, csv, markdown, html."""
 
 from __future__ import annotations
 
@@ -64,7 +64,21 @@ def to_markdown(report: Report) -> str:
             lines.append(f"| `{g.expr}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
     for note in report.notes:
         lines.append(f"\n> {note}")
+    lines += ["", "<details><summary>provenance</summary>", ""]
+    for role, info in report.inputs.items():
+        digest = info.get("sha256") or f"size {info.get('size')}, mtime {info.get('mtime')}"
+        model = info.get("model")
+        mtxt = f"; model `{model.get('model')}` weights sha256 `{model.get('weights_sha256', '')}`" if isinstance(model, dict) else ""
+        lines.append(f"- {role}: `{info.get('path', '')}` sha256 `{digest}`{mtxt}")
+    lines += ["", "```json", json.dumps({"settings": report.settings, **report.provenance}, indent=2,
+                                        ensure_ascii=False), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def to_html(report: Report) -> str:
+    from embeval.report.html import report_html
+
+    return report_html(report)
 
 
 def print_table(report: Report, console) -> None:
@@ -100,5 +114,6 @@ def print_table(report: Report, console) -> None:
         print_items(report.items, console)
 
 
-RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
-SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "html": to_html}
+SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+                 ".htm": "html"}

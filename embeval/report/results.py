@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +28,72 @@ class Result:
         d["ci_high"] = _clean(self.ci_high)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Result":
+        value = d.get("value")
+        return cls(metric=d["metric"], value=math.nan if value is None else float(value),
+                   params=dict(d.get("params") or {}), n=d.get("n"), ci_low=d.get("ci_low"),
+                   ci_high=d.get("ci_high"), higher_is_better=d.get("higher_is_better"))
+
+    @property
+    def key_params(self) -> dict[str, Any]:
+        return key_params(self.metric, self.params)
+
+    def label(self) -> str:
+        """``metric`` or ``metric(k=v, ...)`` with the identifying parameters (see
+        :func:`key_params`): how tables, gates and comparisons name this result."""
+        params = self.key_params
+        if not params:
+            return self.metric
+        return f"{self.metric}({', '.join(f'{k}={_param_str(v)}' for k, v in params.items())})"
+
+
+@functools.lru_cache(maxsize=1)
+def _declared() -> dict[str, frozenset[str]]:
+    """Output name (``ndcg@K`` style) → parameter names its diagnostics declare."""
+    from embeval.diagnostics.registry import all_diagnostics
+
+    out: dict[str, frozenset[str]] = {}
+    for d in all_diagnostics():
+        for name in d.outputs:
+            out[name] = out.get(name, frozenset()) | frozenset(d.params)
+    return out
+
+
+def key_params(metric: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that identify a result: those its diagnostic declares as inputs (``t`` of
+    uniformity, ``k`` of hubness), not the descriptive ones it reports alongside the value
+    (counts of positives, the method used, the TPR at a threshold). A metric the registry does
+    not know keeps every parameter."""
+    declared = _declared()
+    names = declared.get(metric)
+    if names is None:
+        names = declared.get(re.sub(r"@\d+$", "@K", metric))
+    if names is None:
+        return dict(params)
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _param_str(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def params_match(have: dict[str, Any], want: dict[str, Any]) -> bool:
+    """True when every ``want`` parameter equals the result's (numbers compared as numbers)."""
+    for key, w in want.items():
+        if key not in have:
+            return False
+        h = have[key]
+        try:
+            if float(h) != float(w):
+                return False
+        except (TypeError, ValueError):
+            if str(h) != str(w):
+                return False
+    return True
+
 
 def _clean(v: float | None) -> float | None:
     """JSON has no NaN/inf: report them as null."""
@@ -37,15 +105,45 @@ def _clean(v: float | None) -> float | None:
 
 @dataclass
 class GateResult:
+    """One evaluated gate. ``message`` says what failed and by how much (empty when it passed)."""
+
     expr: str
     value: float | None
     passed: bool
     message: str = ""
+    threshold: float | None = None
+    margin: float | None = None  # how far past the threshold (>= 0) when failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expr": self.expr, "value": _clean(self.value), "passed": self.passed,
+                "threshold": _clean(self.threshold), "message": self.message}
+
+
+def provenance() -> dict[str, Any]:
+    """Where a report came from, beyond its inputs and settings: tool and library versions."""
+    import platform
+
+    from embeval import __version__
+
+    out: dict[str, Any] = {"embeval_version": __version__, "python": platform.python_version(),
+                           "platform": platform.platform(terse=True)}
+    try:
+        import numpy
+
+        out["numpy"] = numpy.__version__
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    return out
 
 
 @dataclass
 class Report:
-    """What one command produced: inputs, settings, results, gates."""
+    """What one command produced: inputs, settings, results, gates.
+
+    ``per_query``: rows ``{"query_id", "metric", "value"}`` (for paired comparisons between runs).
+    ``series``: named data for pictures, e.g. ``{"roc": {"fpr": [...], "tpr": [...]}}``; see
+    :mod:`embeval.report.plots` for the names the HTML report draws.
+    """
 
     command: str
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -54,6 +152,8 @@ class Report:
     gates: list[GateResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     per_query: list[dict[str, Any]] = field(default_factory=list)
+    series: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=provenance)
     # Per-item triage table (diagnostics.items.ItemTable) when --items asked for one; it is written
     # to its own file and summarised under the terminal table, never serialised into the report.
     items: Any = field(default=None, repr=False)
@@ -68,6 +168,10 @@ class Report:
                 return r.value
         return None
 
+    def find(self, metric: str, params: dict[str, Any] | None = None) -> list[Result]:
+        """Every result named ``metric`` whose params include ``params``."""
+        return [r for r in self.results if r.metric == metric and params_match(r.params, params or {})]
+
     def to_dict(self) -> dict[str, Any]:
         from embeval import __version__
 
@@ -77,12 +181,25 @@ class Report:
             "inputs": self.inputs,
             "settings": self.settings,
             "results": [r.to_dict() for r in self.results],
-            "gates": [
-                {"expr": g.expr, "value": _clean(g.value), "passed": g.passed} for g in self.gates
-            ],
+            "gates": [g.to_dict() for g in self.gates],
             "passed": self.passed,
             "notes": self.notes,
+            "provenance": self.provenance,
         }
         if self.per_query:
             out["per_query"] = [{**row, "value": _clean(row["value"])} for row in self.per_query]
+        if self.series:
+            out["series"] = self.series
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Report":
+        """The inverse of :meth:`to_dict` (gates come back as recorded)."""
+        gates = [GateResult(g["expr"], g.get("value"), bool(g.get("passed", True)), g.get("message", ""),
+                            g.get("threshold")) for g in d.get("gates") or []]
+        per_query = [{**row, "value": math.nan if row.get("value") is None else float(row["value"])}
+                     for row in d.get("per_query") or []]
+        return cls(command=d["command"], inputs=dict(d.get("inputs") or {}), settings=dict(d.get("settings") or {}),
+                   results=[Result.from_dict(r) for r in d.get("results") or []], gates=gates,
+                   notes=list(d.get("notes") or []), per_query=per_query, series=dict(d.get("series") or {}),
+                   provenance=dict(d.get("provenance") or {"embeval_version": d.get("embeval_version")}))

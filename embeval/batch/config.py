@@ -1,0 +1,374 @@
+"""Read and validate a batch config (TOML). Every problem is reported before anything runs, as
+one line naming the file and the key (``config.toml: jobs[1].datasets[0]: ...``).
+
+Schema (every table optional except at least one job)::
+
+    [settings]            # shared by every item
+    title = "Nightly embedding report"
+    seed = 0              # every random choice
+    out_dir = "embeval-report"   # relative to the config file; --out-dir overrides
+    cache = true          # embedding cache for encoded texts
+    cache_dir = "..."     # default $EMBEVAL_CACHE_DIR or ~/.cache/embeval
+    device = "cpu"        # encoding device (default: cuda when present)
+    batch_size = 32       # encoding batch size
+
+    [[models]]            # sentence-transformers models, for datasets that hold texts
+    name = "minilm"       # label in the report (unique)
+    model = "default"     # name or local path (default: the label)
+    max_seq_length = 256  # optional; also batch_size, device, query_prompt, document_prompt
+
+    [[datasets]]
+    name = "scifact"      # label in the report (unique)
+    kind = "embeddings"   # embeddings | texts | beir | pairs (see `embeval run --help`)
+    path = "vecs.npy"     # relative to the config file
+    model = "minilm (precomputed)"   # optional label for precomputed vectors
+    options = { id_col = "doc_id" }  # optional keyword arguments of the command's loader
+
+    [[jobs]]
+    command = "geometry"            # geometry | pairs | ...
+    datasets = ["scifact"]          # default: every dataset of a kind the command accepts
+    models = ["minilm"]             # default: every model (used only for datasets of texts)
+    metrics = ["uniformity", "hubness(k=5)"]   # default: the command's defaults
+    fail_if = ["uniformity > -2.0"]            # gates on every item of the job
+    options = { sample = 0 }        # other keyword arguments of the command's library function
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embeval.batch.commands import COMMANDS, DATA_ARGS, KINDS, RUNNER_ARGS
+from embeval.errors import ConfigError, UsageError
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    model: str
+    batch_size: int | None = None
+    max_seq_length: int | None = None
+    device: str | None = None
+    query_prompt: str = ""
+    document_prompt: str = ""
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    kind: str
+    paths: dict[str, Path]
+    model_label: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_model(self) -> bool:
+        return KINDS[self.kind].needs_model
+
+
+@dataclass
+class JobSpec:
+    index: int
+    command: str
+    datasets: list[str]
+    models: list[str]
+    metrics: list[str] | None
+    fail_if: list[Any]  # Gate
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    title: str = "embeval report"
+    seed: int = 0
+    out_dir: Path | None = None
+    cache: bool = True
+    cache_dir: str | None = None
+    device: str | None = None
+    batch_size: int = 32
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "cache": self.cache, "cache_dir": self.cache_dir, "device": self.device,
+                "batch_size": self.batch_size}
+
+
+@dataclass
+class BatchConfig:
+    path: Path
+    sha256: str
+    text: str
+    settings: Settings
+    models: dict[str, ModelSpec]
+    datasets: dict[str, DatasetSpec]
+    jobs: list[JobSpec]
+
+
+def _toml_loads(text: str) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
+class _Checker:
+    """Typed access to one TOML table, with errors naming the key."""
+
+    def __init__(self, path: Path, prefix: str, table: Any, allowed: dict[str, Any]):
+        self.path, self.prefix = path, prefix
+        if not isinstance(table, dict):
+            self.fail("", f"must be a table, not {_tname(table)}")
+        self.table = table
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, list(allowed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+                self.fail(key, f"unknown key{hint}")
+            want = allowed[key]
+            if want is not None and not _is(table[key], want):
+                self.fail(key, f"must be {_want_name(want)}, not {_tname(table[key])} ({table[key]!r})")
+
+    def key(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix and key else (self.prefix or key)
+
+    def fail(self, key: str, problem: str):
+        raise ConfigError(self.path, self.key(key), problem)
+
+    def get(self, key: str, default: Any = None, required: bool = False) -> Any:
+        if key not in self.table:
+            if required:
+                self.fail(key, "missing (required)")
+            return default
+        return self.table[key]
+
+
+def _is(v: Any, want: Any) -> bool:
+    if want is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if want is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if want == "str_or_list":
+        return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+    return isinstance(v, want)
+
+
+def _want_name(want: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table",
+            list: "a list", "str_or_list": "a string or a list of strings"}.get(want, str(want))
+
+
+def _tname(v: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(v), type(v).__name__)
+
+
+def _as_list(v: Any) -> list[str]:
+    return [v] if isinstance(v, str) else list(v)
+
+
+def _unique_name(c: _Checker, seen: dict, what: str) -> str:
+    name = c.get("name", required=True)
+    if not name.strip():
+        c.fail("name", "must not be empty")
+    if "/" in name:
+        c.fail("name", f"{name!r}: '/' is not allowed (it separates command/model/dataset in item names)")
+    if name in seen:
+        c.fail("name", f"{what} {name!r} is defined twice")
+    return name
+
+
+def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> BatchConfig:
+    """Parse and validate; ConfigError (exit 2) naming the key on the first problem."""
+    from embeval.report.gates import parse_gate
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(p, "", "no such file")
+    if p.is_dir():
+        raise ConfigError(p, "", "is a folder; give a .toml config")
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+        doc = _toml_loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(p, "", "not UTF-8 text") from None
+    except Exception as exc:  # tomllib.TOMLDecodeError / tomli's
+        raise ConfigError(p, "", f"invalid TOML: {exc}") from None
+    base = p.resolve().parent
+    top = _Checker(p, "", doc, {"settings": dict, "models": list, "datasets": list, "jobs": list})
+
+    s = _Checker(p, "settings", top.get("settings", {}), {
+        "title": str, "seed": int, "out_dir": str, "cache": bool, "cache_dir": str, "device": str,
+        "batch_size": int})
+    settings = Settings(title=s.get("title", "embeval report"), seed=s.get("seed", 0),
+                        cache=s.get("cache", True), device=s.get("device"), batch_size=s.get("batch_size", 32))
+    if settings.batch_size < 1:
+        s.fail("batch_size", "must be at least 1")
+    if s.get("cache_dir") is not None:
+        settings.cache_dir = str(base / s.get("cache_dir"))
+    if out_dir is not None:
+        settings.out_dir = Path(out_dir)
+    elif s.get("out_dir") is not None:
+        settings.out_dir = Path(os.path.normpath(base / s.get("out_dir")))
+    else:
+        settings.out_dir = Path("embeval-report")
+
+    models: dict[str, ModelSpec] = {}
+    for i, table in enumerate(top.get("models", [])):
+        c = _Checker(p, f"models[{i}]", table, {
+            "name": str, "model": str, "batch_size": int, "max_seq_length": int, "device": str,
+            "query_prompt": str, "document_prompt": str})
+        name = _unique_name(c, models, "model")
+        for key in ("batch_size", "max_seq_length"):
+            if c.get(key) is not None and c.get(key) < 1:
+                c.fail(key, "must be at least 1")
+        models[name] = ModelSpec(name=name, model=c.get("model", name), batch_size=c.get("batch_size"),
+                                 max_seq_length=c.get("max_seq_length"), device=c.get("device"),
+                                 query_prompt=c.get("query_prompt", ""), document_prompt=c.get("document_prompt", ""))
+
+    datasets: dict[str, DatasetSpec] = {}
+    all_fields = sorted({f for k in KINDS.values() for f in k.required + k.optional})
+    for i, table in enumerate(top.get("datasets", [])):
+        c = _Checker(p, f"datasets[{i}]", table, {"name": str, "kind": str, "model": str, "options": dict,
+                                                   **{f: str for f in all_fields}})
+        name = _unique_name(c, datasets, "dataset")
+        kind = c.get("kind", required=True)
+        if kind not in KINDS:
+            close = difflib.get_close_matches(kind, list(KINDS), n=1)
+            c.fail("kind", f"unknown kind {kind!r}; " + (f"did you mean {close[0]!r}?" if close else
+                                                          f"choose one of {', '.join(KINDS)}"))
+        spec = KINDS[kind]
+        paths = {}
+        for f in all_fields:
+            if f in table and f not in spec.required + spec.optional:
+                c.fail(f, f"a {kind} dataset has no {f!r} (it takes {', '.join(spec.required + spec.optional)})")
+        for f in spec.required + spec.optional:
+            value = c.get(f, required=f in spec.required)
+            if value is None:
+                continue
+            fp = base / value
+            if not fp.exists():
+                c.fail(f, f"no such file or folder: {fp}")
+            paths[f] = fp
+        if c.get("model") is not None and spec.needs_model:
+            c.fail("model", f"a {kind} dataset is encoded by the job's models; 'model' labels precomputed vectors only")
+        datasets[name] = DatasetSpec(name, kind, paths, c.get("model"), dict(c.get("options", {})))
+
+    jobs: list[JobSpec] = []
+    job_tables = top.get("jobs", [])
+    if not job_tables:
+        top.fail("jobs", "missing: add at least one [[jobs]] table (command = \"geometry\", ...)")
+    seen_items: dict[str, str] = {}
+    for i, table in enumerate(job_tables):
+        c = _Checker(p, f"jobs[{i}]", table, {"command": str, "datasets": "str_or_list", "models": "str_or_list",
+                                               "metrics": "str_or_list", "fail_if": "str_or_list", "options": dict})
+        command = c.get("command", required=True)
+        if command not in COMMANDS:
+            close = difflib.get_close_matches(command, list(COMMANDS), n=1)
+            c.fail("command", f"unknown command {command!r}; " + (f"did you mean {close[0]!r}?" if close else
+                                                                 f"choose one of {', '.join(COMMANDS)}"))
+        cmd = COMMANDS[command]
+        accepted = [n for n, d in datasets.items() if d.kind in cmd.kinds]
+        ds_names = _as_list(c.get("datasets", accepted))
+        if not ds_names:
+            c.fail("datasets", f"no dataset of a kind {command} accepts ({', '.join(cmd.kinds)})")
+        for j, n in enumerate(ds_names):
+            if n not in datasets:
+                close = difflib.get_close_matches(n, list(datasets), n=1)
+                c.fail(f"datasets[{j}]", f"no dataset named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+            if datasets[n].kind not in cmd.kinds:
+                c.fail(f"datasets[{j}]", f"{command} does not take {datasets[n].kind} datasets ({n!r}); "
+                                         f"it takes {', '.join(cmd.kinds)}")
+        model_names = _as_list(c.get("models", list(models)))
+        for j, n in enumerate(model_names):
+            if n not in models:
+                close = difflib.get_close_matches(n, list(models), n=1)
+                c.fail(f"models[{j}]", f"no model named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+        if any(datasets[n].needs_model for n in ds_names) and not model_names:
+            n = next(n for n in ds_names if datasets[n].needs_model)
+            c.fail("models", f"dataset {n!r} holds texts: add a [[models]] table (e.g. name = \"minilm\", "
+                             "model = \"default\") or list models here")
+        metrics = c.get("metrics")
+        metrics = None if metrics is None else _as_list(metrics)
+        if metrics is not None:
+            _check_metrics(c, command, metrics)
+        gates = []
+        for j, expr in enumerate(_as_list(c.get("fail_if", []))):
+            try:
+                gates.append(parse_gate(expr, option="fail_if"))
+            except UsageError as exc:
+                c.fail(f"fail_if[{j}]", str(exc).removeprefix("fail_if "))
+        options = dict(c.get("options", {}))
+        for kind in dict.fromkeys(datasets[n].kind for n in ds_names):
+            r = cmd.kinds[kind]
+            params = r.parameters()
+            reserved = set(r.fields.values())
+            options = _check_options(c, "options", options, params, command, reserved, base)
+            if metrics is not None and "metrics" not in params:
+                c.fail("metrics", f"{command} on {kind} datasets takes no metrics list; set its parameters "
+                                  "under options")
+        for n in ds_names:
+            r = cmd.kinds[datasets[n].kind]
+            datasets[n].options = _check_options(
+                _Checker(p, f"datasets[{list(datasets).index(n)}]", {}, {}), "options", datasets[n].options,
+                r.parameters(), command, set(r.fields.values()), base)
+            for m in (model_names if datasets[n].needs_model else [datasets[n].model_label or "-"]):
+                key = f"{command}/{m}/{n}"
+                if key in seen_items:
+                    c.fail("", f"item {key} is already produced by {seen_items[key]}; merge the two jobs "
+                               "or name the dataset twice")
+                seen_items[key] = f"jobs[{i}]"
+        jobs.append(JobSpec(i, command, ds_names, model_names, metrics, gates, options))
+    return BatchConfig(p, hashlib.sha256(raw).hexdigest(), text, settings, models, datasets, jobs)
+
+
+def _check_metrics(c: _Checker, command: str, metrics: list[str]) -> None:
+    from embeval.diagnostics.registry import parse_spec, split_specs
+
+    families = COMMANDS[command].families
+    if not families:
+        return  # commands outside the registry check their own metric names when they run
+    for j, text in enumerate(metrics):
+        try:
+            for spec in split_specs(text):
+                parse_spec(spec, families)
+        except UsageError as exc:
+            c.fail(f"metrics[{j}]", str(exc))
+
+
+def _check_options(c: _Checker, key: str, options: dict, params: dict[str, inspect.Parameter], command: str,
+                   reserved: set[str], base: Path) -> dict:
+    """Every option must be a keyword parameter of the command's function, of a plausible type.
+    Options whose parameter is annotated as a path are resolved relative to the config file.
+    Returns the options with paths resolved."""
+    out = {}
+    for name, value in options.items():
+        where = f"{key}.{name}"
+        if name in RUNNER_ARGS or name in reserved or name in DATA_ARGS:
+            c.fail(where, f"set by the runner ({'[settings] seed' if name == 'seed' else 'the job and dataset'}), "
+                          "not an option")
+        p = params.get(name)
+        if p is None or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is p.empty:
+            usable = sorted(n for n, q in params.items() if q.default is not q.empty and n not in RUNNER_ARGS
+                            and n not in DATA_ARGS)
+            close = difflib.get_close_matches(name, usable, n=1)
+            c.fail(where, f"{command} has no option {name!r}; " + (f"did you mean {close[0]!r}?" if close else
+                                                                  f"options: {', '.join(usable)}"))
+        default = p.default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            c.fail(where, f"must be true or false, not {value!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            c.fail(where, f"must be a number, not {value!r}")
+        if isinstance(default, str) and not isinstance(value, str):
+            c.fail(where, f"must be a string, not {value!r}")
+        if isinstance(value, str) and "Path" in str(p.annotation):
+            value = base / value
+        out[name] = value
+    return out

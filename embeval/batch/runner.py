@@ -1,0 +1,138 @@
+"""Expand a validated config into items (command × model × dataset), run them, write outputs.
+
+A failing item (bad input, model that cannot load, a gate naming a metric the item lacks) is
+recorded with its error and the rest still run, unless ``fail_fast``: then the first item that
+errors or fails a gate stops the run and the remaining items are marked ``skipped``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embeval.batch.commands import COMMANDS
+from embeval.batch.config import BatchConfig, DatasetSpec, JobSpec, ModelSpec
+from embeval.errors import EmbevalError
+from embeval.progress import NULL, Progress
+from embeval.report.batch import NO_MODEL, Batch, Item
+
+
+@dataclass
+class Planned:
+    item: Item
+    job: JobSpec
+    dataset: DatasetSpec
+    model: ModelSpec | None
+
+
+def plan(cfg: BatchConfig) -> list[Planned]:
+    out = []
+    for job in cfg.jobs:
+        for dname in job.datasets:
+            ds = cfg.datasets[dname]
+            if ds.needs_model:
+                for mname in job.models:
+                    out.append(Planned(Item(job.command, mname, dname), job, ds, cfg.models[mname]))
+            else:
+                out.append(Planned(Item(job.command, ds.model_label or NO_MODEL, dname), job, ds, None))
+    return out
+
+
+def _encoder(cfg: BatchConfig, m: ModelSpec):
+    from embeval.encode import EncoderConfig
+
+    s = cfg.settings
+    return EncoderConfig(model=m.model, batch_size=m.batch_size or s.batch_size, max_seq_length=m.max_seq_length,
+                         device=m.device or s.device, query_prompt=m.query_prompt,
+                         document_prompt=m.document_prompt, cache=s.cache, cache_dir=s.cache_dir)
+
+
+def _call(cfg: BatchConfig, p: Planned, progress: Progress):
+    route = COMMANDS[p.job.command].kinds[p.dataset.kind]
+    kwargs: dict[str, Any] = {param: p.dataset.paths[f] for f, param in route.fields.items()
+                              if f in p.dataset.paths}
+    kwargs.update(p.dataset.options)
+    kwargs.update(p.job.options)
+    if p.job.metrics is not None:
+        kwargs["metrics"] = p.job.metrics
+    if p.model is not None:
+        kwargs["encoder"] = _encoder(cfg, p.model)
+    return route.func()(seed=cfg.settings.seed, progress=progress, **kwargs)
+
+
+def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = False,
+              extra_gates: list | None = None) -> tuple[Batch, list]:
+    """Run every item. ``extra_gates`` (from ``--fail-if`` on the command line) apply to every item
+    whose report has the metric. Returns the batch and the extra gates that matched no item."""
+    planned = plan(cfg)
+    batch = Batch(title=cfg.settings.title,
+                  config={"path": str(cfg.path), "sha256": cfg.sha256, "toml": cfg.text},
+                  settings=cfg.settings.to_dict(), items=[p.item for p in planned])
+    extra_gates = list(extra_gates or [])
+    matched = [False] * len(extra_gates)
+    stop = False
+    for p in planned:
+        it = p.item
+        if stop:
+            it.status = "skipped"
+            continue
+        progress.item(it.key)
+        t0 = time.perf_counter()
+        try:
+            report = _call(cfg, p, progress)
+            it.report = report
+            report.gates = [g.evaluate(report) for g in p.job.fail_if]
+            for j, g in enumerate(extra_gates):
+                if g.applies_to(report):
+                    matched[j] = True
+                    report.gates.append(g.evaluate(report))
+            it.status = "ok"
+        except EmbevalError as exc:
+            it.status, it.error = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one broken item must not stop the batch
+            it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
+        it.seconds = time.perf_counter() - t0
+        progress.item_done()
+        if fail_fast and (it.status == "error" or not it.passed):
+            stop = True
+    if stop:
+        batch.notes.append("stopped early (--fail-fast): items after the first failure were skipped")
+    return batch, [g for g, m in zip(extra_gates, matched) if not m]
+
+
+OUTPUTS = ("report.json", "report.csv", "report.md", "report.html")
+
+
+def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
+    """report.json, report.csv (long form), report.md, report.html, per_query.csv when any item
+    has per-query values, and items/<command>.<model>.<dataset>.csv (no model part for precomputed vectors) for per-item triage tables;
+    each written atomically. Returns the paths written."""
+    from embeval.report.batch import batch_csv, batch_json, batch_markdown, batch_per_query_csv
+    from embeval.report.html import batch_html
+    from embeval.report.render import write_atomic
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        from embeval.errors import UsageError
+
+        raise UsageError(f"--out-dir {out}: exists and is not a folder")
+    texts = {"report.json": batch_json(batch), "report.csv": batch_csv(batch), "report.md": batch_markdown(batch),
+             "report.html": batch_html(batch)}
+    if any(it.report is not None and it.report.per_query for it in batch.items):
+        texts["per_query.csv"] = batch_per_query_csv(batch)
+    written = []
+    for name, text in texts.items():
+        write_atomic(out / name, text)
+        written.append(out / name)
+    for it in batch.items:  # per-item triage tables (geometry with options.items = true)
+        if it.report is not None and getattr(it.report, "items", None) is not None:
+            from embeval.report.items import write_items
+
+            parts = [it.command] + ([] if it.model == NO_MODEL else [it.model]) + [it.dataset]
+            path = out / "items" / (re.sub(r"[^\w.@-]+", "_", ".".join(parts)) + ".csv")
+            write_items(path, it.report.items)
+            written.append(path)
+    return written

@@ -1,0 +1,267 @@
+"""A self-contained HTML page (tables, plots as embedded PNG data URIs, provenance) for one report
+or a whole batch. No external CSS, scripts or images: the file can be mailed or archived alone."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable
+
+from embeval.report.batch import Batch, Item, by_command, fmt_value, pivot
+from embeval.report.results import Report
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+padding:0 1rem;color:#222}
+h1{margin-bottom:.2rem} h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums} th{background:#f5f5f5}
+.pass{color:#1a7f37;font-weight:600} .fail{color:#cf222e;font-weight:600} .err{color:#9a6700;font-weight:600}
+.banner{padding:.6rem 1rem;border-radius:6px;margin:1rem 0;font-weight:600}
+.banner.ok{background:#dafbe1} .banner.bad{background:#ffebe9}
+figure{margin:1rem 0} figcaption{font-size:.85rem;color:#555} img{max-width:100%;height:auto}
+code{background:#f5f5f5;padding:0 .2rem} details{margin:.4rem 0} .muted{color:#666;font-size:.85rem}
+.wide{overflow-x:auto;max-width:100%}
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def img_tag(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _figure(png: bytes, caption: str) -> str:
+    return f"<figure>{img_tag(png, caption)}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _item_name(it: Item, items: list[Item]) -> str:
+    """The shortest label that tells the command's items apart."""
+    models = {i.model for i in items}
+    datasets = {i.dataset for i in items}
+    if len(models) <= 1:
+        return it.dataset
+    if len(datasets) <= 1:
+        return it.model
+    return f"{it.model} / {it.dataset}"
+
+
+# Figures a group of items (of one command) makes possible ----------------------------------
+
+
+def _fig_bars(items: list[Item]) -> list[tuple[str, bytes]]:
+    from embeval.report import figures
+
+    done = [it for it in items if it.report is not None and it.report.results]
+    if len(done) < 2:
+        return []
+    columns, rows = pivot(done)
+    metrics = []
+    for col in columns:
+        cells = [(_item_name(it, done), c[col]) for it, c in rows if col in c and c[col].value == c[col].value]
+        if cells:
+            metrics.append((col, cells[0][1].higher_is_better,
+                            [(name, r.value, r.ci_low, r.ci_high) for name, r in cells]))
+    if not metrics:
+        return []
+    return [("every metric, item by item (bars: value; whiskers: 95% CI where reported)",
+             figures.metric_bars(metrics))]
+
+
+def _fig_per_query(items: list[Item]) -> list[tuple[str, bytes]]:
+    from embeval.report import figures
+
+    metrics: dict[str, list[tuple[str, list[float]]]] = {}
+    for it in items:
+        if it.report is None:
+            continue
+        by_metric: dict[str, list[float]] = {}
+        for row in it.report.per_query:
+            by_metric.setdefault(row["metric"], []).append(float(row["value"]))
+        for m, vals in by_metric.items():
+            metrics.setdefault(m, []).append((_item_name(it, items), vals))
+    if not metrics:
+        return []
+    return [("per-query distributions of " + ", ".join(metrics) + " (box: quartiles, dot: mean)",
+             figures.distributions(list(metrics.items())))]
+
+
+def _series(items: list[Item], name: str) -> list[tuple[Item, dict]]:
+    return [(it, it.report.series[name]) for it in items if it.report is not None and name in it.report.series]
+
+
+def _fig_roc(items: list[Item]) -> list[tuple[str, bytes]]:
+    from embeval.report import figures
+
+    curves = [(_item_name(it, items), s["fpr"], s["tpr"], s.get("auc")) for it, s in _series(items, "roc")]
+    return [("pooled ROC curves", figures.roc_curves(curves))] if curves else []
+
+
+def _fig_scores(items: list[Item]) -> list[tuple[str, bytes]]:
+    from embeval.report import figures
+
+    hists = [(_item_name(it, items), s["edges"], s["pos"], s["neg"]) for it, s in _series(items, "scores")]
+    return [("score distributions: relevant vs irrelevant query-document pairs",
+             figures.score_histograms(hists))] if hists else []
+
+
+def _fig_gap(items: list[Item]) -> list[tuple[str, bytes]]:
+    from embeval.report import figures
+
+    return [(f"gap picture: {_item_name(it, items)} (top two principal components of A∪B)",
+             figures.gap_picture(_item_name(it, items), s["a"], s["b"], paired=bool(s.get("paired")),
+                                 explained=s.get("explained")))
+            for it, s in _series(items, "gap_pca")]
+
+
+def _fig_geometry(items: list[Item]) -> list[tuple[str, bytes]]:
+    from embeval.report import figures
+
+    out = []
+    nn = [(_item_name(it, items), s["edges"], s["counts"]) for it, s in _series(items, "nn_cosine")]
+    if nn:
+        out.append(("cosine to the nearest other row (the angle behind mam; a peak near 1 means near-duplicates)",
+                    figures.histogram_overlay("nearest-neighbour cosine", "cosine to the nearest other row", nn)))
+    occ = [(it, s) for it, s in _series(items, "k_occurrence")]
+    if occ:
+        hists = [(_item_name(it, items), list(range(len(s["counts"]) + 1)), s["counts"]) for it, s in occ]
+        k = occ[0][1].get("k")
+        out.append((f"k-occurrence N_k (k={k}): a long right tail means hubs, mass at 0 means antihubs",
+                    figures.histogram_overlay(f"k-occurrence (k={k})", "N_k: times a row is among others' k nearest",
+                                              hists)))
+    return out
+
+
+FIGURES: list[Callable[[list[Item]], list[tuple[str, bytes]]]] = [
+    _fig_bars, _fig_per_query, _fig_roc, _fig_scores, _fig_gap, _fig_geometry,
+]
+
+
+# Tables --------------------------------------------------------------------------------------
+
+
+def _results_table(report: Report) -> str:
+    rows = []
+    for r in report.results:
+        ci = "" if r.ci_low is None or r.ci_high is None else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        better = {True: "↑ higher", False: "↓ lower", None: ""}[r.higher_is_better]
+        rows.append(f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td><td>{_e(params)}</td>"
+                    f"<td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>")
+    return ("<table><tr><th>metric</th><th>value</th><th>params</th><th>95% CI</th><th>n</th><th>better</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _pivot_table(items: list[Item]) -> str:
+    columns, rows = pivot(items)
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = []
+    for it, cells in rows:
+        status = {"ok": "", "error": " <span class=err>error</span>", "skipped": " <span class=muted>skipped</span>"}
+        vals = "".join(f"<td class=num>{fmt_value(cells[c].value) if c in cells else ''}</td>" for c in columns)
+        body.append(f"<tr><td>{_e(it.model)}</td><td>{_e(it.dataset)}{status.get(it.status, '')}</td>{vals}</tr>")
+    return f"<div class=wide><table><tr><th>model</th><th>dataset</th>{head}</tr>{''.join(body)}</table></div>"
+
+
+def _gates_table(batch: Batch) -> str:
+    if not batch.gates:
+        return "<p class=muted>No gates were set.</p>"
+    rows = []
+    for it, g in batch.gates:
+        res = "<span class=pass>pass</span>" if g.passed else "<span class=fail>FAIL</span>"
+        rows.append(f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.expr)}</code></td>"
+                    f"<td class=num>{fmt_value(g.value)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>")
+    return ("<table><tr><th>item</th><th>gate</th><th>value</th><th>result</th><th>why</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _inputs_table(report: Report) -> str:
+    rows = []
+    for role, info in report.inputs.items():
+        digest = info.get("sha256") or (f"size {info.get('size')}, mtime {info.get('mtime')}" if "size" in info else "")
+        model = info.get("model")
+        model_txt = ""
+        if isinstance(model, dict):
+            model_txt = f"{model.get('model', '')} (weights sha256 {str(model.get('weights_sha256', ''))[:16]}…)"
+        extra = {k: v for k, v in info.items() if k not in ("path", "sha256", "size", "mtime", "n", "d", "model")}
+        rows.append(f"<tr><td>{_e(role)}</td><td><code>{_e(info.get('path', ''))}</code></td><td><code>{_e(digest)}</code>"
+                    f"</td><td class=num>{_e(info.get('n', ''))}</td><td class=num>{_e(info.get('d', ''))}</td>"
+                    f"<td>{_e(model_txt)}</td><td>{_e(json.dumps(extra, ensure_ascii=False) if extra else '')}</td></tr>")
+    return ("<table><tr><th>input</th><th>path</th><th>sha256</th><th>n</th><th>d</th><th>model</th><th>other</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _item_details(it: Item, open_: bool = False) -> str:
+    parts = [f"<details{' open' if open_ else ''}><summary><b>{_e(it.key)}</b> — {_e(it.status)}"
+             f"{f', {it.seconds:.1f} s' if it.seconds else ''}</summary>"]
+    if it.error:
+        parts.append(f"<p class=err>{_e(it.error)}</p>")
+    rep = it.report
+    if rep is not None:
+        parts.append(_results_table(rep))
+        parts.append("<h4>inputs</h4>" + _inputs_table(rep))
+        parts.append(f"<h4>settings</h4><pre>{_e(json.dumps(rep.settings, indent=2, ensure_ascii=False))}</pre>")
+        if rep.notes:
+            parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in rep.notes) + "</ul>")
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def batch_html(batch: Batch) -> str:
+    """The whole page for a batch (a single report is a batch of one item)."""
+    single = len(batch.items) == 1
+    failed = [g for _, g in batch.gates if not g.passed]
+    bad = bool(failed or batch.errors)
+    out = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+           f"<meta name=viewport content='width=device-width, initial-scale=1'><title>{_e(batch.title)}</title>",
+           f"<style>{CSS}</style></head><body>", f"<h1>{_e(batch.title)}</h1>",
+           f"<div class='banner {'bad' if bad else 'ok'}'>{'✗' if bad else '✓'} {_e(batch.summary())}</div>"]
+    out.append("<h2>Gates</h2>" + _gates_table(batch))
+    if batch.errors:
+        out.append("<h2>Items that did not run</h2><ul>"
+                   + "".join(f"<li><b>{_e(it.key)}</b>: <span class=err>{_e(it.error)}</span></li>"
+                             for it in batch.errors) + "</ul>")
+    for command, items in by_command(batch).items():
+        out.append(f"<h2>{_e(command)}</h2>")
+        if single and items[0].report is not None:
+            out.append(_results_table(items[0].report))
+        else:
+            out.append(_pivot_table(items))
+        for make in FIGURES:
+            for caption, png in make(items):
+                out.append(_figure(png, caption))
+    out.append("<h2>Provenance</h2>")
+    config = {k: v for k, v in batch.config.items() if k != "toml"}
+    prov = {**batch.provenance, **({"config": config} if config else {}), "settings": batch.settings}
+    out.append(f"<pre>{_e(json.dumps(prov, indent=2, ensure_ascii=False))}</pre>")
+    if batch.config.get("toml"):
+        out.append(f"<details><summary>config <code>{_e(batch.config.get('path', ''))}</code></summary>"
+                   f"<pre>{_e(batch.config['toml'])}</pre></details>")
+    for it in batch.items:
+        out.append(_item_details(it, open_=single))
+    for note in batch.notes:
+        out.append(f"<p class=muted>{_e(note)}</p>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def report_html(report: Report) -> str:
+    """One command's report as a page."""
+    first = next(iter(report.inputs.values()), {})
+    from pathlib import Path
+
+    item = Item(report.command, _model_name(report), Path(str(first.get("path", "input"))).name or "input",
+                status="ok", report=report)
+    return batch_html(Batch(title=f"embeval {report.command}", settings=report.settings, items=[item],
+                            provenance=report.provenance))
+
+
+def _model_name(report: Report) -> str:
+    for info in report.inputs.values():
+        if isinstance(info.get("model"), dict):
+            return str(info["model"].get("model", "-"))
+    return "-"
