@@ -332,7 +332,7 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
         except (ValueError, TypeError):
             raise InputError(p, f"{vector_col!r} must hold numbers only") from None
         return _as_float32(p, arr), ids, labels
-    skip = {id_col, label_col, "text"}
+    skip = {id_col, label_col, "label", "text"}  # a default-named label column is never a dimension
     dims = [c for c in cols if c not in skip]
     if not dims:
         raise InputError(p, f"no vector column {vector_col!r} and no dimension columns")

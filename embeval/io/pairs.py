@@ -74,8 +74,10 @@ def _read_stsb(p: Path) -> TextPairs:
 
 def _score(p: Path, value, where: str) -> float:
     """A gold score as a finite float; None, NaN, inf, text and booleans raise naming ``where``."""
-    if isinstance(value, bool) or value is None:
-        raise InputError(p, f"missing or non-numeric score {value!r}", where=where)
+    if value is None:
+        raise InputError(p, "missing score", where=where)
+    if isinstance(value, bool):
+        raise InputError(p, f"score {value!r} is not a number", where=where)
     try:
         score = float(value)
     except (TypeError, ValueError):

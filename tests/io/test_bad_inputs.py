@@ -377,3 +377,12 @@ def test_rows_whose_float64_norm_is_unusable_are_rejected():
     with pytest.raises(InputError) as err:
         validate(emb)
     assert "zero-norm vector" in err.value.problem and err.value.where == "row 1, id b"
+
+
+def test_a_label_column_is_never_a_dimension(tmp_path):
+    """Without --label-col a numeric `label` column used to become a silent extra dimension."""
+    (p := tmp_path / "v.csv").write_text("id,x,y,label\na,1,2,0\nb,3,4,1\nc,5,7,1\n")
+    emb = load_embeddings(p)
+    assert emb.d == 2 and emb.labels is None
+    np.testing.assert_array_equal(emb.vectors, [[1, 2], [3, 4], [5, 7]])
+    assert load_embeddings(p, label_col="label").labels.tolist() == [0, 1, 1]
