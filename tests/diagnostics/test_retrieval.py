@@ -187,7 +187,7 @@ def test_pytrec_eval_parity_real_scifact_sample():
     d = SAMPLE / "scifact_small"
     q = load_embeddings(d / "queries.npz", min_rows=1)
     c = load_embeddings(d / "corpus.npz")
-    qrels = load_qrels(d / "qrels" / "test.tsv")
+    qrels = {q: {doc: int(g) for doc, g in j.items()} for q, j in load_qrels(d / "qrels/test.tsv").items()}
     out = _check_against_pytrec(l2_normalize(q.vectors), l2_normalize(c.vectors), qrels, q.ids, c.ids)
     assert _values(out.results)["ndcg@10"] > 0.5
 
