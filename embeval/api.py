@@ -38,6 +38,19 @@ def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
     return chosen
 
 
+def run_diagnostic(diag: Diagnostic, context, params: dict, *, explicit: bool, notes: list[str]) -> list:
+    """Run one diagnostic. In a default run (no --metric) one that cannot apply to this input
+    (too few rows for its k, no distinct rows, ...) is skipped with a note instead of failing the
+    whole report; a diagnostic the user asked for by name still fails loudly."""
+    try:
+        return diag.func(context, **params)
+    except UsageError as exc:
+        if explicit:
+            raise
+        notes.append(f"skipped {diag.name}: {exc}")
+        return []
+
+
 _NEEDS_HINT = {"pairs": "pass --pairs OTHER with row-aligned vectors", "labels": "pass --labels or --label-col"}
 
 
@@ -143,7 +156,7 @@ def geometry_report(
     for diag, params in chosen:
         if diag.name == "uniformity" and sample and not params.get("sample"):
             params = {**params, "sample": sample}
-        report.results.extend(diag.func(space, **params))
+        report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
                         else "rows used as given (--no-normalize); angles and cosines use unit rows")
     if items:
@@ -364,6 +377,19 @@ def encode_file(
     return vectors.shape
 
 
+def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, roc=None,
+                             **_: Any) -> None:
+    """Usage errors first: they must not wait for (large) files to load or texts to encode."""
+    from embeval.diagnostics.retrieval import parse_ks
+    from embeval.index.search import check_threads, resolve_params
+    from embeval.report.roc import check_roc_path
+
+    parse_ks(k)
+    resolve_params(index, None, index_params)
+    check_threads(threads)
+    check_roc_path(roc)
+
+
 def retrieval_report(
     queries_path: str | Path,
     corpus_path: str | Path,
@@ -388,18 +414,11 @@ def retrieval_report(
     Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
     absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
     """
-    from embeval.diagnostics.retrieval import parse_ks
-    from embeval.index.search import check_threads, resolve_params
     from embeval.io.embeddings import check_same_dim, load_embeddings
     from embeval.io.fileinfo import file_info
     from embeval.io.qrels import load_qrels
-    from embeval.report.roc import check_roc_path
 
-    # Usage errors first: they must not wait for (large) files to load.
-    parse_ks(k)
-    resolve_params(index, None, index_params)
-    check_threads(threads)
-    check_roc_path(roc)
+    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
         c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
@@ -417,7 +436,7 @@ def retrieval_report(
     }
     return retrieval_report_from_arrays(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
-        sources=(str(queries_path), str(corpus_path), str(qrels_path)),
+        sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         roc=roc, seed=seed, progress=progress,
     )
@@ -439,19 +458,12 @@ def retrieval_report_beir(
     """
     import numpy as np
 
-    from embeval.diagnostics.retrieval import parse_ks
     from embeval.encode import encode_texts, load_encoder
     from embeval.io.fileinfo import file_info
     from embeval.io.qrels import load_qrels
     from embeval.io.texts import load_beir
-    from embeval.report.roc import check_roc_path
 
-    from embeval.index.search import check_threads, resolve_params
-
-    parse_ks(options.get("k", "1,10,100"))
-    resolve_params(options.get("index", "flat"), None, options.get("index_params"))
-    check_threads(options.get("threads"))
-    check_roc_path(options.get("roc"))
+    _check_retrieval_options(**options)
     data = load_beir(folder, split)
     qrels = load_qrels(data.qrels_path)
     judged = set(qrels)
@@ -475,6 +487,15 @@ def retrieval_report_beir(
         sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
         **options,
     )
+
+
+def _id_source(path, ids, id_col: str) -> str:
+    """The file's name for messages, saying so when it had no ids (row numbers stand in)."""
+    import numpy as np
+
+    if np.array_equal(ids, np.arange(len(ids)).astype(str)):
+        return f"{path} (it has no {id_col!r} column or array, so its ids are row numbers)"
+    return str(path)
 
 
 def retrieval_report_from_arrays(

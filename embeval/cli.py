@@ -600,8 +600,34 @@ def run_cmd(
         _fail(batch.summary())
 
 
+def _click_exceptions():
+    """The click exception classes Typer runs with (recent Typer vendors its own copy of click)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # older Typer: plain click
+        from click import exceptions
+    return exceptions
+
+
 def main() -> None:
-    app()
+    """Console entry point: usage errors from option parsing are one line too, exit code 2."""
+    cx = _click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+    except cx.UsageError as exc:
+        from rich.console import Console
+        from rich.markup import escape
+
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            typer.echo(exc.ctx.get_help())
+            sys.exit(2)
+        cmd = exc.ctx.command_path if exc.ctx is not None else "embeval"
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[red]embeval: error:[/] {escape(exc.format_message())} (see '{escape(cmd)} --help')")
+        sys.exit(2)
+    except cx.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

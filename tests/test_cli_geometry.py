@@ -205,3 +205,28 @@ def test_output_file_has_normal_permissions(cli, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_default_run_skips_what_cannot_apply(cli, tmp_path, gauss):
+    np.save(tmp_path / "small.npy", gauss[:6])
+    res = cli("geometry", tmp_path / "small.npy", "-q", "-f", "json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert "uniformity" in {r["metric"] for r in doc["results"]}
+    assert "hubness_skew" not in {r["metric"] for r in doc["results"]}
+    assert any(n.startswith("skipped hubness") for n in doc["notes"])
+    # Asked for by name, it still fails loudly.
+    res = cli("geometry", tmp_path / "small.npy", "-q", "-m", "hubness")
+    assert res.exit_code == 2 and "k=10 needs more than 10 rows" in res.stderr
+
+
+def test_console_script_usage_errors_are_one_line():
+    import subprocess
+    import sys
+
+    for args, fragment in ((["geometry", str(CORPUS), "--bogus"], "No such option: --bogus"),
+                           (["geometry"], "Missing argument"), (["nosuch"], "No such command")):
+        res = subprocess.run([sys.executable, "-m", "embeval", *args], capture_output=True, text=True)
+        assert res.returncode == 2, args
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], res.stderr

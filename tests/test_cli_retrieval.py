@@ -176,6 +176,13 @@ def test_bad_inputs_exit_2_with_one_line_and_no_output(cli, files, change, messa
     assert not list(files.glob(".out.json*")) and not list(files.glob(".roc.csv*"))
 
 
+def test_corpus_without_ids_says_so(cli):
+    r = cli("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npy", "--qrels",
+            S / "qrels" / "test.tsv", "-q")
+    assert r.exit_code == 2
+    assert "corpus.npy (it has no 'id' column or array, so its ids are row numbers)" in r.stderr
+
+
 def test_good_small_files_pass(cli, files):
     r = cli("retrieval", "--queries", files / "q.npz", "--corpus", files / "c.npz", "--qrels", files / "ok.tsv",
             "--k", "1,5", "-f", "json", "--quiet")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embeval.diagnostics.geometry import _sqdist_transform, alignment_value, uniformity_exact
-from embeval.diagnostics.pairsum import cross_pair_sum
+from embeval.diagnostics.pairsum import cross_pair_sum, log_mean
 from embeval.diagnostics.registry import Diagnostic, Param, register
 from embeval.diagnostics.space import l2_normalize
 from embeval.errors import UsageError
@@ -115,7 +115,7 @@ def cross_uniformity(a: np.ndarray, b: np.ndarray, t: float = 2.0, *, skip_match
         raise UsageError("cross-set uniformity needs at least one pair of rows from different sets")
     total = cross_pair_sum(a, b, f, skip_diagonal=skip_matched, progress=progress,
                            label="cross-set uniformity")
-    return math.log(total / count)
+    return log_mean(total, count, "uniformity_cross")
 
 
 def linear_separability_value(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed: int = 0,
@@ -380,29 +380,29 @@ register(Diagnostic(
     "cross-validated balanced accuracy of a logistic regression telling A from B; 0.5 = no gap "
     "(Fahim et al. 2024)",
     higher_is_better=False, outputs=("linear_separability",),
-    params={"folds": Param(int, 5, "cross-validation folds (stratified, seeded)"),
-            "C": Param(float, 1.0, "inverse L2 regularisation strength"),
-            "max_rows": Param(int, 10000, "subsample each set to at most this many rows")},
+    params={"folds": Param(int, 5, "cross-validation folds (stratified, seeded)", low=2),
+            "C": Param(float, 1.0, "inverse L2 regularisation strength", low=0, low_open=True),
+            "max_rows": Param(int, 10000, "subsample each set to at most this many rows", low=2)},
 ))
 register(Diagnostic(
     "set_uniformity", F, set_uniformity,
     "uniformity of A, of B, of A∪B, and across the sets (Wang & Isola 2020); lower = more spread",
     higher_is_better=False,
     outputs=("uniformity_a", "uniformity_b", "uniformity_joint", "uniformity_cross"),
-    params={"t": Param(float, 2.0, "temperature")},
+    params={"t": Param(float, 2.0, "temperature", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "knn_mixing", F, knn_mixing,
     "share of each row's k nearest neighbours in A∪B that come from the other set; 0 = never mix",
     higher_is_better=True, outputs=("knn_mixing",),
-    params={"k": Param(int, 10, "neighbours")},
+    params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "paired_similarity", F, paired_similarity,
     "row-aligned pairs: alignment ‖â_i − b̂_i‖^alpha (lower better), matched cosine (higher "
     "better), unmatched cosine over i≠j (lower better)",
     higher_is_better=False, outputs=("alignment", "matched_cosine", "unmatched_cosine"),
-    needs=frozenset({"pairs"}), params={"alpha": Param(float, 2.0, "alignment exponent")},
+    needs=frozenset({"pairs"}), params={"alpha": Param(float, 2.0, "alignment exponent", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "paired_retrieval", F, paired_retrieval,
@@ -420,6 +420,6 @@ register(Diagnostic(
     outputs=("shifted_gap", "shifted_a2b_recall@K", "shifted_b2a_recall@K", "shifted_a2b_auc_global",
              "shifted_b2a_auc_global", "shifted_a2b_auc_query", "shifted_b2a_auc_query"),
     needs=frozenset({"pairs"}),
-    params={"lam": Param(float, None, "shift distance λ (default ‖gap‖)"),
+    params={"lam": Param(float, None, "shift distance λ (default ‖gap‖)", low=0),
             "ks": Param(str, "1,5", "recall cut-offs, comma-separated")},
 ))

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from embeval.diagnostics.pairsum import sample_pairs, upper_pair_sum
+from embeval.diagnostics.pairsum import log_mean, sample_pairs, upper_pair_sum
 from embeval.diagnostics.registry import Diagnostic, Param, register
-from embeval.diagnostics.space import Space
+from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
 from embeval.report.results import Result
 
@@ -45,7 +45,7 @@ def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, 
 
     kw = {} if progress is None else {"progress": progress}
     n = x.shape[0]
-    return math.log(upper_pair_sum(x, f, label="uniformity", **kw) / (n * (n - 1) / 2))
+    return log_mean(upper_pair_sum(x, f, label="uniformity", **kw), n * (n - 1) / 2)
 
 
 def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int) -> tuple[float, float, float]:
@@ -64,7 +64,7 @@ def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int) -> tuple[floa
     mean = vals.mean()
     half = 1.96 * vals.std(ddof=1) / math.sqrt(m) if m > 1 else math.inf
     lo = math.log(mean - half) if mean - half > 0 else -math.inf
-    return math.log(mean), lo, math.log(mean + half)
+    return log_mean(mean, 1.0), lo, math.log(mean + half)
 
 
 def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
@@ -162,7 +162,7 @@ def skewness(v: np.ndarray) -> float:
 def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
     """Hubness (Radovanović et al. 2010; scikit-hubness): skewness of N_k, share of antihubs
     (N_k = 0), and hub occurrence (share of all neighbour slots taken by hubs, N_k ≥ hub_size·k)."""
-    k = _check_k(space, k)
+    k = check_k(k, space.n)
     _, idx = space.knn(k)
     occ = k_occurrence(idx, space.n)
     hubs = occ >= hub_size * k
@@ -220,12 +220,6 @@ def intrinsic_dim(space: Space) -> list[Result]:
                    n=space.n, higher_is_better=None)]
 
 
-def _check_k(space: Space, k: int) -> int:
-    if k < 1:
-        raise UsageError(f"k must be at least 1, got {k}")
-    if k >= space.n:
-        raise UsageError(f"k={k} needs more than {k} rows; the input has {space.n}")
-    return k
 
 
 G = "geometry"
@@ -233,14 +227,14 @@ register(Diagnostic(
     "uniformity", G, uniformity,
     "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs (Wang & Isola 2020); lower is more uniform, 0 = collapse",
     higher_is_better=False, outputs=("uniformity",),
-    params={"t": Param(float, 2.0, "temperature"),
-            "sample": Param(int, 0, "estimate from this many random pairs (0 = exact)")},
+    params={"t": Param(float, 2.0, "temperature", low=0, low_open=True),
+            "sample": Param(int, 0, "estimate from this many random pairs (0 = exact)", low=0)},
 ))
 register(Diagnostic(
     "alignment", G, alignment,
     "mean ‖x̂_i − ŷ_i‖^alpha over positive pairs (Wang & Isola 2020); lower is better",
     higher_is_better=False, outputs=("alignment",), needs=frozenset({"pairs"}),
-    params={"alpha": Param(float, 2.0, "exponent")},
+    params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "mam", G, mam,
@@ -263,8 +257,8 @@ register(Diagnostic(
     "hubness", G, hubness,
     "skewness of k-occurrence, antihub share, hub occurrence (Radovanović et al. 2010)",
     higher_is_better=False, outputs=("hubness_skew", "antihub_share", "hub_occurrence"),
-    params={"k": Param(int, 10, "neighbours"),
-            "hub_size": Param(float, 2.0, "hubs have k-occurrence ≥ hub_size·k")},
+    params={"k": Param(int, 10, "neighbours", low=1),
+            "hub_size": Param(float, 2.0, "hubs have k-occurrence ≥ hub_size·k", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "intrinsic_dim", G, intrinsic_dim,

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from embeval.diagnostics.registry import Diagnostic, Param, register
-from embeval.diagnostics.space import Space
+from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
 from embeval.report.results import Result
@@ -83,7 +83,7 @@ def knn_vote(codes: np.ndarray, idx: np.ndarray, block: int = 1 << 16) -> np.nda
 def knn_label_agreement(space: Space, k: int = 10) -> list[Result]:
     """Mean over rows of the share of the k nearest other rows (cosine, FAISS) with the same label.
     Rows with the lowest agreement are label-error candidates (see ``--items``). Higher is better."""
-    k = _check_k(space, k)
+    k = check_k(k, space.n)
     codes, _ = space.label_codes()
     _, idx = space.knn(k)
     return [Result("knn_label_agreement", float(np.mean(neighbour_agreement(codes, idx))), {"k": k},
@@ -93,7 +93,7 @@ def knn_label_agreement(space: Space, k: int = 10) -> list[Result]:
 def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
     """Leave-one-out kNN classification accuracy: each row is predicted by a majority vote of its k
     nearest other rows (cosine, FAISS), ties to the nearest tied label. Higher is better."""
-    k = _check_k(space, k)
+    k = check_k(k, space.n)
     codes, _ = space.label_codes()
     _, idx = space.knn(k)
     acc = float(np.mean(knn_vote(codes, idx) == codes))
@@ -303,12 +303,6 @@ def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int =
     return [Result("opis", opis_value(u), params, n=len(codes), higher_is_better=False)]
 
 
-def _check_k(space: Space, k: int) -> int:
-    if k < 1:
-        raise UsageError(f"k must be at least 1, got {k}")
-    if k >= space.n:
-        raise UsageError(f"k={k} needs more than {k} rows; the input has {space.n}")
-    return k
 
 
 L = "labels"
@@ -322,13 +316,13 @@ register(Diagnostic(
     "knn_label_agreement", L, knn_label_agreement,
     "mean share of each row's k nearest neighbours (FAISS, cosine) with its label",
     higher_is_better=True, outputs=("knn_label_agreement",), needs=NEEDS,
-    params={"k": Param(int, 10, "neighbours")},
+    params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "knn_accuracy", L, knn_accuracy,
     "leave-one-out kNN classification accuracy (majority of k neighbours, ties to the nearest)",
     higher_is_better=True, outputs=("knn_accuracy",), needs=NEEDS,
-    params={"k": Param(int, 10, "neighbours")},
+    params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "silhouette", L, silhouette,
@@ -339,8 +333,8 @@ register(Diagnostic(
     "opis", L, opis,
     "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); lower = one threshold fits all",
     higher_is_better=False, outputs=("opis",), needs=NEEDS,
-    params={"far_low": Param(float, 0.01, "calibration range starts where the global FAR is this"),
-            "far_high": Param(float, 0.1, "calibration range ends where the global FAR is this"),
-            "grid": Param(int, 101, "thresholds in the calibration range"),
-            "max_rows": Param(int, 20000, "above this many rows use a seeded random subset (0 = all)")},
+    params={"far_low": Param(float, 0.01, "calibration range starts where the global FAR is this", low=0, low_open=True, high=1),
+            "far_high": Param(float, 0.1, "calibration range ends where the global FAR is this", low=0, low_open=True, high=1),
+            "grid": Param(int, 101, "thresholds in the calibration range", low=2),
+            "max_rows": Param(int, 20000, "above this many rows use a seeded random subset (0 = all)", low=0)},
 ))

@@ -69,4 +69,4 @@ register(Diagnostic("pearson", P, pearson, "Pearson correlation of cos(a, b) wit
 register(Diagnostic("pair_alignment", P, pair_alignment,
                     "mean ‖â − b̂‖^alpha over the pairs (reported as 'alignment')",
                     higher_is_better=False, outputs=("alignment",),
-                    params={"alpha": Param(float, 2.0, "exponent")}))
+                    params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)}))

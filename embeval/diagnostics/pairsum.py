@@ -83,3 +83,15 @@ def sample_pairs(n: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, 
     j = rng.integers(0, n - 1, size=m)
     j = j + (j >= i)  # uniform over the n-1 indices other than i
     return i, j
+
+
+def log_mean(total: float, count: float, what: str = "uniformity") -> float:
+    """log(total / count) for a mean of exp(−t·d²) terms; an all-underflow sum is a usage error
+    (t far too large for these distances), not a math domain error."""
+    import math
+
+    from embeval.errors import UsageError
+
+    if total <= 0.0:
+        raise UsageError(f"{what}: every exp(−t·d²) term underflows to 0; use a smaller t")
+    return math.log(total / count)

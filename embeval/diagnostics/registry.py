@@ -18,10 +18,27 @@ from embeval.errors import UsageError
 
 @dataclass(frozen=True)
 class Param:
+    """A diagnostic's parameter, as data: type, default, help, and the values it may take
+    (``choices``, or a range: ``low`` ≤ value, strictly when ``low_open``; value ≤ ``high``)."""
+
     type: type
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
+    low: float | None = None
+    low_open: bool = False
+    high: float | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None or self.type not in (int, float):
+            return value
+        if value != value or value in (float("inf"), float("-inf")):
+            raise UsageError(f"parameter {name}={value!r}: must be a finite number")
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            raise UsageError(f"parameter {name}={value!r}: must be {'>' if self.low_open else '≥'} {self.low:g}")
+        if self.high is not None and value > self.high:
+            raise UsageError(f"parameter {name}={value!r}: must be ≤ {self.high:g}")
+        return value
 
     def parse(self, name: str, raw: str) -> Any:
         try:
@@ -36,7 +53,7 @@ class Param:
             raise UsageError(f"parameter {name}={raw!r}: expected {self.type.__name__}") from None
         if self.choices is not None and value not in self.choices:
             raise UsageError(f"parameter {name}={raw!r}: choose one of {', '.join(map(str, self.choices))}")
-        return value
+        return self.check(name, value)
 
 
 @dataclass(frozen=True)
@@ -110,15 +127,22 @@ def parse_spec(spec: str, family: str | tuple[str, ...] | None = None) -> tuple[
     diag = get(m.group(1), family)
     params = diag.defaults()
     if m.group(2):
+        # "ks=1,5,k=3": an item without "=" continues the previous value (a list parameter).
+        pairs: list[list[str]] = []
         for item in m.group(2).split(","):
+            key, sep, raw = item.partition("=")
+            if not sep and pairs:
+                pairs[-1][1] += "," + item.strip()
+                continue
             if not item.strip():
                 continue
-            key, sep, raw = item.partition("=")
             key = key.strip()
             if not sep or key not in diag.params:
                 known = ", ".join(diag.params) or "none"
                 raise UsageError(f"metric {diag.name}: unknown parameter {key!r} (parameters: {known})")
-            params[key] = diag.params[key].parse(key, raw.strip())
+            pairs.append([key, raw.strip()])
+        for key, raw in pairs:
+            params[key] = diag.params[key].parse(key, raw)
     return diag, params
 
 

@@ -29,12 +29,14 @@ negatives = every other (query, doc) pair of the corpus, judged or not):
   (Simpson & Fitter 1973's d_a), the threshold maximising TPR − FPR (Youden's J) and the FPR
   at TPR ≥ 0.95, both on the pooled ROC.
 
-The all-pairs pass is blocked (at most ``block_elements`` scores in memory at once). auc_query
-is exact. auc_global is exact (all scores sorted) when m·n ≤ ``exact_limit``; above that it is
-counted in 2^24 bins of width 2^-23 (= float32 epsilon) over [-1, 1]: pairs in different bins
-are ordered exactly, a positive and a negative in the same bin count ½, and the resulting error
-bound ½·Σ_b pos_b·neg_b / (P·N) is reported with the value (``max_error``). Memory is then
-constant: one block of scores, one int32 copy and the 128 MiB histogram.
+The all-pairs pass is one blocked pass (at most ``block_elements`` scores in memory at once;
+blocks of up to 1,024 queries × as many documents as fit). auc_query is exact: each positive's
+score is bracketed by a proven rounding bound before the pass, so documents scored earlier can be
+counted without holding them. auc_global is exact (all scores sorted) when m·n ≤ ``exact_limit``;
+above that it is counted in 2^24 bins of width 2^-23 (= float32 epsilon) over [-1, 1]: pairs in
+different bins are ordered exactly, a positive and a negative in the same bin count ½, and the
+resulting error bound ½·Σ_b pos_b·neg_b / (P·N) is reported with the value (``max_error``).
+Memory is then constant: one block of scores, its bin indices and the 128 MiB histogram.
 """
 
 from __future__ import annotations
@@ -341,10 +343,86 @@ def _to_bins(s: np.ndarray, bits: int, out_dtype=np.int32) -> np.ndarray:
     return s.astype(out_dtype)
 
 
+QUERY_BLOCK = 1024  # queries scored together: wide enough for efficient matrix products
+
+
 def _block_shape(m: int, n: int, block_elements: int) -> tuple[int, int]:
-    if n <= block_elements:
-        return max(1, min(m, block_elements // n)), n
-    return 1, block_elements
+    """(queries, documents) per block: up to QUERY_BLOCK queries, as many documents as fit."""
+    B = max(1, min(m, QUERY_BLOCK, block_elements))
+    return B, max(1, min(n, block_elements // B))
+
+
+def _rounding_window(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 inner products of row pairs (q[i], c[i]) and a bound on how far any float32
+    evaluation of them can be: 2·γ_d·Σ_k|q_k c_k| with γ_d = d·u/(1 − d·u), u = 2^-24 — the
+    classical error bound of a d-term dot product in any summation order (Higham 2002, §3.1),
+    doubled for margin."""
+    q64, c64 = q.astype(np.float64), c.astype(np.float64)
+    d = q.shape[1]
+    u = 2.0 ** -24
+    gamma = d * u / (1 - d * u)
+    return np.einsum("ij,ij->i", q64, c64), 2 * gamma * np.einsum("ij,ij->i", np.abs(q64), np.abs(c64))
+
+
+class _QueryCounts:
+    """Exact counts, for each positive p of one query, of the query's documents scoring below and
+    equal to p, accumulated chunk by chunk before p's own score is seen.
+
+    Each positive gets a window [lo, hi] of float32 values that provably contains its float32
+    score (``_rounding_window``, widened outwards to float32): values below lo are counted at
+    once, the few inside a window are kept, and are compared with the actual scores at the end."""
+
+    def __init__(self, positives: np.ndarray, centre: np.ndarray, radius: np.ndarray):
+        self.positives = positives
+        down, up = np.float32(-np.inf), np.float32(np.inf)
+        self.lo = np.nextafter((centre - radius).astype(np.float32), down)  # float32 ≤ centre − radius
+        self.hi = np.nextafter((centre + radius).astype(np.float32), up)
+        self.below = np.zeros(len(positives), dtype=np.int64)
+        self.kept: list[np.ndarray] = []
+        self.own = np.full(len(positives), np.nan, dtype=np.float32)
+        if len(positives) > 8:
+            order = np.argsort(self.lo)
+            self._lo_sorted = self.lo[order]
+            self._hi_cummax = np.maximum.accumulate(self.hi[order])
+            self._lo_unique = np.unique(self.lo)
+            self._lo_slot = np.searchsorted(self._lo_unique, self.lo)
+
+    def add(self, row: np.ndarray, c0: int) -> None:
+        """Count one float32 chunk of the query's scores (documents c0 … c0 + len(row) − 1)."""
+        sel = (self.positives >= c0) & (self.positives < c0 + len(row))
+        if sel.any():
+            self.own[sel] = row[self.positives[sel] - c0]
+        if len(self.positives) <= 8:
+            hit = []
+            for j in range(len(self.positives)):
+                nb = np.count_nonzero(row < self.lo[j])
+                self.below[j] += nb
+                if np.count_nonzero(row <= self.hi[j]) > nb:  # something inside this window
+                    hit.append(j)
+            if not hit:
+                return
+            inside = np.zeros(len(row), dtype=bool)
+            for j in hit:
+                inside |= (row >= self.lo[j]) & (row <= self.hi[j])
+        else:
+            right = np.searchsorted(self._lo_sorted, row, side="right")  # windows with lo ≤ v
+            lo_u = self._lo_unique
+            cnt = np.bincount(np.searchsorted(lo_u, row, side="right"), minlength=len(lo_u) + 1)
+            self.below += np.cumsum(cnt)[:len(lo_u)][self._lo_slot]  # #v < lo
+            # v lies in some window iff the largest hi among windows with lo ≤ v reaches v.
+            inside = (right > 0) & (row <= self._hi_cummax[np.maximum(right - 1, 0)])
+        self.kept.append(row[inside])
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(scores of the positives, #documents below each, #documents equal to each)."""
+        own = self.own
+        if np.isnan(own).any() or np.any((own < self.lo) | (own > self.hi)):  # pragma: no cover
+            raise RuntimeError("internal error: a float32 score fell outside its rounding bound")
+        kept = np.sort(np.concatenate(self.kept)) if self.kept else np.empty(0, np.float32)
+        # Kept values ≥ lo and < own are below; every value equal to own is inside its window.
+        less = self.below + np.searchsorted(kept, own, "left") - np.searchsorted(kept, self.lo, "left")
+        eq = np.searchsorted(kept, own, "right") - np.searchsorted(kept, own, "left")
+        return own, less, eq
 
 
 def auc_global_query(
@@ -357,75 +435,66 @@ def auc_global_query(
     bin_bits: int = BIN_BITS,
     progress: Progress = NULL,
 ) -> AucStats:
-    """auc_global, per-query AUCs and score moments over all m×n pairs, in blocks.
+    """auc_global, per-query AUCs and score moments over all m×n pairs, in one blocked pass.
 
     queries: m×d float32 (unit rows), corpus: n×d float32 (unit rows), positives[i]: int array of
-    the corpus rows relevant to query i (non-empty, distinct); every other pair is a negative.
-    Scores are the float32 products ``queries[block] @ corpus[chunk].T``; at most
-    ``block_elements`` of them exist at once. When one corpus row-chunk cannot hold the whole
-    corpus, each query block is scored twice (once to read its positives' scores, once to count).
-    See the module docstring for exact vs binned auc_global. Higher AUC is better.
+    the corpus rows relevant to query i (distinct); every other pair is a negative. The score of
+    a pair is its entry of the float32 product ``queries[block] @ corpus[chunk].T``; at most
+    ``block_elements`` scores exist at once, whatever m and n. Per-query counts are exact (see
+    ``_QueryCounts``); auc_global is exact or binned (module docstring). Higher AUC is better.
     """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    corpus = np.ascontiguousarray(corpus, dtype=np.float32)
     m, n = queries.shape[0], corpus.shape[0]
     if len(positives) != m:
         raise UsageError(f"{len(positives)} positive lists for {m} queries")
     exact = m * n <= exact_limit
     B, D = _block_shape(m, n, block_elements)
-    chunks = [(s, min(n, s + D)) for s in range(0, n, D)]
     pos_scores: list[np.ndarray] = [np.empty(0, np.float32)] * m
     per_query = np.full(m, np.nan)
     allv = np.empty(m * n if exact else 0, dtype=np.float32)
     hist = None if exact else np.zeros(1 << (bin_bits + 1), dtype=np.int64)
-    fill = 0
 
-    def account(block: np.ndarray) -> None:
-        nonlocal fill
-        if exact:
-            allv[fill:fill + block.size] = block.ravel()
-            fill += block.size
-            return
-        b = _to_bins(block, bin_bits)
+    def account(holder: list[np.ndarray]) -> None:
+        """Add a block of scores to the histogram; takes the caller's only reference so the
+        float block is freed before the histogram update (peak: bins + bincount, not + scores)."""
+        block = holder.pop()
+        b = _to_bins(block, bin_bits, np.intp)  # bincount wants intp: no hidden cast copy
+        del block
         lo, hi = int(b.min()), int(b.max())
         b -= lo
         hist[lo:hi + 1] += np.bincount(b.ravel(), minlength=hi - lo + 1)
 
-    with progress.task("AUC over all (query, doc) pairs", total=m) as task:
+    with progress.task("scoring every (query, doc) pair", total=m * n) as task:
         for qs in range(0, m, B):
             qe = min(m, qs + B)
             qb = queries[qs:qe]
-            less = [np.zeros(len(positives[i]), np.int64) for i in range(qs, qe)]
-            eq = [np.zeros(len(positives[i]), np.int64) for i in range(qs, qe)]
-            if len(chunks) > 1:  # first pass: the positives' own scores, chunk by chunk
-                for i in range(qs, qe):
-                    pos_scores[i] = np.empty(len(positives[i]), np.float32)
-                for c0, c1 in chunks:
-                    users = [i for i in range(qs, qe) if np.any((positives[i] >= c0) & (positives[i] < c1))]
-                    if not users:
-                        continue
-                    s = qb @ corpus[c0:c1].T
-                    for i in users:
-                        sel = (positives[i] >= c0) & (positives[i] < c1)
-                        pos_scores[i][sel] = s[i - qs, positives[i][sel] - c0]
-            for c0, c1 in chunks:
-                s = qb @ corpus[c0:c1].T
-                for i in range(qs, qe):
-                    if len(chunks) == 1:
-                        pos_scores[i] = s[i - qs, positives[i]].copy()
-                    lt, et = _less_equal(s[i - qs], pos_scores[i])
-                    less[i - qs] += lt
-                    eq[i - qs] += et
-                account(s)
+            counts = []
             for i in range(qs, qe):
-                p = pos_scores[i]
-                n_neg = n - len(p)
-                if n_neg == 0 or len(p) == 0:
+                p = np.asarray(positives[i], dtype=np.int64)
+                centre, radius = _rounding_window(np.repeat(queries[i:i + 1], len(p), 0), corpus[p])
+                counts.append(_QueryCounts(p, centre, radius))
+            for c0 in range(0, n, D):
+                s = qb @ corpus[c0:c0 + D].T
+                if exact:  # keep the pooled scores in query-major order
+                    allv.reshape(m, n)[qs:qe, c0:c0 + D] = s
+                for r, cnt in enumerate(counts):
+                    cnt.add(s[r], c0)
+                task.advance(s.size)
+                if not exact:
+                    holder = [s]
+                    del s
+                    account(holder)
+            for r, cnt in enumerate(counts):
+                i = qs + r
+                own, less, eq = cnt.finish()
+                pos_scores[i] = own
+                n_neg = n - len(own)
+                if n_neg == 0 or len(own) == 0:
                     continue
                 # Remove the positives' own contributions from the all-document counts.
-                plt, peq = _less_equal(p, p)
-                neg_less = less[i - qs] - plt
-                neg_eq = eq[i - qs] - peq
-                per_query[i] = float(np.sum(neg_less + 0.5 * neg_eq)) / (len(p) * n_neg)
-            task.advance(qe - qs)
+                plt, peq = _less_equal(own, own)
+                per_query[i] = float(np.sum((less - plt) + 0.5 * (eq - peq))) / (len(own) * n_neg)
 
     pos_all = np.concatenate(pos_scores) if m else np.empty(0, np.float32)
     P = len(pos_all)
@@ -541,8 +610,7 @@ class RetrievalRun:
         """(scores, idx), m×depth, best first (see :mod:`embeval.index.search`)."""
         if self._ranking is None:
             index = self.search_index()
-            with self.progress.task(f"top-{self.depth} search ({self.index})", total=None):
-                self._ranking = index.search(self.queries, self.depth)
+            self._ranking = index.search(self.queries, self.depth, progress=self.progress)
         return self._ranking
 
     def per_query(self, name: str, k: int) -> np.ndarray:

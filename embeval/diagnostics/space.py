@@ -10,10 +10,27 @@ from embeval.progress import NULL, Progress
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` scaled to unit L2 norm, as a new float32 array (rows must be non-zero)."""
+    """Rows of ``x`` scaled to unit L2 norm, as a new float32 array (rows must be non-zero).
+
+    Each row is first divided by its largest absolute value, so that squaring cannot overflow
+    (values ~1e20) or underflow (~1e-22) in float32.
+    """
     x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / norms).astype(np.float32, copy=False)
+    scale = np.max(np.abs(x), axis=1, keepdims=True)
+    y = x / scale
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    return y
+
+
+def check_k(k: int, n: int) -> int:
+    """A neighbour count must leave at least one row out: 1 ≤ k < n."""
+    from embeval.errors import UsageError
+
+    if k < 1:
+        raise UsageError(f"k must be at least 1, got {k}")
+    if k >= n:
+        raise UsageError(f"k={k} needs more than {k} rows; the input has {n}")
+    return k
 
 
 @dataclass

@@ -32,6 +32,7 @@ import numpy as np
 
 from embeval.errors import UsageError
 from embeval.index.knn import _faiss
+from embeval.progress import NULL, Progress, Task
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
 
@@ -42,8 +43,9 @@ INDEX_PARAMS: dict[str, dict[str, Any]] = {
     "ivf": {"nlist": None, "nprobe": 16},
 }
 
-# Queries per FAISS call: bounds the nq×k result buffers FAISS allocates internally.
-QUERY_BLOCK = 8192
+# Queries per block (flat: per matrix product; FAISS kinds: per search call): wide enough for
+# efficient products, small enough for a progress bar to move.
+QUERY_BLOCK = 1024
 
 
 class SearchIndex(Protocol):
@@ -52,7 +54,7 @@ class SearchIndex(Protocol):
     params: dict[str, Any]
     ntotal: int
 
-    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, q: np.ndarray, k: int, progress: Progress = NULL) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows for each query row: (scores float32 nq×k, idx int64 nq×k), best first."""
         ...
 
@@ -126,10 +128,10 @@ class _Index:
     d: int
     ntotal: int
 
-    def _raw(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-        raise NotImplementedError
+    def _raw(self, q: np.ndarray, k: int, task: Task | None = None) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError  # pragma: no cover
 
-    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, q: np.ndarray, k: int, progress: Progress = NULL) -> tuple[np.ndarray, np.ndarray]:
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
         q = np.ascontiguousarray(q, dtype=np.float32)
@@ -139,7 +141,8 @@ class _Index:
         kk = min(k, n)
         # One extra neighbour tells whether a tie straddles the k-th place.
         probe = kk + 1 if (self.exact and kk < n) else kk
-        scores, idx = self._raw(q, probe)
+        with progress.task(f"top-{k} search ({self.kind})", total=len(q)) as task:
+            scores, idx = self._raw(q, probe, task)
         _order_rows(scores, idx)
         if probe > kk:
             tied = np.flatnonzero(scores[:, kk - 1] == scores[:, kk])
@@ -176,7 +179,7 @@ class _FlatIndex(_Index):
     vectors: np.ndarray = field(default=None, repr=False)
     block_elements: int = 1 << 24
 
-    def _raw(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _raw(self, q: np.ndarray, k: int, task: Task | None = None) -> tuple[np.ndarray, np.ndarray]:
         faiss = _faiss()
         nq, n = q.shape[0], self.ntotal
         scores = np.empty((nq, k), dtype=np.float32)
@@ -192,6 +195,8 @@ class _FlatIndex(_Index):
             for c0 in range(0, n, cb):
                 block = np.ascontiguousarray(q[s:e] @ self.vectors[c0:c0 + cb].T)
                 heap.addn(block.shape[1], faiss.swig_ptr(block), c0, 0, e - s)
+                if task is not None:
+                    task.advance((e - s) * block.shape[1] / n)
             heap.reorder()
         return scores, idx
 
@@ -200,7 +205,7 @@ class _FlatIndex(_Index):
 class _FaissIndex(_Index):
     index: Any = field(default=None, repr=False)
 
-    def _raw(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _raw(self, q: np.ndarray, k: int, task: Task | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "hnsw":
             self.index.hnsw.efSearch = max(self.params["ef_search"], k)
         nq = q.shape[0]
@@ -209,6 +214,8 @@ class _FaissIndex(_Index):
         for s in range(0, nq, QUERY_BLOCK):
             e = min(nq, s + QUERY_BLOCK)
             scores[s:e], idx[s:e] = self.index.search(q[s:e], k)
+            if task is not None:
+                task.advance(e - s)
         return scores, idx
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from embeval.errors import InputError
+from embeval.io.lines import iter_jsonl, not_utf8_error
 
 EMBEDDING_SUFFIXES = (".npy", ".npz", ".parquet", ".csv", ".tsv", ".jsonl")
 
@@ -95,11 +96,16 @@ def validate(emb: EmbeddingSet, *, min_rows: int = 2) -> None:
         bad = np.flatnonzero(~finite)
         raise InputError(emb.path, f"non-finite value (NaN or inf) in {len(bad)} row(s)",
                          where=_where(emb, bad[0]))
-    norms = np.einsum("ij,ij->i", v, v)
-    zero = norms == 0
+    zero = ~v.any(axis=1)
     if zero.any():
         bad = np.flatnonzero(zero)
         raise InputError(emb.path, f"zero-norm vector in {len(bad)} row(s); cosine is undefined",
+                         where=_where(emb, bad[0]))
+    norms = row_norms64(v)
+    unusable = ~(np.isfinite(norms) & (norms > 0))
+    if unusable.any():
+        bad = np.flatnonzero(unusable)
+        raise InputError(emb.path, f"vector norm too large or too small to normalise in {len(bad)} row(s)",
                          where=_where(emb, bad[0]))
     if len(emb.ids) != n:
         raise InputError(emb.path, f"{len(emb.ids)} ids for {n} rows")
@@ -109,6 +115,18 @@ def validate(emb: EmbeddingSet, *, min_rows: int = 2) -> None:
         raise InputError(emb.path, f"duplicate id {str(dup[0])!r} ({int((counts > 1).sum())} ids repeated)")
     if emb.labels is not None and len(emb.labels) != n:
         raise InputError(emb.path, f"{len(emb.labels)} labels for {n} rows")
+
+
+def row_norms64(v: np.ndarray, block_elements: int = 1 << 22) -> np.ndarray:
+    """Euclidean norm of each row of an n×d array, accumulated in float64 in row blocks of at most
+    ``block_elements`` values (no full float64 copy). Finite float32 rows never overflow or
+    underflow here (‖x‖² ≤ d·(3.4e38)² < 1.8e308), unlike a float32 sum of squares (1e20² = inf)."""
+    out = np.empty(v.shape[0], dtype=np.float64)
+    step = max(1, block_elements // max(1, v.shape[1]))
+    for s in range(0, v.shape[0], step):
+        block = np.asarray(v[s:s + step], dtype=np.float64)
+        out[s:s + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return out
 
 
 def check_same_dim(*sets: EmbeddingSet) -> None:
@@ -226,34 +244,31 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
 def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
     vectors, ids, labels = [], [], []
     dim = None
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(p, f"invalid JSON: {exc.msg}", where=f"line {lineno}") from None
-            if not isinstance(rec, dict) or vector_col not in rec:
-                raise InputError(p, f"no {vector_col!r} field", where=f"line {lineno}")
-            vec = rec[vector_col]
-            if not isinstance(vec, list):
-                raise InputError(p, f"{vector_col!r} is not a list", where=f"line {lineno}")
-            if dim is None:
-                dim = len(vec)
-            elif len(vec) != dim:
-                raise InputError(p, f"ragged rows: {len(vec)} values where earlier rows have {dim}",
-                                 where=f"line {lineno}")
-            vectors.append(vec)
-            ids.append(str(rec[id_col]) if id_col in rec else str(len(ids)))
-            if label_col:
-                labels.append(rec.get(label_col))
+    for lineno, rec in iter_jsonl(p):
+        if vector_col not in rec:
+            raise InputError(p, f"no {vector_col!r} field", where=f"line {lineno}")
+        vec = rec[vector_col]
+        if not isinstance(vec, list):
+            raise InputError(p, f"{vector_col!r} is not a list", where=f"line {lineno}")
+        if dim is None:
+            dim = len(vec)
+        elif len(vec) != dim:
+            raise InputError(p, f"ragged rows: {len(vec)} values where earlier rows have {dim}",
+                             where=f"line {lineno}")
+        if not all(type(x) in (int, float) for x in vec):  # JSON numbers: not str, bool, null, list
+            bad = next(x for x in vec if type(x) not in (int, float))
+            raise InputError(p, f"vectors must hold numbers only, found {json.dumps(bad)}",
+                             where=f"line {lineno}")
+        vectors.append(vec)
+        ids.append(str(rec[id_col]) if id_col in rec else str(len(ids)))
+        if label_col:
+            labels.append(rec.get(label_col))
     if not vectors:
         raise InputError(p, "no rows")
     try:
         arr = np.asarray(vectors, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise InputError(p, "vectors must hold numbers only") from None
+    except OverflowError:  # an integer beyond float64
+        raise InputError(p, "a vector value is too large for a float") from None
     lab = np.asarray(labels, dtype=object) if label_col and any(x is not None for x in labels) else None
     return _as_float32(p, arr), np.asarray(ids, dtype=str), lab
 
@@ -275,7 +290,9 @@ def _read_frame(p: Path):
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[-1]
         raise InputError(p, f"ragged rows or malformed table: {msg}") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise not_utf8_error(p) from None
+    except (OSError, ValueError) as exc:
         raise InputError(p, f"could not read {p.suffix} file (truncated or corrupt?): {exc}") from None
     except Exception as exc:  # pyarrow raises its own ArrowInvalid for truncated parquet
         if type(exc).__module__.startswith("pyarrow"):
@@ -292,6 +309,8 @@ def _is_number(x) -> bool:
 
 
 def _read_table(p: Path, *, id_col, vector_col, label_col):
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     df = _read_frame(p)
     if len(df) == 0:
         raise InputError(p, "no rows")
@@ -313,16 +332,16 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
         except (ValueError, TypeError):
             raise InputError(p, f"{vector_col!r} must hold numbers only") from None
         return _as_float32(p, arr), ids, labels
-    skip = {id_col, label_col, "text"}
+    skip = {id_col, label_col, "label", "text"}  # a default-named label column is never a dimension
     dims = [c for c in cols if c not in skip]
     if not dims:
         raise InputError(p, f"no vector column {vector_col!r} and no dimension columns")
     block = df[dims]
-    bad = [c for c in dims if not np.issubdtype(block[c].dtype, np.number)]
+    bad = [c for c in dims if not is_numeric_dtype(block[c].dtype) or is_bool_dtype(block[c].dtype)]
     if bad:
-        raise InputError(p, f"column {bad[0]!r} is not numeric (pass --id-col/--label-col for "
+        raise InputError(p, f"column {str(bad[0])!r} is not numeric (pass --id-col/--label-col for "
                             "non-vector columns)")
-    arr = block.to_numpy(dtype=np.float64)
+    arr = block.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(arr).any():
         row = int(np.flatnonzero(np.isnan(arr).any(axis=1))[0])
         raise InputError(p, "missing or NaN value (ragged rows?)", where=_where_id(ids, row))

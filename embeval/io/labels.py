@@ -8,12 +8,12 @@ Every label becomes a string; a missing or empty label is an error naming the ro
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from embeval.errors import InputError
+from embeval.io.lines import iter_jsonl, iter_lines, not_utf8_error
 
 LABEL_SUFFIXES = (".txt", ".csv", ".tsv", ".parquet", ".jsonl", ".npy")
 
@@ -61,7 +61,7 @@ def check_labels(labels: np.ndarray, n: int, path: str | Path, emb_path: str | P
                                f"labels must be row-aligned with the embeddings{hint}")
     classes = np.unique(labels)
     if len(classes) < 2:
-        raise InputError(path, f"every row has the label {classes[0]!r}; label diagnostics need at "
+        raise InputError(path, f"every row has the label {str(classes[0])!r}; label diagnostics need at "
                                "least 2 classes")
     if len(classes) == n:
         raise InputError(path, f"all {n} labels are different; label diagnostics need classes "
@@ -69,11 +69,7 @@ def check_labels(labels: np.ndarray, n: int, path: str | Path, emb_path: str | P
 
 
 def _read_txt(p: Path, column):
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(p, f"not UTF-8 text: {exc.reason}") from None
-    lines = [line.rstrip("\r") for line in text.split("\n")]  # only \n ends a line
+    lines = [line.rstrip("\n").rstrip("\r") for _, line in iter_lines(p)]  # only \n ends a line
     while lines and not lines[-1].strip():
         lines.pop()  # trailing blank lines are not labels
     return lines
@@ -92,17 +88,10 @@ def _read_npy(p: Path, column):
 def _read_jsonl(p: Path, column):
     key = column or "label"
     out = []
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(p, f"invalid JSON: {exc.msg}", where=f"line {lineno}") from None
-            if not isinstance(rec, dict) or key not in rec:
-                raise InputError(p, f"no {key!r} field", where=f"line {lineno}")
-            out.append(rec[key])
+    for lineno, rec in iter_jsonl(p):
+        if key not in rec:
+            raise InputError(p, f"no {key!r} field", where=f"line {lineno}")
+        out.append(rec[key])
     return out
 
 
@@ -119,7 +108,9 @@ def _read_table(p: Path, column):
         raise InputError(p, "file is empty") from None
     except pd.errors.ParserError as exc:
         raise InputError(p, f"malformed table: {str(exc).strip().splitlines()[-1]}") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise not_utf8_error(p) from None
+    except (OSError, ValueError) as exc:
         raise InputError(p, f"could not read {p.suffix} file (truncated or corrupt?): {exc}") from None
     except Exception as exc:  # pyarrow raises its own ArrowInvalid for truncated parquet
         if type(exc).__module__.startswith("pyarrow"):

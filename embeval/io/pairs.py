@@ -4,11 +4,12 @@ quoting; fields genre, file, year, sid, score, sentence1, sentence2[, source col
 
 from __future__ import annotations
 
-import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from embeval.errors import InputError, UsageError
+from embeval.io.lines import iter_jsonl, iter_lines, not_utf8_error
 
 LAYOUTS = ("auto", "columns", "stsb")
 
@@ -23,8 +24,7 @@ class TextPairs:
 
 
 def _looks_like_stsb(p: Path) -> bool:
-    with open(p, encoding="utf-8") as fh:
-        first = fh.readline().rstrip("\r\n").split("\t")
+    first = next((line for _, line in iter_lines(p)), "").rstrip("\r\n").split("\t")
     if len(first) < 7:
         return False
     try:
@@ -56,34 +56,57 @@ def load_pairs(path: str | Path, *, layout: str = "auto", text_a_col: str = "tex
 
 
 def _read_stsb(p: Path) -> TextPairs:
+    """Tab-separated, no quoting: each line is one pair (so errors name the line)."""
     a, b, s = [], [], []
-    with open(p, encoding="utf-8", newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
-            if not row:
-                continue
-            if len(row) < 7:
-                raise InputError(p, f"STS Benchmark layout needs at least 7 tab-separated fields, got {len(row)}",
-                                 where=f"line {lineno}")
-            try:
-                s.append(float(row[4]))
-            except ValueError:
-                raise InputError(p, f"score {row[4]!r} is not a number", where=f"line {lineno}") from None
-            a.append(row[5])
-            b.append(row[6])
+    for lineno, line in iter_lines(p):
+        line = line.rstrip("\n").rstrip("\r")
+        if not line:
+            continue
+        row = line.split("\t")
+        if len(row) < 7:
+            raise InputError(p, f"STS Benchmark layout needs at least 7 tab-separated fields, got {len(row)}",
+                             where=f"line {lineno}")
+        s.append(_score(p, row[4], f"line {lineno}"))
+        a.append(row[5])
+        b.append(row[6])
     return TextPairs(a, b, s, str(p), "stsb")
+
+
+def _score(p: Path, value, where: str) -> float:
+    """A gold score as a finite float; None, NaN, inf, text and booleans raise naming ``where``."""
+    if value is None:
+        raise InputError(p, "missing score", where=where)
+    if isinstance(value, bool):
+        raise InputError(p, f"score {value!r} is not a number", where=where)
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        text = str(value)
+        raise InputError(p, "missing score" if not text.strip() else f"score {text!r} is not a number",
+                         where=where) from None
+    if not math.isfinite(score):
+        raise InputError(p, f"score {str(value)!r} is not a finite number", where=where)
+    return score
 
 
 def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
     import pandas as pd
 
+    suffix = p.suffix.lower()
+    lines = None  # for .jsonl, the line of each row
     try:
-        suffix = p.suffix.lower()
         if suffix == ".parquet":
             df = pd.read_parquet(p)
         elif suffix == ".jsonl":
-            df = pd.read_json(p, lines=True, dtype=False)
+            numbered = list(iter_jsonl(p))
+            lines = [n for n, _ in numbered]
+            df = pd.DataFrame.from_records([rec for _, rec in numbered])
         else:
             df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False)
+    except InputError:
+        raise
+    except UnicodeDecodeError:
+        raise not_utf8_error(p) from None
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(p, f"could not read: {msg}") from None
@@ -92,8 +115,6 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
         raise InputError(p, f"missing column(s) {', '.join(map(repr, missing))} (columns: "
                             f"{', '.join(map(str, df.columns))}); use --text-a-col/--text-b-col/--score-col, "
                             "or --layout stsb for the STS Benchmark release files")
-    try:
-        scores = pd.to_numeric(df[cs]).astype(float).tolist()
-    except (ValueError, TypeError):
-        raise InputError(p, f"column {cs!r} must be numeric") from None
+    scores = [_score(p, v, f"line {lines[i]}" if lines else f"row {i}, column {cs!r}")
+              for i, v in enumerate(df[cs].tolist())]
     return TextPairs(df[ca].tolist(), df[cb].tolist(), scores, str(p), "columns")

@@ -1,40 +1,56 @@
 """Relevance judgements: BEIR TSV (``query-id corpus-id score``, header optional) or TREC
-(``qid 0 docid rel``). A score > 0 is relevant; graded scores are kept for nDCG."""
+(``qid 0 docid rel``). A score > 0 is relevant; graded scores are kept as given (floats) for nDCG,
+whose gain is the relevance score (SPEC §3), so a 0.5 grade is relevant and a 2.7 grade gains 2.7."""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 from embeval.errors import InputError
+from embeval.io.lines import iter_lines
 
-Qrels = dict[str, dict[str, int]]
+Qrels = dict[str, dict[str, float]]
+
+# A first line is a header when its score field is a column name such as BEIR's "score".
+_HEADER_SCORE = re.compile(r"[A-Za-z][A-Za-z_-]*")
+_HEADER_WORDS = ("score", "rel", "grade", "label", "gain", "judg")
 
 
 def load_qrels(path: str | Path) -> Qrels:
-    """Read qrels into ``{query_id: {doc_id: score}}`` (every judged pair, scores as ints)."""
+    """Read qrels into ``{query_id: {doc_id: score}}`` (every judged pair, scores as floats).
+
+    Line 1 is skipped as a header only when its score field is a column name (e.g. ``score``,
+    ``relevance``); any other score that is not a finite number is an error naming the line."""
     p = Path(path)
     if not p.is_file():
         raise InputError(p, "no such qrels file")
     qrels: Qrels = {}
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
+    for lineno, line in iter_lines(p):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) == 3:
+            qid, did, raw = parts
+        elif len(parts) == 4:
+            qid, _, did, raw = parts
+        else:
+            raise InputError(p, f"expected 3 columns (query-id corpus-id score) or 4 (TREC), got {len(parts)}",
+                             where=f"line {lineno}")
+        try:
+            score = float(raw)
+        except ValueError:
+            if lineno == 1 and _is_header_name(raw):
                 continue
-            if len(parts) == 3:
-                qid, did, raw = parts
-            elif len(parts) == 4:
-                qid, _, did, raw = parts
-            else:
-                raise InputError(p, f"expected 3 columns (query-id corpus-id score) or 4 (TREC), got {len(parts)}",
-                                 where=f"line {lineno}")
-            try:
-                score = int(float(raw))
-            except ValueError:
-                if lineno == 1:  # header
-                    continue
-                raise InputError(p, f"score {raw!r} is not a number", where=f"line {lineno}") from None
-            qrels.setdefault(qid, {})[did] = score
+            raise InputError(p, f"score {raw!r} is not a number", where=f"line {lineno}") from None
+        if not math.isfinite(score):
+            raise InputError(p, f"score {raw!r} is not a finite number", where=f"line {lineno}")
+        qrels.setdefault(qid, {})[did] = score
     if not qrels:
         raise InputError(p, "no judgements (empty qrels)")
     return qrels
+
+
+def _is_header_name(field: str) -> bool:
+    return bool(_HEADER_SCORE.fullmatch(field)) and any(w in field.lower() for w in _HEADER_WORDS)

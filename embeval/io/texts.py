@@ -4,11 +4,11 @@ BEIR documents are encoded as ``title + " " + text`` (stripped), as MTEB does.""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from embeval.errors import InputError
+from embeval.io.lines import iter_jsonl, iter_lines, not_utf8_error
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
 
@@ -51,8 +51,7 @@ def load_texts(path: str | Path, *, text_col: str = "text", id_col: str = "id",
     if p.stat().st_size == 0:
         raise InputError(p, "file is empty")
     if suffix == ".txt":
-        with open(p, encoding="utf-8") as fh:
-            texts = [line.rstrip("\r\n") for line in fh]
+        texts = [line.rstrip("\n").rstrip("\r") for _, line in iter_lines(p)]  # only \n ends a line
         while texts and not texts[-1].strip():
             texts.pop()
         ts = TextSet([str(i) for i in range(len(texts))], texts, str(p))
@@ -83,10 +82,14 @@ def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> T
         if p.suffix.lower() == ".parquet":
             df = pd.read_parquet(p)
         elif p.suffix.lower() == ".jsonl":
-            df = pd.read_json(p, lines=True, dtype=False)
+            df = pd.DataFrame.from_records([rec for _, rec in iter_jsonl(p)])
         else:
             df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
                              keep_default_na=False)
+    except InputError:
+        raise
+    except UnicodeDecodeError:
+        raise not_utf8_error(p) from None
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(p, f"could not read: {msg}") from None
@@ -105,17 +108,10 @@ def _read_jsonl_records(p: Path) -> list[dict]:
     if not p.is_file():
         raise InputError(p, "no such file")
     out = []
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(p, f"invalid JSON: {exc.msg}", where=f"line {lineno}") from None
-            if not isinstance(rec, dict) or "_id" not in rec:
-                raise InputError(p, "expected an object with '_id'", where=f"line {lineno}")
-            out.append(rec)
+    for lineno, rec in iter_jsonl(p):
+        if "_id" not in rec:
+            raise InputError(p, "expected an object with '_id'", where=f"line {lineno}")
+        out.append(rec)
     if not out:
         raise InputError(p, "no records")
     return out

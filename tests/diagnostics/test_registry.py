@@ -84,3 +84,35 @@ def test_parse_spec_params_and_errors():
 
 def test_split_specs_respects_parentheses():
     assert split_specs("a, b(k=1,t=2),c") == ["a", "b(k=1,t=2)", "c"]
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("uniformity(t=0)", "must be > 0"), ("uniformity(t=nan)", "finite"), ("uniformity(sample=-5)", "≥ 0"),
+    ("hubness(k=0)", "≥ 1"), ("alignment(alpha=-1)", "> 0"),
+])
+def test_parameter_ranges_are_checked(spec, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        parse_spec(spec)
+
+
+def test_list_parameter_keeps_its_commas():
+    _, params = parse_spec("paired_retrieval(ks=1,50)", "gap")
+    assert params["ks"] == "1,50"
+    _, params = parse_spec("gap_shift(ks=1,5,10, lam=0.5)", "gap")
+    assert params == {"ks": "1,5,10", "lam": 0.5}
+
+
+def test_normalisation_survives_huge_and_tiny_values(gauss):
+    from embeval.diagnostics.geometry import anisotropy_value
+
+    ref = anisotropy_value(l2_normalize_ref(gauss + 3))
+    for scale in (1e20, 1e-22):
+        x = ((gauss + 3) * scale).astype(np.float32)
+        u = Space.build(x).unit
+        np.testing.assert_allclose(np.linalg.norm(u, axis=1), 1.0, atol=1e-6)
+        assert anisotropy_value(u) == pytest.approx(ref, abs=1e-5)
+
+
+def l2_normalize_ref(x):
+    x = x.astype(np.float64)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)

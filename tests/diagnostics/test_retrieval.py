@@ -187,7 +187,7 @@ def test_pytrec_eval_parity_real_scifact_sample():
     d = SAMPLE / "scifact_small"
     q = load_embeddings(d / "queries.npz", min_rows=1)
     c = load_embeddings(d / "corpus.npz")
-    qrels = load_qrels(d / "qrels" / "test.tsv")
+    qrels = {q: {doc: int(g) for doc, g in j.items()} for q, j in load_qrels(d / "qrels/test.tsv").items()}
     out = _check_against_pytrec(l2_normalize(q.vectors), l2_normalize(c.vectors), qrels, q.ids, c.ids)
     assert _values(out.results)["ndcg@10"] > 0.5
 
@@ -242,14 +242,14 @@ def _pooled(queries, corpus, positives):
     return s, lab
 
 
-def _quantised(rng, m, n, d=16):
+def _quantised(rng, m, n, d=16, max_pos=4):
     """Vectors with entries in multiples of 1/8 and |entry| ≤ 1/4: every score is a multiple of
     1/64 in [-1, 1], exact in float32 however it is summed — and full of exact ties."""
     q = rng.integers(-2, 3, size=(m, d)).astype(np.float32) / 8
     c = rng.integers(-2, 3, size=(n, d)).astype(np.float32) / 8
     q[np.abs(q).sum(1) == 0, 0] = 0.25
     c[np.abs(c).sum(1) == 0, 0] = 0.25
-    positives = [np.sort(rng.choice(n, size=rng.integers(1, 5), replace=False)) for _ in range(m)]
+    positives = [np.sort(rng.choice(n, size=rng.integers(1, max_pos + 1), replace=False)) for _ in range(m)]
     return q, c, positives
 
 
@@ -291,6 +291,27 @@ def test_auc_matches_sklearn_continuous(exact_limit):
     assert st_.neg_mean == pytest.approx(neg.mean(), abs=1e-7)
     assert st_.neg_std == pytest.approx(neg.std(), abs=1e-7)
     np.testing.assert_allclose(np.sort(st_.pos_scores), np.sort(s[lab]), atol=1e-6)
+
+
+@pytest.mark.parametrize("block_elements", [rt.BLOCK_ELEMENTS, 1000, 7])
+def test_auc_many_positives_per_query_with_ties(rng, block_elements):
+    # More than 8 positives per query takes the sorted-windows path of the per-query counts.
+    q, c, positives = _quantised(rng, 12, 150, max_pos=40)
+    assert max(len(p) for p in positives) > 8
+    st_ = rt.auc_global_query(q, c, positives, block_elements=block_elements)
+    s, lab = _pooled(q, c, positives)
+    np.testing.assert_allclose(st_.per_query, [roc_auc_score(lab[i], s[i]) for i in range(len(q))], atol=1e-12)
+    assert st_.levels.auc() == pytest.approx(roc_auc_score(lab.ravel(), s.ravel()), abs=1e-12)
+
+
+def test_rounding_window_bounds_float32_products(rng):
+    q = l2_normalize(rng.standard_normal((500, 384)))
+    c = l2_normalize(rng.standard_normal((500, 384)))
+    centre, radius = rt._rounding_window(q, c)
+    f32 = np.einsum("ij,ij->i", q, c)  # a float32 evaluation
+    blas = np.array([q[i] @ c[i] for i in range(500)], dtype=np.float32)
+    assert np.all(np.abs(f32 - centre) <= radius) and np.all(np.abs(blas - centre) <= radius)
+    assert radius.max() < 5e-5
 
 
 def test_chunked_and_blocked_passes_agree_exactly(rng):
