@@ -84,6 +84,9 @@ def boundary(fn):
             _die(str(exc))
         except MemoryError:
             _die("out of memory; try --sample for uniformity or a smaller input")
+        except OSError as exc:  # a file that vanished or a disk that filled up mid-run
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _die(f"{where}{exc.strerror or exc}")
 
     return wrapper
 
@@ -126,6 +129,9 @@ def _output_format(output: Path | None, fmt: str) -> str | None:
 
     if output is None:
         return None
+    from embeval.io.atomic import check_writable
+
+    check_writable(output, "--output")
     out_fmt = SUFFIX_FORMAT.get(output.suffix.lower())
     if out_fmt is None:
         if fmt == "table":
@@ -142,10 +148,10 @@ def _parse_gates(fail_if: list[str] | None):
 
 
 def _check_junit(junit: Path | None) -> None:
-    from embeval.errors import UsageError
+    if junit is not None:
+        from embeval.io.atomic import check_writable
 
-    if junit is not None and junit.is_dir():
-        raise UsageError(f"--junit {junit}: is a folder; give a file name such as gates.xml")
+        check_writable(junit, "--junit")
 
 
 def _fail(summary: str) -> None:

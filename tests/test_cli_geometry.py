@@ -230,3 +230,28 @@ def test_console_script_usage_errors_are_one_line():
         assert res.returncode == 2, args
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and fragment in lines[0], res.stderr
+
+
+@pytest.mark.parametrize("option", ["-o", "--junit", "--items"])
+def test_unwritable_outputs_fail_before_work(cli, tmp_path, option):
+    blocker = tmp_path / "afile.txt"
+    blocker.write_text("x")
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    suffix = {"-o": ".json", "--junit": ".xml", "--items": ".csv"}[option]
+    for target, fragment in ((blocker / f"r{suffix}", "is not a folder"), (folder, "is a folder")):
+        res = cli("geometry", CORPUS, "-q", "-m", "anisotropy", option, target)
+        assert res.exit_code == 2, res.stdout + res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and fragment in res.stderr, res.stderr
+
+
+def test_json_output_is_strict(cli, tmp_path):
+    """NaN never reaches JSON (strict parsers reject it), not even inside params."""
+    import math
+
+    from embeval.report.render import to_json
+    from embeval.report.results import Report, Result
+
+    rep = Report("geometry", results=[Result("x", math.nan, {"tpr": math.nan, "nested": [math.inf, 1.0]})])
+    doc = json.loads(to_json(rep), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert doc["results"][0]["value"] is None and doc["results"][0]["params"] == {"tpr": None, "nested": [None, 1.0]}

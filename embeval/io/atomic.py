@@ -36,3 +36,22 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
             tmp.write_bytes(data)
         else:
             tmp.write_text(data, encoding="utf-8")
+
+
+def check_writable(path: str | os.PathLike, option: str) -> None:
+    """Fail before any work if ``path`` cannot be written: a folder, or a parent that is a file
+    or not writable. A missing parent folder is fine (it is created on write)."""
+    from embeval.errors import UsageError
+
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{option} {p}: is a folder; give a file name")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {p}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {p}: cannot write in {parent}")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"{option} {p}: file is not writable")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from embeval.report.results import GateResult, Report, _clean, provenance
+from embeval.report.results import GateResult, Report, _clean, dumps, provenance
 
 NO_MODEL = "-"  # model column of items whose inputs are precomputed vectors
 
@@ -134,7 +133,7 @@ def batch_csv(batch: Batch) -> str:
             continue
         for r in it.report.results:
             d = r.to_dict()
-            w.writerow(head + [r.metric, d["value"], json.dumps(r.params, sort_keys=True) if r.params else "",
+            w.writerow(head + [r.metric, d["value"], dumps(r.params, sort_keys=True) if r.params else "",
                                r.n, d["ci_low"], d["ci_high"], r.higher_is_better, it.error or ""])
     return buf.getvalue()
 
@@ -150,7 +149,7 @@ def batch_per_query_csv(batch: Batch) -> str:
 
 
 def batch_json(batch: Batch) -> str:
-    return json.dumps(batch.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return dumps(batch.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 def fmt_value(v: float | None) -> str:
@@ -220,7 +219,7 @@ def batch_markdown(batch: Batch) -> str:
     lines += ["<details><summary>provenance</summary>", ""]
     config = {k: v for k, v in batch.config.items() if k != "toml"}  # the full text is in report.json
     prov = {**batch.provenance, **({"config": config} if config else {}), "settings": batch.settings}
-    lines += ["```json", json.dumps(prov, indent=2, ensure_ascii=False), "```", ""]
+    lines += ["```json", dumps(prov, indent=2, ensure_ascii=False), "```", ""]
     for it in batch.items:
         if it.report is not None:
             lines.append(f"- `{_md_escape(it.key)}`: " + "; ".join(

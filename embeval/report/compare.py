@@ -30,7 +30,7 @@ from typing import Any
 
 from embeval.errors import InputError, UsageError
 from embeval.report.gates import NAME, NUMBER, parse_params
-from embeval.report.results import GateResult, Report, Result, params_match
+from embeval.report.results import GateResult, Report, Result, dumps, params_match
 
 _REGRESS = re.compile(rf"^\s*(\*|{NAME})\s*(?:\(([^()]*)\))?\s*(>=|>)\s*({NUMBER})\s*(%?)\s*$")
 REGRESS_USAGE = ("expected 'METRIC>TOLERANCE' (fail if METRIC got worse by more than TOLERANCE; "
@@ -412,7 +412,7 @@ def _cells(r: Row) -> list[str]:
 
 
 def comparison_json(comp: Comparison) -> str:
-    return json.dumps(comp.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return dumps(comp.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 def comparison_csv(comp: Comparison) -> str:
@@ -425,7 +425,7 @@ def comparison_csv(comp: Comparison) -> str:
                 "ci_high", "p_value", "n_queries", "verdict"])
     for r in comp.rows:
         t = r.test or {}
-        w.writerow([r.item, r.metric, json.dumps(r.params, sort_keys=True) if r.params else "", _num(r.old),
+        w.writerow([r.item, r.metric, dumps(r.params, sort_keys=True) if r.params else "", _num(r.old),
                     _num(r.new), _num(r.delta), _num(r.relative), r.higher_is_better, t.get("ci_low", ""),
                     t.get("ci_high", ""), t.get("p_value", ""), t.get("n", ""), r.verdict])
     return buf.getvalue()

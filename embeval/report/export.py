@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 
 from embeval.errors import UsageError
 from embeval.report.render import write_atomic
+from embeval.report.results import dumps
 
 VECTOR_SUFFIXES = (".npy", ".csv", ".json")
 
@@ -22,6 +22,9 @@ def check_vector_path(path: str | os.PathLike, option: str = "--export-gap") -> 
     if suffix not in VECTOR_SUFFIXES:
         raise UsageError(f"{option} {path}: unsupported format {suffix or '(none)'!r}; use "
                          + ", ".join(VECTOR_SUFFIXES))
+    from embeval.io.atomic import check_writable
+
+    check_writable(path, option)
 
 
 def write_vector(path: str | os.PathLike, vector: np.ndarray, *, name: str = "gap",
@@ -41,6 +44,6 @@ def write_vector(path: str | os.PathLike, vector: np.ndarray, *, name: str = "ga
         write_atomic(path, name + "\n" + "".join(f"{v!r}\n" for v in vector.tolist()))
     elif suffix == ".json":
         doc = {**(meta or {}), "d": int(vector.shape[0]), name: vector.tolist()}
-        write_atomic(path, json.dumps(doc, indent=1) + "\n")
+        write_atomic(path, dumps(doc, indent=1) + "\n")
     else:
         check_vector_path(path)

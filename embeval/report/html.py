@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Callable
 
 from embeval.report.batch import Batch, Item, by_command, fmt_value, pivot
-from embeval.report.results import Report
+from embeval.report.results import Report, dumps
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
@@ -190,7 +189,7 @@ def _inputs_table(report: Report) -> str:
         extra = {k: v for k, v in info.items() if k not in ("path", "sha256", "size", "mtime", "n", "d", "model")}
         rows.append(f"<tr><td>{_e(role)}</td><td><code>{_e(info.get('path', ''))}</code></td><td><code>{_e(digest)}</code>"
                     f"</td><td class=num>{_e(info.get('n', ''))}</td><td class=num>{_e(info.get('d', ''))}</td>"
-                    f"<td>{_e(model_txt)}</td><td>{_e(json.dumps(extra, ensure_ascii=False) if extra else '')}</td></tr>")
+                    f"<td>{_e(model_txt)}</td><td>{_e(dumps(extra, ensure_ascii=False) if extra else '')}</td></tr>")
     return ("<table><tr><th>input</th><th>path</th><th>sha256</th><th>n</th><th>d</th><th>model</th><th>other</th></tr>"
             + "".join(rows) + "</table>")
 
@@ -204,7 +203,7 @@ def _item_details(it: Item, open_: bool = False) -> str:
     if rep is not None:
         parts.append(_results_table(rep))
         parts.append("<h4>inputs</h4>" + _inputs_table(rep))
-        parts.append(f"<h4>settings</h4><pre>{_e(json.dumps(rep.settings, indent=2, ensure_ascii=False))}</pre>")
+        parts.append(f"<h4>settings</h4><pre>{_e(dumps(rep.settings, indent=2, ensure_ascii=False))}</pre>")
         if rep.notes:
             parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in rep.notes) + "</ul>")
     parts.append("</details>")
@@ -237,7 +236,7 @@ def batch_html(batch: Batch) -> str:
     out.append("<h2>Provenance</h2>")
     config = {k: v for k, v in batch.config.items() if k != "toml"}
     prov = {**batch.provenance, **({"config": config} if config else {}), "settings": batch.settings}
-    out.append(f"<pre>{_e(json.dumps(prov, indent=2, ensure_ascii=False))}</pre>")
+    out.append(f"<pre>{_e(dumps(prov, indent=2, ensure_ascii=False))}</pre>")
     if batch.config.get("toml"):
         out.append(f"<details><summary>config <code>{_e(batch.config.get('path', ''))}</code></summary>"
                    f"<pre>{_e(batch.config['toml'])}</pre></details>")

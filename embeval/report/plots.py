@@ -23,6 +23,9 @@ def check_plot_path(path: str | os.PathLike) -> None:
     if suffix not in PLOT_SUFFIXES:
         raise UsageError(f"--plot {path}: unsupported picture format {suffix or '(none)'!r}; use "
                          + ", ".join(PLOT_SUFFIXES))
+    from embeval.io.atomic import check_writable
+
+    check_writable(path, "--plot")
 
 
 def gap_figure(pa: np.ndarray, pb: np.ndarray, path: str | os.PathLike, *, paired: bool,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 
 from embeval.io.atomic import write_atomic  # noqa: F401 - re-exported for renderers
-from embeval.report.results import Report, Result
+from embeval.report.results import Report, Result, dumps
 
 
 def _fmt(v: float | None) -> str:
@@ -34,7 +33,7 @@ def _ci(r: Result) -> str:
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 def to_csv(report: Report) -> str:
@@ -43,7 +42,7 @@ def to_csv(report: Report) -> str:
     w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better", "query_id"])
     for r in report.results:
         d = r.to_dict()
-        w.writerow([r.metric, d["value"], json.dumps(r.params) if r.params else "", r.n,
+        w.writerow([r.metric, d["value"], dumps(r.params) if r.params else "", r.n,
                     d["ci_low"], d["ci_high"], r.higher_is_better, ""])
     for row in report.per_query:
         w.writerow([row["metric"], row["value"], "", "", "", "", "", row["query_id"]])
@@ -70,7 +69,7 @@ def to_markdown(report: Report) -> str:
         model = info.get("model")
         mtxt = f"; model `{model.get('model')}` weights sha256 `{model.get('weights_sha256', '')}`" if isinstance(model, dict) else ""
         lines.append(f"- {role}: `{info.get('path', '')}` sha256 `{digest}`{mtxt}")
-    lines += ["", "```json", json.dumps({"settings": report.settings, **report.provenance}, indent=2,
+    lines += ["", "```json", dumps({"settings": report.settings, **report.provenance}, indent=2,
                                         ensure_ascii=False), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -93,6 +94,29 @@ def params_match(have: dict[str, Any], want: dict[str, Any]) -> bool:
             if str(h) != str(w):
                 return False
     return True
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN/inf float (at any depth, NumPy scalars included) replaced by None:
+    JSON has no NaN, and strict parsers reject it."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and not isinstance(obj, (str, bytes)):
+        try:
+            obj = obj.item()
+        except (TypeError, ValueError):
+            return obj
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON (``allow_nan=False``) of :func:`json_safe` ``(obj)``."""
+    kwargs.setdefault("ensure_ascii", False)
+    return json.dumps(json_safe(obj), allow_nan=False, **kwargs)
 
 
 def _clean(v: float | None) -> float | None:

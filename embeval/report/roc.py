@@ -19,8 +19,9 @@ def check_roc_path(path: str | Path | None) -> None:
     p = Path(path)
     if p.suffix.lower() not in ROC_SUFFIXES:
         raise UsageError(f"--roc {p}: use a .csv or .png file name")
-    if p.is_dir():
-        raise UsageError(f"--roc {p}: is a folder")
+    from embeval.io.atomic import check_writable
+
+    check_writable(p, "--roc")
 
 
 def roc_csv(curve) -> str:

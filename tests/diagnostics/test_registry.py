@@ -116,3 +116,17 @@ def test_normalisation_survives_huge_and_tiny_values(gauss):
 def l2_normalize_ref(x):
     x = x.astype(np.float64)
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("diag", all_diagnostics("pairs"), ids=lambda d: d.name)
+def test_pairs_family_invariants(diag, gauss, rng):
+    """Every pairs diagnostic: invariant to the order of the pairs and to swapping a and b."""
+    from embeval.diagnostics.pairs import PairSet
+    from embeval.diagnostics.space import l2_normalize
+
+    a, b = l2_normalize(gauss), l2_normalize(gauss + rng.standard_normal(gauss.shape).astype(np.float32))
+    gold = rng.uniform(0, 5, len(a))
+    perm = rng.permutation(len(a))
+    base = diag.func(PairSet(a, b, gold), **diag.defaults())[0].value
+    assert diag.func(PairSet(a[perm], b[perm], gold[perm]), **diag.defaults())[0].value == pytest.approx(base)
+    assert diag.func(PairSet(b, a, gold), **diag.defaults())[0].value == pytest.approx(base)
