@@ -568,6 +568,11 @@ def run_cmd(
     gates = _parse_gates(fail_if)
     _check_junit(junit)
     cfg = load_config(config, out_dir=out_dir)
+    if cfg.settings.out_dir.exists() and not cfg.settings.out_dir.is_dir():
+        raise UsageError(f"--out-dir {cfg.settings.out_dir}: exists and is not a folder")
+    from embeval.io.atomic import check_writable
+
+    check_writable(cfg.settings.out_dir / "report.json", "--out-dir")  # before any item runs
     from rich.console import Console
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -415,3 +415,11 @@ def test_batch_gap_labels_and_items(cli, tmp_path, gauss):
     page = parse_html((out / "report.html").read_text())
     assert any("gap picture" in img["alt"] for img in page.imgs)
     png_images(page)
+
+
+def test_out_dir_that_is_a_file_fails_before_running(cli, tmp_path):
+    cfg = _config(tmp_path, VECTORS)
+    (tmp_path / "taken").write_text("x")
+    res = cli("run", cfg, "--out-dir", tmp_path / "taken", "-q")
+    assert res.exit_code == 2 and "exists and is not a folder" in res.stderr
+    assert res.stdout == ""  # nothing ran
