@@ -68,7 +68,9 @@ def test_full_scifact_pytrec_eval_parity(scifact_vectors):
     res = rt.evaluate_aligned(qv, cv, aligned, ks=(10,), per_query=True, auc=False, separation=False)
     _, idx = build_index("flat", cv).search(qv[aligned.query_rows], 10)
     run = {qid: {c.ids[j]: float(10 - r) for r, j in enumerate(row)} for qid, row in zip(aligned.query_ids, idx)}
-    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "map_cut.10", "recall.10", "P.10"}).evaluate(run)
+    # pytrec_eval takes integer grades only; SciFact's are whole numbers.
+    int_qrels = {q: {d: int(g) for d, g in docs.items()} for q, docs in qrels.items()}
+    ev = pytrec_eval.RelevanceEvaluator(int_qrels, {"ndcg_cut.10", "map_cut.10", "recall.10", "P.10"}).evaluate(run)
     ours = {(row["metric"], row["query_id"]): row["value"] for row in res.per_query}
     for qid in aligned.query_ids:
         assert ours[("ndcg@10", qid)] == pytest.approx(ev[qid]["ndcg_cut_10"], abs=1e-12)
