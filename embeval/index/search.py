@@ -22,6 +22,8 @@ Approximate kinds return the same (score desc, row asc) order among what they fo
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,7 +121,7 @@ def resolve_params(kind: str, n: int | None, params: dict[str, Any] | None) -> d
 
 
 @dataclass
-class _Index:
+class _Index(ABC):
     """Shared by every kind: deterministic ordering, padding, and ties across the k-th place."""
 
     kind: str
@@ -128,8 +130,9 @@ class _Index:
     d: int
     ntotal: int
 
+    @abstractmethod
     def _raw(self, q: np.ndarray, k: int, task: Task | None = None) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError  # pragma: no cover
+        """The kind's own top-k search (scores, indices), before tie and padding handling."""
 
     def search(self, q: np.ndarray, k: int, progress: Progress = NULL) -> tuple[np.ndarray, np.ndarray]:
         if k < 1:

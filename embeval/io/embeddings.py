@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.lines import iter_jsonl, not_utf8_error
+from embeval.io.lines import iter_jsonl, table_errors
 
 EMBEDDING_SUFFIXES = (".npy", ".npz", ".parquet", ".csv", ".tsv", ".jsonl")
 
@@ -276,7 +276,7 @@ def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
 def _read_frame(p: Path):
     import pandas as pd
 
-    try:
+    with table_errors(p):
         if p.suffix.lower() == ".parquet":
             return pd.read_parquet(p)
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
@@ -285,19 +285,6 @@ def _read_frame(p: Path):
         if len(df.columns) and all(_is_number(c) for c in df.columns):
             df = pd.read_csv(p, sep=sep, header=None)
         return df
-    except pd.errors.EmptyDataError:
-        raise InputError(p, "file is empty") from None
-    except pd.errors.ParserError as exc:
-        msg = str(exc).strip().splitlines()[-1]
-        raise InputError(p, f"ragged rows or malformed table: {msg}") from None
-    except UnicodeDecodeError:
-        raise not_utf8_error(p) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(p, f"could not read {p.suffix} file (truncated or corrupt?): {exc}") from None
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid for truncated parquet
-        if type(exc).__module__.startswith("pyarrow"):
-            raise InputError(p, f"could not read parquet (truncated or corrupt?): {exc}") from None
-        raise
 
 
 def _is_number(x) -> bool:

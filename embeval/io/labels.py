@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.lines import iter_jsonl, iter_lines, not_utf8_error
+from embeval.io.lines import iter_jsonl, iter_lines, table_errors
 
 LABEL_SUFFIXES = (".txt", ".csv", ".tsv", ".parquet", ".jsonl", ".npy")
 
@@ -98,24 +98,12 @@ def _read_jsonl(p: Path, column):
 def _read_table(p: Path, column):
     import pandas as pd
 
-    try:
+    with table_errors(p):
         if p.suffix.lower() == ".parquet":
             df = pd.read_parquet(p)
         else:
             df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
                              keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise InputError(p, "file is empty") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(p, f"malformed table: {str(exc).strip().splitlines()[-1]}") from None
-    except UnicodeDecodeError:
-        raise not_utf8_error(p) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(p, f"could not read {p.suffix} file (truncated or corrupt?): {exc}") from None
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid for truncated parquet
-        if type(exc).__module__.startswith("pyarrow"):
-            raise InputError(p, f"could not read parquet (truncated or corrupt?): {exc}") from None
-        raise
     cols = list(df.columns)
     if column is not None:
         if column not in cols:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from embeval.errors import InputError
@@ -59,3 +60,28 @@ def not_utf8_error(path: str | Path) -> InputError:
     except InputError as exc:
         return exc
     return InputError(path, "not UTF-8 text")
+
+
+@contextmanager
+def table_errors(path: str | Path) -> Iterator[None]:
+    """Map whatever pandas/pyarrow raise while reading a table file to one InputError line."""
+    import pandas as pd
+
+    p = Path(path)
+    try:
+        yield
+    except InputError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise InputError(p, "file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(p, f"ragged rows or malformed table: {_last_line(exc)}") from None
+    except UnicodeDecodeError:
+        raise not_utf8_error(p) from None
+    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
+        raise InputError(p, f"could not read {p.suffix} file (truncated or corrupt?): {_last_line(exc)}") from None
+
+
+def _last_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__

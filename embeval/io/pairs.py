@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeval.errors import InputError, UsageError
-from embeval.io.lines import iter_jsonl, iter_lines, not_utf8_error
+from embeval.io.lines import iter_jsonl, iter_lines, table_errors
 
 LAYOUTS = ("auto", "columns", "stsb")
 
@@ -94,7 +94,7 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
 
     suffix = p.suffix.lower()
     lines = None  # for .jsonl, the line of each row
-    try:
+    with table_errors(p):
         if suffix == ".parquet":
             df = pd.read_parquet(p)
         elif suffix == ".jsonl":
@@ -103,13 +103,6 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
             df = pd.DataFrame.from_records([rec for _, rec in numbered])
         else:
             df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False)
-    except InputError:
-        raise
-    except UnicodeDecodeError:
-        raise not_utf8_error(p) from None
-    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
-        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InputError(p, f"could not read: {msg}") from None
     missing = [c for c in (ca, cb, cs) if c not in df.columns]
     if missing:
         raise InputError(p, f"missing column(s) {', '.join(map(repr, missing))} (columns: "

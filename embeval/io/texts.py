@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeval.errors import InputError
-from embeval.io.lines import iter_jsonl, iter_lines, not_utf8_error
+from embeval.io.lines import iter_jsonl, iter_lines, table_errors
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
 
@@ -78,7 +78,7 @@ def _check(ts: TextSet, text_col: str) -> None:
 def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> TextSet:
     import pandas as pd
 
-    try:
+    with table_errors(p):
         if p.suffix.lower() == ".parquet":
             df = pd.read_parquet(p)
         elif p.suffix.lower() == ".jsonl":
@@ -86,13 +86,6 @@ def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> T
         else:
             df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
                              keep_default_na=False)
-    except InputError:
-        raise
-    except UnicodeDecodeError:
-        raise not_utf8_error(p) from None
-    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
-        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InputError(p, f"could not read: {msg}") from None
     if text_col not in df.columns:
         raise InputError(p, f"no text column {text_col!r} (columns: {', '.join(map(str, df.columns))}); "
                             "pass --text-col")
