@@ -43,6 +43,8 @@ class EmbeddingSet:
     def describe(self) -> dict:
         from embeval.io.fileinfo import file_info
 
+        if "shards" in self.info:  # a sharded input (embeval.io.shards): a glob or folder, not one file
+            return {"path": self.path, "n": self.n, "d": self.d, **self.info}
         return {**file_info(self.path), "n": self.n, "d": self.d, **self.info}
 
 
@@ -55,6 +57,10 @@ def load_embeddings(
     min_rows: int = 2,
 ) -> EmbeddingSet:
     """Read and validate one embedding file. ``label_col`` must exist when given."""
+    from embeval.io.shards import is_shard_spec, load_sharded
+
+    if is_shard_spec(path):  # a folder or glob of shards (embeval.io.shards)
+        return load_sharded(path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows)
     p = Path(path)
     if not p.exists():
         raise InputError(p, "no such file")

@@ -1,0 +1,176 @@
+"""Geometry of a sharded set on a Dask cluster: the same results as
+:func:`embeval.api.geometry_report` for the diagnostics that are sums or top-k over tiles.
+
+- uniformity(t), mam(mode=pairwise): Σ over shard tiles (i ≤ j) of the pair terms; each tile a
+  float64 sum in the single-machine block order, the tile sums added with ``math.fsum`` (exactly
+  rounded, so the result does not depend on which tile finished first).
+- anisotropy, effective_rank: per-shard Σx̂, Σ‖x̂‖² and Gram x̂ᵀx̂ in float64, added.
+- hubness(k), mam(mode=nn): exact kNN, each shard's rows searched in every shard (FAISS flat),
+  merged by score then row; the driver keeps the merged n×k neighbour lists only.
+
+Not available on a cluster (a default run skips them with a note): sampled uniformity, alignment,
+intrinsic_dim, and the label diagnostics.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from embeval.distributed import tiles
+from embeval.distributed.cluster import run_tasks
+from embeval.errors import UsageError
+from embeval.io.shards import ShardedSet
+from embeval.progress import NULL, Progress
+from embeval.report.results import Report, Result
+
+SUPPORTED = ("uniformity", "mam", "anisotropy", "effective_rank", "hubness")
+
+
+# ----------------------------------------------------------------------------- worker tasks
+
+
+def _pair_task(si, sj, kind: str, param: float, cols: tuple[str, str]) -> float:
+    a = tiles.unit_shard(si, *cols)
+    return tiles.pair_sum_tile(a, None if sj is None else tiles.unit_shard(sj, *cols), kind, param)
+
+
+def _moments_task(si, cols):
+    return tiles.moments_tile(tiles.unit_shard(si, *cols))
+
+
+def _knn_task(si, sj, k: int, cols):
+    return tiles.knn_tile(tiles.unit_shard(si, *cols), tiles.unit_shard(sj, *cols), k, sj.offset)
+
+
+# ----------------------------------------------------------------------------- distributed passes
+
+
+def pair_sum(client, sharded: ShardedSet, kind: str, param: float = 2.0, *, progress: Progress = NULL) -> float:
+    """Σ_{i<j} f(x̂_i·x̂_j) over the whole sharded set (f by ``kind``, see :mod:`.tiles`)."""
+    shards = sharded.shards
+    cols = (sharded.id_col, sharded.vector_col)
+    args, weights = [], []
+    for i, si in enumerate(shards):
+        for j in range(i, len(shards)):
+            sj = shards[j]
+            args.append((si, None if i == j else sj, kind, param, cols))
+            weights.append(si.rows * (si.rows - 1) / 2 if i == j else si.rows * sj.rows)
+    parts = run_tasks(client, _pair_task, args, progress=progress, label=f"{kind} tiles", weights=weights)
+    return math.fsum(parts)
+
+
+def moments(client, sharded: ShardedSet, *, progress: Progress = NULL):
+    cols = (sharded.id_col, sharded.vector_col)
+    parts = run_tasks(client, _moments_task, [(s, cols) for s in sharded.shards], progress=progress,
+                      label="moment tiles", weights=[s.rows for s in sharded.shards])
+    s = np.sum([p[0] for p in parts], axis=0)
+    sq = math.fsum(p[1] for p in parts)
+    gram = np.sum([p[2] for p in parts], axis=0)
+    return s, sq, gram
+
+
+def knn(client, sharded: ShardedSet, k: int, *, progress: Progress = NULL) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine k nearest other rows of every row (sims float32 n×k, idx int64 n×k, global rows)."""
+    shards = sharded.shards
+    cols = (sharded.id_col, sharded.vector_col)
+    args = [(si, sj, k + 1, cols) for si in shards for sj in shards]
+    sims = np.empty((sharded.n, k), dtype=np.float32)
+    idx = np.empty((sharded.n, k), dtype=np.int64)
+    pending: dict[int, dict[int, Any]] = {}
+    ns = len(shards)
+
+    def take(t: int, value) -> None:
+        i, j = divmod(t, ns)
+        got = pending.setdefault(i, {})
+        got[j] = value
+        if len(got) == ns:  # every shard searched for shard i's rows: merge and forget the parts
+            si = shards[i]
+            s, x = tiles.merge_topk([got[jj] for jj in range(ns)], k + 1)
+            sims[si.offset:si.stop], idx[si.offset:si.stop] = tiles.drop_self(s, x, k, si.offset)
+            del pending[i]
+
+    run_tasks(client, _knn_task, args, progress=progress, label=f"kNN tiles (k={k})",
+              weights=[si.rows * sj.rows for si in shards for sj in shards], on_result=take)
+    return sims, idx
+
+
+class ShardedSpace:
+    """What :func:`embeval.diagnostics.geometry.hubness` and ``mam`` need from a ``Space``: n, seed,
+    progress and ``knn(k)``, here computed on the cluster once for the largest k."""
+
+    def __init__(self, client, sharded: ShardedSet, seed: int = 0, progress: Progress = NULL):
+        self.client, self.sharded, self.seed, self.progress = client, sharded, seed, progress
+        self._knn: tuple[np.ndarray, np.ndarray] | None = None
+        self.normalized = True
+        self.labels = None
+
+    @property
+    def n(self) -> int:
+        return self.sharded.n
+
+    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._knn is None or self._knn[1].shape[1] < k:
+            self._knn = knn(self.client, self.sharded, k, progress=self.progress)
+        sims, idx = self._knn
+        return sims[:, :k], idx[:, :k]
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[str] | None = None,
+                                seed: int = 0, progress: Progress = NULL) -> Report:
+    """The geometry report of a sharded set (rows L2-normalised) computed on ``client``'s cluster."""
+    from embeval.api import resolve_metrics
+    from embeval.diagnostics import geometry
+    from embeval.diagnostics.space import check_k
+
+    chosen = resolve_metrics(metrics, ("geometry", "labels"), set())
+    report = Report("geometry", inputs={"embeddings": sharded.describe()},
+                    settings={"seed": seed, "normalized": True, "cluster": True})
+    space = ShardedSpace(client, sharded, seed=seed, progress=progress)
+    ks = [p["k"] for d, p in chosen if d.name == "hubness" and isinstance(p.get("k"), int)]
+    ks += [1 for d, p in chosen if d.name == "mam" and p.get("mode", "nn") == "nn"]
+    if ks and 1 <= max(ks) < space.n:
+        space.knn(max(ks))
+    mom = None
+    n = sharded.n
+    for diag, params in chosen:
+        if diag.name not in SUPPORTED or (diag.name == "uniformity" and params.get("sample")):
+            if metrics:
+                raise UsageError(f"metric {diag.name} is not available on a cluster; "
+                                 f"available: {', '.join(SUPPORTED)}")
+            report.notes.append(f"skipped {diag.name}: not available on a cluster")
+            continue
+        if diag.name == "uniformity":
+            from embeval.diagnostics.pairsum import log_mean
+
+            t = params.get("t", 2.0)
+            val = log_mean(pair_sum(client, sharded, "uniformity", t, progress=progress), n * (n - 1) / 2)
+            report.results.append(Result("uniformity", val, {"t": t}, n=n, higher_is_better=False))
+        elif diag.name == "mam" and params.get("mode", "nn") == "pairwise":
+            val = pair_sum(client, sharded, "mam_pairwise", progress=progress) / (n * (n - 1) / 2)
+            report.results.append(Result("mam", val, {"mode": "pairwise"}, n=n, higher_is_better=False))
+        elif diag.name in ("anisotropy", "effective_rank"):
+            if mom is None:
+                mom = moments(client, sharded, progress=progress)
+            s, sq, gram = mom
+            if diag.name == "anisotropy":
+                val = (float(s @ s) - sq) / (n * (n - 1))
+                report.results.append(Result("anisotropy", val, n=n, higher_is_better=False))
+            else:
+                ev = np.linalg.eigvalsh(gram)[::-1][:min(n, gram.shape[0])]
+                sv = np.sqrt(np.maximum(ev, 0.0))
+                p = sv / sv.sum() + 1e-7
+                val = float(np.exp(-np.sum(p * np.log(p))))
+                report.results.append(Result("effective_rank", val, n=n, higher_is_better=True))
+        else:  # hubness, mam(nn): the registered functions on the cluster's kNN lists
+            if diag.name == "hubness":
+                check_k(params.get("k", 10), n)
+            report.results.extend(getattr(geometry, diag.name)(space, **params))
+    report.notes.append(f"rows L2-normalised before every diagnostic; computed on a Dask cluster over "
+                        f"{len(sharded.shards)} shards")
+    return report
