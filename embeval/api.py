@@ -107,10 +107,20 @@ def geometry_report(
     near_dup_threshold: float = 0.99,
     seed: int = 0,
     progress: Progress = NULL,
+    cluster: str | None = None,
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
-    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
+    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``.
+    ``cluster`` (or ``$EMBEVAL_CLUSTER``): run on Dask over the shards of ``file`` (see
+    :mod:`embeval.distributed`)."""
+    from embeval.distributed.cluster import resolve_spec
+
+    spec = resolve_spec(cluster)
+    if spec is not None:
+        return _geometry_on_cluster(spec, file, metrics=metrics, pairs=pairs, sample=sample, normalize=normalize,
+                                    encoder=encoder, labels=labels, label_col=label_col, items=items,
+                                    id_col=id_col, vector_col=vector_col, seed=seed, progress=progress)
     from embeval.diagnostics.space import Space
     from embeval.io.embeddings import check_same_dim
 
@@ -172,6 +182,24 @@ def geometry_report(
     hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
     report.series.update(geometry_series(space, hub_k))
     return report
+
+
+def _geometry_on_cluster(spec, file, *, metrics, pairs, sample, normalize, encoder, labels, label_col, items,
+                         id_col, vector_col, seed, progress) -> Report:
+    """geometry_report's cluster path: a sharded (or single) embedding file, unit rows."""
+    from embeval.distributed.cluster import open_client
+    from embeval.distributed.geometry import geometry_report_distributed
+    from embeval.io.shards import scan_shards
+
+    unsupported = [name for name, given in (("a model", encoder is not None), ("pairs", pairs is not None),
+                                            ("labels", labels is not None or label_col is not None),
+                                            ("the per-item table", items), ("sampled uniformity", bool(sample)),
+                                            ("unnormalised rows", not normalize)) if given]
+    if unsupported:
+        raise UsageError(f"a cluster run takes precomputed vectors only, without {', '.join(unsupported)}")
+    sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
+    with open_client(spec) as client:
+        return geometry_report_distributed(client, sharded, metrics=metrics, seed=seed, progress=progress)
 
 
 def _check_labels(emb, lab, labels, label_col, inputs):
@@ -407,9 +435,12 @@ def retrieval_report(
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
+    cluster: str | None = None,
 ) -> Report:
     """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
     encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
+    ``cluster`` (or ``$EMBEVAL_CLUSTER``): score the (sharded) corpus on Dask, flat index only
+    (see :mod:`embeval.distributed.retrieval`).
 
     Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
     absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
@@ -419,6 +450,14 @@ def retrieval_report(
     from embeval.io.qrels import load_qrels
 
     _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc)
+    from embeval.distributed.cluster import resolve_spec
+
+    spec = resolve_spec(cluster)
+    if spec is not None:
+        if encoder is not None or index != "flat":
+            raise UsageError("a cluster run takes precomputed vectors and the flat (exact) index")
+        return _retrieval_on_cluster(spec, queries_path, corpus_path, qrels_path, k=k, per_query=per_query,
+                                     roc=roc, seed=seed, progress=progress, id_col=id_col, vector_col=vector_col)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
         c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
@@ -440,6 +479,30 @@ def retrieval_report(
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         roc=roc, seed=seed, progress=progress,
     )
+
+
+def _retrieval_on_cluster(spec, queries_path, corpus_path, qrels_path, *, k, per_query, roc, seed, progress,
+                          id_col, vector_col) -> Report:
+    from embeval.distributed.cluster import open_client
+    from embeval.distributed.retrieval import retrieval_report_distributed
+    from embeval.io.embeddings import load_embeddings
+    from embeval.io.fileinfo import file_info
+    from embeval.io.qrels import load_qrels
+    from embeval.io.shards import scan_shards
+
+    q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
+    sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col)
+    qrels = load_qrels(qrels_path)
+    inputs = {
+        "queries": q.describe(),
+        "corpus": sharded.describe(),
+        "qrels": {**file_info(qrels_path), "queries": len(qrels),
+                  "judgements": sum(len(v) for v in qrels.values())},
+    }
+    sources = (_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, sharded.ids, id_col), str(qrels_path))
+    with open_client(spec) as client:
+        return retrieval_report_distributed(client, q.vectors, q.ids, sharded, qrels, inputs=inputs, sources=sources,
+                                            k=k, per_query=per_query, roc=roc, seed=seed, progress=progress)
 
 
 def retrieval_report_beir(
