@@ -60,6 +60,7 @@ DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, .
 QPromptOpt = Annotated[str, typer.Option("--query-prompt", help="Prefix for query texts (e.g. 'query: ').", rich_help_panel="Encoding")]
 DPromptOpt = Annotated[str, typer.Option("--document-prompt", help="Prefix for document texts (e.g. 'passage: ').", rich_help_panel="Encoding")]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval).", rich_help_panel="Encoding")]
+ClusterOpt = Annotated[Optional[str], typer.Option("--cluster", help="Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 (default: $EMBEVAL_CLUSTER). Inputs may be a folder or glob of shards. Needs pip install 'embeval[dask]'.", rich_help_panel="Scale out")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder.", rich_help_panel="Encoding")]
 
 
@@ -262,6 +263,7 @@ def geometry_cmd(
     junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
     hubness, intrinsic dimension; with labels also tolerance, kNN label agreement and accuracy,
@@ -284,7 +286,7 @@ def geometry_cmd(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
         vector_col=vector_col, text_col=text_col, encoder=encoder, labels=labels, label_col=label_col,
         items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold, seed=seed,
-        progress=_progress(quiet),
+        progress=_progress(quiet), cluster=cluster,
     )
     if items is not None:
         from embeval.report.items import write_items
@@ -401,6 +403,7 @@ def retrieval_cmd(
     junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
     MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
@@ -432,7 +435,8 @@ def retrieval_cmd(
         from embeval.api import retrieval_report
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
-                                  vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+                                  vector_col=vector_col, text_col=text_col, encoder=encoder, cluster=cluster,
+                                  **options)
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 
 

@@ -58,7 +58,7 @@ def open_client(spec: str) -> Iterator[Any]:
         # Workers do the BLAS: one thread each, so N workers use N cores; no dashboard.
         with dask.config.set({"distributed.worker.daemon": False, "distributed.admin.system-monitor.gil.enabled": False}):
             cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                               dashboard_address=":0", silence_logs=40)
+                                               dashboard_address=":0", silence_logs=50)
         try:
             with distributed.Client(cluster) as client:
                 yield client

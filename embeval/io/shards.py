@@ -3,7 +3,7 @@
 A sharded input is read lazily. :func:`scan_shards` reads only each shard's metadata (``.npy``
 header, Parquet footer; other formats are read one shard at a time) and its ids, and checks that
 ids are unique across shards without holding more than the ids in one process. :func:`read_shard`
-reads one shard's vectors (validated like any embedding file); the distributed diagnostics call it
+reads one shard's vectors (validated like any embedding file; ShardError names it); the distributed diagnostics call it
 on the workers, one shard per task. :func:`load_sharded` concatenates every shard, for the
 single-process path (the same report as one unsharded file).
 
@@ -20,9 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from embeval.errors import InputError
+from embeval.errors import EmbevalError, InputError
 
 GLOB_CHARS = "*?["
+
+
+class ShardError(EmbevalError):
+    """A shard that a worker could not read: the message names the shard. (Plain message
+    arguments, so it survives the trip from a Dask worker back to the driver.)"""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ def shard_paths(spec: str | Path) -> list[Path]:
     from embeval.io.embeddings import EMBEDDING_SUFFIXES
 
     text = str(spec)
+    if not any(c in text for c in GLOB_CHARS) and not Path(text).exists():
+        raise InputError(text, "no such file or folder")
     if Path(text).is_dir():
         files = [f for f in Path(text).iterdir() if f.is_file() and f.suffix.lower() in EMBEDDING_SUFFIXES]
     else:
@@ -172,11 +179,14 @@ def read_shard(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedd
     from embeval.io.embeddings import load_embeddings
 
     p = Path(info.path)
-    if not p.exists():
-        raise InputError(p, "shard is missing (moved or deleted since the scan?)")
-    emb = load_embeddings(p, id_col=id_col, vector_col=vector_col, min_rows=1)
-    if emb.vectors.shape != (info.rows, info.dim):
-        raise InputError(p, f"shard has shape {emb.vectors.shape}, its metadata said ({info.rows}, {info.dim})")
+    try:
+        if not p.exists():
+            raise InputError(p, "shard is missing (moved or deleted since the scan?)")
+        emb = load_embeddings(p, id_col=id_col, vector_col=vector_col, min_rows=1)
+        if emb.vectors.shape != (info.rows, info.dim):
+            raise InputError(p, f"shard has shape {emb.vectors.shape}, its metadata said ({info.rows}, {info.dim})")
+    except InputError as exc:
+        raise ShardError(str(exc)) from None
     return emb.vectors
 
 

@@ -1,0 +1,202 @@
+"""Distributed diagnostics on a LocalCluster of 2 worker processes: sharded on the cluster equals
+unsharded in one process, a killed worker changes nothing, a bad shard is exit 2 in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from embeval.api import geometry_report, retrieval_report  # noqa: E402
+from embeval.distributed.cluster import open_client, resolve_spec  # noqa: E402
+from embeval.errors import UsageError  # noqa: E402
+from embeval.io.shards import scan_shards  # noqa: E402
+from embeval.progress import Progress, Task  # noqa: E402
+
+GEOMETRY = ["uniformity", "uniformity(t=5)", "anisotropy", "effective_rank", "hubness(k=5)", "mam",
+            "mam(mode=pairwise)"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with open_client("local:2") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A 1,200 × 24 corpus (a few exact duplicates), as one file and as 5 uneven shards; 150 queries
+    near corpus rows with graded qrels."""
+    root = tmp_path_factory.mktemp("dist")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1200, 24)).astype(np.float32)
+    x[100] = x[50]  # a duplicate pair: the kNN tie and self-drop rules matter
+    np.save(root / "full.npy", x)
+    (root / "shards").mkdir()
+    for i, (a, b) in enumerate([(0, 100), (100, 450), (450, 451), (451, 900), (900, 1200)]):
+        np.save(root / "shards" / f"part{i:02d}.npy", x[a:b])
+    src = rng.integers(0, 1200, 150)
+    q = x[src] + 0.8 * rng.standard_normal((150, 24)).astype(np.float32)
+    np.save(root / "queries.npy", q)
+    with open(root / "qrels.tsv", "w") as fh:
+        for i, s in enumerate(src):
+            fh.write(f"{i}\t{s}\t2\n")
+            for j in rng.choice(1200, int(rng.integers(0, 4)), replace=False):
+                if j != s:
+                    fh.write(f"{i}\t{j}\t1\n")
+    return root
+
+
+def _same(r1, r2, rel=1e-9):
+    assert [(r.metric, r.params) for r in r1.results] == [(r.metric, r.params) for r in r2.results]
+    for a, b in zip(r1.results, r2.results):
+        assert a.n == b.n, a.metric
+        assert b.value == pytest.approx(a.value, rel=rel, abs=1e-10, nan_ok=True), a.metric
+
+
+def test_geometry_sharded_on_cluster_equals_one_process(client, data):
+    from embeval.distributed.geometry import geometry_report_distributed
+
+    single = geometry_report(data / "full.npy", metrics=GEOMETRY)
+    dist = geometry_report_distributed(client, scan_shards(data / "shards"), metrics=GEOMETRY)
+    _same(single, dist)
+    exact = {"hubness_skew", "antihub_share", "hub_occurrence"}
+    for a, b in zip(single.results, dist.results):
+        if a.metric in exact:  # merged top-k lists: the same neighbours, so the same counts
+            assert a.value == b.value, a.metric
+
+
+def test_geometry_unsupported_metric_on_cluster(client, data):
+    from embeval.distributed.geometry import geometry_report_distributed
+
+    with pytest.raises(UsageError, match="intrinsic_dim is not available on a cluster"):
+        geometry_report_distributed(client, scan_shards(data / "shards"), metrics=["intrinsic_dim"])
+    rep = geometry_report_distributed(client, scan_shards(data / "shards"), metrics=None)
+    assert any("skipped intrinsic_dim" in n for n in rep.notes)
+
+
+def test_retrieval_sharded_on_cluster_equals_one_process(client, data):
+    from embeval.distributed.retrieval import retrieval_report_distributed
+    from embeval.io.embeddings import load_embeddings
+    from embeval.io.qrels import load_qrels
+
+    single = retrieval_report(data / "queries.npy", data / "full.npy", data / "qrels.tsv", per_query=True)
+    q = load_embeddings(data / "queries.npy")
+    dist = retrieval_report_distributed(client, q.vectors, q.ids, scan_shards(data / "shards"),
+                                        load_qrels(data / "qrels.tsv"), inputs={}, sources=("q", "c", "r"),
+                                        per_query=True)
+    _same(single, dist)
+    by_metric = {r.metric: r for r in dist.results}
+    assert by_metric["auc_global"].params["method"] == "exact"
+    for name in ("auc_global", "auc_query", "ndcg@10", "recall@100", "best_threshold", "fpr@tpr95"):
+        assert by_metric[name].value == next(r.value for r in single.results if r.metric == name), name
+    assert single.per_query == dist.per_query  # every query's every metric, bit for bit
+
+
+def test_binned_auc_counts_merge_exactly(client, data, monkeypatch):
+    """Above the exact limit auc_global is counted in bins: force it here, compare with the
+    single-process binned pass."""
+    import embeval.diagnostics.retrieval as R
+    from embeval.diagnostics.space import l2_normalize
+    from embeval.distributed.retrieval import ranking_and_auc
+    from embeval.io.embeddings import load_embeddings
+    from embeval.io.qrels import load_qrels
+
+    q = load_embeddings(data / "queries.npy")
+    c = np.load(data / "full.npy")
+    sharded = scan_shards(data / "shards")
+    aligned = R.align_qrels(load_qrels(data / "qrels.tsv"), q.ids, sharded.ids)
+    qu = np.ascontiguousarray(l2_normalize(q.vectors)[aligned.query_rows])
+    ref = R.auc_global_query(qu, l2_normalize(c), aligned.positives(), exact_limit=0)
+    monkeypatch.setattr(R, "EXACT_LIMIT", 0)
+    _, got = ranking_and_auc(client, qu, sharded, aligned, 10)
+    assert got.levels.method == ref.levels.method == "binned"
+    for f in ("value", "pos", "tied", "above"):
+        np.testing.assert_array_equal(getattr(got.levels, f), getattr(ref.levels, f))
+    assert got.levels.auc() == ref.levels.auc()
+    np.testing.assert_array_equal(got.per_query, ref.per_query)
+    assert got.neg_mean == pytest.approx(ref.neg_mean, abs=1e-10)  # float32 products: see README
+    assert got.neg_std == pytest.approx(ref.neg_std, rel=1e-9)
+
+
+class _KillOnce(Progress):
+    """A progress sink that SIGKILLs one worker process when the first tile is done."""
+
+    def __init__(self, client):
+        self.client = client
+        self.killed: list[int] = []
+
+    def task(self, description, total):
+        from contextlib import contextmanager
+
+        outer = self
+
+        class _T(Task):
+            def advance(self, amount=1):
+                if not outer.killed:
+                    pids = outer.client.run(os.getpid)
+                    victim = sorted(pids.values())[0]
+                    os.kill(victim, signal.SIGKILL)
+                    outer.killed.append(victim)
+
+        @contextmanager
+        def ctx():
+            yield _T()
+
+        return ctx()
+
+
+def test_killed_worker_tiles_are_recomputed(data):
+    from embeval.distributed.geometry import geometry_report_distributed
+
+    metrics = ["uniformity", "hubness(k=5)"]
+    single = geometry_report(data / "full.npy", metrics=metrics)
+    with open_client("local:2") as c:
+        before = set(c.run(os.getpid).values())
+        prog = _KillOnce(c)
+        dist = geometry_report_distributed(c, scan_shards(data / "shards"), metrics=metrics, progress=prog)
+        assert prog.killed and prog.killed[0] in before
+    _same(single, dist)
+
+
+def test_bad_shard_exit_2_one_line(data, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in (data / "shards").iterdir():
+        x = np.load(f)
+        if f.name == "part03.npy":
+            x[7, 2] = np.inf  # only a worker reading this shard can see it
+        np.save(bad / f.name, x)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", "local:2", "-q",
+                           "-m", "uniformity"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "part03.npy (row 7): non-finite value" in lines[0]
+    assert proc.stdout == ""
+
+
+def test_cluster_spec_and_env(monkeypatch):
+    monkeypatch.delenv("EMBEVAL_CLUSTER", raising=False)
+    assert resolve_spec(None) is None
+    assert resolve_spec("local:3") == "local:3"
+    assert resolve_spec("tcp://10.0.0.1:8786") == "tcp://10.0.0.1:8786"
+    monkeypatch.setenv("EMBEVAL_CLUSTER", "tls://sched:8786")
+    assert resolve_spec(None) == "tls://sched:8786"
+    for bad in ("local:0", "local:x", "somehost"):
+        with pytest.raises(UsageError):
+            resolve_spec(bad)
+
+
+def test_help_does_not_import_dask():
+    code = "import sys, embeval.cli, embeval.api; print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip() == "False", out.stderr
