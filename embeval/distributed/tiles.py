@@ -4,12 +4,13 @@ A tile is a block of rows of one set against a block of rows of another (or the 
 kernel returns a partial result that merges exactly with the others: float64 sums, int64 counts,
 or a top-k list with global row numbers. The kernels take arrays, not shards, so the same
 functions serve a local loop and a Dask task (and any other back end that hands them blocks:
-the interface is ``kernel(a_block, b_block, ...) -> partial``).
+the interface is ``kernel(a_block, b_block, ...) -> partial``). Pair sums and top-k run on the
+compute layer (:mod:`embeval.compute`, NumPy or torch back end), the kNN tile on FAISS as
+:func:`embeval.index.knn.knn_self` does.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections import OrderedDict
 
@@ -48,36 +49,29 @@ def unit_shard(info: ShardInfo, id_col: str = "id", vector_col: str = "embedding
 # ----------------------------------------------------------------------------- pair sums
 
 
-def _transform(kind: str, param: float):
-    """f applied in place to a float32 block of cosines (unit rows): the pair terms of
-    uniformity (exp(−t·‖a−b‖²) = exp(−t·(2 − 2g))) and of mam pairwise (|90° − θ|). The same
-    arithmetic as :mod:`embeval.diagnostics.geometry`."""
+def _kernel(kind: str, param: float):
+    """The compute layer's kernel for a pair term on unit rows: uniformity exp(−t·(2 − 2g)), or
+    mam pairwise |90° − θ| (:mod:`embeval.compute.kernels`, the arithmetic of
+    :mod:`embeval.diagnostics.geometry`)."""
+    from embeval.compute.kernels import AbsAngleMargin, ExpSqDist
+
     if kind == "uniformity":
-        def f(g, rows, cols):
-            g *= -2.0
-            g += 2.0
-            np.maximum(g, 0.0, out=g)
-            g *= -param
-            return np.exp(g, out=g)
-    elif kind == "mam_pairwise":
-        def f(g, rows, cols):
-            np.clip(g, -1.0, 1.0, out=g)
-            np.arccos(g, out=g)
-            g *= np.float32(180.0 / math.pi)
-            g -= 90.0
-            return np.abs(g, out=g)
-    else:  # pragma: no cover - callers pass known kinds
-        raise ValueError(kind)
-    return f
+        return ExpSqDist(t=param, normalized=True)
+    if kind == "mam_pairwise":
+        return AbsAngleMargin()
+    raise ValueError(kind)  # pragma: no cover - callers pass known kinds
 
 
-def pair_sum_tile(a: np.ndarray, b: np.ndarray | None, kind: str, param: float = 2.0) -> float:
+def pair_sum_tile(a: np.ndarray, b: np.ndarray | None, kind: str, param: float = 2.0,
+                  device: str = "cpu") -> float:
     """Σ f(a_i·b_j) over the tile (float64 accumulation): every (i, j) when ``b`` is another
-    block, the pairs i < j of ``a`` when ``b`` is None (a diagonal tile)."""
-    from embeval.diagnostics.pairsum import cross_pair_sum, upper_pair_sum
+    block, the pairs i < j of ``a`` when ``b`` is None (a diagonal tile). Runs on the compute
+    layer's back end for ``device`` (NumPy on ``cpu``, torch on ``cuda``)."""
+    from embeval.compute import cross_pair_sum, get_backend, upper_pair_sum
 
-    f = _transform(kind, param)
-    return upper_pair_sum(a, f) if b is None else cross_pair_sum(a, b, f)
+    be = get_backend(device)
+    k = _kernel(kind, param)
+    return upper_pair_sum(a, k, backend=be) if b is None else cross_pair_sum(a, b, k, backend=be)
 
 
 def moments_tile(a: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -90,24 +84,26 @@ def moments_tile(a: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
 # ----------------------------------------------------------------------------- top-k
 
 
-def topk_tile(q: np.ndarray, x: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k inner products of rows of ``q`` among rows of ``x`` (FAISS flat, as
-    :func:`embeval.index.knn.knn_self` / the flat search index), with global row numbers
-    (``offset`` + local row). Fewer than k rows in ``x``: all of them."""
-    from embeval.index.search import build_index
+def topk_tile(q: np.ndarray, x: np.ndarray, k: int, offset: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k inner products of rows of ``q`` among rows of ``x`` (the compute layer's
+    search: score descending, then row ascending, ties across the k-th place resolved), with
+    global row numbers (``offset`` + local row). Fewer than k rows in ``x``: all of them."""
+    from embeval.compute import get_backend, search
 
     k = min(k, x.shape[0])
-    sims, idx = build_index("flat", x).search(np.ascontiguousarray(q), k)
+    sims, idx = search(np.ascontiguousarray(q, dtype=np.float32), x, k, backend=get_backend(device))
     return sims, np.where(idx >= 0, idx + offset, -1)
 
 
 def merge_topk(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Merge per-tile top-k lists of the same query rows: score descending, then global row
-    ascending (the single-machine tie rule); the first k."""
-    sims = np.concatenate([p[0] for p in parts], axis=1)
-    idx = np.concatenate([p[1] for p in parts], axis=1)
-    order = np.lexsort((idx, -sims.astype(np.float64)), axis=1)[:, :k]
-    return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
+    ascending (the single-machine tie rule; :func:`embeval.compute.merge_topk`); the first k."""
+    from embeval.compute import merge_topk as merge2
+
+    sims, idx = parts[0]
+    for s, i in parts[1:]:
+        sims, idx = merge2(sims, idx, s, i, k)
+    return sims[:, :k], idx[:, :k]
 
 
 def knn_tile(q: np.ndarray, x: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:

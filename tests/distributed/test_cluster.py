@@ -13,11 +13,11 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from embeval.api import geometry_report, retrieval_report  # noqa: E402
-from embeval.distributed.cluster import open_client, resolve_spec  # noqa: E402
-from embeval.errors import UsageError  # noqa: E402
-from embeval.io.shards import scan_shards  # noqa: E402
-from embeval.progress import Progress, Task  # noqa: E402
+from embeval.api import geometry_report, retrieval_report
+from embeval.distributed.cluster import open_client, resolve_spec
+from embeval.errors import UsageError
+from embeval.io.shards import scan_shards
+from embeval.progress import Progress, Task
 
 GEOMETRY = ["uniformity", "uniformity(t=5)", "anisotropy", "effective_rank", "hubness(k=5)", "mam",
             "mam(mode=pairwise)"]
@@ -141,7 +141,7 @@ class _KillOnce(Progress):
             def advance(self, amount=1):
                 if not outer.killed:
                     pids = outer.client.run(os.getpid)
-                    victim = sorted(pids.values())[0]
+                    victim = min(pids.values())
                     os.kill(victim, signal.SIGKILL)
                     outer.killed.append(victim)
 
@@ -175,7 +175,7 @@ def test_bad_shard_exit_2_one_line(data, tmp_path):
         np.save(bad / f.name, x)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run([sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", "local:2", "-q",
-                           "-m", "uniformity"], capture_output=True, text=True, timeout=120, env=env)
+                           "-m", "uniformity"], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -197,6 +197,6 @@ def test_cluster_spec_and_env(monkeypatch):
 
 def test_help_does_not_import_dask():
     code = "import sys, embeval.cli, embeval.api; print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.stdout.strip() == "False", out.stderr
