@@ -11,6 +11,7 @@ Schema (every table optional except at least one job)::
     cache_dir = "..."     # default $EMBEVAL_CACHE_DIR or ~/.cache/embeval
     device = "cpu"        # encoding device (default: cuda when present)
     batch_size = 32       # encoding batch size
+    cluster = "local:4"   # run geometry/retrieval items on Dask (local:N or tcp://HOST:8786)
 
     [[models]]            # sentence-transformers models, for datasets that hold texts
     name = "minilm"       # label in the report (unique)
@@ -92,6 +93,7 @@ class Settings:
     cache_dir: str | None = None
     device: str | None = None
     batch_size: int = 32
+    cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "cache": self.cache, "cache_dir": self.cache_dir, "device": self.device,
@@ -205,11 +207,18 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
 
     s = _Checker(p, "settings", top.get("settings", {}), {
         "title": str, "seed": int, "out_dir": str, "cache": bool, "cache_dir": str, "device": str,
-        "batch_size": int})
+        "batch_size": int, "cluster": str})
     settings = Settings(title=s.get("title", "embeval report"), seed=s.get("seed", 0),
                         cache=s.get("cache", True), device=s.get("device"), batch_size=s.get("batch_size", 32))
     if settings.batch_size < 1:
         s.fail("batch_size", "must be at least 1")
+    if s.get("cluster") is not None:
+        from embeval.distributed.cluster import resolve_spec
+
+        try:
+            settings.cluster = resolve_spec(s.get("cluster"))
+        except UsageError as exc:
+            s.fail("cluster", str(exc))
     if s.get("cache_dir") is not None:
         settings.cache_dir = str(base / s.get("cache_dir"))
     if out_dir is not None:

@@ -200,3 +200,16 @@ def test_help_does_not_import_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_batch_config_cluster_key(tmp_path):
+    from embeval.batch.config import load_config
+    from embeval.errors import ConfigError
+
+    body = '[[datasets]]\nname = "d"\nkind = "embeddings"\npath = "x.npy"\n[[jobs]]\ncommand = "geometry"\n'
+    np.save(tmp_path / "x.npy", np.eye(3, dtype=np.float32))
+    (tmp_path / "ok.toml").write_text('[settings]\ncluster = "tcp://sched:8786"\n' + body)
+    assert load_config(tmp_path / "ok.toml").settings.cluster == "tcp://sched:8786"
+    (tmp_path / "bad.toml").write_text('[settings]\ncluster = "local:zero"\n' + body)
+    with pytest.raises(ConfigError, match=r"bad\.toml: settings\.cluster: cluster 'local:zero'"):
+        load_config(tmp_path / "bad.toml")
