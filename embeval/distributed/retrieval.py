@@ -57,6 +57,17 @@ def _pass1(shard, queries, depth: int, pos_q, pos_local, cols, block_elements: i
     return sims, idx, own
 
 
+def _below_equal(v: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value u_j of the sorted distinct thresholds ``u``: (#v < u_j, #v == u_j), exactly,
+    with one binary search per value (v == u_j implies v's insertion point is j)."""
+    left = np.searchsorted(u, v, side="left")
+    at = np.minimum(left, len(u) - 1)
+    hit = u[at] == v
+    eq = np.bincount(left[hit], minlength=len(u))
+    upto = np.cumsum(np.bincount(left, minlength=len(u) + 1))[:len(u)]  # #v with insertion point ≤ j
+    return (upto - eq).astype(np.int64), eq.astype(np.int64)
+
+
 def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols, block_elements: int):
     """Counts over one corpus shard (see the module docstring): per positive (below, equal) among
     its query's documents; per threshold (below, equal) among all pairs; Σs and Σs² (binned: of
@@ -89,7 +100,7 @@ def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols
             centres = (v + 0.5) * width - 1.0
             s1 += float(centres.sum())
             s2 += float(centres @ centres)
-        lt, eq = _less_equal(v, thresholds)
+        lt, eq = _below_equal(v, thresholds)
         p_less += lt
         p_eq += eq
     return q_less, q_eq, p_less, p_eq, s1, s2

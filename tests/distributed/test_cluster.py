@@ -213,3 +213,25 @@ def test_batch_config_cluster_key(tmp_path):
     (tmp_path / "bad.toml").write_text('[settings]\ncluster = "local:zero"\n' + body)
     with pytest.raises(ConfigError, match=r"bad\.toml: settings\.cluster: cluster 'local:zero'"):
         load_config(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_gap_sharded_on_cluster_equals_one_process(client, tmp_path, paired):
+    from embeval.diagnostics import gap as G
+    from embeval.distributed.gap import gap_results_distributed
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((500, 16)).astype(np.float32)
+    b = (a + 0.7 + rng.standard_normal((500, 16))).astype(np.float32) if paired else \
+        (rng.standard_normal((420, 16)) + 0.5).astype(np.float32)
+    for name, x, cuts in (("a", a, [0, 120, 300, 500]), ("b", b, [0, 120, 300, len(b)] if paired else [0, 200, len(b)])):
+        (tmp_path / name).mkdir()
+        for i in range(len(cuts) - 1):
+            np.save(tmp_path / name / f"p{i}.npy", x[cuts[i]:cuts[i + 1]])
+    space = G.GapSpace.build(a, b, paired=paired)
+    ref = G.gap(space) + G.set_uniformity(space, 2.0) + G.knn_mixing(space, 5)
+    got = gap_results_distributed(client, scan_shards(tmp_path / "a"), scan_shards(tmp_path / "b"),
+                                  paired=paired, t=2.0, k=5)
+    assert [(r.metric, r.params, r.n) for r in ref] == [(r.metric, r.params, r.n) for r in got]
+    for r, g in zip(ref, got):
+        assert g.value == pytest.approx(r.value, rel=1e-9, abs=1e-10), r.metric
