@@ -11,7 +11,7 @@ import numpy as np
 
 from embeval.errors import UsageError
 from embeval.report.render import write_atomic
-from embeval.report.results import dumps
+from embeval.results import dumps
 
 VECTOR_SUFFIXES = (".npy", ".csv", ".json")
 

@@ -7,7 +7,7 @@ import io
 import math
 
 from embeval.io.atomic import write_atomic  # noqa: F401 - re-exported for renderers
-from embeval.report.results import Report, Result, dumps
+from embeval.results import Report, Result, dumps
 
 
 def _fmt(v: float | None) -> str:
