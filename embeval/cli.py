@@ -183,7 +183,8 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
     """Evaluate gates, print, write the report and the JUnit file, and exit with the right code
     (1 with a one-line summary when a gate failed)."""
     from embeval.report.gates import apply_gates, failure_summary
-    from embeval.report.render import RENDERERS, print_table, write_atomic
+    from embeval.io.atomic import write_atomic
+    from embeval.report.render import RENDERERS, print_table
 
     _check_junit(junit)
     apply_gates(report, gates)
@@ -530,7 +531,7 @@ def compare_cmd(
     from embeval.report.compare import (COMPARE_RENDERERS, compare, current_gates, load_side, parse_regress,
                                         print_comparison)
     from embeval.report.gates import summarize
-    from embeval.report.render import write_atomic
+    from embeval.io.atomic import write_atomic
 
     _check_format(fmt)
     if fmt == "html":
@@ -608,7 +609,7 @@ def run_cmd(
     written = write_outputs(batch, cfg.settings.out_dir)
     if junit is not None:
         from embeval.report.junit import batch_suites, to_junit
-        from embeval.report.render import write_atomic
+        from embeval.io.atomic import write_atomic
 
         write_atomic(junit, to_junit(batch_suites(batch)))
         written.append(junit)
