@@ -5,8 +5,9 @@
   float64 sum in the single-machine block order, the tile sums added with ``math.fsum`` (exactly
   rounded, so the result does not depend on which tile finished first).
 - anisotropy, effective_rank: per-shard Σx̂, Σ‖x̂‖² and Gram x̂ᵀx̂ in float64, added.
-- hubness(k), mam(mode=nn): exact kNN, each shard's rows searched in every shard (FAISS flat),
-  merged by score then row; the driver keeps the merged n×k neighbour lists only.
+- hubness(k), mam(mode=nn): exact kNN, each shard's rows searched in every shard (the compute
+  layer's exact search), merged by score then row, self dropped; the driver keeps the merged n×k
+  neighbour lists only.
 
 Not available on a cluster (a default run skips them with a note): sampled uniformity, alignment,
 intrinsic_dim, and the label diagnostics.
@@ -106,6 +107,8 @@ class ShardedSpace:
         self._knn: tuple[np.ndarray, np.ndarray] | None = None
         self.normalized = True
         self.labels = None
+        self.plan = None  # always the exact form (no estimated kNN on a cluster)
+        self.backend = None
 
     @property
     def n(self) -> int:
@@ -116,6 +119,11 @@ class ShardedSpace:
             self._knn = knn(self.client, self.sharded, k, progress=self.progress)
         sims, idx = self._knn
         return sims[:, :k], idx[:, :k]
+
+    def knn_rows(self, k: int) -> tuple[None, np.ndarray, np.ndarray]:
+        """(rows, sims, idx) as ``Space.knn_rows``: every row (rows None), exact."""
+        sims, idx = self.knn(k)
+        return None, sims, idx
 
 
 # ----------------------------------------------------------------------------- the report

@@ -32,9 +32,18 @@ from embeval.progress import NULL, Progress
 # ----------------------------------------------------------------------------- worker tasks
 
 
-def _blocks(m: int, rows: int, block_elements: int):
-    from embeval.diagnostics.retrieval import _block_shape
+def _auc_internals():
+    """(_block_shape, _less_equal, _to_bins) of the single-machine AUC engine, wherever it lives
+    (``embeval.compute.auc`` after the retrieval split, ``embeval.diagnostics.retrieval`` before)."""
+    try:
+        from embeval.compute.auc import _block_shape, _less_equal, _to_bins
+    except ImportError:
+        from embeval.diagnostics.retrieval import _block_shape, _less_equal, _to_bins
+    return _block_shape, _less_equal, _to_bins
 
+
+def _blocks(m: int, rows: int, block_elements: int):
+    _block_shape = _auc_internals()[0]
     B, D = _block_shape(m, rows, block_elements)
     for qs in range(0, m, B):
         for c0 in range(0, rows, D):
@@ -72,8 +81,7 @@ def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols
     """Counts over one corpus shard (see the module docstring): per positive (below, equal) among
     its query's documents; per threshold (below, equal) among all pairs; Σs and Σs² (binned: of
     the bin centres)."""
-    from embeval.diagnostics.retrieval import _less_equal, _to_bins
-
+    _, _less_equal, _to_bins = _auc_internals()
     x = tiles.unit_shard(shard, *cols)
     m = queries.shape[0]
     q_less = np.zeros(len(own), dtype=np.int64)
@@ -114,7 +122,9 @@ def ranking_and_auc(client, queries: np.ndarray, sharded: ShardedSet, aligned, d
     """(ranking (scores m×depth, rows m×depth), :class:`AucStats`) of the scored ``queries``
     (m×d float32 unit rows, row i ↔ aligned query i) against the sharded corpus."""
     from embeval.diagnostics.pairsum import BLOCK_ELEMENTS
-    from embeval.diagnostics.retrieval import BIN_BITS, EXACT_LIMIT, AucStats, ScoreLevels, _less_equal, _to_bins
+    from embeval.diagnostics.retrieval import BIN_BITS, EXACT_LIMIT, AucStats, ScoreLevels
+
+    _, _less_equal, _to_bins = _auc_internals()
 
     block_elements = BLOCK_ELEMENTS if block_elements is None else block_elements
     m, n = queries.shape[0], sharded.n

@@ -5,8 +5,7 @@ kernel returns a partial result that merges exactly with the others: float64 sum
 or a top-k list with global row numbers. The kernels take arrays, not shards, so the same
 functions serve a local loop and a Dask task (and any other back end that hands them blocks:
 the interface is ``kernel(a_block, b_block, ...) -> partial``). Pair sums and top-k run on the
-compute layer (:mod:`embeval.compute`, NumPy or torch back end), the kNN tile on FAISS as
-:func:`embeval.index.knn.knn_self` does.
+compute layer (:mod:`embeval.compute`, NumPy or torch back end).
 """
 
 from __future__ import annotations
@@ -106,17 +105,11 @@ def merge_topk(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.n
     return sims[:, :k], idx[:, :k]
 
 
-def knn_tile(q: np.ndarray, x: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k inner products of rows of ``q`` among rows of ``x`` with FAISS ``IndexFlatIP`` (as
-    :func:`embeval.index.knn.knn_self` searches the whole set), global row numbers."""
-    from embeval.index.knn import _faiss
-
-    faiss = _faiss()
-    k = min(k, x.shape[0])
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(np.ascontiguousarray(x, dtype=np.float32))
-    sims, idx = index.search(np.ascontiguousarray(q, dtype=np.float32), k)
-    return sims, np.where(idx >= 0, idx + offset, -1)
+def knn_tile(q: np.ndarray, x: np.ndarray, k: int, offset: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Top-k inner products of rows of ``q`` among rows of ``x`` for a kNN graph (self included:
+    :func:`drop_self` removes it after the merge), global row numbers; the compute layer's exact
+    search with its tie rule (score, then row ascending), as the single-machine kNN."""
+    return topk_tile(q, x, k, offset, device)
 
 
 def drop_self(sims: np.ndarray, idx: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,7 @@ def data(tmp_path_factory):
     return root
 
 
-def _same(r1, r2, rel=1e-9):
+def _same(r1, r2, rel=1e-7):  # float32 resolution: a product can differ by an ulp between tile shapes
     assert [(r.metric, r.params) for r in r1.results] == [(r.metric, r.params) for r in r2.results]
     for a, b in zip(r1.results, r2.results):
         assert a.n == b.n, a.metric
