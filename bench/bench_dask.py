@@ -63,6 +63,8 @@ def main() -> None:
     ap.add_argument("--no-single", action="store_true", help="skip the single-process reference")
     args = ap.parse_args()
 
+    import os
+
     from embeval.api import geometry_report, retrieval_report
     from embeval.distributed.cluster import open_client
     from embeval.distributed.geometry import geometry_report_distributed
@@ -70,8 +72,6 @@ def main() -> None:
     from embeval.io.embeddings import load_embeddings
     from embeval.io.qrels import load_qrels
     from embeval.io.shards import scan_shards
-
-    import os
 
     n, d, m = args.n, args.d, args.queries
     print(json.dumps({"cores": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}), flush=True)

@@ -186,20 +186,37 @@ def geometry_report(
 
 def _geometry_on_cluster(spec, file, *, metrics, pairs, sample, normalize, encoder, labels, label_col, items,
                          id_col, vector_col, seed, progress) -> Report:
-    """geometry_report's cluster path: a sharded (or single) embedding file, unit rows."""
+    """geometry_report's cluster path: a sharded (or single) embedding file, unit rows; labels from
+    a row-aligned label file or a column of the shards."""
     from embeval.distributed.cluster import open_client
     from embeval.distributed.geometry import geometry_report_distributed
-    from embeval.io.shards import scan_shards
+    from embeval.io.labels import check_labels, clean_labels, load_labels
+    from embeval.io.shards import scan_shards, shard_column
 
     unsupported = [name for name, given in (("a model", encoder is not None), ("pairs", pairs is not None),
-                                            ("labels", labels is not None or label_col is not None),
                                             ("the per-item table", items), ("sampled uniformity", bool(sample)),
                                             ("unnormalised rows", not normalize)) if given]
     if unsupported:
         raise UsageError(f"a cluster run takes precomputed vectors only, without {', '.join(unsupported)}")
+    lab = None
+    if labels is not None:
+        lab = load_labels(labels, column=label_col)
     sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
+    if labels is not None:
+        check_labels(lab, sharded.n, labels, sharded.spec)
+    elif label_col is not None:
+        lab = clean_labels(shard_column(sharded, label_col), sharded.spec, label_col)
+        check_labels(lab, sharded.n, sharded.spec, sharded.spec)
     with open_client(spec) as client:
-        return geometry_report_distributed(client, sharded, metrics=metrics, seed=seed, progress=progress)
+        report = geometry_report_distributed(client, sharded, metrics=metrics, labels=lab, seed=seed,
+                                             progress=progress)
+    if labels is not None:
+        from embeval.io.fileinfo import file_info
+
+        report.inputs["labels"] = {**file_info(labels), "n": len(lab)}
+    if label_col is not None:
+        report.settings["label_col"] = label_col
+    return report
 
 
 def _check_labels(emb, lab, labels, label_col, inputs):

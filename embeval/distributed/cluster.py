@@ -105,3 +105,18 @@ def run_tasks(client, func: Callable, args: Sequence[tuple], *, progress: Progre
             client.cancel(futures)
             raise
     return out
+
+
+def stamp(results: list) -> list:
+    """Give hand-built results the identity their output declares (as the single-machine
+    diagnostics' declared outputs do); a no-op where the registry has no declarations."""
+    try:
+        from embeval.diagnostics.registry import declared_output
+    except ImportError:  # pragma: no cover - older registry
+        return results
+    for r in results:
+        if getattr(r, "identity", None) is None:
+            out = declared_output(r.metric)
+            if out is not None:
+                r.identity = out.identity
+    return results

@@ -100,4 +100,6 @@ def gap_results_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: boo
                {"t": t, "pairs": "i≠j (partners left out)" if paired else "all A×B"}, n=n, higher_is_better=False),
     ]
     out += knn_mixing(_UnionSpace(client, a, b, progress), k=k)
-    return out
+    from embeval.distributed.cluster import stamp
+
+    return stamp(out)

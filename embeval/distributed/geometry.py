@@ -9,8 +9,10 @@
   layer's exact search), merged by score then row, self dropped; the driver keeps the merged n×k
   neighbour lists only.
 
+- with labels: tolerance, knn_label_agreement, knn_accuracy and opis (:mod:`.labels`).
+
 Not available on a cluster (a default run skips them with a note): sampled uniformity, alignment,
-intrinsic_dim, and the label diagnostics.
+intrinsic_dim, silhouette.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 from embeval.report.results import Report, Result
 
-SUPPORTED = ("uniformity", "mam", "anisotropy", "effective_rank", "hubness")
+SUPPORTED = ("uniformity", "mam", "anisotropy", "effective_rank", "hubness", "tolerance", "knn_label_agreement",
+             "knn_accuracy", "opis")
 
 
 # ----------------------------------------------------------------------------- worker tasks
@@ -102,11 +105,12 @@ class ShardedSpace:
     """What :func:`embeval.diagnostics.geometry.hubness` and ``mam`` need from a ``Space``: n, seed,
     progress and ``knn(k)``, here computed on the cluster once for the largest k."""
 
-    def __init__(self, client, sharded: ShardedSet, seed: int = 0, progress: Progress = NULL):
+    def __init__(self, client, sharded: ShardedSet, seed: int = 0, progress: Progress = NULL, labels=None):
         self.client, self.sharded, self.seed, self.progress = client, sharded, seed, progress
         self._knn: tuple[np.ndarray, np.ndarray] | None = None
+        self._codes: tuple[np.ndarray, np.ndarray] | None = None
         self.normalized = True
-        self.labels = None
+        self.labels = None if labels is None else np.asarray(labels)
         self.plan = None  # always the exact form (no estimated kNN on a cluster)
         self.backend = None
 
@@ -120,6 +124,15 @@ class ShardedSpace:
         sims, idx = self._knn
         return sims[:, :k], idx[:, :k]
 
+    def label_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes int64, sorted classes), as ``Space.label_codes``."""
+        if self.labels is None:
+            raise UsageError("this diagnostic needs labels (pass --labels or --label-col)")
+        if self._codes is None:
+            classes, codes = np.unique(self.labels, return_inverse=True)
+            self._codes = (codes.astype(np.int64).ravel(), classes)
+        return self._codes
+
     def knn_rows(self, k: int) -> tuple[None, np.ndarray, np.ndarray]:
         """(rows, sims, idx) as ``Space.knn_rows``: every row (rows None), exact."""
         sims, idx = self.knn(k)
@@ -130,17 +143,23 @@ class ShardedSpace:
 
 
 def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[str] | None = None,
-                                seed: int = 0, progress: Progress = NULL) -> Report:
-    """The geometry report of a sharded set (rows L2-normalised) computed on ``client``'s cluster."""
+                                labels=None, seed: int = 0, progress: Progress = NULL) -> Report:
+    """The geometry report of a sharded set (rows L2-normalised) computed on ``client``'s cluster;
+    ``labels`` (length n, row-aligned, validated) adds the label diagnostics."""
     from embeval.api import resolve_metrics
     from embeval.diagnostics import geometry
+    from embeval.diagnostics import labels as label_diags
     from embeval.diagnostics.space import check_k
+    from embeval.distributed import labels as dlabels
+    from embeval.distributed.cluster import stamp
 
-    chosen = resolve_metrics(metrics, ("geometry", "labels"), set())
+    chosen = resolve_metrics(metrics, ("geometry", "labels"), set() if labels is None else {"labels"})
     report = Report("geometry", inputs={"embeddings": sharded.describe()},
                     settings={"seed": seed, "normalized": True, "cluster": True})
-    space = ShardedSpace(client, sharded, seed=seed, progress=progress)
-    ks = [p["k"] for d, p in chosen if d.name == "hubness" and isinstance(p.get("k"), int)]
+    space = ShardedSpace(client, sharded, seed=seed, progress=progress, labels=labels)
+    if labels is not None:
+        report.settings["classes"] = len(space.label_codes()[1])
+    ks = [int(p.get("k", 10)) for d, p in chosen if d.name in ("hubness", "knn_label_agreement", "knn_accuracy")]
     ks += [1 for d, p in chosen if d.name == "mam" and p.get("mode", "nn") == "nn"]
     if ks and 1 <= max(ks) < space.n:
         space.knn(max(ks))
@@ -175,10 +194,20 @@ def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[st
                 p = sv / sv.sum() + 1e-7
                 val = float(np.exp(-np.sum(p * np.log(p))))
                 report.results.append(Result("effective_rank", val, n=n, higher_is_better=True))
-        else:  # hubness, mam(nn): the registered functions on the cluster's kNN lists
-            if diag.name == "hubness":
+        elif diag.name == "tolerance":
+            codes, classes = space.label_codes()
+            val = dlabels.tolerance_value(client, sharded, codes, progress=progress)
+            report.results.append(Result("tolerance", val, {"classes": len(classes)}, n=n, higher_is_better=True))
+        elif diag.name == "opis":
+            val, oparams, n_used = dlabels.opis(client, sharded, space.label_codes()[0], seed=seed,
+                                                progress=progress, **params)
+            report.results.append(Result("opis", val, oparams, n=n_used, higher_is_better=False))
+        else:  # hubness, mam(nn), knn_label_agreement, knn_accuracy: the registered functions on the kNN lists
+            if "k" in params or diag.name == "hubness":
                 check_k(params.get("k", 10), n)
-            report.results.extend(getattr(geometry, diag.name)(space, **params))
+            module = geometry if diag.name in ("hubness", "mam") else label_diags
+            report.results.extend(getattr(module, diag.name)(space, **params))
+    stamp(report.results)
     report.notes.append(f"rows L2-normalised before every diagnostic; computed on a Dask cluster over "
                         f"{len(sharded.shards)} shards")
     return report

@@ -63,7 +63,21 @@ class ShardedSet:
         return self.shards[0].dim
 
     def describe(self) -> dict:
-        return {"path": self.spec, "shards": len(self.shards), "n": self.n, "d": self.d}
+        return {"path": self.spec, **provenance(self.shards), "n": self.n, "d": self.d}
+
+
+def provenance(shards: list[ShardInfo]) -> dict:
+    """What identifies a sharded input without hashing it: the shard count, their total size in
+    bytes and the latest modification time (an input of many GB is not hashed; see fileinfo)."""
+    sizes, mtimes = [], []
+    for s in shards:
+        try:
+            st = Path(s.path).stat()
+        except OSError:
+            continue
+        sizes.append(st.st_size)
+        mtimes.append(int(st.st_mtime))
+    return {"shards": len(shards), "size": int(sum(sizes)), "mtime": max(mtimes, default=0)}
 
 
 def is_shard_spec(path: str | Path) -> bool:
@@ -205,4 +219,26 @@ def load_sharded(spec: str | Path, *, id_col: str = "id", vector_col: str = "emb
             labels.append(emb.labels)
     return EmbeddingSet(vectors=out, ids=sharded.ids, path=sharded.spec,
                         labels=np.concatenate(labels) if labels else None,
-                        info={"shards": len(sharded.shards)})
+                        info=provenance(sharded.shards))
+
+
+def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
+    """One column (labels) of every shard, concatenated: read alone from Parquet shards, with the
+    shard from other table formats; InputError names a shard without it."""
+    from embeval.io.embeddings import load_embeddings
+
+    parts = []
+    for s in sharded.shards:
+        p = Path(s.path)
+        if p.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            if column not in pq.ParquetFile(p).schema_arrow.names:
+                raise InputError(p, f"no label column {column!r}")
+            parts.append(pq.read_table(p, columns=[column]).column(0).to_numpy(zero_copy_only=False))
+        elif p.suffix.lower() in (".npy",):
+            raise InputError(p, f".npy shards hold no {column!r} column; pass a label file (--labels)")
+        else:
+            parts.append(load_embeddings(p, id_col=sharded.id_col, vector_col=sharded.vector_col,
+                                         label_col=column, min_rows=1).labels)
+    return np.concatenate(parts)

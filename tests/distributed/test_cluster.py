@@ -54,7 +54,8 @@ def data(tmp_path_factory):
 
 
 def _same(r1, r2, rel=1e-7):  # float32 resolution: a product can differ by an ulp between tile shapes
-    assert [(r.metric, r.params) for r in r1.results] == [(r.metric, r.params) for r in r2.results]
+    assert [(r.metric, r.params, getattr(r, "identity", None)) for r in r1.results] == \
+        [(r.metric, r.params, getattr(r, "identity", None)) for r in r2.results]
     for a, b in zip(r1.results, r2.results):
         assert a.n == b.n, a.metric
         assert b.value == pytest.approx(a.value, rel=rel, abs=1e-10, nan_ok=True), a.metric
@@ -70,6 +71,26 @@ def test_geometry_sharded_on_cluster_equals_one_process(client, data):
     for a, b in zip(single.results, dist.results):
         if a.metric in exact:  # merged top-k lists: the same neighbours, so the same counts
             assert a.value == b.value, a.metric
+
+
+def test_label_diagnostics_sharded_on_cluster_equal_one_process(client, data):
+    from embeval.distributed.geometry import geometry_report_distributed
+    from embeval.io.labels import load_labels
+
+    rng = np.random.default_rng(11)
+    x = np.load(data / "full.npy")
+    # Labels that follow the geometry a little (so every diagnostic has something to measure).
+    lab = np.where(x[:, 0] > 0.3, "a", np.where(x[:, 1] > 0, "b", "c"))
+    lab[rng.choice(1200, 100, replace=False)] = "d"
+    (data / "labels.txt").write_text("\n".join(lab) + "\n")
+    metrics = ["tolerance", "knn_label_agreement(k=5)", "knn_accuracy(k=3)", "opis(max_rows=0)", "opis(max_rows=500)"]
+    single = geometry_report(data / "full.npy", metrics=metrics, labels=data / "labels.txt")
+    dist = geometry_report_distributed(client, scan_shards(data / "shards"), metrics=metrics,
+                                       labels=load_labels(data / "labels.txt"))
+    _same(single, dist)
+    assert single.settings["classes"] == dist.settings["classes"] == 4
+    opis_full = next(r for r in dist.results if r.metric == "opis")
+    assert opis_full.params["d_low"] < opis_full.params["d_high"] and opis_full.value > 0
 
 
 def test_geometry_unsupported_metric_on_cluster(client, data):
@@ -235,3 +256,18 @@ def test_gap_sharded_on_cluster_equals_one_process(client, tmp_path, paired):
     assert [(r.metric, r.params, r.n) for r in ref] == [(r.metric, r.params, r.n) for r in got]
     for r, g in zip(ref, got):
         assert g.value == pytest.approx(r.value, rel=1e-9, abs=1e-10), r.metric
+
+
+def test_cli_retrieval_cluster_report_equals_unsharded(data, tmp_path, cli):
+    """The issue's 'done when': a sharded corpus through --cluster local:2 gives the same report."""
+    import json
+
+    base = ["retrieval", "--queries", data / "queries.npy", "--qrels", data / "qrels.tsv", "-q", "-f", "json"]
+    one = cli(*base, "--corpus", data / "full.npy", "-o", tmp_path / "one.json")
+    two = cli(*base, "--corpus", data / "shards", "--cluster", "local:2", "-o", tmp_path / "two.json")
+    assert one.exit_code == 0 and two.exit_code == 0, (one.output, two.output)
+    r1 = json.loads((tmp_path / "one.json").read_text())["results"]
+    r2 = json.loads((tmp_path / "two.json").read_text())["results"]
+    assert [(r["metric"], r["params"]) for r in r1] == [(r["metric"], r["params"]) for r in r2]
+    for a, b in zip(r1, r2):
+        assert b["value"] == pytest.approx(a["value"], rel=1e-7, abs=1e-10), a["metric"]

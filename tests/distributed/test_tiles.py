@@ -3,6 +3,8 @@ whole-array answer (brute-force NumPy references)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,8 +32,8 @@ def test_knn_tiles_merge_to_whole_set(rng):
     cuts = [0, 1, 90, 91, 230]  # 1-row shards included
     sims = np.empty((230, k), np.float32)
     idx = np.empty((230, k), np.int64)
-    for a, b in zip(cuts, cuts[1:]):
-        parts = [tiles.knn_tile(x[a:b], x[c:e], k + 1, c) for c, e in zip(cuts, cuts[1:])]
+    for a, b in pairwise(cuts):
+        parts = [tiles.knn_tile(x[a:b], x[c:e], k + 1, c) for c, e in pairwise(cuts)]
         s, i = tiles.merge_topk(parts, k + 1)
         sims[a:b], idx[a:b] = tiles.drop_self(s, i, k, a)
     ref_s, ref_i = knn_self_numpy(x, k)
@@ -47,7 +49,7 @@ def test_topk_tiles_merge_with_row_tie_rule(rng):
     x = l2_normalize(rng.standard_normal((100, 8)).astype(np.float32))
     x[60] = x[10]  # tie across shards: the lower row must win
     parts = [tiles.topk_tile(q, x[a:b], 5, a) for a, b in ((0, 33), (33, 34), (34, 100))]
-    s, i = tiles.merge_topk(parts, 5)
+    _, i = tiles.merge_topk(parts, 5)
     full = q.astype(np.float64) @ x.astype(np.float64).T
     order = np.lexsort((np.broadcast_to(np.arange(100), full.shape), -full), axis=1)[:, :5]
     np.testing.assert_array_equal(i, order)
