@@ -254,6 +254,7 @@ def gap_report(
     encoder=None,
     seed: int = 0,
     progress: Progress = NULL,
+    cluster: str | None = None,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
     holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
@@ -273,6 +274,24 @@ def gap_report(
     from embeval.report.export import check_vector_path, write_vector
     from embeval.report.plots import check_plot_path, gap_figure
 
+    from embeval.distributed.cluster import resolve_spec
+
+    spec = resolve_spec(cluster)
+    if spec is not None:  # sharded A and B on Dask (embeval.distributed.gap)
+        given = [name for name, v in (("a model", encoder), ("--export-gap", export_gap), ("--plot", plot),
+                                      ("a single (2, n, d) input", b is None), ("--folds", folds),
+                                      ("--shift-lambda", shift_lambda)) if v is not None and v is not False]
+        if given:
+            raise UsageError(f"a cluster gap run takes two precomputed inputs A B, without {', '.join(given)}")
+        from embeval.distributed.cluster import open_client
+        from embeval.distributed.gap import gap_report_distributed
+        from embeval.io.shards import scan_shards
+
+        sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
+        sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
+        with open_client(spec) as client:
+            return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed,
+                                          progress=progress)
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if export_gap is not None:
         check_vector_path(export_gap)

@@ -491,6 +491,7 @@ def gap_cmd(
     junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
     separability, uniformity of each set and across, kNN mixing; with --paired also alignment,
@@ -508,7 +509,7 @@ def gap_cmd(
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=encoder, seed=seed, progress=_progress(quiet),
+        encoder=encoder, seed=seed, progress=_progress(quiet), cluster=cluster,
     )
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 

@@ -61,25 +61,30 @@ class _UnionSpace:
         return self._knn[0][:, :k], self._knn[1][:, :k]
 
 
-def gap_results_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0,
-                            k: int = 10, progress: Progress = NULL) -> list[Result]:
-    """gap, centroid_cosine, uniformity_a/b/joint/cross and knn_mixing(k) of two sharded sets
-    (rows L2-normalised), as :func:`embeval.diagnostics.gap.gap`, ``set_uniformity`` and ``knn_mixing``."""
-    from embeval.diagnostics.gap import knn_mixing
-    from embeval.diagnostics.pairsum import log_mean
-
+def _check(a: ShardedSet, b: ShardedSet, paired: bool) -> None:
     if a.d != b.d:
         raise UsageError(f"{b.spec}: dimension {b.d} does not match {a.spec} ({a.d})")
     if paired and [s.rows for s in a.shards] != [s.rows for s in b.shards]:
         raise UsageError("paired sharded sets must be cut at the same rows (same shard sizes, in order)")
-    n_a, n_b = a.n, b.n
-    n_res = n_a + n_b
+
+
+def centroid_results(client, a: ShardedSet, b: ShardedSet, *, progress: Progress = NULL) -> list[Result]:
+    """gap = ‖mean(Â) − mean(B̂)‖ and centroid_cosine, from per-shard sums (as ``gap.gap``)."""
     sa, _, _ = moments(client, a, progress=progress)
     sb, _, _ = moments(client, b, progress=progress)
-    ca, cb = sa / n_a, sb / n_b
+    ca, cb = sa / a.n, sb / b.n
     den = float(np.linalg.norm(ca) * np.linalg.norm(cb))
-    out = [Result("gap", float(np.linalg.norm(ca - cb)), n=n_res, higher_is_better=False),
-           Result("centroid_cosine", float(ca @ cb) / den if den > 0 else math.nan, n=n_res, higher_is_better=True)]
+    n = a.n + b.n
+    return [Result("gap", float(np.linalg.norm(ca - cb)), n=n, higher_is_better=False),
+            Result("centroid_cosine", float(ca @ cb) / den if den > 0 else math.nan, n=n, higher_is_better=True)]
+
+
+def set_uniformity_results(client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0,
+                           progress: Progress = NULL) -> list[Result]:
+    """uniformity_a, _b, _joint and _cross (as ``gap.set_uniformity``) from pair-sum tiles."""
+    from embeval.diagnostics.pairsum import log_mean
+
+    n_a, n_b = a.n, b.n
     sum_a = pair_sum(client, a, "uniformity", t, progress=progress)
     sum_b = pair_sum(client, b, "uniformity", t, progress=progress)
     cols_a, cols_b = (a.id_col, a.vector_col), (b.id_col, b.vector_col)
@@ -90,8 +95,10 @@ def gap_results_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: boo
     cross_all = math.fsum(p[0] for p in parts)
     matched = math.fsum(p[1] for p in parts)
     count = n_a * n_b - (min(n_a, n_b) if paired else 0)
+    if count <= 0:
+        raise UsageError("cross-set uniformity needs at least one pair of rows from different sets")
     n = n_a + n_b
-    out += [
+    return [
         Result("uniformity_a", log_mean(sum_a, n_a * (n_a - 1) / 2), {"t": t}, n=n_a, higher_is_better=False),
         Result("uniformity_b", log_mean(sum_b, n_b * (n_b - 1) / 2), {"t": t}, n=n_b, higher_is_better=False),
         Result("uniformity_joint", log_mean(sum_a + sum_b + cross_all, n * (n - 1) / 2), {"t": t}, n=n,
@@ -99,7 +106,55 @@ def gap_results_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: boo
         Result("uniformity_cross", log_mean(cross_all - matched, count, "uniformity_cross"),
                {"t": t, "pairs": "i≠j (partners left out)" if paired else "all A×B"}, n=n, higher_is_better=False),
     ]
-    out += knn_mixing(_UnionSpace(client, a, b, progress), k=k)
+
+
+SUPPORTED = ("gap", "set_uniformity", "knn_mixing")
+
+
+def gap_results_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0,
+                            k: int = 10, progress: Progress = NULL) -> list[Result]:
+    """gap, centroid_cosine, uniformity_a/b/joint/cross and knn_mixing(k) of two sharded sets
+    (rows L2-normalised), as :func:`embeval.diagnostics.gap.gap`, ``set_uniformity`` and ``knn_mixing``."""
+    from embeval.diagnostics.gap import knn_mixing
     from embeval.distributed.cluster import stamp
 
+    _check(a, b, paired)
+    out = centroid_results(client, a, b, progress=progress)
+    out += set_uniformity_results(client, a, b, paired=paired, t=t, progress=progress)
+    out += knn_mixing(_UnionSpace(client, a, b, progress), k=k)
     return stamp(out)
+
+
+def gap_report_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: bool = False,
+                           metrics: list[str] | None = None, k: int | None = None, seed: int = 0,
+                           progress: Progress = NULL):
+    """The gap report of two sharded sets on a cluster: gap, set_uniformity and knn_mixing; the
+    other gap diagnostics are skipped with a note (an error when named)."""
+    from embeval.api import resolve_metrics
+    from embeval.diagnostics.gap import knn_mixing
+    from embeval.distributed.cluster import stamp
+    from embeval.report.results import Report
+
+    _check(a, b, paired)
+    chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
+                             hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
+    report = Report("gap", inputs={"a": a.describe(), "b": b.describe()},
+                    settings={"seed": seed, "paired": paired, "normalized": True, "cluster": True})
+    for diag, params in chosen:
+        if diag.name not in SUPPORTED:
+            if metrics:
+                raise UsageError(f"metric {diag.name} is not available on a cluster; available: {', '.join(SUPPORTED)}")
+            report.notes.append(f"skipped {diag.name}: not available on a cluster")
+        elif diag.name == "gap":
+            report.results.extend(centroid_results(client, a, b, progress=progress))
+        elif diag.name == "set_uniformity":
+            report.results.extend(set_uniformity_results(client, a, b, paired=paired, progress=progress, **params))
+        else:
+            kk = k if k is not None else params.get("k", 10)
+            report.results.extend(knn_mixing(_UnionSpace(client, a, b, progress), k=kk))
+    stamp(report.results)
+    report.notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖; computed on a "
+                        f"Dask cluster over {len(a.shards)} + {len(b.shards)} shards")
+    if any(r.metric == "uniformity_cross" for r in report.results):
+        report.notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
+    return report

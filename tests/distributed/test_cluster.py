@@ -271,3 +271,28 @@ def test_cli_retrieval_cluster_report_equals_unsharded(data, tmp_path, cli):
     assert [(r["metric"], r["params"]) for r in r1] == [(r["metric"], r["params"]) for r in r2]
     for a, b in zip(r1, r2):
         assert b["value"] == pytest.approx(a["value"], rel=1e-7, abs=1e-10), a["metric"]
+
+
+def test_cli_gap_cluster(tmp_path, cli):
+    import json
+
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((300, 8)).astype(np.float32)
+    b = (a + 0.5 + rng.standard_normal((300, 8))).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    for name, x in (("A", a), ("B", b)):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / "0.npy", x[:100])
+        np.save(tmp_path / name / "1.npy", x[100:])
+    m = ["-m", "gap,set_uniformity,knn_mixing(k=4)", "--paired", "-q", "-f", "json"]
+    one = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", *m, "-o", tmp_path / "one.json")
+    two = cli("gap", tmp_path / "A", tmp_path / "B", *m, "--cluster", "local:2", "-o", tmp_path / "two.json")
+    assert one.exit_code == 0 and two.exit_code == 0, (one.output, two.output)
+    r1 = json.loads((tmp_path / "one.json").read_text())["results"]
+    r2 = json.loads((tmp_path / "two.json").read_text())["results"]
+    assert [(r["metric"], r["params"]) for r in r1] == [(r["metric"], r["params"]) for r in r2]
+    for x, y in zip(r1, r2):
+        assert y["value"] == pytest.approx(x["value"], rel=1e-7, abs=1e-10), x["metric"]
+    bad = cli("gap", tmp_path / "A", tmp_path / "B", "-m", "linear_separability", "--cluster", "local:2")
+    assert bad.exit_code == 2
