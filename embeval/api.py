@@ -193,7 +193,7 @@ def _geometry_on_cluster(spec, file, *, metrics, pairs, sample, normalize, encod
     from embeval.io.labels import check_labels, clean_labels, load_labels
     from embeval.io.shards import scan_shards, shard_column
 
-    unsupported = [name for name, given in (("a model", encoder is not None), ("pairs", pairs is not None),
+    unsupported = [name for name, given in (("a model", encoder is not None),
                                             ("the per-item table", items), ("sampled uniformity", bool(sample)),
                                             ("unnormalised rows", not normalize)) if given]
     if unsupported:
@@ -207,9 +207,13 @@ def _geometry_on_cluster(spec, file, *, metrics, pairs, sample, normalize, encod
     elif label_col is not None:
         lab = clean_labels(shard_column(sharded, label_col), sharded.spec, label_col)
         check_labels(lab, sharded.n, sharded.spec, sharded.spec)
+    partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col)
+    if partners is not None and (partners.n != sharded.n or partners.d != sharded.d):
+        raise UsageError(f"--pairs {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
+                         "pairs must be row-aligned")
     with open_client(spec) as client:
-        report = geometry_report_distributed(client, sharded, metrics=metrics, labels=lab, seed=seed,
-                                             progress=progress)
+        report = geometry_report_distributed(client, sharded, metrics=metrics, labels=lab, pairs=partners,
+                                             seed=seed, progress=progress)
     if labels is not None:
         from embeval.io.fileinfo import file_info
 

@@ -9,6 +9,7 @@
   layer's exact search), merged by score then row, self dropped; the driver keeps the merged n×k
   neighbour lists only.
 
+- alignment (with row-aligned partner shards cut at the same rows): per shard pair Σ‖x̂_i − ŷ_i‖^α.
 - with labels: tolerance, knn_label_agreement, knn_accuracy and opis (:mod:`.labels`).
 
 Not available on a cluster (a default run skips them with a note): sampled uniformity, alignment,
@@ -29,8 +30,8 @@ from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 from embeval.report.results import Report, Result
 
-SUPPORTED = ("uniformity", "mam", "anisotropy", "effective_rank", "hubness", "tolerance", "knn_label_agreement",
-             "knn_accuracy", "opis")
+SUPPORTED = ("uniformity", "mam", "anisotropy", "effective_rank", "hubness", "alignment", "tolerance",
+             "knn_label_agreement", "knn_accuracy", "opis")
 
 
 # ----------------------------------------------------------------------------- worker tasks
@@ -43,6 +44,13 @@ def _pair_task(si, sj, kind: str, param: float, cols: tuple[str, str]) -> float:
 
 def _moments_task(si, cols):
     return tiles.moments_tile(tiles.unit_shard(si, *cols))
+
+
+def _alignment_task(si, pi, alpha: float, cols, pcols) -> float:
+    """Σ_i ‖x̂_i − ŷ_i‖^alpha over one shard and its row-aligned partner shard (float64)."""
+    a, b = tiles.unit_shard(si, *cols), tiles.unit_shard(pi, *pcols)
+    d = np.linalg.norm(a.astype(np.float64) - b, axis=1)
+    return float(np.sum(d ** alpha))
 
 
 def _knn_task(si, sj, k: int, cols):
@@ -143,7 +151,8 @@ class ShardedSpace:
 
 
 def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[str] | None = None,
-                                labels=None, seed: int = 0, progress: Progress = NULL) -> Report:
+                                labels=None, pairs: ShardedSet | None = None, seed: int = 0,
+                                progress: Progress = NULL) -> Report:
     """The geometry report of a sharded set (rows L2-normalised) computed on ``client``'s cluster;
     ``labels`` (length n, row-aligned, validated) adds the label diagnostics."""
     from embeval.api import resolve_metrics
@@ -153,8 +162,13 @@ def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[st
     from embeval.distributed import labels as dlabels
     from embeval.distributed.cluster import stamp
 
-    chosen = resolve_metrics(metrics, ("geometry", "labels"), set() if labels is None else {"labels"})
-    report = Report("geometry", inputs={"embeddings": sharded.describe()},
+    available = (set() if labels is None else {"labels"}) | (set() if pairs is None else {"pairs"})
+    chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
+    if pairs is not None and [s.rows for s in pairs.shards] != [s.rows for s in sharded.shards]:
+        raise UsageError(f"pairs {pairs.spec}: partner shards must be cut at the same rows as {sharded.spec} "
+                         "(same shard sizes, in order)")
+    report = Report("geometry", inputs={"embeddings": sharded.describe(),
+                                        **({} if pairs is None else {"pairs": pairs.describe()})},
                     settings={"seed": seed, "normalized": True, "cluster": True})
     space = ShardedSpace(client, sharded, seed=seed, progress=progress, labels=labels)
     if labels is not None:
@@ -194,6 +208,14 @@ def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[st
                 p = sv / sv.sum() + 1e-7
                 val = float(np.exp(-np.sum(p * np.log(p))))
                 report.results.append(Result("effective_rank", val, n=n, higher_is_better=True))
+        elif diag.name == "alignment":
+            alpha = params.get("alpha", 2.0)
+            cols, pcols = (sharded.id_col, sharded.vector_col), (pairs.id_col, pairs.vector_col)
+            parts = run_tasks(client, _alignment_task,
+                              [(s, p, alpha, cols, pcols) for s, p in zip(sharded.shards, pairs.shards)],
+                              progress=progress, label="alignment (shards)", weights=[s.rows for s in sharded.shards])
+            report.results.append(Result("alignment", math.fsum(parts) / n, {"alpha": alpha}, n=n,
+                                         higher_is_better=False))
         elif diag.name == "tolerance":
             codes, classes = space.label_codes()
             val = dlabels.tolerance_value(client, sharded, codes, progress=progress)

@@ -93,6 +93,26 @@ def test_label_diagnostics_sharded_on_cluster_equal_one_process(client, data):
     assert opis_full.params["d_low"] < opis_full.params["d_high"] and opis_full.value > 0
 
 
+def test_alignment_with_partner_shards(client, data, tmp_path):
+    from embeval.distributed.geometry import geometry_report_distributed
+
+    x = np.load(data / "full.npy")
+    y = x + 0.3 * np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
+    np.save(tmp_path / "y.npy", y)
+    (tmp_path / "ys").mkdir()
+    for f in sorted((data / "shards").iterdir()):
+        a = sum(np.load(g).shape[0] for g in sorted((data / "shards").iterdir()) if g.name < f.name)
+        np.save(tmp_path / "ys" / f.name, y[a:a + np.load(f).shape[0]])
+    metrics = ["alignment", "alignment(alpha=1)"]
+    single = geometry_report(data / "full.npy", metrics=metrics, pairs=tmp_path / "y.npy")
+    dist = geometry_report_distributed(client, scan_shards(data / "shards"), metrics=metrics,
+                                       pairs=scan_shards(tmp_path / "ys"))
+    _same(single, dist)
+    with pytest.raises(UsageError, match="cut at the same rows"):
+        geometry_report_distributed(client, scan_shards(data / "shards"), metrics=metrics,
+                                    pairs=scan_shards(tmp_path / "y.npy"))
+
+
 def test_geometry_unsupported_metric_on_cluster(client, data):
     from embeval.distributed.geometry import geometry_report_distributed
 
