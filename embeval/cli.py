@@ -46,6 +46,7 @@ class ListFormat(str, Enum):
 
     table = "table"
     json = "json"
+    markdown = "markdown"
 
 
 class Role(str, Enum):
@@ -331,7 +332,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 @boundary
 def metrics_cmd(
     family: Annotated[Optional[str], typer.Argument(help="Only this family (geometry, ...).")] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table (grouped by diagnostic) or json (one object per output).")] = ListFormat.table,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table (grouped by diagnostic), json (one object per output) or markdown (the README's tables).")] = ListFormat.table,
 ) -> None:
     """List every diagnostic and the outputs it reports: direction, identifying parameters,
     parameters, what it needs."""
@@ -354,6 +355,11 @@ def metrics_cmd(
                  "needs": sorted(d.needs)}
                 for d in diags for o in d.outputs]
         sys.stdout.write(dumps(rows, indent=2) + "\n")
+        return
+    if fmt is ListFormat.markdown:
+        from embeval.report.catalog import catalogue, outputs_table
+
+        sys.stdout.write(outputs_table(family) if family else catalogue())
         return
     con = Console(highlight=False)
     family_now = None

@@ -19,13 +19,33 @@ from embeval.results import Result
 
 # ---------------------------------------------------------------- outputs (declared once)
 
-TOLERANCE = Output("tolerance", HIGHER, "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter")
-KNN_LABEL_AGREEMENT = Output("knn_label_agreement", HIGHER,
-                             "mean share of each row's k nearest neighbours with its label", identity=("k",))
-KNN_ACCURACY = Output("knn_accuracy", HIGHER, "leave-one-out kNN classification accuracy", identity=("k",))
-SILHOUETTE = Output("silhouette", HIGHER, "mean silhouette on cosine distance; −1..1")
-OPIS = Output("opis", LOWER, "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); 0 = identical",
-              identity=("far_low", "far_high", "grid", "max_rows"))
+TOLERANCE = Output(
+    "tolerance", HIGHER,
+    "mean cosine over same-label pairs, pooled over classes (Wang & Liu 2021); closed form from class sums, "
+    "O(n·d)",
+)
+KNN_LABEL_AGREEMENT = Output(
+    "knn_label_agreement", HIGHER,
+    "mean share of each row's k=10 nearest other rows (FAISS, cosine) with its label",
+    identity=("k",),
+)
+KNN_ACCURACY = Output(
+    "knn_accuracy", HIGHER,
+    "leave-one-out kNN accuracy: majority vote of the k=10 nearest other rows; a tie goes to the tied label met "
+    "first (nearest)",
+    identity=("k",),
+)
+SILHOUETTE = Output(
+    "silhouette", HIGHER,
+    "mean silhouette on cosine distance, as `sklearn.metrics.silhouette_score(metric=cosine)`; a class of one row"
+    " scores 0. Exact from class sums, O(n·C·d), no n² matrix",
+)
+OPIS = Output(
+    "opis", LOWER,
+    "threshold inconsistency across classes (Zhang et al., ICLR 2024): mean over thresholds of the variance "
+    "across classes of the utility of one global threshold; 0 = one threshold serves every class alike",
+    identity=("far_low", "far_high", "grid", "max_rows"),
+)
 
 # Elements per block of row × column work (float32 Gram block plus int64 keys ≈ 12 bytes each).
 BLOCK_ELEMENTS = 1 << 22
