@@ -100,7 +100,7 @@ class GapSpace:
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL) -> "GapSpace":
+    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL) -> GapSpace:
         """L2-normalise both sets (rows must be non-zero and finite, as the loaders guarantee)."""
         a, b = np.asarray(a), np.asarray(b)
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
@@ -376,7 +376,7 @@ def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...
     if ks[-1] > n:
         raise UsageError(f"recall@{ks[-1]} needs at least {ks[-1]} rows in each set; there are {n}")
     ids = [str(i) for i in range(n)]
-    qrels = {i: {i: 1} for i in ids}
+    qrels: dict[str, dict[str, float]] = {i: {i: 1.0} for i in ids}
     out: list[Result] = []
     for direction, (q, c) in (("a2b_", (a, b)), ("b2a_", (b, a))):
         results, _ = evaluate_retrieval(q, c, qrels, ids, ids, ks=ks, auc=True, separation=False,

@@ -130,6 +130,8 @@ def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
 
 
 def alignment(space: Space, alpha: float = 2.0) -> list[Result]:
+    if space.pairs is None:
+        raise UsageError("alignment needs row-aligned pairs")
     return [ALIGNMENT(alignment_value(space.x, space.pairs, alpha), {"alpha": alpha}, n=space.n)]
 
 
@@ -231,7 +233,7 @@ def twonn(r1: np.ndarray, r2: np.ndarray, discard: float = 0.1) -> tuple[float, 
     if n < 3:
         raise UsageError("intrinsic_dim needs at least 3 distinct rows")
     f_emp = np.arange(1, n + 1, dtype=np.float64) / n
-    keep = int(math.floor(n * (1 - discard)))
+    keep = math.floor(n * (1 - discard))
     x = np.log(mu[:keep])
     y = -np.log(1 - f_emp[:keep])
     return float(x @ y / (x @ x)), int((~ok).sum())

@@ -52,10 +52,9 @@ from embeval.diagnostics.pairsum import BLOCK_ELEMENTS
 from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, get, parse_ks, register
 from embeval.errors import InputError, UsageError
 from embeval.index.search import build_index, resolve_params, search_recall
+from embeval.io.qrels import Qrels
 from embeval.progress import NULL, Progress
 from embeval.results import Result
-
-Qrels = dict[str, dict[str, int]]
 
 DEFAULT_KS = (1, 10, 100)
 RANKING_METRICS = ("ndcg", "map", "recall", "precision", "mrr")
@@ -154,8 +153,8 @@ class AlignedQrels:
 
 def align_qrels(
     qrels: Qrels,
-    query_ids: Sequence[str],
-    doc_ids: Sequence[str],
+    query_ids: Sequence[str] | np.ndarray,
+    doc_ids: Sequence[str] | np.ndarray,
     *,
     source: str = "qrels",
     queries_source: str = "the queries",
@@ -182,7 +181,9 @@ def align_qrels(
         raise InputError(source, f"query {no_rel[0]!r} has no relevant document (every judgement "
                                  f"scores ≤ 0; {len(no_rel)} such queries); remove them from the qrels")
     order = sorted(qrels, key=qpos.__getitem__)
-    indptr, docs, gains = [0], [], []
+    indptr: list[int] = [0]
+    docs: list[int] = []
+    gains: list[float] = []
     for q in order:
         rel = sorted((dpos[d], g) for d, g in qrels[q].items() if g > 0)
         docs.extend(r for r, _ in rel)
@@ -205,7 +206,7 @@ def ranked_gains(aligned: AlignedQrels, idx: np.ndarray) -> np.ndarray:
     """Grade of the document at each rank: (m×K) float64, 0 for non-relevant and empty (−1) slots.
 
     ``idx`` is the m×K top-K corpus rows of the scored queries (row i ↔ aligned query i)."""
-    m, k = idx.shape
+    m = idx.shape[0]
     n = aligned.n_docs
     qloc = np.repeat(np.arange(m, dtype=np.int64), aligned.n_rel)
     keys = qloc * n + aligned.pos_doc  # ascending: queries in order, docs ascending within each
@@ -309,7 +310,7 @@ class ScoreLevels:
         j = int(np.argmax(tpr >= target - 1e-12))
         return float(fpr[j])
 
-    def roc(self) -> "RocCurve":
+    def roc(self) -> RocCurve:
         """Corner points of the pooled ROC curve (every point where its direction changes)."""
         P, N = max(self.n_pos, 1), max(self.n_neg, 1)
         tp_above = np.concatenate([[0], np.cumsum(self.pos)[:-1]])
@@ -490,7 +491,7 @@ def auc_global_query(
     pos_scores: list[np.ndarray] = [np.empty(0, np.float32)] * m
     per_query = np.full(m, np.nan)
     allv = np.empty(m * n if exact else 0, dtype=np.float32)
-    hist = None if exact else np.zeros(1 << (bin_bits + 1), dtype=np.int64)
+    hist = np.zeros(0 if exact else 1 << (bin_bits + 1), dtype=np.int64)  # unused (empty) when exact
 
     def account(holder: list[np.ndarray]) -> None:
         """Add a block of scores to the histogram; takes the caller's only reference so the
@@ -793,7 +794,7 @@ def evaluate_aligned(
 def evaluate_retrieval(
     queries: np.ndarray,
     corpus: np.ndarray,
-    qrels: dict[str, dict[str, int]],
+    qrels: Qrels,
     query_ids: Sequence[str],
     doc_ids: Sequence[str],
     *,
