@@ -87,13 +87,29 @@ def main() -> None:
         if not args.no_single:
             t, rep = timed(lambda: geometry_report(corpus, metrics=["uniformity"]))
             single["uniformity"] = rep.results[0].value
-            rows.append({**base, "what": "uniformity", "where": "one process", "seconds": round(t, 2),
-                         "pairs_per_s": pairs / t, "value": rep.results[0].value})
+            rows.append(
+                {
+                    **base,
+                    "what": "uniformity",
+                    "where": "one process",
+                    "seconds": round(t, 2),
+                    "pairs_per_s": pairs / t,
+                    "value": rep.results[0].value,
+                }
+            )
             t, rep = timed(lambda: retrieval_report(root / "queries.npy", corpus, root / "qrels.tsv", k="10"))
             auc = next(r.value for r in rep.results if r.metric == "auc_global")
             single["auc_global"] = auc
-            rows.append({**base, "what": "retrieval", "where": "one process", "seconds": round(t, 2),
-                         "scores_per_s": scores / t, "auc_global": auc})
+            rows.append(
+                {
+                    **base,
+                    "what": "retrieval",
+                    "where": "one process",
+                    "seconds": round(t, 2),
+                    "scores_per_s": scores / t,
+                    "auc_global": auc,
+                }
+            )
             for r in rows:
                 print(json.dumps(r), flush=True)
         sharded = scan_shards(corpus)
@@ -107,21 +123,40 @@ def main() -> None:
                 t, rep = timed(lambda: geometry_report_distributed(client, sharded, metrics=["uniformity"]))
                 cpu = worker_cpu(client) - c0
                 u = rep.results[0].value
-                row = {**base, "what": "uniformity", "where": f"dask local:{w}", "seconds": round(t, 2),
-                       "pairs_per_s": pairs / t, "pairs_per_s_per_worker": pairs / t / w,
-                       "worker_cpu_s": round(cpu, 2), "pairs_per_cpu_s": pairs / cpu, "value": u}
+                row = {
+                    **base,
+                    "what": "uniformity",
+                    "where": f"dask local:{w}",
+                    "seconds": round(t, 2),
+                    "pairs_per_s": pairs / t,
+                    "pairs_per_s_per_worker": pairs / t / w,
+                    "worker_cpu_s": round(cpu, 2),
+                    "pairs_per_cpu_s": pairs / cpu,
+                    "value": u,
+                }
                 if "uniformity" in single:
                     row["abs_diff_vs_one_process"] = abs(u - single["uniformity"])
                 print(json.dumps(row), flush=True)
                 per_worker.setdefault("uniformity", []).append((w, pairs / cpu))
                 c0 = worker_cpu(client)
-                t, rep = timed(lambda: retrieval_report_distributed(
-                    client, q.vectors, q.ids, sharded, qrels, inputs={}, sources=("q", "c", "r"), k="10"))
+                t, rep = timed(
+                    lambda: retrieval_report_distributed(
+                        client, q.vectors, q.ids, sharded, qrels, inputs={}, sources=("q", "c", "r"), k="10"
+                    )
+                )
                 cpu = worker_cpu(client) - c0
                 auc = next(r.value for r in rep.results if r.metric == "auc_global")
-                row = {**base, "what": "retrieval", "where": f"dask local:{w}", "seconds": round(t, 2),
-                       "scores_per_s": scores / t, "scores_per_s_per_worker": scores / t / w,
-                       "worker_cpu_s": round(cpu, 2), "scores_per_cpu_s": scores / cpu, "auc_global": auc}
+                row = {
+                    **base,
+                    "what": "retrieval",
+                    "where": f"dask local:{w}",
+                    "seconds": round(t, 2),
+                    "scores_per_s": scores / t,
+                    "scores_per_s_per_worker": scores / t / w,
+                    "worker_cpu_s": round(cpu, 2),
+                    "scores_per_cpu_s": scores / cpu,
+                    "auc_global": auc,
+                }
                 if "auc_global" in single:
                     row["auc_equal_to_one_process"] = auc == single["auc_global"]
                 print(json.dumps(row), flush=True)
@@ -130,8 +165,7 @@ def main() -> None:
     plan(per_worker, d)
 
 
-def plan(per_worker: dict, d: int, n: float = 1e8, m: int = 1000, cores: int = 2048,
-         shard_rows: int = 250_000) -> None:
+def plan(per_worker: dict, d: int, n: float = 1e8, m: int = 1000, cores: int = 2048, shard_rows: int = 250_000) -> None:
     """Capacity plan for n vectors from the measured throughput per worker CPU-second (one core each):
     ``cores`` single-threaded workers (e.g. 64 nodes × 32), shards of ``shard_rows`` rows."""
     if not per_worker:
@@ -143,23 +177,35 @@ def plan(per_worker: dict, d: int, n: float = 1e8, m: int = 1000, cores: int = 2
     pairs = n * (n - 1) / 2
     shards = math.ceil(n / shard_rows)
     shard_gb = shard_rows * d * 4 / 1e9
-    print(f"\ncapacity plan: n = {n:.0e}, d = {d}: {n * d * 4 / 1e9:,.0f} GB float32 in {shards} shards of "
-          f"{shard_rows:,} rows ({shard_gb:.2f} GB each); {cores:,} single-threaded workers (e.g. 64 nodes × 32)")
-    print(f"  measured per worker CPU-second (one core, this machine): uniformity {up:.3g} pairs/s; "
-          f"retrieval {rp:.3g} (query, doc) scores/s (two passes, top-k and AUC counts)")
+    print(
+        f"\ncapacity plan: n = {n:.0e}, d = {d}: {n * d * 4 / 1e9:,.0f} GB float32 in {shards} shards of "
+        f"{shard_rows:,} rows ({shard_gb:.2f} GB each); {cores:,} single-threaded workers (e.g. 64 nodes × 32)"
+    )
+    print(
+        f"  measured per worker CPU-second (one core, this machine): uniformity {up:.3g} pairs/s; "
+        f"retrieval {rp:.3g} (query, doc) scores/s (two passes, top-k and AUC counts)"
+    )
     tiles_u = shards * (shards + 1) // 2
     tile_u = shard_rows * shard_rows / up  # seconds for one off-diagonal shard-pair tile
-    print(f"  exact uniformity: {pairs:.2e} pairs in {tiles_u:,} shard-pair tiles ({tile_u / 60:,.0f} min each) = "
-          f"{pairs / up / 3600:,.0f} core-hours -> {math.ceil(tiles_u / cores) * tile_u / 3600:,.1f} h on "
-          f"{cores:,} workers ({math.ceil(tiles_u / cores)} rounds of tiles)")
+    print(
+        f"  exact uniformity: {pairs:.2e} pairs in {tiles_u:,} shard-pair tiles ({tile_u / 60:,.0f} min each) = "
+        f"{pairs / up / 3600:,.0f} core-hours -> {math.ceil(tiles_u / cores) * tile_u / 3600:,.1f} h on "
+        f"{cores:,} workers ({math.ceil(tiles_u / cores)} rounds of tiles)"
+    )
     tile_r = m * shard_rows / rp
-    print(f"  retrieval, {m:,} queries: {m * n:.1e} scores = {m * n / rp / 3600:,.2f} core-hours in {shards} shard "
-          f"tiles ({tile_r:,.0f} s each, so at most {shards} workers busy) -> {math.ceil(shards / cores) * tile_r:,.0f} s "
-          f"+ reading {n * d * 4 / 1e9:,.0f} GB twice (one read per pass)")
-    print(f"  memory per worker: up to {CACHE_SHARDS} cached shards ({CACHE_SHARDS * shard_gb:.1f} GB) + one 64 MiB "
-          f"block of products + the queries; driver: n ids, the merged top-k (m×k) and the counts")
-    print("  (the kNN diagnostics cost as much as uniformity; a sampled uniformity on one machine is the cheap "
-          "alternative at this n)")
+    print(
+        f"  retrieval, {m:,} queries: {m * n:.1e} scores = {m * n / rp / 3600:,.2f} core-hours in {shards} shard "
+        f"tiles ({tile_r:,.0f} s each, so at most {shards} workers busy) -> {math.ceil(shards / cores) * tile_r:,.0f} s "
+        f"+ reading {n * d * 4 / 1e9:,.0f} GB twice (one read per pass)"
+    )
+    print(
+        f"  memory per worker: up to {CACHE_SHARDS} cached shards ({CACHE_SHARDS * shard_gb:.1f} GB) + one 64 MiB "
+        f"block of products + the queries; driver: n ids, the merged top-k (m×k) and the counts"
+    )
+    print(
+        "  (the kNN diagnostics cost as much as uniformity; a sampled uniformity on one machine is the cheap "
+        "alternative at this n)"
+    )
 
 
 if __name__ == "__main__":

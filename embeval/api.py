@@ -20,6 +20,33 @@ if TYPE_CHECKING:
     from embeval.io.qrels import Qrels
 
 
+def _cluster_route(on_cluster):
+    """Decorator: when the call's ``cluster`` (or ``$EMBEVAL_CLUSTER``) names a Dask cluster, run
+    ``on_cluster(spec, *args, **kwargs)`` instead of the single-machine body (which never sees a
+    cluster); the signature stays the function's own (batch configs inspect it)."""
+    import functools
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            from embeval.distributed.cluster import resolve_spec
+
+            spec = resolve_spec(kwargs.pop("cluster", None))
+            return fn(*args, **kwargs) if spec is None else on_cluster(spec, *args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def _geometry_cluster(*args, **kwargs):
+    return _geometry_on_cluster(*args, **kwargs)
+
+
+def _gap_cluster(*args, **kwargs):
+    return _gap_on_cluster(*args, **kwargs)
+
+
 def resolve_metrics(specs: list[str] | None, family: str | tuple[str, ...], available: set[str],
                     hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
     """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
@@ -91,6 +118,7 @@ def load_input(
     return emb
 
 
+@_cluster_route(_geometry_cluster)
 def geometry_report(
     file: str | Path,
     *,
@@ -115,14 +143,7 @@ def geometry_report(
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
     ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``.
     ``cluster`` (or ``$EMBEVAL_CLUSTER``): run on Dask over the shards of ``file`` (see
-    :mod:`embeval.distributed`)."""
-    from embeval.distributed.cluster import resolve_spec
-
-    spec = resolve_spec(cluster)
-    if spec is not None:
-        return _geometry_on_cluster(spec, file, metrics=metrics, pairs=pairs, sample=sample, normalize=normalize,
-                                    encoder=encoder, labels=labels, label_col=label_col, items=items,
-                                    id_col=id_col, vector_col=vector_col, seed=seed, progress=progress)
+    :mod:`embeval.distributed`; routed by :func:`_cluster_route`)."""
     from embeval.diagnostics.space import Space
     from embeval.io.embeddings import check_same_dim
 
@@ -186,8 +207,9 @@ def geometry_report(
     return report
 
 
-def _geometry_on_cluster(spec, file, *, metrics, pairs, sample, normalize, encoder, labels, label_col, items,
-                         id_col, vector_col, seed, progress) -> Report:
+def _geometry_on_cluster(spec, file, *, metrics=None, pairs=None, sample=0, normalize=True, encoder=None,
+                         labels=None, label_col=None, items=False, id_col="id", vector_col="embedding", seed=0,
+                         progress=NULL, **_unused) -> Report:
     """geometry_report's cluster path: a sharded (or single) embedding file, unit rows; labels from
     a row-aligned label file or a column of the shards."""
     from embeval.distributed.cluster import open_client
@@ -200,15 +222,13 @@ def _geometry_on_cluster(spec, file, *, metrics, pairs, sample, normalize, encod
                                             ("unnormalised rows", not normalize)) if given]
     if unsupported:
         raise UsageError(f"a cluster run takes precomputed vectors only, without {', '.join(unsupported)}")
-    lab = None
-    if labels is not None:
-        lab = load_labels(labels, column=label_col)
+    from_file = None if labels is None else load_labels(labels, column=label_col)  # read before the scan
     sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
-    if labels is not None:
-        check_labels(lab, sharded.n, labels, sharded.spec)
-    elif label_col is not None:
+    lab = from_file
+    if lab is None and label_col is not None:
         lab = clean_labels(shard_column(sharded, label_col), sharded.spec, label_col)
-        check_labels(lab, sharded.n, sharded.spec, sharded.spec)
+    if lab is not None:
+        check_labels(lab, sharded.n, labels if labels is not None else sharded.spec, sharded.spec)
     partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col)
     if partners is not None and (partners.n != sharded.n or partners.d != sharded.d):
         raise UsageError(f"--pairs {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
@@ -216,7 +236,7 @@ def _geometry_on_cluster(spec, file, *, metrics, pairs, sample, normalize, encod
     with open_client(spec) as client:
         report = geometry_report_distributed(client, sharded, metrics=metrics, labels=lab, pairs=partners,
                                              seed=seed, progress=progress)
-    if labels is not None:
+    if labels is not None and lab is not None:
         from embeval.io.fileinfo import file_info
 
         report.inputs["labels"] = {**file_info(labels), "n": len(lab)}
@@ -243,6 +263,7 @@ def _check_labels(emb, lab, labels, label_col, inputs):
     return None
 
 
+@_cluster_route(_gap_cluster)
 def gap_report(
     a: str | Path,
     b: str | Path | None = None,
@@ -280,24 +301,6 @@ def gap_report(
     from embeval.report.export import check_vector_path, write_vector
     from embeval.report.plots import check_plot_path, gap_figure
 
-    from embeval.distributed.cluster import resolve_spec
-
-    spec = resolve_spec(cluster)
-    if spec is not None:  # sharded A and B on Dask (embeval.distributed.gap)
-        given = [name for name, v in (("a model", encoder), ("--export-gap", export_gap), ("--plot", plot),
-                                      ("a single (2, n, d) input", b is None), ("--folds", folds),
-                                      ("--shift-lambda", shift_lambda)) if v is not None and v is not False]
-        if given:
-            raise UsageError(f"a cluster gap run takes two precomputed inputs A B, without {', '.join(given)}")
-        from embeval.distributed.cluster import open_client
-        from embeval.distributed.gap import gap_report_distributed
-        from embeval.io.shards import scan_shards
-
-        sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
-        sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
-        with open_client(spec) as client:
-            return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed,
-                                          progress=progress)
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if export_gap is not None:
         check_vector_path(export_gap)
@@ -374,6 +377,26 @@ def gap_report(
 
     report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)
     return report
+
+
+def _gap_on_cluster(spec, a, b=None, *, paired=False, metrics=None, folds=None, k=None, shift_lambda=None,
+                    export_gap=None, plot=None, id_col="id", vector_col="embedding", encoder=None, seed=0,
+                    progress=NULL, **_unused) -> Report:
+    """gap_report's cluster path: two sharded precomputed sets (embeval.distributed.gap)."""
+    from embeval.distributed.cluster import open_client
+    from embeval.distributed.gap import gap_report_distributed
+    from embeval.io.shards import scan_shards
+
+    given = [name for name, v in (("a model", encoder), ("--export-gap", export_gap), ("--plot", plot),
+                                  ("a single (2, n, d) input", True if b is None else None), ("--folds", folds),
+                                  ("--shift-lambda", shift_lambda)) if v is not None]
+    if given:
+        raise UsageError(f"a cluster gap run takes two precomputed inputs A B, without {', '.join(given)}")
+    sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
+    sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
+    with open_client(spec) as client:
+        return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed,
+                                      progress=progress)
 
 
 def encoding_settings(encoder, role: str) -> dict:

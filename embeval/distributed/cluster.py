@@ -56,9 +56,10 @@ def open_client(spec: str) -> Iterator[Any]:
 
         n = int(spec.split(":", 1)[1])
         # Workers do the BLAS: one thread each, so N workers use N cores; no dashboard.
-        with dask.config.set({"distributed.worker.daemon": False, "distributed.admin.system-monitor.gil.enabled": False}):
-            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                               dashboard_address=":0", silence_logs=50)
+        with dask.config.set({"distributed.admin.system-monitor.gil.enabled": False}):
+            cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+            )
         try:
             with distributed.Client(cluster) as client:
                 yield client
@@ -75,9 +76,16 @@ def open_client(spec: str) -> Iterator[Any]:
         client.close()
 
 
-def run_tasks(client, func: Callable, args: Sequence[tuple], *, progress: Progress = NULL,
-              label: str = "tiles", weights: Sequence[float] | None = None,
-              on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+def run_tasks(
+    client,
+    func: Callable,
+    args: Sequence[tuple],
+    *,
+    progress: Progress = NULL,
+    label: str = "tiles",
+    weights: Sequence[float] | None = None,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
     """Run ``func(*a)`` for every tuple in ``args`` on the cluster; results in ``args`` order.
 
     Progress advances by ``weights[i]`` (default 1) as each task completes anywhere on the cluster

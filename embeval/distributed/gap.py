@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class _UnionSpace:
 
     def __init__(self, client, a: ShardedSet, b: ShardedSet, progress: Progress):
         self.client, self.joint, self.n_a, self.progress = client, union(a, b), a.n, progress
-        self._knn = None
+        self._knn: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -75,12 +76,15 @@ def centroid_results(client, a: ShardedSet, b: ShardedSet, *, progress: Progress
     ca, cb = sa / a.n, sb / b.n
     den = float(np.linalg.norm(ca) * np.linalg.norm(cb))
     n = a.n + b.n
-    return [Result("gap", float(np.linalg.norm(ca - cb)), n=n, higher_is_better=False),
-            Result("centroid_cosine", float(ca @ cb) / den if den > 0 else math.nan, n=n, higher_is_better=True)]
+    return [
+        Result("gap", float(np.linalg.norm(ca - cb)), n=n, higher_is_better=False),
+        Result("centroid_cosine", float(ca @ cb) / den if den > 0 else math.nan, n=n, higher_is_better=True),
+    ]
 
 
-def set_uniformity_results(client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0,
-                           progress: Progress = NULL) -> list[Result]:
+def set_uniformity_results(
+    client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0, progress: Progress = NULL
+) -> list[Result]:
     """uniformity_a, _b, _joint and _cross (as ``gap.set_uniformity``) from pair-sum tiles."""
     from embeval.diagnostics.pairsum import log_mean
 
@@ -88,10 +92,17 @@ def set_uniformity_results(client, a: ShardedSet, b: ShardedSet, *, paired: bool
     sum_a = pair_sum(client, a, "uniformity", t, progress=progress)
     sum_b = pair_sum(client, b, "uniformity", t, progress=progress)
     cols_a, cols_b = (a.id_col, a.vector_col), (b.id_col, b.vector_col)
-    args = [(x, y, t, paired and i == j, cols_a, cols_b)
-            for i, x in enumerate(a.shards) for j, y in enumerate(b.shards)]
-    parts = run_tasks(client, _cross_task, args, progress=progress, label="cross-set uniformity tiles",
-                      weights=[x.rows * y.rows for x, y, *_ in args])
+    args = [
+        (x, y, t, paired and i == j, cols_a, cols_b) for i, x in enumerate(a.shards) for j, y in enumerate(b.shards)
+    ]
+    parts = run_tasks(
+        client,
+        _cross_task,
+        args,
+        progress=progress,
+        label="cross-set uniformity tiles",
+        weights=[x.rows * y.rows for x, y, *_ in args],
+    )
     cross_all = math.fsum(p[0] for p in parts)
     matched = math.fsum(p[1] for p in parts)
     count = n_a * n_b - (min(n_a, n_b) if paired else 0)
@@ -101,18 +112,36 @@ def set_uniformity_results(client, a: ShardedSet, b: ShardedSet, *, paired: bool
     return [
         Result("uniformity_a", log_mean(sum_a, n_a * (n_a - 1) / 2), {"t": t}, n=n_a, higher_is_better=False),
         Result("uniformity_b", log_mean(sum_b, n_b * (n_b - 1) / 2), {"t": t}, n=n_b, higher_is_better=False),
-        Result("uniformity_joint", log_mean(sum_a + sum_b + cross_all, n * (n - 1) / 2), {"t": t}, n=n,
-               higher_is_better=False),
-        Result("uniformity_cross", log_mean(cross_all - matched, count, "uniformity_cross"),
-               {"t": t, "pairs": "i≠j (partners left out)" if paired else "all A×B"}, n=n, higher_is_better=False),
+        Result(
+            "uniformity_joint",
+            log_mean(sum_a + sum_b + cross_all, n * (n - 1) / 2),
+            {"t": t},
+            n=n,
+            higher_is_better=False,
+        ),
+        Result(
+            "uniformity_cross",
+            log_mean(cross_all - matched, count, "uniformity_cross"),
+            {"t": t, "pairs": "i≠j (partners left out)" if paired else "all A×B"},
+            n=n,
+            higher_is_better=False,
+        ),
     ]
 
 
 SUPPORTED = ("gap", "set_uniformity", "knn_mixing")
 
 
-def gap_results_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0,
-                            k: int = 10, progress: Progress = NULL) -> list[Result]:
+def gap_results_distributed(
+    client,
+    a: ShardedSet,
+    b: ShardedSet,
+    *,
+    paired: bool = False,
+    t: float = 2.0,
+    k: int = 10,
+    progress: Progress = NULL,
+) -> list[Result]:
     """gap, centroid_cosine, uniformity_a/b/joint/cross and knn_mixing(k) of two sharded sets
     (rows L2-normalised), as :func:`embeval.diagnostics.gap.gap`, ``set_uniformity`` and ``knn_mixing``."""
     from embeval.diagnostics.gap import knn_mixing
@@ -121,13 +150,22 @@ def gap_results_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: boo
     _check(a, b, paired)
     out = centroid_results(client, a, b, progress=progress)
     out += set_uniformity_results(client, a, b, paired=paired, t=t, progress=progress)
-    out += knn_mixing(_UnionSpace(client, a, b, progress), k=k)
+    union_space: Any = _UnionSpace(client, a, b, progress)  # a GapSpace for what knn_mixing reads
+    out += knn_mixing(union_space, k=k)
     return stamp(out)
 
 
-def gap_report_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: bool = False,
-                           metrics: list[str] | None = None, k: int | None = None, seed: int = 0,
-                           progress: Progress = NULL):
+def gap_report_distributed(
+    client,
+    a: ShardedSet,
+    b: ShardedSet,
+    *,
+    paired: bool = False,
+    metrics: list[str] | None = None,
+    k: int | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+):
     """The gap report of two sharded sets on a cluster: gap, set_uniformity and knn_mixing; the
     other gap diagnostics are skipped with a note (an error when named)."""
     from embeval.api import resolve_metrics
@@ -136,10 +174,17 @@ def gap_report_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: bool
     from embeval.report.results import Report
 
     _check(a, b, paired)
-    chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
-                             hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
-    report = Report("gap", inputs={"a": a.describe(), "b": b.describe()},
-                    settings={"seed": seed, "paired": paired, "normalized": True, "cluster": True})
+    chosen = resolve_metrics(
+        metrics,
+        "gap",
+        {"pairs"} if paired else set(),
+        hints={"pairs": "pass --paired when row i of A is the partner of row i of B"},
+    )
+    report = Report(
+        "gap",
+        inputs={"a": a.describe(), "b": b.describe()},
+        settings={"seed": seed, "paired": paired, "normalized": True, "cluster": True},
+    )
     for diag, params in chosen:
         if diag.name not in SUPPORTED:
             if metrics:
@@ -151,10 +196,13 @@ def gap_report_distributed(client, a: ShardedSet, b: ShardedSet, *, paired: bool
             report.results.extend(set_uniformity_results(client, a, b, paired=paired, progress=progress, **params))
         else:
             kk = k if k is not None else params.get("k", 10)
-            report.results.extend(knn_mixing(_UnionSpace(client, a, b, progress), k=kk))
+            union_space: Any = _UnionSpace(client, a, b, progress)
+            report.results.extend(knn_mixing(union_space, k=kk))
     stamp(report.results)
-    report.notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖; computed on a "
-                        f"Dask cluster over {len(a.shards)} + {len(b.shards)} shards")
+    report.notes.append(
+        "rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖; computed on a "
+        f"Dask cluster over {len(a.shards)} + {len(b.shards)} shards"
+    )
     if any(r.metric == "uniformity_cross" for r in report.results):
         report.notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
     return report

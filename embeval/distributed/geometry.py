@@ -30,8 +30,18 @@ from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 from embeval.report.results import Report, Result
 
-SUPPORTED = ("uniformity", "mam", "anisotropy", "effective_rank", "hubness", "alignment", "tolerance",
-             "knn_label_agreement", "knn_accuracy", "opis")
+SUPPORTED = (
+    "uniformity",
+    "mam",
+    "anisotropy",
+    "effective_rank",
+    "hubness",
+    "alignment",
+    "tolerance",
+    "knn_label_agreement",
+    "knn_accuracy",
+    "opis",
+)
 
 
 # ----------------------------------------------------------------------------- worker tasks
@@ -50,7 +60,7 @@ def _alignment_task(si, pi, alpha: float, cols, pcols) -> float:
     """Σ_i ‖x̂_i − ŷ_i‖^alpha over one shard and its row-aligned partner shard (float64)."""
     a, b = tiles.unit_shard(si, *cols), tiles.unit_shard(pi, *pcols)
     d = np.linalg.norm(a.astype(np.float64) - b, axis=1)
-    return float(np.sum(d ** alpha))
+    return float(np.sum(d**alpha))
 
 
 def _knn_task(si, sj, k: int, cols):
@@ -76,8 +86,14 @@ def pair_sum(client, sharded: ShardedSet, kind: str, param: float = 2.0, *, prog
 
 def moments(client, sharded: ShardedSet, *, progress: Progress = NULL):
     cols = (sharded.id_col, sharded.vector_col)
-    parts = run_tasks(client, _moments_task, [(s, cols) for s in sharded.shards], progress=progress,
-                      label="moment tiles", weights=[s.rows for s in sharded.shards])
+    parts = run_tasks(
+        client,
+        _moments_task,
+        [(s, cols) for s in sharded.shards],
+        progress=progress,
+        label="moment tiles",
+        weights=[s.rows for s in sharded.shards],
+    )
     s = np.sum([p[0] for p in parts], axis=0)
     sq = math.fsum(p[1] for p in parts)
     gram = np.sum([p[2] for p in parts], axis=0)
@@ -101,11 +117,18 @@ def knn(client, sharded: ShardedSet, k: int, *, progress: Progress = NULL) -> tu
         if len(got) == ns:  # every shard searched for shard i's rows: merge and forget the parts
             si = shards[i]
             s, x = tiles.merge_topk([got[jj] for jj in range(ns)], k + 1)
-            sims[si.offset:si.stop], idx[si.offset:si.stop] = tiles.drop_self(s, x, k, si.offset)
+            sims[si.offset : si.stop], idx[si.offset : si.stop] = tiles.drop_self(s, x, k, si.offset)
             del pending[i]
 
-    run_tasks(client, _knn_task, args, progress=progress, label=f"kNN tiles (k={k})",
-              weights=[si.rows * sj.rows for si in shards for sj in shards], on_result=take)
+    run_tasks(
+        client,
+        _knn_task,
+        args,
+        progress=progress,
+        label=f"kNN tiles (k={k})",
+        weights=[si.rows * sj.rows for si in shards for sj in shards],
+        on_result=take,
+    )
     return sims, idx
 
 
@@ -150,26 +173,119 @@ class ShardedSpace:
 # ----------------------------------------------------------------------------- the report
 
 
-def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[str] | None = None,
-                                labels=None, pairs: ShardedSet | None = None, seed: int = 0,
-                                progress: Progress = NULL) -> Report:
+class _Run:
+    """One cluster geometry run: a method per diagnostic family, sharing the kNN lists and moments."""
+
+    def __init__(
+        self, client, sharded: ShardedSet, space: ShardedSpace, pairs: ShardedSet | None, seed: int, progress: Progress
+    ):
+        self.client, self.sharded, self.space, self.pairs = client, sharded, space, pairs
+        self.seed, self.progress, self.n = seed, progress, sharded.n
+        self._moments = None
+
+    def uniformity(self, t: float = 2.0, **_) -> list[Result]:
+        from embeval.diagnostics.pairsum import log_mean
+
+        n = self.n
+        val = log_mean(pair_sum(self.client, self.sharded, "uniformity", t, progress=self.progress), n * (n - 1) / 2)
+        return [Result("uniformity", val, {"t": t}, n=n, higher_is_better=False)]
+
+    def mam(self, mode: str = "nn") -> list[Result]:
+        from embeval.diagnostics import geometry
+
+        if mode == "nn":
+            space: Any = self.space  # a Space for what mam(nn) reads: n, knn_rows
+            return geometry.mam(space, mode="nn")
+        n = self.n
+        val = pair_sum(self.client, self.sharded, "mam_pairwise", progress=self.progress) / (n * (n - 1) / 2)
+        return [Result("mam", val, {"mode": "pairwise"}, n=n, higher_is_better=False)]
+
+    def moments(self):
+        if self._moments is None:
+            self._moments = moments(self.client, self.sharded, progress=self.progress)
+        return self._moments
+
+    def anisotropy(self) -> list[Result]:
+        s, sq, _ = self.moments()
+        n = self.n
+        return [Result("anisotropy", (float(s @ s) - sq) / (n * (n - 1)), n=n, higher_is_better=False)]
+
+    def effective_rank(self) -> list[Result]:
+        _, _, gram = self.moments()
+        ev = np.linalg.eigvalsh(gram)[::-1][: min(self.n, gram.shape[0])]
+        sv = np.sqrt(np.maximum(ev, 0.0))
+        p = sv / sv.sum() + 1e-7
+        return [Result("effective_rank", float(np.exp(-np.sum(p * np.log(p)))), n=self.n, higher_is_better=True)]
+
+    def alignment(self, alpha: float = 2.0) -> list[Result]:
+        a, b = self.sharded, self.pairs
+        if b is None:
+            raise UsageError("alignment needs pairs (row-aligned partner shards)")
+        cols, pcols = (a.id_col, a.vector_col), (b.id_col, b.vector_col)
+        args = [(s, p, alpha, cols, pcols) for s, p in zip(a.shards, b.shards)]
+        parts = run_tasks(
+            self.client,
+            _alignment_task,
+            args,
+            progress=self.progress,
+            label="alignment (shards)",
+            weights=[s.rows for s in a.shards],
+        )
+        return [Result("alignment", math.fsum(parts) / self.n, {"alpha": alpha}, n=self.n, higher_is_better=False)]
+
+    def tolerance(self) -> list[Result]:
+        from embeval.distributed import labels as dlabels
+
+        codes, classes = self.space.label_codes()
+        val = dlabels.tolerance_value(self.client, self.sharded, codes, progress=self.progress)
+        return [Result("tolerance", val, {"classes": len(classes)}, n=self.n, higher_is_better=True)]
+
+    def opis(self, **params) -> list[Result]:
+        from embeval.distributed import labels as dlabels
+
+        val, oparams, n_used = dlabels.opis(
+            self.client, self.sharded, self.space.label_codes()[0], seed=self.seed, progress=self.progress, **params
+        )
+        return [Result("opis", val, oparams, n=n_used, higher_is_better=False)]
+
+    def registered(self, name: str, params: dict) -> list[Result]:
+        """hubness, knn_label_agreement, knn_accuracy: the registered functions on the kNN lists."""
+        from embeval.diagnostics import geometry
+        from embeval.diagnostics import labels as label_diags
+        from embeval.diagnostics.space import check_k
+
+        check_k(params.get("k", 10), self.n)
+        return getattr(geometry if name == "hubness" else label_diags, name)(self.space, **params)
+
+
+def geometry_report_distributed(
+    client,
+    sharded: ShardedSet,
+    *,
+    metrics: list[str] | None = None,
+    labels=None,
+    pairs: ShardedSet | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+) -> Report:
     """The geometry report of a sharded set (rows L2-normalised) computed on ``client``'s cluster;
-    ``labels`` (length n, row-aligned, validated) adds the label diagnostics."""
+    ``labels`` (length n, row-aligned, validated) adds the label diagnostics, ``pairs`` (partner
+    shards cut at the same rows) alignment."""
     from embeval.api import resolve_metrics
-    from embeval.diagnostics import geometry
-    from embeval.diagnostics import labels as label_diags
-    from embeval.diagnostics.space import check_k
-    from embeval.distributed import labels as dlabels
     from embeval.distributed.cluster import stamp
 
     available = (set() if labels is None else {"labels"}) | (set() if pairs is None else {"pairs"})
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
     if pairs is not None and [s.rows for s in pairs.shards] != [s.rows for s in sharded.shards]:
-        raise UsageError(f"pairs {pairs.spec}: partner shards must be cut at the same rows as {sharded.spec} "
-                         "(same shard sizes, in order)")
-    report = Report("geometry", inputs={"embeddings": sharded.describe(),
-                                        **({} if pairs is None else {"pairs": pairs.describe()})},
-                    settings={"seed": seed, "normalized": True, "cluster": True})
+        raise UsageError(
+            f"pairs {pairs.spec}: partner shards must be cut at the same rows as {sharded.spec} "
+            "(same shard sizes, in order)"
+        )
+    report = Report(
+        "geometry",
+        inputs={"embeddings": sharded.describe(), **({} if pairs is None else {"pairs": pairs.describe()})},
+        settings={"seed": seed, "normalized": True, "cluster": True},
+    )
     space = ShardedSpace(client, sharded, seed=seed, progress=progress, labels=labels)
     if labels is not None:
         report.settings["classes"] = len(space.label_codes()[1])
@@ -177,59 +293,18 @@ def geometry_report_distributed(client, sharded: ShardedSet, *, metrics: list[st
     ks += [1 for d, p in chosen if d.name == "mam" and p.get("mode", "nn") == "nn"]
     if ks and 1 <= max(ks) < space.n:
         space.knn(max(ks))
-    mom = None
-    n = sharded.n
+    run = _Run(client, sharded, space, pairs, seed, progress)
     for diag, params in chosen:
         if diag.name not in SUPPORTED or (diag.name == "uniformity" and params.get("sample")):
             if metrics:
-                raise UsageError(f"metric {diag.name} is not available on a cluster; "
-                                 f"available: {', '.join(SUPPORTED)}")
+                raise UsageError(f"metric {diag.name} is not available on a cluster; available: {', '.join(SUPPORTED)}")
             report.notes.append(f"skipped {diag.name}: not available on a cluster")
-            continue
-        if diag.name == "uniformity":
-            from embeval.diagnostics.pairsum import log_mean
-
-            t = params.get("t", 2.0)
-            val = log_mean(pair_sum(client, sharded, "uniformity", t, progress=progress), n * (n - 1) / 2)
-            report.results.append(Result("uniformity", val, {"t": t}, n=n, higher_is_better=False))
-        elif diag.name == "mam" and params.get("mode", "nn") == "pairwise":
-            val = pair_sum(client, sharded, "mam_pairwise", progress=progress) / (n * (n - 1) / 2)
-            report.results.append(Result("mam", val, {"mode": "pairwise"}, n=n, higher_is_better=False))
-        elif diag.name in ("anisotropy", "effective_rank"):
-            if mom is None:
-                mom = moments(client, sharded, progress=progress)
-            s, sq, gram = mom
-            if diag.name == "anisotropy":
-                val = (float(s @ s) - sq) / (n * (n - 1))
-                report.results.append(Result("anisotropy", val, n=n, higher_is_better=False))
-            else:
-                ev = np.linalg.eigvalsh(gram)[::-1][:min(n, gram.shape[0])]
-                sv = np.sqrt(np.maximum(ev, 0.0))
-                p = sv / sv.sum() + 1e-7
-                val = float(np.exp(-np.sum(p * np.log(p))))
-                report.results.append(Result("effective_rank", val, n=n, higher_is_better=True))
-        elif diag.name == "alignment":
-            alpha = params.get("alpha", 2.0)
-            cols, pcols = (sharded.id_col, sharded.vector_col), (pairs.id_col, pairs.vector_col)
-            parts = run_tasks(client, _alignment_task,
-                              [(s, p, alpha, cols, pcols) for s, p in zip(sharded.shards, pairs.shards)],
-                              progress=progress, label="alignment (shards)", weights=[s.rows for s in sharded.shards])
-            report.results.append(Result("alignment", math.fsum(parts) / n, {"alpha": alpha}, n=n,
-                                         higher_is_better=False))
-        elif diag.name == "tolerance":
-            codes, classes = space.label_codes()
-            val = dlabels.tolerance_value(client, sharded, codes, progress=progress)
-            report.results.append(Result("tolerance", val, {"classes": len(classes)}, n=n, higher_is_better=True))
-        elif diag.name == "opis":
-            val, oparams, n_used = dlabels.opis(client, sharded, space.label_codes()[0], seed=seed,
-                                                progress=progress, **params)
-            report.results.append(Result("opis", val, oparams, n=n_used, higher_is_better=False))
-        else:  # hubness, mam(nn), knn_label_agreement, knn_accuracy: the registered functions on the kNN lists
-            if "k" in params or diag.name == "hubness":
-                check_k(params.get("k", 10), n)
-            module = geometry if diag.name in ("hubness", "mam") else label_diags
-            report.results.extend(getattr(module, diag.name)(space, **params))
+        elif diag.name in ("hubness", "knn_label_agreement", "knn_accuracy"):
+            report.results.extend(run.registered(diag.name, params))
+        else:
+            report.results.extend(getattr(run, diag.name)(**params))
     stamp(report.results)
-    report.notes.append(f"rows L2-normalised before every diagnostic; computed on a Dask cluster over "
-                        f"{len(sharded.shards)} shards")
+    report.notes.append(
+        f"rows L2-normalised before every diagnostic; computed on a Dask cluster over {len(sharded.shards)} shards"
+    )
     return report

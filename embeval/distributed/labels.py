@@ -9,6 +9,7 @@ the class codes of their shards' rows.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -76,11 +77,14 @@ def _hist_task(si, sj, ci, cj, slot_args, nslots, n_classes, per_class, cols):
     b = a if sj is None else tiles.unit_shard(sj, *cols)
     kind, *params = slot_args
     if kind == "calibration":
+
         def slot(g):
             return slots_calibration(g, *params)
     else:
+
         def slot(g):
             return slots_utility(g, *params)
+
     return label_hist_tile(a, b, ci, ci if sj is None else cj, slot, nslots, n_classes, per_class, sj is None)
 
 
@@ -100,8 +104,17 @@ def _rows_task(si, local_rows, cols):
 # ----------------------------------------------------------------------------- driver
 
 
-def pair_histograms(client, sharded: ShardedSet, codes: np.ndarray, slot_args: tuple, nslots: int, *,
-                    per_class: bool, progress: Progress = NULL, label: str = "label histogram tiles"):
+def pair_histograms(
+    client,
+    sharded: ShardedSet,
+    codes: np.ndarray,
+    slot_args: tuple,
+    nslots: int,
+    *,
+    per_class: bool,
+    progress: Progress = NULL,
+    label: str = "label histogram tiles",
+):
     """(same, different) slot histograms over every ordered pair i≠j of the sharded set, as
     ``embeval.diagnostics.labels._pair_histograms``: one task per ordered shard pair."""
     shards = sharded.shards
@@ -110,8 +123,19 @@ def pair_histograms(client, sharded: ShardedSet, codes: np.ndarray, slot_args: t
     args = []
     for si in shards:
         for sj in shards:
-            args.append((si, None if sj is si else sj, codes[si.offset:si.stop], codes[sj.offset:sj.stop],
-                         slot_args, nslots, n_classes, per_class, cols))
+            args.append(
+                (
+                    si,
+                    None if sj is si else sj,
+                    codes[si.offset : si.stop],
+                    codes[sj.offset : sj.stop],
+                    slot_args,
+                    nslots,
+                    n_classes,
+                    per_class,
+                    cols,
+                )
+            )
     rows_out = n_classes if per_class else 1
     acc = {"same": np.zeros((rows_out, nslots), np.int64), "every": np.zeros((rows_out, nslots), np.int64)}
 
@@ -119,8 +143,15 @@ def pair_histograms(client, sharded: ShardedSet, codes: np.ndarray, slot_args: t
         acc["same"] += value[0]
         acc["every"] += value[1]
 
-    run_tasks(client, _hist_task, args, progress=progress, label=label,
-              weights=[a[0].rows * (a[1] or a[0]).rows for a in args], on_result=take)
+    run_tasks(
+        client,
+        _hist_task,
+        args,
+        progress=progress,
+        label=label,
+        weights=[a[0].rows * (a[1] or a[0]).rows for a in args],
+        on_result=take,
+    )
     return acc["same"], acc["every"] - acc["same"]
 
 
@@ -130,8 +161,14 @@ def tolerance_value(client, sharded: ShardedSet, codes: np.ndarray, *, progress:
 
     n_classes = int(codes.max()) + 1
     cols = (sharded.id_col, sharded.vector_col)
-    parts = run_tasks(client, _class_sums_task, [(s, codes[s.offset:s.stop], n_classes, cols) for s in sharded.shards],
-                      progress=progress, label="class sums (shards)", weights=[s.rows for s in sharded.shards])
+    parts = run_tasks(
+        client,
+        _class_sums_task,
+        [(s, codes[s.offset : s.stop], n_classes, cols) for s in sharded.shards],
+        progress=progress,
+        label="class sums (shards)",
+        weights=[s.rows for s in sharded.shards],
+    )
     s = np.sum([p[0] for p in parts], axis=0)
     sq = math.fsum(p[1] for p in parts)
     sizes = np.bincount(codes, minlength=n_classes).astype(np.float64)
@@ -156,8 +193,18 @@ def gather_rows(client, sharded: ShardedSet, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def opis(client, sharded: ShardedSet, codes: np.ndarray, *, far_low: float = 0.01, far_high: float = 0.1,
-         grid: int = 101, max_rows: int = 20000, seed: int = 0, progress: Progress = NULL):
+def opis(
+    client,
+    sharded: ShardedSet,
+    codes: np.ndarray,
+    *,
+    far_low: float = 0.01,
+    far_high: float = 0.1,
+    grid: int = 101,
+    max_rows: int = 20000,
+    seed: int = 0,
+    progress: Progress = NULL,
+):
     """(value, params, n) of :func:`embeval.diagnostics.labels.opis` over the sharded set. Above
     ``max_rows`` rows, the same seeded subset is fetched and computed on the driver (as on one
     machine); otherwise both histogram passes run as tiles on the cluster."""
@@ -170,7 +217,7 @@ def opis(client, sharded: ShardedSet, codes: np.ndarray, *, far_low: float = 0.0
         raise UsageError(f"opis: grid must be at least 2, got {grid}")
     if max_rows < 0:
         raise UsageError(f"opis: max_rows must be 0 (all rows) or positive, got {max_rows}")
-    params = {"far_low": far_low, "far_high": far_high, "grid": grid}
+    params: dict[str, Any] = {"far_low": far_low, "far_high": far_high, "grid": grid}
     n = sharded.n
     if max_rows and n > max_rows:
         rows = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
@@ -183,14 +230,30 @@ def opis(client, sharded: ShardedSet, codes: np.ndarray, *, far_low: float = 0.0
     else:
         codes = np.unique(codes, return_inverse=True)[1].ravel()
         bins = 1 << 16
-        _, neg = pair_histograms(client, sharded, codes, ("calibration", bins), bins, per_class=False,
-                                 progress=progress, label="opis: calibration range (tiles)")
+        _, neg = pair_histograms(
+            client,
+            sharded,
+            codes,
+            ("calibration", bins),
+            bins,
+            per_class=False,
+            progress=progress,
+            label="opis: calibration range (tiles)",
+        )
         cdf = np.cumsum(neg[0]) / neg[0].sum()
         edges = np.arange(1, bins + 1) * (2.0 / bins)
-        lo = float(edges[min(bins - 1, np.searchsorted(cdf, far_low, side="left"))])
-        hi = float(edges[min(bins - 1, np.searchsorted(cdf, far_high, side="left"))])
-        pos, neg = pair_histograms(client, sharded, codes, ("utility", lo, hi, grid), grid, per_class=True,
-                                   progress=progress, label="opis: per-class utility (tiles)")
+        lo = float(edges[min(bins - 1, int(np.searchsorted(cdf, far_low, side="left")))])
+        hi = float(edges[min(bins - 1, int(np.searchsorted(cdf, far_high, side="left")))])
+        pos, neg = pair_histograms(
+            client,
+            sharded,
+            codes,
+            ("utility", lo, hi, grid),
+            grid,
+            per_class=True,
+            progress=progress,
+            label="opis: per-class utility (tiles)",
+        )
         n_classes = int(codes.max()) + 1
         sizes = np.bincount(codes, minlength=n_classes).astype(np.float64)
         n_pos, n_neg = sizes * (sizes - 1), sizes * (n - sizes)

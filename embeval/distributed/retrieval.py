@@ -73,7 +73,7 @@ def _below_equal(v: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     at = np.minimum(left, len(u) - 1)
     hit = u[at] == v
     eq = np.bincount(left[hit], minlength=len(u))
-    upto = np.cumsum(np.bincount(left, minlength=len(u) + 1))[:len(u)]  # #v with insertion point ≤ j
+    upto = np.cumsum(np.bincount(left, minlength=len(u) + 1))[: len(u)]  # #v with insertion point ≤ j
     return (upto - eq).astype(np.int64), eq.astype(np.int64)
 
 
@@ -89,7 +89,7 @@ def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols
     p_less = np.zeros(len(thresholds), dtype=np.int64)
     p_eq = np.zeros(len(thresholds), dtype=np.int64)
     s1 = s2 = 0.0
-    width = 2.0 ** -bits
+    width = 2.0**-bits
     for qs, qe, c0, c1 in _blocks(m, x.shape[0], block_elements):
         s = queries[qs:qe] @ x[c0:c1].T
         for r in range(qe - qs):
@@ -117,8 +117,16 @@ def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols
 # ----------------------------------------------------------------------------- driver
 
 
-def ranking_and_auc(client, queries: np.ndarray, sharded: ShardedSet, aligned, depth: int, *,
-                    progress: Progress = NULL, block_elements: int | None = None):
+def ranking_and_auc(
+    client,
+    queries: np.ndarray,
+    sharded: ShardedSet,
+    aligned,
+    depth: int,
+    *,
+    progress: Progress = NULL,
+    block_elements: int | None = None,
+):
     """(ranking (scores m×depth, rows m×depth), :class:`AucStats`) of the scored ``queries``
     (m×d float32 unit rows, row i ↔ aligned query i) against the sharded corpus."""
     from embeval.diagnostics.pairsum import BLOCK_ELEMENTS
@@ -136,8 +144,9 @@ def ranking_and_auc(client, queries: np.ndarray, sharded: ShardedSet, aligned, d
     where = [np.flatnonzero((pos_doc >= s.offset) & (pos_doc < s.stop)) for s in shards]
     weights = [m * s.rows for s in shards]
 
-    args1 = [(s, q_fut, depth, pos_q_all[w], pos_doc[w] - s.offset, cols, block_elements)
-             for s, w in zip(shards, where)]
+    args1 = [
+        (s, q_fut, depth, pos_q_all[w], pos_doc[w] - s.offset, cols, block_elements) for s, w in zip(shards, where)
+    ]
     own = np.full(len(pos_doc), np.nan, dtype=np.float32)
     merged: list[Any] = [None]
 
@@ -147,8 +156,15 @@ def ranking_and_auc(client, queries: np.ndarray, sharded: ShardedSet, aligned, d
         part = (sims, idx)
         merged[0] = part if merged[0] is None else tiles.merge_topk([merged[0], part], depth)
 
-    run_tasks(client, _pass1, args1, progress=progress, label="top-k and positive scores (shards)",
-              weights=weights, on_result=take1)
+    run_tasks(
+        client,
+        _pass1,
+        args1,
+        progress=progress,
+        label="top-k and positive scores (shards)",
+        weights=weights,
+        on_result=take1,
+    )
     if np.isnan(own).any():  # pragma: no cover - every positive lies in exactly one shard
         raise RuntimeError("internal error: a positive score was not computed")
 
@@ -160,7 +176,12 @@ def ranking_and_auc(client, queries: np.ndarray, sharded: ShardedSet, aligned, d
         thresholds, pos_at_bins = np.unique(pbins, return_counts=True)
     own_fut = client.scatter(own, broadcast=True)
     args2 = [(s, q_fut, own_fut, aligned.indptr, thresholds, exact, BIN_BITS, cols, block_elements) for s in shards]
-    acc = {"q_less": 0, "q_eq": 0, "p_less": 0, "p_eq": 0}
+    acc = {
+        "q_less": np.zeros(len(own), np.int64),
+        "q_eq": np.zeros(len(own), np.int64),
+        "p_less": np.zeros(len(thresholds), np.int64),
+        "p_eq": np.zeros(len(thresholds), np.int64),
+    }
     sums: list[tuple[float, float]] = [(0.0, 0.0)] * len(shards)
 
     def take2(i: int, value) -> None:
@@ -171,8 +192,15 @@ def ranking_and_auc(client, queries: np.ndarray, sharded: ShardedSet, aligned, d
         acc["p_eq"] = acc["p_eq"] + pe
         sums[i] = (a, b)
 
-    run_tasks(client, _pass2, args2, progress=progress, label="scoring every (query, doc) pair (shards)",
-              weights=weights, on_result=take2)
+    run_tasks(
+        client,
+        _pass2,
+        args2,
+        progress=progress,
+        label="scoring every (query, doc) pair (shards)",
+        weights=weights,
+        on_result=take2,
+    )
     all_sum = math.fsum(s[0] for s in sums)
     all_sq = math.fsum(s[1] for s in sums)
 
@@ -200,26 +228,37 @@ def ranking_and_auc(client, queries: np.ndarray, sharded: ShardedSet, aligned, d
         pos_at = p_right - p_left
         rev = slice(None, None, -1)
         levels = ScoreLevels(
-            value=thresholds.astype(np.float64)[rev], pos=pos_at.astype(np.int64)[rev],
+            value=thresholds.astype(np.float64)[rev],
+            pos=pos_at.astype(np.int64)[rev],
             tied=((a_right - a_left) - pos_at).astype(np.int64)[rev],
             above=((total - a_right) - (P - p_right)).astype(np.int64)[rev],
-            n_pos=P, n_neg=N, method="exact")
+            n_pos=P,
+            n_neg=N,
+            method="exact",
+        )
         neg_sum, neg_sq = all_sum - float(pos64.sum()), all_sq - float(pos64 @ pos64)
     else:  # as _levels_binned, thresholds = the bins holding a positive
-        width = 2.0 ** -BIN_BITS
+        width = 2.0**-BIN_BITS
         tied = (a_right - a_left) - pos_at_bins
         prefix_neg = a_right - np.cumsum(pos_at_bins)  # negatives in bins ≤ each positive bin
         rev = slice(None, None, -1)
         levels = ScoreLevels(
-            value=(thresholds * width - 1.0)[rev], pos=pos_at_bins.astype(np.int64)[rev],
-            tied=tied.astype(np.int64)[rev], above=(N - prefix_neg).astype(np.int64)[rev],
-            n_pos=P, n_neg=N, method="binned", bin_width=width)
+            value=(thresholds * width - 1.0)[rev],
+            pos=pos_at_bins.astype(np.int64)[rev],
+            tied=tied.astype(np.int64)[rev],
+            above=(N - prefix_neg).astype(np.int64)[rev],
+            n_pos=P,
+            n_neg=N,
+            method="binned",
+            bin_width=width,
+        )
         pc = (pbins + 0.5) * width - 1.0
         neg_sum, neg_sq = all_sum - float(pc.sum()), all_sq - float(pc @ pc)
     neg_mean = neg_sum / N if N else math.nan
-    neg_var = max(neg_sq / N - neg_mean ** 2, 0.0) if N else math.nan
-    stats = AucStats(levels=levels, per_query=per_query, pos_scores=pos64, neg_mean=neg_mean,
-                     neg_std=math.sqrt(neg_var))
+    neg_var = max(neg_sq / N - neg_mean**2, 0.0) if N else math.nan
+    stats = AucStats(
+        levels=levels, per_query=per_query, pos_scores=pos64, neg_mean=neg_mean, neg_std=math.sqrt(neg_var)
+    )
     return merged[0], stats
 
 
@@ -229,10 +268,21 @@ class _ExactStub:
     exact = True
 
 
-def retrieval_report_distributed(client, queries: np.ndarray, query_ids, sharded: ShardedSet, qrels, *,
-                                 inputs: dict, sources: tuple[str, str, str], k="1,10,100",
-                                 per_query: bool = False, roc=None, seed: int = 0,
-                                 progress: Progress = NULL):
+def retrieval_report_distributed(
+    client,
+    queries: np.ndarray,
+    query_ids,
+    sharded: ShardedSet,
+    qrels,
+    *,
+    inputs: dict,
+    sources: tuple[str, str, str],
+    k="1,10,100",
+    per_query: bool = False,
+    roc=None,
+    seed: int = 0,
+    progress: Progress = NULL,
+):
     """The retrieval report (flat index) of ``queries`` (q×d, any non-zero rows) against the sharded
     corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`."""
     from embeval.diagnostics.registry import get
@@ -252,9 +302,19 @@ def retrieval_report_distributed(client, queries: np.ndarray, query_ids, sharded
     q_unit = np.ascontiguousarray(l2_normalize(queries)[aligned.query_rows], dtype=np.float32)
     depth = max(ks)
     ranking, stats = ranking_and_auc(client, q_unit, sharded, aligned, depth, progress=progress)
-    run = RetrievalRun(queries=q_unit, corpus=np.empty((0, sharded.d), dtype=np.float32), aligned=aligned,
-                       depth=depth, index="flat", index_params={}, seed=seed, progress=progress,
-                       _ranking=ranking, _search_index=_ExactStub(), _auc=stats)
+    run = RetrievalRun(
+        queries=q_unit,
+        corpus=np.empty((0, sharded.d), dtype=np.float32),
+        aligned=aligned,
+        depth=depth,
+        index="flat",
+        index_params={},
+        seed=seed,
+        progress=progress,
+        _ranking=ranking,
+        _search_index=_ExactStub(),
+        _auc=stats,
+    )
     results = []
     for name in RANKING_METRICS:
         for kk in ks:
@@ -271,15 +331,26 @@ def retrieval_report_distributed(client, queries: np.ndarray, query_ids, sharded
     curve = stats.levels.roc()
     if roc is not None:
         write_roc(roc, curve)
-    settings = {"seed": seed, "index": "flat", "index_params": {}, "k": list(ks), "threads": "cluster",
-                "normalized": True, "cluster": True}
+    settings = {
+        "seed": seed,
+        "index": "flat",
+        "index_params": {},
+        "k": list(ks),
+        "threads": "cluster",
+        "normalized": True,
+        "cluster": True,
+    }
     report = Report("retrieval", inputs=inputs, settings=settings, results=results, per_query=rows)
     report.series = {"roc": roc_series(curve)}
-    report.notes.append(f"scored {aligned.m} of {len(query_ids)} queries (those judged in the qrels); "
-                        f"score = cosine (rows L2-normalised); AUCs over all {sharded.n} documents; "
-                        f"computed on a Dask cluster over {len(sharded.shards)} corpus shards")
+    report.notes.append(
+        f"scored {aligned.m} of {len(query_ids)} queries (those judged in the qrels); "
+        f"score = cosine (rows L2-normalised); AUCs over all {sharded.n} documents; "
+        f"computed on a Dask cluster over {len(sharded.shards)} corpus shards"
+    )
     auc_res = next((r for r in results if r.metric == "auc_global"), None)
     if auc_res is not None and auc_res.params.get("method") == "binned":
-        report.notes.append(f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
-                            f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
+        report.notes.append(
+            f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
+            f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact"
+        )
     return report

@@ -30,6 +30,7 @@ def unit_shard(info: ShardInfo, id_col: str = "id", vector_col: str = "embedding
     from embeval.diagnostics.space import l2_normalize
     from embeval.io.shards import read_shard
 
+    key: tuple[str, int | None, int | None]
     try:
         st = os.stat(info.path)
         key = (info.path, st.st_mtime_ns, st.st_size)
@@ -61,8 +62,7 @@ def _kernel(kind: str, param: float):
     raise ValueError(kind)  # pragma: no cover - callers pass known kinds
 
 
-def pair_sum_tile(a: np.ndarray, b: np.ndarray | None, kind: str, param: float = 2.0,
-                  device: str = "cpu") -> float:
+def pair_sum_tile(a: np.ndarray, b: np.ndarray | None, kind: str, param: float = 2.0, device: str = "cpu") -> float:
     """Σ f(a_i·b_j) over the tile (float64 accumulation): every (i, j) when ``b`` is another
     block, the pairs i < j of ``a`` when ``b`` is None (a diagonal tile). Runs on the compute
     layer's back end for ``device`` (NumPy on ``cpu``, torch on ``cuda``)."""

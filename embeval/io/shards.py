@@ -132,7 +132,9 @@ def _parquet_meta(p: Path, id_col: str, vector_col: str) -> tuple[int, int, np.n
         pf = pq.ParquetFile(p)
         rows = pf.metadata.num_rows
         names = pf.schema_arrow.names
-        ids = pf.read(columns=[id_col]).column(0).to_numpy(zero_copy_only=False).astype(str) if id_col in names else None
+        ids = None
+        if id_col in names:
+            ids = pf.read(columns=[id_col]).column(0).to_numpy(zero_copy_only=False).astype(str)
         if vector_col in names:
             typ = pf.schema_arrow.field(vector_col).type
             if pa.types.is_fixed_size_list(typ):
@@ -147,8 +149,9 @@ def _parquet_meta(p: Path, id_col: str, vector_col: str) -> tuple[int, int, np.n
     return rows, dim, ids
 
 
-def scan_shards(spec: str | Path, *, id_col: str = "id", vector_col: str = "embedding",
-                min_rows: int = 2) -> ShardedSet:
+def scan_shards(
+    spec: str | Path, *, id_col: str = "id", vector_col: str = "embedding", min_rows: int = 2
+) -> ShardedSet:
     """Metadata and ids of every shard; checks dimensions agree and ids are unique across shards."""
     files = shard_paths(spec)
     shards: list[ShardInfo] = []
@@ -183,8 +186,9 @@ def scan_shards(spec: str | Path, *, id_col: str = "id", vector_col: str = "embe
     if (counts > 1).any():
         dup = str(uniq[counts > 1][0])
         where = [s.path for s, part in zip(shards, ids_parts) if dup in set(part.tolist())]
-        raise InputError(spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; "
-                               f"{int((counts > 1).sum())} ids repeated)")
+        raise InputError(
+            spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; {int((counts > 1).sum())} ids repeated)"
+        )
     return ShardedSet(str(spec), shards, ids, id_col=id_col, vector_col=vector_col)
 
 
@@ -204,8 +208,14 @@ def read_shard(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedd
     return emb.vectors
 
 
-def load_sharded(spec: str | Path, *, id_col: str = "id", vector_col: str = "embedding",
-                 label_col: str | None = None, min_rows: int = 2):
+def load_sharded(
+    spec: str | Path,
+    *,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    label_col: str | None = None,
+    min_rows: int = 2,
+):
     """Every shard concatenated into one :class:`EmbeddingSet` (the single-process path)."""
     from embeval.io.embeddings import EmbeddingSet, load_embeddings
 
@@ -214,12 +224,16 @@ def load_sharded(spec: str | Path, *, id_col: str = "id", vector_col: str = "emb
     labels = []
     for s in sharded.shards:
         emb = load_embeddings(s.path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=1)
-        out[s.offset:s.stop] = emb.vectors
+        out[s.offset : s.stop] = emb.vectors
         if label_col is not None:
-            labels.append(emb.labels)
-    return EmbeddingSet(vectors=out, ids=sharded.ids, path=sharded.spec,
-                        labels=np.concatenate(labels) if labels else None,
-                        info=provenance(sharded.shards))
+            labels.append(np.asarray(emb.labels))
+    return EmbeddingSet(
+        vectors=out,
+        ids=sharded.ids,
+        path=sharded.spec,
+        labels=np.concatenate(labels) if labels else None,
+        info=provenance(sharded.shards),
+    )
 
 
 def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
@@ -239,6 +253,6 @@ def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
         elif p.suffix.lower() in (".npy",):
             raise InputError(p, f".npy shards hold no {column!r} column; pass a label file (--labels)")
         else:
-            parts.append(load_embeddings(p, id_col=sharded.id_col, vector_col=sharded.vector_col,
-                                         label_col=column, min_rows=1).labels)
+            emb = load_embeddings(p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column, min_rows=1)
+            parts.append(np.asarray(emb.labels))
     return np.concatenate(parts)

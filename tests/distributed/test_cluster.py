@@ -19,8 +19,15 @@ from embeval.errors import UsageError
 from embeval.io.shards import scan_shards
 from embeval.progress import Progress, Task
 
-GEOMETRY = ["uniformity", "uniformity(t=5)", "anisotropy", "effective_rank", "hubness(k=5)", "mam",
-            "mam(mode=pairwise)"]
+GEOMETRY = [
+    "uniformity",
+    "uniformity(t=5)",
+    "anisotropy",
+    "effective_rank",
+    "hubness(k=5)",
+    "mam",
+    "mam(mode=pairwise)",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +61,9 @@ def data(tmp_path_factory):
 
 
 def _same(r1, r2, rel=1e-7):  # float32 resolution: a product can differ by an ulp between tile shapes
-    assert [(r.metric, r.params, getattr(r, "identity", None)) for r in r1.results] == \
-        [(r.metric, r.params, getattr(r, "identity", None)) for r in r2.results]
+    assert [(r.metric, r.params, getattr(r, "identity", None)) for r in r1.results] == [
+        (r.metric, r.params, getattr(r, "identity", None)) for r in r2.results
+    ]
     for a, b in zip(r1.results, r2.results):
         assert a.n == b.n, a.metric
         assert b.value == pytest.approx(a.value, rel=rel, abs=1e-10, nan_ok=True), a.metric
@@ -85,8 +93,9 @@ def test_label_diagnostics_sharded_on_cluster_equal_one_process(client, data):
     (data / "labels.txt").write_text("\n".join(lab) + "\n")
     metrics = ["tolerance", "knn_label_agreement(k=5)", "knn_accuracy(k=3)", "opis(max_rows=0)", "opis(max_rows=500)"]
     single = geometry_report(data / "full.npy", metrics=metrics, labels=data / "labels.txt")
-    dist = geometry_report_distributed(client, scan_shards(data / "shards"), metrics=metrics,
-                                       labels=load_labels(data / "labels.txt"))
+    dist = geometry_report_distributed(
+        client, scan_shards(data / "shards"), metrics=metrics, labels=load_labels(data / "labels.txt")
+    )
     _same(single, dist)
     assert single.settings["classes"] == dist.settings["classes"] == 4
     opis_full = next(r for r in dist.results if r.metric == "opis")
@@ -102,15 +111,17 @@ def test_alignment_with_partner_shards(client, data, tmp_path):
     (tmp_path / "ys").mkdir()
     for f in sorted((data / "shards").iterdir()):
         a = sum(np.load(g).shape[0] for g in sorted((data / "shards").iterdir()) if g.name < f.name)
-        np.save(tmp_path / "ys" / f.name, y[a:a + np.load(f).shape[0]])
+        np.save(tmp_path / "ys" / f.name, y[a : a + np.load(f).shape[0]])
     metrics = ["alignment", "alignment(alpha=1)"]
     single = geometry_report(data / "full.npy", metrics=metrics, pairs=tmp_path / "y.npy")
-    dist = geometry_report_distributed(client, scan_shards(data / "shards"), metrics=metrics,
-                                       pairs=scan_shards(tmp_path / "ys"))
+    dist = geometry_report_distributed(
+        client, scan_shards(data / "shards"), metrics=metrics, pairs=scan_shards(tmp_path / "ys")
+    )
     _same(single, dist)
     with pytest.raises(UsageError, match="cut at the same rows"):
-        geometry_report_distributed(client, scan_shards(data / "shards"), metrics=metrics,
-                                    pairs=scan_shards(tmp_path / "y.npy"))
+        geometry_report_distributed(
+            client, scan_shards(data / "shards"), metrics=metrics, pairs=scan_shards(tmp_path / "y.npy")
+        )
 
 
 def test_geometry_unsupported_metric_on_cluster(client, data):
@@ -129,9 +140,16 @@ def test_retrieval_sharded_on_cluster_equals_one_process(client, data):
 
     single = retrieval_report(data / "queries.npy", data / "full.npy", data / "qrels.tsv", per_query=True)
     q = load_embeddings(data / "queries.npy")
-    dist = retrieval_report_distributed(client, q.vectors, q.ids, scan_shards(data / "shards"),
-                                        load_qrels(data / "qrels.tsv"), inputs={}, sources=("q", "c", "r"),
-                                        per_query=True)
+    dist = retrieval_report_distributed(
+        client,
+        q.vectors,
+        q.ids,
+        scan_shards(data / "shards"),
+        load_qrels(data / "qrels.tsv"),
+        inputs={},
+        sources=("q", "c", "r"),
+        per_query=True,
+    )
     _same(single, dist)
     by_metric = {r.metric: r for r in dist.results}
     assert by_metric["auc_global"].params["method"] == "exact"
@@ -215,8 +233,14 @@ def test_bad_shard_exit_2_one_line(data, tmp_path):
             x[7, 2] = np.inf  # only a worker reading this shard can see it
         np.save(bad / f.name, x)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run([sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", "local:2", "-q",
-                           "-m", "uniformity"], capture_output=True, text=True, timeout=120, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", "local:2", "-q", "-m", "uniformity"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -238,8 +262,13 @@ def test_cluster_spec_and_env(monkeypatch):
 
 def test_help_does_not_import_dask():
     code = "import sys, embeval.cli, embeval.api; print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.stdout.strip() == "False", out.stderr
 
 
@@ -263,16 +292,23 @@ def test_gap_sharded_on_cluster_equals_one_process(client, tmp_path, paired):
 
     rng = np.random.default_rng(3)
     a = rng.standard_normal((500, 16)).astype(np.float32)
-    b = (a + 0.7 + rng.standard_normal((500, 16))).astype(np.float32) if paired else \
-        (rng.standard_normal((420, 16)) + 0.5).astype(np.float32)
-    for name, x, cuts in (("a", a, [0, 120, 300, 500]), ("b", b, [0, 120, 300, len(b)] if paired else [0, 200, len(b)])):
+    b = (
+        (a + 0.7 + rng.standard_normal((500, 16))).astype(np.float32)
+        if paired
+        else (rng.standard_normal((420, 16)) + 0.5).astype(np.float32)
+    )
+    for name, x, cuts in (
+        ("a", a, [0, 120, 300, 500]),
+        ("b", b, [0, 120, 300, len(b)] if paired else [0, 200, len(b)]),
+    ):
         (tmp_path / name).mkdir()
         for i in range(len(cuts) - 1):
-            np.save(tmp_path / name / f"p{i}.npy", x[cuts[i]:cuts[i + 1]])
+            np.save(tmp_path / name / f"p{i}.npy", x[cuts[i] : cuts[i + 1]])
     space = G.GapSpace.build(a, b, paired=paired)
     ref = G.gap(space) + G.set_uniformity(space, 2.0) + G.knn_mixing(space, 5)
-    got = gap_results_distributed(client, scan_shards(tmp_path / "a"), scan_shards(tmp_path / "b"),
-                                  paired=paired, t=2.0, k=5)
+    got = gap_results_distributed(
+        client, scan_shards(tmp_path / "a"), scan_shards(tmp_path / "b"), paired=paired, t=2.0, k=5
+    )
     assert [(r.metric, r.params, r.n) for r in ref] == [(r.metric, r.params, r.n) for r in got]
     for r, g in zip(ref, got):
         assert g.value == pytest.approx(r.value, rel=1e-9, abs=1e-10), r.metric
