@@ -195,7 +195,8 @@ def plan(per_worker: dict, d: int, n: float = 1e8, m: int = 1000, cores: int = 2
     tile_r = m * shard_rows / rp
     print(
         f"  retrieval, {m:,} queries: {m * n:.1e} scores = {m * n / rp / 3600:,.2f} core-hours in {shards} shard "
-        f"tiles ({tile_r:,.0f} s each, so at most {shards} workers busy) -> {math.ceil(shards / cores) * tile_r:,.0f} s "
+        f"tiles ({tile_r:,.0f} s each, so at most {shards} workers busy) -> "
+        f"{math.ceil(shards / cores) * tile_r:,.0f} s "
         f"+ reading {n * d * 4 / 1e9:,.0f} GB twice (one read per pass)"
     )
     print(

@@ -261,7 +261,10 @@ def test_cluster_spec_and_env(monkeypatch):
 
 
 def test_help_does_not_import_dask():
-    code = "import sys, embeval.cli, embeval.api; print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    code = (
+        "import sys, embeval.cli, embeval.api; "
+        "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
