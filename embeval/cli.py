@@ -13,10 +13,15 @@ from typing import Annotated, Optional
 
 import typer
 
+EXIT_CODES = ("Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
+              "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
+              "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
+              "early (e.g. piped into head), quietly.")
+
 app = typer.Typer(
     name="embeval",
-    help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.\n\n"
-    "Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.",
+    help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -38,10 +43,7 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.
-
-    Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.
-    """
+    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics."""
 
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv, markdown or html.")]
@@ -63,16 +65,55 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Read/write t
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder.", rich_help_panel="Encoding")]
 
 
-def _die(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+def _die(message: str, code: int = 2) -> None:
+    """One line on stderr (control characters made visible), then exit ``code``."""
+    _say("error: ", message)
+    raise typer.Exit(code)
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval: error:[/] {escape(message)}")
-    raise typer.Exit(2)
+
+def _say(prefix: str, message: str) -> None:
+    from embeval.safety import term
+
+    line = f"embeval: {prefix}{term(message)}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed too: nothing left to tell
+        pass
+
+
+
+def _internal(exc: BaseException) -> None:
+    """An unexpected exception: one line and exit code 3 (the traceback with EMBEVAL_DEBUG=1)."""
+    import os
+
+    if os.environ.get("EMBEVAL_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    detail = str(exc).strip().splitlines()
+    _say("internal error: ", f"{type(exc).__name__}: {detail[0] if detail else ''} "
+                             "(run with EMBEVAL_DEBUG=1 for the traceback)")
+    raise typer.Exit(3)
+
+
+def _pipe_closed() -> None:
+    """stdout's reader went away (``embeval metrics | head -1``): stop quietly, exit 141 as a
+    process killed by SIGPIPE would. stdout is pointed at /dev/null so that the interpreter's
+    final flush does not complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner)
+        pass
+    raise typer.Exit(141)
 
 
 def boundary(fn):
-    """Turn every EmbevalError into one line on stderr and exit code 2."""
+    """The one place exceptions become exit codes: EmbevalError → one line, exit 2; a closed
+    pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -80,15 +121,43 @@ def boundary(fn):
 
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
         except EmbevalError as exc:
             _die(str(exc))
+        except BrokenPipeError:
+            _pipe_closed()
         except MemoryError:
-            _die("out of memory; try --sample for uniformity or a smaller input")
+            _die("out of memory; try a smaller input (or --sample for uniformity)")
+        except RecursionError as exc:
+            _internal(exc)
         except OSError as exc:  # a file that vanished or a disk that filled up mid-run
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _die(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - the contract: anything else is exit code 3
+            if _is_click_error(exc):
+                raise
+            _internal(exc)
 
     return wrapper
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    """A click/Typer usage exception (public ClickException interface: exit_code, format_message)."""
+    return hasattr(exc, "exit_code") and callable(getattr(exc, "format_message", None))
+
+
+def _console(**kwargs):
+    """A Rich console whose closed-pipe handling is ours (BrokenPipeError reaches ``boundary``)
+    instead of Rich's default (exit code 1, the gate code)."""
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _PipeConsole(**kwargs)
 
 
 def _progress(quiet: bool):
@@ -96,9 +165,8 @@ def _progress(quiet: bool):
 
     if quiet:
         return NULL
-    from rich.console import Console
 
-    return RichProgress(Console(stderr=True))
+    return RichProgress(_console(stderr=True))
 
 
 def _encoder(model, batch_size=32, max_seq_length=None, device=None, query_prompt="",
@@ -156,10 +224,7 @@ def _check_junit(junit: Path | None) -> None:
 
 def _fail(summary: str) -> None:
     """The one-line gate summary on stderr, then exit code 1."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval:[/] {escape(summary)}")
+    _say("", summary)
     raise typer.Exit(1)
 
 
@@ -181,9 +246,8 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
     apply_gates(report, gates)
     out_fmt = _output_format(output, fmt)
     if fmt == "table":
-        from rich.console import Console
 
-        print_table(report, Console())
+        print_table(report, _console())
     else:
         sys.stdout.write(RENDERERS[fmt](report))
     if output is not None:
@@ -205,7 +269,6 @@ def metrics_cmd(
     family: Annotated[Optional[str], typer.Argument(help="Only this family (geometry, ...).")] = None,
 ) -> None:
     """List every diagnostic: outputs, parameters, what it needs, direction."""
-    from rich.console import Console
     from rich.padding import Padding
 
     from embeval.diagnostics.registry import all_diagnostics
@@ -216,7 +279,7 @@ def metrics_cmd(
 
         families = sorted({d.family for d in all_diagnostics()})
         raise UsageError(f"unknown family {family!r}; choose one of {', '.join(families)}")
-    con = Console(highlight=False)
+    con = _console(highlight=False)
     family_now = None
     for d in diags:
         if d.family != family_now:
@@ -325,9 +388,8 @@ def encode_cmd(
     n, d = encode_file(file, output, encoder=encoder, role=role, text_col=text_col, id_col=id_col,
                        progress=_progress(quiet))
     if not quiet:
-        from rich.console import Console
 
-        Console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
+        _console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
 
 
 @app.command("pairs")
@@ -526,9 +588,8 @@ def compare_cmd(
     comp.gates += value_gates
     comp.gate_items += items
     if fmt == "table":
-        from rich.console import Console
 
-        print_comparison(comp, Console())
+        print_comparison(comp, _console())
     else:
         sys.stdout.write(COMPARE_RENDERERS[fmt](comp))
     if output is not None:
@@ -573,9 +634,8 @@ def run_cmd(
     from embeval.io.atomic import check_writable
 
     check_writable(cfg.settings.out_dir / "report.json", "--out-dir")  # before any item runs
-    from rich.console import Console
 
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = _console(stderr=True, highlight=False, soft_wrap=True)
     if quiet:
         batch, unmatched = run_batch(cfg, fail_fast=fail_fast, extra_gates=gates)
     else:
@@ -594,7 +654,7 @@ def run_cmd(
     if fmt == "table":
         from embeval.report.batch import print_batch
 
-        print_batch(batch, Console())
+        print_batch(batch, _console())
     else:
         sys.stdout.write(BATCH_RENDERERS[fmt](batch))
     if not quiet:
@@ -603,41 +663,38 @@ def run_cmd(
         _die(f"--fail-if {unmatched[0].expr!r}: no item computed {unmatched[0].metric!r} "
              f"(outputs were written to {cfg.settings.out_dir})")
     if batch.errors:
-        from rich.markup import escape
-
-        err.print(f"[red]embeval:[/] {escape(batch.summary())}")
+        _say("", batch.summary())
         raise typer.Exit(2)
     if not batch.passed:
         _fail(batch.summary())
 
 
-def _click_exceptions():
-    """The click exception classes Typer runs with (recent Typer vendors its own copy of click)."""
-    try:
-        from typer._click import exceptions
-    except ImportError:  # older Typer: plain click
-        from click import exceptions
-    return exceptions
-
-
 def main() -> None:
-    """Console entry point: usage errors from option parsing are one line too, exit code 2."""
-    cx = _click_exceptions()
+    """Console entry point and outer boundary: usage errors from option parsing are one line,
+    exit 2; Ctrl-C is 130; a closed stdout is a quiet 141; anything else is one line, exit 3."""
     try:
-        code = app(standalone_mode=False)
-    except cx.UsageError as exc:
-        from rich.console import Console
-        from rich.markup import escape
-
-        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
-            typer.echo(exc.ctx.get_help())
-            sys.exit(2)
-        cmd = exc.ctx.command_path if exc.ctx is not None else "embeval"
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[red]embeval: error:[/] {escape(exc.format_message())} (see '{escape(cmd)} --help')")
-        sys.exit(2)
-    except cx.Abort:
-        sys.exit(130)
+        try:
+            code = app(standalone_mode=False)
+        except typer.Abort:
+            code = 130
+        except KeyboardInterrupt:
+            code = 130
+        except BrokenPipeError:
+            _pipe_closed()
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except Exception as exc:  # noqa: BLE001
+            if not _is_click_error(exc):
+                _internal(exc)
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())
+                sys.exit(2)
+            cmd = ctx.command_path if ctx is not None else "embeval"
+            _say("error: ", f"{exc.format_message()} (see '{cmd} --help')")
+            code = exc.exit_code if isinstance(getattr(exc, "exit_code", None), int) else 2
+    except typer.Exit as exc:
+        code = exc.exit_code
     sys.exit(code if isinstance(code, int) else 0)
 
 
