@@ -113,13 +113,15 @@ def geometry_report(
     ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
     from embeval.diagnostics.space import Space
     from embeval.io.embeddings import check_same_dim
+    from embeval.options import check_encoder, check_options
 
+    check_options(seed=seed, sample=sample, items_k=items_k if items else None,
+                  near_dup_threshold=near_dup_threshold if items else None)
+    check_encoder(encoder)
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
         available.add("labels")
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
-    if sample < 0:
-        raise UsageError("--sample must be positive")
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
         from embeval.io.labels import load_labels
@@ -229,6 +231,10 @@ def gap_report(
     from embeval.report.plots import check_plot_path, gap_figure
 
     # Usage first: nothing is loaded or computed for a command that cannot finish.
+    from embeval.options import check_encoder, check_options
+
+    check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
+    check_encoder(encoder)
     if export_gap is not None:
         check_vector_path(export_gap)
     if plot is not None:
@@ -265,7 +271,7 @@ def gap_report(
         key, value = overrides.get(diag.name, (None, None))
         if value is not None:
             params = {**params, key: value}
-        report.results.extend(diag.func(space, **params))
+        report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
 
     notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖")
     names = {r.metric for r in report.results}
@@ -333,6 +339,10 @@ def pairs_report(
     from embeval.io.fileinfo import file_info
     from embeval.io.pairs import load_pairs
 
+    from embeval.options import check_encoder, check_options
+
+    check_options(seed=seed)
+    check_encoder(encoder)
     chosen = resolve_metrics(metrics, "pairs", set())
     tp = load_pairs(file, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col, score_col=score_col)
     # Encode each distinct text once.
@@ -369,8 +379,13 @@ def encode_file(
 
     from embeval.io.embeddings import EMBEDDING_SUFFIXES
 
+    from embeval.io.outputs import check_outputs
+    from embeval.options import check_encoder
+
+    check_encoder(encoder)
     if Path(output).suffix.lower() not in EMBEDDING_SUFFIXES:
-        raise UsageError(f"--output {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
+        raise UsageError(f"output {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
+    check_outputs({"output": output}, inputs=[file])
     ts = load_texts(file, text_col=text_col, id_col=id_col)
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
     save_embeddings(output, vectors, ts.ids, texts=ts.texts)
@@ -378,12 +393,18 @@ def encode_file(
 
 
 def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, roc=None,
-                             **_: Any) -> None:
+                             seed=0, encoder=None, split=None, **_: Any) -> None:
     """Usage errors first: they must not wait for (large) files to load or texts to encode."""
     from embeval.diagnostics.retrieval import parse_ks
     from embeval.index.search import check_threads, resolve_params
+    from embeval.options import check_encoder, check_index_params, check_options, check_split
     from embeval.report.roc import check_roc_path
 
+    check_options(seed=seed, threads=threads)
+    check_index_params(index_params)
+    check_encoder(encoder)
+    if split is not None:
+        check_split(split)
     parse_ks(k)
     resolve_params(index, None, index_params)
     check_threads(threads)
@@ -418,7 +439,8 @@ def retrieval_report(
     from embeval.io.fileinfo import file_info
     from embeval.io.qrels import load_qrels
 
-    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc)
+    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc, seed=seed,
+                             encoder=encoder)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
         c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
@@ -463,7 +485,7 @@ def retrieval_report_beir(
     from embeval.io.qrels import load_qrels
     from embeval.io.texts import load_beir
 
-    _check_retrieval_options(**options)
+    _check_retrieval_options(encoder=encoder, split=split, **options)
     data = load_beir(folder, split)
     qrels = load_qrels(data.qrels_path)
     judged = set(qrels)

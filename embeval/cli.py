@@ -111,18 +111,23 @@ def _pipe_closed() -> None:
     raise typer.Exit(141)
 
 
+_FLAGS = {"m": "--hnsw-m", "k": "--k"}  # parameter name → flag, where not simply --name-with-dashes
+
+
 def boundary(fn):
     """The one place exceptions become exit codes: EmbevalError → one line, exit 2; a closed
     pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from embeval.errors import EmbevalError
+        from embeval.errors import EmbevalError, OptionError
 
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
+        except OptionError as exc:
+            _die(f"{_FLAGS.get(exc.name, '--' + exc.name.replace('_', '-'))} {exc.value!r}: {exc.problem}")
         except EmbevalError as exc:
             _die(str(exc))
         except BrokenPipeError:
@@ -209,10 +214,22 @@ def _output_format(output: Path | None, fmt: str) -> str | None:
     return out_fmt
 
 
-def _parse_gates(fail_if: list[str] | None):
-    from embeval.report.gates import parse_gate
+def _parse_gates(fail_if: list[str] | None, families: str | tuple[str, ...] | None = None):
+    """Parse the gates and, for a command with a known set of metrics, check their names now."""
+    from embeval.report.gates import check_known, parse_gate
 
-    return [parse_gate(e) for e in (fail_if or [])]
+    gates = [parse_gate(e) for e in (fail_if or [])]
+    if families:
+        check_known(gates, families)
+    return gates
+
+
+def _check_paths(inputs, outputs: dict) -> None:
+    """Every output (option name → path) checked before any work: writable, not an input (nor a
+    link to one), no two the same."""
+    from embeval.io.outputs import check_outputs
+
+    check_outputs(outputs, inputs)
 
 
 def _check_junit(junit: Path | None) -> None:
@@ -333,13 +350,14 @@ def geometry_cmd(
     FILE is an embedding file, or texts (.txt, .jsonl/.csv/.tsv/.parquet with --text-col, a BEIR
     folder's corpus) when --model is given (the per-item file then shows each text)."""
     _check_format(fmt)
-    gates = _parse_gates(fail_if)
+    gates = _parse_gates(fail_if, ("geometry", "labels"))
     _output_format(output, fmt)
     _check_junit(junit)
     if items is not None:
         from embeval.report.items import check_items_path
 
         check_items_path(items)
+    _check_paths([file, pairs, labels], {"--output": output, "--items": items, "--junit": junit})
     from embeval.api import geometry_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
@@ -383,12 +401,12 @@ def encode_cmd(
 
     if role not in ("document", "query"):
         raise UsageError("--role must be document or query")
+    _check_paths([file], {"--output": output})
     encoder = replace(_encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt,
                                cache, cache_dir), normalize=normalize)
     n, d = encode_file(file, output, encoder=encoder, role=role, text_col=text_col, id_col=id_col,
                        progress=_progress(quiet))
     if not quiet:
-
         _console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
 
 
@@ -417,9 +435,10 @@ def pairs_cmd(
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
     _check_format(fmt)
-    gates = _parse_gates(fail_if)
+    gates = _parse_gates(fail_if, "pairs")
     _output_format(output, fmt)
     _check_junit(junit)
+    _check_paths([file], {"--output": output, "--junit": junit})
     from embeval.api import pairs_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
@@ -470,9 +489,10 @@ def retrieval_cmd(
     from embeval.errors import UsageError
 
     _check_format(fmt)
-    gates = _parse_gates(fail_if)
+    gates = _parse_gates(fail_if, "retrieval")
     _output_format(output, fmt)
     _check_junit(junit)
+    _check_paths([data, queries, corpus, qrels], {"--output": output, "--roc": roc, "--junit": junit})
     encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache, cache_dir)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
@@ -534,9 +554,10 @@ def gap_cmd(
 
     With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as queries (--query-prompt), B as documents (--document-prompt)."""
     _check_format(fmt)
-    gates = _parse_gates(fail_if)
+    gates = _parse_gates(fail_if, "gap")
     _output_format(output, fmt)
     _check_junit(junit)
+    _check_paths([a, b], {"--output": output, "--export-gap": export_gap, "--plot": plot, "--junit": junit})
     from embeval.api import gap_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache,
@@ -580,6 +601,10 @@ def compare_cmd(
     if out_fmt == "html":
         raise UsageError(f"--output {output}: compare writes .json, .csv or .md")
     _check_junit(junit)
+    _check_paths([baseline, current], {"--output": output, "--junit": junit})
+    from embeval.options import check_options
+
+    check_options(seed=seed, confidence=confidence, n_boot=n_boot)
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
     base, cur = load_side(baseline), load_side(current)
@@ -634,6 +659,11 @@ def run_cmd(
     from embeval.io.atomic import check_writable
 
     check_writable(cfg.settings.out_dir / "report.json", "--out-dir")  # before any item runs
+    from embeval.batch.runner import input_paths, output_names
+
+    out = cfg.settings.out_dir
+    _check_paths([config, *input_paths(cfg)],
+                 {**{f"--out-dir ({name})": out / name for name in output_names()}, "--junit": junit})
 
     err = _console(stderr=True, highlight=False, soft_wrap=True)
     if quiet:

@@ -33,3 +33,13 @@ class ConfigError(UsageError):
         self.path = str(path)
         self.key = key
         super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")
+
+
+class OptionError(UsageError):
+    """A parameter out of its declared range (:mod:`embeval.options`): the CLI names its flag."""
+
+    def __init__(self, name: str, value: object, problem: str):
+        self.name = name
+        self.value = value
+        self.problem = problem
+        super().__init__(f"parameter {name}={value!r}: {problem}")

@@ -143,7 +143,7 @@ BAD = [
     ({"qrels": "norel.tsv"}, "query 'q1' has no relevant document"),
     ({"qrels": "empty.tsv"}, "empty qrels"),
     ({"queries": "q16.npz"}, "dimension 16 does not match"),
-    ({"corpus": "cnan.npz"}, "row 7, id d7"),
+    ({"corpus": "cnan.npz"}, "row 7, id 'd7'"),
     ({"corpus": "missing.npz"}, "no such file"),
     ({"extra": ["--k", "0"]}, "cutoffs must be at least 1"),
     ({"extra": ["--k", "1,x"]}, "'x' is not an integer"),

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from embeval.batch.commands import COMMANDS, DATA_ARGS, KINDS, RUNNER_ARGS
-from embeval.errors import ConfigError, UsageError
+from embeval.errors import ConfigError, OptionError, UsageError
 
 
 @dataclass
@@ -208,8 +208,8 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         "batch_size": int})
     settings = Settings(title=s.get("title", "embeval report"), seed=s.get("seed", 0),
                         cache=s.get("cache", True), device=s.get("device"), batch_size=s.get("batch_size", 32))
-    if settings.batch_size < 1:
-        s.fail("batch_size", "must be at least 1")
+    for key in ("seed", "batch_size", "device"):
+        _check_declared(s, key, getattr(settings, key), key)
     if s.get("cache_dir") is not None:
         settings.cache_dir = str(base / s.get("cache_dir"))
     if out_dir is not None:
@@ -225,9 +225,8 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
             "name": str, "model": str, "batch_size": int, "max_seq_length": int, "device": str,
             "query_prompt": str, "document_prompt": str})
         name = _unique_name(c, models, "model")
-        for key in ("batch_size", "max_seq_length"):
-            if c.get(key) is not None and c.get(key) < 1:
-                c.fail(key, "must be at least 1")
+        for key in ("batch_size", "max_seq_length", "device"):
+            _check_declared(c, key, c.get(key), key)
         models[name] = ModelSpec(name=name, model=c.get("model", name), batch_size=c.get("batch_size"),
                                  max_seq_length=c.get("max_seq_length"), device=c.get("device"),
                                  query_prompt=c.get("query_prompt", ""), document_prompt=c.get("document_prompt", ""))
@@ -370,5 +369,25 @@ def _check_options(c: _Checker, key: str, options: dict, params: dict[str, inspe
             c.fail(where, f"must be a string, not {value!r}")
         if isinstance(value, str) and "Path" in str(p.annotation):
             value = base / value
+        if name == "index_params" and isinstance(value, dict):
+            for sub, v in value.items():
+                _check_declared(c, f"{where}.{sub}", v, sub)
+        elif name == "shift_lambda" or (name in _DECLARED and not (name == "k" and command == "retrieval")):
+            _check_declared(c, where, value, name)
         out[name] = value
     return out
+
+
+_DECLARED = ("sample", "items_k", "near_dup_threshold", "folds", "k", "shift_lambda", "threads", "split")
+
+
+def _check_declared(c: _Checker, where: str, value: Any, name: str) -> None:
+    """The range declared in :mod:`embeval.options` (the same check the CLI and the API run)."""
+    from embeval.options import OPTIONS, check_option, check_split
+
+    if value is None or name not in OPTIONS:
+        return
+    try:
+        check_split(value) if name == "split" else check_option(name, value)
+    except OptionError as exc:
+        c.fail(where, exc.problem)

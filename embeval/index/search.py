@@ -69,8 +69,9 @@ def set_threads(threads: int | None) -> None:
 
 
 def check_threads(threads: int | None) -> None:
-    if threads is not None and threads < 0:
-        raise UsageError(f"--threads must be positive, got {threads}")
+    from embeval.options import check_option
+
+    check_option("threads", threads)
 
 
 @contextmanager

@@ -21,17 +21,16 @@ LABEL_SUFFIXES = (".txt", ".csv", ".tsv", ".parquet", ".jsonl", ".npy")
 def load_labels(path: str | Path, column: str | None = None) -> np.ndarray:
     """Read a label file into a length-n array of str. ``column`` names the column/field
     (default: ``label``, or the only column of a one-column table)."""
+    from embeval.io.paths import require_file
+
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "no such file")
     if p.is_dir():
         raise InputError(p, "is a folder, expected a label file (" + ", ".join(LABEL_SUFFIXES) + ")")
     suffix = p.suffix.lower()
     if suffix not in LABEL_SUFFIXES:
         raise InputError(p, f"unsupported extension {suffix or '(none)'!r} for labels; expected one of "
                             + ", ".join(LABEL_SUFFIXES))
-    if p.stat().st_size == 0:
-        raise InputError(p, "file is empty")
+    require_file(p)
     reader = {".txt": _read_txt, ".csv": _read_table, ".tsv": _read_table, ".parquet": _read_table,
               ".jsonl": _read_jsonl, ".npy": _read_npy}[suffix]
     values = reader(p, column)

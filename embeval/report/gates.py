@@ -119,3 +119,27 @@ def summarize(gates: list[GateResult], prefix: str = "") -> str:
 
 def failure_summary(report: Report) -> str:
     return summarize(report.gates)
+
+
+def known_metrics(families: str | tuple[str, ...]) -> list[str]:
+    """Every output name the diagnostics of ``families`` can report (``@K`` = any cutoff)."""
+    from embeval.diagnostics.registry import all_diagnostics
+
+    return sorted({o for d in all_diagnostics(families) for o in d.outputs})
+
+
+def _matches(metric: str, output: str) -> bool:
+    if "@K" not in output:
+        return metric == output
+    return re.fullmatch(re.escape(output).replace("@K", r"@\d+"), metric) is not None
+
+
+def check_known(gates: list[Gate], families: str | tuple[str, ...]) -> None:
+    """Refuse, before any computation, a gate on a metric the command can never report."""
+    names = known_metrics(families)
+    for g in gates:
+        if any(_matches(g.metric, o) for o in names):
+            continue
+        close = difflib.get_close_matches(g.metric, [o.replace("@K", "@10") for o in names], n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(names)}"
+        raise UsageError(f"{g.option} {g.expr!r}: no metric {g.metric!r} in this command; {hint}")
