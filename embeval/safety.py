@@ -73,7 +73,7 @@ def md_cell(text: Any) -> str:
 
 def md_code(text: Any) -> str:
     """Text for inside a Markdown code span: no backtick can end it, no newline can break it."""
-    return term(str(text)).replace("`", "'")
+    return term(str(text)).replace("`", "'").replace("|", "\\|")
 
 
 def mpl_text(text: Any) -> str:
@@ -91,3 +91,45 @@ def check_encodable(text: str, path: object, where: str) -> None:
 
         bad = text[exc.start:exc.end].encode("unicode_escape").decode("ascii")
         raise InputError(path, f"text holds {bad}, a lone surrogate that is not valid Unicode", where=where) from None
+
+
+class _SafeWriter:
+    def __init__(self, writer):
+        self._w = writer
+
+    def writerow(self, row: Iterable[Any]):
+        return self._w.writerow(csv_row(row))
+
+    def writerows(self, rows: Iterable[Iterable[Any]]):
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(buf, **kwargs) -> _SafeWriter:
+    """``csv.writer(buf, lineterminator="\\n", **kwargs)`` whose every cell goes through
+    :func:`csv_cell`: the one way embeval writes CSV rows."""
+    import csv
+
+    kwargs.setdefault("lineterminator", "\n")
+    return _SafeWriter(csv.writer(buf, **kwargs))
+
+
+def plain_text_figures(fn):
+    """Decorator for every function that draws with matplotlib: names from inputs are drawn as
+    plain text (``text.parse_math`` off, so ``$\\frac{x$`` is neither parsed nor a crash), and
+    matplotlib's per-glyph "Glyph … missing" warnings do not reach the terminal."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import warnings
+
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}), \
+                warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+            warnings.filterwarnings("ignore", message=r".*missing from (current )?font")
+            return fn(*args, **kwargs)
+
+    return wrapper

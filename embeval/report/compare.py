@@ -416,11 +416,12 @@ def comparison_json(comp: Comparison) -> str:
 
 
 def comparison_csv(comp: Comparison) -> str:
-    import csv
     import io
 
+    from embeval.safety import csv_writer
+
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(["item", "metric", "params", "old", "new", "delta", "relative", "higher_is_better", "ci_low",
                 "ci_high", "p_value", "n_queries", "verdict"])
     for r in comp.rows:
@@ -432,22 +433,25 @@ def comparison_csv(comp: Comparison) -> str:
 
 
 def comparison_markdown(comp: Comparison) -> str:
+    from embeval.safety import md_cell, md_code
+
     mark = "❌" if not comp.passed else "✅"
     lines = [f"### {mark} embeval compare", "",
-             f"baseline `{comp.baseline.get('path')}` → current `{comp.current.get('path')}`", ""]
+             f"baseline `{md_code(comp.baseline.get('path'))}` → current `{md_code(comp.current.get('path'))}`", ""]
     show_item = any(r.item for r in comp.rows)
     cols = COLUMNS if show_item else COLUMNS[1:]
     lines.append("| " + " | ".join(cols) + " |")
     lines.append("|" + "|".join("---" if c in ("item", "metric", "verdict") else "---:" for c in cols) + "|")
     for r in comp.rows:
         cells = _cells(r) if show_item else _cells(r)[1:]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     if comp.gates:
         lines += ["", "| gate | item | result | why |", "|---|---|:-:|---|"]
         for item, g in zip(comp.gate_items, comp.gates):
-            lines.append(f"| `{g.expr}` | {item} | {'pass' if g.passed else '**FAIL**'} | {g.message} |")
+            lines.append(f"| `{md_code(g.expr)}` | {md_cell(item)} | {'pass' if g.passed else '**FAIL**'} | "
+                         f"{md_cell(g.message or '')} |")
     for note in comp.notes:
-        lines.append(f"\n> {note}")
+        lines.append(f"\n> {md_cell(note)}")
     return "\n".join(lines) + "\n"
 
 

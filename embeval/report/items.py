@@ -27,7 +27,9 @@ def write_items(path: str | os.PathLike, table) -> None:
     path = Path(path)
     frame = table.to_frame()
     if path.suffix.lower() == ".csv":
-        write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+        from embeval.safety import csv_frame
+
+        write_atomic(path, csv_frame(frame).to_csv(index=False, lineterminator="\n"))
         return
     from embeval.io.atomic import atomic_path
 

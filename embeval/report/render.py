@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 
 from embeval.io.atomic import write_atomic  # noqa: F401 - re-exported for renderers
 from embeval.report.results import Report, Result, dumps
+from embeval.safety import csv_writer
 
 
 def _fmt(v: float | None) -> str:
@@ -38,7 +38,7 @@ def to_json(report: Report) -> str:
 
 def to_csv(report: Report) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better", "query_id"])
     for r in report.results:
         d = r.to_dict()
@@ -50,25 +50,27 @@ def to_csv(report: Report) -> str:
 
 
 def to_markdown(report: Report) -> str:
+    from embeval.safety import md_cell, md_code
+
     lines = [f"### embeval {report.command}", ""]
     for role, info in report.inputs.items():
         shape = f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else ""
-        lines.append(f"- {role}: `{info.get('path', '')}`{shape}")
+        lines.append(f"- {role}: `{md_code(info.get('path', ''))}`{shape}")
     lines += ["", "| metric | value | params | 95% CI | better |", "|---|---:|---|---|:-:|"]
     for r in report.results:
-        lines.append(f"| {r.metric} | {_fmt(r.value)} | {_params(r)} | {_ci(r)} | {_direction(r)} |")
+        lines.append(f"| {md_cell(r.metric)} | {_fmt(r.value)} | {md_cell(_params(r))} | {_ci(r)} | {_direction(r)} |")
     if report.gates:
         lines += ["", "| gate | value | result |", "|---|---:|:-:|"]
         for g in report.gates:
-            lines.append(f"| `{g.expr}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
+            lines.append(f"| `{md_code(g.expr)}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
     for note in report.notes:
-        lines.append(f"\n> {note}")
+        lines.append(f"\n> {md_cell(note)}")
     lines += ["", "<details><summary>provenance</summary>", ""]
     for role, info in report.inputs.items():
         digest = info.get("sha256") or f"size {info.get('size')}, mtime {info.get('mtime')}"
         model = info.get("model")
         mtxt = f"; model `{model.get('model')}` weights sha256 `{model.get('weights_sha256', '')}`" if isinstance(model, dict) else ""
-        lines.append(f"- {role}: `{info.get('path', '')}` sha256 `{digest}`{mtxt}")
+        lines.append(f"- {role}: `{md_code(info.get('path', ''))}` sha256 `{digest}`{md_code(mtxt)}")
     lines += ["", "```json", dumps({"settings": report.settings, **report.provenance}, indent=2,
                                         ensure_ascii=False), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
