@@ -42,9 +42,13 @@ def run_diagnostic(diag: Diagnostic, context, params: dict, *, explicit: bool, n
     """Run one diagnostic. In a default run (no --metric) one that cannot apply to this input
     (too few rows for its k, no distinct rows, ...) is skipped with a note instead of failing the
     whole report; a diagnostic the user asked for by name still fails loudly."""
+    from embeval.errors import EmbevalError
+
     try:
         return diag.func(context, **params)
-    except UsageError as exc:
+    except InputError:
+        raise
+    except EmbevalError as exc:  # a UsageError, or a kNN that needs more rows than there are
         if explicit:
             raise
         notes.append(f"skipped {diag.name}: {exc}")

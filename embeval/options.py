@@ -119,3 +119,18 @@ def check_encoder(encoder) -> None:
     if encoder is None:
         return
     check_options(batch_size=encoder.batch_size, max_seq_length=encoder.max_seq_length, device=encoder.device)
+    cache_dir = getattr(encoder, "cache_dir", None)
+    if getattr(encoder, "cache", False) and cache_dir is not None:
+        from pathlib import Path
+
+        if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+            raise OptionError("cache_dir", str(cache_dir), "exists and is not a folder")
+    device = encoder.device
+    if device and device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        if index >= count:
+            raise OptionError("device", device, f"no such device: this machine has {count} CUDA device(s)"
+                                                + ("; use cpu" if count == 0 else ""))

@@ -187,11 +187,16 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
     """Parse and validate; ConfigError (exit 2) naming the key on the first problem."""
     from embeval.report.gates import parse_gate
 
+    from embeval.errors import InputError
+    from embeval.io.paths import require_file
+
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(p, "", "no such file")
     if p.is_dir():
         raise ConfigError(p, "", "is a folder; give a .toml config")
+    try:
+        require_file(p, what="file", allow_empty=True)
+    except InputError as exc:
+        raise ConfigError(p, "", exc.problem) from None
     raw = p.read_bytes()
     try:
         text = raw.decode("utf-8")

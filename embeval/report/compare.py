@@ -161,13 +161,16 @@ def load_side(path: str | Path) -> Side:
     from embeval.io.fileinfo import file_info
     from embeval.report.batch import Batch
 
+    from embeval.io.paths import require_file
+
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "no such file")
     if p.is_dir():
         raise InputError(p, "is a folder; give an embeval JSON report (e.g. report.json)")
+    require_file(p)
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise InputError(p, "not an embeval JSON report (invalid JSON: nested too deeply)") from None
     except UnicodeDecodeError:
         raise InputError(p, "not an embeval JSON report (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
@@ -187,7 +190,7 @@ def load_side(path: str | Path) -> Side:
         if "command" not in doc or not isinstance(doc.get("results"), list):
             raise InputError(p, "not an embeval JSON report (no 'command' and 'results')")
         report = Report.from_dict(doc)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
     return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})
 
@@ -319,7 +322,9 @@ def _verdict(row: Row) -> str:
 def _evaluate(comp: Comparison, tolerances: list[RegressGate]) -> None:
     for tol in tolerances:
         if tol.metric == "*":
-            rows = [r for r in comp.rows if r.higher_is_better is not None and r.old is not None]
+            # Every directed metric of the baseline, NaN ones too (an explicit gate fails on them,
+            # so the wildcard must as well); metrics new in the current report cannot regress.
+            rows = [r for r in comp.rows if r.higher_is_better is not None and r.verdict != "only in current"]
         else:
             rows = [r for r in comp.rows if r.metric == tol.metric and params_match(r.params, tol.params)]
             if not rows:
@@ -353,9 +358,9 @@ def _evaluate(comp: Comparison, tolerances: list[RegressGate]) -> None:
 def _regress_gate(tol: RegressGate, r: Row) -> GateResult:
     label = (f"{r.item}: " if r.item else "") + r.label
     if r.old is None or r.new is None:
-        return GateResult(tol.expr, None, passed=False,
-                          message=f"{label} is {'missing' if r.new is None else 'undefined'} in the "
-                                  f"{'current report' if r.new is None else 'baseline'}; cannot check '{tol.expr}'")
+        where = ("missing in the current report" if r.verdict == "missing in current" else
+                 "undefined (NaN) in the current report" if r.new is None else "undefined (NaN) in the baseline")
+        return GateResult(tol.expr, None, passed=False, message=f"{label} is {where}; cannot check '{tol.expr}'")
     reg = r.regression
     limit = tol.tolerance_for(r.old)
     beyond = reg >= limit if tol.inclusive else reg > limit
