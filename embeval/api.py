@@ -133,6 +133,8 @@ def geometry_report(
         lab = load_labels(labels, column=label_col)
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
     emb = load_input(file, label_col=label_col if labels is None else None, **load)
+    if not normalize:
+        _check_raw_scale(emb)
     inputs = {"embeddings": emb.describe()}
     lab = _check_labels(emb, lab, labels, label_col, inputs)
     other = None
@@ -178,6 +180,23 @@ def geometry_report(
     hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
     report.series.update(geometry_series(space, hub_k))
     return report
+
+
+# Squared distances of raw rows are computed in float32: ‖x − y‖² ≤ 4·max‖x‖² must stay below 3.4e38.
+MAX_RAW_NORM = 9e18
+
+
+def _check_raw_scale(emb) -> None:
+    """Under normalize=False, rows so long that float32 squared distances overflow would turn
+    uniformity and intrinsic_dim into NaN; say so instead."""
+    from embeval.io.embeddings import row_norms64
+
+    norms = row_norms64(emb.vectors)
+    if norms.max() > MAX_RAW_NORM:
+        row = int(norms.argmax())
+        raise InputError(emb.path, f"row norm {norms[row]:.3g} is too large for un-normalised diagnostics "
+                                   f"(squared distances would overflow float32 beyond a norm of {MAX_RAW_NORM:.0e}); "
+                                   "rescale the vectors or keep the default normalisation", where=f"row {row}")
 
 
 def _check_labels(emb, lab, labels, label_col, inputs):

@@ -196,7 +196,7 @@ def _open_npy(p: Path) -> np.ndarray:
     try:
         return np.load(p, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        if "pickle" in str(exc):
+        if "pickle" in str(exc) or "Python objects" in str(exc):
             raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
                                 "pickled data: save a numeric array") from None
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
