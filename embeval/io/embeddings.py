@@ -200,7 +200,7 @@ def _open_npy(p: Path) -> np.ndarray:
             raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
                                 "pickled data: save a numeric array") from None
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
-    except (OSError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises SyntaxError, TokenError, ...
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
 
 
@@ -284,7 +284,12 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
             raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
                                 "pickled data") from None
         raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
+    except MemoryError:
+        raise InputError(p, "not a readable .npz file: an array header claims more memory than there is "
+                            "(corrupt?)") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises SyntaxError, TokenError, ...
         raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
     return vectors, ids, labels
 

@@ -77,8 +77,12 @@ def _read_txt(p: Path, column):
 def _read_npy(p: Path, column):
     try:
         arr = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(p, f"not a readable .npy file of labels: {exc}") from None
+    except MemoryError:
+        raise InputError(p, "not a readable .npy file of labels: its header claims more memory than there "
+                            "is (corrupt?)") from None
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises SyntaxError, TokenError, ...
+        text = str(exc).strip().splitlines()
+        raise InputError(p, f"not a readable .npy file of labels: {text[0] if text else type(exc).__name__}") from None
     if arr.ndim != 1:
         raise InputError(p, f"expected a 1-D array of labels, got shape {arr.shape}")
     return arr.tolist()
