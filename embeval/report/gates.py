@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embeval.errors import UsageError
-from embeval.report.results import GateResult, Report
+from embeval.results import GateResult, Report
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 NAME = r"[A-Za-z_][\w@.]*"
@@ -125,21 +125,18 @@ def known_metrics(families: str | tuple[str, ...]) -> list[str]:
     """Every output name the diagnostics of ``families`` can report (``@K`` = any cutoff)."""
     from embeval.diagnostics.registry import all_diagnostics
 
-    return sorted({o for d in all_diagnostics(families) for o in d.outputs})
-
-
-def _matches(metric: str, output: str) -> bool:
-    if "@K" not in output:
-        return metric == output
-    return re.fullmatch(re.escape(output).replace("@K", r"@\d+"), metric) is not None
+    return sorted({n for d in all_diagnostics(families) for n in d.output_names})
 
 
 def check_known(gates: list[Gate], families: str | tuple[str, ...]) -> None:
     """Refuse, before any computation, a gate on a metric the command can never report."""
-    names = known_metrics(families)
+    from embeval.diagnostics.registry import all_diagnostics
+
+    diags = all_diagnostics(families)
     for g in gates:
-        if any(_matches(g.metric, o) for o in names):
+        if any(d.output(g.metric) is not None for d in diags):
             continue
+        names = known_metrics(families)
         close = difflib.get_close_matches(g.metric, [o.replace("@K", "@10") for o in names], n=3)
         hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(names)}"
         raise UsageError(f"{g.option} {g.expr!r}: no metric {g.metric!r} in this command; {hint}")

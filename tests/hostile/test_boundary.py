@@ -216,9 +216,7 @@ def test_batch_failure_in_the_middle_of_writing(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(path, data)
 
-    import embeval.report.render
-
-    monkeypatch.setattr(embeval.report.render, "write_atomic", fail_third)
+    monkeypatch.setattr(atomic, "write_atomic", fail_third)  # runner imports it from io.atomic at call time
     cfg2 = load_config(_config(tmp_path, "second"), out_dir=out)
     with pytest.raises(OSError):
         write_outputs(run_batch(cfg2)[0], out)
