@@ -737,8 +737,15 @@ def run_cmd(
     if fmt == "html":
         raise UsageError("--format html: the HTML page is written to the output folder (report.html)")
     gates = _parse_gates(fail_if)
+    from embeval.report.gates import check_known
+
     _check_junit(junit)
     cfg = load_config(config, out_dir=out_dir)
+    from embeval.batch.commands import COMMANDS
+
+    # A metric none of the config's commands can compute is refused before any item runs.
+    check_known(gates, tuple({f for j in cfg.jobs for f in (COMMANDS[j.command].families or (j.command,))}),
+                "the commands of this config")
     if cfg.settings.out_dir.exists() and not cfg.settings.out_dir.is_dir():
         raise UsageError(f"--out-dir {cfg.settings.out_dir}: exists and is not a folder")
     from embeval.io.atomic import check_writable

@@ -128,7 +128,7 @@ def known_metrics(families: str | tuple[str, ...]) -> list[str]:
     return sorted({n for d in all_diagnostics(families) for n in d.output_names})
 
 
-def check_known(gates: list[Gate], families: str | tuple[str, ...]) -> None:
+def check_known(gates: list[Gate], families: str | tuple[str, ...] | None, where: str = "this command") -> None:
     """Refuse, before any computation, a gate on a metric the command can never report."""
     from embeval.diagnostics.registry import all_diagnostics
 
@@ -139,4 +139,4 @@ def check_known(gates: list[Gate], families: str | tuple[str, ...]) -> None:
         names = known_metrics(families)
         close = difflib.get_close_matches(g.metric, [o.replace("@K", "@10") for o in names], n=3)
         hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(names)}"
-        raise UsageError(f"{g.option} {g.expr!r}: no metric {g.metric!r} in this command; {hint}")
+        raise UsageError(f"{g.option} {g.expr!r}: no metric {g.metric!r} in {where}; {hint}")

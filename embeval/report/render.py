@@ -83,21 +83,29 @@ def to_html(report: Report) -> str:
 
 
 def print_table(report: Report, console) -> None:
+    """Rich tables on the terminal. Every text that can come from an input (paths, names, notes) is
+    shown literally: Rich markup escaped, control characters made visible."""
+    from rich.markup import escape
     from rich.table import Table
+
+    from embeval.safety import term
+
+    def lit(text) -> str:
+        return escape(term(text))
 
     title = f"embeval {report.command}"
     caption = "; ".join(
         f"{role}: {info.get('path', '')}" + (f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else "")
         for role, info in report.inputs.items()
     )
-    t = Table(title=title, caption=caption or None)
+    t = Table(title=title, caption=lit(caption) if caption else None)
     t.add_column("metric", style="bold")
     t.add_column("value", justify="right")
     t.add_column("params")
     t.add_column("95% CI")
     t.add_column("better", justify="center")
     for r in report.results:
-        t.add_row(r.metric, _fmt(r.value), _params(r), _ci(r), _direction(r))
+        t.add_row(lit(r.metric), _fmt(r.value), lit(_params(r)), _ci(r), _direction(r))
     console.print(t)
     if report.gates:
         g = Table(title="gates")
@@ -105,10 +113,10 @@ def print_table(report: Report, console) -> None:
         g.add_column("value", justify="right")
         g.add_column("result")
         for gr in report.gates:
-            g.add_row(gr.expr, _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
+            g.add_row(lit(gr.expr), _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
         console.print(g)
     for note in report.notes:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[dim]{lit(note)}[/]")
     if report.items is not None:
         print_items(report.items, console)
 

@@ -497,3 +497,14 @@ def _items_ids(t: Path) -> list[str]:
     from embeval.safety import csv_uncell
 
     return [csv_uncell(line.split(",")[0]) for line in (t / "it.csv").read_text().splitlines()[1:]]
+
+# Terminal output (stdout tables) is literal too: Rich markup in a path, control characters in ids.
+CASES += [
+    Case("X_markup_in_path", many(lambda t: (t / "d[").mkdir(), npy("d[/b]x.npy")),
+         ["geometry", "d[/b]x.npy", "-q", "-m", "uniformity"], 0,
+         check=lambda t, out, err: "d[/b]x.npy" in out or _fail(out)),
+    Case("X_control_chars_in_items_table", jsonl_ids("ctl.jsonl", ["x\x1b[2J\nembeval: all gates passed"]
+                                                      + [f"i{k}" for k in range(11)]),
+         ["geometry", "ctl.jsonl", "-q", "-m", "uniformity", "--items", "it.csv", "--items-k", "2"], 0,
+         check=lambda t, out, err: ("\x1b" not in out and "\\x1b" in out) or _fail(out)),
+]
