@@ -508,3 +508,43 @@ CASES += [
          ["geometry", "ctl.jsonl", "-q", "-m", "uniformity", "--items", "it.csv", "--items-k", "2"], 0,
          check=lambda t, out, err: ("\x1b" not in out and "\\x1b" in out) or _fail(out)),
 ]
+
+
+def encoded(src: str, content: str, out: str):
+    """Texts encoded by embeval itself (the seeded mock encoder) into ``out``: what embeval writes
+    must read back exactly."""
+    def build(t):
+        from embeval.api import encode_file
+        from embeval.encode.config import EncoderConfig
+
+        (t / src).write_text(content, encoding="utf-8")
+        encode_file(t / src, t / out, encoder=EncoderConfig(model="mock", cache=False))
+    return build
+
+
+ZP = "".join(json.dumps({"id": i, "text": f"text {i}"}) + "\n" for i in ("000", "001", "010", "1.10"))
+INJ = "".join(json.dumps({"id": i, "text": x}) + "\n"
+              for i, x in (("=1+1", "alpha"), ("-x", "=HYPERLINK(1)"), ("@y", "eta"), ("'=z", "beta")))
+CASES += [
+    Case("D3_encode_csv_reads_back", encoded("zp.jsonl", ZP, "zp.csv"),
+         ["geometry", "zp.csv", "-q", "-m", "uniformity", "--items", "it.csv", "--items-k", "1"], 0,
+         check=first_col("it.csv", ["000", "001", "010", "1.10"])),
+    Case("D3_encode_tsv_reads_back", encoded("zp.jsonl", ZP, "zp.tsv"),
+         ["geometry", "zp.tsv", "-q", "-m", "uniformity", "--items", "it.csv", "--items-k", "1"], 0,
+         check=first_col("it.csv", ["000", "001", "010", "1.10"])),
+    Case("D3_encode_parquet_reads_back", encoded("zp.jsonl", ZP, "zp.parquet"),
+         ["geometry", "zp.parquet", "-q", "-m", "uniformity", "--items", "it.csv", "--items-k", "1"], 0,
+         check=first_col("it.csv", ["000", "001", "010", "1.10"])),
+    Case("D13_encode_csv_neutralised_and_read_back", encoded("inj.jsonl", INJ, "inj.csv"),
+         ["geometry", "inj.csv", "-q", "-m", "uniformity", "--items", "it.csv", "--items-k", "1"], 0,
+         check=lambda t, out, err: (cells_inert("inj.csv")(t, out, err), cells_inert("it.csv")(t, out, err),
+                                    _items_ids(t) == ["=1+1", "-x", "@y", "'=z"] or _fail(_items_ids(t)))),
+    Case("D24_pairs_numeric_texts", text("p.csv", "text_a,text_b,score\n1,2,4.8\n3,4,0.5\n5,6,1.0\n"),
+         ["pairs", "p.csv", "--model", "mock", "-q", "-f", "json"], 0,
+         check=lambda t, out, err: json.loads(out)["inputs"]["pairs"]["n"] == 3 or _fail(out)),
+    Case("D4_surrogate_encode", text("s.jsonl", '{"id": "a", "text": "ok"}\n{"id": "b", "text": "x\\ud800"}\n'),
+         ["encode", "s.jsonl", "-o", "x.npz", "--model", "mock", "-q"], 2, ["surrogate", "line 2"],
+         absent=["x.npz"]),
+    Case("D12_encode_output_is_input_csv", encoded("zp.jsonl", ZP, "zp.csv"),
+         ["encode", "zp.jsonl", "-o", "zp.jsonl", "--model", "mock", "-q"], 2, ["destroy"]),
+]
