@@ -194,7 +194,8 @@ def _open_npy(p: Path) -> np.ndarray:
     if head != NPY_MAGIC:
         raise InputError(p, "not a .npy file (no NumPy header: another format renamed to .npy?)")
     try:
-        return np.load(p, mmap_mode="r", allow_pickle=False)
+        with np.errstate(all="ignore"):  # a header with an overflowing shape is an error below, not a warning
+            return np.load(p, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc) or "Python objects" in str(exc):
             raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "

@@ -76,7 +76,8 @@ def _read_txt(p: Path, column):
 
 def _read_npy(p: Path, column):
     try:
-        arr = np.load(p, allow_pickle=False)
+        with np.errstate(all="ignore"):
+            arr = np.load(p, allow_pickle=False)
     except MemoryError:
         raise InputError(p, "not a readable .npy file of labels: its header claims more memory than there "
                             "is (corrupt?)") from None

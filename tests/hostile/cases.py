@@ -548,3 +548,18 @@ CASES += [
     Case("D12_encode_output_is_input_csv", encoded("zp.jsonl", ZP, "zp.csv"),
          ["encode", "zp.jsonl", "-o", "zp.jsonl", "--model", "mock", "-q"], 2, ["destroy"]),
 ]
+
+
+def overflowing_npy_header(t: Path) -> None:
+    """A .npy whose header claims a shape whose byte size overflows."""
+    import struct
+
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 8), }"
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    (t / "ov.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + b"\0" * 64)
+
+
+CASES += [
+    Case("D27_overflowing_npy_header", overflowing_npy_header, ["geometry", "ov.npy", "-q"], 2, ["ov.npy"],
+         not_words=["runtimewarning"]),
+]

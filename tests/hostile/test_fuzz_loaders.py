@@ -161,5 +161,7 @@ def test_cli_gives_exit_0_or_2_never_a_traceback(name, cli):
             assert res.exit_code in (0, 2), (res.exit_code, res.stderr)
             if res.exit_code == 2:
                 assert len(res.stderr.strip().splitlines()) == 1 and not out.exists(), res.stderr
+            else:  # ran: with -q nothing at all on stderr (no stray warnings)
+                assert res.stderr == "", res.stderr
 
     fuzz()
