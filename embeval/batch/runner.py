@@ -124,10 +124,14 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
     has per-query values, and items/<command>.<model>.<dataset>.csv (no model part for precomputed vectors) for per-item triage tables.
     Everything is rendered first and written as one unit (a staging folder, then renamed into
     place), so a failure never leaves a mix of two runs. Returns the paths written."""
-    from embeval.io.atomic import AtomicFolder
-    from embeval.report.batch import batch_csv, batch_json, batch_markdown, batch_per_query_csv
+    from embeval.io.atomic import AtomicFolder, write_atomic
+    from embeval.report.batch import (
+        batch_csv,
+        batch_json,
+        batch_markdown,
+        batch_per_query_csv,
+    )
     from embeval.report.html import batch_html
-    from embeval.io.atomic import write_atomic
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -124,7 +124,7 @@ class AtomicFolder:
         self.names: list[str] = []
         self.stale: list[str] = []
 
-    def __enter__(self) -> AtomicFolder:
+    def __enter__(self) -> AtomicFolder:  # noqa: PYI034 - a plain class, returns itself
         self.folder.mkdir(parents=True, exist_ok=True)
         sweep_stale(self.folder)
         self.staging = self.folder / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"

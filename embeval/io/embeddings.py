@@ -315,7 +315,7 @@ def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
             raise InputError(p, f"vectors must hold numbers only, found {json.dumps(bad)}",
                              where=f"line {lineno}")
         vectors.append(vec)
-        ids.append(rec[id_col] if id_col in rec else _ABSENT)
+        ids.append(rec.get(id_col, _ABSENT))
         if label_col:
             labels.append(rec.get(label_col))
     if not vectors:

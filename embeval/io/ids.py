@@ -8,6 +8,7 @@ the row, as is a value that is not a scalar, a boolean, or text that is not vali
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 
@@ -64,7 +65,7 @@ def _one(v, path, where, row) -> str:
         return str(int(v))
     if isinstance(v, numbers.Real):
         f = float(v)
-        if f != f:
+        if math.isnan(f):
             raise InputError(path, "missing id (NaN)", where=where(row))
         return repr(f) if not isinstance(v, np.floating) else str(v)
     try:  # pandas.NA and friends

@@ -382,13 +382,13 @@ CASES: list[Case] = [
     Case("D26_batch_nlist_text", many(toml("c.toml", """[[datasets]]
 name = "r"
 kind = "retrieval"
-queries = "%s"
-corpus = "%s"
-qrels = "%s"
+queries = "{}"
+corpus = "{}"
+qrels = "{}"
 [[jobs]]
 command = "retrieval"
-options = { index = "ivf", index_params = { nlist = "x" } }
-""" % (S / "queries.npz", S / "corpus.npz", QRELS))), ["run", "c.toml", "-q", "--out-dir", "out"], 2,
+options = {{ index = "ivf", index_params = {{ nlist = "x" }} }}
+""".format(S / "queries.npz", S / "corpus.npz", QRELS))), ["run", "c.toml", "-q", "--out-dir", "out"], 2,
          ["nlist", "expected an integer"], absent=["out/report.json"]),
     Case("D26_batch_device", many(A, toml("c.toml", "[settings]\ndevice = 'gpu'\n" + BATCH.split("\n", 2)[2]
                                            .format(name="a", options="{ sample = 10 }"))),

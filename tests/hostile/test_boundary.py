@@ -24,7 +24,7 @@ def _env():
 
 
 def _embeval(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "embeval", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "embeval", *map(str, args)], check=False, capture_output=True, text=True,
                           env=_env(), timeout=120, **kw)
 
 
@@ -55,12 +55,12 @@ def test_internal_error_through_main_in_a_real_process(tmp_path):
             "sys.argv = ['embeval', 'geometry', sys.argv[1], '-q']\n"
             "main()\n")
     np.save(tmp_path / "a.npy", np.eye(4, dtype="f4") + 1)
-    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True, text=True,
                          env=_env(), timeout=120)
     assert res.returncode == 3
-    assert res.stderr.splitlines() == ["embeval: internal error: KeyError: 'k' (run with EMBEVAL_DEBUG=1 for the "
-                                       "traceback)"]
-    debug = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], capture_output=True, text=True,
+    line = "embeval: internal error: KeyError: 'k' (run with EMBEVAL_DEBUG=1 for the traceback)"
+    assert res.stderr.splitlines() == [line]
+    debug = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True, text=True,
                            env={**_env(), "EMBEVAL_DEBUG": "1"}, timeout=120)
     assert debug.returncode == 3 and "Traceback" in debug.stderr
 
@@ -133,10 +133,9 @@ def test_failed_write_names_the_target_and_leaves_no_temp(tmp_path):
 
     target = tmp_path / "r.json"
     target.write_text("old")
-    with pytest.raises(OSError) as err:
-        with atomic_path(target) as tmp:
-            tmp.write_text("partial")
-            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    with pytest.raises(OSError) as err, atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
     assert err.value.filename == str(target) and err.value.errno == errno.ENOSPC
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
