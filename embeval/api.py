@@ -17,8 +17,10 @@ from embeval.results import Report
 if TYPE_CHECKING:
     import numpy as np
 
+    from embeval.io.qrels import Qrels
 
-def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
+
+def resolve_metrics(specs: list[str] | None, family: str | tuple[str, ...], available: set[str],
                     hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
     """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
     ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error
@@ -148,7 +150,7 @@ def geometry_report(
                         labels=lab, seed=seed, progress=progress)
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
     if lab is not None:
-        report.settings["classes"] = int(len(space.label_codes()[1]))
+        report.settings["classes"] = len(space.label_codes()[1])
         if label_col is not None:
             report.settings["label_col"] = label_col
     if sample:
@@ -250,11 +252,11 @@ def gap_report(
 
     from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
     from embeval.io.embeddings import check_same_dim, load_stacked_pair
-    from embeval.report.export import check_vector_path, write_vector
-    from embeval.report.plots import check_plot_path, gap_figure
 
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     from embeval.options import check_encoder, check_options
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.plots import check_plot_path, gap_figure
 
     check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
     check_encoder(encoder)
@@ -361,7 +363,6 @@ def pairs_report(
     from embeval.encode import encode_texts, load_encoder
     from embeval.io.fileinfo import file_info
     from embeval.io.pairs import load_pairs
-
     from embeval.options import check_encoder, check_options
 
     check_options(seed=seed)
@@ -397,12 +398,10 @@ def encode_file(
 ) -> tuple[int, int]:
     """Encode a text file (or a BEIR corpus) and write vectors with ids; returns (n, d)."""
     from embeval.encode import encode_texts
+    from embeval.io.embeddings import EMBEDDING_SUFFIXES
+    from embeval.io.outputs import check_outputs
     from embeval.io.texts import load_texts
     from embeval.io.writers import save_embeddings
-
-    from embeval.io.embeddings import EMBEDDING_SUFFIXES
-
-    from embeval.io.outputs import check_outputs
     from embeval.options import check_encoder
 
     check_encoder(encoder)
@@ -546,9 +545,9 @@ def _id_source(path, ids, id_col: str) -> str:
 def retrieval_report_from_arrays(
     queries: np.ndarray,
     corpus: np.ndarray,
-    qrels: dict[str, dict[str, int]],
-    query_ids: Sequence[str],
-    doc_ids: Sequence[str],
+    qrels: Qrels,
+    query_ids: Sequence[str] | np.ndarray,
+    doc_ids: Sequence[str] | np.ndarray,
     *,
     inputs: dict[str, dict[str, Any]],
     sources: tuple[str, str, str] = ("queries", "corpus", "qrels"),

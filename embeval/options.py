@@ -72,8 +72,7 @@ OPTIONS: dict[str, Option] = {
     "near_dup_threshold": Option(float, 0.99, "cosine at which a row is a near duplicate", low=-1, high=1),
     "folds": Option(int, 5, "cross-validation folds", low=2),
     "k": Option(int, 10, "neighbours for knn_mixing", low=1),
-    "shift_lambda": Option(float, None, "gap_shift distance (rows are unit vectors, so |λ| ≤ 10)",
-                           low=-10, high=10),
+    "shift_lambda": Option(float, None, "gap_shift distance (rows are unit vectors, so |λ| ≤ 10)", low=-10, high=10),
     "threads": Option(int, None, "CPU threads (default: all cores)", low=1),
     "batch_size": Option(int, 32, "encoding batch size", low=1),
     "max_seq_length": Option(int, None, "tokens per text", low=1),
@@ -84,11 +83,20 @@ OPTIONS: dict[str, Option] = {
     "nprobe": Option(int, 16, "ivf cells visited", low=1),
     "confidence": Option(float, 0.95, "confidence of an interval", low=0, low_open=True, high=1, high_open=True),
     "n_boot": Option(int, 10_000, "bootstrap resamples", low=1, high=10_000_000),
-    "device": Option(str, None, "torch device", pattern=r"cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?",
-                     pattern_help="choose cpu, cuda, cuda:N, mps (or xpu/npu/hpu[:N])"),
-    "split": Option(str, "test", "qrels split of a BEIR folder", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-                    pattern_help="a split name such as test, dev or train (letters, digits, _ . -; no "
-                                 "folders)"),
+    "device": Option(
+        str,
+        None,
+        "torch device",
+        pattern=r"cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?",
+        pattern_help="choose cpu, cuda, cuda:N, mps (or xpu/npu/hpu[:N])",
+    ),
+    "split": Option(
+        str,
+        "test",
+        "qrels split of a BEIR folder",
+        pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+        pattern_help="a split name such as test, dev or train (letters, digits, _ . -; no folders)",
+    ),
 }
 
 
@@ -132,5 +140,8 @@ def check_encoder(encoder) -> None:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         index = int(device.split(":", 1)[1]) if ":" in device else 0
         if index >= count:
-            raise OptionError("device", device, f"no such device: this machine has {count} CUDA device(s)"
-                                                + ("; use cpu" if count == 0 else ""))
+            raise OptionError(
+                "device",
+                device,
+                f"no such device: this machine has {count} CUDA device(s)" + ("; use cpu" if count == 0 else ""),
+            )

@@ -89,7 +89,7 @@ def check_encodable(text: str, path: object, where: str) -> None:
     except UnicodeEncodeError as exc:
         from embeval.errors import InputError
 
-        bad = text[exc.start:exc.end].encode("unicode_escape").decode("ascii")
+        bad = text[exc.start : exc.end].encode("unicode_escape").decode("ascii")
         raise InputError(path, f"text holds {bad}, a lone surrogate that is not valid Unicode", where=where) from None
 
 
@@ -126,8 +126,7 @@ def plain_text_figures(fn):
 
         import matplotlib
 
-        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}), \
-                warnings.catch_warnings():
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
             warnings.filterwarnings("ignore", message=r".*missing from (current )?font")
             return fn(*args, **kwargs)

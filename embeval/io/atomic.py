@@ -39,10 +39,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale(folder: str | os.PathLike) -> list[Path]:
+def sweep_stale(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove temporary files and staging folders left in ``folder`` by embeval runs that were
     killed (their process no longer exists). Returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -92,7 +92,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.filename is not None and str(exc.filename) == str(tmp) or exc.filename is None:
+        if (exc.filename is not None and str(exc.filename) == str(tmp)) or exc.filename is None:
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
     except BaseException:
@@ -124,7 +124,7 @@ class AtomicFolder:
         self.names: list[str] = []
         self.stale: list[str] = []
 
-    def __enter__(self) -> AtomicFolder:  # noqa: PYI034 - a plain class, returns itself
+    def __enter__(self) -> AtomicFolder:
         self.folder.mkdir(parents=True, exist_ok=True)
         sweep_stale(self.folder)
         self.staging = self.folder / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"

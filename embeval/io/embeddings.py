@@ -12,6 +12,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def validate(emb: EmbeddingSet, *, min_rows: int = 2) -> None:
                          where=_where(emb, bad[0]))
     if len(emb.ids) != n:
         raise InputError(emb.path, f"{len(emb.ids)} ids for {n} rows")
-    uniq, first, counts = np.unique(emb.ids, return_index=True, return_counts=True)
+    uniq, _first, counts = np.unique(emb.ids, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup = uniq[counts > 1]
         raise InputError(emb.path, f"duplicate id {str(dup[0])!r} ({int((counts > 1).sum())} ids repeated)")
@@ -201,7 +202,7 @@ def _open_npy(p: Path) -> np.ndarray:
             raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
                                 "pickled data: save a numeric array") from None
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises SyntaxError, TokenError, ...
+    except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
 
 
@@ -290,13 +291,16 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
                             "(corrupt?)") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises SyntaxError, TokenError, ...
+    except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
         raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
     return vectors, ids, labels
 
 
 def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
-    vectors, ids, labels, lines = [], [], [], []
+    vectors: list[Any] = []
+    ids: list[Any] = []
+    labels: list[Any] = []
+    lines: list[int] = []
     dim = None
     for lineno, rec in iter_jsonl(p):
         lines.append(lineno)
@@ -354,8 +358,9 @@ def _read_frame(p: Path, text_cols=()):
         if header and sum(numeric) >= len(header) - 1 and not any(c in text_cols for c in header):
             # The first line is data, not a header.
             if not numeric[0] and all(numeric[1:]):
-                raise InputError(p, f"the first line looks like data ({header[0]!r}, {header[1] if len(header) > 1 else ''}"
-                                    f"…), not a header; add a header line such as 'id,d0,d1,…'")
+                second = header[1] if len(header) > 1 else ""
+                raise InputError(p, f"the first line looks like data ({header[0]!r}, {second}…), not a header; "
+                                    "add a header line such as 'id,d0,d1,…'")
             if all(numeric):
                 return pd.read_csv(p, sep=sep, header=None, keep_default_na=False, na_values=NA_CELLS)
         texts = [c for c in header if c in text_cols]

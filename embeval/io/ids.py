@@ -75,5 +75,4 @@ def _one(v, path, where, row) -> str:
             raise InputError(path, "missing id (null)", where=where(row))
     except ImportError:  # pragma: no cover
         pass
-    raise InputError(path, f"id must be a single value (text or integer), got {type(v).__name__}",
-                     where=where(row))
+    raise InputError(path, f"id must be a single value (text or integer), got {type(v).__name__}", where=where(row))

@@ -81,7 +81,7 @@ def _read_npy(p: Path, column):
     except MemoryError:
         raise InputError(p, "not a readable .npy file of labels: its header claims more memory than there "
                             "is (corrupt?)") from None
-    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises SyntaxError, TokenError, ...
+    except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
         text = str(exc).strip().splitlines()
         raise InputError(p, f"not a readable .npy file of labels: {text[0] if text else type(exc).__name__}") from None
     if arr.ndim != 1:

@@ -23,8 +23,9 @@ def _norm(p: Path) -> str:
     return os.path.normcase(os.path.realpath(p))
 
 
-def check_outputs(outputs: Mapping[str, str | os.PathLike | None],
-                  inputs: Iterable[str | os.PathLike | None] = ()) -> None:
+def check_outputs(
+    outputs: Mapping[str, str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None] = ()
+) -> None:
     """``outputs``: option name → path (None = not asked for). Raises UsageError naming the
     option on the first problem."""
     given = {name: Path(p) for name, p in outputs.items() if p is not None}
@@ -48,8 +49,9 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None],
         same = in_ids.get(ident) if ident is not None else in_files.get(_norm(p))
         if same is not None:
             how = "is" if _norm(same) == _norm(p) else "is the same file as (a link to)"
-            raise UsageError(f"{name} {p}: {how} the input {same}; writing it would destroy the input. "
-                             "Choose another output file")
+            raise UsageError(
+                f"{name} {p}: {how} the input {same}; writing it would destroy the input. Choose another output file"
+            )
     seen: dict[str, str] = {}
     for name, p in given.items():
         key = f"id:{_identity(p)}" if _identity(p) is not None else _norm(p)

@@ -72,8 +72,13 @@ def _check(ts: TextSet, text_col: str) -> None:
                              else f"{text_col!r} is not text", where=where)
         check_encodable(t, ts.path, where)
     if len(set(ts.ids)) != len(ts.ids):
-        seen = set()
-        dup = next(i for i in ts.ids if i in seen or seen.add(i))
+        seen: set[str] = set()
+        dup = None
+        for ident in ts.ids:
+            if ident in seen:
+                dup = ident
+                break
+            seen.add(ident)
         raise InputError(ts.path, f"duplicate id {dup!r}")
 
 
@@ -103,7 +108,7 @@ def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> T
         raw_ids = None if raw_ids is None else [csv_uncell(i) if isinstance(i, str) else i for i in raw_ids]
     ids = clean_ids(raw_ids, p).tolist() if raw_ids is not None else [str(i) for i in range(len(df))]
     labels = df[label_col].tolist() if label_col else None
-    return TextSet(ids, texts, str(p), labels)
+    return TextSet(ids, texts, str(p), labels)  # type: ignore[arg-type]  # missing texts are None until checked
 
 
 def _read_jsonl_records(p: Path) -> list[dict]:

@@ -160,9 +160,8 @@ class Comparison:
 def load_side(path: str | Path) -> Side:
     """Read an embeval JSON report (single or batch); InputError naming the file otherwise."""
     from embeval.io.fileinfo import file_info
-    from embeval.report.batch import Batch
-
     from embeval.io.paths import require_file
+    from embeval.report.batch import Batch
 
     p = Path(path)
     if p.is_dir():
@@ -219,7 +218,7 @@ def _per_query(report: Report) -> dict[str, dict[str, float]]:
     return out
 
 
-def compare(base: Side, cur: Side, *, tolerances: list[RegressGate] | None = None, seed: int = 0,
+def compare(base: Side, cur: Side, *, tolerances: list[RegressGate] | None = None, seed: int = 0,  # noqa: C901 - matching and paired tests; the compare split owns it
             n_boot: int = 10_000, confidence: float = 0.95) -> Comparison:
     """Match results, run paired tests where per-query values exist in both, evaluate gates."""
     import numpy as np

@@ -121,7 +121,7 @@ def failure_summary(report: Report) -> str:
     return summarize(report.gates)
 
 
-def known_metrics(families: str | tuple[str, ...]) -> list[str]:
+def known_metrics(families: str | tuple[str, ...] | None) -> list[str]:
     """Every output name the diagnostics of ``families`` can report (``@K`` = any cutoff)."""
     from embeval.diagnostics.registry import all_diagnostics
 

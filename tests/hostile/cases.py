@@ -399,7 +399,8 @@ options = {{ index = "ivf", index_params = {{ nlist = "x" }} }}
     # D29: special files
     Case("D29_symlink_loop", many(symlink("A.npy", "B.npy"), symlink("B.npy", "A.npy")), ["geometry", "A.npy", "-q"], 2,
          ["loop"], not_words=["no such file"]),
-    Case("D29_broken_symlink", symlink("A.npy", "nowhere.npy"), ["geometry", "A.npy", "-q"], 2, ["broken symbolic link"]),
+    Case("D29_broken_symlink", symlink("A.npy", "nowhere.npy"), ["geometry", "A.npy", "-q"], 2,
+         ["broken symbolic link"]),
     Case("D29_fifo_embeddings", fifo("f.npy"), ["geometry", "f.npy", "-q"], 2, ["fifo"], not_words=["empty"]),
     Case("D29_fifo_labels", many(A, fifo("l.txt")), ["geometry", "a.npy", "--labels", "l.txt", "-q"], 2, ["fifo"]),
     Case("D29_fifo_qrels", fifo("q.tsv"), ["retrieval", *RETR, "--qrels", "q.tsv", "-q"], 2, ["fifo"],
@@ -421,13 +422,14 @@ options = {{ index = "ivf", index_params = {{ nlist = "x" }} }}
          2, ["--junit", "same file"], absent=["c.json"]),
     # D36: numeric kinds
     Case("D36_bool_npy", npy("b.npy", rnd() > 0), ["geometry", "b.npy", "-q"], 2, ["boolean"]),
-    Case("D36_parquet_list_of_strings", parquet("s.parquet", {"id": ["a", "b", "c"],
-                                                               "embedding": [["0.1", "0.2"], ["0.3", "0.1"], ["1", "2"]]}),
+    Case("D36_parquet_list_of_strings",
+         parquet("s.parquet", {"id": ["a", "b", "c"], "embedding": [["0.1", "0.2"], ["0.3", "0.1"], ["1", "2"]]}),
          ["geometry", "s.parquet", "-q"], 2, ["numbers only"]),
     # D38: --split
     Case("D38_split_traversal", beir(), ["retrieval", "beir", "--model", "default", "--split", "../../qrels", "-q"], 2,
          ["--split"]),
-    Case("D38_split_dotdot", beir(), ["retrieval", "beir", "--model", "default", "--split", "..", "-q"], 2, ["--split"]),
+    Case("D38_split_dotdot", beir(), ["retrieval", "beir", "--model", "default", "--split", "..", "-q"], 2,
+         ["--split"]),
     # D39: temp files of killed runs are swept
     Case("D39_stale_temp_swept", many(A, text(".r.json.embeval-tmp-999999999-abcd1234.json", "partial")),
          ["geometry", "a.npy", "-q", "-m", "uniformity", "-o", "r.json"], 0, check=stale_gone),

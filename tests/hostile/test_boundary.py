@@ -24,8 +24,8 @@ def _env():
 
 
 def _embeval(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "embeval", *map(str, args)], check=False, capture_output=True, text=True,
-                          env=_env(), timeout=120, **kw)
+    return subprocess.run([sys.executable, "-m", "embeval", *map(str, args)], check=False, capture_output=True,
+                          text=True, env=_env(), timeout=120, **kw)
 
 
 # D1: internal errors -----------------------------------------------------------------------------
@@ -55,13 +55,13 @@ def test_internal_error_through_main_in_a_real_process(tmp_path):
             "sys.argv = ['embeval', 'geometry', sys.argv[1], '-q']\n"
             "main()\n")
     np.save(tmp_path / "a.npy", np.eye(4, dtype="f4") + 1)
-    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True, text=True,
-                         env=_env(), timeout=120)
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True,
+                         text=True, env=_env(), timeout=120)
     assert res.returncode == 3
     line = "embeval: internal error: KeyError: 'k' (run with EMBEVAL_DEBUG=1 for the traceback)"
     assert res.stderr.splitlines() == [line]
-    debug = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True, text=True,
-                           env={**_env(), "EMBEVAL_DEBUG": "1"}, timeout=120)
+    debug = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True,
+                           text=True, env={**_env(), "EMBEVAL_DEBUG": "1"}, timeout=120)
     assert debug.returncode == 3 and "Traceback" in debug.stderr
 
 
