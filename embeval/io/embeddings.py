@@ -18,7 +18,7 @@ import numpy as np
 
 from embeval.errors import InputError
 from embeval.io.ids import clean_ids
-from embeval.io.lines import iter_jsonl, table_errors
+from embeval.io.lines import iter_jsonl, read_csv, table_errors
 
 EMBEDDING_SUFFIXES = (".npy", ".npz", ".parquet", ".csv", ".tsv", ".jsonl")
 
@@ -353,7 +353,7 @@ def _read_frame(p: Path, text_cols=()):
         if p.suffix.lower() == ".parquet":
             return pd.read_parquet(p)
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
-        header = list(pd.read_csv(p, sep=sep, nrows=0, dtype=str).columns)
+        header = list(read_csv(p, sep=sep, nrows=0, dtype=str).columns)
         numeric = [_is_number(c) for c in header]
         if header and sum(numeric) >= len(header) - 1 and not any(c in text_cols for c in header):
             # The first line is data, not a header.
@@ -362,9 +362,9 @@ def _read_frame(p: Path, text_cols=()):
                 raise InputError(p, f"the first line looks like data ({header[0]!r}, {second}…), not a header; "
                                     "add a header line such as 'id,d0,d1,…'")
             if all(numeric):
-                return pd.read_csv(p, sep=sep, header=None, keep_default_na=False, na_values=NA_CELLS)
+                return read_csv(p, sep=sep, header=None, keep_default_na=False, na_values=NA_CELLS)
         texts = [c for c in header if c in text_cols]
-        return pd.read_csv(p, sep=sep, dtype={c: str for c in texts}, keep_default_na=False,
+        return read_csv(p, sep=sep, dtype={c: str for c in texts}, keep_default_na=False,
                            na_values={c: NA_CELLS for c in header if c not in texts})
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.lines import iter_jsonl, iter_lines, table_errors
+from embeval.io.lines import iter_jsonl, iter_lines, read_csv, table_errors
 
 LABEL_SUFFIXES = (".txt", ".csv", ".tsv", ".parquet", ".jsonl", ".npy")
 
@@ -106,7 +106,7 @@ def _read_table(p: Path, column):
         if p.suffix.lower() == ".parquet":
             df = pd.read_parquet(p)
         else:
-            df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
+            df = read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
                              keep_default_na=False, na_values=[""])
     cols = list(df.columns)
     if column is not None:

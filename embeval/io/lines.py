@@ -84,6 +84,19 @@ def not_utf8_error(path: str | Path) -> InputError:
     return InputError(path, "not UTF-8 text")
 
 
+def read_csv(path: str | Path, **kwargs):
+    """``pandas.read_csv`` as every loader uses it: a row with more fields than the header is an
+    error (pandas would otherwise take the first column as an index, shifting every column, or
+    drop the extra field with only a warning)."""
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(path, index_col=False, **kwargs)
+
+
 @contextmanager
 def table_errors(path: str | Path) -> Iterator[None]:
     """Map whatever pandas/pyarrow raise while reading a table file to one InputError line."""
@@ -96,6 +109,8 @@ def table_errors(path: str | Path) -> Iterator[None]:
         raise
     except pd.errors.EmptyDataError:
         raise InputError(p, "file is empty") from None
+    except pd.errors.ParserWarning:
+        raise InputError(p, "ragged rows: a row has more fields than the header") from None
     except pd.errors.ParserError as exc:
         raise InputError(p, f"ragged rows or malformed table: {_last_line(exc)}") from None
     except UnicodeDecodeError:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeval.errors import InputError, UsageError
-from embeval.io.lines import iter_jsonl, iter_lines, table_errors
+from embeval.io.lines import iter_jsonl, iter_lines, read_csv, table_errors
 
 LAYOUTS = ("auto", "columns", "stsb")
 
@@ -105,7 +105,7 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
             lines = [n for n, _ in numbered]
             df = pd.DataFrame.from_records([rec for _, rec in numbered])
         else:
-            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False, dtype=str)
+            df = read_csv(p, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False, dtype=str)
     missing = [c for c in (ca, cb, cs) if c not in df.columns]
     if missing:
         raise InputError(p, f"missing column(s) {', '.join(map(repr, missing))} (columns: "

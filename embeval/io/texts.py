@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeval.errors import InputError
-from embeval.io.lines import iter_jsonl, iter_lines, table_errors
+from embeval.io.lines import iter_jsonl, iter_lines, read_csv, table_errors
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
 
@@ -91,7 +91,7 @@ def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> T
         elif p.suffix.lower() == ".jsonl":
             df = pd.DataFrame.from_records([rec for _, rec in iter_jsonl(p)])
         else:
-            df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
+            df = read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
                              keep_default_na=False)
     if text_col not in df.columns:
         raise InputError(p, f"no text column {text_col!r} (columns: {', '.join(map(str, df.columns))}); "

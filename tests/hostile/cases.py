@@ -565,3 +565,13 @@ CASES += [
     Case("D27_overflowing_npy_header", overflowing_npy_header, ["geometry", "ov.npy", "-q"], 2, ["ov.npy"],
          not_words=["runtimewarning"]),
 ]
+
+# A row with more fields than the header: an error, never a silent shift of every column.
+CASES += [
+    Case("D24_pairs_extra_field_first_row", text("p.csv", "text_a,text_b,score\nx,y,1,EXTRA\na,b,2\nc,d,3\n"),
+         ["pairs", "p.csv", "--model", "mock", "-q"], 2, ["ragged rows"], not_words=["missing score"]),
+    Case("X_embeddings_extra_field", text("e.csv", "id,a,b\nx,1,2,9\ny,2,3\nz,3,1\n"),
+         ["geometry", "e.csv", "-q", "-m", "uniformity"], 2, ["ragged rows"]),
+    Case("X_labels_extra_field", many(A, text("l.csv", "label\na,b\nb\n" + "a\nb\n" * 9)),
+         ["geometry", "a.npy", "--labels", "l.csv", "-q"], 2, ["ragged rows"]),
+]

@@ -252,3 +252,14 @@ def test_every_declared_range_refuses_its_bad_values(name, bad):
 
 def test_errors_are_typed_for_library_users():
     assert issubclass(OptionError, EmbevalError)
+
+
+def test_faiss_kmeans_prints_no_raw_warning_line():
+    """D27: faiss wrote 'WARNING clustering N points to K centroids' straight to fd 2; a run with a
+    small corpus and many cells now prints nothing there (checked at the file-descriptor level)."""
+    from conftest import SAMPLE
+
+    s = SAMPLE / "scifact_small"
+    res = _embeval("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
+                   s / "qrels" / "test.tsv", "--index", "ivf", "--nlist", "60", "--nprobe", "99", "-q", "-f", "json")
+    assert res.returncode == 0 and res.stderr == "", res.stderr
