@@ -169,7 +169,7 @@ def geometry_report(
         report.settings.update({"items_k": items_k, "near_dup_threshold": near_dup_threshold})
     if encoder is not None:
         report.settings["encoding"] = encoding_settings(encoder, role="document")
-    from embeval.report.series import geometry_series
+    from embeval.diagnostics.series import geometry_series
 
     hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
     report.series.update(geometry_series(space, hub_k))
@@ -203,8 +203,7 @@ def gap_report(
     folds: int | None = None,
     k: int | None = None,
     shift_lambda: float | None = None,
-    export_gap: str | Path | None = None,
-    plot: str | Path | None = None,
+    projection: bool = False,
     id_col: str = "id",
     vector_col: str = "embedding",
     text_col: str = "text",
@@ -220,21 +219,17 @@ def gap_report(
     ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
     A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
     ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
-    ``export_gap`` (.npy/.csv/.json) and ``plot`` (.png/.svg/.pdf) are written, atomically,
-    only after every metric has been computed.
+
+    ``report.artifacts`` holds the gap vector (``gap_vector``, with ``gap_vector_meta``) and, with
+    ``projection``, both sets on the top two principal components of A∪B (``gap_projection``:
+    what :func:`embeval.report.plots.gap_figure` draws). The library writes no file.
     """
     import numpy as np
 
     from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
     from embeval.io.embeddings import check_same_dim, load_stacked_pair
-    from embeval.report.export import check_vector_path, write_vector
-    from embeval.report.plots import check_plot_path, gap_figure
 
     # Usage first: nothing is loaded or computed for a command that cannot finish.
-    if export_gap is not None:
-        check_vector_path(export_gap)
-    if plot is not None:
-        check_plot_path(plot)
     if shift_lambda is not None and not paired:
         raise UsageError("--shift-lambda applies to the paired gap_shift; add --paired")
     chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
@@ -283,26 +278,21 @@ def gap_report(
 
     g = gap_vector(space.a, space.b)
     gap_norm = float(np.linalg.norm(g))
-    if export_gap is not None:
-        write_vector(export_gap, g, name="gap_vector",
-                     meta={"definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
-                           "a": name_a, "b": name_b, "norm": gap_norm})
-        notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
-    if plot is not None:
+    report.artifacts["gap_vector"] = g
+    report.artifacts["gap_vector_meta"] = {"definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
+                                           "a": name_a, "b": name_b, "norm": gap_norm}
+    if projection:
         pa, pb, ratio = pca_2d(space.a, space.b)
         title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
         sep = report.value("linear_separability")
         if sep is not None:
             title += f", separability = {sep:.3f}"
-        gap_figure(pa, pb, plot, paired=paired, label_a=f"A: {name_a}", label_b=f"B: {name_b}",
-                   title=title, seed=seed,
-                   axis_labels=(f"PC 1 ({100 * ratio[0]:.1f}% of variance)",
-                                f"PC 2 ({100 * ratio[1]:.1f}% of variance)"))
-        notes.append(f"picture written to {plot}")
-    else:
-        notes.append("add --plot gap.png for a 2-D picture of both sets")
+        report.artifacts["gap_projection"] = {
+            "pa": pa, "pb": pb, "paired": paired, "label_a": f"A: {name_a}", "label_b": f"B: {name_b}",
+            "title": title, "seed": seed,
+            "axis_labels": (f"PC 1 ({100 * ratio[0]:.1f}% of variance)", f"PC 2 ({100 * ratio[1]:.1f}% of variance)")}
     report.notes.extend(notes)
-    from embeval.report.series import gap_series
+    from embeval.diagnostics.series import gap_series
 
     report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)
     return report
@@ -378,17 +368,14 @@ def encode_file(
     return vectors.shape
 
 
-def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, roc=None,
-                             **_: Any) -> None:
+def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, **_: Any) -> None:
     """Usage errors first: they must not wait for (large) files to load or texts to encode."""
     from embeval.diagnostics.retrieval import parse_ks
     from embeval.index.search import check_threads, resolve_params
-    from embeval.report.roc import check_roc_path
 
     parse_ks(k)
     resolve_params(index, None, index_params)
     check_threads(threads)
-    check_roc_path(roc)
 
 
 def retrieval_report(
@@ -401,7 +388,6 @@ def retrieval_report(
     index_params: dict[str, Any] | None = None,
     threads: int | None = None,
     per_query: bool = False,
-    roc: str | Path | None = None,
     seed: int = 0,
     progress: Progress = NULL,
     id_col: str = "id",
@@ -419,7 +405,7 @@ def retrieval_report(
     from embeval.io.fileinfo import file_info
     from embeval.io.qrels import load_qrels
 
-    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc)
+    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
         c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
@@ -439,7 +425,7 @@ def retrieval_report(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
         sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
-        roc=roc, seed=seed, progress=progress,
+        seed=seed, progress=progress,
     )
 
 
@@ -455,7 +441,7 @@ def retrieval_report_beir(
 
     Documents are ``title + " " + text`` (as MTEB); only the queries judged in
     ``qrels/<split>.tsv`` are encoded and scored. ``options`` go to
-    :func:`retrieval_report_from_arrays` (k, index, index_params, threads, per_query, roc, seed).
+    :func:`retrieval_report_from_arrays` (k, index, index_params, threads, per_query, seed).
     """
     import numpy as np
 
@@ -513,7 +499,6 @@ def retrieval_report_from_arrays(
     index_params: dict[str, Any] | None = None,
     threads: int | None = None,
     per_query: bool = False,
-    roc: str | Path | None = None,
     seed: int = 0,
     progress: Progress = NULL,
     notes: Sequence[str] = (),
@@ -524,15 +509,13 @@ def retrieval_report_from_arrays(
     ``sources`` = names of the queries, corpus and qrels inputs for error messages, ``inputs`` =
     their descriptions for the report. Checks the qrels against the ids (InputError naming the
     id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
-    the ROC curve to ``roc`` (.csv or .png) when asked.
+    keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``).
     """
     from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned, parse_ks
     from embeval.diagnostics.space import l2_normalize
     from embeval.index.search import thread_limit
-    from embeval.report.roc import check_roc_path, write_roc
 
     ks = parse_ks(k)
-    check_roc_path(roc)
     q_src, c_src, r_src = sources
     if queries.shape[1] != corpus.shape[1]:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
@@ -544,23 +527,21 @@ def retrieval_report_from_arrays(
             index_params=index_params, auc=True, separation=True, per_query=per_query,
             roc=True, progress=progress, seed=seed,
         )
-    if roc is not None:
-        write_roc(roc, out.roc)
     settings: dict[str, Any] = {"seed": seed, "index": index, "index_params": out.index_params,
                                 "k": list(ks), "threads": threads or "all", "normalized": True}
     report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
                     per_query=out.per_query)
-    from embeval.report.series import roc_series, score_series
+    from embeval.diagnostics.series import roc_series, score_series
 
-    report.series = {"roc": roc_series(out.roc), "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
+    report.artifacts["roc_curve"] = out.roc  # roc=True above: always a curve
+    report.series = {"roc": roc_series(out.roc) if out.roc is not None else {},
+                     "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
     report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
                         f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)
     if auc_res is not None and auc_res.params.get("method") == "binned":
         report.notes.append(f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
                             f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
-    if roc is not None:
-        report.notes.append(f"ROC curve written to {roc}")
     if per_query:
         report.notes.append(f"{len(out.per_query)} per-query rows: in --format csv/json and --output .csv/.json")
     report.notes.extend(notes)

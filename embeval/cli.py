@@ -593,7 +593,11 @@ def retrieval_cmd(
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, roc=roc, seed=seed)
+                                   per_query=per_query, seed=seed)
+    if roc is not None:
+        from embeval.report.roc import check_roc_path
+
+        check_roc_path(roc)
     if data is not None:
         from embeval.api import retrieval_report_beir
 
@@ -612,6 +616,11 @@ def retrieval_cmd(
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+    if roc is not None:
+        from embeval.report.roc import write_roc
+
+        write_roc(roc, report.artifacts["roc_curve"])
+        report.notes.append(f"ROC curve written to {roc}")
     out.emit(report)
 
 
@@ -661,12 +670,30 @@ def gap_cmd(
     With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as
     queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.plots import check_plot_path, gap_figure
 
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if export_gap is not None:
+        check_vector_path(export_gap)
+    if plot is not None:
+        check_plot_path(plot)
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
-        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
         encoder=encoder, seed=seed, progress=_progress(quiet),
     )
+    # Files only after every metric has been computed, each written atomically.
+    if export_gap is not None:
+        g = report.artifacts["gap_vector"]
+        write_vector(export_gap, g, name="gap_vector", meta=report.artifacts["gap_vector_meta"])
+        report.notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
+    if plot is not None:
+        proj = report.artifacts["gap_projection"]
+        gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
+        report.notes.append(f"picture written to {plot}")
+    else:
+        report.notes.append("add --plot gap.png for a 2-D picture of both sets")
     out.emit(report)
 
 
