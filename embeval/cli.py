@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -177,6 +178,41 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
         return wrapper
 
     return decorate
+
+
+# Library errors name parameters, never flags: `sample`, `shift_lambda` (in backticks). A command
+# says them as its own flags, from the one table Typer already holds: each parameter's declaration.
+_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
+    """Parameter name -> its long flag (``fmt`` -> ``--format``), from the command's own options."""
+    table = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            # In Annotated style Typer reads a first positional "--flag" (stored as default) as a declaration.
+            given = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
+            decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
+            if decls:
+                table[name] = decls[0].split("/")[0]
+    return table
+
+
+def flag_names(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Say the library's parameter names (`sample`) in an error as this command's flags (--sample)."""
+    table = _flag_table(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from embeval.errors import EmbevalError
+
+        try:
+            return fn(*args, **kwargs)
+        except EmbevalError as exc:
+            exc.args = (_PARAM_NAME.sub(lambda m: table.get(m.group(1), m.group(1)), str(exc)),)
+            raise
+
+    return wrapper
 
 
 def encoding_options(*, model_default: str | None = None, query_prompt: bool = True) -> OptionGroup:
@@ -356,6 +392,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 
 @app.command("metrics")
 @boundary
+@flag_names
 def metrics_cmd(
     family: Annotated[str | None, typer.Argument(help="Only this family (geometry, ...).")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help=(
@@ -410,6 +447,7 @@ def metrics_cmd(
 
 @app.command("geometry")
 @boundary
+@flag_names
 @options(encoding_options(query_prompt=False), OUTPUT)
 def geometry_cmd(
     file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
@@ -476,6 +514,7 @@ def geometry_cmd(
 
 @app.command("encode")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default"))
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -507,6 +546,7 @@ def encode_cmd(
 
 @app.command("pairs")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default", query_prompt=False), OUTPUT)
 def pairs_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -538,6 +578,7 @@ def pairs_cmd(
 
 @app.command("retrieval")
 @boundary
+@flag_names
 @options(encoding_options(), OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
@@ -626,6 +667,7 @@ def retrieval_cmd(
 
 @app.command("gap")
 @boundary
+@flag_names
 @options(encoding_options(), OUTPUT)
 def gap_cmd(
     a: Annotated[Path, typer.Argument(help=(
@@ -699,6 +741,7 @@ def gap_cmd(
 
 @app.command("compare")
 @boundary
+@flag_names
 def compare_cmd(
     baseline: Annotated[Path, typer.Argument(help=(
         "Baseline: an embeval JSON report (--output X.json, or report.json of embeval run)."
@@ -769,6 +812,7 @@ def compare_cmd(
 
 @app.command("run")
 @boundary
+@flag_names
 def run_cmd(
     config: Annotated[Path, typer.Argument(help=(
         "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."

@@ -48,7 +48,7 @@ def run_diagnostic(diag: Diagnostic, context, params: dict, *, explicit: bool, n
         return []
 
 
-_NEEDS_HINT = {"pairs": "pass --pairs OTHER with row-aligned vectors", "labels": "pass --labels or --label-col"}
+_NEEDS_HINT = {"pairs": "pass `pairs` OTHER with row-aligned vectors", "labels": "pass `labels` or `label_col`"}
 
 
 def load_input(
@@ -67,7 +67,7 @@ def load_input(
     if encoder is None:
         p = Path(path)
         if p.suffix.lower() == ".txt" or is_beir_folder(p):
-            raise UsageError(f"{path} holds texts: pass --model (e.g. --model default) to encode them")
+            raise UsageError(f"{path} holds texts: pass `model` (e.g. `model` default) to encode them")
         return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col)
 
     ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)

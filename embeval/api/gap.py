@@ -47,16 +47,16 @@ def gap_report(
     """
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if shift_lambda is not None and not paired:
-        raise UsageError("--shift-lambda applies to the paired gap_shift; add --paired")
+        raise UsageError("`shift_lambda` applies to the paired gap_shift; add `paired`")
     chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
-                             hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
+                             hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"})
     overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
                  "gap_shift": ("lam", shift_lambda)}
 
     notes = []
     if b is None:
         if encoder is not None:
-            raise UsageError("with --model pass two text inputs A B (a single input is a (2, n, d) .npy)")
+            raise UsageError("with `model` pass two text inputs A B (a single input is a (2, n, d) .npy)")
         set_a, set_b = load_stacked_pair(a)
         name_a, name_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
         notes.append(f"A = {name_a}, B = {name_b} (one (2, n, d) file)")
@@ -68,7 +68,7 @@ def gap_report(
         check_same_dim(set_a, set_b)
         name_a, name_b = Path(a).name, Path(b).name
     if paired and set_a.n != set_b.n:
-        raise UsageError(f"--paired needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
+        raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")
 
     space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress)

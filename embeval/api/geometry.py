@@ -43,7 +43,7 @@ def geometry_report(
         available.add("labels")
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
     if sample < 0:
-        raise UsageError("--sample must be positive")
+        raise UsageError("`sample` must be positive")
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
 
@@ -57,7 +57,7 @@ def geometry_report(
         other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
-            raise UsageError(f"--pairs {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
+            raise UsageError(f"`pairs` {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
         inputs["pairs"] = other.describe()
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
                         labels=lab, seed=seed, progress=progress)
@@ -79,7 +79,7 @@ def geometry_report(
             params = {**params, "sample": sample}
         report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
-                        else "rows used as given (--no-normalize); angles and cosines use unit rows")
+                        else "rows used as given (not L2-normalised); angles and cosines use unit rows")
     if items:
         report.items = item_table(space, emb.ids, texts=emb.texts, k=items_k,
                                   near_dup_threshold=near_dup_threshold)

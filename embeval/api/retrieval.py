@@ -178,6 +178,6 @@ def retrieval_report_from_arrays(
         report.notes.append(f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
                             f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
     if per_query:
-        report.notes.append(f"{len(out.per_query)} per-query rows: in --format csv/json and --output .csv/.json")
+        report.notes.append(f"{len(out.per_query)} per-query rows: in the CSV and JSON renderings")
     report.notes.extend(notes)
     return report

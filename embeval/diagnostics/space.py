@@ -74,7 +74,7 @@ class Space:
         if self.labels is None:
             from embeval.errors import UsageError
 
-            raise UsageError("this diagnostic needs labels (pass --labels or --label-col)")
+            raise UsageError("this diagnostic needs labels (pass `labels` or `label_col`)")
         if self._codes is None:
             classes, codes = np.unique(self.labels, return_inverse=True)
             self._codes = (codes.astype(np.int64).ravel(), classes)
