@@ -36,10 +36,11 @@ class ConfigError(UsageError):
 
 
 class OptionError(UsageError):
-    """A parameter out of its declared range (:mod:`embeval.options`): the CLI names its flag."""
+    """A parameter out of its declared range (:mod:`embeval.options`). The message names the
+    parameter in backticks (```seed`=-1: must be ≥ 0``); each CLI command says it as its flag."""
 
     def __init__(self, name: str, value: object, problem: str):
         self.name = name
         self.value = value
         self.problem = problem
-        super().__init__(f"parameter {name}={value!r}: {problem}")
+        super().__init__(f"`{name}`={value!r}: {problem}")

@@ -2,7 +2,7 @@
 the CLI, the Python API and ``embeval run`` configs alike (the diagnostics' parameters are declared
 the same way in :mod:`embeval.diagnostics.registry`).
 
-``check_options(seed=-1)`` raises ``UsageError("parameter seed=-1: must be ≥ 0")`` before any file
+``check_options(seed=-1)`` raises ``OptionError("`seed`=-1: must be ≥ 0")`` before any file
 is read; ``None`` means "the default" and is never checked.
 """
 
@@ -116,10 +116,17 @@ def check_split(split: str) -> None:
         raise OptionError("split", split, OPTIONS["split"].pattern_help)
 
 
+# Index parameters whose command-line name differs (``m`` is --hnsw-m).
+_INDEX_NAMES = {"m": "hnsw_m"}
+
+
 def check_index_params(params: dict[str, Any] | None) -> None:
     for name, value in (params or {}).items():
         if name in OPTIONS:
-            check_option(name, value)
+            try:
+                check_option(name, value)
+            except OptionError as exc:
+                raise OptionError(_INDEX_NAMES.get(name, name), value, exc.problem) from None
 
 
 def check_encoder(encoder) -> None:

@@ -150,7 +150,7 @@ BAD = [
     ({"extra": ["--index", "hnsw", "--nlist", "4"]}, "applies to --index ivf"),
     ({"extra": ["--index", "ivf", "--nlist", "40"]}, "more than the 20 corpus rows"),
     ({"extra": ["--roc", "roc.pdf"]}, "use a .csv or .png"),
-    ({"extra": ["--threads", "-1"]}, "--threads -1: must be ≥ 1"),
+    ({"extra": ["--threads", "-1"]}, "--threads=-1: must be ≥ 1"),
     ({"qrels": None}, "missing --qrels"),
 ]
 

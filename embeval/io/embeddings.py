@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,10 @@ def load_embeddings(
     require_file(p)
     reader = {".npy": _read_npy, ".npz": _read_npz, ".parquet": _read_table, ".csv": _read_table,
               ".tsv": _read_table, ".jsonl": _read_jsonl}[suffix]
-    vectors, ids, labels = reader(p, id_col=id_col, vector_col=vector_col, label_col=label_col)
+    # A table library may fail lazily (a corrupt string column converted after the read): every
+    # failure while reading a table file is one InputError.
+    with table_errors(p) if suffix in (".parquet", ".csv", ".tsv") else nullcontext():
+        vectors, ids, labels = reader(p, id_col=id_col, vector_col=vector_col, label_col=label_col)
     if label_col is not None and labels is None:
         raise InputError(p, f"no label column {label_col!r}")
     emb = EmbeddingSet(vectors=vectors, ids=ids, path=str(p), labels=labels)

@@ -8,6 +8,7 @@ Every label becomes a string; a missing or empty label is an error naming the ro
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,8 @@ def load_labels(path: str | Path, column: str | None = None) -> np.ndarray:
     require_file(p)
     reader = {".txt": _read_txt, ".csv": _read_table, ".tsv": _read_table, ".parquet": _read_table,
               ".jsonl": _read_jsonl, ".npy": _read_npy}[suffix]
-    values = reader(p, column)
+    with table_errors(p) if suffix in (".csv", ".tsv", ".parquet") else nullcontext():
+        values = reader(p, column)
     return clean_labels(values, p)
 
 

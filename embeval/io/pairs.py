@@ -45,7 +45,11 @@ def load_pairs(path: str | Path, *, layout: str = "auto", text_a_col: str = "tex
     require_file(p)
     if layout == "auto":
         layout = "stsb" if p.suffix.lower() in (".csv", ".tsv", ".txt") and _looks_like_stsb(p) else "columns"
-    pairs = _read_stsb(p) if layout == "stsb" else _read_columns(p, text_a_col, text_b_col, score_col)
+    if layout == "stsb":
+        pairs = _read_stsb(p)
+    else:
+        with table_errors(p):  # a table library may fail lazily, after the read
+            pairs = _read_columns(p, text_a_col, text_b_col, score_col)
     if len(pairs.scores) < 2:
         raise InputError(p, f"only {len(pairs.scores)} pair(s); correlations need at least 2")
     for i, (a, b) in enumerate(zip(pairs.texts_a, pairs.texts_b)):

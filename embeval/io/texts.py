@@ -55,7 +55,8 @@ def load_texts(path: str | Path, *, text_col: str = "text", id_col: str = "id",
             texts.pop()
         ts = TextSet([str(i) for i in range(len(texts))], texts, str(p))
     else:
-        ts = _read_table(p, text_col, id_col, label_col)
+        with table_errors(p):  # a table library may fail lazily, after the read
+            ts = _read_table(p, text_col, id_col, label_col)
     _check(ts, text_col)
     return ts
 

@@ -229,13 +229,13 @@ def test_api_raises_typed_errors_before_reading_anything(tmp_path):
     from embeval.api import gap_report, geometry_report, retrieval_report
 
     missing = tmp_path / "nope.npy"  # never opened: the parameter is checked first
-    with pytest.raises(OptionError, match="seed"):
+    with pytest.raises(OptionError, match="`seed`"):
         geometry_report(missing, seed=-1)
-    with pytest.raises(OptionError, match="shift_lambda"):
+    with pytest.raises(OptionError, match="`shift_lambda`"):
         gap_report(missing, missing, paired=True, shift_lambda=float("nan"))
-    with pytest.raises(OptionError, match="threads"):
+    with pytest.raises(OptionError, match="`threads`"):
         retrieval_report(missing, missing, missing, threads=0)
-    with pytest.raises(OptionError, match="nlist"):
+    with pytest.raises(OptionError, match="`nlist`"):
         retrieval_report(missing, missing, missing, index="ivf", index_params={"nlist": "x"})
 
 
