@@ -982,7 +982,8 @@ def run_cmd(
              f"(outputs were written to {folder})")
     if batch.errors:
         _say("", batch.summary())
-        raise typer.Exit(2)
+        # An item that hit a bug (not a bad input) makes the run an internal error, as in every command.
+        raise typer.Exit(3 if any(getattr(it, "internal", False) for it in batch.errors) else 2)
     if not batch.passed:
         _fail(batch.summary())
 

@@ -92,8 +92,9 @@ def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = 
             it.status = "ok"
         except EmbevalError as exc:
             it.status, it.error = "error", str(exc)
-        except Exception as exc:
+        except Exception as exc:  # a bug, not the item's input: the run's exit code becomes 3
             it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
+            it.internal = True  # type: ignore[attr-defined]
         it.seconds = time.perf_counter() - t0
         progress.item_done()
         if fail_fast and (it.status == "error" or not it.passed):

@@ -263,3 +263,18 @@ def test_faiss_kmeans_prints_no_raw_warning_line():
     res = _embeval("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
                    s / "qrels" / "test.tsv", "--index", "ivf", "--nlist", "60", "--nprobe", "99", "-q", "-f", "json")
     assert res.returncode == 0 and res.stderr == "", res.stderr
+
+
+def test_batch_item_hitting_a_bug_makes_the_run_exit_3(cli, tmp_path, monkeypatch):
+    """A bad input in one item is exit 2; an item that hits a bug (any other exception) is 3."""
+    import embeval.api.geometry
+
+    cfg = _config(tmp_path, "bug")
+
+    def bug(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(embeval.api.geometry, "run_diagnostic", bug)
+    res = cli("run", cfg, "-q", "--out-dir", tmp_path / "o")
+    assert res.exit_code == 3, res.stderr
+    assert "internal error (ZeroDivisionError" in res.stderr and len(res.stderr.strip().splitlines()) == 1
