@@ -209,6 +209,7 @@ def gap_report(
     encoder=None,
     seed: int = 0,
     progress: Progress = NULL,
+    drift: bool = False,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
     holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
@@ -219,7 +220,9 @@ def gap_report(
     A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
     ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
     ``export_gap`` (.npy/.csv/.json) and ``plot`` (.png/.svg/.pdf) are written, atomically,
-    only after every metric has been computed.
+    only after every metric has been computed. ``drift`` adds the drift family's two-sample tests
+    (``mmd2``/``drift_p`` and ``c2st_auc``/``c2st_p``, :mod:`embeval.diagnostics.drift`); they can
+    also be named in ``metrics``.
     """
     import numpy as np
 
@@ -235,8 +238,10 @@ def gap_report(
         check_plot_path(plot)
     if shift_lambda is not None and not paired:
         raise UsageError("--shift-lambda applies to the paired gap_shift; add --paired")
-    chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
+    chosen = resolve_metrics(metrics, ("gap", "drift"), {"pairs"} if paired else set(),
                              hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
+    if drift:
+        chosen += [(d, d.defaults()) for d in all_diagnostics("drift") if d.name not in {c.name for c, _ in chosen}]
     overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
                  "gap_shift": ("lam", shift_lambda)}
 
@@ -276,6 +281,10 @@ def gap_report(
     if shifted is not None:
         notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
                      f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
+    if "drift_p" in names:
+        notes.append("drift_p: permutation p-value of the unbiased MMD² (small = A and B differ)")
+    if "c2st_auc" in names:
+        notes.append("c2st_auc: held-out AUC of a classifier telling B from A (0.5 = no drift); c2st_p its p-value")
     if "uniformity_cross" in names:
         notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
 

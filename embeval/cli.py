@@ -448,6 +448,7 @@ def gap_cmd(
     shift_lambda: Annotated[Optional[float], typer.Option("--shift-lambda", help="gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖).")] = None,
     export_gap: Annotated[Optional[Path], typer.Option("--export-gap", help="Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json).")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test (c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'.")] = False,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     model: ModelOpt = None,
@@ -482,7 +483,7 @@ def gap_cmd(
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=encoder, seed=seed, progress=_progress(quiet),
+        encoder=encoder, seed=seed, progress=_progress(quiet), drift=drift,
     )
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 

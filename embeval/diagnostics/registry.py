@@ -86,7 +86,7 @@ def register(diag: Diagnostic) -> Diagnostic:
 
 def _load_all() -> None:
     # Importing the family modules registers their diagnostics.
-    from embeval.diagnostics import gap, geometry, labels, pairs, retrieval  # noqa: F401
+    from embeval.diagnostics import drift, gap, geometry, labels, pairs, retrieval  # noqa: F401
 
 
 def _families(family: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
