@@ -36,9 +36,12 @@ def test_mmd2_unbiased_matches_brute_force(kernel):
     k, sigma = drift.kernel_matrix(z, kernel)
     if kernel == "rbf":
         assert sigma == pytest.approx(np.median(pdist(z)))  # the median heuristic
-        f = lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * sigma**2))  # noqa: E731
+
+        def f(a, b):
+            return np.exp(-np.sum((a - b) ** 2) / (2 * sigma**2))
     else:
-        f = lambda a, b: float(a @ b)  # noqa: E731
+        def f(a, b):
+            return float(a @ b)
     assert drift.mmd2_unbiased_from_kernel(k, 7) == pytest.approx(brute_mmd2(x, y, f), rel=1e-10, abs=1e-12)
 
 
