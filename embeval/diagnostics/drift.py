@@ -63,7 +63,8 @@ def median_bandwidth(z: np.ndarray) -> float:
     return float(np.sqrt(np.median(d2[iu])))
 
 
-def kernel_matrix(z: np.ndarray, kernel: str = "rbf", bandwidth: float | None = None) -> tuple[np.ndarray, float | None]:
+def kernel_matrix(z: np.ndarray, kernel: str = "rbf",
+                  bandwidth: float | None = None) -> tuple[np.ndarray, float | None]:
     """The N×N float64 kernel matrix of the pooled rows z, and the RBF σ used (None for cosine)."""
     if kernel == "cosine":
         z = z.astype(np.float64)

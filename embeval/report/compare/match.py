@@ -97,6 +97,10 @@ class Comparison:
     def passed(self) -> bool:
         return all(g.passed for g in self.gates)
 
+    def gate_pairs(self) -> list[tuple[str, GateResult]]:
+        """(item, gate) for every gate."""
+        return list(zip(self.gate_items, self.gates))
+
     def to_dict(self) -> dict[str, Any]:
         from embeval import __version__
 
