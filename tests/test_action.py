@@ -116,8 +116,8 @@ def test_command_mode_writes_report_and_records_the_exit_code(action, shell, tmp
 def test_config_mode_runs_a_batch(action, shell, tmp_path):
     s = ROOT / "sample_data" / "scifact_small"
     cfg = tmp_path / "batch.toml"
-    cfg.write_text(f'[settings]\nseed = 0\n\n[[datasets]]\nname = "corpus"\nkind = "embeddings"\npath = "{s / "corpus.npy"}"\n'
-                   '\n[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\n')
+    cfg.write_text(f'[settings]\nseed = 0\n\n[[datasets]]\nname = "corpus"\nkind = "embeddings"\n'
+                   f'path = "{s / "corpus.npy"}"\n\n[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\n')
     proc, out = shell(action, "Run embeval", {"config": str(cfg), "out-dir": "out"})
     assert out["exit-code"] == "0", proc.stderr
     assert {"report.json", "report.md", "junit.xml"} <= {p.name for p in (tmp_path / "out").iterdir()}
