@@ -498,6 +498,7 @@ def compare_cmd(
     confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected across pairs when ranking).")] = 0.95,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples (and sign flips) of the paired tests.")] = 10_000,
     rank: Annotated[bool, typer.Option("--rank", help="Rank even two reports (the default for three or more).")] = False,
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Show only these metrics (comma-separated, repeatable); gates still see all.")] = None,
     seed: SeedOpt = 0,
     fmt: Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv, markdown, latex or html (latex and html: the ranking).")] = "table",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the comparison here (.json .csv .md .tex .html), atomically.")] = None,
@@ -530,7 +531,8 @@ def compare_cmd(
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
     result = run_compare(reports, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
-                         confidence=confidence, rank=rank or fmt in ("latex", "html") or out_fmt in ("latex", "html"))
+                         confidence=confidence, rank=rank or fmt in ("latex", "html") or out_fmt in ("latex", "html"),
+                         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()])
     renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt == "table":
         from rich.console import Console

@@ -142,5 +142,7 @@ def test_cli_usage_errors(cli, tmp_path):
     mixed = cli("compare", paths[0], paths[1], geo)
     assert mixed.exit_code == 2 and "same command" in mixed.stderr
     assert cli("compare", *paths, "-f", "pdf").exit_code == 2
+    typo = cli("compare", *paths, "-m", "ndgc@10")
+    assert typo.exit_code == 2 and "did you mean ndcg@10" in typo.stderr
     bad = cli("compare", *paths, "-o", tmp_path / "x.pdf")
     assert bad.exit_code == 2 and not (tmp_path / "x.pdf").exists()

@@ -44,7 +44,7 @@ __all__ = ["COMPARE_RENDERERS", "REGRESS_USAGE", "Comparison", "RegressGate", "R
 
 
 def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 10_000, confidence: float = 0.95,
-                rank: bool = False):
+                rank: bool = False, metrics=None):
     """Load the reports and compare them.
 
     Two reports (and ``rank`` false): a :class:`Comparison` of the second against the first.
@@ -65,6 +65,9 @@ def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 
         value_gates, items = current_gates(sides[1], list(gates))
         comp.gates += value_gates
         comp.gate_items += items
+        if metrics:
+            _check_metrics(metrics, {r.metric for r in comp.rows})
+            comp.rows = [r for r in comp.rows if r.metric in metrics]
         return comp
     if len(sides) == 1:
         if sides[0].kind != "batch":
@@ -74,6 +77,9 @@ def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 
     else:
         systems = nway.systems_from_files(sides)
     ranking = nway.rank_systems(systems, seed=seed, n_boot=n_boot, confidence=confidence)
+    if metrics:
+        _check_metrics(metrics, {m.metric for m in ranking.metrics})
+        ranking.metrics = [m for m in ranking.metrics if m.metric in metrics]
     nway.add_baseline_comparisons(ranking, systems, list(tolerances), seed=seed, n_boot=n_boot,
                                   confidence=confidence)
     for system, side in systems[1:]:
@@ -82,3 +88,15 @@ def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 
             ranking.gates.append((f"{system.letter} {system.name}" + ("" if item in side.items and
                                   len(side.items) == 1 else f": {item}"), g))
     return ranking
+
+
+def _check_metrics(wanted, known: set[str]) -> None:
+    import difflib
+
+    from embeval.errors import UsageError
+
+    for name in wanted:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"compared: {', '.join(sorted(known))}"
+            raise UsageError(f"--metric {name!r}: not in the compared reports; {hint}")
