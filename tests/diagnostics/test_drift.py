@@ -181,3 +181,27 @@ def test_false_positive_rates_over_200_seeds(clip):
         fp = _rates(pairs, alpha, n_perm=200)
         assert not any(_too_many(c, seeds, alpha) for c in fp), (name, fp)
     assert _rates(_modalities(img, txt, 50), 0.01, n_perm=200) == (50, 50)
+
+
+def test_cli_gap_drift_gate_and_seed(cli, tmp_path):
+    """`embeval gap A B --drift`: the four outputs, a drift_p gate that fails on a real shift and
+    passes on two draws of one distribution, and the same numbers for the same --seed."""
+    import json
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(80, 16)).astype(np.float32), rng.normal(size=(80, 16)).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    np.save(tmp_path / "shifted.npy", b + 1.5 * np.eye(16, dtype=np.float32)[0])
+    same = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", "--drift", "-m", "gap", "-f", "json", "-q",
+               "--fail-if", "drift_p < 0.01")
+    assert same.exit_code == 0, same.stderr
+    doc = json.loads(same.stdout)
+    values = {r["metric"]: r for r in doc["results"]}
+    assert {"gap", "mmd2", "drift_p", "c2st_auc", "c2st_p"} <= set(values)
+    assert values["drift_p"]["value"] > 0.01 and values["c2st_auc"]["ci_low"] < 0.5 + 0.2
+    again = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", "--drift", "-m", "gap", "-f", "json", "-q")
+    assert [r["value"] for r in json.loads(again.stdout)["results"]] == [r["value"] for r in doc["results"]]
+    moved = cli("gap", tmp_path / "a.npy", tmp_path / "shifted.npy", "-m", "mmd(n_perm=200),c2st", "-q",
+                "--fail-if", "drift_p < 0.01", "--fail-if", "c2st_p < 0.01")
+    assert moved.exit_code == 1 and "drift_p" in moved.stderr and "c2st_p" in moved.stderr
