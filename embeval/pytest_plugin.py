@@ -29,7 +29,7 @@ class EmbevalReport:
     gives the value; ``check(*gates)`` asserts no ``--fail-if`` gate fails."""
 
     def __init__(self, report, source: str = "") -> None:
-        self.report = report  # embeval.report.results.Report
+        self.report = report  # embeval.results.Report
         self.source = source
 
     @property

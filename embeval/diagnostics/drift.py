@@ -31,10 +31,18 @@ import math
 
 import numpy as np
 
-from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.registry import LOWER, NEITHER, Diagnostic, Output, Param, register
 from embeval.errors import UsageError
 
 KERNELS = ("rbf", "cosine")
+
+MMD2 = Output("mmd2", LOWER, "unbiased MMD² of A vs B (Gretton et al. 2012); ≈ 0 = same distribution",
+              identity=("kernel",))
+DRIFT_P = Output("drift_p", NEITHER, "permutation p-value of mmd2; small = A and B differ (gate: drift_p < 0.01)",
+                 identity=("kernel",))
+C2ST_AUC = Output("c2st_auc", LOWER, "held-out ROC AUC of a classifier telling B from A; 0.5 = no drift, "
+                  "with a DeLong CI")
+C2ST_P = Output("c2st_p", NEITHER, "one-sided Mann–Whitney p-value of c2st_auc; small = A and B differ")
 
 
 # ---------------------------------------------------------------- MMD
@@ -228,38 +236,32 @@ def classifier_test(x: np.ndarray, y: np.ndarray, *, test_size: float = 0.5, C: 
 def mmd(space, kernel: str = "rbf", n_perm: int = 1000, max_rows: int = 1000,
         bandwidth: float | None = None) -> list:
     """MMD²_u of A against B (``mmd2``) and its permutation p-value (``drift_p``)."""
-    from embeval.report.results import Result
-
     with space.progress.task(f"MMD² permutation test ({n_perm} relabellings)", total=None):
         r = mmd_test(space.a, space.b, kernel=kernel, bandwidth=bandwidth, n_perm=n_perm, max_rows=max_rows,
                      seed=space.seed)
-    # Only the kernel identifies the result (labels, gates); the rest describes how it was computed.
+    # Only the kernel identifies the result (declared identity); the rest describes how it was computed.
     params = {"kernel": kernel, "relabellings": n_perm}
     if r["bandwidth"] is not None:
         params["sigma"] = round(r["bandwidth"], 6)
     if r["n_x"] < space.n_a or r["n_y"] < space.n_b:
         params["subsampled"] = f"{r['n_x']}+{r['n_y']} rows"
     n = r["n_x"] + r["n_y"]
-    return [Result("mmd2", r["mmd2"], params, n=n, higher_is_better=False),
-            Result("drift_p", r["p_value"], {"kernel": kernel, "test": "MMD² permutation",
-                                             "p_floor": round(1 / (n_perm + 1), 6)}, n=n, higher_is_better=None)]
+    return [MMD2(r["mmd2"], params, n=n),
+            DRIFT_P(r["p_value"], {"kernel": kernel, "test": "MMD² permutation", "p_floor": round(1 / (n_perm + 1), 6)},
+                    n=n)]
 
 
 def c2st(space, test_size: float = 0.5, C: float = 1.0, max_rows: int = 5000, confidence: float = 0.95) -> list:
     """Held-out AUC of a classifier telling B from A (``c2st_auc`` with a DeLong CI) and its
     one-sided Mann–Whitney p-value (``c2st_p``)."""
-    from embeval.report.results import Result
-
     with space.progress.task("classifier two-sample test", total=None):
         r = classifier_test(space.a, space.b, test_size=test_size, C=C, max_rows=max_rows,
                             confidence=confidence, seed=space.seed)
     params = {"held_out_share": test_size, "train_rows": r["n_train"], "ci": f"{100 * confidence:g}% DeLong"}
     if not r["converged"]:
         params["converged"] = False
-    return [Result("c2st_auc", r["auc"], params, n=r["n_test"], ci_low=r["ci_low"], ci_high=r["ci_high"],
-                   higher_is_better=False),
-            Result("c2st_p", r["p_value"], {"test": "one-sided Mann–Whitney on held-out scores"}, n=r["n_test"],
-                   higher_is_better=None)]
+    return [C2ST_AUC(r["auc"], params, n=r["n_test"], ci_low=r["ci_low"], ci_high=r["ci_high"]),
+            C2ST_P(r["p_value"], {"test": "one-sided Mann–Whitney on held-out scores"}, n=r["n_test"])]
 
 
 F = "drift"
@@ -267,7 +269,7 @@ register(Diagnostic(
     "mmd", F, mmd,
     "unbiased MMD² of A vs B (RBF kernel, median-heuristic bandwidth, or cosine) and its permutation "
     "p-value drift_p (Gretton et al. 2012); drift_p < 0.01 = the sets differ",
-    higher_is_better=False, outputs=("mmd2", "drift_p"), default=False,
+    outputs=(MMD2, DRIFT_P), default=False,
     params={"kernel": Param(str, "rbf", "rbf or cosine", choices=KERNELS),
             "n_perm": Param(int, 1000, "random relabellings for the p-value", low=1),
             "max_rows": Param(int, 1000, "subsample each set to at most this many rows", low=2),
@@ -277,7 +279,7 @@ register(Diagnostic(
     "c2st", F, c2st,
     "classifier two-sample test: held-out ROC AUC (DeLong CI) of a logistic regression telling B from "
     "A, 0.5 = no drift, and its one-sided Mann–Whitney p-value c2st_p (Lopez-Paz & Oquab 2017)",
-    higher_is_better=False, outputs=("c2st_auc", "c2st_p"), default=False,
+    outputs=(C2ST_AUC, C2ST_P), default=False,
     params={"test_size": Param(float, 0.5, "held-out share (stratified, seeded)", low=0, low_open=True, high=0.9),
             "C": Param(float, 1.0, "inverse L2 regularisation strength", low=0, low_open=True),
             "max_rows": Param(int, 5000, "subsample each set to at most this many rows", low=4),

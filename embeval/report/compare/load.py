@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embeval.diagnostics.registry import stamp_identity
 from embeval.errors import InputError
-from embeval.report.results import Report
+from embeval.results import Report
 
 
 @dataclass
@@ -46,13 +47,13 @@ def load_side(path: str | Path) -> Side:
     try:
         if doc.get("kind") == "batch":
             batch = Batch.from_dict(doc)
-            items = {it.key: it.report for it in batch.items if it.report is not None}
+            items = {it.key: stamp_identity(it.report) for it in batch.items if it.report is not None}
             return Side(str(p), "batch", items, {**info, "kind": "batch", "config": batch.config})
         if doc.get("command") == "compare":
             raise InputError(p, "is a comparison, not a report; compare two reports")
         if "command" not in doc or not isinstance(doc.get("results"), list):
             raise InputError(p, "not an embeval JSON report (no 'command' and 'results')")
-        report = Report.from_dict(doc)
+        report = stamp_identity(Report.from_dict(doc))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
     return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})

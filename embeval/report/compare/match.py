@@ -6,11 +6,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from embeval.diagnostics.registry import key_params
 from embeval.errors import UsageError
 from embeval.report.compare.load import Side
 from embeval.report.gates import RegressGate
 from embeval.report.paired import PairedTest
-from embeval.report.results import GateResult, Report, Result, params_match
+from embeval.results import GateResult, Report, Result, params_match
 
 
 @dataclass
@@ -26,7 +27,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        return Result(self.metric, 0.0, self.params).label()
+        return Result(self.metric, 0.0, key_params(self.metric, self.params)).label()
 
     @property
     def delta(self) -> float | None:
@@ -188,8 +189,6 @@ def _finite(v: float | None) -> float | None:
 
 def _same_params(metric: str, a: dict, b: dict) -> bool:
     """Same identifying parameters (descriptive ones, like counts, may differ)."""
-    from embeval.report.results import key_params
-
     a, b = key_params(metric, a), key_params(metric, b)
     return set(a) == set(b) and params_match(a, b)
 

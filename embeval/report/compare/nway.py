@@ -31,7 +31,7 @@ import numpy as np
 from embeval.errors import UsageError
 from embeval.report.compare.load import Side
 from embeval.report.compare.match import Comparison, _finite, _per_query, _same_params
-from embeval.report.results import GateResult, Report, Result, dumps
+from embeval.results import GateResult, Report, Result, dumps
 
 LETTERS = string.ascii_lowercase
 

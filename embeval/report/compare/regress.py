@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from embeval.errors import UsageError
 from embeval.report.gates import RegressGate
-from embeval.report.results import GateResult, params_match
+from embeval.results import GateResult, params_match
 
 if TYPE_CHECKING:
     from embeval.report.compare.load import Side

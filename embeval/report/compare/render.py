@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from embeval.report.compare.match import Comparison, Row, _num
-from embeval.report.results import dumps
+from embeval.results import dumps
 
 
 def _f(v: float | None, signed: bool = False) -> str:
