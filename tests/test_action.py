@@ -113,6 +113,19 @@ def test_command_mode_writes_report_and_records_the_exit_code(action, shell, tmp
     assert out["exit-code"] == "2" and "give a command" in proc.stdout
 
 
+def test_install_step_installs_the_pinned_action_by_default(action, shell, tmp_path):
+    """With no `package`, pip installs the action's own checkout ($GITHUB_ACTION_PATH)."""
+    log = tmp_path / "pip.log"
+    fake = {"PATH": f"{tmp_path / 'fake'}{os.pathsep}{os.environ['PATH']}"}
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "python").write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n')
+    (tmp_path / "fake" / "python").chmod(0o755)
+    proc, _ = shell(action, "Install embeval", {}, {**fake, "GITHUB_ACTION_PATH": "/actions/embeval"})
+    assert proc.returncode == 0 and log.read_text() == "-m pip install --upgrade /actions/embeval\n"
+    shell(action, "Install embeval", {"package": "embeval==0.1.0"}, {**fake, "GITHUB_ACTION_PATH": "/x"})
+    assert log.read_text().splitlines()[-1] == "-m pip install --upgrade embeval==0.1.0"
+
+
 def test_config_mode_runs_a_batch(action, shell, tmp_path):
     s = ROOT / "sample_data" / "scifact_small"
     cfg = tmp_path / "batch.toml"
