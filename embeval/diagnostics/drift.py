@@ -272,7 +272,8 @@ register(Diagnostic(
     outputs=(MMD2, DRIFT_P), default=False,
     params={"kernel": Param(str, "rbf", "rbf or cosine", choices=KERNELS),
             "n_perm": Param(int, 1000, "random relabellings for the p-value", low=1),
-            "max_rows": Param(int, 1000, "subsample each set to at most this many rows", low=2),
+            "max_rows": Param(int, 1000, "subsample each set to at most this many rows (the pooled N×N kernel "
+                                         "matrix is held in memory)", low=2, high=5000),
             "bandwidth": Param(float, None, "RBF σ (default: median pairwise distance)", low=0, low_open=True)},
 ))
 register(Diagnostic(
