@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -89,8 +90,13 @@ def test_bootstrap_interval_of_each_system(tmp_path):
 
 def test_cli_three_reports_rank_gate_and_render(cli, tmp_path):
     paths = _systems(tmp_path, [0.0, 0.1, -0.1], n=60, noise=0.02)
-    res = cli("compare", *paths, "-f", "json", "--n-boot", "1000", "--fail-if-regress", "ndcg@10>0.01")
+    junit = tmp_path / "gates.xml"
+    res = cli("compare", *paths, "-f", "json", "--n-boot", "1000", "--fail-if-regress", "ndcg@10>0.01",
+              "--junit", junit)
     assert res.exit_code == 1, res.stderr  # sys2 is worse than the baseline sys0, for real
+    cases = ET.parse(junit).getroot().iter("testcase")
+    assert [(c.get("classname"), c.find("failure") is not None) for c in cases] == [
+        ("compare/b sys1", False), ("compare/c sys2", True)]
     doc = json.loads(res.stdout)
     assert [s["name"] for s in doc["systems"]] == ["sys0", "sys1", "sys2"]
     cells = doc["metrics"][0]["systems"]
