@@ -1,7 +1,7 @@
 """Error rates of the drift tests (embeval.diagnostics.drift) over seeds: how often each test
 rejects "same distribution" when it is true (false-positive rate) and when it is not (power).
 
-  python bench/bench_drift.py [--seeds 200] [--n-perm 200] [--clip PATH]
+  python bench/bench_drift.py [--seeds 200] [--n-perm 200] [--clip PATH] [--only TEXT]
 
 Cases, each run once per seed (seed s draws the split/sample and seeds the test):
 - gaussian δ: two clouds of n = 60 rows, d = 8, N(0, I) vs N(δ·e₁, I); δ = 0 is the null.
@@ -37,7 +37,12 @@ def interval(k: int, n: int) -> str:
     return f"{k / n:6.3f} [{lo:.3f}, {hi:.3f}]"
 
 
+ONLY = ""
+
+
 def run(name: str, pairs, n_perm: int) -> None:
+    if ONLY not in name:
+        return
     t0 = time.perf_counter()
     p_mmd, p_c2 = [], []
     for x, y, s in pairs:
@@ -55,7 +60,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--n-perm", type=int, default=200)
     ap.add_argument("--clip", type=Path, default=CLIP)
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this text")
     args = ap.parse_args()
+    global ONLY
+    ONLY = args.only
     d, n = 8, 60
     clouds = []
     for s in range(args.seeds):
