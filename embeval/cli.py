@@ -532,10 +532,11 @@ def compare_cmd(
 
     Exit 1 when a --fail-if-regress gate (or a --fail-if gate on the current values) fails."""
     from embeval.errors import UsageError
-    from embeval.report.compare import COMPARE_RENDERERS, parse_regress, print_comparison, run_compare
-    from embeval.report.compare.nway import RANKING_RENDERERS, Ranking, print_ranking
-    from embeval.report.gates import summarize
     from embeval.io.atomic import write_atomic
+    from embeval.report.compare import COMPARE_RENDERERS, parse_regress, print_comparison, run_compare
+    from embeval.report.compare.nway import Ranking
+    from embeval.report.compare.rank_render import RANKING_RENDERERS, print_ranking
+    from embeval.report.gates import summarize
 
     formats = ("table", *RANKING_RENDERERS)
     if fmt not in formats:

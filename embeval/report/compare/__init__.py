@@ -23,7 +23,8 @@ checked for every report against the first.
 
 Modules: :mod:`.load` (reading reports), :mod:`.match` (matching and paired tests),
 :mod:`.regress` (evaluating regression and value gates; their grammar is in
-:mod:`embeval.report.gates`), :mod:`.render` (two-report renderers), :mod:`.nway` (ranking).
+:mod:`embeval.report.gates`), :mod:`.render` (two-report renderers), :mod:`.nway` (ranking) and
+:mod:`.rank_render` (its renderers).
 """
 
 from embeval.report.compare.load import Side, load_side
