@@ -152,3 +152,27 @@ def test_cli_usage_errors(cli, tmp_path):
     assert typo.exit_code == 2 and "did you mean ndcg@10" in typo.stderr
     bad = cli("compare", *paths, "-o", tmp_path / "x.pdf")
     assert bad.exit_code == 2 and not (tmp_path / "x.pdf").exists()
+
+
+def test_real_retrieval_reports_ranked(cli, tmp_path):
+    """The README example: exact search vs IVF (32 cells) visiting 8 and 2 of them on
+    sample_data/scifact_small. Visiting 2 loses for real against both others; the exact-vs-8
+    difference (−0.041 nDCG@10) does not survive the correction, and the regression gate says so."""
+    from conftest import SAMPLE
+
+    s = SAMPLE / "scifact_small"
+    common = ("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
+              s / "qrels" / "test.tsv", "--k", "1,10", "--per-query", "-q")
+    for name, extra in (("exact", ()), ("ivf8", ("--nprobe", "8")), ("ivf2", ("--nprobe", "2"))):
+        index = ("--index", "ivf", "--nlist", "32", *extra) if extra else ()
+        assert cli(*common, *index, "-o", tmp_path / f"{name}.json").exit_code == 0
+    res = cli("compare", tmp_path / "exact.json", tmp_path / "ivf8.json", tmp_path / "ivf2.json", "-m", "ndcg@10",
+              "--fail-if-regress", "ndcg@10>0.01", "-f", "json")
+    assert res.exit_code == 1, res.stderr
+    doc = json.loads(res.stdout)
+    (m,) = doc["metrics"]
+    assert [m["systems"][x]["rank"] for x in "abc"] == [1, 2, 3]
+    assert m["systems"]["a"]["better_than"] == ["c"] and m["systems"]["b"]["better_than"] == ["c"]
+    ab = next(t for t in m["pairwise"] if (t["a"], t["b"]) == ("a", "b"))
+    assert ab["p_holm"] >= 0.05 and ab["mean_delta"] == pytest.approx(-0.0409, abs=5e-4)
+    assert [g["passed"] for g in doc["gates"]] == [True, False]
