@@ -50,8 +50,10 @@ def run(name: str, pairs, n_perm: int) -> None:
         p_c2.append(drift.classifier_test(x, y, seed=s)["p_value"])
     n = len(pairs)
     for test, ps in (("mmd", np.array(p_mmd)), ("c2st", np.array(p_c2))):
-        print(f"{name:<26} {test:<5} seeds={n:<4} reject@0.05 {interval(int(np.sum(ps < 0.05)), n)}   "
-              f"reject@0.01 {interval(int(np.sum(ps < 0.01)), n)}")
+        print(
+            f"{name:<26} {test:<5} seeds={n:<4} reject@0.05 {interval(int(np.sum(ps < 0.05)), n)}   "
+            f"reject@0.01 {interval(int(np.sum(ps < 0.01)), n)}"
+        )
     print(f"{'':<26} ({time.perf_counter() - t0:.1f} s)")
 
 
@@ -80,7 +82,7 @@ def main() -> None:
         pairs = []
         for s in range(args.seeds):
             perm = np.random.default_rng(100 + s).permutation(len(x))
-            pairs.append((x[perm[: len(x) // 2]], x[perm[len(x) // 2:]], s))
+            pairs.append((x[perm[: len(x) // 2]], x[perm[len(x) // 2 :]], s))
         run(name, pairs, args.n_perm)
     pairs = []
     for s in range(args.seeds):

@@ -17,8 +17,10 @@ from embeval.results import Report
 if TYPE_CHECKING:
     import numpy as np
 
+    from embeval.io.qrels import Qrels
 
-def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
+
+def resolve_metrics(specs: list[str] | None, family: str | tuple[str, ...], available: set[str],
                     hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
     """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
     ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error
@@ -140,7 +142,7 @@ def geometry_report(
                         labels=lab, seed=seed, progress=progress)
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
     if lab is not None:
-        report.settings["classes"] = int(len(space.label_codes()[1]))
+        report.settings["classes"] = len(space.label_codes()[1])
         if label_col is not None:
             report.settings["label_col"] = label_col
     if sample:
@@ -192,6 +194,21 @@ def _check_labels(emb, lab, labels, label_col, inputs):
     return None
 
 
+def _with_drift(chosen: list[tuple[Diagnostic, dict]]) -> list[tuple[Diagnostic, dict]]:
+    """``chosen`` plus the drift family's diagnostics not chosen already (``--drift``)."""
+    names = {d.name for d, _ in chosen}
+    return chosen + [(d, d.defaults()) for d in all_diagnostics("drift") if d.name not in names]
+
+
+def _drift_notes(names: set[str]) -> list[str]:
+    out = []
+    if "drift_p" in names:
+        out.append("drift_p: permutation p-value of the unbiased MMD² (small = A and B differ)")
+    if "c2st_auc" in names:
+        out.append("c2st_auc: held-out AUC of a classifier telling B from A (0.5 = no drift); c2st_p its p-value")
+    return out
+
+
 def gap_report(
     a: str | Path,
     b: str | Path | None = None,
@@ -240,8 +257,7 @@ def gap_report(
         raise UsageError("--shift-lambda applies to the paired gap_shift; add --paired")
     chosen = resolve_metrics(metrics, ("gap", "drift"), {"pairs"} if paired else set(),
                              hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
-    if drift:
-        chosen += [(d, d.defaults()) for d in all_diagnostics("drift") if d.name not in {c.name for c, _ in chosen}]
+    chosen = _with_drift(chosen) if drift else chosen
     overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
                  "gap_shift": ("lam", shift_lambda)}
 
@@ -281,10 +297,7 @@ def gap_report(
     if shifted is not None:
         notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
                      f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
-    if "drift_p" in names:
-        notes.append("drift_p: permutation p-value of the unbiased MMD² (small = A and B differ)")
-    if "c2st_auc" in names:
-        notes.append("c2st_auc: held-out AUC of a classifier telling B from A (0.5 = no drift); c2st_p its p-value")
+    notes += _drift_notes(names)
     if "uniformity_cross" in names:
         notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
 
@@ -373,10 +386,9 @@ def encode_file(
 ) -> tuple[int, int]:
     """Encode a text file (or a BEIR corpus) and write vectors with ids; returns (n, d)."""
     from embeval.encode import encode_texts
+    from embeval.io.embeddings import EMBEDDING_SUFFIXES
     from embeval.io.texts import load_texts
     from embeval.io.writers import save_embeddings
-
-    from embeval.io.embeddings import EMBEDDING_SUFFIXES
 
     if Path(output).suffix.lower() not in EMBEDDING_SUFFIXES:
         raise UsageError(f"--output {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
@@ -510,9 +522,9 @@ def _id_source(path, ids, id_col: str) -> str:
 def retrieval_report_from_arrays(
     queries: np.ndarray,
     corpus: np.ndarray,
-    qrels: dict[str, dict[str, int]],
-    query_ids: Sequence[str],
-    doc_ids: Sequence[str],
+    qrels: Qrels,
+    query_ids: Sequence[str] | np.ndarray,
+    doc_ids: Sequence[str] | np.ndarray,
     *,
     inputs: dict[str, dict[str, Any]],
     sources: tuple[str, str, str] = ("queries", "corpus", "qrels"),

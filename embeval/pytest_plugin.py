@@ -60,8 +60,9 @@ class EmbevalReport:
             found = []
         if len(found) != 1:
             what = "not in" if not found else f"{len(found)} times in (name its parameters)"
-            raise KeyError(f"{metric!r} is {what} the {self.command} report {self.source}; it has: "
-                           f"{', '.join(self.metrics)}")
+            raise KeyError(
+                f"{metric!r} is {what} the {self.command} report {self.source}; it has: {', '.join(self.metrics)}"
+            )
         return found[0]
 
     def __getitem__(self, metric: str) -> float:
@@ -90,8 +91,9 @@ class EmbevalComparison:
         from embeval.report.compare import compare, load_side, parse_regress
 
         gates = [parse_regress(t, option="check") for t in tolerances]
-        return compare(load_side(self.baseline), load_side(self.current), tolerances=gates, seed=self.seed,
-                       n_boot=self.n_boot)
+        return compare(
+            load_side(self.baseline), load_side(self.current), tolerances=gates, seed=self.seed, n_boot=self.n_boot
+        )
 
     def check(self, *tolerances: str) -> None:
         from embeval.report.gates import summarize
@@ -148,8 +150,9 @@ class EmbevalFixture:
             raise AssertionError(f"embeval {' '.join(argv)} exited {res.exit_code}: {message}")
         return self.load(out)
 
-    def compare(self, baseline: str | Path, current: str | Path, *, seed: int = 0,
-                n_boot: int = 10_000) -> EmbevalComparison:
+    def compare(
+        self, baseline: str | Path, current: str | Path, *, seed: int = 0, n_boot: int = 10_000
+    ) -> EmbevalComparison:
         return EmbevalComparison(baseline, current, seed=seed, n_boot=n_boot)
 
 

@@ -38,14 +38,22 @@ def test_structure(action):
         if "uses" in step:
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
     names = [s["name"] for s in steps]
-    assert names == ["Set up Python", "Install embeval", "Run embeval", "Upload the report",
-                     "Comment on the pull request", "Fail when a gate failed"]
+    assert names == [
+        "Set up Python",
+        "Install embeval",
+        "Run embeval",
+        "Upload the report",
+        "Comment on the pull request",
+        "Fail when a gate failed",
+    ]
     # Every input a step refers to is declared, and every declared input is used.
     used = {m.split(".", 1)[1] for m in EXPR.findall(ACTION.read_text()) if m.startswith("inputs.")}
     used |= {m.group(1) for m in re.finditer(r"inputs\.([\w-]+)", ACTION.read_text())}
     assert used == set(action["inputs"]), (used, set(action["inputs"]))
-    assert {o["value"] for o in action["outputs"].values()} == {"${{ steps.run.outputs.exit-code }}",
-                                                              "${{ steps.run.outputs.report-dir }}"}
+    assert {o["value"] for o in action["outputs"].values()} == {
+        "${{ steps.run.outputs.exit-code }}",
+        "${{ steps.run.outputs.report-dir }}",
+    }
     upload = next(s for s in steps if s["name"] == "Upload the report")
     assert upload["uses"].startswith("actions/upload-artifact@") and upload["if"].startswith("always()")
 
@@ -58,8 +66,14 @@ def _env(step, inputs, defaults):
     """The step's env with ${{ inputs.X }} resolved from ``inputs`` or the declared defaults."""
     out = {}
     for key, value in (step.get("env") or {}).items():
-        out[key] = EXPR.sub(lambda m: str(inputs.get(m.group(1)[len("inputs."):], defaults.get(
-            m.group(1)[len("inputs."):], {}).get("default", ""))), str(value))
+        out[key] = EXPR.sub(
+            lambda m: str(
+                inputs.get(
+                    m.group(1)[len("inputs.") :], defaults.get(m.group(1)[len("inputs.") :], {}).get("default", "")
+                )
+            ),
+            str(value),
+        )
     return out
 
 
@@ -74,17 +88,28 @@ def shell(tmp_path):
     (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     for f in bin_dir.iterdir():
         f.chmod(0o755)
-    base = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    base = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
     def run(action, name, inputs, extra=None):
         step = _step(action, name)
         out_file = tmp_path / "github_output"
         out_file.write_text("")
-        env = {**base, **_env(step, inputs, action["inputs"]), "GITHUB_OUTPUT": str(out_file),
-               "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), **(extra or {})}
-        proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=120)
+        env = {
+            **base,
+            **_env(step, inputs, action["inputs"]),
+            "GITHUB_OUTPUT": str(out_file),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+            **(extra or {}),
+        }
+        proc = subprocess.run(
+            ["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         outputs = dict(line.split("=", 1) for line in out_file.read_text().splitlines() if "=" in line)
         return proc, outputs
 
@@ -93,8 +118,9 @@ def shell(tmp_path):
 
 def test_command_mode_writes_report_and_records_the_exit_code(action, shell, tmp_path):
     corpus = ROOT / "sample_data" / "scifact_small" / "corpus.npy"
-    proc, out = shell(action, "Run embeval",
-                      {"command": f"geometry {corpus} -m uniformity,anisotropy --fail-if 'uniformity > 0'"})
+    proc, out = shell(
+        action, "Run embeval", {"command": f"geometry {corpus} -m uniformity,anisotropy --fail-if 'uniformity > 0'"}
+    )
     assert proc.returncode == 0, proc.stderr
     assert out == {"report-dir": "embeval-report", "exit-code": "0"}
     doc = json.loads((tmp_path / "embeval-report" / "report.json").read_text())
@@ -129,8 +155,10 @@ def test_install_step_installs_the_pinned_action_by_default(action, shell, tmp_p
 def test_config_mode_runs_a_batch(action, shell, tmp_path):
     s = ROOT / "sample_data" / "scifact_small"
     cfg = tmp_path / "batch.toml"
-    cfg.write_text(f'[settings]\nseed = 0\n\n[[datasets]]\nname = "corpus"\nkind = "embeddings"\n'
-                   f'path = "{s / "corpus.npy"}"\n\n[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\n')
+    cfg.write_text(
+        f'[settings]\nseed = 0\n\n[[datasets]]\nname = "corpus"\nkind = "embeddings"\n'
+        f'path = "{s / "corpus.npy"}"\n\n[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\n'
+    )
     proc, out = shell(action, "Run embeval", {"config": str(cfg), "out-dir": "out"})
     assert out["exit-code"] == "0", proc.stderr
     assert {"report.json", "report.md", "junit.xml"} <= {p.name for p in (tmp_path / "out").iterdir()}

@@ -29,9 +29,15 @@ def _plugin_args() -> list[str]:
 
 
 def _report(path: Path, values: dict[str, float], per_query=None) -> str:
-    doc = {"embeval_version": "0.1.0", "command": "retrieval", "inputs": {}, "settings": {},
-           "results": [{"metric": m, "value": v, "params": {}, "higher_is_better": True} for m, v in values.items()],
-           "gates": [], "passed": True}
+    doc = {
+        "embeval_version": "0.1.0",
+        "command": "retrieval",
+        "inputs": {},
+        "settings": {},
+        "results": [{"metric": m, "value": v, "params": {}, "higher_is_better": True} for m, v in values.items()],
+        "gates": [],
+        "passed": True,
+    }
     if per_query:
         doc["per_query"] = [{"query_id": f"q{i}", "metric": "ndcg@10", "value": v} for i, v in enumerate(per_query)]
     path.write_text(json.dumps(doc))

@@ -36,12 +36,18 @@ from embeval.errors import UsageError
 
 KERNELS = ("rbf", "cosine")
 
-MMD2 = Output("mmd2", LOWER, "unbiased MMD² of A vs B (Gretton et al. 2012); ≈ 0 = same distribution",
-              identity=("kernel",))
-DRIFT_P = Output("drift_p", NEITHER, "permutation p-value of mmd2; small = A and B differ (gate: drift_p < 0.01)",
-                 identity=("kernel",))
-C2ST_AUC = Output("c2st_auc", LOWER, "held-out ROC AUC of a classifier telling B from A; 0.5 = no drift, "
-                  "with a DeLong CI")
+MMD2 = Output(
+    "mmd2", LOWER, "unbiased MMD² of A vs B (Gretton et al. 2012); ≈ 0 = same distribution", identity=("kernel",)
+)
+DRIFT_P = Output(
+    "drift_p",
+    NEITHER,
+    "permutation p-value of mmd2; small = A and B differ (gate: drift_p < 0.01)",
+    identity=("kernel",),
+)
+C2ST_AUC = Output(
+    "c2st_auc", LOWER, "held-out ROC AUC of a classifier telling B from A; 0.5 = no drift, with a DeLong CI"
+)
 C2ST_P = Output("c2st_p", NEITHER, "one-sided Mann–Whitney p-value of c2st_auc; small = A and B differ")
 
 
@@ -71,8 +77,9 @@ def median_bandwidth(z: np.ndarray) -> float:
     return float(np.sqrt(np.median(d2[iu])))
 
 
-def kernel_matrix(z: np.ndarray, kernel: str = "rbf",
-                  bandwidth: float | None = None) -> tuple[np.ndarray, float | None]:
+def kernel_matrix(
+    z: np.ndarray, kernel: str = "rbf", bandwidth: float | None = None
+) -> tuple[np.ndarray, float | None]:
     """The N×N float64 kernel matrix of the pooled rows z, and the RBF σ used (None for cosine)."""
     if kernel == "cosine":
         z = z.astype(np.float64)
@@ -99,8 +106,9 @@ def mmd2_unbiased_from_kernel(k: np.ndarray, m: int) -> float:
     return float(sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2.0 * kxy.sum() / (m * n))
 
 
-def mmd_permutation_test(k: np.ndarray, m: int, *, n_perm: int = 1000, seed: int = 0,
-                         block: int = 256) -> tuple[float, float, np.ndarray]:
+def mmd_permutation_test(
+    k: np.ndarray, m: int, *, n_perm: int = 1000, seed: int = 0, block: int = 256
+) -> tuple[float, float, np.ndarray]:
     """Observed MMD²_u, its permutation p-value, and the R permuted statistics.
 
     With K₀ = k with a zero diagonal, a relabelling with indicator vector a (1 = in X, m ones) has
@@ -127,22 +135,36 @@ def mmd_permutation_test(k: np.ndarray, m: int, *, n_perm: int = 1000, seed: int
         ar = r @ a
         sxy = ar - sxx
         syy = total - 2.0 * ar + sxx
-        stats[s:s + b] = sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2.0 * sxy / (m * n)
+        stats[s : s + b] = sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2.0 * sxy / (m * n)
     tol = 1e-12 * max(1.0, abs(observed))
     p = (1 + int(np.sum(stats >= observed - tol))) / (n_perm + 1)
     return observed, float(p), stats
 
 
-def mmd_test(x: np.ndarray, y: np.ndarray, *, kernel: str = "rbf", bandwidth: float | None = None,
-             n_perm: int = 1000, max_rows: int = 1000, seed: int = 0) -> dict:
+def mmd_test(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    kernel: str = "rbf",
+    bandwidth: float | None = None,
+    n_perm: int = 1000,
+    max_rows: int = 1000,
+    seed: int = 0,
+) -> dict:
     """MMD²_u of x (m×d) against y (n×d) with a permutation p-value; sets above ``max_rows`` rows
     are subsampled (seeded). Returns {"mmd2", "p_value", "bandwidth", "n_x", "n_y", "n_perm"}."""
     rng = np.random.default_rng(seed)
     x, y = _subsample(x, max_rows, rng), _subsample(y, max_rows, rng)
     k, sigma = kernel_matrix(np.concatenate([x, y], axis=0), kernel, bandwidth)
     stat, p, _ = mmd_permutation_test(k, x.shape[0], n_perm=n_perm, seed=int(rng.integers(2**63 - 1)))
-    return {"mmd2": stat, "p_value": p, "bandwidth": sigma, "n_x": int(x.shape[0]), "n_y": int(y.shape[0]),
-            "n_perm": n_perm}
+    return {
+        "mmd2": stat,
+        "p_value": p,
+        "bandwidth": sigma,
+        "n_x": int(x.shape[0]),
+        "n_y": int(y.shape[0]),
+        "n_perm": n_perm,
+    }
 
 
 # ---------------------------------------------------------------- classifier two-sample test
@@ -184,7 +206,7 @@ def mann_whitney_greater_p(scores: np.ndarray, labels: np.ndarray) -> float:
     ranks = rankdata(scores)
     u = ranks[labels].sum() - n1 * (n1 + 1) / 2.0
     _, counts = np.unique(scores, return_counts=True)
-    tie = float(np.sum(counts ** 3 - counts))
+    tie = float(np.sum(counts**3 - counts))
     var = n1 * n0 / 12.0 * ((big_n + 1) - tie / (big_n * (big_n - 1)))
     if var <= 0:
         return 1.0
@@ -192,8 +214,16 @@ def mann_whitney_greater_p(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(norm.sf(z))
 
 
-def classifier_test(x: np.ndarray, y: np.ndarray, *, test_size: float = 0.5, C: float = 1.0,
-                    max_rows: int = 5000, confidence: float = 0.95, seed: int = 0) -> dict:
+def classifier_test(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    test_size: float = 0.5,
+    C: float = 1.0,
+    max_rows: int = 5000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict:
     """Held-out ROC AUC of a standardised logistic regression telling y (positive) from x, with
     its DeLong CI and the one-sided Mann–Whitney p-value. Returns {"auc", "ci_low", "ci_high",
     "p_value", "n_train", "n_test", "converged"}."""
@@ -214,10 +244,12 @@ def classifier_test(x: np.ndarray, y: np.ndarray, *, test_size: float = 0.5, C: 
         raise UsageError(f"the classifier test needs at least 4 rows in each set, got {x.shape[0]} and {y.shape[0]}")
     z = np.concatenate([x, y], axis=0)
     lab = np.concatenate([np.zeros(x.shape[0], dtype=np.int64), np.ones(y.shape[0], dtype=np.int64)])
-    z_tr, z_te, l_tr, l_te = train_test_split(z, lab, test_size=test_size, stratify=lab,
-                                              random_state=int(rng.integers(2**31 - 1)))
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", solver="liblinear",
-                                                               max_iter=1000))
+    z_tr, z_te, l_tr, l_te = train_test_split(
+        z, lab, test_size=test_size, stratify=lab, random_state=int(rng.integers(2**31 - 1))
+    )
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=1000)
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(z_tr, l_tr)
@@ -225,20 +257,26 @@ def classifier_test(x: np.ndarray, y: np.ndarray, *, test_size: float = 0.5, C: 
     scores = model.decision_function(z_te)
     auc, var = auc_delong(scores, l_te)
     half = norm.ppf(0.5 + confidence / 2.0) * math.sqrt(max(var, 0.0))
-    return {"auc": auc, "ci_low": max(0.0, auc - half), "ci_high": min(1.0, auc + half),
-            "p_value": mann_whitney_greater_p(scores, l_te), "n_train": int(len(l_tr)),
-            "n_test": int(len(l_te)), "converged": bool(converged)}
+    return {
+        "auc": auc,
+        "ci_low": max(0.0, auc - half),
+        "ci_high": min(1.0, auc + half),
+        "p_value": mann_whitney_greater_p(scores, l_te),
+        "n_train": len(l_tr),
+        "n_test": len(l_te),
+        "converged": bool(converged),
+    }
 
 
 # ---------------------------------------------------------------- diagnostics on a GapSpace
 
 
-def mmd(space, kernel: str = "rbf", n_perm: int = 1000, max_rows: int = 1000,
-        bandwidth: float | None = None) -> list:
+def mmd(space, kernel: str = "rbf", n_perm: int = 1000, max_rows: int = 1000, bandwidth: float | None = None) -> list:
     """MMD²_u of A against B (``mmd2``) and its permutation p-value (``drift_p``)."""
     with space.progress.task(f"MMD² permutation test ({n_perm} relabellings)", total=None):
-        r = mmd_test(space.a, space.b, kernel=kernel, bandwidth=bandwidth, n_perm=n_perm, max_rows=max_rows,
-                     seed=space.seed)
+        r = mmd_test(
+            space.a, space.b, kernel=kernel, bandwidth=bandwidth, n_perm=n_perm, max_rows=max_rows, seed=space.seed
+        )
     # Only the kernel identifies the result (declared identity); the rest describes how it was computed.
     params = {"kernel": kernel, "relabellings": n_perm}
     if r["bandwidth"] is not None:
@@ -246,43 +284,68 @@ def mmd(space, kernel: str = "rbf", n_perm: int = 1000, max_rows: int = 1000,
     if r["n_x"] < space.n_a or r["n_y"] < space.n_b:
         params["subsampled"] = f"{r['n_x']}+{r['n_y']} rows"
     n = r["n_x"] + r["n_y"]
-    return [MMD2(r["mmd2"], params, n=n),
-            DRIFT_P(r["p_value"], {"kernel": kernel, "test": "MMD² permutation", "p_floor": round(1 / (n_perm + 1), 6)},
-                    n=n)]
+    return [
+        MMD2(r["mmd2"], params, n=n),
+        DRIFT_P(
+            r["p_value"], {"kernel": kernel, "test": "MMD² permutation", "p_floor": round(1 / (n_perm + 1), 6)}, n=n
+        ),
+    ]
 
 
 def c2st(space, test_size: float = 0.5, C: float = 1.0, max_rows: int = 5000, confidence: float = 0.95) -> list:
     """Held-out AUC of a classifier telling B from A (``c2st_auc`` with a DeLong CI) and its
     one-sided Mann–Whitney p-value (``c2st_p``)."""
     with space.progress.task("classifier two-sample test", total=None):
-        r = classifier_test(space.a, space.b, test_size=test_size, C=C, max_rows=max_rows,
-                            confidence=confidence, seed=space.seed)
+        r = classifier_test(
+            space.a, space.b, test_size=test_size, C=C, max_rows=max_rows, confidence=confidence, seed=space.seed
+        )
     params = {"held_out_share": test_size, "train_rows": r["n_train"], "ci": f"{100 * confidence:g}% DeLong"}
     if not r["converged"]:
         params["converged"] = False
-    return [C2ST_AUC(r["auc"], params, n=r["n_test"], ci_low=r["ci_low"], ci_high=r["ci_high"]),
-            C2ST_P(r["p_value"], {"test": "one-sided Mann–Whitney on held-out scores"}, n=r["n_test"])]
+    return [
+        C2ST_AUC(r["auc"], params, n=r["n_test"], ci_low=r["ci_low"], ci_high=r["ci_high"]),
+        C2ST_P(r["p_value"], {"test": "one-sided Mann–Whitney on held-out scores"}, n=r["n_test"]),
+    ]
 
 
 F = "drift"
-register(Diagnostic(
-    "mmd", F, mmd,
-    "unbiased MMD² of A vs B (RBF kernel, median-heuristic bandwidth, or cosine) and its permutation "
-    "p-value drift_p (Gretton et al. 2012); drift_p < 0.01 = the sets differ",
-    outputs=(MMD2, DRIFT_P), default=False,
-    params={"kernel": Param(str, "rbf", "rbf or cosine", choices=KERNELS),
+register(
+    Diagnostic(
+        "mmd",
+        F,
+        mmd,
+        "unbiased MMD² of A vs B (RBF kernel, median-heuristic bandwidth, or cosine) and its permutation "
+        "p-value drift_p (Gretton et al. 2012); drift_p < 0.01 = the sets differ",
+        outputs=(MMD2, DRIFT_P),
+        default=False,
+        params={
+            "kernel": Param(str, "rbf", "rbf or cosine", choices=KERNELS),
             "n_perm": Param(int, 1000, "random relabellings for the p-value", low=1),
-            "max_rows": Param(int, 1000, "subsample each set to at most this many rows (the pooled N×N kernel "
-                                         "matrix is held in memory)", low=2, high=5000),
-            "bandwidth": Param(float, None, "RBF σ (default: median pairwise distance)", low=0, low_open=True)},
-))
-register(Diagnostic(
-    "c2st", F, c2st,
-    "classifier two-sample test: held-out ROC AUC (DeLong CI) of a logistic regression telling B from "
-    "A, 0.5 = no drift, and its one-sided Mann–Whitney p-value c2st_p (Lopez-Paz & Oquab 2017)",
-    outputs=(C2ST_AUC, C2ST_P), default=False,
-    params={"test_size": Param(float, 0.5, "held-out share (stratified, seeded)", low=0, low_open=True, high=0.9),
+            "max_rows": Param(
+                int,
+                1000,
+                "subsample each set to at most this many rows (the pooled N×N kernel matrix is held in memory)",
+                low=2,
+                high=5000,
+            ),
+            "bandwidth": Param(float, None, "RBF σ (default: median pairwise distance)", low=0, low_open=True),
+        },
+    )
+)
+register(
+    Diagnostic(
+        "c2st",
+        F,
+        c2st,
+        "classifier two-sample test: held-out ROC AUC (DeLong CI) of a logistic regression telling B from "
+        "A, 0.5 = no drift, and its one-sided Mann–Whitney p-value c2st_p (Lopez-Paz & Oquab 2017)",
+        outputs=(C2ST_AUC, C2ST_P),
+        default=False,
+        params={
+            "test_size": Param(float, 0.5, "held-out share (stratified, seeded)", low=0, low_open=True, high=0.9),
             "C": Param(float, 1.0, "inverse L2 regularisation strength", low=0, low_open=True),
             "max_rows": Param(int, 5000, "subsample each set to at most this many rows", low=4),
-            "confidence": Param(float, 0.95, "confidence of the AUC interval", low=0, low_open=True, high=0.999)},
-))
+            "confidence": Param(float, 0.95, "confidence of the AUC interval", low=0, low_open=True, high=0.999),
+        },
+    )
+)

@@ -40,8 +40,10 @@ def test_mmd2_unbiased_matches_brute_force(kernel):
         def f(a, b):
             return np.exp(-np.sum((a - b) ** 2) / (2 * sigma**2))
     else:
+
         def f(a, b):
             return float(a @ b)
+
     assert drift.mmd2_unbiased_from_kernel(k, 7) == pytest.approx(brute_mmd2(x, y, f), rel=1e-10, abs=1e-12)
 
 
@@ -77,8 +79,9 @@ def test_mann_whitney_p_matches_scipy():
     scores = np.round(rng.normal(size=80), 1)
     labels = rng.integers(0, 2, size=80).astype(bool)
     scores[labels] += 0.3
-    want = mannwhitneyu(scores[labels], scores[~labels], alternative="greater", method="asymptotic",
-                        use_continuity=True).pvalue
+    want = mannwhitneyu(
+        scores[labels], scores[~labels], alternative="greater", method="asymptotic", use_continuity=True
+    ).pvalue
     assert drift.mann_whitney_greater_p(scores, labels) == pytest.approx(want, rel=1e-9)
 
 
@@ -155,7 +158,7 @@ def _halves(x, seeds):
     out = []
     for s in range(seeds):
         perm = np.random.default_rng(100 + s).permutation(len(x))
-        out.append((x[perm[: len(x) // 2]], x[perm[len(x) // 2:]], s))
+        out.append((x[perm[: len(x) // 2]], x[perm[len(x) // 2 :]], s))
     return out
 
 
@@ -176,8 +179,11 @@ def test_false_positive_rates_over_200_seeds(clip):
     count above the binomial 99.9% quantile, 21 of 200, fails); images vs captions always."""
     img, txt = clip
     seeds, alpha = 200, 0.05
-    for name, pairs in (("images", _halves(img, seeds)), ("captions", _halves(txt, seeds)),
-                        ("gaussian", _clouds(seeds))):
+    for name, pairs in (
+        ("images", _halves(img, seeds)),
+        ("captions", _halves(txt, seeds)),
+        ("gaussian", _clouds(seeds)),
+    ):
         fp = _rates(pairs, alpha, n_perm=200)
         assert not any(_too_many(c, seeds, alpha) for c in fp), (name, fp)
     assert _rates(_modalities(img, txt, 50), 0.01, n_perm=200) == (50, 50)
@@ -193,8 +199,19 @@ def test_cli_gap_drift_gate_and_seed(cli, tmp_path):
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
     np.save(tmp_path / "shifted.npy", b + 1.5 * np.eye(16, dtype=np.float32)[0])
-    same = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", "--drift", "-m", "gap", "-f", "json", "-q",
-               "--fail-if", "drift_p < 0.01")
+    same = cli(
+        "gap",
+        tmp_path / "a.npy",
+        tmp_path / "b.npy",
+        "--drift",
+        "-m",
+        "gap",
+        "-f",
+        "json",
+        "-q",
+        "--fail-if",
+        "drift_p < 0.01",
+    )
     assert same.exit_code == 0, same.stderr
     doc = json.loads(same.stdout)
     values = {r["metric"]: r for r in doc["results"]}
@@ -202,6 +219,16 @@ def test_cli_gap_drift_gate_and_seed(cli, tmp_path):
     assert values["drift_p"]["value"] > 0.01 and values["c2st_auc"]["ci_low"] < 0.5 + 0.2
     again = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", "--drift", "-m", "gap", "-f", "json", "-q")
     assert [r["value"] for r in json.loads(again.stdout)["results"]] == [r["value"] for r in doc["results"]]
-    moved = cli("gap", tmp_path / "a.npy", tmp_path / "shifted.npy", "-m", "mmd(n_perm=200),c2st", "-q",
-                "--fail-if", "drift_p < 0.01", "--fail-if", "c2st_p < 0.01")
+    moved = cli(
+        "gap",
+        tmp_path / "a.npy",
+        tmp_path / "shifted.npy",
+        "-m",
+        "mmd(n_perm=200),c2st",
+        "-q",
+        "--fail-if",
+        "drift_p < 0.01",
+        "--fail-if",
+        "c2st_p < 0.01",
+    )
     assert moved.exit_code == 1 and "drift_p" in moved.stderr and "c2st_p" in moved.stderr

@@ -29,11 +29,19 @@ def test_holm_matches_statsmodels_and_a_hand_computation():
 
 
 def _report(values: dict[str, float], metric="ndcg@10", hib=True, extra=()):
-    return {"embeval_version": "0.1.0", "command": "retrieval", "inputs": {}, "settings": {"seed": 0},
-            "results": [{"metric": metric, "value": float(np.mean(list(values.values()))), "params": {},
-                         "higher_is_better": hib}, *extra],
-            "gates": [], "passed": True,
-            "per_query": [{"query_id": q, "metric": metric, "value": v} for q, v in values.items()]}
+    return {
+        "embeval_version": "0.1.0",
+        "command": "retrieval",
+        "inputs": {},
+        "settings": {"seed": 0},
+        "results": [
+            {"metric": metric, "value": float(np.mean(list(values.values()))), "params": {}, "higher_is_better": hib},
+            *extra,
+        ],
+        "gates": [],
+        "passed": True,
+        "per_query": [{"query_id": q, "metric": metric, "value": v} for q, v in values.items()],
+    }
 
 
 def _systems(tmp_path, shifts, n=10, noise=0.05, seed=0):
@@ -61,8 +69,9 @@ def test_pairwise_p_values_match_scipy_and_holm_is_applied(tmp_path):
     raw = []
     for t in m.pairs:
         a, b = np.array(vals[f"sys{letters.index(t.a)}"]), np.array(vals[f"sys{letters.index(t.b)}"])
-        want = permutation_test((b, a), lambda x, y: np.mean(x - y), permutation_type="samples",
-                                alternative="two-sided", n_resamples=np.inf).pvalue
+        want = permutation_test(
+            (b, a), lambda x, y: np.mean(x - y), permutation_type="samples", alternative="two-sided", n_resamples=np.inf
+        ).pvalue
         assert t.p_value == pytest.approx(want, abs=1e-12)
         assert t.mean_delta == pytest.approx(np.mean(b - a))
         raw.append(t.p_value)
@@ -91,12 +100,15 @@ def test_bootstrap_interval_of_each_system(tmp_path):
 def test_cli_three_reports_rank_gate_and_render(cli, tmp_path):
     paths = _systems(tmp_path, [0.0, 0.1, -0.1], n=60, noise=0.02)
     junit = tmp_path / "gates.xml"
-    res = cli("compare", *paths, "-f", "json", "--n-boot", "1000", "--fail-if-regress", "ndcg@10>0.01",
-              "--junit", junit)
+    res = cli(
+        "compare", *paths, "-f", "json", "--n-boot", "1000", "--fail-if-regress", "ndcg@10>0.01", "--junit", junit
+    )
     assert res.exit_code == 1, res.stderr  # sys2 is worse than the baseline sys0, for real
     cases = ET.parse(junit).getroot().iter("testcase")
     assert [(c.get("classname"), c.find("failure") is not None) for c in cases] == [
-        ("compare/b sys1", False), ("compare/c sys2", True)]
+        ("compare/b sys1", False),
+        ("compare/c sys2", True),
+    ]
     doc = json.loads(res.stdout)
     assert [s["name"] for s in doc["systems"]] == ["sys0", "sys1", "sys2"]
     cells = doc["metrics"][0]["systems"]
@@ -124,11 +136,19 @@ def test_cli_ranks_the_models_of_one_batch_report(cli, tmp_path):
     for model, shift in (("m1", 0.0), ("m2", 0.1), ("m3", 0.05)):
         for ds in ("d1", "d2"):
             v = base + shift + rng.normal(0, 0.01, 40)
-            items.append({"command": "retrieval", "model": model, "dataset": ds, "status": "ok", "error": None,
-                          "seconds": 1, "report": _report({f"q{i}": float(x) for i, x in enumerate(v)})})
+            items.append(
+                {
+                    "command": "retrieval",
+                    "model": model,
+                    "dataset": ds,
+                    "status": "ok",
+                    "error": None,
+                    "seconds": 1,
+                    "report": _report({f"q{i}": float(x) for i, x in enumerate(v)}),
+                }
+            )
     p = tmp_path / "batch.json"
-    p.write_text(json.dumps({"embeval_version": "0.1.0", "kind": "batch", "items": items, "gates": [],
-                             "passed": True}))
+    p.write_text(json.dumps({"embeval_version": "0.1.0", "kind": "batch", "items": items, "gates": [], "passed": True}))
     res = cli("compare", p, "-f", "json", "--n-boot", "1000")
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
@@ -161,13 +181,34 @@ def test_real_retrieval_reports_ranked(cli, tmp_path):
     from conftest import SAMPLE
 
     s = SAMPLE / "scifact_small"
-    common = ("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
-              s / "qrels" / "test.tsv", "--k", "1,10", "--per-query", "-q")
+    common = (
+        "retrieval",
+        "--queries",
+        s / "queries.npz",
+        "--corpus",
+        s / "corpus.npz",
+        "--qrels",
+        s / "qrels" / "test.tsv",
+        "--k",
+        "1,10",
+        "--per-query",
+        "-q",
+    )
     for name, extra in (("exact", ()), ("ivf8", ("--nprobe", "8")), ("ivf2", ("--nprobe", "2"))):
         index = ("--index", "ivf", "--nlist", "32", *extra) if extra else ()
         assert cli(*common, *index, "-o", tmp_path / f"{name}.json").exit_code == 0
-    res = cli("compare", tmp_path / "exact.json", tmp_path / "ivf8.json", tmp_path / "ivf2.json", "-m", "ndcg@10",
-              "--fail-if-regress", "ndcg@10>0.01", "-f", "json")
+    res = cli(
+        "compare",
+        tmp_path / "exact.json",
+        tmp_path / "ivf8.json",
+        tmp_path / "ivf2.json",
+        "-m",
+        "ndcg@10",
+        "--fail-if-regress",
+        "ndcg@10>0.01",
+        "-f",
+        "json",
+    )
     assert res.exit_code == 1, res.stderr
     doc = json.loads(res.stdout)
     (m,) = doc["metrics"]

@@ -39,13 +39,36 @@ from embeval.report.compare.render import (
 )
 from embeval.report.gates import REGRESS_USAGE, RegressGate, parse_regress
 
-__all__ = ["COMPARE_RENDERERS", "REGRESS_USAGE", "Comparison", "RegressGate", "Row", "Side", "compare",
-           "comparison_csv", "comparison_json", "comparison_markdown", "current_gates", "evaluate", "load_side",
-           "parse_regress", "print_comparison"]
+__all__ = [
+    "COMPARE_RENDERERS",
+    "REGRESS_USAGE",
+    "Comparison",
+    "RegressGate",
+    "Row",
+    "Side",
+    "compare",
+    "comparison_csv",
+    "comparison_json",
+    "comparison_markdown",
+    "current_gates",
+    "evaluate",
+    "load_side",
+    "parse_regress",
+    "print_comparison",
+]
 
 
-def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 10_000, confidence: float = 0.95,
-                rank: bool = False, metrics=None):
+def run_compare(
+    paths,
+    *,
+    tolerances=(),
+    gates=(),
+    seed: int = 0,
+    n_boot: int = 10_000,
+    confidence: float = 0.95,
+    rank: bool = False,
+    metrics=None,
+):
     """Load the reports and compare them.
 
     Two reports (and ``rank`` false): a :class:`Comparison` of the second against the first.
@@ -61,8 +84,7 @@ def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 
         raise UsageError("give the reports to compare: BASELINE CURRENT [MORE ...], or one batch report")
     sides = [load_side(p) for p in paths]
     if len(sides) == 2 and not rank:
-        comp = compare(sides[0], sides[1], tolerances=list(tolerances), seed=seed, n_boot=n_boot,
-                       confidence=confidence)
+        comp = compare(sides[0], sides[1], tolerances=list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
         value_gates, items = current_gates(sides[1], list(gates))
         comp.gates += value_gates
         comp.gate_items += items
@@ -72,8 +94,10 @@ def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 
         return comp
     if len(sides) == 1:
         if sides[0].kind != "batch":
-            raise UsageError(f"{sides[0].path}: one report can be ranked only if it is a batch report with several "
-                             "models; give BASELINE CURRENT [MORE ...]")
+            raise UsageError(
+                f"{sides[0].path}: one report can be ranked only if it is a batch report with several "
+                "models; give BASELINE CURRENT [MORE ...]"
+            )
         systems = nway.systems_from_batch(sides[0])
     else:
         systems = nway.systems_from_files(sides)
@@ -81,13 +105,17 @@ def run_compare(paths, *, tolerances=(), gates=(), seed: int = 0, n_boot: int = 
     if metrics:
         _check_metrics(metrics, {m.metric for m in ranking.metrics})
         ranking.metrics = [m for m in ranking.metrics if m.metric in metrics]
-    nway.add_baseline_comparisons(ranking, systems, list(tolerances), seed=seed, n_boot=n_boot,
-                                  confidence=confidence)
+    nway.add_baseline_comparisons(ranking, systems, list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
     for system, side in systems[1:]:
         value_gates, items = current_gates(side, list(gates))
         for item, g in zip(items, value_gates):
-            ranking.gates.append((f"{system.letter} {system.name}" + ("" if item in side.items and
-                                  len(side.items) == 1 else f": {item}"), g))
+            ranking.gates.append(
+                (
+                    f"{system.letter} {system.name}"
+                    + ("" if item in side.items and len(side.items) == 1 else f": {item}"),
+                    g,
+                )
+            )
     return ranking
 
 

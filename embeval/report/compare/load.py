@@ -38,11 +38,13 @@ def load_side(path: str | Path) -> Side:
     except UnicodeDecodeError:
         raise InputError(p, "not an embeval JSON report (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
-        raise InputError(p, f"not an embeval JSON report (invalid JSON: {exc.msg})",
-                         where=f"line {exc.lineno}") from None
+        raise InputError(
+            p, f"not an embeval JSON report (invalid JSON: {exc.msg})", where=f"line {exc.lineno}"
+        ) from None
     if not isinstance(doc, dict) or "embeval_version" not in doc:
-        raise InputError(p, "not an embeval JSON report (no 'embeval_version'; write one with --output X.json "
-                            "or embeval run)")
+        raise InputError(
+            p, "not an embeval JSON report (no 'embeval_version'; write one with --output X.json or embeval run)"
+        )
     info = {**file_info(p), "embeval_version": doc.get("embeval_version")}
     try:
         if doc.get("kind") == "batch":
@@ -57,4 +59,3 @@ def load_side(path: str | Path) -> Side:
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
     return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})
-

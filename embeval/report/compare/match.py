@@ -37,10 +37,10 @@ class Row:
 
     @property
     def relative(self) -> float | None:
-        d = self.delta
-        if d is None or self.old == 0:
+        d, old = self.delta, self.old
+        if d is None or old is None or old == 0:
             return None
-        return d / abs(self.old)
+        return d / abs(old)
 
     @property
     def regression(self) -> float | None:
@@ -71,10 +71,18 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         clean = _num
-        return {"item": self.item, "metric": self.metric, "params": self.params, "old": clean(self.old),
-                "new": clean(self.new), "delta": clean(self.delta), "relative": clean(self.relative),
-                "higher_is_better": self.higher_is_better,
-                "paired_test": None if self.test is None else self.test.to_dict(), "verdict": self.verdict}
+        return {
+            "item": self.item,
+            "metric": self.metric,
+            "params": self.params,
+            "old": clean(self.old),
+            "new": clean(self.new),
+            "delta": clean(self.delta),
+            "relative": clean(self.relative),
+            "higher_is_better": self.higher_is_better,
+            "paired_test": None if self.test is None else self.test.to_dict(),
+            "verdict": self.verdict,
+        }
 
 
 def _num(v):
@@ -105,10 +113,17 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         from embeval import __version__
 
-        return {"embeval_version": __version__, "command": "compare", "baseline": self.baseline,
-                "current": self.current, "settings": self.settings, "rows": [r.to_dict() for r in self.rows],
-                "gates": [{"item": i, **g.to_dict()} for i, g in zip(self.gate_items, self.gates)],
-                "passed": self.passed, "notes": self.notes}
+        return {
+            "embeval_version": __version__,
+            "command": "compare",
+            "baseline": self.baseline,
+            "current": self.current,
+            "settings": self.settings,
+            "rows": [r.to_dict() for r in self.rows],
+            "gates": [{"item": i, **g.to_dict()} for i, g in zip(self.gate_items, self.gates)],
+            "passed": self.passed,
+            "notes": self.notes,
+        }
 
 
 def _per_query(report: Report) -> dict[str, dict[str, float]]:
@@ -118,63 +133,95 @@ def _per_query(report: Report) -> dict[str, dict[str, float]]:
     return out
 
 
-def compare(base: Side, cur: Side, *, tolerances: list[RegressGate] | None = None, seed: int = 0,
-            n_boot: int = 10_000, confidence: float = 0.95) -> Comparison:
-    """Match results, run paired tests where per-query values exist in both, evaluate gates."""
-    import numpy as np
-
-    from embeval.report.paired import paired_test
-
+def _check_settings(base: Side, cur: Side, n_boot: int, confidence: float) -> None:
     if not 0 < confidence < 1:
         raise UsageError(f"--confidence {confidence}: must be between 0 and 1")
     if n_boot < 100:
         raise UsageError(f"--n-boot {n_boot}: use at least 100 resamples")
     if base.kind != cur.kind:
-        raise UsageError(f"{base.path} is a {base.kind} report but {cur.path} is a {cur.kind} report; "
-                         "compare two reports of the same kind")
+        raise UsageError(
+            f"{base.path} is a {base.kind} report but {cur.path} is a {cur.kind} report; "
+            "compare two reports of the same kind"
+        )
     if base.kind == "single":
         (bcmd,), (ccmd,) = base.items.keys(), cur.items.keys()
         if bcmd != ccmd:
-            raise UsageError(f"{base.path} is a {bcmd} report but {cur.path} is a {ccmd} report; "
-                             "compare reports of the same command")
-    comp = Comparison(baseline=base.info, current=cur.info,
-                      settings={"seed": seed, "n_boot": n_boot, "n_perm": n_boot, "confidence": confidence})
-    shared = [k for k in base.items if k in cur.items]
-    for k in base.items:
-        if k not in cur.items:
-            comp.notes.append(f"{k}: only in the baseline")
-    for k in cur.items:
-        if k not in base.items:
-            comp.notes.append(f"{k}: only in the current report")
-    for key in shared:
+            raise UsageError(
+                f"{base.path} is a {bcmd} report but {cur.path} is a {ccmd} report; compare reports of the same command"
+            )
+
+
+def _paired(bq: dict[str, float] | None, cq: dict[str, float] | None, **kw) -> PairedTest | None:
+    """The paired test over the queries with finite values in both per-query maps (query id →
+    value), when there are at least 2."""
+    import numpy as np
+
+    from embeval.report.paired import paired_test
+
+    if bq is None or cq is None:
+        return None
+    pairs = np.array([(bq[q], cq[q]) for q in bq if q in cq], dtype=np.float64).reshape(-1, 2)
+    pairs = pairs[np.isfinite(pairs).all(axis=1)]
+    if len(pairs) < 2:
+        return None
+    return paired_test(pairs[:, 0], pairs[:, 1], n_perm=kw["n_boot"], **kw)
+
+
+def _match_item(comp: Comparison, item: str, b: Report, c: Report, **test_kw) -> None:
+    """One Row per baseline result (matched to the current result with the same metric and
+    identifying parameters, first unused match), then one per unmatched current result."""
+    bq, cq = _per_query(b), _per_query(c)
+    once = {m for m in bq if sum(r.metric == m for r in b.results) == 1}  # per-query values are by name
+    used: set[int] = set()
+    for rb in b.results:
+        j = next(
+            (
+                j
+                for j, rc in enumerate(c.results)
+                if j not in used and rc.metric == rb.metric and _same_params(rb.metric, rb.params, rc.params)
+            ),
+            None,
+        )
+        rc = None if j is None else c.results[j]
+        if j is not None:
+            used.add(j)
+        hib = rb.higher_is_better if rb.higher_is_better is not None else (rc.higher_is_better if rc else None)
+        row = Row(item, rb.metric, rb.params, _finite(rb.value), None if rc is None else _finite(rc.value), hib)
+        if rc is None:
+            row.verdict = "missing in current"
+        else:
+            row.test = _paired(bq.get(rb.metric) if rb.metric in once else None, cq.get(rb.metric), **test_kw)
+        comp.rows.append(row)
+    for j, rc in enumerate(c.results):
+        if j not in used:
+            comp.rows.append(
+                Row(item, rc.metric, rc.params, None, _finite(rc.value), rc.higher_is_better, verdict="only in current")
+            )
+
+
+def compare(
+    base: Side,
+    cur: Side,
+    *,
+    tolerances: list[RegressGate] | None = None,
+    seed: int = 0,
+    n_boot: int = 10_000,
+    confidence: float = 0.95,
+) -> Comparison:
+    """Match results, run paired tests where per-query values exist in both, evaluate gates."""
+    _check_settings(base, cur, n_boot, confidence)
+    comp = Comparison(
+        baseline=base.info,
+        current=cur.info,
+        settings={"seed": seed, "n_boot": n_boot, "n_perm": n_boot, "confidence": confidence},
+    )
+    comp.notes += [f"{k}: only in the baseline" for k in base.items if k not in cur.items]
+    comp.notes += [f"{k}: only in the current report" for k in cur.items if k not in base.items]
+    for key in (k for k in base.items if k in cur.items):
         b, c = base.items[key], cur.items[key]
         item = "" if base.kind == "single" else key
         _note_differences(comp, item or key, b, c)
-        bq, cq = _per_query(b), _per_query(c)
-        names_b = [r.metric for r in b.results]
-        used: set[int] = set()
-        for rb in b.results:
-            j = next((j for j, rc in enumerate(c.results) if j not in used and rc.metric == rb.metric
-                      and _same_params(rb.metric, rb.params, rc.params)), None)
-            rc = None if j is None else c.results[j]
-            if j is not None:
-                used.add(j)
-            hib = rb.higher_is_better if rb.higher_is_better is not None else (rc.higher_is_better if rc else None)
-            row = Row(item, rb.metric, rb.params, _finite(rb.value), None if rc is None else _finite(rc.value), hib)
-            if rc is None:
-                row.verdict = "missing in current"
-            if rc is not None and rb.metric in bq and rb.metric in cq and names_b.count(rb.metric) == 1:
-                qids = [q for q in bq[rb.metric] if q in cq[rb.metric]]
-                pairs = np.array([(bq[rb.metric][q], cq[rb.metric][q]) for q in qids], dtype=np.float64).reshape(-1, 2)
-                pairs = pairs[np.isfinite(pairs).all(axis=1)]
-                if len(pairs) >= 2:
-                    row.test = paired_test(pairs[:, 0], pairs[:, 1], n_boot=n_boot, n_perm=n_boot,
-                                           confidence=confidence, seed=seed)
-            comp.rows.append(row)
-        for j, rc in enumerate(c.results):
-            if j not in used:
-                comp.rows.append(Row(item, rc.metric, rc.params, None, _finite(rc.value), rc.higher_is_better,
-                                     verdict="only in current"))
+        _match_item(comp, item, b, c, n_boot=n_boot, confidence=confidence, seed=seed)
     from embeval.report.compare.regress import evaluate
 
     evaluate(comp, tolerances or [])
@@ -200,8 +247,9 @@ def _note_differences(comp: Comparison, item: str, b: Report, c: Report) -> None
             comp.notes.append(f"{item}: input '{role}' differs (sha256 {hb[:12]}… → {hc[:12]}…)")
     diff = sorted(k for k in set(b.settings) | set(c.settings) if b.settings.get(k) != c.settings.get(k))
     if diff:
-        comp.notes.append(f"{item}: settings differ: " + ", ".join(
-            f"{k} {b.settings.get(k)!r} → {c.settings.get(k)!r}" for k in diff))
+        comp.notes.append(
+            f"{item}: settings differ: " + ", ".join(f"{k} {b.settings.get(k)!r} → {c.settings.get(k)!r}" for k in diff)
+        )
 
 
 def _verdict(row: Row) -> str:
@@ -217,4 +265,3 @@ def _verdict(row: Row) -> str:
     if sig is None:
         return word
     return word + (" (significant)" if sig else " (within noise)")
-

@@ -44,9 +44,11 @@ def _delta(ranking: Ranking, m: MetricRank, k: int) -> tuple[str, bool | None]:
 
 def _caption(r: Ranking) -> str:
     conf = r.settings["confidence"]
-    return (f"Superscripts: significantly better than the systems with those letters (paired two-sided "
-            f"sign-flip randomisation test over shared queries, Holm–Bonferroni across pairs, p < {1 - conf:.3g}). "
-            f"Best value in bold. Intervals: {100 * conf:g}% bootstrap over queries (or the report's own).")
+    return (
+        f"Superscripts: significantly better than the systems with those letters (paired two-sided "
+        f"sign-flip randomisation test over shared queries, Holm–Bonferroni across pairs, p < {1 - conf:.3g}). "
+        f"Best value in bold. Intervals: {100 * conf:g}% bootstrap over queries (or the report's own)."
+    )
 
 
 def ranking_json(r: Ranking) -> str:
@@ -59,15 +61,46 @@ def ranking_csv(r: Ranking) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["group", "metric", "params", "higher_is_better", "letter", "system", "value", "ci_low", "ci_high",
-                "rank", "best", "better_than", "delta_vs_baseline", "p_holm_vs_baseline"])
+    w.writerow(
+        [
+            "group",
+            "metric",
+            "params",
+            "higher_is_better",
+            "letter",
+            "system",
+            "value",
+            "ci_low",
+            "ci_high",
+            "rank",
+            "best",
+            "better_than",
+            "delta_vs_baseline",
+            "p_holm_vs_baseline",
+        ]
+    )
     for m in r.metrics:
         for k, (s, c) in enumerate(zip(r.systems, m.cells)):
             t = m.pair(LETTERS[0], s.letter) if k else None
             delta = None if (k == 0 or c.value is None or m.cells[0].value is None) else c.value - m.cells[0].value
-            w.writerow([m.group, m.metric, dumps(m.params, sort_keys=True) if m.params else "", m.higher_is_better,
-                        s.letter, s.name, c.value, c.ci_low, c.ci_high, c.rank, c.best, "".join(c.better_than),
-                        delta, "" if t is None else t.p_holm])
+            w.writerow(
+                [
+                    m.group,
+                    m.metric,
+                    dumps(m.params, sort_keys=True) if m.params else "",
+                    m.higher_is_better,
+                    s.letter,
+                    s.name,
+                    c.value,
+                    c.ci_low,
+                    c.ci_high,
+                    c.rank,
+                    c.best,
+                    "".join(c.better_than),
+                    delta,
+                    "" if t is None else t.p_holm,
+                ]
+            )
     return buf.getvalue()
 
 
@@ -93,8 +126,13 @@ def ranking_markdown(r: Ranking) -> str:
                 cells.append(f"{v}{sup} {_ci(c)}".strip())
             lines.append(f"| {s.letter} | {_md(s.name)} | " + " | ".join(cells) + " |")
         if len(r.systems) > 1:
-            lines += ["", f"Change from the baseline **{_md(r.systems[0].name)}** (✱ significant after correction):",
-                      "", "| system | " + " | ".join(_md(m.label) for m in ms) + " |", "|---|" + "---:|" * len(ms)]
+            lines += [
+                "",
+                f"Change from the baseline **{_md(r.systems[0].name)}** (✱ significant after correction):",
+                "",
+                "| system | " + " | ".join(_md(m.label) for m in ms) + " |",
+                "|---|" + "---:|" * len(ms),
+            ]
             for k, s in enumerate(r.systems[1:], start=1):
                 cells = []
                 for m in ms:
@@ -111,8 +149,18 @@ def ranking_markdown(r: Ranking) -> str:
     return "\n".join(lines) + "\n"
 
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def tex(text: str) -> str:
@@ -125,12 +173,20 @@ def ranking_latex(r: Ranking) -> str:
     out = []
     for group in r.groups:
         ms = [m for m in r.metrics if m.group == group]
-        out += [r"\begin{table*}[ht]", r"\centering",
-                r"\caption{" + tex(f"{group}: ") + tex(_caption(r)) + "}",
-                r"\begin{tabular}{cl" + "c" * len(ms) + "}", r"\toprule",
-                r"\textbf{\#} & \textbf{System} & " + " & ".join(
-                    r"\textbf{" + tex(m.label) + "}" + (r" $\uparrow$" if m.higher_is_better else r" $\downarrow$")
-                    for m in ms) + r" \\", r"\midrule"]
+        out += [
+            r"\begin{table*}[ht]",
+            r"\centering",
+            r"\caption{" + tex(f"{group}: ") + tex(_caption(r)) + "}",
+            r"\begin{tabular}{cl" + "c" * len(ms) + "}",
+            r"\toprule",
+            r"\textbf{\#} & \textbf{System} & "
+            + " & ".join(
+                r"\textbf{" + tex(m.label) + "}" + (r" $\uparrow$" if m.higher_is_better else r" $\downarrow$")
+                for m in ms
+            )
+            + r" \\",
+            r"\midrule",
+        ]
         for k, s in enumerate(r.systems):
             cells = []
             for m in ms:
@@ -146,19 +202,25 @@ def ranking_latex(r: Ranking) -> str:
 def ranking_html(r: Ranking) -> str:
     from embeval.report.html import CSS, _e
 
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>embeval compare</title><style>{CSS}"
-             ".best{font-weight:700} .up{color:#1a7f37} .down{color:#cf222e} sup{color:#555}</style></head><body>",
-             "<h1>embeval compare</h1>",
-             f"<div class='banner {'ok' if r.passed else 'bad'}'>"
-             f"{'every gate passed' if r.passed else 'a gate failed'} · {len(r.systems)} systems</div>",
-             "<table><tr><th>#</th><th>system</th><th>source</th></tr>"]
-    parts += [f"<tr><td>{_e(s.letter)}</td><td>{_e(s.name)}</td><td><code>{_e(s.source)}</code></td></tr>"
-              for s in r.systems]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>embeval compare</title><style>{CSS}"
+        ".best{font-weight:700} .up{color:#1a7f37} .down{color:#cf222e} sup{color:#555}</style></head><body>",
+        "<h1>embeval compare</h1>",
+        f"<div class='banner {'ok' if r.passed else 'bad'}'>"
+        f"{'every gate passed' if r.passed else 'a gate failed'} · {len(r.systems)} systems</div>",
+        "<table><tr><th>#</th><th>system</th><th>source</th></tr>",
+    ]
+    parts += [
+        f"<tr><td>{_e(s.letter)}</td><td>{_e(s.name)}</td><td><code>{_e(s.source)}</code></td></tr>" for s in r.systems
+    ]
     parts.append("</table>")
     for group in r.groups:
         ms = [m for m in r.metrics if m.group == group]
-        parts.append(f"<h2>{_e(group)}</h2><h3>Ranking</h3><div class='wide'><table><tr><th>#</th><th>system</th>"
-                     + "".join(f"<th>{_e(m.label)} {_arrow(m)}</th>" for m in ms) + "</tr>")
+        parts.append(
+            f"<h2>{_e(group)}</h2><h3>Ranking</h3><div class='wide'><table><tr><th>#</th><th>system</th>"
+            + "".join(f"<th>{_e(m.label)} {_arrow(m)}</th>" for m in ms)
+            + "</tr>"
+        )
         for k, s in enumerate(r.systems):
             row = [f"<td>{_e(s.letter)}</td><td>{_e(s.name)}</td>"]
             for m in ms:
@@ -170,8 +232,10 @@ def ranking_html(r: Ranking) -> str:
             parts.append("<tr>" + "".join(row) + "</tr>")
         parts.append("</table></div>")
         if len(r.systems) > 1:
-            parts.append(f"<h3>Change from the baseline {_e(r.systems[0].name)}</h3><div class='wide'><table>"
-                         "<tr><th>system</th>" + "".join(f"<th>{_e(m.label)}</th>" for m in ms) + "</tr>")
+            parts.append(
+                f"<h3>Change from the baseline {_e(r.systems[0].name)}</h3><div class='wide'><table>"
+                "<tr><th>system</th>" + "".join(f"<th>{_e(m.label)}</th>" for m in ms) + "</tr>"
+            )
             for k, s in enumerate(r.systems[1:], start=1):
                 row = [f"<td>{_e(s.letter)} {_e(s.name)}</td>"]
                 for m in ms:
@@ -182,15 +246,18 @@ def ranking_html(r: Ranking) -> str:
                         cls = "up" if (cur > base) == m.higher_is_better else "down"
                     row.append(f"<td class='num {cls}'>{_e(text)}{' ✱' if sig else ''}</td>")
                 parts.append("<tr>" + "".join(row) + "</tr>")
-            parts.append("</table></div><p class='muted'>✱ significant after Holm–Bonferroni correction; green = "
-                         "better, red = worse by the metric's direction.</p>")
+            parts.append(
+                "</table></div><p class='muted'>✱ significant after Holm–Bonferroni correction; green = "
+                "better, red = worse by the metric's direction.</p>"
+            )
     parts.append(f"<p class='muted'>{_e(_caption(r))}</p>")
     if r.gates:
         parts.append("<h2>Gates</h2><table><tr><th>gate</th><th>system</th><th>result</th><th>why</th></tr>")
         for item, g in r.gates:
             res = "<span class='pass'>pass</span>" if g.passed else "<span class='fail'>FAIL</span>"
-            parts.append(f"<tr><td><code>{_e(g.expr)}</code></td><td>{_e(item)}</td><td>{res}</td>"
-                         f"<td>{_e(g.message)}</td></tr>")
+            parts.append(
+                f"<tr><td><code>{_e(g.expr)}</code></td><td>{_e(item)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
+            )
         parts.append("</table>")
     for note in r.notes:
         parts.append(f"<p class='muted'>{_e(note)}</p>")
@@ -234,5 +301,10 @@ def print_ranking(r: Ranking, console) -> None:
         console.print(f"[dim]{escape(note)}[/]")
 
 
-RANKING_RENDERERS = {"json": ranking_json, "csv": ranking_csv, "markdown": ranking_markdown, "latex": ranking_latex,
-                     "html": ranking_html}
+RANKING_RENDERERS = {
+    "json": ranking_json,
+    "csv": ranking_csv,
+    "markdown": ranking_markdown,
+    "latex": ranking_latex,
+    "html": ranking_html,
+}

@@ -30,8 +30,18 @@ COLUMNS = ["item", "metric", "old", "new", "delta", "relative", "delta CI", "p",
 
 
 def _cells(r: Row) -> list[str]:
-    return [r.item, r.label, _f(r.old), _f(r.new), _f(r.delta, True), _rel(r), _ci(r), _p(r),
-            "" if r.test is None else str(r.test.n), r.verdict]
+    return [
+        r.item,
+        r.label,
+        _f(r.old),
+        _f(r.new),
+        _f(r.delta, True),
+        _rel(r),
+        _ci(r),
+        _p(r),
+        "" if r.test is None else str(r.test.n),
+        r.verdict,
+    ]
 
 
 def comparison_json(comp: Comparison) -> str:
@@ -44,20 +54,53 @@ def comparison_csv(comp: Comparison) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["item", "metric", "params", "old", "new", "delta", "relative", "higher_is_better", "ci_low",
-                "ci_high", "p_value", "n_queries", "verdict"])
+    w.writerow(
+        [
+            "item",
+            "metric",
+            "params",
+            "old",
+            "new",
+            "delta",
+            "relative",
+            "higher_is_better",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "n_queries",
+            "verdict",
+        ]
+    )
     for r in comp.rows:
         t = r.test.to_dict() if r.test else {}
-        w.writerow([r.item, r.metric, dumps(r.params, sort_keys=True) if r.params else "", _num(r.old),
-                    _num(r.new), _num(r.delta), _num(r.relative), r.higher_is_better, t.get("ci_low", ""),
-                    t.get("ci_high", ""), t.get("p_value", ""), t.get("n", ""), r.verdict])
+        w.writerow(
+            [
+                r.item,
+                r.metric,
+                dumps(r.params, sort_keys=True) if r.params else "",
+                _num(r.old),
+                _num(r.new),
+                _num(r.delta),
+                _num(r.relative),
+                r.higher_is_better,
+                t.get("ci_low", ""),
+                t.get("ci_high", ""),
+                t.get("p_value", ""),
+                t.get("n", ""),
+                r.verdict,
+            ]
+        )
     return buf.getvalue()
 
 
 def comparison_markdown(comp: Comparison) -> str:
     mark = "❌" if not comp.passed else "✅"
-    lines = [f"### {mark} embeval compare", "",
-             f"baseline `{comp.baseline.get('path')}` → current `{comp.current.get('path')}`", ""]
+    lines = [
+        f"### {mark} embeval compare",
+        "",
+        f"baseline `{comp.baseline.get('path')}` → current `{comp.current.get('path')}`",
+        "",
+    ]
     show_item = any(r.item for r in comp.rows)
     cols = COLUMNS if show_item else COLUMNS[1:]
     lines.append("| " + " | ".join(cols) + " |")
@@ -92,24 +135,34 @@ def print_comparison(comp: Comparison, console) -> None:
         for r in rows:
             full = dict(zip(COLUMNS, _cells(r)))
             cells = [escape(full[c]) for c in cols]
-            style = "red" if r.verdict.startswith("worse") and "noise" not in r.verdict else (
-                "green" if r.verdict.startswith("better") and "noise" not in r.verdict else None)
+            style = (
+                "red"
+                if r.verdict.startswith("worse") and "noise" not in r.verdict
+                else ("green" if r.verdict.startswith("better") and "noise" not in r.verdict else None)
+            )
             cells[-1] = f"[{style}]{cells[-1]}[/]" if style else cells[-1]
             t.add_row(*cells)
         console.print(t)
-    console.print(f"[dim]baseline {escape(str(comp.baseline.get('path')))} → current "
-                  f"{escape(str(comp.current.get('path')))}[/]")
+    console.print(
+        f"[dim]baseline {escape(str(comp.baseline.get('path')))} → current {escape(str(comp.current.get('path')))}[/]"
+    )
     shown = [(i, g) for i, g in zip(comp.gate_items, comp.gates) if not g.passed or g.message]
     if comp.gates:
-        g = Table(title=f"gates: {sum(x.passed for x in comp.gates)} of {len(comp.gates)} passed"
-                        + (", these need a look" if shown else ""))
+        g = Table(
+            title=f"gates: {sum(x.passed for x in comp.gates)} of {len(comp.gates)} passed"
+            + (", these need a look" if shown else "")
+        )
         if shown:
             with_item = any(item != "compare" for item, _ in shown)
             for c in ("gate", "item", "result", "why") if with_item else ("gate", "result", "why"):
                 g.add_column(c)
             for item, gr in shown:
-                cells = [escape(gr.expr), escape(item), "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
-                         escape(gr.message)]
+                cells = [
+                    escape(gr.expr),
+                    escape(item),
+                    "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
+                    escape(gr.message),
+                ]
                 g.add_row(*(cells if with_item else cells[:1] + cells[2:]))
         console.print(g if shown else f"[green]{g.title}[/]")
     for note in comp.notes:
