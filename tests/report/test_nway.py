@@ -125,6 +125,14 @@ def test_cli_three_reports_rank_gate_and_render(cli, tmp_path):
     assert "<h3>Ranking</h3>" in page and "Change from the baseline sys0" in page
     assert re.search(r"class='num up'>\+0\.\d{4} \(\+\d+\.\d%\) ✱", page)  # sys1's delta, better
     assert re.search(r"class='num down'>-0\.\d{4} \(-\d+\.\d%\) ✱", page)  # sys2's, worse
+    # --fail-if gates every system but the baseline on its own value.
+    doc = json.loads(cli("compare", *paths, "--fail-if", "ndcg@10 < 0.6", "-f", "json", "--n-boot", "1000").stdout)
+    values = {s["name"]: v["value"] for s, v in zip(doc["systems"], doc["metrics"][0]["systems"].values())}
+    assert [(g["item"], g["passed"]) for g in doc["gates"]] == [
+        ("b sys1", True),
+        ("c sys2", False),
+    ]
+    assert values["sys1"] > 0.6 > values["sys2"]
     two = cli("compare", *paths[:2], "--rank", "-f", "markdown", "--n-boot", "1000")
     assert two.exit_code == 0 and "<sup>a</sup>" in two.stdout
 
