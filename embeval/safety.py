@@ -132,3 +132,11 @@ def plain_text_figures(fn):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def rich_literal(text: Any) -> str:
+    """Text for a Rich console shown literally: markup escaped (a path like ``d[/b]x.npy`` is no
+    closing tag) and control characters made visible (:func:`term`)."""
+    from rich.markup import escape
+
+    return escape(term(text))

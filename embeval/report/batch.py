@@ -240,13 +240,9 @@ BATCH_RENDERERS = {"json": batch_json, "csv": batch_csv, "markdown": batch_markd
 
 def print_batch(batch: Batch, console) -> None:
     """Rich tables: one per command (items × metrics), then the gates and the items that failed."""
-    from rich.markup import escape as _escape
     from rich.table import Table
 
-    from embeval.safety import term
-
-    def escape(text) -> str:  # literal: markup escaped, control characters visible
-        return _escape(term(text))
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     for command, items in by_command(batch).items():
         columns, rows = pivot(items)

@@ -275,8 +275,9 @@ def ranking_html(r: Ranking) -> str:
 
 
 def print_ranking(r: Ranking, console) -> None:
-    from rich.markup import escape
     from rich.table import Table
+
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     for group in r.groups:
         ms = [m for m in r.metrics if m.group == group]

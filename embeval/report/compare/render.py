@@ -126,8 +126,9 @@ def comparison_markdown(comp: Comparison) -> str:
 def print_comparison(comp: Comparison, console) -> None:
     """One Rich table per item (a single report has one), then the gates that failed or that a
     paired test let through; passing gates are counted, not listed."""
-    from rich.markup import escape
     from rich.table import Table
+
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     groups: dict[str, list[Row]] = {}
     for r in comp.rows:
