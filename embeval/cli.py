@@ -814,9 +814,10 @@ def gap_cmd(
     queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
     from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.gates import command_families
     from embeval.report.plots import check_plot_path, gap_figure
 
-    out.check("gap", [a, b], {"--export-gap": export_gap, "--plot": plot})
+    out.check(command_families("gap"), [a, b], {"--export-gap": export_gap, "--plot": plot})
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if export_gap is not None:
         check_vector_path(export_gap)
@@ -966,7 +967,9 @@ def run_cmd(
     from embeval.batch.commands import COMMANDS
 
     # A metric none of the config's commands can compute is refused before any item runs.
-    check_known(gates, tuple({f for j in cfg.jobs for f in (COMMANDS[j.command].families or (j.command,))}),
+    from embeval.report.gates import command_families
+
+    check_known(gates, tuple({f for j in cfg.jobs for f in command_families(j.command, COMMANDS[j.command].families)}),
                 "the commands of this config")
     folder = cfg.settings.out_dir or Path("embeval-report")  # load_config always sets it
     if folder.exists() and not folder.is_dir():

@@ -305,9 +305,9 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         for j, expr in enumerate(_as_list(c.get("fail_if", []))):
             try:
                 gates.append(parse_gate(expr, option=None))
-                from embeval.report.gates import check_known
+                from embeval.report.gates import check_known, command_families
 
-                check_known(gates[-1:], COMMANDS[command].families or (command,))
+                check_known(gates[-1:], command_families(command, COMMANDS[command].families))
             except UsageError as exc:
                 c.fail(f"fail_if[{j}]", str(exc))
         options = dict(c.get("options", {}))
