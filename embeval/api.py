@@ -74,7 +74,7 @@ def load_input(
         p = Path(path)
         if p.suffix.lower() == ".txt" or is_beir_folder(p):
             raise UsageError(f"{path} holds texts: pass --model (e.g. --model default) to encode them")
-        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col)
+        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
     import numpy as np
 
     from embeval.encode import encode_texts, load_encoder
@@ -134,7 +134,7 @@ def geometry_report(
         other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
-            raise UsageError(f"--pairs {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
+            raise UsageError(f"--pairs {other.path}: {other.n} rows, but {emb.path} has {emb.n}; pairs must be row-aligned")
         inputs["pairs"] = other.describe()
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
                         labels=lab, seed=seed, progress=progress)
@@ -253,7 +253,7 @@ def gap_report(
         set_a = load_input(a, role="query", **load)
         set_b = load_input(b, role="document", **load)
         check_same_dim(set_a, set_b)
-        name_a, name_b = Path(a).name, Path(b).name
+        name_a, name_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
     if paired and set_a.n != set_b.n:
         raise UsageError(f"--paired needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")
@@ -420,8 +420,8 @@ def retrieval_report(
 
     _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc)
     if encoder is None:
-        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
-        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
+        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
     else:
         load = dict(encoder=encoder, text_col=text_col, id_col=id_col, progress=progress)
         q = load_input(queries_path, role="query", **load)
@@ -436,7 +436,7 @@ def retrieval_report(
     }
     return retrieval_report_from_arrays(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
-        sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
+        sources=(_id_source(q.path, q.ids, id_col), _id_source(c.path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         roc=roc, seed=seed, progress=progress,
     )

@@ -236,9 +236,9 @@ def metrics_cmd(
 @app.command("geometry")
 @boundary
 def geometry_cmd(
-    file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
+    file: Annotated[str, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, postgresql://, hf-disk://, faiss://).")],
     metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See 'embeval metrics'.")] = None,
-    pairs: Annotated[Optional[Path], typer.Option("--pairs", help="Row-aligned partner embeddings (for alignment).")] = None,
+    pairs: Annotated[Optional[str], typer.Option("--pairs", help="Row-aligned partner embeddings (for alignment).")] = None,
     sample: Annotated[int, typer.Option("--sample", help="Estimate uniformity from N random pairs (with a 95% CI) instead of exactly.")] = 0,
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise rows first (default, as SPEC §3).")] = True,
     id_col: IdColOpt = "id",
@@ -371,8 +371,8 @@ def pairs_cmd(
 def retrieval_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use --queries/--corpus/--qrels.")] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
-    queries: Annotated[Optional[Path], typer.Option("--queries", help="Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array.")] = None,
-    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    queries: Annotated[Optional[str], typer.Option("--queries", help="Query embeddings (.npy .npz .parquet .csv .tsv .jsonl, .faiss, or a source URI); ids from the id column/array.")] = None,
+    corpus: Annotated[Optional[str], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
     qrels: Annotated[Optional[Path], typer.Option("--qrels", help="Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant.")] = None,
     k: Annotated[str, typer.Option("--k", help="Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated.")] = "1,10,100",
     index: Annotated[str, typer.Option("--index", help="flat (exact, default), hnsw or ivf (approximate: also reports ann_recall@K against exact search on a sample).")] = "flat",
@@ -439,8 +439,8 @@ def retrieval_cmd(
 @app.command("gap")
 @boundary
 def gap_cmd(
-    a: Annotated[Path, typer.Argument(help="Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
-    b: Annotated[Optional[Path], typer.Argument(help="Set B: an embedding file (texts with --model); omit when A holds both sets.")] = None,
+    a: Annotated[str, typer.Argument(help="Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
+    b: Annotated[Optional[str], typer.Argument(help="Set B: an embedding file (texts with --model); omit when A holds both sets.")] = None,
     paired: Annotated[bool, typer.Option("--paired", help="Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A retrieval, and gap_shift.")] = False,
     metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'.")] = None,
     folds: Annotated[Optional[int], typer.Option("--folds", help="Cross-validation folds for linear_separability (default 5).")] = None,
