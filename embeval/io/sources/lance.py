@@ -15,7 +15,7 @@ def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
     path = local_path(s, "LanceDB folder")
     try:
         db = lancedb.connect(str(path))
-        names = list(db.table_names()) if hasattr(db, "table_names") else list(db.list_tables().tables)
+        names = _table_names(db)
     except Exception as exc:  # noqa: BLE001 - any driver failure is a bad input here
         raise InputError(s.shown, f"not a readable LanceDB database: {type(exc).__name__}: {exc}") from None
     table = param(s, "table", None)
@@ -51,3 +51,15 @@ def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
     except Exception as exc:  # noqa: BLE001
         raise InputError(s.shown, f"reading table {table!r} failed: {type(exc).__name__}: {exc}") from None
     return SourceData(vectors, ids, labels, {"table": table, "column": vcol, "version": tbl.version})
+
+
+def _table_names(db) -> list[str]:
+    if not hasattr(db, "list_tables"):  # lancedb before 0.25
+        return list(db.table_names())
+    names, token = [], None
+    while True:
+        resp = db.list_tables(page_token=token) if token else db.list_tables()
+        names.extend(resp.tables)
+        token = getattr(resp, "page_token", None)
+        if not token:
+            return names
