@@ -378,7 +378,7 @@ def encode_file(
 
 
 def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, roc=None,
-                             **_: Any) -> None:
+                             run_out=None, **_: Any) -> None:
     """Usage errors first: they must not wait for (large) files to load or texts to encode."""
     from embeval.diagnostics.retrieval import parse_ks
     from embeval.index.search import check_threads, resolve_params
@@ -388,6 +388,10 @@ def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, t
     resolve_params(index, None, index_params)
     check_threads(threads)
     check_roc_path(roc)
+    if run_out is not None:
+        from embeval.io.trec import check_run_path
+
+        check_run_path(run_out)
 
 
 def retrieval_report(
@@ -401,6 +405,7 @@ def retrieval_report(
     threads: int | None = None,
     per_query: bool = False,
     roc: str | Path | None = None,
+    run_out: str | Path | None = None,
     seed: int = 0,
     progress: Progress = NULL,
     id_col: str = "id",
@@ -418,7 +423,7 @@ def retrieval_report(
     from embeval.io.fileinfo import file_info
     from embeval.io.qrels import load_qrels
 
-    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc)
+    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc, run_out=run_out)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
         c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
@@ -438,7 +443,7 @@ def retrieval_report(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
         sources=(_id_source(q.path, q.ids, id_col), _id_source(c.path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
-        roc=roc, seed=seed, progress=progress,
+        roc=roc, seed=seed, progress=progress, run_out=run_out,
     )
 
 
@@ -516,6 +521,7 @@ def retrieval_report_from_arrays(
     seed: int = 0,
     progress: Progress = NULL,
     notes: Sequence[str] = (),
+    run_out: str | Path | None = None,
 ) -> Report:
     """The retrieval report from vectors already loaded (or encoded) and validated row-wise.
 
@@ -545,6 +551,10 @@ def retrieval_report_from_arrays(
         )
     if roc is not None:
         write_roc(roc, out.roc)
+    if run_out is not None:
+        from embeval.io.trec import write_run
+
+        n_lines = write_run(run_out, aligned.query_ids, doc_ids, *out.ranking)
     settings: dict[str, Any] = {"seed": seed, "index": index, "index_params": out.index_params,
                                 "k": list(ks), "threads": threads or "all", "normalized": True}
     report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
@@ -560,7 +570,53 @@ def retrieval_report_from_arrays(
                             f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
     if roc is not None:
         report.notes.append(f"ROC curve written to {roc}")
+    if run_out is not None:
+        report.notes.append(f"TREC run ({n_lines} lines, top {max(ks)} per query) written to {run_out}")
     if per_query:
         report.notes.append(f"{len(out.per_query)} per-query rows: in --format csv/json and --output .csv/.json")
+    report.notes.extend(notes)
+    return report
+
+
+def run_file_report(
+    run_path: str | Path,
+    qrels_path: str | Path,
+    *,
+    k: str | Sequence[int] = "1,10,100",
+    per_query: bool = False,
+    notes: Sequence[str] = (),
+) -> Report:
+    """``embeval retrieval --qrels Q --run-in RUN``: the ranking metrics of an existing TREC run
+    (BM25, a reranker, another system) judged by ``qrels``; equal to trec_eval's ndcg_cut, map_cut,
+    recall, P (and recip_rank on the run cut at k). See :mod:`embeval.diagnostics.run_eval`."""
+    from embeval.diagnostics.retrieval import parse_ks
+    from embeval.diagnostics.run_eval import NEED_FULL_SCORES, evaluate_run
+    from embeval.io.fileinfo import file_info
+    from embeval.io.qrels import load_qrels
+    from embeval.io.trec import read_run
+
+    ks = parse_ks(k)
+    run = read_run(run_path)
+    qrels = load_qrels(qrels_path)
+    ev = evaluate_run(run, qrels, ks, per_query=per_query, source=str(run_path))
+    inputs = {
+        "run": {**file_info(run_path), "queries": len(run), "documents": sum(len(v) for v in run.values())},
+        "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
+    }
+    report = Report("retrieval", inputs=inputs, settings={"k": list(ks), "ranking": "run file (trec_eval order)"},
+                    results=ev.results, per_query=ev.per_query)
+    report.notes.append(f"scored {ev.n_scored} queries (judged and ranked); documents ordered by score, ties by "
+                        "document id descending, as trec_eval; unjudged documents gain 0")
+    if ev.judged_not_ranked:
+        report.notes.append(f"{len(ev.judged_not_ranked)} judged queries have no line in the run and are left out, "
+                            f"as trec_eval does (e.g. {ev.judged_not_ranked[0]!r})")
+    if ev.ranked_not_judged:
+        report.notes.append(f"{len(ev.ranked_not_judged)} ranked queries are not in the qrels and are left out "
+                            f"(e.g. {ev.ranked_not_judged[0]!r})")
+    if ev.without_relevant:
+        report.notes.append(f"{len(ev.without_relevant)} scored queries have no relevant document: they score 0")
+    report.notes.append("not computed from a run file: " + ", ".join(NEED_FULL_SCORES) + " need a score for every "
+                        "(query, document) pair, and a run holds only its top documents; evaluate the vectors "
+                        "(--queries/--corpus) for them")
     report.notes.extend(notes)
     return report

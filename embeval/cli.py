@@ -384,6 +384,8 @@ def retrieval_cmd(
     threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for search and scoring (default: all cores).")] = None,
     per_query: Annotated[bool, typer.Option("--per-query", help="Add one row per query and metric to the CSV/JSON output.")] = False,
     roc: Annotated[Optional[Path], typer.Option("--roc", help="Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")] = None,
+    run_out: Annotated[Optional[Path], typer.Option("--run", help="Write the ranked top-K of every scored query as a TREC run file (qid Q0 docid rank score tag).", rich_help_panel="Interop")] = None,
+    run_in: Annotated[Optional[Path], typer.Option("--run-in", help="Evaluate an existing TREC run (BM25, a reranker...) against --qrels instead of vectors: ranking metrics, as trec_eval.", rich_help_panel="Interop")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     model: ModelOpt = None,
@@ -415,8 +417,19 @@ def retrieval_cmd(
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
     options = dict(k=k, index=index, index_params={name: v for name, v in params.items() if v is not None},
-                   threads=threads, per_query=per_query, roc=roc, seed=seed)
-    if data is not None:
+                   threads=threads, per_query=per_query, roc=roc, seed=seed, run_out=run_out)
+    if run_in is not None:
+        from embeval.api import run_file_report
+
+        if data or queries or corpus or encoder is not None:
+            raise UsageError("--run-in evaluates an existing run: give it with --qrels only (no BEIR folder, "
+                             "--queries, --corpus or --model)")
+        if qrels is None:
+            raise UsageError("--run-in needs --qrels")
+        if run_out is not None or roc is not None:
+            raise UsageError("--run and --roc need vectors; with --run-in only ranking metrics are computed")
+        report = run_file_report(run_in, qrels, k=k, per_query=per_query)
+    elif data is not None:
         from embeval.api import retrieval_report_beir
 
         if queries or corpus or qrels:
