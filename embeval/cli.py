@@ -61,6 +61,8 @@ QPromptOpt = Annotated[str, typer.Option("--query-prompt", help="Prefix for quer
 DPromptOpt = Annotated[str, typer.Option("--document-prompt", help="Prefix for document texts (e.g. 'passage: ').", rich_help_panel="Encoding")]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval).", rich_help_panel="Encoding")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder.", rich_help_panel="Encoding")]
+MtebOutOpt = Annotated[Optional[Path], typer.Option("--mteb-out", help="Also write the scores as an MTEB task result (.json; main_score = nDCG@10 for retrieval, Spearman for pairs).", rich_help_panel="Interop")]
+MtebTaskOpt = Annotated[Optional[str], typer.Option("--mteb-task", help="task_name in the --mteb-out file (default: the dataset's folder or file name).", rich_help_panel="Interop")]
 
 
 def _die(message: str) -> None:
@@ -169,6 +171,15 @@ def _shown(path: Path) -> str:
 
     rel = os.path.relpath(Path(path).absolute())
     return str(path) if rel.startswith("..") else rel
+
+
+def _write_mteb(path: Path | None, report, task: str, split: str) -> None:
+    """--mteb-out: the report's scores as an MTEB task result (written before the report is shown)."""
+    if path is not None:
+        from embeval.io.mteb import write_mteb
+
+        write_mteb(path, report, task_name=task, split=split)
+        report.notes.append(f"MTEB result ({task}, {split}) written to {path}")
 
 
 def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None) -> None:
@@ -352,17 +363,23 @@ def pairs_cmd(
     junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
     _check_format(fmt)
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
     _check_junit(junit)
+    from embeval.io.mteb import check_mteb_path
+
+    check_mteb_path(mteb_out)
     from embeval.api import pairs_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
     report = pairs_report(file, encoder=encoder, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
+    _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test")
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 
 
@@ -403,6 +420,8 @@ def retrieval_cmd(
     junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
 ) -> None:
     """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
     MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
@@ -413,6 +432,9 @@ def retrieval_cmd(
     gates = _parse_gates(fail_if)
     _output_format(output, fmt)
     _check_junit(junit)
+    from embeval.io.mteb import check_mteb_path
+
+    check_mteb_path(mteb_out)
     encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache, cache_dir)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
@@ -446,6 +468,8 @@ def retrieval_cmd(
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+    task = mteb_task or (Path(data).name if data is not None else Path(qrels).resolve().parent.parent.name or "embeval")
+    _write_mteb(mteb_out, report, task, split if data is not None else "test")
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 
 

@@ -173,6 +173,12 @@ def load_side(path: str | Path) -> Side:
     except json.JSONDecodeError as exc:
         raise InputError(p, f"not an embeval JSON report (invalid JSON: {exc.msg})",
                          where=f"line {exc.lineno}") from None
+    from embeval.io.mteb import is_mteb_result, mteb_report
+
+    if is_mteb_result(doc):  # an MTEB task result as a baseline (embeval.io.mteb maps the names)
+        report, extra = mteb_report(doc, p)
+        return Side(str(p), "single", {report.command: report},
+                    {**file_info(p), "kind": "single", "command": report.command, **extra})
     if not isinstance(doc, dict) or "embeval_version" not in doc:
         raise InputError(p, "not an embeval JSON report (no 'embeval_version'; write one with --output X.json "
                             "or embeval run)")
