@@ -287,3 +287,48 @@ def test_redact_unit():
     assert redact("lancedb:///abs/db?table=t") == "lancedb:///abs/db?table=t"
     with pytest.raises(InputError):
         load_embeddings("lancedb://?table=t")
+
+
+def test_batch_config_takes_source_uris(cli, faiss_files, tmp_path, parquet_file):
+    cfg = tmp_path / "embeval.toml"
+    cfg.write_text(f'''
+[[datasets]]
+name = "idx"
+kind = "embeddings"
+path = "faiss://{faiss_files / 'hnsw.index'}"
+
+[[jobs]]
+command = "geometry"
+metrics = ["uniformity", "effective_rank"]
+''')
+    res = cli("run", cfg, "--out-dir", tmp_path / "out", "-q")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    got = {r["metric"]: r["value"] for r in doc["items"][0]["report"]["results"]}
+    want = _results(cli, "geometry", parquet_file, "-m", "uniformity,effective_rank")
+    assert got == want
+    cfg.write_text(cfg.read_text().replace(f"faiss://{faiss_files / 'hnsw.index'}",
+                                           f"postgresql://u:{SECRET}@localhost/db?table=t"))
+    res = cli("run", cfg, "--out-dir", tmp_path / "out2", "-q")
+    assert res.exit_code == 2 and "holds a password" in res.stderr and SECRET not in res.stderr
+
+
+def test_every_output_of_a_pg_run_is_free_of_the_password(pg_uri, tmp_path):
+    """The real CLI in its own process, writing every kind of output, password in the URI."""
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("".join(f"doc{i:02d}\tdoc{(i * 3) % N:02d}\t1\n" for i in range(N)))
+    src = f"{pg_uri}&table=docs&id=doc_id"
+    outs = {"json": tmp_path / "r.json", "junit": tmp_path / "j.xml", "run": tmp_path / "r.trec",
+            "mteb": tmp_path / "m.json", "roc": tmp_path / "roc.csv"}
+    proc = subprocess.run([sys.executable, "-m", "embeval", "retrieval", "--queries", src, "--corpus", src,
+                           "--qrels", str(qrels), "--k", "1,5", "-o", str(outs["json"]), "--junit", str(outs["junit"]),
+                           "--fail-if", "ndcg@5 < 0", "--run", str(outs["run"]), "--mteb-out", str(outs["mteb"]),
+                           "--roc", str(outs["roc"]), "--format", "html"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr and "<html" in proc.stdout.lower()
+    for name, path in outs.items():
+        assert path.exists() and SECRET not in path.read_text(), name
+    proc = subprocess.run([sys.executable, "-m", "embeval", "geometry", src, "--format", "markdown", "--items",
+                           str(tmp_path / "items.csv")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr + (tmp_path / "items.csv").read_text()
