@@ -104,6 +104,13 @@ def pg_uri(pg_server, pg_conn, vecs):
         cur.executemany("INSERT INTO docs VALUES (%s, %s, %s::vector, %s)", rows[::-1])
     pg_conn.execute("CREATE TABLE ragged (id int, embedding vector)")
     pg_conn.execute("INSERT INTO ragged VALUES (1, '[1,2,3]'), (2, '[1,2]'), (3, '[3,4,5]')")
+    pg_conn.execute("DROP TABLE IF EXISTS halves, arrays")
+    pg_conn.execute("CREATE TABLE halves (id int, embedding halfvec(6))")
+    pg_conn.execute("CREATE TABLE arrays (id int, embedding real[])")
+    with pg_conn.cursor() as cur:
+        cur.executemany("INSERT INTO halves VALUES (%s, %s::halfvec)", [(i, r[2]) for i, r in enumerate(rows)])
+        cur.executemany("INSERT INTO arrays VALUES (%s, %s::real[])",
+                        [(i, "{" + ",".join(repr(float(x)) for x in v[i]) + "}") for i in range(N)])
     pg_conn.execute("CREATE TABLE holes (id int, embedding vector(2))")
     pg_conn.execute("INSERT INTO holes VALUES (1, '[1,2]'), (2, NULL), (3, '[3,4]')")
     _, sockdir = pg_server
@@ -119,6 +126,14 @@ def test_pgvector_reads_the_table(pg_uri, vecs):
     emb2 = load_embeddings(f"{pg_uri}&table=docs&id=doc_id")
     _same(emb2, vecs)
     assert SECRET not in json.dumps(emb2.describe()) and SECRET not in emb2.path
+
+
+def test_pgvector_halfvec_and_real_arrays(pg_uri, vecs):
+    v = vecs[0]
+    half = load_embeddings(f"{pg_uri}&table=halves")
+    assert np.array_equal(half.vectors, v.astype(np.float16).astype(np.float32))
+    arr = load_embeddings(f"{pg_uri}&table=arrays")
+    assert np.array_equal(arr.vectors, v) and list(arr.ids) == [str(i) for i in range(N)]
 
 
 def test_pgvector_cli_matches_file_and_hides_password(cli, pg_uri, parquet_file, tmp_path):

@@ -63,12 +63,16 @@ def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> 
                 raise InputError(s.shown, f"no label column {lcol!r} in {table!r} (columns: {', '.join(cols)})")
             tid = sql.Identifier(schema_name, tname) if schema_name else sql.Identifier(tname)
             total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(tid)).fetchone()[0]
-            fields = [sql.SQL("{}::float4[]").format(sql.Identifier(vcol))]
+            # pgvector's binary form (int16 dim, int16 0, dim big-endian float32/float16) is decoded
+            # straight into NumPy; number arrays travel as float4[] text.
+            raw = cols[vcol] in ("vector", "halfvec")
+            fields = [sql.SQL("{}" if raw else "{}::float4[]").format(sql.Identifier(vcol))]
             fields += [sql.SQL("{}::text").format(sql.Identifier(c)) for c in (icol, lcol) if c is not None]
             query = sql.SQL("SELECT {} FROM {} AS embeval_t").format(sql.SQL(", ").join(fields), tid)
             if icol is not None:  # the column's own order (numeric ids numerically), not its ::text
                 query += sql.SQL(" ORDER BY embeval_t.{}").format(sql.Identifier(icol))
-            vectors, ids, labels = _fetch(conn, query, total, s.shown, icol is not None, lcol is not None, progress)
+            vectors, ids, labels = _fetch(conn, query, total, s.shown, icol is not None, lcol is not None, progress,
+                                          binary=cols[vcol] if raw else None)
     except InputError:
         raise
     except psycopg.Error as exc:
@@ -93,18 +97,48 @@ def _columns(conn, schema_name: str | None, table: str) -> dict[str, str]:
     return {name: typ for name, typ in rows}
 
 
-def _fetch(conn, query, total: int, shown: str, has_id: bool, has_label: bool, progress):
+def _decode_binary(rows, kind: str, dim: int | None, n: int, shown: str, has_id: bool) -> np.ndarray:
+    """pgvector ``vector``/``halfvec`` binary values of one batch -> float32 rows."""
+    width = 4 if kind == "vector" else 2
+    for j, row in enumerate(rows):
+        if row[0] is None:
+            raise InputError(shown, "missing vector (NULL)", where=_where(n + j, row, has_id))
+    heads = np.frombuffer(b"".join(bytes(r[0][:2]) for r in rows), dtype=">u2").astype(np.int64)
+    want = heads[0] if dim is None else dim
+    bad = np.flatnonzero(heads != want)
+    if len(bad):
+        j = int(bad[0])
+        raise InputError(shown, f"ragged rows: {heads[j]} values where earlier rows have {want}",
+                         where=_where(n + j, rows[j], has_id))
+    body = b"".join(bytes(r[0][4:]) for r in rows)
+    arr = np.frombuffer(body, dtype=">f4" if kind == "vector" else ">f2").reshape(len(rows), int(want))
+    return arr.astype(np.float32)
+
+
+def _fetch(conn, query, total: int, shown: str, has_id: bool, has_label: bool, progress, binary: str | None = None):
     vecs: list[np.ndarray] = []
     ids: list[str] = []
     labels: list[object] = []
     n, dim = 0, None
-    with progress.task(f"reading {shown}", total=total) as task, conn.cursor(name="embeval_read") as cur:
+    with (progress.task(f"reading {shown}", total=total) as task,
+          conn.cursor(name="embeval_read", binary=binary is not None) as cur):
         cur.itersize = BATCH_ROWS
         cur.execute(query)
         while True:
             rows = cur.fetchmany(BATCH_ROWS)
             if not rows:
                 break
+            if binary is not None:
+                block = _decode_binary(rows, binary, dim, n, shown, has_id)
+                dim = block.shape[1]
+                vecs.append(block)
+                if has_id:
+                    ids.extend(r[1] for r in rows)
+                if has_label:
+                    labels.extend(r[-1] for r in rows)
+                n += len(rows)
+                task.advance(len(rows))
+                continue
             for j, row in enumerate(rows):
                 vec = row[0]
                 if vec is None:
