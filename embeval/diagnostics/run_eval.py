@@ -20,7 +20,7 @@ import numpy as np
 
 from embeval.diagnostics.retrieval import RANKING_METRICS, ranking_metrics
 from embeval.errors import InputError
-from embeval.report.results import Result
+from embeval.results import Result
 
 NEED_FULL_SCORES = ("auc_global", "auc_query", "pos_score_mean", "pos_score_std", "neg_score_mean",
                     "neg_score_std", "d_prime", "best_threshold", "fpr@tpr95")

@@ -45,7 +45,7 @@ def _pick(names: list[str], preferred: str, what: str, path: str) -> str:
 
 def mteb_report(doc: dict, path: str | Path):
     """(Report, info) from an MTEB task result ``doc`` read from ``path`` (see the module docstring)."""
-    from embeval.report.results import Report, Result
+    from embeval.results import Report, Result
 
     shown = str(path)
     split = _pick(sorted(doc["scores"]), "test", "split", shown)

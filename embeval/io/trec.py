@@ -101,7 +101,7 @@ class _Desc:
     def __init__(self, s: str):
         self.b = s.encode()
 
-    def __lt__(self, other: "_Desc") -> bool:
+    def __lt__(self, other: _Desc) -> bool:
         return self.b > other.b
 
     def __eq__(self, other: object) -> bool:

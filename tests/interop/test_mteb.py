@@ -7,7 +7,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE, shared_data
 
 S = SAMPLE / "scifact_small"

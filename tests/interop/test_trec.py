@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE
 
 pytrec_eval = pytest.importorskip("pytrec_eval")

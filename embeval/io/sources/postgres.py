@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.sources import BATCH_ROWS, SourceData, SourceSpec, param, scrub, secrets_of
+from embeval.io.sources import (
+    BATCH_ROWS,
+    SourceData,
+    SourceSpec,
+    param,
+    scrub,
+    secrets_of,
+)
 
 _VECTOR_TYPES = {"vector", "halfvec", "_float4", "_float8", "_numeric", "_int4", "_int8", "_int2"}
 
@@ -99,7 +106,6 @@ def _columns(conn, schema_name: str | None, table: str) -> dict[str, str]:
 
 def _decode_binary(rows, kind: str, dim: int | None, n: int, shown: str, has_id: bool) -> np.ndarray:
     """pgvector ``vector``/``halfvec`` binary values of one batch -> float32 rows."""
-    width = 4 if kind == "vector" else 2
     for j, row in enumerate(rows):
         if row[0] is None:
             raise InputError(shown, "missing vector (NULL)", where=_where(n + j, row, has_id))
