@@ -549,7 +549,7 @@ def gap_cmd(
 @app.command("compare")
 @boundary
 def compare_cmd(
-    baseline: Annotated[Path, typer.Argument(help="Baseline: an embeval JSON report (--output X.json, or report.json of embeval run).")],
+    baseline: Annotated[Path, typer.Argument(help="Baseline: an embeval JSON report (--output X.json, or report.json of embeval run), or an MTEB task result JSON.")],
     current: Annotated[Path, typer.Argument(help="Current: a report of the same command (or another batch report).")],
     fail_if_regress: Annotated[Optional[list[str]], typer.Option("--fail-if-regress", help="'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. Repeatable.", rich_help_panel="CI")] = None,
     fail_if: FailIfOpt = None,

@@ -349,3 +349,48 @@ def test_every_output_of_a_pg_run_is_free_of_the_password(pg_uri, tmp_path):
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert SECRET not in proc.stdout + proc.stderr + (tmp_path / "items.csv").read_text()
+
+
+class _Recorder:
+    """A Progress that records each task and its advances."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def task(self, description, total):
+        from contextlib import contextmanager
+
+        rec = self
+
+        @contextmanager
+        def cm():
+            steps = []
+            rec.tasks.append((description, total, steps))
+
+            class T:
+                def advance(self, amount=1):
+                    steps.append(amount)
+
+            yield T()
+
+        return cm()
+
+
+@pytest.mark.parametrize("kind", ["lancedb", "postgres", "hf", "hf-parquet", "faiss"])
+def test_small_batches_give_the_same_vectors_and_progress(kind, monkeypatch, request, vecs):
+    """Batch boundaries every 7 rows: identical vectors, one progress tick per batch, rows counted."""
+    import importlib
+
+    module = {"lancedb": "lance", "postgres": "postgres", "hf": "hf", "hf-parquet": "hf", "faiss": "faiss_index"}[kind]
+    monkeypatch.setattr(importlib.import_module(f"embeval.io.sources.{module}"), "BATCH_ROWS", 7)
+    spec = {"lancedb": lambda: f"{request.getfixturevalue('lance_uri')}?table=docs",
+            "postgres": lambda: f"{request.getfixturevalue('pg_uri')}&table=docs&id=doc_id",
+            "hf": lambda: f"hf-disk://{request.getfixturevalue('hf_dirs') / 'single'}",
+            "hf-parquet": lambda: f"hf-disk://{request.getfixturevalue('hf_dirs') / 'pq'}",
+            "faiss": lambda: str(request.getfixturevalue("faiss_files") / "flat.faiss")}[kind]()
+    rec = _Recorder()
+    emb = load_embeddings(spec, progress=rec)
+    assert np.array_equal(emb.vectors, vecs[0])
+    (desc, total, steps), = rec.tasks
+    assert sum(steps) == N and max(steps) <= 7 and len(steps) == -(-N // 7)
+    assert total in (N, None) and SECRET not in desc
