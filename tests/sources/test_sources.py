@@ -208,6 +208,13 @@ def hf_dirs(tmp_path_factory, vecs):
     datasets.DatasetDict({"train": ds, "test": ds.select(range(10))}).save_to_disk(str(root / "dict"))
     (root / "pq" / "data").mkdir(parents=True)
     ds.to_parquet(str(root / "pq" / "data" / "train-00000-of-00001.parquet"))
+    (root / "splits" / "data").mkdir(parents=True)
+    ds.select(range(10)).to_parquet(str(root / "splits" / "data" / "train-00000-of-00002.parquet"))
+    ds.select(range(10)).to_parquet(str(root / "splits" / "data" / "test-00000-of-00001.parquet"))
+    ds.select(range(10, N)).to_parquet(str(root / "splits" / "data" / "train-00001-of-00002.parquet"))
+    (root / "arrow" / "data").mkdir(parents=True)
+    arrow = next((root / "single").glob("*.arrow"))  # the IPC stream save_to_disk wrote
+    (root / "arrow" / "data" / "train-00000-of-00001.arrow").write_bytes(arrow.read_bytes())
     return root
 
 
@@ -224,6 +231,14 @@ def test_hf_parquet_folder_streams(hf_dirs, vecs):
     emb = load_embeddings(f"hf-disk://{hf_dirs / 'pq'}?column=emb")
     _same(emb, vecs)
     assert emb.describe()["format"] == "parquet"
+    test = load_embeddings(f"hf-disk://{hf_dirs / 'splits'}?split=test")
+    assert np.array_equal(test.vectors, vecs[0][:10]) and list(test.ids) == list(vecs[1][:10])
+    _same(load_embeddings(f"hf-disk://{hf_dirs / 'splits'}?split=train"), vecs)  # two shards, in order
+    with pytest.raises(InputError, match="2 splits"):
+        load_embeddings(f"hf-disk://{hf_dirs / 'splits'}")
+    arrow = load_embeddings(f"hf-disk://{hf_dirs / 'arrow'}")
+    _same(arrow, vecs)
+    assert arrow.describe()["format"] == "arrow"
 
 
 def test_hf_errors(cli, hf_dirs):

@@ -2,8 +2,8 @@
 
 PATH is a ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk`` folder (memory-mapped Arrow,
 read batch by batch), or a folder of ``.parquet`` / ``.arrow`` files (a dataset repository
-snapshot, ``Dataset.to_parquet`` output), streamed with ``load_dataset(..., streaming=True)``.
-Nothing is downloaded and nothing is written to the Hugging Face cache.
+snapshot, ``Dataset.to_parquet`` output; splits named as the datasets library names them), streamed
+file by file. Nothing is downloaded and nothing is written to the Hugging Face cache.
 """
 
 from __future__ import annotations
@@ -80,46 +80,68 @@ def _saved(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
 
 
 def _files(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress) -> SourceData:
-    import datasets
-    import pyarrow as pa
+    """A folder of .parquet/.arrow files: splits resolved by the datasets library's own file-naming
+    rules (``data/train-00000-of-00001.parquet``, ``test/…``), files streamed batch by batch with
+    pyarrow (no Hugging Face cache, no copy)."""
+    from datasets.data_files import DataFilesDict, get_data_patterns
 
-    parquet = sorted(path.rglob("*.parquet"))
-    arrow = sorted(path.rglob("*.arrow"))
-    if not parquet and not arrow:
-        raise InputError(s.shown, "no save_to_disk files (state.json, dataset_dict.json) and no .parquet or "
-                                  ".arrow files in this folder")
-    builder = "parquet" if parquet else "arrow"
     try:
-        ds = datasets.load_dataset(str(path), streaming=True)
+        patterns = get_data_patterns(str(path))
+        files = DataFilesDict.from_patterns(patterns, base_path=str(path))
+    except Exception as exc:  # noqa: BLE001 - no data files, unreadable names
+        raise InputError(s.shown, "no save_to_disk files (state.json, dataset_dict.json) and no data files "
+                                  f"found ({type(exc).__name__}: {exc})") from None
+    split = _choose_split(list(files), param(s, "split", None), s.shown)
+    chosen = [Path(f) for f in files[split] if str(f).endswith((".parquet", ".arrow"))]
+    if not chosen:
+        raise InputError(s.shown, f"split {split!r} has no .parquet or .arrow files")
+    builder = "parquet" if chosen[0].suffix == ".parquet" else "arrow"
+    try:
+        schema, total = _file_schema(chosen[0]), _count(chosen)
     except Exception as exc:  # noqa: BLE001
-        raise InputError(s.shown, f"not a readable dataset folder: {type(exc).__name__}: {exc}") from None
-    split = _choose_split(list(ds.keys()), param(s, "split", None), s.shown)
-    stream = ds[split]
-    total = None
-    if builder == "parquet":
-        import pyarrow.parquet as pq
-
-        files = [f for f in parquet if split in f.name or split in f.parent.name] or parquet
-        try:
-            total = sum(pq.ParquetFile(f).metadata.num_rows for f in files) if len(ds) == 1 else None
-        except Exception:  # noqa: BLE001 - the count is only for the progress bar
-            total = None
-    first = next(iter(stream.with_format("arrow").iter(batch_size=1)), None)
-    if first is None:
-        raise InputError(s.shown, "no rows")
-    schema = first.schema if isinstance(first, pa.Table) else pa.table(first).schema
+        raise InputError(s.shown, f"{chosen[0].name}: not readable ({type(exc).__name__}: {exc})") from None
     vcol, icol, lcol = _columns(s, schema, id_col, vector_col, label_col)
     cols = [c for c in dict.fromkeys((vcol, icol, lcol)) if c is not None]
-
-    def batches():
-        for b in stream.select_columns(cols).with_format("arrow").iter(batch_size=BATCH_ROWS):
-            yield b if isinstance(b, pa.Table) else pa.table(b)
-
     try:
-        vectors, ids, labels = collect(batches(), vector_col=vcol, id_col=icol, label_col=lcol, shown=s.shown,
-                                       total=total, progress=progress)
+        vectors, ids, labels = collect(_stream(chosen, cols), vector_col=vcol, id_col=icol, label_col=lcol,
+                                       shown=s.shown, total=total, progress=progress)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise InputError(s.shown, f"reading the dataset failed: {type(exc).__name__}: {exc}") from None
-    return SourceData(vectors, ids, labels, {"column": vcol, "format": builder, "split": split})
+    return SourceData(vectors, ids, labels, {"column": vcol, "format": builder, "split": split,
+                                             "files": len(chosen)})
+
+
+def _file_schema(f: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if f.suffix == ".parquet":
+        return pq.ParquetFile(f).schema_arrow
+    with pa.memory_map(str(f)) as src:
+        return pa.ipc.open_stream(src).schema
+
+
+def _count(files: list[Path]) -> int | None:
+    import pyarrow.parquet as pq
+
+    if all(f.suffix == ".parquet" for f in files):
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return None
+
+
+def _stream(files: list[Path], cols: list[str]):
+    """Record batches of at most BATCH_ROWS rows, file after file, only ``cols``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for f in files:
+        if f.suffix == ".parquet":
+            yield from pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS, columns=cols)
+            continue
+        with pa.memory_map(str(f)) as src:  # HF .arrow files are Arrow IPC streams
+            for batch in pa.ipc.open_stream(src):
+                batch = batch.select(cols)
+                for start in range(0, batch.num_rows, BATCH_ROWS):
+                    yield batch.slice(start, BATCH_ROWS)
