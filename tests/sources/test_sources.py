@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -111,6 +112,11 @@ def pg_uri(pg_server, pg_conn, vecs):
         cur.executemany("INSERT INTO halves VALUES (%s, %s::halfvec)", [(i, r[2]) for i, r in enumerate(rows)])
         cur.executemany("INSERT INTO arrays VALUES (%s, %s::real[])",
                         [(i, "{" + ",".join(repr(float(x)) for x in v[i]) + "}") for i in range(N)])
+    pg_conn.execute("DROP TABLE IF EXISTS empty; CREATE TABLE empty (id int, embedding vector(3))")
+    pg_conn.execute("DROP SCHEMA IF EXISTS store CASCADE; CREATE SCHEMA store")
+    pg_conn.execute("CREATE TABLE store.items (id int, embedding vector(6))")
+    with pg_conn.cursor() as cur:
+        cur.executemany("INSERT INTO store.items VALUES (%s, %s::vector)", [(i, r[2]) for i, r in enumerate(rows)])
     pg_conn.execute("CREATE TABLE holes (id int, embedding vector(2))")
     pg_conn.execute("INSERT INTO holes VALUES (1, '[1,2]'), (2, NULL), (3, '[3,4]')")
     _, sockdir = pg_server
@@ -126,6 +132,29 @@ def test_pgvector_reads_the_table(pg_uri, vecs):
     emb2 = load_embeddings(f"{pg_uri}&table=docs&id=doc_id")
     _same(emb2, vecs)
     assert SECRET not in json.dumps(emb2.describe()) and SECRET not in emb2.path
+
+
+def test_pgvector_password_authentication(pg_server, pg_conn, pg_uri, cli, vecs):
+    """A role that must give its password (scram-sha-256): the right one reads, a wrong one fails;
+    neither appears in any output."""
+    _, sockdir = pg_server
+    right = "Right-Pw-8812-xyz"
+    pg_conn.execute("DROP ROLE IF EXISTS reader")
+    pg_conn.execute(f"CREATE ROLE reader LOGIN PASSWORD '{right}'")
+    pg_conn.execute("GRANT USAGE ON SCHEMA store TO reader; GRANT SELECT ON store.items TO reader")
+    hba = Path(sockdir) / "pg_hba.conf"
+    hba.write_text("local all reader scram-sha-256\n" + hba.read_text())
+    pg_conn.execute("SELECT pg_reload_conf()")
+    ok = cli("geometry", f"postgresql://reader:{right}@/postgres?host={sockdir}&table=store.items", "-q",
+             "--format", "json")
+    assert ok.exit_code == 0, ok.stderr
+    assert right not in ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["inputs"]["embeddings"]["path"].startswith("postgresql://reader@/postgres?")
+    bad = cli("geometry", f"postgresql://reader:{SECRET}@/postgres?host={sockdir}&table=store.items", "-q")
+    assert bad.exit_code == 2 and 'password authentication failed for user "reader"' in bad.stderr
+    assert SECRET not in bad.stderr + bad.stdout and len(bad.stderr.strip().splitlines()) == 1
+    emb = load_embeddings(f"postgresql://reader@/postgres?host={sockdir}&table=store.items&password={right}")
+    assert np.array_equal(emb.vectors, vecs[0]) and right not in emb.path + json.dumps(emb.describe())
 
 
 def test_pgvector_halfvec_and_real_arrays(pg_uri, vecs):
@@ -154,6 +183,8 @@ def test_pgvector_errors_never_show_the_password(cli, pg_uri, pg_server):
         (f"{pg_uri}&table=docs&column=label", "has type text"),
         (f"{pg_uri}&table=ragged", "ragged rows: 2 values"),
         (f"{pg_uri}&table=holes", "missing vector (NULL)"),
+        (f"{pg_uri}&table=empty", "no rows"),
+        (f"{pg_uri}", "name the table with ?table=NAME"),
         (f"postgresql://postgres:{SECRET}@/no_such_db?host={sockdir}&table=docs", 'database "no_such_db"'),
         (f"postgresql://bob:{SECRET}@127.0.0.1:1/db?table=docs", "cannot connect"),
         (f"postgresql://bob@127.0.0.1:1/db?table=docs&password={SECRET}", "cannot connect"),
