@@ -92,6 +92,24 @@ def test_retrieval_writes_mteb_format_and_reads_it_back(cli, tmp_path):
     assert len(shared) == 25 and all(r["old"] == r["new"] for r in shared)
 
 
+def test_pairs_report_to_mteb_and_back(tmp_path):
+    from embeval.io.mteb import is_mteb_result, mteb_report, write_mteb
+    from embeval.results import Report, Result
+
+    rep = Report("pairs", results=[Result("spearman", 0.71, n=5, higher_is_better=True),
+                                   Result("pearson", 0.69, n=5, higher_is_better=True),
+                                   Result("alignment", 0.4, {"alpha": 2}, n=5, higher_is_better=False)])
+    write_mteb(tmp_path / "STS.json", rep, task_name="MySTS", split="dev")
+    doc = json.loads((tmp_path / "STS.json").read_text())
+    ref_keys = set(json.loads(_ref("STSBenchmark").read_text())["scores"]["test"][0])
+    assert is_mteb_result(doc) and set(doc["scores"]["dev"][0]) <= ref_keys
+    assert doc["scores"]["dev"][0]["main_score"] == doc["scores"]["dev"][0]["cosine_spearman"] == 0.71
+    back, info = mteb_report(doc, tmp_path / "STS.json")
+    assert back.command == "pairs" and {r.metric: r.value for r in back.results} == {"spearman": 0.71, "pearson": 0.69}
+    assert info["main_score"] == "spearman = 0.71" and info["split"] == "dev"
+
+
+@pytest.mark.slow
 def test_pairs_writes_mteb_sts(cli, tmp_path, model_cache):
     df = pd.DataFrame({"text_a": ["A man plays guitar.", "A dog runs.", "The sky is blue.", "Kids play football."],
                        "text_b": ["A person plays music.", "A cat sleeps.", "Stocks fell.", "Children play soccer."],
