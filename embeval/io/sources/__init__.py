@@ -74,8 +74,10 @@ def secrets_of(spec: str) -> list[str]:
 
 
 def scrub(message: str, secrets: list[str]) -> str:
+    """``message`` with every secret replaced by a mask that does not itself contain the secret."""
     for s in sorted(secrets, key=len, reverse=True):
-        message = message.replace(s, "***")
+        mask = "***" if s not in "***" else "###"
+        message = message.replace(s, mask)
     return message
 
 
