@@ -125,3 +125,16 @@ def test_run_errors(cli, tmp_path):
     bad.write_text("other Q0 d1 1 0.5 t\n")
     res = cli("retrieval", "--qrels", QRELS, "--run-in", bad, "-q")
     assert res.exit_code == 2 and "no query of the run is judged" in res.stderr
+
+
+def test_run_report_pairs_with_the_vector_report_in_compare(cli, tmp_path):
+    """--per-query rows of --run-in line up with those of the vector report: compare runs its
+    paired test, and a run re-read from embeval's own ranking changes nothing."""
+    run, vec, back = tmp_path / "r.trec", tmp_path / "vec.json", tmp_path / "run.json"
+    assert cli(*VECTORS, "--k", "10", "--run", run, "--per-query", "-o", vec).exit_code == 0
+    assert cli("retrieval", "--qrels", QRELS, "--run-in", run, "--k", "10", "--per-query", "-q", "-o", back).exit_code == 0
+    doc = json.loads(cli("compare", vec, back, "--format", "json").stdout)
+    rows = {r["metric"]: r for r in doc["rows"] if r["old"] is not None and r["new"] is not None}
+    assert set(rows) == {"ndcg@10", "map@10", "recall@10", "precision@10", "mrr@10"}
+    for r in rows.values():
+        assert r["old"] == pytest.approx(r["new"], abs=1e-12) and r["paired_test"] is not None
