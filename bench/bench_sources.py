@@ -53,7 +53,8 @@ def main() -> None:
     try:
         np.save(tmp / "v.npy", v)
         lancedb.connect(str(tmp / "lance")).create_table(
-            "t", data=pa.table({"id": ids, "vector": pa.FixedSizeListArray.from_arrays(pa.array(v.ravel()), d)}))
+            "t", data=pa.table({"id": ids, "vector": pa.FixedSizeListArray.from_arrays(pa.array(v.ravel()), d)})
+        )
         datasets.Dataset.from_dict({"id": ids, "embedding": v}).save_to_disk(str(tmp / "hf"))
         index = faiss.IndexFlatIP(d)
         index.add(v)

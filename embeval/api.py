@@ -136,7 +136,8 @@ def geometry_report(
         other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
-            raise UsageError(f"--pairs {other.path}: {other.n} rows, but {emb.path} has {emb.n}; pairs must be row-aligned")
+            raise UsageError(f"--pairs {other.path}: {other.n} rows, but {emb.path} has {emb.n}; "
+                             "pairs must be row-aligned")
         inputs["pairs"] = other.describe()
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
                         labels=lab, seed=seed, progress=progress)
@@ -555,6 +556,7 @@ def retrieval_report_from_arrays(
     if run_out is not None:
         from embeval.io.trec import write_run
 
+        assert out.ranking is not None  # evaluate_aligned always returns the ranking it scored
         n_lines = write_run(run_out, aligned.query_ids, doc_ids, *out.ranking)
     settings: dict[str, Any] = {"seed": seed, "index": index, "index_params": out.index_params,
                                 "k": list(ks), "threads": threads or "all", "normalized": True}

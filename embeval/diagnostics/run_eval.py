@@ -18,12 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from embeval.diagnostics.retrieval import RANKING_METRICS, ranking_metrics
+from embeval.diagnostics.retrieval import RANKING_METRICS, RANKING_OUTPUTS, ranking_metrics
 from embeval.errors import InputError
 from embeval.results import Result
 
-NEED_FULL_SCORES = ("auc_global", "auc_query", "pos_score_mean", "pos_score_std", "neg_score_mean",
-                    "neg_score_std", "d_prime", "best_threshold", "fpr@tpr95")
+NEED_FULL_SCORES = (
+    "auc_global",
+    "auc_query",
+    "pos_score_mean",
+    "pos_score_std",
+    "neg_score_mean",
+    "neg_score_std",
+    "d_prime",
+    "best_threshold",
+    "fpr@tpr95",
+)
 
 
 @dataclass
@@ -36,15 +45,24 @@ class RunEvaluation:
     without_relevant: list[str] = field(default_factory=list)
 
 
-def evaluate_run(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, float]], ks: Sequence[int], *,
-                 per_query: bool = False, source: str = "run") -> RunEvaluation:
+def evaluate_run(
+    run: dict[str, dict[str, float]],
+    qrels: dict[str, dict[str, float]],
+    ks: Sequence[int],
+    *,
+    per_query: bool = False,
+    source: str = "run",
+) -> RunEvaluation:
     """Mean recall/precision/mrr/ndcg/map at each k in ``ks`` over the queries in both ``run`` and ``qrels``."""
     from embeval.io.trec import ranked_docs
 
     common = [q for q in run if q in qrels]
     if not common:
-        raise InputError(source, f"no query of the run is judged in the qrels (run has {len(run)} queries, "
-                                 f"e.g. {next(iter(run))!r}; qrels have e.g. {next(iter(qrels))!r})")
+        raise InputError(
+            source,
+            f"no query of the run is judged in the qrels (run has {len(run)} queries, "
+            f"e.g. {next(iter(run))!r}; qrels have e.g. {next(iter(qrels))!r})",
+        )
     depth = max(ks)
     m = len(common)
     gains = np.zeros((m, depth), dtype=np.float64)
@@ -57,7 +75,7 @@ def evaluate_run(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, fl
             gains[i, j] = g if g > 0 else 0.0
         rel = np.sort(np.array([g for g in judged.values() if g > 0], dtype=np.float64))[::-1]
         n_rel[i] = len(rel)
-        ideal[i, :min(depth, len(rel))] = rel[:depth]
+        ideal[i, : min(depth, len(rel))] = rel[:depth]
     has_rel = n_rel > 0
     results: list[Result] = []
     cols: list[tuple[str, np.ndarray]] = []
@@ -70,8 +88,17 @@ def evaluate_run(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, fl
     order = {name: i for i, name in enumerate(RANKING_METRICS)}
     cols.sort(key=lambda c: (order[c[0].split("@")[0]], int(c[0].split("@")[1])))
     for metric, v in cols:
-        results.append(Result(metric, float(v.mean()), n=m, higher_is_better=True))
-    rows = ([{"query_id": q, "metric": metric, "value": float(v[i])} for i, q in enumerate(common)
-             for metric, v in cols] if per_query else [])
-    return RunEvaluation(results, rows, m, [q for q in qrels if q not in run], [q for q in run if q not in qrels],
-                         [q for q, ok in zip(common, has_rel) if not ok])
+        results.append(RANKING_OUTPUTS[metric.split("@")[0]](float(v.mean()), n=m, name=metric))
+    rows = (
+        [{"query_id": q, "metric": metric, "value": float(v[i])} for i, q in enumerate(common) for metric, v in cols]
+        if per_query
+        else []
+    )
+    return RunEvaluation(
+        results,
+        rows,
+        m,
+        [q for q in qrels if q not in run],
+        [q for q in run if q not in qrels],
+        [q for q, ok in zip(common, has_rel) if not ok],
+    )

@@ -65,7 +65,7 @@ def load_embeddings(
     from embeval.io.sources import load_source, source_kind
 
     if source_kind(path) is not None:
-        return load_source(path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
+        return load_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
                            progress=progress)
     p = Path(path)
     if not p.exists():

@@ -31,8 +31,12 @@ def is_mteb_result(doc: Any) -> bool:
     if not isinstance(doc, dict) or "embeval_version" in doc:
         return False
     scores = doc.get("scores")
-    return (isinstance(scores, dict) and bool(scores) and ("task_name" in doc or "mteb_version" in doc)
-            and all(isinstance(v, list) for v in scores.values()))
+    return (
+        isinstance(scores, dict)
+        and bool(scores)
+        and ("task_name" in doc or "mteb_version" in doc)
+        and all(isinstance(v, list) for v in scores.values())
+    )
 
 
 def _pick(names: list[str], preferred: str, what: str, path: str) -> str:
@@ -76,18 +80,23 @@ def mteb_report(doc: dict, path: str | Path):
         main_name = next((h for h in hits if h in ("ndcg@10", "spearman", "accuracy")), hits[0] if hits else None)
     report = Report(command, results=[Result(name, v, n=None, higher_is_better=True) for name, v in mapped.items()])
     task = doc.get("task_name", Path(shown).stem)
-    info = {"format": "mteb", "task": task, "split": split, "subset": subset,
-            "mteb_version": doc.get("mteb_version"), "dataset_revision": doc.get("dataset_revision")}
+    info = {
+        "format": "mteb",
+        "task": task,
+        "split": split,
+        "subset": subset,
+        "mteb_version": doc.get("mteb_version"),
+        "dataset_revision": doc.get("dataset_revision"),
+    }
     if main is not None:
         info["main_score"] = f"{main_name or 'unnamed'} = {main}"
     meta = Path(shown).with_name("model_meta.json")
     if meta.is_file():
+        import contextlib
         import json
 
-        try:
+        with contextlib.suppress(ValueError, OSError):
             info["model"] = json.loads(meta.read_text(encoding="utf-8")).get("name")
-        except (ValueError, OSError):
-            pass
     report.inputs = {"mteb": {"path": shown, "task": task, "split": split, "subset": subset}}
     report.notes.append(f"MTEB result {task} ({split}/{subset}), main score {info.get('main_score', 'absent')}")
     return report, info
@@ -127,9 +136,15 @@ def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "defau
     else:
         raise UsageError(f"--mteb-out: MTEB results are written for retrieval and pairs, not {report.command}")
     entry["main_score"] = entry[main_key]
-    return {"dataset_revision": None, "task_name": task_name, "mteb_version": None, "evaluation_time": None,
-            "kg_co2_emissions": None, "scores": {split: [dict(sorted(entry.items()))]},
-            "embeval": {"version": __version__, "command": report.command, "main_score": main_key}}
+    return {
+        "dataset_revision": None,
+        "task_name": task_name,
+        "mteb_version": None,
+        "evaluation_time": None,
+        "kg_co2_emissions": None,
+        "scores": {split: [dict(sorted(entry.items()))]},
+        "embeval": {"version": __version__, "command": report.command, "main_score": main_key},
+    }
 
 
 def write_mteb(path: str | Path, report, *, task_name: str, split: str = "test") -> None:

@@ -33,27 +33,34 @@ def check_run_path(path: str | os.PathLike | None, option: str = "--run") -> Non
     check_writable(path, option)
 
 
-def write_run(path: str | os.PathLike, query_ids: Sequence[str], doc_ids: Sequence[str], scores: np.ndarray,
-              idx: np.ndarray, tag: str = "embeval") -> int:
+def write_run(
+    path: str | os.PathLike,
+    query_ids: Sequence[str],
+    doc_ids: Sequence[str] | np.ndarray,
+    scores: np.ndarray,
+    idx: np.ndarray,
+    tag: str = "embeval",
+) -> int:
     """Write the ranking ``idx`` (m×K corpus rows, best first, −1 = empty slot) with ``scores``
     (m×K) for ``query_ids`` (m). Returns the number of lines. Written atomically."""
     from embeval.io.atomic import write_atomic
 
     if any(c.isspace() for c in tag) or not tag:
         raise UsageError(f"run tag {tag!r}: one word, no spaces")
-    bad = next((str(i) for i in list(query_ids) + list(doc_ids) if not str(i) or any(c.isspace() for c in str(i))),
-               None)
+    bad = next(
+        (str(i) for i in list(query_ids) + list(doc_ids) if not str(i) or any(c.isspace() for c in str(i))), None
+    )
     if bad is not None:
         raise UsageError(f"id {bad!r} contains whitespace (or is empty): it cannot be written to a TREC run file")
     lines = []
-    doc_ids = np.asarray(doc_ids, dtype=str)
+    docs = np.asarray(doc_ids, dtype=str)
     for qi, qid in enumerate(query_ids):
         rank = 0
         for j in range(idx.shape[1]):
             if idx[qi, j] < 0:
                 continue
             rank += 1
-            lines.append(f"{qid} Q0 {doc_ids[idx[qi, j]]} {rank} {float(scores[qi, j])!r} {tag}\n")
+            lines.append(f"{qid} Q0 {docs[idx[qi, j]]} {rank} {float(scores[qi, j])!r} {tag}\n")
     write_atomic(path, "".join(lines))
     return len(lines)
 
@@ -70,8 +77,9 @@ def read_run(path: str | os.PathLike) -> Run:
         if not parts:
             continue
         if len(parts) != 6:
-            raise InputError(p, f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}",
-                             where=f"line {lineno}")
+            raise InputError(
+                p, f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}", where=f"line {lineno}"
+            )
         qid, _, did, _, raw, _ = parts
         try:
             score = float(raw)

@@ -10,8 +10,16 @@ import pytest
 from conftest import SAMPLE, shared_data
 
 S = SAMPLE / "scifact_small"
-VECTORS = ["retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz", "--qrels",
-           S / "qrels" / "test.tsv", "-q"]
+VECTORS = [
+    "retrieval",
+    "--queries",
+    S / "queries.npz",
+    "--corpus",
+    S / "corpus.npz",
+    "--qrels",
+    S / "qrels" / "test.tsv",
+    "-q",
+]
 
 
 def _ref(name):
@@ -96,9 +104,14 @@ def test_pairs_report_to_mteb_and_back(tmp_path):
     from embeval.io.mteb import is_mteb_result, mteb_report, write_mteb
     from embeval.results import Report, Result
 
-    rep = Report("pairs", results=[Result("spearman", 0.71, n=5, higher_is_better=True),
-                                   Result("pearson", 0.69, n=5, higher_is_better=True),
-                                   Result("alignment", 0.4, {"alpha": 2}, n=5, higher_is_better=False)])
+    rep = Report(
+        "pairs",
+        results=[
+            Result("spearman", 0.71, n=5, higher_is_better=True),
+            Result("pearson", 0.69, n=5, higher_is_better=True),
+            Result("alignment", 0.4, {"alpha": 2}, n=5, higher_is_better=False),
+        ],
+    )
     write_mteb(tmp_path / "STS.json", rep, task_name="MySTS", split="dev")
     doc = json.loads((tmp_path / "STS.json").read_text())
     ref_keys = set(json.loads(_ref("STSBenchmark").read_text())["scores"]["test"][0])
@@ -110,13 +123,28 @@ def test_pairs_report_to_mteb_and_back(tmp_path):
 
 
 def test_pairs_writes_mteb_sts(cli, tmp_path, model_cache):
-    df = pd.DataFrame({"text_a": ["A man plays guitar.", "A dog runs.", "The sky is blue.", "Kids play football."],
-                       "text_b": ["A person plays music.", "A cat sleeps.", "Stocks fell.", "Children play soccer."],
-                       "score": [4.2, 1.0, 0.0, 4.8]})
+    df = pd.DataFrame(
+        {
+            "text_a": ["A man plays guitar.", "A dog runs.", "The sky is blue.", "Kids play football."],
+            "text_b": ["A person plays music.", "A cat sleeps.", "Stocks fell.", "Children play soccer."],
+            "score": [4.2, 1.0, 0.0, 4.8],
+        }
+    )
     df.to_csv(tmp_path / "sts.csv", index=False)
     out = tmp_path / "m.json"
-    res = cli("pairs", tmp_path / "sts.csv", "--model", "mock", "--cache-dir", model_cache, "-q", "-f", "json",
-              "--mteb-out", out)
+    res = cli(
+        "pairs",
+        tmp_path / "sts.csv",
+        "--model",
+        "mock",
+        "--cache-dir",
+        model_cache,
+        "-q",
+        "-f",
+        "json",
+        "--mteb-out",
+        out,
+    )
     assert res.exit_code == 0, res.stderr
     got = {r["metric"]: r["value"] for r in json.loads(res.stdout)["results"]}
     entry = json.loads(out.read_text())["scores"]["test"][0]
@@ -129,7 +157,13 @@ def test_mteb_out_usage_errors(cli, tmp_path):
     res = cli(*VECTORS, "--mteb-out", tmp_path / "m.csv")
     assert res.exit_code == 2 and "use a .json file name" in res.stderr
     bad = tmp_path / "odd.json"
-    bad.write_text(json.dumps({"task_name": "X", "scores": {"a": [{"hf_subset": "default", "x": 1}],
-                                                            "b": [{"hf_subset": "default", "x": 2}]}}))
+    bad.write_text(
+        json.dumps(
+            {
+                "task_name": "X",
+                "scores": {"a": [{"hf_subset": "default", "x": 1}], "b": [{"hf_subset": "default", "x": 2}]},
+            }
+        )
+    )
     res = cli("compare", bad, bad)
     assert res.exit_code == 2 and "2 splits" in res.stderr

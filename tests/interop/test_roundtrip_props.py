@@ -11,18 +11,20 @@ from hypothesis import strategies as st
 from embeval.io.sources import redact, scrub, secrets_of
 from embeval.io.trec import ranked_docs, read_run, write_run
 
-ID = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1,
-             max_size=8).filter(lambda s: not any(c.isspace() for c in s))
+ID = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=8
+).filter(lambda s: not any(c.isspace() for c in s))
 SCORE = st.floats(allow_nan=False, allow_infinity=False, width=32)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(ID, min_size=1, max_size=5, unique=True), st.lists(ID, min_size=1, max_size=12, unique=True),
-       st.data())
+@given(st.lists(ID, min_size=1, max_size=5, unique=True), st.lists(ID, min_size=1, max_size=12, unique=True), st.data())
 def test_trec_run_round_trip(tmp_path_factory, qids, docs, data):
     k = data.draw(st.integers(1, len(docs)))
-    scores = np.array(data.draw(st.lists(st.lists(SCORE, min_size=k, max_size=k), min_size=len(qids),
-                                         max_size=len(qids))), dtype=np.float32)
+    scores = np.array(
+        data.draw(st.lists(st.lists(SCORE, min_size=k, max_size=k), min_size=len(qids), max_size=len(qids))),
+        dtype=np.float32,
+    )
     idx = np.array([data.draw(st.permutations(range(len(docs))))[:k] for _ in qids], dtype=np.int64)
     path = tmp_path_factory.mktemp("run") / "r.trec"
     write_run(path, qids, docs, scores, idx)
@@ -37,8 +39,10 @@ def test_trec_run_round_trip(tmp_path_factory, qids, docs, data):
 @settings(max_examples=200, deadline=None)
 @example("*", "postgresql")
 @example("#", "postgres")
-@given(st.text(min_size=1, max_size=20).filter(lambda s: s.strip() == s and len(s) > 0),
-       st.sampled_from(["postgresql", "postgres"]))
+@given(
+    st.text(min_size=1, max_size=20).filter(lambda s: s.strip() == s and len(s) > 0),
+    st.sampled_from(["postgresql", "postgres"]),
+)
 def test_redaction_never_keeps_a_password(password, scheme):
     uri = f"{scheme}://bob:{quote(password, safe='')}@db.example:5432/app?table=t&sslmode=require"
     shown = redact(uri)

@@ -33,12 +33,17 @@ def _trec_eval(qrels, run, ks=KS):
     from embeval.io.trec import ranked_docs
 
     kk = ",".join(map(str, ks))
-    per_q = pytrec_eval.RelevanceEvaluator(qrels, {f"ndcg_cut.{kk}", f"map_cut.{kk}", f"recall.{kk}",
-                                                   f"P.{kk}"}).evaluate(run)
+    per_q = pytrec_eval.RelevanceEvaluator(
+        qrels, {f"ndcg_cut.{kk}", f"map_cut.{kk}", f"recall.{kk}", f"P.{kk}"}
+    ).evaluate(run)
     out = {}
     for k in ks:
-        for ours, theirs in (("ndcg", f"ndcg_cut_{k}"), ("map", f"map_cut_{k}"), ("recall", f"recall_{k}"),
-                             ("precision", f"P_{k}")):
+        for ours, theirs in (
+            ("ndcg", f"ndcg_cut_{k}"),
+            ("map", f"map_cut_{k}"),
+            ("recall", f"recall_{k}"),
+            ("precision", f"P_{k}"),
+        ):
             out[f"{ours}@{k}"] = float(np.mean([v[theirs] for v in per_q.values()]))
         cut = {q: {d: run[q][d] for d in ranked_docs(run[q])[:k]} for q in run}
         rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(cut)
@@ -65,8 +70,9 @@ def test_written_run_is_standard_and_matches_pytrec_eval(cli, tmp_path):
     for metric, value in want.items():  # the run holds embeval's ranking: same numbers as from vectors
         assert vec[metric] == pytest.approx(value, abs=1e-12), metric
     # read back by embeval: identical to pytrec_eval too
-    back, doc2 = _values(cli("retrieval", "--qrels", QRELS, "--run-in", out, "--k", ",".join(map(str, KS)),
-                             "-q", "--format", "json"))
+    back, doc2 = _values(
+        cli("retrieval", "--qrels", QRELS, "--run-in", out, "--k", ",".join(map(str, KS)), "-q", "--format", "json")
+    )
     assert set(back) == set(want)
     for metric, value in want.items():
         assert back[metric] == pytest.approx(value, abs=1e-12), metric
@@ -96,8 +102,9 @@ def test_external_run_with_ties_and_gaps_equals_pytrec_eval(cli, tmp_path):
         lines += [f"{q} Q0 {d} {r} {s} bm25\n" for r, (d, s) in enumerate(items)]
     run_path.write_text("".join(lines))
     ks = (1, 5, 10, 20)
-    got, doc = _values(cli("retrieval", "--qrels", qrels_path, "--run-in", run_path, "--k", "1,5,10,20", "-q",
-                           "--format", "json"))
+    got, doc = _values(
+        cli("retrieval", "--qrels", qrels_path, "--run-in", run_path, "--k", "1,5,10,20", "-q", "--format", "json")
+    )
     want, n = _trec_eval(qrels, run, ks)
     assert n == 37
     assert got == pytest.approx(want, abs=1e-12)
@@ -132,7 +139,9 @@ def test_run_report_pairs_with_the_vector_report_in_compare(cli, tmp_path):
     paired test, and a run re-read from embeval's own ranking changes nothing."""
     run, vec, back = tmp_path / "r.trec", tmp_path / "vec.json", tmp_path / "run.json"
     assert cli(*VECTORS, "--k", "10", "--run", run, "--per-query", "-o", vec).exit_code == 0
-    assert cli("retrieval", "--qrels", QRELS, "--run-in", run, "--k", "10", "--per-query", "-q", "-o", back).exit_code == 0
+    assert (
+        cli("retrieval", "--qrels", QRELS, "--run-in", run, "--k", "10", "--per-query", "-q", "-o", back).exit_code == 0
+    )
     doc = json.loads(cli("compare", vec, back, "--format", "json").stdout)
     rows = {r["metric"]: r for r in doc["rows"] if r["old"] is not None and r["new"] is not None}
     assert set(rows) == {"ndcg@10", "map@10", "recall@10", "precision@10", "mrr@10"}

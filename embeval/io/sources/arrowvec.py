@@ -22,12 +22,18 @@ def pick_vector_column(schema, wanted: str | None, fallback: str, shown: str) ->
         return wanted
     if fallback in names:
         return fallback
-    listy = [f.name for f in schema if (pa.types.is_list(f.type) or pa.types.is_large_list(f.type)
-                                         or pa.types.is_fixed_size_list(f.type))]
+    listy = [
+        f.name
+        for f in schema
+        if (pa.types.is_list(f.type) or pa.types.is_large_list(f.type) or pa.types.is_fixed_size_list(f.type))
+    ]
     if len(listy) == 1:
         return listy[0]
-    raise InputError(shown, f"no vector column {fallback!r} and {len(listy)} list columns among "
-                            f"{', '.join(names)}; name one with ?column=NAME")
+    raise InputError(
+        shown,
+        f"no vector column {fallback!r} and {len(listy)} list columns among "
+        f"{', '.join(names)}; name one with ?column=NAME",
+    )
 
 
 def _vectors_of(col, shown: str, row0: int, dim: int | None) -> np.ndarray:
@@ -51,8 +57,9 @@ def _vectors_of(col, shown: str, row0: int, dim: int | None) -> np.ndarray:
         ragged = lengths != width
         if ragged.any():
             bad = int(np.flatnonzero(ragged)[0])
-            raise InputError(shown, f"ragged rows: {lengths[bad]} values where row {row0} has {width}",
-                             where=f"row {row0 + bad}")
+            raise InputError(
+                shown, f"ragged rows: {lengths[bad]} values where row {row0} has {width}", where=f"row {row0 + bad}"
+            )
         values = pc.list_flatten(col)
     if dim is not None and width != dim:
         raise InputError(shown, f"ragged rows: {width} values where earlier rows have {dim}", where=f"row {row0}")
@@ -66,8 +73,17 @@ def _vectors_of(col, shown: str, row0: int, dim: int | None) -> np.ndarray:
         return flat.astype(np.float32, copy=False).reshape(len(col), width)
 
 
-def collect(batches: Iterable, *, vector_col: str, id_col: str | None, label_col: str | None, shown: str,
-            total: int | None, progress: Progress = NULL, what: str = "reading"):
+def collect(
+    batches: Iterable,
+    *,
+    vector_col: str,
+    id_col: str | None,
+    label_col: str | None,
+    shown: str,
+    total: int | None,
+    progress: Progress = NULL,
+    what: str = "reading",
+):
     """Concatenate record batches into float32 vectors (n×d), str ids (row numbers when ``id_col``
     is None) and labels (None when ``label_col`` is None), ticking ``progress`` per batch."""
     vecs, ids, labels = [], [], []

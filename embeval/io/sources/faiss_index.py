@@ -38,8 +38,11 @@ def read_faiss(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> Sou
         index = faiss.downcast_index(index.index)
     kind = type(index).__name__
     if kind not in EXACT:
-        raise InputError(s.shown, f"{kind} stores compressed codes, so its vectors cannot be read back exactly; "
-                                  "readable: " + ", ".join(EXACT) + " (optionally inside IndexIDMap)")
+        raise InputError(
+            s.shown,
+            f"{kind} stores compressed codes, so its vectors cannot be read back exactly; "
+            "readable: " + ", ".join(EXACT) + " (optionally inside IndexIDMap)",
+        )
     if isinstance(index, faiss.IndexIVF):
         index.make_direct_map()
     n, d = index.ntotal, index.d
@@ -51,12 +54,16 @@ def read_faiss(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> Sou
             stop = min(n, start + BATCH_ROWS)
             out[start:stop] = index.reconstruct_n(start, stop - start)
             task.advance(stop - start)
-    metric = {faiss.METRIC_L2: "L2", faiss.METRIC_INNER_PRODUCT: "inner_product"}.get(index.metric_type,
-                                                                                       str(index.metric_type))
+    metric = {faiss.METRIC_L2: "L2", faiss.METRIC_INNER_PRODUCT: "inner_product"}.get(
+        index.metric_type, str(index.metric_type)
+    )
     from embeval.io.fileinfo import file_info
 
-    info = {**{k: v for k, v in file_info(path).items() if k != "path"},
-            "index_type": outer if outer != kind else kind, "metric": metric}
+    info = {
+        **{k: v for k, v in file_info(path).items() if k != "path"},
+        "index_type": outer if outer != kind else kind,
+        "metric": metric,
+    }
     if outer != kind:
         info["inner_index"] = kind
     del wrapper

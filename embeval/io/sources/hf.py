@@ -29,8 +29,9 @@ def read_hf_disk(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
     try:
         import datasets  # noqa: F401
     except ImportError:
-        raise InputError(s.shown, "reading Hugging Face datasets needs the 'datasets' package: "
-                                  "pip install 'embeval[sources]'") from None
+        raise InputError(
+            s.shown, "reading Hugging Face datasets needs the 'datasets' package: pip install 'embeval[sources]'"
+        ) from None
     path = local_path(s, "dataset folder")
     if not path.is_dir():
         raise InputError(s.shown, "expected a dataset folder (save_to_disk output, or .parquet/.arrow files)")
@@ -57,7 +58,7 @@ def _saved(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
 
     try:
         ds = datasets.load_from_disk(str(path))
-    except Exception as exc:  # noqa: BLE001 - a corrupt folder is a bad input
+    except Exception as exc:
         raise InputError(s.shown, f"not a readable save_to_disk folder: {type(exc).__name__}: {exc}") from None
     split = None
     if isinstance(ds, datasets.DatasetDict):
@@ -71,8 +72,9 @@ def _saved(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
     vcol, icol, lcol = _columns(s, table.schema, id_col, vector_col, label_col)
     cols = [c for c in dict.fromkeys((vcol, icol, lcol)) if c is not None]
     batches = table.select(cols).to_batches(max_chunksize=BATCH_ROWS)
-    vectors, ids, labels = collect(batches, vector_col=vcol, id_col=icol, label_col=lcol, shown=s.shown,
-                                   total=table.num_rows, progress=progress)
+    vectors, ids, labels = collect(
+        batches, vector_col=vcol, id_col=icol, label_col=lcol, shown=s.shown, total=table.num_rows, progress=progress
+    )
     info = {"column": vcol, "format": "save_to_disk"}
     if split:
         info["split"] = split
@@ -88,9 +90,12 @@ def _files(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
     try:
         patterns = get_data_patterns(str(path))
         files = DataFilesDict.from_patterns(patterns, base_path=str(path))
-    except Exception as exc:  # noqa: BLE001 - no data files, unreadable names
-        raise InputError(s.shown, "no save_to_disk files (state.json, dataset_dict.json) and no data files "
-                                  f"found ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:
+        raise InputError(
+            s.shown,
+            "no save_to_disk files (state.json, dataset_dict.json) and no data files "
+            f"found ({type(exc).__name__}: {exc})",
+        ) from None
     split = _choose_split(list(files), param(s, "split", None), s.shown)
     chosen = [Path(f) for f in files[split] if str(f).endswith((".parquet", ".arrow"))]
     if not chosen:
@@ -98,19 +103,25 @@ def _files(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
     builder = "parquet" if chosen[0].suffix == ".parquet" else "arrow"
     try:
         schema, total = _file_schema(chosen[0]), _count(chosen)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(s.shown, f"{chosen[0].name}: not readable ({type(exc).__name__}: {exc})") from None
     vcol, icol, lcol = _columns(s, schema, id_col, vector_col, label_col)
     cols = [c for c in dict.fromkeys((vcol, icol, lcol)) if c is not None]
     try:
-        vectors, ids, labels = collect(_stream(chosen, cols), vector_col=vcol, id_col=icol, label_col=lcol,
-                                       shown=s.shown, total=total, progress=progress)
+        vectors, ids, labels = collect(
+            _stream(chosen, cols),
+            vector_col=vcol,
+            id_col=icol,
+            label_col=lcol,
+            shown=s.shown,
+            total=total,
+            progress=progress,
+        )
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(s.shown, f"reading the dataset failed: {type(exc).__name__}: {exc}") from None
-    return SourceData(vectors, ids, labels, {"column": vcol, "format": builder, "split": split,
-                                             "files": len(chosen)})
+    return SourceData(vectors, ids, labels, {"column": vcol, "format": builder, "split": split, "files": len(chosen)})
 
 
 def _file_schema(f: Path):

@@ -11,18 +11,21 @@ def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
     try:
         import lancedb
     except ImportError:
-        raise InputError(s.shown, "reading LanceDB needs the 'lancedb' package: pip install 'embeval[sources]'") from None
+        raise InputError(
+            s.shown, "reading LanceDB needs the 'lancedb' package: pip install 'embeval[sources]'"
+        ) from None
     path = local_path(s, "LanceDB folder")
     try:
         db = lancedb.connect(str(path))
         names = _table_names(db)
-    except Exception as exc:  # noqa: BLE001 - any driver failure is a bad input here
+    except Exception as exc:
         raise InputError(s.shown, f"not a readable LanceDB database: {type(exc).__name__}: {exc}") from None
     table = param(s, "table", None)
     if table is None:
         if len(names) != 1:
-            raise InputError(s.shown, f"{len(names)} tables ({', '.join(sorted(names)) or 'none'}); "
-                                      "name one with ?table=NAME")
+            raise InputError(
+                s.shown, f"{len(names)} tables ({', '.join(sorted(names)) or 'none'}); name one with ?table=NAME"
+            )
         table = names[0]
     if table not in names:
         raise InputError(s.shown, f"no table {table!r} (tables: {', '.join(sorted(names)) or 'none'})")
@@ -30,7 +33,7 @@ def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
         tbl = db.open_table(table)
         schema = tbl.schema
         total = tbl.count_rows()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(s.shown, f"cannot open table {table!r}: {type(exc).__name__}: {exc}") from None
     vcol = pick_vector_column(schema, param(s, "column", None), vector_col, s.shown)
     icol = param(s, "id", id_col)
@@ -44,11 +47,12 @@ def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
     cols = [c for c in (vcol, icol, lcol) if c is not None]
     try:
         batches = tbl.search().select(cols).limit(None).to_batches(BATCH_ROWS)
-        vectors, ids, labels = collect(batches, vector_col=vcol, id_col=icol, label_col=lcol, shown=s.shown,
-                                       total=total, progress=progress)
+        vectors, ids, labels = collect(
+            batches, vector_col=vcol, id_col=icol, label_col=lcol, shown=s.shown, total=total, progress=progress
+        )
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(s.shown, f"reading table {table!r} failed: {type(exc).__name__}: {exc}") from None
     return SourceData(vectors, ids, labels, {"table": table, "column": vcol, "version": tbl.version})
 

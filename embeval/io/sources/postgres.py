@@ -28,8 +28,9 @@ def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> 
         import psycopg
         from psycopg import sql
     except ImportError:
-        raise InputError(s.shown, "reading PostgreSQL needs the 'psycopg' package: "
-                                  "pip install 'embeval[sources]'") from None
+        raise InputError(
+            s.shown, "reading PostgreSQL needs the 'psycopg' package: pip install 'embeval[sources]'"
+        ) from None
     secrets = secrets_of(s.raw)
 
     def fail(what: str, exc: BaseException) -> InputError:
@@ -49,27 +50,10 @@ def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> 
             cols = _columns(conn, schema_name or None, tname)
             if not cols:
                 raise InputError(s.shown, f"no table {table!r} (or no columns visible to this user)")
-            vcol = param(s, "column", None) or (vector_col if vector_col in cols else None)
-            if vcol is None:
-                vec_like = [c for c, t in cols.items() if t in _VECTOR_TYPES]
-                if len(vec_like) != 1:
-                    raise InputError(s.shown, f"no vector column {vector_col!r} and {len(vec_like)} vector "
-                                              f"columns in {table!r}; name one with ?column=NAME")
-                vcol = vec_like[0]
-            if vcol not in cols:
-                raise InputError(s.shown, f"no column {vcol!r} in {table!r} (columns: {', '.join(cols)})")
-            if cols[vcol] not in _VECTOR_TYPES:
-                raise InputError(s.shown, f"column {vcol!r} has type {cols[vcol]}, not vector or a number array")
-            icol = param(s, "id", id_col)
-            if icol not in cols:
-                if "id" in s.params:
-                    raise InputError(s.shown, f"no id column {icol!r} in {table!r} (columns: {', '.join(cols)})")
-                icol = None
-            lcol = param(s, "label", label_col)
-            if lcol is not None and lcol not in cols:
-                raise InputError(s.shown, f"no label column {lcol!r} in {table!r} (columns: {', '.join(cols)})")
+            vcol, icol, lcol = _pick_columns(s, cols, table, id_col, vector_col, label_col)
             tid = sql.Identifier(schema_name, tname) if schema_name else sql.Identifier(tname)
-            total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(tid)).fetchone()[0]
+            counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(tid)).fetchone()
+            total = int(counted[0]) if counted else None
             # pgvector's binary form (int16 dim, int16 0, dim big-endian float32/float16) is decoded
             # straight into NumPy; number arrays travel as float4[] text.
             raw = cols[vcol] in ("vector", "halfvec")
@@ -78,8 +62,16 @@ def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> 
             query = sql.SQL("SELECT {} FROM {} AS embeval_t").format(sql.SQL(", ").join(fields), tid)
             if icol is not None:  # the column's own order (numeric ids numerically), not its ::text
                 query += sql.SQL(" ORDER BY embeval_t.{}").format(sql.Identifier(icol))
-            vectors, ids, labels = _fetch(conn, query, total, s.shown, icol is not None, lcol is not None, progress,
-                                          binary=cols[vcol] if raw else None)
+            vectors, ids, labels = _fetch(
+                conn,
+                query,
+                total,
+                s.shown,
+                icol is not None,
+                lcol is not None,
+                progress,
+                binary=cols[vcol] if raw else None,
+            )
     except InputError:
         raise
     except psycopg.Error as exc:
@@ -89,18 +81,50 @@ def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> 
     return SourceData(vectors, ids, labels, {"table": table, "column": vcol, "server": _server(s)})
 
 
+def _pick_columns(
+    s: SourceSpec, cols: dict[str, str], table: str, id_col: str, vector_col: str, label_col: str | None
+) -> tuple[str, str | None, str | None]:
+    """(vector, id or None, label or None) column names: URI parameters, else the CLI's, else the one
+    vector-typed column; InputError naming the table when one is missing or of the wrong type."""
+    vcol = param(s, "column", None) or (vector_col if vector_col in cols else None)
+    if vcol is None:
+        vec_like = [c for c, t in cols.items() if t in _VECTOR_TYPES]
+        if len(vec_like) != 1:
+            raise InputError(
+                s.shown,
+                f"no vector column {vector_col!r} and {len(vec_like)} vector "
+                f"columns in {table!r}; name one with ?column=NAME",
+            )
+        vcol = vec_like[0]
+    if vcol not in cols:
+        raise InputError(s.shown, f"no column {vcol!r} in {table!r} (columns: {', '.join(cols)})")
+    if cols[vcol] not in _VECTOR_TYPES:
+        raise InputError(s.shown, f"column {vcol!r} has type {cols[vcol]}, not vector or a number array")
+    icol = param(s, "id", id_col)
+    if icol not in cols:
+        if "id" in s.params:
+            raise InputError(s.shown, f"no id column {icol!r} in {table!r} (columns: {', '.join(cols)})")
+        icol = None
+    lcol = param(s, "label", label_col)
+    if lcol is not None and lcol not in cols:
+        raise InputError(s.shown, f"no label column {lcol!r} in {table!r} (columns: {', '.join(cols)})")
+    return vcol, icol, lcol
+
+
 def _columns(conn, schema_name: str | None, table: str) -> dict[str, str]:
     """{column: udt_name} of the table, in order (search_path when no schema is given)."""
     if schema_name:
         rows = conn.execute(
             "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
             "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            (f'"{schema_name}"."{table}"',)).fetchall()
+            (f'"{schema_name}"."{table}"',),
+        ).fetchall()
     else:
         rows = conn.execute(
             "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
             "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            (f'"{table}"',)).fetchall()
+            (f'"{table}"',),
+        ).fetchall()
     return {name: typ for name, typ in rows}
 
 
@@ -114,20 +138,27 @@ def _decode_binary(rows, kind: str, dim: int | None, n: int, shown: str, has_id:
     bad = np.flatnonzero(heads != want)
     if len(bad):
         j = int(bad[0])
-        raise InputError(shown, f"ragged rows: {heads[j]} values where earlier rows have {want}",
-                         where=_where(n + j, rows[j], has_id))
+        raise InputError(
+            shown,
+            f"ragged rows: {heads[j]} values where earlier rows have {want}",
+            where=_where(n + j, rows[j], has_id),
+        )
     body = b"".join(bytes(r[0][4:]) for r in rows)
     arr = np.frombuffer(body, dtype=">f4" if kind == "vector" else ">f2").reshape(len(rows), int(want))
     return arr.astype(np.float32)
 
 
-def _fetch(conn, query, total: int, shown: str, has_id: bool, has_label: bool, progress, binary: str | None = None):
+def _fetch(
+    conn, query, total: int | None, shown: str, has_id: bool, has_label: bool, progress, binary: str | None = None
+):
     vecs: list[np.ndarray] = []
     ids: list[str] = []
     labels: list[object] = []
     n, dim = 0, None
-    with (progress.task(f"reading {shown}", total=total) as task,
-          conn.cursor(name="embeval_read", binary=binary is not None) as cur):
+    with (
+        progress.task(f"reading {shown}", total=total) as task,
+        conn.cursor(name="embeval_read", binary=binary is not None) as cur,
+    ):
         cur.itersize = BATCH_ROWS
         cur.execute(query)
         while True:
@@ -152,8 +183,11 @@ def _fetch(conn, query, total: int, shown: str, has_id: bool, has_label: bool, p
                 if dim is None:
                     dim = len(vec)
                 elif len(vec) != dim:
-                    raise InputError(shown, f"ragged rows: {len(vec)} values where earlier rows have {dim}",
-                                     where=_where(n + j, row, has_id))
+                    raise InputError(
+                        shown,
+                        f"ragged rows: {len(vec)} values where earlier rows have {dim}",
+                        where=_where(n + j, row, has_id),
+                    )
             try:
                 block = np.asarray([r[0] for r in rows], dtype=np.float64)
             except (TypeError, ValueError):
@@ -168,8 +202,9 @@ def _fetch(conn, query, total: int, shown: str, has_id: bool, has_label: bool, p
             task.advance(len(rows))
     if n == 0:
         raise InputError(shown, "no rows")
-    if has_id and any(i is None for i in ids):
-        raise InputError(shown, "NULL id", where=f"row {ids.index(None)}")
+    missing_id = next((row for row, i in enumerate(ids) if i is None), None) if has_id else None
+    if missing_id is not None:
+        raise InputError(shown, "NULL id", where=f"row {missing_id}")
     id_arr = np.asarray(ids, dtype=str) if has_id else np.arange(n).astype(str)
     return np.concatenate(vecs), id_arr, (np.asarray(labels, dtype=object) if has_label else None)
 
