@@ -62,8 +62,10 @@ def load_embeddings(
     """Read and validate one embedding file, or a source URI / FAISS index file
     (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face datasets on disk, FAISS).
     ``label_col`` must exist when given."""
-    from embeval.io.sources import load_source, source_kind
+    from embeval.io.sources import load_source, source_kind, unknown_source
 
+    if isinstance(path, str) and "://" in path and source_kind(path) is None:
+        raise unknown_source(path)
     if source_kind(path) is not None:
         return load_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
                            progress=progress)

@@ -533,3 +533,10 @@ def test_small_batches_give_the_same_vectors_and_progress(kind, monkeypatch, req
     ((desc, total, steps),) = rec.tasks
     assert sum(steps) == N and max(steps) <= 7 and len(steps) == -(-N // 7)
     assert total in (N, None) and SECRET not in desc
+
+
+def test_unknown_scheme_is_one_line_without_password(cli):
+    res = cli("geometry", f"mysql://root:{SECRET}@db/x?table=t", "-q")
+    assert res.exit_code == 2 and "unknown source 'mysql://'" in res.stderr and SECRET not in res.stderr
+    res = cli("geometry", "hf://datasets/mteb/banking77", "-q")
+    assert res.exit_code == 2 and "save_to_disk" in res.stderr and "hf://datasets/mteb/banking77" in res.stderr

@@ -44,6 +44,21 @@ def source_kind(spec: object) -> str | None:
     return None
 
 
+def unknown_source(spec: str) -> InputError:
+    """The error for ``scheme://…`` that no reader handles (the spec shown without its password)."""
+    scheme = spec.partition("://")[0]
+    hint = (
+        "; Hugging Face Hub datasets are not downloaded: save one with save_to_disk and pass hf-disk://PATH"
+        if scheme.lower() in ("hf", "huggingface")
+        else ""
+    )
+    return InputError(
+        redact(spec),
+        f"unknown source {scheme + '://'!r}; embeval reads lancedb://, postgresql://, hf-disk://, faiss:// "
+        f"and files{hint}",
+    )
+
+
 def redact(spec: str) -> str:
     """The spec with any password (``user:PASSWORD@`` or a ``password=`` parameter) removed."""
     if "://" not in spec:
