@@ -540,3 +540,18 @@ def test_unknown_scheme_is_one_line_without_password(cli):
     assert res.exit_code == 2 and "unknown source 'mysql://'" in res.stderr and SECRET not in res.stderr
     res = cli("geometry", "hf://datasets/mteb/banking77", "-q")
     assert res.exit_code == 2 and "save_to_disk" in res.stderr and "hf://datasets/mteb/banking77" in res.stderr
+
+
+@pytest.mark.parametrize("total", [None, 0, 10, 13, 25])
+def test_row_buffer_matches_concatenation(total):
+    """Preallocated when the count is known; a table that grew or shrank while read still gives its rows."""
+    from embeval.io.sources.arrowvec import RowBuffer
+
+    rng = np.random.default_rng(0)
+    blocks = [rng.standard_normal((k, 4)).astype(np.float32) for k in (4, 4, 4, 1)]  # 13 rows
+    buf = RowBuffer(total)
+    for b in blocks:
+        buf.add(b)
+    got = buf.result()
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.array_equal(got, np.concatenate(blocks))

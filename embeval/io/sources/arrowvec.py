@@ -86,13 +86,14 @@ def collect(
 ):
     """Concatenate record batches into float32 vectors (n×d), str ids (row numbers when ``id_col``
     is None) and labels (None when ``label_col`` is None), ticking ``progress`` per batch."""
-    vecs, ids, labels = [], [], []
+    vecs = RowBuffer(total)
+    ids, labels = [], []
     n, dim = 0, None
     with progress.task(f"{what} {shown}", total=total) as task:
         for b in batches:
             v = _vectors_of(b.column(vector_col), shown, n, dim)
             dim = v.shape[1]
-            vecs.append(v)
+            vecs.add(v)
             if id_col is not None:
                 ids.append(np.asarray(b.column(id_col).to_pylist(), dtype=object).astype(str))
             if label_col is not None:
@@ -101,7 +102,37 @@ def collect(
             task.advance(len(v))
     if n == 0:
         raise InputError(shown, "no rows")
-    vectors = np.concatenate(vecs) if len(vecs) > 1 else vecs[0]
+    vectors = vecs.result()
     id_arr = np.concatenate(ids) if id_col is not None else np.arange(n).astype(str)
     lab = np.concatenate(labels) if label_col is not None else None
     return np.ascontiguousarray(vectors, dtype=np.float32), id_arr, lab
+
+
+class RowBuffer:
+    """float32 row blocks gathered into one n×d array. When the row count is known in advance
+    (``total``) the rows go straight into one preallocated array, so peak memory is the result
+    itself rather than the blocks plus their concatenation; extra rows (a table that grew while
+    being read) are appended after it."""
+
+    def __init__(self, total: int | None):
+        self.total = total
+        self.out: np.ndarray | None = None
+        self.filled = 0
+        self.extra: list[np.ndarray] = []
+
+    def add(self, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float32)
+        if self.out is None and self.total and not self.extra:
+            self.out = np.empty((self.total, block.shape[1]), dtype=np.float32)
+        if self.out is not None and not self.extra and self.filled + len(block) <= len(self.out):
+            self.out[self.filled : self.filled + len(block)] = block
+            self.filled += len(block)
+        else:
+            self.extra.append(block)
+
+    def result(self) -> np.ndarray:
+        head = [] if self.out is None else [self.out[: self.filled]]
+        parts = head + self.extra
+        if len(parts) == 1:
+            return np.ascontiguousarray(parts[0])
+        return np.concatenate(parts).astype(np.float32, copy=False)

@@ -19,6 +19,7 @@ from embeval.io.sources import (
     scrub,
     secrets_of,
 )
+from embeval.io.sources.arrowvec import RowBuffer
 
 _VECTOR_TYPES = {"vector", "halfvec", "_float4", "_float8", "_numeric", "_int4", "_int8", "_int2"}
 
@@ -151,7 +152,7 @@ def _decode_binary(rows, kind: str, dim: int | None, n: int, shown: str, has_id:
 def _fetch(
     conn, query, total: int | None, shown: str, has_id: bool, has_label: bool, progress, binary: str | None = None
 ):
-    vecs: list[np.ndarray] = []
+    vecs = RowBuffer(total)
     ids: list[str] = []
     labels: list[object] = []
     n, dim = 0, None
@@ -168,7 +169,7 @@ def _fetch(
             if binary is not None:
                 block = _decode_binary(rows, binary, dim, n, shown, has_id)
                 dim = block.shape[1]
-                vecs.append(block)
+                vecs.add(block)
                 if has_id:
                     ids.extend(r[1] for r in rows)
                 if has_label:
@@ -193,7 +194,7 @@ def _fetch(
             except (TypeError, ValueError):
                 raise InputError(shown, "a vector holds a NULL value", where=f"rows {n}..{n + len(rows) - 1}") from None
             with np.errstate(over="ignore"):
-                vecs.append(block.astype(np.float32))
+                vecs.add(block.astype(np.float32))
             if has_id:
                 ids.extend(r[1] for r in rows)
             if has_label:
@@ -206,7 +207,7 @@ def _fetch(
     if missing_id is not None:
         raise InputError(shown, "NULL id", where=f"row {missing_id}")
     id_arr = np.asarray(ids, dtype=str) if has_id else np.arange(n).astype(str)
-    return np.concatenate(vecs), id_arr, (np.asarray(labels, dtype=object) if has_label else None)
+    return vecs.result(), id_arr, (np.asarray(labels, dtype=object) if has_label else None)
 
 
 def _where(row: int, values, has_id: bool) -> str:
