@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -183,6 +184,41 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
         return wrapper
 
     return decorate
+
+
+# Library errors name parameters, never flags: `sample`, `shift_lambda` (in backticks). A command
+# says them as its own flags, from the one table Typer already holds: each parameter's declaration.
+_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
+    """Parameter name -> its long flag (``fmt`` -> ``--format``), from the command's own options."""
+    table = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            # In Annotated style Typer reads a first positional "--flag" (stored as default) as a declaration.
+            given = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
+            decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
+            if decls:
+                table[name] = decls[0].split("/")[0]
+    return table
+
+
+def flag_names(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Say the library's parameter names (`sample`) in an error as this command's flags (--sample)."""
+    table = _flag_table(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from embeval.errors import EmbevalError
+
+        try:
+            return fn(*args, **kwargs)
+        except EmbevalError as exc:
+            exc.args = (_PARAM_NAME.sub(lambda m: table.get(m.group(1), m.group(1)), str(exc)),)
+            raise
+
+    return wrapper
 
 
 def encoding_options(*, model_default: str | None = None, query_prompt: bool = True) -> OptionGroup:
@@ -371,6 +407,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 
 @app.command("metrics")
 @boundary
+@flag_names
 def metrics_cmd(
     family: Annotated[str | None, typer.Argument(help="Only this family (geometry, ...).")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help=(
@@ -425,6 +462,7 @@ def metrics_cmd(
 
 @app.command("geometry")
 @boundary
+@flag_names
 @options(encoding_options(query_prompt=False), OUTPUT)
 def geometry_cmd(
     file: Annotated[str, typer.Argument(help=(
@@ -494,6 +532,7 @@ def geometry_cmd(
 
 @app.command("encode")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default"))
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -525,6 +564,7 @@ def encode_cmd(
 
 @app.command("pairs")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default", query_prompt=False), OUTPUT)
 def pairs_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -562,6 +602,7 @@ def pairs_cmd(
 
 @app.command("retrieval")
 @boundary
+@flag_names
 @options(encoding_options(), OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
@@ -629,7 +670,15 @@ def retrieval_cmd(
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, roc=roc, seed=seed, run_out=run_out)
+                                   per_query=per_query, seed=seed)
+    if roc is not None:
+        from embeval.report.roc import check_roc_path
+
+        check_roc_path(roc)
+    if run_out is not None:
+        from embeval.io.trec import check_run_path
+
+        check_run_path(run_out)
     if run_in is not None:
         from embeval.api import run_file_report
 
@@ -659,6 +708,17 @@ def retrieval_cmd(
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+    if roc is not None:
+        from embeval.report.roc import write_roc
+
+        write_roc(roc, report.artifacts["roc_curve"])
+        report.notes.append(f"ROC curve written to {roc}")
+    if run_out is not None:
+        from embeval.io.trec import write_run
+
+        n_lines = write_run(run_out, *report.artifacts["ranking"])
+        report.notes.append(f"TREC run ({n_lines} lines, top {max(report.settings['k'])} per query) written to "
+                            f"{run_out}")
     default_task = Path(data).name if data is not None else Path(qrels or ".").resolve().parent.parent.name
     task = mteb_task or default_task or "embeval"
     _write_mteb(mteb_out, report, task, split if data is not None else "test")
@@ -667,6 +727,7 @@ def retrieval_cmd(
 
 @app.command("gap")
 @boundary
+@flag_names
 @options(encoding_options(), OUTPUT)
 def gap_cmd(
     a: Annotated[str, typer.Argument(help=(
@@ -711,17 +772,36 @@ def gap_cmd(
     With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as
     queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.plots import check_plot_path, gap_figure
 
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if export_gap is not None:
+        check_vector_path(export_gap)
+    if plot is not None:
+        check_plot_path(plot)
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
-        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
         encoder=encoder, seed=seed, progress=_progress(quiet),
     )
+    # Files only after every metric has been computed, each written atomically.
+    if export_gap is not None:
+        g = report.artifacts["gap_vector"]
+        write_vector(export_gap, g, name="gap_vector", meta=report.artifacts["gap_vector_meta"])
+        report.notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
+    if plot is not None:
+        proj = report.artifacts["gap_projection"]
+        gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
+        report.notes.append(f"picture written to {plot}")
+    else:
+        report.notes.append("add --plot gap.png for a 2-D picture of both sets")
     out.emit(report)
 
 
 @app.command("compare")
 @boundary
+@flag_names
 def compare_cmd(
     baseline: Annotated[Path, typer.Argument(help=(
         "Baseline: an embeval JSON report (--output X.json, or report.json of embeval run), or an MTEB task "
@@ -793,6 +873,7 @@ def compare_cmd(
 
 @app.command("run")
 @boundary
+@flag_names
 def run_cmd(
     config: Annotated[Path, typer.Argument(help=(
         "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."

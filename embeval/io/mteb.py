@@ -108,8 +108,8 @@ def check_mteb_path(path: str | Path | None) -> None:
     from embeval.io.atomic import check_writable
 
     if Path(path).suffix.lower() != ".json":
-        raise UsageError(f"--mteb-out {path}: an MTEB result is JSON; use a .json file name")
-    check_writable(path, "--mteb-out")
+        raise UsageError(f"`mteb_out` {path}: an MTEB result is JSON; use a .json file name")
+    check_writable(path, "`mteb_out`")
 
 
 def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "default") -> dict:
@@ -124,17 +124,17 @@ def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "defau
                 entry[f"{m.group(1)}_at_{m.group(2)}"] = r.value
         ndcg = sorted((int(k.rsplit("_", 1)[1]), k) for k in entry if k.startswith("ndcg_at_"))
         if not ndcg:
-            raise UsageError("--mteb-out: the report has no nDCG (MTEB's main retrieval score)")
+            raise UsageError("`mteb_out`: the report has no nDCG (MTEB's main retrieval score)")
         main_key = "ndcg_at_10" if "ndcg_at_10" in entry else ndcg[0][1]
     elif report.command == "pairs":
         for r in report.results:
             if r.metric in _TO_MTEB_STS:
                 entry[_TO_MTEB_STS[r.metric]] = r.value
         if "cosine_spearman" not in entry:
-            raise UsageError("--mteb-out: the report has no spearman (MTEB's main STS score)")
+            raise UsageError("`mteb_out`: the report has no spearman (MTEB's main STS score)")
         main_key = "cosine_spearman"
     else:
-        raise UsageError(f"--mteb-out: MTEB results are written for retrieval and pairs, not {report.command}")
+        raise UsageError(f"`mteb_out`: MTEB results are written for retrieval and pairs, not {report.command}")
     entry["main_score"] = entry[main_key]
     return {
         "dataset_revision": None,

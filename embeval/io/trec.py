@@ -22,7 +22,7 @@ from embeval.io.lines import iter_lines
 Run = dict[str, dict[str, float]]
 
 
-def check_run_path(path: str | os.PathLike | None, option: str = "--run") -> None:
+def check_run_path(path: str | os.PathLike | None, option: str = "`run_out`") -> None:
     """Fail before any work when the run file cannot be written."""
     if path is None:
         return

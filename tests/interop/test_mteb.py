@@ -155,7 +155,7 @@ def test_pairs_writes_mteb_sts(cli, tmp_path, model_cache):
 
 def test_mteb_out_usage_errors(cli, tmp_path):
     res = cli(*VECTORS, "--mteb-out", tmp_path / "m.csv")
-    assert res.exit_code == 2 and "use a .json file name" in res.stderr
+    assert res.exit_code == 2 and "--mteb-out" in res.stderr and "use a .json file name" in res.stderr
     bad = tmp_path / "odd.json"
     bad.write_text(
         json.dumps(

@@ -127,7 +127,7 @@ def test_run_errors(cli, tmp_path):
     res = cli("retrieval", "--qrels", QRELS, "--run-in", bad, "--queries", S / "queries.npz", "-q")
     assert res.exit_code == 2 and "--run-in" in res.stderr
     res = cli(*VECTORS, "--run", tmp_path / "run.json")
-    assert res.exit_code == 2 and "TREC run is plain text" in res.stderr
+    assert res.exit_code == 2 and "--run " in res.stderr and "TREC run is plain text" in res.stderr
     assert not (tmp_path / "run.json").exists()
     bad.write_text("other Q0 d1 1 0.5 t\n")
     res = cli("retrieval", "--qrels", QRELS, "--run-in", bad, "-q")
