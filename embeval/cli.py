@@ -147,6 +147,12 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help=(
 CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help=(
     "Embedding cache folder."
 ), rich_help_panel="Encoding")]
+MtebOutOpt = Annotated[Path | None, typer.Option("--mteb-out", help=(
+    "Also write the scores as an MTEB task result (.json; main_score = nDCG@10 for retrieval, Spearman for pairs)."
+), rich_help_panel="Interop")]
+MtebTaskOpt = Annotated[str | None, typer.Option("--mteb-task", help=(
+    "task_name in the --mteb-out file (default: the dataset's folder or file name)."
+), rich_help_panel="Interop")]
 
 
 # Option groups, defined once -----------------------------------------------------------------
@@ -454,6 +460,15 @@ def _shown(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def _write_mteb(path: Path | None, report, task: str, split: str) -> None:
+    """--mteb-out: the report's scores as an MTEB task result (written before the report is shown)."""
+    if path is not None:
+        from embeval.io.mteb import write_mteb
+
+        write_mteb(path, report, task_name=task, split=split)
+        report.notes.append(f"MTEB result ({task}, {split}) written to {path}")
+
+
 def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None,
          out_fmt: str | None = None) -> None:
     """Evaluate gates, print, write the report and the JUnit file, and exit with the right code
@@ -544,12 +559,15 @@ def metrics_cmd(
 @flag_names
 @options(encoding_options(query_prompt=False), OUTPUT)
 def geometry_cmd(
-    file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
+    file: Annotated[str, typer.Argument(help=(
+        "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
+        "postgresql://, hf-disk://, faiss://)."
+    ))],
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
         "Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See "
         "'embeval metrics'."
     ))] = None,
-    pairs: Annotated[Path | None, typer.Option("--pairs", help=(
+    pairs: Annotated[str | None, typer.Option("--pairs", help=(
         "Row-aligned partner embeddings (for alignment)."
     ))] = None,
     sample: Annotated[int, typer.Option("--sample", help=(
@@ -660,15 +678,21 @@ def pairs_cmd(
     ))] = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
     out: Any = None,
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
+    from embeval.io.mteb import check_mteb_path
+
+    check_mteb_path(mteb_out)
     from embeval.api import pairs_report
 
     out.check("pairs", [file])
     report = pairs_report(file, encoder=encoder, layout=layout.value, text_a_col=text_a_col, text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
+    _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test")
     out.emit(report)
 
 
@@ -682,10 +706,11 @@ def retrieval_cmd(
         "--queries/--corpus/--qrels."
     ))] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
-    queries: Annotated[Path | None, typer.Option("--queries", help=(
-        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array."
+    queries: Annotated[str | None, typer.Option("--queries", help=(
+        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl, .faiss, or a source URI); ids from the id "
+        "column/array."
     ))] = None,
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    corpus: Annotated[str | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
     qrels: Annotated[Path | None, typer.Option("--qrels", help=(
         "Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant."
     ))] = None,
@@ -713,11 +738,20 @@ def retrieval_cmd(
     roc: Annotated[Path | None, typer.Option("--roc", help=(
         "Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png."
     ))] = None,
+    run_out: Annotated[Path | None, typer.Option("--run", help=(
+        "Write the ranked top-K of every scored query as a TREC run file (qid Q0 docid rank score tag)."
+    ), rich_help_panel="Interop")] = None,
+    run_in: Annotated[Path | None, typer.Option("--run-in", help=(
+        "Evaluate an existing TREC run (BM25, a reranker...) against --qrels instead of vectors: ranking "
+        "metrics, as trec_eval."
+    ), rich_help_panel="Interop")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
     out: Any = None,
 ) -> None:
@@ -725,8 +759,10 @@ def retrieval_cmd(
     MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
     negative score separation. Only queries present in the qrels are scored."""
     from embeval.errors import UsageError
+    from embeval.io.mteb import check_mteb_path
 
     out.check("retrieval", [data, queries, corpus, qrels], {"--roc": roc})
+    check_mteb_path(mteb_out)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
@@ -736,7 +772,22 @@ def retrieval_cmd(
         from embeval.report.roc import check_roc_path
 
         check_roc_path(roc)
-    if data is not None:
+    if run_out is not None:
+        from embeval.io.trec import check_run_path
+
+        check_run_path(run_out)
+    if run_in is not None:
+        from embeval.api import run_file_report
+
+        if data or queries or corpus or encoder is not None:
+            raise UsageError("--run-in evaluates an existing run: give it with --qrels only (no BEIR folder, "
+                             "--queries, --corpus or --model)")
+        if qrels is None:
+            raise UsageError("--run-in needs --qrels")
+        if run_out is not None or roc is not None:
+            raise UsageError("--run and --roc need vectors; with --run-in only ranking metrics are computed")
+        report = run_file_report(run_in, qrels, k=k, per_query=per_query)
+    elif data is not None:
         from embeval.api import retrieval_report_beir
 
         if queries or corpus or qrels:
@@ -759,6 +810,15 @@ def retrieval_cmd(
 
         write_roc(roc, report.artifacts["roc_curve"])
         report.notes.append(f"ROC curve written to {roc}")
+    if run_out is not None:
+        from embeval.io.trec import write_run
+
+        n_lines = write_run(run_out, *report.artifacts["ranking"])
+        report.notes.append(f"TREC run ({n_lines} lines, top {max(report.settings['k'])} per query) written to "
+                            f"{run_out}")
+    default_task = Path(data).name if data is not None else Path(qrels or ".").resolve().parent.parent.name
+    task = mteb_task or default_task or "embeval"
+    _write_mteb(mteb_out, report, task, split if data is not None else "test")
     out.emit(report)
 
 
@@ -767,11 +827,11 @@ def retrieval_cmd(
 @flag_names
 @options(encoding_options(), OUTPUT)
 def gap_cmd(
-    a: Annotated[Path, typer.Argument(help=(
+    a: Annotated[str, typer.Argument(help=(
         "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
         "[1] (the 'Mind the Gap' layout)."
     ))],
-    b: Annotated[Path | None, typer.Argument(help=(
+    b: Annotated[str | None, typer.Argument(help=(
         "Set B: an embedding file (texts with --model); omit when A holds both sets."
     ))] = None,
     paired: Annotated[bool, typer.Option("--paired", help=(
@@ -847,7 +907,8 @@ def gap_cmd(
 @flag_names
 def compare_cmd(
     reports: Annotated[list[Path], typer.Argument(help=(
-        "embeval JSON reports (--output X.json, or report.json of embeval run): BASELINE CURRENT compares two; "
+        "embeval JSON reports (--output X.json, or report.json of embeval run) or MTEB task results: BASELINE "
+        "CURRENT compares two; "
         "three or more (or one batch report with several models) are ranked. The first is the baseline."
     ), show_default=False)],
     fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(

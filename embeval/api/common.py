@@ -70,7 +70,7 @@ def load_input(
         p = Path(path)
         if p.suffix.lower() == ".txt" or is_beir_folder(p):
             raise UsageError(f"{path} holds texts: pass `model` (e.g. `model` default) to encode them")
-        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col)
+        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
 
     ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)

@@ -92,7 +92,7 @@ def gap_report(
         set_a = load_input(a, role="query", **load)
         set_b = load_input(b, role="document", **load)
         check_same_dim(set_a, set_b)
-        name_a, name_b = Path(a).name, Path(b).name
+        name_a, name_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
     if paired and set_a.n != set_b.n:
         raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")

@@ -61,7 +61,8 @@ def geometry_report(
         other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
-            raise UsageError(f"`pairs` {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
+            raise UsageError(f"`pairs` {other.path}: {other.n} rows, but {emb.path} has {emb.n}; "
+                             "pairs must be row-aligned")
         inputs["pairs"] = other.describe()
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
                         labels=lab, seed=seed, progress=progress)

@@ -255,6 +255,17 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
             value = c.get(f, required=f in spec.required)
             if value is None:
                 continue
+            if "://" in value:  # a source URI (embeval.io.sources): used as written
+                from embeval.io.sources import secrets_of, source_kind
+
+                if source_kind(value) is None:
+                    c.fail(f, f"unknown source {value.split('://')[0]!r}://; embeval reads lancedb://, "
+                              "postgresql://, hf-disk://, faiss://")
+                if [x for x in secrets_of(value) if x != os.environ.get("PGPASSWORD")]:
+                    c.fail(f, "holds a password; the config text is copied into report.json, so put it in "
+                              "PGPASSWORD or ~/.pgpass instead")
+                paths[f] = value
+                continue
             fp = base / value
             if not fp.exists():
                 c.fail(f, f"no such file or folder: {fp}")

@@ -20,6 +20,7 @@ import numpy as np
 from embeval.errors import InputError
 from embeval.io.ids import clean_ids
 from embeval.io.lines import iter_jsonl, read_csv, table_errors
+from embeval.progress import NULL, Progress
 
 EMBEDDING_SUFFIXES = (".npy", ".npz", ".parquet", ".csv", ".tsv", ".jsonl")
 
@@ -46,6 +47,8 @@ class EmbeddingSet:
     def describe(self) -> dict:
         from embeval.io.fileinfo import file_info
 
+        if "source" in self.info:  # a vector store, dataset or index (embeval.io.sources): no file hash here
+            return {"path": self.path, "n": self.n, "d": self.d, **self.info}
         return {**file_info(self.path), "n": self.n, "d": self.d, **self.info}
 
 
@@ -56,17 +59,33 @@ def load_embeddings(
     vector_col: str = "embedding",
     label_col: str | None = None,
     min_rows: int = 2,
+    progress: Progress = NULL,
 ) -> EmbeddingSet:
-    """Read and validate one embedding file. ``label_col`` must exist when given."""
+    """Read and validate one embedding file, or a source URI / FAISS index file
+    (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face datasets on disk, FAISS).
+    ``label_col`` must exist when given."""
+    from embeval.io.sources import load_source, source_kind, unknown_source
+
+    if isinstance(path, str) and "://" in path and source_kind(path) is None:
+        raise unknown_source(path)
+    if source_kind(path) is not None:
+        return load_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
+                           progress=progress)
     from embeval.io.paths import require_file
 
     p = Path(path)
     if p.is_dir():
-        raise InputError(p, "is a folder, expected an embedding file (" + ", ".join(EMBEDDING_SUFFIXES) + ")")
+        hint = ""
+        if (p / "state.json").exists() or (p / "dataset_dict.json").exists():
+            hint = f"; a Hugging Face save_to_disk folder: pass hf-disk://{p}"
+        elif any(p.glob("*.lance")):
+            hint = f"; a LanceDB database: pass lancedb://{p}?table=NAME"
+        raise InputError(p, "is a folder, expected an embedding file (" + ", ".join(EMBEDDING_SUFFIXES) + ")" + hint)
     suffix = p.suffix.lower()
     if suffix not in EMBEDDING_SUFFIXES:
         raise InputError(p, f"unsupported extension {suffix or '(none)'!r}; expected one of "
-                            + ", ".join(EMBEDDING_SUFFIXES) + " (or texts with --model)")
+                            + ", ".join(EMBEDDING_SUFFIXES) + ", a .faiss/.index file, a source URI "
+                            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with --model")
     require_file(p)
     reader = {".npy": _read_npy, ".npz": _read_npz, ".parquet": _read_table, ".csv": _read_table,
               ".tsv": _read_table, ".jsonl": _read_jsonl}[suffix]

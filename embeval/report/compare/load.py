@@ -43,6 +43,13 @@ def load_side(path: str | Path) -> Side:
         raise InputError(
             p, f"not an embeval JSON report (invalid JSON: {exc.msg})", where=f"line {exc.lineno}"
         ) from None
+    from embeval.io.mteb import is_mteb_result, mteb_report
+
+    if is_mteb_result(doc):  # an MTEB task result (embeval.io.mteb maps the names)
+        mteb, extra = mteb_report(doc, p)
+        mteb = stamp_identity(mteb)
+        return Side(str(p), "single", {mteb.command: mteb},
+                    {**file_info(p), "kind": "single", "command": mteb.command, **extra})
     if not isinstance(doc, dict) or "embeval_version" not in doc:
         raise InputError(
             p, "not an embeval JSON report (no 'embeval_version'; write one with --output X.json or embeval run)"
