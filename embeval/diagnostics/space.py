@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,8 @@ class Space:
     unit:   n×d float32 unit rows (the same object as ``x`` when normalized).
     pairs:  optional n×d float32 partner of each row (for alignment), same treatment as ``x``.
     labels: optional length-n array of labels.
+    backend: the :mod:`embeval.compute` back end for O(n²) work (None: NumPy on the CPU).
+    plan:   a :class:`~embeval.diagnostics.scale.ScalePlan` (None: every diagnostic exact).
     """
 
     x: np.ndarray
@@ -50,7 +53,10 @@ class Space:
     labels: np.ndarray | None = None
     seed: int = 0
     progress: Progress = NULL
+    backend: Any = None
+    plan: Any = None
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _knn_q: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _codes: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
@@ -81,11 +87,30 @@ class Space:
         return self._codes
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine k nearest *other* rows (sims, idx), computed once for the largest k asked."""
-        from embeval.index.knn import knn_self
+        """Cosine k nearest *other* rows of every row (sims, idx), computed once for the largest k
+        asked. Ties: similarity, then row ascending, so the top k never depends on the largest k."""
+        from embeval.compute import knn
 
         if self._knn is None or self._knn[1].shape[1] < k:
-            with self.progress.task(f"kNN search (k={k})", total=None):
-                self._knn = knn_self(self.unit, k)
+            self._knn = knn(self.unit, k, backend=self.backend, progress=self.progress)
         sims, idx = self._knn
         return sims[:, :k], idx[:, :k]
+
+    @property
+    def knn_queries(self) -> np.ndarray | None:
+        """Rows the kNN diagnostics are estimated on (None: every row, exact)."""
+        return None if self.plan is None else self.plan.knn_queries
+
+    def knn_rows(self, k: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """(rows, sims, idx): the k nearest other rows (among all n) of the plan's query subset,
+        or of every row (rows None) when the run is exact or the full graph exists anyway."""
+        from embeval.compute import knn
+
+        q = self.knn_queries
+        if q is None or (self._knn is not None and self._knn[1].shape[1] >= k):
+            sims, idx = self.knn(k)
+            return None, sims, idx
+        if self._knn_q is None or self._knn_q[1].shape[1] < k:
+            self._knn_q = knn(self.unit, k, queries=q, backend=self.backend, progress=self.progress)
+        sims, idx = self._knn_q
+        return q, sims[:, :k], idx[:, :k]
