@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embeval.diagnostics.registry import Diagnostic, all_diagnostics, parse_spec, split_specs
+from embeval.diagnostics.scale import DEFAULT_BUDGET
 from embeval.errors import InputError, UsageError
 from embeval.progress import NULL, Progress
 from embeval.report.results import Report
@@ -107,12 +108,24 @@ def geometry_report(
     near_dup_threshold: float = 0.99,
     seed: int = 0,
     progress: Progress = NULL,
+    device: str = "auto",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
-    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
+    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``.
+
+    ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before any O(n²)
+    work its cost is estimated; above ``budget`` seconds (None: no limit) each O(n²) diagnostic
+    switches to its estimated form (``exact: false`` in its params; see
+    :mod:`embeval.diagnostics.scale`) unless ``exact``."""
+    from embeval.compute.backend import check_device
     from embeval.diagnostics.space import Space
     from embeval.io.embeddings import check_same_dim
+
+    check_device(device)
+    _check_budget(budget)
 
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
@@ -136,8 +149,9 @@ def geometry_report(
         if other.n != emb.n:
             raise UsageError(f"--pairs {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
         inputs["pairs"] = other.describe()
+    # The vectors were loaded here: normalise them in place, so one float32 copy exists, not two.
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
-                        labels=lab, seed=seed, progress=progress)
+                        labels=lab, seed=seed, progress=progress, inplace=True)
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
     if lab is not None:
         report.settings["classes"] = int(len(space.label_codes()[1]))
@@ -149,13 +163,15 @@ def geometry_report(
         from embeval.diagnostics.items import check_item_settings
 
         check_item_settings(space.n, items_k, near_dup_threshold)
-    # One FAISS search serves every kNN diagnostic and the item table: ask for the largest k first.
+    if sample:
+        chosen = [(d, {**p, "sample": sample} if d.name == "uniformity" and not p.get("sample") else p)
+                  for d, p in chosen]
+    _plan_scale(space, chosen, report, device=device, budget=budget, exact=exact, items=items)
+    # One kNN search serves every kNN diagnostic and the item table: ask for the largest k first.
     ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([items_k] if items else [])
     if ks and 1 <= max(ks) < space.n:
-        space.knn(max(ks))
+        space.knn_rows(max(ks))
     for diag, params in chosen:
-        if diag.name == "uniformity" and sample and not params.get("sample"):
-            params = {**params, "sample": sample}
         report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
                         else "rows used as given (--no-normalize); angles and cosines use unit rows")
@@ -172,6 +188,36 @@ def geometry_report(
     hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
     report.series.update(geometry_series(space, hub_k))
     return report
+
+
+def _check_budget(budget: float | None) -> None:
+    import math
+
+    if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
+        raise UsageError(f"budget {budget!r}: must be a positive number of seconds")
+
+
+def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | None, exact: bool,
+                items: bool) -> None:
+    """Pick the compute back end for ``device``, estimate the O(n²) work, and (over ``budget``)
+    switch the O(n²) diagnostics to their estimated forms: sets ``space.backend``/``space.plan``,
+    and records the decision in the report's settings and notes and on the progress display."""
+    from embeval.compute import get_backend
+    from embeval.diagnostics.scale import plan_geometry
+
+    backend = get_backend(device, rows=space.n)
+    plan = plan_geometry(space.n, space.x.shape[1], [(d.name, p) for d, p in chosen], backend=backend,
+                         device=backend.device, budget=budget, exact=exact, seed=space.seed, full_knn=items)
+    space.backend, space.plan = backend, plan
+    if backend.device != "cpu" or plan.estimate_s is not None:
+        report.settings.update(plan.settings())
+    note = plan.note()
+    if note:
+        report.notes.append(note)
+        space.progress.note(note)
+    elif plan.estimate_s is not None:
+        space.progress.note(f"exact O(n²) work on {space.n:,} × {space.x.shape[1]} rows: estimated "
+                            f"{plan.estimate_s:.0f} s on {backend.device}")
 
 
 def _check_labels(emb, lab, labels, label_col, inputs):

@@ -56,7 +56,9 @@ ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Inputs are tex
 TextColOpt = Annotated[str, typer.Option("--text-col", help="Text column of .jsonl/.csv/.tsv/.parquet text inputs.", rich_help_panel="Encoding")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Encoding batch size.", rich_help_panel="Encoding")]
 MaxLenOpt = Annotated[Optional[int], typer.Option("--max-seq-length", help="Truncate texts to this many tokens (model default otherwise).", rich_help_panel="Encoding")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, ... (default: cuda when present, else cpu).", rich_help_panel="Encoding")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Where encoding and O(n²) work run: auto, cpu, cuda or cuda:N. auto = cuda when present (checked only for large inputs), else cpu.", rich_help_panel="Compute")]
+BudgetOpt = Annotated[float, typer.Option("--budget", help="Seconds of O(n²) work a run may start (estimated from n, d and the device first); above it each O(n²) diagnostic is estimated instead (sampled, with a 95% CI; exact: false in its params).", rich_help_panel="Compute")]
+ExactOpt = Annotated[bool, typer.Option("--exact", help="Compute every diagnostic exactly whatever the estimated cost (ignores --budget).", rich_help_panel="Compute")]
 QPromptOpt = Annotated[str, typer.Option("--query-prompt", help="Prefix for query texts (e.g. 'query: ').", rich_help_panel="Encoding")]
 DPromptOpt = Annotated[str, typer.Option("--document-prompt", help="Prefix for document texts (e.g. 'passage: ').", rich_help_panel="Encoding")]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval).", rich_help_panel="Encoding")]
@@ -104,11 +106,15 @@ def _progress(quiet: bool):
 def _encoder(model, batch_size=32, max_seq_length=None, device=None, query_prompt="",
              document_prompt="", cache=True, cache_dir=None):
     """An EncoderConfig when --model is given, else None (inputs are embeddings)."""
+    from embeval.compute.backend import check_device
+
+    device = check_device(device)  # a bad --device fails here, before anything loads
     if model is None:
         return None
     from embeval.encode import EncoderConfig
     from embeval.errors import UsageError
 
+    device = None if device == "auto" else device
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     return EncoderConfig(model=model, batch_size=batch_size, max_seq_length=max_seq_length, device=device,
@@ -247,7 +253,7 @@ def geometry_cmd(
     text_col: TextColOpt = "text",
     batch_size: BatchOpt = 32,
     max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
+    device: DeviceOpt = "auto",
     document_prompt: DPromptOpt = "",
     cache: CacheOpt = True,
     cache_dir: CacheDirOpt = None,
@@ -255,6 +261,8 @@ def geometry_cmd(
     label_col: Annotated[Optional[str], typer.Option("--label-col", help="Label column of the embeddings file (or, with --labels, of the label file).")] = None,
     items: Annotated[Optional[Path], typer.Option("--items", help="Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags hub/antihub/near_duplicate/label_suspect.")] = None,
     items_k: Annotated[int, typer.Option("--items-k", help="Neighbours for the per-item table.")] = 10,
+    budget: BudgetOpt = 120.0,
+    exact: ExactOpt = False,
     near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help="Flag near_duplicate when the cosine to the nearest other row is at least this.")] = 0.99,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -284,7 +292,7 @@ def geometry_cmd(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
         vector_col=vector_col, text_col=text_col, encoder=encoder, labels=labels, label_col=label_col,
         items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold, seed=seed,
-        progress=_progress(quiet),
+        progress=_progress(quiet), device=device, budget=budget, exact=exact,
     )
     if items is not None:
         from embeval.report.items import write_items
@@ -304,7 +312,7 @@ def encode_cmd(
     id_col: IdColOpt = "id",
     batch_size: BatchOpt = 32,
     max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
+    device: DeviceOpt = "auto",
     query_prompt: QPromptOpt = "",
     document_prompt: DPromptOpt = "",
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors.")] = True,
@@ -342,7 +350,7 @@ def pairs_cmd(
     metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Subset of spearman, pearson, pair_alignment.")] = None,
     batch_size: BatchOpt = 32,
     max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
+    device: DeviceOpt = "auto",
     document_prompt: DPromptOpt = "",
     cache: CacheOpt = True,
     cache_dir: CacheDirOpt = None,
@@ -390,7 +398,7 @@ def retrieval_cmd(
     text_col: TextColOpt = "text",
     batch_size: BatchOpt = 32,
     max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
+    device: DeviceOpt = "auto",
     query_prompt: QPromptOpt = "",
     document_prompt: DPromptOpt = "",
     cache: CacheOpt = True,
@@ -454,7 +462,7 @@ def gap_cmd(
     text_col: TextColOpt = "text",
     batch_size: BatchOpt = 32,
     max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
+    device: DeviceOpt = "auto",
     query_prompt: QPromptOpt = "",
     document_prompt: DPromptOpt = "",
     cache: CacheOpt = True,

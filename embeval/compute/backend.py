@@ -231,7 +231,7 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
             return "cpu"
         try:
             import torch
-        except Exception:  # a broken torch install: stay on the CPU
+        except (ImportError, OSError):  # a broken torch install: stay on the CPU
             return "cpu"
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if not _torch_importable():

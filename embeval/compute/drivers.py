@@ -29,12 +29,9 @@ def _retry(backend: Backend, fn: Callable[[int], Any], block_elements: int) -> t
             if block_elements <= 1 << 12:
                 raise
             block_elements //= 2
-            try:
-                import torch
-
-                torch.cuda.empty_cache()
-            except Exception:  # pragma: no cover - only reached on a CUDA back end
-                pass
+            release = getattr(backend, "release", None)
+            if release is not None:
+                release()
 
 
 def upper_pair_sum(x: np.ndarray, kernel, *, backend: Backend | None = None, progress: Progress = NULL,

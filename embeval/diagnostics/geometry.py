@@ -38,7 +38,8 @@ def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, 
     x: n×d float32 (n ≥ 2). Lower is more uniform; 0 means collapse. Memory is one block, not n².
     ``backend``: an :mod:`embeval.compute` back end (default NumPy on the CPU).
     """
-    from embeval.compute import ExpSqDist, upper_pair_sum as pair_sum
+    from embeval.compute import ExpSqDist
+    from embeval.compute import upper_pair_sum as pair_sum
 
     kw = {} if progress is None else {"progress": progress}
     n = x.shape[0]
@@ -131,7 +132,8 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
         return [Result("mam", val, _estimated(space, {"mode": mode, "estimator": "sampled pairs"}, m),
                        n=space.n, ci_low=val - half, ci_high=val + half, higher_is_better=False)]
     else:
-        from embeval.compute import AbsAngleMargin, upper_pair_sum as pair_sum
+        from embeval.compute import AbsAngleMargin
+        from embeval.compute import upper_pair_sum as pair_sum
 
         n = space.n
         val = pair_sum(space.unit, AbsAngleMargin(), backend=space.backend, progress=space.progress,

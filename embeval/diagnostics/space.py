@@ -10,16 +10,22 @@ import numpy as np
 from embeval.progress import NULL, Progress
 
 
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` scaled to unit L2 norm, as a new float32 array (rows must be non-zero).
+def l2_normalize(x: np.ndarray, *, inplace: bool = False, block: int = 1 << 16) -> np.ndarray:
+    """Rows of ``x`` scaled to unit L2 norm, as float32 (rows must be non-zero): a new array, or
+    ``x`` itself when ``inplace`` and it is already float32. Works in row blocks, so the only
+    full-size array is the result.
 
     Each row is first divided by its largest absolute value, so that squaring cannot overflow
     (values ~1e20) or underflow (~1e-22) in float32.
     """
     x = np.asarray(x, dtype=np.float32)
-    scale = np.max(np.abs(x), axis=1, keepdims=True)
-    y = x / scale
-    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    y = x if inplace and x.flags.writeable else np.empty_like(x)
+    for s in range(0, x.shape[0], block):
+        xb = x[s:s + block]
+        scale = np.max(np.abs(xb), axis=1, keepdims=True)
+        yb = y[s:s + block]
+        np.divide(xb, scale, out=yb)
+        yb /= np.linalg.norm(yb, axis=1, keepdims=True)
     return y
 
 
@@ -61,9 +67,11 @@ class Space:
 
     @classmethod
     def build(cls, x, *, normalize: bool = True, pairs=None, labels=None, seed: int = 0,
-              progress: Progress = NULL) -> "Space":
+              progress: Progress = NULL, inplace: bool = False) -> "Space":
+        """``inplace``: the caller gives up ``x``; with ``normalize`` it is normalised in place
+        (one float32 copy of the vectors instead of two)."""
         x = np.asarray(x, dtype=np.float32)
-        unit = l2_normalize(x)
+        unit = l2_normalize(x, inplace=inplace and normalize)
         if pairs is not None:
             pairs = l2_normalize(pairs) if normalize else np.asarray(pairs, dtype=np.float32)
         return cls(x=unit if normalize else x, unit=unit, normalized=normalize, pairs=pairs,

@@ -125,7 +125,7 @@ def test_search_pads_when_k_exceeds_rows(engine):
 def test_merge_topk_is_exact_on_ties():
     s1, i1 = np.array([[0.9, 0.5]], np.float32), np.array([[7, 3]])
     s2, i2 = np.array([[0.5, 0.5]], np.float32), np.array([[1, 9]])
-    s, i = merge_topk(s1, i1, s2, i2, 3)
+    _, i = merge_topk(s1, i1, s2, i2, 3)
     assert i.tolist() == [[7, 1, 3]]
 
 
@@ -168,7 +168,7 @@ def test_histogram_and_class_sums(engine):
 
 def test_sampled_pair_mean_covers_exact_and_is_seeded():
     x = unit(400, 8, 4)
-    f = lambda a, b: np.exp(-2 * ((a.astype(np.float64) - b) ** 2).sum(1))  # noqa: E731
+    f = lambda a, b: np.exp(-2 * ((a.astype(np.float64) - b) ** 2).sum(1))
     exact = upper_pair_sum(x, ExpSqDist(2.0)) / (400 * 399 / 2)
     mean, half, m = sampled_pair_mean(x, f, 100_000, seed=1, block=4096)
     assert m == 100_000 and abs(mean - exact) < half < 0.05 * exact
