@@ -139,6 +139,7 @@ def geometry_report(
 
         lab = load_labels(labels, column=label_col)
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
+    _reading_note(file, progress)
     emb = load_input(file, label_col=label_col if labels is None else None, **load)
     inputs = {"embeddings": emb.describe()}
     lab = _check_labels(emb, lab, labels, label_col, inputs)
@@ -188,6 +189,16 @@ def geometry_report(
     hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
     report.series.update(geometry_series(space, hub_k))
     return report
+
+
+def _reading_note(path, progress: Progress, big: int = 64 << 20) -> None:
+    """Say so before reading a file large enough to take seconds (so a run is never silent)."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return
+    if size >= big:
+        progress.note(f"reading {Path(path).name} ({size / 2**20:,.0f} MiB)")
 
 
 def _check_budget(budget: float | None) -> None:
@@ -255,6 +266,7 @@ def gap_report(
     encoder=None,
     seed: int = 0,
     progress: Progress = NULL,
+    device: str = "auto",
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
     holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
@@ -269,7 +281,11 @@ def gap_report(
     """
     import numpy as np
 
+    from embeval.compute import get_backend
+    from embeval.compute.backend import check_device
     from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
+
+    check_device(device)
     from embeval.io.embeddings import check_same_dim, load_stacked_pair
     from embeval.report.export import check_vector_path, write_vector
     from embeval.report.plots import check_plot_path, gap_figure
@@ -304,7 +320,8 @@ def gap_report(
         raise UsageError(f"--paired needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")
 
-    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress)
+    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress,
+                           backend=get_backend(device, rows=set_a.n + set_b.n))
     report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
                     settings={"seed": seed, "paired": paired, "normalized": True})
     for diag, params in chosen:
@@ -453,6 +470,7 @@ def retrieval_report(
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
+    device: str = "auto",
 ) -> Report:
     """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
     encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
@@ -465,6 +483,9 @@ def retrieval_report(
     from embeval.io.qrels import load_qrels
 
     _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, roc=roc)
+    from embeval.compute.backend import check_device
+
+    check_device(device)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
         c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
@@ -484,7 +505,7 @@ def retrieval_report(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
         sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
-        roc=roc, seed=seed, progress=progress,
+        roc=roc, seed=seed, progress=progress, device=device,
     )
 
 
@@ -562,6 +583,7 @@ def retrieval_report_from_arrays(
     seed: int = 0,
     progress: Progress = NULL,
     notes: Sequence[str] = (),
+    device: str = "auto",
 ) -> Report:
     """The retrieval report from vectors already loaded (or encoded) and validated row-wise.
 
@@ -569,23 +591,27 @@ def retrieval_report_from_arrays(
     ``sources`` = names of the queries, corpus and qrels inputs for error messages, ``inputs`` =
     their descriptions for the report. Checks the qrels against the ids (InputError naming the
     id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
-    the ROC curve to ``roc`` (.csv or .png) when asked.
+    the ROC curve to ``roc`` (.csv or .png) when asked. ``device``: where the exact (flat) top-k
+    search runs (auto|cpu|cuda|cuda:N); the all-pairs AUC pass runs on the CPU.
     """
     from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned, parse_ks
     from embeval.diagnostics.space import l2_normalize
     from embeval.index.search import thread_limit
     from embeval.report.roc import check_roc_path, write_roc
 
+    from embeval.compute import get_backend
+
     ks = parse_ks(k)
     check_roc_path(roc)
     q_src, c_src, r_src = sources
+    backend = get_backend(device, rows=corpus.shape[0] if len(queries) * corpus.shape[0] >= 1 << 30 else 0)
     if queries.shape[1] != corpus.shape[1]:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
     aligned = align_qrels(qrels, query_ids, doc_ids, source=r_src, queries_source=q_src, corpus_source=c_src)
     q_unit, c_unit = l2_normalize(queries), l2_normalize(corpus)
     with thread_limit(threads):
         out = evaluate_aligned(
-            q_unit, c_unit, aligned, ks=ks, index=index,
+            q_unit, c_unit, aligned, ks=ks, index=index, backend=backend,
             index_params=index_params, auc=True, separation=True, per_query=per_query,
             roc=True, progress=progress, seed=seed,
         )

@@ -423,7 +423,7 @@ def retrieval_cmd(
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
     options = dict(k=k, index=index, index_params={name: v for name, v in params.items() if v is not None},
-                   threads=threads, per_query=per_query, roc=roc, seed=seed)
+                   threads=threads, per_query=per_query, roc=roc, seed=seed, device=device)
     if data is not None:
         from embeval.api import retrieval_report_beir
 
@@ -490,7 +490,7 @@ def gap_cmd(
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=encoder, seed=seed, progress=_progress(quiet),
+        encoder=encoder, seed=seed, progress=_progress(quiet), device=device,
     )
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 

@@ -9,7 +9,8 @@ Schema (every table optional except at least one job)::
     out_dir = "embeval-report"   # relative to the config file; --out-dir overrides
     cache = true          # embedding cache for encoded texts
     cache_dir = "..."     # default $EMBEVAL_CACHE_DIR or ~/.cache/embeval
-    device = "cpu"        # encoding device (default: cuda when present)
+    device = "auto"       # encoding and O(n²) work: auto | cpu | cuda | cuda:N (jobs may set
+                          # options = { device = ..., budget = 60, exact = true } per command)
     batch_size = 32       # encoding batch size
 
     [[models]]            # sentence-transformers models, for datasets that hold texts
@@ -210,6 +211,13 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
                         cache=s.get("cache", True), device=s.get("device"), batch_size=s.get("batch_size", 32))
     if settings.batch_size < 1:
         s.fail("batch_size", "must be at least 1")
+    if settings.device is not None:
+        from embeval.compute.backend import check_device
+
+        try:
+            settings.device = check_device(settings.device)
+        except UsageError as exc:
+            s.fail("device", str(exc))
     if s.get("cache_dir") is not None:
         settings.cache_dir = str(base / s.get("cache_dir"))
     if out_dir is not None:

@@ -47,8 +47,18 @@ def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, 
     return log_mean(total, n * (n - 1) / 2)
 
 
-def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sum((a.astype(np.float64) - b) ** 2, axis=1)
+class _SqDist:
+    """‖a_i − b_i‖² per row, from float64 differences, in a buffer reused across calls."""
+
+    def __init__(self):
+        self.buf = np.empty((0, 0))
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if self.buf.shape[0] < a.shape[0] or self.buf.shape[1] != a.shape[1]:
+            self.buf = np.empty(a.shape, dtype=np.float64)
+        diff = self.buf[:a.shape[0]]
+        np.subtract(a, b, out=diff, dtype=np.float64)
+        return np.einsum("ij,ij->i", diff, diff)
 
 
 def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int, progress=None) -> tuple[float, float, float]:
@@ -60,7 +70,8 @@ def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int, progress=None
     from embeval.compute import sampled_pair_mean
 
     kw = {} if progress is None else {"progress": progress}
-    mean, half, _ = sampled_pair_mean(x, lambda a, b: np.exp(-t * _sq_dist(a, b)), m, seed,
+    sq_dist = _SqDist()
+    mean, half, _ = sampled_pair_mean(x, lambda a, b: np.exp(-t * sq_dist(a, b)), m, seed,
                                       label="uniformity (sampled pairs)", **kw)
     lo = math.log(mean - half) if mean - half > 0 else -math.inf
     return log_mean(mean, 1.0), lo, math.log(mean + half)
@@ -153,23 +164,35 @@ def anisotropy(space: Space) -> list[Result]:
     return [Result("anisotropy", anisotropy_value(space.unit), n=space.n, higher_is_better=False)]
 
 
-def singular_values(x: np.ndarray) -> np.ndarray:
-    """Singular values of x via the eigenvalues of the smaller Gram matrix (float64)."""
-    x64 = x.astype(np.float64)
-    gram = x64.T @ x64 if x.shape[0] >= x.shape[1] else x64 @ x64.T
+def singular_values(x: np.ndarray, progress=None, block: int = 1 << 15) -> np.ndarray:
+    """Singular values of x via the eigenvalues of the smaller Gram matrix (float64). For n ≥ d the
+    d×d Gram matrix is accumulated over row blocks: no float64 copy of x, and progress shows."""
+    n, d = x.shape
+    if n < d:
+        x64 = x.astype(np.float64)
+        gram = x64 @ x64.T
+    else:
+        from embeval.progress import NULL
+
+        gram = np.zeros((d, d), dtype=np.float64)
+        with (progress or NULL).task("effective rank (Gram matrix)", total=n) as task:
+            for s in range(0, n, block):
+                xb = x[s:s + block].astype(np.float64)
+                gram += xb.T @ xb
+                task.advance(len(xb))
     ev = np.linalg.eigvalsh(gram)[::-1]
     return np.sqrt(np.maximum(ev, 0.0))
 
 
-def effective_rank_value(x: np.ndarray) -> float:
+def effective_rank_value(x: np.ndarray, progress=None) -> float:
     """RankMe (Garrido et al. 2023): p_k = σ_k/Σσ + 1e-7, exp(−Σ p_k log p_k). Higher is better."""
-    s = singular_values(x)
+    s = singular_values(x, progress)
     p = s / s.sum() + 1e-7
     return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def effective_rank(space: Space) -> list[Result]:
-    return [Result("effective_rank", effective_rank_value(space.x), n=space.n, higher_is_better=True)]
+    return [Result("effective_rank", effective_rank_value(space.x, space.progress), n=space.n, higher_is_better=True)]
 
 
 def k_occurrence(idx: np.ndarray, n: int) -> np.ndarray:

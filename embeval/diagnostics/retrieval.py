@@ -99,6 +99,7 @@ class RetrievalRun:
     prefix: str = ""
     seed: int = 0
     progress: Progress = NULL
+    backend: Any = None  # embeval.compute back end of the exact (flat) search; None: NumPy on the CPU
     _ranking: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _search_index: Any = field(default=None, repr=False)
     _gains: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
@@ -115,7 +116,7 @@ class RetrievalRun:
         if self._search_index is None:
             with self.progress.task(f"building {self.index} index", total=None):
                 self._search_index = build_index(self.index, self.corpus, seed=self.seed,
-                                                 **self.index_params)
+                                                 backend=self.backend, **self.index_params)
         return self._search_index
 
     def ranking(self) -> tuple[np.ndarray, np.ndarray]:
@@ -236,6 +237,7 @@ def evaluate_aligned(
     prefix: str = "",
     progress: Progress = NULL,
     seed: int = 0,
+    backend: Any = None,
 ) -> RetrievalOutcome:
     """Everything :func:`evaluate_retrieval` does, on qrels already aligned, plus the ROC curve."""
     from embeval.diagnostics.registry import get
@@ -249,7 +251,7 @@ def evaluate_aligned(
     run = RetrievalRun(queries=np.ascontiguousarray(queries[aligned.query_rows], dtype=np.float32),
                        corpus=np.ascontiguousarray(corpus, dtype=np.float32), aligned=aligned,
                        depth=max(ks), index=index, index_params=params, prefix=prefix, seed=seed,
-                       progress=progress)
+                       progress=progress, backend=backend)
     results: list[Result] = []
     for name in RANKING_METRICS:
         diag = get(name, "retrieval")

@@ -67,7 +67,7 @@ class Space:
 
     @classmethod
     def build(cls, x, *, normalize: bool = True, pairs=None, labels=None, seed: int = 0,
-              progress: Progress = NULL, inplace: bool = False) -> "Space":
+              progress: Progress = NULL, inplace: bool = False, backend: Any = None) -> "Space":
         """``inplace``: the caller gives up ``x``; with ``normalize`` it is normalised in place
         (one float32 copy of the vectors instead of two)."""
         x = np.asarray(x, dtype=np.float32)
@@ -76,7 +76,7 @@ class Space:
             pairs = l2_normalize(pairs) if normalize else np.asarray(pairs, dtype=np.float32)
         return cls(x=unit if normalize else x, unit=unit, normalized=normalize, pairs=pairs,
                    labels=None if labels is None else np.asarray(labels), seed=seed,
-                   progress=progress)
+                   progress=progress, backend=backend)
 
     @property
     def n(self) -> int:
