@@ -1,3 +1,5 @@
 """embeval: measure whether an embedding space is any good."""
 
-__version__ = "0.1.0"
+from embeval._version import __version__
+
+__all__ = ["__version__"]

@@ -13,7 +13,7 @@ from embeval.diagnostics.registry import Diagnostic, all_diagnostics, parse_spec
 from embeval.diagnostics.scale import DEFAULT_BUDGET
 from embeval.errors import InputError, UsageError
 from embeval.progress import NULL, Progress
-from embeval.report.results import Report
+from embeval.results import Report
 
 if TYPE_CHECKING:
     import numpy as np

@@ -7,28 +7,26 @@ import math
 import numpy as np
 
 from embeval.diagnostics.pairsum import log_mean
-from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, register
 from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
-from embeval.report.results import Result
+from embeval.results import Result
 
+# ---------------------------------------------------------------- outputs (declared once)
 
-def _sqdist_transform(x: np.ndarray, normalized: bool):
-    """Returns a block transform turning Gram entries into squared Euclidean distances."""
-    if normalized:
-        def to_d2(g, rows, cols):
-            g *= -2.0
-            g += 2.0
-            return np.maximum(g, 0.0, out=g)
-    else:
-        sq = np.einsum("ij,ij->i", x, x)
-
-        def to_d2(g, rows, cols):
-            g *= -2.0
-            g += sq[rows, None]
-            g += sq[None, cols]
-            return np.maximum(g, 0.0, out=g)
-    return to_d2
+UNIFORMITY = Output("uniformity", LOWER, "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs; lower = more uniform, 0 = collapse",
+                    identity=("t", "sample"))
+ALIGNMENT = Output("alignment", LOWER, "mean ‖x̂_i − ŷ_i‖^alpha over positive (row-aligned) pairs",
+                   identity=("alpha",))
+MAM = Output("mam", LOWER, "Mean Angular Margin: mean (90° − angle to the nearest other row)", identity=("mode",))
+ANISOTROPY = Output("anisotropy", LOWER, "mean cosine over pairs i≠j; near 0 = isotropic, near 1 = a narrow cone")
+EFFECTIVE_RANK = Output("effective_rank", HIGHER, "RankMe: exp(entropy of the normalised singular values)")
+HUBNESS_SKEW = Output("hubness_skew", LOWER, "skewness of the k-occurrence distribution", identity=("k", "hub_size"))
+ANTIHUB_SHARE = Output("antihub_share", LOWER, "share of rows in no other row's k nearest neighbours",
+                       identity=("k", "hub_size"))
+HUB_OCCURRENCE = Output("hub_occurrence", LOWER, "share of neighbour slots taken by hubs (k-occurrence ≥ hub_size·k)",
+                        identity=("k", "hub_size"))
+INTRINSIC_DIM = Output("intrinsic_dim", NEITHER, "TwoNN intrinsic dimension; duplicates removed and counted")
 
 
 def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, progress=None,
@@ -88,10 +86,10 @@ def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
         sample = plan.pair_sample
     if sample:
         est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed, progress=space.progress)
-        return [Result("uniformity", est, {"t": t, "sample": sample, "estimator": "sampled pairs", "exact": False},
-                       n=n, ci_low=lo, ci_high=hi, higher_is_better=False)]
+        return [UNIFORMITY(est, {"t": t, "sample": sample, "estimator": "sampled pairs", "exact": False},
+                           n=n, ci_low=lo, ci_high=hi)]
     val = uniformity_exact(space.x, t, normalized=space.normalized, progress=space.progress, backend=space.backend)
-    return [Result("uniformity", val, {"t": t}, n=n, higher_is_better=False)]
+    return [UNIFORMITY(val, {"t": t}, n=n)]
 
 
 def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
@@ -101,8 +99,7 @@ def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
 
 
 def alignment(space: Space, alpha: float = 2.0) -> list[Result]:
-    return [Result("alignment", alignment_value(space.x, space.pairs, alpha), {"alpha": alpha},
-                   n=space.n, higher_is_better=False)]
+    return [ALIGNMENT(alignment_value(space.x, space.pairs, alpha), {"alpha": alpha}, n=space.n)]
 
 
 def _angles(cos: np.ndarray) -> np.ndarray:
@@ -127,8 +124,8 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
         margins = 90.0 - _angles(sims[:, 0].astype(np.float64))
         if rows is not None:
             val, lo, hi = mean_ci(margins)
-            return [Result("mam", val, _estimated(space, {"mode": mode, "estimator": "seeded query rows"}, len(rows)),
-                           n=space.n, ci_low=lo, ci_high=hi, higher_is_better=False)]
+            return [MAM(val, _estimated(space, {"mode": mode, "estimator": "seeded query rows"}, len(rows)),
+                        n=space.n, ci_low=lo, ci_high=hi)]
         val = float(np.mean(margins))
     elif estimated:
         from embeval.compute import sampled_pair_mean
@@ -140,8 +137,8 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
         m = plan.pair_sample
         val, half, _ = sampled_pair_mean(space.unit, margin, m, space.seed, progress=space.progress,
                                          label="mam (sampled pairs)")
-        return [Result("mam", val, _estimated(space, {"mode": mode, "estimator": "sampled pairs"}, m),
-                       n=space.n, ci_low=val - half, ci_high=val + half, higher_is_better=False)]
+        return [MAM(val, _estimated(space, {"mode": mode, "estimator": "sampled pairs"}, m),
+                    n=space.n, ci_low=val - half, ci_high=val + half)]
     else:
         from embeval.compute import AbsAngleMargin
         from embeval.compute import upper_pair_sum as pair_sum
@@ -149,7 +146,7 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
         n = space.n
         val = pair_sum(space.unit, AbsAngleMargin(), backend=space.backend, progress=space.progress,
                        label="mam pairwise") / (n * (n - 1) / 2)
-    return [Result("mam", val, {"mode": mode}, n=space.n, higher_is_better=False)]
+    return [MAM(val, {"mode": mode}, n=space.n)]
 
 
 def anisotropy_value(unit: np.ndarray) -> float:
@@ -161,7 +158,7 @@ def anisotropy_value(unit: np.ndarray) -> float:
 
 
 def anisotropy(space: Space) -> list[Result]:
-    return [Result("anisotropy", anisotropy_value(space.unit), n=space.n, higher_is_better=False)]
+    return [ANISOTROPY(anisotropy_value(space.unit), n=space.n)]
 
 
 def singular_values(x: np.ndarray, progress=None, block: int = 1 << 15) -> np.ndarray:
@@ -192,7 +189,7 @@ def effective_rank_value(x: np.ndarray, progress=None) -> float:
 
 
 def effective_rank(space: Space) -> list[Result]:
-    return [Result("effective_rank", effective_rank_value(space.x, space.progress), n=space.n, higher_is_better=True)]
+    return [EFFECTIVE_RANK(effective_rank_value(space.x, space.progress), n=space.n)]
 
 
 def k_occurrence(idx: np.ndarray, n: int) -> np.ndarray:
@@ -230,10 +227,9 @@ def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
     occ = k_occurrence(idx, n)
     hubs = occ >= hub_size * k
     return [
-        Result("hubness_skew", skewness(occ), params, n=n, higher_is_better=False),
-        Result("antihub_share", float(np.mean(occ == 0)), params, n=n, higher_is_better=False),
-        Result("hub_occurrence", float(np.mean(hubs[idx])), {**params, "hub_size": hub_size},
-               n=n, higher_is_better=False),
+        HUBNESS_SKEW(skewness(occ), params, n=n),
+        ANTIHUB_SHARE(float(np.mean(occ == 0)), params, n=n),
+        HUB_OCCURRENCE(float(np.mean(hubs[idx])), {**params, "hub_size": hub_size}, n=n),
     ]
 
 
@@ -286,49 +282,49 @@ def intrinsic_dim(space: Space) -> list[Result]:
     params = {"estimator": "twonn", "duplicates_removed": removed}
     if rows is not None:
         params = _estimated(space, params, len(rows))
-    return [Result("intrinsic_dim", dim, params, n=space.n, higher_is_better=None)]
+    return [INTRINSIC_DIM(dim, params, n=space.n)]
 
 
 G = "geometry"
 register(Diagnostic(
     "uniformity", G, uniformity,
     "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs (Wang & Isola 2020); lower is more uniform, 0 = collapse",
-    higher_is_better=False, outputs=("uniformity",),
+    outputs=(UNIFORMITY,),
     params={"t": Param(float, 2.0, "temperature", low=0, low_open=True),
             "sample": Param(int, 0, "estimate from this many random pairs (0 = exact)", low=0)},
 ))
 register(Diagnostic(
     "alignment", G, alignment,
     "mean ‖x̂_i − ŷ_i‖^alpha over positive pairs (Wang & Isola 2020); lower is better",
-    higher_is_better=False, outputs=("alignment",), needs=frozenset({"pairs"}),
+    outputs=(ALIGNMENT,), needs=frozenset({"pairs"}),
     params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "mam", G, mam,
     "Mean Angular Margin: mean (90° − angle to nearest other row); lower = more uniform",
-    higher_is_better=False, outputs=("mam",),
+    outputs=(MAM,),
     params={"mode": Param(str, "nn", "nn (nearest neighbour) or pairwise |90° − θ_ij|",
                           choices=("nn", "pairwise"))},
 ))
 register(Diagnostic(
     "anisotropy", G, anisotropy,
     "mean cosine over pairs i≠j (Ethayarajh 2019); near 0 = isotropic, near 1 = a narrow cone",
-    higher_is_better=False, outputs=("anisotropy",),
+    outputs=(ANISOTROPY,),
 ))
 register(Diagnostic(
     "effective_rank", G, effective_rank,
     "RankMe effective rank exp(entropy of normalised singular values) (Garrido et al. 2023)",
-    higher_is_better=True, outputs=("effective_rank",),
+    outputs=(EFFECTIVE_RANK,),
 ))
 register(Diagnostic(
     "hubness", G, hubness,
     "skewness of k-occurrence, antihub share, hub occurrence (Radovanović et al. 2010)",
-    higher_is_better=False, outputs=("hubness_skew", "antihub_share", "hub_occurrence"),
+    outputs=(HUBNESS_SKEW, ANTIHUB_SHARE, HUB_OCCURRENCE),
     params={"k": Param(int, 10, "neighbours", low=1),
             "hub_size": Param(float, 2.0, "hubs have k-occurrence ≥ hub_size·k", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "intrinsic_dim", G, intrinsic_dim,
     "TwoNN intrinsic dimension (Facco et al. 2017); duplicates removed and counted",
-    higher_is_better=None, outputs=("intrinsic_dim",),
+    outputs=(INTRINSIC_DIM,),
 ))

@@ -11,11 +11,21 @@ import math
 
 import numpy as np
 
-from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.registry import HIGHER, LOWER, Diagnostic, Output, Param, register
 from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
-from embeval.report.results import Result
+from embeval.results import Result
+
+# ---------------------------------------------------------------- outputs (declared once)
+
+TOLERANCE = Output("tolerance", HIGHER, "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter")
+KNN_LABEL_AGREEMENT = Output("knn_label_agreement", HIGHER,
+                             "mean share of each row's k nearest neighbours with its label", identity=("k",))
+KNN_ACCURACY = Output("knn_accuracy", HIGHER, "leave-one-out kNN classification accuracy", identity=("k",))
+SILHOUETTE = Output("silhouette", HIGHER, "mean silhouette on cosine distance; −1..1")
+OPIS = Output("opis", LOWER, "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); 0 = identical",
+              identity=("far_low", "far_high", "grid", "max_rows"))
 
 # Elements per block of row × column work (float32 Gram block plus int64 keys ≈ 12 bytes each).
 BLOCK_ELEMENTS = 1 << 22
@@ -54,8 +64,7 @@ def tolerance_value(unit: np.ndarray, codes: np.ndarray) -> float:
 
 def tolerance(space: Space) -> list[Result]:
     codes, classes = space.label_codes()
-    return [Result("tolerance", tolerance_value(space.unit, codes), {"classes": len(classes)},
-                   n=space.n, higher_is_better=True)]
+    return [TOLERANCE(tolerance_value(space.unit, codes), {"classes": len(classes)}, n=space.n)]
 
 
 # ---------------------------------------------------------------- kNN agreement and accuracy
@@ -80,16 +89,16 @@ def knn_vote(codes: np.ndarray, idx: np.ndarray, block: int = 1 << 16) -> np.nda
     return out
 
 
-def _knn_result(space: Space, name: str, per_row: np.ndarray, rows, params: dict) -> list[Result]:
+def _knn_result(space: Space, output, per_row: np.ndarray, rows, params: dict) -> list[Result]:
     """Mean of a per-row quantity: exact over every row, or over the plan's seeded query rows
     (their neighbours searched among all rows) with a 95% CI (``exact: false``)."""
     if rows is None:
-        return [Result(name, float(np.mean(per_row)), params, n=space.n, higher_is_better=True)]
+        return [output(float(np.mean(per_row)), params, n=space.n)]
     from embeval.diagnostics.scale import mean_ci
 
     val, lo, hi = mean_ci(per_row)
-    return [Result(name, val, {**params, "exact": False, "sample": len(rows), "estimator": "seeded query rows"},
-                   n=space.n, ci_low=lo, ci_high=hi, higher_is_better=True)]
+    return [output(val, {**params, "exact": False, "sample": len(rows), "estimator": "seeded query rows"},
+                   n=space.n, ci_low=lo, ci_high=hi)]
 
 
 def knn_label_agreement(space: Space, k: int = 10) -> list[Result]:
@@ -99,7 +108,7 @@ def knn_label_agreement(space: Space, k: int = 10) -> list[Result]:
     codes, _ = space.label_codes()
     rows, _, idx = space.knn_rows(k)
     own = codes if rows is None else codes[rows]
-    return _knn_result(space, "knn_label_agreement", np.mean(codes[idx] == own[:, None], axis=1), rows, {"k": k})
+    return _knn_result(space, KNN_LABEL_AGREEMENT, np.mean(codes[idx] == own[:, None], axis=1), rows, {"k": k})
 
 
 def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
@@ -109,7 +118,7 @@ def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
     codes, _ = space.label_codes()
     rows, _, idx = space.knn_rows(k)
     own = codes if rows is None else codes[rows]
-    return _knn_result(space, "knn_accuracy", (knn_vote(codes, idx) == own).astype(np.float64), rows,
+    return _knn_result(space, KNN_ACCURACY, (knn_vote(codes, idx) == own).astype(np.float64), rows,
                        {"k": k, "vote": "majority, ties to nearest"})
 
 
@@ -158,7 +167,7 @@ def silhouette(space: Space) -> list[Result]:
     """Mean silhouette on cosine distance over all rows (−1..1); higher = classes better separated."""
     codes, classes = space.label_codes()
     val = float(np.mean(silhouette_samples_cosine(space.unit, codes)))
-    return [Result("silhouette", val, {"metric": "cosine"}, n=space.n, higher_is_better=True)]
+    return [SILHOUETTE(val, {"metric": "cosine"}, n=space.n)]
 
 
 # ---------------------------------------------------------------- OPIS
@@ -312,9 +321,7 @@ def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int =
     u, _, _ = class_utility_curves(unit, codes, lo, hi, grid, progress=space.progress)
     params.update({"d_low": lo, "d_high": hi,
                    "classes": int(np.sum(~np.isnan(u).any(axis=1)))})
-    return [Result("opis", opis_value(u), params, n=len(codes), higher_is_better=False)]
-
-
+    return [OPIS(opis_value(u), params, n=len(codes))]
 
 
 L = "labels"
@@ -322,29 +329,29 @@ NEEDS = frozenset({"labels"})
 register(Diagnostic(
     "tolerance", L, tolerance,
     "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter",
-    higher_is_better=True, outputs=("tolerance",), needs=NEEDS,
+    outputs=(TOLERANCE,), needs=NEEDS,
 ))
 register(Diagnostic(
     "knn_label_agreement", L, knn_label_agreement,
     "mean share of each row's k nearest neighbours (FAISS, cosine) with its label",
-    higher_is_better=True, outputs=("knn_label_agreement",), needs=NEEDS,
+    outputs=(KNN_LABEL_AGREEMENT,), needs=NEEDS,
     params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "knn_accuracy", L, knn_accuracy,
     "leave-one-out kNN classification accuracy (majority of k neighbours, ties to the nearest)",
-    higher_is_better=True, outputs=("knn_accuracy",), needs=NEEDS,
+    outputs=(KNN_ACCURACY,), needs=NEEDS,
     params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "silhouette", L, silhouette,
     "mean silhouette on cosine distance (as sklearn); −1..1, higher = classes better separated",
-    higher_is_better=True, outputs=("silhouette",), needs=NEEDS,
+    outputs=(SILHOUETTE,), needs=NEEDS,
 ))
 register(Diagnostic(
     "opis", L, opis,
     "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); lower = one threshold fits all",
-    higher_is_better=False, outputs=("opis",), needs=NEEDS,
+    outputs=(OPIS,), needs=NEEDS,
     params={"far_low": Param(float, 0.01, "calibration range starts where the global FAR is this", low=0, low_open=True, high=1),
             "far_high": Param(float, 0.1, "calibration range ends where the global FAR is this", low=0, low_open=True, high=1),
             "grid": Param(int, 101, "thresholds in the calibration range", low=2),

@@ -3,33 +3,14 @@ per-query recall/precision/MRR/nDCG/MAP at a cutoff k, computed from the grades 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
 from embeval.diagnostics.qrels import AlignedQrels
+from embeval.diagnostics.registry import parse_ks  # noqa: F401  (the one cut-off parser)
 from embeval.errors import UsageError
 
 DEFAULT_KS = (1, 10, 100)
 RANKING_METRICS = ("ndcg", "map", "recall", "precision", "mrr")
-
-
-def parse_ks(ks: str | Iterable[int]) -> tuple[int, ...]:
-    """``"1,10,100"`` or ``[1, 10, 100]`` -> (1, 10, 100): sorted, unique, each ≥ 1."""
-    items = ks.split(",") if isinstance(ks, str) else list(ks)
-    out = set()
-    for item in items:
-        text = str(item).strip()
-        try:
-            k = int(text)
-        except ValueError:
-            raise UsageError(f"--k {ks!r}: {text!r} is not an integer; expected e.g. 1,10,100") from None
-        if k < 1:
-            raise UsageError(f"--k {ks!r}: cutoffs must be at least 1, got {k}")
-        out.add(k)
-    if not out:
-        raise UsageError("--k: give at least one cutoff, e.g. 1,10,100")
-    return tuple(sorted(out))
 
 
 def ranked_gains(aligned: AlignedQrels, idx: np.ndarray) -> np.ndarray:

