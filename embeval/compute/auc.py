@@ -164,6 +164,46 @@ def _to_bins(s: np.ndarray, bits: int, out_dtype=np.int32) -> np.ndarray:
 QUERY_BLOCK = 1024  # queries scored together: wide enough for efficient matrix products
 
 
+class _Binner:
+    """Adds score blocks to the binned histogram: the bins of :func:`_to_bins`, computed into
+    buffers reused block after block (fresh block-sized arrays cost page faults every time) and
+    counted with FAISS's ``ivec_hist`` (C++, GIL released) so that the counting of one block runs
+    in a worker thread while the main thread does the per-query counts of the same block."""
+
+    def __init__(self, size: int, bits: int):
+        self.bits = bits
+        self.top = (1 << (bits + 1)) - 1
+        self.fbuf = np.empty(size, dtype=np.float32)
+        self.ibuf = np.empty(size, dtype=np.int32)
+        self.hbuf = np.empty(self.top + 1, dtype=np.int32)
+        try:
+            from embeval.index.knn import _faiss
+
+            self._ivec_hist = _faiss().ivec_hist
+        except Exception:  # noqa: BLE001 - an old FAISS without ivec_hist: NumPy's bincount
+            self._ivec_hist = None
+
+    def add(self, s: np.ndarray, hist: np.ndarray) -> None:
+        n = s.size
+        f = self.fbuf[:n]
+        np.add(s.reshape(-1), np.float32(1.0), out=f)  # same float32 steps as _to_bins
+        f *= np.float32(2.0 ** self.bits)
+        np.clip(f, 0, self.top, out=f)
+        lo, hi = int(f.min()), int(f.max())  # f ≥ 0: truncation is floor, as astype does
+        b = self.ibuf[:n]
+        np.copyto(b, f, casting="unsafe")
+        b -= lo
+        width = hi - lo + 1
+        if self._ivec_hist is not None:
+            from embeval.index.knn import _faiss
+
+            faiss = _faiss()
+            self._ivec_hist(n, faiss.swig_ptr(b), width, faiss.swig_ptr(self.hbuf))
+            hist[lo:hi + 1] += self.hbuf[:width]
+        else:
+            hist[lo:hi + 1] += np.bincount(b, minlength=width)
+
+
 def _block_shape(m: int, n: int, block_elements: int) -> tuple[int, int]:
     """(queries, documents) per block: up to QUERY_BLOCK queries, as many documents as fit."""
     B = max(1, min(m, QUERY_BLOCK, block_elements))
@@ -273,15 +313,16 @@ def auc_global_query(
     allv = np.empty(m * n if exact else 0, dtype=np.float32)
     hist = None if exact else np.zeros(1 << (bin_bits + 1), dtype=np.int64)
 
-    def account(holder: list[np.ndarray]) -> None:
-        """Add a block of scores to the histogram; takes the caller's only reference so the
-        float block is freed before the histogram update (peak: bins + bincount, not + scores)."""
-        block = holder.pop()
-        b = _to_bins(block, bin_bits, np.intp)  # bincount wants intp: no hidden cast copy
-        del block
-        lo, hi = int(b.min()), int(b.max())
-        b -= lo
-        hist[lo:hi + 1] += np.bincount(b.ravel(), minlength=hi - lo + 1)
+    binner = None if exact else _Binner(B * D, bin_bits)
+    pool = None
+    if not exact:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="embeval-auc-hist")
+    # Two score buffers used in turn: the next product never overwrites a block still counted.
+    sbufs = [np.empty((B, D), dtype=np.float32) for _ in range(1 if exact else 2)]
+    turn = 0
+    pending = None
 
     with progress.task("scoring every (query, doc) pair", total=m * n) as task:
         for qs in range(0, m, B):
@@ -293,16 +334,24 @@ def auc_global_query(
                 centre, radius = _rounding_window(np.repeat(queries[i:i + 1], len(p), 0), corpus[p])
                 counts.append(_QueryCounts(p, centre, radius))
             for c0 in range(0, n, D):
-                s = qb @ corpus[c0:c0 + D].T
+                chunk = corpus[c0:c0 + D]
+                rows, cols = qe - qs, chunk.shape[0]
+                buf = sbufs[turn]
+                if (rows, cols) == buf.shape:
+                    s = np.matmul(qb, chunk.T, out=buf)
+                else:
+                    s = qb @ chunk.T
+                if pending is not None:
+                    pending.result()  # the worker is done with the other buffer
+                    pending = None
                 if exact:  # keep the pooled scores in query-major order
                     allv.reshape(m, n)[qs:qe, c0:c0 + D] = s
+                else:
+                    pending = pool.submit(binner.add, s, hist)
+                    turn = 1 - turn
                 for r, cnt in enumerate(counts):
                     cnt.add(s[r], c0)
                 task.advance(s.size)
-                if not exact:
-                    holder = [s]
-                    del s
-                    account(holder)
             for r, cnt in enumerate(counts):
                 i = qs + r
                 own, less, eq = cnt.finish()
@@ -314,6 +363,10 @@ def auc_global_query(
                 plt, peq = _less_equal(own, own)
                 per_query[i] = float(np.sum((less - plt) + 0.5 * (eq - peq))) / (len(own) * n_neg)
 
+    if pending is not None:
+        pending.result()
+    if pool is not None:
+        pool.shutdown()
     pos_all = np.concatenate(pos_scores) if m else np.empty(0, np.float32)
     P = len(pos_all)
     N = m * n - P
