@@ -26,6 +26,11 @@ import numpy as np
 DEFAULT_BUDGET = 120.0  # seconds of O(n²) work a default run may start
 PAIR_SAMPLE = 1_000_000  # sampled pairs for a pair mean in estimated form
 MIN_KNN_QUERIES = 1000
+# Shares of the budget planned for the kNN queries and the hubness subset; the rest is headroom for
+# the sampled pairs, the O(n·d) diagnostics, loading, and a busy machine (the cost model times one
+# tile, so a machine shared with other work runs slower than it estimated).
+KNN_SHARE = 0.3
+HUB_SHARE = 0.15
 MIN_HUB_ROWS = 2000
 PAIR_SUM = ("uniformity",)
 KNN = ("mam", "hubness", "intrinsic_dim", "knn_label_agreement", "knn_accuracy")
@@ -121,11 +126,11 @@ def plan_geometry(n: int, d: int, chosen: list[tuple[str, dict]], *, backend=Non
                            if (name == "uniformity" and not p.get("sample")) or (name == "mam" and p.get("mode") == "pairwise")]
     if knn_needed and not full_knn:
         per_pair = estimate_seconds("topk", 1, d, backend)
-        q = int(min(n, max(MIN_KNN_QUERIES, 0.5 * budget / (per_pair * n))))
+        q = int(min(n, max(MIN_KNN_QUERIES, KNN_SHARE * budget / (per_pair * n))))
         if q < n:
             plan.knn_queries = np.sort(rng.choice(n, size=q, replace=False))
         if "hubness" in names:
-            h = int(min(n, max(MIN_HUB_ROWS, math.sqrt(0.25 * budget / per_pair))))
+            h = int(min(n, max(MIN_HUB_ROWS, math.sqrt(HUB_SHARE * budget / per_pair))))
             if h < n:
                 plan.hub_rows = np.sort(rng.choice(n, size=h, replace=False))
         plan.estimated += [name for name, p in chosen if name in KNN and name not in plan.estimated
