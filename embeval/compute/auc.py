@@ -180,7 +180,7 @@ class _Binner:
             from embeval.index.knn import _faiss
 
             self._ivec_hist = _faiss().ivec_hist
-        except Exception:  # noqa: BLE001 - an old FAISS without ivec_hist: NumPy's bincount
+        except Exception:
             self._ivec_hist = None
 
     def add(self, s: np.ndarray, hist: np.ndarray) -> None:
@@ -311,7 +311,7 @@ def auc_global_query(
     pos_scores: list[np.ndarray] = [np.empty(0, np.float32)] * m
     per_query = np.full(m, np.nan)
     allv = np.empty(m * n if exact else 0, dtype=np.float32)
-    hist = None if exact else np.zeros(1 << (bin_bits + 1), dtype=np.int64)
+    hist = np.zeros(0 if exact else 1 << (bin_bits + 1), dtype=np.int64)  # unused (empty) when exact
 
     binner = None if exact else _Binner(B * D, bin_bits)
     pool = None
@@ -347,6 +347,7 @@ def auc_global_query(
                 if exact:  # keep the pooled scores in query-major order
                     allv.reshape(m, n)[qs:qe, c0:c0 + D] = s
                 else:
+                    assert pool is not None and binner is not None
                     pending = pool.submit(binner.add, s, hist)
                     turn = 1 - turn
                 for r, cnt in enumerate(counts):

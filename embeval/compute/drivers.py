@@ -126,6 +126,7 @@ def _topk_pass(q: np.ndarray, x: np.ndarray, k: int, *, self_ids: np.ndarray | N
                 best = (ts, ti) if best is None else merge_topk(best[0], best[1], ts, ti, k)
                 task.advance((e - s) * (c1 - c0) / n)
                 c0 = c1
+            assert best is not None  # n ≥ 1: at least one column block was merged
             scores[s:e], idx[s:e] = best
             s = e
     return scores, idx

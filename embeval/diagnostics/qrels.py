@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeval.errors import InputError
-
-Qrels = dict[str, dict[str, int]]
+from embeval.io.qrels import Qrels
 
 
 @dataclass
@@ -45,8 +44,8 @@ class AlignedQrels:
 
 def align_qrels(
     qrels: Qrels,
-    query_ids: Sequence[str],
-    doc_ids: Sequence[str],
+    query_ids: Sequence[str] | np.ndarray,
+    doc_ids: Sequence[str] | np.ndarray,
     *,
     source: str = "qrels",
     queries_source: str = "the queries",
@@ -73,7 +72,9 @@ def align_qrels(
         raise InputError(source, f"query {no_rel[0]!r} has no relevant document (every judgement "
                                  f"scores ≤ 0; {len(no_rel)} such queries); remove them from the qrels")
     order = sorted(qrels, key=qpos.__getitem__)
-    indptr, docs, gains = [0], [], []
+    indptr: list[int] = [0]
+    docs: list[int] = []
+    gains: list[float] = []
     for q in order:
         rel = sorted((dpos[d], g) for d, g in qrels[q].items() if g > 0)
         docs.extend(r for r, _ in rel)

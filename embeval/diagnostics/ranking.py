@@ -17,7 +17,7 @@ def ranked_gains(aligned: AlignedQrels, idx: np.ndarray) -> np.ndarray:
     """Grade of the document at each rank: (m×K) float64, 0 for non-relevant and empty (−1) slots.
 
     ``idx`` is the m×K top-K corpus rows of the scored queries (row i ↔ aligned query i)."""
-    m, k = idx.shape
+    m = idx.shape[0]
     n = aligned.n_docs
     qloc = np.repeat(np.arange(m, dtype=np.int64), aligned.n_rel)
     keys = qloc * n + aligned.pos_doc  # ascending: queries in order, docs ascending within each

@@ -62,15 +62,15 @@ from embeval.compute.auc import (  # noqa: F401
     auc_global_query,
 )
 from embeval.compute.backend import BLOCK_ELEMENTS  # noqa: F401
-from embeval.diagnostics.qrels import AlignedQrels, Qrels, align_qrels  # noqa: F401
-from embeval.diagnostics.ranking import (  # noqa: F401
+from embeval.diagnostics.qrels import AlignedQrels, Qrels, align_qrels
+from embeval.diagnostics.ranking import (
     DEFAULT_KS,
     RANKING_METRICS,
     ideal_gains,
     ranked_gains,
     ranking_metrics,
 )
-from embeval.diagnostics.registry import (  # noqa: F401
+from embeval.diagnostics.registry import (
     HIGHER,
     LOWER,
     NEITHER,
@@ -90,27 +90,57 @@ ANN_SAMPLE = 1000  # queries on which an approximate index is checked against ex
 
 # ----------------------------------------------------------------------------- outputs (declared once)
 
+# The cut-off is part of the name (ndcg@10), so no parameter identifies a ranking output.
 RANKING_OUTPUTS = {
-    "ndcg": Output("ndcg@K", HIGHER, "nDCG@k: linear gain = grade, log2(rank+1) discount, ideal from the qrels "
-                   "(trec_eval ndcg_cut)", identity=("k",)),
-    "map": Output("map@K", HIGHER, "MAP@k: Σ precision at each relevant rank ≤ k / number of relevant docs "
-                  "(trec_eval map_cut)", identity=("k",)),
-    "recall": Output("recall@K", HIGHER, "recall@k: relevant docs in the top k / number of relevant docs",
-                     identity=("k",)),
-    "precision": Output("precision@K", HIGHER, "precision@k: relevant docs in the top k / k", identity=("k",)),
-    "mrr": Output("mrr@K", HIGHER, "MRR@k: 1 / rank of the first relevant doc within k (0 if none)", identity=("k",)),
+    "ndcg": Output(
+        "ndcg@K", HIGHER,
+        "Σ_{r≤K} rel_r / log2(r+1), divided by the same sum over the qrels' grades sorted descending (linear gain"
+        " as trec_eval `ndcg_cut`)",
+    ),
+    "map": Output(
+        "map@K", HIGHER,
+        "Σ over relevant documents at ranks r ≤ K of precision@r, / R (trec_eval `map_cut`; note "
+        "sentence-transformers divides by min(K, R))",
+    ),
+    "recall": Output("recall@K", HIGHER, "relevant documents in the top K / R (trec_eval recall_K)"),
+    "precision": Output(
+        "precision@K", HIGHER,
+        "relevant documents in the top K / K (K even when the corpus is smaller; trec_eval P_K)",
+    ),
+    "mrr": Output("mrr@K", HIGHER, "1 / rank of the first relevant document within K, 0 if none"),
 }
-AUC_GLOBAL = Output("auc_global", HIGHER, "P(relevant pair outscores irrelevant pair), all queries pooled, ties ½")
-AUC_QUERY = Output("auc_query", HIGHER, "mean over queries of the per-query AUC over the whole corpus")
-POS_SCORE_MEAN = Output("pos_score_mean", NEITHER, "mean score of relevant (query, doc) pairs")
-POS_SCORE_STD = Output("pos_score_std", NEITHER, "standard deviation of the relevant pairs' scores")
-NEG_SCORE_MEAN = Output("neg_score_mean", NEITHER, "mean score of every other (query, doc) pair")
-NEG_SCORE_STD = Output("neg_score_std", NEITHER, "standard deviation of the other pairs' scores")
-D_PRIME = Output("d_prime", HIGHER, "d′ = (μ₊ − μ₋)/√((σ₊² + σ₋²)/2): separation of the two score distributions")
-BEST_THRESHOLD = Output("best_threshold", NEITHER, "score threshold maximising TPR − FPR (Youden's J)")
-FPR_AT_TPR95 = Output("fpr@tpr95", LOWER, "false-positive rate at the first threshold with TPR ≥ 0.95")
-ANN_RECALL = Output("ann_recall@K", HIGHER, "approximate index: overlap of its top-K with exact search",
-                    identity=("sample",))
+AUC_GLOBAL = Output(
+    "auc_global", HIGHER,
+    "probability that a random positive pair outscores a random negative pair, all queries pooled, ties ½: the "
+    "AUC of one global threshold (Optimizing What Matters: AUC-Driven Learning for Robust Neural Retrieval, 2025)",
+)
+AUC_QUERY = Output(
+    "auc_query", HIGHER,
+    "mean over queries of the same probability within each query (its relevant vs all its other documents). "
+    "`auc_query − auc_global` shows how far per-query ranking is from one global calibration",
+)
+POS_SCORE_MEAN = Output("pos_score_mean", NEITHER, "mean score of the positive (query, document) pairs")
+POS_SCORE_STD = Output("pos_score_std", NEITHER, "population standard deviation of the positive pair scores")
+NEG_SCORE_MEAN = Output(
+    "neg_score_mean", NEITHER,
+    "mean score of the negative pairs (every other pair of the corpus)",
+)
+NEG_SCORE_STD = Output("neg_score_std", NEITHER, "population standard deviation of the negative pair scores")
+D_PRIME = Output(
+    "d_prime", HIGHER,
+    "(μ₊ − μ₋) / √((σ₊² + σ₋²)/2): how far apart the positive and negative scores lie",
+)
+BEST_THRESHOLD = Output(
+    "best_threshold", NEITHER,
+    "the score threshold maximising TPR − FPR (Youden's J) on the pooled ROC; its TPR and FPR are in `params`",
+)
+FPR_AT_TPR95 = Output("fpr@tpr95", LOWER, "FPR at the highest threshold whose TPR reaches 0.95")
+ANN_RECALL = Output(
+    "ann_recall@K", HIGHER,
+    "only with `--index hnsw/ivf`: mean overlap of the approximate top K with exact search, on up to 1,000 seeded"
+    " queries",
+    identity=("sample",),
+)
 
 # ----------------------------------------------------------------------------- the run context
 
@@ -304,7 +334,7 @@ def evaluate_aligned(
 def evaluate_retrieval(
     queries: np.ndarray,
     corpus: np.ndarray,
-    qrels: dict[str, dict[str, int]],
+    qrels: Qrels,
     query_ids: Sequence[str],
     doc_ids: Sequence[str],
     *,

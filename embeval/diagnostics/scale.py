@@ -95,6 +95,11 @@ def _duration(s: float | None) -> str:
     return f"{s / 3600:.1f} h"
 
 
+def _pair_sum(name: str, params: dict) -> bool:
+    """Does this diagnostic run an exact pair sum (rather than a kNN pass or O(n·d) work)?"""
+    return (name == "uniformity" and not params.get("sample")) or (name == "mam" and params.get("mode") == "pairwise")
+
+
 def plan_geometry(n: int, d: int, chosen: list[tuple[str, dict]], *, backend=None, device: str = "cpu",
                   budget: float | None = DEFAULT_BUDGET, exact: bool = False, seed: int = 0,
                   full_knn: bool = False) -> ScalePlan:
@@ -102,8 +107,7 @@ def plan_geometry(n: int, d: int, chosen: list[tuple[str, dict]], *, backend=Non
     ``full_knn``: something else (the item table) needs every row's neighbours anyway."""
     plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True)
     names = {name for name, _ in chosen}
-    pairsum_count = sum(1 for name, p in chosen
-                        if (name == "uniformity" and not p.get("sample")) or (name == "mam" and p.get("mode") == "pairwise"))
+    pairsum_count = sum(1 for name, p in chosen if _pair_sum(name, p))
     knn_needed = full_knn or any(name in KNN and not (name == "mam" and p.get("mode") == "pairwise")
                                  for name, p in chosen)
     pairs = pairsum_count * n * (n - 1) / 2 + (n * n if knn_needed else 0)
@@ -122,8 +126,7 @@ def plan_geometry(n: int, d: int, chosen: list[tuple[str, dict]], *, backend=Non
     rng = np.random.default_rng(seed)
     if pairsum_count:
         plan.pair_sample = PAIR_SAMPLE
-        plan.estimated += [name for name, p in chosen
-                           if (name == "uniformity" and not p.get("sample")) or (name == "mam" and p.get("mode") == "pairwise")]
+        plan.estimated += [name for name, p in chosen if _pair_sum(name, p)]
     if knn_needed and not full_knn:
         per_pair = estimate_seconds("topk", 1, d, backend)
         q = int(min(n, max(MIN_KNN_QUERIES, KNN_SHARE * budget / (per_pair * n))))

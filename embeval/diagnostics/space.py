@@ -67,7 +67,7 @@ class Space:
 
     @classmethod
     def build(cls, x, *, normalize: bool = True, pairs=None, labels=None, seed: int = 0,
-              progress: Progress = NULL, inplace: bool = False, backend: Any = None) -> "Space":
+              progress: Progress = NULL, inplace: bool = False, backend: Any = None) -> Space:
         """``inplace``: the caller gives up ``x``; with ``normalize`` it is normalised in place
         (one float32 copy of the vectors instead of two)."""
         x = np.asarray(x, dtype=np.float32)

@@ -6,4 +6,4 @@ torch and sentence-transformers are imported only when a model is actually loade
 from embeval.encode.base import encode_texts, load_encoder
 from embeval.encode.config import Encoder, EncoderConfig
 
-__all__ = ["EncoderConfig", "Encoder", "encode_texts", "load_encoder"]
+__all__ = ["Encoder", "EncoderConfig", "encode_texts", "load_encoder"]

@@ -52,13 +52,13 @@ class EmbeddingCache:
         self.conn.execute("CREATE TABLE IF NOT EXISTS emb (k BLOB PRIMARY KEY, v BLOB NOT NULL)")
 
     @classmethod
-    def open(cls, identity: dict, config: EncoderConfig) -> "EmbeddingCache":
+    def open(cls, identity: dict, config: EncoderConfig) -> EmbeddingCache:
         return cls(cache_dir(config) / f"emb-{config_key(identity, config)}.sqlite", identity["dim"])
 
     def get_many(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Returns (indices of cached texts, their vectors)."""
         keys = [_text_key(t) for t in texts]
-        pos = {}
+        pos: dict[bytes, list[int]] = {}
         for i, k in enumerate(keys):
             pos.setdefault(k, []).append(i)
         found: dict[bytes, bytes] = {}

@@ -1,7 +1,8 @@
 """Exact inner-product k-nearest-neighbour search.
 
 ``knn_self`` finds, for every row of X, its k most similar *other* rows (inner product; cosine on
-L2-normalised rows) with the blocked exact top-k of :mod:`embeval.compute`. ``knn_self_numpy`` is the brute-force reference used
+L2-normalised rows)
+with the blocked exact top-k of :mod:`embeval.compute`. ``knn_self_numpy`` is the brute-force reference used
 by the tests.
 """
 

@@ -22,9 +22,8 @@ Approximate kinds return the same (score desc, row asc) order among what they fo
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,7 +178,7 @@ class _FlatIndex(_Index):
     kernels on recent CPUs (2-3x slower here; see bench/retrieval.py). At most
     ``block_elements`` scores exist at once."""
 
-    vectors: np.ndarray = field(default=None, repr=False)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
     block_elements: int = 1 << 24
     backend: Any = field(default=None, repr=False)
 
@@ -211,7 +210,7 @@ class _FlatIndex(_Index):
         """Exact top-k on the compute back end (torch on a GPU): tie-exact already."""
         from embeval.compute import search
 
-        class _Relay:
+        class _Relay(Progress):  # the driver's progress lands on this search's own task
             def task(self, description, total):
                 from contextlib import nullcontext
 
