@@ -189,7 +189,9 @@ def main() -> None:
     print(f"{'task':<34} {'cpu s':>9} {'×bound':>7} {'torch-cuda s':>13} {'plain torch s':>14} {'|Δ| value':>10}")
 
     def row(task, cpu_s, ratio, gpu_s, ref_s, delta):
-        f = lambda v: "-" if v is None else (v if isinstance(v, str) else f"{v:.2f}")
+        def f(v):
+            return "-" if v is None else (v if isinstance(v, str) else f"{v:.2f}")
+
         print(f"{task:<34} {f(cpu_s):>9} {f(ratio):>7} {f(gpu_s):>13} {f(ref_s):>14} "
               f"{'-' if delta is None else f'{delta:.1e}':>10}", flush=True)
 
