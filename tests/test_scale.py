@@ -143,3 +143,28 @@ def test_knn_metrics_do_not_depend_on_the_largest_k_asked():
     shared.knn(50)
     assert [r.value for r in g.hubness(alone, k=5)] == [r.value for r in g.hubness(shared, k=5)]
     np.testing.assert_array_equal(alone.knn(5)[1], shared.knn(5)[1])
+
+
+def test_batch_config_device_and_budget(cli, tmp_path, blob):
+    base = f"""
+[[datasets]]
+name = "blob"
+kind = "embeddings"
+path = "{blob / 'x.npy'}"
+[[jobs]]
+command = "geometry"
+metrics = ["uniformity", "mam"]
+options = {{ budget = 1e-6 }}
+"""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[settings]\ndevice = "tpu"\n' + base)
+    res = cli("run", bad, "--out-dir", tmp_path / "o1", "-q")
+    assert res.exit_code == 2 and "settings.device: device 'tpu': expected auto, cpu, cuda or cuda:N" in res.stderr
+    good = tmp_path / "good.toml"
+    good.write_text('[settings]\ndevice = "cpu"\n' + base)
+    res = cli("run", good, "--out-dir", tmp_path / "o2", "-q")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((tmp_path / "o2" / "report.json").read_text())
+    results = [r for item in doc["items"] for r in item["report"]["results"]]
+    assert {r["metric"] for r in results} == {"uniformity", "mam"}
+    assert all(r["params"]["exact"] is False for r in results)
