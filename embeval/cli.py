@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -35,6 +36,17 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
+
+
+class CompareFormat(str, Enum):
+    """``embeval compare`` formats: the report formats and LaTeX (a ranking table, as ranx)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    latex = "latex"
     html = "html"
 
 
@@ -185,6 +197,41 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
         return wrapper
 
     return decorate
+
+
+# Library errors name parameters, never flags: `sample`, `shift_lambda` (in backticks). A command
+# says them as its own flags, from the one table Typer already holds: each parameter's declaration.
+_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
+    """Parameter name -> its long flag (``fmt`` -> ``--format``), from the command's own options."""
+    table = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            # In Annotated style Typer reads a first positional "--flag" (stored as default) as a declaration.
+            given = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
+            decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
+            if decls:
+                table[name] = decls[0].split("/")[0]
+    return table
+
+
+def flag_names(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Say the library's parameter names (`sample`) in an error as this command's flags (--sample)."""
+    table = _flag_table(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from embeval.errors import EmbevalError
+
+        try:
+            return fn(*args, **kwargs)
+        except EmbevalError as exc:
+            exc.args = (_PARAM_NAME.sub(lambda m: table.get(m.group(1), m.group(1)), str(exc)),)
+            raise
+
+    return wrapper
 
 
 def encoding_options(*, model_default: str | None = None, query_prompt: bool = True) -> OptionGroup:
@@ -400,6 +447,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 
 @app.command("metrics")
 @boundary
+@flag_names
 def metrics_cmd(
     family: Annotated[str | None, typer.Argument(help="Only this family (geometry, ...).")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help=(
@@ -454,6 +502,7 @@ def metrics_cmd(
 
 @app.command("geometry")
 @boundary
+@flag_names
 @options(encoding_options(query_prompt=False), COMPUTE, OUTPUT)
 def geometry_cmd(
     file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
@@ -521,6 +570,7 @@ def geometry_cmd(
 
 @app.command("encode")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default"), DEVICE)
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -553,6 +603,7 @@ def encode_cmd(
 
 @app.command("pairs")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default", query_prompt=False), DEVICE, OUTPUT)
 def pairs_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -586,6 +637,7 @@ def pairs_cmd(
 
 @app.command("retrieval")
 @boundary
+@flag_names
 @options(encoding_options(), DEVICE, OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
@@ -642,8 +694,12 @@ def retrieval_cmd(
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, roc=roc, seed=seed, device=compute.device)
+                                   per_query=per_query, seed=seed, device=compute.device)
     encoder = compute.encoder(encoder)
+    if roc is not None:
+        from embeval.report.roc import check_roc_path
+
+        check_roc_path(roc)
     if data is not None:
         from embeval.api import retrieval_report_beir
 
@@ -662,11 +718,17 @@ def retrieval_cmd(
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+    if roc is not None:
+        from embeval.report.roc import write_roc
+
+        write_roc(roc, report.artifacts["roc_curve"])
+        report.notes.append(f"ROC curve written to {roc}")
     out.emit(report)
 
 
 @app.command("gap")
 @boundary
+@flag_names
 @options(encoding_options(), DEVICE, OUTPUT)
 def gap_cmd(
     a: Annotated[Path, typer.Argument(help=(
@@ -696,6 +758,10 @@ def gap_cmd(
     plot: Annotated[Path | None, typer.Option("--plot", help=(
         "Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf)."
     ))] = None,
+    drift: Annotated[bool, typer.Option("--drift", help=(
+        "Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test "
+        "(c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'."
+    ))] = False,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
@@ -712,87 +778,119 @@ def gap_cmd(
     With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as
     queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.plots import check_plot_path, gap_figure
 
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if export_gap is not None:
+        check_vector_path(export_gap)
+    if plot is not None:
+        check_plot_path(plot)
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
-        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=compute.encoder(encoder), seed=seed, progress=_progress(quiet), device=compute.device,
+        projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        encoder=compute.encoder(encoder), seed=seed, progress=_progress(quiet), drift=drift, device=compute.device,
     )
+    # Files only after every metric has been computed, each written atomically.
+    if export_gap is not None:
+        g = report.artifacts["gap_vector"]
+        write_vector(export_gap, g, name="gap_vector", meta=report.artifacts["gap_vector_meta"])
+        report.notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
+    if plot is not None:
+        proj = report.artifacts["gap_projection"]
+        gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
+        report.notes.append(f"picture written to {plot}")
+    else:
+        report.notes.append("add --plot gap.png for a 2-D picture of both sets")
     out.emit(report)
 
 
 @app.command("compare")
 @boundary
+@flag_names
 def compare_cmd(
-    baseline: Annotated[Path, typer.Argument(help=(
-        "Baseline: an embeval JSON report (--output X.json, or report.json of embeval run)."
-    ))],
-    current: Annotated[Path, typer.Argument(help="Current: a report of the same command (or another batch report).")],
+    reports: Annotated[list[Path], typer.Argument(help=(
+        "embeval JSON reports (--output X.json, or report.json of embeval run): BASELINE CURRENT compares two; "
+        "three or more (or one batch report with several models) are ranked. The first is the baseline."
+    ), show_default=False)],
     fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(
         "'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to "
         "the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired "
-        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. Repeatable."
+        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. With several reports, each "
+        "is checked against the first. Repeatable."
     ), rich_help_panel="CI")] = None,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
     confidence: Annotated[float, typer.Option("--confidence", help=(
-        "Confidence of the paired-bootstrap interval of the delta."
+        "Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected "
+        "across pairs when ranking)."
     ))] = 0.95,
     n_boot: Annotated[int, typer.Option("--n-boot", help=(
-        "Bootstrap resamples (and sign flips) of the paired test."
+        "Bootstrap resamples (and sign flips) of the paired tests."
     ))] = 10_000,
+    rank: Annotated[bool, typer.Option("--rank", help=(
+        "Rank even two reports (the default for three or more)."
+    ))] = False,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
+        "Show only these metrics (comma-separated, repeatable); gates still see all."
+    ))] = None,
     seed: SeedOpt = 0,
-    fmt: FormatOpt = Format.table,
-    output: OutputOpt = None,
+    fmt: Annotated[CompareFormat, typer.Option("--format", "-f", help=(
+        "stdout format (latex and html: the ranking)."
+    ))] = CompareFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=(
+        "Write the comparison here (.json .csv .md .tex .html), atomically."
+    ))] = None,
 ) -> None:
-    """Compare two reports metric by metric: old, new, delta, relative change, and for per-query
-    metrics a paired bootstrap CI and sign-flip p-value of the delta.
+    """Compare reports metric by metric. Two: old, new, delta, relative change, and for per-query
+    metrics a paired bootstrap CI and sign-flip p-value of the delta. Three or more (or the models
+    of one batch report): a ranking per metric with bootstrap CIs over queries and pairwise
+    sign-flip tests, Holm-Bonferroni corrected, significance as superscript letters (as ranx).
 
     Exit 1 when a --fail-if-regress gate (or a --fail-if gate on the current values) fails."""
     from embeval.errors import UsageError
     from embeval.io.atomic import write_atomic
-    from embeval.report.compare import (
-        COMPARE_RENDERERS,
-        compare,
-        current_gates,
-        load_side,
-        parse_regress,
-        print_comparison,
-    )
+    from embeval.report.compare import COMPARE_RENDERERS, parse_regress, print_comparison, run_compare
+    from embeval.report.compare.nway import Ranking
+    from embeval.report.compare.rank_render import RANKING_RENDERERS, print_ranking
     from embeval.report.gates import summarize
 
-    fmt_name = fmt.value
-    if fmt_name == "html":
-        raise UsageError("--format html: compare writes table, json, csv or markdown")
-    out_fmt = _output_format(output, fmt_name)
-    if out_fmt == "html":
-        raise UsageError(f"--output {output}: compare writes .json, .csv or .md")
+    fmt_name = CompareFormat(fmt).value
+    out_fmt = fmt_name
+    if output is not None:
+        from embeval.io.atomic import check_writable
+
+        check_writable(output, "--output")
+        out_fmt = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+                   ".html": "html", ".htm": "html"}.get(output.suffix.lower(), "" if fmt_name == "table" else fmt_name)
+        if not out_fmt:
+            raise UsageError(f"--output {output}: use .json, .csv, .md, .tex or .html, or pass --format")
     _check_junit(junit)
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
-    base, cur = load_side(baseline), load_side(current)
-    comp = compare(base, cur, tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
-    value_gates, items = current_gates(cur, gates)
-    comp.gates += value_gates
-    comp.gate_items += items
+    result = run_compare(reports, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
+                         confidence=confidence, rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
+                         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()])
+    renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":
         from rich.console import Console
 
-        print_comparison(comp, Console())
+        (print_ranking if isinstance(result, Ranking) else print_comparison)(result, Console())
     else:
-        sys.stdout.write(COMPARE_RENDERERS[fmt_name](comp))
-    if output is not None and out_fmt is not None:
-        write_atomic(output, COMPARE_RENDERERS[out_fmt](comp))
+        sys.stdout.write(renderers[fmt_name](result))
+    if output is not None:
+        write_atomic(output, renderers[out_fmt](result))
     if junit is not None:
         from embeval.report.junit import comparison_suites, to_junit
 
-        write_atomic(junit, to_junit(comparison_suites(comp)))
-    if not comp.passed:
-        _fail(summarize(comp.gates))
+        write_atomic(junit, to_junit(comparison_suites(result)))
+    if not result.passed:
+        _fail(summarize([g for _, g in result.gate_pairs()]))
 
 
 @app.command("run")
 @boundary
+@flag_names
 def run_cmd(
     config: Annotated[Path, typer.Argument(help=(
         "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."

@@ -81,9 +81,9 @@ def test_sampled_uniformity_is_flat_in_memory(blob):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--device", "gpu"), "device 'gpu': expected auto, cpu, cuda or cuda:N"),
+    (("--device", "gpu"), "--device 'gpu': expected auto, cpu, cuda or cuda:N"),
     (("--device", "cuda:x"), "expected auto, cpu, cuda or cuda:N"),
-    (("--budget", "-1"), "budget -1.0: must be a positive number of seconds"),
+    (("--budget", "-1"), "--budget -1.0: must be a positive number of seconds"),
     (("--budget", "nan"), "must be a positive number of seconds"),
 ])
 def test_bad_device_or_budget_is_one_line_exit_2(cli, args, message):
@@ -159,7 +159,7 @@ options = {{ budget = 1e-6 }}
     bad = tmp_path / "bad.toml"
     bad.write_text('[settings]\ndevice = "tpu"\n' + base)
     res = cli("run", bad, "--out-dir", tmp_path / "o1", "-q")
-    assert res.exit_code == 2 and "settings.device: device 'tpu': expected auto, cpu, cuda or cuda:N" in res.stderr
+    assert res.exit_code == 2 and "settings.device: 'tpu': expected auto, cpu, cuda or cuda:N" in res.stderr
     good = tmp_path / "good.toml"
     good.write_text('[settings]\ndevice = "cpu"\n' + base)
     res = cli("run", good, "--out-dir", tmp_path / "o2", "-q")

@@ -212,12 +212,12 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
     if settings.batch_size < 1:
         s.fail("batch_size", "must be at least 1")
     if settings.device is not None:
-        from embeval.compute.backend import check_device
+        from embeval.compute.backend import DEVICE_HELP, check_device
 
         try:
             settings.device = check_device(settings.device)
-        except UsageError as exc:
-            s.fail("device", str(exc))
+        except UsageError:
+            s.fail("device", f"{settings.device!r}: expected {DEVICE_HELP}")
     if s.get("cache_dir") is not None:
         settings.cache_dir = str(base / s.get("cache_dir"))
     if out_dir is not None:
@@ -309,9 +309,9 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         gates = []
         for j, expr in enumerate(_as_list(c.get("fail_if", []))):
             try:
-                gates.append(parse_gate(expr, option="fail_if"))
+                gates.append(parse_gate(expr, option=None))
             except UsageError as exc:
-                c.fail(f"fail_if[{j}]", str(exc).removeprefix("fail_if "))
+                c.fail(f"fail_if[{j}]", str(exc))
         options = dict(c.get("options", {}))
         for kind in dict.fromkeys(datasets[n].kind for n in ds_names):
             r = cmd.kinds[kind]

@@ -216,7 +216,7 @@ def check_device(device: str | None) -> str:
         return text
     if text.startswith("cuda:") and text[5:].isdigit():
         return f"cuda:{int(text[5:])}"
-    raise UsageError(f"device {device!r}: expected {DEVICE_HELP}")
+    raise UsageError(f"`device` {device!r}: expected {DEVICE_HELP}")
 
 
 def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> str:
@@ -235,15 +235,15 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
             return "cpu"
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if not _torch_importable():
-        raise UsageError(f"device {device!r} needs torch (pip install torch)")
+        raise UsageError(f"`device` {device!r} needs torch (pip install torch)")
     import torch
 
     if not torch.cuda.is_available():
-        raise UsageError(f"device {device!r}: CUDA is not available (torch {torch.__version__}; "
+        raise UsageError(f"`device` {device!r}: CUDA is not available (torch {torch.__version__}; "
                          "use cpu or auto)")
     n = 0 if text == "cuda" else int(text[5:])
     if n >= torch.cuda.device_count():
-        raise UsageError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+        raise UsageError(f"`device` {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
     return f"cuda:{n}"
 
 
