@@ -19,10 +19,15 @@ from typing import Annotated, Any
 
 import typer
 
+EXIT_CODES = ("Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
+              "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
+              "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
+              "early (e.g. piped into head), quietly.")
+
 app = typer.Typer(
     name="embeval",
-    help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.\n\n"
-    "Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.",
+    help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -98,10 +103,7 @@ def _root(
         "Print the version and exit."
     ))] = False,
 ) -> None:
-    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.
-
-    Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.
-    """
+    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics."""
 
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="stdout format.")]
@@ -153,6 +155,12 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help=(
 CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help=(
     "Embedding cache folder."
 ), rich_help_panel="Encoding")]
+MtebOutOpt = Annotated[Path | None, typer.Option("--mteb-out", help=(
+    "Also write the scores as an MTEB task result (.json; main_score = nDCG@10 for retrieval, Spearman for pairs)."
+), rich_help_panel="Interop")]
+MtebTaskOpt = Annotated[str | None, typer.Option("--mteb-task", help=(
+    "task_name in the --mteb-out file (default: the dataset's folder or file name)."
+), rich_help_panel="Interop")]
 
 
 # Option groups, defined once -----------------------------------------------------------------
@@ -299,6 +307,14 @@ class Output:
     def emit(self, report: Any) -> None:
         emit(report, fmt=self.fmt, output=self.output, gates=self.gates, junit=self.junit, out_fmt=self.out_fmt)
 
+    def check(self, families: str | tuple[str, ...], inputs: list, outputs: dict | None = None) -> None:
+        """Before any work: the gates name metrics this command can compute, and no output is an
+        input or another output (see :func:`embeval.io.outputs.check_outputs`)."""
+        from embeval.report.gates import check_known
+
+        check_known(self.gates, families)
+        _check_paths(inputs, {"--output": self.output, **(outputs or {}), "--junit": self.junit})
+
 
 def _output(fmt: Format, output: Path | None, fail_if: list[str] | None, junit: Path | None) -> Output:
     gates = _parse_gates(fail_if)
@@ -311,16 +327,55 @@ OUTPUT = OptionGroup("out", (_param("fmt", FormatOpt, Format.table), _param("out
                              _param("fail_if", FailIfOpt, None), _param("junit", JunitOpt, None)), _output)
 
 
-def _die(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+def _die(message: str, code: int = 2) -> None:
+    """One line on stderr (control characters made visible), then exit ``code``."""
+    _say("error: ", message)
+    raise typer.Exit(code)
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval: error:[/] {escape(message)}")
-    raise typer.Exit(2)
+
+def _say(prefix: str, message: str) -> None:
+    from embeval.safety import term
+
+    line = f"embeval: {prefix}{term(message)}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed too: nothing left to tell
+        pass
+
+
+
+def _internal(exc: BaseException) -> None:
+    """An unexpected exception: one line and exit code 3 (the traceback with EMBEVAL_DEBUG=1)."""
+    import os
+
+    if os.environ.get("EMBEVAL_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    detail = str(exc).strip().splitlines()
+    _say("internal error: ", f"{type(exc).__name__}: {detail[0] if detail else ''} "
+                             "(run with EMBEVAL_DEBUG=1 for the traceback)")
+    raise typer.Exit(3)
+
+
+def _pipe_closed() -> None:
+    """stdout's reader went away (``embeval metrics | head -1``): stop quietly, exit 141 as a
+    process killed by SIGPIPE would. stdout is pointed at /dev/null so that the interpreter's
+    final flush does not complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner)
+        pass
+    raise typer.Exit(141)
 
 
 def boundary(fn):
-    """Turn every EmbevalError into one line on stderr and exit code 2."""
+    """The one place exceptions become exit codes: EmbevalError → one line, exit 2; a closed
+    pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -328,15 +383,43 @@ def boundary(fn):
 
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
         except EmbevalError as exc:
             _die(str(exc))
+        except BrokenPipeError:
+            _pipe_closed()
         except MemoryError:
-            _die("out of memory; try --sample for uniformity or a smaller input")
+            _die("out of memory; try a smaller input (or --sample for uniformity)")
+        except RecursionError as exc:
+            _internal(exc)
         except OSError as exc:  # a file that vanished or a disk that filled up mid-run
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _die(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # the contract: anything else is exit code 3
+            if _is_click_error(exc):
+                raise
+            _internal(exc)
 
     return wrapper
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    """A click/Typer usage exception (public ClickException interface: exit_code, format_message)."""
+    return hasattr(exc, "exit_code") and callable(getattr(exc, "format_message", None))
+
+
+def _console(**kwargs):
+    """A Rich console whose closed-pipe handling is ours (BrokenPipeError reaches ``boundary``)
+    instead of Rich's default (exit code 1, the gate code)."""
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _PipeConsole(**kwargs)
 
 
 def _progress(quiet: bool):
@@ -344,9 +427,8 @@ def _progress(quiet: bool):
 
     if quiet:
         return NULL
-    from rich.console import Console
 
-    return RichProgress(Console(stderr=True))
+    return RichProgress(_console(stderr=True))
 
 
 def _encoder(*, model: str | None, batch_size: int = 32, max_seq_length: int | None = None,
@@ -383,10 +465,22 @@ def _output_format(output: Path | None, fmt: str) -> str | None:
     return out_fmt
 
 
-def _parse_gates(fail_if: list[str] | None):
-    from embeval.report.gates import parse_gate
+def _parse_gates(fail_if: list[str] | None, families: str | tuple[str, ...] | None = None):
+    """Parse the gates and, for a command with a known set of metrics, check their names now."""
+    from embeval.report.gates import check_known, parse_gate
 
-    return [parse_gate(e) for e in (fail_if or [])]
+    gates = [parse_gate(e) for e in (fail_if or [])]
+    if families:
+        check_known(gates, families)
+    return gates
+
+
+def _check_paths(inputs, outputs: dict) -> None:
+    """Every output (option name → path) checked before any work: writable, not an input (nor a
+    link to one), no two the same."""
+    from embeval.io.outputs import check_outputs
+
+    check_outputs(outputs, inputs)
 
 
 def _check_junit(junit: Path | None) -> None:
@@ -398,10 +492,7 @@ def _check_junit(junit: Path | None) -> None:
 
 def _fail(summary: str) -> None:
     """The one-line gate summary on stderr, then exit code 1."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval:[/] {escape(summary)}")
+    _say("", summary)
     raise typer.Exit(1)
 
 
@@ -411,6 +502,15 @@ def _shown(path: Path) -> str:
 
     rel = os.path.relpath(Path(path).absolute())
     return str(path) if rel.startswith("..") else rel
+
+
+def _write_mteb(path: Path | None, report, task: str, split: str) -> None:
+    """--mteb-out: the report's scores as an MTEB task result (written before the report is shown)."""
+    if path is not None:
+        from embeval.io.mteb import write_mteb
+
+        write_mteb(path, report, task_name=task, split=split)
+        report.notes.append(f"MTEB result ({task}, {split}) written to {path}")
 
 
 def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None,
@@ -427,9 +527,8 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
         out_fmt = _output_format(output, fmt)
     apply_gates(report, gates)
     if fmt == "table":
-        from rich.console import Console
 
-        print_table(report, Console())
+        print_table(report, _console())
     else:
         sys.stdout.write(RENDERERS[fmt](report))
     if output is not None and out_fmt is not None:
@@ -456,7 +555,6 @@ def metrics_cmd(
 ) -> None:
     """List every diagnostic and the outputs it reports: direction, identifying parameters,
     parameters, what it needs."""
-    from rich.console import Console
     from rich.padding import Padding
 
     from embeval.diagnostics import all_diagnostics, families
@@ -481,7 +579,7 @@ def metrics_cmd(
 
         sys.stdout.write(outputs_table(family) if family else catalogue())
         return
-    con = Console(highlight=False)
+    con = _console(highlight=False)
     family_now = None
     arrow = {True: "↑ higher is better", False: "↓ lower is better", None: "· no direction"}
     for d in diags:
@@ -505,12 +603,15 @@ def metrics_cmd(
 @flag_names
 @options(encoding_options(query_prompt=False), COMPUTE, OUTPUT)
 def geometry_cmd(
-    file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
+    file: Annotated[str, typer.Argument(help=(
+        "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
+        "postgresql://, hf-disk://, faiss://)."
+    ))],
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
         "Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See "
         "'embeval metrics'."
     ))] = None,
-    pairs: Annotated[Path | None, typer.Option("--pairs", help=(
+    pairs: Annotated[str | None, typer.Option("--pairs", help=(
         "Row-aligned partner embeddings (for alignment)."
     ))] = None,
     sample: Annotated[int, typer.Option("--sample", help=(
@@ -553,6 +654,7 @@ def geometry_cmd(
         from embeval.report.items import check_items_path
 
         check_items_path(items)
+    out.check(("geometry", "labels"), [file, pairs, labels], {"--items": items})
     from embeval.api import geometry_report
 
     report = geometry_report(
@@ -592,13 +694,13 @@ def encode_cmd(
 
     from embeval.api import encode_file
 
+    _check_paths([file], {"--output": output})
     encoder = replace(compute.encoder(encoder), normalize=normalize)
     n, d = encode_file(file, output, encoder=encoder, role=role.value, text_col=text_col, id_col=id_col,
                        progress=_progress(quiet))
     if not quiet:
-        from rich.console import Console
 
-        Console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
+        _console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
 
 
 @app.command("pairs")
@@ -622,16 +724,23 @@ def pairs_cmd(
     ))] = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
     compute: Any = None,
     out: Any = None,
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
+    from embeval.io.mteb import check_mteb_path
+
+    check_mteb_path(mteb_out)
     from embeval.api import pairs_report
 
+    out.check("pairs", [file])
     report = pairs_report(file, encoder=compute.encoder(encoder), layout=layout.value, text_a_col=text_a_col,
                           text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
+    _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test")
     out.emit(report)
 
 
@@ -645,10 +754,11 @@ def retrieval_cmd(
         "--queries/--corpus/--qrels."
     ))] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
-    queries: Annotated[Path | None, typer.Option("--queries", help=(
-        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array."
+    queries: Annotated[str | None, typer.Option("--queries", help=(
+        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl, .faiss, or a source URI); ids from the id "
+        "column/array."
     ))] = None,
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    corpus: Annotated[str | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
     qrels: Annotated[Path | None, typer.Option("--qrels", help=(
         "Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant."
     ))] = None,
@@ -676,11 +786,20 @@ def retrieval_cmd(
     roc: Annotated[Path | None, typer.Option("--roc", help=(
         "Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png."
     ))] = None,
+    run_out: Annotated[Path | None, typer.Option("--run", help=(
+        "Write the ranked top-K of every scored query as a TREC run file (qid Q0 docid rank score tag)."
+    ), rich_help_panel="Interop")] = None,
+    run_in: Annotated[Path | None, typer.Option("--run-in", help=(
+        "Evaluate an existing TREC run (BM25, a reranker...) against --qrels instead of vectors: ranking "
+        "metrics, as trec_eval."
+    ), rich_help_panel="Interop")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
     compute: Any = None,
     out: Any = None,
@@ -689,7 +808,10 @@ def retrieval_cmd(
     MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
     negative score separation. Only queries present in the qrels are scored."""
     from embeval.errors import UsageError
+    from embeval.io.mteb import check_mteb_path
 
+    out.check("retrieval", [data, queries, corpus, qrels], {"--roc": roc})
+    check_mteb_path(mteb_out)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
@@ -700,7 +822,22 @@ def retrieval_cmd(
         from embeval.report.roc import check_roc_path
 
         check_roc_path(roc)
-    if data is not None:
+    if run_out is not None:
+        from embeval.io.trec import check_run_path
+
+        check_run_path(run_out)
+    if run_in is not None:
+        from embeval.api import run_file_report
+
+        if data or queries or corpus or encoder is not None:
+            raise UsageError("--run-in evaluates an existing run: give it with --qrels only (no BEIR folder, "
+                             "--queries, --corpus or --model)")
+        if qrels is None:
+            raise UsageError("--run-in needs --qrels")
+        if run_out is not None or roc is not None:
+            raise UsageError("--run and --roc need vectors; with --run-in only ranking metrics are computed")
+        report = run_file_report(run_in, qrels, k=k, per_query=per_query)
+    elif data is not None:
         from embeval.api import retrieval_report_beir
 
         if queries or corpus or qrels:
@@ -723,6 +860,15 @@ def retrieval_cmd(
 
         write_roc(roc, report.artifacts["roc_curve"])
         report.notes.append(f"ROC curve written to {roc}")
+    if run_out is not None:
+        from embeval.io.trec import write_run
+
+        n_lines = write_run(run_out, *report.artifacts["ranking"])
+        report.notes.append(f"TREC run ({n_lines} lines, top {max(report.settings['k'])} per query) written to "
+                            f"{run_out}")
+    default_task = Path(data).name if data is not None else Path(qrels or ".").resolve().parent.parent.name
+    task = mteb_task or default_task or "embeval"
+    _write_mteb(mteb_out, report, task, split if data is not None else "test")
     out.emit(report)
 
 
@@ -731,11 +877,11 @@ def retrieval_cmd(
 @flag_names
 @options(encoding_options(), DEVICE, OUTPUT)
 def gap_cmd(
-    a: Annotated[Path, typer.Argument(help=(
+    a: Annotated[str, typer.Argument(help=(
         "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
         "[1] (the 'Mind the Gap' layout)."
     ))],
-    b: Annotated[Path | None, typer.Argument(help=(
+    b: Annotated[str | None, typer.Argument(help=(
         "Set B: an embedding file (texts with --model); omit when A holds both sets."
     ))] = None,
     paired: Annotated[bool, typer.Option("--paired", help=(
@@ -781,6 +927,7 @@ def gap_cmd(
     from embeval.report.export import check_vector_path, write_vector
     from embeval.report.plots import check_plot_path, gap_figure
 
+    out.check("gap", [a, b], {"--export-gap": export_gap, "--plot": plot})
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if export_gap is not None:
         check_vector_path(export_gap)
@@ -810,7 +957,8 @@ def gap_cmd(
 @flag_names
 def compare_cmd(
     reports: Annotated[list[Path], typer.Argument(help=(
-        "embeval JSON reports (--output X.json, or report.json of embeval run): BASELINE CURRENT compares two; "
+        "embeval JSON reports (--output X.json, or report.json of embeval run) or MTEB task results: BASELINE "
+        "CURRENT compares two; "
         "three or more (or one batch report with several models) are ranked. The first is the baseline."
     ), show_default=False)],
     fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(
@@ -866,6 +1014,10 @@ def compare_cmd(
         if not out_fmt:
             raise UsageError(f"--output {output}: use .json, .csv, .md, .tex or .html, or pass --format")
     _check_junit(junit)
+    _check_paths(reports, {"--output": output, "--junit": junit})
+    from embeval.options import check_options
+
+    check_options(seed=seed, confidence=confidence, n_boot=n_boot)
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
     result = run_compare(reports, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
@@ -873,9 +1025,7 @@ def compare_cmd(
                          metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()])
     renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":
-        from rich.console import Console
-
-        (print_ranking if isinstance(result, Ranking) else print_comparison)(result, Console())
+        (print_ranking if isinstance(result, Ranking) else print_comparison)(result, _console())
     else:
         sys.stdout.write(renderers[fmt_name](result))
     if output is not None:
@@ -921,17 +1071,27 @@ def run_cmd(
     if fmt_name == "html":
         raise UsageError("--format html: the HTML page is written to the output folder (report.html)")
     gates = _parse_gates(fail_if)
+    from embeval.report.gates import check_known
+
     _check_junit(junit)
     cfg = load_config(config, out_dir=out_dir)
+    from embeval.batch.commands import COMMANDS
+
+    # A metric none of the config's commands can compute is refused before any item runs.
+    check_known(gates, tuple({f for j in cfg.jobs for f in (COMMANDS[j.command].families or (j.command,))}),
+                "the commands of this config")
     folder = cfg.settings.out_dir or Path("embeval-report")  # load_config always sets it
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out-dir {folder}: exists and is not a folder")
     from embeval.io.atomic import check_writable
 
     check_writable(folder / "report.json", "--out-dir")  # before any item runs
-    from rich.console import Console
+    from embeval.batch.runner import input_paths, output_names
 
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    _check_paths([config, *input_paths(cfg)],
+                 {**{f"--out-dir ({name})": folder / name for name in output_names()}, "--junit": junit})
+
+    err = _console(stderr=True, highlight=False, soft_wrap=True)
     if quiet:
         batch, unmatched = run_batch(cfg, fail_fast=fail_fast, extra_gates=gates)
     else:
@@ -950,7 +1110,7 @@ def run_cmd(
     if fmt_name == "table":
         from embeval.report.batch import print_batch
 
-        print_batch(batch, Console())
+        print_batch(batch, _console())
     else:
         sys.stdout.write(BATCH_RENDERERS[fmt_name](batch))
     if not quiet:
@@ -959,41 +1119,41 @@ def run_cmd(
         _die(f"--fail-if {unmatched[0].expr!r}: no item computed {unmatched[0].metric!r} "
              f"(outputs were written to {folder})")
     if batch.errors:
-        from rich.markup import escape
-
-        err.print(f"[red]embeval:[/] {escape(batch.summary())}")
-        raise typer.Exit(2)
+        _say("", batch.summary())
+        # An item that hit a bug (not a bad input) makes the run an internal error, as in every command.
+        raise typer.Exit(3 if any(getattr(it, "internal", False) for it in batch.errors) else 2)
     if not batch.passed:
         _fail(batch.summary())
 
 
-def _click_exceptions():
-    """The click exception classes Typer runs with (recent Typer vendors its own copy of click)."""
-    try:
-        from typer._click import exceptions
-    except ImportError:  # older Typer: plain click
-        from click import exceptions
-    return exceptions
-
-
 def main() -> None:
-    """Console entry point: usage errors from option parsing are one line too, exit code 2."""
-    cx = _click_exceptions()
+    """Console entry point and outer boundary: usage errors from option parsing are one line,
+    exit 2; Ctrl-C is 130; a closed stdout is a quiet 141; anything else is one line, exit 3."""
     try:
-        code = app(standalone_mode=False)
-    except cx.UsageError as exc:
-        from rich.console import Console
-        from rich.markup import escape
-
-        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
-            typer.echo(exc.ctx.get_help())
-            sys.exit(2)
-        cmd = exc.ctx.command_path if exc.ctx is not None else "embeval"
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[red]embeval: error:[/] {escape(exc.format_message())} (see '{escape(cmd)} --help')")
-        sys.exit(2)
-    except cx.Abort:
-        sys.exit(130)
+        try:
+            code = app(standalone_mode=False)
+        except typer.Abort:
+            code = 130
+        except KeyboardInterrupt:
+            code = 130
+        except BrokenPipeError:
+            _pipe_closed()
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except Exception as exc:
+            if not _is_click_error(exc):
+                _internal(exc)
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())
+                sys.exit(2)
+            cmd = ctx.command_path if ctx is not None else "embeval"
+            message = exc.format_message()  # type: ignore[attr-defined]  # a ClickException (checked above)
+            _say("error: ", f"{message} (see '{cmd} --help')")
+            exit_code = getattr(exc, "exit_code", None)
+            code = exit_code if isinstance(exit_code, int) else 2
+    except typer.Exit as exc:
+        code = exc.exit_code
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -159,7 +159,7 @@ options = {{ budget = 1e-6 }}
     bad = tmp_path / "bad.toml"
     bad.write_text('[settings]\ndevice = "tpu"\n' + base)
     res = cli("run", bad, "--out-dir", tmp_path / "o1", "-q")
-    assert res.exit_code == 2 and "settings.device: 'tpu': expected auto, cpu, cuda or cuda:N" in res.stderr
+    assert res.exit_code == 2 and "settings.device: choose auto, cpu, cuda" in res.stderr
     good = tmp_path / "good.toml"
     good.write_text('[settings]\ndevice = "cpu"\n' + base)
     res = cli("run", good, "--out-dir", tmp_path / "o2", "-q")

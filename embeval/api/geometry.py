@@ -11,10 +11,11 @@ from embeval.diagnostics.items import check_item_settings, item_table
 from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
 from embeval.diagnostics.series import geometry_series
 from embeval.diagnostics.space import Space
-from embeval.errors import UsageError
+from embeval.errors import InputError, UsageError
 from embeval.io.embeddings import check_same_dim
 from embeval.io.fileinfo import file_info
 from embeval.io.labels import check_labels, clean_labels, load_labels
+from embeval.options import check_encoder, check_options
 from embeval.progress import NULL, Progress
 from embeval.results import Report
 
@@ -49,14 +50,15 @@ def geometry_report(
     work its cost is estimated; above ``budget`` seconds (None: no limit) each O(n²) diagnostic
     switches to its estimated form (``exact: false`` in its params; see
     :mod:`embeval.diagnostics.scale`) unless ``exact``."""
+    check_options(seed=seed, sample=sample, items_k=items_k if items else None,
+                  near_dup_threshold=near_dup_threshold if items else None)
+    check_encoder(encoder)
     check_device(device)
     _check_budget(budget)
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
         available.add("labels")
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
-    if sample < 0:
-        raise UsageError("`sample` must be positive")
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
 
@@ -64,6 +66,8 @@ def geometry_report(
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
     _reading_note(file, progress)
     emb = load_input(file, label_col=label_col if labels is None else None, **load)
+    if not normalize:
+        _check_raw_scale(emb)
     inputs = {"embeddings": emb.describe()}
     lab = _check_labels(emb, lab, labels, label_col, inputs)
     other = None
@@ -71,7 +75,8 @@ def geometry_report(
         other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
-            raise UsageError(f"`pairs` {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
+            raise UsageError(f"`pairs` {other.path}: {other.n} rows, but {emb.path} has {emb.n}; "
+                             "pairs must be row-aligned")
         inputs["pairs"] = other.describe()
     # The vectors were loaded here: normalise them in place, so one float32 copy exists, not two.
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
@@ -158,3 +163,20 @@ def _check_labels(emb, lab, labels, label_col, inputs):
         check_labels(lab, emb.n, emb.path, emb.path)
         return lab
     return None
+
+
+# Squared distances of raw rows are computed in float32: ‖x − y‖² ≤ 4·max‖x‖² must stay below 3.4e38.
+MAX_RAW_NORM = 9e18
+
+
+def _check_raw_scale(emb) -> None:
+    """Under normalize=False, rows so long that float32 squared distances overflow would turn
+    uniformity and intrinsic_dim into NaN; say so instead."""
+    from embeval.io.embeddings import row_norms64
+
+    norms = row_norms64(emb.vectors)
+    if norms.max() > MAX_RAW_NORM:
+        row = int(norms.argmax())
+        raise InputError(emb.path, f"row norm {norms[row]:.3g} is too large for un-normalised diagnostics "
+                                   f"(squared distances would overflow float32 beyond a norm of {MAX_RAW_NORM:.0e}); "
+                                   "rescale the vectors or keep the default normalisation", where=f"row {row}")
