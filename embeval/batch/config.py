@@ -9,7 +9,8 @@ Schema (every table optional except at least one job)::
     out_dir = "embeval-report"   # relative to the config file; --out-dir overrides
     cache = true          # embedding cache for encoded texts
     cache_dir = "..."     # default $EMBEVAL_CACHE_DIR or ~/.cache/embeval
-    device = "cpu"        # encoding device (default: cuda when present)
+    device = "auto"       # encoding and O(n²) work: auto | cpu | cuda | cuda:N (jobs may set
+                          # options = { device = ..., budget = 60, exact = true } per command)
     batch_size = 32       # encoding batch size
 
     [[models]]            # sentence-transformers models, for datasets that hold texts
