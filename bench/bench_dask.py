@@ -85,7 +85,7 @@ def main() -> None:
         base = {"n": n, "d": d, "shards": args.shards, "queries": m}
         single = {}
         if not args.no_single:
-            t, rep = timed(lambda: geometry_report(corpus, metrics=["uniformity"]))
+            t, rep = timed(lambda: geometry_report(corpus, metrics=["uniformity"], exact=True))
             single["uniformity"] = rep.results[0].value
             rows.append(
                 {

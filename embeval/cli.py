@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -18,10 +19,15 @@ from typing import Annotated, Any
 
 import typer
 
+EXIT_CODES = ("Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
+              "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
+              "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
+              "early (e.g. piped into head), quietly.")
+
 app = typer.Typer(
     name="embeval",
-    help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.\n\n"
-    "Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.",
+    help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -35,6 +41,17 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
+
+
+class CompareFormat(str, Enum):
+    """``embeval compare`` formats: the report formats and LaTeX (a ranking table, as ranx)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    latex = "latex"
     html = "html"
 
 
@@ -86,10 +103,7 @@ def _root(
         "Print the version and exit."
     ))] = False,
 ) -> None:
-    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.
-
-    Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.
-    """
+    """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics."""
 
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="stdout format.")]
@@ -118,9 +132,17 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", help="Encoding batch size
 MaxLenOpt = Annotated[int | None, typer.Option("--max-seq-length", help=(
     "Truncate texts to this many tokens (model default otherwise)."
 ), rich_help_panel="Encoding")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help=(
-    "cpu, cuda, ... (default: cuda when present, else cpu)."
-), rich_help_panel="Encoding")]
+DeviceOpt = Annotated[str, typer.Option("--device", help=(
+    "Where encoding and O(n²) work run: auto, cpu, cuda or cuda:N. auto = cuda when present (looked for only"
+    " when the work is large), else cpu."
+), rich_help_panel="Compute")]
+BudgetOpt = Annotated[float, typer.Option("--budget", help=(
+    "Seconds of O(n²) work a run may start (estimated from n, d and the device first); above it each O(n²)"
+    " diagnostic is estimated instead (sampled, 95% CI, exact: false in its params)."
+), rich_help_panel="Compute")]
+ExactOpt = Annotated[bool, typer.Option("--exact", help=(
+    "Compute every diagnostic exactly whatever the estimated cost (ignores --budget)."
+), rich_help_panel="Compute")]
 QPromptOpt = Annotated[str, typer.Option("--query-prompt", help=(
     "Prefix for query texts (e.g. 'query: ')."
 ), rich_help_panel="Encoding")]
@@ -135,8 +157,14 @@ CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help=(
 ), rich_help_panel="Encoding")]
 ClusterOpt = Annotated[str | None, typer.Option("--cluster", help=(
     "Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 (default: $EMBEVAL_CLUSTER). "
-    "Inputs may be a folder or glob of shards. Needs pip install 'embeval[dask]'."
+    "Inputs may be a folder or glob of shards. Needs pip install 'embeval\\[dask]'."
 ), rich_help_panel="Scale out")]
+MtebOutOpt = Annotated[Path | None, typer.Option("--mteb-out", help=(
+    "Also write the scores as an MTEB task result (.json; main_score = nDCG@10 for retrieval, Spearman for pairs)."
+), rich_help_panel="Interop")]
+MtebTaskOpt = Annotated[str | None, typer.Option("--mteb-task", help=(
+    "task_name in the --mteb-out file (default: the dataset's folder or file name)."
+), rich_help_panel="Interop")]
 
 
 # Option groups, defined once -----------------------------------------------------------------
@@ -183,6 +211,41 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
     return decorate
 
 
+# Library errors name parameters, never flags: `sample`, `shift_lambda` (in backticks). A command
+# says them as its own flags, from the one table Typer already holds: each parameter's declaration.
+_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
+    """Parameter name -> its long flag (``fmt`` -> ``--format``), from the command's own options."""
+    table = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            # In Annotated style Typer reads a first positional "--flag" (stored as default) as a declaration.
+            given = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
+            decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
+            if decls:
+                table[name] = decls[0].split("/")[0]
+    return table
+
+
+def flag_names(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Say the library's parameter names (`sample`) in an error as this command's flags (--sample)."""
+    table = _flag_table(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from embeval.errors import EmbevalError
+
+        try:
+            return fn(*args, **kwargs)
+        except EmbevalError as exc:
+            exc.args = (_PARAM_NAME.sub(lambda m: table.get(m.group(1), m.group(1)), str(exc)),)
+            raise
+
+    return wrapper
+
+
 def encoding_options(*, model_default: str | None = None, query_prompt: bool = True) -> OptionGroup:
     """The encoding block (``--model`` … ``--cache-dir``), built into an EncoderConfig (None when
     ``--model`` is not given: the inputs are embeddings). ``query_prompt``: whether the command
@@ -190,12 +253,59 @@ def encoding_options(*, model_default: str | None = None, query_prompt: bool = T
     model_opt: Any = ModelOpt if model_default is None else Annotated[str, typer.Option(
         "--model", help="sentence-transformers name, local path, or 'default'.", rich_help_panel="Encoding")]
     params = [_param("model", model_opt, model_default), _param("batch_size", BatchOpt, 32),
-              _param("max_seq_length", MaxLenOpt, None), _param("device", DeviceOpt, None)]
+              _param("max_seq_length", MaxLenOpt, None)]
     if query_prompt:
         params.append(_param("query_prompt", QPromptOpt, ""))
     params += [_param("document_prompt", DPromptOpt, ""), _param("cache", CacheOpt, True),
                _param("cache_dir", CacheDirOpt, None)]
     return OptionGroup("encoder", tuple(params), _encoder)
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The compute block: --device (every command that encodes or computes), and --budget/--exact
+    (commands with O(n²) diagnostics). The device is checked when the command starts."""
+
+    device: str = "auto"
+    budget: float = 120.0
+    exact: bool = False
+
+    def encoder(self, encoder: Any) -> Any:
+        """The EncoderConfig on this device (``auto``: the encoder's own default)."""
+        from dataclasses import replace
+
+        if encoder is None or self.device == "auto":
+            return encoder
+        return replace(encoder, device=self.device)
+
+
+def _compute(device: str = "auto", budget: float = 120.0, exact: bool = False) -> Compute:
+    from embeval.compute.backend import check_device
+
+    return Compute(check_device(device), budget, exact)
+
+
+def compute_options(*, budget: bool = True) -> OptionGroup:
+    """--device, plus --budget and --exact when the command has O(n²) work to budget."""
+    params = [_param("device", DeviceOpt, "auto")]
+    if budget:
+        params += [_param("budget", BudgetOpt, 120.0), _param("exact", ExactOpt, False)]
+    return OptionGroup("compute", tuple(params), _compute)
+
+
+DEVICE = compute_options(budget=False)
+COMPUTE = compute_options()
+
+
+def _cluster(cluster: str | None = None) -> str | None:
+    """The --cluster block: the Dask cluster spec (or $EMBEVAL_CLUSTER), checked when the command
+    starts; None runs on this machine. Dask itself is imported only when a cluster is used."""
+    from embeval.distributed.cluster import resolve_spec
+
+    return resolve_spec(cluster)
+
+
+CLUSTER = OptionGroup("cluster", (_param("cluster", ClusterOpt, None),), _cluster)
 
 
 @dataclass
@@ -212,6 +322,14 @@ class Output:
     def emit(self, report: Any) -> None:
         emit(report, fmt=self.fmt, output=self.output, gates=self.gates, junit=self.junit, out_fmt=self.out_fmt)
 
+    def check(self, families: str | tuple[str, ...], inputs: list, outputs: dict | None = None) -> None:
+        """Before any work: the gates name metrics this command can compute, and no output is an
+        input or another output (see :func:`embeval.io.outputs.check_outputs`)."""
+        from embeval.report.gates import check_known
+
+        check_known(self.gates, families)
+        _check_paths(inputs, {"--output": self.output, **(outputs or {}), "--junit": self.junit})
+
 
 def _output(fmt: Format, output: Path | None, fail_if: list[str] | None, junit: Path | None) -> Output:
     gates = _parse_gates(fail_if)
@@ -224,16 +342,55 @@ OUTPUT = OptionGroup("out", (_param("fmt", FormatOpt, Format.table), _param("out
                              _param("fail_if", FailIfOpt, None), _param("junit", JunitOpt, None)), _output)
 
 
-def _die(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+def _die(message: str, code: int = 2) -> None:
+    """One line on stderr (control characters made visible), then exit ``code``."""
+    _say("error: ", message)
+    raise typer.Exit(code)
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval: error:[/] {escape(message)}")
-    raise typer.Exit(2)
+
+def _say(prefix: str, message: str) -> None:
+    from embeval.safety import term
+
+    line = f"embeval: {prefix}{term(message)}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed too: nothing left to tell
+        pass
+
+
+
+def _internal(exc: BaseException) -> None:
+    """An unexpected exception: one line and exit code 3 (the traceback with EMBEVAL_DEBUG=1)."""
+    import os
+
+    if os.environ.get("EMBEVAL_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    detail = str(exc).strip().splitlines()
+    _say("internal error: ", f"{type(exc).__name__}: {detail[0] if detail else ''} "
+                             "(run with EMBEVAL_DEBUG=1 for the traceback)")
+    raise typer.Exit(3)
+
+
+def _pipe_closed() -> None:
+    """stdout's reader went away (``embeval metrics | head -1``): stop quietly, exit 141 as a
+    process killed by SIGPIPE would. stdout is pointed at /dev/null so that the interpreter's
+    final flush does not complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner)
+        pass
+    raise typer.Exit(141)
 
 
 def boundary(fn):
-    """Turn every EmbevalError into one line on stderr and exit code 2."""
+    """The one place exceptions become exit codes: EmbevalError → one line, exit 2; a closed
+    pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -241,15 +398,43 @@ def boundary(fn):
 
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
         except EmbevalError as exc:
             _die(str(exc))
+        except BrokenPipeError:
+            _pipe_closed()
         except MemoryError:
-            _die("out of memory; try --sample for uniformity or a smaller input")
+            _die("out of memory; try a smaller input (or --sample for uniformity)")
+        except RecursionError as exc:
+            _internal(exc)
         except OSError as exc:  # a file that vanished or a disk that filled up mid-run
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _die(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # the contract: anything else is exit code 3
+            if _is_click_error(exc):
+                raise
+            _internal(exc)
 
     return wrapper
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    """A click/Typer usage exception (public ClickException interface: exit_code, format_message)."""
+    return hasattr(exc, "exit_code") and callable(getattr(exc, "format_message", None))
+
+
+def _console(**kwargs):
+    """A Rich console whose closed-pipe handling is ours (BrokenPipeError reaches ``boundary``)
+    instead of Rich's default (exit code 1, the gate code)."""
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _PipeConsole(**kwargs)
 
 
 def _progress(quiet: bool):
@@ -257,9 +442,8 @@ def _progress(quiet: bool):
 
     if quiet:
         return NULL
-    from rich.console import Console
 
-    return RichProgress(Console(stderr=True))
+    return RichProgress(_console(stderr=True))
 
 
 def _encoder(*, model: str | None, batch_size: int = 32, max_seq_length: int | None = None,
@@ -296,10 +480,22 @@ def _output_format(output: Path | None, fmt: str) -> str | None:
     return out_fmt
 
 
-def _parse_gates(fail_if: list[str] | None):
-    from embeval.report.gates import parse_gate
+def _parse_gates(fail_if: list[str] | None, families: str | tuple[str, ...] | None = None):
+    """Parse the gates and, for a command with a known set of metrics, check their names now."""
+    from embeval.report.gates import check_known, parse_gate
 
-    return [parse_gate(e) for e in (fail_if or [])]
+    gates = [parse_gate(e) for e in (fail_if or [])]
+    if families:
+        check_known(gates, families)
+    return gates
+
+
+def _check_paths(inputs, outputs: dict) -> None:
+    """Every output (option name → path) checked before any work: writable, not an input (nor a
+    link to one), no two the same."""
+    from embeval.io.outputs import check_outputs
+
+    check_outputs(outputs, inputs)
 
 
 def _check_junit(junit: Path | None) -> None:
@@ -311,10 +507,7 @@ def _check_junit(junit: Path | None) -> None:
 
 def _fail(summary: str) -> None:
     """The one-line gate summary on stderr, then exit code 1."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]embeval:[/] {escape(summary)}")
+    _say("", summary)
     raise typer.Exit(1)
 
 
@@ -324,6 +517,15 @@ def _shown(path: Path) -> str:
 
     rel = os.path.relpath(Path(path).absolute())
     return str(path) if rel.startswith("..") else rel
+
+
+def _write_mteb(path: Path | None, report, task: str, split: str) -> None:
+    """--mteb-out: the report's scores as an MTEB task result (written before the report is shown)."""
+    if path is not None:
+        from embeval.io.mteb import write_mteb
+
+        write_mteb(path, report, task_name=task, split=split)
+        report.notes.append(f"MTEB result ({task}, {split}) written to {path}")
 
 
 def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None,
@@ -340,9 +542,8 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
         out_fmt = _output_format(output, fmt)
     apply_gates(report, gates)
     if fmt == "table":
-        from rich.console import Console
 
-        print_table(report, Console())
+        print_table(report, _console())
     else:
         sys.stdout.write(RENDERERS[fmt](report))
     if output is not None and out_fmt is not None:
@@ -360,6 +561,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 
 @app.command("metrics")
 @boundary
+@flag_names
 def metrics_cmd(
     family: Annotated[str | None, typer.Argument(help="Only this family (geometry, ...).")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help=(
@@ -368,7 +570,6 @@ def metrics_cmd(
 ) -> None:
     """List every diagnostic and the outputs it reports: direction, identifying parameters,
     parameters, what it needs."""
-    from rich.console import Console
     from rich.padding import Padding
 
     from embeval.diagnostics import all_diagnostics, families
@@ -393,7 +594,7 @@ def metrics_cmd(
 
         sys.stdout.write(outputs_table(family) if family else catalogue())
         return
-    con = Console(highlight=False)
+    con = _console(highlight=False)
     family_now = None
     arrow = {True: "↑ higher is better", False: "↓ lower is better", None: "· no direction"}
     for d in diags:
@@ -414,14 +615,18 @@ def metrics_cmd(
 
 @app.command("geometry")
 @boundary
-@options(encoding_options(query_prompt=False), OUTPUT)
+@flag_names
+@options(encoding_options(query_prompt=False), COMPUTE, CLUSTER, OUTPUT)
 def geometry_cmd(
-    file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
+    file: Annotated[str, typer.Argument(help=(
+        "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
+        "postgresql://, hf-disk://, faiss://)."
+    ))],
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
         "Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See "
         "'embeval metrics'."
     ))] = None,
-    pairs: Annotated[Path | None, typer.Option("--pairs", help=(
+    pairs: Annotated[str | None, typer.Option("--pairs", help=(
         "Row-aligned partner embeddings (for alignment)."
     ))] = None,
     sample: Annotated[int, typer.Option("--sample", help=(
@@ -450,8 +655,9 @@ def geometry_cmd(
     ))] = 0.99,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
-    cluster: ClusterOpt = None,
     encoder: Any = None,
+    compute: Any = None,
+    cluster: Any = None,
     out: Any = None,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
@@ -464,13 +670,15 @@ def geometry_cmd(
         from embeval.report.items import check_items_path
 
         check_items_path(items)
+    out.check(("geometry", "labels"), [file, pairs, labels], {"--items": items})
     from embeval.api import geometry_report
 
     report = geometry_report(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
-        vector_col=vector_col, text_col=text_col, encoder=encoder, labels=labels, label_col=label_col,
-        items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold, seed=seed,
-        progress=_progress(quiet), cluster=cluster,
+        vector_col=vector_col, text_col=text_col, encoder=compute.encoder(encoder), labels=labels,
+        label_col=label_col, items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold,
+        seed=seed, progress=_progress(quiet), device=compute.device, budget=compute.budget, exact=compute.exact,
+        cluster=cluster,
     )
     if items is not None:
         from embeval.report.items import write_items
@@ -481,7 +689,8 @@ def geometry_cmd(
 
 @app.command("encode")
 @boundary
-@options(encoding_options(model_default="default"))
+@flag_names
+@options(encoding_options(model_default="default"), DEVICE)
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help=(
         "Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus)."
@@ -495,24 +704,26 @@ def encode_cmd(
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors.")] = True,
     quiet: QuietOpt = False,
     encoder: Any = None,
+    compute: Any = None,
 ) -> None:
     """Encode texts with a model and write the vectors (with ids) in any format embeval reads."""
     from dataclasses import replace
 
     from embeval.api import encode_file
 
-    encoder = replace(encoder, normalize=normalize)
+    _check_paths([file], {"--output": output})
+    encoder = replace(compute.encoder(encoder), normalize=normalize)
     n, d = encode_file(file, output, encoder=encoder, role=role.value, text_col=text_col, id_col=id_col,
                        progress=_progress(quiet))
     if not quiet:
-        from rich.console import Console
 
-        Console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
+        _console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
 
 
 @app.command("pairs")
 @boundary
-@options(encoding_options(model_default="default", query_prompt=False), OUTPUT)
+@flag_names
+@options(encoding_options(model_default="default", query_prompt=False), DEVICE, OUTPUT)
 def pairs_cmd(
     file: Annotated[Path, typer.Argument(help=(
         "Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file "
@@ -530,30 +741,41 @@ def pairs_cmd(
     ))] = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
+    compute: Any = None,
     out: Any = None,
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
+    from embeval.io.mteb import check_mteb_path
+
+    check_mteb_path(mteb_out)
     from embeval.api import pairs_report
 
-    report = pairs_report(file, encoder=encoder, layout=layout.value, text_a_col=text_a_col, text_b_col=text_b_col,
+    out.check("pairs", [file])
+    report = pairs_report(file, encoder=compute.encoder(encoder), layout=layout.value, text_a_col=text_a_col,
+                          text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
+    _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test")
     out.emit(report)
 
 
 @app.command("retrieval")
 @boundary
-@options(encoding_options(), OUTPUT)
+@flag_names
+@options(encoding_options(), DEVICE, CLUSTER, OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
         "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
         "--queries/--corpus/--qrels."
     ))] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
-    queries: Annotated[Path | None, typer.Option("--queries", help=(
-        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array."
+    queries: Annotated[str | None, typer.Option("--queries", help=(
+        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl, .faiss, or a source URI); ids from the id "
+        "column/array."
     ))] = None,
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    corpus: Annotated[str | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
     qrels: Annotated[Path | None, typer.Option("--qrels", help=(
         "Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant."
     ))] = None,
@@ -581,26 +803,62 @@ def retrieval_cmd(
     roc: Annotated[Path | None, typer.Option("--roc", help=(
         "Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png."
     ))] = None,
+    run_out: Annotated[Path | None, typer.Option("--run", help=(
+        "Write the ranked top-K of every scored query as a TREC run file (qid Q0 docid rank score tag)."
+    ), rich_help_panel="Interop")] = None,
+    run_in: Annotated[Path | None, typer.Option("--run-in", help=(
+        "Evaluate an existing TREC run (BM25, a reranker...) against --qrels instead of vectors: ranking "
+        "metrics, as trec_eval."
+    ), rich_help_panel="Interop")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
-    cluster: ClusterOpt = None,
+    mteb_out: MtebOutOpt = None,
+    mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
+    compute: Any = None,
+    cluster: Any = None,
     out: Any = None,
 ) -> None:
     """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
     MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
     negative score separation. Only queries present in the qrels are scored."""
     from embeval.errors import UsageError
+    from embeval.io.mteb import check_mteb_path
 
+    out.check("retrieval", [data, queries, corpus, qrels], {"--roc": roc})
+    check_mteb_path(mteb_out)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, roc=roc, seed=seed)
-    if data is not None:
+                                   per_query=per_query, seed=seed, device=compute.device)
+    encoder = compute.encoder(encoder)
+    if roc is not None:
+        from embeval.report.roc import check_roc_path
+
+        check_roc_path(roc)
+    if run_out is not None:
+        from embeval.io.trec import check_run_path
+
+        check_run_path(run_out)
+    if cluster is not None and (run_in is not None or data is not None):
+        raise UsageError("--cluster scores precomputed --queries/--corpus vectors; a BEIR folder or --run-in runs "
+                         "on this machine (unset $EMBEVAL_CLUSTER)")
+    if run_in is not None:
+        from embeval.api import run_file_report
+
+        if data or queries or corpus or encoder is not None:
+            raise UsageError("--run-in evaluates an existing run: give it with --qrels only (no BEIR folder, "
+                             "--queries, --corpus or --model)")
+        if qrels is None:
+            raise UsageError("--run-in needs --qrels")
+        if run_out is not None or roc is not None:
+            raise UsageError("--run and --roc need vectors; with --run-in only ranking metrics are computed")
+        report = run_file_report(run_in, qrels, k=k, per_query=per_query)
+    elif data is not None:
         from embeval.api import retrieval_report_beir
 
         if queries or corpus or qrels:
@@ -619,18 +877,33 @@ def retrieval_cmd(
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, cluster=cluster,
                                   **options)
+    if roc is not None:
+        from embeval.report.roc import write_roc
+
+        write_roc(roc, report.artifacts["roc_curve"])
+        report.notes.append(f"ROC curve written to {roc}")
+    if run_out is not None:
+        from embeval.io.trec import write_run
+
+        n_lines = write_run(run_out, *report.artifacts["ranking"])
+        report.notes.append(f"TREC run ({n_lines} lines, top {max(report.settings['k'])} per query) written to "
+                            f"{run_out}")
+    default_task = Path(data).name if data is not None else Path(qrels or ".").resolve().parent.parent.name
+    task = mteb_task or default_task or "embeval"
+    _write_mteb(mteb_out, report, task, split if data is not None else "test")
     out.emit(report)
 
 
 @app.command("gap")
 @boundary
-@options(encoding_options(), OUTPUT)
+@flag_names
+@options(encoding_options(), DEVICE, CLUSTER, OUTPUT)
 def gap_cmd(
-    a: Annotated[Path, typer.Argument(help=(
+    a: Annotated[str, typer.Argument(help=(
         "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
         "[1] (the 'Mind the Gap' layout)."
     ))],
-    b: Annotated[Path | None, typer.Argument(help=(
+    b: Annotated[str | None, typer.Argument(help=(
         "Set B: an embedding file (texts with --model); omit when A holds both sets."
     ))] = None,
     paired: Annotated[bool, typer.Option("--paired", help=(
@@ -653,13 +926,18 @@ def gap_cmd(
     plot: Annotated[Path | None, typer.Option("--plot", help=(
         "Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf)."
     ))] = None,
+    drift: Annotated[bool, typer.Option("--drift", help=(
+        "Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test "
+        "(c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'."
+    ))] = False,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
-    cluster: ClusterOpt = None,
     encoder: Any = None,
+    compute: Any = None,
+    cluster: Any = None,
     out: Any = None,
 ) -> None:
     """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
@@ -669,87 +947,129 @@ def gap_cmd(
     With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as
     queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.gates import command_families
+    from embeval.report.plots import check_plot_path, gap_figure
 
+    out.check(command_families("gap"), [a, b], {"--export-gap": export_gap, "--plot": plot})
+    if cluster is not None and export_gap is not None:
+        from embeval.errors import UsageError
+
+        raise UsageError("--export-gap is not available with --cluster (the gap itself is reported)")
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if export_gap is not None:
+        check_vector_path(export_gap)
+    if plot is not None:
+        check_plot_path(plot)
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
-        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=encoder, seed=seed, progress=_progress(quiet), cluster=cluster,
+        projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        encoder=compute.encoder(encoder), seed=seed, progress=_progress(quiet), drift=drift, device=compute.device,
+        cluster=cluster,
     )
+    # Files only after every metric has been computed, each written atomically.
+    if export_gap is not None:
+        g = report.artifacts["gap_vector"]
+        write_vector(export_gap, g, name="gap_vector", meta=report.artifacts["gap_vector_meta"])
+        report.notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
+    if plot is not None:
+        proj = report.artifacts["gap_projection"]
+        gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
+        report.notes.append(f"picture written to {plot}")
+    else:
+        report.notes.append("add --plot gap.png for a 2-D picture of both sets")
     out.emit(report)
 
 
 @app.command("compare")
 @boundary
+@flag_names
 def compare_cmd(
-    baseline: Annotated[Path, typer.Argument(help=(
-        "Baseline: an embeval JSON report (--output X.json, or report.json of embeval run)."
-    ))],
-    current: Annotated[Path, typer.Argument(help="Current: a report of the same command (or another batch report).")],
+    reports: Annotated[list[Path], typer.Argument(help=(
+        "embeval JSON reports (--output X.json, or report.json of embeval run) or MTEB task results: BASELINE "
+        "CURRENT compares two; "
+        "three or more (or one batch report with several models) are ranked. The first is the baseline."
+    ), show_default=False)],
     fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(
         "'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to "
         "the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired "
-        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. Repeatable."
+        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. With several reports, each "
+        "is checked against the first. Repeatable."
     ), rich_help_panel="CI")] = None,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
     confidence: Annotated[float, typer.Option("--confidence", help=(
-        "Confidence of the paired-bootstrap interval of the delta."
+        "Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected "
+        "across pairs when ranking)."
     ))] = 0.95,
     n_boot: Annotated[int, typer.Option("--n-boot", help=(
-        "Bootstrap resamples (and sign flips) of the paired test."
+        "Bootstrap resamples (and sign flips) of the paired tests."
     ))] = 10_000,
+    rank: Annotated[bool, typer.Option("--rank", help=(
+        "Rank even two reports (the default for three or more)."
+    ))] = False,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
+        "Show only these metrics (comma-separated, repeatable); gates still see all."
+    ))] = None,
     seed: SeedOpt = 0,
-    fmt: FormatOpt = Format.table,
-    output: OutputOpt = None,
+    fmt: Annotated[CompareFormat, typer.Option("--format", "-f", help=(
+        "stdout format (latex and html: the ranking)."
+    ))] = CompareFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=(
+        "Write the comparison here (.json .csv .md .tex .html), atomically."
+    ))] = None,
 ) -> None:
-    """Compare two reports metric by metric: old, new, delta, relative change, and for per-query
-    metrics a paired bootstrap CI and sign-flip p-value of the delta.
+    """Compare reports metric by metric. Two: old, new, delta, relative change, and for per-query
+    metrics a paired bootstrap CI and sign-flip p-value of the delta. Three or more (or the models
+    of one batch report): a ranking per metric with bootstrap CIs over queries and pairwise
+    sign-flip tests, Holm-Bonferroni corrected, significance as superscript letters (as ranx).
 
     Exit 1 when a --fail-if-regress gate (or a --fail-if gate on the current values) fails."""
     from embeval.errors import UsageError
     from embeval.io.atomic import write_atomic
-    from embeval.report.compare import (
-        COMPARE_RENDERERS,
-        compare,
-        current_gates,
-        load_side,
-        parse_regress,
-        print_comparison,
-    )
+    from embeval.report.compare import COMPARE_RENDERERS, parse_regress, print_comparison, run_compare
+    from embeval.report.compare.nway import Ranking
+    from embeval.report.compare.rank_render import RANKING_RENDERERS, print_ranking
     from embeval.report.gates import summarize
 
-    fmt_name = fmt.value
-    if fmt_name == "html":
-        raise UsageError("--format html: compare writes table, json, csv or markdown")
-    out_fmt = _output_format(output, fmt_name)
-    if out_fmt == "html":
-        raise UsageError(f"--output {output}: compare writes .json, .csv or .md")
+    fmt_name = CompareFormat(fmt).value
+    out_fmt = fmt_name
+    if output is not None:
+        from embeval.io.atomic import check_writable
+
+        check_writable(output, "--output")
+        out_fmt = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+                   ".html": "html", ".htm": "html"}.get(output.suffix.lower(), "" if fmt_name == "table" else fmt_name)
+        if not out_fmt:
+            raise UsageError(f"--output {output}: use .json, .csv, .md, .tex or .html, or pass --format")
     _check_junit(junit)
+    _check_paths(reports, {"--output": output, "--junit": junit})
+    from embeval.options import check_options
+
+    check_options(seed=seed, confidence=confidence, n_boot=n_boot)
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
-    base, cur = load_side(baseline), load_side(current)
-    comp = compare(base, cur, tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
-    value_gates, items = current_gates(cur, gates)
-    comp.gates += value_gates
-    comp.gate_items += items
+    result = run_compare(reports, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
+                         confidence=confidence, rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
+                         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()])
+    renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":
-        from rich.console import Console
-
-        print_comparison(comp, Console())
+        (print_ranking if isinstance(result, Ranking) else print_comparison)(result, _console())
     else:
-        sys.stdout.write(COMPARE_RENDERERS[fmt_name](comp))
-    if output is not None and out_fmt is not None:
-        write_atomic(output, COMPARE_RENDERERS[out_fmt](comp))
+        sys.stdout.write(renderers[fmt_name](result))
+    if output is not None:
+        write_atomic(output, renderers[out_fmt](result))
     if junit is not None:
         from embeval.report.junit import comparison_suites, to_junit
 
-        write_atomic(junit, to_junit(comparison_suites(comp)))
-    if not comp.passed:
-        _fail(summarize(comp.gates))
+        write_atomic(junit, to_junit(comparison_suites(result)))
+    if not result.passed:
+        _fail(summarize([g for _, g in result.gate_pairs()]))
 
 
 @app.command("run")
 @boundary
+@flag_names
 def run_cmd(
     config: Annotated[Path, typer.Argument(help=(
         "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."
@@ -780,17 +1100,29 @@ def run_cmd(
     if fmt_name == "html":
         raise UsageError("--format html: the HTML page is written to the output folder (report.html)")
     gates = _parse_gates(fail_if)
+    from embeval.report.gates import check_known
+
     _check_junit(junit)
     cfg = load_config(config, out_dir=out_dir)
+    from embeval.batch.commands import COMMANDS
+
+    # A metric none of the config's commands can compute is refused before any item runs.
+    from embeval.report.gates import command_families
+
+    check_known(gates, tuple({f for j in cfg.jobs for f in command_families(j.command, COMMANDS[j.command].families)}),
+                "the commands of this config")
     folder = cfg.settings.out_dir or Path("embeval-report")  # load_config always sets it
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out-dir {folder}: exists and is not a folder")
     from embeval.io.atomic import check_writable
 
     check_writable(folder / "report.json", "--out-dir")  # before any item runs
-    from rich.console import Console
+    from embeval.batch.runner import input_paths, output_names
 
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    _check_paths([config, *input_paths(cfg)],
+                 {**{f"--out-dir ({name})": folder / name for name in output_names()}, "--junit": junit})
+
+    err = _console(stderr=True, highlight=False, soft_wrap=True)
     if quiet:
         batch, unmatched = run_batch(cfg, fail_fast=fail_fast, extra_gates=gates)
     else:
@@ -809,7 +1141,7 @@ def run_cmd(
     if fmt_name == "table":
         from embeval.report.batch import print_batch
 
-        print_batch(batch, Console())
+        print_batch(batch, _console())
     else:
         sys.stdout.write(BATCH_RENDERERS[fmt_name](batch))
     if not quiet:
@@ -818,41 +1150,41 @@ def run_cmd(
         _die(f"--fail-if {unmatched[0].expr!r}: no item computed {unmatched[0].metric!r} "
              f"(outputs were written to {folder})")
     if batch.errors:
-        from rich.markup import escape
-
-        err.print(f"[red]embeval:[/] {escape(batch.summary())}")
-        raise typer.Exit(2)
+        _say("", batch.summary())
+        # An item that hit a bug (not a bad input) makes the run an internal error, as in every command.
+        raise typer.Exit(3 if any(getattr(it, "internal", False) for it in batch.errors) else 2)
     if not batch.passed:
         _fail(batch.summary())
 
 
-def _click_exceptions():
-    """The click exception classes Typer runs with (recent Typer vendors its own copy of click)."""
-    try:
-        from typer._click import exceptions
-    except ImportError:  # older Typer: plain click
-        from click import exceptions
-    return exceptions
-
-
 def main() -> None:
-    """Console entry point: usage errors from option parsing are one line too, exit code 2."""
-    cx = _click_exceptions()
+    """Console entry point and outer boundary: usage errors from option parsing are one line,
+    exit 2; Ctrl-C is 130; a closed stdout is a quiet 141; anything else is one line, exit 3."""
     try:
-        code = app(standalone_mode=False)
-    except cx.UsageError as exc:
-        from rich.console import Console
-        from rich.markup import escape
-
-        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
-            typer.echo(exc.ctx.get_help())
-            sys.exit(2)
-        cmd = exc.ctx.command_path if exc.ctx is not None else "embeval"
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[red]embeval: error:[/] {escape(exc.format_message())} (see '{escape(cmd)} --help')")
-        sys.exit(2)
-    except cx.Abort:
-        sys.exit(130)
+        try:
+            code = app(standalone_mode=False)
+        except typer.Abort:
+            code = 130
+        except KeyboardInterrupt:
+            code = 130
+        except BrokenPipeError:
+            _pipe_closed()
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except Exception as exc:
+            if not _is_click_error(exc):
+                _internal(exc)
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())
+                sys.exit(2)
+            cmd = ctx.command_path if ctx is not None else "embeval"
+            message = exc.format_message()  # type: ignore[attr-defined]  # a ClickException (checked above)
+            _say("error: ", f"{message} (see '{cmd} --help')")
+            exit_code = getattr(exc, "exit_code", None)
+            code = exit_code if isinstance(exit_code, int) else 2
+    except typer.Exit as exc:
+        code = exc.exit_code
     sys.exit(code if isinstance(code, int) else 0)
 
 

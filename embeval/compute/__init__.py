@@ -71,7 +71,20 @@ from embeval.compute.drivers import (
 from embeval.compute.kernels import AbsAngleMargin, CosineSlots, Dot, ExpSqDist
 
 __all__ = [
-    "AUTO_MIN_ROWS", "Backend", "dot_error_bound", "get_backend", "resolve_device",
-    "cross_pair_sum", "estimate_seconds", "knn", "merge_topk", "sampled_pair_mean", "search",
-    "upper_pair_sum", "AbsAngleMargin", "CosineSlots", "Dot", "ExpSqDist",
+    "AUTO_MIN_ROWS",
+    "AbsAngleMargin",
+    "Backend",
+    "CosineSlots",
+    "Dot",
+    "ExpSqDist",
+    "cross_pair_sum",
+    "dot_error_bound",
+    "estimate_seconds",
+    "get_backend",
+    "knn",
+    "merge_topk",
+    "resolve_device",
+    "sampled_pair_mean",
+    "search",
+    "upper_pair_sum",
 ]

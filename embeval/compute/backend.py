@@ -209,14 +209,19 @@ def _torch_importable() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
+OTHER_ACCELERATORS = ("mps", "xpu", "npu", "hpu")  # torch devices for encoding; O(n²) work runs on the CPU
+
+
 def check_device(device: str | None) -> str:
-    """Validate a device string without importing anything; returns it normalised."""
+    """Validate a device string without importing anything; returns it normalised. Besides
+    auto/cpu/cuda[:N], torch's other accelerators (mps, xpu[:N], ...) are accepted for encoding."""
     text = "auto" if device is None else str(device).strip().lower()
-    if text in ("auto", "cpu", "cuda"):
+    if text in ("auto", "cpu", "cuda", *OTHER_ACCELERATORS):
         return text
-    if text.startswith("cuda:") and text[5:].isdigit():
-        return f"cuda:{int(text[5:])}"
-    raise UsageError(f"device {device!r}: expected {DEVICE_HELP}")
+    kind, _, index = text.partition(":")
+    if kind in ("cuda", *OTHER_ACCELERATORS[1:]) and index.isdigit():
+        return f"{kind}:{int(index)}"
+    raise UsageError(f"`device` {device!r}: expected {DEVICE_HELP}")
 
 
 def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> str:
@@ -224,26 +229,26 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
     ``cuda:N``. ``rows``: size of the O(n²) work, used by ``auto`` (see module docstring).
     Raises UsageError for an unknown device, or CUDA asked for and unavailable."""
     text = check_device(device)
-    if text == "cpu":
+    if text == "cpu" or text.split(":")[0] in OTHER_ACCELERATORS:
         return "cpu"
     if text == "auto":
         if rows is None or rows < AUTO_MIN_ROWS or not _nvidia_driver_present() or not _torch_importable():
             return "cpu"
         try:
             import torch
-        except Exception:  # a broken torch install: stay on the CPU
+        except (ImportError, OSError):  # a broken torch install: stay on the CPU
             return "cpu"
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if not _torch_importable():
-        raise UsageError(f"device {device!r} needs torch (pip install torch)")
+        raise UsageError(f"`device` {device!r} needs torch (pip install torch)")
     import torch
 
     if not torch.cuda.is_available():
-        raise UsageError(f"device {device!r}: CUDA is not available (torch {torch.__version__}; "
+        raise UsageError(f"`device` {device!r}: CUDA is not available (torch {torch.__version__}; "
                          "use cpu or auto)")
     n = 0 if text == "cuda" else int(text[5:])
     if n >= torch.cuda.device_count():
-        raise UsageError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+        raise UsageError(f"`device` {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
     return f"cuda:{n}"
 
 

@@ -52,6 +52,11 @@ class TorchBackend:
         free, _ = torch.cuda.mem_get_info(self.dev)
         return int(max(MIN_BLOCK, min(MAX_BLOCK, free // 4 // (4 * 3))))
 
+    def release(self) -> None:
+        """Return cached blocks to the device after an out-of-memory error."""
+        if self.cuda:
+            torch.cuda.empty_cache()
+
     def sync(self) -> None:
         if self.cuda:
             torch.cuda.synchronize(self.dev)
@@ -89,7 +94,7 @@ class TorchBackend:
                 rt = torch.from_numpy(r).to(g.device)
                 ct = torch.from_numpy(self_ids[r] - c0).to(g.device)
                 g[rt, ct] = float("-inf")
-        nr, nc = g.shape
+        nc = g.shape[1]
         kk = min(k, nc)
         probe = min(kk + 1, nc)
         s, i = torch.topk(g, probe, dim=1, largest=True, sorted=True)

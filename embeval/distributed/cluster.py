@@ -23,19 +23,22 @@ ENV_VAR = "EMBEVAL_CLUSTER"
 
 def resolve_spec(spec: str | None) -> str | None:
     """The cluster spec to use: ``spec`` if given, else ``$EMBEVAL_CLUSTER``, else None (no cluster).
-    Checks its form (UsageError otherwise)."""
-    spec = spec if spec else os.environ.get(ENV_VAR) or None
+    Checks its form against the declaration in :mod:`embeval.options` (OptionError otherwise,
+    naming `cluster`, or `EMBEVAL_CLUSTER` when the value came from the environment)."""
+    from embeval.errors import OptionError
+    from embeval.options import check_option
+
+    name = "cluster"
+    if not spec:
+        spec, name = os.environ.get(ENV_VAR) or None, ENV_VAR
     if spec is None:
         return None
     spec = spec.strip()
-    if spec.startswith("local:"):
-        n = spec.split(":", 1)[1]
-        if not n.isdigit() or int(n) < 1:
-            raise UsageError(f"cluster {spec!r}: local:N needs a worker count N ≥ 1, e.g. local:2")
-        return spec
-    if "://" in spec and spec.split("://", 1)[1]:
-        return spec
-    raise UsageError(f"cluster {spec!r}: expected local:N or a scheduler address such as tcp://HOST:8786")
+    try:
+        check_option("cluster", spec)
+    except OptionError as exc:
+        raise OptionError(name, spec, exc.problem) from None
+    return spec
 
 
 def _dask():

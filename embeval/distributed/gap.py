@@ -23,7 +23,7 @@ from embeval.distributed.geometry import knn, moments, pair_sum
 from embeval.errors import UsageError
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
-from embeval.report.results import Result
+from embeval.results import Result
 
 
 def _cross_task(sa, sb, t: float, skip_diagonal: bool, cols_a, cols_b) -> tuple[float, float]:
@@ -171,14 +171,14 @@ def gap_report_distributed(
     from embeval.api import resolve_metrics
     from embeval.diagnostics.gap import knn_mixing
     from embeval.distributed.cluster import stamp
-    from embeval.report.results import Report
+    from embeval.results import Report
 
     _check(a, b, paired)
     chosen = resolve_metrics(
         metrics,
         "gap",
         {"pairs"} if paired else set(),
-        hints={"pairs": "pass --paired when row i of A is the partner of row i of B"},
+        hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"},
     )
     report = Report(
         "gap",

@@ -28,7 +28,7 @@ from embeval.distributed.cluster import run_tasks
 from embeval.errors import UsageError
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
-from embeval.report.results import Report, Result
+from embeval.results import Report, Result
 
 SUPPORTED = (
     "uniformity",
@@ -158,7 +158,7 @@ class ShardedSpace:
     def label_codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(codes int64, sorted classes), as ``Space.label_codes``."""
         if self.labels is None:
-            raise UsageError("this diagnostic needs labels (pass --labels or --label-col)")
+            raise UsageError("this diagnostic needs labels (pass `labels` or `label_col`)")
         if self._codes is None:
             classes, codes = np.unique(self.labels, return_inverse=True)
             self._codes = (codes.astype(np.int64).ravel(), classes)

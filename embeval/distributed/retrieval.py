@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from embeval.compute.auc import _block_shape, _less_equal, _to_bins
 from embeval.distributed import tiles
 from embeval.distributed.cluster import run_tasks
 from embeval.io.shards import ShardedSet
@@ -32,18 +33,7 @@ from embeval.progress import NULL, Progress
 # ----------------------------------------------------------------------------- worker tasks
 
 
-def _auc_internals():
-    """(_block_shape, _less_equal, _to_bins) of the single-machine AUC engine, wherever it lives
-    (``embeval.compute.auc`` after the retrieval split, ``embeval.diagnostics.retrieval`` before)."""
-    try:
-        from embeval.compute.auc import _block_shape, _less_equal, _to_bins
-    except ImportError:
-        from embeval.diagnostics.retrieval import _block_shape, _less_equal, _to_bins
-    return _block_shape, _less_equal, _to_bins
-
-
 def _blocks(m: int, rows: int, block_elements: int):
-    _block_shape = _auc_internals()[0]
     B, D = _block_shape(m, rows, block_elements)
     for qs in range(0, m, B):
         for c0 in range(0, rows, D):
@@ -81,7 +71,6 @@ def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols
     """Counts over one corpus shard (see the module docstring): per positive (below, equal) among
     its query's documents; per threshold (below, equal) among all pairs; Σs and Σs² (binned: of
     the bin centres)."""
-    _, _less_equal, _to_bins = _auc_internals()
     x = tiles.unit_shard(shard, *cols)
     m = queries.shape[0]
     q_less = np.zeros(len(own), dtype=np.int64)
@@ -129,10 +118,8 @@ def ranking_and_auc(
 ):
     """(ranking (scores m×depth, rows m×depth), :class:`AucStats`) of the scored ``queries``
     (m×d float32 unit rows, row i ↔ aligned query i) against the sharded corpus."""
-    from embeval.diagnostics.pairsum import BLOCK_ELEMENTS
-    from embeval.diagnostics.retrieval import BIN_BITS, EXACT_LIMIT, AucStats, ScoreLevels
-
-    _, _less_equal, _to_bins = _auc_internals()
+    from embeval.compute.auc import BIN_BITS, EXACT_LIMIT, AucStats, ScoreLevels
+    from embeval.compute.backend import BLOCK_ELEMENTS
 
     block_elements = BLOCK_ELEMENTS if block_elements is None else block_elements
     m, n = queries.shape[0], sharded.n
@@ -204,7 +191,7 @@ def ranking_and_auc(
     all_sum = math.fsum(s[0] for s in sums)
     all_sq = math.fsum(s[1] for s in sums)
 
-    # Per-query AUC, as in embeval.diagnostics.retrieval.auc_global_query.
+    # Per-query AUC, as in embeval.compute.auc.auc_global_query.
     per_query = np.full(m, np.nan)
     for i in range(m):
         a, b = aligned.indptr[i], aligned.indptr[i + 1]
@@ -279,22 +266,21 @@ def retrieval_report_distributed(
     sources: tuple[str, str, str],
     k="1,10,100",
     per_query: bool = False,
-    roc=None,
     seed: int = 0,
     progress: Progress = NULL,
 ):
     """The retrieval report (flat index) of ``queries`` (q×d, any non-zero rows) against the sharded
-    corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`."""
-    from embeval.diagnostics.registry import get
-    from embeval.diagnostics.retrieval import RANKING_METRICS, RetrievalRun, align_qrels, parse_ks
+    corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`, including
+    its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file."""
+    from embeval.diagnostics.qrels import align_qrels
+    from embeval.diagnostics.registry import get, parse_ks
+    from embeval.diagnostics.retrieval import RANKING_METRICS, RetrievalRun
+    from embeval.diagnostics.series import roc_series
     from embeval.diagnostics.space import l2_normalize
     from embeval.errors import InputError
-    from embeval.report.results import Report
-    from embeval.report.roc import check_roc_path, write_roc
-    from embeval.report.series import roc_series
+    from embeval.results import Report
 
     ks = parse_ks(k)
-    check_roc_path(roc)
     q_src, c_src, r_src = sources
     if queries.shape[1] != sharded.d:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({sharded.d})")
@@ -329,8 +315,6 @@ def retrieval_report_distributed(
             for metric, vals in cols:
                 rows.append({"query_id": qid, "metric": metric, "value": float(vals[i])})
     curve = stats.levels.roc()
-    if roc is not None:
-        write_roc(roc, curve)
     settings = {
         "seed": seed,
         "index": "flat",
@@ -341,6 +325,8 @@ def retrieval_report_distributed(
         "cluster": True,
     }
     report = Report("retrieval", inputs=inputs, settings=settings, results=results, per_query=rows)
+    report.artifacts["roc_curve"] = curve
+    report.artifacts["ranking"] = (aligned.query_ids, sharded.ids, *ranking)
     report.series = {"roc": roc_series(curve)}
     report.notes.append(
         f"scored {aligned.m} of {len(query_ids)} queries (those judged in the qrels); "

@@ -251,7 +251,7 @@ def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
                 raise InputError(p, f"no label column {column!r}")
             parts.append(pq.read_table(p, columns=[column]).column(0).to_numpy(zero_copy_only=False))
         elif p.suffix.lower() in (".npy",):
-            raise InputError(p, f".npy shards hold no {column!r} column; pass a label file (--labels)")
+            raise InputError(p, f".npy shards hold no {column!r} column; pass a label file (`labels`)")
         else:
             emb = load_embeddings(p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column, min_rows=1)
             parts.append(np.asarray(emb.labels))

@@ -14,10 +14,10 @@ ITEM_SUFFIXES = (".csv", ".parquet")
 def check_items_path(path: str | os.PathLike) -> None:
     """Refuse an unsupported suffix before any work is done."""
     if Path(path).suffix.lower() not in ITEM_SUFFIXES:
-        raise UsageError(f"--items {path}: use a .csv or .parquet file name")
+        raise UsageError(f"`items` {path}: use a .csv or .parquet file name")
     from embeval.io.atomic import check_writable
 
-    check_writable(path, "--items")
+    check_writable(path, "`items`")
 
 
 def write_items(path: str | os.PathLike, table) -> None:
@@ -26,7 +26,9 @@ def write_items(path: str | os.PathLike, table) -> None:
     path = Path(path)
     frame = table.to_frame()
     if path.suffix.lower() == ".csv":
-        write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+        from embeval.safety import csv_frame
+
+        write_atomic(path, csv_frame(frame).to_csv(index=False, lineterminator="\n"))
         return
     from embeval.io.atomic import atomic_path
 
@@ -101,6 +103,8 @@ def print_items(table, console, show: int = 5) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from embeval.safety import term
+
     counts = table.counts()
     k = table.settings["k"]
     numeric = {"agreement", "silhouette", "k-occurrence", "cosine", "angle°"}
@@ -116,5 +120,5 @@ def print_items(table, console, show: int = 5) -> None:
         for name in head:
             t.add_column(name, justify="right" if name in numeric else "left", no_wrap=True)
         for r in cells:
-            t.add_row(*(escape(v) for v in r))
+            t.add_row(*(escape(term(v)) for v in r))
         console.print(t)

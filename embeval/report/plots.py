@@ -11,6 +11,7 @@ import numpy as np
 
 from embeval.errors import UsageError
 from embeval.io.atomic import write_atomic
+from embeval.safety import plain_text_figures
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 MAX_POINTS = 5000  # per set; more points only blacken the picture
@@ -21,13 +22,14 @@ def check_plot_path(path: str | os.PathLike) -> None:
     """Refuse an unsupported picture format before any work is done."""
     suffix = Path(path).suffix.lower()
     if suffix not in PLOT_SUFFIXES:
-        raise UsageError(f"--plot {path}: unsupported picture format {suffix or '(none)'!r}; use "
+        raise UsageError(f"`plot` {path}: unsupported picture format {suffix or '(none)'!r}; use "
                          + ", ".join(PLOT_SUFFIXES))
     from embeval.io.atomic import check_writable
 
-    check_writable(path, "--plot")
+    check_writable(path, "`plot`")
 
 
+@plain_text_figures
 def gap_figure(pa: np.ndarray, pb: np.ndarray, path: str | os.PathLike, *, paired: bool,
                label_a: str = "A", label_b: str = "B", title: str = "",
                axis_labels: tuple[str, str] = ("PC 1", "PC 2"), seed: int = 0) -> None:

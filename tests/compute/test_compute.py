@@ -125,7 +125,7 @@ def test_search_pads_when_k_exceeds_rows(engine):
 def test_merge_topk_is_exact_on_ties():
     s1, i1 = np.array([[0.9, 0.5]], np.float32), np.array([[7, 3]])
     s2, i2 = np.array([[0.5, 0.5]], np.float32), np.array([[1, 9]])
-    s, i = merge_topk(s1, i1, s2, i2, 3)
+    _, i = merge_topk(s1, i1, s2, i2, 3)
     assert i.tolist() == [[7, 1, 3]]
 
 
@@ -155,7 +155,8 @@ def test_histogram_and_class_sums(engine):
     x = unit(60, 6, 3)
     p = b_.put(x)
     binner = CosineSlots(scale=5.0, offset=5.0, nbins=10)  # floor((cos + 1)·5): 10 bins over [−1, 1]
-    counts = sum(b_.histogram(p, p, slice(s, s + 16), slice(0, 60), binner, skip_diagonal=True) for s in range(0, 60, 16))
+    counts = sum(b_.histogram(p, p, slice(s, s + 16), slice(0, 60), binner, skip_diagonal=True)
+                 for s in range(0, 60, 16))
     g = (x @ x.T).astype(np.float32)
     slots = np.floor(g * np.float32(5.0) + np.float32(5.0)).astype(int)
     slots[np.arange(60), np.arange(60)] = -1
@@ -168,7 +169,7 @@ def test_histogram_and_class_sums(engine):
 
 def test_sampled_pair_mean_covers_exact_and_is_seeded():
     x = unit(400, 8, 4)
-    f = lambda a, b: np.exp(-2 * ((a.astype(np.float64) - b) ** 2).sum(1))  # noqa: E731
+    f = lambda a, b: np.exp(-2 * ((a.astype(np.float64) - b) ** 2).sum(1))
     exact = upper_pair_sum(x, ExpSqDist(2.0)) / (400 * 399 / 2)
     mean, half, m = sampled_pair_mean(x, f, 100_000, seed=1, block=4096)
     assert m == 100_000 and abs(mean - exact) < half < 0.05 * exact
@@ -191,6 +192,7 @@ def test_device_resolution():
 
 def test_numpy_paths_never_import_torch():
     code = ("import sys, numpy as np; from embeval.compute import knn, upper_pair_sum, ExpSqDist, resolve_device;"
-            "x=np.eye(30, 4, dtype='f4')+0.1; knn(x, 2); upper_pair_sum(x, ExpSqDist()); resolve_device('auto', rows=10);"
+            "x=np.eye(30, 4, dtype='f4')+0.1; knn(x, 2); upper_pair_sum(x, ExpSqDist());"
+            "resolve_device('auto', rows=10);"
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -161,7 +161,8 @@ def test_retrieval_sharded_on_cluster_equals_one_process(client, data):
 def test_binned_auc_counts_merge_exactly(client, data, monkeypatch):
     """Above the exact limit auc_global is counted in bins: force it here, compare with the
     single-process binned pass."""
-    import embeval.diagnostics.retrieval as R
+    import embeval.compute.auc as R
+    from embeval.diagnostics.qrels import align_qrels
     from embeval.diagnostics.space import l2_normalize
     from embeval.distributed.retrieval import ranking_and_auc
     from embeval.io.embeddings import load_embeddings
@@ -170,7 +171,7 @@ def test_binned_auc_counts_merge_exactly(client, data, monkeypatch):
     q = load_embeddings(data / "queries.npy")
     c = np.load(data / "full.npy")
     sharded = scan_shards(data / "shards")
-    aligned = R.align_qrels(load_qrels(data / "qrels.tsv"), q.ids, sharded.ids)
+    aligned = align_qrels(load_qrels(data / "qrels.tsv"), q.ids, sharded.ids)
     qu = np.ascontiguousarray(l2_normalize(q.vectors)[aligned.query_rows])
     ref = R.auc_global_query(qu, l2_normalize(c), aligned.positives(), exact_limit=0)
     monkeypatch.setattr(R, "EXACT_LIMIT", 0)
@@ -284,7 +285,7 @@ def test_batch_config_cluster_key(tmp_path):
     (tmp_path / "ok.toml").write_text('[settings]\ncluster = "tcp://sched:8786"\n' + body)
     assert load_config(tmp_path / "ok.toml").settings.cluster == "tcp://sched:8786"
     (tmp_path / "bad.toml").write_text('[settings]\ncluster = "local:zero"\n' + body)
-    with pytest.raises(ConfigError, match=r"bad\.toml: settings\.cluster: cluster 'local:zero'"):
+    with pytest.raises(ConfigError, match=r"bad\.toml: settings\.cluster: choose local:N"):
         load_config(tmp_path / "bad.toml")
 
 
@@ -322,14 +323,36 @@ def test_cli_retrieval_cluster_report_equals_unsharded(data, tmp_path, cli):
     import json
 
     base = ["retrieval", "--queries", data / "queries.npy", "--qrels", data / "qrels.tsv", "-q", "-f", "json"]
-    one = cli(*base, "--corpus", data / "full.npy", "-o", tmp_path / "one.json")
-    two = cli(*base, "--corpus", data / "shards", "--cluster", "local:2", "-o", tmp_path / "two.json")
+    files = {w: ["--run", tmp_path / f"{w}.trec", "--roc", tmp_path / f"{w}.roc.csv"] for w in ("one", "two")}
+    one = cli(*base, "--corpus", data / "full.npy", "-o", tmp_path / "one.json", *files["one"])
+    two = cli(*base, "--corpus", data / "shards", "--cluster", "local:2", "-o", tmp_path / "two.json", *files["two"])
     assert one.exit_code == 0 and two.exit_code == 0, (one.output, two.output)
     r1 = json.loads((tmp_path / "one.json").read_text())["results"]
     r2 = json.loads((tmp_path / "two.json").read_text())["results"]
     assert [(r["metric"], r["params"]) for r in r1] == [(r["metric"], r["params"]) for r in r2]
     for a, b in zip(r1, r2):
         assert b["value"] == pytest.approx(a["value"], rel=1e-7, abs=1e-10), a["metric"]
+    # The merged top-K (TREC run) and the pooled ROC curve come out of the cluster run as artifacts.
+    run1, run2 = [(tmp_path / f"{w}.trec").read_text().splitlines() for w in ("one", "two")]
+    assert len(run1) == 150 * 100 and [ln.split()[:4] for ln in run1] == [ln.split()[:4] for ln in run2]
+    roc1, roc2 = [np.loadtxt(tmp_path / f"{w}.roc.csv", delimiter=",", skiprows=1) for w in ("one", "two")]
+    assert roc1.shape == roc2.shape and np.allclose(roc1[:, 1:], roc2[:, 1:], rtol=0, atol=0)
+
+
+def test_cli_cluster_usage_errors(tmp_path, cli, monkeypatch):
+    """A bad spec (flag or $EMBEVAL_CLUSTER) and what a cluster run cannot do: exit 2 before any
+    cluster starts, one line naming the flag."""
+    np.save(tmp_path / "x.npy", np.eye(4, dtype=np.float32))
+    bad = cli("geometry", tmp_path / "x.npy", "--cluster", "local:0")
+    assert bad.exit_code == 2 and "--cluster" in bad.output and "local:N" in bad.output, bad.output
+    monkeypatch.setenv("EMBEVAL_CLUSTER", "somehost")
+    env = cli("geometry", tmp_path / "x.npy")
+    assert env.exit_code == 2 and "EMBEVAL_CLUSTER" in env.output, env.output
+    monkeypatch.delenv("EMBEVAL_CLUSTER")
+    items = cli("geometry", tmp_path / "x.npy", "--cluster", "local:1", "--items", tmp_path / "items.csv")
+    assert items.exit_code == 2 and "--items" in items.output, items.output
+    gap = cli("gap", tmp_path / "x.npy", tmp_path / "x.npy", "--cluster", "local:1", "--export-gap", tmp_path / "g.npy")
+    assert gap.exit_code == 2 and "--export-gap" in gap.output and not (tmp_path / "g.npy").exists(), gap.output
 
 
 def test_cli_gap_cluster(tmp_path, cli):

@@ -1,0 +1,151 @@
+"""``embeval gap``: the gap between two embedding sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from embeval.api.cluster import cluster_route, gap_on_cluster
+from embeval.api.common import load_input, resolve_metrics, run_diagnostic
+from embeval.compute import get_backend
+from embeval.compute.backend import check_device
+from embeval.diagnostics import all_diagnostics
+from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
+from embeval.diagnostics.registry import Diagnostic
+from embeval.diagnostics.series import gap_series
+from embeval.errors import UsageError
+from embeval.io.embeddings import check_same_dim, load_stacked_pair
+from embeval.progress import NULL, Progress
+from embeval.results import Report
+
+
+def _with_drift(chosen: list[tuple[Diagnostic, dict]]) -> list[tuple[Diagnostic, dict]]:
+    """``chosen`` plus the drift family's diagnostics not chosen already (``drift=True``)."""
+    names = {d.name for d, _ in chosen}
+    return chosen + [(d, d.defaults()) for d in all_diagnostics("drift") if d.name not in names]
+
+
+def _drift_notes(names: set[str]) -> list[str]:
+    out = []
+    if "drift_p" in names:
+        out.append("drift_p: permutation p-value of the unbiased MMD² (small = A and B differ)")
+    if "c2st_auc" in names:
+        out.append("c2st_auc: held-out AUC of a classifier telling B from A (0.5 = no drift); c2st_p its p-value")
+    return out
+
+
+@cluster_route(gap_on_cluster)
+def gap_report(
+    a: str | Path,
+    b: str | Path | None = None,
+    *,
+    paired: bool = False,
+    metrics: list[str] | None = None,
+    folds: int | None = None,
+    k: int | None = None,
+    shift_lambda: float | None = None,
+    projection: bool = False,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
+    seed: int = 0,
+    progress: Progress = NULL,
+    drift: bool = False,
+    device: str = "auto",
+    cluster: str | None = None,
+) -> Report:
+    """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
+    holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
+    ``encoder`` (:class:`~embeval.encode.EncoderConfig`) ``a`` and ``b`` are texts, A encoded with
+    the query role and B with the document role.
+
+    ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
+    A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
+    ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
+
+    ``report.artifacts`` holds the gap vector (``gap_vector``, with ``gap_vector_meta``) and, with
+    ``projection``, both sets on the top two principal components of A∪B (``gap_projection``:
+    what :func:`embeval.report.plots.gap_figure` draws). The library writes no file.
+
+    ``drift`` adds the drift family's two-sample tests (``mmd2``/``drift_p`` and
+    ``c2st_auc``/``c2st_p``, :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
+
+    ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
+    """
+    check_device(device)
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    from embeval.options import check_encoder, check_options
+
+    check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
+    check_encoder(encoder)
+    if shift_lambda is not None and not paired:
+        raise UsageError("`shift_lambda` applies to the paired gap_shift; add `paired`")
+    chosen = resolve_metrics(metrics, ("gap", "drift"), {"pairs"} if paired else set(),
+                             hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"})
+    chosen = _with_drift(chosen) if drift else chosen
+    overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
+                 "gap_shift": ("lam", shift_lambda)}
+
+    notes = []
+    if b is None:
+        if encoder is not None:
+            raise UsageError("with `model` pass two text inputs A B (a single input is a (2, n, d) .npy)")
+        set_a, set_b = load_stacked_pair(a)
+        name_a, name_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
+        notes.append(f"A = {name_a}, B = {name_b} (one (2, n, d) file)")
+    else:
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
+                    progress=progress)
+        set_a = load_input(a, role="query", **load)
+        set_b = load_input(b, role="document", **load)
+        check_same_dim(set_a, set_b)
+        name_a, name_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
+    if paired and set_a.n != set_b.n:
+        raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
+                         f"B ({name_b}) has {set_b.n}")
+
+    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress,
+                           backend=get_backend(device, rows=set_a.n + set_b.n))
+    report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
+                    settings={"seed": seed, "paired": paired, "normalized": True})
+    for diag, params in chosen:
+        key, value = overrides.get(diag.name, (None, None))
+        if value is not None:
+            params = {**params, key: value}
+        report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
+
+    notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖")
+    names = {r.metric for r in report.results}
+    if "linear_separability" in names:
+        notes.append("linear_separability: balanced accuracy (0.5 = chance) of a standardised logistic "
+                     "regression, stratified seeded k-fold")
+    shifted = next((r for r in report.results if r.metric == "shifted_gap"), None)
+    if shifted is not None:
+        notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
+                     f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
+    notes += _drift_notes(names)
+    if "uniformity_cross" in names:
+        notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
+
+    g = gap_vector(space.a, space.b)
+    gap_norm = float(np.linalg.norm(g))
+    report.artifacts["gap_vector"] = g
+    report.artifacts["gap_vector_meta"] = {"definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
+                                           "a": name_a, "b": name_b, "norm": gap_norm}
+    if projection:
+        pa, pb, ratio = pca_2d(space.a, space.b)
+        title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
+        sep = report.value("linear_separability")
+        if sep is not None:
+            title += f", separability = {sep:.3f}"
+        report.artifacts["gap_projection"] = {
+            "pa": pa, "pb": pb, "paired": paired, "label_a": f"A: {name_a}", "label_b": f"B: {name_b}",
+            "title": title, "seed": seed,
+            "axis_labels": (f"PC 1 ({100 * ratio[0]:.1f}% of variance)", f"PC 2 ({100 * ratio[1]:.1f}% of variance)")}
+    report.notes.extend(notes)
+
+    report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)
+    return report
