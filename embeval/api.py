@@ -51,6 +51,24 @@ def run_diagnostic(diag: Diagnostic, context, params: dict, *, explicit: bool, n
         return []
 
 
+def records_cache(fn):
+    """Record in ``report.settings["cache"]`` how many texts the embedding cache served (hits) and
+    the model encoded (misses), when the report encoded texts."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from embeval.encode.base import track_cache
+
+        with track_cache() as stats:
+            report = fn(*args, **kwargs)
+        if stats.hits or stats.misses or stats.model_loaded:
+            report.settings["cache"] = stats.as_dict()
+        return report
+
+    return wrapper
+
+
 _NEEDS_HINT = {"pairs": "pass --pairs OTHER with row-aligned vectors", "labels": "pass --labels or --label-col"}
 
 
@@ -77,18 +95,19 @@ def load_input(
         return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col)
     import numpy as np
 
-    from embeval.encode import encode_texts, load_encoder
+    from embeval.encode import encode_texts, encoder_identity
     from embeval.io.texts import load_texts
 
     ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
     emb = EmbeddingSet(vectors=vectors, ids=np.asarray(ts.ids, dtype=str), path=str(path),
                        labels=None if ts.labels is None else np.asarray(ts.labels),
-                       texts=ts.texts, info={"model": load_encoder(encoder).identity})
+                       texts=ts.texts, info={"model": encoder_identity(encoder)})
     validate(emb)
     return emb
 
 
+@records_cache
 def geometry_report(
     file: str | Path,
     *,
@@ -192,6 +211,7 @@ def _check_labels(emb, lab, labels, label_col, inputs):
     return None
 
 
+@records_cache
 def gap_report(
     a: str | Path,
     b: str | Path | None = None,
@@ -312,6 +332,7 @@ def encoding_settings(encoder, role: str) -> dict:
             "prompt": encoder.prompt(role)}
 
 
+@records_cache
 def pairs_report(
     file: str | Path,
     *,
@@ -329,7 +350,7 @@ def pairs_report(
 
     from embeval.diagnostics.pairs import PairSet
     from embeval.diagnostics.space import l2_normalize
-    from embeval.encode import encode_texts, load_encoder
+    from embeval.encode import encode_texts, encoder_identity
     from embeval.io.fileinfo import file_info
     from embeval.io.pairs import load_pairs
 
@@ -344,7 +365,7 @@ def pairs_report(
     ps = PairSet(a, b, np.asarray(tp.scores, dtype=np.float64))
     report = Report("pairs", inputs={"pairs": {**file_info(file), "n": ps.n, "d": a.shape[1],
                                                "layout": tp.layout,
-                                               "model": load_encoder(encoder).identity}},
+                                               "model": encoder_identity(encoder)}},
                     settings={"seed": seed, "similarity": "cosine",
                               "encoding": encoding_settings(encoder, role="document")})
     for diag, params in chosen:
@@ -390,6 +411,7 @@ def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, t
     check_roc_path(roc)
 
 
+@records_cache
 def retrieval_report(
     queries_path: str | Path,
     corpus_path: str | Path,
@@ -442,6 +464,7 @@ def retrieval_report(
     )
 
 
+@records_cache
 def retrieval_report_beir(
     folder: str | Path,
     *,
@@ -458,7 +481,7 @@ def retrieval_report_beir(
     """
     import numpy as np
 
-    from embeval.encode import encode_texts, load_encoder
+    from embeval.encode import encode_texts, encoder_identity
     from embeval.io.fileinfo import file_info
     from embeval.io.qrels import load_qrels
     from embeval.io.texts import load_beir
@@ -474,7 +497,7 @@ def retrieval_report_beir(
                           source=data.corpus.path)
     queries = (encode_texts(q_texts, encoder, role="query", progress=progress, source=data.queries.path)
                if q_texts else np.zeros((0, corpus.shape[1]), dtype=np.float32))
-    identity = load_encoder(encoder).identity
+    identity = encoder_identity(encoder)
     inputs = {
         "dataset": {**file_info(folder), "split": split, "model": identity},
         "queries": {**file_info(data.queries.path), "n": len(q_ids), "d": corpus.shape[1]},

@@ -19,6 +19,14 @@ class Progress:
     def task(self, description: str, total: float | None) -> Iterator[Task]:
         yield Task()
 
+    @contextmanager
+    def status(self, description: str) -> Iterator[None]:
+        """A phase of unknown length (loading a model): a spinner while it runs."""
+        yield
+
+    def message(self, text: str) -> None:
+        """One informational line (e.g. how many texts came from the cache)."""
+
     def item(self, label: str) -> None:
         """A batch run starts the item ``label``."""
 
@@ -32,14 +40,12 @@ NULL = Progress()
 class RichProgress(Progress):
     """Rich progress bars on stderr; only tasks that run longer than ``delay`` seconds show."""
 
-    def __init__(self, console, delay: float = 0.5):
+    def __init__(self, console, delay: float = 0.3):
         self.console = console
         self.delay = delay
 
     @contextmanager
     def task(self, description: str, total: float | None) -> Iterator[Task]:
-        import time
-
         from rich.progress import (
             BarColumn,
             ProgressColumn,
@@ -65,24 +71,69 @@ class RichProgress(Progress):
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
-        start = time.monotonic()
-        state = {"shown": False}
         tid = bar.add_task(description, total=total)
+        shown = _show_after(bar, self.delay)
 
         class _T(Task):
             def advance(self, amount: float = 1) -> None:
                 bar.advance(tid, amount)
-                if not state["shown"] and time.monotonic() - start > _outer.delay:
-                    bar.start()
-                    state["shown"] = True
 
-        _outer = self
         try:
             yield _T()
         finally:
-            if state["shown"]:
+            shown.cancel()
+            if shown.started:
                 bar.stop()
+
+    @contextmanager
+    def status(self, description: str) -> Iterator[None]:
+        from rich.progress import Progress as _RP, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        bar = _RP(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=self.console, transient=True, redirect_stdout=False, redirect_stderr=False)
+        bar.add_task(description, total=None)
+        shown = _show_after(bar, self.delay)
+        try:
+            yield
+        finally:
+            shown.cancel()
+            if shown.started:
+                bar.stop()
+
+    def message(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.console.print(f"[dim]{escape(text)}[/]", highlight=False)
+
+
+class _show_after:
+    """Start a Rich display ``delay`` seconds from now (from a timer thread), unless cancelled
+    first: a phase that ends quickly draws nothing, a slow one is visible before its first step."""
+
+    def __init__(self, bar, delay: float):
+        import threading
+
+        self.bar = bar
+        self.started = False
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._timer = threading.Timer(delay, self._start)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if not self._cancelled:
+                self.bar.start()
+                self.started = True
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+        self._timer.cancel()
 
 
 class LiveProgress(Progress):
@@ -128,3 +179,16 @@ class LiveProgress(Progress):
             yield _T()
         finally:
             bar.remove_task(tid)
+
+    @contextmanager
+    def status(self, description: str) -> Iterator[None]:
+        tid = self.bar.add_task(f"  {description}", total=None)
+        try:
+            yield
+        finally:
+            self.bar.remove_task(tid)
+
+    def message(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.bar.console.print(f"[dim]  {escape(text)}[/]", highlight=False)
