@@ -181,9 +181,9 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
     apply_gates(report, gates)
     out_fmt = _output_format(output, fmt)
     if fmt == "table":
-        from rich.console import Console
+        from embeval.report.width import stdout_console
 
-        print_table(report, Console())
+        print_table(report, stdout_console())
     else:
         sys.stdout.write(RENDERERS[fmt](report))
     if output is not None:
@@ -216,21 +216,25 @@ def metrics_cmd(
 
         families = sorted({d.family for d in all_diagnostics()})
         raise UsageError(f"unknown family {family!r}; choose one of {', '.join(families)}")
-    con = Console(highlight=False)
+    from embeval.report.width import stdout_console
+
+    con = stdout_console(highlight=False)
     family_now = None
     for d in diags:
         if d.family != family_now:
+            if family_now is not None:
+                con.print()
             family_now = d.family
-            con.print(f"\n[bold underline]{d.family}[/]")
+            con.print(f"[bold underline]{d.family}[/]")
         better = {True: "higher is better", False: "lower is better", None: "no direction"}[d.higher_is_better]
         outputs = "" if d.outputs == (d.name,) else f" → {', '.join(d.outputs)}"
         con.print(f"  [bold cyan]{d.name}[/]{outputs}  [dim]({better})[/]")
-        con.print(Padding(d.description, (0, 0, 0, 6)))
+        con.print(Padding(d.description, (0, 0, 0, 6), expand=False))
         if d.params:
             con.print(Padding("params: " + ", ".join(f"{k}={p.default} ({p.help})" for k, p in d.params.items()),
-                              (0, 0, 0, 6)))
+                              (0, 0, 0, 6), expand=False))
         if d.needs:
-            con.print(Padding(f"needs: {', '.join(sorted(d.needs))}", (0, 0, 0, 6)))
+            con.print(Padding(f"needs: {', '.join(sorted(d.needs))}", (0, 0, 0, 6), expand=False))
 
 
 @app.command("geometry")
@@ -526,9 +530,9 @@ def compare_cmd(
     comp.gates += value_gates
     comp.gate_items += items
     if fmt == "table":
-        from rich.console import Console
+        from embeval.report.width import stdout_console
 
-        print_comparison(comp, Console())
+        print_comparison(comp, stdout_console())
     else:
         sys.stdout.write(COMPARE_RENDERERS[fmt](comp))
     if output is not None:
@@ -594,7 +598,9 @@ def run_cmd(
     if fmt == "table":
         from embeval.report.batch import print_batch
 
-        print_batch(batch, Console())
+        from embeval.report.width import stdout_console
+
+        print_batch(batch, stdout_console())
     else:
         sys.stdout.write(BATCH_RENDERERS[fmt](batch))
     if not quiet:
@@ -609,6 +615,103 @@ def run_cmd(
         raise typer.Exit(2)
     if not batch.passed:
         _fail(batch.summary())
+
+
+# embeval cache ------------------------------------------------------------------------------
+
+cache_app = typer.Typer(help="Inspect or clear the embedding cache (info, list, clear).", no_args_is_help=True,
+                        rich_markup_mode="rich")
+app.add_typer(cache_app, name="cache")
+CacheModelOpt = Annotated[Optional[str], typer.Option("--model", help="Only the cache files of this model (its name as given to --model, its folder, or a folder with the same weights).")]
+
+
+def _cache_entries(model, cache_dir):
+    from embeval.encode import EncoderConfig
+    from embeval.encode.cache import cache_dir as default_dir, list_caches, matches
+
+    folder = default_dir(EncoderConfig(cache_dir=None if cache_dir is None else str(cache_dir)))
+    identity = None
+    if model is not None:
+        from pathlib import Path as _P
+
+        from embeval.encode.st import model_identity
+
+        if model == "default" or _P(model).expanduser().is_dir():
+            try:
+                identity = model_identity(EncoderConfig(model=model, cache=False))
+            except Exception:  # noqa: BLE001 - only used to match files by weights; name matching still works
+                identity = None
+    entries = list_caches(folder) if folder.is_dir() else []
+    return folder, [e for e in entries if matches(e, model, identity)]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@cache_app.command("info")
+@boundary
+def cache_info_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
+    """Where the cache is, its size, and how many vectors it holds per model."""
+    from rich.markup import escape
+
+    from embeval.report.width import stdout_console
+
+    folder, entries = _cache_entries(model, cache_dir)
+    con = stdout_console(highlight=False)
+    con.print(f"cache folder: {escape(str(folder))}" + ("" if folder.is_dir() else " (does not exist yet)"))
+    con.print(f"files: {len(entries)}, size: {_size(sum(e.size for e in entries))}, "
+              f"vectors: {sum(e.entries or 0 for e in entries):,}")
+    per_model: dict[str, list[int]] = {}
+    for e in entries:
+        per_model.setdefault(e.model, [0, 0])
+        per_model[e.model][0] += e.entries or 0
+        per_model[e.model][1] += e.size
+    for name, (n, size) in sorted(per_model.items()):
+        con.print(f"  {escape(name)}: {n:,} vectors, {_size(size)}")
+    broken = [e for e in entries if e.problem]
+    if broken:
+        con.print(f"[yellow]{len(broken)} unreadable file(s); 'embeval cache list' names them[/]")
+
+
+@cache_app.command("list")
+@boundary
+def cache_list_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
+    """One row per cache file: model, dimension, vectors, size, last change."""
+    import datetime
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from embeval.report.width import print_fitted, stdout_console
+
+    folder, entries = _cache_entries(model, cache_dir)
+    t = Table(title=f"embedding cache: {escape(str(folder))}")
+    for c in ("file", "model", "dim", "vectors", "size", "modified", "problem"):
+        t.add_column(c, justify="right" if c in ("dim", "vectors", "size") else "left")
+    for e in entries:
+        t.add_row(escape(e.path.name), escape(e.model), "" if e.dim is None else str(e.dim),
+                  "" if e.entries is None else f"{e.entries:,}", _size(e.size),
+                  datetime.datetime.fromtimestamp(e.modified).strftime("%Y-%m-%d %H:%M"), escape(e.problem))
+    print_fitted(stdout_console(), t, keep=("file", "model"))
+
+
+@cache_app.command("clear")
+@boundary
+def cache_clear_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
+    """Delete the cache files (of one model with --model, else all of them)."""
+    from embeval.encode.cache import remove
+
+    folder, entries = _cache_entries(model, cache_dir)
+    for e in entries:
+        remove(e)
+    typer.echo(f"removed {len(entries)} cache file(s), {_size(sum(e.size for e in entries))}, from {folder}",
+               err=True)
+
 
 
 def _click_exceptions():

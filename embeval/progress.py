@@ -16,7 +16,7 @@ class Progress:
     """No-op progress. Subclasses draw something."""
 
     @contextmanager
-    def task(self, description: str, total: float | None) -> Iterator[Task]:
+    def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
         yield Task()
 
     @contextmanager
@@ -45,7 +45,7 @@ class RichProgress(Progress):
         self.delay = delay
 
     @contextmanager
-    def task(self, description: str, total: float | None) -> Iterator[Task]:
+    def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
         from rich.progress import (
             BarColumn,
             ProgressColumn,
@@ -53,14 +53,29 @@ class RichProgress(Progress):
             Progress as _RP,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
+
+        def _rate(task) -> float | None:
+            # Mean rate since the start: live after the first step (Rich's own needs two samples).
+            elapsed = task.elapsed or 0.0
+            return task.completed / elapsed if task.completed and elapsed > 0 else None
 
         class _Rate(ProgressColumn):
             def render(self, task):
                 from rich.text import Text
 
-                return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="cyan")
+                rate = _rate(task)
+                return Text(f"{rate:,.0f}{task.fields.get('unit', '')}/s" if rate else "", style="cyan")
+
+        class _Eta(ProgressColumn):
+            def render(self, task):
+                from rich.text import Text
+
+                rate = _rate(task)
+                if not rate or task.total is None:
+                    return Text("ETA -:--", style="cyan")
+                left = max(task.total - task.completed, 0) / rate
+                return Text(f"ETA {int(left // 60)}:{int(left % 60):02d}", style="cyan")
 
         bar = _RP(
             TextColumn("{task.description}"),
@@ -68,13 +83,13 @@ class RichProgress(Progress):
             MofNCompleteColumn(),
             _Rate(),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            _Eta(),
             console=self.console,
             transient=True,
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        tid = bar.add_task(description, total=total)
+        tid = bar.add_task(description, total=total, unit=f" {unit}" if unit else "")
         shown = _show_after(bar, self.delay)
 
         class _T(Task):
@@ -119,7 +134,8 @@ class _show_after:
         self.bar = bar
         self.started = False
         self._lock = threading.Lock()
-        self._cancelled = False
+        # Not a terminal (a CI log, 2> file): no bars, which would only leave blank lines there.
+        self._cancelled = not bar.console.is_terminal
         self._timer = threading.Timer(delay, self._start)
         self._timer.daemon = True
         self._timer.start()
@@ -167,7 +183,7 @@ class LiveProgress(Progress):
         self.bar.advance(self.overall, 1)
 
     @contextmanager
-    def task(self, description: str, total: float | None) -> Iterator[Task]:
+    def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
         tid = self.bar.add_task(f"  {description}", total=total)
         bar = self.bar
 

@@ -160,7 +160,7 @@ def encode_texts(
             todo, hit_idx, n_hits = np.arange(len(full)), None, 0
         dim = encoder.dim
         if len(todo):
-            with progress.task(f"encoding with {config.model}", total=len(todo)) as task:
+            with progress.task(f"encoding with {config.model}", total=len(todo), unit="texts") as task:
                 vecs = encoder.encode_batch([full[i] for i in todo], task)
     _DIMS[_dim_key(config)] = dim
     out = np.empty((len(full), dim), dtype=np.float32)

@@ -457,6 +457,8 @@ def print_comparison(comp: Comparison, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
+
     groups: dict[str, list[Row]] = {}
     for r in comp.rows:
         groups.setdefault(r.item, []).append(r)
@@ -473,7 +475,7 @@ def print_comparison(comp: Comparison, console) -> None:
                 "green" if r.verdict.startswith("better") and "noise" not in r.verdict else None)
             cells[-1] = f"[{style}]{cells[-1]}[/]" if style else cells[-1]
             t.add_row(*cells)
-        console.print(t)
+        print_fitted(console, t, keep=("metric", "verdict"))
     console.print(f"[dim]baseline {escape(str(comp.baseline.get('path')))} → current "
                   f"{escape(str(comp.current.get('path')))}[/]")
     shown = [(i, g) for i, g in zip(comp.gate_items, comp.gates) if not g.passed or g.message]
@@ -488,7 +490,10 @@ def print_comparison(comp: Comparison, console) -> None:
                 cells = [escape(gr.expr), escape(item), "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
                          escape(gr.message)]
                 g.add_row(*(cells if with_item else cells[:1] + cells[2:]))
-        console.print(g if shown else f"[green]{g.title}[/]")
+        if shown:
+            print_fitted(console, g, keep=("gate", "result"))
+        else:
+            console.print(f"[green]{g.title}[/]")
     for note in comp.notes:
         console.print(f"[dim]{escape(note)}[/]")
 

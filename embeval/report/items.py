@@ -102,6 +102,8 @@ def print_items(table, console, show: int = 5) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
+
     counts = table.counts()
     k = table.settings["k"]
     numeric = {"agreement", "silhouette", "k-occurrence", "cosine", "angle°"}
@@ -118,4 +120,4 @@ def print_items(table, console, show: int = 5) -> None:
             t.add_column(name, justify="right" if name in numeric else "left", no_wrap=True)
         for r in cells:
             t.add_row(*(escape(v) for v in r))
-        console.print(t)
+        print_fitted(console, t, keep=tuple(h for h in head if h != "text"))

@@ -83,6 +83,8 @@ def to_html(report: Report) -> str:
 def print_table(report: Report, console) -> None:
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
+
     title = f"embeval {report.command}"
     caption = "; ".join(
         f"{role}: {info.get('path', '')}" + (f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else "")
@@ -96,7 +98,7 @@ def print_table(report: Report, console) -> None:
     t.add_column("better", justify="center")
     for r in report.results:
         t.add_row(r.metric, _fmt(r.value), _params(r), _ci(r), _direction(r))
-    console.print(t)
+    print_fitted(console, t)
     if report.gates:
         g = Table(title="gates")
         g.add_column("gate")
@@ -104,7 +106,7 @@ def print_table(report: Report, console) -> None:
         g.add_column("result")
         for gr in report.gates:
             g.add_row(gr.expr, _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
-        console.print(g)
+        print_fitted(console, g, keep=("gate",))
     for note in report.notes:
         console.print(f"[dim]{note}[/]")
     if report.items is not None:
