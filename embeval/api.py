@@ -259,6 +259,8 @@ def gap_report(
                              hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
     overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
                  "gap_shift": ("lam", shift_lambda)}
+    _warn_unused({"--folds": (folds, "linear_separability"), "--k": (k, "knn_mixing"),
+                  "--shift-lambda": (shift_lambda, "gap_shift")}, {d.name for d, _ in chosen})
 
     notes = []
     if b is None:
@@ -324,6 +326,19 @@ def gap_report(
 
     report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)
     return report
+
+
+def _warn_unused(options: dict[str, tuple[Any, str]], chosen: set[str]) -> None:
+    """Warn (IgnoredOptionWarning) about each option that was given although the diagnostic it
+    tunes is not among the chosen ones, instead of silently doing nothing."""
+    import warnings
+
+    from embeval.notices import IgnoredOptionWarning
+
+    for option, (value, diag) in options.items():
+        if value is not None and diag not in chosen:
+            warnings.warn(f"{option} has no effect: it tunes {diag}, which is not among the chosen metrics",
+                          IgnoredOptionWarning, stacklevel=3)
 
 
 def encoding_settings(encoder, role: str) -> dict:

@@ -18,7 +18,7 @@ app = typer.Typer(
     help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.\n\n"
     "Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -42,6 +42,22 @@ def _root(
 
     Exit codes: 0 = ran and every gate passed, 1 = a --fail-if gate failed, 2 = bad input or usage.
     """
+    _warnings_as_lines()
+
+
+def _warnings_as_lines() -> None:
+    """Library warnings (embeval's own, e.g. a broken cache file moved aside) as one line on stderr."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("embeval"):
+            sys.stderr.write(f"embeval: warning: {message}\n")
+        else:
+            _default_show(message, category, filename, lineno, file, line)
+
+    if getattr(warnings.showwarning, "__name__", "") != "show":
+        _default_show = warnings.showwarning
+        warnings.showwarning = show
 
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv, markdown or html.")]
@@ -244,7 +260,7 @@ def geometry_cmd(
     metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See 'embeval metrics'.")] = None,
     pairs: Annotated[Optional[Path], typer.Option("--pairs", help="Row-aligned partner embeddings (for alignment).")] = None,
     sample: Annotated[int, typer.Option("--sample", help="Estimate uniformity from N random pairs (with a 95% CI) instead of exactly.")] = 0,
-    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise rows first (default, as SPEC §3).")] = True,
+    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise rows first (the default; cosine geometry).")] = True,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     model: ModelOpt = None,
@@ -548,7 +564,7 @@ def compare_cmd(
 @app.command("run")
 @boundary
 def run_cmd(
-    config: Annotated[Path, typer.Argument(help="Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README.")],
+    config: Annotated[Path, typer.Argument(help="Batch config (TOML): \\[settings], \\[\\[models]], \\[\\[datasets]], \\[\\[jobs]]. See the README.")],
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else ./embeval-report).")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first item that errors or fails a gate (the rest are marked skipped).")] = False,
     fail_if: FailIfOpt = None,
@@ -714,6 +730,23 @@ def cache_clear_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) 
 
 
 
+def _reflow_help(typer_app) -> None:
+    """Command help from docstrings, with single line breaks joined, so that Rich wraps it to the
+    terminal instead of breaking lines where the source did."""
+    import inspect
+    import re
+
+    for cmd in typer_app.registered_commands:
+        if cmd.help is None and cmd.callback is not None and cmd.callback.__doc__:
+            paras = re.split(r"\n\s*\n", inspect.getdoc(cmd.callback) or "")
+            cmd.help = "\n\n".join(" ".join(p.split()) for p in paras)
+    for group in typer_app.registered_groups:
+        _reflow_help(group.typer_instance)
+
+
+_reflow_help(app)
+
+
 def _click_exceptions():
     """The click exception classes Typer runs with (recent Typer vendors its own copy of click)."""
     try:
@@ -739,6 +772,8 @@ def main() -> None:
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[red]embeval: error:[/] {escape(exc.format_message())} (see '{escape(cmd)} --help')")
         sys.exit(2)
+    except SystemExit:  # shell completion and Rich's broken-pipe exit end the program themselves
+        raise
     except cx.Abort:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

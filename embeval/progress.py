@@ -135,7 +135,7 @@ class _show_after:
         self.started = False
         self._lock = threading.Lock()
         # Not a terminal (a CI log, 2> file): no bars, which would only leave blank lines there.
-        self._cancelled = not bar.console.is_terminal
+        self._cancelled = not (bar.console.is_terminal or bar.console.is_jupyter)
         self._timer = threading.Timer(delay, self._start)
         self._timer.daemon = True
         self._timer.start()

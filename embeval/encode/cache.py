@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from embeval.encode.base import EncoderConfig
+from embeval.notices import EmbevalWarning
 
 _CHUNK = 500  # SQLite host-parameter limit is 999 on older builds
 _HASHES = "fingerprints.json"
 
 
-class CacheWarning(UserWarning):
+class CacheWarning(EmbevalWarning):
     """The embedding cache had a problem it recovered from (a broken file moved aside, bad rows)."""
 
 

@@ -262,6 +262,7 @@ def build_index(kind: str, vectors: np.ndarray, *, seed: int = 0, threads: int |
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, p["nlist"], ip)
         index.cp.seed = int(seed)
+        index.cp.min_points_per_centroid = 1  # small corpora: no FAISS "please provide at least" line on stderr
         index.train(x)
         index.add(x)
         index.nprobe = p["nprobe"]  # faiss's wrapper keeps a reference to the quantizer
