@@ -11,43 +11,15 @@ import numpy as np
 import pytest
 
 import embeval.encode.base as base
+from first_mock import install_mock
 from embeval.encode import EncoderConfig, encode_texts
 from embeval.encode.cache import CacheWarning, cache_dir, list_caches
-
-
-class MockEncoder:
-    """Deterministic vectors: a seeded function of each text (no torch)."""
-
-    def __init__(self, config, dim=8):
-        self.config = config
-        self.dim = dim
-        self.identity = {"model": config.model, "dim": dim}
-        self.encoded: list[str] = []
-
-    def encode_batch(self, texts, task):
-        out = np.stack([np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little"))
-                        .standard_normal(self.dim) for t in texts]).astype(np.float32)
-        self.encoded.extend(texts)
-        task.advance(len(texts))
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 @pytest.fixture
 def mock(monkeypatch):
     """Patch model loading; ``mock.loads`` counts loads, ``mock.enc`` is the encoder."""
-
-    class State:
-        loads = 0
-        enc = None
-
-    def load(config):
-        State.loads += 1
-        State.enc = State.enc or MockEncoder(config)
-        return State.enc
-
-    monkeypatch.setattr(base, "load_encoder", load)
-    base._DIMS.clear()
-    return State
+    return install_mock(monkeypatch)
 
 
 @pytest.fixture
