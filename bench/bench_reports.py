@@ -66,7 +66,7 @@ def bench_retrieval_series() -> None:
 def bench_html() -> None:
     from embeval.report.batch import Batch, Item
     from embeval.report.html import batch_html
-    from embeval.report.results import Report, Result
+    from embeval.results import Report, Result
 
     rng = np.random.default_rng(2)
     items = []

@@ -14,7 +14,7 @@ Also ``embeval.gap``, ``embeval.pairs``, ``embeval.compare`` and ``embeval.run``
 is light: nothing heavy (NumPy, torch, FAISS) loads until a function is called.
 """
 
-__version__ = "0.1.0"
+from embeval._version import __version__
 
 _PUBLIC = ("geometry", "retrieval", "gap", "pairs", "compare", "run", "Report", "UnknownMetric")
 __all__ = ["__version__", "encode", *_PUBLIC]

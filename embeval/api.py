@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from embeval.diagnostics.registry import Diagnostic, all_diagnostics, parse_spec, split_specs
 from embeval.errors import InputError, UsageError
 from embeval.progress import NULL, Progress
-from embeval.report.results import Report
+from embeval.results import Report
 
 if TYPE_CHECKING:
     import numpy as np

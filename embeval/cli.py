@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,6 +25,13 @@ app = typer.Typer(
 )
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
+
+
+class ListFormat(str, Enum):
+    """Formats of ``embeval metrics``."""
+
+    table = "table"
+    json = "json"
 
 
 def _version(value: bool) -> None:
@@ -191,7 +199,8 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
     """Evaluate gates, print, write the report and the JUnit file, and exit with the right code
     (1 with a one-line summary when a gate failed)."""
     from embeval.report.gates import apply_gates, failure_summary
-    from embeval.report.render import RENDERERS, print_table, write_atomic
+    from embeval.io.atomic import write_atomic
+    from embeval.report.render import RENDERERS, print_table
 
     _check_junit(junit)
     apply_gates(report, gates)
@@ -219,33 +228,46 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 @boundary
 def metrics_cmd(
     family: Annotated[Optional[str], typer.Argument(help="Only this family (geometry, ...).")] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table (grouped by diagnostic) or json (one object per output).")] = ListFormat.table,
 ) -> None:
-    """List every diagnostic: outputs, parameters, what it needs, direction."""
-    from rich.console import Console
+    """List every diagnostic and the outputs it reports: direction, identifying parameters,
+    parameters, what it needs."""
     from rich.padding import Padding
 
-    from embeval.diagnostics.registry import all_diagnostics
+    from embeval.diagnostics import all_diagnostics, families
+    from embeval.errors import UsageError
 
     diags = all_diagnostics(family)
     if not diags:
-        from embeval.errors import UsageError
+        raise UsageError(f"unknown family {family!r}; choose one of {', '.join(families())}")
+    if fmt is ListFormat.json:
+        from embeval.results import dumps
 
-        families = sorted({d.family for d in all_diagnostics()})
-        raise UsageError(f"unknown family {family!r}; choose one of {', '.join(families)}")
+        rows = [{"name": o.name, "family": d.family, "diagnostic": d.name, "higher_is_better": o.higher_is_better,
+                 "direction": o.direction, "identity": list(o.identity), "description": o.description,
+                 "params": {k: {"type": p.type.__name__, "default": p.default, "help": p.help}
+                            for k, p in d.params.items()},
+                 "needs": sorted(d.needs)}
+                for d in diags for o in d.outputs]
+        sys.stdout.write(dumps(rows, indent=2) + "\n")
+        return
     from embeval.report.width import stdout_console
 
     con = stdout_console(highlight=False)
     family_now = None
+    arrow = {True: "↑ higher is better", False: "↓ lower is better", None: "· no direction"}
     for d in diags:
         if d.family != family_now:
             if family_now is not None:
                 con.print()
             family_now = d.family
             con.print(f"[bold underline]{d.family}[/]")
-        better = {True: "higher is better", False: "lower is better", None: "no direction"}[d.higher_is_better]
-        outputs = "" if d.outputs == (d.name,) else f" → {', '.join(d.outputs)}"
-        con.print(f"  [bold cyan]{d.name}[/]{outputs}  [dim]({better})[/]")
+        con.print(f"  [bold cyan]{d.name}[/]")
         con.print(Padding(d.description, (0, 0, 0, 6), expand=False))
+        for o in d.outputs:
+            ident = f" (identified by {', '.join(o.identity)})" if o.identity else ""
+            con.print(Padding(f"→ [bold]{o.name}[/]  [dim]{arrow[o.higher_is_better]}{ident}[/]", (0, 0, 0, 6),
+                              expand=False))
         if d.params:
             con.print(Padding("params: " + ", ".join(f"{k}={p.default} ({p.help})" for k, p in d.params.items()),
                               (0, 0, 0, 6), expand=False))
@@ -529,7 +551,7 @@ def compare_cmd(
     from embeval.report.compare import (COMPARE_RENDERERS, compare, current_gates, load_side, parse_regress,
                                         print_comparison)
     from embeval.report.gates import summarize
-    from embeval.report.render import write_atomic
+    from embeval.io.atomic import write_atomic
 
     _check_format(fmt)
     if fmt == "html":
@@ -607,7 +629,7 @@ def run_cmd(
     written = write_outputs(batch, cfg.settings.out_dir)
     if junit is not None:
         from embeval.report.junit import batch_suites, to_junit
-        from embeval.report.render import write_atomic
+        from embeval.io.atomic import write_atomic
 
         write_atomic(junit, to_junit(batch_suites(batch)))
         written.append(junit)

@@ -96,7 +96,7 @@ class Report:
 
         Raises :class:`UnknownMetric` (a ``KeyError``) when no result has that name — with the
         closest names — or when several do (e.g. ``"ndcg"`` for ndcg@1, ndcg@10, ndcg@100)."""
-        from embeval.report.results import params_match
+        from embeval.results import params_match
 
         rows = [r for r in self.raw.results if r.metric == name and params_match(r.params, params)]
         if not rows:
@@ -119,7 +119,7 @@ class Report:
         return self.raw.to_dict()
 
     def to_json(self, indent: int | None = 2) -> str:
-        from embeval.report.results import dumps
+        from embeval.results import dumps
 
         return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
 
@@ -475,7 +475,7 @@ def compare(baseline: Any, current: Any, *, fail_if_regress: str | Sequence[str]
                 r = r.raw
             if hasattr(r, "to_dict") and not _is_path(r):
                 path = tmp.dir / f"{name}.json"
-                from embeval.report.results import dumps
+                from embeval.results import dumps
 
                 path.write_text(dumps(r.to_dict()), encoding="utf-8")
                 r = path

@@ -250,7 +250,7 @@ def test_json_output_is_strict(cli, tmp_path):
     import math
 
     from embeval.report.render import to_json
-    from embeval.report.results import Report, Result
+    from embeval.results import Report, Result
 
     rep = Report("geometry", results=[Result("x", math.nan, {"tpr": math.nan, "nested": [math.inf, 1.0]})])
     doc = json.loads(to_json(rep), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))

@@ -1,7 +1,7 @@
-"""What ``embeval run`` can run: dataset kinds, and commands dispatched by name.
+"""What ``embeval run`` can run: dataset kinds, and the library function each command calls.
 
 Adding a command to batch runs is one entry in :data:`COMMANDS`: for each dataset kind it
-accepts, the library function in :mod:`embeval.api` to call and which of its parameters each
+accepts, the library function of :mod:`embeval.api` to call and which of its parameters each
 dataset field goes to. The runner passes ``seed``, ``progress``, ``metrics`` (when the job lists
 metrics), ``encoder`` (for kinds that hold texts) and the dataset's and job's ``options`` as
 keyword arguments; options are checked against the function's signature before anything runs.
@@ -10,8 +10,11 @@ keyword arguments; options are checked against the function's signature before a
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+from embeval import api
 
 
 @dataclass(frozen=True)
@@ -40,24 +43,20 @@ KINDS: dict[str, Kind] = {
 
 @dataclass(frozen=True)
 class Route:
-    """``function`` in :mod:`embeval.api`, ``fields``: dataset field → parameter. A function
-    taking ``**options`` names the function they are forwarded to in ``forwards_to``."""
+    """``function``: the library function to call; ``fields``: dataset field → parameter. A
+    function taking ``**options`` names the function they are forwarded to in ``forwards_to``."""
 
-    function: str
+    function: Callable[..., Any]
     fields: dict[str, str]
-    forwards_to: str | None = None
+    forwards_to: Callable[..., Any] | None = None
 
     def func(self) -> Callable[..., Any]:
-        import embeval.api as api
-
-        return getattr(api, self.function)
+        return self.function
 
     def parameters(self) -> dict[str, inspect.Parameter]:
-        import embeval.api as api
-
-        params = dict(inspect.signature(self.func()).parameters)
-        if self.forwards_to:
-            for name, p in inspect.signature(getattr(api, self.forwards_to)).parameters.items():
+        params = dict(inspect.signature(self.function).parameters)
+        if self.forwards_to is not None:
+            for name, p in inspect.signature(self.forwards_to).parameters.items():
                 params.setdefault(name, p)
         return {n: p for n, p in params.items() if p.kind is not p.VAR_KEYWORD}
 
@@ -70,21 +69,21 @@ class CommandSpec:
     families: tuple[str, ...] = ()
 
 
-def route(function: str, forwards_to: str | None = None, **fields: str) -> Route:
+def route(function: Callable[..., Any], forwards_to: Callable[..., Any] | None = None, **fields: str) -> Route:
     return Route(function, fields, forwards_to)
 
 
 COMMANDS: dict[str, CommandSpec] = {
-    "geometry": CommandSpec({"embeddings": route("geometry_report", path="file"),
-                             "texts": route("geometry_report", path="file"),
-                             "beir": route("geometry_report", path="file")}, ("geometry", "labels")),
-    "pairs": CommandSpec({"pairs": route("pairs_report", path="file")}, ("pairs",)),
+    "geometry": CommandSpec({"embeddings": route(api.geometry_report, path="file"),
+                             "texts": route(api.geometry_report, path="file"),
+                             "beir": route(api.geometry_report, path="file")}, ("geometry", "labels")),
+    "pairs": CommandSpec({"pairs": route(api.pairs_report, path="file")}, ("pairs",)),
     "retrieval": CommandSpec({
-        "retrieval": route("retrieval_report", queries="queries_path", corpus="corpus_path", qrels="qrels_path"),
-        "retrieval-texts": route("retrieval_report", queries="queries_path", corpus="corpus_path",
+        "retrieval": route(api.retrieval_report, queries="queries_path", corpus="corpus_path", qrels="qrels_path"),
+        "retrieval-texts": route(api.retrieval_report, queries="queries_path", corpus="corpus_path",
                                  qrels="qrels_path"),
-        "beir": route("retrieval_report_beir", "retrieval_report_from_arrays", path="folder")}),
-    "gap": CommandSpec({"gap": route("gap_report", a="a", b="b"), "gap-texts": route("gap_report", a="a", b="b")},
+        "beir": route(api.retrieval_report_beir, api.retrieval_report_from_arrays, path="folder")}),
+    "gap": CommandSpec({"gap": route(api.gap_report, a="a", b="b"), "gap-texts": route(api.gap_report, a="a", b="b")},
                        ("gap",)),
 }
 

@@ -112,7 +112,7 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
     each written atomically. Returns the paths written."""
     from embeval.report.batch import batch_csv, batch_json, batch_markdown, batch_per_query_csv
     from embeval.report.html import batch_html
-    from embeval.report.render import write_atomic
+    from embeval.io.atomic import write_atomic
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

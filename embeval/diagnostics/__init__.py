@@ -1,1 +1,10 @@
-"""Diagnostics: pure functions on validated float32 arrays, registered in one registry."""
+"""Diagnostics: the maths. Importing this package registers every family (as ir_measures'
+``measures/__init__.py`` does); :mod:`embeval.diagnostics.registry` itself imports none.
+
+To add a family: a module here that ends with its ``register(Diagnostic(...))`` calls, imported below.
+"""
+
+from embeval.diagnostics import gap, geometry, labels, pairs, retrieval  # noqa: F401  (registration)
+from embeval.diagnostics.registry import all_diagnostics, declared_output, families, get, parse_spec
+
+__all__ = ["all_diagnostics", "declared_output", "families", "get", "parse_spec"]

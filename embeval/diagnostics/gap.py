@@ -18,13 +18,48 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embeval.diagnostics.geometry import _sqdist_transform, alignment_value, uniformity_exact
+from embeval.diagnostics.geometry import ALIGNMENT, _sqdist_transform, alignment_value, uniformity_exact
 from embeval.diagnostics.pairsum import cross_pair_sum, log_mean
-from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, parse_ks, register
+from embeval.diagnostics.retrieval import evaluate_retrieval
 from embeval.diagnostics.space import l2_normalize
 from embeval.errors import UsageError
+from embeval.index.knn import knn_self
 from embeval.progress import NULL, Progress
-from embeval.report.results import Result
+from embeval.results import Result
+
+# ---------------------------------------------------------------- outputs (declared once)
+
+GAP = Output("gap", LOWER, "‖mean(Â) − mean(B̂)‖: distance between the centroids (Liang et al. 2022)")
+CENTROID_COSINE = Output("centroid_cosine", HIGHER, "cos(mean(Â), mean(B̂)): 1 = the centroids point the same way")
+LINEAR_SEPARABILITY = Output("linear_separability", LOWER,
+                             "cross-validated balanced accuracy telling A from B; 0.5 = no gap (Fahim et al. 2024)",
+                             identity=("folds", "C", "max_rows"))
+_T = ("t",)
+UNIFORMITY_A = Output("uniformity_a", LOWER, "uniformity of A", identity=_T)
+UNIFORMITY_B = Output("uniformity_b", LOWER, "uniformity of B", identity=_T)
+UNIFORMITY_JOINT = Output("uniformity_joint", LOWER, "uniformity of A∪B", identity=_T)
+UNIFORMITY_CROSS = Output("uniformity_cross", LOWER, "log mean exp(−t‖â_i − b̂_j‖²) over pairs across the sets",
+                          identity=_T)
+KNN_MIXING = Output("knn_mixing", HIGHER, "share of each row's k nearest neighbours in A∪B from the other set",
+                    identity=("k",))
+MATCHED_COSINE = Output("matched_cosine", HIGHER, "mean cos(â_i, b̂_i) over partners")
+UNMATCHED_COSINE = Output("unmatched_cosine", LOWER, "mean cos(â_i, b̂_j) over non-partners i≠j")
+SHIFTED_GAP = Output("shifted_gap", NEITHER, "‖gap‖ after the shift (λ in its params); ~0 when λ = ‖gap‖")
+
+
+def _paired_retrieval_outputs(prefix: str, what: str) -> tuple[Output, ...]:
+    return tuple(
+        Output(f"{prefix}{side}_{name}", HIGHER, f"{what}{text}")
+        for name, text in (("recall@K", "recall@K of each row's partner"),
+                           ("auc_global", "pooled AUC of partners vs non-partners"),
+                           ("auc_query", "mean per-row AUC of the partner vs the rest"))
+        for side in ("a2b", "b2a")
+    )
+
+
+PAIRED_RETRIEVAL = _paired_retrieval_outputs("", "")
+SHIFTED_RETRIEVAL = _paired_retrieval_outputs("shifted_", "after the shift: ")
 
 
 @dataclass
@@ -71,8 +106,6 @@ class GapSpace:
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Cosine k nearest other rows in A∪B (indices < n_a are A), cached for the largest k."""
-        from embeval.index.knn import knn_self
-
         if self._knn is None or self._knn[1].shape[1] < k:
             with self.progress.task(f"kNN search in A∪B (k={k})", total=None):
                 self._knn = knn_self(self.joint(), k)
@@ -249,17 +282,6 @@ def pca_2d(a: np.ndarray, b: np.ndarray, block: int = 65536) -> tuple[np.ndarray
     return pa, pb, ratio
 
 
-def parse_ks(ks: str) -> tuple[int, ...]:
-    """``"1,5"`` -> (1, 5)."""
-    try:
-        out = tuple(sorted({int(k) for k in str(ks).split(",") if k.strip()}))
-    except ValueError:
-        raise UsageError(f"ks={ks!r}: expected comma-separated integers such as 1,5") from None
-    if not out or out[0] < 1:
-        raise UsageError(f"ks={ks!r}: cut-offs must be positive integers")
-    return out
-
-
 # ---------------------------------------------------------------- diagnostics on a GapSpace
 
 
@@ -270,10 +292,8 @@ def _n(space: GapSpace) -> int:
 def gap(space: GapSpace) -> list[Result]:
     g = gap_vector(space.a, space.b)
     return [
-        Result("gap", float(np.linalg.norm(g)), n=_n(space),
-               higher_is_better=False),
-        Result("centroid_cosine", centroid_cosine_value(space.a, space.b), n=_n(space),
-               higher_is_better=True),
+        GAP(float(np.linalg.norm(g)), n=_n(space)),
+        CENTROID_COSINE(centroid_cosine_value(space.a, space.b), n=_n(space)),
     ]
 
 
@@ -285,8 +305,7 @@ def linear_separability(space: GapSpace, folds: int = 5, C: float = 1.0, max_row
         params["subsampled"] = f"{r['n_a']}+{r['n_b']} rows"
     if not r["converged"]:
         params["converged"] = False
-    return [Result("linear_separability", r["value"], params, n=r["n_a"] + r["n_b"],
-                   higher_is_better=False)]
+    return [LINEAR_SEPARABILITY(r["value"], params, n=r["n_a"] + r["n_b"])]
 
 
 def set_uniformity(space: GapSpace, t: float = 2.0) -> list[Result]:
@@ -294,14 +313,10 @@ def set_uniformity(space: GapSpace, t: float = 2.0) -> list[Result]:
     skip = space.paired
     cross = cross_uniformity(space.a, space.b, t, skip_matched=skip, progress=p)
     return [
-        Result("uniformity_a", uniformity_exact(space.a, t, progress=p), {"t": t}, n=space.n_a,
-               higher_is_better=False),
-        Result("uniformity_b", uniformity_exact(space.b, t, progress=p), {"t": t}, n=space.n_b,
-               higher_is_better=False),
-        Result("uniformity_joint", uniformity_exact(space.joint(), t, progress=p), {"t": t}, n=space.n,
-               higher_is_better=False),
-        Result("uniformity_cross", cross, {"t": t, "pairs": "i≠j (partners left out)" if skip else "all A×B"},
-               n=space.n, higher_is_better=False),
+        UNIFORMITY_A(uniformity_exact(space.a, t, progress=p), {"t": t}, n=space.n_a),
+        UNIFORMITY_B(uniformity_exact(space.b, t, progress=p), {"t": t}, n=space.n_b),
+        UNIFORMITY_JOINT(uniformity_exact(space.joint(), t, progress=p), {"t": t}, n=space.n),
+        UNIFORMITY_CROSS(cross, {"t": t, "pairs": "i≠j (partners left out)" if skip else "all A×B"}, n=space.n),
     ]
 
 
@@ -314,17 +329,16 @@ def knn_mixing(space: GapSpace, k: int = 10) -> list[Result]:
     r = knn_mixing_from_neighbours(idx, space.n_a)
     params = {"k": k, "a_share": round(r["a_share"], 4), "b_share": round(r["b_share"], 4),
               "expected_if_mixed": round(r["expected"], 4)}
-    return [Result("knn_mixing", r["value"], params, n=space.n, higher_is_better=True)]
+    return [KNN_MIXING(r["value"], params, n=space.n)]
 
 
 def paired_similarity(space: GapSpace, alpha: float = 2.0) -> list[Result]:
     matched, unmatched = matched_unmatched_cosine(space.a, space.b)
     n = space.n_a
     return [
-        Result("alignment", alignment_value(space.a, space.b, alpha), {"alpha": alpha}, n=n,
-               higher_is_better=False),
-        Result("matched_cosine", matched, n=n, higher_is_better=True),
-        Result("unmatched_cosine", unmatched, {"pairs": "i≠j"}, n=n, higher_is_better=False),
+        ALIGNMENT(alignment_value(space.a, space.b, alpha), {"alpha": alpha}, n=n),
+        MATCHED_COSINE(matched, n=n),
+        UNMATCHED_COSINE(unmatched, {"pairs": "i≠j"}, n=n),
     ]
 
 
@@ -336,8 +350,6 @@ def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...
     """A→B and B→A retrieval where row i of one set is the only relevant item for row i of the
     other (identity qrels), through the retrieval family's own evaluation (FAISS search, recall@K,
     auc_global, auc_query). Metric names are prefixed ``{prefix}a2b_`` and ``{prefix}b2a_``."""
-    from embeval.diagnostics.retrieval import evaluate_retrieval
-
     n = a.shape[0]
     if ks[-1] > n:
         raise UsageError(f"recall@{ks[-1]} needs at least {ks[-1]} rows in each set; there are {n}")
@@ -354,16 +366,15 @@ def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...
 
 
 def paired_retrieval(space: GapSpace, ks: str = "1,5") -> list[Result]:
-    return paired_retrieval_results(space.a, space.b, ks=parse_ks(ks), seed=space.seed,
+    return paired_retrieval_results(space.a, space.b, ks=parse_ks(ks, "ks"), seed=space.seed,
                                     progress=space.progress)
 
 
 def gap_shift(space: GapSpace, lam: float | None = None, ks: str = "1,5") -> list[Result]:
     """The paired retrieval after :func:`shift_sets`; ``shifted_gap`` carries λ in its params."""
     a2, b2, lam = shift_sets(space.a, space.b, lam)
-    out = [Result("shifted_gap", float(np.linalg.norm(gap_vector(a2, b2))), {"lambda": round(lam, 6)},
-                  n=space.n, higher_is_better=None)]
-    out.extend(paired_retrieval_results(a2, b2, ks=parse_ks(ks), prefix="shifted_", seed=space.seed,
+    out = [SHIFTED_GAP(float(np.linalg.norm(gap_vector(a2, b2))), {"lambda": round(lam, 6)}, n=space.n)]
+    out.extend(paired_retrieval_results(a2, b2, ks=parse_ks(ks, "ks"), prefix="shifted_", seed=space.seed,
                                         progress=space.progress))
     return out
 
@@ -373,13 +384,13 @@ register(Diagnostic(
     "gap", F, gap,
     "‖mean(Â) − mean(B̂)‖ (lower = closer) and the centroids' cosine (higher = closer) "
     "(Liang et al. 2022, 'Mind the Gap')",
-    higher_is_better=False, outputs=("gap", "centroid_cosine"),
+    outputs=(GAP, CENTROID_COSINE),
 ))
 register(Diagnostic(
     "linear_separability", F, linear_separability,
     "cross-validated balanced accuracy of a logistic regression telling A from B; 0.5 = no gap "
     "(Fahim et al. 2024)",
-    higher_is_better=False, outputs=("linear_separability",),
+    outputs=(LINEAR_SEPARABILITY,),
     params={"folds": Param(int, 5, "cross-validation folds (stratified, seeded)", low=2),
             "C": Param(float, 1.0, "inverse L2 regularisation strength", low=0, low_open=True),
             "max_rows": Param(int, 10000, "subsample each set to at most this many rows", low=2)},
@@ -387,38 +398,33 @@ register(Diagnostic(
 register(Diagnostic(
     "set_uniformity", F, set_uniformity,
     "uniformity of A, of B, of A∪B, and across the sets (Wang & Isola 2020); lower = more spread",
-    higher_is_better=False,
-    outputs=("uniformity_a", "uniformity_b", "uniformity_joint", "uniformity_cross"),
+    outputs=(UNIFORMITY_A, UNIFORMITY_B, UNIFORMITY_JOINT, UNIFORMITY_CROSS),
     params={"t": Param(float, 2.0, "temperature", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "knn_mixing", F, knn_mixing,
     "share of each row's k nearest neighbours in A∪B that come from the other set; 0 = never mix",
-    higher_is_better=True, outputs=("knn_mixing",),
+    outputs=(KNN_MIXING,),
     params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "paired_similarity", F, paired_similarity,
     "row-aligned pairs: alignment ‖â_i − b̂_i‖^alpha (lower better), matched cosine (higher "
     "better), unmatched cosine over i≠j (lower better)",
-    higher_is_better=False, outputs=("alignment", "matched_cosine", "unmatched_cosine"),
+    outputs=(ALIGNMENT, MATCHED_COSINE, UNMATCHED_COSINE),
     needs=frozenset({"pairs"}), params={"alpha": Param(float, 2.0, "alignment exponent", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "paired_retrieval", F, paired_retrieval,
     "A→B and B→A retrieval of each row's partner: recall@K, auc_global, auc_query",
-    higher_is_better=True,
-    outputs=("a2b_recall@K", "b2a_recall@K", "a2b_auc_global", "b2a_auc_global", "a2b_auc_query",
-             "b2a_auc_query"),
+    outputs=PAIRED_RETRIEVAL,
     needs=frozenset({"pairs"}), params={"ks": Param(str, "1,5", "recall cut-offs, comma-separated")},
 ))
 register(Diagnostic(
     "gap_shift", F, gap_shift,
     "shifted_gap and the paired retrieval again after moving A and B ½λ each along the gap "
     "direction and re-normalising (Liang et al. 2022); compare with the unshifted values",
-    higher_is_better=True,
-    outputs=("shifted_gap", "shifted_a2b_recall@K", "shifted_b2a_recall@K", "shifted_a2b_auc_global",
-             "shifted_b2a_auc_global", "shifted_a2b_auc_query", "shifted_b2a_auc_query"),
+    outputs=(SHIFTED_GAP, *SHIFTED_RETRIEVAL),
     needs=frozenset({"pairs"}),
     params={"lam": Param(float, None, "shift distance λ (default ‖gap‖)", low=0),
             "ks": Param(str, "1,5", "recall cut-offs, comma-separated")},

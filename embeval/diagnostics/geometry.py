@@ -7,10 +7,27 @@ import math
 import numpy as np
 
 from embeval.diagnostics.pairsum import log_mean, sample_pairs, upper_pair_sum
-from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, register
 from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
-from embeval.report.results import Result
+from embeval.index.knn import knn_self
+from embeval.results import Result
+
+# ---------------------------------------------------------------- outputs (declared once)
+
+UNIFORMITY = Output("uniformity", LOWER, "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs; lower = more uniform, 0 = collapse",
+                    identity=("t", "sample"))
+ALIGNMENT = Output("alignment", LOWER, "mean ‖x̂_i − ŷ_i‖^alpha over positive (row-aligned) pairs",
+                   identity=("alpha",))
+MAM = Output("mam", LOWER, "Mean Angular Margin: mean (90° − angle to the nearest other row)", identity=("mode",))
+ANISOTROPY = Output("anisotropy", LOWER, "mean cosine over pairs i≠j; near 0 = isotropic, near 1 = a narrow cone")
+EFFECTIVE_RANK = Output("effective_rank", HIGHER, "RankMe: exp(entropy of the normalised singular values)")
+HUBNESS_SKEW = Output("hubness_skew", LOWER, "skewness of the k-occurrence distribution", identity=("k", "hub_size"))
+ANTIHUB_SHARE = Output("antihub_share", LOWER, "share of rows in no other row's k nearest neighbours",
+                       identity=("k", "hub_size"))
+HUB_OCCURRENCE = Output("hub_occurrence", LOWER, "share of neighbour slots taken by hubs (k-occurrence ≥ hub_size·k)",
+                        identity=("k", "hub_size"))
+INTRINSIC_DIM = Output("intrinsic_dim", NEITHER, "TwoNN intrinsic dimension; duplicates removed and counted")
 
 
 def _sqdist_transform(x: np.ndarray, normalized: bool):
@@ -71,10 +88,9 @@ def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
     n = space.n
     if sample:
         est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed)
-        return [Result("uniformity", est, {"t": t, "sample": sample, "estimator": "sampled pairs"},
-                       n=n, ci_low=lo, ci_high=hi, higher_is_better=False)]
+        return [UNIFORMITY(est, {"t": t, "sample": sample, "estimator": "sampled pairs"}, n=n, ci_low=lo, ci_high=hi)]
     val = uniformity_exact(space.x, t, normalized=space.normalized, progress=space.progress)
-    return [Result("uniformity", val, {"t": t}, n=n, higher_is_better=False)]
+    return [UNIFORMITY(val, {"t": t}, n=n)]
 
 
 def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
@@ -84,8 +100,7 @@ def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
 
 
 def alignment(space: Space, alpha: float = 2.0) -> list[Result]:
-    return [Result("alignment", alignment_value(space.x, space.pairs, alpha), {"alpha": alpha},
-                   n=space.n, higher_is_better=False)]
+    return [ALIGNMENT(alignment_value(space.x, space.pairs, alpha), {"alpha": alpha}, n=space.n)]
 
 
 def _angles(cos: np.ndarray) -> np.ndarray:
@@ -112,7 +127,7 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
 
         n = space.n
         val = upper_pair_sum(space.unit, f, progress=space.progress, label="mam pairwise") / (n * (n - 1) / 2)
-    return [Result("mam", val, {"mode": mode}, n=space.n, higher_is_better=False)]
+    return [MAM(val, {"mode": mode}, n=space.n)]
 
 
 def anisotropy_value(unit: np.ndarray) -> float:
@@ -124,7 +139,7 @@ def anisotropy_value(unit: np.ndarray) -> float:
 
 
 def anisotropy(space: Space) -> list[Result]:
-    return [Result("anisotropy", anisotropy_value(space.unit), n=space.n, higher_is_better=False)]
+    return [ANISOTROPY(anisotropy_value(space.unit), n=space.n)]
 
 
 def singular_values(x: np.ndarray) -> np.ndarray:
@@ -143,7 +158,7 @@ def effective_rank_value(x: np.ndarray) -> float:
 
 
 def effective_rank(space: Space) -> list[Result]:
-    return [Result("effective_rank", effective_rank_value(space.x), n=space.n, higher_is_better=True)]
+    return [EFFECTIVE_RANK(effective_rank_value(space.x), n=space.n)]
 
 
 def k_occurrence(idx: np.ndarray, n: int) -> np.ndarray:
@@ -168,10 +183,9 @@ def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
     hubs = occ >= hub_size * k
     params = {"k": k}
     return [
-        Result("hubness_skew", skewness(occ), params, n=space.n, higher_is_better=False),
-        Result("antihub_share", float(np.mean(occ == 0)), params, n=space.n, higher_is_better=False),
-        Result("hub_occurrence", float(np.mean(hubs[idx])), {**params, "hub_size": hub_size},
-               n=space.n, higher_is_better=False),
+        HUBNESS_SKEW(skewness(occ), params, n=space.n),
+        ANTIHUB_SHARE(float(np.mean(occ == 0)), params, n=space.n),
+        HUB_OCCURRENCE(float(np.mean(hubs[idx])), {**params, "hub_size": hub_size}, n=space.n),
     ]
 
 
@@ -207,8 +221,6 @@ def intrinsic_dim(space: Space) -> list[Result]:
     if space.normalized:
         _, idx = space.knn(2)
     else:
-        from embeval.index.knn import knn_self
-
         # Centre first: distances are translation-invariant, and FAISS's float32
         # ‖a‖² + ‖b‖² − 2a·b loses tiny distances to cancellation when norms are large.
         centred = space.x - space.x.mean(axis=0, dtype=np.float64).astype(np.float32)
@@ -216,52 +228,49 @@ def intrinsic_dim(space: Space) -> list[Result]:
     d = neighbour_distances(space.x, idx)
     d.sort(axis=1)
     dim, removed = twonn(d[:, 0], d[:, 1])
-    return [Result("intrinsic_dim", dim, {"estimator": "twonn", "duplicates_removed": removed},
-                   n=space.n, higher_is_better=None)]
-
-
+    return [INTRINSIC_DIM(dim, {"estimator": "twonn", "duplicates_removed": removed}, n=space.n)]
 
 
 G = "geometry"
 register(Diagnostic(
     "uniformity", G, uniformity,
     "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs (Wang & Isola 2020); lower is more uniform, 0 = collapse",
-    higher_is_better=False, outputs=("uniformity",),
+    outputs=(UNIFORMITY,),
     params={"t": Param(float, 2.0, "temperature", low=0, low_open=True),
             "sample": Param(int, 0, "estimate from this many random pairs (0 = exact)", low=0)},
 ))
 register(Diagnostic(
     "alignment", G, alignment,
     "mean ‖x̂_i − ŷ_i‖^alpha over positive pairs (Wang & Isola 2020); lower is better",
-    higher_is_better=False, outputs=("alignment",), needs=frozenset({"pairs"}),
+    outputs=(ALIGNMENT,), needs=frozenset({"pairs"}),
     params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "mam", G, mam,
     "Mean Angular Margin: mean (90° − angle to nearest other row); lower = more uniform",
-    higher_is_better=False, outputs=("mam",),
+    outputs=(MAM,),
     params={"mode": Param(str, "nn", "nn (nearest neighbour) or pairwise |90° − θ_ij|",
                           choices=("nn", "pairwise"))},
 ))
 register(Diagnostic(
     "anisotropy", G, anisotropy,
     "mean cosine over pairs i≠j (Ethayarajh 2019); near 0 = isotropic, near 1 = a narrow cone",
-    higher_is_better=False, outputs=("anisotropy",),
+    outputs=(ANISOTROPY,),
 ))
 register(Diagnostic(
     "effective_rank", G, effective_rank,
     "RankMe effective rank exp(entropy of normalised singular values) (Garrido et al. 2023)",
-    higher_is_better=True, outputs=("effective_rank",),
+    outputs=(EFFECTIVE_RANK,),
 ))
 register(Diagnostic(
     "hubness", G, hubness,
     "skewness of k-occurrence, antihub share, hub occurrence (Radovanović et al. 2010)",
-    higher_is_better=False, outputs=("hubness_skew", "antihub_share", "hub_occurrence"),
+    outputs=(HUBNESS_SKEW, ANTIHUB_SHARE, HUB_OCCURRENCE),
     params={"k": Param(int, 10, "neighbours", low=1),
             "hub_size": Param(float, 2.0, "hubs have k-occurrence ≥ hub_size·k", low=0, low_open=True)},
 ))
 register(Diagnostic(
     "intrinsic_dim", G, intrinsic_dim,
     "TwoNN intrinsic dimension (Facco et al. 2017); duplicates removed and counted",
-    higher_is_better=None, outputs=("intrinsic_dim",),
+    outputs=(INTRINSIC_DIM,),
 ))

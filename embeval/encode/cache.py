@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeval.encode.base import EncoderConfig
+from embeval.encode.config import EncoderConfig
 from embeval.notices import EmbevalWarning
 
 _CHUNK = 500  # SQLite host-parameter limit is 999 on older builds

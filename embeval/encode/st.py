@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeval.encode.base import EncoderConfig
+from embeval.encode.config import EncoderConfig
 from embeval.errors import ModelError
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")

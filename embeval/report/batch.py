@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from embeval.report.results import GateResult, Report, _clean, dumps, provenance
+from embeval.results import GateResult, Report, _clean, dumps, provenance
 
 NO_MODEL = "-"  # model column of items whose inputs are precomputed vectors
 

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embeval.diagnostics.registry import key_params, stamp_identity
 from embeval.errors import InputError, UsageError
 from embeval.report.gates import NAME, NUMBER, parse_params
-from embeval.report.results import GateResult, Report, Result, dumps, params_match
+from embeval.results import GateResult, Report, Result, dumps, params_match
 
 _REGRESS = re.compile(rf"^\s*(\*|{NAME})\s*(?:\(([^()]*)\))?\s*(>=|>)\s*({NUMBER})\s*(%?)\s*$")
 REGRESS_USAGE = ("expected 'METRIC>TOLERANCE' (fail if METRIC got worse by more than TOLERANCE; "
@@ -61,7 +62,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        return Result(self.metric, 0.0, self.params).label()
+        return Result(self.metric, 0.0, key_params(self.metric, self.params)).label()
 
     @property
     def delta(self) -> float | None:
@@ -180,13 +181,13 @@ def load_side(path: str | Path) -> Side:
     try:
         if doc.get("kind") == "batch":
             batch = Batch.from_dict(doc)
-            items = {it.key: it.report for it in batch.items if it.report is not None}
+            items = {it.key: stamp_identity(it.report) for it in batch.items if it.report is not None}
             return Side(str(p), "batch", items, {**info, "kind": "batch", "config": batch.config})
         if doc.get("command") == "compare":
             raise InputError(p, "is a comparison, not a report; compare two reports")
         if "command" not in doc or not isinstance(doc.get("results"), list):
             raise InputError(p, "not an embeval JSON report (no 'command' and 'results')")
-        report = Report.from_dict(doc)
+        report = stamp_identity(Report.from_dict(doc))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
     return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})
@@ -284,8 +285,6 @@ def _finite(v: float | None) -> float | None:
 
 def _same_params(metric: str, a: dict, b: dict) -> bool:
     """Same identifying parameters (descriptive ones, like counts, may differ)."""
-    from embeval.report.results import key_params
-
     a, b = key_params(metric, a), key_params(metric, b)
     return set(a) == set(b) and params_match(a, b)
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from embeval.errors import UsageError
-from embeval.report.render import write_atomic
-from embeval.report.results import dumps
+from embeval.io.atomic import write_atomic
+from embeval.results import dumps
 
 VECTOR_SUFFIXES = (".npy", ".csv", ".json")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embeval.errors import UsageError
-from embeval.report.results import GateResult, Report
+from embeval.results import GateResult, Report
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 NAME = r"[A-Za-z_][\w@.]*"

@@ -8,7 +8,7 @@ import html
 from collections.abc import Callable
 
 from embeval.report.batch import Batch, Item, by_command, fmt_value, pivot
-from embeval.report.results import Report, dumps
+from embeval.results import Report, dumps
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from embeval.errors import UsageError
+from embeval.io.atomic import write_atomic
 
 ITEM_SUFFIXES = (".csv", ".parquet")
 
@@ -21,8 +22,6 @@ def check_items_path(path: str | os.PathLike) -> None:
 
 def write_items(path: str | os.PathLike, table) -> None:
     """Write ``table`` (an ItemTable) atomically: a temporary file beside ``path``, then rename."""
-    from embeval.report.render import write_atomic
-
     check_items_path(path)
     path = Path(path)
     frame = table.to_frame()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from embeval.errors import UsageError
-from embeval.report.render import write_atomic
+from embeval.io.atomic import write_atomic
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 MAX_POINTS = 5000  # per set; more points only blacken the picture

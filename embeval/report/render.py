@@ -6,8 +6,8 @@ import csv
 import io
 import math
 
-from embeval.io.atomic import write_atomic  # noqa: F401 - re-exported for renderers
-from embeval.report.results import Report, Result, dumps
+from embeval.report.items import print_items
+from embeval.results import Report, Result, dumps
 
 
 def _fmt(v: float | None) -> str:
@@ -110,8 +110,6 @@ def print_table(report: Report, console) -> None:
     for note in report.notes:
         console.print(f"[dim]{note}[/]")
     if report.items is not None:
-        from embeval.report.items import print_items
-
         print_items(report.items, console)
 
 

@@ -63,7 +63,7 @@ def roc_png(curve, title: str = "pooled ROC (all query-document pairs)") -> byte
 
 
 def write_roc(path: str | Path, curve) -> None:
-    from embeval.report.render import write_atomic
+    from embeval.io.atomic import write_atomic
 
     check_roc_path(path)
     p = Path(path)

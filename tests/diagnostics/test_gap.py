@@ -392,9 +392,8 @@ def test_outputs_declared_and_finite(diag, rng):
     a = rng.standard_normal((40, 6)).astype(np.float32) + 0.5
     b = rng.standard_normal((40, 6)).astype(np.float32)
     res = _run(diag, a, b, True)
-    declared = set(diag.outputs)
     for name, value in res.items():
-        assert name in declared or name.rsplit("@", 1)[0] + "@K" in declared, name
+        assert diag.output(name) is not None, name
         assert np.isfinite(value), name
 
 

@@ -334,7 +334,7 @@ def test_scale_invariance_and_declared_outputs(diag, labelled, rng):
         assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), k
     sp = Space.build(x, labels=y.astype(str))
     for r in diag.func(sp, **diag.defaults()):
-        assert r.metric in diag.outputs and r.higher_is_better is diag.higher_is_better
+        assert r.higher_is_better is diag.output(r.metric).higher_is_better
         assert np.isfinite(r.value)
 
 
@@ -344,7 +344,7 @@ def test_better_separated_classes_score_better(diag, rng):
     x_mix = x_sep + rng.standard_normal(x_sep.shape).astype(np.float32) * 3
     sep, mix = _run(diag, x_sep, y), _run(diag, x_mix, y)
     for k in sep:
-        if diag.higher_is_better:
+        if diag.outputs[0].higher_is_better:
             assert sep[k] > mix[k], k
         elif diag.name != "opis":  # OPIS measures consistency, not separation
             assert sep[k] < mix[k], k

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from embeval.errors import UsageError
 from embeval.report.gates import apply_gates, failure_summary, parse_gate
 from embeval.report.junit import Case, Suite, report_suites, to_junit
-from embeval.report.results import Report, Result
+from embeval.results import Report, Result
 
 
 def _report(**values) -> Report:

@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLE
 from embeval.report.batch import Batch, Item
 from embeval.report.html import batch_html, report_html
-from embeval.report.results import Report, Result
+from embeval.results import Report, Result
 from test_cli_run import parse_html, png_images
 
 
