@@ -135,7 +135,8 @@ class Report:
 
     def save(self, path: str | Path) -> Path:
         """Write the report; the format comes from the suffix (.json .csv .md .html)."""
-        from embeval.report.render import RENDERERS, SUFFIX_FORMAT, write_atomic
+        from embeval.io.atomic import write_atomic
+        from embeval.report.render import RENDERERS, SUFFIX_FORMAT
 
         p = Path(path)
         fmt = SUFFIX_FORMAT.get(p.suffix.lower())
