@@ -227,6 +227,8 @@ def gap_report(
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
+    name_a: str | None = None,
+    name_b: str | None = None,
     seed: int = 0,
     progress: Progress = NULL,
 ) -> Report:
@@ -238,6 +240,8 @@ def gap_report(
     ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
     A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
     ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
+    ``name_a`` / ``name_b`` name the sets ("images", "captions") in notes, pictures and the HTML
+    report (default: the file names).
     ``export_gap`` (.npy/.csv/.json) and ``plot`` (.png/.svg/.pdf) are written, atomically,
     only after every metric has been computed.
     """
@@ -267,22 +271,24 @@ def gap_report(
         if encoder is not None:
             raise UsageError("with --model pass two text inputs A B (a single input is a (2, n, d) .npy)")
         set_a, set_b = load_stacked_pair(a)
-        name_a, name_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
-        notes.append(f"A = {name_a}, B = {name_b} (one (2, n, d) file)")
+        name_a_default, name_b_default = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
+        notes.append(f"A = {name_a or name_a_default}, B = {name_b or name_b_default} (one (2, n, d) file)")
     else:
         load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
                     progress=progress)
         set_a = load_input(a, role="query", **load)
         set_b = load_input(b, role="document", **load)
         check_same_dim(set_a, set_b)
-        name_a, name_b = Path(a).name, Path(b).name
+        name_a_default, name_b_default = Path(a).name, Path(b).name
+    name_a, name_b = name_a or name_a_default, name_b or name_b_default
     if paired and set_a.n != set_b.n:
         raise UsageError(f"--paired needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")
 
     space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress)
     report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
-                    settings={"seed": seed, "paired": paired, "normalized": True})
+                    settings={"seed": seed, "paired": paired, "normalized": True,
+                              "names": {"a": name_a, "b": name_b}})
     for diag, params in chosen:
         key, value = overrides.get(diag.name, (None, None))
         if value is not None:
@@ -476,6 +482,7 @@ def retrieval_report(
         sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         roc=roc, seed=seed, progress=progress,
+        query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)), doc_texts=c.texts,
     )
 
 
@@ -523,7 +530,7 @@ def retrieval_report_beir(
     return retrieval_report_from_arrays(
         queries, corpus, qrels, q_ids, data.corpus.ids, inputs=inputs,
         sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
-        **options,
+        query_texts=dict(zip(q_ids, q_texts)), doc_texts=data.corpus.texts, **options,
     )
 
 
@@ -554,6 +561,8 @@ def retrieval_report_from_arrays(
     seed: int = 0,
     progress: Progress = NULL,
     notes: Sequence[str] = (),
+    query_texts: dict[str, str] | None = None,
+    doc_texts: Sequence[str] | None = None,
 ) -> Report:
     """The retrieval report from vectors already loaded (or encoded) and validated row-wise.
 
@@ -590,6 +599,11 @@ def retrieval_report_from_arrays(
     from embeval.report.series import roc_series, score_series
 
     report.series = {"roc": roc_series(out.roc), "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
+    if out.per_query:
+        from embeval.report.worst import worst_queries
+
+        report.series["worst_queries"] = worst_queries(q_unit, c_unit, aligned, out.per_query, doc_ids,
+                                                       query_texts=query_texts, doc_texts=doc_texts)
     report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
                         f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)

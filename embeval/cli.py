@@ -489,6 +489,8 @@ def gap_cmd(
     k: Annotated[Optional[int], typer.Option("--k", help="Neighbours for knn_mixing (default 10).")] = None,
     shift_lambda: Annotated[Optional[float], typer.Option("--shift-lambda", help="gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖).")] = None,
     export_gap: Annotated[Optional[Path], typer.Option("--export-gap", help="Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json).")] = None,
+    name_a: Annotated[Optional[str], typer.Option("--name-a", help="Name of set A in notes, pictures and reports (e.g. images; default: its file name).")] = None,
+    name_b: Annotated[Optional[str], typer.Option("--name-b", help="Name of set B (e.g. captions).")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
@@ -524,7 +526,7 @@ def gap_cmd(
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=encoder, seed=seed, progress=_progress(quiet),
+        encoder=encoder, name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
     )
     emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
 

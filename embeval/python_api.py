@@ -277,11 +277,15 @@ class _Inputs:
 
     def relabel(self, report) -> None:
         """Inputs that were arrays are named as such in the report, not by their temporary path."""
+        from embeval.io.fileinfo import shown_path
+
+        names = {**self.names, **{shown_path(p): n for p, n in self.names.items()}}
         for info in report.inputs.values():
-            if isinstance(info, dict) and str(info.get("path")) in self.names:
-                info["path"] = self.names[str(info["path"])]
+            if isinstance(info, dict) and "path" in info:
+                key = str(info["path"])
+                info["path"] = names.get(key, names.get(os.path.abspath(key), key))
         for i, note in enumerate(report.notes):
-            for tmp, name in self.names.items():
+            for tmp, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
                 note = note.replace(tmp, name)
             report.notes[i] = note
 
@@ -391,8 +395,8 @@ def gap(a: Any, b: Any = None, *, model: str | None = None, paired: bool = False
             if arr.ndim != 3 or arr.shape[0] != 2:
                 raise UsageError("gap(a): a single input must be a (2, n, d) array holding A = [0] and B = [1]")
             a, b = arr[0], arr[1]
-        pa = tmp.any(a, name_a or "A", model)
-        pb = None if b is None else tmp.any(b, name_b or "B", model)
+        pa = tmp.any(a, "A", model)
+        pb = None if b is None else tmp.any(b, "B", model)
         extra = {k: v for k, v in (("name_a", name_a), ("name_b", name_b)) if v is not None and _accepts(gap_report, k)}
         report = gap_report(pa, pb, paired=paired, metrics=_metric_list(metrics), encoder=_encoder(model),
                             seed=seed, progress=_progress(progress), **extra, **options)

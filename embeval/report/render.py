@@ -37,15 +37,21 @@ def to_json(report: Report) -> str:
 
 
 def to_csv(report: Report) -> str:
+    """One row per result; with per-query values (``--per-query``) one row per query and metric
+    instead (``query_id,metric,value``; the aggregates stay in the table, JSON and HTML)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better", "query_id"])
+    if report.per_query:
+        w.writerow(["query_id", "metric", "value"])
+        for row in report.per_query:
+            value = row["value"]
+            w.writerow([row["query_id"], row["metric"], "" if value != value else value])
+        return buf.getvalue()
+    w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"])
     for r in report.results:
         d = r.to_dict()
         w.writerow([r.metric, d["value"], dumps(r.params) if r.params else "", r.n,
-                    d["ci_low"], d["ci_high"], r.higher_is_better, ""])
-    for row in report.per_query:
-        w.writerow([row["metric"], row["value"], "", "", "", "", "", row["query_id"]])
+                    d["ci_low"], d["ci_high"], r.higher_is_better])
     return buf.getvalue()
 
 
