@@ -14,6 +14,28 @@ from typing import Annotated, Optional
 
 import typer
 
+def _help_markup():
+    """Rich help panels where the terminal is wide enough for them (100+ columns); plain help,
+    wrapped to the width, in narrower terminals and when the help is piped or captured, so that no
+    description is squeezed into a narrow column and cut."""
+    import os
+    import shutil
+
+    if os.environ.get("EMBEVAL_HELP") in ("rich", "plain"):
+        return "rich" if os.environ["EMBEVAL_HELP"] == "rich" else None
+    if not sys.stdout.isatty():
+        return None
+    return "rich" if shutil.get_terminal_size((80, 24)).columns >= 100 else None
+
+
+_MARKUP = _help_markup()
+
+
+def _lit(text: str) -> str:
+    """Help text shown literally: square brackets escaped only where Rich markup would eat them."""
+    return text.replace("[", "\\[") if _MARKUP == "rich" else text
+
+
 app = typer.Typer(
     name="embeval",
     help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.\n\n"
@@ -21,7 +43,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=_MARKUP,
 )
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -588,7 +610,7 @@ def compare_cmd(
 @app.command("run")
 @boundary
 def run_cmd(
-    config: Annotated[Path, typer.Argument(help="Batch config (TOML): \\[settings], \\[\\[models]], \\[\\[datasets]], \\[\\[jobs]]. See the README.")],
+    config: Annotated[Path, typer.Argument(help=_lit("Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."))],
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else ./embeval-report).")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first item that errors or fails a gate (the rest are marked skipped).")] = False,
     fail_if: FailIfOpt = None,
@@ -660,7 +682,7 @@ def run_cmd(
 # embeval cache ------------------------------------------------------------------------------
 
 cache_app = typer.Typer(help="Inspect or clear the embedding cache (info, list, clear).", no_args_is_help=True,
-                        rich_markup_mode="rich")
+                        rich_markup_mode=_MARKUP)
 app.add_typer(cache_app, name="cache")
 CacheModelOpt = Annotated[Optional[str], typer.Option("--model", help="Only the cache files of this model (its name as given to --model, its folder, or a folder with the same weights).")]
 

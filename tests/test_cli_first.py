@@ -72,6 +72,26 @@ def test_run_help_shows_toml_tables_and_no_spec_reference(cli, monkeypatch):
     assert "every item that has the metric" in flat  # docstring reflowed, not broken mid-sentence
 
 
+@pytest.mark.parametrize("mode", ["rich", "plain"])
+def test_help_in_both_renderings_keeps_brackets_and_is_not_cut(mode):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "EMBEVAL_HELP": mode, "COLUMNS": "120" if mode == "rich" else "80",
+           "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "embeval", "run", "--help"], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    flat = " ".join(out.replace("│", " ").split())
+    assert "[settings], [[models]], [[datasets]], [[jobs]]" in flat
+    geo = subprocess.run([sys.executable, "-m", "embeval", "geometry", "--help"], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert "…" not in geo
+    assert max(len(line) for line in geo.splitlines()) <= int(env["COLUMNS"])
+
+
 def test_shell_completion_is_offered(cli):
     r = cli("--help")
     assert "--install-completion" in r.stdout and "--show-completion" in r.stdout
