@@ -113,8 +113,12 @@ def encode_texts(
     cache = None
     hit_idx = hit_vecs = None
     if config.cache:
-        from embeval.encode.cache import EmbeddingCache
+        from embeval.encode.cache import EmbeddingCache, cache_dir
 
+        folder = cache_dir(config)
+        if folder.exists() and not folder.is_dir():  # before any model load, not after the encoding
+            raise InputError(folder, "the embedding cache folder is a file; give another cache folder or "
+                                     "turn the cache off")
         identity = model_identity(config)
         cache = EmbeddingCache.open({**identity, "dim": _DIMS.get(_dim_key(config))}, config)
         hit_idx, hit_vecs = cache.get_many(full)

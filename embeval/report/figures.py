@@ -75,7 +75,7 @@ def metric_bars(metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, fl
         best = best_index(vals, hib)
         for i, v in enumerate(vals):
             mark = "  ★ best" if i == best else ""
-            ax.text(v, i, f" {v:.4g}{mark}", va="center", ha="left", fontsize=7,
+            ax.text(v + (err[1][i] if err is not None else 0), i, f" {v:.4g}{mark}", va="center", ha="left", fontsize=7,
                     fontweight="bold" if i == best else "normal", clip_on=False)
         ax.set_yticks(range(len(vals)), [f"★ {nm}" if i == best else nm for i, nm in enumerate(names)], fontsize=7)
         arrow = {True: " (↑ better)", False: " (↓ better)", None: ""}[hib]

@@ -19,7 +19,8 @@ def _fmt(v: float | None) -> str:
 
 
 def _params(r: Result) -> str:
-    return ", ".join(f"{k}={v}" for k, v in r.params.items())
+    """Parameters as the table shows them (floats to 4 significant digits; JSON/CSV keep them exact)."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.params.items())
 
 
 def _direction(r: Result) -> str:

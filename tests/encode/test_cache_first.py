@@ -161,3 +161,13 @@ def test_weights_hashed_once_remembered_by_path_size_mtime(mock, tmp_path, monke
     assert st.model_identity(cfg)["weights_sha256"] == hashlib.sha256(b"other" * 1000).hexdigest()
     [entry] = list_caches(tmp_path / "c")
     assert entry.entries == 30 and entry.dim == 8
+
+
+def test_cache_folder_that_is_a_file_fails_before_loading(mock, tmp_path):
+    from embeval.errors import InputError
+
+    f = tmp_path / "not-a-folder"
+    f.write_text("x")
+    with pytest.raises(InputError, match="cache folder is a file"):
+        encode_texts(TEXTS, EncoderConfig(model="mock-model-xyz", cache_dir=str(f)))
+    assert mock.loads == 0
