@@ -139,6 +139,8 @@ def geometry_report(
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
     if sample < 0:
         raise UsageError("--sample must be positive")
+    if sample:
+        _warn_unused({"sample": (sample, "uniformity")}, {d.name for d, _ in chosen})
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
         from embeval.io.labels import load_labels
@@ -263,8 +265,8 @@ def gap_report(
                              hints={"pairs": "pass --paired when row i of A is the partner of row i of B"})
     overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
                  "gap_shift": ("lam", shift_lambda)}
-    _warn_unused({"--folds": (folds, "linear_separability"), "--k": (k, "knn_mixing"),
-                  "--shift-lambda": (shift_lambda, "gap_shift")}, {d.name for d, _ in chosen})
+    _warn_unused({"folds": (folds, "linear_separability"), "k": (k, "knn_mixing"),
+                  "shift_lambda": (shift_lambda, "gap_shift")}, {d.name for d, _ in chosen})
 
     notes = []
     if b is None:
@@ -343,8 +345,8 @@ def _warn_unused(options: dict[str, tuple[Any, str]], chosen: set[str]) -> None:
 
     for option, (value, diag) in options.items():
         if value is not None and diag not in chosen:
-            warnings.warn(f"{option} has no effect: it tunes {diag}, which is not among the chosen metrics",
-                          IgnoredOptionWarning, stacklevel=3)
+            warnings.warn(f"the {option} setting has no effect: it tunes {diag}, which is not among the "
+                          "chosen metrics", IgnoredOptionWarning, stacklevel=3)
 
 
 def encoding_settings(encoder, role: str) -> dict:

@@ -149,8 +149,16 @@ def _progress(quiet: bool):
 
 def _encoder(model, batch_size=32, max_seq_length=None, device=None, query_prompt="",
              document_prompt="", cache=True, cache_dir=None):
-    """An EncoderConfig when --model is given, else None (inputs are embeddings)."""
+    """An EncoderConfig when --model is given, else None (inputs are embeddings; encoding options
+    given anyway are named in one warning line instead of being silently ignored)."""
     if model is None:
+        given = [name for name, value, default in (
+            ("--batch-size", batch_size, 32), ("--max-seq-length", max_seq_length, None), ("--device", device, None),
+            ("--query-prompt", query_prompt, ""), ("--document-prompt", document_prompt, ""),
+            ("--no-cache", cache, True), ("--cache-dir", cache_dir, None)) if value != default]
+        if given:
+            _warn(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect without --model "
+                  "(the inputs are embeddings)")
         return None
     from embeval.encode import EncoderConfig
     from embeval.errors import UsageError
@@ -160,6 +168,14 @@ def _encoder(model, batch_size=32, max_seq_length=None, device=None, query_promp
     return EncoderConfig(model=model, batch_size=batch_size, max_seq_length=max_seq_length, device=device,
                          query_prompt=query_prompt, document_prompt=document_prompt, cache=cache,
                          cache_dir=None if cache_dir is None else str(cache_dir))
+
+
+def _warn(message: str) -> None:
+    from rich.markup import escape
+
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]embeval: warning:[/] {escape(message)}")
 
 
 def _check_format(fmt: str) -> None:
@@ -341,6 +357,11 @@ def geometry_cmd(
         from embeval.report.items import check_items_path
 
         check_items_path(items)
+    else:
+        unused = [n for n, v, d in (("--items-k", items_k, 10), ("--near-dup-threshold", near_dup_threshold, 0.99))
+                  if v != d]
+        if unused:
+            _warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect without --items")
     from embeval.api import geometry_report
 
     encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)

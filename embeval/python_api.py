@@ -369,8 +369,9 @@ def retrieval(queries: Any, corpus: Any = None, qrels: Any = None, *, model: str
         raise UsageError("retrieval needs queries, corpus and qrels (or one BEIR folder)")
     with ExitStack() as stack:
         tmp = _Inputs(stack)
-        report = retrieval_report(tmp.any(queries, "queries", model, query_ids), tmp.any(corpus, "corpus", model, doc_ids),
-                                  tmp.qrels(qrels), encoder=_encoder(model), **common)
+        report = retrieval_report(tmp.any(queries, "queries", model, query_ids),
+                                  tmp.any(corpus, "corpus", model, doc_ids), tmp.qrels(qrels),
+                                  encoder=_encoder(model), **common)
         tmp.relabel(report)
     return Report(report)
 

@@ -123,7 +123,8 @@ def test_broken_cache_is_one_warning_line_and_the_run_succeeds(cli, tmp_path, mo
     cache = tmp_path / "c"
     texts = tmp_path / "t.txt"
     texts.write_text("".join(f"text {i}\n" for i in range(5)))
-    assert cli("encode", texts, "-o", tmp_path / "x.npz", "--model", "mock-a", "--cache-dir", cache, "-q").exit_code == 0
+    first = cli("encode", texts, "-o", tmp_path / "x.npz", "--model", "mock-a", "--cache-dir", cache, "-q")
+    assert first.exit_code == 0
     [db] = list(cache.glob("emb-*.sqlite"))
     import gc
 
@@ -157,4 +158,16 @@ def test_option_without_effect_warns(cli):
     r = cli("gap", SAMPLE / "scifact_small" / "queries.npz", SAMPLE / "scifact_small" / "corpus.npz",
             "-m", "gap", "--folds", "10", "-q")
     assert r.exit_code == 0, r.output
-    assert "embeval: warning: --folds has no effect" in r.stderr
+    assert "embeval: warning: the folds setting has no effect" in r.stderr
+
+
+def test_options_without_effect_warn_on_embeddings(cli):
+    r = cli("geometry", S / "corpus.npy", "-m", "anisotropy", "--batch-size", "8", "--items-k", "5", "--sample", "100",
+            "-q")
+    assert r.exit_code == 0, r.output
+    err = " ".join(r.stderr.split())
+    assert "--batch-size has no effect without --model" in err
+    assert "--items-k has no effect without --items" in err
+    assert "the sample setting has no effect" in err
+    quiet = cli("geometry", S / "corpus.npy", "-m", "anisotropy", "-q")
+    assert "warning" not in quiet.stderr

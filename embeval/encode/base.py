@@ -113,7 +113,7 @@ def encode_texts(
     cache = None
     hit_idx = hit_vecs = None
     if config.cache:
-        from embeval.encode.cache import EmbeddingCache, cache_dir
+        from embeval.encode.cache import cache_dir
 
         folder = cache_dir(config)
         if folder.exists() and not folder.is_dir():  # before any model load, not after the encoding
