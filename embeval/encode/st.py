@@ -28,7 +28,12 @@ def default_model_path() -> str:
 def resolve_model(name: str) -> str:
     if name == "default":
         return default_model_path()
-    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    if name.startswith(("./", "../", "/", "~", ".\\")) or name in (".", ".."):
+        # A path, not a hub name: fail at once instead of after importing torch.
+        raise ModelError(f"model {name!r}: no such local folder")
+    return name
 
 
 # Files of a model folder that change its vectors: weights, and the configs / vocabularies beside them.

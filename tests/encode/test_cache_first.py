@@ -171,3 +171,11 @@ def test_cache_folder_that_is_a_file_fails_before_loading(mock, tmp_path):
     with pytest.raises(InputError, match="cache folder is a file"):
         encode_texts(TEXTS, EncoderConfig(model="mock-model-xyz", cache_dir=str(f)))
     assert mock.loads == 0
+
+
+def test_missing_local_model_folder_fails_before_loading(mock, tmp_path):
+    from embeval.errors import ModelError
+
+    with pytest.raises(ModelError, match="no such local folder"):
+        encode_texts(TEXTS, EncoderConfig(model="./no-such-model-dir", cache_dir=str(tmp_path)))
+    assert mock.loads == 0
