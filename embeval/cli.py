@@ -7,10 +7,14 @@ Heavy libraries (numpy, pandas, faiss, torch) are imported inside the commands, 
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -46,7 +50,17 @@ app = typer.Typer(
     rich_markup_mode=_MARKUP,
 )
 
-FORMATS = ("table", "json", "csv", "markdown", "html")
+class Format(str, Enum):
+    """Report formats on stdout (``--format``)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    html = "html"
+
+
+FORMATS = tuple(f.value for f in Format)
 
 
 class ListFormat(str, Enum):
@@ -54,6 +68,29 @@ class ListFormat(str, Enum):
 
     table = "table"
     json = "json"
+
+
+class Role(str, Enum):
+    """Which prompt an encoded text gets."""
+
+    document = "document"
+    query = "query"
+
+
+class IndexKind(str, Enum):
+    """Search index kinds (see :mod:`embeval.index.search`)."""
+
+    flat = "flat"
+    hnsw = "hnsw"
+    ivf = "ivf"
+
+
+class Layout(str, Enum):
+    """Layouts of a graded-pairs file (see :mod:`embeval.io.pairs`)."""
+
+    auto = "auto"
+    columns = "columns"
+    stsb = "stsb"
 
 
 def _version(value: bool) -> None:
@@ -90,7 +127,7 @@ def _warnings_as_lines() -> None:
         warnings.showwarning = show
 
 # Options shared by the commands ------------------------------------------------------------
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="stdout format: table, json, csv, markdown or html.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="stdout format.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here (format from the suffix: .json .csv .md .html), atomically.")]
 FailIfOpt = Annotated[Optional[list[str]], typer.Option("--fail-if", help="Gate 'METRIC OP NUMBER' (OP: < <= > >= ==), e.g. 'ndcg@10 < 0.6' or 'uniformity(t=2) > -2'; exit 1 if it holds. Repeatable.", rich_help_panel="CI")]
 JunitOpt = Annotated[Optional[Path], typer.Option("--junit", help="Write the gates as JUnit XML here (one test case per gate), for CI systems.", rich_help_panel="CI")]
@@ -107,6 +144,91 @@ QPromptOpt = Annotated[str, typer.Option("--query-prompt", help="Prefix for quer
 DPromptOpt = Annotated[str, typer.Option("--document-prompt", help="Prefix for document texts (e.g. 'passage: ').", rich_help_panel="Encoding")]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval).", rich_help_panel="Encoding")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder.", rich_help_panel="Encoding")]
+
+
+# Option groups, defined once -----------------------------------------------------------------
+# Typer's idiom for click's shared-option decorators (sqlite-utils' ``output_options``): a group is
+# a list of parameters and a function that builds one object from them. ``@options(...)`` adds the
+# group's parameters to a command's signature (so --help lists them) and hands the command the
+# built object under the group's name.
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    name: str
+    params: tuple[inspect.Parameter, ...]
+    build: Callable[..., Any]
+
+
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the option groups ``groups``: their parameters join its signature, and the
+    command receives each group's built object as the keyword argument named after the group."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        sig = inspect.signature(fn)
+        names = {g.name for g in groups}
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in sig.parameters.values() if p.name not in names]
+        extra = [p for g in groups for p in g.params]
+
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            for g in groups:
+                kwargs[g.name] = g.build(**{p.name: kwargs.pop(p.name) for p in g.params})
+            return fn(**kwargs)
+
+        params = own + extra
+        wrapper.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
+
+
+def encoding_options(*, model_default: str | None = None, query_prompt: bool = True) -> OptionGroup:
+    """The encoding block (``--model`` … ``--cache-dir``), built into an EncoderConfig (None when
+    ``--model`` is not given: the inputs are embeddings). ``query_prompt``: whether the command
+    encodes queries at all."""
+    model_opt: Any = ModelOpt if model_default is None else Annotated[str, typer.Option(
+        "--model", help="sentence-transformers name, local path, or 'default'.", rich_help_panel="Encoding")]
+    params = [_param("model", model_opt, model_default), _param("batch_size", BatchOpt, 32),
+              _param("max_seq_length", MaxLenOpt, None), _param("device", DeviceOpt, None)]
+    if query_prompt:
+        params.append(_param("query_prompt", QPromptOpt, ""))
+    params += [_param("document_prompt", DPromptOpt, ""), _param("cache", CacheOpt, True),
+               _param("cache_dir", CacheDirOpt, None)]
+    return OptionGroup("encoder", tuple(params), _encoder)
+
+
+@dataclass
+class Output:
+    """The output/gates block: where and how the report goes, and the gates it must pass.
+    Checked once, when the command starts (before anything loads)."""
+
+    fmt: str
+    output: Path | None
+    gates: list[Any]
+    junit: Path | None
+    out_fmt: str | None
+
+    def emit(self, report: Any) -> None:
+        emit(report, fmt=self.fmt, output=self.output, gates=self.gates, junit=self.junit, out_fmt=self.out_fmt)
+
+
+def _output(fmt: Format, output: Path | None, fail_if: list[str] | None, junit: Path | None) -> Output:
+    gates = _parse_gates(fail_if)
+    out_fmt = _output_format(output, fmt.value)
+    _check_junit(junit)
+    return Output(fmt.value, output, gates, junit, out_fmt)
+
+
+OUTPUT = OptionGroup("out", (_param("fmt", FormatOpt, Format.table), _param("output", OutputOpt, None),
+                             _param("fail_if", FailIfOpt, None), _param("junit", JunitOpt, None)), _output)
 
 
 def _die(message: str) -> None:
@@ -147,8 +269,9 @@ def _progress(quiet: bool):
     return RichProgress(Console(stderr=True))
 
 
-def _encoder(model, batch_size=32, max_seq_length=None, device=None, query_prompt="",
-             document_prompt="", cache=True, cache_dir=None):
+def _encoder(*, model: str | None, batch_size: int = 32, max_seq_length: int | None = None,
+             device: str | None = None, query_prompt: str = "", document_prompt: str = "", cache: bool = True,
+             cache_dir: Path | None = None):
     """An EncoderConfig when --model is given, else None (inputs are embeddings; encoding options
     given anyway are named in one warning line instead of being silently ignored)."""
     if model is None:
@@ -171,18 +294,10 @@ def _encoder(model, batch_size=32, max_seq_length=None, device=None, query_promp
 
 
 def _warn(message: str) -> None:
+    from rich.console import Console
     from rich.markup import escape
 
-    from rich.console import Console
-
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]embeval: warning:[/] {escape(message)}")
-
-
-def _check_format(fmt: str) -> None:
-    from embeval.errors import UsageError
-
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
 def _output_format(output: Path | None, fmt: str) -> str | None:
@@ -233,16 +348,19 @@ def _shown(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None) -> None:
+def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None,
+         out_fmt: str | None = None) -> None:
     """Evaluate gates, print, write the report and the JUnit file, and exit with the right code
-    (1 with a one-line summary when a gate failed)."""
+    (1 with a one-line summary when a gate failed). ``out_fmt``: the output file's format when the
+    caller already checked ``output`` (see :class:`Output`)."""
     from embeval.report.gates import apply_gates, failure_summary
     from embeval.io.atomic import write_atomic
     from embeval.report.render import RENDERERS, print_table
 
-    _check_junit(junit)
+    if out_fmt is None:
+        _check_junit(junit)
+        out_fmt = _output_format(output, fmt)
     apply_gates(report, gates)
-    out_fmt = _output_format(output, fmt)
     if fmt == "table":
         from embeval.report.width import stdout_console
 
@@ -315,6 +433,7 @@ def metrics_cmd(
 
 @app.command("geometry")
 @boundary
+@options(encoding_options(query_prompt=False), OUTPUT)
 def geometry_cmd(
     file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
     metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See 'embeval metrics'.")] = None,
@@ -323,25 +442,16 @@ def geometry_cmd(
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise rows first (the default; cosine geometry).")] = True,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
-    model: ModelOpt = None,
     text_col: TextColOpt = "text",
-    batch_size: BatchOpt = 32,
-    max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
-    document_prompt: DPromptOpt = "",
-    cache: CacheOpt = True,
-    cache_dir: CacheDirOpt = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; .npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis.")] = None,
     label_col: Annotated[Optional[str], typer.Option("--label-col", help="Label column of the embeddings file (or, with --labels, of the label file).")] = None,
     items: Annotated[Optional[Path], typer.Option("--items", help="Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags hub/antihub/near_duplicate/label_suspect.")] = None,
     items_k: Annotated[int, typer.Option("--items-k", help="Neighbours for the per-item table.")] = 10,
     near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help="Flag near_duplicate when the cosine to the nearest other row is at least this.")] = 0.99,
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    fail_if: FailIfOpt = None,
-    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    encoder: Any = None,
+    out: Any = None,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
     hubness, intrinsic dimension; with labels also tolerance, kNN label agreement and accuracy,
@@ -349,10 +459,6 @@ def geometry_cmd(
 
     FILE is an embedding file, or texts (.txt, .jsonl/.csv/.tsv/.parquet with --text-col, a BEIR
     folder's corpus) when --model is given (the per-item file then shows each text)."""
-    _check_format(fmt)
-    gates = _parse_gates(fail_if)
-    _output_format(output, fmt)
-    _check_junit(junit)
     if items is not None:
         from embeval.report.items import check_items_path
 
@@ -364,7 +470,6 @@ def geometry_cmd(
             _warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect without --items")
     from embeval.api import geometry_report
 
-    encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
     report = geometry_report(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
         vector_col=vector_col, text_col=text_col, encoder=encoder, labels=labels, label_col=label_col,
@@ -375,39 +480,29 @@ def geometry_cmd(
         from embeval.report.items import write_items
 
         write_items(items, report.items)
-    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
+    out.emit(report)
 
 
 @app.command("encode")
 @boundary
+@options(encoding_options(model_default="default"))
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help="Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: .npy .npz .parquet .csv .tsv .jsonl (ids kept except in .npy).")],
-    model: Annotated[str, typer.Option("--model", help="sentence-transformers name, local path, or 'default'.")] = "default",
-    role: Annotated[str, typer.Option("--role", help="document or query: which prompt to prepend.")] = "document",
+    role: Annotated[Role, typer.Option("--role", help="Which prompt to prepend.")] = Role.document,
     text_col: TextColOpt = "text",
     id_col: IdColOpt = "id",
-    batch_size: BatchOpt = 32,
-    max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
-    query_prompt: QPromptOpt = "",
-    document_prompt: DPromptOpt = "",
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors.")] = True,
-    cache: CacheOpt = True,
-    cache_dir: CacheDirOpt = None,
     quiet: QuietOpt = False,
+    encoder: Any = None,
 ) -> None:
     """Encode texts with a model and write the vectors (with ids) in any format embeval reads."""
     from dataclasses import replace
 
     from embeval.api import encode_file
-    from embeval.errors import UsageError
 
-    if role not in ("document", "query"):
-        raise UsageError("--role must be document or query")
-    encoder = replace(_encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt,
-                               cache, cache_dir), normalize=normalize)
-    n, d = encode_file(file, output, encoder=encoder, role=role, text_col=text_col, id_col=id_col,
+    encoder = replace(encoder, normalize=normalize)
+    n, d = encode_file(file, output, encoder=encoder, role=role.value, text_col=text_col, id_col=id_col,
                        progress=_progress(quiet))
     if not quiet:
         from rich.console import Console
@@ -417,42 +512,30 @@ def encode_cmd(
 
 @app.command("pairs")
 @boundary
+@options(encoding_options(model_default="default", query_prompt=False), OUTPUT)
 def pairs_cmd(
     file: Annotated[Path, typer.Argument(help="Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file (sts-test.csv).")],
-    model: Annotated[str, typer.Option("--model", help="sentence-transformers name, local path, or 'default'.")] = "default",
-    layout: Annotated[str, typer.Option("--layout", help="auto, columns (named columns) or stsb (STS Benchmark release: tab-separated, no header, score in field 5, sentences in 6 and 7).")] = "auto",
+    layout: Annotated[Layout, typer.Option("--layout", help="columns (named columns), stsb (STS Benchmark release: tab-separated, no header, score in field 5, sentences in 6 and 7) or auto (tell from the file).")] = Layout.auto,
     text_a_col: Annotated[str, typer.Option("--text-a-col", help="First text column.")] = "text_a",
     text_b_col: Annotated[str, typer.Option("--text-b-col", help="Second text column.")] = "text_b",
     score_col: Annotated[str, typer.Option("--score-col", help="Gold score column.")] = "score",
     metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Subset of spearman, pearson, pair_alignment.")] = None,
-    batch_size: BatchOpt = 32,
-    max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
-    document_prompt: DPromptOpt = "",
-    cache: CacheOpt = True,
-    cache_dir: CacheDirOpt = None,
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    fail_if: FailIfOpt = None,
-    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    encoder: Any = None,
+    out: Any = None,
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
-    _check_format(fmt)
-    gates = _parse_gates(fail_if)
-    _output_format(output, fmt)
-    _check_junit(junit)
     from embeval.api import pairs_report
 
-    encoder = _encoder(model, batch_size, max_seq_length, device, "", document_prompt, cache, cache_dir)
-    report = pairs_report(file, encoder=encoder, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col,
+    report = pairs_report(file, encoder=encoder, layout=layout.value, text_a_col=text_a_col, text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
-    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
+    out.emit(report)
 
 
 @app.command("retrieval")
 @boundary
+@options(encoding_options(), OUTPUT)
 def retrieval_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use --queries/--corpus/--qrels.")] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
@@ -460,7 +543,7 @@ def retrieval_cmd(
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
     qrels: Annotated[Optional[Path], typer.Option("--qrels", help="Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant.")] = None,
     k: Annotated[str, typer.Option("--k", help="Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated.")] = "1,10,100",
-    index: Annotated[str, typer.Option("--index", help="flat (exact, default), hnsw or ivf (approximate: also reports ann_recall@K against exact search on a sample).")] = "flat",
+    index: Annotated[IndexKind, typer.Option("--index", help="flat (exact) or hnsw / ivf (approximate: also reports ann_recall@K against exact search on a sample).")] = IndexKind.flat,
     hnsw_m: Annotated[Optional[int], typer.Option("--hnsw-m", help="hnsw: links per node (default 32).")] = None,
     ef_construction: Annotated[Optional[int], typer.Option("--ef-construction", help="hnsw: build-time candidate list (default 200).")] = None,
     ef_search: Annotated[Optional[int], typer.Option("--ef-search", help="hnsw: search-time candidate list (default 128, at least the largest k).")] = None,
@@ -471,35 +554,20 @@ def retrieval_cmd(
     roc: Annotated[Optional[Path], typer.Option("--roc", help="Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
-    model: ModelOpt = None,
     text_col: TextColOpt = "text",
-    batch_size: BatchOpt = 32,
-    max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
-    query_prompt: QPromptOpt = "",
-    document_prompt: DPromptOpt = "",
-    cache: CacheOpt = True,
-    cache_dir: CacheDirOpt = None,
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    fail_if: FailIfOpt = None,
-    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    encoder: Any = None,
+    out: Any = None,
 ) -> None:
     """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
     MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
     negative score separation. Only queries present in the qrels are scored."""
     from embeval.errors import UsageError
 
-    _check_format(fmt)
-    gates = _parse_gates(fail_if)
-    _output_format(output, fmt)
-    _check_junit(junit)
-    encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache, cache_dir)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
-    options = dict(k=k, index=index, index_params={name: v for name, v in params.items() if v is not None},
+    options = dict(k=k, index=index.value, index_params={name: v for name, v in params.items() if v is not None},
                    threads=threads, per_query=per_query, roc=roc, seed=seed)
     if data is not None:
         from embeval.api import retrieval_report_beir
@@ -518,11 +586,12 @@ def retrieval_cmd(
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
-    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
+    out.emit(report)
 
 
 @app.command("gap")
 @boundary
+@options(encoding_options(), OUTPUT)
 def gap_cmd(
     a: Annotated[Path, typer.Argument(help="Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
     b: Annotated[Optional[Path], typer.Argument(help="Set B: an embedding file (texts with --model); omit when A holds both sets.")] = None,
@@ -537,41 +606,25 @@ def gap_cmd(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
-    model: ModelOpt = None,
     text_col: TextColOpt = "text",
-    batch_size: BatchOpt = 32,
-    max_seq_length: MaxLenOpt = None,
-    device: DeviceOpt = None,
-    query_prompt: QPromptOpt = "",
-    document_prompt: DPromptOpt = "",
-    cache: CacheOpt = True,
-    cache_dir: CacheDirOpt = None,
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    fail_if: FailIfOpt = None,
-    junit: JunitOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    encoder: Any = None,
+    out: Any = None,
 ) -> None:
     """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
     separability, uniformity of each set and across, kNN mixing; with --paired also alignment,
     partner retrieval both ways, and retrieval after closing the gap.
 
     With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as queries (--query-prompt), B as documents (--document-prompt)."""
-    _check_format(fmt)
-    gates = _parse_gates(fail_if)
-    _output_format(output, fmt)
-    _check_junit(junit)
     from embeval.api import gap_report
 
-    encoder = _encoder(model, batch_size, max_seq_length, device, query_prompt, document_prompt, cache,
-                       cache_dir)
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
         encoder=encoder, name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
     )
-    emit(report, fmt=fmt, output=output, gates=gates, junit=junit)
+    out.emit(report)
 
 
 @app.command("compare")
@@ -585,7 +638,7 @@ def compare_cmd(
     confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the paired-bootstrap interval of the delta.")] = 0.95,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples (and sign flips) of the paired test.")] = 10_000,
     seed: SeedOpt = 0,
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:
     """Compare two reports metric by metric: old, new, delta, relative change, and for per-query
@@ -598,7 +651,7 @@ def compare_cmd(
     from embeval.report.gates import summarize
     from embeval.io.atomic import write_atomic
 
-    _check_format(fmt)
+    fmt = Format(fmt).value
     if fmt == "html":
         raise UsageError("--format html: compare writes table, json, csv or markdown")
     out_fmt = _output_format(output, fmt)
@@ -636,7 +689,7 @@ def run_cmd(
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first item that errors or fails a gate (the rest are marked skipped).")] = False,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = Format.table,
     quiet: QuietOpt = False,
 ) -> None:
     """Run a batch of models × datasets × commands from one config and write one combined report
@@ -649,7 +702,7 @@ def run_cmd(
     from embeval.errors import UsageError
     from embeval.report.batch import BATCH_RENDERERS
 
-    _check_format(fmt)
+    fmt = Format(fmt).value
     if fmt == "html":
         raise UsageError("--format html: the HTML page is written to the output folder (report.html)")
     gates = _parse_gates(fail_if)

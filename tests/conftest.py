@@ -1,4 +1,5 @@
-"""Shared fixtures: seeded data, paths to ../shared/data, a Typer runner."""
+"""Shared fixtures: seeded data, paths to ../shared/data, a Typer runner, and ``--model mock``
+(a seeded mock encoder, tests/mock_encoder.py) so that only the real-data checks load the model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import mock_encoder  # noqa: E402  (tests/ is on the path: pyproject's pythonpath)
+
+mock_encoder.register()
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"

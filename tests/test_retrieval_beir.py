@@ -17,6 +17,7 @@ def _values(res):
     return {r["metric"]: r["value"] for r in json.loads(res.stdout)["results"]}
 
 
+@pytest.mark.slow  # loads the real model: parity of encoding with the precomputed sample vectors
 def test_beir_with_model_equals_precomputed(cli, model_cache):
     encoded = _values(cli("retrieval", BEIR, "--model", "default", "--cache-dir", model_cache, "-q", "-f", "json"))
     pre = _values(cli("retrieval", "--queries", BEIR / "queries.npz", "--corpus", BEIR / "corpus.npz",

