@@ -19,7 +19,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 def _help_markup():
-    """Rich help panels where the terminal is wide enough for them (100+ columns); plain help,
+    """Rich help panels where the terminal is wide enough for them (140+ columns); plain help,
     wrapped to the width, in narrower terminals and when the help is piped or captured, so that no
     description is squeezed into a narrow column and cut."""
     import os
@@ -29,7 +29,7 @@ def _help_markup():
         return "rich" if os.environ["EMBEVAL_HELP"] == "rich" else None
     if not sys.stdout.isatty():
         return None
-    return "rich" if shutil.get_terminal_size((80, 24)).columns >= 100 else None
+    return "rich" if shutil.get_terminal_size((80, 24)).columns >= 140 else None
 
 
 _MARKUP = _help_markup()

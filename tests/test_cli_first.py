@@ -80,7 +80,7 @@ def test_help_in_both_renderings_keeps_brackets_and_is_not_cut(mode):
 
     from conftest import ROOT
 
-    env = {**os.environ, "EMBEVAL_HELP": mode, "COLUMNS": "120" if mode == "rich" else "80",
+    env = {**os.environ, "EMBEVAL_HELP": mode, "COLUMNS": "140" if mode == "rich" else "80",
            "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "embeval", "run", "--help"], capture_output=True, text=True,
                          env=env, check=True).stdout
