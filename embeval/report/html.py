@@ -119,7 +119,7 @@ def _fig_gap(items: list[Item]) -> list[tuple[str, bytes]]:
                    (("gap", "gap"), ("centroid_cosine", "centroid cosine"), ("linear_separability", "separability"))
                    if rep.value(metric) is not None]
         if numbers:
-            title = f"{title}: " + ", ".join(numbers)
+            title = f"{title}\n" + ", ".join(numbers)
         names = rep.settings.get("names") or {}
         out.append((f"gap picture: {_item_name(it, items)} (top two principal components of A∪B)",
                     figures.gap_picture(title, s["a"], s["b"], paired=bool(s.get("paired")),
