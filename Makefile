@@ -25,17 +25,19 @@ run: install  ## the main job on sample_data/ (default model, offline)
 	$(VENV)/bin/embeval geometry sample_data/scifact_small/corpus.npy
 	$(VENV)/bin/embeval retrieval sample_data/scifact_small --model default
 
-test: install  ## run the whole test suite (reads ../shared/data when present)
+test: lint  ## lint, then the whole test suite (reads ../shared/data when present)
 	$(PY) -m pytest -q
 
-test-fast: install  ## tests without the slow real-data checks
+test-fast: install  ## tests without the slow real-data checks (under 2 minutes on 2 cores)
 	$(PY) -m pytest -q -m "not slow"
 
 bench: install  ## benchmarks: ratios against reference implementations
 	$(PY) bench/run.py
 
-lint: install  ## byte-compile everything (syntax check)
-	$(PY) -m compileall -q embeval tests bench
+lint: install  ## ruff check, ruff format --check and mypy on embeval/ (config in pyproject.toml)
+	$(PY) -m ruff check embeval
+	$(PY) -m ruff format --check embeval
+	$(PY) -m mypy embeval
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

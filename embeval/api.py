@@ -17,8 +17,10 @@ from embeval.results import Report
 if TYPE_CHECKING:
     import numpy as np
 
+    from embeval.io.qrels import Qrels
 
-def resolve_metrics(specs: list[str] | None, family: str, available: set[str],
+
+def resolve_metrics(specs: list[str] | None, family: str | tuple[str, ...], available: set[str],
                     hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
     """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
     ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error
@@ -161,7 +163,7 @@ def geometry_report(
                         labels=lab, seed=seed, progress=progress)
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
     if lab is not None:
-        report.settings["classes"] = int(len(space.label_codes()[1]))
+        report.settings["classes"] = len(space.label_codes()[1])
         if label_col is not None:
             report.settings["label_col"] = label_col
     if sample:
@@ -408,10 +410,9 @@ def encode_file(
 ) -> tuple[int, int]:
     """Encode a text file (or a BEIR corpus) and write vectors with ids; returns (n, d)."""
     from embeval.encode import encode_texts
+    from embeval.io.embeddings import EMBEDDING_SUFFIXES
     from embeval.io.texts import load_texts
     from embeval.io.writers import save_embeddings
-
-    from embeval.io.embeddings import EMBEDDING_SUFFIXES
 
     if Path(output).suffix.lower() not in EMBEDDING_SUFFIXES:
         raise UsageError(f"--output {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
@@ -548,9 +549,9 @@ def _id_source(path, ids, id_col: str) -> str:
 def retrieval_report_from_arrays(
     queries: np.ndarray,
     corpus: np.ndarray,
-    qrels: dict[str, dict[str, int]],
-    query_ids: Sequence[str],
-    doc_ids: Sequence[str],
+    qrels: Qrels,
+    query_ids: Sequence[str] | np.ndarray,
+    doc_ids: Sequence[str] | np.ndarray,
     *,
     inputs: dict[str, dict[str, Any]],
     sources: tuple[str, str, str] = ("queries", "corpus", "qrels"),

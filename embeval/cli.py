@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -68,6 +68,7 @@ class ListFormat(str, Enum):
 
     table = "table"
     json = "json"
+    markdown = "markdown"
 
 
 class Role(str, Enum):
@@ -103,7 +104,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=(
+        "Print the version and exit."
+    ))] = False,
 ) -> None:
     """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.
 
@@ -128,22 +131,46 @@ def _warnings_as_lines() -> None:
 
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="stdout format.")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here (format from the suffix: .json .csv .md .html), atomically.")]
-FailIfOpt = Annotated[Optional[list[str]], typer.Option("--fail-if", help="Gate 'METRIC OP NUMBER' (OP: < <= > >= ==), e.g. 'ndcg@10 < 0.6' or 'uniformity(t=2) > -2'; exit 1 if it holds. Repeatable.", rich_help_panel="CI")]
-JunitOpt = Annotated[Optional[Path], typer.Option("--junit", help="Write the gates as JUnit XML here (one test case per gate), for CI systems.", rich_help_panel="CI")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help=(
+    "Write the report here (format from the suffix: .json .csv .md .html), atomically."
+))]
+FailIfOpt = Annotated[list[str] | None, typer.Option("--fail-if", help=(
+    "Gate 'METRIC OP NUMBER' (OP: < <= > >= ==), e.g. 'ndcg@10 < 0.6' or 'uniformity(t=2) > -2'; exit 1 if it "
+    "holds. Repeatable."
+), rich_help_panel="CI")]
+JunitOpt = Annotated[Path | None, typer.Option("--junit", help=(
+    "Write the gates as JUnit XML here (one test case per gate), for CI systems."
+), rich_help_panel="CI")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice (sampling, folds).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 IdColOpt = Annotated[str, typer.Option("--id-col", help="Id column/field/array name.")]
 VecColOpt = Annotated[str, typer.Option("--vector-col", help="Vector column/field/array name.")]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Inputs are texts: encode them with this sentence-transformers model (name, local path, or 'default' = all-MiniLM-L6-v2, offline).", rich_help_panel="Encoding")]
-TextColOpt = Annotated[str, typer.Option("--text-col", help="Text column of .jsonl/.csv/.tsv/.parquet text inputs.", rich_help_panel="Encoding")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help=(
+    "Inputs are texts: encode them with this sentence-transformers model (name, local path, or 'default' = "
+    "all-MiniLM-L6-v2, offline)."
+), rich_help_panel="Encoding")]
+TextColOpt = Annotated[str, typer.Option("--text-col", help=(
+    "Text column of .jsonl/.csv/.tsv/.parquet text inputs."
+), rich_help_panel="Encoding")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Encoding batch size.", rich_help_panel="Encoding")]
-MaxLenOpt = Annotated[Optional[int], typer.Option("--max-seq-length", help="Truncate texts to this many tokens (model default otherwise).", rich_help_panel="Encoding")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, ... (default: cuda when present, else cpu).", rich_help_panel="Encoding")]
-QPromptOpt = Annotated[str, typer.Option("--query-prompt", help="Prefix for query texts (e.g. 'query: ').", rich_help_panel="Encoding")]
-DPromptOpt = Annotated[str, typer.Option("--document-prompt", help="Prefix for document texts (e.g. 'passage: ').", rich_help_panel="Encoding")]
-CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval).", rich_help_panel="Encoding")]
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder.", rich_help_panel="Encoding")]
+MaxLenOpt = Annotated[int | None, typer.Option("--max-seq-length", help=(
+    "Truncate texts to this many tokens (model default otherwise)."
+), rich_help_panel="Encoding")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help=(
+    "cpu, cuda, ... (default: cuda when present, else cpu)."
+), rich_help_panel="Encoding")]
+QPromptOpt = Annotated[str, typer.Option("--query-prompt", help=(
+    "Prefix for query texts (e.g. 'query: ')."
+), rich_help_panel="Encoding")]
+DPromptOpt = Annotated[str, typer.Option("--document-prompt", help=(
+    "Prefix for document texts (e.g. 'passage: ')."
+), rich_help_panel="Encoding")]
+CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help=(
+    "Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval)."
+), rich_help_panel="Encoding")]
+CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help=(
+    "Embedding cache folder."
+), rich_help_panel="Encoding")]
 
 
 # Option groups, defined once -----------------------------------------------------------------
@@ -353,8 +380,8 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
     """Evaluate gates, print, write the report and the JUnit file, and exit with the right code
     (1 with a one-line summary when a gate failed). ``out_fmt``: the output file's format when the
     caller already checked ``output`` (see :class:`Output`)."""
-    from embeval.report.gates import apply_gates, failure_summary
     from embeval.io.atomic import write_atomic
+    from embeval.report.gates import apply_gates, failure_summary
     from embeval.report.render import RENDERERS, print_table
 
     if out_fmt is None:
@@ -367,7 +394,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
         print_table(report, stdout_console())
     else:
         sys.stdout.write(RENDERERS[fmt](report))
-    if output is not None:
+    if output is not None and out_fmt is not None:
         write_atomic(output, RENDERERS[out_fmt](report))
     if junit is not None:
         from embeval.report.junit import report_suites, to_junit
@@ -383,8 +410,10 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 @app.command("metrics")
 @boundary
 def metrics_cmd(
-    family: Annotated[Optional[str], typer.Argument(help="Only this family (geometry, ...).")] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table (grouped by diagnostic) or json (one object per output).")] = ListFormat.table,
+    family: Annotated[str | None, typer.Argument(help="Only this family (geometry, ...).")] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help=(
+        "table (grouped by diagnostic), json (one object per output) or markdown (the README's tables)."
+    ))] = ListFormat.table,
 ) -> None:
     """List every diagnostic and the outputs it reports: direction, identifying parameters,
     parameters, what it needs."""
@@ -406,6 +435,11 @@ def metrics_cmd(
                  "needs": sorted(d.needs)}
                 for d in diags for o in d.outputs]
         sys.stdout.write(dumps(rows, indent=2) + "\n")
+        return
+    if fmt is ListFormat.markdown:
+        from embeval.report.catalog import catalogue, outputs_table
+
+        sys.stdout.write(outputs_table(family) if family else catalogue())
         return
     from embeval.report.width import stdout_console
 
@@ -436,18 +470,37 @@ def metrics_cmd(
 @options(encoding_options(query_prompt=False), OUTPUT)
 def geometry_cmd(
     file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See 'embeval metrics'.")] = None,
-    pairs: Annotated[Optional[Path], typer.Option("--pairs", help="Row-aligned partner embeddings (for alignment).")] = None,
-    sample: Annotated[int, typer.Option("--sample", help="Estimate uniformity from N random pairs (with a 95% CI) instead of exactly.")] = 0,
-    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise rows first (the default; cosine geometry).")] = True,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
+        "Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See "
+        "'embeval metrics'."
+    ))] = None,
+    pairs: Annotated[Path | None, typer.Option("--pairs", help=(
+        "Row-aligned partner embeddings (for alignment)."
+    ))] = None,
+    sample: Annotated[int, typer.Option("--sample", help=(
+        "Estimate uniformity from N random pairs (with a 95% CI) instead of exactly."
+    ))] = 0,
+    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help=(
+        "L2-normalise rows first (the default; cosine geometry)."
+    ))] = True,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; .npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis.")] = None,
-    label_col: Annotated[Optional[str], typer.Option("--label-col", help="Label column of the embeddings file (or, with --labels, of the label file).")] = None,
-    items: Annotated[Optional[Path], typer.Option("--items", help="Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags hub/antihub/near_duplicate/label_suspect.")] = None,
+    labels: Annotated[Path | None, typer.Option("--labels", help=(
+        "Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; "
+        ".npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis."
+    ))] = None,
+    label_col: Annotated[str | None, typer.Option("--label-col", help=(
+        "Label column of the embeddings file (or, with --labels, of the label file)."
+    ))] = None,
+    items: Annotated[Path | None, typer.Option("--items", help=(
+        "Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags "
+        "hub/antihub/near_duplicate/label_suspect."
+    ))] = None,
     items_k: Annotated[int, typer.Option("--items-k", help="Neighbours for the per-item table.")] = 10,
-    near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help="Flag near_duplicate when the cosine to the nearest other row is at least this.")] = 0.99,
+    near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help=(
+        "Flag near_duplicate when the cosine to the nearest other row is at least this."
+    ))] = 0.99,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     encoder: Any = None,
@@ -487,8 +540,12 @@ def geometry_cmd(
 @boundary
 @options(encoding_options(model_default="default"))
 def encode_cmd(
-    file: Annotated[Path, typer.Argument(help="Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: .npy .npz .parquet .csv .tsv .jsonl (ids kept except in .npy).")],
+    file: Annotated[Path, typer.Argument(help=(
+        "Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus)."
+    ))],
+    output: Annotated[Path, typer.Option("--output", "-o", help=(
+        "Where to write: .npy .npz .parquet .csv .tsv .jsonl (ids kept except in .npy)."
+    ))],
     role: Annotated[Role, typer.Option("--role", help="Which prompt to prepend.")] = Role.document,
     text_col: TextColOpt = "text",
     id_col: IdColOpt = "id",
@@ -514,12 +571,20 @@ def encode_cmd(
 @boundary
 @options(encoding_options(model_default="default", query_prompt=False), OUTPUT)
 def pairs_cmd(
-    file: Annotated[Path, typer.Argument(help="Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file (sts-test.csv).")],
-    layout: Annotated[Layout, typer.Option("--layout", help="columns (named columns), stsb (STS Benchmark release: tab-separated, no header, score in field 5, sentences in 6 and 7) or auto (tell from the file).")] = Layout.auto,
+    file: Annotated[Path, typer.Argument(help=(
+        "Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file "
+        "(sts-test.csv)."
+    ))],
+    layout: Annotated[Layout, typer.Option("--layout", help=(
+        "columns (named columns), stsb (STS Benchmark release: tab-separated, no header, score in field 5, "
+        "sentences in 6 and 7) or auto (tell from the file)."
+    ))] = Layout.auto,
     text_a_col: Annotated[str, typer.Option("--text-a-col", help="First text column.")] = "text_a",
     text_b_col: Annotated[str, typer.Option("--text-b-col", help="Second text column.")] = "text_b",
     score_col: Annotated[str, typer.Option("--score-col", help="Gold score column.")] = "score",
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Subset of spearman, pearson, pair_alignment.")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
+        "Subset of spearman, pearson, pair_alignment."
+    ))] = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     encoder: Any = None,
@@ -537,21 +602,42 @@ def pairs_cmd(
 @boundary
 @options(encoding_options(), OUTPUT)
 def retrieval_cmd(
-    data: Annotated[Optional[Path], typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use --queries/--corpus/--qrels.")] = None,
+    data: Annotated[Path | None, typer.Argument(help=(
+        "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
+        "--queries/--corpus/--qrels."
+    ))] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
-    queries: Annotated[Optional[Path], typer.Option("--queries", help="Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array.")] = None,
-    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
-    qrels: Annotated[Optional[Path], typer.Option("--qrels", help="Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant.")] = None,
-    k: Annotated[str, typer.Option("--k", help="Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated.")] = "1,10,100",
-    index: Annotated[IndexKind, typer.Option("--index", help="flat (exact) or hnsw / ivf (approximate: also reports ann_recall@K against exact search on a sample).")] = IndexKind.flat,
-    hnsw_m: Annotated[Optional[int], typer.Option("--hnsw-m", help="hnsw: links per node (default 32).")] = None,
-    ef_construction: Annotated[Optional[int], typer.Option("--ef-construction", help="hnsw: build-time candidate list (default 200).")] = None,
-    ef_search: Annotated[Optional[int], typer.Option("--ef-search", help="hnsw: search-time candidate list (default 128, at least the largest k).")] = None,
-    nlist: Annotated[Optional[int], typer.Option("--nlist", help="ivf: number of cells (default about 4·√n).")] = None,
-    nprobe: Annotated[Optional[int], typer.Option("--nprobe", help="ivf: cells visited per query (default 16).")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for search and scoring (default: all cores).")] = None,
-    per_query: Annotated[bool, typer.Option("--per-query", help="Add one row per query and metric to the CSV/JSON output.")] = False,
-    roc: Annotated[Optional[Path], typer.Option("--roc", help="Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help=(
+        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl); ids from the id column/array."
+    ))] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    qrels: Annotated[Path | None, typer.Option("--qrels", help=(
+        "Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant."
+    ))] = None,
+    k: Annotated[str, typer.Option("--k", help=(
+        "Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated."
+    ))] = "1,10,100",
+    index: Annotated[IndexKind, typer.Option("--index", help=(
+        "flat (exact) or hnsw / ivf (approximate: also reports ann_recall@K against exact search on a sample)."
+    ))] = IndexKind.flat,
+    hnsw_m: Annotated[int | None, typer.Option("--hnsw-m", help="hnsw: links per node (default 32).")] = None,
+    ef_construction: Annotated[int | None, typer.Option("--ef-construction", help=(
+        "hnsw: build-time candidate list (default 200)."
+    ))] = None,
+    ef_search: Annotated[int | None, typer.Option("--ef-search", help=(
+        "hnsw: search-time candidate list (default 128, at least the largest k)."
+    ))] = None,
+    nlist: Annotated[int | None, typer.Option("--nlist", help="ivf: number of cells (default about 4·√n).")] = None,
+    nprobe: Annotated[int | None, typer.Option("--nprobe", help="ivf: cells visited per query (default 16).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help=(
+        "CPU threads for search and scoring (default: all cores)."
+    ))] = None,
+    per_query: Annotated[bool, typer.Option("--per-query", help=(
+        "Add one row per query and metric to the CSV/JSON output."
+    ))] = False,
+    roc: Annotated[Path | None, typer.Option("--roc", help=(
+        "Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png."
+    ))] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
@@ -567,8 +653,9 @@ def retrieval_cmd(
 
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
-    options = dict(k=k, index=index.value, index_params={name: v for name, v in params.items() if v is not None},
-                   threads=threads, per_query=per_query, roc=roc, seed=seed)
+    index_params = {name: v for name, v in params.items() if v is not None}
+    options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
+                                   per_query=per_query, roc=roc, seed=seed)
     if data is not None:
         from embeval.api import retrieval_report_beir
 
@@ -578,8 +665,9 @@ def retrieval_cmd(
             raise UsageError(f"{data} holds texts: pass --model (e.g. --model default) to encode them")
         report = retrieval_report_beir(data, encoder=encoder, split=split, progress=_progress(quiet), **options)
     else:
-        missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None]
-        if missing:
+        if queries is None or corpus is None or qrels is None:
+            missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels))
+                       if v is None]
             raise UsageError(f"missing {', '.join(missing)}: pass a BEIR folder with --model, or "
                              "--queries Q --corpus C --qrels QRELS")
         from embeval.api import retrieval_report
@@ -593,17 +681,37 @@ def retrieval_cmd(
 @boundary
 @options(encoding_options(), OUTPUT)
 def gap_cmd(
-    a: Annotated[Path, typer.Argument(help="Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = [1] (the 'Mind the Gap' layout).")],
-    b: Annotated[Optional[Path], typer.Argument(help="Set B: an embedding file (texts with --model); omit when A holds both sets.")] = None,
-    paired: Annotated[bool, typer.Option("--paired", help="Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A retrieval, and gap_shift.")] = False,
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'.")] = None,
-    folds: Annotated[Optional[int], typer.Option("--folds", help="Cross-validation folds for linear_separability (default 5).")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="Neighbours for knn_mixing (default 10).")] = None,
-    shift_lambda: Annotated[Optional[float], typer.Option("--shift-lambda", help="gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖).")] = None,
-    export_gap: Annotated[Optional[Path], typer.Option("--export-gap", help="Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json).")] = None,
-    name_a: Annotated[Optional[str], typer.Option("--name-a", help="Name of set A in notes, pictures and reports (e.g. images; default: its file name).")] = None,
-    name_b: Annotated[Optional[str], typer.Option("--name-b", help="Name of set B (e.g. captions).")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")] = None,
+    a: Annotated[Path, typer.Argument(help=(
+        "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
+        "[1] (the 'Mind the Gap' layout)."
+    ))],
+    b: Annotated[Path | None, typer.Argument(help=(
+        "Set B: an embedding file (texts with --model); omit when A holds both sets."
+    ))] = None,
+    paired: Annotated[bool, typer.Option("--paired", help=(
+        "Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A "
+        "retrieval, and gap_shift."
+    ))] = False,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
+        "Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'."
+    ))] = None,
+    folds: Annotated[int | None, typer.Option("--folds", help=(
+        "Cross-validation folds for linear_separability (default 5)."
+    ))] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Neighbours for knn_mixing (default 10).")] = None,
+    shift_lambda: Annotated[float | None, typer.Option("--shift-lambda", help=(
+        "gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖)."
+    ))] = None,
+    export_gap: Annotated[Path | None, typer.Option("--export-gap", help=(
+        "Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json)."
+    ))] = None,
+    name_a: Annotated[str | None, typer.Option("--name-a", help=(
+        "Name of set A in notes, pictures and reports (e.g. images; default: its file name)."
+    ))] = None,
+    name_b: Annotated[str | None, typer.Option("--name-b", help="Name of set B (e.g. captions).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help=(
+        "Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf)."
+    ))] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
@@ -616,7 +724,8 @@ def gap_cmd(
     separability, uniformity of each set and across, kNN mixing; with --paired also alignment,
     partner retrieval both ways, and retrieval after closing the gap.
 
-    With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as queries (--query-prompt), B as documents (--document-prompt)."""
+    With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as
+    queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
 
     report = gap_report(
@@ -630,13 +739,23 @@ def gap_cmd(
 @app.command("compare")
 @boundary
 def compare_cmd(
-    baseline: Annotated[Path, typer.Argument(help="Baseline: an embeval JSON report (--output X.json, or report.json of embeval run).")],
+    baseline: Annotated[Path, typer.Argument(help=(
+        "Baseline: an embeval JSON report (--output X.json, or report.json of embeval run)."
+    ))],
     current: Annotated[Path, typer.Argument(help="Current: a report of the same command (or another batch report).")],
-    fail_if_regress: Annotated[Optional[list[str]], typer.Option("--fail-if-regress", help="'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. Repeatable.", rich_help_panel="CI")] = None,
+    fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(
+        "'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to "
+        "the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired "
+        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. Repeatable."
+    ), rich_help_panel="CI")] = None,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
-    confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the paired-bootstrap interval of the delta.")] = 0.95,
-    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples (and sign flips) of the paired test.")] = 10_000,
+    confidence: Annotated[float, typer.Option("--confidence", help=(
+        "Confidence of the paired-bootstrap interval of the delta."
+    ))] = 0.95,
+    n_boot: Annotated[int, typer.Option("--n-boot", help=(
+        "Bootstrap resamples (and sign flips) of the paired test."
+    ))] = 10_000,
     seed: SeedOpt = 0,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -646,15 +765,21 @@ def compare_cmd(
 
     Exit 1 when a --fail-if-regress gate (or a --fail-if gate on the current values) fails."""
     from embeval.errors import UsageError
-    from embeval.report.compare import (COMPARE_RENDERERS, compare, current_gates, load_side, parse_regress,
-                                        print_comparison)
-    from embeval.report.gates import summarize
     from embeval.io.atomic import write_atomic
+    from embeval.report.compare import (
+        COMPARE_RENDERERS,
+        compare,
+        current_gates,
+        load_side,
+        parse_regress,
+        print_comparison,
+    )
+    from embeval.report.gates import summarize
 
-    fmt = Format(fmt).value
-    if fmt == "html":
+    fmt_name = fmt.value
+    if fmt_name == "html":
         raise UsageError("--format html: compare writes table, json, csv or markdown")
-    out_fmt = _output_format(output, fmt)
+    out_fmt = _output_format(output, fmt_name)
     if out_fmt == "html":
         raise UsageError(f"--output {output}: compare writes .json, .csv or .md")
     _check_junit(junit)
@@ -665,13 +790,13 @@ def compare_cmd(
     value_gates, items = current_gates(cur, gates)
     comp.gates += value_gates
     comp.gate_items += items
-    if fmt == "table":
+    if fmt_name == "table":
         from embeval.report.width import stdout_console
 
         print_comparison(comp, stdout_console())
     else:
-        sys.stdout.write(COMPARE_RENDERERS[fmt](comp))
-    if output is not None:
+        sys.stdout.write(COMPARE_RENDERERS[fmt_name](comp))
+    if output is not None and out_fmt is not None:
         write_atomic(output, COMPARE_RENDERERS[out_fmt](comp))
     if junit is not None:
         from embeval.report.junit import comparison_suites, to_junit
@@ -684,9 +809,16 @@ def compare_cmd(
 @app.command("run")
 @boundary
 def run_cmd(
-    config: Annotated[Path, typer.Argument(help=_lit("Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."))],
-    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else ./embeval-report).")] = None,
-    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first item that errors or fails a gate (the rest are marked skipped).")] = False,
+    config: Annotated[Path, typer.Argument(help=_lit(
+        "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."
+    ))],
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help=(
+        "Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else "
+        "./embeval-report)."
+    ))] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help=(
+        "Stop at the first item that errors or fails a gate (the rest are marked skipped)."
+    ))] = False,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
     fmt: FormatOpt = Format.table,
@@ -702,17 +834,18 @@ def run_cmd(
     from embeval.errors import UsageError
     from embeval.report.batch import BATCH_RENDERERS
 
-    fmt = Format(fmt).value
-    if fmt == "html":
+    fmt_name = fmt.value
+    if fmt_name == "html":
         raise UsageError("--format html: the HTML page is written to the output folder (report.html)")
     gates = _parse_gates(fail_if)
     _check_junit(junit)
     cfg = load_config(config, out_dir=out_dir)
-    if cfg.settings.out_dir.exists() and not cfg.settings.out_dir.is_dir():
-        raise UsageError(f"--out-dir {cfg.settings.out_dir}: exists and is not a folder")
+    folder = cfg.settings.out_dir or Path("embeval-report")  # load_config always sets it
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--out-dir {folder}: exists and is not a folder")
     from embeval.io.atomic import check_writable
 
-    check_writable(cfg.settings.out_dir / "report.json", "--out-dir")  # before any item runs
+    check_writable(folder / "report.json", "--out-dir")  # before any item runs
     from rich.console import Console
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -724,26 +857,26 @@ def run_cmd(
 
         with LiveProgress(err, total=len(plan(cfg))) as progress:
             batch, unmatched = run_batch(cfg, progress=progress, fail_fast=fail_fast, extra_gates=gates)
-    written = write_outputs(batch, cfg.settings.out_dir)
+    written = write_outputs(batch, folder)
     if junit is not None:
-        from embeval.report.junit import batch_suites, to_junit
         from embeval.io.atomic import write_atomic
+        from embeval.report.junit import batch_suites, to_junit
 
         write_atomic(junit, to_junit(batch_suites(batch)))
         written.append(junit)
-    if fmt == "table":
+    if fmt_name == "table":
         from embeval.report.batch import print_batch
 
         from embeval.report.width import stdout_console
 
         print_batch(batch, stdout_console())
     else:
-        sys.stdout.write(BATCH_RENDERERS[fmt](batch))
+        sys.stdout.write(BATCH_RENDERERS[fmt_name](batch))
     if not quiet:
         err.print("wrote " + ", ".join(_shown(p) for p in written))
     if unmatched:
         _die(f"--fail-if {unmatched[0].expr!r}: no item computed {unmatched[0].metric!r} "
-             f"(outputs were written to {cfg.settings.out_dir})")
+             f"(outputs were written to {folder})")
     if batch.errors:
         from rich.markup import escape
 
@@ -758,7 +891,10 @@ def run_cmd(
 cache_app = typer.Typer(help="Inspect or clear the embedding cache (info, list, clear).", no_args_is_help=True,
                         rich_markup_mode=_MARKUP)
 app.add_typer(cache_app, name="cache")
-CacheModelOpt = Annotated[Optional[str], typer.Option("--model", help="Only the cache files of this model (its name as given to --model, its folder, or a folder with the same weights).")]
+CacheModelOpt = Annotated[str | None, typer.Option("--model", help=(
+    "Only the cache files of this model (its name as given to --model, its folder, or a folder with the same "
+    "weights)."
+))]
 
 
 def _cache_entries(model, cache_dir):

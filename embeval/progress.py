@@ -3,12 +3,12 @@ CLI passes one that draws Rich bars on stderr, the library default does nothing.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Task:
-    def advance(self, amount: float = 1) -> None:  # noqa: D102 - no-op default
+    def advance(self, amount: float = 1) -> None:
         pass
 
 
@@ -48,11 +48,13 @@ class RichProgress(Progress):
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
         from rich.progress import (
             BarColumn,
-            ProgressColumn,
             MofNCompleteColumn,
-            Progress as _RP,
+            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
+        )
+        from rich.progress import (
+            Progress as _RP,
         )
 
         def _rate(task) -> float | None:
@@ -160,16 +162,18 @@ class LiveProgress(Progress):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress as _RP,
             TextColumn,
             TimeElapsedColumn,
+        )
+        from rich.progress import (
+            Progress as _RP,
         )
 
         self.bar = _RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        console=console, transient=False)
         self.overall = self.bar.add_task("items", total=total)
 
-    def __enter__(self) -> "LiveProgress":
+    def __enter__(self) -> LiveProgress:
         self.bar.start()
         return self
 

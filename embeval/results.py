@@ -40,7 +40,7 @@ class Result:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Result":
+    def from_dict(cls, d: dict[str, Any]) -> Result:
         value = d.get("value")
         return cls(metric=d["metric"], value=math.nan if value is None else float(value),
                    params=dict(d.get("params") or {}), n=d.get("n"), ci_low=d.get("ci_low"),
@@ -200,7 +200,7 @@ class Report:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Report":
+    def from_dict(cls, d: dict[str, Any]) -> Report:
         """The inverse of :meth:`to_dict` (gates come back as recorded)."""
         gates = [GateResult(g["expr"], g.get("value"), bool(g.get("passed", True)), g.get("message", ""),
                             g.get("threshold")) for g in d.get("gates") or []]

@@ -8,4 +8,4 @@ runner.py expands the jobs into items and runs them through the library function
 from embeval.batch.config import BatchConfig, load_config
 from embeval.batch.runner import COMMANDS, run_batch, write_outputs
 
-__all__ = ["BatchConfig", "load_config", "COMMANDS", "run_batch", "write_outputs"]
+__all__ = ["COMMANDS", "BatchConfig", "load_config", "run_batch", "write_outputs"]

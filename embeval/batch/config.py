@@ -42,7 +42,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from embeval.batch.commands import COMMANDS, DATA_ARGS, KINDS, RUNNER_ARGS
 from embeval.errors import ConfigError, UsageError
@@ -137,7 +137,7 @@ class _Checker:
     def key(self, key: str) -> str:
         return f"{self.prefix}.{key}" if self.prefix and key else (self.prefix or key)
 
-    def fail(self, key: str, problem: str):
+    def fail(self, key: str, problem: str) -> NoReturn:
         raise ConfigError(self.path, self.key(key), problem)
 
     def get(self, key: str, default: Any = None, required: bool = False) -> Any:
@@ -183,7 +183,7 @@ def _unique_name(c: _Checker, seen: dict, what: str) -> str:
     return name
 
 
-def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> BatchConfig:
+def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> BatchConfig:  # noqa: C901 - one pass over the schema; to be split per table (review §6.5)
     """Parse and validate; ConfigError (exit 2) naming the key on the first problem."""
     from embeval.report.gates import parse_gate
 

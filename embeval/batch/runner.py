@@ -94,7 +94,7 @@ def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = 
             it.status = "ok"
         except EmbevalError as exc:
             it.status, it.error = "error", str(exc)
-        except Exception as exc:  # noqa: BLE001 - one broken item must not stop the batch
+        except Exception as exc:
             it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
         it.seconds = time.perf_counter() - t0
         progress.item_done()
@@ -110,11 +110,12 @@ OUTPUTS = ("report.json", "report.csv", "report.md", "report.html")
 
 def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
     """report.json, report.csv (long form), report.md, report.html, per_query.csv when any item
-    has per-query values, and items/<command>.<model>.<dataset>.csv (no model part for precomputed vectors) for per-item triage tables;
+    has per-query values, and items/<command>.<model>.<dataset>.csv (no model part for precomputed vectors)
+    for per-item triage tables;
     each written atomically. Returns the paths written."""
+    from embeval.io.atomic import write_atomic
     from embeval.report.batch import batch_csv, batch_json, batch_markdown, batch_per_query_csv
     from embeval.report.html import batch_html
-    from embeval.io.atomic import write_atomic
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -30,22 +30,44 @@ from embeval.results import Result
 
 # ---------------------------------------------------------------- outputs (declared once)
 
-GAP = Output("gap", LOWER, "‖mean(Â) − mean(B̂)‖: distance between the centroids (Liang et al. 2022)")
-CENTROID_COSINE = Output("centroid_cosine", HIGHER, "cos(mean(Â), mean(B̂)): 1 = the centroids point the same way")
-LINEAR_SEPARABILITY = Output("linear_separability", LOWER,
-                             "cross-validated balanced accuracy telling A from B; 0.5 = no gap (Fahim et al. 2024)",
-                             identity=("folds", "C", "max_rows"))
+GAP = Output(
+    "gap", LOWER,
+    "‖mean(Â) − mean(B̂)‖, centroids not re-normalised (Liang et al. 2022); `--export-gap` writes the vector",
+)
+CENTROID_COSINE = Output("centroid_cosine", HIGHER, "cosine of the two centroids; 1 = they point the same way")
+LINEAR_SEPARABILITY = Output(
+    "linear_separability", LOWER,
+    "stratified, seeded k-fold (`folds`, default 5) balanced accuracy of a standardised, class-balanced logistic "
+    "regression telling A from B (Fahim et al. 2024). 0.5 = no gap, 1.0 = fully separable; sets over `max_rows` "
+    "(10,000) rows are subsampled (seeded)",
+    identity=("folds", "C", "max_rows"),
+)
 _T = ("t",)
-UNIFORMITY_A = Output("uniformity_a", LOWER, "uniformity of A", identity=_T)
-UNIFORMITY_B = Output("uniformity_b", LOWER, "uniformity of B", identity=_T)
-UNIFORMITY_JOINT = Output("uniformity_joint", LOWER, "uniformity of A∪B", identity=_T)
-UNIFORMITY_CROSS = Output("uniformity_cross", LOWER, "log mean exp(−t‖â_i − b̂_j‖²) over pairs across the sets",
-                          identity=_T)
-KNN_MIXING = Output("knn_mixing", HIGHER, "share of each row's k nearest neighbours in A∪B from the other set",
-                    identity=("k",))
-MATCHED_COSINE = Output("matched_cosine", HIGHER, "mean cos(â_i, b̂_i) over partners")
-UNMATCHED_COSINE = Output("unmatched_cosine", LOWER, "mean cos(â_i, b̂_j) over non-partners i≠j")
-SHIFTED_GAP = Output("shifted_gap", NEITHER, "‖gap‖ after the shift (λ in its params); ~0 when λ = ‖gap‖")
+UNIFORMITY_A = Output("uniformity_a", LOWER, "uniformity (t=2) of A, exact in blocks", identity=_T)
+UNIFORMITY_B = Output("uniformity_b", LOWER, "uniformity (t=2) of B, exact in blocks", identity=_T)
+UNIFORMITY_JOINT = Output("uniformity_joint", LOWER, "uniformity (t=2) of A∪B, exact in blocks", identity=_T)
+UNIFORMITY_CROSS = Output(
+    "uniformity_cross", LOWER,
+    "log mean exp(−t‖âᵢ − b̂ⱼ‖²) across the sets, in blocks. With `--paired` the partners (i = j) are left out "
+    "(they are what `alignment` measures); without it every A×B pair counts",
+    identity=_T,
+)
+KNN_MIXING = Output(
+    "knn_mixing", HIGHER,
+    "share of each row's k nearest neighbours in A∪B (k=10, FAISS) from the other set, averaged over all rows; "
+    "params give A's and B's shares and `expected_if_mixed` = 2·n_A·n_B/(n(n−1))",
+    identity=("k",),
+)
+MATCHED_COSINE = Output("matched_cosine", HIGHER, "paired: mean cosine of partners cos(âᵢ, b̂ᵢ)")
+UNMATCHED_COSINE = Output(
+    "unmatched_cosine", LOWER,
+    "paired: mean cosine of non-partners cos(âᵢ, b̂ⱼ), i ≠ j (closed form)",
+)
+SHIFTED_GAP = Output(
+    "shifted_gap", NEITHER,
+    "paired: the gap after closing it: u = gap/‖gap‖, Â' = normalise(Â − ½λu), B̂' = normalise(B̂ + ½λu), λ = "
+    "‖gap‖ unless `lam` (`--shift-lambda`) (Liang et al.'s shift); λ is in `params`",
+)
 
 
 def _paired_retrieval_outputs(prefix: str, what: str) -> tuple[Output, ...]:
@@ -78,7 +100,7 @@ class GapSpace:
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL) -> "GapSpace":
+    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL) -> GapSpace:
         """L2-normalise both sets (rows must be non-zero and finite, as the loaders guarantee)."""
         a, b = np.asarray(a), np.asarray(b)
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
@@ -354,7 +376,7 @@ def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...
     if ks[-1] > n:
         raise UsageError(f"recall@{ks[-1]} needs at least {ks[-1]} rows in each set; there are {n}")
     ids = [str(i) for i in range(n)]
-    qrels = {i: {i: 1} for i in ids}
+    qrels: dict[str, dict[str, float]] = {i: {i: 1.0} for i in ids}
     out: list[Result] = []
     for direction, (q, c) in (("a2b_", (a, b)), ("b2a_", (b, a))):
         results, _ = evaluate_retrieval(q, c, qrels, ids, ids, ks=ks, auc=True, separation=False,

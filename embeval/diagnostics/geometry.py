@@ -15,19 +15,49 @@ from embeval.results import Result
 
 # ---------------------------------------------------------------- outputs (declared once)
 
-UNIFORMITY = Output("uniformity", LOWER, "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs; lower = more uniform, 0 = collapse",
-                    identity=("t", "sample"))
-ALIGNMENT = Output("alignment", LOWER, "mean ‖x̂_i − ŷ_i‖^alpha over positive (row-aligned) pairs",
-                   identity=("alpha",))
-MAM = Output("mam", LOWER, "Mean Angular Margin: mean (90° − angle to the nearest other row)", identity=("mode",))
-ANISOTROPY = Output("anisotropy", LOWER, "mean cosine over pairs i≠j; near 0 = isotropic, near 1 = a narrow cone")
-EFFECTIVE_RANK = Output("effective_rank", HIGHER, "RankMe: exp(entropy of the normalised singular values)")
-HUBNESS_SKEW = Output("hubness_skew", LOWER, "skewness of the k-occurrence distribution", identity=("k", "hub_size"))
-ANTIHUB_SHARE = Output("antihub_share", LOWER, "share of rows in no other row's k nearest neighbours",
-                       identity=("k", "hub_size"))
-HUB_OCCURRENCE = Output("hub_occurrence", LOWER, "share of neighbour slots taken by hubs (k-occurrence ≥ hub_size·k)",
-                        identity=("k", "hub_size"))
-INTRINSIC_DIM = Output("intrinsic_dim", NEITHER, "TwoNN intrinsic dimension; duplicates removed and counted")
+UNIFORMITY = Output(
+    "uniformity", LOWER,
+    "log mean over pairs of exp(−t‖x̂ᵢ − x̂ⱼ‖²), t=2 (Wang & Isola 2020). Exact for any n in blocks of the Gram "
+    "matrix; `sample=N` (`--sample N`) estimates it from N seeded random pairs with a 95% CI; 0 = collapse",
+    identity=("t", "sample"),
+)
+ALIGNMENT = Output(
+    "alignment", LOWER,
+    "mean ‖x̂ᵢ − ŷᵢ‖^α over row-aligned pairs (Wang & Isola 2020)",
+    identity=("alpha",),
+)
+MAM = Output(
+    "mam", LOWER,
+    "Mean Angular Margin. `mode=nn` (default): mean of (90° − angle to the nearest other row); `mode=pairwise`: "
+    "mean over pairs of |90° − θᵢⱼ|. The GNN-Coder paper's formula is not public, so this is embeval's documented"
+    " definition",
+    identity=("mode",),
+)
+ANISOTROPY = Output(
+    "anisotropy", LOWER,
+    "mean cosine over pairs i≠j, from the closed form (‖Σx̂‖² − n)/(n(n−1)) (Ethayarajh 2019); near 0 = "
+    "isotropic, near 1 = a narrow cone",
+)
+EFFECTIVE_RANK = Output("effective_rank", HIGHER, "RankMe: exp(entropy of σₖ/Σσ + 1e-7) (Garrido et al. 2023)")
+HUBNESS_SKEW = Output(
+    "hubness_skew", LOWER,
+    "skewness (biased, as scipy) of the k-occurrence N_k (k=10, FAISS) (Radovanović et al. 2010)",
+    identity=("k", "hub_size"),
+)
+ANTIHUB_SHARE = Output(
+    "antihub_share", LOWER,
+    "share of rows with N_k = 0: in no other row's k nearest neighbours",
+    identity=("k", "hub_size"),
+)
+HUB_OCCURRENCE = Output(
+    "hub_occurrence", LOWER,
+    "share of all neighbour slots taken by hubs (N_k ≥ hub_size·k, hub_size=2)",
+    identity=("k", "hub_size"),
+)
+INTRINSIC_DIM = Output(
+    "intrinsic_dim", NEITHER,
+    "TwoNN (Facco et al. 2017), top 10% of μ dropped, duplicates removed and counted",
+)
 
 
 def _sqdist_transform(x: np.ndarray, normalized: bool):
@@ -100,6 +130,8 @@ def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
 
 
 def alignment(space: Space, alpha: float = 2.0) -> list[Result]:
+    if space.pairs is None:
+        raise UsageError("alignment needs row-aligned pairs")
     return [ALIGNMENT(alignment_value(space.x, space.pairs, alpha), {"alpha": alpha}, n=space.n)]
 
 
@@ -201,7 +233,7 @@ def twonn(r1: np.ndarray, r2: np.ndarray, discard: float = 0.1) -> tuple[float, 
     if n < 3:
         raise UsageError("intrinsic_dim needs at least 3 distinct rows")
     f_emp = np.arange(1, n + 1, dtype=np.float64) / n
-    keep = int(math.floor(n * (1 - discard)))
+    keep = math.floor(n * (1 - discard))
     x = np.log(mu[:keep])
     y = -np.log(1 - f_emp[:keep])
     return float(x @ y / (x @ x)), int((~ok).sum())

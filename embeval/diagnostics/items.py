@@ -57,7 +57,7 @@ class ItemTable:
         rows = np.flatnonzero(self.masks[kind])
         c = self.columns
         if kind == "hub":
-            keys = (-c["k_occurrence"][rows],)
+            keys: tuple[np.ndarray, ...] = (-c["k_occurrence"][rows],)
         elif kind == "antihub":
             keys = (c["nn_cosine"][rows],)
         elif kind == "near_duplicate":

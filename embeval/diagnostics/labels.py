@@ -8,6 +8,7 @@ its cached FAISS kNN is shared with hubness and MAM. Labels are compared as stri
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -19,13 +20,33 @@ from embeval.results import Result
 
 # ---------------------------------------------------------------- outputs (declared once)
 
-TOLERANCE = Output("tolerance", HIGHER, "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter")
-KNN_LABEL_AGREEMENT = Output("knn_label_agreement", HIGHER,
-                             "mean share of each row's k nearest neighbours with its label", identity=("k",))
-KNN_ACCURACY = Output("knn_accuracy", HIGHER, "leave-one-out kNN classification accuracy", identity=("k",))
-SILHOUETTE = Output("silhouette", HIGHER, "mean silhouette on cosine distance; −1..1")
-OPIS = Output("opis", LOWER, "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); 0 = identical",
-              identity=("far_low", "far_high", "grid", "max_rows"))
+TOLERANCE = Output(
+    "tolerance", HIGHER,
+    "mean cosine over same-label pairs, pooled over classes (Wang & Liu 2021); closed form from class sums, "
+    "O(n·d)",
+)
+KNN_LABEL_AGREEMENT = Output(
+    "knn_label_agreement", HIGHER,
+    "mean share of each row's k=10 nearest other rows (FAISS, cosine) with its label",
+    identity=("k",),
+)
+KNN_ACCURACY = Output(
+    "knn_accuracy", HIGHER,
+    "leave-one-out kNN accuracy: majority vote of the k=10 nearest other rows; a tie goes to the tied label met "
+    "first (nearest)",
+    identity=("k",),
+)
+SILHOUETTE = Output(
+    "silhouette", HIGHER,
+    "mean silhouette on cosine distance, as `sklearn.metrics.silhouette_score(metric=cosine)`; a class of one row"
+    " scores 0. Exact from class sums, O(n·C·d), no n² matrix",
+)
+OPIS = Output(
+    "opis", LOWER,
+    "threshold inconsistency across classes (Zhang et al., ICLR 2024): mean over thresholds of the variance "
+    "across classes of the utility of one global threshold; 0 = one threshold serves every class alike",
+    identity=("far_low", "far_high", "grid", "max_rows"),
+)
 
 # Elements per block of row × column work (float32 Gram block plus int64 keys ≈ 12 bytes each).
 BLOCK_ELEMENTS = 1 << 22
@@ -79,7 +100,7 @@ def knn_vote(codes: np.ndarray, idx: np.ndarray, block: int = 1 << 16) -> np.nda
     """Leave-one-out kNN prediction per row: the label most frequent among its k neighbours
     (idx: n×k, nearest first, self excluded). Ties go to the tied label whose first occurrence is
     the nearest neighbour ("nearest-first"); with k=1 this is 1-NN."""
-    n, k = idx.shape
+    n = idx.shape[0]
     out = np.empty(n, dtype=codes.dtype)
     for s in range(0, n, block):
         lab = codes[idx[s:s + block]]                                 # b×k
@@ -151,7 +172,7 @@ def silhouette_samples_cosine(unit: np.ndarray, codes: np.ndarray, block_element
 
 def silhouette(space: Space) -> list[Result]:
     """Mean silhouette on cosine distance over all rows (−1..1); higher = classes better separated."""
-    codes, classes = space.label_codes()
+    codes, _ = space.label_codes()
     val = float(np.mean(silhouette_samples_cosine(space.unit, codes)))
     return [SILHOUETTE(val, {"metric": "cosine"}, n=space.n)]
 
@@ -224,8 +245,8 @@ def calibration_range(unit: np.ndarray, codes: np.ndarray, far_low: float, far_h
                               label="opis: calibration range", block_elements=block_elements)
     cdf = np.cumsum(neg[0]) / neg[0].sum()
     edges = np.arange(1, bins + 1) * (2.0 / bins)  # upper edge of each bin
-    lo = float(edges[min(bins - 1, np.searchsorted(cdf, far_low, side="left"))])
-    hi = float(edges[min(bins - 1, np.searchsorted(cdf, far_high, side="left"))])
+    lo = float(edges[min(bins - 1, int(np.searchsorted(cdf, far_low, side="left")))])
+    hi = float(edges[min(bins - 1, int(np.searchsorted(cdf, far_high, side="left")))])
     return lo, hi
 
 
@@ -297,7 +318,7 @@ def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int =
         raise UsageError(f"opis: max_rows must be 0 (all rows) or positive, got {max_rows}")
     codes, _ = space.label_codes()
     unit = space.unit
-    params = {"far_low": far_low, "far_high": far_high, "grid": grid}
+    params: dict[str, Any] = {"far_low": far_low, "far_high": far_high, "grid": grid}
     if max_rows and space.n > max_rows:
         rows = np.sort(np.random.default_rng(space.seed).choice(space.n, max_rows, replace=False))
         unit, codes = unit[rows], codes[rows]
@@ -338,8 +359,10 @@ register(Diagnostic(
     "opis", L, opis,
     "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); lower = one threshold fits all",
     outputs=(OPIS,), needs=NEEDS,
-    params={"far_low": Param(float, 0.01, "calibration range starts where the global FAR is this", low=0, low_open=True, high=1),
-            "far_high": Param(float, 0.1, "calibration range ends where the global FAR is this", low=0, low_open=True, high=1),
+    params={"far_low": Param(float, 0.01, "calibration range starts where the global FAR is this", low=0,
+                             low_open=True, high=1),
+            "far_high": Param(float, 0.1, "calibration range ends where the global FAR is this", low=0,
+                              low_open=True, high=1),
             "grid": Param(int, 101, "thresholds in the calibration range", low=2),
             "max_rows": Param(int, 20000, "above this many rows use a seeded random subset (0 = all)", low=0)},
 ))

@@ -14,7 +14,10 @@ from embeval.diagnostics.geometry import ALIGNMENT, alignment_value
 from embeval.diagnostics.registry import HIGHER, Diagnostic, Output, Param, register
 from embeval.results import Result
 
-SPEARMAN = Output("spearman", HIGHER, "Spearman correlation of cos(a, b) with the gold score (MTEB STS main score)")
+SPEARMAN = Output(
+    "spearman", HIGHER,
+    "Spearman correlation of cos(a, b) with the gold score (average ranks; MTEB's STS main score)",
+)
 PEARSON = Output("pearson", HIGHER, "Pearson correlation of cos(a, b) with the gold score")
 
 

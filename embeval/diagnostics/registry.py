@@ -210,7 +210,7 @@ def get(name: str, family: str | tuple[str, ...] | None = None) -> Diagnostic:
     names = sorted(set(pool) | {o for d in pool.values() for o in d.output_names})
     close = difflib.get_close_matches(name, names, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(sorted(pool))}"
-    where = f" for {'/'.join(_families(family))}" if family else ""
+    where = f" for {'/'.join(_families(family) or ())}" if family else ""
     raise UsageError(f"unknown metric {name!r}{where}{hint}")
 
 
@@ -265,7 +265,9 @@ def parse_ks(ks: str | Iterable[int], name: str = "k") -> tuple[int, ...]:
 
 def split_specs(text: str) -> list[str]:
     """Split ``"a,b(k=1,t=2),c"`` on commas outside parentheses."""
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

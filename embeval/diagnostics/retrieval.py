@@ -52,10 +52,9 @@ from embeval.diagnostics.pairsum import BLOCK_ELEMENTS
 from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, get, parse_ks, register
 from embeval.errors import InputError, UsageError
 from embeval.index.search import build_index, resolve_params, search_recall
+from embeval.io.qrels import Qrels
 from embeval.progress import NULL, Progress
 from embeval.results import Result
-
-Qrels = dict[str, dict[str, int]]
 
 DEFAULT_KS = (1, 10, 100)
 RANKING_METRICS = ("ndcg", "map", "recall", "precision", "mrr")
@@ -65,27 +64,57 @@ ANN_SAMPLE = 1000  # queries on which an approximate index is checked against ex
 
 # ----------------------------------------------------------------------------- outputs (declared once)
 
+# The cut-off is part of the name (ndcg@10), so no parameter identifies a ranking output.
 RANKING_OUTPUTS = {
-    "ndcg": Output("ndcg@K", HIGHER, "nDCG@k: linear gain = grade, log2(rank+1) discount, ideal from the qrels "
-                   "(trec_eval ndcg_cut)", identity=("k",)),
-    "map": Output("map@K", HIGHER, "MAP@k: Σ precision at each relevant rank ≤ k / number of relevant docs "
-                  "(trec_eval map_cut)", identity=("k",)),
-    "recall": Output("recall@K", HIGHER, "recall@k: relevant docs in the top k / number of relevant docs",
-                     identity=("k",)),
-    "precision": Output("precision@K", HIGHER, "precision@k: relevant docs in the top k / k", identity=("k",)),
-    "mrr": Output("mrr@K", HIGHER, "MRR@k: 1 / rank of the first relevant doc within k (0 if none)", identity=("k",)),
+    "ndcg": Output(
+        "ndcg@K", HIGHER,
+        "Σ_{r≤K} rel_r / log2(r+1), divided by the same sum over the qrels' grades sorted descending (linear gain"
+        " as trec_eval `ndcg_cut`)",
+    ),
+    "map": Output(
+        "map@K", HIGHER,
+        "Σ over relevant documents at ranks r ≤ K of precision@r, / R (trec_eval `map_cut`; note "
+        "sentence-transformers divides by min(K, R))",
+    ),
+    "recall": Output("recall@K", HIGHER, "relevant documents in the top K / R (trec_eval recall_K)"),
+    "precision": Output(
+        "precision@K", HIGHER,
+        "relevant documents in the top K / K (K even when the corpus is smaller; trec_eval P_K)",
+    ),
+    "mrr": Output("mrr@K", HIGHER, "1 / rank of the first relevant document within K, 0 if none"),
 }
-AUC_GLOBAL = Output("auc_global", HIGHER, "P(relevant pair outscores irrelevant pair), all queries pooled, ties ½")
-AUC_QUERY = Output("auc_query", HIGHER, "mean over queries of the per-query AUC over the whole corpus")
-POS_SCORE_MEAN = Output("pos_score_mean", NEITHER, "mean score of relevant (query, doc) pairs")
-POS_SCORE_STD = Output("pos_score_std", NEITHER, "standard deviation of the relevant pairs' scores")
-NEG_SCORE_MEAN = Output("neg_score_mean", NEITHER, "mean score of every other (query, doc) pair")
-NEG_SCORE_STD = Output("neg_score_std", NEITHER, "standard deviation of the other pairs' scores")
-D_PRIME = Output("d_prime", HIGHER, "d′ = (μ₊ − μ₋)/√((σ₊² + σ₋²)/2): separation of the two score distributions")
-BEST_THRESHOLD = Output("best_threshold", NEITHER, "score threshold maximising TPR − FPR (Youden's J)")
-FPR_AT_TPR95 = Output("fpr@tpr95", LOWER, "false-positive rate at the first threshold with TPR ≥ 0.95")
-ANN_RECALL = Output("ann_recall@K", HIGHER, "approximate index: overlap of its top-K with exact search",
-                    identity=("sample",))
+AUC_GLOBAL = Output(
+    "auc_global", HIGHER,
+    "probability that a random positive pair outscores a random negative pair, all queries pooled, ties ½: the "
+    "AUC of one global threshold (Optimizing What Matters: AUC-Driven Learning for Robust Neural Retrieval, 2025)",
+)
+AUC_QUERY = Output(
+    "auc_query", HIGHER,
+    "mean over queries of the same probability within each query (its relevant vs all its other documents). "
+    "`auc_query − auc_global` shows how far per-query ranking is from one global calibration",
+)
+POS_SCORE_MEAN = Output("pos_score_mean", NEITHER, "mean score of the positive (query, document) pairs")
+POS_SCORE_STD = Output("pos_score_std", NEITHER, "population standard deviation of the positive pair scores")
+NEG_SCORE_MEAN = Output(
+    "neg_score_mean", NEITHER,
+    "mean score of the negative pairs (every other pair of the corpus)",
+)
+NEG_SCORE_STD = Output("neg_score_std", NEITHER, "population standard deviation of the negative pair scores")
+D_PRIME = Output(
+    "d_prime", HIGHER,
+    "(μ₊ − μ₋) / √((σ₊² + σ₋²)/2): how far apart the positive and negative scores lie",
+)
+BEST_THRESHOLD = Output(
+    "best_threshold", NEITHER,
+    "the score threshold maximising TPR − FPR (Youden's J) on the pooled ROC; its TPR and FPR are in `params`",
+)
+FPR_AT_TPR95 = Output("fpr@tpr95", LOWER, "FPR at the highest threshold whose TPR reaches 0.95")
+ANN_RECALL = Output(
+    "ann_recall@K", HIGHER,
+    "only with `--index hnsw/ivf`: mean overlap of the approximate top K with exact search, on up to 1,000 seeded"
+    " queries",
+    identity=("sample",),
+)
 
 
 # ----------------------------------------------------------------------------- qrels alignment
@@ -124,8 +153,8 @@ class AlignedQrels:
 
 def align_qrels(
     qrels: Qrels,
-    query_ids: Sequence[str],
-    doc_ids: Sequence[str],
+    query_ids: Sequence[str] | np.ndarray,
+    doc_ids: Sequence[str] | np.ndarray,
     *,
     source: str = "qrels",
     queries_source: str = "the queries",
@@ -152,7 +181,9 @@ def align_qrels(
         raise InputError(source, f"query {no_rel[0]!r} has no relevant document (every judgement "
                                  f"scores ≤ 0; {len(no_rel)} such queries); remove them from the qrels")
     order = sorted(qrels, key=qpos.__getitem__)
-    indptr, docs, gains = [0], [], []
+    indptr: list[int] = [0]
+    docs: list[int] = []
+    gains: list[float] = []
     for q in order:
         rel = sorted((dpos[d], g) for d, g in qrels[q].items() if g > 0)
         docs.extend(r for r, _ in rel)
@@ -175,7 +206,7 @@ def ranked_gains(aligned: AlignedQrels, idx: np.ndarray) -> np.ndarray:
     """Grade of the document at each rank: (m×K) float64, 0 for non-relevant and empty (−1) slots.
 
     ``idx`` is the m×K top-K corpus rows of the scored queries (row i ↔ aligned query i)."""
-    m, k = idx.shape
+    m = idx.shape[0]
     n = aligned.n_docs
     qloc = np.repeat(np.arange(m, dtype=np.int64), aligned.n_rel)
     keys = qloc * n + aligned.pos_doc  # ascending: queries in order, docs ascending within each
@@ -279,7 +310,7 @@ class ScoreLevels:
         j = int(np.argmax(tpr >= target - 1e-12))
         return float(fpr[j])
 
-    def roc(self) -> "RocCurve":
+    def roc(self) -> RocCurve:
         """Corner points of the pooled ROC curve (every point where its direction changes)."""
         P, N = max(self.n_pos, 1), max(self.n_neg, 1)
         tp_above = np.concatenate([[0], np.cumsum(self.pos)[:-1]])
@@ -460,7 +491,7 @@ def auc_global_query(
     pos_scores: list[np.ndarray] = [np.empty(0, np.float32)] * m
     per_query = np.full(m, np.nan)
     allv = np.empty(m * n if exact else 0, dtype=np.float32)
-    hist = None if exact else np.zeros(1 << (bin_bits + 1), dtype=np.int64)
+    hist = np.zeros(0 if exact else 1 << (bin_bits + 1), dtype=np.int64)  # unused (empty) when exact
 
     def account(holder: list[np.ndarray]) -> None:
         """Add a block of scores to the histogram; takes the caller's only reference so the
@@ -763,7 +794,7 @@ def evaluate_aligned(
 def evaluate_retrieval(
     queries: np.ndarray,
     corpus: np.ndarray,
-    qrels: dict[str, dict[str, int]],
+    qrels: Qrels,
     query_ids: Sequence[str],
     doc_ids: Sequence[str],
     *,

@@ -55,7 +55,7 @@ class Space:
 
     @classmethod
     def build(cls, x, *, normalize: bool = True, pairs=None, labels=None, seed: int = 0,
-              progress: Progress = NULL) -> "Space":
+              progress: Progress = NULL) -> Space:
         x = np.asarray(x, dtype=np.float32)
         unit = l2_normalize(x)
         if pairs is not None:

@@ -122,7 +122,7 @@ class EmbeddingCache:
         self._broken = False
 
     @classmethod
-    def open(cls, identity: dict, config: EncoderConfig) -> "EmbeddingCache":
+    def open(cls, identity: dict, config: EncoderConfig) -> EmbeddingCache:
         return cls(cache_dir(config) / f"emb-{config_key(identity, config)}.sqlite", identity.get("dim"),
                    identity=identity, normalize=config.normalize)
 

@@ -163,7 +163,7 @@ def _snapshot_dir(name: str) -> str:
         from huggingface_hub import snapshot_download
 
         return snapshot_download(name, local_files_only=True)
-    except Exception:  # noqa: BLE001 - only used to hash weights; identity falls back to the name
+    except Exception:
         return ""
 
 
@@ -192,7 +192,7 @@ def _load(path: str, device: str | None):
         except ImportError:  # pragma: no cover - transformers always comes with sentence-transformers
             pass
         return SentenceTransformer(path, device=device)
-    except Exception as exc:  # noqa: BLE001 - hub/transformers raise many types; one line for the user
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if not is_local and offline:
             raise ModelError(

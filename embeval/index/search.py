@@ -22,9 +22,8 @@ Approximate kinds return the same (score desc, row asc) order among what they fo
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,7 +178,7 @@ class _FlatIndex(_Index):
     kernels on recent CPUs (2-3x slower here; see bench/retrieval.py). At most
     ``block_elements`` scores exist at once."""
 
-    vectors: np.ndarray = field(default=None, repr=False)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
     block_elements: int = 1 << 24
 
     def _raw(self, q: np.ndarray, k: int, task: Task | None = None) -> tuple[np.ndarray, np.ndarray]:

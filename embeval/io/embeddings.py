@@ -12,6 +12,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def validate(emb: EmbeddingSet, *, min_rows: int = 2) -> None:
                          where=_where(emb, bad[0]))
     if len(emb.ids) != n:
         raise InputError(emb.path, f"{len(emb.ids)} ids for {n} rows")
-    uniq, first, counts = np.unique(emb.ids, return_index=True, return_counts=True)
+    uniq, _first, counts = np.unique(emb.ids, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup = uniq[counts > 1]
         raise InputError(emb.path, f"duplicate id {str(dup[0])!r} ({int((counts > 1).sum())} ids repeated)")
@@ -242,7 +243,9 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
 
 
 def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
-    vectors, ids, labels = [], [], []
+    vectors: list[Any] = []
+    ids: list[str] = []
+    labels: list[Any] = []
     dim = None
     for lineno, rec in iter_jsonl(p):
         if vector_col not in rec:

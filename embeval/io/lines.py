@@ -78,7 +78,7 @@ def table_errors(path: str | Path) -> Iterator[None]:
         raise InputError(p, f"ragged rows or malformed table: {_last_line(exc)}") from None
     except UnicodeDecodeError:
         raise not_utf8_error(p) from None
-    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
+    except Exception as exc:
         raise InputError(p, f"could not read {p.suffix} file (truncated or corrupt?): {_last_line(exc)}") from None
 
 

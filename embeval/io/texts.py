@@ -70,8 +70,13 @@ def _check(ts: TextSet, text_col: str) -> None:
             raise InputError(ts.path, "empty text" if isinstance(t, str) or t is None
                              else f"{text_col!r} is not text", where=where)
     if len(set(ts.ids)) != len(ts.ids):
-        seen = set()
-        dup = next(i for i in ts.ids if i in seen or seen.add(i))
+        seen: set[str] = set()
+        dup = None
+        for ident in ts.ids:
+            if ident in seen:
+                dup = ident
+                break
+            seen.add(ident)
         raise InputError(ts.path, f"duplicate id {dup!r}")
 
 
@@ -94,7 +99,7 @@ def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> T
     ids = df[id_col].astype(str).tolist() if id_col in df.columns else [str(i) for i in range(len(df))]
     texts = [None if (isinstance(t, float) and t != t) else t for t in df[text_col].tolist()]
     labels = df[label_col].tolist() if label_col else None
-    return TextSet(ids, texts, str(p), labels)
+    return TextSet(ids, texts, str(p), labels)  # type: ignore[arg-type]  # missing texts are None until checked
 
 
 def _read_jsonl_records(p: Path) -> list[dict]:

@@ -45,7 +45,7 @@ class Item:
                 "report": None if self.report is None else self.report.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Item":
+    def from_dict(cls, d: dict[str, Any]) -> Item:
         rep = d.get("report")
         return cls(d["command"], d["model"], d["dataset"], d.get("status", "ok"),
                    None if rep is None else Report.from_dict(rep), d.get("error"), float(d.get("seconds") or 0))
@@ -109,7 +109,7 @@ class Batch:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Batch":
+    def from_dict(cls, d: dict[str, Any]) -> Batch:
         return cls(title=d.get("title", "embeval report"), config=dict(d.get("config") or {}),
                    settings=dict(d.get("settings") or {}), items=[Item.from_dict(x) for x in d.get("items") or []],
                    notes=list(d.get("notes") or []), provenance=dict(d.get("provenance") or {}))
@@ -129,12 +129,12 @@ def batch_csv(batch: Batch) -> str:
     for it in batch.items:
         head = [it.command, it.model, it.dataset, it.status]
         if it.report is None or not it.report.results:
-            w.writerow(head + ["", "", "", "", "", "", "", it.error or ""])
+            w.writerow([*head, "", "", "", "", "", "", "", it.error or ""])
             continue
         for r in it.report.results:
             d = r.to_dict()
-            w.writerow(head + [r.metric, d["value"], dumps(r.params, sort_keys=True) if r.params else "",
-                               r.n, d["ci_low"], d["ci_high"], r.higher_is_better, it.error or ""])
+            w.writerow([*head, r.metric, d["value"], dumps(r.params, sort_keys=True) if r.params else "",
+                        r.n, d["ci_low"], d["ci_high"], r.higher_is_better, it.error or ""])
     return buf.getvalue()
 
 
@@ -198,7 +198,7 @@ def batch_markdown(batch: Batch) -> str:
             lines.append(f"| {_md_escape(it.key)} | `{_md_escape(g.expr)}` | {fmt_value(g.value)} | {res} |")
         lines.append("")
     for it in batch.errors:
-        lines.append(f"- ⚠️ `{_md_escape(it.key)}` did not run: {_md_escape(it.error)}")
+        lines.append(f"- ⚠️ `{_md_escape(it.key)}` did not run: {_md_escape(it.error or '')}")
     if batch.errors:
         lines.append("")
     for command, items in by_command(batch).items():
@@ -206,7 +206,7 @@ def batch_markdown(batch: Batch) -> str:
         if not columns:
             continue
         lines += [f"### {command}", ""]
-        directions = {}
+        directions: dict[str, str] = {}
         for _, cells in rows:
             for lab, r in cells.items():
                 directions.setdefault(lab, {True: " ↑", False: " ↓", None: ""}[r.higher_is_better])

@@ -216,7 +216,7 @@ def _per_query(report: Report) -> dict[str, dict[str, float]]:
     return out
 
 
-def compare(base: Side, cur: Side, *, tolerances: list[RegressGate] | None = None, seed: int = 0,
+def compare(base: Side, cur: Side, *, tolerances: list[RegressGate] | None = None, seed: int = 0,  # noqa: C901 - matching and paired tests; the compare split owns it
             n_boot: int = 10_000, confidence: float = 0.95) -> Comparison:
     """Match results, run paired tests where per-query values exist in both, evaluate gates."""
     import numpy as np

@@ -207,7 +207,7 @@ def gap_picture(name: str, a: Sequence[Sequence[float]], b: Sequence[Sequence[fl
     if paired and len(pa) == len(pb):
         from matplotlib.collections import LineCollection
 
-        ax.add_collection(LineCollection(np.stack([pa, pb], axis=1), colors="0.55", linewidths=0.4, alpha=0.25))
+        ax.add_collection(LineCollection(list(np.stack([pa, pb], axis=1)), colors="0.55", linewidths=0.4, alpha=0.25))
     ax.scatter(pa[:, 0], pa[:, 1], s=8, color=COLOURS[0], alpha=0.7, linewidths=0, label=label_a)
     ax.scatter(pb[:, 0], pb[:, 1], s=8, color=COLOURS[1], alpha=0.7, linewidths=0, label=label_b)
     ca, cb = pa.mean(axis=0), pb.mean(axis=0)

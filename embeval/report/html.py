@@ -224,7 +224,8 @@ def _inputs_table(report: Report) -> str:
         if isinstance(model, dict):
             model_txt = f"{model.get('model', '')} (weights sha256 {str(model.get('weights_sha256', ''))[:16]}…)"
         extra = {k: v for k, v in info.items() if k not in ("path", "sha256", "size", "mtime", "n", "d", "model")}
-        rows.append(f"<tr><td>{_e(role)}</td><td><code>{_e(info.get('path', ''))}</code></td><td><code>{_e(digest)}</code>"
+        rows.append(f"<tr><td>{_e(role)}</td><td><code>{_e(info.get('path', ''))}</code></td>"
+                    f"<td><code>{_e(digest)}</code>"
                     f"</td><td class=num>{_e(info.get('n', ''))}</td><td class=num>{_e(info.get('d', ''))}</td>"
                     f"<td>{_e(model_txt)}</td><td>{_e(dumps(extra, ensure_ascii=False) if extra else '')}</td></tr>")
     return ("<div class=wide><table><tr><th>input</th><th>path</th><th>sha256</th><th>n</th><th>d</th><th>model</th>"

@@ -66,7 +66,7 @@ def sign_flip_p(d: np.ndarray, n_perm: int, rng: np.random.Generator) -> tuple[f
     step = max(1, _CHUNK // max(n, 1))
     for s in range(0, n_perm, step):
         m = min(step, n_perm - s)
-        signs = rng.integers(0, 2, size=(m, n), dtype=np.int8) * 2 - 1
+        signs = (rng.integers(0, 2, size=(m, n), dtype=np.int8) * 2 - 1).astype(np.float64)
         hits += int(np.sum(np.abs(signs @ d) / n >= observed - tol))
     return (1 + hits) / (n_perm + 1), False
 

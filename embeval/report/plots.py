@@ -52,7 +52,7 @@ def gap_figure(pa: np.ndarray, pb: np.ndarray, path: str | os.PathLike, *, paire
     if paired:
         rows = pick(pa.shape[0], MAX_LINES)
         segs = np.stack([pa[rows], pb[rows]], axis=1)
-        ax.add_collection(LineCollection(segs, colors="0.55", linewidths=0.4, alpha=0.25, zorder=1))
+        ax.add_collection(LineCollection(list(segs), colors="0.55", linewidths=0.4, alpha=0.25, zorder=1))
     ia, ib = pick(pa.shape[0], MAX_POINTS), pick(pb.shape[0], MAX_POINTS)
     ax.scatter(pa[ia, 0], pa[ia, 1], s=9, color="#1f77b4", alpha=0.75, linewidths=0, label=label_a,
                zorder=2)

@@ -74,7 +74,8 @@ def to_markdown(report: Report) -> str:
     for role, info in report.inputs.items():
         digest = info.get("sha256") or f"size {info.get('size')}, mtime {info.get('mtime')}"
         model = info.get("model")
-        mtxt = f"; model `{model.get('model')}` weights sha256 `{model.get('weights_sha256', '')}`" if isinstance(model, dict) else ""
+        mtxt = (f"; model `{model.get('model')}` weights sha256 `{model.get('weights_sha256', '')}`"
+                if isinstance(model, dict) else "")
         lines.append(f"- {role}: `{info.get('path', '')}` sha256 `{digest}`{mtxt}")
     lines += ["", "```json", dumps({"settings": report.settings, **report.provenance}, indent=2,
                                         ensure_ascii=False), "```", "", "</details>"]

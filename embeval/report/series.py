@@ -67,8 +67,8 @@ def score_series(queries: np.ndarray, corpus: np.ndarray, aligned, seed: int = 0
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, BINS + 1)
     return {"edges": edges.tolist(), "pos": np.histogram(pos, edges)[0].tolist(),
-            "neg": np.histogram(neg, edges)[0].tolist(), "neg_sampled": sampled, "n_pos": int(len(pos)),
-            "n_neg": int(len(neg))}
+            "neg": np.histogram(neg, edges)[0].tolist(), "neg_sampled": sampled, "n_pos": len(pos),
+            "n_neg": len(neg)}
 
 
 def geometry_series(space, hub_k: int | None) -> dict:
@@ -117,4 +117,4 @@ def gap_series(a: np.ndarray, b: np.ndarray, *, paired: bool, seed: int = 0) -> 
     else:
         ka, kb = pick(len(ia), GAP_POINTS), pick(len(ib), GAP_POINTS)
     return {"a": np.round(pa[ka], 5).tolist(), "b": np.round(pb[kb], 5).tolist(), "paired": bool(paired),
-            "explained": [float(r) for r in ratio], "fitted_rows": [int(len(ia)), int(len(ib))]}
+            "explained": [float(r) for r in ratio], "fitted_rows": [len(ia), len(ib)]}

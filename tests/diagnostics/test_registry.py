@@ -1,15 +1,109 @@
-"""One common test over the registry: invariants every geometry diagnostic must satisfy."""
+"""One common test over the whole registry (sklearn's ``metrics/tests/test_common.py`` pattern):
+every diagnostic of every family, run on a small context of its family, must produce only declared
+outputs, with the declaration's direction and identity, finite and reproducible; every declared
+output must be produced; and every family must have a context here ("we shouldn't forget any")."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from embeval.diagnostics import families
 from embeval.diagnostics.registry import all_diagnostics, get, parse_spec, split_specs
 from embeval.diagnostics.space import Space
 from embeval.errors import UsageError
 
 GEOMETRY = [d for d in all_diagnostics("geometry")]
+
+
+def _geometry_context(rng):
+    x = rng.standard_normal((120, 12)).astype(np.float32)
+    return Space.build(x, pairs=x[::-1].copy() + 0.1, seed=0)
+
+
+def _labels_context(rng):
+    centres = rng.standard_normal((4, 12)) * 3
+    y = np.repeat(np.arange(4), 30)
+    x = (centres[y] + rng.standard_normal((120, 12))).astype(np.float32)
+    return Space.build(x, labels=y.astype(str), seed=0)
+
+
+def _pairs_context(rng):
+    from embeval.diagnostics.pairs import PairSet
+    from embeval.diagnostics.space import l2_normalize
+
+    a = rng.standard_normal((50, 12)).astype(np.float32)
+    b = a + rng.standard_normal((50, 12)).astype(np.float32)
+    return PairSet(l2_normalize(a), l2_normalize(b), rng.uniform(0, 5, 50))
+
+
+def _gap_context(rng):
+    from embeval.diagnostics.gap import GapSpace
+
+    a = rng.standard_normal((60, 8)).astype(np.float32) + 0.5
+    b = rng.standard_normal((60, 8)).astype(np.float32)
+    return GapSpace.build(a, b, paired=True, seed=0)
+
+
+def _retrieval_context(rng, index="flat"):
+    from embeval.diagnostics.retrieval import RetrievalRun, align_qrels
+    from embeval.diagnostics.space import l2_normalize
+    from embeval.index.search import resolve_params
+
+    corpus = l2_normalize(rng.standard_normal((80, 8)).astype(np.float32))
+    queries = l2_normalize(corpus[:20] + 0.3 * rng.standard_normal((20, 8)).astype(np.float32))
+    qids, dids = [f"q{i}" for i in range(20)], [f"d{i}" for i in range(80)]
+    qrels = {f"q{i}": {f"d{i}": 1, f"d{(i + 1) % 80}": 2} for i in range(20)}
+    aligned = align_qrels(qrels, qids, dids)
+    return RetrievalRun(queries=queries[aligned.query_rows], corpus=corpus, aligned=aligned, depth=10, index=index,
+                        index_params=resolve_params(index, 80, None), seed=0)
+
+
+CONTEXTS = {"geometry": _geometry_context, "labels": _labels_context, "pairs": _pairs_context,
+            "gap": _gap_context, "retrieval": _retrieval_context}
+# Diagnostics whose defaults produce nothing in the family's plain context, and the context that does.
+SPECIAL = {"ann_recall": lambda rng: _retrieval_context(rng, index="hnsw")}
+ALL = all_diagnostics()
+
+
+def _context(diag, rng):
+    return (SPECIAL.get(diag.name) or CONTEXTS[diag.family])(rng)
+
+
+def test_every_family_has_a_context():
+    """Completeness: a new family must come with a context here, or the common test skips it."""
+    assert set(families()) == set(CONTEXTS)
+    assert len(ALL) >= 30
+
+
+@pytest.mark.parametrize("diag", ALL, ids=lambda d: d.name)
+def test_outputs_declared_directions_identities_and_completeness(diag):
+    results = diag.func(_context(diag, np.random.default_rng(0)), **diag.defaults())
+    assert results, f"{diag.name} produced nothing"
+    produced = set()
+    for r in results:
+        out = diag.output(r.metric)
+        assert out is not None, f"{diag.name} produced the undeclared output {r.metric}"
+        assert r.higher_is_better is out.higher_is_better, r.metric
+        assert r.identity == out.identity, r.metric
+        assert set(r.key_params) <= set(out.identity)
+        assert np.isfinite(r.value), r.metric
+        produced.add(out.name)
+    assert produced == set(diag.output_names), f"declared but never produced: {set(diag.output_names) - produced}"
+
+
+@pytest.mark.parametrize("diag", ALL, ids=lambda d: d.name)
+def test_deterministic_given_the_seed(diag):
+    first = [(r.metric, r.value) for r in diag.func(_context(diag, np.random.default_rng(1)), **diag.defaults())]
+    again = [(r.metric, r.value) for r in diag.func(_context(diag, np.random.default_rng(1)), **diag.defaults())]
+    assert first == again
+
+
+@pytest.mark.parametrize("diag", ALL, ids=lambda d: d.name)
+def test_every_parameter_is_data_with_a_help_text(diag):
+    for name, p in diag.params.items():
+        assert p.help and (p.default is None or isinstance(p.default, p.type)), name
+        assert set(diag.defaults()) == set(diag.params)
 
 
 def _run(diag, x, pairs=None, seed=0):
@@ -35,16 +129,6 @@ def test_scale_invariance_under_normalisation(diag, gauss, rng):
     b = _run(diag, gauss * scales, pairs * scales[::-1])
     for k in a:
         assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), k
-
-
-@pytest.mark.parametrize("diag", GEOMETRY, ids=lambda d: d.name)
-def test_outputs_declared_and_directions_match(diag, gauss):
-    sp = Space.build(gauss, pairs=gauss[::-1].copy())
-    results = diag.func(sp, **diag.defaults())
-    assert results
-    for r in results:
-        assert r.higher_is_better is diag.output(r.metric).higher_is_better
-        assert np.isfinite(r.value)
 
 
 def test_nan_input_is_rejected_by_validation(tmp_path, gauss):
