@@ -141,8 +141,7 @@ def geometry_report(
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
     if sample < 0:
         raise UsageError("--sample must be positive")
-    if sample:
-        _warn_unused({"sample": (sample, "uniformity")}, {d.name for d, _ in chosen})
+    _warn_unused({"sample": (sample or None, "uniformity")}, {d.name for d, _ in chosen})
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
         from embeval.io.labels import load_labels
@@ -605,8 +604,10 @@ def retrieval_report_from_arrays(
     if out.per_query:
         from embeval.report.worst import worst_queries
 
-        report.series["worst_queries"] = worst_queries(q_unit, c_unit, aligned, out.per_query, doc_ids,
-                                                       query_texts=query_texts, doc_texts=doc_texts)
+        worst = worst_queries(q_unit, c_unit, aligned, out.per_query, [str(d) for d in doc_ids],
+                              query_texts=query_texts, doc_texts=doc_texts)
+        if worst is not None:
+            report.series["worst_queries"] = worst
     report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
                         f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)

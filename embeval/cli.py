@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+
 def _help_markup():
     """Rich help panels where the terminal is wide enough for them (140+ columns); plain help,
     wrapped to the width, in narrower terminals and when the help is piped or captured, so that no
@@ -866,7 +867,6 @@ def run_cmd(
         written.append(junit)
     if fmt_name == "table":
         from embeval.report.batch import print_batch
-
         from embeval.report.width import stdout_console
 
         print_batch(batch, stdout_console())
@@ -899,7 +899,8 @@ CacheModelOpt = Annotated[str | None, typer.Option("--model", help=(
 
 def _cache_entries(model, cache_dir):
     from embeval.encode import EncoderConfig
-    from embeval.encode.cache import cache_dir as default_dir, list_caches, matches
+    from embeval.encode.cache import cache_dir as default_dir
+    from embeval.encode.cache import list_caches, matches
 
     folder = default_dir(EncoderConfig(cache_dir=None if cache_dir is None else str(cache_dir)))
     identity = None
@@ -911,18 +912,18 @@ def _cache_entries(model, cache_dir):
         if model == "default" or _P(model).expanduser().is_dir():
             try:
                 identity = model_identity(EncoderConfig(model=model, cache=False))
-            except Exception:  # noqa: BLE001 - only used to match files by weights; name matching still works
+            except Exception:
                 identity = None
     entries = list_caches(folder) if folder.is_dir() else []
     return folder, [e for e in entries if matches(e, model, identity)]
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return str(n)
+    return f"{n:.1f} GiB"
 
 
 @cache_app.command("info")

@@ -107,7 +107,8 @@ class RichProgress(Progress):
 
     @contextmanager
     def status(self, description: str) -> Iterator[None]:
-        from rich.progress import Progress as _RP, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as _RP
+        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
         bar = _RP(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=self.console, transient=True, redirect_stdout=False, redirect_stderr=False)

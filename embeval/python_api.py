@@ -28,7 +28,7 @@ from typing import Any
 
 from embeval.errors import UsageError
 
-__all__ = ["Report", "UnknownMetric", "geometry", "retrieval", "gap", "pairs", "encode", "compare", "run"]
+__all__ = ["Report", "UnknownMetric", "compare", "encode", "gap", "geometry", "pairs", "retrieval", "run"]
 
 
 class UnknownMetric(UsageError, KeyError):
@@ -105,15 +105,18 @@ class Report:
             return rows[0].value
         names = self.metrics()
         if len(rows) > 1:
-            raise UnknownMetric(f"{name!r} is ambiguous: {', '.join(self._name(r) for r in rows)}; "
-                                "name one, or pass its parameters (value(name, k=10))")
+            raise UnknownMetric(
+                f"{name!r} is ambiguous: {', '.join(self._name(r) for r in rows)}; "
+                "name one, or pass its parameters (value(name, k=10))"
+            )
         prefixed = [n for n in names if n.startswith(name)]
         if prefixed:
             raise UnknownMetric(f"{name!r} is ambiguous: it could be {', '.join(prefixed)}; name one")
         close = difflib.get_close_matches(name, names, n=3)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownMetric(f"no metric {name!r} in this {self.command} report{hint} "
-                            f"(it has {len(names)}: see .metrics())")
+        raise UnknownMetric(
+            f"no metric {name!r} in this {self.command} report{hint} (it has {len(names)}: see .metrics())"
+        )
 
     def to_dict(self) -> dict:
         return self.raw.to_dict()
@@ -130,8 +133,10 @@ class Report:
 
         if per_query:
             return pd.DataFrame(self.raw.per_query, columns=["query_id", "metric", "value"])
-        return pd.DataFrame([r.to_dict() for r in self.raw.results],
-                            columns=["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"])
+        return pd.DataFrame(
+            [r.to_dict() for r in self.raw.results],
+            columns=["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"],
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the report; the format comes from the suffix (.json .csv .md .html)."""
@@ -159,10 +164,13 @@ class Report:
         body = "".join(
             f"<tr><td>{escape(r.metric)}</td><td style='text-align:right'>{_fmt(r.value)}</td>"
             f"<td>{escape(_params(r))}</td><td>{escape(_ci(r))}</td><td>{_direction(r)}</td></tr>"
-            for r in self.raw.results)
+            for r in self.raw.results
+        )
         notes = "".join(f"<div style='color:#666'>{escape(n)}</div>" for n in self.raw.notes)
-        return (f"<div><b>embeval {escape(self.command)}</b><div style='overflow-x:auto'><table>"
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}</div>")
+        return (
+            f"<div><b>embeval {escape(self.command)}</b><div style='overflow-x:auto'><table>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}</div>"
+        )
 
 
 # Inputs ------------------------------------------------------------------------------------
@@ -217,17 +225,18 @@ class _Inputs:
         arr = _matrix(x, name)
         path = self.dir / f"{name}.npz"
         if ids is not None:
-            ids = np.asarray([str(i) for i in ids])
-            if len(ids) != len(arr):
-                raise UsageError(f"{name}: {len(ids)} ids for {len(arr)} rows")
-            np.savez(path, embedding=arr, id=ids)
+            id_arr = np.asarray([str(i) for i in ids])
+            if len(id_arr) != len(arr):
+                raise UsageError(f"{name}: {len(id_arr)} ids for {len(arr)} rows")
+            np.savez(path, embedding=arr, id=id_arr)
         else:
             np.savez(path, embedding=arr)
         self.names[str(path)] = f"<{name} array>"
         return path
 
-    def texts(self, texts: Sequence[str], name: str, ids: Sequence | None = None,
-              labels: Sequence | None = None) -> Path:
+    def texts(
+        self, texts: Sequence[str], name: str, ids: Sequence | None = None, labels: Sequence | None = None
+    ) -> Path:
         path = self.dir / f"{name}.jsonl"
         ids = list(range(len(texts))) if ids is None else list(ids)
         if len(ids) != len(texts):
@@ -270,7 +279,7 @@ class _Inputs:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write("query-id\tcorpus-id\tscore\n")
             for q, docs in qrels.items():
-                for d, g in (docs.items() if isinstance(docs, Mapping) else ((d, 1) for d in docs)):
+                for d, g in docs.items() if isinstance(docs, Mapping) else ((d, 1) for d in docs):
                     fh.write(f"{q}\t{d}\t{int(g)}\n")
         self.names[str(path)] = "<qrels dict>"
         return path
@@ -316,9 +325,20 @@ def _progress(progress: Any):
 # Commands ----------------------------------------------------------------------------------
 
 
-def geometry(x: Any, *, model: str | None = None, metrics: str | Sequence[str] | None = None,
-             labels: Any = None, pairs: Any = None, sample: int = 0, normalize: bool = True,
-             items: bool = False, seed: int = 0, progress: Any = False, **options: Any) -> Report:
+def geometry(
+    x: Any,
+    *,
+    model: str | None = None,
+    metrics: str | Sequence[str] | None = None,
+    labels: Any = None,
+    pairs: Any = None,
+    sample: int = 0,
+    normalize: bool = True,
+    items: bool = False,
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
     """Geometry of one embedding set (``embeval geometry``): uniformity, alignment (with ``pairs``),
     MAM, anisotropy, effective rank, hubness, intrinsic dimension; with ``labels`` (a sequence
     aligned with the rows, or a label file) also tolerance, kNN label agreement, silhouette, OPIS.
@@ -332,18 +352,38 @@ def geometry(x: Any, *, model: str | None = None, metrics: str | Sequence[str] |
         tmp = _Inputs(stack)
         enc = _encoder(model)
         report = geometry_report(
-            tmp.any(x, "embeddings", model), metrics=_metric_list(metrics),
+            tmp.any(x, "embeddings", model),
+            metrics=_metric_list(metrics),
             pairs=None if pairs is None else tmp.any(pairs, "pairs", model),
-            labels=None if labels is None else tmp.labels(labels), sample=sample, normalize=normalize,
-            items=items, encoder=enc, seed=seed, progress=_progress(progress), **options)
+            labels=None if labels is None else tmp.labels(labels),
+            sample=sample,
+            normalize=normalize,
+            items=items,
+            encoder=enc,
+            seed=seed,
+            progress=_progress(progress),
+            **options,
+        )
         tmp.relabel(report)
     return Report(report)
 
 
-def retrieval(queries: Any, corpus: Any = None, qrels: Any = None, *, model: str | None = None,
-              query_ids: Sequence | None = None, doc_ids: Sequence | None = None, k: str | Sequence[int] = "1,10,100",
-              index: str = "flat", per_query: bool = False, split: str = "test", seed: int = 0,
-              progress: Any = False, **options: Any) -> Report:
+def retrieval(
+    queries: Any,
+    corpus: Any = None,
+    qrels: Any = None,
+    *,
+    model: str | None = None,
+    query_ids: Sequence | None = None,
+    doc_ids: Sequence | None = None,
+    k: str | Sequence[int] = "1,10,100",
+    index: str = "flat",
+    per_query: bool = False,
+    split: str = "test",
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
     """Retrieval quality (``embeval retrieval``): recall, precision, MRR, nDCG, MAP at each k,
     AUCs and score separation.
 
@@ -369,16 +409,30 @@ def retrieval(queries: Any, corpus: Any = None, qrels: Any = None, *, model: str
         raise UsageError("retrieval needs queries, corpus and qrels (or one BEIR folder)")
     with ExitStack() as stack:
         tmp = _Inputs(stack)
-        report = retrieval_report(tmp.any(queries, "queries", model, query_ids),
-                                  tmp.any(corpus, "corpus", model, doc_ids), tmp.qrels(qrels),
-                                  encoder=_encoder(model), **common)
+        report = retrieval_report(
+            tmp.any(queries, "queries", model, query_ids),
+            tmp.any(corpus, "corpus", model, doc_ids),
+            tmp.qrels(qrels),
+            encoder=_encoder(model),
+            **common,
+        )
         tmp.relabel(report)
     return Report(report)
 
 
-def gap(a: Any, b: Any = None, *, model: str | None = None, paired: bool = False,
-        metrics: str | Sequence[str] | None = None, name_a: str | None = None, name_b: str | None = None,
-        seed: int = 0, progress: Any = False, **options: Any) -> Report:
+def gap(
+    a: Any,
+    b: Any = None,
+    *,
+    model: str | None = None,
+    paired: bool = False,
+    metrics: str | Sequence[str] | None = None,
+    name_a: str | None = None,
+    name_b: str | None = None,
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
     """The gap between two sets (``embeval gap``): centroid gap, linear separability, uniformity,
     kNN mixing; with ``paired=True`` also alignment, partner retrieval, gap_shift.
 
@@ -399,14 +453,31 @@ def gap(a: Any, b: Any = None, *, model: str | None = None, paired: bool = False
         pa = tmp.any(a, "A", model)
         pb = None if b is None else tmp.any(b, "B", model)
         extra = {k: v for k, v in (("name_a", name_a), ("name_b", name_b)) if v is not None and _accepts(gap_report, k)}
-        report = gap_report(pa, pb, paired=paired, metrics=_metric_list(metrics), encoder=_encoder(model),
-                            seed=seed, progress=_progress(progress), **extra, **options)
+        report = gap_report(
+            pa,
+            pb,
+            paired=paired,
+            metrics=_metric_list(metrics),
+            encoder=_encoder(model),
+            seed=seed,
+            progress=_progress(progress),
+            **extra,
+            **options,
+        )
         tmp.relabel(report)
     return Report(report)
 
 
-def pairs(data: Any, *, model: str = "default", scores: Sequence[float] | None = None,
-          metrics: str | Sequence[str] | None = None, seed: int = 0, progress: Any = False, **options: Any) -> Report:
+def pairs(
+    data: Any,
+    *,
+    model: str = "default",
+    scores: Sequence[float] | None = None,
+    metrics: str | Sequence[str] | None = None,
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
     """Graded pairs / STS (``embeval pairs``): Spearman and Pearson of cos(a, b) against the gold score.
 
     ``data``: a pairs file (csv/tsv/jsonl, STS layouts detected), or ``(texts_a, texts_b, scores)``,
@@ -427,16 +498,34 @@ def pairs(data: Any, *, model: str = "default", scores: Sequence[float] | None =
                 for ta, tb, s in rows:
                     fh.write(json.dumps({"text_a": ta, "text_b": tb, "score": float(s)}, ensure_ascii=False) + "\n")
             tmp.names[str(path)] = "<pairs>"
-        report = pairs_report(path, encoder=_encoder(model), metrics=_metric_list(metrics), seed=seed,
-                              progress=_progress(progress), **options)
+        report = pairs_report(
+            path,
+            encoder=_encoder(model),
+            metrics=_metric_list(metrics),
+            seed=seed,
+            progress=_progress(progress),
+            **options,
+        )
         tmp.relabel(report)
     return Report(report)
 
 
-def encode(texts: Any, *, model: str = "default", role: str = "document", batch_size: int = 32,
-           max_seq_length: int | None = None, normalize: bool = True, device: str | None = None,
-           prompt: str = "", cache: bool = True, cache_dir: str | None = None, text_col: str = "text",
-           output: str | Path | None = None, progress: Any = False):
+def encode(
+    texts: Any,
+    *,
+    model: str = "default",
+    role: str = "document",
+    batch_size: int = 32,
+    max_seq_length: int | None = None,
+    normalize: bool = True,
+    device: str | None = None,
+    prompt: str = "",
+    cache: bool = True,
+    cache_dir: str | None = None,
+    text_col: str = "text",
+    output: str | Path | None = None,
+    progress: Any = False,
+):
     """Encode texts (a list of strings, or a text file / BEIR folder) and return an n×d float32
     array; with ``output`` also write them (.npy .npz .parquet .csv .tsv .jsonl, ids kept).
     Vectors are read from and added to the embedding cache (``cache=False`` to skip it)."""
@@ -444,9 +533,16 @@ def encode(texts: Any, *, model: str = "default", role: str = "document", batch_
 
     if role not in ("document", "query"):
         raise UsageError("role must be 'document' or 'query'")
-    cfg = EncoderConfig(model=model, batch_size=batch_size, max_seq_length=max_seq_length, normalize=normalize,
-                        device=device, cache=cache, cache_dir=cache_dir,
-                        **({"query_prompt": prompt} if role == "query" else {"document_prompt": prompt}))
+    cfg = EncoderConfig(
+        model=model,
+        batch_size=batch_size,
+        max_seq_length=max_seq_length,
+        normalize=normalize,
+        device=device,
+        cache=cache,
+        cache_dir=cache_dir,
+        **({"query_prompt": prompt} if role == "query" else {"document_prompt": prompt}),
+    )
     if _is_path(texts):
         from embeval.io.texts import load_texts
 
@@ -465,12 +561,20 @@ def encode(texts: Any, *, model: str = "default", role: str = "document", batch_
     return vectors
 
 
-def compare(baseline: Any, current: Any, *, fail_if_regress: str | Sequence[str] | None = None,
-            confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0):
+def compare(
+    baseline: Any,
+    current: Any,
+    *,
+    fail_if_regress: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+):
     """Compare two reports (``embeval compare``): :class:`Report` objects or JSON report paths.
     Returns a comparison with ``.rows`` (old, new, delta, CI, p, verdict per metric), ``.passed``,
     ``.to_dict()`` and ``.to_pandas()``."""
-    from embeval.report.compare import compare as _compare, load_side, parse_regress
+    from embeval.report.compare import compare as _compare
+    from embeval.report.compare import load_side, parse_regress
 
     tolerances = [parse_regress(e) for e in _metric_list(fail_if_regress) or []]
     with ExitStack() as stack:
@@ -497,8 +601,14 @@ def _rows_frame(comp):
     return pd.DataFrame([r.to_dict() for r in comp.rows])
 
 
-def run(config: str | Path, *, out_dir: str | Path | None = None, fail_fast: bool = False,
-        write: bool = True, progress: Any = False):
+def run(
+    config: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    fail_fast: bool = False,
+    write: bool = True,
+    progress: Any = False,
+):
     """Run a batch config (``embeval run``); writes report.json/.csv/.md/.html to ``out_dir``
     (default from the config) unless ``write=False``. Returns the batch: ``.items`` (each with
     ``.report``), ``.passed``, ``.to_dict()``."""
@@ -506,7 +616,7 @@ def run(config: str | Path, *, out_dir: str | Path | None = None, fail_fast: boo
 
     cfg = load_config(config, out_dir=out_dir)
     batch, _ = run_batch(cfg, progress=_progress(progress), fail_fast=fail_fast)
-    if write:
+    if write and cfg.settings.out_dir is not None:
         write_outputs(batch, cfg.settings.out_dir)
     return batch
 

@@ -12,7 +12,7 @@ import types as _types
 from embeval.encode.base import encode_texts, encoder_identity, load_encoder
 from embeval.encode.config import Encoder, EncoderConfig
 
-__all__ = ["EncoderConfig", "Encoder", "encode_texts", "encoder_identity", "load_encoder"]
+__all__ = ["Encoder", "EncoderConfig", "encode_texts", "encoder_identity", "load_encoder"]
 
 
 class _CallableModule(_types.ModuleType):

@@ -14,6 +14,7 @@ dimension, finite, not all zero); a bad one is encoded again and replaced.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -101,10 +102,8 @@ def _move_aside(path: Path, reason: str) -> None:
     except OSError as exc:
         moved = f"could not be moved aside ({exc.strerror or exc}); it is bypassed"
     for extra in ("-wal", "-shm"):
-        try:
+        with contextlib.suppress(OSError):
             os.remove(f"{path}{extra}")
-        except OSError:
-            pass
     warnings.warn(f"embedding cache {path}: {reason}; {moved}, the cache is rebuilt", CacheWarning, stacklevel=4)
 
 
@@ -175,10 +174,8 @@ class EmbeddingCache:
     def _drop(self, reason: str) -> None:
         """Close and move the file aside after an SQLite error; later reads are misses."""
         if self.conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self.conn.close()
-            except sqlite3.Error:
-                pass
         self.conn = None
         self._broken = True
         _move_aside(self.path, reason)
@@ -307,7 +304,5 @@ def matches(entry: CacheEntry, model: str | None, identity: dict | None = None) 
 
 def remove(entry: CacheEntry) -> None:
     for extra in ("", "-wal", "-shm"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(f"{entry.path}{extra}")
-        except FileNotFoundError:
-            pass

@@ -114,6 +114,7 @@ def _fig_gap(items: list[Item]) -> list[tuple[str, bytes]]:
     out = []
     for it, s in _series(items, "gap_pca"):
         rep = it.report
+        assert rep is not None  # _series only yields items with a report
         title = _item_name(it, items)
         numbers = [f"{name} = {rep.value(metric):.3f}" for metric, name in
                    (("gap", "gap"), ("centroid_cosine", "centroid cosine"), ("linear_separability", "separability"))

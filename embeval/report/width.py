@@ -55,12 +55,12 @@ def fit_table(table, keep: tuple[str, ...] = ("metric",)):
         header = len(Text.from_markup(col.header).plain) if isinstance(col.header, str) else 4
         if i == 0 or str(col.header) in keep:
             col.no_wrap = True
-            col.min_width = max(widths + [header])
+            col.min_width = max([*widths, header])
             need += col.min_width + 3
         else:
             col.overflow = "fold"
             words = [len(w) for c in col.cells for w in (c.plain if isinstance(c, Text) else str(c)).split()]
-            need += min(max(words + [header, 4]), 12) + 3
+            need += min(max([*words, header, 4]), 12) + 3
     return need
 
 

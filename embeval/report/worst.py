@@ -10,9 +10,18 @@ from typing import Any
 import numpy as np
 
 
-def worst_queries(q_unit: np.ndarray, c_unit: np.ndarray, aligned, per_query: Sequence[dict[str, Any]],
-                  doc_ids: Sequence[str], *, query_texts: dict[str, str] | None = None,
-                  doc_texts: Sequence[str] | None = None, show: int = 10, top: int = 3) -> dict[str, Any] | None:
+def worst_queries(
+    q_unit: np.ndarray,
+    c_unit: np.ndarray,
+    aligned,
+    per_query: Sequence[dict[str, Any]],
+    doc_ids: Sequence[str],
+    *,
+    query_texts: dict[str, str] | None = None,
+    doc_texts: Sequence[str] | None = None,
+    show: int = 10,
+    top: int = 3,
+) -> dict[str, Any] | None:
     """``{"by": metric, "metrics": [...], "rows": [{query_id, text, metrics, top: [{id, score,
     relevant, text}]}]}`` for the ``show`` queries with the lowest ``by`` (ndcg@10 when present,
     else the first nDCG, else the first per-query metric); ties broken by query id. None without
@@ -28,7 +37,7 @@ def worst_queries(q_unit: np.ndarray, c_unit: np.ndarray, aligned, per_query: Se
     ranked = sorted((vals.get(by, np.inf), qid) for qid, vals in by_query.items())[:show]
     row_of = {qid: i for i, qid in enumerate(aligned.query_ids)}
     rows = []
-    for value, qid in ranked:
+    for _value, qid in ranked:
         i = row_of.get(qid)
         if i is None:
             continue
@@ -36,14 +45,23 @@ def worst_queries(q_unit: np.ndarray, c_unit: np.ndarray, aligned, per_query: Se
         k = min(top, len(scores))
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.lexsort((best, -scores[best]))]
-        relevant = set(aligned.pos_doc[aligned.indptr[i]:aligned.indptr[i + 1]].tolist())
-        rows.append({
-            "query_id": qid,
-            "text": (query_texts or {}).get(qid),
-            "metrics": by_query[qid],
-            "top": [{"id": str(doc_ids[j]), "score": float(scores[j]), "relevant": int(j) in relevant,
-                     "text": None if doc_texts is None else _short(doc_texts[j])} for j in best],
-        })
+        relevant = set(aligned.pos_doc[aligned.indptr[i] : aligned.indptr[i + 1]].tolist())
+        rows.append(
+            {
+                "query_id": qid,
+                "text": (query_texts or {}).get(qid),
+                "metrics": by_query[qid],
+                "top": [
+                    {
+                        "id": str(doc_ids[j]),
+                        "score": float(scores[j]),
+                        "relevant": int(j) in relevant,
+                        "text": None if doc_texts is None else _short(doc_texts[j]),
+                    }
+                    for j in best
+                ],
+            }
+        )
     return {"by": by, "metrics": metrics, "rows": rows}
 
 
