@@ -46,7 +46,7 @@ def bench_paired() -> None:
 def bench_retrieval_series() -> None:
     from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
     from embeval.diagnostics.space import l2_normalize
-    from embeval.report.series import roc_series, score_series
+    from embeval.diagnostics.series import roc_series, score_series
 
     rng = np.random.default_rng(1)
     m, n, d = 500, 20_000, 384

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -118,11 +119,13 @@ def _root(
 
 def _warnings_as_lines() -> None:
     """Library warnings (embeval's own, e.g. a broken cache file moved aside) as one line on stderr."""
+    import re
     import warnings
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if category.__module__.startswith("embeval"):
-            sys.stderr.write(f"embeval: warning: {message}\n")
+        if category.__module__.startswith("embeval"):  # the library's `param` names said as flags
+            text = re.sub(r"`(\w+)`", lambda m: "--" + m.group(1).replace("_", "-"), str(message))
+            sys.stderr.write(f"embeval: warning: {text}\n")
         else:
             _default_show(message, category, filename, lineno, file, line)
 
@@ -216,6 +219,41 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
         return wrapper
 
     return decorate
+
+
+# Library errors name parameters, never flags: `sample`, `shift_lambda` (in backticks). A command
+# says them as its own flags, from the one table Typer already holds: each parameter's declaration.
+_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
+    """Parameter name -> its long flag (``fmt`` -> ``--format``), from the command's own options."""
+    table = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            # In Annotated style Typer reads a first positional "--flag" (stored as default) as a declaration.
+            given = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
+            decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
+            if decls:
+                table[name] = decls[0].split("/")[0]
+    return table
+
+
+def flag_names(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Say the library's parameter names (`sample`) in an error as this command's flags (--sample)."""
+    table = _flag_table(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from embeval.errors import EmbevalError
+
+        try:
+            return fn(*args, **kwargs)
+        except EmbevalError as exc:
+            exc.args = (_PARAM_NAME.sub(lambda m: table.get(m.group(1), m.group(1)), str(exc)),)
+            raise
+
+    return wrapper
 
 
 def encoding_options(*, model_default: str | None = None, query_prompt: bool = True) -> OptionGroup:
@@ -410,6 +448,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 
 @app.command("metrics")
 @boundary
+@flag_names
 def metrics_cmd(
     family: Annotated[str | None, typer.Argument(help="Only this family (geometry, ...).")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help=(
@@ -468,6 +507,7 @@ def metrics_cmd(
 
 @app.command("geometry")
 @boundary
+@flag_names
 @options(encoding_options(query_prompt=False), OUTPUT)
 def geometry_cmd(
     file: Annotated[Path, typer.Argument(help="Embedding file: .npy .npz .parquet .csv .tsv .jsonl.")],
@@ -539,6 +579,7 @@ def geometry_cmd(
 
 @app.command("encode")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default"))
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -570,6 +611,7 @@ def encode_cmd(
 
 @app.command("pairs")
 @boundary
+@flag_names
 @options(encoding_options(model_default="default", query_prompt=False), OUTPUT)
 def pairs_cmd(
     file: Annotated[Path, typer.Argument(help=(
@@ -601,6 +643,7 @@ def pairs_cmd(
 
 @app.command("retrieval")
 @boundary
+@flag_names
 @options(encoding_options(), OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
@@ -656,7 +699,11 @@ def retrieval_cmd(
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, roc=roc, seed=seed)
+                                   per_query=per_query, seed=seed)
+    if roc is not None:
+        from embeval.report.roc import check_roc_path
+
+        check_roc_path(roc)
     if data is not None:
         from embeval.api import retrieval_report_beir
 
@@ -675,11 +722,17 @@ def retrieval_cmd(
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
                                   vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+    if roc is not None:
+        from embeval.report.roc import write_roc
+
+        write_roc(roc, report.artifacts["roc_curve"])
+        report.notes.append(f"ROC curve written to {roc}")
     out.emit(report)
 
 
 @app.command("gap")
 @boundary
+@flag_names
 @options(encoding_options(), OUTPUT)
 def gap_cmd(
     a: Annotated[Path, typer.Argument(help=(
@@ -728,17 +781,36 @@ def gap_cmd(
     With --model, A and B are texts (.txt, or .jsonl/.csv/.tsv/.parquet with --text-col): A is encoded as
     queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
+    from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.plots import check_plot_path, gap_figure
 
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if export_gap is not None:
+        check_vector_path(export_gap)
+    if plot is not None:
+        check_plot_path(plot)
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
-        export_gap=export_gap, plot=plot, id_col=id_col, vector_col=vector_col, text_col=text_col,
+        projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
         encoder=encoder, name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
     )
+    # Files only after every metric has been computed, each written atomically.
+    if export_gap is not None:
+        g = report.artifacts["gap_vector"]
+        write_vector(export_gap, g, name="gap_vector", meta=report.artifacts["gap_vector_meta"])
+        report.notes.append(f"gap vector (d={g.shape[0]}) written to {export_gap}")
+    if plot is not None:
+        proj = report.artifacts["gap_projection"]
+        gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
+        report.notes.append(f"picture written to {plot}")
+    else:
+        report.notes.append("add --plot gap.png for a 2-D picture of both sets")
     out.emit(report)
 
 
 @app.command("compare")
 @boundary
+@flag_names
 def compare_cmd(
     baseline: Annotated[Path, typer.Argument(help=(
         "Baseline: an embeval JSON report (--output X.json, or report.json of embeval run)."
@@ -809,6 +881,7 @@ def compare_cmd(
 
 @app.command("run")
 @boundary
+@flag_names
 def run_cmd(
     config: Annotated[Path, typer.Argument(help=_lit(
         "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."

@@ -166,6 +166,9 @@ class Report:
     # Per-item triage table (diagnostics.items.ItemTable) when --items asked for one; it is written
     # to its own file and summarised under the terminal table, never serialised into the report.
     items: Any = field(default=None, repr=False)
+    # Arrays a caller may write to files (the gap vector, the 2-D projection, the ROC curve); the
+    # library writes no file itself: the CLI does (--export-gap, --plot, --roc). Never serialised.
+    artifacts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:

@@ -158,7 +158,7 @@ def test_option_without_effect_warns(cli):
     r = cli("gap", SAMPLE / "scifact_small" / "queries.npz", SAMPLE / "scifact_small" / "corpus.npz",
             "-m", "gap", "--folds", "10", "-q")
     assert r.exit_code == 0, r.output
-    assert "embeval: warning: the folds setting has no effect" in r.stderr
+    assert "embeval: warning: the --folds setting has no effect" in r.stderr
 
 
 def test_options_without_effect_warn_on_embeddings(cli):
@@ -168,6 +168,6 @@ def test_options_without_effect_warn_on_embeddings(cli):
     err = " ".join(r.stderr.split())
     assert "--batch-size has no effect without --model" in err
     assert "--items-k has no effect without --items" in err
-    assert "the sample setting has no effect" in err
+    assert "the --sample setting has no effect" in err
     quiet = cli("geometry", S / "corpus.npy", "-m", "anisotropy", "-q")
     assert "warning" not in quiet.stderr

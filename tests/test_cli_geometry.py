@@ -255,3 +255,16 @@ def test_json_output_is_strict(cli, tmp_path):
     rep = Report("geometry", results=[Result("x", math.nan, {"tpr": math.nan, "nested": [math.inf, 1.0]})])
     doc = json.loads(to_json(rep), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert doc["results"][0]["value"] is None and doc["results"][0]["params"] == {"tpr": None, "nested": [None, 1.0]}
+
+
+def test_library_errors_name_parameters_and_the_cli_says_flags(cli, tmp_path):
+    """The library speaks in parameter names; each command maps them to its own flags."""
+    from embeval.api import geometry_report
+    from embeval.errors import UsageError
+
+    with pytest.raises(UsageError, match="^`sample` must be positive"):
+        geometry_report(CORPUS, sample=-1)
+    res = cli("geometry", CORPUS, "--sample", "-1", "-q")
+    assert res.exit_code == 2 and "--sample must be positive" in res.stderr and "`" not in res.stderr
+    res = cli("gap", CORPUS, CORPUS, "--shift-lambda", "0.5", "-q")
+    assert res.exit_code == 2 and "--shift-lambda applies to the paired gap_shift; add --paired" in res.stderr

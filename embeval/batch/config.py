@@ -301,9 +301,9 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         gates = []
         for j, expr in enumerate(_as_list(c.get("fail_if", []))):
             try:
-                gates.append(parse_gate(expr, option="fail_if"))
+                gates.append(parse_gate(expr, option=None))
             except UsageError as exc:
-                c.fail(f"fail_if[{j}]", str(exc).removeprefix("fail_if "))
+                c.fail(f"fail_if[{j}]", str(exc))
         options = dict(c.get("options", {}))
         for kind in dict.fromkeys(datasets[n].kind for n in ds_names):
             r = cmd.kinds[kind]

@@ -206,7 +206,7 @@ def linear_separability_value(a: np.ndarray, b: np.ndarray, *, folds: int = 5, s
     smallest = min(a.shape[0], b.shape[0])
     if folds > smallest:
         raise UsageError(f"linear_separability with {folds} folds needs at least {folds} rows in each "
-                         f"set; the smaller has {smallest} (use --folds)")
+                         f"set; the smaller has {smallest} (use `folds`)")
     x = np.concatenate([a, b], axis=0)
     y = np.concatenate([np.zeros(a.shape[0], dtype=np.int64), np.ones(b.shape[0], dtype=np.int64)])
     scores, converged = [], True

@@ -75,9 +75,9 @@ class ItemTable:
 
 def check_item_settings(n: int, k: int, near_dup_threshold: float) -> None:
     if k < 1 or k >= n:
-        raise UsageError(f"--items-k {k}: must be between 1 and {n - 1} (rows − 1)")
+        raise UsageError(f"`items_k` {k}: must be between 1 and {n - 1} (rows − 1)")
     if not -1.0 <= near_dup_threshold <= 1.0:
-        raise UsageError(f"--near-dup-threshold {near_dup_threshold}: a cosine, between -1 and 1")
+        raise UsageError(f"`near_dup_threshold` {near_dup_threshold}: a cosine, between -1 and 1")
 
 
 def item_table(space: Space, ids: np.ndarray, *, texts=None, k: int = 10, near_dup_threshold: float = 0.99,

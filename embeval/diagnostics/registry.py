@@ -254,12 +254,12 @@ def parse_ks(ks: str | Iterable[int], name: str = "k") -> tuple[int, ...]:
         try:
             k = int(text)
         except ValueError:
-            raise UsageError(f"{name}={ks!r}: {text!r} is not an integer; expected e.g. 1,10,100") from None
+            raise UsageError(f"`{name}` {ks!r}: {text!r} is not an integer; expected e.g. 1,10,100") from None
         if k < 1:
-            raise UsageError(f"{name}={ks!r}: cutoffs must be at least 1, got {k}")
+            raise UsageError(f"`{name}` {ks!r}: cutoffs must be at least 1, got {k}")
         out.add(k)
     if not out:
-        raise UsageError(f"{name}: give at least one cutoff, e.g. 1,10,100")
+        raise UsageError(f"`{name}`: give at least one cutoff, e.g. 1,10,100")
     return tuple(sorted(out))
 
 

@@ -74,11 +74,17 @@ class Space:
         if self.labels is None:
             from embeval.errors import UsageError
 
-            raise UsageError("this diagnostic needs labels (pass --labels or --label-col)")
+            raise UsageError("this diagnostic needs labels (pass `labels` or `label_col`)")
         if self._codes is None:
             classes, codes = np.unique(self.labels, return_inverse=True)
             self._codes = (codes.astype(np.int64).ravel(), classes)
         return self._codes
+
+    @property
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The kNN already searched (sims, idx at the largest k asked so far), or None: for the
+        report's pictures, which must not search again."""
+        return self._knn
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Cosine k nearest *other* rows (sims, idx), computed once for the largest k asked."""

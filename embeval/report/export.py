@@ -16,7 +16,7 @@ from embeval.results import dumps
 VECTOR_SUFFIXES = (".npy", ".csv", ".json")
 
 
-def check_vector_path(path: str | os.PathLike, option: str = "--export-gap") -> None:
+def check_vector_path(path: str | os.PathLike, option: str = "`export_gap`") -> None:
     """Refuse an unsupported format before any work is done."""
     suffix = Path(path).suffix.lower()
     if suffix not in VECTOR_SUFFIXES:

@@ -34,7 +34,7 @@ class Gate:
     op: str
     threshold: float
     params: dict[str, Any] = field(default_factory=dict, hash=False)
-    option: str = "--fail-if"
+    option: str = "`fail_if`"  # the parameter that gave the gate, for messages (the CLI says its flag)
 
     def applies_to(self, report: Report) -> bool:
         return bool(report.find(self.metric, self.params))
@@ -81,27 +81,36 @@ def _parse_value(text: str) -> Any:
         return text.strip("'\"")
 
 
-def parse_params(text: str | None, expr: str, option: str) -> dict[str, Any]:
+def _subject(option: str | None, expr: str) -> str:
+    """How a message names the gate: the parameter then the expression, or the bare expression (``option=None``:
+    the caller, e.g. the batch loader, names where it came from)."""
+    return f"{option} {expr!r}" if option else repr(expr)
+
+
+def parse_params(text: str | None, expr: str, option: str | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if text is None or not text.strip():
         return params
     for part in text.split(","):
         m = _PARAM.match(part)
         if not m:
-            raise UsageError(f"{option} {expr!r}: bad parameter {part.strip()!r}; write NAME=VALUE, "
+            raise UsageError(f"{_subject(option, expr)}: bad parameter {part.strip()!r}; write NAME=VALUE, "
                              "e.g. 'uniformity(t=2) > -2'")
         params[m.group(1)] = _parse_value(m.group(2))
     return params
 
 
-def parse_gate(expr: str, option: str = "--fail-if") -> Gate:
+def parse_gate(expr: str, option: str | None = "`fail_if`") -> Gate:
+    """``'ndcg@10 < 0.6'`` -> a Gate. Errors name ``option`` (a parameter, in backticks), or only the
+    expression when ``option`` is None."""
     m = _GATE.match(expr)
     if not m:
-        raise UsageError(f"{option} {expr!r}: {USAGE}")
+        raise UsageError(f"{_subject(option, expr)}: {USAGE}")
     threshold = float(m.group(4))
     if not math.isfinite(threshold):
-        raise UsageError(f"{option} {expr!r}: the threshold must be a finite number")
-    return Gate(expr.strip(), m.group(1), m.group(3), threshold, parse_params(m.group(2), expr, option), option)
+        raise UsageError(f"{_subject(option, expr)}: the threshold must be a finite number")
+    return Gate(expr.strip(), m.group(1), m.group(3), threshold, parse_params(m.group(2), expr, option),
+                option or "`fail_if`")
 
 
 def apply_gates(report: Report, gates: list[Gate]) -> None:

@@ -14,10 +14,10 @@ ITEM_SUFFIXES = (".csv", ".parquet")
 def check_items_path(path: str | os.PathLike) -> None:
     """Refuse an unsupported suffix before any work is done."""
     if Path(path).suffix.lower() not in ITEM_SUFFIXES:
-        raise UsageError(f"--items {path}: use a .csv or .parquet file name")
+        raise UsageError(f"`items` {path}: use a .csv or .parquet file name")
     from embeval.io.atomic import check_writable
 
-    check_writable(path, "--items")
+    check_writable(path, "`items`")
 
 
 def write_items(path: str | os.PathLike, table) -> None:

@@ -21,11 +21,11 @@ def check_plot_path(path: str | os.PathLike) -> None:
     """Refuse an unsupported picture format before any work is done."""
     suffix = Path(path).suffix.lower()
     if suffix not in PLOT_SUFFIXES:
-        raise UsageError(f"--plot {path}: unsupported picture format {suffix or '(none)'!r}; use "
+        raise UsageError(f"`plot` {path}: unsupported picture format {suffix or '(none)'!r}; use "
                          + ", ".join(PLOT_SUFFIXES))
     from embeval.io.atomic import check_writable
 
-    check_writable(path, "--plot")
+    check_writable(path, "`plot`")
 
 
 def gap_figure(pa: np.ndarray, pb: np.ndarray, path: str | os.PathLike, *, paired: bool,

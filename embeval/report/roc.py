@@ -18,10 +18,10 @@ def check_roc_path(path: str | Path | None) -> None:
         return
     p = Path(path)
     if p.suffix.lower() not in ROC_SUFFIXES:
-        raise UsageError(f"--roc {p}: use a .csv or .png file name")
+        raise UsageError(f"`roc` {p}: use a .csv or .png file name")
     from embeval.io.atomic import check_writable
 
-    check_writable(p, "--roc")
+    check_writable(p, "`roc`")
 
 
 def roc_csv(curve) -> str:

@@ -106,10 +106,11 @@ def test_without_labels_only_geometry_flags(rng):
 
 
 def test_bad_settings(rng):
+    """The library names its parameters (the CLI says them as --items-k, --near-dup-threshold)."""
     x, y = labelled_set(rng, n_classes=2, per=5)
-    with pytest.raises(UsageError, match="items-k"):
+    with pytest.raises(UsageError, match="`items_k`"):
         table_for(x, y, k=10)
-    with pytest.raises(UsageError, match="near-dup-threshold"):
+    with pytest.raises(UsageError, match="`near_dup_threshold`"):
         table_for(x, y, k=3, near_dup_threshold=1.5)
 
 

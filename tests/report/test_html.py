@@ -129,7 +129,7 @@ def test_series_are_bounded():
     from types import SimpleNamespace
 
     from embeval.diagnostics.retrieval import align_qrels
-    from embeval.report.series import BINS, ROC_POINTS, roc_series, score_series
+    from embeval.diagnostics.series import BINS, ROC_POINTS, roc_series, score_series
 
     rng = np.random.default_rng(0)
     t = np.sort(rng.uniform(size=5000))
@@ -151,7 +151,7 @@ def test_series_are_bounded():
 
 def test_sampled_negative_histogram_matches_the_full_one():
     from embeval.diagnostics.retrieval import align_qrels
-    from embeval.report.series import score_series
+    from embeval.diagnostics.series import score_series
 
     rng = np.random.default_rng(3)
     q = rng.standard_normal((300, 16)).astype(np.float32)

@@ -1,0 +1,31 @@
+"""``embeval encode``: texts to a vector file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embeval.encode import encode_texts
+from embeval.errors import UsageError
+from embeval.io.embeddings import EMBEDDING_SUFFIXES
+from embeval.io.texts import load_texts
+from embeval.io.writers import save_embeddings
+from embeval.progress import NULL, Progress
+
+
+def encode_file(
+    file: str | Path,
+    output: str | Path,
+    *,
+    encoder,
+    role: str = "document",
+    text_col: str = "text",
+    id_col: str = "id",
+    progress: Progress = NULL,
+) -> tuple[int, int]:
+    """Encode a text file (or a BEIR corpus) and write vectors with ids; returns (n, d)."""
+    if Path(output).suffix.lower() not in EMBEDDING_SUFFIXES:
+        raise UsageError(f"`output` {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
+    ts = load_texts(file, text_col=text_col, id_col=id_col)
+    vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
+    save_embeddings(output, vectors, ts.ids, texts=ts.texts)
+    return vectors.shape

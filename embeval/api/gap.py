@@ -1,0 +1,122 @@
+"""``embeval gap``: the gap between two embedding sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from embeval.api.common import load_input, records_cache, resolve_metrics, warn_unused
+from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
+from embeval.diagnostics.series import gap_series
+from embeval.errors import UsageError
+from embeval.io.embeddings import check_same_dim, load_stacked_pair
+from embeval.progress import NULL, Progress
+from embeval.results import Report
+
+
+@records_cache
+def gap_report(
+    a: str | Path,
+    b: str | Path | None = None,
+    *,
+    paired: bool = False,
+    metrics: list[str] | None = None,
+    folds: int | None = None,
+    k: int | None = None,
+    shift_lambda: float | None = None,
+    projection: bool = False,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
+    name_a: str | None = None,
+    name_b: str | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+) -> Report:
+    """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
+    holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
+    ``encoder`` (:class:`~embeval.encode.EncoderConfig`) ``a`` and ``b`` are texts, A encoded with
+    the query role and B with the document role.
+
+    ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
+    A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
+    ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
+    ``name_a`` / ``name_b`` name the sets ("images", "captions") in notes, pictures and the HTML
+    report (default: the file names).
+
+    ``report.artifacts`` holds the gap vector (``gap_vector``, with ``gap_vector_meta``) and, with
+    ``projection``, both sets on the top two principal components of A∪B (``gap_projection``:
+    what :func:`embeval.report.plots.gap_figure` draws). The library writes no file.
+    """
+    # Usage first: nothing is loaded or computed for a command that cannot finish.
+    if shift_lambda is not None and not paired:
+        raise UsageError("`shift_lambda` applies to the paired gap_shift; add `paired`")
+    chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
+                             hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"})
+    overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
+                 "gap_shift": ("lam", shift_lambda)}
+    warn_unused({"folds": (folds, "linear_separability"), "k": (k, "knn_mixing"),
+                 "shift_lambda": (shift_lambda, "gap_shift")}, {d.name for d, _ in chosen})
+
+    notes = []
+    if b is None:
+        if encoder is not None:
+            raise UsageError("with `model` pass two text inputs A B (a single input is a (2, n, d) .npy)")
+        set_a, set_b = load_stacked_pair(a)
+        default_a, default_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
+        notes.append(f"A = {name_a or default_a}, B = {name_b or default_b} (one (2, n, d) file)")
+    else:
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
+                    progress=progress)
+        set_a = load_input(a, role="query", **load)
+        set_b = load_input(b, role="document", **load)
+        check_same_dim(set_a, set_b)
+        default_a, default_b = Path(a).name, Path(b).name
+    name_a, name_b = name_a or default_a, name_b or default_b
+    if paired and set_a.n != set_b.n:
+        raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
+                         f"B ({name_b}) has {set_b.n}")
+
+    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress)
+    report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
+                    settings={"seed": seed, "paired": paired, "normalized": True,
+                              "names": {"a": name_a, "b": name_b}})
+    for diag, params in chosen:
+        key, value = overrides.get(diag.name, (None, None))
+        if value is not None:
+            params = {**params, key: value}
+        report.results.extend(diag.func(space, **params))
+
+    notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖")
+    names = {r.metric for r in report.results}
+    if "linear_separability" in names:
+        notes.append("linear_separability: balanced accuracy (0.5 = chance) of a standardised logistic "
+                     "regression, stratified seeded k-fold")
+    shifted = next((r for r in report.results if r.metric == "shifted_gap"), None)
+    if shifted is not None:
+        notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
+                     f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
+    if "uniformity_cross" in names:
+        notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
+
+    g = gap_vector(space.a, space.b)
+    gap_norm = float(np.linalg.norm(g))
+    report.artifacts["gap_vector"] = g
+    report.artifacts["gap_vector_meta"] = {"definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
+                                           "a": name_a, "b": name_b, "norm": gap_norm}
+    if projection:
+        pa, pb, ratio = pca_2d(space.a, space.b)
+        title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
+        sep = report.value("linear_separability")
+        if sep is not None:
+            title += f", separability = {sep:.3f}"
+        report.artifacts["gap_projection"] = {
+            "pa": pa, "pb": pb, "paired": paired, "label_a": f"A: {name_a}", "label_b": f"B: {name_b}",
+            "title": title, "seed": seed,
+            "axis_labels": (f"PC 1 ({100 * ratio[0]:.1f}% of variance)", f"PC 2 ({100 * ratio[1]:.1f}% of variance)")}
+    report.notes.extend(notes)
+
+    report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)
+    return report

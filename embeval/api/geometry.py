@@ -1,0 +1,115 @@
+"""``embeval geometry``: geometry (and label-aware) diagnostics of one embedding set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embeval.api.common import (
+    encoding_settings,
+    load_input,
+    records_cache,
+    resolve_metrics,
+    run_diagnostic,
+    warn_unused,
+)
+from embeval.diagnostics.items import check_item_settings, item_table
+from embeval.diagnostics.series import geometry_series
+from embeval.diagnostics.space import Space
+from embeval.errors import UsageError
+from embeval.io.embeddings import check_same_dim
+from embeval.io.fileinfo import file_info
+from embeval.io.labels import check_labels, clean_labels, load_labels
+from embeval.progress import NULL, Progress
+from embeval.results import Report
+
+
+@records_cache
+def geometry_report(
+    file: str | Path,
+    *,
+    metrics: list[str] | None = None,
+    pairs: str | Path | None = None,
+    sample: int = 0,
+    normalize: bool = True,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
+    labels: str | Path | None = None,
+    label_col: str | None = None,
+    items: bool = False,
+    items_k: int = 10,
+    near_dup_threshold: float = 0.99,
+    seed: int = 0,
+    progress: Progress = NULL,
+) -> Report:
+    """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
+    row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
+    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
+    available = {"pairs"} if pairs is not None else set()
+    if labels is not None or label_col is not None:
+        available.add("labels")
+    chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
+    if sample < 0:
+        raise UsageError("`sample` must be positive")
+    warn_unused({"sample": (sample or None, "uniformity")}, {d.name for d, _ in chosen})
+    lab = None
+    if labels is not None:  # read (and reject) a label file before any encoding
+
+        lab = load_labels(labels, column=label_col)
+    load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
+    emb = load_input(file, label_col=label_col if labels is None else None, **load)
+    inputs = {"embeddings": emb.describe()}
+    lab = _check_labels(emb, lab, labels, label_col, inputs)
+    other = None
+    if pairs is not None:
+        other = load_input(pairs, **load)
+        check_same_dim(emb, other)
+        if other.n != emb.n:
+            raise UsageError(f"`pairs` {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
+        inputs["pairs"] = other.describe()
+    space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
+                        labels=lab, seed=seed, progress=progress)
+    report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
+    if lab is not None:
+        report.settings["classes"] = len(space.label_codes()[1])
+        if label_col is not None:
+            report.settings["label_col"] = label_col
+    if sample:
+        report.settings["sample"] = sample
+    if items:
+        check_item_settings(space.n, items_k, near_dup_threshold)
+    # One FAISS search serves every kNN diagnostic and the item table: ask for the largest k first.
+    ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([items_k] if items else [])
+    if ks and 1 <= max(ks) < space.n:
+        space.knn(max(ks))
+    for diag, params in chosen:
+        if diag.name == "uniformity" and sample and not params.get("sample"):
+            params = {**params, "sample": sample}
+        report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
+    report.notes.append("rows L2-normalised before every diagnostic" if normalize
+                        else "rows used as given (not L2-normalised); angles and cosines use unit rows")
+    if items:
+        report.items = item_table(space, emb.ids, texts=emb.texts, k=items_k,
+                                  near_dup_threshold=near_dup_threshold)
+        report.settings.update({"items_k": items_k, "near_dup_threshold": near_dup_threshold})
+    if encoder is not None:
+        report.settings["encoding"] = encoding_settings(encoder, role="document")
+
+    hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
+    report.series.update(geometry_series(space, hub_k))
+    return report
+
+
+def _check_labels(emb, lab, labels, label_col, inputs):
+    """Row-aligned labels from a label file (already read: ``lab``) or from a column of the input
+    file (validated), or None. Records the label file among the report's inputs."""
+    if labels is not None:
+        check_labels(lab, emb.n, labels, emb.path)
+        inputs["labels"] = {**file_info(labels), "n": len(lab)}
+        return lab
+    if label_col is not None:
+        lab = clean_labels(emb.labels, emb.path, label_col)
+        check_labels(lab, emb.n, emb.path, emb.path)
+        return lab
+    return None

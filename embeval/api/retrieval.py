@@ -1,0 +1,195 @@
+"""``embeval retrieval``: ranking metrics, AUCs and score separation of queries against a corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeval.api.common import load_input, records_cache
+from embeval.diagnostics.registry import parse_ks
+from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
+from embeval.diagnostics.series import roc_series, score_series
+from embeval.diagnostics.space import l2_normalize
+from embeval.encode import encode_texts, encoder_identity
+from embeval.errors import InputError
+from embeval.index.search import check_threads, resolve_params, thread_limit
+from embeval.io.embeddings import check_same_dim, load_embeddings
+from embeval.io.fileinfo import file_info
+from embeval.io.qrels import Qrels, load_qrels
+from embeval.io.texts import load_beir
+from embeval.progress import NULL, Progress
+from embeval.results import Report
+
+
+def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, **_: Any) -> None:
+    """Usage errors first: they must not wait for (large) files to load or texts to encode."""
+    parse_ks(k)
+    resolve_params(index, None, index_params)
+    check_threads(threads)
+
+
+@records_cache
+def retrieval_report(
+    queries_path: str | Path,
+    corpus_path: str | Path,
+    qrels_path: str | Path,
+    *,
+    k: str | Sequence[int] = "1,10,100",
+    index: str = "flat",
+    index_params: dict[str, Any] | None = None,
+    threads: int | None = None,
+    per_query: bool = False,
+    seed: int = 0,
+    progress: Progress = NULL,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    encoder=None,
+) -> Report:
+    """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
+    encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
+
+    Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
+    absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
+    """
+    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads)
+    if encoder is None:
+        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
+        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+    else:
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, progress=progress)
+        q = load_input(queries_path, role="query", **load)
+        c = load_input(corpus_path, role="document", **load)
+    check_same_dim(c, q)
+    qrels = load_qrels(qrels_path)
+    inputs = {
+        "queries": q.describe(),
+        "corpus": c.describe(),
+        "qrels": {**file_info(qrels_path), "queries": len(qrels),
+                  "judgements": sum(len(v) for v in qrels.values())},
+    }
+    return retrieval_report_from_arrays(
+        q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
+        sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
+        k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
+        seed=seed, progress=progress,
+        query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)), doc_texts=c.texts,
+    )
+
+
+@records_cache
+def retrieval_report_beir(
+    folder: str | Path,
+    *,
+    encoder,
+    split: str = "test",
+    progress: Progress = NULL,
+    **options: Any,
+) -> Report:
+    """``embeval retrieval DATA_DIR --model M``: a BEIR folder encoded with ``encoder``.
+
+    Documents are ``title + " " + text`` (as MTEB); only the queries judged in
+    ``qrels/<split>.tsv`` are encoded and scored. ``options`` go to
+    :func:`retrieval_report_from_arrays` (k, index, index_params, threads, per_query, seed).
+    """
+    _check_retrieval_options(**options)
+    data = load_beir(folder, split)
+    qrels = load_qrels(data.qrels_path)
+    judged = set(qrels)
+    q_rows = [i for i, qid in enumerate(data.queries.ids) if qid in judged]
+    q_ids = [data.queries.ids[i] for i in q_rows]
+    q_texts = [data.queries.texts[i] for i in q_rows]
+    corpus = encode_texts(data.corpus.texts, encoder, role="document", progress=progress,
+                          source=data.corpus.path)
+    queries = (encode_texts(q_texts, encoder, role="query", progress=progress, source=data.queries.path)
+               if q_texts else np.zeros((0, corpus.shape[1]), dtype=np.float32))
+    identity = encoder_identity(encoder)
+    inputs = {
+        "dataset": {**file_info(folder), "split": split, "model": identity},
+        "queries": {**file_info(data.queries.path), "n": len(q_ids), "d": corpus.shape[1]},
+        "corpus": {**file_info(data.corpus.path), "n": len(data.corpus.ids), "d": corpus.shape[1]},
+        "qrels": {**file_info(data.qrels_path), "queries": len(qrels),
+                  "judgements": sum(len(v) for v in qrels.values())},
+    }
+    return retrieval_report_from_arrays(
+        queries, corpus, qrels, q_ids, data.corpus.ids, inputs=inputs,
+        sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
+        query_texts=dict(zip(q_ids, q_texts)), doc_texts=data.corpus.texts, **options,
+    )
+
+
+def _id_source(path, ids, id_col: str) -> str:
+    """The file's name for messages, saying so when it had no ids (row numbers stand in)."""
+    if np.array_equal(ids, np.arange(len(ids)).astype(str)):
+        return f"{path} (it has no {id_col!r} column or array, so its ids are row numbers)"
+    return str(path)
+
+
+def retrieval_report_from_arrays(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    qrels: Qrels,
+    query_ids: Sequence[str] | np.ndarray,
+    doc_ids: Sequence[str] | np.ndarray,
+    *,
+    inputs: dict[str, dict[str, Any]],
+    sources: tuple[str, str, str] = ("queries", "corpus", "qrels"),
+    k: str | Sequence[int] = "1,10,100",
+    index: str = "flat",
+    index_params: dict[str, Any] | None = None,
+    threads: int | None = None,
+    per_query: bool = False,
+    seed: int = 0,
+    progress: Progress = NULL,
+    notes: Sequence[str] = (),
+    query_texts: dict[str, str] | None = None,
+    doc_texts: Sequence[str] | None = None,
+) -> Report:
+    """The retrieval report from vectors already loaded (or encoded) and validated row-wise.
+
+    queries q×d, corpus n×d (any non-zero rows; L2-normalised here), ids aligned with the rows,
+    ``sources`` = names of the queries, corpus and qrels inputs for error messages, ``inputs`` =
+    their descriptions for the report. Checks the qrels against the ids (InputError naming the
+    id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
+    keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``).
+    """
+    ks = parse_ks(k)
+    q_src, c_src, r_src = sources
+    if queries.shape[1] != corpus.shape[1]:
+        raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
+    aligned = align_qrels(qrels, query_ids, doc_ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    q_unit, c_unit = l2_normalize(queries), l2_normalize(corpus)
+    with thread_limit(threads):
+        out = evaluate_aligned(
+            q_unit, c_unit, aligned, ks=ks, index=index,
+            index_params=index_params, auc=True, separation=True, per_query=per_query,
+            roc=True, progress=progress, seed=seed,
+        )
+    settings: dict[str, Any] = {"seed": seed, "index": index, "index_params": out.index_params,
+                                "k": list(ks), "threads": threads or "all", "normalized": True}
+    report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
+                    per_query=out.per_query)
+
+    report.artifacts["roc_curve"] = out.roc  # roc=True above: always a curve
+    report.series = {"roc": roc_series(out.roc) if out.roc is not None else {},
+                     "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
+    if out.per_query:  # the worst queries, their texts and top documents (the HTML report's table)
+        from embeval.diagnostics.worst import worst_queries
+
+        worst = worst_queries(q_unit, c_unit, aligned, out.per_query, [str(d) for d in doc_ids],
+                              query_texts=query_texts, doc_texts=doc_texts)
+        if worst is not None:
+            report.series["worst_queries"] = worst
+    report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
+                        f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
+    auc_res = next((r for r in out.results if r.metric == "auc_global"), None)
+    if auc_res is not None and auc_res.params.get("method") == "binned":
+        report.notes.append(f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
+                            f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
+    if per_query:
+        report.notes.append(f"{len(out.per_query)} per-query rows: in the CSV and JSON renderings")
+    report.notes.extend(notes)
+    return report
