@@ -381,6 +381,7 @@ def retrieval(
     per_query: bool = False,
     split: str = "test",
     seed: int = 0,
+    roc: str | Path | None = None,
     progress: Any = False,
     **options: Any,
 ) -> Report:
@@ -393,9 +394,14 @@ def retrieval(
       ``query_ids`` / ``doc_ids`` (default: row numbers "0", "1", ...);
     * ``retrieval(query_texts, doc_texts, qrels, model="default")``: texts, encoded.
 
-    ``options``: ``index_params``, ``threads``, ``roc`` (a .csv/.png path), ``id_col``, ...
-    (see :func:`embeval.api.retrieval_report`)."""
+    ``roc``: write the pooled ROC curve there (.csv or .png). ``options``: ``index_params``,
+    ``threads``, ``id_col``, ... (see :func:`embeval.api.retrieval_report`)."""
     from embeval.api import retrieval_report, retrieval_report_beir
+
+    if roc is not None:
+        from embeval.report.roc import check_roc_path
+
+        check_roc_path(roc)
 
     ks = k if isinstance(k, str) else ",".join(str(int(v)) for v in k)
     common = dict(k=ks, index=index, per_query=per_query, seed=seed, progress=_progress(progress), **options)
@@ -404,7 +410,7 @@ def retrieval(
             raise UsageError("retrieval(queries, corpus, qrels), or retrieval(beir_folder, model=...)")
         if model is None:
             raise UsageError(f"{queries} holds texts: pass model= (e.g. model='default')")
-        return Report(retrieval_report_beir(queries, encoder=_encoder(model), split=split, **common))
+        return _with_roc(retrieval_report_beir(queries, encoder=_encoder(model), split=split, **common), roc)
     if corpus is None or qrels is None:
         raise UsageError("retrieval needs queries, corpus and qrels (or one BEIR folder)")
     with ExitStack() as stack:
@@ -417,6 +423,14 @@ def retrieval(
             **common,
         )
         tmp.relabel(report)
+    return _with_roc(report, roc)
+
+
+def _with_roc(report, roc) -> Report:
+    if roc is not None:
+        from embeval.report.roc import write_roc
+
+        write_roc(roc, report.artifacts["roc_curve"])
     return Report(report)
 
 
@@ -429,6 +443,8 @@ def gap(
     metrics: str | Sequence[str] | None = None,
     name_a: str | None = None,
     name_b: str | None = None,
+    plot: str | Path | None = None,
+    export_gap: str | Path | None = None,
     seed: int = 0,
     progress: Any = False,
     **options: Any,
@@ -438,7 +454,8 @@ def gap(
 
     ``a``, ``b``: arrays, paths, or lists of texts with ``model`` (A encoded as queries, B as
     documents); ``a`` alone may be a (2, n, d) array or .npy. ``name_a``/``name_b`` name the sets
-    in notes and pictures. ``options``: ``folds``, ``k``, ``shift_lambda``, ``plot``, ``export_gap``."""
+    in notes and pictures. ``plot`` (.png/.svg/.pdf) and ``export_gap`` (.npy/.csv/.json) are written
+    as by the command line. ``options``: ``folds``, ``k``, ``shift_lambda``."""
     import numpy as np
 
     from embeval.api import gap_report
@@ -452,19 +469,39 @@ def gap(
             a, b = arr[0], arr[1]
         pa = tmp.any(a, "A", model)
         pb = None if b is None else tmp.any(b, "B", model)
-        extra = {k: v for k, v in (("name_a", name_a), ("name_b", name_b)) if v is not None and _accepts(gap_report, k)}
+        if export_gap is not None:
+            from embeval.report.export import check_vector_path
+
+            check_vector_path(export_gap)
+        if plot is not None:
+            from embeval.report.plots import check_plot_path
+
+            check_plot_path(plot)
         report = gap_report(
             pa,
             pb,
             paired=paired,
             metrics=_metric_list(metrics),
             encoder=_encoder(model),
+            name_a=name_a,
+            name_b=name_b,
+            projection=plot is not None,
             seed=seed,
             progress=_progress(progress),
-            **extra,
             **options,
         )
         tmp.relabel(report)
+    if export_gap is not None:
+        from embeval.report.export import write_vector
+
+        write_vector(
+            export_gap, report.artifacts["gap_vector"], name="gap_vector", meta=report.artifacts["gap_vector_meta"]
+        )
+    if plot is not None:
+        from embeval.report.plots import gap_figure
+
+        proj = dict(report.artifacts["gap_projection"])
+        gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
     return Report(report)
 
 
@@ -625,9 +662,3 @@ def _metric_list(metrics: str | Sequence[str] | None) -> list[str] | None:
     if metrics is None:
         return None
     return [metrics] if isinstance(metrics, str) else list(metrics)
-
-
-def _accepts(fn, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(fn).parameters

@@ -146,3 +146,18 @@ def test_import_embeval_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.split("\n")[:2] == ["[]", "False"]
+
+
+def test_files_written_like_the_command_line(tmp_path):
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((30, 5)) + 1, rng.standard_normal((30, 5))
+    g = embeval.gap(a, b, metrics="gap", name_a="images", name_b="captions", plot=tmp_path / "g.png",
+                    export_gap=tmp_path / "g.npy")
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    ua = a / np.linalg.norm(a, axis=1, keepdims=True)
+    ub = b / np.linalg.norm(b, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.load(tmp_path / "g.npy"), ua.mean(0) - ub.mean(0), rtol=1e-6, atol=1e-7)
+    assert g.settings["names"] == {"a": "images", "b": "captions"}
+    r = embeval.retrieval(a[:5], a, {str(i): {str(i): 1} for i in range(5)}, k=[1], roc=tmp_path / "roc.csv")
+    assert (tmp_path / "roc.csv").read_text().startswith("threshold,fpr,tpr")
+    assert r.value("recall@1") == 1.0
