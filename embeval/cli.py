@@ -62,6 +62,17 @@ class Format(str, Enum):
     html = "html"
 
 
+class CompareFormat(str, Enum):
+    """``embeval compare`` formats: the report formats and LaTeX (a ranking table, as ranx)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    latex = "latex"
+    html = "html"
+
+
 FORMATS = tuple(f.value for f in Format)
 
 
@@ -766,6 +777,10 @@ def gap_cmd(
     plot: Annotated[Path | None, typer.Option("--plot", help=(
         "Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf)."
     ))] = None,
+    drift: Annotated[bool, typer.Option("--drift", help=(
+        "Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test "
+        "(c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'."
+    ))] = False,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
@@ -792,7 +807,7 @@ def gap_cmd(
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=encoder, name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
+        encoder=encoder, name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet), drift=drift,
     )
     # Files only after every metric has been computed, each written atomically.
     if export_gap is not None:
@@ -812,71 +827,83 @@ def gap_cmd(
 @boundary
 @flag_names
 def compare_cmd(
-    baseline: Annotated[Path, typer.Argument(help=(
-        "Baseline: an embeval JSON report (--output X.json, or report.json of embeval run)."
-    ))],
-    current: Annotated[Path, typer.Argument(help="Current: a report of the same command (or another batch report).")],
+    reports: Annotated[list[Path], typer.Argument(help=(
+        "embeval JSON reports (--output X.json, or report.json of embeval run): BASELINE CURRENT compares two; "
+        "three or more (or one batch report with several models) are ranked. The first is the baseline."
+    ), show_default=False)],
     fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(
         "'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to "
         "the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired "
-        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. Repeatable."
+        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. With several reports, each "
+        "is checked against the first. Repeatable."
     ), rich_help_panel="CI")] = None,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
     confidence: Annotated[float, typer.Option("--confidence", help=(
-        "Confidence of the paired-bootstrap interval of the delta."
+        "Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected "
+        "across pairs when ranking)."
     ))] = 0.95,
     n_boot: Annotated[int, typer.Option("--n-boot", help=(
-        "Bootstrap resamples (and sign flips) of the paired test."
+        "Bootstrap resamples (and sign flips) of the paired tests."
     ))] = 10_000,
+    rank: Annotated[bool, typer.Option("--rank", help=(
+        "Rank even two reports (the default for three or more)."
+    ))] = False,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
+        "Show only these metrics (comma-separated, repeatable); gates still see all."
+    ))] = None,
     seed: SeedOpt = 0,
-    fmt: FormatOpt = Format.table,
-    output: OutputOpt = None,
+    fmt: Annotated[CompareFormat, typer.Option("--format", "-f", help=(
+        "stdout format (latex and html: the ranking)."
+    ))] = CompareFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=(
+        "Write the comparison here (.json .csv .md .tex .html), atomically."
+    ))] = None,
 ) -> None:
-    """Compare two reports metric by metric: old, new, delta, relative change, and for per-query
-    metrics a paired bootstrap CI and sign-flip p-value of the delta.
+    """Compare reports metric by metric. Two: old, new, delta, relative change, and for per-query
+    metrics a paired bootstrap CI and sign-flip p-value of the delta. Three or more (or the models
+    of one batch report): a ranking per metric with bootstrap CIs over queries and pairwise
+    sign-flip tests, Holm-Bonferroni corrected, significance as superscript letters (as ranx).
 
     Exit 1 when a --fail-if-regress gate (or a --fail-if gate on the current values) fails."""
     from embeval.errors import UsageError
     from embeval.io.atomic import write_atomic
-    from embeval.report.compare import (
-        COMPARE_RENDERERS,
-        compare,
-        current_gates,
-        load_side,
-        parse_regress,
-        print_comparison,
-    )
+    from embeval.report.compare import COMPARE_RENDERERS, parse_regress, print_comparison, run_compare
+    from embeval.report.compare.nway import Ranking
+    from embeval.report.compare.rank_render import RANKING_RENDERERS, print_ranking
     from embeval.report.gates import summarize
 
-    fmt_name = fmt.value
-    if fmt_name == "html":
-        raise UsageError("--format html: compare writes table, json, csv or markdown")
-    out_fmt = _output_format(output, fmt_name)
-    if out_fmt == "html":
-        raise UsageError(f"--output {output}: compare writes .json, .csv or .md")
+    fmt_name = CompareFormat(fmt).value
+    out_fmt = fmt_name
+    if output is not None:
+        from embeval.io.atomic import check_writable
+
+        check_writable(output, "--output")
+        out_fmt = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+                   ".html": "html", ".htm": "html"}.get(output.suffix.lower(), "" if fmt_name == "table" else fmt_name)
+        if not out_fmt:
+            raise UsageError(f"--output {output}: use .json, .csv, .md, .tex or .html, or pass --format")
     _check_junit(junit)
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
-    base, cur = load_side(baseline), load_side(current)
-    comp = compare(base, cur, tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
-    value_gates, items = current_gates(cur, gates)
-    comp.gates += value_gates
-    comp.gate_items += items
+    result = run_compare(reports, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
+                         confidence=confidence, rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
+                         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()])
+    renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":
         from embeval.report.width import stdout_console
 
-        print_comparison(comp, stdout_console())
+        (print_ranking if isinstance(result, Ranking) else print_comparison)(result, stdout_console())
     else:
-        sys.stdout.write(COMPARE_RENDERERS[fmt_name](comp))
-    if output is not None and out_fmt is not None:
-        write_atomic(output, COMPARE_RENDERERS[out_fmt](comp))
+        sys.stdout.write(renderers[fmt_name](result))
+    if output is not None:
+        write_atomic(output, renderers[out_fmt](result))
     if junit is not None:
         from embeval.report.junit import comparison_suites, to_junit
 
-        write_atomic(junit, to_junit(comparison_suites(comp)))
-    if not comp.passed:
-        _fail(summarize(comp.gates))
+        write_atomic(junit, to_junit(comparison_suites(result)))
+    if not result.passed:
+        _fail(summarize([g for _, g in result.gate_pairs()]))
 
 
 @app.command("run")

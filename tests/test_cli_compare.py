@@ -192,14 +192,14 @@ def test_usage_errors_exit_2(cli, tmp_path):
         (("compare", r, r, "--fail-if-regress", "intrinsic_dim>1"), "cannot regress"),
         (("compare", r, r, "--fail-if", "ndcg@10 <"), "expected 'METRIC OP NUMBER'"),
         (("compare", r, r, "--confidence", "1.5"), "--confidence"),
-        (("compare", r, r, "-o", tmp_path / "x.html"), "compare writes"),
+        (("compare", r, r, "-o", tmp_path / "x.pdf"), "use .json, .csv, .md, .tex or .html"),
         (("compare", r, r, "--junit", tmp_path), "is a folder"),
     ]
     for args, fragment in cases:
         res = cli(*args)
         assert res.exit_code == 2, args
         assert fragment in res.stderr, (args, res.stderr)
-    assert not (tmp_path / "x.html").exists()
+    assert not (tmp_path / "x.pdf").exists()
 
 
 def test_batch_reports_match_items(cli, tmp_path):

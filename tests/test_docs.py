@@ -11,7 +11,7 @@ from embeval.report.catalog import render_readme
 
 def test_readme_output_tables_match_the_declarations():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert text.count("<!-- outputs:") == 5
+    assert text.count("<!-- outputs:") == 6
     assert render_readme(text) == text, "README tables drifted: run python -m embeval.report.catalog README.md"
 
 

@@ -7,12 +7,29 @@ from pathlib import Path
 import numpy as np
 
 from embeval.api.common import load_input, records_cache, resolve_metrics, warn_unused
+from embeval.diagnostics import all_diagnostics
 from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
+from embeval.diagnostics.registry import Diagnostic
 from embeval.diagnostics.series import gap_series
 from embeval.errors import UsageError
 from embeval.io.embeddings import check_same_dim, load_stacked_pair
 from embeval.progress import NULL, Progress
 from embeval.results import Report
+
+
+def _with_drift(chosen: list[tuple[Diagnostic, dict]]) -> list[tuple[Diagnostic, dict]]:
+    """``chosen`` plus the drift family's diagnostics not chosen already (``drift=True``)."""
+    names = {d.name for d, _ in chosen}
+    return chosen + [(d, d.defaults()) for d in all_diagnostics("drift") if d.name not in names]
+
+
+def _drift_notes(names: set[str]) -> list[str]:
+    out = []
+    if "drift_p" in names:
+        out.append("drift_p: permutation p-value of the unbiased MMD² (small = A and B differ)")
+    if "c2st_auc" in names:
+        out.append("c2st_auc: held-out AUC of a classifier telling B from A (0.5 = no drift); c2st_p its p-value")
+    return out
 
 
 @records_cache
@@ -34,6 +51,7 @@ def gap_report(
     name_b: str | None = None,
     seed: int = 0,
     progress: Progress = NULL,
+    drift: bool = False,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
     holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
@@ -49,12 +67,16 @@ def gap_report(
     ``report.artifacts`` holds the gap vector (``gap_vector``, with ``gap_vector_meta``) and, with
     ``projection``, both sets on the top two principal components of A∪B (``gap_projection``:
     what :func:`embeval.report.plots.gap_figure` draws). The library writes no file.
+
+    ``drift`` adds the drift family's two-sample tests (``mmd2``/``drift_p`` and
+    ``c2st_auc``/``c2st_p``, :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
     """
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if shift_lambda is not None and not paired:
         raise UsageError("`shift_lambda` applies to the paired gap_shift; add `paired`")
-    chosen = resolve_metrics(metrics, "gap", {"pairs"} if paired else set(),
+    chosen = resolve_metrics(metrics, ("gap", "drift"), {"pairs"} if paired else set(),
                              hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"})
+    chosen = _with_drift(chosen) if drift else chosen
     overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
                  "gap_shift": ("lam", shift_lambda)}
     warn_unused({"folds": (folds, "linear_separability"), "k": (k, "knn_mixing"),
@@ -98,6 +120,7 @@ def gap_report(
     if shifted is not None:
         notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
                      f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
+    notes += _drift_notes(names)
     if "uniformity_cross" in names:
         notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
 

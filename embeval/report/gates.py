@@ -128,3 +128,40 @@ def summarize(gates: list[GateResult], prefix: str = "") -> str:
 
 def failure_summary(report: Report) -> str:
     return summarize(report.gates)
+
+
+# Regression gates of ``embeval compare`` ----------------------------------------------------
+
+_REGRESS = re.compile(rf"^\s*(\*|{NAME})\s*(?:\(([^()]*)\))?\s*(>=|>)\s*({NUMBER})\s*(%?)\s*$")
+REGRESS_USAGE = ("expected 'METRIC>TOLERANCE' (fail if METRIC got worse by more than TOLERANCE; "
+                 "e.g. 'ndcg@10>0.01', 'uniformity>2%', '*>0.05')")
+
+
+@dataclass(frozen=True)
+class RegressGate:
+    """``--fail-if-regress "METRIC[(params)]>TOL[%]"``: fail when METRIC got worse (by its
+    direction) by more than TOL, absolute or TOL percent of ``|baseline|``; ``*`` = every metric
+    that has a direction; ``>=`` also fails at exactly TOL."""
+
+    expr: str
+    metric: str  # or "*"
+    params: dict[str, Any]
+    tolerance: float
+    relative: bool
+    inclusive: bool  # ">=" rather than ">"
+
+    def tolerance_for(self, old: float) -> float:
+        return self.tolerance / 100.0 * abs(old) if self.relative else self.tolerance
+
+
+def parse_regress(expr: str, option: str = "--fail-if-regress") -> RegressGate:
+    m = _REGRESS.match(expr)
+    if not m:
+        raise UsageError(f"{option} {expr!r}: {REGRESS_USAGE}")
+    tol = float(m.group(4))
+    if not math.isfinite(tol) or tol < 0:
+        raise UsageError(f"{option} {expr!r}: the tolerance must be a finite number ≥ 0")
+    params = parse_params(m.group(2), expr, option)
+    if m.group(1) == "*" and params:
+        raise UsageError(f"{option} {expr!r}: '*' takes no parameters")
+    return RegressGate(expr.strip(), m.group(1), params, tol, bool(m.group(5)), m.group(3) == ">=")

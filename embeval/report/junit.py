@@ -105,8 +105,9 @@ def batch_suites(batch) -> list[Suite]:
 
 
 def comparison_suites(comp) -> list[Suite]:
-    """One suite for ``embeval compare``: a case per regression or value gate, class = item."""
+    """One suite for ``embeval compare`` (a two-report Comparison or an N-way Ranking): a case per
+    regression or value gate, class = item."""
     cases = [Case(f"compare/{item}", g.expr, failure=None if g.passed else (g.message or g.expr),
                   detail=g.message if g.passed else f"value = {g.value!r}, limit = {g.threshold!r}")
-             for item, g in zip(comp.gate_items, comp.gates)]
+             for item, g in comp.gate_pairs()]
     return [Suite("compare", cases)]

@@ -60,7 +60,7 @@ def _retrieval_context(rng, index="flat"):
 
 
 CONTEXTS = {"geometry": _geometry_context, "labels": _labels_context, "pairs": _pairs_context,
-            "gap": _gap_context, "retrieval": _retrieval_context}
+            "gap": _gap_context, "retrieval": _retrieval_context, "drift": _gap_context}
 # Diagnostics whose defaults produce nothing in the family's plain context, and the context that does.
 SPECIAL = {"ann_recall": lambda rng: _retrieval_context(rng, index="hnsw")}
 ALL = all_diagnostics()

@@ -1,0 +1,61 @@
+"""Loading the reports ``embeval compare`` reads: single-command or batch JSON reports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embeval.diagnostics.registry import stamp_identity
+from embeval.errors import InputError
+from embeval.results import Report
+
+
+@dataclass
+class Side:
+    """One loaded report: its items keyed by ``command/model/dataset`` (a single report has one
+    item, keyed by its command)."""
+
+    path: str
+    kind: str  # single | batch
+    items: dict[str, Report]
+    info: dict[str, Any]
+
+
+def load_side(path: str | Path) -> Side:
+    """Read an embeval JSON report (single or batch); InputError naming the file otherwise."""
+    from embeval.io.fileinfo import file_info
+    from embeval.report.batch import Batch
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such file")
+    if p.is_dir():
+        raise InputError(p, "is a folder; give an embeval JSON report (e.g. report.json)")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(p, "not an embeval JSON report (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            p, f"not an embeval JSON report (invalid JSON: {exc.msg})", where=f"line {exc.lineno}"
+        ) from None
+    if not isinstance(doc, dict) or "embeval_version" not in doc:
+        raise InputError(
+            p, "not an embeval JSON report (no 'embeval_version'; write one with --output X.json or embeval run)"
+        )
+    info = {**file_info(p), "embeval_version": doc.get("embeval_version")}
+    try:
+        if doc.get("kind") == "batch":
+            batch = Batch.from_dict(doc)
+            items = {it.key: stamp_identity(it.report) for it in batch.items if it.report is not None}
+            return Side(str(p), "batch", items, {**info, "kind": "batch", "config": batch.config})
+        if doc.get("command") == "compare":
+            raise InputError(p, "is a comparison, not a report; compare two reports")
+        if "command" not in doc or not isinstance(doc.get("results"), list):
+            raise InputError(p, "not an embeval JSON report (no 'command' and 'results')")
+        report = stamp_identity(Report.from_dict(doc))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
+    return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})

@@ -1,0 +1,267 @@
+"""Matching two reports result by result, with paired tests over shared per-query values."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from embeval.diagnostics.registry import key_params
+from embeval.errors import UsageError
+from embeval.report.compare.load import Side
+from embeval.report.gates import RegressGate
+from embeval.report.paired import PairedTest
+from embeval.results import GateResult, Report, Result, params_match
+
+
+@dataclass
+class Row:
+    item: str
+    metric: str
+    params: dict[str, Any]
+    old: float | None
+    new: float | None
+    higher_is_better: bool | None
+    test: PairedTest | None = None  # when both reports carry per-query values
+    verdict: str = ""
+
+    @property
+    def label(self) -> str:
+        return Result(self.metric, 0.0, key_params(self.metric, self.params)).label()
+
+    @property
+    def delta(self) -> float | None:
+        if self.old is None or self.new is None:
+            return None
+        return self.new - self.old
+
+    @property
+    def relative(self) -> float | None:
+        d, old = self.delta, self.old
+        if d is None or old is None or old == 0:
+            return None
+        return d / abs(old)
+
+    @property
+    def regression(self) -> float | None:
+        """How much worse (> 0) or better (< 0) the current run is; None without a direction."""
+        d = self.delta
+        if d is None or self.higher_is_better is None:
+            return None
+        return -d if self.higher_is_better else d
+
+    def _significant(self, worse: bool) -> bool | None:
+        """None without a paired test; else whether both tests call the change real: the
+        interval of mean(new − old) excludes 0 on that side, and the sign-flip p-value is below
+        1 − confidence. (With few non-zero per-query differences the percentile bootstrap is
+        too narrow; the randomisation test is not, so requiring both keeps noise from failing.)"""
+        if self.test is None or self.higher_is_better is None:
+            return None
+        lo, hi = self.test.ci_low, self.test.ci_high
+        down = hi < 0  # the metric went down, for sure
+        up = lo > 0
+        moved = (down if self.higher_is_better else up) if worse else (up if self.higher_is_better else down)
+        return bool(moved and self.test.p_value < 1 - self.test.confidence)
+
+    def significant_worse(self) -> bool | None:
+        return self._significant(worse=True)
+
+    def significant_better(self) -> bool | None:
+        return self._significant(worse=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        clean = _num
+        return {
+            "item": self.item,
+            "metric": self.metric,
+            "params": self.params,
+            "old": clean(self.old),
+            "new": clean(self.new),
+            "delta": clean(self.delta),
+            "relative": clean(self.relative),
+            "higher_is_better": self.higher_is_better,
+            "paired_test": None if self.test is None else self.test.to_dict(),
+            "verdict": self.verdict,
+        }
+
+
+def _num(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+@dataclass
+class Comparison:
+    baseline: dict[str, Any]
+    current: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    gates: list[GateResult] = field(default_factory=list)
+    gate_items: list[str] = field(default_factory=list)  # item of each gate (JUnit class name)
+    settings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    def gate_pairs(self) -> list[tuple[str, GateResult]]:
+        """(item, gate) for every gate."""
+        return list(zip(self.gate_items, self.gates))
+
+    def to_dict(self) -> dict[str, Any]:
+        from embeval import __version__
+
+        return {
+            "embeval_version": __version__,
+            "command": "compare",
+            "baseline": self.baseline,
+            "current": self.current,
+            "settings": self.settings,
+            "rows": [r.to_dict() for r in self.rows],
+            "gates": [{"item": i, **g.to_dict()} for i, g in zip(self.gate_items, self.gates)],
+            "passed": self.passed,
+            "notes": self.notes,
+        }
+
+
+def _per_query(report: Report) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for row in report.per_query:
+        out.setdefault(row["metric"], {})[str(row["query_id"])] = float(row["value"])
+    return out
+
+
+def _check_settings(base: Side, cur: Side, n_boot: int, confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise UsageError(f"--confidence {confidence}: must be between 0 and 1")
+    if n_boot < 100:
+        raise UsageError(f"--n-boot {n_boot}: use at least 100 resamples")
+    if base.kind != cur.kind:
+        raise UsageError(
+            f"{base.path} is a {base.kind} report but {cur.path} is a {cur.kind} report; "
+            "compare two reports of the same kind"
+        )
+    if base.kind == "single":
+        (bcmd,), (ccmd,) = base.items.keys(), cur.items.keys()
+        if bcmd != ccmd:
+            raise UsageError(
+                f"{base.path} is a {bcmd} report but {cur.path} is a {ccmd} report; compare reports of the same command"
+            )
+
+
+def _paired(bq: dict[str, float] | None, cq: dict[str, float] | None, **kw) -> PairedTest | None:
+    """The paired test over the queries with finite values in both per-query maps (query id →
+    value), when there are at least 2."""
+    import numpy as np
+
+    from embeval.report.paired import paired_test
+
+    if bq is None or cq is None:
+        return None
+    pairs = np.array([(bq[q], cq[q]) for q in bq if q in cq], dtype=np.float64).reshape(-1, 2)
+    pairs = pairs[np.isfinite(pairs).all(axis=1)]
+    if len(pairs) < 2:
+        return None
+    return paired_test(pairs[:, 0], pairs[:, 1], n_perm=kw["n_boot"], **kw)
+
+
+def _match_item(comp: Comparison, item: str, b: Report, c: Report, **test_kw) -> None:
+    """One Row per baseline result (matched to the current result with the same metric and
+    identifying parameters, first unused match), then one per unmatched current result."""
+    bq, cq = _per_query(b), _per_query(c)
+    once = {m for m in bq if sum(r.metric == m for r in b.results) == 1}  # per-query values are by name
+    used: set[int] = set()
+    for rb in b.results:
+        j = next(
+            (
+                j
+                for j, rc in enumerate(c.results)
+                if j not in used and rc.metric == rb.metric and _same_params(rb.metric, rb.params, rc.params)
+            ),
+            None,
+        )
+        rc = None if j is None else c.results[j]
+        if j is not None:
+            used.add(j)
+        hib = rb.higher_is_better if rb.higher_is_better is not None else (rc.higher_is_better if rc else None)
+        row = Row(item, rb.metric, rb.params, _finite(rb.value), None if rc is None else _finite(rc.value), hib)
+        if rc is None:
+            row.verdict = "missing in current"
+        else:
+            row.test = _paired(bq.get(rb.metric) if rb.metric in once else None, cq.get(rb.metric), **test_kw)
+        comp.rows.append(row)
+    for j, rc in enumerate(c.results):
+        if j not in used:
+            comp.rows.append(
+                Row(item, rc.metric, rc.params, None, _finite(rc.value), rc.higher_is_better, verdict="only in current")
+            )
+
+
+def compare(
+    base: Side,
+    cur: Side,
+    *,
+    tolerances: list[RegressGate] | None = None,
+    seed: int = 0,
+    n_boot: int = 10_000,
+    confidence: float = 0.95,
+) -> Comparison:
+    """Match results, run paired tests where per-query values exist in both, evaluate gates."""
+    _check_settings(base, cur, n_boot, confidence)
+    comp = Comparison(
+        baseline=base.info,
+        current=cur.info,
+        settings={"seed": seed, "n_boot": n_boot, "n_perm": n_boot, "confidence": confidence},
+    )
+    comp.notes += [f"{k}: only in the baseline" for k in base.items if k not in cur.items]
+    comp.notes += [f"{k}: only in the current report" for k in cur.items if k not in base.items]
+    for key in (k for k in base.items if k in cur.items):
+        b, c = base.items[key], cur.items[key]
+        item = "" if base.kind == "single" else key
+        _note_differences(comp, item or key, b, c)
+        _match_item(comp, item, b, c, n_boot=n_boot, confidence=confidence, seed=seed)
+    from embeval.report.compare.regress import evaluate
+
+    evaluate(comp, tolerances or [])
+    for row in comp.rows:
+        row.verdict = row.verdict or _verdict(row)
+    return comp
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _same_params(metric: str, a: dict, b: dict) -> bool:
+    """Same identifying parameters (descriptive ones, like counts, may differ)."""
+    a, b = key_params(metric, a), key_params(metric, b)
+    return set(a) == set(b) and params_match(a, b)
+
+
+def _note_differences(comp: Comparison, item: str, b: Report, c: Report) -> None:
+    for role in sorted(set(b.inputs) | set(c.inputs)):
+        hb, hc = b.inputs.get(role, {}).get("sha256"), c.inputs.get(role, {}).get("sha256")
+        if hb and hc and hb != hc:
+            comp.notes.append(f"{item}: input '{role}' differs (sha256 {hb[:12]}… → {hc[:12]}…)")
+    diff = sorted(k for k in set(b.settings) | set(c.settings) if b.settings.get(k) != c.settings.get(k))
+    if diff:
+        comp.notes.append(
+            f"{item}: settings differ: " + ", ".join(f"{k} {b.settings.get(k)!r} → {c.settings.get(k)!r}" for k in diff)
+        )
+
+
+def _verdict(row: Row) -> str:
+    if row.old is None or row.new is None:
+        return "undefined (NaN)"
+    reg = row.regression
+    if reg is None:
+        return "changed" if row.delta else "same"
+    if reg == 0:
+        return "same"
+    sig = row.significant_worse() if reg > 0 else row.significant_better()
+    word = "worse" if reg > 0 else "better"
+    if sig is None:
+        return word
+    return word + (" (significant)" if sig else " (within noise)")

@@ -1,0 +1,312 @@
+"""Renderers of an N-way :class:`~embeval.report.compare.nway.Ranking`: a Rich table, JSON, CSV,
+Markdown (a pull-request comment), LaTeX (a booktabs table, as ranx's ``to_latex``) and a
+self-contained HTML page with the ranking and the changes from the baseline."""
+
+from __future__ import annotations
+
+import math
+
+from embeval.report.compare.nway import LETTERS, Cell, MetricRank, Ranking
+from embeval.results import dumps
+
+_SUP = dict(zip("abcdefghijklmnoprstuvwxyz", "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"))
+
+
+def _sup(letters: list[str]) -> str:
+    return "".join(_SUP.get(x, "^" + x) for x in letters)
+
+
+def _v(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{v:.4f}" if abs(v) < 1e5 else f"{v:.4g}"
+
+
+def _ci(c: Cell) -> str:
+    return "" if c.ci_low is None else f"[{c.ci_low:.3f}, {c.ci_high:.3f}]"
+
+
+def _arrow(m: MetricRank) -> str:
+    return "↑" if m.higher_is_better else "↓"
+
+
+def _delta(ranking: Ranking, m: MetricRank, k: int) -> tuple[str, bool | None]:
+    """System k's change from the baseline on metric m, and whether the corrected pairwise test
+    calls it significant (None: not tested)."""
+    base, cur = m.cells[0].value, m.cells[k].value
+    if base is None or cur is None:
+        return "–", None
+    d = cur - base
+    rel = f" ({100 * d / abs(base):+.1f}%)" if base else ""
+    t = m.pair(LETTERS[0], LETTERS[k])
+    return f"{d:+.4f}{rel}", (None if t is None else t.significant)
+
+
+def _caption(r: Ranking) -> str:
+    conf = r.settings["confidence"]
+    return (
+        f"Superscripts: significantly better than the systems with those letters (paired two-sided "
+        f"sign-flip randomisation test over shared queries, Holm–Bonferroni across pairs, p < {1 - conf:.3g}). "
+        f"Best value in bold. Intervals: {100 * conf:g}% bootstrap over queries (or the report's own)."
+    )
+
+
+def ranking_json(r: Ranking) -> str:
+    return dumps(r.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def ranking_csv(r: Ranking) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "group",
+            "metric",
+            "params",
+            "higher_is_better",
+            "letter",
+            "system",
+            "value",
+            "ci_low",
+            "ci_high",
+            "rank",
+            "best",
+            "better_than",
+            "delta_vs_baseline",
+            "p_holm_vs_baseline",
+        ]
+    )
+    for m in r.metrics:
+        for k, (s, c) in enumerate(zip(r.systems, m.cells)):
+            t = m.pair(LETTERS[0], s.letter) if k else None
+            delta = None if (k == 0 or c.value is None or m.cells[0].value is None) else c.value - m.cells[0].value
+            w.writerow(
+                [
+                    m.group,
+                    m.metric,
+                    dumps(m.params, sort_keys=True) if m.params else "",
+                    m.higher_is_better,
+                    s.letter,
+                    s.name,
+                    c.value,
+                    c.ci_low,
+                    c.ci_high,
+                    c.rank,
+                    c.best,
+                    "".join(c.better_than),
+                    delta,
+                    "" if t is None else t.p_holm,
+                ]
+            )
+    return buf.getvalue()
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def ranking_markdown(r: Ranking) -> str:
+    lines = [f"### {'✅' if r.passed else '❌'} embeval compare: {len(r.systems)} systems", ""]
+    lines += ["| # | system | source |", "|---|---|---|"]
+    lines += [f"| {s.letter} | {_md(s.name)} | `{_md(s.source)}` |" for s in r.systems]
+    for group in r.groups:
+        ms = [m for m in r.metrics if m.group == group]
+        head = " | ".join(_md(m.label) + " " + _arrow(m) for m in ms)
+        lines += ["", f"#### {_md(group)}", "", f"| # | system | {head} |", "|---|---|" + "---:|" * len(ms)]
+        for k, s in enumerate(r.systems):
+            cells = []
+            for m in ms:
+                c = m.cells[k]
+                v = _v(c.value)
+                v = f"**{v}**" if c.best else v
+                sup = f"<sup>{''.join(c.better_than)}</sup>" if c.better_than else ""
+                cells.append(f"{v}{sup} {_ci(c)}".strip())
+            lines.append(f"| {s.letter} | {_md(s.name)} | " + " | ".join(cells) + " |")
+        if len(r.systems) > 1:
+            lines += [
+                "",
+                f"Change from the baseline **{_md(r.systems[0].name)}** (✱ significant after correction):",
+                "",
+                "| system | " + " | ".join(_md(m.label) for m in ms) + " |",
+                "|---|" + "---:|" * len(ms),
+            ]
+            for k, s in enumerate(r.systems[1:], start=1):
+                cells = []
+                for m in ms:
+                    text, sig = _delta(r, m, k)
+                    cells.append(text + (" ✱" if sig else ""))
+                lines.append(f"| {s.letter} {_md(s.name)} | " + " | ".join(cells) + " |")
+    lines += ["", _caption(r)]
+    if r.gates:
+        lines += ["", "| gate | system | result | why |", "|---|---|:-:|---|"]
+        for item, g in r.gates:
+            lines.append(f"| `{g.expr}` | {_md(item)} | {'pass' if g.passed else '**FAIL**'} | {_md(g.message)} |")
+    for note in r.notes:
+        lines.append(f"\n> {_md(note)}")
+    return "\n".join(lines) + "\n"
+
+
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def tex(text: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in str(text))
+
+
+def ranking_latex(r: Ranking) -> str:
+    """One booktabs table per group, as ranx's ``Report.to_latex``: systems as rows, metrics as
+    columns, the best bold, superscript letters for significant wins."""
+    out = []
+    for group in r.groups:
+        ms = [m for m in r.metrics if m.group == group]
+        out += [
+            r"\begin{table*}[ht]",
+            r"\centering",
+            r"\caption{" + tex(f"{group}: ") + tex(_caption(r)) + "}",
+            r"\begin{tabular}{cl" + "c" * len(ms) + "}",
+            r"\toprule",
+            r"\textbf{\#} & \textbf{System} & "
+            + " & ".join(
+                r"\textbf{" + tex(m.label) + "}" + (r" $\uparrow$" if m.higher_is_better else r" $\downarrow$")
+                for m in ms
+            )
+            + r" \\",
+            r"\midrule",
+        ]
+        for k, s in enumerate(r.systems):
+            cells = []
+            for m in ms:
+                c = m.cells[k]
+                v = _v(c.value) if c.value is not None else "--"
+                v = r"\textbf{" + v + "}" if c.best else v
+                cells.append(v + (r"$^{" + "".join(c.better_than) + "}$" if c.better_than else r"\hphantom{$^{}$}"))
+            out.append(f"{s.letter} & {tex(s.name)} & " + " & ".join(cells) + r" \\")
+        out += [r"\bottomrule", r"\end{tabular}", r"\end{table*}", ""]
+    return "\n".join(out)
+
+
+def ranking_html(r: Ranking) -> str:
+    from embeval.report.html import CSS, _e
+
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>embeval compare</title><style>{CSS}"
+        ".best{font-weight:700} .up{color:#1a7f37} .down{color:#cf222e} sup{color:#555}</style></head><body>",
+        "<h1>embeval compare</h1>",
+        f"<div class='banner {'ok' if r.passed else 'bad'}'>"
+        f"{'every gate passed' if r.passed else 'a gate failed'} · {len(r.systems)} systems</div>",
+        "<table><tr><th>#</th><th>system</th><th>source</th></tr>",
+    ]
+    parts += [
+        f"<tr><td>{_e(s.letter)}</td><td>{_e(s.name)}</td><td><code>{_e(s.source)}</code></td></tr>" for s in r.systems
+    ]
+    parts.append("</table>")
+    for group in r.groups:
+        ms = [m for m in r.metrics if m.group == group]
+        parts.append(
+            f"<h2>{_e(group)}</h2><h3>Ranking</h3><div class='wide'><table><tr><th>#</th><th>system</th>"
+            + "".join(f"<th>{_e(m.label)} {_arrow(m)}</th>" for m in ms)
+            + "</tr>"
+        )
+        for k, s in enumerate(r.systems):
+            row = [f"<td>{_e(s.letter)}</td><td>{_e(s.name)}</td>"]
+            for m in ms:
+                c = m.cells[k]
+                sup = f"<sup>{_e(''.join(c.better_than))}</sup>" if c.better_than else ""
+                rank = f" <span class='muted'>#{c.rank}</span>" if c.rank else ""
+                ci = f"<br><span class='muted'>{_e(_ci(c))}</span>" if c.ci_low is not None else ""
+                row.append(f"<td class='num{' best' if c.best else ''}'>{_e(_v(c.value))}{sup}{rank}{ci}</td>")
+            parts.append("<tr>" + "".join(row) + "</tr>")
+        parts.append("</table></div>")
+        if len(r.systems) > 1:
+            parts.append(
+                f"<h3>Change from the baseline {_e(r.systems[0].name)}</h3><div class='wide'><table>"
+                "<tr><th>system</th>" + "".join(f"<th>{_e(m.label)}</th>" for m in ms) + "</tr>"
+            )
+            for k, s in enumerate(r.systems[1:], start=1):
+                row = [f"<td>{_e(s.letter)} {_e(s.name)}</td>"]
+                for m in ms:
+                    text, sig = _delta(r, m, k)
+                    cur, base = m.cells[k].value, m.cells[0].value
+                    cls = ""
+                    if cur is not None and base is not None and cur != base:
+                        cls = "up" if (cur > base) == m.higher_is_better else "down"
+                    row.append(f"<td class='num {cls}'>{_e(text)}{' ✱' if sig else ''}</td>")
+                parts.append("<tr>" + "".join(row) + "</tr>")
+            parts.append(
+                "</table></div><p class='muted'>✱ significant after Holm–Bonferroni correction; green = "
+                "better, red = worse by the metric's direction.</p>"
+            )
+    parts.append(f"<p class='muted'>{_e(_caption(r))}</p>")
+    if r.gates:
+        parts.append("<h2>Gates</h2><table><tr><th>gate</th><th>system</th><th>result</th><th>why</th></tr>")
+        for item, g in r.gates:
+            res = "<span class='pass'>pass</span>" if g.passed else "<span class='fail'>FAIL</span>"
+            parts.append(
+                f"<tr><td><code>{_e(g.expr)}</code></td><td>{_e(item)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
+            )
+        parts.append("</table>")
+    for note in r.notes:
+        parts.append(f"<p class='muted'>{_e(note)}</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def print_ranking(r: Ranking, console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from embeval.report.width import print_fitted
+
+    for group in r.groups:
+        ms = [m for m in r.metrics if m.group == group]
+        t = Table(title=f"embeval compare: {escape(group)}", caption=escape(_caption(r)), caption_justify="left")
+        t.add_column("#")
+        t.add_column("system")
+        for m in ms:
+            t.add_column(escape(f"{m.label} {_arrow(m)}"), justify="right")
+        for k, s in enumerate(r.systems):
+            cells = []
+            for m in ms:
+                c = m.cells[k]
+                text = escape(_v(c.value)) + _sup(c.better_than)
+                if c.best:
+                    text = f"[bold green]{text}[/]"
+                if c.ci_low is not None:
+                    text += f"\n[dim]{escape(_ci(c))}[/]"
+                if k:
+                    delta, sig = _delta(r, m, k)
+                    text += f"\n[dim]{escape(delta)}{' ✱' if sig else ''}[/]"
+                cells.append(text)
+            t.add_row(s.letter, escape(s.name), *cells)
+        print_fitted(console, t, keep=("#", "system"))
+    if r.gates:
+        failed = [(i, g) for i, g in r.gates if not g.passed or g.message]
+        console.print(f"gates: {sum(g.passed for _, g in r.gates)} of {len(r.gates)} passed")
+        for item, g in failed:
+            mark = "[green]pass[/]" if g.passed else "[red]FAIL[/]"
+            console.print(f"  {mark} {escape(g.expr)} ({escape(item)}): {escape(g.message)}")
+    for note in r.notes:
+        console.print(f"[dim]{escape(note)}[/]")
+
+
+RANKING_RENDERERS = {
+    "json": ranking_json,
+    "csv": ranking_csv,
+    "markdown": ranking_markdown,
+    "latex": ranking_latex,
+    "html": ranking_html,
+}

@@ -1,0 +1,177 @@
+"""Renderers of a two-report comparison: JSON, CSV, Markdown, and a Rich table."""
+
+from __future__ import annotations
+
+import math
+
+from embeval.report.compare.match import Comparison, Row, _num
+from embeval.results import dumps
+
+
+def _f(v: float | None, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    return f"{v:+.4f}" if signed else (f"{v:.4f}" if abs(v) < 1e5 else f"{v:.4g}")
+
+
+def _ci(r: Row) -> str:
+    return "" if r.test is None else f"[{r.test.ci_low:+.3f}, {r.test.ci_high:+.3f}]"
+
+
+def _p(r: Row) -> str:
+    return "" if r.test is None else f"{r.test.p_value:.3g}"
+
+
+def _rel(r: Row) -> str:
+    return "" if r.relative is None else f"{100 * r.relative:+.1f}%"
+
+
+COLUMNS = ["item", "metric", "old", "new", "delta", "relative", "delta CI", "p", "queries", "verdict"]
+
+
+def _cells(r: Row) -> list[str]:
+    return [
+        r.item,
+        r.label,
+        _f(r.old),
+        _f(r.new),
+        _f(r.delta, True),
+        _rel(r),
+        _ci(r),
+        _p(r),
+        "" if r.test is None else str(r.test.n),
+        r.verdict,
+    ]
+
+
+def comparison_json(comp: Comparison) -> str:
+    return dumps(comp.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def comparison_csv(comp: Comparison) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "item",
+            "metric",
+            "params",
+            "old",
+            "new",
+            "delta",
+            "relative",
+            "higher_is_better",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "n_queries",
+            "verdict",
+        ]
+    )
+    for r in comp.rows:
+        t = r.test.to_dict() if r.test else {}
+        w.writerow(
+            [
+                r.item,
+                r.metric,
+                dumps(r.params, sort_keys=True) if r.params else "",
+                _num(r.old),
+                _num(r.new),
+                _num(r.delta),
+                _num(r.relative),
+                r.higher_is_better,
+                t.get("ci_low", ""),
+                t.get("ci_high", ""),
+                t.get("p_value", ""),
+                t.get("n", ""),
+                r.verdict,
+            ]
+        )
+    return buf.getvalue()
+
+
+def comparison_markdown(comp: Comparison) -> str:
+    mark = "❌" if not comp.passed else "✅"
+    lines = [
+        f"### {mark} embeval compare",
+        "",
+        f"baseline `{comp.baseline.get('path')}` → current `{comp.current.get('path')}`",
+        "",
+    ]
+    show_item = any(r.item for r in comp.rows)
+    cols = COLUMNS if show_item else COLUMNS[1:]
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("|" + "|".join("---" if c in ("item", "metric", "verdict") else "---:" for c in cols) + "|")
+    for r in comp.rows:
+        cells = _cells(r) if show_item else _cells(r)[1:]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if comp.gates:
+        lines += ["", "| gate | item | result | why |", "|---|---|:-:|---|"]
+        for item, g in zip(comp.gate_items, comp.gates):
+            lines.append(f"| `{g.expr}` | {item} | {'pass' if g.passed else '**FAIL**'} | {g.message} |")
+    for note in comp.notes:
+        lines.append(f"\n> {note}")
+    return "\n".join(lines) + "\n"
+
+
+def print_comparison(comp: Comparison, console) -> None:
+    """One Rich table per item (a single report has one), then the gates that failed or that a
+    paired test let through; passing gates are counted, not listed."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from embeval.report.width import print_fitted
+
+    groups: dict[str, list[Row]] = {}
+    for r in comp.rows:
+        groups.setdefault(r.item, []).append(r)
+    tested = any(r.test is not None for r in comp.rows)
+    cols = [c for c in COLUMNS[1:] if tested or c not in ("delta CI", "p", "queries")]
+    for item, rows in groups.items():
+        t = Table(title=f"embeval compare{': ' + escape(item) if item else ''}")
+        for c in cols:
+            t.add_column(c, justify="left" if c in ("metric", "verdict") else "right")
+        for r in rows:
+            full = dict(zip(COLUMNS, _cells(r)))
+            cells = [escape(full[c]) for c in cols]
+            style = (
+                "red"
+                if r.verdict.startswith("worse") and "noise" not in r.verdict
+                else ("green" if r.verdict.startswith("better") and "noise" not in r.verdict else None)
+            )
+            cells[-1] = f"[{style}]{cells[-1]}[/]" if style else cells[-1]
+            t.add_row(*cells)
+        print_fitted(console, t, keep=("metric", "verdict"))
+    console.print(
+        f"[dim]baseline {escape(str(comp.baseline.get('path')))} → current {escape(str(comp.current.get('path')))}[/]"
+    )
+    shown = [(i, g) for i, g in zip(comp.gate_items, comp.gates) if not g.passed or g.message]
+    if comp.gates:
+        g = Table(
+            title=f"gates: {sum(x.passed for x in comp.gates)} of {len(comp.gates)} passed"
+            + (", these need a look" if shown else "")
+        )
+        if shown:
+            with_item = any(item != "compare" for item, _ in shown)
+            for c in ("gate", "item", "result", "why") if with_item else ("gate", "result", "why"):
+                g.add_column(c)
+            for item, gr in shown:
+                cells = [
+                    escape(gr.expr),
+                    escape(item),
+                    "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
+                    escape(gr.message),
+                ]
+                g.add_row(*(cells if with_item else cells[:1] + cells[2:]))
+        if shown:
+            print_fitted(console, g, keep=("gate", "result"))
+        else:
+            console.print(f"[green]{g.title}[/]")
+    for note in comp.notes:
+        console.print(f"[dim]{escape(note)}[/]")
+
+
+COMPARE_RENDERERS = {"json": comparison_json, "csv": comparison_csv, "markdown": comparison_markdown}
