@@ -110,8 +110,15 @@ class RichProgress(Progress):
         from rich.progress import Progress as _RP
         from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        bar = _RP(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=self.console, transient=True, redirect_stdout=False, redirect_stderr=False)
+        bar = _RP(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         bar.add_task(description, total=None)
         shown = _show_after(bar, self.delay)
         try:
@@ -170,8 +177,14 @@ class LiveProgress(Progress):
             Progress as _RP,
         )
 
-        self.bar = _RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       console=console, transient=False)
+        self.bar = _RP(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
         self.overall = self.bar.add_task("items", total=total)
 
     def __enter__(self) -> LiveProgress:

