@@ -37,6 +37,33 @@ class Progress:
 NULL = Progress()
 
 
+def _rate_columns():
+    """Rich columns for texts/s and the ETA from the mean rate since the start, so both are live
+    after the first step (Rich's own speed needs two samples). Built on first use (rich is
+    imported lazily)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    def rate(task) -> float | None:
+        elapsed = task.elapsed or 0.0
+        return task.completed / elapsed if task.completed and elapsed > 0 else None
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            r = rate(task)
+            return Text(f"{r:,.0f}{task.fields.get('unit', '')}/s" if r else "", style="cyan")
+
+    class Eta(ProgressColumn):
+        def render(self, task):
+            r = rate(task)
+            if not r or task.total is None:
+                return Text("" if task.total is None else "ETA -:--", style="cyan")
+            left = max(task.total - task.completed, 0) / r
+            return Text(f"ETA {int(left // 60)}:{int(left % 60):02d}", style="cyan")
+
+    return Rate, Eta
+
+
 class RichProgress(Progress):
     """Rich progress bars on stderr; only tasks that run longer than ``delay`` seconds show."""
 
@@ -49,7 +76,6 @@ class RichProgress(Progress):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
         )
@@ -57,35 +83,14 @@ class RichProgress(Progress):
             Progress as _RP,
         )
 
-        def _rate(task) -> float | None:
-            # Mean rate since the start: live after the first step (Rich's own needs two samples).
-            elapsed = task.elapsed or 0.0
-            return task.completed / elapsed if task.completed and elapsed > 0 else None
-
-        class _Rate(ProgressColumn):
-            def render(self, task):
-                from rich.text import Text
-
-                rate = _rate(task)
-                return Text(f"{rate:,.0f}{task.fields.get('unit', '')}/s" if rate else "", style="cyan")
-
-        class _Eta(ProgressColumn):
-            def render(self, task):
-                from rich.text import Text
-
-                rate = _rate(task)
-                if not rate or task.total is None:
-                    return Text("ETA -:--", style="cyan")
-                left = max(task.total - task.completed, 0) / rate
-                return Text(f"ETA {int(left // 60)}:{int(left % 60):02d}", style="cyan")
-
+        rate_column, eta_column = _rate_columns()
         bar = _RP(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            _Rate(),
+            rate_column(),
             TimeElapsedColumn(),
-            _Eta(),
+            eta_column(),
             console=self.console,
             transient=True,
             redirect_stdout=False,
@@ -177,11 +182,14 @@ class LiveProgress(Progress):
             Progress as _RP,
         )
 
+        rate_column, eta_column = _rate_columns()
         self.bar = _RP(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            rate_column(),
             TimeElapsedColumn(),
+            eta_column(),
             console=console,
             transient=False,
         )
@@ -202,7 +210,7 @@ class LiveProgress(Progress):
 
     @contextmanager
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
-        tid = self.bar.add_task(f"  {description}", total=total)
+        tid = self.bar.add_task(f"  {description}", total=total, unit=f" {unit}" if unit else "")
         bar = self.bar
 
         class _T(Task):
