@@ -1097,8 +1097,29 @@ def _reflow_help(typer_app) -> None:
         if cmd.help is None and cmd.callback is not None and cmd.callback.__doc__:
             paras = re.split(r"\n\s*\n", inspect.getdoc(cmd.callback) or "")
             cmd.help = "\n\n".join(" ".join(p.split()) for p in paras)
+        if cmd.short_help is None and cmd.name in _SHORT_HELP:
+            cmd.short_help = _SHORT_HELP[cmd.name]
     for group in typer_app.registered_groups:
+        if group.short_help is None and group.name in _SHORT_HELP:
+            group.short_help = _SHORT_HELP[group.name]
         _reflow_help(group.typer_instance)
+
+
+# One line each for the command lists of --help (at most ~55 characters: whole at 80 columns).
+_SHORT_HELP = {
+    "metrics": "Every diagnostic: outputs, parameters, direction.",
+    "geometry": "Geometry of one embedding set: uniformity, hubness, labels.",
+    "encode": "Encode texts with a model; write vectors with ids.",
+    "pairs": "Graded pairs (STS): Spearman of cosine vs gold.",
+    "retrieval": "Retrieval quality (nDCG, MAP, recall, MRR, AUC).",
+    "gap": "Gap between two sets (modality gap, drift).",
+    "compare": "Compare reports metric by metric; rank systems.",
+    "run": "A batch of models × datasets × commands.",
+    "cache": "The embedding cache: info, list, clear.",
+    "info": "Cache folder, size, vectors per model.",
+    "list": "One row per cache file.",
+    "clear": "Delete cache files (all, or one model's).",
+}
 
 
 _reflow_help(app)

@@ -8,9 +8,8 @@ import sqlite3
 
 import numpy as np
 import pytest
-from first_mock import install_mock
-
 from conftest import SAMPLE
+from first_mock import install_mock
 
 S = SAMPLE / "scifact_small"
 
@@ -88,6 +87,10 @@ def test_help_in_both_renderings_keeps_brackets_and_is_not_cut(mode):
                          env=env, check=True).stdout
     flat = " ".join(out.replace("│", " ").split())
     assert "[settings], [[models]], [[datasets]], [[jobs]]" in flat
+    top = subprocess.run([sys.executable, "-m", "embeval", "--help"], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    commands = top.split("Commands", 1)[1]
+    assert "..." not in commands and "…" not in commands  # one whole line per command
     geo = subprocess.run([sys.executable, "-m", "embeval", "geometry", "--help"], capture_output=True, text=True,
                          env=env, check=True).stdout
     assert "…" not in geo

@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, SAMPLE
 
 import embeval
@@ -52,7 +51,7 @@ def test_value_raises_on_unknown_and_ambiguous_names():
     rng = np.random.default_rng(1)
     docs = rng.standard_normal((60, 8))
     r = embeval.retrieval(docs[:10] + 0.5, docs, {str(i): {str(i): 1} for i in range(10)}, k=[1, 10])
-    with pytest.raises(embeval.UnknownMetric, match="ambiguous.*ndcg@1, ndcg@10"):
+    with pytest.raises(embeval.UnknownMetric, match=r"ambiguous.*ndcg@1, ndcg@10"):
         r.value("ndcg")
     with pytest.raises(KeyError, match="did you mean 'recall@10'"):
         r.value("recal@10")

@@ -9,9 +9,9 @@ import warnings
 
 import numpy as np
 import pytest
+from first_mock import install_mock
 
 import embeval.encode.base as base
-from first_mock import install_mock
 from embeval.encode import EncoderConfig, encode_texts
 from embeval.encode.cache import CacheWarning, cache_dir, list_caches
 
@@ -41,7 +41,7 @@ def test_full_hit_does_not_load_the_model_and_counts(mock, cfg):
     assert (s2.hits, s2.misses, s2.model_loaded) == (30, 0, False)
     np.testing.assert_array_equal(first, second)
     with base.track_cache() as s3:
-        encode_texts(TEXTS[:5] + ["new one"], cfg)
+        encode_texts([*TEXTS[:5], "new one"], cfg)
     assert (s3.hits, s3.misses) == (5, 1)
     assert mock.enc.encoded[-1] == "new one"
 

@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE
+
 from embeval.report.figures import bar_range, best_index
 
 S = SAMPLE / "scifact_small"
