@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class Task:
@@ -65,39 +66,61 @@ def _rate_columns():
 
 
 class RichProgress(Progress):
-    """Rich progress bars on stderr; only tasks that run longer than ``delay`` seconds show."""
+    """Rich progress on stderr: one display whose rows are the running tasks (nested tasks add a
+    row, they never start a second display); it appears once a task has run ``delay`` seconds,
+    before its first step, and goes away when the last task ends."""
 
     def __init__(self, console, delay: float = 0.3):
+        import threading
+
         self.console = console
         self.delay = delay
+        self._bar: Any = None
+        self._shown: _show_after | None = None
+        self._open = 0
+        self._lock = threading.Lock()
+
+    def _acquire(self):
+        with self._lock:
+            if self._bar is None:
+                from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+                from rich.progress import Progress as _RP
+
+                rate_column, eta_column = _rate_columns()
+                self._bar = _RP(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    rate_column(),
+                    TimeElapsedColumn(),
+                    eta_column(),
+                    console=self.console,
+                    transient=True,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
+                self._shown = _show_after(self._bar, self.delay)
+            self._open += 1
+            return self._bar
+
+    def _release(self, tid) -> None:
+        with self._lock:
+            bar, shown = self._bar, self._shown
+            assert bar is not None and shown is not None  # a task is open
+            bar.remove_task(tid)
+            self._open -= 1
+            if self._open:
+                return
+            self._bar = self._shown = None
+        shown.cancel()
+        if shown.started:
+            bar.stop()
 
     @contextmanager
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.progress import (
-            Progress as _RP,
-        )
-
-        rate_column, eta_column = _rate_columns()
-        bar = _RP(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            rate_column(),
-            TimeElapsedColumn(),
-            eta_column(),
-            console=self.console,
-            transient=True,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
+        bar = self._acquire()
         tid = bar.add_task(description, total=total, unit=f" {unit}" if unit else "")
-        shown = _show_after(bar, self.delay)
 
         class _T(Task):
             def advance(self, amount: float = 1) -> None:
@@ -106,32 +129,16 @@ class RichProgress(Progress):
         try:
             yield _T()
         finally:
-            shown.cancel()
-            if shown.started:
-                bar.stop()
+            self._release(tid)
 
     @contextmanager
     def status(self, description: str) -> Iterator[None]:
-        from rich.progress import Progress as _RP
-        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        bar = _RP(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        bar.add_task(description, total=None)
-        shown = _show_after(bar, self.delay)
+        bar = self._acquire()
+        tid = bar.add_task(description, total=None, unit="")
         try:
             yield
         finally:
-            shown.cancel()
-            if shown.started:
-                bar.stop()
+            self._release(tid)
 
     def message(self, text: str) -> None:
         from rich.markup import escape

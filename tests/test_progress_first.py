@@ -57,3 +57,16 @@ def test_batch_display_shows_encoding_rate():
             time.sleep(0.3)
         live.item_done()
     assert "texts/s" in _plain(con.file.getvalue())
+
+
+def test_nested_tasks_share_one_display():
+    con = Console(file=io.StringIO(), force_terminal=True, width=120)
+    progress = RichProgress(con, delay=0.05)
+    with progress.task("outer step", total=None):
+        time.sleep(0.2)
+        with progress.task("inner search", total=10) as inner:  # Rich allows one live display only
+            time.sleep(0.2)
+            inner.advance(10)
+            time.sleep(0.1)
+    out = _plain(con.file.getvalue())
+    assert "outer step" in out and "inner search" in out and "10/10" in out
