@@ -62,7 +62,16 @@ def _rate_columns():
             left = max(task.total - task.completed, 0) / r
             return Text(f"ETA {int(left // 60)}:{int(left % 60):02d}", style="cyan")
 
-    return Rate, Eta
+    class Count(ProgressColumn):
+        """``done/total``; nothing for a phase of unknown length (a spinner row)."""
+
+        def render(self, task):
+            if task.total is None:
+                return Text("")
+            width = len(f"{int(task.total):,}")
+            return Text(f"{int(task.completed):>{width},}/{int(task.total):,}", style="green")
+
+    return Rate, Eta, Count
 
 
 class RichProgress(Progress):
@@ -83,15 +92,15 @@ class RichProgress(Progress):
     def _acquire(self):
         with self._lock:
             if self._bar is None:
-                from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+                from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
                 from rich.progress import Progress as _RP
 
-                rate_column, eta_column = _rate_columns()
+                rate_column, eta_column, count_column = _rate_columns()
                 self._bar = _RP(
                     SpinnerColumn(),
                     TextColumn("{task.description}"),
                     BarColumn(),
-                    MofNCompleteColumn(),
+                    count_column(),
                     rate_column(),
                     TimeElapsedColumn(),
                     eta_column(),
@@ -189,7 +198,7 @@ class LiveProgress(Progress):
             Progress as _RP,
         )
 
-        rate_column, eta_column = _rate_columns()
+        rate_column, eta_column, _ = _rate_columns()
         self.bar = _RP(
             TextColumn("{task.description}"),
             BarColumn(),
