@@ -33,3 +33,14 @@ class ConfigError(UsageError):
         self.path = str(path)
         self.key = key
         super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")
+
+
+class OptionError(UsageError):
+    """A parameter out of its declared range (:mod:`embeval.options`). The message names the
+    parameter in backticks (```seed`=-1: must be ≥ 0``); each CLI command says it as its flag."""
+
+    def __init__(self, name: str, value: object, problem: str):
+        self.name = name
+        self.value = value
+        self.problem = problem
+        super().__init__(f"`{name}`={value!r}: {problem}")

@@ -8,6 +8,14 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def _lit(text) -> str:
+    """A description or message shown literally by Rich (a path like ``d[/b]x`` is no markup;
+    control characters made visible)."""
+    from embeval.safety import rich_literal
+
+    return rich_literal(text)
+
+
 class Task:
     def advance(self, amount: float = 1) -> None:
         pass
@@ -129,7 +137,7 @@ class RichProgress(Progress):
     @contextmanager
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
         bar = self._acquire()
-        tid = bar.add_task(description, total=total, unit=f" {unit}" if unit else "")
+        tid = bar.add_task(_lit(description), total=total, unit=f" {unit}" if unit else "")
 
         class _T(Task):
             def advance(self, amount: float = 1) -> None:
@@ -143,16 +151,14 @@ class RichProgress(Progress):
     @contextmanager
     def status(self, description: str) -> Iterator[None]:
         bar = self._acquire()
-        tid = bar.add_task(description, total=None, unit="")
+        tid = bar.add_task(_lit(description), total=None, unit="")
         try:
             yield
         finally:
             self._release(tid)
 
     def message(self, text: str) -> None:
-        from rich.markup import escape
-
-        self.console.print(f"[dim]{escape(text)}[/]", highlight=False)
+        self.console.print(f"[dim]{_lit(text)}[/]", highlight=False)
 
 
 class _show_after:
@@ -219,14 +225,14 @@ class LiveProgress(Progress):
         self.bar.stop()
 
     def item(self, label: str) -> None:
-        self.bar.update(self.overall, description=f"items: {label}")
+        self.bar.update(self.overall, description=f"items: {_lit(label)}")
 
     def item_done(self) -> None:
         self.bar.advance(self.overall, 1)
 
     @contextmanager
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
-        tid = self.bar.add_task(f"  {description}", total=total, unit=f" {unit}" if unit else "")
+        tid = self.bar.add_task(f"  {_lit(description)}", total=total, unit=f" {unit}" if unit else "")
         bar = self.bar
 
         class _T(Task):
@@ -240,13 +246,11 @@ class LiveProgress(Progress):
 
     @contextmanager
     def status(self, description: str) -> Iterator[None]:
-        tid = self.bar.add_task(f"  {description}", total=None)
+        tid = self.bar.add_task(f"  {_lit(description)}", total=None)
         try:
             yield
         finally:
             self.bar.remove_task(tid)
 
     def message(self, text: str) -> None:
-        from rich.markup import escape
-
-        self.bar.console.print(f"[dim]  {escape(text)}[/]", highlight=False)
+        self.bar.console.print(f"[dim]  {_lit(text)}[/]", highlight=False)

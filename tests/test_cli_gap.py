@@ -138,7 +138,7 @@ def _bad(tmp_path, gauss):
         ([a, short, "--plot", tmp_path / "p.gif"], "unsupported picture format"),
         ([a, short, "--export-gap", tmp_path / "g.txt"], "unsupported format"),
         ([a, short, "--shift-lambda", "0.5"], "add --paired"),
-        ([a, short, "--folds", "1", "-m", "linear_separability"], "at least 2 folds"),
+        ([a, short, "--folds", "1", "-m", "linear_separability"], "--folds=1: must be ≥ 2"),
         ([a, short, "-m", "gapp"], "did you mean gap"),
     ]
 

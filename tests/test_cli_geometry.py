@@ -262,9 +262,9 @@ def test_library_errors_name_parameters_and_the_cli_says_flags(cli, tmp_path):
     from embeval.api import geometry_report
     from embeval.errors import UsageError
 
-    with pytest.raises(UsageError, match="^`sample` must be positive"):
+    with pytest.raises(UsageError, match="^`sample`=-1: must be ≥ 0"):  # declared in embeval/options.py
         geometry_report(CORPUS, sample=-1)
     res = cli("geometry", CORPUS, "--sample", "-1", "-q")
-    assert res.exit_code == 2 and "--sample must be positive" in res.stderr and "`" not in res.stderr
+    assert res.exit_code == 2 and "--sample=-1: must be ≥ 0" in res.stderr and "`" not in res.stderr
     res = cli("gap", CORPUS, CORPUS, "--shift-lambda", "0.5", "-q")
     assert res.exit_code == 2 and "--shift-lambda applies to the paired gap_shift; add --paired" in res.stderr

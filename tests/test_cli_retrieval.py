@@ -144,14 +144,14 @@ BAD = [
     ({"qrels": "norel.tsv"}, "query 'q1' has no relevant document"),
     ({"qrels": "empty.tsv"}, "empty qrels"),
     ({"queries": "q16.npz"}, "dimension 16 does not match"),
-    ({"corpus": "cnan.npz"}, "row 7, id d7"),
+    ({"corpus": "cnan.npz"}, "row 7, id 'd7'"),
     ({"corpus": "missing.npz"}, "no such file"),
     ({"extra": ["--k", "0"]}, "cutoffs must be at least 1"),
     ({"extra": ["--k", "1,x"]}, "'x' is not an integer"),
     ({"extra": ["--index", "hnsw", "--nlist", "4"]}, "applies to --index ivf"),
     ({"extra": ["--index", "ivf", "--nlist", "40"]}, "more than the 20 corpus rows"),
     ({"extra": ["--roc", "roc.pdf"]}, "use a .csv or .png"),
-    ({"extra": ["--threads", "-1"]}, "--threads must be positive"),
+    ({"extra": ["--threads", "-1"]}, "--threads=-1: must be ≥ 1"),
     ({"qrels": None}, "missing --qrels"),
 ]
 

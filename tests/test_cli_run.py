@@ -273,9 +273,9 @@ def test_gate_failure_exit_1_and_command_line_gates(cli, tmp_path):
     assert res.exit_code == 1
     assert [i["status"] for i in json.loads((tmp_path / "o2" / "report.json").read_text())["items"]] == \
         ["ok", "skipped"]
-    # A command-line gate that no item can evaluate is a usage error.
+    # A command-line gate that no command of the config can compute is a usage error, before any item runs.
     res = cli("run", cfg, "--out-dir", tmp_path / "o3", "-q", "--fail-if", "ndcg@10 < 0.5")
-    assert res.exit_code == 2 and "no item computed 'ndcg@10'" in res.stderr
+    assert res.exit_code == 2 and "no metric 'ndcg@10'" in res.stderr and not (tmp_path / "o3").exists()
 
 
 def test_stdout_formats(cli, tmp_path):

@@ -70,3 +70,16 @@ def test_nested_tasks_share_one_display():
             time.sleep(0.1)
     out = _plain(con.file.getvalue())
     assert "outer step" in out and "inner search" in out and "10/10" in out
+
+
+def test_descriptions_and_messages_are_shown_literally():
+    """A source path in a bar's description or a message is no Rich markup (hostile's rule)."""
+    con = Console(file=io.StringIO(), force_terminal=True, width=160)
+    progress = RichProgress(con, delay=0.0)
+    with progress.task("reading d[/b]x[red].npy", total=2) as task:
+        time.sleep(0.2)
+        task.advance(2)
+    progress.message("from cache [bold]x[/bold]\x1b[31m")
+    out = _plain(con.file.getvalue())
+    assert "reading d[/b]x[red].npy" in out
+    assert "from cache [bold]x[/bold]\\x1b[31m" in out

@@ -10,7 +10,12 @@ from embeval.api.encode import encode_file
 from embeval.api.gap import gap_report
 from embeval.api.geometry import geometry_report
 from embeval.api.pairs import pairs_report
-from embeval.api.retrieval import retrieval_report, retrieval_report_beir, retrieval_report_from_arrays
+from embeval.api.retrieval import (
+    retrieval_report,
+    retrieval_report_beir,
+    retrieval_report_from_arrays,
+    run_file_report,
+)
 
 __all__ = [
     "encode_file",
@@ -24,4 +29,5 @@ __all__ = [
     "retrieval_report_beir",
     "retrieval_report_from_arrays",
     "run_diagnostic",
+    "run_file_report",
 ]

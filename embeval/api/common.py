@@ -12,7 +12,7 @@ import numpy as np
 
 from embeval.diagnostics.registry import Diagnostic, all_diagnostics, parse_spec, split_specs
 from embeval.encode import encode_texts, encoder_identity
-from embeval.errors import UsageError
+from embeval.errors import EmbevalError, InputError, UsageError
 from embeval.io.embeddings import EmbeddingSet, load_embeddings, validate
 from embeval.io.texts import is_beir_folder, load_texts
 from embeval.progress import NULL, Progress
@@ -44,7 +44,9 @@ def run_diagnostic(diag: Diagnostic, context, params: dict, *, explicit: bool, n
     whole report; a diagnostic the user asked for by name still fails loudly."""
     try:
         return diag.func(context, **params)
-    except UsageError as exc:
+    except InputError:
+        raise
+    except EmbevalError as exc:  # a UsageError, or a kNN that needs more rows than there are
         if explicit:
             raise
         notes.append(f"skipped {diag.name}: {exc}")
@@ -71,7 +73,7 @@ def load_input(
         p = Path(path)
         if p.suffix.lower() == ".txt" or is_beir_folder(p):
             raise UsageError(f"{path} holds texts: pass `model` (e.g. `model` default) to encode them")
-        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col)
+        return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
 
     ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)

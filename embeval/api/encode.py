@@ -23,8 +23,13 @@ def encode_file(
     progress: Progress = NULL,
 ) -> tuple[int, int]:
     """Encode a text file (or a BEIR corpus) and write vectors with ids; returns (n, d)."""
+    from embeval.io.outputs import check_outputs
+    from embeval.options import check_encoder
+
+    check_encoder(encoder)
     if Path(output).suffix.lower() not in EMBEDDING_SUFFIXES:
         raise UsageError(f"`output` {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
+    check_outputs({"`output`": output}, inputs=[file])
     ts = load_texts(file, text_col=text_col, id_col=id_col)
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
     save_embeddings(output, vectors, ts.ids, texts=ts.texts)

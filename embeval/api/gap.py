@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeval.api.common import load_input, records_cache, resolve_metrics, warn_unused
+from embeval.api.common import load_input, records_cache, resolve_metrics, run_diagnostic, warn_unused
 from embeval.diagnostics import all_diagnostics
 from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
 from embeval.diagnostics.registry import Diagnostic
@@ -72,6 +72,10 @@ def gap_report(
     ``c2st_auc``/``c2st_p``, :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
     """
     # Usage first: nothing is loaded or computed for a command that cannot finish.
+    from embeval.options import check_encoder, check_options
+
+    check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
+    check_encoder(encoder)
     if shift_lambda is not None and not paired:
         raise UsageError("`shift_lambda` applies to the paired gap_shift; add `paired`")
     chosen = resolve_metrics(metrics, ("gap", "drift"), {"pairs"} if paired else set(),
@@ -95,7 +99,7 @@ def gap_report(
         set_a = load_input(a, role="query", **load)
         set_b = load_input(b, role="document", **load)
         check_same_dim(set_a, set_b)
-        default_a, default_b = Path(a).name, Path(b).name
+        default_a, default_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
     name_a, name_b = name_a or default_a, name_b or default_b
     if paired and set_a.n != set_b.n:
         raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
@@ -109,7 +113,7 @@ def gap_report(
         key, value = overrides.get(diag.name, (None, None))
         if value is not None:
             params = {**params, key: value}
-        report.results.extend(diag.func(space, **params))
+        report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
 
     notes.append("rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖")
     names = {r.metric for r in report.results}

@@ -15,10 +15,11 @@ from embeval.api.common import (
 from embeval.diagnostics.items import check_item_settings, item_table
 from embeval.diagnostics.series import geometry_series
 from embeval.diagnostics.space import Space
-from embeval.errors import UsageError
+from embeval.errors import InputError, UsageError
 from embeval.io.embeddings import check_same_dim
 from embeval.io.fileinfo import file_info
 from embeval.io.labels import check_labels, clean_labels, load_labels
+from embeval.options import check_encoder, check_options
 from embeval.progress import NULL, Progress
 from embeval.results import Report
 
@@ -46,12 +47,13 @@ def geometry_report(
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
     ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
+    check_options(seed=seed, sample=sample, items_k=items_k if items else None,
+                  near_dup_threshold=near_dup_threshold if items else None)
+    check_encoder(encoder)
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
         available.add("labels")
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
-    if sample < 0:
-        raise UsageError("`sample` must be positive")
     warn_unused({"sample": (sample or None, "uniformity")}, {d.name for d, _ in chosen})
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
@@ -59,6 +61,8 @@ def geometry_report(
         lab = load_labels(labels, column=label_col)
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
     emb = load_input(file, label_col=label_col if labels is None else None, **load)
+    if not normalize:
+        _check_raw_scale(emb)
     inputs = {"embeddings": emb.describe()}
     lab = _check_labels(emb, lab, labels, label_col, inputs)
     other = None
@@ -66,7 +70,8 @@ def geometry_report(
         other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
-            raise UsageError(f"`pairs` {pairs}: {other.n} rows, but {file} has {emb.n}; pairs must be row-aligned")
+            raise UsageError(f"`pairs` {other.path}: {other.n} rows, but {emb.path} has {emb.n}; "
+                             "pairs must be row-aligned")
         inputs["pairs"] = other.describe()
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
                         labels=lab, seed=seed, progress=progress)
@@ -113,3 +118,20 @@ def _check_labels(emb, lab, labels, label_col, inputs):
         check_labels(lab, emb.n, emb.path, emb.path)
         return lab
     return None
+
+
+# Squared distances of raw rows are computed in float32: ‖x − y‖² ≤ 4·max‖x‖² must stay below 3.4e38.
+MAX_RAW_NORM = 9e18
+
+
+def _check_raw_scale(emb) -> None:
+    """Under normalize=False, rows so long that float32 squared distances overflow would turn
+    uniformity and intrinsic_dim into NaN; say so instead."""
+    from embeval.io.embeddings import row_norms64
+
+    norms = row_norms64(emb.vectors)
+    if norms.max() > MAX_RAW_NORM:
+        row = int(norms.argmax())
+        raise InputError(emb.path, f"row norm {norms[row]:.3g} is too large for un-normalised diagnostics "
+                                   f"(squared distances would overflow float32 beyond a norm of {MAX_RAW_NORM:.0e}); "
+                                   "rescale the vectors or keep the default normalisation", where=f"row {row}")

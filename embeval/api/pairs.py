@@ -30,6 +30,10 @@ def pairs_report(
     progress: Progress = NULL,
 ) -> Report:
     """Graded pairs: cosine of the encoded pair vs the gold score (spearman, pearson, alignment)."""
+    from embeval.options import check_encoder, check_options
+
+    check_options(seed=seed)
+    check_encoder(encoder)
     chosen = resolve_metrics(metrics, "pairs", set())
     tp = load_pairs(file, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col, score_col=score_col)
     # Encode each distinct text once.

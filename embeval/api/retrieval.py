@@ -24,8 +24,16 @@ from embeval.progress import NULL, Progress
 from embeval.results import Report
 
 
-def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, **_: Any) -> None:
+def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, seed=0, encoder=None,
+                             split=None, **_: Any) -> None:
     """Usage errors first: they must not wait for (large) files to load or texts to encode."""
+    from embeval.options import check_encoder, check_index_params, check_options, check_split
+
+    check_options(seed=seed, threads=threads)
+    check_index_params(index_params)
+    check_encoder(encoder)
+    if split is not None:
+        check_split(split)
     parse_ks(k)
     resolve_params(index, None, index_params)
     check_threads(threads)
@@ -55,10 +63,11 @@ def retrieval_report(
     Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
     absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
     """
-    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads)
+    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
+                             encoder=encoder)
     if encoder is None:
-        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1)
-        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2)
+        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
+        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
     else:
         load = dict(encoder=encoder, text_col=text_col, id_col=id_col, progress=progress)
         q = load_input(queries_path, role="query", **load)
@@ -73,7 +82,7 @@ def retrieval_report(
     }
     return retrieval_report_from_arrays(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
-        sources=(_id_source(queries_path, q.ids, id_col), _id_source(corpus_path, c.ids, id_col), str(qrels_path)),
+        sources=(_id_source(q.path, q.ids, id_col), _id_source(c.path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         seed=seed, progress=progress,
         query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)), doc_texts=c.texts,
@@ -95,7 +104,7 @@ def retrieval_report_beir(
     ``qrels/<split>.tsv`` are encoded and scored. ``options`` go to
     :func:`retrieval_report_from_arrays` (k, index, index_params, threads, per_query, seed).
     """
-    _check_retrieval_options(**options)
+    _check_retrieval_options(encoder=encoder, split=split, **options)
     data = load_beir(folder, split)
     qrels = load_qrels(data.qrels_path)
     judged = set(qrels)
@@ -174,6 +183,9 @@ def retrieval_report_from_arrays(
                     per_query=out.per_query)
 
     report.artifacts["roc_curve"] = out.roc  # roc=True above: always a curve
+    # the ranked top-K (for a TREC run file): query ids, doc ids, scores and corpus rows, m×K best first
+    if out.ranking is not None:
+        report.artifacts["ranking"] = (aligned.query_ids, doc_ids, *out.ranking)
     report.series = {"roc": roc_series(out.roc) if out.roc is not None else {},
                      "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
     if out.per_query:  # the worst queries, their texts and top documents (the HTML report's table)
@@ -191,5 +203,46 @@ def retrieval_report_from_arrays(
                             f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
     if per_query:
         report.notes.append(f"{len(out.per_query)} per-query rows: in the CSV and JSON renderings")
+    report.notes.extend(notes)
+    return report
+
+
+def run_file_report(
+    run_path: str | Path,
+    qrels_path: str | Path,
+    *,
+    k: str | Sequence[int] = "1,10,100",
+    per_query: bool = False,
+    notes: Sequence[str] = (),
+) -> Report:
+    """``embeval retrieval --qrels Q --run-in RUN``: the ranking metrics of an existing TREC run
+    (BM25, a reranker, another system) judged by ``qrels``; equal to trec_eval's ndcg_cut, map_cut,
+    recall, P (and recip_rank on the run cut at k). See :mod:`embeval.diagnostics.run_eval`."""
+    from embeval.diagnostics.run_eval import NEED_FULL_SCORES, evaluate_run
+    from embeval.io.trec import read_run
+
+    ks = parse_ks(k)
+    run = read_run(run_path)
+    qrels = load_qrels(qrels_path)
+    ev = evaluate_run(run, qrels, ks, per_query=per_query, source=str(run_path))
+    inputs = {
+        "run": {**file_info(run_path), "queries": len(run), "documents": sum(len(v) for v in run.values())},
+        "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
+    }
+    report = Report("retrieval", inputs=inputs, settings={"k": list(ks), "ranking": "run file (trec_eval order)"},
+                    results=ev.results, per_query=ev.per_query)
+    report.notes.append(f"scored {ev.n_scored} queries (judged and ranked); documents ordered by score, ties by "
+                        "document id descending, as trec_eval; unjudged documents gain 0")
+    if ev.judged_not_ranked:
+        report.notes.append(f"{len(ev.judged_not_ranked)} judged queries have no line in the run and are left out, "
+                            f"as trec_eval does (e.g. {ev.judged_not_ranked[0]!r})")
+    if ev.ranked_not_judged:
+        report.notes.append(f"{len(ev.ranked_not_judged)} ranked queries are not in the qrels and are left out "
+                            f"(e.g. {ev.ranked_not_judged[0]!r})")
+    if ev.without_relevant:
+        report.notes.append(f"{len(ev.without_relevant)} scored queries have no relevant document: they score 0")
+    report.notes.append("not computed from a run file: " + ", ".join(NEED_FULL_SCORES) + " need a score for every "
+                        "(query, document) pair, and a run holds only its top documents; evaluate the query and "
+                        "corpus vectors for them")
     report.notes.extend(notes)
     return report

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from embeval.batch.commands import COMMANDS, DATA_ARGS, KINDS, RUNNER_ARGS
-from embeval.errors import ConfigError, UsageError
+from embeval.errors import ConfigError, OptionError, UsageError
 
 
 @dataclass
@@ -185,13 +185,17 @@ def _unique_name(c: _Checker, seen: dict, what: str) -> str:
 
 def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> BatchConfig:  # noqa: C901 - one pass over the schema; to be split per table (review §6.5)
     """Parse and validate; ConfigError (exit 2) naming the key on the first problem."""
+    from embeval.errors import InputError
+    from embeval.io.paths import require_file
     from embeval.report.gates import parse_gate
 
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(p, "", "no such file")
     if p.is_dir():
         raise ConfigError(p, "", "is a folder; give a .toml config")
+    try:
+        require_file(p, what="file", allow_empty=True)
+    except InputError as exc:
+        raise ConfigError(p, "", exc.problem) from None
     raw = p.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -208,8 +212,8 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         "batch_size": int})
     settings = Settings(title=s.get("title", "embeval report"), seed=s.get("seed", 0),
                         cache=s.get("cache", True), device=s.get("device"), batch_size=s.get("batch_size", 32))
-    if settings.batch_size < 1:
-        s.fail("batch_size", "must be at least 1")
+    for key in ("seed", "batch_size", "device"):
+        _check_declared(s, key, getattr(settings, key), key)
     if s.get("cache_dir") is not None:
         settings.cache_dir = str(base / s.get("cache_dir"))
     if out_dir is not None:
@@ -225,9 +229,8 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
             "name": str, "model": str, "batch_size": int, "max_seq_length": int, "device": str,
             "query_prompt": str, "document_prompt": str})
         name = _unique_name(c, models, "model")
-        for key in ("batch_size", "max_seq_length"):
-            if c.get(key) is not None and c.get(key) < 1:
-                c.fail(key, "must be at least 1")
+        for key in ("batch_size", "max_seq_length", "device"):
+            _check_declared(c, key, c.get(key), key)
         models[name] = ModelSpec(name=name, model=c.get("model", name), batch_size=c.get("batch_size"),
                                  max_seq_length=c.get("max_seq_length"), device=c.get("device"),
                                  query_prompt=c.get("query_prompt", ""), document_prompt=c.get("document_prompt", ""))
@@ -251,6 +254,17 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         for f in spec.required + spec.optional:
             value = c.get(f, required=f in spec.required)
             if value is None:
+                continue
+            if "://" in value:  # a source URI (embeval.io.sources): used as written
+                from embeval.io.sources import secrets_of, source_kind
+
+                if source_kind(value) is None:
+                    c.fail(f, f"unknown source {value.split('://')[0]!r}://; embeval reads lancedb://, "
+                              "postgresql://, hf-disk://, faiss://")
+                if [x for x in secrets_of(value) if x != os.environ.get("PGPASSWORD")]:
+                    c.fail(f, "holds a password; the config text is copied into report.json, so put it in "
+                              "PGPASSWORD or ~/.pgpass instead")
+                paths[f] = value
                 continue
             fp = base / value
             if not fp.exists():
@@ -302,6 +316,9 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         for j, expr in enumerate(_as_list(c.get("fail_if", []))):
             try:
                 gates.append(parse_gate(expr, option=None))
+                from embeval.report.gates import check_known
+
+                check_known(gates[-1:], COMMANDS[command].families or (command,))
             except UsageError as exc:
                 c.fail(f"fail_if[{j}]", str(exc))
         options = dict(c.get("options", {}))
@@ -370,5 +387,25 @@ def _check_options(c: _Checker, key: str, options: dict, params: dict[str, inspe
             c.fail(where, f"must be a string, not {value!r}")
         if isinstance(value, str) and "Path" in str(p.annotation):
             value = base / value
+        if name == "index_params" and isinstance(value, dict):
+            for sub, v in value.items():
+                _check_declared(c, f"{where}.{sub}", v, sub)
+        elif name == "shift_lambda" or (name in _DECLARED and not (name == "k" and command == "retrieval")):
+            _check_declared(c, where, value, name)
         out[name] = value
     return out
+
+
+_DECLARED = ("sample", "items_k", "near_dup_threshold", "folds", "k", "shift_lambda", "threads", "split")
+
+
+def _check_declared(c: _Checker, where: str, value: Any, name: str) -> None:
+    """The range declared in :mod:`embeval.options` (the same check the CLI and the API run)."""
+    from embeval.options import OPTIONS, check_option, check_split
+
+    if value is None or name not in OPTIONS:
+        return
+    try:
+        check_split(value) if name == "split" else check_option(name, value)
+    except OptionError as exc:
+        c.fail(where, exc.problem)

@@ -94,8 +94,9 @@ def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = 
             it.status = "ok"
         except EmbevalError as exc:
             it.status, it.error = "error", str(exc)
-        except Exception as exc:
+        except Exception as exc:  # a bug, not the item's input: the run's exit code becomes 3
             it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
+            it.internal = True  # type: ignore[attr-defined]
         it.seconds = time.perf_counter() - t0
         progress.item_done()
         if fail_fast and (it.status == "error" or not it.passed):
@@ -108,12 +109,26 @@ def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = 
 OUTPUTS = ("report.json", "report.csv", "report.md", "report.html")
 
 
+REPORT_FILES = ("report.json", "report.csv", "report.md", "report.html", "per_query.csv")
+
+
+def output_names() -> tuple[str, ...]:
+    """The report files a batch may write into its output folder."""
+    return REPORT_FILES
+
+
+def input_paths(cfg: BatchConfig) -> list[Path]:
+    """Every dataset path of a config (outputs must never overwrite one of them)."""
+    return [Path(v) for ds in cfg.datasets.values() for v in ds.paths.values()]
+
+
 def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
     """report.json, report.csv (long form), report.md, report.html, per_query.csv when any item
     has per-query values, and items/<command>.<model>.<dataset>.csv (no model part for precomputed vectors)
-    for per-item triage tables;
-    each written atomically. Returns the paths written."""
-    from embeval.io.atomic import write_atomic
+    for per-item triage tables. Everything is rendered first and written as one unit (a staging
+    folder, then renamed into place), so a failure never leaves a mix of two runs. Returns the
+    paths written."""
+    from embeval.io.atomic import AtomicFolder, write_atomic
     from embeval.report.batch import batch_csv, batch_json, batch_markdown, batch_per_query_csv
     from embeval.report.html import batch_html
 
@@ -127,15 +142,18 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
     if any(it.report is not None and it.report.per_query for it in batch.items):
         texts["per_query.csv"] = batch_per_query_csv(batch)
     written = []
-    for name, text in texts.items():
-        write_atomic(out / name, text)
-        written.append(out / name)
-    for it in batch.items:  # per-item triage tables (geometry with options.items = true)
-        if it.report is not None and getattr(it.report, "items", None) is not None:
-            from embeval.report.items import write_items
+    with AtomicFolder(out) as group:
+        for name in REPORT_FILES:
+            group.remove(name)  # a file this run does not write must not survive from the last one
+        for name, text in texts.items():
+            write_atomic(group.path(name), text)
+            written.append(out / name)
+        for it in batch.items:  # per-item triage tables (geometry with options.items = true)
+            if it.report is not None and getattr(it.report, "items", None) is not None:
+                from embeval.report.items import write_items
 
-            parts = [it.command] + ([] if it.model == NO_MODEL else [it.model]) + [it.dataset]
-            path = out / "items" / (re.sub(r"[^\w.@-]+", "_", ".".join(parts)) + ".csv")
-            write_items(path, it.report.items)
-            written.append(path)
+                parts = [it.command] + ([] if it.model == NO_MODEL else [it.model]) + [it.dataset]
+                name = "items/" + re.sub(r"[^\w.@-]+", "_", ".".join(parts)) + ".csv"
+                write_items(group.path(name), it.report.items)
+                written.append(out / name)
     return written

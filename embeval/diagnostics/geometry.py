@@ -230,13 +230,20 @@ def twonn(r1: np.ndarray, r2: np.ndarray, discard: float = 0.1) -> tuple[float, 
     ok = r1 > 0
     mu = np.sort(r2[ok].astype(np.float64) / r1[ok])
     n = len(mu)
-    if n < 3:
-        raise UsageError("intrinsic_dim needs at least 3 distinct rows")
+    if n < MIN_TWONN_ROWS:
+        raise UsageError(f"intrinsic_dim needs at least {MIN_TWONN_ROWS} distinct rows for a meaningful "
+                         f"TwoNN estimate, got {n}")
     f_emp = np.arange(1, n + 1, dtype=np.float64) / n
     keep = math.floor(n * (1 - discard))
     x = np.log(mu[:keep])
     y = -np.log(1 - f_emp[:keep])
+    if not (x @ x > 0):
+        raise UsageError("intrinsic_dim is undefined here: every row's first and second neighbours are "
+                         "equally far (a regular simplex or grid)")
     return float(x @ y / (x @ x)), int((~ok).sum())
+
+
+MIN_TWONN_ROWS = 10
 
 
 def neighbour_distances(x: np.ndarray, idx: np.ndarray, block: int = 8192) -> np.ndarray:

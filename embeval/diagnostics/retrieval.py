@@ -741,6 +741,7 @@ class RetrievalOutcome:
     roc: RocCurve | None
     index_params: dict[str, Any]
     n_scored: int
+    ranking: tuple[np.ndarray, np.ndarray] | None = None  # (scores, idx) m×K of the scored queries, best first
 
 
 def evaluate_aligned(
@@ -788,7 +789,7 @@ def evaluate_aligned(
             for metric, vals in cols:
                 rows.append({"query_id": qid, "metric": metric, "value": float(vals[i])})
     curve = run.auc_stats().levels.roc() if roc else None
-    return RetrievalOutcome(results, rows, curve, params, aligned.m)
+    return RetrievalOutcome(results, rows, curve, params, aligned.m, run.ranking())
 
 
 def evaluate_retrieval(

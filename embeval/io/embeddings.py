@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.lines import iter_jsonl, table_errors
+from embeval.io.ids import clean_ids
+from embeval.io.lines import iter_jsonl, read_csv, table_errors
+from embeval.progress import NULL, Progress
 
 EMBEDDING_SUFFIXES = (".npy", ".npz", ".parquet", ".csv", ".tsv", ".jsonl")
 
@@ -44,6 +47,8 @@ class EmbeddingSet:
     def describe(self) -> dict:
         from embeval.io.fileinfo import file_info
 
+        if "source" in self.info:  # a vector store, dataset or index (embeval.io.sources): no file hash here
+            return {"path": self.path, "n": self.n, "d": self.d, **self.info}
         return {**file_info(self.path), "n": self.n, "d": self.d, **self.info}
 
 
@@ -54,22 +59,40 @@ def load_embeddings(
     vector_col: str = "embedding",
     label_col: str | None = None,
     min_rows: int = 2,
+    progress: Progress = NULL,
 ) -> EmbeddingSet:
-    """Read and validate one embedding file. ``label_col`` must exist when given."""
+    """Read and validate one embedding file, or a source URI / FAISS index file
+    (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face datasets on disk, FAISS).
+    ``label_col`` must exist when given."""
+    from embeval.io.sources import load_source, source_kind, unknown_source
+
+    if isinstance(path, str) and "://" in path and source_kind(path) is None:
+        raise unknown_source(path)
+    if source_kind(path) is not None:
+        return load_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
+                           progress=progress)
+    from embeval.io.paths import require_file
+
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "no such file")
     if p.is_dir():
-        raise InputError(p, "is a folder, expected an embedding file (" + ", ".join(EMBEDDING_SUFFIXES) + ")")
+        hint = ""
+        if (p / "state.json").exists() or (p / "dataset_dict.json").exists():
+            hint = f"; a Hugging Face save_to_disk folder: pass hf-disk://{p}"
+        elif any(p.glob("*.lance")):
+            hint = f"; a LanceDB database: pass lancedb://{p}?table=NAME"
+        raise InputError(p, "is a folder, expected an embedding file (" + ", ".join(EMBEDDING_SUFFIXES) + ")" + hint)
     suffix = p.suffix.lower()
     if suffix not in EMBEDDING_SUFFIXES:
         raise InputError(p, f"unsupported extension {suffix or '(none)'!r}; expected one of "
-                            + ", ".join(EMBEDDING_SUFFIXES) + " (or texts with --model)")
-    if p.stat().st_size == 0:
-        raise InputError(p, "file is empty")
+                            + ", ".join(EMBEDDING_SUFFIXES) + ", a .faiss/.index file, a source URI "
+                            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with --model")
+    require_file(p)
     reader = {".npy": _read_npy, ".npz": _read_npz, ".parquet": _read_table, ".csv": _read_table,
               ".tsv": _read_table, ".jsonl": _read_jsonl}[suffix]
-    vectors, ids, labels = reader(p, id_col=id_col, vector_col=vector_col, label_col=label_col)
+    # A table library may fail lazily (a corrupt string column converted after the read): every
+    # failure while reading a table file is one InputError.
+    with table_errors(p) if suffix in (".parquet", ".csv", ".tsv") else nullcontext():
+        vectors, ids, labels = reader(p, id_col=id_col, vector_col=vector_col, label_col=label_col)
     if label_col is not None and labels is None:
         raise InputError(p, f"no label column {label_col!r}")
     emb = EmbeddingSet(vectors=vectors, ids=ids, path=str(p), labels=labels)
@@ -138,44 +161,89 @@ def check_same_dim(*sets: EmbeddingSet) -> None:
 
 
 def _where(emb: EmbeddingSet, row: int) -> str:
-    rid = emb.ids[row] if len(emb.ids) > row else str(row)
-    return f"row {row}, id {rid}" if str(rid) != str(row) else f"row {row}"
+    return _where_id(emb.ids, row)
+
+
+_ABSENT = object()
 
 
 def _row_ids(n: int) -> np.ndarray:
     return np.arange(n).astype(str)
 
 
+NUMERIC_KINDS = "fiu"  # booleans are refused in every format (as in CSV, parquet and JSON)
+
+
+def _check_numeric(p: Path, dtype) -> None:
+    if dtype.kind == "b":
+        raise InputError(p, "vectors are booleans; embeddings must be numbers (cast to float first)")
+    if dtype.kind not in NUMERIC_KINDS:
+        raise InputError(p, f"vectors must be numeric, got dtype {dtype}")
+
+
+def _to_f32(p: Path, src: np.ndarray, out: np.ndarray | None = None, row0: int = 0) -> np.ndarray:
+    """``src`` as float32; a finite value beyond float32's range (±3.4e38) is an error naming the
+    row, never reported as NaN/inf later."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        conv = np.asarray(src, dtype=np.float32)
+    if src.dtype.kind == "f" and src.dtype.itemsize > 4:
+        over = np.isinf(conv) & np.isfinite(src)
+        if over.any():
+            r, c = (int(x[0]) for x in np.nonzero(over))
+            raise InputError(p, f"value {float(src[r, c]):.4g} is too large for float32 (largest ±3.4e38); "
+                                "scale the vectors down", where=f"row {row0 + r}")
+    if out is not None:
+        out[row0:row0 + len(conv)] = conv
+        return out
+    return np.ascontiguousarray(conv)
+
+
 def _as_float32(p: Path, arr) -> np.ndarray:
     arr = np.asarray(arr)
-    if arr.dtype.kind not in "fiub":
-        raise InputError(p, f"vectors must be numeric, got dtype {arr.dtype}")
-    with np.errstate(over="ignore"):
-        return np.ascontiguousarray(arr, dtype=np.float32)
+    _check_numeric(p, arr.dtype)
+    if arr.ndim != 2:  # validate() names the shape
+        return np.asarray(arr, dtype=np.float32)
+    return _to_f32(p, arr)
 
 
 # ---------------------------------------------------------------- readers
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def _open_npy(p: Path) -> np.ndarray:
+    with open(p, "rb") as fh:
+        head = fh.read(len(NPY_MAGIC))
+    if head != NPY_MAGIC:
+        raise InputError(p, "not a .npy file (no NumPy header: another format renamed to .npy?)")
     try:
-        return np.load(p, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {exc}") from None
+        with np.errstate(all="ignore"):  # a header with an overflowing shape is an error below, not a warning
+            return np.load(p, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Python objects" in str(exc):
+            raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
+                                "pickled data: save a numeric array") from None
+        raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
+    except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
+        raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _npy_to_float32(p: Path, arr: np.ndarray) -> np.ndarray:
     """Convert a memory-mapped n×d array in chunks: the map is read once, straight into float32."""
-    if arr.dtype.kind not in "fiub":
-        raise InputError(p, f"vectors must be numeric, got dtype {arr.dtype}")
+    _check_numeric(p, arr.dtype)
     out = np.empty(arr.shape, dtype=np.float32)
     step = max(1, (1 << 26) // max(1, arr.shape[1] * arr.itemsize))
     try:
         for s in range(0, arr.shape[0], step):
-            with np.errstate(over="ignore"):
-                out[s:s + step] = arr[s:s + step]
+            _to_f32(p, np.asarray(arr[s:s + step]), out, s)
     except (ValueError, OSError) as exc:
-        raise InputError(p, f"could not read data (truncated?): {exc}") from None
+        raise InputError(p, f"could not read data (truncated?): {_first_line(exc)}") from None
     return out
 
 
@@ -195,14 +263,13 @@ def load_stacked_pair(path: str | Path, *, min_rows: int = 2) -> tuple[Embedding
     Returns (A, B) = (arr[0], arr[1]), each validated like any embedding file; their ``info``
     says which slice they are (``"part": "[0]"``) and messages name the slice.
     """
+    from embeval.io.paths import require_file
+
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "no such file")
     if p.is_dir() or p.suffix.lower() != ".npy":
         raise InputError(p, "a single input must be a .npy of shape (2, n, d) holding both sets; "
                             "otherwise pass two embedding files A B")
-    if p.stat().st_size == 0:
-        raise InputError(p, "file is empty")
+    require_file(p)
     arr = _open_npy(p)
     if arr.ndim != 3 or arr.shape[0] != 2:
         raise InputError(p, f"a single input must have shape (2, n, d) (two stacked sets), got "
@@ -233,21 +300,33 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
                                         f"among {names}; name one with --vector-col")
                 key = numeric2d[0]
             vectors = _as_float32(p, z[key])
-            ids = z[id_col].astype(str) if id_col in names else _row_ids(vectors.shape[0])
+            ids = clean_ids(z[id_col], p) if id_col in names else _row_ids(vectors.shape[0])
             labels = z[label_col] if label_col and label_col in names else None
     except InputError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {exc}") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
+                                "pickled data") from None
+        raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
+    except MemoryError:
+        raise InputError(p, "not a readable .npz file: an array header claims more memory than there is "
+                            "(corrupt?)") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
+    except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
+        raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
     return vectors, ids, labels
 
 
 def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
     vectors: list[Any] = []
-    ids: list[str] = []
+    ids: list[Any] = []
     labels: list[Any] = []
+    lines: list[int] = []
     dim = None
     for lineno, rec in iter_jsonl(p):
+        lines.append(lineno)
         if vector_col not in rec:
             raise InputError(p, f"no {vector_col!r} field", where=f"line {lineno}")
         vec = rec[vector_col]
@@ -263,7 +342,7 @@ def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
             raise InputError(p, f"vectors must hold numbers only, found {json.dumps(bad)}",
                              where=f"line {lineno}")
         vectors.append(vec)
-        ids.append(str(rec[id_col]) if id_col in rec else str(len(ids)))
+        ids.append(rec.get(id_col, _ABSENT))
         if label_col:
             labels.append(rec.get(label_col))
     if not vectors:
@@ -273,21 +352,43 @@ def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
     except OverflowError:  # an integer beyond float64
         raise InputError(p, "a vector value is too large for a float") from None
     lab = np.asarray(labels, dtype=object) if label_col and any(x is not None for x in labels) else None
-    return _as_float32(p, arr), np.asarray(ids, dtype=str), lab
+    absent = [i for i, v in enumerate(ids) if v is _ABSENT]
+    if len(absent) == len(ids):
+        ids_arr = _row_ids(len(ids))
+    elif absent:
+        raise InputError(p, f"no {id_col!r} field (other lines have one)", where=f"line {lines[absent[0]]}")
+    else:
+        ids_arr = clean_ids(ids, p, lambda row: f"line {lines[row]}")
+    return _as_float32(p, arr), ids_arr, lab
 
 
-def _read_frame(p: Path):
+# Cells pandas would read as missing in a numeric column (keep_default_na is off for text columns).
+NA_CELLS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A", "<NA>", "-NaN", "-nan"]
+
+
+def _read_frame(p: Path, text_cols=()):
+    """A table file as a DataFrame. In .csv/.tsv the columns named in ``text_cols`` (id, label,
+    text) are read as text exactly as written (``000`` stays ``000``, ``NA`` stays ``NA`` for the
+    id check to refuse); the others are parsed as numbers."""
     import pandas as pd
 
     with table_errors(p):
         if p.suffix.lower() == ".parquet":
             return pd.read_parquet(p)
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
-        df = pd.read_csv(p, sep=sep)
-        # A header that is all numbers means there was no header.
-        if len(df.columns) and all(_is_number(c) for c in df.columns):
-            df = pd.read_csv(p, sep=sep, header=None)
-        return df
+        header = list(read_csv(p, sep=sep, nrows=0, dtype=str).columns)
+        numeric = [_is_number(c) for c in header]
+        if header and sum(numeric) >= len(header) - 1 and not any(c in text_cols for c in header):
+            # The first line is data, not a header.
+            if not numeric[0] and all(numeric[1:]):
+                second = header[1] if len(header) > 1 else ""
+                raise InputError(p, f"the first line looks like data ({header[0]!r}, {second}…), not a header; "
+                                    "add a header line such as 'id,d0,d1,…'")
+            if all(numeric):
+                return read_csv(p, sep=sep, header=None, keep_default_na=False, na_values=NA_CELLS)
+        texts = [c for c in header if c in text_cols]
+        return read_csv(p, sep=sep, dtype={c: str for c in texts}, keep_default_na=False,
+                           na_values={c: NA_CELLS for c in header if c not in texts})
 
 
 def _is_number(x) -> bool:
@@ -301,11 +402,19 @@ def _is_number(x) -> bool:
 def _read_table(p: Path, *, id_col, vector_col, label_col):
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-    df = _read_frame(p)
+    df = _read_frame(p, text_cols=tuple(c for c in (id_col, label_col, "label", "text") if c))
     if len(df) == 0:
         raise InputError(p, "no rows")
     cols = [c for c in df.columns]
-    ids = df[id_col].astype(str).to_numpy() if id_col in cols else _row_ids(len(df))
+    if id_col in cols:
+        raw = df[id_col].tolist()
+        if p.suffix.lower() != ".parquet":
+            from embeval.safety import csv_uncell
+
+            raw = [csv_uncell(v) if isinstance(v, str) else v for v in raw]
+        ids = clean_ids(raw, p)
+    else:
+        ids = _row_ids(len(df))
     labels = df[label_col].to_numpy() if label_col and label_col in cols else None
     if vector_col in cols:
         col = df[vector_col]
@@ -317,8 +426,13 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
             row = int(np.flatnonzero(lengths != lengths[0])[0])
             raise InputError(p, f"ragged rows: {lengths[row]} values where row 0 has {lengths[0]}",
                              where=f"row {row}")
+        rows = [np.asarray(v) for v in col.to_numpy()]
+        for row, v in enumerate(rows):
+            if v.dtype.kind not in NUMERIC_KINDS:
+                raise InputError(p, f"{vector_col!r} must hold numbers only, found {v.dtype} values "
+                                    "(text or booleans)", where=_where_id(ids, row))
         try:
-            arr = np.stack([np.asarray(v, dtype=np.float64) for v in col.to_numpy()])
+            arr = np.stack([v.astype(np.float64) for v in rows])
         except (ValueError, TypeError):
             raise InputError(p, f"{vector_col!r} must hold numbers only") from None
         return _as_float32(p, arr), ids, labels
@@ -339,4 +453,5 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
 
 
 def _where_id(ids, row: int) -> str:
-    return f"row {row}, id {ids[row]}" if str(ids[row]) != str(row) else f"row {row}"
+    rid = ids[row] if len(ids) > row else str(row)
+    return f"row {row}, id {str(rid)!r}" if str(rid) != str(row) else f"row {row}"

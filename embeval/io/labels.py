@@ -8,12 +8,13 @@ Every label becomes a string; a missing or empty label is an error naming the ro
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.lines import iter_jsonl, iter_lines, table_errors
+from embeval.io.lines import iter_jsonl, iter_lines, read_csv, table_errors
 
 LABEL_SUFFIXES = (".txt", ".csv", ".tsv", ".parquet", ".jsonl", ".npy")
 
@@ -21,20 +22,20 @@ LABEL_SUFFIXES = (".txt", ".csv", ".tsv", ".parquet", ".jsonl", ".npy")
 def load_labels(path: str | Path, column: str | None = None) -> np.ndarray:
     """Read a label file into a length-n array of str. ``column`` names the column/field
     (default: ``label``, or the only column of a one-column table)."""
+    from embeval.io.paths import require_file
+
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "no such file")
     if p.is_dir():
         raise InputError(p, "is a folder, expected a label file (" + ", ".join(LABEL_SUFFIXES) + ")")
     suffix = p.suffix.lower()
     if suffix not in LABEL_SUFFIXES:
         raise InputError(p, f"unsupported extension {suffix or '(none)'!r} for labels; expected one of "
                             + ", ".join(LABEL_SUFFIXES))
-    if p.stat().st_size == 0:
-        raise InputError(p, "file is empty")
+    require_file(p)
     reader = {".txt": _read_txt, ".csv": _read_table, ".tsv": _read_table, ".parquet": _read_table,
               ".jsonl": _read_jsonl, ".npy": _read_npy}[suffix]
-    values = reader(p, column)
+    with table_errors(p) if suffix in (".csv", ".tsv", ".parquet") else nullcontext():
+        values = reader(p, column)
     return clean_labels(values, p)
 
 
@@ -77,9 +78,14 @@ def _read_txt(p: Path, column):
 
 def _read_npy(p: Path, column):
     try:
-        arr = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(p, f"not a readable .npy file of labels: {exc}") from None
+        with np.errstate(all="ignore"):
+            arr = np.load(p, allow_pickle=False)
+    except MemoryError:
+        raise InputError(p, "not a readable .npy file of labels: its header claims more memory than there "
+                            "is (corrupt?)") from None
+    except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
+        text = str(exc).strip().splitlines()
+        raise InputError(p, f"not a readable .npy file of labels: {text[0] if text else type(exc).__name__}") from None
     if arr.ndim != 1:
         raise InputError(p, f"expected a 1-D array of labels, got shape {arr.shape}")
     return arr.tolist()
@@ -102,7 +108,7 @@ def _read_table(p: Path, column):
         if p.suffix.lower() == ".parquet":
             df = pd.read_parquet(p)
         else:
-            df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
+            df = read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
                              keep_default_na=False, na_values=[""])
     cols = list(df.columns)
     if column is not None:

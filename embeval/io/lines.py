@@ -9,6 +9,7 @@ sees it. A UTF-8 byte-order mark at the start of the file is dropped.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +48,28 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
             raise InputError(path, "invalid JSON: nested too deeply", where=f"line {lineno}") from None
         if not isinstance(rec, dict):
             raise InputError(path, f"expected a JSON object, got {type(rec).__name__}", where=f"line {lineno}")
+        if "\\u" in line and _SURROGATE_ESCAPE.search(line):  # only a \uD800-\uDFFF escape can make one
+            _check_strings(rec, path, f"line {lineno}")
         yield lineno, rec
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_strings(value, path, where: str) -> None:
+    """Every string in a parsed JSON value must be valid Unicode (no lone surrogate)."""
+    from embeval.safety import check_encodable
+
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            check_encodable(v, path, where)
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
 
 
 def not_utf8_error(path: str | Path) -> InputError:
@@ -62,6 +84,19 @@ def not_utf8_error(path: str | Path) -> InputError:
     return InputError(path, "not UTF-8 text")
 
 
+def read_csv(path: str | Path, **kwargs):
+    """``pandas.read_csv`` as every loader uses it: a row with more fields than the header is an
+    error (pandas would otherwise take the first column as an index, shifting every column, or
+    drop the extra field with only a warning)."""
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(path, index_col=False, **kwargs)
+
+
 @contextmanager
 def table_errors(path: str | Path) -> Iterator[None]:
     """Map whatever pandas/pyarrow raise while reading a table file to one InputError line."""
@@ -74,6 +109,8 @@ def table_errors(path: str | Path) -> Iterator[None]:
         raise
     except pd.errors.EmptyDataError:
         raise InputError(p, "file is empty") from None
+    except pd.errors.ParserWarning:
+        raise InputError(p, "ragged rows: a row has more fields than the header") from None
     except pd.errors.ParserError as exc:
         raise InputError(p, f"ragged rows or malformed table: {_last_line(exc)}") from None
     except UnicodeDecodeError:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeval.errors import InputError, UsageError
-from embeval.io.lines import iter_jsonl, iter_lines, table_errors
+from embeval.io.lines import iter_jsonl, iter_lines, read_csv, table_errors
 
 LAYOUTS = ("auto", "columns", "stsb")
 
@@ -39,19 +39,26 @@ def load_pairs(path: str | Path, *, layout: str = "auto", text_a_col: str = "tex
     p = Path(path)
     if layout not in LAYOUTS:
         raise UsageError(f"--layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
-    if not p.is_file():
-        raise InputError(p, "no such file")
-    if p.stat().st_size == 0:
-        raise InputError(p, "file is empty")
+    from embeval.io.paths import require_file
+    from embeval.safety import check_encodable
+
+    require_file(p)
     if layout == "auto":
         layout = "stsb" if p.suffix.lower() in (".csv", ".tsv", ".txt") and _looks_like_stsb(p) else "columns"
-    pairs = _read_stsb(p) if layout == "stsb" else _read_columns(p, text_a_col, text_b_col, score_col)
+    if layout == "stsb":
+        pairs = _read_stsb(p)
+    else:
+        with table_errors(p):  # a table library may fail lazily, after the read
+            pairs = _read_columns(p, text_a_col, text_b_col, score_col)
     if len(pairs.scores) < 2:
         raise InputError(p, f"only {len(pairs.scores)} pair(s); correlations need at least 2")
     for i, (a, b) in enumerate(zip(pairs.texts_a, pairs.texts_b)):
         for t in (a, b):
-            if not isinstance(t, str) or not t.strip():
+            if t is None or (isinstance(t, float) and t != t) or (isinstance(t, str) and not t.strip()):
                 raise InputError(p, "empty text", where=f"pair {i}")
+            if not isinstance(t, str):
+                raise InputError(p, f"text {t!r} is a {type(t).__name__}, not text", where=f"pair {i}")
+            check_encodable(t, p, f"pair {i}")
     return pairs
 
 
@@ -102,7 +109,7 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
             lines = [n for n, _ in numbered]
             df = pd.DataFrame.from_records([rec for _, rec in numbered])
         else:
-            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False)
+            df = read_csv(p, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False, dtype=str)
     missing = [c for c in (ca, cb, cs) if c not in df.columns]
     if missing:
         raise InputError(p, f"missing column(s) {', '.join(map(repr, missing))} (columns: "
@@ -110,4 +117,10 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
                             "or --layout stsb for the STS Benchmark release files")
     scores = [_score(p, v, f"line {lines[i]}" if lines else f"row {i}, column {cs!r}")
               for i, v in enumerate(df[cs].tolist())]
-    return TextPairs(df[ca].tolist(), df[cb].tolist(), scores, str(p), "columns")
+    texts_a, texts_b = df[ca].tolist(), df[cb].tolist()
+    if suffix in (".csv", ".tsv"):
+        from embeval.safety import csv_uncell
+
+        texts_a = [csv_uncell(t) if isinstance(t, str) else t for t in texts_a]
+        texts_b = [csv_uncell(t) if isinstance(t, str) else t for t in texts_b]
+    return TextPairs(texts_a, texts_b, scores, str(p), "columns")

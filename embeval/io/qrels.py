@@ -23,10 +23,12 @@ def load_qrels(path: str | Path) -> Qrels:
 
     Line 1 is skipped as a header only when its score field is a column name (e.g. ``score``,
     ``relevance``); any other score that is not a finite number is an error naming the line."""
+    from embeval.io.paths import require_file
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "no such qrels file")
+    require_file(p, what="qrels file", allow_empty=True)
     qrels: Qrels = {}
+    seen: dict[tuple[str, str], int] = {}
     for lineno, line in iter_lines(p):
         parts = line.split()
         if not parts:
@@ -46,6 +48,10 @@ def load_qrels(path: str | Path) -> Qrels:
             raise InputError(p, f"score {raw!r} is not a number", where=f"line {lineno}") from None
         if not math.isfinite(score):
             raise InputError(p, f"score {raw!r} is not a finite number", where=f"line {lineno}")
+        first = seen.setdefault((qid, did), lineno)
+        if first != lineno:
+            raise InputError(p, f"query {qid!r} and document {did!r} are judged twice (lines {first} and "
+                                f"{lineno}); keep one judgement per pair", where=f"line {lineno}")
         qrels.setdefault(qid, {})[did] = score
     if not qrels:
         raise InputError(p, "no judgements (empty qrels)")

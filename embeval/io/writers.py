@@ -44,7 +44,9 @@ def _write(tmp: Path, suffix: str, v: np.ndarray, ids: np.ndarray, texts) -> Non
         import pandas as pd
 
         df = pd.DataFrame(v, columns=[f"d{i}" for i in range(v.shape[1])])
-        df.insert(0, "id", ids)
+        from embeval.safety import csv_cell
+
+        df.insert(0, "id", [csv_cell(i) for i in ids.tolist()])  # read back by csv_uncell
         df.to_csv(tmp, sep="\t" if suffix == ".tsv" else ",", index=False, float_format="%.9g")
     else:  # .jsonl
         with open(tmp, "w", encoding="utf-8") as fh:

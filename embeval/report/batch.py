@@ -3,13 +3,13 @@ Markdown. The HTML page is in :mod:`embeval.report.html`; the runner in :mod:`em
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from embeval.results import GateResult, Report, _clean, dumps, provenance
+from embeval.safety import csv_writer
 
 NO_MODEL = "-"  # model column of items whose inputs are precomputed vectors
 
@@ -124,7 +124,7 @@ CSV_COLUMNS = ["command", "model", "dataset", "status", "metric", "value", "para
 def batch_csv(batch: Batch) -> str:
     """Long form: one row per (item, result); an item that failed gets one row with its error."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(CSV_COLUMNS)
     for it in batch.items:
         head = [it.command, it.model, it.dataset, it.status]
@@ -140,7 +140,7 @@ def batch_csv(batch: Batch) -> str:
 
 def batch_per_query_csv(batch: Batch) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(["command", "model", "dataset", "query_id", "metric", "value"])
     for it in batch.items:
         for row in [] if it.report is None else it.report.per_query:
@@ -183,11 +183,15 @@ def by_command(batch: Batch) -> dict[str, list[Item]]:
 
 
 def _md_escape(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    from embeval.safety import md_cell
+
+    return md_cell(str(text).replace("\n", " "))
 
 
 def batch_markdown(batch: Batch) -> str:
     """For a pull-request comment: verdict first, then failing gates, then one table per command."""
+    from embeval.safety import md_code
+
     failed = [(it, g) for it, g in batch.gates if not g.passed]
     mark = "❌" if failed or batch.errors else "✅"
     lines = [f"## {mark} {_md_escape(batch.title)}", "", _md_escape(batch.summary()), ""]
@@ -195,10 +199,10 @@ def batch_markdown(batch: Batch) -> str:
         lines += ["| item | gate | value | result |", "|---|---|---:|:-:|"]
         for it, g in batch.gates:
             res = "pass" if g.passed else f"**FAIL** — {_md_escape(g.message)}"
-            lines.append(f"| {_md_escape(it.key)} | `{_md_escape(g.expr)}` | {fmt_value(g.value)} | {res} |")
+            lines.append(f"| {_md_escape(it.key)} | `{md_code(g.expr)}` | {fmt_value(g.value)} | {res} |")
         lines.append("")
     for it in batch.errors:
-        lines.append(f"- ⚠️ `{_md_escape(it.key)}` did not run: {_md_escape(it.error or '')}")
+        lines.append(f"- ⚠️ `{md_code(it.key)}` did not run: {_md_escape(it.error or '')}")
     if batch.errors:
         lines.append("")
     for command, items in by_command(batch).items():
@@ -222,8 +226,8 @@ def batch_markdown(batch: Batch) -> str:
     lines += ["```json", dumps(prov, indent=2, ensure_ascii=False), "```", ""]
     for it in batch.items:
         if it.report is not None:
-            lines.append(f"- `{_md_escape(it.key)}`: " + "; ".join(
-                f"{role} `{info.get('path', '')}` sha256 {str(info.get('sha256', info.get('size', '?')))[:12]}"
+            lines.append(f"- `{md_code(it.key)}`: " + "; ".join(
+                f"{role} `{md_code(info.get('path', ''))}` sha256 {str(info.get('sha256', info.get('size', '?')))[:12]}"
                 + (f", model {info['model'].get('model')} ({str(info['model'].get('weights_sha256', ''))[:12]})"
                    if isinstance(info.get("model"), dict) else "")
                 for role, info in it.report.inputs.items()))
@@ -236,10 +240,10 @@ BATCH_RENDERERS = {"json": batch_json, "csv": batch_csv, "markdown": batch_markd
 
 def print_batch(batch: Batch, console) -> None:
     """Rich tables: one per command (items × metrics), then the gates and the items that failed."""
-    from rich.markup import escape
     from rich.table import Table
 
     from embeval.report.width import print_fitted
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     for command, items in by_command(batch).items():
         columns, rows = pivot(items)

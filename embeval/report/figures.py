@@ -23,6 +23,8 @@ import io
 import math
 from collections.abc import Sequence
 
+from embeval.safety import plain_text_figures
+
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 
@@ -51,6 +53,7 @@ def _grid(fig, n: int, ncols: int = 3):
     return axes[:n]
 
 
+@plain_text_figures
 def metric_bars(metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, float, float | None, float | None]]]],
                 title: str = "") -> bytes:
     """Small multiples, one panel per metric: a horizontal bar per item (value, with its CI when
@@ -123,6 +126,7 @@ def best_index(vals: Sequence[float], higher_is_better: bool | None) -> int | No
     return None if ordered[0][0] == ordered[1][0] else ordered[0][1]
 
 
+@plain_text_figures
 def distributions(metrics: Sequence[tuple[str, Sequence[tuple[str, Sequence[float]]]]]) -> bytes:
     """Per-query values, one panel per metric and one box per item (quartiles, whiskers to
     1.5 IQR, the mean as a dot). ``metrics``: (metric, [(item label, values)])."""
@@ -145,6 +149,7 @@ def distributions(metrics: Sequence[tuple[str, Sequence[tuple[str, Sequence[floa
     return _png(fig)
 
 
+@plain_text_figures
 def roc_curves(curves: Sequence[tuple[str, Sequence[float], Sequence[float], float | None]]) -> bytes:
     """Pooled ROC curves (fpr, tpr) of several items on one pair of axes, with the chance line."""
     fig = _figure(5.4, 5.0)
@@ -162,6 +167,7 @@ def roc_curves(curves: Sequence[tuple[str, Sequence[float], Sequence[float], flo
     return _png(fig)
 
 
+@plain_text_figures
 def score_histograms(items: Sequence[tuple[str, Sequence[float], Sequence[float], Sequence[float]]]) -> bytes:
     """Relevant vs irrelevant score distributions, one panel per item: (label, edges, pos, neg),
     each drawn as a density so the (far fewer) relevant pairs stay visible."""
@@ -180,6 +186,7 @@ def score_histograms(items: Sequence[tuple[str, Sequence[float], Sequence[float]
     return _png(fig)
 
 
+@plain_text_figures
 def histogram_overlay(title: str, xlabel: str, items: Sequence[tuple[str, Sequence[float], Sequence[float]]]) -> bytes:
     """Several histograms (label, edges, counts) as step lines of their shares on one pair of axes."""
     fig = _figure(6.0, 3.8)
@@ -195,6 +202,7 @@ def histogram_overlay(title: str, xlabel: str, items: Sequence[tuple[str, Sequen
     return _png(fig)
 
 
+@plain_text_figures
 def gap_picture(name: str, a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *, paired: bool = False,
                 explained: Sequence[float] | None = None, label_a: str = "A", label_b: str = "B") -> bytes:
     """Both sets on two principal components, their centroids and the gap between them

@@ -130,6 +130,27 @@ def failure_summary(report: Report) -> str:
     return summarize(report.gates)
 
 
+def known_metrics(families: str | tuple[str, ...] | None) -> list[str]:
+    """Every output name the diagnostics of ``families`` can report (``@K`` = any cutoff)."""
+    from embeval.diagnostics.registry import all_diagnostics
+
+    return sorted({n for d in all_diagnostics(families) for n in d.output_names})
+
+
+def check_known(gates: list[Gate], families: str | tuple[str, ...] | None, where: str = "this command") -> None:
+    """Refuse, before any computation, a gate on a metric the command can never report."""
+    from embeval.diagnostics.registry import all_diagnostics
+
+    diags = all_diagnostics(families)
+    for g in gates:
+        if any(d.output(g.metric) is not None for d in diags):
+            continue
+        names = known_metrics(families)
+        close = difflib.get_close_matches(g.metric, [o.replace("@K", "@10") for o in names], n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(names)}"
+        raise UsageError(f"{g.option} {g.expr!r}: no metric {g.metric!r} in {where}; {hint}")
+
+
 # Regression gates of ``embeval compare`` ----------------------------------------------------
 
 _REGRESS = re.compile(rf"^\s*(\*|{NAME})\s*(?:\(([^()]*)\))?\s*(>=|>)\s*({NUMBER})\s*(%?)\s*$")

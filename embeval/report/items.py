@@ -26,7 +26,9 @@ def write_items(path: str | os.PathLike, table) -> None:
     path = Path(path)
     frame = table.to_frame()
     if path.suffix.lower() == ".csv":
-        write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+        from embeval.safety import csv_frame
+
+        write_atomic(path, csv_frame(frame).to_csv(index=False, lineterminator="\n"))
         return
     from embeval.io.atomic import atomic_path
 
@@ -102,6 +104,7 @@ def print_items(table, console, show: int = 5) -> None:
     from rich.table import Table
 
     from embeval.report.width import print_fitted
+    from embeval.safety import term
 
     counts = table.counts()
     k = table.settings["k"]
@@ -118,5 +121,5 @@ def print_items(table, console, show: int = 5) -> None:
         for name in head:
             t.add_column(name, justify="right" if name in numeric else "left", no_wrap=True)
         for r in cells:
-            t.add_row(*(escape(v) for v in r))
+            t.add_row(*(escape(term(v)) for v in r))
         print_fitted(console, t, keep=tuple(h for h in head if h != "text"))

@@ -11,6 +11,7 @@ import numpy as np
 
 from embeval.errors import UsageError
 from embeval.io.atomic import write_atomic
+from embeval.safety import plain_text_figures
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 MAX_POINTS = 5000  # per set; more points only blacken the picture
@@ -28,6 +29,7 @@ def check_plot_path(path: str | os.PathLike) -> None:
     check_writable(path, "`plot`")
 
 
+@plain_text_figures
 def gap_figure(pa: np.ndarray, pb: np.ndarray, path: str | os.PathLike, *, paired: bool,
                label_a: str = "A", label_b: str = "B", title: str = "",
                axis_labels: tuple[str, str] = ("PC 1", "PC 2"), seed: int = 0) -> None:

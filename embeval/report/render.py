@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 
 from embeval.report.items import print_items
 from embeval.results import Report, Result, dumps
+from embeval.safety import csv_writer
 
 
 def _fmt(v: float | None) -> str:
@@ -41,7 +41,7 @@ def to_csv(report: Report) -> str:
     """One row per result; with per-query values (``--per-query``) one row per query and metric
     instead (``query_id,metric,value``; the aggregates stay in the table, JSON and HTML)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     if report.per_query:
         w.writerow(["query_id", "metric", "value"])
         for row in report.per_query:
@@ -57,26 +57,29 @@ def to_csv(report: Report) -> str:
 
 
 def to_markdown(report: Report) -> str:
+    from embeval.safety import md_cell, md_code
+
     lines = [f"### embeval {report.command}", ""]
     for role, info in report.inputs.items():
         shape = f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else ""
-        lines.append(f"- {role}: `{info.get('path', '')}`{shape}")
+        lines.append(f"- {role}: `{md_code(info.get('path', ''))}`{shape}")
     lines += ["", "| metric | value | params | 95% CI | better |", "|---|---:|---|---|:-:|"]
     for r in report.results:
-        lines.append(f"| {r.metric} | {_fmt(r.value)} | {_params(r)} | {_ci(r)} | {_direction(r)} |")
+        lines.append(f"| {md_cell(r.metric)} | {_fmt(r.value)} | {md_cell(_params(r))} | {_ci(r)} | {_direction(r)} |")
     if report.gates:
         lines += ["", "| gate | value | result |", "|---|---:|:-:|"]
         for g in report.gates:
-            lines.append(f"| `{g.expr}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
+            lines.append(f"| `{md_code(g.expr)}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
     for note in report.notes:
-        lines.append(f"\n> {note}")
+        lines.append(f"\n> {md_cell(note)}")
     lines += ["", "<details><summary>provenance</summary>", ""]
     for role, info in report.inputs.items():
         digest = info.get("sha256") or f"size {info.get('size')}, mtime {info.get('mtime')}"
         model = info.get("model")
-        mtxt = (f"; model `{model.get('model')}` weights sha256 `{model.get('weights_sha256', '')}`"
+        mtxt = (f"; model `{md_code(model.get('model'))}` "
+                f"weights sha256 `{md_code(model.get('weights_sha256', ''))}`"
                 if isinstance(model, dict) else "")
-        lines.append(f"- {role}: `{info.get('path', '')}` sha256 `{digest}`{mtxt}")
+        lines.append(f"- {role}: `{md_code(info.get('path', ''))}` sha256 `{md_code(digest)}`{mtxt}")
     lines += ["", "```json", dumps({"settings": report.settings, **report.provenance}, indent=2,
                                         ensure_ascii=False), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
@@ -89,23 +92,30 @@ def to_html(report: Report) -> str:
 
 
 def print_table(report: Report, console) -> None:
+    """Rich tables on the terminal. Every text that can come from an input (paths, names, notes) is
+    shown literally: Rich markup escaped, control characters made visible."""
+    from rich.markup import escape
     from rich.table import Table
 
     from embeval.report.width import print_fitted
+    from embeval.safety import term
+
+    def lit(text) -> str:
+        return escape(term(text))
 
     title = f"embeval {report.command}"
     caption = "; ".join(
         f"{role}: {info.get('path', '')}" + (f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else "")
         for role, info in report.inputs.items()
     )
-    t = Table(title=title, caption=caption or None)
+    t = Table(title=title, caption=lit(caption) if caption else None)
     t.add_column("metric", style="bold")
     t.add_column("value", justify="right")
     t.add_column("params")
     t.add_column("95% CI")
     t.add_column("better", justify="center")
     for r in report.results:
-        t.add_row(r.metric, _fmt(r.value), _params(r), _ci(r), _direction(r))
+        t.add_row(lit(r.metric), _fmt(r.value), lit(_params(r)), _ci(r), _direction(r))
     print_fitted(console, t)
     if report.gates:
         g = Table(title="gates")
@@ -113,10 +123,10 @@ def print_table(report: Report, console) -> None:
         g.add_column("value", justify="right")
         g.add_column("result")
         for gr in report.gates:
-            g.add_row(gr.expr, _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
+            g.add_row(lit(gr.expr), _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
         print_fitted(console, g, keep=("gate",))
     for note in report.notes:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[dim]{lit(note)}[/]")
     if report.items is not None:
         print_items(report.items, console)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from pathlib import Path
 
 from embeval.errors import UsageError
+from embeval.safety import csv_writer, plain_text_figures
 
 ROC_SUFFIXES = (".csv", ".png")
 
@@ -27,7 +27,7 @@ def check_roc_path(path: str | Path | None) -> None:
 def roc_csv(curve) -> str:
     """One row per corner of the curve; 'score ≥ threshold' is called relevant (±inf at the ends)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(["threshold", "fpr", "tpr"])
     for t, f, r in zip(curve.threshold, curve.fpr, curve.tpr):
         w.writerow([_num(t), repr(float(f)), repr(float(r))])
@@ -41,6 +41,7 @@ def _num(x: float) -> str:
     return repr(x)
 
 
+@plain_text_figures
 def roc_png(curve, title: str = "pooled ROC (all query-document pairs)") -> bytes:
     import matplotlib
 

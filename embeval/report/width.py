@@ -15,14 +15,13 @@ import sys
 WIDE = 10_000  # "wide enough": Rich tables do not expand, so they take their content's width
 
 
-def stdout_console(**kwargs):
-    """The Rich console for tables on stdout (see the module docstring for its width)."""
-    from rich.console import Console
-
-    if "width" not in kwargs and not sys.stdout.isatty():
-        cols = os.environ.get("COLUMNS", "")
-        kwargs["width"] = int(cols) if cols.isdigit() and int(cols) > 0 else WIDE
-    return Console(**kwargs)
+def table_width() -> int | None:
+    """The width for tables on stdout: None in a terminal (Rich measures it), else ``COLUMNS`` when
+    set, else :data:`WIDE` (see the module docstring)."""
+    if sys.stdout.isatty():
+        return None
+    cols = os.environ.get("COLUMNS", "")
+    return int(cols) if cols.isdigit() and int(cols) > 0 else WIDE
 
 
 def _cell_widths(table, index: int) -> list[int]:

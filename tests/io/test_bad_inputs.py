@@ -368,7 +368,7 @@ def test_rows_whose_float64_norm_is_unusable_are_rejected():
     emb = EmbeddingSet(vectors=v, ids=np.array(["a", "b", "c", "d"]), path="v.npy")
     with pytest.raises(InputError) as err:
         validate(emb)
-    assert "too large or too small to normalise" in err.value.problem and err.value.where == "row 1, id b"
+    assert "too large or too small to normalise" in err.value.problem and err.value.where == "row 1, id 'b'"
     v[1] = 1e-200  # ‖x‖² underflows to 0 in float64
     with pytest.raises(InputError) as err:
         validate(emb)
@@ -376,7 +376,7 @@ def test_rows_whose_float64_norm_is_unusable_are_rejected():
     v[1] = 0.0
     with pytest.raises(InputError) as err:
         validate(emb)
-    assert "zero-norm vector" in err.value.problem and err.value.where == "row 1, id b"
+    assert "zero-norm vector" in err.value.problem and err.value.where == "row 1, id 'b'"
 
 
 def test_a_label_column_is_never_a_dimension(tmp_path):
@@ -385,4 +385,4 @@ def test_a_label_column_is_never_a_dimension(tmp_path):
     emb = load_embeddings(p)
     assert emb.d == 2 and emb.labels is None
     np.testing.assert_array_equal(emb.vectors, [[1, 2], [3, 4], [5, 7]])
-    assert load_embeddings(p, label_col="label").labels.tolist() == [0, 1, 1]
+    assert load_embeddings(p, label_col="label").labels.tolist() == ["0", "1", "1"]

@@ -26,21 +26,30 @@ class Side:
 def load_side(path: str | Path) -> Side:
     """Read an embeval JSON report (single or batch); InputError naming the file otherwise."""
     from embeval.io.fileinfo import file_info
+    from embeval.io.paths import require_file
     from embeval.report.batch import Batch
 
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "no such file")
     if p.is_dir():
         raise InputError(p, "is a folder; give an embeval JSON report (e.g. report.json)")
+    require_file(p)  # missing, a broken link or loop, a FIFO (which would block), empty
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise InputError(p, "not an embeval JSON report (invalid JSON: nested too deeply)") from None
     except UnicodeDecodeError:
         raise InputError(p, "not an embeval JSON report (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise InputError(
             p, f"not an embeval JSON report (invalid JSON: {exc.msg})", where=f"line {exc.lineno}"
         ) from None
+    from embeval.io.mteb import is_mteb_result, mteb_report
+
+    if is_mteb_result(doc):  # an MTEB task result (embeval.io.mteb maps the names)
+        mteb, extra = mteb_report(doc, p)
+        mteb = stamp_identity(mteb)
+        return Side(str(p), "single", {mteb.command: mteb},
+                    {**file_info(p), "kind": "single", "command": mteb.command, **extra})
     if not isinstance(doc, dict) or "embeval_version" not in doc:
         raise InputError(
             p, "not an embeval JSON report (no 'embeval_version'; write one with --output X.json or embeval run)"
@@ -56,6 +65,6 @@ def load_side(path: str | Path) -> Side:
         if "command" not in doc or not isinstance(doc.get("results"), list):
             raise InputError(p, "not an embeval JSON report (no 'command' and 'results')")
         report = stamp_identity(Report.from_dict(doc))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
     return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})

@@ -56,11 +56,12 @@ def ranking_json(r: Ranking) -> str:
 
 
 def ranking_csv(r: Ranking) -> str:
-    import csv
     import io
 
+    from embeval.safety import csv_writer
+
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(
         [
             "group",
@@ -105,13 +106,21 @@ def ranking_csv(r: Ranking) -> str:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    from embeval.safety import md_cell
+
+    return md_cell(str(text).replace("\n", " "))
+
+
+def _md_code(text: str) -> str:
+    from embeval.safety import md_code
+
+    return md_code(text)
 
 
 def ranking_markdown(r: Ranking) -> str:
     lines = [f"### {'✅' if r.passed else '❌'} embeval compare: {len(r.systems)} systems", ""]
     lines += ["| # | system | source |", "|---|---|---|"]
-    lines += [f"| {s.letter} | {_md(s.name)} | `{_md(s.source)}` |" for s in r.systems]
+    lines += [f"| {s.letter} | {_md(s.name)} | `{_md_code(s.source)}` |" for s in r.systems]
     for group in r.groups:
         ms = [m for m in r.metrics if m.group == group]
         head = " | ".join(_md(m.label) + " " + _arrow(m) for m in ms)
@@ -266,10 +275,10 @@ def ranking_html(r: Ranking) -> str:
 
 
 def print_ranking(r: Ranking, console) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from embeval.report.width import print_fitted
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     for group in r.groups:
         ms = [m for m in r.metrics if m.group == group]

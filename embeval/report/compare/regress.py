@@ -21,7 +21,9 @@ def evaluate(comp: Comparison, tolerances: list[RegressGate]) -> None:
     metric, or one without a direction, or one computed twice without a selector, is a UsageError."""
     for tol in tolerances:
         if tol.metric == "*":
-            rows = [r for r in comp.rows if r.higher_is_better is not None and r.old is not None]
+            # Every directed metric of the baseline, NaN ones too (a named gate fails on them, so
+            # the wildcard must as well); metrics new in the current report cannot regress.
+            rows = [r for r in comp.rows if r.higher_is_better is not None and r.verdict != "only in current"]
         else:
             rows = [r for r in comp.rows if r.metric == tol.metric and params_match(r.params, tol.params)]
             if not rows:
@@ -77,13 +79,14 @@ def _regress_gate(tol: RegressGate, r: Row) -> GateResult:
     label = (f"{r.item}: " if r.item else "") + r.label
     old, new, reg = r.old, r.new, r.regression
     if old is None or new is None or reg is None:
-        return GateResult(
-            tol.expr,
-            None,
-            passed=False,
-            message=f"{label} is {'missing' if new is None else 'undefined'} in the "
-            f"{'current report' if new is None else 'baseline'}; cannot check '{tol.expr}'",
+        where = (
+            "missing in the current report"
+            if r.verdict == "missing in current"
+            else "undefined (NaN) in the current report"
+            if new is None
+            else "undefined (NaN) in the baseline"
         )
+        return GateResult(tol.expr, None, passed=False, message=f"{label} is {where}; cannot check '{tol.expr}'")
     limit = tol.tolerance_for(old)
     beyond = reg >= limit if tol.inclusive else reg > limit
     if not beyond:

@@ -49,11 +49,12 @@ def comparison_json(comp: Comparison) -> str:
 
 
 def comparison_csv(comp: Comparison) -> str:
-    import csv
     import io
 
+    from embeval.safety import csv_writer
+
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(
         [
             "item",
@@ -94,11 +95,13 @@ def comparison_csv(comp: Comparison) -> str:
 
 
 def comparison_markdown(comp: Comparison) -> str:
+    from embeval.safety import md_cell, md_code
+
     mark = "❌" if not comp.passed else "✅"
     lines = [
         f"### {mark} embeval compare",
         "",
-        f"baseline `{comp.baseline.get('path')}` → current `{comp.current.get('path')}`",
+        f"baseline `{md_code(comp.baseline.get('path'))}` → current `{md_code(comp.current.get('path'))}`",
         "",
     ]
     show_item = any(r.item for r in comp.rows)
@@ -107,23 +110,26 @@ def comparison_markdown(comp: Comparison) -> str:
     lines.append("|" + "|".join("---" if c in ("item", "metric", "verdict") else "---:" for c in cols) + "|")
     for r in comp.rows:
         cells = _cells(r) if show_item else _cells(r)[1:]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     if comp.gates:
         lines += ["", "| gate | item | result | why |", "|---|---|:-:|---|"]
         for item, g in zip(comp.gate_items, comp.gates):
-            lines.append(f"| `{g.expr}` | {item} | {'pass' if g.passed else '**FAIL**'} | {g.message} |")
+            lines.append(
+                f"| `{md_code(g.expr)}` | {md_cell(item)} | {'pass' if g.passed else '**FAIL**'} | "
+                f"{md_cell(g.message or '')} |"
+            )
     for note in comp.notes:
-        lines.append(f"\n> {note}")
+        lines.append(f"\n> {md_cell(note)}")
     return "\n".join(lines) + "\n"
 
 
 def print_comparison(comp: Comparison, console) -> None:
     """One Rich table per item (a single report has one), then the gates that failed or that a
     paired test let through; passing gates are counted, not listed."""
-    from rich.markup import escape
     from rich.table import Table
 
     from embeval.report.width import print_fitted
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     groups: dict[str, list[Row]] = {}
     for r in comp.rows:
