@@ -19,6 +19,28 @@ from typing import Annotated, Any
 
 import typer
 
+
+def _help_markup():
+    """Rich help panels where the terminal is wide enough for them (140+ columns); plain help,
+    wrapped to the width, in narrower terminals and when the help is piped or captured, so that no
+    description is squeezed into a narrow column and cut."""
+    import os
+    import shutil
+
+    if os.environ.get("EMBEVAL_HELP") in ("rich", "plain"):
+        return "rich" if os.environ["EMBEVAL_HELP"] == "rich" else None
+    if not sys.stdout.isatty():
+        return None
+    return "rich" if shutil.get_terminal_size((80, 24)).columns >= 140 else None
+
+
+_MARKUP = _help_markup()
+
+
+def _lit(text: str) -> str:
+    """Help text shown literally: square brackets escaped only where Rich markup would eat them."""
+    return text.replace("[", "\\[") if _MARKUP == "rich" else text
+
 EXIT_CODES = ("Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
               "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
               "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
@@ -29,9 +51,9 @@ app = typer.Typer(
     help="Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics.",
     epilog=EXIT_CODES,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=_MARKUP,
 )
 
 class Format(str, Enum):
@@ -104,6 +126,25 @@ def _root(
     ))] = False,
 ) -> None:
     """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics."""
+    _warnings_as_lines()
+
+
+def _warnings_as_lines() -> None:
+    """Library warnings (embeval's own, e.g. a broken cache file moved aside) as one line on stderr."""
+    import re
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("embeval"):  # the library's `param` names said as flags
+            text = re.sub(r"`(\w+)`", lambda m: "--" + m.group(1).replace("_", "-"), str(message))
+            _say("warning: ", text)  # control characters made visible, as every stderr line
+        else:
+            _default_show(message, category, filename, lineno, file, line)
+
+    if getattr(warnings.showwarning, "__name__", "") != "show":
+        _default_show = warnings.showwarning
+        warnings.showwarning = show
+
 
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="stdout format.")]
@@ -437,6 +478,15 @@ def _console(**kwargs):
     return _PipeConsole(**kwargs)
 
 
+def _table_console(**kwargs):
+    """The console for tables on stdout: :func:`_console`'s closed-pipe handling, with the width
+    rules of :mod:`embeval.report.width` (``COLUMNS`` or wide enough off a terminal, never cut)."""
+    from embeval.report.width import table_width
+
+    kwargs.setdefault("width", table_width())
+    return _console(**kwargs)
+
+
 def _progress(quiet: bool):
     from embeval.progress import NULL, RichProgress
 
@@ -449,8 +499,16 @@ def _progress(quiet: bool):
 def _encoder(*, model: str | None, batch_size: int = 32, max_seq_length: int | None = None,
              device: str | None = None, query_prompt: str = "", document_prompt: str = "", cache: bool = True,
              cache_dir: Path | None = None):
-    """An EncoderConfig when --model is given, else None (inputs are embeddings)."""
+    """An EncoderConfig when --model is given, else None (inputs are embeddings; encoding options
+    given anyway are named in one warning line instead of being silently ignored)."""
     if model is None:
+        given = [name for name, value, default in (
+            ("--batch-size", batch_size, 32), ("--max-seq-length", max_seq_length, None), ("--device", device, None),
+            ("--query-prompt", query_prompt, ""), ("--document-prompt", document_prompt, ""),
+            ("--no-cache", cache, True), ("--cache-dir", cache_dir, None)) if value != default]
+        if given:
+            _warn(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect without --model "
+                  "(the inputs are embeddings)")
         return None
     from embeval.encode import EncoderConfig
     from embeval.errors import UsageError
@@ -460,6 +518,15 @@ def _encoder(*, model: str | None, batch_size: int = 32, max_seq_length: int | N
     return EncoderConfig(model=model, batch_size=batch_size, max_seq_length=max_seq_length, device=device,
                          query_prompt=query_prompt, document_prompt=document_prompt, cache=cache,
                          cache_dir=None if cache_dir is None else str(cache_dir))
+
+
+def _warn(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from embeval.safety import term
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]embeval: warning:[/] {escape(term(message))}")
 
 
 def _output_format(output: Path | None, fmt: str) -> str | None:
@@ -542,8 +609,7 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
         out_fmt = _output_format(output, fmt)
     apply_gates(report, gates)
     if fmt == "table":
-
-        print_table(report, _console())
+        print_table(report, _table_console())
     else:
         sys.stdout.write(RENDERERS[fmt](report))
     if output is not None and out_fmt is not None:
@@ -594,23 +660,26 @@ def metrics_cmd(
 
         sys.stdout.write(outputs_table(family) if family else catalogue())
         return
-    con = _console(highlight=False)
+    con = _table_console(highlight=False)
     family_now = None
     arrow = {True: "↑ higher is better", False: "↓ lower is better", None: "· no direction"}
     for d in diags:
         if d.family != family_now:
+            if family_now is not None:
+                con.print()
             family_now = d.family
-            con.print(f"\n[bold underline]{d.family}[/]")
+            con.print(f"[bold underline]{d.family}[/]")
         con.print(f"  [bold cyan]{d.name}[/]")
-        con.print(Padding(d.description, (0, 0, 0, 6)))
+        con.print(Padding(d.description, (0, 0, 0, 6), expand=False))
         for o in d.outputs:
             ident = f" (identified by {', '.join(o.identity)})" if o.identity else ""
-            con.print(Padding(f"→ [bold]{o.name}[/]  [dim]{arrow[o.higher_is_better]}{ident}[/]", (0, 0, 0, 6)))
+            con.print(Padding(f"→ [bold]{o.name}[/]  [dim]{arrow[o.higher_is_better]}{ident}[/]", (0, 0, 0, 6),
+                              expand=False))
         if d.params:
             con.print(Padding("params: " + ", ".join(f"{k}={p.default} ({p.help})" for k, p in d.params.items()),
-                              (0, 0, 0, 6)))
+                              (0, 0, 0, 6), expand=False))
         if d.needs:
-            con.print(Padding(f"needs: {', '.join(sorted(d.needs))}", (0, 0, 0, 6)))
+            con.print(Padding(f"needs: {', '.join(sorted(d.needs))}", (0, 0, 0, 6), expand=False))
 
 
 @app.command("geometry")
@@ -633,7 +702,7 @@ def geometry_cmd(
         "Estimate uniformity from N random pairs (with a 95% CI) instead of exactly."
     ))] = 0,
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help=(
-        "L2-normalise rows first (default, as SPEC §3)."
+        "L2-normalise rows first (the default; cosine geometry)."
     ))] = True,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
@@ -670,6 +739,11 @@ def geometry_cmd(
         from embeval.report.items import check_items_path
 
         check_items_path(items)
+    else:
+        unused = [n for n, v, d in (("--items-k", items_k, 10), ("--near-dup-threshold", near_dup_threshold, 0.99))
+                  if v != d]
+        if unused:
+            _warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect without --items")
     out.check(("geometry", "labels"), [file, pairs, labels], {"--items": items})
     from embeval.api import geometry_report
 
@@ -923,6 +997,10 @@ def gap_cmd(
     export_gap: Annotated[Path | None, typer.Option("--export-gap", help=(
         "Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json)."
     ))] = None,
+    name_a: Annotated[str | None, typer.Option("--name-a", help=(
+        "Name of set A in notes, pictures and reports (e.g. images; default: its file name)."
+    ))] = None,
+    name_b: Annotated[str | None, typer.Option("--name-b", help="Name of set B (e.g. captions).")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help=(
         "Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf)."
     ))] = None,
@@ -964,8 +1042,8 @@ def gap_cmd(
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=compute.encoder(encoder), seed=seed, progress=_progress(quiet), drift=drift, device=compute.device,
-        cluster=cluster,
+        encoder=compute.encoder(encoder), name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
+        drift=drift, device=compute.device, cluster=cluster,
     )
     # Files only after every metric has been computed, each written atomically.
     if export_gap is not None:
@@ -1054,7 +1132,7 @@ def compare_cmd(
                          metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()])
     renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":
-        (print_ranking if isinstance(result, Ranking) else print_comparison)(result, _console())
+        (print_ranking if isinstance(result, Ranking) else print_comparison)(result, _table_console())
     else:
         sys.stdout.write(renderers[fmt_name](result))
     if output is not None:
@@ -1071,7 +1149,7 @@ def compare_cmd(
 @boundary
 @flag_names
 def run_cmd(
-    config: Annotated[Path, typer.Argument(help=(
+    config: Annotated[Path, typer.Argument(help=_lit(
         "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."
     ))],
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help=(
@@ -1141,7 +1219,7 @@ def run_cmd(
     if fmt_name == "table":
         from embeval.report.batch import print_batch
 
-        print_batch(batch, _console())
+        print_batch(batch, _table_console())
     else:
         sys.stdout.write(BATCH_RENDERERS[fmt_name](batch))
     if not quiet:
@@ -1155,6 +1233,143 @@ def run_cmd(
         raise typer.Exit(3 if any(getattr(it, "internal", False) for it in batch.errors) else 2)
     if not batch.passed:
         _fail(batch.summary())
+
+
+# embeval cache ------------------------------------------------------------------------------
+
+cache_app = typer.Typer(help="Inspect or clear the embedding cache (info, list, clear).", no_args_is_help=True,
+                        rich_markup_mode=_MARKUP)
+app.add_typer(cache_app, name="cache")
+CacheModelOpt = Annotated[str | None, typer.Option("--model", help=(
+    "Only the cache files of this model (its name as given to --model, its folder, or a folder with the same "
+    "weights)."
+))]
+
+
+def _cache_entries(model, cache_dir):
+    from embeval.encode import EncoderConfig
+    from embeval.encode.cache import cache_dir as default_dir
+    from embeval.encode.cache import list_caches, matches
+
+    folder = default_dir(EncoderConfig(cache_dir=None if cache_dir is None else str(cache_dir)))
+    identity = None
+    if model is not None:
+        from pathlib import Path as _P
+
+        from embeval.encode.st import model_identity
+
+        if model == "default" or _P(model).expanduser().is_dir():
+            try:
+                identity = model_identity(EncoderConfig(model=model, cache=False))
+            except Exception:
+                identity = None
+    entries = list_caches(folder) if folder.is_dir() else []
+    return folder, [e for e in entries if matches(e, model, identity)]
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+@cache_app.command("info")
+@boundary
+def cache_info_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
+    """Where the cache is, its size, and how many vectors it holds per model."""
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
+
+    folder, entries = _cache_entries(model, cache_dir)
+    con = _table_console(highlight=False)
+    con.print(f"cache folder: {escape(str(folder))}" + ("" if folder.is_dir() else " (does not exist yet)"))
+    con.print(f"files: {len(entries)}, size: {_size(sum(e.size for e in entries))}, "
+              f"vectors: {sum(e.entries or 0 for e in entries):,}")
+    per_model: dict[str, list[int]] = {}
+    for e in entries:
+        per_model.setdefault(e.model, [0, 0])
+        per_model[e.model][0] += e.entries or 0
+        per_model[e.model][1] += e.size
+    for name, (n, size) in sorted(per_model.items()):
+        con.print(f"  {escape(name)}: {n:,} vectors, {_size(size)}")
+    broken = [e for e in entries if e.problem]
+    if broken:
+        con.print(f"[yellow]{len(broken)} unreadable file(s); 'embeval cache list' names them[/]")
+
+
+@cache_app.command("list")
+@boundary
+def cache_list_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
+    """One row per cache file: model, dimension, vectors, size, last change."""
+    import datetime
+
+    from rich.table import Table
+
+    from embeval.report.width import print_fitted
+    from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
+
+    folder, entries = _cache_entries(model, cache_dir)
+    t = Table(title=f"embedding cache: {escape(str(folder))}")
+    for c in ("file", "model", "dim", "vectors", "size", "modified", "problem"):
+        t.add_column(c, justify="right" if c in ("dim", "vectors", "size") else "left")
+    for e in entries:
+        t.add_row(escape(e.path.name), escape(e.model), "" if e.dim is None else str(e.dim),
+                  "" if e.entries is None else f"{e.entries:,}", _size(e.size),
+                  datetime.datetime.fromtimestamp(e.modified).strftime("%Y-%m-%d %H:%M"), escape(e.problem))
+    print_fitted(_table_console(), t, keep=("file", "model"))
+
+
+@cache_app.command("clear")
+@boundary
+def cache_clear_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
+    """Delete the cache files (of one model with --model, else all of them)."""
+    from embeval.encode.cache import remove
+
+    folder, entries = _cache_entries(model, cache_dir)
+    for e in entries:
+        remove(e)
+    typer.echo(f"removed {len(entries)} cache file(s), {_size(sum(e.size for e in entries))}, from {folder}",
+               err=True)
+
+
+
+def _reflow_help(typer_app) -> None:
+    """Command help from docstrings, with single line breaks joined, so that Rich wraps it to the
+    terminal instead of breaking lines where the source did."""
+    import inspect
+    import re
+
+    for cmd in typer_app.registered_commands:
+        if cmd.help is None and cmd.callback is not None and cmd.callback.__doc__:
+            paras = re.split(r"\n\s*\n", inspect.getdoc(cmd.callback) or "")
+            cmd.help = "\n\n".join(" ".join(p.split()) for p in paras)
+        if cmd.short_help is None and cmd.name in _SHORT_HELP:
+            cmd.short_help = _SHORT_HELP[cmd.name]
+    for group in typer_app.registered_groups:
+        if group.short_help is None and group.name in _SHORT_HELP:
+            group.short_help = _SHORT_HELP[group.name]
+        _reflow_help(group.typer_instance)
+
+
+# One line each for the command lists of --help (at most ~55 characters: whole at 80 columns).
+_SHORT_HELP = {
+    "metrics": "Every diagnostic: outputs, parameters, direction.",
+    "geometry": "Geometry of one embedding set: uniformity, hubness, labels.",
+    "encode": "Encode texts with a model; write vectors with ids.",
+    "pairs": "Graded pairs (STS): Spearman of cosine vs gold.",
+    "retrieval": "Retrieval quality (nDCG, MAP, recall, MRR, AUC).",
+    "gap": "Gap between two sets (modality gap, drift).",
+    "compare": "Compare reports metric by metric; rank systems.",
+    "run": "A batch of models × datasets × commands.",
+    "cache": "The embedding cache: info, list, clear.",
+    "info": "Cache folder, size, vectors per model.",
+    "list": "One row per cache file.",
+    "clear": "Delete cache files (all, or one model's).",
+}
+
+
+_reflow_help(app)
 
 
 def main() -> None:

@@ -61,9 +61,10 @@ def test_per_query_rows_in_csv_output(cli, tmp_path):
     r = cli(*BASE, "--per-query", "--k", "1,10", "--format", "json", "--output", out)
     doc = _json(r)
     rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["query_id", "metric", "value"]  # per-query rows only
     per_q = [row for row in rows if row["query_id"]]
     # 100 queries × (5 metrics × 2 cutoffs + auc_query)
-    assert len(per_q) == 100 * 11
+    assert len(per_q) == len(rows) == 100 * 11
     assert len(doc["per_query"]) == 100 * 11
     ndcg10 = [float(row["value"]) for row in per_q if row["metric"] == "ndcg@10"]
     assert np.mean(ndcg10) == pytest.approx(_values(doc)["ndcg@10"])

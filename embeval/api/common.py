@@ -3,12 +3,15 @@ policy of a default run), loading an input (vectors, or texts encoded), encoding
 
 from __future__ import annotations
 
+import functools
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from embeval.diagnostics.registry import Diagnostic, all_diagnostics, parse_spec, split_specs
-from embeval.encode import encode_texts, load_encoder
+from embeval.encode import encode_texts, encoder_identity
 from embeval.errors import EmbevalError, InputError, UsageError
 from embeval.io.embeddings import EmbeddingSet, load_embeddings, validate
 from embeval.io.texts import is_beir_folder, load_texts
@@ -76,9 +79,37 @@ def load_input(
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
     emb = EmbeddingSet(vectors=vectors, ids=np.asarray(ts.ids, dtype=str), path=str(path),
                        labels=None if ts.labels is None else np.asarray(ts.labels),
-                       texts=ts.texts, info={"model": load_encoder(encoder).identity})
+                       texts=ts.texts, info={"model": encoder_identity(encoder)})
     validate(emb)
     return emb
+
+
+def records_cache(fn):
+    """Record in ``report.settings["cache"]`` how many texts the embedding cache served (hits) and
+    the model encoded (misses), when the report encoded texts."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from embeval.encode.base import track_cache
+
+        with track_cache() as stats:
+            report = fn(*args, **kwargs)
+        if stats.hits or stats.misses or stats.model_loaded:
+            report.settings["cache"] = stats.as_dict()
+        return report
+
+    return wrapper
+
+
+def warn_unused(options: dict[str, tuple[Any, str]], chosen: set[str]) -> None:
+    """Warn (IgnoredOptionWarning) about each setting that was given although the diagnostic it
+    tunes is not among the chosen ones, instead of silently doing nothing."""
+    from embeval.notices import IgnoredOptionWarning
+
+    for option, (value, diag) in options.items():
+        if value is not None and diag not in chosen:
+            warnings.warn(f"the `{option}` setting has no effect: it tunes {diag}, which is not among the "
+                          "chosen metrics", IgnoredOptionWarning, stacklevel=3)
 
 
 def encoding_settings(encoder, role: str) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from embeval.api.cluster import cluster_route, gap_on_cluster
-from embeval.api.common import load_input, resolve_metrics, run_diagnostic
+from embeval.api.common import load_input, records_cache, resolve_metrics, run_diagnostic, warn_unused
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device
 from embeval.diagnostics import all_diagnostics
@@ -36,6 +36,7 @@ def _drift_notes(names: set[str]) -> list[str]:
 
 
 @cluster_route(gap_on_cluster)
+@records_cache
 def gap_report(
     a: str | Path,
     b: str | Path | None = None,
@@ -50,6 +51,8 @@ def gap_report(
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
+    name_a: str | None = None,
+    name_b: str | None = None,
     seed: int = 0,
     progress: Progress = NULL,
     drift: bool = False,
@@ -64,6 +67,8 @@ def gap_report(
     ``paired``: row i of A is the partner of row i of B (adds alignment, matched/unmatched cosine,
     A→B and B→A retrieval, and the same retrieval after closing the gap). ``folds``, ``k`` and
     ``shift_lambda`` override the parameters of linear_separability, knn_mixing and gap_shift.
+    ``name_a`` / ``name_b`` name the sets ("images", "captions") in notes, pictures and the HTML
+    report (default: the file names).
 
     ``report.artifacts`` holds the gap vector (``gap_vector``, with ``gap_vector_meta``) and, with
     ``projection``, both sets on the top two principal components of A∪B (``gap_projection``:
@@ -88,21 +93,24 @@ def gap_report(
     chosen = _with_drift(chosen) if drift else chosen
     overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
                  "gap_shift": ("lam", shift_lambda)}
+    warn_unused({"folds": (folds, "linear_separability"), "k": (k, "knn_mixing"),
+                 "shift_lambda": (shift_lambda, "gap_shift")}, {d.name for d, _ in chosen})
 
     notes = []
     if b is None:
         if encoder is not None:
             raise UsageError("with `model` pass two text inputs A B (a single input is a (2, n, d) .npy)")
         set_a, set_b = load_stacked_pair(a)
-        name_a, name_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
-        notes.append(f"A = {name_a}, B = {name_b} (one (2, n, d) file)")
+        default_a, default_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
+        notes.append(f"A = {name_a or default_a}, B = {name_b or default_b} (one (2, n, d) file)")
     else:
         load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
                     progress=progress)
         set_a = load_input(a, role="query", **load)
         set_b = load_input(b, role="document", **load)
         check_same_dim(set_a, set_b)
-        name_a, name_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
+        default_a, default_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
+    name_a, name_b = name_a or default_a, name_b or default_b
     if paired and set_a.n != set_b.n:
         raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")
@@ -110,7 +118,8 @@ def gap_report(
     space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress,
                            backend=get_backend(device, rows=set_a.n + set_b.n))
     report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
-                    settings={"seed": seed, "paired": paired, "normalized": True})
+                    settings={"seed": seed, "paired": paired, "normalized": True,
+                              "names": {"a": name_a, "b": name_b}})
     for diag, params in chosen:
         key, value = overrides.get(diag.name, (None, None))
         if value is not None:

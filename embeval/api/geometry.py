@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from embeval.api.cluster import cluster_route, geometry_on_cluster
-from embeval.api.common import encoding_settings, load_input, resolve_metrics, run_diagnostic
+from embeval.api.common import (
+    encoding_settings,
+    load_input,
+    records_cache,
+    resolve_metrics,
+    run_diagnostic,
+    warn_unused,
+)
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device
 from embeval.diagnostics.items import check_item_settings, item_table
@@ -22,6 +29,7 @@ from embeval.results import Report
 
 
 @cluster_route(geometry_on_cluster)
+@records_cache
 def geometry_report(
     file: str | Path,
     *,
@@ -65,6 +73,7 @@ def geometry_report(
     if labels is not None or label_col is not None:
         available.add("labels")
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
+    warn_unused({"sample": (sample or None, "uniformity")}, {d.name for d, _ in chosen})
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
 

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
-from embeval.api.common import encoding_settings, resolve_metrics
+from embeval.api.common import encoding_settings, records_cache, resolve_metrics
 from embeval.diagnostics.pairs import PairSet
 from embeval.diagnostics.space import l2_normalize
-from embeval.encode import encode_texts, load_encoder
+from embeval.encode import encode_texts, encoder_identity
 from embeval.io.fileinfo import file_info
 from embeval.io.pairs import load_pairs
 from embeval.progress import NULL, Progress
 from embeval.results import Report
 
 
+@records_cache
 def pairs_report(
     file: str | Path,
     *,
@@ -44,7 +45,7 @@ def pairs_report(
     ps = PairSet(a, b, np.asarray(tp.scores, dtype=np.float64))
     report = Report("pairs", inputs={"pairs": {**file_info(file), "n": ps.n, "d": a.shape[1],
                                                "layout": tp.layout,
-                                               "model": load_encoder(encoder).identity}},
+                                               "model": encoder_identity(encoder)}},
                     settings={"seed": seed, "similarity": "cosine",
                               "encoding": encoding_settings(encoder, role="document")})
     for diag, params in chosen:

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 
 from embeval.api.cluster import cluster_route, retrieval_on_cluster
-from embeval.api.common import load_input
+from embeval.api.common import load_input, records_cache
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device
 from embeval.diagnostics.registry import parse_ks
 from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
 from embeval.diagnostics.series import roc_series, score_series
 from embeval.diagnostics.space import l2_normalize
-from embeval.encode import encode_texts, load_encoder
+from embeval.encode import encode_texts, encoder_identity
 from embeval.errors import InputError
 from embeval.index.search import check_threads, resolve_params, thread_limit
 from embeval.io.embeddings import check_same_dim, load_embeddings
@@ -43,6 +43,7 @@ def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, t
 
 
 @cluster_route(retrieval_on_cluster)
+@records_cache
 def retrieval_report(
     queries_path: str | Path,
     corpus_path: str | Path,
@@ -94,9 +95,11 @@ def retrieval_report(
         sources=(_id_source(q.path, q.ids, id_col), _id_source(c.path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         seed=seed, progress=progress, device=device,
+        query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)), doc_texts=c.texts,
     )
 
 
+@records_cache
 def retrieval_report_beir(
     folder: str | Path,
     *,
@@ -122,7 +125,7 @@ def retrieval_report_beir(
                           source=data.corpus.path)
     queries = (encode_texts(q_texts, encoder, role="query", progress=progress, source=data.queries.path)
                if q_texts else np.zeros((0, corpus.shape[1]), dtype=np.float32))
-    identity = load_encoder(encoder).identity
+    identity = encoder_identity(encoder)
     inputs = {
         "dataset": {**file_info(folder), "split": split, "model": identity},
         "queries": {**file_info(data.queries.path), "n": len(q_ids), "d": corpus.shape[1]},
@@ -133,7 +136,7 @@ def retrieval_report_beir(
     return retrieval_report_from_arrays(
         queries, corpus, qrels, q_ids, data.corpus.ids, inputs=inputs,
         sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
-        **options,
+        query_texts=dict(zip(q_ids, q_texts)), doc_texts=data.corpus.texts, **options,
     )
 
 
@@ -162,6 +165,8 @@ def retrieval_report_from_arrays(
     progress: Progress = NULL,
     notes: Sequence[str] = (),
     device: str = "auto",
+    query_texts: dict[str, str] | None = None,
+    doc_texts: Sequence[str] | None = None,
 ) -> Report:
     """The retrieval report from vectors already loaded (or encoded) and validated row-wise.
 
@@ -197,6 +202,13 @@ def retrieval_report_from_arrays(
         report.artifacts["ranking"] = (aligned.query_ids, doc_ids, *out.ranking)
     report.series = {"roc": roc_series(out.roc) if out.roc is not None else {},
                      "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
+    if out.per_query:  # the worst queries, their texts and top documents (the HTML report's table)
+        from embeval.diagnostics.worst import worst_queries
+
+        worst = worst_queries(q_unit, c_unit, aligned, out.per_query, [str(d) for d in doc_ids],
+                              query_texts=query_texts, doc_texts=doc_texts)
+        if worst is not None:
+            report.series["worst_queries"] = worst
     report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
                         f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)

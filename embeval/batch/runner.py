@@ -72,9 +72,11 @@ def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = 
               extra_gates: list | None = None) -> tuple[Batch, list]:
     """Run every item. ``extra_gates`` (from ``--fail-if`` on the command line) apply to every item
     whose report has the metric. Returns the batch and the extra gates that matched no item."""
+    from embeval.io.fileinfo import shown_path
+
     planned = plan(cfg)
     batch = Batch(title=cfg.settings.title,
-                  config={"path": str(cfg.path), "sha256": cfg.sha256, "toml": cfg.text},
+                  config={"path": shown_path(cfg.path), "sha256": cfg.sha256, "toml": cfg.text},
                   settings=cfg.settings.to_dict(), items=[p.item for p in planned])
     extra_gates = list(extra_gates or [])
     matched = [False] * len(extra_gates)

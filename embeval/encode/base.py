@@ -6,7 +6,9 @@ torch and sentence-transformers (``st``) are imported only when a model is loade
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +55,51 @@ def check_texts(texts: Sequence[str], source: str) -> None:
             raise InputError(source, "empty text", where=f"row {i}")
 
 
+@dataclass
+class CacheStats:
+    """How many texts the cache served (hits) and the model encoded (misses)."""
+
+    hits: int = 0
+    misses: int = 0
+    model_loaded: bool = False
+
+    def as_dict(self) -> dict:
+        return {"hits": self.hits, "misses": self.misses, "model_loaded": self.model_loaded}
+
+
+_STATS: ContextVar[CacheStats | None] = ContextVar("embeval_cache_stats", default=None)
+
+
+@contextmanager
+def track_cache() -> Iterator[CacheStats]:
+    """Count cache hits and misses of every :func:`encode_texts` call inside the block."""
+    stats = CacheStats()
+    token = _STATS.set(stats)
+    try:
+        yield stats
+    finally:
+        _STATS.reset(token)
+
+
+_DIMS: dict = {}
+
+
+def encoder_identity(config: EncoderConfig) -> dict:
+    """The model identity recorded in reports (no model load): name, folder, weights sha256,
+    fingerprint, max sequence length, and the dimension once something was encoded."""
+    from embeval.encode.st import model_identity
+
+    ident = dict(model_identity(config))
+    dim = _DIMS.get(_dim_key(config))
+    if dim is not None:
+        ident["dim"] = dim
+    return ident
+
+
+def _dim_key(config: EncoderConfig) -> tuple:
+    return (config.model, config.max_seq_length)
+
+
 def encode_texts(
     texts: Sequence[str],
     config: EncoderConfig,
@@ -61,23 +108,56 @@ def encode_texts(
     progress: Progress = NULL,
     source: str = "texts",
 ) -> np.ndarray:
-    """Encode ``texts`` (with the config's prompt for ``role``), reading and filling the cache."""
+    """Encode ``texts`` (with the config's prompt for ``role``), reading and filling the cache.
+
+    The model is loaded only when some text is not in the cache (its identity for the cache key
+    comes from its files, hashed once and remembered)."""
+    from embeval.encode.st import model_identity
+
     check_texts(texts, source)
-    encoder = load_encoder(config)
     prompt = config.prompt(role)
     full = [prompt + t for t in texts] if prompt else list(texts)
-    out = np.empty((len(full), encoder.dim), dtype=np.float32)
-    cache = None
     todo = np.arange(len(full))
+    cache = None
+    hit_idx = hit_vecs = None
     if config.cache:
-        cache = EmbeddingCache.open(encoder.identity, config)
-        hits, vecs = cache.get_many(full)
-        out[hits] = vecs
-        todo = np.setdiff1d(todo, hits, assume_unique=True)
-    if len(todo):
-        with progress.task(f"encoding with {config.model}", total=len(todo)) as task:
-            vecs = encoder.encode_batch([full[i] for i in todo], task)
+        from embeval.encode.cache import cache_dir
+
+        folder = cache_dir(config)
+        if folder.exists() and not folder.is_dir():  # before any model load, not after the encoding
+            raise InputError(folder, "the embedding cache folder is a file; give another cache folder or "
+                                     "turn the cache off")
+        identity = model_identity(config)
+        cache = EmbeddingCache.open({**identity, "dim": _DIMS.get(_dim_key(config))}, config)
+        hit_idx, hit_vecs = cache.get_many(full)
+        todo = np.setdiff1d(todo, hit_idx, assume_unique=True)
+    stats = _STATS.get()
+    n_hits = len(full) - len(todo)
+    if config.cache and len(full):
+        progress.message(f"{config.model}: {n_hits:,} of {len(full):,} texts from the embedding cache"
+                         + ("" if len(todo) else " (model not loaded)"))
+    vecs = None
+    dim = cache.dim if cache is not None and cache.dim else None
+    if len(todo) or dim is None:
+        with progress.status(f"loading model {config.model}"):
+            encoder = load_encoder(config)
+        if stats is not None:
+            stats.model_loaded = True
+        if dim is not None and dim != encoder.dim:  # a foreign file: nothing it holds is usable
+            todo, hit_idx, n_hits = np.arange(len(full)), None, 0
+        dim = encoder.dim
+        if len(todo):
+            with progress.task(f"encoding with {config.model}", total=len(todo), unit="texts") as task:
+                vecs = encoder.encode_batch([full[i] for i in todo], task)
+    _DIMS[_dim_key(config)] = dim
+    out = np.empty((len(full), dim), dtype=np.float32)
+    if hit_idx is not None and len(hit_idx):
+        out[hit_idx] = hit_vecs
+    if vecs is not None:
         out[todo] = vecs
         if cache is not None:
             cache.put_many([full[i] for i in todo], vecs)
+    if stats is not None:
+        stats.hits += n_hits
+        stats.misses += len(todo)
     return out

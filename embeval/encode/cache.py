@@ -1,26 +1,42 @@
 """On-disk embedding cache.
 
-One SQLite file per encoder configuration (model identity incl. a weights hash, normalisation, max
-sequence length), under ``$EMBEVAL_CACHE_DIR`` or ``$XDG_CACHE_HOME/embeval`` (default
-``~/.cache/embeval``). Rows are keyed by sha256 of the exact text encoded (prompt included), so a
-second run over the same texts reads vectors instead of running the model. SQLite's locking (WAL
-mode, busy timeout) makes it safe for several runs to share one cache.
+One SQLite file per encoder configuration (the model's fingerprint: weights, configs and tokenizer;
+its max sequence length; normalisation), under ``--cache-dir``, ``$EMBEVAL_CACHE_DIR`` or
+``$XDG_CACHE_HOME/embeval`` (default ``~/.cache/embeval``). Rows are keyed by sha256 of the exact
+text encoded (prompt included), so a second run over the same texts reads vectors instead of running
+the model; when every text is cached the model is not even loaded. SQLite's locking (WAL mode, busy
+timeout) makes it safe for several runs to share one cache.
+
+A cache file that is corrupt, truncated or not ours is moved aside (``NAME.broken-TIME``) with one
+:class:`CacheWarning` naming it, and rebuilt. Cached vectors are checked like any input (right
+dimension, finite, not all zero); a bad one is encoded again and replaced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from embeval.encode.config import EncoderConfig
+from embeval.notices import EmbevalWarning
 
 _CHUNK = 500  # SQLite host-parameter limit is 999 on older builds
+_HASHES = "fingerprints.json"
+
+
+class CacheWarning(EmbevalWarning):
+    """The embedding cache had a problem it recovered from (a broken file moved aside, bad rows)."""
 
 
 def cache_dir(config: EncoderConfig | None = None) -> Path:
@@ -32,8 +48,43 @@ def cache_dir(config: EncoderConfig | None = None) -> Path:
     return Path(base) / "embeval"
 
 
+@contextmanager
+def remembered_hashes(config: EncoderConfig) -> Iterator[dict | None]:
+    """The file hashes remembered in the cache folder (``fingerprints.json``: real path → size,
+    mtime, sha256); written back when new ones were added. None (nothing remembered) with
+    ``cache=False``, so that --no-cache writes nothing."""
+    if not config.cache:
+        yield None
+        return
+    path = cache_dir(config) / _HASHES
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            data = {}
+    except (OSError, ValueError):
+        data = {}
+    before = json.dumps(data, sort_keys=True)
+    yield data
+    if json.dumps(data, sort_keys=True) != before:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{_HASHES}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache folder: hash again next time
+            pass
+
+
 def config_key(identity: dict, config: EncoderConfig) -> str:
-    blob = json.dumps({"identity": identity, "normalize": config.normalize}, sort_keys=True)
+    """The cache file's name part: the model's fingerprint when it is a local folder (so the same
+    weights reached by another path or name share the cache), else its name."""
+    if identity.get("fingerprint"):
+        who = {"fingerprint": identity["fingerprint"]}
+    else:
+        who = {"model": identity.get("model"), "path": identity.get("path")}
+    blob = json.dumps(
+        {**who, "max_seq_length": identity.get("max_seq_length"), "normalize": config.normalize}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -41,47 +92,236 @@ def _text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def _move_aside(path: Path, reason: str) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.broken-{stamp}-{os.getpid()}")
+    try:
+        os.replace(path, target)
+        moved = f"moved to {target.name}"
+    except FileNotFoundError:
+        moved = "already gone"
+    except OSError as exc:
+        moved = f"could not be moved aside ({exc.strerror or exc}); it is bypassed"
+    for extra in ("-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.remove(f"{path}{extra}")
+    warnings.warn(f"embedding cache {path}: {reason}; {moved}, the cache is rebuilt", CacheWarning, stacklevel=4)
+
+
 class EmbeddingCache:
-    def __init__(self, path: Path, dim: int):
-        self.path = path
+    """One cache file. Opened lazily: reading a file that does not exist creates nothing."""
+
+    def __init__(self, path: Path, dim: int | None = None, identity: dict | None = None, normalize: bool = True):
+        self.path = Path(path)
         self.dim = dim
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path, timeout=60, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA busy_timeout=60000")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS emb (k BLOB PRIMARY KEY, v BLOB NOT NULL)")
+        self.identity = identity or {}
+        self.normalize = normalize
+        self.conn: sqlite3.Connection | None = None
+        self.invalid = 0  # cached rows rejected by the last get_many
+        self._broken = False
 
     @classmethod
     def open(cls, identity: dict, config: EncoderConfig) -> EmbeddingCache:
-        return cls(cache_dir(config) / f"emb-{config_key(identity, config)}.sqlite", identity["dim"])
+        return cls(
+            cache_dir(config) / f"emb-{config_key(identity, config)}.sqlite",
+            identity.get("dim"),
+            identity=identity,
+            normalize=config.normalize,
+        )
 
+    # connection ---------------------------------------------------------------------------
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if self.conn is not None:
+            return self.conn
+        if self._broken and not create:
+            return None
+        if not create and not self.path.exists():
+            return None
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=60000")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and not {"emb", "meta"} <= tables:
+                conn.close()
+                _move_aside(self.path, "not an embeval cache file (unexpected tables)")
+                return self._connect(create) if create else None
+            if not tables and not create:
+                conn.close()
+                return None
+            conn.execute("PRAGMA journal_mode=WAL")
+            if not tables:  # both tables in one transaction: a concurrent reader never sees half
+                with conn:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("CREATE TABLE IF NOT EXISTS emb (k BLOB PRIMARY KEY, v BLOB NOT NULL)")
+                    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            stored = int(meta["dim"]) if "dim" in meta else None
+        except sqlite3.DatabaseError as exc:
+            self._drop(f"unreadable ({exc})")
+            return self._connect(create) if create else None
+        except ValueError:
+            conn.close()
+            _move_aside(self.path, "its dimension record is not a number")
+            return self._connect(create) if create else None
+        if stored is not None and self.dim is not None and stored != self.dim:
+            conn.close()
+            _move_aside(self.path, f"holds {stored}-d vectors, this model makes {self.dim}-d ones")
+            return self._connect(create) if create else None
+        if stored is not None:
+            self.dim = stored
+        self.conn = conn
+        self._broken = False
+        return conn
+
+    def _drop(self, reason: str) -> None:
+        """Close and move the file aside after an SQLite error; later reads are misses."""
+        if self.conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+        self.conn = None
+        self._broken = True
+        _move_aside(self.path, reason)
+
+    # reading and writing ------------------------------------------------------------------
     def get_many(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (indices of cached texts, their vectors)."""
+        """Returns (indices of cached texts, their vectors). Rows of the wrong size, with a NaN or
+        inf, or all zero are not returned (they are counted in ``self.invalid``)."""
+        self.invalid = 0
+        empty = (np.zeros(0, dtype=np.int64), np.zeros((0, self.dim or 0), dtype=np.float32))
+        conn = self._connect(create=False)
+        if conn is None or self.dim is None:
+            return empty
         keys = [_text_key(t) for t in texts]
         pos: dict[bytes, list[int]] = {}
         for i, k in enumerate(keys):
             pos.setdefault(k, []).append(i)
         found: dict[bytes, bytes] = {}
         uniq = list(pos)
-        for s in range(0, len(uniq), _CHUNK):
-            part = uniq[s:s + _CHUNK]
-            q = f"SELECT k, v FROM emb WHERE k IN ({','.join('?' * len(part))})"
-            found.update(self.conn.execute(q, part).fetchall())
+        try:
+            for s in range(0, len(uniq), _CHUNK):
+                part = uniq[s : s + _CHUNK]
+                q = f"SELECT k, v FROM emb WHERE k IN ({','.join('?' * len(part))})"
+                found.update(conn.execute(q, part).fetchall())
+        except sqlite3.DatabaseError as exc:
+            self._drop(f"unreadable ({exc})")
+            return empty
         idx, vecs = [], []
         for k, blob in found.items():
+            if not isinstance(blob, bytes) or len(blob) != 4 * self.dim:
+                self.invalid += len(pos[k])
+                continue
             v = np.frombuffer(blob, dtype=np.float32)
-            if v.shape[0] != self.dim:
+            if not np.isfinite(v).all() or not v.any():
+                self.invalid += len(pos[k])
                 continue
             for i in pos[k]:
                 idx.append(i)
                 vecs.append(v)
-        order = np.argsort(idx)
-        return (np.asarray(idx, dtype=np.int64)[order],
-                np.asarray(vecs, dtype=np.float32).reshape(-1, self.dim)[order])
+        if self.invalid:
+            warnings.warn(
+                f"embedding cache {self.path}: {self.invalid} cached vector(s) were invalid "
+                "(wrong size, NaN/inf or all zero); they are encoded again",
+                CacheWarning,
+                stacklevel=3,
+            )
+        order = np.argsort(idx, kind="stable")
+        return (np.asarray(idx, dtype=np.int64)[order], np.asarray(vecs, dtype=np.float32).reshape(-1, self.dim)[order])
 
     def put_many(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        rows = [(_text_key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                for t, v in zip(texts, vectors)]
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("INSERT OR REPLACE INTO emb (k, v) VALUES (?, ?)", rows)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.dim is None:
+            self.dim = int(vectors.shape[1])
+        conn = self._connect(create=True)
+        if conn is None:
+            return
+        if self.dim != vectors.shape[1]:  # the file said another dimension: it is not this model's
+            conn.close()
+            self.conn = None
+            _move_aside(self.path, f"holds {self.dim}-d vectors, this model makes {vectors.shape[1]}-d ones")
+            self.dim = int(vectors.shape[1])
+            conn = self._connect(create=True)
+            if conn is None:
+                return
+        rows = [(_text_key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
+        meta = {
+            "dim": str(self.dim),
+            "identity": json.dumps(self.identity, sort_keys=True, default=str),
+            "normalize": json.dumps(self.normalize),
+            "created": str(int(time.time())),
+        }
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+                conn.executemany("INSERT OR REPLACE INTO emb (k, v) VALUES (?, ?)", rows)
+        except sqlite3.DatabaseError as exc:
+            self._drop(f"could not be written ({exc})")
+
+
+# Inspecting and clearing (embeval cache info|list|clear) -----------------------------------
+
+
+@dataclass
+class CacheEntry:
+    path: Path
+    size: int
+    model: str
+    model_path: str
+    fingerprint: str
+    dim: int | None
+    entries: int | None
+    modified: float
+    problem: str = ""
+
+
+def _file_size(path: Path) -> int:
+    return sum(os.path.getsize(f"{path}{x}") for x in ("", "-wal", "-shm") if os.path.exists(f"{path}{x}"))
+
+
+def list_caches(folder: Path) -> list[CacheEntry]:
+    """Every cache file in ``folder`` with its model, dimension and number of vectors (read-only)."""
+    out = []
+    for p in sorted(Path(folder).glob("emb-*.sqlite")):
+        entry = CacheEntry(
+            path=p,
+            size=_file_size(p),
+            model="?",
+            model_path="",
+            fingerprint="",
+            dim=None,
+            entries=None,
+            modified=p.stat().st_mtime,
+        )
+        try:
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=10)
+            try:
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                entry.entries = int(conn.execute("SELECT COUNT(*) FROM emb").fetchone()[0])
+            finally:
+                conn.close()
+            ident = json.loads(meta.get("identity", "{}"))
+            entry.model = str(ident.get("model", "?"))
+            entry.model_path = str(ident.get("path", ""))
+            entry.fingerprint = str(ident.get("fingerprint", ""))
+            entry.dim = int(meta["dim"]) if "dim" in meta else None
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            entry.problem = f"unreadable ({exc})"
+        out.append(entry)
+    return out
+
+
+def matches(entry: CacheEntry, model: str | None, identity: dict | None = None) -> bool:
+    """Does a cache file belong to ``model`` (its name as given, its folder, or the same weights)?"""
+    if model is None:
+        return True
+    if entry.model == model or (entry.model_path and entry.model_path == model):
+        return True
+    return bool(identity and identity.get("fingerprint") and identity["fingerprint"] == entry.fingerprint)
+
+
+def remove(entry: CacheEntry) -> None:
+    for extra in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{entry.path}{extra}")

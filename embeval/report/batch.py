@@ -242,6 +242,7 @@ def print_batch(batch: Batch, console) -> None:
     """Rich tables: one per command (items × metrics), then the gates and the items that failed."""
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     for command, items in by_command(batch).items():
@@ -255,7 +256,7 @@ def print_batch(batch: Batch, console) -> None:
                                        "skipped": "[dim]skipped[/]"}[it.status] for it, _ in rows])
         for c in columns:
             t.add_row(escape(c), *[fmt_value(cells[c].value) if c in cells else "" for _, cells in rows])
-        console.print(t)
+        print_fitted(console, t)
     if batch.gates:
         g = Table(title="gates")
         for c in ("item", "gate", "value", "result"):
@@ -263,6 +264,6 @@ def print_batch(batch: Batch, console) -> None:
         for it, gr in batch.gates:
             g.add_row(escape(it.key), escape(gr.expr), fmt_value(gr.value),
                       "[green]pass[/]" if gr.passed else f"[red]FAIL[/] {escape(gr.message)}")
-        console.print(g)
+        print_fitted(console, g, keep=("item", "gate"))
     for it in batch.errors:
         console.print(f"[red]{escape(it.key)}[/]: {escape(it.error or '')}")

@@ -70,18 +70,60 @@ def metric_bars(metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, fl
             lo = [0 if r[2] is None else max(r[1] - r[2], 0) for r in rows][::-1]
             hi = [0 if r[3] is None else max(r[3] - r[1], 0) for r in rows][::-1]
             err = [lo, hi]
-        ax.barh(range(len(vals)), vals, xerr=err, color=[COLOURS[i % len(COLOURS)] for i in range(len(vals))][::-1],
-                height=0.7)
-        ax.set_yticks(range(len(vals)), names, fontsize=7)
+        lo_x, hi_x = bar_range(vals, err)
+        colours = [COLOURS[i % len(COLOURS)] for i in range(len(vals))][::-1]
+        # Bars start at the panel's left edge (not at 0) so that close values look different.
+        ax.barh(range(len(vals)), [v - lo_x for v in vals], left=lo_x, xerr=err, color=colours, height=0.7)
+        ax.set_xlim(lo_x, hi_x)
+        best = best_index(vals, hib)
+        for i, v in enumerate(vals):
+            mark = "  ★ best" if i == best else ""
+            ax.text(v + (err[1][i] if err is not None else 0), i, f" {v:.4g}{mark}", va="center", ha="left", fontsize=7,
+                    fontweight="bold" if i == best else "normal", clip_on=False)
+        ax.set_yticks(range(len(vals)), [f"★ {nm}" if i == best else nm for i, nm in enumerate(names)], fontsize=7)
         arrow = {True: " (↑ better)", False: " (↓ better)", None: ""}[hib]
-        ax.set_title(label + arrow, fontsize=9)
+        ax.set_title(label + arrow + ("" if lo_x == 0 else f"  [axis from {lo_x:.4g}]"), fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
-        ax.axvline(0, color="0.3", lw=0.6)
+        if lo_x <= 0 <= hi_x:
+            ax.axvline(0, color="0.3", lw=0.6)
         ax.grid(True, axis="x", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
     if title:
         fig.suptitle(title, fontsize=11)
     return _png(fig)
+
+
+def bar_range(vals: Sequence[float], err=None) -> tuple[float, float]:
+    """The x range of a bar panel: from 0 when the values are far apart relative to their size
+    (or straddle 0), else zoomed to the values (with room for labels) so that 0.5879 and 0.5861 do
+    not look the same."""
+    finite = [v for v in vals if v == v and abs(v) != math.inf]
+    if not finite:
+        return 0.0, 1.0
+    ends = list(finite)
+    if err is not None:
+        ends += [v - e for v, e in zip(vals, err[0])] + [v + e for v, e in zip(vals, err[1])]
+    lo, hi = min(ends), max(ends)
+    span = hi - lo
+    if lo <= 0 <= hi or span > 0.5 * max(abs(lo), abs(hi)):
+        lo_x, hi_x = min(0.0, lo), max(0.0, hi)
+    else:
+        pad = span * 0.6 if span > 0 else max(abs(hi), 1e-12) * 0.01
+        lo_x, hi_x = lo - pad, hi + pad
+        if lo > 0:
+            lo_x = max(lo_x, 0.0)
+        if hi < 0:
+            hi_x = min(hi_x, 0.0)
+    return lo_x, hi_x + (hi_x - lo_x) * 0.35  # room for the value labels
+
+
+def best_index(vals: Sequence[float], higher_is_better: bool | None) -> int | None:
+    """Index of the best value (None without a direction or with a tie for first)."""
+    finite = [(v, i) for i, v in enumerate(vals) if v == v]
+    if higher_is_better is None or len(finite) < 2:
+        return None
+    ordered = sorted(finite, reverse=bool(higher_is_better))
+    return None if ordered[0][0] == ordered[1][0] else ordered[0][1]
 
 
 @plain_text_figures
@@ -162,7 +204,7 @@ def histogram_overlay(title: str, xlabel: str, items: Sequence[tuple[str, Sequen
 
 @plain_text_figures
 def gap_picture(name: str, a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *, paired: bool = False,
-                explained: Sequence[float] | None = None) -> bytes:
+                explained: Sequence[float] | None = None, label_a: str = "A", label_b: str = "B") -> bytes:
     """Both sets on two principal components, their centroids and the gap between them
     (Liang et al. 2022, Figure 1); paired rows joined by faint lines."""
     import numpy as np
@@ -174,12 +216,14 @@ def gap_picture(name: str, a: Sequence[Sequence[float]], b: Sequence[Sequence[fl
         from matplotlib.collections import LineCollection
 
         ax.add_collection(LineCollection(list(np.stack([pa, pb], axis=1)), colors="0.55", linewidths=0.4, alpha=0.25))
-    ax.scatter(pa[:, 0], pa[:, 1], s=8, color=COLOURS[0], alpha=0.7, linewidths=0, label="A")
-    ax.scatter(pb[:, 0], pb[:, 1], s=8, color=COLOURS[1], alpha=0.7, linewidths=0, label="B")
+    ax.scatter(pa[:, 0], pa[:, 1], s=8, color=COLOURS[0], alpha=0.7, linewidths=0, label=label_a)
+    ax.scatter(pb[:, 0], pb[:, 1], s=8, color=COLOURS[1], alpha=0.7, linewidths=0, label=label_b)
     ca, cb = pa.mean(axis=0), pb.mean(axis=0)
     for c, colour in ((ca, "#0b3d66"), (cb, "#8a3d00")):
         ax.scatter([c[0]], [c[1]], s=100, marker="X", color=colour, edgecolors="white", linewidths=1.0, zorder=4)
     ax.annotate("", xy=cb, xytext=ca, arrowprops={"arrowstyle": "<->", "color": "black", "lw": 1.2}, zorder=3)
+    mid = (ca + cb) / 2
+    ax.annotate("gap", xy=mid, xytext=(6, 6), textcoords="offset points", fontsize=9, fontweight="bold", zorder=5)
     if explained is not None and len(explained) == 2:
         ax.set_xlabel(f"PC 1 ({100 * explained[0]:.1f}% of variance)")
         ax.set_ylabel(f"PC 2 ({100 * explained[1]:.1f}% of variance)")

@@ -22,7 +22,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums} th{background:#f5f5f5
 .banner.ok{background:#dafbe1} .banner.bad{background:#ffebe9}
 figure{margin:1rem 0} figcaption{font-size:.85rem;color:#555} img{max-width:100%;height:auto}
 code{background:#f5f5f5;padding:0 .2rem} details{margin:.4rem 0} .muted{color:#666;font-size:.85rem}
-.wide{overflow-x:auto;max-width:100%}
+.wide{overflow-x:auto;max-width:100%} pre{overflow-x:auto;white-space:pre-wrap;word-break:break-word}
 """
 
 
@@ -111,10 +111,22 @@ def _fig_scores(items: list[Item]) -> list[tuple[str, bytes]]:
 def _fig_gap(items: list[Item]) -> list[tuple[str, bytes]]:
     from embeval.report import figures
 
-    return [(f"gap picture: {_item_name(it, items)} (top two principal components of A∪B)",
-             figures.gap_picture(_item_name(it, items), s["a"], s["b"], paired=bool(s.get("paired")),
-                                 explained=s.get("explained")))
-            for it, s in _series(items, "gap_pca")]
+    out = []
+    for it, s in _series(items, "gap_pca"):
+        rep = it.report
+        assert rep is not None  # _series only yields items with a report
+        title = _item_name(it, items)
+        numbers = [f"{name} = {rep.value(metric):.3f}" for metric, name in
+                   (("gap", "gap"), ("centroid_cosine", "centroid cosine"), ("linear_separability", "separability"))
+                   if rep.value(metric) is not None]
+        if numbers:
+            title = f"{title}\n" + ", ".join(numbers)
+        names = rep.settings.get("names") or {}
+        out.append((f"gap picture: {_item_name(it, items)} (top two principal components of A∪B)",
+                    figures.gap_picture(title, s["a"], s["b"], paired=bool(s.get("paired")),
+                                        explained=s.get("explained"), label_a=f"A: {names.get('a', 'A')}",
+                                        label_b=f"B: {names.get('b', 'B')}")))
+    return out
 
 
 def _fig_geometry(items: list[Item]) -> list[tuple[str, bytes]]:
@@ -151,8 +163,34 @@ def _results_table(report: Report) -> str:
         better = {True: "↑ higher", False: "↓ lower", None: ""}[r.higher_is_better]
         rows.append(f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td><td>{_e(params)}</td>"
                     f"<td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>")
-    return ("<table><tr><th>metric</th><th>value</th><th>params</th><th>95% CI</th><th>n</th><th>better</th></tr>"
-            + "".join(rows) + "</table>")
+    return ("<div class=wide><table><tr><th>metric</th><th>value</th><th>params</th><th>95% CI</th><th>n</th>"
+            "<th>better</th></tr>" + "".join(rows) + "</table></div>")
+
+
+def _worst_queries(items: list[Item], show: int = 10) -> str:
+    """The worst queries of each item (when it recorded them: retrieval with --per-query): query id,
+    its text when known, its metrics, and the documents it ranked first."""
+    parts = []
+    for it in items:
+        rep = it.report
+        worst = None if rep is None else rep.series.get("worst_queries")
+        if not worst or not worst.get("rows"):
+            continue
+        metrics = worst["metrics"]
+        head = "".join(f"<th>{_e(m)}</th>" for m in metrics)
+        body = []
+        for row in worst["rows"][:show]:
+            vals = "".join(f"<td class=num>{fmt_value(row['metrics'].get(m))}</td>" for m in metrics)
+            top = "<br>".join(f"{'✓ ' if d.get('relevant') else ''}<code>{_e(d['id'])}</code> {fmt_value(d['score'])}"
+                              + (f" <span class=muted>{_e(d['text'])}</span>" if d.get("text") else "")
+                              for d in row["top"])
+            body.append(f"<tr><td><code>{_e(row['query_id'])}</code></td><td>{_e(row.get('text') or '')}</td>"
+                        f"{vals}<td>{top}</td></tr>")
+        label = "" if len(items) == 1 else f" — {_e(_item_name(it, items))}"
+        parts.append(f"<h3>Worst queries by {_e(worst['by'])}{label}</h3><div class=wide><table><tr><th>query</th>"
+                     f"<th>text</th>{head}<th>top retrieved (✓ relevant, cosine)</th></tr>{''.join(body)}"
+                     "</table></div>")
+    return "".join(parts)
 
 
 def _pivot_table(items: list[Item]) -> str:
@@ -174,8 +212,8 @@ def _gates_table(batch: Batch) -> str:
         res = "<span class=pass>pass</span>" if g.passed else "<span class=fail>FAIL</span>"
         rows.append(f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.expr)}</code></td>"
                     f"<td class=num>{fmt_value(g.value)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>")
-    return ("<table><tr><th>item</th><th>gate</th><th>value</th><th>result</th><th>why</th></tr>"
-            + "".join(rows) + "</table>")
+    return ("<div class=wide><table><tr><th>item</th><th>gate</th><th>value</th><th>result</th><th>why</th></tr>"
+            + "".join(rows) + "</table></div>")
 
 
 def _inputs_table(report: Report) -> str:
@@ -191,18 +229,19 @@ def _inputs_table(report: Report) -> str:
                     f"<td><code>{_e(digest)}</code>"
                     f"</td><td class=num>{_e(info.get('n', ''))}</td><td class=num>{_e(info.get('d', ''))}</td>"
                     f"<td>{_e(model_txt)}</td><td>{_e(dumps(extra, ensure_ascii=False) if extra else '')}</td></tr>")
-    return ("<table><tr><th>input</th><th>path</th><th>sha256</th><th>n</th><th>d</th><th>model</th><th>other</th></tr>"
-            + "".join(rows) + "</table>")
+    return ("<div class=wide><table><tr><th>input</th><th>path</th><th>sha256</th><th>n</th><th>d</th><th>model</th>"
+            "<th>other</th></tr>" + "".join(rows) + "</table></div>")
 
 
-def _item_details(it: Item, open_: bool = False) -> str:
+def _item_details(it: Item, open_: bool = False, results: bool = True) -> str:
     parts = [f"<details{' open' if open_ else ''}><summary><b>{_e(it.key)}</b> — {_e(it.status)}"
              f"{f', {it.seconds:.1f} s' if it.seconds else ''}</summary>"]
     if it.error:
         parts.append(f"<p class=err>{_e(it.error)}</p>")
     rep = it.report
     if rep is not None:
-        parts.append(_results_table(rep))
+        if results:  # a single report's table is already at the top of the page
+            parts.append(_results_table(rep))
         parts.append("<h4>inputs</h4>" + _inputs_table(rep))
         parts.append(f"<h4>settings</h4><pre>{_e(dumps(rep.settings, indent=2, ensure_ascii=False))}</pre>")
         if rep.notes:
@@ -220,7 +259,8 @@ def batch_html(batch: Batch) -> str:
            f"<meta name=viewport content='width=device-width, initial-scale=1'><title>{_e(batch.title)}</title>",
            f"<style>{CSS}</style></head><body>", f"<h1>{_e(batch.title)}</h1>",
            f"<div class='banner {'bad' if bad else 'ok'}'>{'✗' if bad else '✓'} {_e(batch.summary())}</div>"]
-    out.append("<h2>Gates</h2>" + _gates_table(batch))
+    if batch.gates:
+        out.append("<h2>Gates</h2>" + _gates_table(batch))
     if batch.errors:
         out.append("<h2>Items that did not run</h2><ul>"
                    + "".join(f"<li><b>{_e(it.key)}</b>: <span class=err>{_e(it.error)}</span></li>"
@@ -231,6 +271,7 @@ def batch_html(batch: Batch) -> str:
             out.append(_results_table(items[0].report))
         else:
             out.append(_pivot_table(items))
+        out.append(_worst_queries(items))
         for make in FIGURES:
             for caption, png in make(items):
                 out.append(_figure(png, caption))
@@ -242,7 +283,7 @@ def batch_html(batch: Batch) -> str:
         out.append(f"<details><summary>config <code>{_e(batch.config.get('path', ''))}</code></summary>"
                    f"<pre>{_e(batch.config['toml'])}</pre></details>")
     for it in batch.items:
-        out.append(_item_details(it, open_=single))
+        out.append(_item_details(it, open_=single, results=not single))
     for note in batch.notes:
         out.append(f"<p class=muted>{_e(note)}</p>")
     out.append("</body></html>\n")

@@ -103,6 +103,7 @@ def print_items(table, console, show: int = 5) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
     from embeval.safety import term
 
     counts = table.counts()
@@ -121,4 +122,4 @@ def print_items(table, console, show: int = 5) -> None:
             t.add_column(name, justify="right" if name in numeric else "left", no_wrap=True)
         for r in cells:
             t.add_row(*(escape(term(v)) for v in r))
-        console.print(t)
+        print_fitted(console, t, keep=tuple(h for h in head if h != "text"))

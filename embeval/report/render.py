@@ -19,7 +19,8 @@ def _fmt(v: float | None) -> str:
 
 
 def _params(r: Result) -> str:
-    return ", ".join(f"{k}={v}" for k, v in r.params.items())
+    """Parameters as the table shows them (floats to 4 significant digits; JSON/CSV keep them exact)."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.params.items())
 
 
 def _direction(r: Result) -> str:
@@ -37,15 +38,21 @@ def to_json(report: Report) -> str:
 
 
 def to_csv(report: Report) -> str:
+    """One row per result; with per-query values (``--per-query``) one row per query and metric
+    instead (``query_id,metric,value``; the aggregates stay in the table, JSON and HTML)."""
     buf = io.StringIO()
     w = csv_writer(buf)
-    w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better", "query_id"])
+    if report.per_query:
+        w.writerow(["query_id", "metric", "value"])
+        for row in report.per_query:
+            value = row["value"]
+            w.writerow([row["query_id"], row["metric"], "" if value != value else value])
+        return buf.getvalue()
+    w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"])
     for r in report.results:
         d = r.to_dict()
         w.writerow([r.metric, d["value"], dumps(r.params) if r.params else "", r.n,
-                    d["ci_low"], d["ci_high"], r.higher_is_better, ""])
-    for row in report.per_query:
-        w.writerow([row["metric"], row["value"], "", "", "", "", "", row["query_id"]])
+                    d["ci_low"], d["ci_high"], r.higher_is_better])
     return buf.getvalue()
 
 
@@ -90,6 +97,7 @@ def print_table(report: Report, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
     from embeval.safety import term
 
     def lit(text) -> str:
@@ -108,7 +116,7 @@ def print_table(report: Report, console) -> None:
     t.add_column("better", justify="center")
     for r in report.results:
         t.add_row(lit(r.metric), _fmt(r.value), lit(_params(r)), _ci(r), _direction(r))
-    console.print(t)
+    print_fitted(console, t)
     if report.gates:
         g = Table(title="gates")
         g.add_column("gate")
@@ -116,7 +124,7 @@ def print_table(report: Report, console) -> None:
         g.add_column("result")
         for gr in report.gates:
             g.add_row(lit(gr.expr), _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
-        console.print(g)
+        print_fitted(console, g, keep=("gate",))
     for note in report.notes:
         console.print(f"[dim]{lit(note)}[/]")
     if report.items is not None:

@@ -108,7 +108,7 @@ def test_cache_safe_for_concurrent_writers(tmp_path):
             c = EmbeddingCache.open(identity, cfg)
             for r in range(20):
                 texts = [f"w{w}-r{r}-{i}" for i in range(25)]
-                c.put_many(texts, np.full((25, 4), w, dtype=np.float32))
+                c.put_many(texts, np.full((25, 4), w + 1, dtype=np.float32))
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -121,7 +121,7 @@ def test_cache_safe_for_concurrent_writers(tmp_path):
     c = EmbeddingCache.open(identity, cfg)
     idx, vecs = c.get_many([f"w{w}-r19-24" for w in range(4)] + ["absent"])
     assert idx.tolist() == [0, 1, 2, 3]
-    assert vecs[:, 0].tolist() == [0, 1, 2, 3]
+    assert vecs[:, 0].tolist() == [1, 2, 3, 4]
 
 
 def test_cache_dir_env(monkeypatch, tmp_path):

@@ -277,6 +277,7 @@ def ranking_html(r: Ranking) -> str:
 def print_ranking(r: Ranking, console) -> None:
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     for group in r.groups:
@@ -300,7 +301,7 @@ def print_ranking(r: Ranking, console) -> None:
                     text += f"\n[dim]{escape(delta)}{' ✱' if sig else ''}[/]"
                 cells.append(text)
             t.add_row(s.letter, escape(s.name), *cells)
-        console.print(t)
+        print_fitted(console, t, keep=("#", "system"))
     if r.gates:
         failed = [(i, g) for i, g in r.gates if not g.passed or g.message]
         console.print(f"gates: {sum(g.passed for _, g in r.gates)} of {len(r.gates)} passed")

@@ -128,6 +128,7 @@ def print_comparison(comp: Comparison, console) -> None:
     paired test let through; passing gates are counted, not listed."""
     from rich.table import Table
 
+    from embeval.report.width import print_fitted
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     groups: dict[str, list[Row]] = {}
@@ -149,7 +150,7 @@ def print_comparison(comp: Comparison, console) -> None:
             )
             cells[-1] = f"[{style}]{cells[-1]}[/]" if style else cells[-1]
             t.add_row(*cells)
-        console.print(t)
+        print_fitted(console, t, keep=("metric", "verdict"))
     console.print(
         f"[dim]baseline {escape(str(comp.baseline.get('path')))} → current {escape(str(comp.current.get('path')))}[/]"
     )
@@ -171,7 +172,10 @@ def print_comparison(comp: Comparison, console) -> None:
                     escape(gr.message),
                 ]
                 g.add_row(*(cells if with_item else cells[:1] + cells[2:]))
-        console.print(g if shown else f"[green]{g.title}[/]")
+        if shown:
+            print_fitted(console, g, keep=("gate", "result"))
+        else:
+            console.print(f"[green]{g.title}[/]")
     for note in comp.notes:
         console.print(f"[dim]{escape(note)}[/]")
 

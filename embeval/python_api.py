@@ -1,0 +1,664 @@
+"""The Python API: one function per command, taking arrays, paths or texts, returning a :class:`Report`.
+
+``import embeval`` stays light: this module (and NumPy) load on first use of ``embeval.geometry``
+etc.; torch and sentence-transformers only when texts are encoded, FAISS only when a search runs.
+
+Inputs:
+
+* arrays: NumPy arrays, torch tensors, pandas Series/DataFrames, PyArrow arrays of lists, lists of
+  lists — anything ``numpy.asarray`` turns into an n×d matrix;
+* paths: any file the command line reads (``.npy .npz .parquet .csv .tsv .jsonl``, texts ``.txt``,
+  BEIR folders) as ``str`` or ``pathlib.Path``;
+* texts: a list of strings, encoded with ``model`` (``"default"`` = all-MiniLM-L6-v2, offline).
+
+In-memory inputs are written to a private temporary folder and read back through the same loaders
+and checks as files, so an array gets exactly the validation (and the numbers) a file gets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from embeval.errors import UsageError
+
+__all__ = ["Report", "UnknownMetric", "compare", "encode", "gap", "geometry", "pairs", "retrieval", "run"]
+
+
+class UnknownMetric(UsageError, KeyError):
+    """``Report.value(name)`` with a name no result has, or one that several results share."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+# Reports -----------------------------------------------------------------------------------
+
+
+class Report:
+    """What a command produced. ``.results`` (tidy rows), ``.value(name)``, ``.to_pandas()``,
+    ``.to_json()``, ``.save(path)``; shown as a table in notebooks. The underlying record is
+    ``.raw`` (:class:`embeval.report.results.Report`)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    # the record's fields
+    @property
+    def command(self) -> str:
+        return self.raw.command
+
+    @property
+    def results(self) -> list:
+        return self.raw.results
+
+    @property
+    def per_query(self) -> list[dict]:
+        return self.raw.per_query
+
+    @property
+    def inputs(self) -> dict:
+        return self.raw.inputs
+
+    @property
+    def settings(self) -> dict:
+        return self.raw.settings
+
+    @property
+    def notes(self) -> list[str]:
+        return self.raw.notes
+
+    @property
+    def items(self):
+        return self.raw.items
+
+    @property
+    def passed(self) -> bool:
+        return self.raw.passed
+
+    def metrics(self) -> list[str]:
+        """The names :meth:`value` accepts (``metric`` or ``metric(param=value)`` when one metric has
+        several parameter settings)."""
+        return [self._name(r) for r in self.raw.results]
+
+    def _name(self, r) -> str:
+        return r.metric if sum(x.metric == r.metric for x in self.raw.results) == 1 else r.label()
+
+    def value(self, name: str, **params: Any) -> float:
+        """The value of one result: ``value("ndcg@10")``, ``value("uniformity")``,
+        ``value("hubness_skew", k=10)`` or ``value("hubness_skew(k=10)")``.
+
+        Raises :class:`UnknownMetric` (a ``KeyError``) when no result has that name — with the
+        closest names — or when several do (e.g. ``"ndcg"`` for ndcg@1, ndcg@10, ndcg@100)."""
+        from embeval.results import params_match
+
+        rows = [r for r in self.raw.results if r.metric == name and params_match(r.params, params)]
+        if not rows:
+            rows = [r for r in self.raw.results if r.label() == name and not params]
+        if len(rows) == 1:
+            return rows[0].value
+        names = self.metrics()
+        if len(rows) > 1:
+            raise UnknownMetric(
+                f"{name!r} is ambiguous: {', '.join(self._name(r) for r in rows)}; "
+                "name one, or pass its parameters (value(name, k=10))"
+            )
+        prefixed = [n for n in names if n.startswith(name)]
+        if prefixed:
+            raise UnknownMetric(f"{name!r} is ambiguous: it could be {', '.join(prefixed)}; name one")
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownMetric(
+            f"no metric {name!r} in this {self.command} report{hint} (it has {len(names)}: see .metrics())"
+        )
+
+    def to_dict(self) -> dict:
+        return self.raw.to_dict()
+
+    def to_json(self, indent: int | None = 2) -> str:
+        from embeval.results import dumps
+
+        return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_pandas(self, per_query: bool = False):
+        """A DataFrame: one row per result (metric, value, params, n, ci_low, ci_high,
+        higher_is_better); ``per_query=True``: one row per query and metric (query_id, metric, value)."""
+        import pandas as pd
+
+        if per_query:
+            return pd.DataFrame(self.raw.per_query, columns=["query_id", "metric", "value"])
+        return pd.DataFrame(
+            [r.to_dict() for r in self.raw.results],
+            columns=["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"],
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report; the format comes from the suffix (.json .csv .md .html)."""
+        from embeval.io.atomic import write_atomic
+        from embeval.report.render import RENDERERS, SUFFIX_FORMAT
+
+        p = Path(path)
+        fmt = SUFFIX_FORMAT.get(p.suffix.lower())
+        if fmt is None:
+            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv, .md or .html")
+        write_atomic(p, RENDERERS[fmt](self.raw))
+        return p
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{self._name(r)}={r.value:.4g}" for r in self.raw.results[:6])
+        more = f", … ({len(self.raw.results)} results)" if len(self.raw.results) > 6 else ""
+        return f"<embeval.Report {self.command}: {rows}{more}>"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from embeval.report.render import _ci, _direction, _fmt, _params
+
+        head = "".join(f"<th>{h}</th>" for h in ("metric", "value", "params", "95% CI", "better"))
+        body = "".join(
+            f"<tr><td>{escape(r.metric)}</td><td style='text-align:right'>{_fmt(r.value)}</td>"
+            f"<td>{escape(_params(r))}</td><td>{escape(_ci(r))}</td><td>{_direction(r)}</td></tr>"
+            for r in self.raw.results
+        )
+        notes = "".join(f"<div style='color:#666'>{escape(n)}</div>" for n in self.raw.notes)
+        return (
+            f"<div><b>embeval {escape(self.command)}</b><div style='overflow-x:auto'><table>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}</div>"
+        )
+
+
+# Inputs ------------------------------------------------------------------------------------
+
+
+def _is_path(x: Any) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def _is_texts(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, str) for t in x)
+
+
+def _matrix(x: Any, what: str):
+    """An n×d float array from NumPy, torch, pandas, PyArrow, or nested lists."""
+    import numpy as np
+
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    elif hasattr(x, "to_numpy") and not hasattr(x, "columns"):  # pandas Series / PyArrow array
+        try:
+            x = x.to_numpy(zero_copy_only=False)
+        except TypeError:
+            x = x.to_numpy()
+        if x.dtype == object:
+            x = np.stack([np.asarray(v) for v in x]) if len(x) else x
+    elif hasattr(x, "columns") and hasattr(x, "to_numpy"):  # DataFrame: every column a dimension
+        x = x.to_numpy()
+    elif hasattr(x, "combine_chunks"):  # PyArrow ChunkedArray
+        return _matrix(x.combine_chunks(), what)
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:
+        raise UsageError(f"{what}: not a matrix ({exc})") from None
+    if arr.ndim != 2:
+        raise UsageError(f"{what}: expected an n×d matrix, got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise UsageError(f"{what}: expected numbers, got {arr.dtype}")
+    return arr
+
+
+class _Inputs:
+    """Materialises in-memory inputs as files in one temporary folder (removed on exit)."""
+
+    def __init__(self, stack: ExitStack):
+        self.dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="embeval-")))
+        self.names: dict[str, str] = {}  # temporary path -> what the report calls it
+
+    def vectors(self, x: Any, name: str, ids: Sequence | None = None) -> Path:
+        import numpy as np
+
+        arr = _matrix(x, name)
+        path = self.dir / f"{name}.npz"
+        if ids is not None:
+            id_arr = np.asarray([str(i) for i in ids])
+            if len(id_arr) != len(arr):
+                raise UsageError(f"{name}: {len(id_arr)} ids for {len(arr)} rows")
+            np.savez(path, embedding=arr, id=id_arr)
+        else:
+            np.savez(path, embedding=arr)
+        self.names[str(path)] = f"<{name} array>"
+        return path
+
+    def texts(
+        self, texts: Sequence[str], name: str, ids: Sequence | None = None, labels: Sequence | None = None
+    ) -> Path:
+        path = self.dir / f"{name}.jsonl"
+        ids = list(range(len(texts))) if ids is None else list(ids)
+        if len(ids) != len(texts):
+            raise UsageError(f"{name}: {len(ids)} ids for {len(texts)} texts")
+        with open(path, "w", encoding="utf-8") as fh:
+            for i, t in enumerate(texts):
+                row = {"id": str(ids[i]), "text": t}
+                if labels is not None:
+                    row["label"] = labels[i]
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.names[str(path)] = f"<{name} texts>"
+        return path
+
+    def any(self, x: Any, name: str, model: str | None, ids: Sequence | None = None) -> Path:
+        if _is_path(x):
+            return Path(x)
+        if _is_texts(x):
+            if model is None:
+                raise UsageError(f"{name}: a list of texts needs model= (e.g. model='default')")
+            return self.texts(x, name, ids)
+        return self.vectors(x, name, ids)
+
+    def labels(self, labels: Any) -> Path:
+        if _is_path(labels):
+            return Path(labels)
+        import numpy as np
+
+        arr = np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels)
+        path = self.dir / "labels.txt"
+        path.write_text("".join(f"{v}\n" for v in arr.tolist()), encoding="utf-8")
+        self.names[str(path)] = "<labels>"
+        return path
+
+    def qrels(self, qrels: Any) -> Path:
+        if _is_path(qrels):
+            return Path(qrels)
+        if not isinstance(qrels, Mapping):
+            raise UsageError("qrels: a path, or a dict {query_id: {doc_id: grade}}")
+        path = self.dir / "qrels.tsv"
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("query-id\tcorpus-id\tscore\n")
+            for q, docs in qrels.items():
+                for d, g in docs.items() if isinstance(docs, Mapping) else ((d, 1) for d in docs):
+                    fh.write(f"{q}\t{d}\t{int(g)}\n")
+        self.names[str(path)] = "<qrels dict>"
+        return path
+
+    def relabel(self, report) -> None:
+        """Inputs that were arrays are named as such in the report, not by their temporary path."""
+        from embeval.io.fileinfo import shown_path
+
+        names = {**self.names, **{shown_path(p): n for p, n in self.names.items()}}
+        for info in report.inputs.values():
+            if isinstance(info, dict) and "path" in info:
+                key = str(info["path"])
+                info["path"] = names.get(key, names.get(os.path.abspath(key), key))
+        for i, note in enumerate(report.notes):
+            for tmp, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+                note = note.replace(tmp, name)
+            report.notes[i] = note
+
+
+def _encoder(model: str | None, **kw: Any):
+    if model is None:
+        return None
+    from embeval.encode import EncoderConfig
+
+    if isinstance(model, EncoderConfig):
+        return model
+    return EncoderConfig(model=model, **{k: v for k, v in kw.items() if v is not None})
+
+
+def _progress(progress: Any):
+    """False: silent; True: Rich bars on stderr (in notebooks too); or a Progress object."""
+    from embeval.progress import NULL, Progress, RichProgress
+
+    if isinstance(progress, Progress):
+        return progress
+    if not progress:
+        return NULL
+    from rich.console import Console
+
+    return RichProgress(Console(stderr=True))
+
+
+# Commands ----------------------------------------------------------------------------------
+
+
+def geometry(
+    x: Any,
+    *,
+    model: str | None = None,
+    metrics: str | Sequence[str] | None = None,
+    labels: Any = None,
+    pairs: Any = None,
+    sample: int = 0,
+    normalize: bool = True,
+    items: bool = False,
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
+    """Geometry of one embedding set (``embeval geometry``): uniformity, alignment (with ``pairs``),
+    MAM, anisotropy, effective rank, hubness, intrinsic dimension; with ``labels`` (a sequence
+    aligned with the rows, or a label file) also tolerance, kNN label agreement, silhouette, OPIS.
+
+    ``x``: an n×d array, a path, or a list of texts with ``model``. ``metrics``: e.g.
+    ``"uniformity,hubness(k=5)"`` (default: all that apply). ``options`` are the keyword arguments
+    of :func:`embeval.api.geometry_report` (``items_k``, ``id_col``, ``text_col``, ...)."""
+    from embeval.api import geometry_report
+
+    with ExitStack() as stack:
+        tmp = _Inputs(stack)
+        enc = _encoder(model)
+        report = geometry_report(
+            tmp.any(x, "embeddings", model),
+            metrics=_metric_list(metrics),
+            pairs=None if pairs is None else tmp.any(pairs, "pairs", model),
+            labels=None if labels is None else tmp.labels(labels),
+            sample=sample,
+            normalize=normalize,
+            items=items,
+            encoder=enc,
+            seed=seed,
+            progress=_progress(progress),
+            **options,
+        )
+        tmp.relabel(report)
+    return Report(report)
+
+
+def retrieval(
+    queries: Any,
+    corpus: Any = None,
+    qrels: Any = None,
+    *,
+    model: str | None = None,
+    query_ids: Sequence | None = None,
+    doc_ids: Sequence | None = None,
+    k: str | Sequence[int] = "1,10,100",
+    index: str = "flat",
+    per_query: bool = False,
+    split: str = "test",
+    seed: int = 0,
+    roc: str | Path | None = None,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
+    """Retrieval quality (``embeval retrieval``): recall, precision, MRR, nDCG, MAP at each k,
+    AUCs and score separation.
+
+    * ``retrieval("path/to/beir_folder", model="default")``: a BEIR folder, encoded;
+    * ``retrieval(Q, C, qrels)``: query and document vectors (arrays or files) and relevance
+      judgements (a qrels file, or ``{query_id: {doc_id: grade}}``). Array rows are named by
+      ``query_ids`` / ``doc_ids`` (default: row numbers "0", "1", ...);
+    * ``retrieval(query_texts, doc_texts, qrels, model="default")``: texts, encoded.
+
+    ``roc``: write the pooled ROC curve there (.csv or .png). ``options``: ``index_params``,
+    ``threads``, ``id_col``, ... (see :func:`embeval.api.retrieval_report`)."""
+    from embeval.api import retrieval_report, retrieval_report_beir
+
+    if roc is not None:
+        from embeval.report.roc import check_roc_path
+
+        check_roc_path(roc)
+
+    ks = k if isinstance(k, str) else ",".join(str(int(v)) for v in k)
+    common = dict(k=ks, index=index, per_query=per_query, seed=seed, progress=_progress(progress), **options)
+    if corpus is None and qrels is None:
+        if not _is_path(queries):
+            raise UsageError("retrieval(queries, corpus, qrels), or retrieval(beir_folder, model=...)")
+        if model is None:
+            raise UsageError(f"{queries} holds texts: pass model= (e.g. model='default')")
+        return _with_roc(retrieval_report_beir(queries, encoder=_encoder(model), split=split, **common), roc)
+    if corpus is None or qrels is None:
+        raise UsageError("retrieval needs queries, corpus and qrels (or one BEIR folder)")
+    with ExitStack() as stack:
+        tmp = _Inputs(stack)
+        report = retrieval_report(
+            tmp.any(queries, "queries", model, query_ids),
+            tmp.any(corpus, "corpus", model, doc_ids),
+            tmp.qrels(qrels),
+            encoder=_encoder(model),
+            **common,
+        )
+        tmp.relabel(report)
+    return _with_roc(report, roc)
+
+
+def _with_roc(report, roc) -> Report:
+    if roc is not None:
+        from embeval.report.roc import write_roc
+
+        write_roc(roc, report.artifacts["roc_curve"])
+    return Report(report)
+
+
+def gap(
+    a: Any,
+    b: Any = None,
+    *,
+    model: str | None = None,
+    paired: bool = False,
+    metrics: str | Sequence[str] | None = None,
+    name_a: str | None = None,
+    name_b: str | None = None,
+    plot: str | Path | None = None,
+    export_gap: str | Path | None = None,
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
+    """The gap between two sets (``embeval gap``): centroid gap, linear separability, uniformity,
+    kNN mixing; with ``paired=True`` also alignment, partner retrieval, gap_shift.
+
+    ``a``, ``b``: arrays, paths, or lists of texts with ``model`` (A encoded as queries, B as
+    documents); ``a`` alone may be a (2, n, d) array or .npy. ``name_a``/``name_b`` name the sets
+    in notes and pictures. ``plot`` (.png/.svg/.pdf) and ``export_gap`` (.npy/.csv/.json) are written
+    as by the command line. ``options``: ``folds``, ``k``, ``shift_lambda``."""
+    import numpy as np
+
+    from embeval.api import gap_report
+
+    with ExitStack() as stack:
+        tmp = _Inputs(stack)
+        if b is None and not _is_path(a):
+            arr = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
+            if arr.ndim != 3 or arr.shape[0] != 2:
+                raise UsageError("gap(a): a single input must be a (2, n, d) array holding A = [0] and B = [1]")
+            a, b = arr[0], arr[1]
+        pa = tmp.any(a, "A", model)
+        pb = None if b is None else tmp.any(b, "B", model)
+        if export_gap is not None:
+            from embeval.report.export import check_vector_path
+
+            check_vector_path(export_gap)
+        if plot is not None:
+            from embeval.report.plots import check_plot_path
+
+            check_plot_path(plot)
+        report = gap_report(
+            pa,
+            pb,
+            paired=paired,
+            metrics=_metric_list(metrics),
+            encoder=_encoder(model),
+            name_a=name_a,
+            name_b=name_b,
+            projection=plot is not None,
+            seed=seed,
+            progress=_progress(progress),
+            **options,
+        )
+        tmp.relabel(report)
+    if export_gap is not None:
+        from embeval.report.export import write_vector
+
+        write_vector(
+            export_gap, report.artifacts["gap_vector"], name="gap_vector", meta=report.artifacts["gap_vector_meta"]
+        )
+    if plot is not None:
+        from embeval.report.plots import gap_figure
+
+        proj = dict(report.artifacts["gap_projection"])
+        gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
+    return Report(report)
+
+
+def pairs(
+    data: Any,
+    *,
+    model: str = "default",
+    scores: Sequence[float] | None = None,
+    metrics: str | Sequence[str] | None = None,
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
+    """Graded pairs / STS (``embeval pairs``): Spearman and Pearson of cos(a, b) against the gold score.
+
+    ``data``: a pairs file (csv/tsv/jsonl, STS layouts detected), or ``(texts_a, texts_b, scores)``,
+    or a list of ``(text_a, text_b, score)`` triples."""
+    from embeval.api import pairs_report
+
+    with ExitStack() as stack:
+        tmp = _Inputs(stack)
+        if _is_path(data):
+            path = Path(data)
+        else:
+            if isinstance(data, tuple) and len(data) == 3 and not isinstance(data[0], str):
+                rows = list(zip(*data))
+            else:
+                rows = [tuple(r) for r in data]
+            path = tmp.dir / "pairs.jsonl"
+            with open(path, "w", encoding="utf-8") as fh:
+                for ta, tb, s in rows:
+                    fh.write(json.dumps({"text_a": ta, "text_b": tb, "score": float(s)}, ensure_ascii=False) + "\n")
+            tmp.names[str(path)] = "<pairs>"
+        report = pairs_report(
+            path,
+            encoder=_encoder(model),
+            metrics=_metric_list(metrics),
+            seed=seed,
+            progress=_progress(progress),
+            **options,
+        )
+        tmp.relabel(report)
+    return Report(report)
+
+
+def encode(
+    texts: Any,
+    *,
+    model: str = "default",
+    role: str = "document",
+    batch_size: int = 32,
+    max_seq_length: int | None = None,
+    normalize: bool = True,
+    device: str | None = None,
+    prompt: str = "",
+    cache: bool = True,
+    cache_dir: str | None = None,
+    text_col: str = "text",
+    output: str | Path | None = None,
+    progress: Any = False,
+):
+    """Encode texts (a list of strings, or a text file / BEIR folder) and return an n×d float32
+    array; with ``output`` also write them (.npy .npz .parquet .csv .tsv .jsonl, ids kept).
+    Vectors are read from and added to the embedding cache (``cache=False`` to skip it)."""
+    from embeval.encode import EncoderConfig, encode_texts
+
+    if role not in ("document", "query"):
+        raise UsageError("role must be 'document' or 'query'")
+    cfg = EncoderConfig(
+        model=model,
+        batch_size=batch_size,
+        max_seq_length=max_seq_length,
+        normalize=normalize,
+        device=device,
+        cache=cache,
+        cache_dir=cache_dir,
+        **({"query_prompt": prompt} if role == "query" else {"document_prompt": prompt}),
+    )
+    if _is_path(texts):
+        from embeval.io.texts import load_texts
+
+        ts = load_texts(texts, text_col=text_col)
+        items, ids, source = ts.texts, ts.ids, ts.path
+    elif isinstance(texts, str):
+        raise UsageError("encode: pass a list of texts")
+    else:
+        items = list(texts)
+        ids, source = [str(i) for i in range(len(items))], "texts"
+    vectors = encode_texts(items, cfg, role=role, progress=_progress(progress), source=source)
+    if output is not None:
+        from embeval.io.writers import save_embeddings
+
+        save_embeddings(output, vectors, ids, texts=items)
+    return vectors
+
+
+def compare(
+    baseline: Any,
+    current: Any,
+    *,
+    fail_if_regress: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+):
+    """Compare two reports (``embeval compare``): :class:`Report` objects or JSON report paths.
+    Returns a comparison with ``.rows`` (old, new, delta, CI, p, verdict per metric), ``.passed``,
+    ``.to_dict()`` and ``.to_pandas()``."""
+    from embeval.report.compare import compare as _compare
+    from embeval.report.compare import load_side, parse_regress
+
+    tolerances = [parse_regress(e) for e in _metric_list(fail_if_regress) or []]
+    with ExitStack() as stack:
+        tmp = _Inputs(stack)
+        sides = []
+        for name, r in (("baseline", baseline), ("current", current)):
+            if isinstance(r, Report):
+                r = r.raw
+            if hasattr(r, "to_dict") and not _is_path(r):
+                path = tmp.dir / f"{name}.json"
+                from embeval.results import dumps
+
+                path.write_text(dumps(r.to_dict()), encoding="utf-8")
+                r = path
+            sides.append(load_side(r))
+        comp = _compare(sides[0], sides[1], tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
+    comp.to_pandas = lambda: _rows_frame(comp)  # type: ignore[attr-defined]
+    return comp
+
+
+def _rows_frame(comp):
+    import pandas as pd
+
+    return pd.DataFrame([r.to_dict() for r in comp.rows])
+
+
+def run(
+    config: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    fail_fast: bool = False,
+    write: bool = True,
+    progress: Any = False,
+):
+    """Run a batch config (``embeval run``); writes report.json/.csv/.md/.html to ``out_dir``
+    (default from the config) unless ``write=False``. Returns the batch: ``.items`` (each with
+    ``.report``), ``.passed``, ``.to_dict()``."""
+    from embeval.batch import load_config, run_batch, write_outputs
+
+    cfg = load_config(config, out_dir=out_dir)
+    batch, _ = run_batch(cfg, progress=_progress(progress), fail_fast=fail_fast)
+    if write and cfg.settings.out_dir is not None:
+        write_outputs(batch, cfg.settings.out_dir)
+    return batch
+
+
+def _metric_list(metrics: str | Sequence[str] | None) -> list[str] | None:
+    if metrics is None:
+        return None
+    return [metrics] if isinstance(metrics, str) else list(metrics)
