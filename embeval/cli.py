@@ -876,7 +876,7 @@ def gap_cmd(
     from embeval.report.export import check_vector_path, write_vector
     from embeval.report.plots import check_plot_path, gap_figure
 
-    out.check("gap", [a, b], {"--export-gap": export_gap, "--plot": plot})
+    out.check(("gap", "drift"), [a, b], {"--export-gap": export_gap, "--plot": plot})
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if export_gap is not None:
         check_vector_path(export_gap)

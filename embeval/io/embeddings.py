@@ -64,13 +64,17 @@ def load_embeddings(
     """Read and validate one embedding file, or a source URI / FAISS index file
     (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face datasets on disk, FAISS).
     ``label_col`` must exist when given."""
-    from embeval.io.sources import load_source, source_kind, unknown_source
+    from embeval.io.sources import read_source, source_kind, unknown_source
 
     if isinstance(path, str) and "://" in path and source_kind(path) is None:
         raise unknown_source(path)
     if source_kind(path) is not None:
-        return load_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
-                           progress=progress)
+        spec, got = read_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col,
+                                progress=progress)
+        emb = EmbeddingSet(vectors=got.vectors, ids=got.ids, path=spec.shown, labels=got.labels,
+                           info={"source": spec.kind, **got.info})
+        validate(emb, min_rows=min_rows)
+        return emb
     from embeval.io.paths import require_file
 
     p = Path(path)

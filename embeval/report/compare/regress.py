@@ -12,7 +12,7 @@ from embeval.results import GateResult, params_match
 
 if TYPE_CHECKING:
     from embeval.report.compare.load import Side
-    from embeval.report.compare.match import Comparison, Row
+    from embeval.report.compare.model import Comparison, Row
     from embeval.report.paired import PairedTest
 
 
