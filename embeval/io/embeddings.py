@@ -89,7 +89,7 @@ def load_embeddings(
     if suffix not in EMBEDDING_SUFFIXES:
         raise InputError(p, f"unsupported extension {suffix or '(none)'!r}; expected one of "
                             + ", ".join(EMBEDDING_SUFFIXES) + ", a .faiss/.index file, a source URI "
-                            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with --model")
+                            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with `model`")
     require_file(p)
     reader = {".npy": _read_npy, ".npz": _read_npz, ".parquet": _read_table, ".csv": _read_table,
               ".tsv": _read_table, ".jsonl": _read_jsonl}[suffix]
@@ -301,7 +301,7 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
                 numeric2d = [k for k in names if z[k].ndim == 2]
                 if len(numeric2d) != 1:
                     raise InputError(p, f"no array named {vector_col!r} and {len(numeric2d)} 2-D arrays "
-                                        f"among {names}; name one with --vector-col")
+                                        f"among {names}; name one with `vector_col`")
                 key = numeric2d[0]
             vectors = _as_float32(p, z[key])
             ids = clean_ids(z[id_col], p) if id_col in names else _row_ids(vectors.shape[0])
@@ -447,7 +447,7 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
     block = df[dims]
     bad = [c for c in dims if not is_numeric_dtype(block[c].dtype) or is_bool_dtype(block[c].dtype)]
     if bad:
-        raise InputError(p, f"column {str(bad[0])!r} is not numeric (pass --id-col/--label-col for "
+        raise InputError(p, f"column {str(bad[0])!r} is not numeric (pass `id_col`/`label_col` for "
                             "non-vector columns)")
     arr = block.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(arr).any():

@@ -23,9 +23,9 @@ def _per_query(report: Report) -> dict[str, dict[str, float]]:
 
 def _check_settings(base: Side, cur: Side, n_boot: int, confidence: float) -> None:
     if not 0 < confidence < 1:
-        raise UsageError(f"--confidence {confidence}: must be between 0 and 1")
+        raise UsageError(f"`confidence` {confidence}: must be between 0 and 1")
     if n_boot < 100:
-        raise UsageError(f"--n-boot {n_boot}: use at least 100 resamples")
+        raise UsageError(f"`n_boot` {n_boot}: use at least 100 resamples")
     if base.kind != cur.kind:
         raise UsageError(
             f"{base.path} is a {base.kind} report but {cur.path} is a {cur.kind} report; "
