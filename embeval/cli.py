@@ -132,9 +132,17 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", help="Encoding batch size
 MaxLenOpt = Annotated[int | None, typer.Option("--max-seq-length", help=(
     "Truncate texts to this many tokens (model default otherwise)."
 ), rich_help_panel="Encoding")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help=(
-    "cpu, cuda, ... (default: cuda when present, else cpu)."
-), rich_help_panel="Encoding")]
+DeviceOpt = Annotated[str, typer.Option("--device", help=(
+    "Where encoding and O(n²) work run: auto, cpu, cuda or cuda:N. auto = cuda when present (looked for only"
+    " when the work is large), else cpu."
+), rich_help_panel="Compute")]
+BudgetOpt = Annotated[float, typer.Option("--budget", help=(
+    "Seconds of O(n²) work a run may start (estimated from n, d and the device first); above it each O(n²)"
+    " diagnostic is estimated instead (sampled, 95% CI, exact: false in its params)."
+), rich_help_panel="Compute")]
+ExactOpt = Annotated[bool, typer.Option("--exact", help=(
+    "Compute every diagnostic exactly whatever the estimated cost (ignores --budget)."
+), rich_help_panel="Compute")]
 QPromptOpt = Annotated[str, typer.Option("--query-prompt", help=(
     "Prefix for query texts (e.g. 'query: ')."
 ), rich_help_panel="Encoding")]
@@ -241,12 +249,48 @@ def encoding_options(*, model_default: str | None = None, query_prompt: bool = T
     model_opt: Any = ModelOpt if model_default is None else Annotated[str, typer.Option(
         "--model", help="sentence-transformers name, local path, or 'default'.", rich_help_panel="Encoding")]
     params = [_param("model", model_opt, model_default), _param("batch_size", BatchOpt, 32),
-              _param("max_seq_length", MaxLenOpt, None), _param("device", DeviceOpt, None)]
+              _param("max_seq_length", MaxLenOpt, None)]
     if query_prompt:
         params.append(_param("query_prompt", QPromptOpt, ""))
     params += [_param("document_prompt", DPromptOpt, ""), _param("cache", CacheOpt, True),
                _param("cache_dir", CacheDirOpt, None)]
     return OptionGroup("encoder", tuple(params), _encoder)
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The compute block: --device (every command that encodes or computes), and --budget/--exact
+    (commands with O(n²) diagnostics). The device is checked when the command starts."""
+
+    device: str = "auto"
+    budget: float = 120.0
+    exact: bool = False
+
+    def encoder(self, encoder: Any) -> Any:
+        """The EncoderConfig on this device (``auto``: the encoder's own default)."""
+        from dataclasses import replace
+
+        if encoder is None or self.device == "auto":
+            return encoder
+        return replace(encoder, device=self.device)
+
+
+def _compute(device: str = "auto", budget: float = 120.0, exact: bool = False) -> Compute:
+    from embeval.compute.backend import check_device
+
+    return Compute(check_device(device), budget, exact)
+
+
+def compute_options(*, budget: bool = True) -> OptionGroup:
+    """--device, plus --budget and --exact when the command has O(n²) work to budget."""
+    params = [_param("device", DeviceOpt, "auto")]
+    if budget:
+        params += [_param("budget", BudgetOpt, 120.0), _param("exact", ExactOpt, False)]
+    return OptionGroup("compute", tuple(params), _compute)
+
+
+DEVICE = compute_options(budget=False)
+COMPUTE = compute_options()
 
 
 @dataclass
@@ -557,7 +601,7 @@ def metrics_cmd(
 @app.command("geometry")
 @boundary
 @flag_names
-@options(encoding_options(query_prompt=False), OUTPUT)
+@options(encoding_options(query_prompt=False), COMPUTE, OUTPUT)
 def geometry_cmd(
     file: Annotated[str, typer.Argument(help=(
         "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
@@ -597,6 +641,7 @@ def geometry_cmd(
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     encoder: Any = None,
+    compute: Any = None,
     out: Any = None,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
@@ -614,9 +659,9 @@ def geometry_cmd(
 
     report = geometry_report(
         file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
-        vector_col=vector_col, text_col=text_col, encoder=encoder, labels=labels, label_col=label_col,
-        items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold, seed=seed,
-        progress=_progress(quiet),
+        vector_col=vector_col, text_col=text_col, encoder=compute.encoder(encoder), labels=labels,
+        label_col=label_col, items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold,
+        seed=seed, progress=_progress(quiet), device=compute.device, budget=compute.budget, exact=compute.exact,
     )
     if items is not None:
         from embeval.report.items import write_items
@@ -628,7 +673,7 @@ def geometry_cmd(
 @app.command("encode")
 @boundary
 @flag_names
-@options(encoding_options(model_default="default"))
+@options(encoding_options(model_default="default"), DEVICE)
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help=(
         "Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus)."
@@ -642,6 +687,7 @@ def encode_cmd(
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors.")] = True,
     quiet: QuietOpt = False,
     encoder: Any = None,
+    compute: Any = None,
 ) -> None:
     """Encode texts with a model and write the vectors (with ids) in any format embeval reads."""
     from dataclasses import replace
@@ -649,7 +695,7 @@ def encode_cmd(
     from embeval.api import encode_file
 
     _check_paths([file], {"--output": output})
-    encoder = replace(encoder, normalize=normalize)
+    encoder = replace(compute.encoder(encoder), normalize=normalize)
     n, d = encode_file(file, output, encoder=encoder, role=role.value, text_col=text_col, id_col=id_col,
                        progress=_progress(quiet))
     if not quiet:
@@ -660,7 +706,7 @@ def encode_cmd(
 @app.command("pairs")
 @boundary
 @flag_names
-@options(encoding_options(model_default="default", query_prompt=False), OUTPUT)
+@options(encoding_options(model_default="default", query_prompt=False), DEVICE, OUTPUT)
 def pairs_cmd(
     file: Annotated[Path, typer.Argument(help=(
         "Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file "
@@ -681,6 +727,7 @@ def pairs_cmd(
     mteb_out: MtebOutOpt = None,
     mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
+    compute: Any = None,
     out: Any = None,
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
@@ -690,7 +737,8 @@ def pairs_cmd(
     from embeval.api import pairs_report
 
     out.check("pairs", [file])
-    report = pairs_report(file, encoder=encoder, layout=layout.value, text_a_col=text_a_col, text_b_col=text_b_col,
+    report = pairs_report(file, encoder=compute.encoder(encoder), layout=layout.value, text_a_col=text_a_col,
+                          text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
     _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test")
     out.emit(report)
@@ -699,7 +747,7 @@ def pairs_cmd(
 @app.command("retrieval")
 @boundary
 @flag_names
-@options(encoding_options(), OUTPUT)
+@options(encoding_options(), DEVICE, OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
         "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
@@ -753,6 +801,7 @@ def retrieval_cmd(
     mteb_out: MtebOutOpt = None,
     mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
+    compute: Any = None,
     out: Any = None,
 ) -> None:
     """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
@@ -767,7 +816,8 @@ def retrieval_cmd(
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, seed=seed)
+                                   per_query=per_query, seed=seed, device=compute.device)
+    encoder = compute.encoder(encoder)
     if roc is not None:
         from embeval.report.roc import check_roc_path
 
@@ -825,7 +875,7 @@ def retrieval_cmd(
 @app.command("gap")
 @boundary
 @flag_names
-@options(encoding_options(), OUTPUT)
+@options(encoding_options(), DEVICE, OUTPUT)
 def gap_cmd(
     a: Annotated[str, typer.Argument(help=(
         "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
@@ -864,6 +914,7 @@ def gap_cmd(
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     encoder: Any = None,
+    compute: Any = None,
     out: Any = None,
 ) -> None:
     """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
@@ -874,9 +925,10 @@ def gap_cmd(
     queries (--query-prompt), B as documents (--document-prompt)."""
     from embeval.api import gap_report
     from embeval.report.export import check_vector_path, write_vector
+    from embeval.report.gates import command_families
     from embeval.report.plots import check_plot_path, gap_figure
 
-    out.check(("gap", "drift"), [a, b], {"--export-gap": export_gap, "--plot": plot})
+    out.check(command_families("gap"), [a, b], {"--export-gap": export_gap, "--plot": plot})
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if export_gap is not None:
         check_vector_path(export_gap)
@@ -885,7 +937,7 @@ def gap_cmd(
     report = gap_report(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=encoder, seed=seed, progress=_progress(quiet), drift=drift,
+        encoder=compute.encoder(encoder), seed=seed, progress=_progress(quiet), drift=drift, device=compute.device,
     )
     # Files only after every metric has been computed, each written atomically.
     if export_gap is not None:
@@ -1027,7 +1079,9 @@ def run_cmd(
     from embeval.batch.commands import COMMANDS
 
     # A metric none of the config's commands can compute is refused before any item runs.
-    check_known(gates, tuple({f for j in cfg.jobs for f in (COMMANDS[j.command].families or (j.command,))}),
+    from embeval.report.gates import command_families
+
+    check_known(gates, tuple({f for j in cfg.jobs for f in command_families(j.command, COMMANDS[j.command].families)}),
                 "the commands of this config")
     folder = cfg.settings.out_dir or Path("embeval-report")  # load_config always sets it
     if folder.exists() and not folder.is_dir():

@@ -87,8 +87,8 @@ OPTIONS: dict[str, Option] = {
         str,
         None,
         "torch device",
-        pattern=r"cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?",
-        pattern_help="choose cpu, cuda, cuda:N, mps (or xpu/npu/hpu[:N])",
+        pattern=r"auto|cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?",
+        pattern_help="choose auto, cpu, cuda, cuda:N, mps (or xpu/npu/hpu[:N])",
     ),
     "split": Option(
         str,

@@ -22,6 +22,9 @@ class Progress:
     def item(self, label: str) -> None:
         """A batch run starts the item ``label``."""
 
+    def note(self, text: str) -> None:
+        """A one-line message worth showing while the run goes on (e.g. a cost estimate)."""
+
     def item_done(self) -> None:
         """A batch run finished its current item."""
 
@@ -35,6 +38,11 @@ class RichProgress(Progress):
     def __init__(self, console, delay: float = 0.5):
         self.console = console
         self.delay = delay
+
+    def note(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.console.print(f"[dim]embeval: {escape(text)}[/]", highlight=False, soft_wrap=True)
 
     @contextmanager
     def task(self, description: str, total: float | None) -> Iterator[Task]:
@@ -118,6 +126,11 @@ class LiveProgress(Progress):
 
     def item_done(self) -> None:
         self.bar.advance(self.overall, 1)
+
+    def note(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.bar.console.print(f"[dim]embeval: {escape(text)}[/]", highlight=False, soft_wrap=True)
 
     @contextmanager
     def task(self, description: str, total: float | None) -> Iterator[Task]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from embeval.api.common import load_input, resolve_metrics, run_diagnostic
+from embeval.compute import get_backend
+from embeval.compute.backend import check_device
 from embeval.diagnostics import all_diagnostics
 from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
 from embeval.diagnostics.registry import Diagnostic
@@ -49,6 +51,7 @@ def gap_report(
     seed: int = 0,
     progress: Progress = NULL,
     drift: bool = False,
+    device: str = "auto",
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
     holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
@@ -66,6 +69,7 @@ def gap_report(
     ``drift`` adds the drift family's two-sample tests (``mmd2``/``drift_p`` and
     ``c2st_auc``/``c2st_p``, :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
     """
+    check_device(device)
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     from embeval.options import check_encoder, check_options
 
@@ -97,7 +101,8 @@ def gap_report(
         raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")
 
-    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress)
+    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress,
+                           backend=get_backend(device, rows=set_a.n + set_b.n))
     report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
                     settings={"seed": seed, "paired": paired, "normalized": True})
     for diag, params in chosen:

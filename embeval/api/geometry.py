@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from embeval.api.common import encoding_settings, load_input, resolve_metrics, run_diagnostic
+from embeval.compute import get_backend
+from embeval.compute.backend import check_device
 from embeval.diagnostics.items import check_item_settings, item_table
+from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
 from embeval.diagnostics.series import geometry_series
 from embeval.diagnostics.space import Space
 from embeval.errors import InputError, UsageError
@@ -35,13 +38,23 @@ def geometry_report(
     near_dup_threshold: float = 0.99,
     seed: int = 0,
     progress: Progress = NULL,
+    device: str = "auto",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
-    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``."""
+    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``.
+
+    ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before any O(n²)
+    work its cost is estimated; above ``budget`` seconds (None: no limit) each O(n²) diagnostic
+    switches to its estimated form (``exact: false`` in its params; see
+    :mod:`embeval.diagnostics.scale`) unless ``exact``."""
     check_options(seed=seed, sample=sample, items_k=items_k if items else None,
                   near_dup_threshold=near_dup_threshold if items else None)
     check_encoder(encoder)
+    check_device(device)
+    _check_budget(budget)
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
         available.add("labels")
@@ -51,6 +64,7 @@ def geometry_report(
 
         lab = load_labels(labels, column=label_col)
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
+    _reading_note(file, progress)
     emb = load_input(file, label_col=label_col if labels is None else None, **load)
     if not normalize:
         _check_raw_scale(emb)
@@ -64,8 +78,9 @@ def geometry_report(
             raise UsageError(f"`pairs` {other.path}: {other.n} rows, but {emb.path} has {emb.n}; "
                              "pairs must be row-aligned")
         inputs["pairs"] = other.describe()
+    # The vectors were loaded here: normalise them in place, so one float32 copy exists, not two.
     space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
-                        labels=lab, seed=seed, progress=progress)
+                        labels=lab, seed=seed, progress=progress, inplace=True)
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
     if lab is not None:
         report.settings["classes"] = len(space.label_codes()[1])
@@ -75,13 +90,15 @@ def geometry_report(
         report.settings["sample"] = sample
     if items:
         check_item_settings(space.n, items_k, near_dup_threshold)
-    # One FAISS search serves every kNN diagnostic and the item table: ask for the largest k first.
+    if sample:
+        chosen = [(d, {**p, "sample": sample} if d.name == "uniformity" and not p.get("sample") else p)
+                  for d, p in chosen]
+    _plan_scale(space, chosen, report, device=device, budget=budget, exact=exact, items=items)
+    # One kNN search serves every kNN diagnostic and the item table: ask for the largest k first.
     ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([items_k] if items else [])
     if ks and 1 <= max(ks) < space.n:
-        space.knn(max(ks))
+        space.knn_rows(max(ks))
     for diag, params in chosen:
-        if diag.name == "uniformity" and sample and not params.get("sample"):
-            params = {**params, "sample": sample}
         report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
                         else "rows used as given (not L2-normalised); angles and cosines use unit rows")
@@ -95,6 +112,43 @@ def geometry_report(
     hub_k = next((params.get("k") for diag, params in chosen if diag.name == "hubness"), None)
     report.series.update(geometry_series(space, hub_k))
     return report
+
+
+def _reading_note(path, progress: Progress, big: int = 64 << 20) -> None:
+    """Say so before reading a file large enough to take seconds (so a run is never silent)."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return
+    if size >= big:
+        progress.note(f"reading {Path(path).name} ({size / 2**20:,.0f} MiB)")
+
+
+def _check_budget(budget: float | None) -> None:
+    import math
+
+    if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
+        raise UsageError(f"`budget` {budget!r}: must be a positive number of seconds")
+
+
+def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | None, exact: bool,
+                items: bool) -> None:
+    """Pick the compute back end for ``device``, estimate the O(n²) work, and (over ``budget``)
+    switch the O(n²) diagnostics to their estimated forms: sets ``space.backend``/``space.plan``,
+    and records the decision in the report's settings and notes and on the progress display."""
+    backend = get_backend(device, rows=space.n)
+    plan = plan_geometry(space.n, space.x.shape[1], [(d.name, p) for d, p in chosen], backend=backend,
+                         device=backend.device, budget=budget, exact=exact, seed=space.seed, full_knn=items)
+    space.backend, space.plan = backend, plan
+    if backend.device != "cpu" or plan.estimate_s is not None:
+        report.settings.update(plan.settings())
+    note = plan.note()
+    if note:
+        report.notes.append(note)
+        space.progress.note(note)
+    elif plan.estimate_s is not None:
+        space.progress.note(f"exact O(n²) work on {space.n:,} × {space.x.shape[1]} rows: estimated "
+                            f"{plan.estimate_s:.0f} s on {backend.device}")
 
 
 def _check_labels(emb, lab, labels, label_col, inputs):

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from embeval.api.common import load_input
+from embeval.compute import get_backend
+from embeval.compute.backend import check_device
 from embeval.diagnostics.registry import parse_ks
 from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
 from embeval.diagnostics.series import roc_series, score_series
@@ -55,6 +57,7 @@ def retrieval_report(
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
+    device: str = "auto",
 ) -> Report:
     """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
     encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
@@ -64,6 +67,7 @@ def retrieval_report(
     """
     _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
                              encoder=encoder)
+    check_device(device)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
         c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
@@ -83,7 +87,7 @@ def retrieval_report(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
         sources=(_id_source(q.path, q.ids, id_col), _id_source(c.path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
-        seed=seed, progress=progress,
+        seed=seed, progress=progress, device=device,
     )
 
 
@@ -151,6 +155,7 @@ def retrieval_report_from_arrays(
     seed: int = 0,
     progress: Progress = NULL,
     notes: Sequence[str] = (),
+    device: str = "auto",
 ) -> Report:
     """The retrieval report from vectors already loaded (or encoded) and validated row-wise.
 
@@ -158,9 +163,12 @@ def retrieval_report_from_arrays(
     ``sources`` = names of the queries, corpus and qrels inputs for error messages, ``inputs`` =
     their descriptions for the report. Checks the qrels against the ids (InputError naming the
     id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
-    keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``).
+    keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``). ``device``:
+    where the exact (flat) top-k search runs (auto|cpu|cuda|cuda:N); the all-pairs AUC pass runs on
+    the CPU.
     """
     ks = parse_ks(k)
+    backend = get_backend(device, rows=corpus.shape[0] if len(queries) * corpus.shape[0] >= 1 << 30 else 0)
     q_src, c_src, r_src = sources
     if queries.shape[1] != corpus.shape[1]:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
@@ -168,7 +176,7 @@ def retrieval_report_from_arrays(
     q_unit, c_unit = l2_normalize(queries), l2_normalize(corpus)
     with thread_limit(threads):
         out = evaluate_aligned(
-            q_unit, c_unit, aligned, ks=ks, index=index,
+            q_unit, c_unit, aligned, ks=ks, index=index, backend=backend,
             index_params=index_params, auc=True, separation=True, per_query=per_query,
             roc=True, progress=progress, seed=seed,
         )

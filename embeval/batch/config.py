@@ -9,7 +9,8 @@ Schema (every table optional except at least one job)::
     out_dir = "embeval-report"   # relative to the config file; --out-dir overrides
     cache = true          # embedding cache for encoded texts
     cache_dir = "..."     # default $EMBEVAL_CACHE_DIR or ~/.cache/embeval
-    device = "cpu"        # encoding device (default: cuda when present)
+    device = "auto"       # encoding and O(n²) work: auto | cpu | cuda | cuda:N (jobs may set
+                          # options = { device = ..., budget = 60, exact = true } per command)
     batch_size = 32       # encoding batch size
 
     [[models]]            # sentence-transformers models, for datasets that hold texts
@@ -316,9 +317,9 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         for j, expr in enumerate(_as_list(c.get("fail_if", []))):
             try:
                 gates.append(parse_gate(expr, option=None))
-                from embeval.report.gates import check_known
+                from embeval.report.gates import check_known, command_families
 
-                check_known(gates[-1:], COMMANDS[command].families or (command,))
+                check_known(gates[-1:], command_families(command, COMMANDS[command].families))
             except UsageError as exc:
                 c.fail(f"fail_if[{j}]", str(exc))
         options = dict(c.get("options", {}))

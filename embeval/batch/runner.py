@@ -45,8 +45,9 @@ def _encoder(cfg: BatchConfig, m: ModelSpec):
     from embeval.encode import EncoderConfig
 
     s = cfg.settings
+    device = m.device or s.device
     return EncoderConfig(model=m.model, batch_size=m.batch_size or s.batch_size, max_seq_length=m.max_seq_length,
-                         device=m.device or s.device, query_prompt=m.query_prompt,
+                         device=None if device == "auto" else device, query_prompt=m.query_prompt,
                          document_prompt=m.document_prompt, cache=s.cache, cache_dir=s.cache_dir)
 
 
@@ -54,6 +55,8 @@ def _call(cfg: BatchConfig, p: Planned, progress: Progress):
     route = COMMANDS[p.job.command].kinds[p.dataset.kind]
     kwargs: dict[str, Any] = {param: p.dataset.paths[f] for f, param in route.fields.items()
                               if f in p.dataset.paths}
+    if cfg.settings.device and "device" in route.parameters():
+        kwargs["device"] = cfg.settings.device  # [settings] device: encoding and O(n²) work
     kwargs.update(p.dataset.options)
     kwargs.update(p.job.options)
     if p.job.metrics is not None:

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from embeval.diagnostics.geometry import ALIGNMENT, _sqdist_transform, alignment_value, uniformity_exact
-from embeval.diagnostics.pairsum import cross_pair_sum, log_mean
+from embeval.compute import ExpSqDist, cross_pair_sum
+from embeval.diagnostics.geometry import ALIGNMENT, alignment_value, uniformity_exact
+from embeval.diagnostics.pairsum import log_mean
 from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, parse_ks, register
 from embeval.diagnostics.retrieval import evaluate_retrieval
 from embeval.diagnostics.space import l2_normalize
 from embeval.errors import UsageError
-from embeval.index.knn import knn_self
 from embeval.progress import NULL, Progress
 from embeval.results import Result
 
@@ -97,10 +98,12 @@ class GapSpace:
     paired: bool = False
     seed: int = 0
     progress: Progress = NULL
+    backend: Any = None  # embeval.compute back end for the O(n²) passes (None: NumPy on the CPU)
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL) -> GapSpace:
+    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL,
+              backend: Any = None) -> GapSpace:
         """L2-normalise both sets (rows must be non-zero and finite, as the loaders guarantee)."""
         a, b = np.asarray(a), np.asarray(b)
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
@@ -108,7 +111,7 @@ class GapSpace:
         if paired and a.shape[0] != b.shape[0]:
             raise UsageError(f"paired sets need the same number of rows, got {a.shape[0]} and {b.shape[0]}")
         a, b = l2_normalize(a), l2_normalize(b)
-        return cls(a=a, b=b, paired=paired, seed=seed, progress=progress)
+        return cls(a=a, b=b, paired=paired, seed=seed, progress=progress, backend=backend)
 
     @property
     def n_a(self) -> int:
@@ -128,9 +131,11 @@ class GapSpace:
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Cosine k nearest other rows in A∪B (indices < n_a are A), cached for the largest k."""
+        from embeval.compute import knn
+
         if self._knn is None or self._knn[1].shape[1] < k:
-            with self.progress.task(f"kNN search in A∪B (k={k})", total=None):
-                self._knn = knn_self(self.joint(), k)
+            self._knn = knn(self.joint(), k, backend=self.backend, progress=self.progress,
+                            label=f"kNN search in A∪B (k={k})")
         sims, idx = self._knn
         return sims[:, :k], idx[:, :k]
 
@@ -151,25 +156,18 @@ def centroid_cosine_value(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def cross_uniformity(a: np.ndarray, b: np.ndarray, t: float = 2.0, *, skip_matched: bool = False,
-                     progress: Progress = NULL) -> float:
+                     progress: Progress = NULL, backend: Any = None) -> float:
     """log mean exp(−t‖â_i − b̂_j‖²) over pairs (i in A, j in B), exact, in blocks.
 
     With ``skip_matched`` (paired sets, n_a = n_b) the matched pairs i = j are left out, so the
     value describes non-partners only (the partners are what ``alignment`` measures); otherwise all
     n_a·n_b pairs count. Lower = the two sets are spread apart from each other.
     """
-    to_d2 = _sqdist_transform(a, True)
-
-    def f(g, rows, cols):
-        g = to_d2(g, rows, cols)
-        g *= -t
-        return np.exp(g, out=g)
-
     count = a.shape[0] * b.shape[0] - (min(a.shape[0], b.shape[0]) if skip_matched else 0)
     if count <= 0:
         raise UsageError("cross-set uniformity needs at least one pair of rows from different sets")
-    total = cross_pair_sum(a, b, f, skip_diagonal=skip_matched, progress=progress,
-                           label="cross-set uniformity")
+    total = cross_pair_sum(a, b, ExpSqDist(t, True), skip_diagonal=skip_matched, progress=progress,
+                           label="cross-set uniformity", backend=backend)
     return log_mean(total, count, "uniformity_cross")
 
 
@@ -333,11 +331,11 @@ def linear_separability(space: GapSpace, folds: int = 5, C: float = 1.0, max_row
 def set_uniformity(space: GapSpace, t: float = 2.0) -> list[Result]:
     p = space.progress
     skip = space.paired
-    cross = cross_uniformity(space.a, space.b, t, skip_matched=skip, progress=p)
+    cross = cross_uniformity(space.a, space.b, t, skip_matched=skip, progress=p, backend=space.backend)
     return [
-        UNIFORMITY_A(uniformity_exact(space.a, t, progress=p), {"t": t}, n=space.n_a),
-        UNIFORMITY_B(uniformity_exact(space.b, t, progress=p), {"t": t}, n=space.n_b),
-        UNIFORMITY_JOINT(uniformity_exact(space.joint(), t, progress=p), {"t": t}, n=space.n),
+        UNIFORMITY_A(uniformity_exact(space.a, t, progress=p, backend=space.backend), {"t": t}, n=space.n_a),
+        UNIFORMITY_B(uniformity_exact(space.b, t, progress=p, backend=space.backend), {"t": t}, n=space.n_b),
+        UNIFORMITY_JOINT(uniformity_exact(space.joint(), t, progress=p, backend=space.backend), {"t": t}, n=space.n),
         UNIFORMITY_CROSS(cross, {"t": t, "pairs": "i≠j (partners left out)" if skip else "all A×B"}, n=space.n),
     ]
 

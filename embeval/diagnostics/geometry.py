@@ -6,11 +6,10 @@ import math
 
 import numpy as np
 
-from embeval.diagnostics.pairsum import log_mean, sample_pairs, upper_pair_sum
+from embeval.diagnostics.pairsum import log_mean
 from embeval.diagnostics.registry import HIGHER, LOWER, NEITHER, Diagnostic, Output, Param, register
 from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
-from embeval.index.knn import knn_self
 from embeval.results import Result
 
 # ---------------------------------------------------------------- outputs (declared once)
@@ -60,66 +59,66 @@ INTRINSIC_DIM = Output(
 )
 
 
-def _sqdist_transform(x: np.ndarray, normalized: bool):
-    """Returns a block transform turning Gram entries into squared Euclidean distances."""
-    if normalized:
-        def to_d2(g, rows, cols):
-            g *= -2.0
-            g += 2.0
-            return np.maximum(g, 0.0, out=g)
-    else:
-        sq = np.einsum("ij,ij->i", x, x)
-
-        def to_d2(g, rows, cols):
-            g *= -2.0
-            g += sq[rows, None]
-            g += sq[None, cols]
-            return np.maximum(g, 0.0, out=g)
-    return to_d2
-
-
-def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, progress=None) -> float:
+def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, progress=None,
+                     backend=None) -> float:
     """log mean_{i<j} exp(−t‖x_i − x_j‖²), exact, in blocks (Wang & Isola 2020).
 
     x: n×d float32 (n ≥ 2). Lower is more uniform; 0 means collapse. Memory is one block, not n².
+    ``backend``: an :mod:`embeval.compute` back end (default NumPy on the CPU).
     """
-    to_d2 = _sqdist_transform(x, normalized)
-
-    def f(g, rows, cols):
-        g = to_d2(g, rows, cols)
-        g *= -t
-        return np.exp(g, out=g)
+    from embeval.compute import ExpSqDist
+    from embeval.compute import upper_pair_sum as pair_sum
 
     kw = {} if progress is None else {"progress": progress}
     n = x.shape[0]
-    return log_mean(upper_pair_sum(x, f, label="uniformity", **kw), n * (n - 1) / 2)
+    total = pair_sum(x, ExpSqDist(t, normalized), backend=backend, label="uniformity", **kw)
+    return log_mean(total, n * (n - 1) / 2)
 
 
-def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int) -> tuple[float, float, float]:
-    """Estimate of uniformity from ``m`` random pairs, with a 95% normal-theory interval.
+class _SqDist:
+    """‖a_i − b_i‖² per row, from float64 differences, in a buffer reused across calls."""
+
+    def __init__(self):
+        self.buf = np.empty((0, 0))
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if self.buf.shape[0] < a.shape[0] or self.buf.shape[1] != a.shape[1]:
+            self.buf = np.empty(a.shape, dtype=np.float64)
+        diff = self.buf[:a.shape[0]]
+        np.subtract(a, b, out=diff, dtype=np.float64)
+        return np.einsum("ij,ij->i", diff, diff)
+
+
+def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int, progress=None) -> tuple[float, float, float]:
+    """Estimate of uniformity from ``m`` random pairs i≠j (with replacement, seeded), with a 95%
+    normal-theory interval; pairs are streamed in blocks, so memory does not grow with ``m``.
 
     Returns (estimate, ci_low, ci_high) on the log scale.
     """
-    rng = np.random.default_rng(seed)
-    i, j = sample_pairs(x.shape[0], m, rng)
-    vals = np.empty(m, dtype=np.float64)
-    step = 1 << 16
-    for s in range(0, m, step):
-        a, b = x[i[s:s + step]], x[j[s:s + step]]
-        d2 = np.sum((a.astype(np.float64) - b) ** 2, axis=1)
-        vals[s:s + step] = np.exp(-t * d2)
-    mean = vals.mean()
-    half = 1.96 * vals.std(ddof=1) / math.sqrt(m) if m > 1 else math.inf
+    from embeval.compute import sampled_pair_mean
+
+    kw = {} if progress is None else {"progress": progress}
+    sq_dist = _SqDist()
+    mean, half, _ = sampled_pair_mean(x, lambda a, b: np.exp(-t * sq_dist(a, b)), m, seed,
+                                      label="uniformity (sampled pairs)", **kw)
     lo = math.log(mean - half) if mean - half > 0 else -math.inf
     return log_mean(mean, 1.0), lo, math.log(mean + half)
 
 
+def _estimated(space: Space, params: dict, sample: int) -> dict:
+    return {**params, "exact": False, "sample": sample}
+
+
 def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
     n = space.n
+    plan = space.plan
+    if not sample and plan is not None and not plan.exact and "uniformity" in plan.estimated:
+        sample = plan.pair_sample
     if sample:
-        est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed)
-        return [UNIFORMITY(est, {"t": t, "sample": sample, "estimator": "sampled pairs"}, n=n, ci_low=lo, ci_high=hi)]
-    val = uniformity_exact(space.x, t, normalized=space.normalized, progress=space.progress)
+        est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed, progress=space.progress)
+        return [UNIFORMITY(est, {"t": t, "sample": sample, "estimator": "sampled pairs", "exact": False},
+                           n=n, ci_low=lo, ci_high=hi)]
+    val = uniformity_exact(space.x, t, normalized=space.normalized, progress=space.progress, backend=space.backend)
     return [UNIFORMITY(val, {"t": t}, n=n)]
 
 
@@ -144,21 +143,41 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
 
     nn:       mean_i (90° − θ_i), θ_i the angle to x_i's nearest other row.
     pairwise: mean_{i<j} |90° − θ_ij|.
-    Lower means neighbours lie further apart (more uniform).
+    Lower means neighbours lie further apart (more uniform). Estimated form (a run over its
+    budget): nn on a seeded subset of rows (their nearest neighbour among all rows), pairwise on
+    sampled pairs; both with a 95% CI.
     """
+    from embeval.diagnostics.scale import mean_ci
+
+    plan = space.plan
+    estimated = plan is not None and not plan.exact and "mam" in plan.estimated
     if mode == "nn":
-        sims, _ = space.knn(1)
-        val = float(np.mean(90.0 - _angles(sims[:, 0].astype(np.float64))))
+        rows, sims, _ = space.knn_rows(1)
+        margins = 90.0 - _angles(sims[:, 0].astype(np.float64))
+        if rows is not None:
+            val, lo, hi = mean_ci(margins)
+            return [MAM(val, _estimated(space, {"mode": mode, "estimator": "seeded query rows"}, len(rows)),
+                        n=space.n, ci_low=lo, ci_high=hi)]
+        val = float(np.mean(margins))
+    elif estimated:
+        from embeval.compute import sampled_pair_mean
+
+        def margin(a, b):
+            cos = np.einsum("ij,ij->i", a.astype(np.float64), b.astype(np.float64))
+            return np.abs(90.0 - _angles(cos))
+
+        m = plan.pair_sample
+        val, half, _ = sampled_pair_mean(space.unit, margin, m, space.seed, progress=space.progress,
+                                         label="mam (sampled pairs)")
+        return [MAM(val, _estimated(space, {"mode": mode, "estimator": "sampled pairs"}, m),
+                    n=space.n, ci_low=val - half, ci_high=val + half)]
     else:
-        def f(g, rows, cols):
-            np.clip(g, -1.0, 1.0, out=g)
-            np.arccos(g, out=g)
-            g *= np.float32(180.0 / math.pi)
-            g -= 90.0
-            return np.abs(g, out=g)
+        from embeval.compute import AbsAngleMargin
+        from embeval.compute import upper_pair_sum as pair_sum
 
         n = space.n
-        val = upper_pair_sum(space.unit, f, progress=space.progress, label="mam pairwise") / (n * (n - 1) / 2)
+        val = pair_sum(space.unit, AbsAngleMargin(), backend=space.backend, progress=space.progress,
+                       label="mam pairwise") / (n * (n - 1) / 2)
     return [MAM(val, {"mode": mode}, n=space.n)]
 
 
@@ -174,23 +193,35 @@ def anisotropy(space: Space) -> list[Result]:
     return [ANISOTROPY(anisotropy_value(space.unit), n=space.n)]
 
 
-def singular_values(x: np.ndarray) -> np.ndarray:
-    """Singular values of x via the eigenvalues of the smaller Gram matrix (float64)."""
-    x64 = x.astype(np.float64)
-    gram = x64.T @ x64 if x.shape[0] >= x.shape[1] else x64 @ x64.T
+def singular_values(x: np.ndarray, progress=None, block: int = 1 << 15) -> np.ndarray:
+    """Singular values of x via the eigenvalues of the smaller Gram matrix (float64). For n ≥ d the
+    d×d Gram matrix is accumulated over row blocks: no float64 copy of x, and progress shows."""
+    n, d = x.shape
+    if n < d:
+        x64 = x.astype(np.float64)
+        gram = x64 @ x64.T
+    else:
+        from embeval.progress import NULL
+
+        gram = np.zeros((d, d), dtype=np.float64)
+        with (progress or NULL).task("effective rank (Gram matrix)", total=n) as task:
+            for s in range(0, n, block):
+                xb = x[s:s + block].astype(np.float64)
+                gram += xb.T @ xb
+                task.advance(len(xb))
     ev = np.linalg.eigvalsh(gram)[::-1]
     return np.sqrt(np.maximum(ev, 0.0))
 
 
-def effective_rank_value(x: np.ndarray) -> float:
+def effective_rank_value(x: np.ndarray, progress=None) -> float:
     """RankMe (Garrido et al. 2023): p_k = σ_k/Σσ + 1e-7, exp(−Σ p_k log p_k). Higher is better."""
-    s = singular_values(x)
+    s = singular_values(x, progress)
     p = s / s.sum() + 1e-7
     return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def effective_rank(space: Space) -> list[Result]:
-    return [EFFECTIVE_RANK(effective_rank_value(space.x), n=space.n)]
+    return [EFFECTIVE_RANK(effective_rank_value(space.x, space.progress), n=space.n)]
 
 
 def k_occurrence(idx: np.ndarray, n: int) -> np.ndarray:
@@ -208,16 +239,29 @@ def skewness(v: np.ndarray) -> float:
 
 def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
     """Hubness (Radovanović et al. 2010; scikit-hubness): skewness of N_k, share of antihubs
-    (N_k = 0), and hub occurrence (share of all neighbour slots taken by hubs, N_k ≥ hub_size·k)."""
+    (N_k = 0), and hub occurrence (share of all neighbour slots taken by hubs, N_k ≥ hub_size·k).
+    Estimated form (a run over its budget): the same on a seeded subset of rows with the kNN graph
+    within the subset (``exact: false``, ``sample`` = subset size)."""
     k = check_k(k, space.n)
-    _, idx = space.knn(k)
-    occ = k_occurrence(idx, space.n)
+    plan = space.plan
+    sub = None if plan is None or plan.exact else plan.hub_rows
+    params: dict = {"k": k}
+    if sub is not None and space._knn is None:
+        from embeval.compute import knn
+
+        _, idx = knn(space.unit[sub], k, backend=space.backend, progress=space.progress,
+                     label=f"kNN search (k={k}) within {len(sub):,} sampled rows (hubness)")
+        n = len(sub)
+        params = _estimated(space, {**params, "estimator": "kNN graph within a seeded row subset"}, n)
+    else:
+        _, idx = space.knn(k)
+        n = space.n
+    occ = k_occurrence(idx, n)
     hubs = occ >= hub_size * k
-    params = {"k": k}
     return [
-        HUBNESS_SKEW(skewness(occ), params, n=space.n),
-        ANTIHUB_SHARE(float(np.mean(occ == 0)), params, n=space.n),
-        HUB_OCCURRENCE(float(np.mean(hubs[idx])), {**params, "hub_size": hub_size}, n=space.n),
+        HUBNESS_SKEW(skewness(occ), params, n=n),
+        ANTIHUB_SHARE(float(np.mean(occ == 0)), params, n=n),
+        HUB_OCCURRENCE(float(np.mean(hubs[idx])), {**params, "hub_size": hub_size}, n=n),
     ]
 
 
@@ -246,28 +290,39 @@ def twonn(r1: np.ndarray, r2: np.ndarray, discard: float = 0.1) -> tuple[float, 
 MIN_TWONN_ROWS = 10
 
 
-def neighbour_distances(x: np.ndarray, idx: np.ndarray, block: int = 8192) -> np.ndarray:
+def neighbour_distances(x: np.ndarray, idx: np.ndarray, block: int = 8192,
+                        rows: np.ndarray | None = None) -> np.ndarray:
     """‖x_i − x_idx[i, j]‖ recomputed from float64 differences (so duplicates give exactly 0),
-    in row blocks to bound memory."""
+    in row blocks to bound memory. ``rows``: the row of x each row of ``idx`` belongs to
+    (default 0..len(idx)−1)."""
     out = np.empty(idx.shape, dtype=np.float64)
-    for s in range(0, x.shape[0], block):
-        xi = x[s:s + block].astype(np.float64)[:, None, :]
+    for s in range(0, idx.shape[0], block):
+        own = x[s:s + block] if rows is None else x[rows[s:s + block]]
+        xi = own.astype(np.float64)[:, None, :]
         out[s:s + block] = np.linalg.norm(xi - x[idx[s:s + block]], axis=2)
     return out
 
 
 def intrinsic_dim(space: Space) -> list[Result]:
+    """TwoNN on every row, or (a run over its budget) on a seeded subset of rows whose two nearest
+    neighbours are searched among all rows: μ_i is then exact for each sampled row."""
     if space.normalized:
-        _, idx = space.knn(2)
+        rows, _, idx = space.knn_rows(2)
     else:
-        # Centre first: distances are translation-invariant, and FAISS's float32
-        # ‖a‖² + ‖b‖² − 2a·b loses tiny distances to cancellation when norms are large.
+        from embeval.compute import knn
+
+        # Centre first: distances are translation-invariant, and float32 ‖a‖² + ‖b‖² − 2a·b loses
+        # tiny distances to cancellation when norms are large.
         centred = space.x - space.x.mean(axis=0, dtype=np.float64).astype(np.float32)
-        _, idx = knn_self(centred, 2, metric="l2")
-    d = neighbour_distances(space.x, idx)
+        rows = space.knn_queries
+        _, idx = knn(centred, 2, metric="l2", queries=rows, backend=space.backend, progress=space.progress)
+    d = neighbour_distances(space.x, idx, rows=rows)
     d.sort(axis=1)
     dim, removed = twonn(d[:, 0], d[:, 1])
-    return [INTRINSIC_DIM(dim, {"estimator": "twonn", "duplicates_removed": removed}, n=space.n)]
+    params = {"estimator": "twonn", "duplicates_removed": removed}
+    if rows is not None:
+        params = _estimated(space, params, len(rows))
+    return [INTRINSIC_DIM(dim, params, n=space.n)]
 
 
 G = "geometry"

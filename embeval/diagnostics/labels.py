@@ -110,23 +110,37 @@ def knn_vote(codes: np.ndarray, idx: np.ndarray, block: int = 1 << 16) -> np.nda
     return out
 
 
+def _knn_result(space: Space, output, per_row: np.ndarray, rows, params: dict) -> list[Result]:
+    """Mean of a per-row quantity: exact over every row, or over the plan's seeded query rows
+    (their neighbours searched among all rows) with a 95% CI (``exact: false``)."""
+    if rows is None:
+        return [output(float(np.mean(per_row)), params, n=space.n)]
+    from embeval.diagnostics.scale import mean_ci
+
+    val, lo, hi = mean_ci(per_row)
+    return [output(val, {**params, "exact": False, "sample": len(rows), "estimator": "seeded query rows"},
+                   n=space.n, ci_low=lo, ci_high=hi)]
+
+
 def knn_label_agreement(space: Space, k: int = 10) -> list[Result]:
-    """Mean over rows of the share of the k nearest other rows (cosine, FAISS) with the same label.
+    """Mean over rows of the share of the k nearest other rows (cosine) with the same label.
     Rows with the lowest agreement are label-error candidates (see ``--items``). Higher is better."""
     k = check_k(k, space.n)
     codes, _ = space.label_codes()
-    _, idx = space.knn(k)
-    return [KNN_LABEL_AGREEMENT(float(np.mean(neighbour_agreement(codes, idx))), {"k": k}, n=space.n)]
+    rows, _, idx = space.knn_rows(k)
+    own = codes if rows is None else codes[rows]
+    return _knn_result(space, KNN_LABEL_AGREEMENT, np.mean(codes[idx] == own[:, None], axis=1), rows, {"k": k})
 
 
 def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
     """Leave-one-out kNN classification accuracy: each row is predicted by a majority vote of its k
-    nearest other rows (cosine, FAISS), ties to the nearest tied label. Higher is better."""
+    nearest other rows (cosine), ties to the nearest tied label. Higher is better."""
     k = check_k(k, space.n)
     codes, _ = space.label_codes()
-    _, idx = space.knn(k)
-    acc = float(np.mean(knn_vote(codes, idx) == codes))
-    return [KNN_ACCURACY(acc, {"k": k, "vote": "majority, ties to nearest"}, n=space.n)]
+    rows, _, idx = space.knn_rows(k)
+    own = codes if rows is None else codes[rows]
+    return _knn_result(space, KNN_ACCURACY, (knn_vote(codes, idx) == own).astype(np.float64), rows,
+                       {"k": k, "vote": "majority, ties to nearest"})
 
 
 # ---------------------------------------------------------------- silhouette

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from embeval.progress import NULL, Progress
 
 
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` scaled to unit L2 norm, as a new float32 array (rows must be non-zero).
+def l2_normalize(x: np.ndarray, *, inplace: bool = False, block: int = 1 << 16) -> np.ndarray:
+    """Rows of ``x`` scaled to unit L2 norm, as float32 (rows must be non-zero): a new array, or
+    ``x`` itself when ``inplace`` and it is already float32. Works in row blocks, so the only
+    full-size array is the result.
 
     Each row is first divided by its largest absolute value, so that squaring cannot overflow
     (values ~1e20) or underflow (~1e-22) in float32.
     """
     x = np.asarray(x, dtype=np.float32)
-    scale = np.max(np.abs(x), axis=1, keepdims=True)
-    y = x / scale
-    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    y = x if inplace and x.flags.writeable else np.empty_like(x)
+    for s in range(0, x.shape[0], block):
+        xb = x[s:s + block]
+        scale = np.max(np.abs(xb), axis=1, keepdims=True)
+        yb = y[s:s + block]
+        np.divide(xb, scale, out=yb)
+        yb /= np.linalg.norm(yb, axis=1, keepdims=True)
     return y
 
 
@@ -41,6 +48,8 @@ class Space:
     unit:   n×d float32 unit rows (the same object as ``x`` when normalized).
     pairs:  optional n×d float32 partner of each row (for alignment), same treatment as ``x``.
     labels: optional length-n array of labels.
+    backend: the :mod:`embeval.compute` back end for O(n²) work (None: NumPy on the CPU).
+    plan:   a :class:`~embeval.diagnostics.scale.ScalePlan` (None: every diagnostic exact).
     """
 
     x: np.ndarray
@@ -50,19 +59,24 @@ class Space:
     labels: np.ndarray | None = None
     seed: int = 0
     progress: Progress = NULL
+    backend: Any = None
+    plan: Any = None
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _knn_q: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _codes: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, x, *, normalize: bool = True, pairs=None, labels=None, seed: int = 0,
-              progress: Progress = NULL) -> Space:
+              progress: Progress = NULL, inplace: bool = False, backend: Any = None) -> Space:
+        """``inplace``: the caller gives up ``x``; with ``normalize`` it is normalised in place
+        (one float32 copy of the vectors instead of two)."""
         x = np.asarray(x, dtype=np.float32)
-        unit = l2_normalize(x)
+        unit = l2_normalize(x, inplace=inplace and normalize)
         if pairs is not None:
             pairs = l2_normalize(pairs) if normalize else np.asarray(pairs, dtype=np.float32)
         return cls(x=unit if normalize else x, unit=unit, normalized=normalize, pairs=pairs,
                    labels=None if labels is None else np.asarray(labels), seed=seed,
-                   progress=progress)
+                   progress=progress, backend=backend)
 
     @property
     def n(self) -> int:
@@ -87,11 +101,30 @@ class Space:
         return self._knn
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine k nearest *other* rows (sims, idx), computed once for the largest k asked."""
-        from embeval.index.knn import knn_self
+        """Cosine k nearest *other* rows of every row (sims, idx), computed once for the largest k
+        asked. Ties: similarity, then row ascending, so the top k never depends on the largest k."""
+        from embeval.compute import knn
 
         if self._knn is None or self._knn[1].shape[1] < k:
-            with self.progress.task(f"kNN search (k={k})", total=None):
-                self._knn = knn_self(self.unit, k)
+            self._knn = knn(self.unit, k, backend=self.backend, progress=self.progress)
         sims, idx = self._knn
         return sims[:, :k], idx[:, :k]
+
+    @property
+    def knn_queries(self) -> np.ndarray | None:
+        """Rows the kNN diagnostics are estimated on (None: every row, exact)."""
+        return None if self.plan is None else self.plan.knn_queries
+
+    def knn_rows(self, k: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """(rows, sims, idx): the k nearest other rows (among all n) of the plan's query subset,
+        or of every row (rows None) when the run is exact or the full graph exists anyway."""
+        from embeval.compute import knn
+
+        q = self.knn_queries
+        if q is None or (self._knn is not None and self._knn[1].shape[1] >= k):
+            sims, idx = self.knn(k)
+            return None, sims, idx
+        if self._knn_q is None or self._knn_q[1].shape[1] < k:
+            self._knn_q = knn(self.unit, k, queries=q, backend=self.backend, progress=self.progress)
+        sims, idx = self._knn_q
+        return q, sims[:, :k], idx[:, :k]

@@ -181,8 +181,11 @@ class _FlatIndex(_Index):
 
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
     block_elements: int = 1 << 24
+    backend: Any = field(default=None, repr=False)
 
     def _raw(self, q: np.ndarray, k: int, task: Task | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if self.backend is not None and self.backend.name != "numpy":
+            return self._raw_backend(q, k, task)
         faiss = _faiss()
         nq, n = q.shape[0], self.ntotal
         scores = np.empty((nq, k), dtype=np.float32)
@@ -202,6 +205,19 @@ class _FlatIndex(_Index):
                     task.advance((e - s) * block.shape[1] / n)
             heap.reorder()
         return scores, idx
+
+
+    def _raw_backend(self, q: np.ndarray, k: int, task: Task | None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k on the compute back end (torch on a GPU): tie-exact already."""
+        from embeval.compute import search
+
+        class _Relay(Progress):  # the driver's progress lands on this search's own task
+            def task(self, description, total):
+                from contextlib import nullcontext
+
+                return nullcontext(task if task is not None else Task())
+
+        return search(q, self.vectors, k, backend=self.backend, progress=_Relay())
 
 
 @dataclass
@@ -232,11 +248,12 @@ def _order_rows(scores: np.ndarray, idx: np.ndarray) -> None:
 
 
 def build_index(kind: str, vectors: np.ndarray, *, seed: int = 0, threads: int | None = None,
-                **params: Any) -> SearchIndex:
+                backend: Any = None, **params: Any) -> SearchIndex:
     """Index ``vectors`` (n×d float32; unit rows for cosine) for inner-product top-k search.
 
     ``params`` are the kind's parameters (see the module docstring); ``threads`` sets FAISS's
-    OpenMP threads for the process.
+    OpenMP threads for the process; ``backend``: an :mod:`embeval.compute` back end for the flat
+    index's products (None: NumPy's BLAS on the CPU; a torch back end runs them on its device).
     """
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
@@ -245,7 +262,7 @@ def build_index(kind: str, vectors: np.ndarray, *, seed: int = 0, threads: int |
     p = resolve_params(kind, n, params)
     set_threads(threads)
     if kind == "flat":
-        return _FlatIndex(kind=kind, exact=True, params=p, d=d, ntotal=n, vectors=x)
+        return _FlatIndex(kind=kind, exact=True, params=p, d=d, ntotal=n, vectors=x, backend=backend)
     faiss = _faiss()
     ip = faiss.METRIC_INNER_PRODUCT
     if kind == "hnsw":

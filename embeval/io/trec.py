@@ -68,9 +68,9 @@ def write_run(
 def read_run(path: str | os.PathLike) -> Run:
     """``{qid: {docid: score}}`` from a 6-column TREC run; a one-line InputError naming the line for
     a wrong column count, a score that is not a finite number, or a document listed twice for a query."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "no such run file")
+    from embeval.io.paths import require_file
+
+    p = require_file(path, what="run file", allow_empty=True)  # a FIFO or a link loop is named, not "no such"
     run: Run = {}
     for lineno, line in iter_lines(p):
         parts = line.split()

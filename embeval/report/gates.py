@@ -137,6 +137,15 @@ def known_metrics(families: str | tuple[str, ...] | None) -> list[str]:
     return sorted({n for d in all_diagnostics(families) for n in d.output_names})
 
 
+# Families a command can report beyond those its --metric draws from (gap --drift adds the drift family).
+EXTRA_GATE_FAMILIES = {"gap": ("drift",)}
+
+
+def command_families(command: str, families: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every family whose outputs ``command`` can report (for checking gates before any work)."""
+    return (*(families or (command,)), *EXTRA_GATE_FAMILIES.get(command, ()))
+
+
 def check_known(gates: list[Gate], families: str | tuple[str, ...] | None, where: str = "this command") -> None:
     """Refuse, before any computation, a gate on a metric the command can never report."""
     from embeval.diagnostics.registry import all_diagnostics

@@ -165,3 +165,79 @@ def test_cli_gives_exit_0_or_2_never_a_traceback(name, cli):
                 assert res.stderr == "", res.stderr
 
     fuzz()
+
+
+def _trec_run_loader():
+    from embeval.io.trec import read_run
+
+    return read_run
+
+
+TREC_RUN = "".join(f"q{i} Q0 d{j} {j + 1} {1.0 - j / 10} tag\n" for i in range(3) for j in range(4)).encode()
+
+
+def test_trec_run_reader_raises_only_typed_errors():
+    loader = _trec_run_loader()
+    _run(loader, ".run", TREC_RUN)
+
+    @FUZZ
+    @given(hostile_bytes(TREC_RUN))
+    def fuzz(payload):
+        _run(loader, ".run", payload)
+
+    fuzz()
+
+
+FAISS_FUZZ = r'''
+import random, resource, sys
+import numpy as np, faiss
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a corrupt header must not eat the machine
+from embeval.errors import EmbevalError
+from embeval.io.sources import load_source
+x = np.random.default_rng(0).standard_normal((10, 4)).astype("f4")
+seeds = {}
+for kind in ("flat", "idmap", "hnsw", "ivf"):
+    if kind == "flat":
+        idx = faiss.IndexFlatIP(4)
+    elif kind == "idmap":
+        idx = faiss.IndexIDMap(faiss.IndexFlatIP(4))
+    elif kind == "hnsw":
+        idx = faiss.IndexHNSWFlat(4, 8)
+    else:
+        idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(4), 4, 2)
+        idx.cp.min_points_per_centroid = 1
+        idx.train(x)
+    idx.add_with_ids(x, np.arange(10) * 7) if kind == "idmap" else idx.add(x)
+    faiss.write_index(idx, "v.faiss")
+    seeds[kind] = open("v.faiss", "rb").read()
+r = random.Random(0)
+for i in range(int(sys.argv[1])):
+    data = bytearray(seeds[r.choice(sorted(seeds))])
+    op = r.choice(("trunc", "mut", "rand"))
+    if op == "trunc":
+        data = data[: r.randrange(len(data))]
+    elif op == "mut":
+        for _ in range(r.randint(1, 6)):
+            data[r.randrange(len(data))] = r.randrange(256)
+    else:
+        data = bytearray(r.randbytes(r.randint(1, 300)))
+    open("f.faiss", "wb").write(bytes(data))
+    try:
+        load_source("f.faiss")
+    except EmbevalError:
+        pass
+print("ok")
+'''
+
+
+def test_faiss_index_reader_raises_only_typed_errors(tmp_path):
+    """FAISS parses index files in C++: fuzzed in a child process (a crash would be a signal exit,
+    not a failed assertion here), under a 3 GiB address-space limit."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("faiss")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    res = subprocess.run([sys.executable, "-c", FAISS_FUZZ, "300"], cwd=tmp_path, capture_output=True, text=True,
+                         env=env, timeout=300, check=False)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]

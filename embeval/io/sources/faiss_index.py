@@ -30,6 +30,9 @@ def read_faiss(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> Sou
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
         raise InputError(s.shown, f"not a readable FAISS index: {first}") from None
+    except MemoryError:  # std::bad_alloc: a corrupt header claiming more than there is
+        raise InputError(s.shown, "not a readable FAISS index: it claims more memory than there is "
+                                  "(truncated or corrupt?)") from None
     ids = None
     wrapper = index  # keeps the IDMap (owner of the inner index) alive while the inner one is read
     outer = type(index).__name__
@@ -43,17 +46,21 @@ def read_faiss(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> Sou
             f"{kind} stores compressed codes, so its vectors cannot be read back exactly; "
             "readable: " + ", ".join(EXACT) + " (optionally inside IndexIDMap)",
         )
-    if isinstance(index, faiss.IndexIVF):
-        index.make_direct_map()
     n, d = index.ntotal, index.d
     if n == 0:
         raise InputError(s.shown, "the index holds no vectors")
-    out = np.empty((n, d), dtype=np.float32)
-    with progress.task(f"reading {s.shown}", total=n) as task:
-        for start in range(0, n, BATCH_ROWS):
-            stop = min(n, start + BATCH_ROWS)
-            out[start:stop] = index.reconstruct_n(start, stop - start)
-            task.advance(stop - start)
+    try:  # a corrupt file can parse and still fail here (ids out of range, sizes that do not fit)
+        if isinstance(index, faiss.IndexIVF):
+            index.make_direct_map()
+        out = np.empty((n, d), dtype=np.float32)
+        with progress.task(f"reading {s.shown}", total=n) as task:
+            for start in range(0, n, BATCH_ROWS):
+                stop = min(n, start + BATCH_ROWS)
+                out[start:stop] = index.reconstruct_n(start, stop - start)
+                task.advance(stop - start)
+    except (RuntimeError, MemoryError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise InputError(s.shown, f"not a readable FAISS index (corrupt?): {first}") from None
     metric = {faiss.METRIC_L2: "L2", faiss.METRIC_INNER_PRODUCT: "inner_product"}.get(
         index.metric_type, str(index.metric_type)
     )

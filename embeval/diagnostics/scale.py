@@ -1,0 +1,161 @@
+"""Budgets for O(n²) work: estimate the cost of the exact diagnostics from n, d and the device
+before any of it starts, and above the budget switch each O(n²) diagnostic to its estimated form.
+
+Estimated forms (each result then carries ``exact: false`` and its sample size in ``params``):
+
+- pair means (``uniformity``, ``mam`` pairwise): ``pair_sample`` random pairs i≠j (seeded, drawn
+  with replacement, streamed in blocks: memory flat in the sample size), with a 95% CI;
+- kNN diagnostics (``mam`` nn, ``intrinsic_dim``, ``knn_label_agreement``, ``knn_accuracy``): the
+  exact neighbours of a seeded subset of ``knn_queries`` rows searched against *all* n rows; the
+  per-row quantities are then exact and only their mean is sampled (95% CI where it is a mean);
+- ``hubness``: k-occurrence needs every row's neighbours, so it is computed on a seeded subset of
+  ``hub_rows`` rows with the kNN graph *within the subset* (hubness grows with n, so this
+  understates it for the full set; the note says so).
+
+The cost model (:func:`embeval.compute.estimate_seconds`) times one tile on the chosen back end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+DEFAULT_BUDGET = 120.0  # seconds of O(n²) work a default run may start
+PAIR_SAMPLE = 1_000_000  # sampled pairs for a pair mean in estimated form
+MIN_KNN_QUERIES = 1000
+# Shares of the budget planned for the kNN queries and the hubness subset; the rest is headroom for
+# the sampled pairs, the O(n·d) diagnostics, loading, and a busy machine (the cost model times one
+# tile, so a machine shared with other work runs slower than it estimated).
+KNN_SHARE = 0.3
+HUB_SHARE = 0.15
+MIN_HUB_ROWS = 2000
+PAIR_SUM = ("uniformity",)
+KNN = ("mam", "hubness", "intrinsic_dim", "knn_label_agreement", "knn_accuracy")
+
+
+def pessimistic_seconds_per_pair(d: int) -> float:
+    """An upper bound on the cost of one pair on any machine embeval runs on (no measurement):
+    2d flops at 5 GFLOPS plus 20 ns of elementwise work."""
+    return 2.0 * d / 5e9 + 2e-8
+
+
+@dataclass
+class ScalePlan:
+    """What the O(n²) diagnostics of one run do. ``exact``: every one runs exact; otherwise the
+    sizes of the estimated forms (module docstring). ``estimate_s``: estimated seconds of the
+    exact O(n²) work (None when it is clearly small and was not measured)."""
+
+    n: int
+    d: int
+    device: str = "cpu"
+    budget: float | None = DEFAULT_BUDGET
+    exact: bool = True
+    estimate_s: float | None = None
+    pair_sample: int = 0
+    knn_queries: np.ndarray | None = None
+    hub_rows: np.ndarray | None = None
+    estimated: list[str] = field(default_factory=list)
+
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"device": self.device, "exact": self.exact}
+        if self.budget is not None:
+            out["budget_s"] = self.budget
+        if self.estimate_s is not None:
+            out["exact_estimate_s"] = round(self.estimate_s, 1)
+        return out
+
+    def note(self) -> str | None:
+        if self.exact:
+            return None
+        est = f"≈{_duration(self.estimate_s)}" if self.estimate_s is not None else "too long"
+        parts = []
+        if self.pair_sample:
+            parts.append(f"pair means from {self.pair_sample:,} sampled pairs with 95% CI")
+        if self.knn_queries is not None:
+            parts.append(f"kNN diagnostics on {len(self.knn_queries):,} seeded query rows against all "
+                         f"{self.n:,} rows")
+        if self.hub_rows is not None:
+            parts.append(f"hubness within a seeded subset of {len(self.hub_rows):,} rows (understates "
+                         "hubness of the full set)")
+        return (f"estimated (exact: false): {', '.join(self.estimated)} — the exact O(n²) work would take "
+                f"{est} on {self.device}, over the {self.budget:g} s budget; " + "; ".join(parts)
+                + ". Ask for exact values with exact=True (CLI: --exact) or a larger budget.")
+
+
+def _duration(s: float | None) -> str:
+    if s is None:
+        return "?"
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _pair_sum(name: str, params: dict) -> bool:
+    """Does this diagnostic run an exact pair sum (rather than a kNN pass or O(n·d) work)?"""
+    return (name == "uniformity" and not params.get("sample")) or (name == "mam" and params.get("mode") == "pairwise")
+
+
+def plan_geometry(n: int, d: int, chosen: list[tuple[str, dict]], *, backend=None, device: str = "cpu",
+                  budget: float | None = DEFAULT_BUDGET, exact: bool = False, seed: int = 0,
+                  full_knn: bool = False) -> ScalePlan:
+    """Plan the O(n²) work of a geometry run. ``chosen``: (diagnostic name, params) pairs;
+    ``full_knn``: something else (the item table) needs every row's neighbours anyway."""
+    plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True)
+    names = {name for name, _ in chosen}
+    pairsum_count = sum(1 for name, p in chosen if _pair_sum(name, p))
+    knn_needed = full_knn or any(name in KNN and not (name == "mam" and p.get("mode") == "pairwise")
+                                 for name, p in chosen)
+    pairs = pairsum_count * n * (n - 1) / 2 + (n * n if knn_needed else 0)
+    if pairs == 0 or budget is None:
+        return plan
+    if exact or pairs * pessimistic_seconds_per_pair(d) <= budget:
+        if exact and pairs * pessimistic_seconds_per_pair(d) > budget:
+            plan.estimate_s = _estimate(pairsum_count, knn_needed, n, d, backend)
+        return plan
+    plan.estimate_s = _estimate(pairsum_count, knn_needed, n, d, backend)
+    if plan.estimate_s <= budget:
+        return plan
+    from embeval.compute import estimate_seconds
+
+    plan.exact = False
+    rng = np.random.default_rng(seed)
+    if pairsum_count:
+        plan.pair_sample = PAIR_SAMPLE
+        plan.estimated += [name for name, p in chosen if _pair_sum(name, p)]
+    if knn_needed and not full_knn:
+        per_pair = estimate_seconds("topk", 1, d, backend)
+        q = int(min(n, max(MIN_KNN_QUERIES, KNN_SHARE * budget / (per_pair * n))))
+        if q < n:
+            plan.knn_queries = np.sort(rng.choice(n, size=q, replace=False))
+        if "hubness" in names:
+            h = int(min(n, max(MIN_HUB_ROWS, math.sqrt(HUB_SHARE * budget / per_pair))))
+            if h < n:
+                plan.hub_rows = np.sort(rng.choice(n, size=h, replace=False))
+        plan.estimated += [name for name, p in chosen if name in KNN and name not in plan.estimated
+                           and not (name == "mam" and p.get("mode") == "pairwise")
+                           and (plan.knn_queries is not None or (name == "hubness" and plan.hub_rows is not None))]
+    if not plan.estimated:
+        plan.exact = True
+    return plan
+
+
+def _estimate(pairsum_count: int, knn_needed: bool, n: int, d: int, backend) -> float:
+    from embeval.compute import estimate_seconds
+
+    total = estimate_seconds("pair_sum", pairsum_count * n * (n - 1) / 2, d, backend) if pairsum_count else 0.0
+    if knn_needed:
+        total += estimate_seconds("topk", float(n) * n, d, backend)
+    return total
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high): 95% normal-theory interval of the mean of ``values``."""
+    v = np.asarray(values, dtype=np.float64)
+    m = float(v.mean())
+    half = 1.96 * float(v.std(ddof=1)) / math.sqrt(len(v)) if len(v) > 1 else math.inf
+    return m, m - half, m + half
