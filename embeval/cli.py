@@ -146,18 +146,74 @@ def _warnings_as_lines() -> None:
         warnings.showwarning = show
 
 
+# Path roles ------------------------------------------------------------------------------
+# Every option or argument that names a file says what it is, as extra metadata in its Annotated
+# type (Typer ignores metadata that is not its own): IN (read), OUT (written), or Place (a folder or
+# other path the command handles itself, with the reason). ``boundary`` collects them from the
+# command's signature and checks every OUT against every IN and every other OUT before the command
+# runs, so a new flag is checked by being declared; tests/test_path_roles.py fails on a path
+# option without a role.
+
+
+@dataclass(frozen=True)
+class PathRole:
+    role: str  # "input", "output" or "place"
+    why: str = ""
+
+
+IN = PathRole("input")
+OUT = PathRole("output")
+
+
+def Place(why: str) -> PathRole:  # noqa: N802 (reads as a marker, like IN and OUT)
+    """A path that is neither a file read nor a file written by the command (a folder, a cache)."""
+    return PathRole("place", why)
+
+
+def path_roles(fn: Callable[..., Any]) -> dict[str, tuple[str, PathRole]]:
+    """Parameter name -> (flag or argument name, role), from the command's declared options."""
+    table = _flag_table(fn)
+    roles = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, PathRole):
+                roles[name] = (table.get(name, name.upper()), meta)
+    return roles
+
+
+def _check_declared_paths(roles: dict[str, tuple[str, PathRole]], kwargs: dict[str, Any]) -> None:
+    """Before any work: every OUT is writable, not an IN (nor a link to one), and no two OUTs are
+    the same file (see :func:`embeval.io.outputs.check_outputs`)."""
+    inputs: list[Any] = []
+    outputs: dict[str, Any] = {}
+    for name, (flag, role) in roles.items():
+        value = kwargs.get(name)
+        if value is None:
+            continue
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if role.role == "input":
+            inputs += values
+        elif role.role == "output":
+            for v in values:
+                outputs[flag] = v
+    if outputs:
+        from embeval.io.outputs import check_outputs
+
+        check_outputs(outputs, inputs)
+
+
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="stdout format.")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help=(
     "Write the report here (format from the suffix: .json .csv .md .html), atomically."
-))]
+)), OUT]
 FailIfOpt = Annotated[list[str] | None, typer.Option("--fail-if", help=(
     "Gate 'METRIC OP NUMBER' (OP: < <= > >= ==), e.g. 'ndcg@10 < 0.6' or 'uniformity(t=2) > -2'; exit 1 if it "
     "holds. Repeatable."
 ), rich_help_panel="CI")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help=(
     "Write the gates as JUnit XML here (one test case per gate), for CI systems."
-), rich_help_panel="CI")]
+), rich_help_panel="CI"), OUT]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice (sampling, folds).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 IdColOpt = Annotated[str, typer.Option("--id-col", help="Id column/field/array name.")]
@@ -165,7 +221,7 @@ VecColOpt = Annotated[str, typer.Option("--vector-col", help="Vector column/fiel
 ModelOpt = Annotated[str | None, typer.Option("--model", help=(
     "Inputs are texts: encode them with this sentence-transformers model (name, local path, or 'default' = "
     "all-MiniLM-L6-v2, offline)."
-), rich_help_panel="Encoding")]
+), rich_help_panel="Encoding"), IN]
 TextColOpt = Annotated[str, typer.Option("--text-col", help=(
     "Text column of .jsonl/.csv/.tsv/.parquet text inputs."
 ), rich_help_panel="Encoding")]
@@ -195,14 +251,14 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help=(
 ), rich_help_panel="Encoding")]
 CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help=(
     "Embedding cache folder."
-), rich_help_panel="Encoding")]
+), rich_help_panel="Encoding"), Place("the embedding cache folder (checked by the cache)")]
 ClusterOpt = Annotated[str | None, typer.Option("--cluster", help=(
     "Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 (default: $EMBEVAL_CLUSTER). "
     "Inputs may be a folder or glob of shards. Needs pip install 'embeval\\[dask]'."
 ), rich_help_panel="Scale out")]
 MtebOutOpt = Annotated[Path | None, typer.Option("--mteb-out", help=(
     "Also write the scores as an MTEB task result (.json; main_score = nDCG@10 for retrieval, Spearman for pairs)."
-), rich_help_panel="Interop")]
+), rich_help_panel="Interop"), OUT]
 MtebTaskOpt = Annotated[str | None, typer.Option("--mteb-task", help=(
     "task_name in the --mteb-out file (default: the dataset's folder or file name)."
 ), rich_help_panel="Interop")]
@@ -292,7 +348,7 @@ def encoding_options(*, model_default: str | None = None, query_prompt: bool = T
     ``--model`` is not given: the inputs are embeddings). ``query_prompt``: whether the command
     encodes queries at all."""
     model_opt: Any = ModelOpt if model_default is None else Annotated[str, typer.Option(
-        "--model", help="sentence-transformers name, local path, or 'default'.", rich_help_panel="Encoding")]
+        "--model", help="sentence-transformers name, local path, or 'default'.", rich_help_panel="Encoding"), IN]
     params = [_param("model", model_opt, model_default), _param("batch_size", BatchOpt, 32),
               _param("max_seq_length", MaxLenOpt, None)]
     if query_prompt:
@@ -363,13 +419,12 @@ class Output:
     def emit(self, report: Any) -> None:
         emit(report, fmt=self.fmt, output=self.output, gates=self.gates, junit=self.junit, out_fmt=self.out_fmt)
 
-    def check(self, families: str | tuple[str, ...], inputs: list, outputs: dict | None = None) -> None:
-        """Before any work: the gates name metrics this command can compute, and no output is an
-        input or another output (see :func:`embeval.io.outputs.check_outputs`)."""
+    def check(self, families: str | tuple[str, ...]) -> None:
+        """Before any work: the gates name metrics this command can compute. (The paths were
+        checked by ``boundary`` from the command's IN/OUT declarations.)"""
         from embeval.report.gates import check_known
 
         check_known(self.gates, families)
-        _check_paths(inputs, {"--output": self.output, **(outputs or {}), "--junit": self.junit})
 
 
 def _output(fmt: Format, output: Path | None, fail_if: list[str] | None, junit: Path | None) -> Output:
@@ -431,13 +486,18 @@ def _pipe_closed() -> None:
 
 def boundary(fn):
     """The one place exceptions become exit codes: EmbevalError → one line, exit 2; a closed
-    pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code)."""
+    pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code).
+    Every command goes through it, so it is also where the declared paths (IN/OUT) are checked,
+    before the command's own code runs."""
+
+    roles = path_roles(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from embeval.errors import EmbevalError
 
         try:
+            _check_declared_paths(roles, kwargs)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
@@ -690,14 +750,14 @@ def geometry_cmd(
     file: Annotated[str, typer.Argument(help=(
         "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
         "postgresql://, hf-disk://, faiss://)."
-    ))],
+    )), IN],
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
         "Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See "
         "'embeval metrics'."
     ))] = None,
     pairs: Annotated[str | None, typer.Option("--pairs", help=(
         "Row-aligned partner embeddings (for alignment)."
-    ))] = None,
+    )), IN] = None,
     sample: Annotated[int, typer.Option("--sample", help=(
         "Estimate uniformity from N random pairs (with a 95% CI) instead of exactly."
     ))] = 0,
@@ -710,14 +770,14 @@ def geometry_cmd(
     labels: Annotated[Path | None, typer.Option("--labels", help=(
         "Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; "
         ".npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis."
-    ))] = None,
+    )), IN] = None,
     label_col: Annotated[str | None, typer.Option("--label-col", help=(
         "Label column of the embeddings file (or, with --labels, of the label file)."
     ))] = None,
     items: Annotated[Path | None, typer.Option("--items", help=(
         "Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags "
         "hub/antihub/near_duplicate/label_suspect."
-    ))] = None,
+    )), OUT] = None,
     items_k: Annotated[int, typer.Option("--items-k", help="Neighbours for the per-item table.")] = 10,
     near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help=(
         "Flag near_duplicate when the cosine to the nearest other row is at least this."
@@ -744,7 +804,7 @@ def geometry_cmd(
                   if v != d]
         if unused:
             _warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect without --items")
-    out.check(("geometry", "labels"), [file, pairs, labels], {"--items": items})
+    out.check(("geometry", "labels"))
     from embeval.api import geometry_report
 
     report = geometry_report(
@@ -768,10 +828,10 @@ def geometry_cmd(
 def encode_cmd(
     file: Annotated[Path, typer.Argument(help=(
         "Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus)."
-    ))],
+    )), IN],
     output: Annotated[Path, typer.Option("--output", "-o", help=(
         "Where to write: .npy .npz .parquet .csv .tsv .jsonl (ids kept except in .npy)."
-    ))],
+    )), OUT],
     role: Annotated[Role, typer.Option("--role", help="Which prompt to prepend.")] = Role.document,
     text_col: TextColOpt = "text",
     id_col: IdColOpt = "id",
@@ -785,7 +845,6 @@ def encode_cmd(
 
     from embeval.api import encode_file
 
-    _check_paths([file], {"--output": output})
     encoder = replace(compute.encoder(encoder), normalize=normalize)
     n, d = encode_file(file, output, encoder=encoder, role=role.value, text_col=text_col, id_col=id_col,
                        progress=_progress(quiet))
@@ -802,7 +861,7 @@ def pairs_cmd(
     file: Annotated[Path, typer.Argument(help=(
         "Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file "
         "(sts-test.csv)."
-    ))],
+    )), IN],
     layout: Annotated[Layout, typer.Option("--layout", help=(
         "columns (named columns), stsb (STS Benchmark release: tab-separated, no header, score in field 5, "
         "sentences in 6 and 7) or auto (tell from the file)."
@@ -827,7 +886,7 @@ def pairs_cmd(
     check_mteb_path(mteb_out)
     from embeval.api import pairs_report
 
-    out.check("pairs", [file])
+    out.check("pairs")
     report = pairs_report(file, encoder=compute.encoder(encoder), layout=layout.value, text_a_col=text_a_col,
                           text_b_col=text_b_col,
                           score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
@@ -843,16 +902,16 @@ def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
         "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
         "--queries/--corpus/--qrels."
-    ))] = None,
+    )), IN] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
     queries: Annotated[str | None, typer.Option("--queries", help=(
         "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl, .faiss, or a source URI); ids from the id "
         "column/array."
-    ))] = None,
-    corpus: Annotated[str | None, typer.Option("--corpus", help="Document embeddings, same formats.")] = None,
+    )), IN] = None,
+    corpus: Annotated[str | None, typer.Option("--corpus", help="Document embeddings, same formats."), IN] = None,
     qrels: Annotated[Path | None, typer.Option("--qrels", help=(
         "Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant."
-    ))] = None,
+    )), IN] = None,
     k: Annotated[str, typer.Option("--k", help=(
         "Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated."
     ))] = "1,10,100",
@@ -876,14 +935,14 @@ def retrieval_cmd(
     ))] = False,
     roc: Annotated[Path | None, typer.Option("--roc", help=(
         "Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png."
-    ))] = None,
+    )), OUT] = None,
     run_out: Annotated[Path | None, typer.Option("--run", help=(
         "Write the ranked top-K of every scored query as a TREC run file (qid Q0 docid rank score tag)."
-    ), rich_help_panel="Interop")] = None,
+    ), rich_help_panel="Interop"), OUT] = None,
     run_in: Annotated[Path | None, typer.Option("--run-in", help=(
         "Evaluate an existing TREC run (BM25, a reranker...) against --qrels instead of vectors: ranking "
         "metrics, as trec_eval."
-    ), rich_help_panel="Interop")] = None,
+    ), rich_help_panel="Interop"), IN] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
@@ -902,7 +961,7 @@ def retrieval_cmd(
     from embeval.errors import UsageError
     from embeval.io.mteb import check_mteb_path
 
-    out.check("retrieval", [data, queries, corpus, qrels], {"--roc": roc})
+    out.check("retrieval")
     check_mteb_path(mteb_out)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
               "nlist": nlist, "nprobe": nprobe}
@@ -976,10 +1035,10 @@ def gap_cmd(
     a: Annotated[str, typer.Argument(help=(
         "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
         "[1] (the 'Mind the Gap' layout)."
-    ))],
+    )), IN],
     b: Annotated[str | None, typer.Argument(help=(
         "Set B: an embedding file (texts with --model); omit when A holds both sets."
-    ))] = None,
+    )), IN] = None,
     paired: Annotated[bool, typer.Option("--paired", help=(
         "Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A "
         "retrieval, and gap_shift."
@@ -996,14 +1055,14 @@ def gap_cmd(
     ))] = None,
     export_gap: Annotated[Path | None, typer.Option("--export-gap", help=(
         "Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json)."
-    ))] = None,
+    )), OUT] = None,
     name_a: Annotated[str | None, typer.Option("--name-a", help=(
         "Name of set A in notes, pictures and reports (e.g. images; default: its file name)."
     ))] = None,
     name_b: Annotated[str | None, typer.Option("--name-b", help="Name of set B (e.g. captions).")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help=(
         "Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf)."
-    ))] = None,
+    )), OUT] = None,
     drift: Annotated[bool, typer.Option("--drift", help=(
         "Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test "
         "(c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'."
@@ -1029,7 +1088,7 @@ def gap_cmd(
     from embeval.report.gates import command_families
     from embeval.report.plots import check_plot_path, gap_figure
 
-    out.check(command_families("gap"), [a, b], {"--export-gap": export_gap, "--plot": plot})
+    out.check(command_families("gap"))
     if cluster is not None and export_gap is not None:
         from embeval.errors import UsageError
 
@@ -1067,7 +1126,7 @@ def compare_cmd(
         "embeval JSON reports (--output X.json, or report.json of embeval run) or MTEB task results: BASELINE "
         "CURRENT compares two; "
         "three or more (or one batch report with several models) are ranked. The first is the baseline."
-    ), show_default=False)],
+    ), show_default=False), IN],
     fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(
         "'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to "
         "the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired "
@@ -1095,7 +1154,7 @@ def compare_cmd(
     ))] = CompareFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help=(
         "Write the comparison here (.json .csv .md .tex .html), atomically."
-    ))] = None,
+    )), OUT] = None,
 ) -> None:
     """Compare reports metric by metric. Two: old, new, delta, relative change, and for per-query
     metrics a paired bootstrap CI and sign-flip p-value of the delta. Three or more (or the models
@@ -1121,7 +1180,6 @@ def compare_cmd(
         if not out_fmt:
             raise UsageError(f"--output {output}: use .json, .csv, .md, .tex or .html, or pass --format")
     _check_junit(junit)
-    _check_paths(reports, {"--output": output, "--junit": junit})
     from embeval.options import check_options
 
     check_options(seed=seed, confidence=confidence, n_boot=n_boot)
@@ -1151,11 +1209,11 @@ def compare_cmd(
 def run_cmd(
     config: Annotated[Path, typer.Argument(help=_lit(
         "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."
-    ))],
+    )), IN],
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help=(
         "Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else "
         "./embeval-report)."
-    ))] = None,
+    )), Place("a folder: its report files are checked against the config's inputs by the command")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help=(
         "Stop at the first item that errors or fails a gate (the rest are marked skipped)."
     ))] = False,
@@ -1243,7 +1301,7 @@ app.add_typer(cache_app, name="cache")
 CacheModelOpt = Annotated[str | None, typer.Option("--model", help=(
     "Only the cache files of this model (its name as given to --model, its folder, or a folder with the same "
     "weights)."
-))]
+)), IN]
 
 
 def _cache_entries(model, cache_dir):

@@ -575,3 +575,44 @@ CASES += [
     Case("X_labels_extra_field", many(A, text("l.csv", "label\na,b\nb\n" + "a\nb\n" * 9)),
          ["geometry", "a.npy", "--labels", "l.csv", "-q"], 2, ["ragged rows"]),
 ]
+
+# The review of main (P1-1): outputs the up-front check missed (--run, --run-in, --mteb-out).
+
+
+def _qrels_copy(name):
+    return lambda t: (t / name).write_text(Path(QRELS).read_text())
+
+
+def _unchanged_qrels(name):
+    def check(t, out, err):
+        assert (t / name).read_text() == Path(QRELS).read_text(), f"{name} was changed"
+    return check
+
+
+def _trec_run(t: Path) -> None:
+    lines = [f"{q} Q0 {d} 1 1.0 bm25" for q, d, _ in (ln.split("\t") for ln in Path(QRELS).read_text().splitlines()[1:6])]
+    (t / "run.trec").write_text("\n".join(lines) + "\n")
+
+
+CASES += [
+    Case("D12_run_is_qrels", _qrels_copy("q.tsv"), ["retrieval", *RETR, "--qrels", "q.tsv", "--run", "q.tsv", "-q"],
+         2, ["--run", "the input"], check=_unchanged_qrels("q.tsv")),
+    Case("D12_output_is_run_in", _trec_run,
+         ["retrieval", "--qrels", QRELS, "--run-in", "run.trec", "-o", "run.trec", "-f", "json", "-q"], 2,
+         ["--output", "the input"], check=lambda t, o, e: (t / "run.trec").read_text().endswith("bm25\n")),
+    Case("D12_mteb_out_is_output", lambda t: None,
+         ["retrieval", *RETR, "--qrels", QRELS, "--mteb-out", "same.json", "-o", "same.json", "-q"], 2,
+         ["same file as"], absent=["same.json"]),
+    Case("D12_run_is_output", lambda t: None,
+         ["retrieval", *RETR, "--qrels", QRELS, "--run", "x.txt", "-o", "x.txt", "-f", "csv", "-q"], 2,
+         ["same file as"], absent=["x.txt"]),
+    Case("D12_run_is_junit", lambda t: None,
+         ["retrieval", *RETR, "--qrels", QRELS, "--run", "j.trec", "--junit", "j.trec", "-q"], 2,
+         ["same file as"], absent=["j.trec"]),
+    Case("D12_mteb_out_is_qrels", _qrels_copy("q3.json"),
+         ["retrieval", *RETR, "--qrels", "q3.json", "--mteb-out", "q3.json", "-q"], 2, ["--mteb-out", "the input"],
+         check=_unchanged_qrels("q3.json")),
+    Case("D12_pairs_mteb_out_is_input", text("p.csv", "text_a,text_b,score\na,b,1\nc,d,2\ne,f,3\n"),
+         ["pairs", "p.csv", "--model", "mock", "--mteb-out", "p.csv", "-q"], 2, ["--mteb-out", "the input"],
+         check=lambda t, o, e: (t / "p.csv").read_text().startswith("text_a,text_b,score\n")),
+]
