@@ -165,7 +165,7 @@ IN = PathRole("input")
 OUT = PathRole("output")
 
 
-def Place(why: str) -> PathRole:  # noqa: N802 (reads as a marker, like IN and OUT)
+def Place(why: str) -> PathRole:
     """A path that is neither a file read nor a file written by the command (a folder, a cache)."""
     return PathRole("place", why)
 

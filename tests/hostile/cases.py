@@ -590,7 +590,8 @@ def _unchanged_qrels(name):
 
 
 def _trec_run(t: Path) -> None:
-    lines = [f"{q} Q0 {d} 1 1.0 bm25" for q, d, _ in (ln.split("\t") for ln in Path(QRELS).read_text().splitlines()[1:6])]
+    rows = (ln.split("\t") for ln in Path(QRELS).read_text().splitlines()[1:6])
+    lines = [f"{q} Q0 {d} 1 1.0 bm25" for q, d, _ in rows]
     (t / "run.trec").write_text("\n".join(lines) + "\n")
 
 
