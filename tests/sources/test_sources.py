@@ -306,6 +306,28 @@ def test_hf_parquet_folder_streams(hf_dirs, vecs):
     assert arrow.describe()["format"] == "arrow"
 
 
+def test_hf_part_files_report_as_json(cli, hf_dirs, vecs, tmp_path):
+    """A folder of part-0.parquet, part-1.parquet (the review's P1-2): the split the datasets library
+    names is a NamedSplit, which once reached the JSON report and crashed it (exit 3)."""
+    v, ids, labels = vecs
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, rows in enumerate((slice(0, N // 2), slice(N // 2, N))):
+        pd.DataFrame({"id": ids[rows], "embedding": list(v[rows])}).to_parquet(folder / f"part-{i}.parquet")
+    uri = f"hf-disk://{folder}"
+    res = cli("geometry", uri, "-m", "uniformity", "-f", "json", "-q")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    source = json.dumps(report)
+    assert '"split": "train"' in source, source[:2000]
+    np.savez(tmp_path / "same.npz", embedding=v, id=ids)  # the same rows from a file: the same value
+    want = _results(cli, "geometry", str(tmp_path / "same.npz"), "-m", "uniformity")
+    assert {r["metric"]: r["value"] for r in report["results"]} == want
+    res = cli("geometry", uri, "-m", "uniformity", "-q", "-o", tmp_path / "x.json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads((tmp_path / "x.json").read_text())["results"] == report["results"]
+
+
 def test_hf_errors(cli, hf_dirs):
     for uri, text in [
         (f"hf-disk://{hf_dirs / 'dict'}", "2 splits"),

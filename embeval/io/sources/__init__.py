@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from embeval.errors import InputError
@@ -177,6 +177,26 @@ class SourceData:
     ids: np.ndarray
     labels: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The info goes into report settings as JSON: library objects (a datasets NamedSplit, a
+        # Path) become their text, so no reader can make a report unwritable.
+        self.info = {str(k): json_safe(v) for k, v in self.info.items()}
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with anything JSON cannot hold as itself turned into its ``str``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    import numpy
+
+    if isinstance(value, numpy.generic):
+        return value.item()
+    return str(value)
 
 
 def param(s: SourceSpec, name: str, default: str | None) -> str | None:

@@ -96,6 +96,7 @@ def _files(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
             "no save_to_disk files (state.json, dataset_dict.json) and no data files "
             f"found ({type(exc).__name__}: {exc})",
         ) from None
+    files = {str(name): found for name, found in files.items()}  # NamedSplit keys: plain names
     split = _choose_split(list(files), param(s, "split", None), s.shown)
     chosen = [Path(f) for f in files[split] if str(f).endswith((".parquet", ".arrow"))]
     if not chosen:
