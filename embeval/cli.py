@@ -778,7 +778,9 @@ def geometry_cmd(
         "Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags "
         "hub/antihub/near_duplicate/label_suspect."
     )), OUT] = None,
-    items_k: Annotated[int, typer.Option("--items-k", help="Neighbours for the per-item table.")] = 10,
+    items_k: Annotated[int | None, typer.Option("--items-k", help=(
+        "Neighbours for the per-item table (default 10, or rows − 1 on a smaller input)."
+    ), show_default=False)] = None,
     near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help=(
         "Flag near_duplicate when the cosine to the nearest other row is at least this."
     ))] = 0.99,
@@ -800,7 +802,7 @@ def geometry_cmd(
 
         check_items_path(items)
     else:
-        unused = [n for n, v, d in (("--items-k", items_k, 10), ("--near-dup-threshold", near_dup_threshold, 0.99))
+        unused = [n for n, v, d in (("--items-k", items_k, None), ("--near-dup-threshold", near_dup_threshold, 0.99))
                   if v != d]
         if unused:
             _warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect without --items")

@@ -15,7 +15,7 @@ from embeval.api.common import (
 )
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device
-from embeval.diagnostics.items import check_item_settings, item_table
+from embeval.diagnostics.items import ITEMS_K_DEFAULT, check_item_settings, item_table
 from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
 from embeval.diagnostics.series import geometry_series
 from embeval.diagnostics.space import Space
@@ -44,7 +44,7 @@ def geometry_report(
     labels: str | Path | None = None,
     label_col: str | None = None,
     items: bool = False,
-    items_k: int = 10,
+    items_k: int | None = None,
     near_dup_threshold: float = 0.99,
     seed: int = 0,
     progress: Progress = NULL,
@@ -55,7 +55,9 @@ def geometry_report(
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
-    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``.
+    ``file``) is given. ``items=True`` attaches the per-item triage table as ``report.items``, with ``items_k``
+    neighbours (None: 10, or rows − 1 when fewer, with a note; a value given is refused outside
+    1 … rows − 1).
 
     ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before any O(n²)
     work its cost is estimated; above ``budget`` seconds (None: no limit) each O(n²) diagnostic
@@ -104,6 +106,11 @@ def geometry_report(
     if sample:
         report.settings["sample"] = sample
     if items:
+        if items_k is None:  # the default, 10, fitted to a small input instead of refused
+            items_k = min(ITEMS_K_DEFAULT, space.n - 1)
+            if items_k < ITEMS_K_DEFAULT:
+                report.notes.append(f"per-item table with k = {items_k} neighbours (the default "
+                                    f"{ITEMS_K_DEFAULT} needs more than {space.n} rows)")
         check_item_settings(space.n, items_k, near_dup_threshold)
     if sample:
         chosen = [(d, {**p, "sample": sample} if d.name == "uniformity" and not p.get("sample") else p)

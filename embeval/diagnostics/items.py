@@ -73,6 +73,9 @@ class ItemTable:
         return pd.DataFrame(self.columns)
 
 
+ITEMS_K_DEFAULT = 10  # neighbours of the per-item table when none are asked for
+
+
 def check_item_settings(n: int, k: int, near_dup_threshold: float) -> None:
     if k < 1 or k >= n:
         raise UsageError(f"`items_k` {k}: must be between 1 and {n - 1} (rows − 1)")

@@ -1,0 +1,49 @@
+"""Fixes of the review of main (/work/issues/review.md): P2-9, P3-12, P3-16, P3-17 (in part)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def _rows(n=10, d=4, seed=1):
+    return np.random.default_rng(seed).standard_normal((n, d)).astype("f4")
+
+
+# P2-9: the default --items-k fits a small input; only a value the user gave is refused ------
+
+
+def test_default_items_k_is_fitted_to_a_small_input(cli, tmp_path):
+    v = _rows(10)
+    np.save(tmp_path / "ten.npy", v)
+    res = cli("geometry", tmp_path / "ten.npy", "--items", tmp_path / "it.csv", "-q", "-m", "uniformity", "-f", "json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["settings"]["items_k"] == 9
+    assert any("k = 9" in n and "default 10" in n for n in doc["notes"]), doc["notes"]
+    items = pd.read_csv(tmp_path / "it.csv")
+    # k = n − 1: every row is among the neighbours of every other row, so each k-occurrence is n − 1.
+    assert len(items) == 10 and (items["k_occurrence"] == 9).all()
+    # and the nearest neighbour is the brute-force one
+    u = v / np.linalg.norm(v, axis=1, keepdims=True)
+    s = u @ u.T
+    np.fill_diagonal(s, -np.inf)
+    assert list(items["nn_id"]) == list(s.argmax(axis=1))
+
+
+def test_explicit_items_k_out_of_range_is_refused(cli, tmp_path):
+    np.save(tmp_path / "ten.npy", _rows(10))
+    res = cli("geometry", tmp_path / "ten.npy", "--items", tmp_path / "it.csv", "-q", "--items-k", "10")
+    assert res.exit_code == 2 and "--items-k 10" in res.stderr and "between 1 and 9" in res.stderr, res.stderr
+    assert not (tmp_path / "it.csv").exists()
+
+
+def test_default_items_k_on_a_large_input_is_ten(cli, tmp_path):
+    np.save(tmp_path / "x.npy", _rows(30))
+    res = cli("geometry", tmp_path / "x.npy", "--items", tmp_path / "it.csv", "-q", "-m", "uniformity", "-f", "json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["settings"]["items_k"] == 10 and not any("per-item table with k" in n for n in doc["notes"])
