@@ -47,3 +47,29 @@ def test_default_items_k_on_a_large_input_is_ten(cli, tmp_path):
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["settings"]["items_k"] == 10 and not any("per-item table with k" in n for n in doc["notes"])
+
+
+# P3-12: --sample with --exact is a usage error; device and exact always in the settings --------
+
+
+def test_sample_and_exact_conflict(cli, tmp_path):
+    np.save(tmp_path / "x.npy", _rows(30))
+    res = cli("geometry", tmp_path / "x.npy", "-q", "-m", "uniformity", "--sample", "100", "--exact",
+              "-o", tmp_path / "r.json")
+    assert res.exit_code == 2, (res.exit_code, res.stderr)
+    assert "--sample 100 and --exact conflict" in res.stderr, res.stderr
+    assert not (tmp_path / "r.json").exists()
+    from embeval.errors import UsageError
+    from embeval.api import geometry_report
+
+    with pytest.raises(UsageError, match="`sample` 100 and `exact` conflict"):
+        geometry_report(tmp_path / "x.npy", metrics=["uniformity"], sample=100, exact=True)
+
+
+@pytest.mark.parametrize("extra,exact", [((), True), (("--exact",), True), (("--budget", "1e-9"), False)])
+def test_device_and_exact_always_recorded(cli, tmp_path, extra, exact):
+    np.save(tmp_path / "x.npy", _rows(200, 8))
+    res = cli("geometry", tmp_path / "x.npy", "-q", "-m", "uniformity,hubness", "-f", "json", *extra)
+    assert res.exit_code == 0, res.stderr
+    settings = json.loads(res.stdout)["settings"]
+    assert settings["device"] == "cpu" and settings["exact"] is exact, settings

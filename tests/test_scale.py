@@ -58,7 +58,7 @@ def test_over_budget_switches_to_estimated_forms_that_cover_the_exact_values(cli
 
 def test_default_budget_keeps_small_inputs_exact_and_unchanged(cli):
     doc = run_json(cli, CORPUS)
-    assert "exact" not in doc["settings"]
+    assert doc["settings"]["exact"] is True and "exact_estimate_s" not in doc["settings"]  # recorded always (P3-12)
     assert all("exact" not in r["params"] for r in doc["results"])
 
 

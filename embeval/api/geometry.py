@@ -68,6 +68,9 @@ def geometry_report(
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`)."""
     check_options(seed=seed, sample=sample, items_k=items_k if items else None,
                   near_dup_threshold=near_dup_threshold if items else None)
+    if sample and exact:
+        raise UsageError(f"`sample` {sample} and `exact` conflict: `sample` estimates uniformity from random pairs, "
+                         "`exact` asks for every diagnostic exactly; give one of them")
     check_encoder(encoder)
     check_device(device)
     _check_budget(budget)
@@ -162,8 +165,10 @@ def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | N
     plan = plan_geometry(space.n, space.x.shape[1], [(d.name, p) for d, p in chosen], backend=backend,
                          device=backend.device, budget=budget, exact=exact, seed=space.seed, full_knn=items)
     space.backend, space.plan = backend, plan
-    if backend.device != "cpu" or plan.estimate_s is not None:
-        report.settings.update(plan.settings())
+    settings = plan.settings()
+    if backend.device == "cpu" and plan.estimate_s is None:  # small work on the CPU: where and how, no estimate
+        settings = {"device": settings["device"], "exact": settings["exact"]}
+    report.settings.update(settings)
     note = plan.note()
     if note:
         report.notes.append(note)
