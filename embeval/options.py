@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from embeval.errors import OptionError, UsageError
-from embeval.params import Param
+from embeval.params import Param, bound
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Option(Param):
             return value
         value = super().check(name, value)
         if self.high_open and self.high is not None and value >= self.high:
-            raise OptionError(name, value, f"must be < {self.high:g}")
+            raise OptionError(name, value, f"must be < {bound(self.high)}")
         return value
 
 

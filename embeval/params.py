@@ -13,6 +13,13 @@ from typing import Any
 from embeval.errors import UsageError
 
 
+def bound(x: float) -> str:
+    """A range bound as a person writes it: 2147483647, not 2.14748e+09; 0.5 as 0.5."""
+    if float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return f"{x:g}"
+
+
 @dataclass(frozen=True)
 class Param:
     """A diagnostic's parameter, as data: type, default, help, and the values it may take
@@ -32,9 +39,9 @@ class Param:
         if value != value or value in (float("inf"), float("-inf")):
             raise UsageError(f"parameter {name}={value!r}: must be a finite number")
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
-            raise UsageError(f"parameter {name}={value!r}: must be {'>' if self.low_open else '≥'} {self.low:g}")
+            raise UsageError(f"parameter {name}={value!r}: must be {'>' if self.low_open else '≥'} {bound(self.low)}")
         if self.high is not None and value > self.high:
-            raise UsageError(f"parameter {name}={value!r}: must be ≤ {self.high:g}")
+            raise UsageError(f"parameter {name}={value!r}: must be ≤ {bound(self.high)}")
         return value
 
     def parse(self, name: str, raw: str) -> Any:

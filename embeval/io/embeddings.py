@@ -188,7 +188,7 @@ def _check_numeric(p: Path, dtype) -> None:
         raise InputError(p, f"vectors must be numeric, got dtype {dtype}")
 
 
-def _to_f32(p: Path, src: np.ndarray, out: np.ndarray | None = None, row0: int = 0) -> np.ndarray:
+def _to_f32(p: Path, src: np.ndarray, out: np.ndarray | None = None, row0: int = 0, where=None) -> np.ndarray:
     """``src`` as float32; a finite value beyond float32's range (±3.4e38) is an error naming the
     row, never reported as NaN/inf later."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -198,19 +198,23 @@ def _to_f32(p: Path, src: np.ndarray, out: np.ndarray | None = None, row0: int =
         if over.any():
             r, c = (int(x[0]) for x in np.nonzero(over))
             raise InputError(p, f"value {float(src[r, c]):.4g} is too large for float32 (largest ±3.4e38); "
-                                "scale the vectors down", where=f"row {row0 + r}")
+                                "scale the vectors down", where=(where or _row_name)(row0 + r))
     if out is not None:
         out[row0:row0 + len(conv)] = conv
         return out
     return np.ascontiguousarray(conv)
 
 
-def _as_float32(p: Path, arr) -> np.ndarray:
+def _row_name(row: int) -> str:
+    return f"row {row}"
+
+
+def _as_float32(p: Path, arr, where=None) -> np.ndarray:
     arr = np.asarray(arr)
     _check_numeric(p, arr.dtype)
     if arr.ndim != 2:  # validate() names the shape
         return np.asarray(arr, dtype=np.float32)
-    return _to_f32(p, arr)
+    return _to_f32(p, arr, where=where)
 
 
 # ---------------------------------------------------------------- readers
@@ -384,6 +388,13 @@ def _read_frame(p: Path, text_cols=()):
             return pd.read_parquet(p)
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
         header = list(read_csv(p, sep=sep, nrows=0, dtype=str).columns)
+        other = next((c for c in (";", "\t", "|", ",") if c != sep and len(header) == 1 and c in header[0]), None)
+        if other is not None:
+            shown = {"\t": "tab"}.get(other, repr(other))
+            fix = "rename it to .tsv" if other == "\t" else f"convert it to {'tabs' if sep == chr(9) else 'commas'}"
+            raise InputError(p, f"one column only, and its first line holds {shown}: the file seems to be "
+                                f"{shown}-separated, but {p.suffix.lower()} is read "
+                                f"{'tab' if sep == chr(9) else 'comma'}-separated; {fix}")
         numeric = [_is_number(c) for c in header]
         if header and sum(numeric) >= len(header) - 1 and not any(c in text_cols for c in header):
             # The first line is data, not a header.
@@ -413,13 +424,20 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
     if len(df) == 0:
         raise InputError(p, "no rows")
     cols = [c for c in df.columns]
+    if p.suffix.lower() == ".parquet":
+        line = _row_name
+    else:  # a CSV/TSV row is named by its line in the file (1-based, the header line counted), as JSONL
+        first = 1 if all(isinstance(c, int) for c in cols) else 2  # header=None: integer column names
+
+        def line(row: int) -> str:
+            return f"line {row + first}"
     if id_col in cols:
         raw = df[id_col].tolist()
         if p.suffix.lower() != ".parquet":
             from embeval.safety import csv_uncell
 
             raw = [csv_uncell(v) if isinstance(v, str) else v for v in raw]
-        ids = clean_ids(raw, p)
+        ids = clean_ids(raw, p, line)
     else:
         ids = _row_ids(len(df))
     labels = df[label_col].to_numpy() if label_col and label_col in cols else None
@@ -428,21 +446,21 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
         lengths = col.map(lambda v: len(v) if hasattr(v, "__len__") else -1).to_numpy()
         if (lengths < 0).any():
             row = int(np.flatnonzero(lengths < 0)[0])
-            raise InputError(p, f"{vector_col!r} is not a list", where=f"row {row}")
+            raise InputError(p, f"{vector_col!r} is not a list", where=line(row))
         if (lengths != lengths[0]).any():
             row = int(np.flatnonzero(lengths != lengths[0])[0])
             raise InputError(p, f"ragged rows: {lengths[row]} values where row 0 has {lengths[0]}",
-                             where=f"row {row}")
+                             where=line(row))
         rows = [np.asarray(v) for v in col.to_numpy()]
         for row, v in enumerate(rows):
             if v.dtype.kind not in NUMERIC_KINDS:
                 raise InputError(p, f"{vector_col!r} must hold numbers only, found {v.dtype} values "
-                                    "(text or booleans)", where=_where_id(ids, row))
+                                    "(text or booleans)", where=_where_id(ids, row, line))
         try:
             arr = np.stack([v.astype(np.float64) for v in rows])
         except (ValueError, TypeError):
             raise InputError(p, f"{vector_col!r} must hold numbers only") from None
-        return _as_float32(p, arr), ids, labels
+        return _as_float32(p, arr, lambda row: _where_id(ids, row, line)), ids, labels
     skip = {id_col, label_col, "label", "text"}  # a default-named label column is never a dimension
     dims = [c for c in cols if c not in skip]
     if not dims:
@@ -455,10 +473,24 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
     arr = block.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(arr).any():
         row = int(np.flatnonzero(np.isnan(arr).any(axis=1))[0])
-        raise InputError(p, "missing or NaN value (ragged rows?)", where=_where_id(ids, row))
-    return _as_float32(p, arr), ids, labels
+        raise InputError(p, "missing or NaN value (ragged rows?)", where=_where_id(ids, row, line))
+    if p.suffix.lower() != ".parquet" and np.isinf(arr).any():
+        _check_overflow(p, df, dims, arr, lambda row: _where_id(ids, row, line))
+    return _as_float32(p, arr, lambda row: _where_id(ids, row, line)), ids, labels
 
 
-def _where_id(ids, row: int) -> str:
+def _check_overflow(p: Path, df, dims, arr: np.ndarray, where) -> None:
+    """An infinite value read from a CSV/TSV cell: 'inf' written as such is left to the finite
+    check; a number beyond float range (1e400) is named as too large, not as NaN or inf."""
+    r, c = (int(x[0]) for x in np.nonzero(np.isinf(arr)))
+    sep = "\t" if p.suffix.lower() == ".tsv" else ","
+    header = None if all(isinstance(x, int) for x in df.columns) else 0
+    raw = read_csv(p, sep=sep, header=header, dtype=str, keep_default_na=False)[dims[c]].iloc[r]
+    if str(raw).strip().lower().lstrip("+-") not in ("inf", "infinity"):
+        raise InputError(p, f"value {str(raw).strip()} is too large for float32 (largest ±3.4e38); "
+                            "scale the vectors down", where=where(r))
+
+
+def _where_id(ids, row: int, name=_row_name) -> str:
     rid = ids[row] if len(ids) > row else str(row)
-    return f"row {row}, id {str(rid)!r}" if str(rid) != str(row) else f"row {row}"
+    return f"{name(row)}, id {str(rid)!r}" if str(rid) != str(row) else name(row)

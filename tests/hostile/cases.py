@@ -213,11 +213,11 @@ B = npy("b.npy", rnd(seed=1))
 CASES: list[Case] = [
     # D2: missing ids
     Case("D2_csv_NA_id", csv_ids("na.csv", ["a", "NA", "c", "d", "e"]), ["geometry", "na.csv", "-q"], 2,
-         ["na.csv", "row 1", "missing id"]),
+         ["na.csv", "line 3", "missing id"]),
     Case("D2_csv_empty_id", csv_ids("e.csv", ["a", "", "c", "d", "e"]), ["geometry", "e.csv", "-q"], 2,
-         ["row 1", "missing id"]),
+         ["line 3", "missing id"]),
     Case("D2_csv_null_id", csv_ids("n.csv", ["a", "b", "null", "d", "e"]), ["geometry", "n.csv", "-q"], 2,
-         ["row 2", "missing id"]),
+         ["line 4", "missing id"]),
     Case("D2_parquet_null_id", parquet("p.parquet", {"id": ["a", None, "c"], "embedding": rnd(3).tolist()}),
          ["geometry", "p.parquet", "-q"], 2, ["row 1", "missing id"]),
     Case("D2_jsonl_null_id", jsonl_ids("j.jsonl", ["a", None, "c"]), ["geometry", "j.jsonl", "-q"], 2,
@@ -616,4 +616,28 @@ CASES += [
     Case("D12_pairs_mteb_out_is_input", text("p.csv", "text_a,text_b,score\na,b,1\nc,d,2\ne,f,3\n"),
          ["pairs", "p.csv", "--model", "mock", "--mteb-out", "p.csv", "-q"], 2, ["--mteb-out", "the input"],
          check=lambda t, o, e: (t / "p.csv").read_text().startswith("text_a,text_b,score\n")),
+]
+
+
+# The review of main (P3-16): CSV messages name the file line (1-based, header counted) as JSONL
+# does; a number beyond float range is "too large", not "NaN or inf"; another separator is named.
+CASES += [
+    Case("P3_16_csv_line_of_na_id", text("na.csv", "id,a,b\na,1,2\nNA,2,3\nc,3,4\n"), ["geometry", "na.csv", "-q"],
+         2, ["na.csv (line 3)", "missing id"]),
+    Case("P3_16_jsonl_line_of_null_id", jsonl_ids("j.jsonl", ["a", None, "c"]), ["geometry", "j.jsonl", "-q"], 2,
+         ["line 2", "missing id"]),
+    Case("P3_16_csv_1e400", text("big.csv", "id,a,b\na,1,2\nb,1e400,3\nc,3,4\n"), ["geometry", "big.csv", "-q"], 2,
+         ["line 3", "1e400", "too large for float32"], not_words=["nan or inf"]),
+    Case("P3_16_headerless_csv_1e400", text("h.csv", "1,2\n3,1e400\n4,5\n"), ["geometry", "h.csv", "-q"], 2,
+         ["line 2", "too large for float32"]),
+    Case("P3_16_csv_inf_written", text("inf.csv", "id,a,b\na,1,2\nb,inf,3\nc,3,4\n"), ["geometry", "inf.csv", "-q"],
+         2, ["non-finite"], not_words=["too large"]),
+    Case("P3_16_semicolon_csv", text("s.csv", "id;a;b\na;1;2\nb;2;3\nc;3;4\n"), ["geometry", "s.csv", "-q"], 2,
+         ["';'-separated", "comma-separated"], not_words=["looks like data"]),
+    Case("P3_16_semicolon_csv_no_header", text("s2.csv", "x;1;2\na;1;2\nb;2;3\n"), ["geometry", "s2.csv", "-q"], 2,
+         ["';'-separated"], not_words=["looks like data"]),
+    Case("P3_16_tab_in_csv", text("t.csv", "id\ta\tb\nx\t1\t2\ny\t2\t1\n"), ["geometry", "t.csv", "-q"], 2,
+         ["tab-separated", "rename it to .tsv"]),
+    Case("P3_16_seed_bound_integer", A, ["geometry", "a.npy", "-q", "--seed", "99999999999"], 2,
+         ["≤ 2147483647"], not_words=["e+09"]),
 ]
