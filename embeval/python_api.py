@@ -110,6 +110,8 @@ class Report:
                 "name one, or pass its parameters (value(name, k=10))"
             )
         prefixed = [n for n in names if n.startswith(name)]
+        if len(prefixed) == 1:  # one candidate: nothing to choose between, only a name to correct
+            raise UnknownMetric(f"no metric {name!r} in this {self.command} report; did you mean {prefixed[0]!r}?")
         if prefixed:
             raise UnknownMetric(f"{name!r} is ambiguous: it could be {', '.join(prefixed)}; name one")
         close = difflib.get_close_matches(name, names, n=3)

@@ -73,3 +73,20 @@ def test_device_and_exact_always_recorded(cli, tmp_path, extra, exact):
     assert res.exit_code == 0, res.stderr
     settings = json.loads(res.stdout)["settings"]
     assert settings["device"] == "cpu" and settings["exact"] is exact, settings
+
+
+# P3-16: Report.value with one candidate names it, without calling the name ambiguous -----------
+
+
+def test_report_value_single_candidate_is_not_ambiguous(tmp_path):
+    import embeval
+    from embeval.python_api import UnknownMetric
+
+    report = embeval.geometry(_rows(40, 8), metrics=["hubness(k=5)"])
+    assert [n for n in report.metrics() if n.startswith("hubness")] == ["hubness_skew"], report.metrics()
+    with pytest.raises(UnknownMetric) as err:
+        report.value("hubness")
+    assert "ambiguous" not in str(err.value) and "did you mean 'hubness_skew'" in str(err.value), str(err.value)
+    ks = embeval.geometry(_rows(40, 8), metrics=["hubness(k=5)", "hubness(k=10)"])
+    with pytest.raises(UnknownMetric, match="ambiguous"):  # two real candidates: still ambiguous
+        ks.value("hubness_skew")
