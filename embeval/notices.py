@@ -9,3 +9,7 @@ class EmbevalWarning(UserWarning):
 
 class IgnoredOptionWarning(EmbevalWarning):
     """An option was given that none of the chosen metrics uses."""
+
+
+class DroppedDataWarning(EmbevalWarning):
+    """The output format cannot hold part of the data (ids in a .npy file), so it is not written."""

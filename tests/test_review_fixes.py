@@ -90,3 +90,22 @@ def test_report_value_single_candidate_is_not_ambiguous(tmp_path):
     ks = embeval.geometry(_rows(40, 8), metrics=["hubness(k=5)", "hubness(k=10)"])
     with pytest.raises(UnknownMetric, match="ambiguous"):  # two real candidates: still ambiguous
         ks.value("hubness_skew")
+
+
+# P3-17: encode -o x.npy warns when the ids are not row numbers (.npy keeps no ids) -------------
+
+
+def test_encode_npy_warns_that_ids_are_dropped(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EMBEVAL_CACHE_DIR", str(tmp_path / ".cache"))
+    (tmp_path / "zp.jsonl").write_text('{"id": "000", "text": "a"}\n{"id": "001", "text": "b"}\n')
+    res = cli("encode", "zp.jsonl", "-o", "x.npy", "--model", "mock", "-q")
+    assert res.exit_code == 0, res.stderr
+    assert "warning" in res.stderr and "'000'" in res.stderr and ".npz or .parquet" in res.stderr, res.stderr
+    assert np.load(tmp_path / "x.npy").shape[0] == 2  # still written
+    for quiet_case, out in ((("t.txt", "a\nb\n"), "y.npy"), (("zp.jsonl", None), "z.npz")):
+        name, content = quiet_case
+        if content is not None:
+            (tmp_path / name).write_text(content)
+        res = cli("encode", name, "-o", out, "--model", "mock", "-q")
+        assert res.exit_code == 0 and "warning" not in res.stderr, res.stderr  # row-number ids, or kept

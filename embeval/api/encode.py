@@ -31,6 +31,24 @@ def encode_file(
         raise UsageError(f"`output` {output}: use one of {', '.join(EMBEDDING_SUFFIXES)}")
     check_outputs({"`output`": output}, inputs=[file])
     ts = load_texts(file, text_col=text_col, id_col=id_col)
+    _warn_npy_ids(output, ts.ids)
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
     save_embeddings(output, vectors, ts.ids, texts=ts.texts)
     return vectors.shape
+
+
+def _warn_npy_ids(output: str | Path, ids) -> None:
+    """A .npy file holds only the vectors: ids that are not the row numbers 0 … n-1 would be lost
+    without a word (read back, row i gets id "i")."""
+    if Path(output).suffix.lower() != ".npy":
+        return
+    ids = [str(i) for i in ids]
+    lost = next((i for row, i in enumerate(ids) if i != str(row)), None)
+    if lost is not None:
+        import warnings
+
+        from embeval.notices import DroppedDataWarning
+
+        warnings.warn(f"{output}: a .npy file holds only the vectors, so the ids (such as {lost!r}) are not kept "
+                      "and row numbers stand in for them; write .npz or .parquet to keep the ids",
+                      DroppedDataWarning, stacklevel=3)
