@@ -109,3 +109,16 @@ def test_encode_npy_warns_that_ids_are_dropped(cli, tmp_path, monkeypatch):
             (tmp_path / name).write_text(content)
         res = cli("encode", name, "-o", out, "--model", "mock", "-q")
         assert res.exit_code == 0 and "warning" not in res.stderr, res.stderr  # row-number ids, or kept
+
+
+# P3-17: the gap's definition is noted only when the gap itself ran ------------------------------
+
+
+@pytest.mark.parametrize("metrics,noted", [("gap", True), ("uniformity_a", False), ("knn_mixing(k=3)", False)])
+def test_gap_definition_only_with_the_gap(cli, tmp_path, metrics, noted):
+    np.save(tmp_path / "a.npy", _rows(30, 6, seed=1))
+    np.save(tmp_path / "b.npy", _rows(30, 6, seed=2) + 0.5)
+    res = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", "-q", "-m", metrics, "-f", "markdown")
+    assert res.exit_code == 0, res.stderr
+    assert ("gap = ‖mean(Â) − mean(B̂)‖" in res.stdout) is noted, res.stdout
+    assert "rows L2-normalised before every diagnostic" in res.stdout
