@@ -59,8 +59,8 @@ def test_sample_and_exact_conflict(cli, tmp_path):
     assert res.exit_code == 2, (res.exit_code, res.stderr)
     assert "--sample 100 and --exact conflict" in res.stderr, res.stderr
     assert not (tmp_path / "r.json").exists()
-    from embeval.errors import UsageError
     from embeval.api import geometry_report
+    from embeval.errors import UsageError
 
     with pytest.raises(UsageError, match="`sample` 100 and `exact` conflict"):
         geometry_report(tmp_path / "x.npy", metrics=["uniformity"], sample=100, exact=True)

@@ -68,9 +68,7 @@ def geometry_report(
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`)."""
     check_options(seed=seed, sample=sample, items_k=items_k if items else None,
                   near_dup_threshold=near_dup_threshold if items else None)
-    if sample and exact:
-        raise UsageError(f"`sample` {sample} and `exact` conflict: `sample` estimates uniformity from random pairs, "
-                         "`exact` asks for every diagnostic exactly; give one of them")
+    _check_sample_exact(sample, exact)
     check_encoder(encoder)
     check_device(device)
     _check_budget(budget)
@@ -108,19 +106,15 @@ def geometry_report(
             report.settings["label_col"] = label_col
     if sample:
         report.settings["sample"] = sample
+    k_items = _items_k(items_k, space.n, report.notes) if items else 0
     if items:
-        if items_k is None:  # the default, 10, fitted to a small input instead of refused
-            items_k = min(ITEMS_K_DEFAULT, space.n - 1)
-            if items_k < ITEMS_K_DEFAULT:
-                report.notes.append(f"per-item table with k = {items_k} neighbours (the default "
-                                    f"{ITEMS_K_DEFAULT} needs more than {space.n} rows)")
-        check_item_settings(space.n, items_k, near_dup_threshold)
+        check_item_settings(space.n, k_items, near_dup_threshold)
     if sample:
         chosen = [(d, {**p, "sample": sample} if d.name == "uniformity" and not p.get("sample") else p)
                   for d, p in chosen]
     _plan_scale(space, chosen, report, device=device, budget=budget, exact=exact, items=items)
     # One kNN search serves every kNN diagnostic and the item table: ask for the largest k first.
-    ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([items_k] if items else [])
+    ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([k_items] if items else [])
     if ks and 1 <= max(ks) < space.n:
         space.knn_rows(max(ks))
     for diag, params in chosen:
@@ -128,9 +122,9 @@ def geometry_report(
     report.notes.append("rows L2-normalised before every diagnostic" if normalize
                         else "rows used as given (not L2-normalised); angles and cosines use unit rows")
     if items:
-        report.items = item_table(space, emb.ids, texts=emb.texts, k=items_k,
+        report.items = item_table(space, emb.ids, texts=emb.texts, k=k_items,
                                   near_dup_threshold=near_dup_threshold)
-        report.settings.update({"items_k": items_k, "near_dup_threshold": near_dup_threshold})
+        report.settings.update({"items_k": k_items, "near_dup_threshold": near_dup_threshold})
     if encoder is not None:
         report.settings["encoding"] = encoding_settings(encoder, role="document")
 
@@ -154,6 +148,24 @@ def _check_budget(budget: float | None) -> None:
 
     if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
         raise UsageError(f"`budget` {budget!r}: must be a positive number of seconds")
+
+
+def _check_sample_exact(sample: int, exact: bool) -> None:
+    if sample and exact:
+        raise UsageError(f"`sample` {sample} and `exact` conflict: `sample` estimates uniformity from random pairs, "
+                         "`exact` asks for every diagnostic exactly; give one of them")
+
+
+def _items_k(items_k: int | None, n: int, notes: list[str]) -> int:
+    """The per-item table's k: as given (checked by the caller), or the default 10 fitted to a
+    small input (rows − 1, with a note) instead of refused."""
+    if items_k is not None:
+        return items_k
+    k = min(ITEMS_K_DEFAULT, n - 1)
+    if k < ITEMS_K_DEFAULT:
+        notes.append(f"per-item table with k = {k} neighbours (the default {ITEMS_K_DEFAULT} needs more than "
+                     f"{n} rows)")
+    return k
 
 
 def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | None, exact: bool,

@@ -411,13 +411,7 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
     if len(df) == 0:
         raise InputError(p, "no rows")
     cols = [c for c in df.columns]
-    if p.suffix.lower() == ".parquet":
-        line = _row_name
-    else:  # a CSV/TSV row is named by its line in the file (1-based, the header line counted), as JSONL
-        first = 1 if all(isinstance(c, int) for c in cols) else 2  # header=None: integer column names
-
-        def line(row: int) -> str:
-            return f"line {row + first}"
+    line = _row_namer(p, cols)
     if id_col in cols:
         raw = df[id_col].tolist()
         if p.suffix.lower() != ".parquet":
@@ -464,6 +458,19 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
     if p.suffix.lower() != ".parquet" and np.isinf(arr).any():
         _check_overflow(p, df, dims, arr, lambda row: _where_id(ids, row, line))
     return _as_float32(p, arr, lambda row: _where_id(ids, row, line)), ids, labels
+
+
+def _row_namer(p: Path, cols):
+    """How errors name a row: a CSV/TSV row by its line in the file (1-based, the header line
+    counted), as JSONL does; a parquet row by its number."""
+    if p.suffix.lower() == ".parquet":
+        return _row_name
+    first = 1 if all(isinstance(c, int) for c in cols) else 2  # header=None: integer column names
+
+    def line(row: int) -> str:
+        return f"line {row + first}"
+
+    return line
 
 
 def _check_overflow(p: Path, df, dims, arr: np.ndarray, where) -> None:

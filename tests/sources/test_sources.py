@@ -309,7 +309,7 @@ def test_hf_parquet_folder_streams(hf_dirs, vecs):
 def test_hf_part_files_report_as_json(cli, hf_dirs, vecs, tmp_path):
     """A folder of part-0.parquet, part-1.parquet (the review's P1-2): the split the datasets library
     names is a NamedSplit, which once reached the JSON report and crashed it (exit 3)."""
-    v, ids, labels = vecs
+    v, ids, _ = vecs
     folder = tmp_path / "parts"
     folder.mkdir()
     for i, rows in enumerate((slice(0, N // 2), slice(N // 2, N))):
