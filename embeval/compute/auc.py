@@ -135,6 +135,11 @@ class AucStats:
     pos_scores: np.ndarray
     neg_mean: float
     neg_std: float
+    # Estimated form (:func:`auc_estimated`): per_query holds only these rows' AUCs (NaN elsewhere),
+    # the levels compare every positive with ``neg_sample`` sampled negatives, with this 95% CI.
+    query_rows: np.ndarray | None = None
+    neg_sample: int = 0
+    auc_global_ci: tuple[float, float] | None = None
 
 
 def _less_equal(values: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -379,6 +384,85 @@ def auc_global_query(
     neg_var = max(neg_sq / N - neg_mean ** 2, 0.0) if N else math.nan
     return AucStats(levels=levels, per_query=per_query, pos_scores=pos_all.astype(np.float64),
                     neg_mean=neg_mean, neg_std=math.sqrt(neg_var))
+
+
+def auc_estimated(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    positives: Sequence[np.ndarray],
+    query_rows: np.ndarray,
+    neg_sample: int,
+    *,
+    seed: int = 0,
+    block: int = 1 << 14,
+    block_elements: int = BLOCK_ELEMENTS,
+    progress: Progress = NULL,
+) -> AucStats:
+    """The estimated form of :func:`auc_global_query` (over the budget).
+
+    - per-query AUCs: exact (all n documents) for the queries ``query_rows`` only, NaN elsewhere;
+    - every positive pair's score (float64 dot products of the float32 rows);
+    - ``neg_sample`` negative pairs drawn uniformly with replacement from all m·n − P negatives
+      (a uniform (query, document) pair, redrawn when it is a positive), streamed in blocks.
+      The levels compare every positive with the sampled negatives, so ``levels.auc()`` is the mean
+      over sampled negatives ν of G(ν) = P(positive > ν) + ½P(positive = ν) computed exactly over
+      all positives: an unbiased estimate of auc_global whose 95% CI is the CLT interval of that
+      mean (``auc_global_ci``). Negative mean/std are the sample's.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    corpus = np.ascontiguousarray(corpus, dtype=np.float32)
+    m, n = queries.shape[0], corpus.shape[0]
+    if len(positives) != m:
+        raise UsageError(f"{len(positives)} positive lists for {m} queries")
+    rows = np.asarray(query_rows, dtype=np.int64)
+    sub = auc_global_query(queries[rows], corpus, [positives[i] for i in rows], block_elements=block_elements,
+                           progress=progress)
+    per_query = np.full(m, np.nan)
+    per_query[rows] = sub.per_query
+    counts = np.array([len(p) for p in positives], dtype=np.int64)
+    qi = np.repeat(np.arange(m, dtype=np.int64), counts)
+    di = np.concatenate([np.asarray(p, dtype=np.int64) for p in positives]) if m else np.empty(0, np.int64)
+    pos = _pair_dots(queries, corpus, qi, di, block)
+    keys = np.sort(qi * n + di)
+    n_neg = m * n - len(keys)
+    rng = np.random.default_rng(seed)
+    neg = np.empty(neg_sample if n_neg > 0 else 0, dtype=np.float64)
+    with progress.task("sampled negative pairs", total=len(neg)) as task:
+        filled = 0
+        while filled < len(neg):
+            b = min(block, len(neg) - filled)
+            key = rng.integers(0, m * n, size=b)
+            at = np.searchsorted(keys, key)
+            hit = at < len(keys)
+            hit[hit] = keys[at[hit]] == key[hit]
+            key = key[~hit]
+            neg[filled:filled + len(key)] = _pair_dots(queries, corpus, key // n, key % n, block)
+            filled += len(key)
+            task.advance(len(key))
+    ps = np.sort(pos)
+    g = (len(ps) - np.searchsorted(ps, neg, "right")) + 0.5 * (np.searchsorted(ps, neg, "right")
+                                                              - np.searchsorted(ps, neg, "left"))
+    ci = None
+    if len(ps) and len(neg) > 1:
+        g /= len(ps)
+        mean, half = float(g.mean()), 1.96 * float(g.std(ddof=1)) / math.sqrt(len(neg))
+        ci = (max(0.0, mean - half), min(1.0, mean + half))
+    levels, _, _ = _levels_exact(np.concatenate([pos, neg]), pos, len(neg))
+    levels.method = "sampled"
+    return AucStats(levels=levels, per_query=per_query, pos_scores=pos,
+                    neg_mean=float(neg.mean()) if len(neg) else math.nan,
+                    neg_std=float(neg.std()) if len(neg) else math.nan,
+                    query_rows=rows, neg_sample=len(neg), auc_global_ci=ci)
+
+
+def _pair_dots(q: np.ndarray, c: np.ndarray, qi: np.ndarray, di: np.ndarray, block: int) -> np.ndarray:
+    """q[qi[t]]·c[di[t]] for every t, float64 from the float32 rows, gathered in blocks."""
+    out = np.empty(len(qi), dtype=np.float64)
+    for s in range(0, len(qi), block):
+        a = q[qi[s:s + block]].astype(np.float64)
+        b = c[di[s:s + block]].astype(np.float64)
+        out[s:s + block] = np.einsum("ij,ij->i", a, b)
+    return out
 
 
 def _levels_exact(allv: np.ndarray, pos: np.ndarray, n_neg: int) -> tuple[ScoreLevels, float, float]:
