@@ -176,3 +176,27 @@ def test_bad_budget_on_gap_and_retrieval_is_exit_2(cli, gap_files):
     res = cli("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz", "--qrels",
               S / "qrels" / "test.tsv", "--budget", "-3", "-q")
     assert res.exit_code == 2 and "positive number of seconds" in res.stderr
+
+
+def test_auc_histogram_split_over_threads_gives_identical_results(monkeypatch):
+    """On a many-core machine the binned histogram of each block is counted by several threads
+    (row shares, merged under a lock): every output equals the one-thread pass bit for bit."""
+    import os
+
+    from embeval.compute.auc import auc_global_query
+
+    rng = np.random.default_rng(8)
+    q = rng.standard_normal((37, 12)).astype(np.float32)
+    c = rng.standard_normal((900, 12)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    pos = [np.sort(rng.choice(900, int(rng.integers(1, 12)), replace=False)) for _ in range(37)]
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    one = auc_global_query(q, c, pos, exact_limit=0, block_elements=5000)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    many = auc_global_query(q, c, pos, exact_limit=0, block_elements=5000)
+    assert one.levels.method == many.levels.method == "binned"
+    assert one.levels.auc() == many.levels.auc() and one.neg_mean == many.neg_mean and one.neg_std == many.neg_std
+    np.testing.assert_array_equal(one.per_query, many.per_query)
+    for f in ("value", "pos", "tied", "above"):
+        np.testing.assert_array_equal(getattr(one.levels, f), getattr(many.levels, f))
