@@ -196,6 +196,10 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help=(
 CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help=(
     "Embedding cache folder."
 ), rich_help_panel="Encoding")]
+ClusterOpt = Annotated[str | None, typer.Option("--cluster", help=(
+    "Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 (default: $EMBEVAL_CLUSTER). "
+    "Inputs may be a folder or glob of shards. Needs pip install 'embeval\\[dask]'."
+), rich_help_panel="Scale out")]
 MtebOutOpt = Annotated[Path | None, typer.Option("--mteb-out", help=(
     "Also write the scores as an MTEB task result (.json; main_score = nDCG@10 for retrieval, Spearman for pairs)."
 ), rich_help_panel="Interop")]
@@ -332,6 +336,17 @@ def compute_options(*, budget: bool = True) -> OptionGroup:
 
 DEVICE = compute_options(budget=False)
 COMPUTE = compute_options()
+
+
+def _cluster(cluster: str | None = None) -> str | None:
+    """The --cluster block: the Dask cluster spec (or $EMBEVAL_CLUSTER), checked when the command
+    starts; None runs on this machine. Dask itself is imported only when a cluster is used."""
+    from embeval.distributed.cluster import resolve_spec
+
+    return resolve_spec(cluster)
+
+
+CLUSTER = OptionGroup("cluster", (_param("cluster", ClusterOpt, None),), _cluster)
 
 
 @dataclass
@@ -671,7 +686,7 @@ def metrics_cmd(
 @app.command("geometry")
 @boundary
 @flag_names
-@options(encoding_options(query_prompt=False), COMPUTE, OUTPUT)
+@options(encoding_options(query_prompt=False), COMPUTE, CLUSTER, OUTPUT)
 def geometry_cmd(
     file: Annotated[str, typer.Argument(help=(
         "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
@@ -712,6 +727,7 @@ def geometry_cmd(
     quiet: QuietOpt = False,
     encoder: Any = None,
     compute: Any = None,
+    cluster: Any = None,
     out: Any = None,
 ) -> None:
     """Geometry of one embedding set: uniformity, alignment, MAM, anisotropy, effective rank,
@@ -737,6 +753,7 @@ def geometry_cmd(
         vector_col=vector_col, text_col=text_col, encoder=compute.encoder(encoder), labels=labels,
         label_col=label_col, items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold,
         seed=seed, progress=_progress(quiet), device=compute.device, budget=compute.budget, exact=compute.exact,
+        cluster=cluster,
     )
     if items is not None:
         from embeval.report.items import write_items
@@ -822,7 +839,7 @@ def pairs_cmd(
 @app.command("retrieval")
 @boundary
 @flag_names
-@options(encoding_options(), COMPUTE, OUTPUT)
+@options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
         "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
@@ -877,6 +894,7 @@ def retrieval_cmd(
     mteb_task: MtebTaskOpt = None,
     encoder: Any = None,
     compute: Any = None,
+    cluster: Any = None,
     out: Any = None,
 ) -> None:
     """Retrieval quality of precomputed query and corpus vectors judged by qrels: recall, precision,
@@ -902,6 +920,9 @@ def retrieval_cmd(
         from embeval.io.trec import check_run_path
 
         check_run_path(run_out)
+    if cluster is not None and (run_in is not None or data is not None):
+        raise UsageError("--cluster scores precomputed --queries/--corpus vectors; a BEIR folder or --run-in runs "
+                         "on this machine (unset $EMBEVAL_CLUSTER)")
     if run_in is not None:
         from embeval.api import run_file_report
 
@@ -930,7 +951,8 @@ def retrieval_cmd(
         from embeval.api import retrieval_report
 
         report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
-                                  vector_col=vector_col, text_col=text_col, encoder=encoder, **options)
+                                  vector_col=vector_col, text_col=text_col, encoder=encoder, cluster=cluster,
+                                  **options)
     if roc is not None:
         from embeval.report.roc import write_roc
 
@@ -951,7 +973,7 @@ def retrieval_cmd(
 @app.command("gap")
 @boundary
 @flag_names
-@options(encoding_options(), COMPUTE, OUTPUT)
+@options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def gap_cmd(
     a: Annotated[str, typer.Argument(help=(
         "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
@@ -995,6 +1017,7 @@ def gap_cmd(
     quiet: QuietOpt = False,
     encoder: Any = None,
     compute: Any = None,
+    cluster: Any = None,
     out: Any = None,
 ) -> None:
     """Gap between two sets (images vs texts, queries vs documents): centroid gap, linear
@@ -1009,6 +1032,10 @@ def gap_cmd(
     from embeval.report.plots import check_plot_path, gap_figure
 
     out.check(command_families("gap"), [a, b], {"--export-gap": export_gap, "--plot": plot})
+    if cluster is not None and export_gap is not None:
+        from embeval.errors import UsageError
+
+        raise UsageError("--export-gap is not available with --cluster (the gap itself is reported)")
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     if export_gap is not None:
         check_vector_path(export_gap)
@@ -1018,7 +1045,7 @@ def gap_cmd(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
         encoder=compute.encoder(encoder), name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
-        drift=drift, device=compute.device, budget=compute.budget, exact=compute.exact,
+        drift=drift, device=compute.device, budget=compute.budget, exact=compute.exact, cluster=cluster,
     )
     # Files only after every metric has been computed, each written atomically.
     if export_gap is not None:

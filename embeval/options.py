@@ -90,6 +90,13 @@ OPTIONS: dict[str, Option] = {
         pattern=r"auto|cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?",
         pattern_help="choose auto, cpu, cuda, cuda:N, mps (or xpu/npu/hpu[:N])",
     ),
+    "cluster": Option(
+        str,
+        None,
+        "Dask cluster",
+        pattern=r"local:[1-9]\d*|[A-Za-z][A-Za-z0-9+.-]*://\S+",
+        pattern_help="choose local:N (N ≥ 1 worker processes) or a scheduler address such as tcp://HOST:8786",
+    ),
     "split": Option(
         str,
         "test",

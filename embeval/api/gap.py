@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embeval.api.cluster import cluster_route, gap_on_cluster
 from embeval.api.common import load_input, records_cache, resolve_metrics, run_diagnostic, warn_unused
 from embeval.api.geometry import _check_budget
 from embeval.compute import get_backend
@@ -36,6 +37,7 @@ def _drift_notes(names: set[str]) -> list[str]:
     return out
 
 
+@cluster_route(gap_on_cluster)
 @records_cache
 def gap_report(
     a: str | Path,
@@ -59,6 +61,7 @@ def gap_report(
     device: str = "auto",
     budget: float | None = DEFAULT_BUDGET,
     exact: bool = False,
+    cluster: str | None = None,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
     holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
@@ -82,6 +85,9 @@ def gap_report(
     is estimated; above ``budget`` seconds (None: no limit) the set uniformities, knn_mixing and the
     paired AUCs switch to their estimated forms (``exact: false`` in their params; see
     :func:`embeval.diagnostics.scale.plan_gap`) unless ``exact``.
+
+    ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
     check_device(device)
     _check_budget(budget)

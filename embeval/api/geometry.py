@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from embeval.api.cluster import cluster_route, geometry_on_cluster
 from embeval.api.common import (
     encoding_settings,
     load_input,
@@ -27,6 +28,7 @@ from embeval.progress import NULL, Progress
 from embeval.results import Report
 
 
+@cluster_route(geometry_on_cluster)
 @records_cache
 def geometry_report(
     file: str | Path,
@@ -49,6 +51,7 @@ def geometry_report(
     device: str = "auto",
     budget: float | None = DEFAULT_BUDGET,
     exact: bool = False,
+    cluster: str | None = None,
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
@@ -57,7 +60,10 @@ def geometry_report(
     ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before any O(n²)
     work its cost is estimated; above ``budget`` seconds (None: no limit) each O(n²) diagnostic
     switches to its estimated form (``exact: false`` in its params; see
-    :mod:`embeval.diagnostics.scale`) unless ``exact``."""
+    :mod:`embeval.diagnostics.scale`) unless ``exact``.
+
+    ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`)."""
     check_options(seed=seed, sample=sample, items_k=items_k if items else None,
                   near_dup_threshold=near_dup_threshold if items else None)
     check_encoder(encoder)

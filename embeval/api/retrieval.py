@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from embeval.api.cluster import cluster_route, retrieval_on_cluster
 from embeval.api.common import load_input, records_cache
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device
@@ -44,6 +45,7 @@ def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, t
     check_threads(threads)
 
 
+@cluster_route(retrieval_on_cluster)
 @records_cache
 def retrieval_report(
     queries_path: str | Path,
@@ -64,12 +66,16 @@ def retrieval_report(
     device: str = "auto",
     budget: float | None = DEFAULT_BUDGET,
     exact: bool = False,
+    cluster: str | None = None,
 ) -> Report:
     """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
     encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
 
     Ids come from the files (npz ``id`` array, parquet/jsonl/csv id column; row numbers when
     absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
+
+    ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
     _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
                              encoder=encoder, budget=budget)

@@ -12,6 +12,7 @@ Schema (every table optional except at least one job)::
     device = "auto"       # encoding and O(n²) work: auto | cpu | cuda | cuda:N (jobs may set
                           # options = { device = ..., budget = 60, exact = true } per command)
     batch_size = 32       # encoding batch size
+    cluster = "local:4"   # geometry/retrieval/gap items on vectors run on Dask (local:N or tcp://HOST:8786)
 
     [[models]]            # sentence-transformers models, for datasets that hold texts
     name = "minilm"       # label in the report (unique)
@@ -93,6 +94,7 @@ class Settings:
     cache_dir: str | None = None
     device: str | None = None
     batch_size: int = 32
+    cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "cache": self.cache, "cache_dir": self.cache_dir, "device": self.device,
@@ -210,11 +212,15 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
 
     s = _Checker(p, "settings", top.get("settings", {}), {
         "title": str, "seed": int, "out_dir": str, "cache": bool, "cache_dir": str, "device": str,
-        "batch_size": int})
+        "batch_size": int, "cluster": str})
     settings = Settings(title=s.get("title", "embeval report"), seed=s.get("seed", 0),
                         cache=s.get("cache", True), device=s.get("device"), batch_size=s.get("batch_size", 32))
     for key in ("seed", "batch_size", "device"):
         _check_declared(s, key, getattr(settings, key), key)
+    if s.get("cluster") is not None:  # local:N or a scheduler address, declared in embeval.options
+        cluster = s.get("cluster")
+        settings.cluster = cluster.strip() if isinstance(cluster, str) else cluster
+        _check_declared(s, "cluster", settings.cluster, "cluster")
     if s.get("cache_dir") is not None:
         settings.cache_dir = str(base / s.get("cache_dir"))
     if out_dir is not None:
@@ -397,7 +403,7 @@ def _check_options(c: _Checker, key: str, options: dict, params: dict[str, inspe
     return out
 
 
-_DECLARED = ("sample", "items_k", "near_dup_threshold", "folds", "k", "shift_lambda", "threads", "split")
+_DECLARED = ("sample", "items_k", "near_dup_threshold", "folds", "k", "shift_lambda", "threads", "split", "cluster")
 
 
 def _check_declared(c: _Checker, where: str, value: Any, name: str) -> None:

@@ -63,6 +63,8 @@ def _call(cfg: BatchConfig, p: Planned, progress: Progress):
         kwargs["metrics"] = p.job.metrics
     if p.model is not None:
         kwargs["encoder"] = _encoder(cfg, p.model)
+    elif cfg.settings.cluster and "cluster" in route.parameters() and "cluster" not in kwargs:
+        kwargs["cluster"] = cfg.settings.cluster  # [settings] cluster: items on precomputed vectors
     return route.func()(seed=cfg.settings.seed, progress=progress, **kwargs)
 
 

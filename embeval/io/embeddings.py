@@ -47,7 +47,7 @@ class EmbeddingSet:
     def describe(self) -> dict:
         from embeval.io.fileinfo import file_info
 
-        if "source" in self.info:  # a vector store, dataset or index (embeval.io.sources): no file hash here
+        if "source" in self.info or "shards" in self.info:  # a source (io.sources) or shards (io.shards): no file hash
             return {"path": self.path, "n": self.n, "d": self.d, **self.info}
         return {**file_info(self.path), "n": self.n, "d": self.d, **self.info}
 
@@ -61,9 +61,10 @@ def load_embeddings(
     min_rows: int = 2,
     progress: Progress = NULL,
 ) -> EmbeddingSet:
-    """Read and validate one embedding file, or a source URI / FAISS index file
-    (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face datasets on disk, FAISS).
-    ``label_col`` must exist when given."""
+    """Read and validate one embedding file, a folder or glob of shards (:mod:`embeval.io.shards`), or a
+    source URI / FAISS index file (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face
+    datasets on disk, FAISS). ``label_col`` must exist when given."""
+    from embeval.io.shards import is_shard_spec, load_sharded
     from embeval.io.sources import load_source, source_kind, unknown_source
 
     if isinstance(path, str) and "://" in path and source_kind(path) is None:
@@ -71,6 +72,8 @@ def load_embeddings(
     if source_kind(path) is not None:
         return load_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
                            progress=progress)
+    if is_shard_spec(path):  # a folder or glob of shards (embeval.io.shards)
+        return load_sharded(path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows)
     from embeval.io.paths import require_file
 
     p = Path(path)

@@ -1,0 +1,133 @@
+"""Where distributed work runs: a Dask ``LocalCluster`` or an existing scheduler.
+
+Cluster specs: ``local:N`` starts a LocalCluster of N worker processes (one thread each; stopped
+when the run ends); ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` connects to a running scheduler.
+The ``EMBEVAL_CLUSTER`` environment variable supplies a spec when none is given. Security (TLS
+certificates) comes from Dask's own configuration (``distributed.comm.tls.*`` in
+``~/.config/dask/*.yaml`` or ``DASK_DISTRIBUTED__COMM__TLS__...`` environment variables), which
+``Client`` reads itself; embeval passes nothing of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from embeval.errors import UsageError
+from embeval.progress import NULL, Progress
+
+ENV_VAR = "EMBEVAL_CLUSTER"
+
+
+def resolve_spec(spec: str | None) -> str | None:
+    """The cluster spec to use: ``spec`` if given, else ``$EMBEVAL_CLUSTER``, else None (no cluster).
+    Checks its form against the declaration in :mod:`embeval.options` (OptionError otherwise,
+    naming `cluster`, or `EMBEVAL_CLUSTER` when the value came from the environment)."""
+    from embeval.errors import OptionError
+    from embeval.options import check_option
+
+    name = "cluster"
+    if not spec:
+        spec, name = os.environ.get(ENV_VAR) or None, ENV_VAR
+    if spec is None:
+        return None
+    spec = spec.strip()
+    try:
+        check_option("cluster", spec)
+    except OptionError as exc:
+        raise OptionError(name, spec, exc.problem) from None
+    return spec
+
+
+def _dask():
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError("a cluster needs Dask: pip install 'embeval[dask]'") from None
+    return distributed
+
+
+@contextmanager
+def open_client(spec: str) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec`` (see module docstring), closed (and a local cluster
+    stopped) on exit."""
+    distributed = _dask()
+    if spec.startswith("local:"):
+        import dask
+
+        n = int(spec.split(":", 1)[1])
+        # Workers do the BLAS: one thread each, so N workers use N cores; no dashboard.
+        with dask.config.set({"distributed.admin.system-monitor.gil.enabled": False}):
+            cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+            )
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(spec, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def run_tasks(
+    client,
+    func: Callable,
+    args: Sequence[tuple],
+    *,
+    progress: Progress = NULL,
+    label: str = "tiles",
+    weights: Sequence[float] | None = None,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
+    """Run ``func(*a)`` for every tuple in ``args`` on the cluster; results in ``args`` order.
+
+    Progress advances by ``weights[i]`` (default 1) as each task completes anywhere on the cluster
+    (``as_completed``). A task whose worker dies is recomputed elsewhere by the scheduler; an
+    exception raised by ``func`` (e.g. InputError for an unreadable shard) is re-raised here, after
+    the other tasks are cancelled. ``on_result(i, value)`` (if given) consumes each result as it
+    arrives, and then nothing is kept (returns a list of None)."""
+    distributed = _dask()
+    futures = [client.submit(func, *a, pure=False) for a in args]
+    where = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    w = list(weights) if weights is not None else [1.0] * len(futures)
+    with progress.task(label, total=sum(w)) as task:
+        try:
+            for fut in distributed.as_completed(futures):
+                i = where[fut.key]
+                value = fut.result()  # re-raises the task's exception
+                if on_result is not None:
+                    on_result(i, value)
+                else:
+                    out[i] = value
+                fut.release()
+                task.advance(w[i])
+        except BaseException:
+            client.cancel(futures)
+            raise
+    return out
+
+
+def stamp(results: list) -> list:
+    """Give hand-built results the identity their output declares (as the single-machine
+    diagnostics' declared outputs do); a no-op where the registry has no declarations."""
+    try:
+        from embeval.diagnostics.registry import declared_output
+    except ImportError:  # pragma: no cover - older registry
+        return results
+    for r in results:
+        if getattr(r, "identity", None) is None:
+            out = declared_output(r.metric)
+            if out is not None:
+                r.identity = out.identity
+    return results

@@ -1,0 +1,208 @@
+"""Gap between two sharded sets A and B on a Dask cluster (library level): the centroid gap, the
+set uniformities (A, B, A∪B and across the sets) and knn_mixing, equal to
+:mod:`embeval.diagnostics.gap` up to the summation differences described in
+:mod:`embeval.distributed.geometry`.
+
+The cross-set uniformity is a sum over tiles (shard of A × shard of B); A∪B's is
+Σ_A + Σ_B + Σ_{A×B}; knn_mixing is the kNN of the union (A's shards, then B's, renumbered).
+For paired sets (row i of A ↔ row i of B) the two sets must be cut at the same rows, so that the
+matched pairs left out of ``uniformity_cross`` lie on the diagonal of the tiles (i, i).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from embeval.distributed import tiles
+from embeval.distributed.cluster import run_tasks
+from embeval.distributed.geometry import knn, moments, pair_sum
+from embeval.errors import UsageError
+from embeval.io.shards import ShardedSet
+from embeval.progress import NULL, Progress
+from embeval.results import Result
+
+
+def _cross_task(sa, sb, t: float, skip_diagonal: bool, cols_a, cols_b) -> tuple[float, float]:
+    """(Σ over every pair of the tile, Σ over the tile's diagonal pairs) of exp(−t‖â − b̂‖²)."""
+    from embeval.compute import cross_pair_sum, get_backend
+
+    a, b = tiles.unit_shard(sa, *cols_a), tiles.unit_shard(sb, *cols_b)
+    k = tiles._kernel("uniformity", t)
+    be = get_backend("cpu")
+    full = cross_pair_sum(a, b, k, backend=be)
+    if not skip_diagonal:
+        return full, 0.0
+    return full, full - cross_pair_sum(a, b, k, skip_diagonal=True, backend=be)
+
+
+def union(a: ShardedSet, b: ShardedSet) -> ShardedSet:
+    """A∪B as one sharded set: A's shards, then B's renumbered after A's rows."""
+    shards = a.shards + [replace(s, offset=s.offset + a.n) for s in b.shards]
+    return ShardedSet(f"{a.spec} ∪ {b.spec}", shards, np.concatenate([a.ids, b.ids]), a.id_col, a.vector_col)
+
+
+class _UnionSpace:
+    """What :func:`embeval.diagnostics.gap.knn_mixing` needs: n, n_a and the kNN of A∪B."""
+
+    def __init__(self, client, a: ShardedSet, b: ShardedSet, progress: Progress):
+        self.client, self.joint, self.n_a, self.progress = client, union(a, b), a.n, progress
+        self._knn: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n(self) -> int:
+        return self.joint.n
+
+    def knn(self, k: int):
+        if self._knn is None or self._knn[1].shape[1] < k:
+            self._knn = knn(self.client, self.joint, k, progress=self.progress)
+        return self._knn[0][:, :k], self._knn[1][:, :k]
+
+
+def _check(a: ShardedSet, b: ShardedSet, paired: bool) -> None:
+    if a.d != b.d:
+        raise UsageError(f"{b.spec}: dimension {b.d} does not match {a.spec} ({a.d})")
+    if paired and [s.rows for s in a.shards] != [s.rows for s in b.shards]:
+        raise UsageError("paired sharded sets must be cut at the same rows (same shard sizes, in order)")
+
+
+def centroid_results(client, a: ShardedSet, b: ShardedSet, *, progress: Progress = NULL) -> list[Result]:
+    """gap = ‖mean(Â) − mean(B̂)‖ and centroid_cosine, from per-shard sums (as ``gap.gap``)."""
+    sa, _, _ = moments(client, a, progress=progress)
+    sb, _, _ = moments(client, b, progress=progress)
+    ca, cb = sa / a.n, sb / b.n
+    den = float(np.linalg.norm(ca) * np.linalg.norm(cb))
+    n = a.n + b.n
+    return [
+        Result("gap", float(np.linalg.norm(ca - cb)), n=n, higher_is_better=False),
+        Result("centroid_cosine", float(ca @ cb) / den if den > 0 else math.nan, n=n, higher_is_better=True),
+    ]
+
+
+def set_uniformity_results(
+    client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0, progress: Progress = NULL
+) -> list[Result]:
+    """uniformity_a, _b, _joint and _cross (as ``gap.set_uniformity``) from pair-sum tiles."""
+    from embeval.diagnostics.pairsum import log_mean
+
+    n_a, n_b = a.n, b.n
+    sum_a = pair_sum(client, a, "uniformity", t, progress=progress)
+    sum_b = pair_sum(client, b, "uniformity", t, progress=progress)
+    cols_a, cols_b = (a.id_col, a.vector_col), (b.id_col, b.vector_col)
+    args = [
+        (x, y, t, paired and i == j, cols_a, cols_b) for i, x in enumerate(a.shards) for j, y in enumerate(b.shards)
+    ]
+    parts = run_tasks(
+        client,
+        _cross_task,
+        args,
+        progress=progress,
+        label="cross-set uniformity tiles",
+        weights=[x.rows * y.rows for x, y, *_ in args],
+    )
+    cross_all = math.fsum(p[0] for p in parts)
+    matched = math.fsum(p[1] for p in parts)
+    count = n_a * n_b - (min(n_a, n_b) if paired else 0)
+    if count <= 0:
+        raise UsageError("cross-set uniformity needs at least one pair of rows from different sets")
+    n = n_a + n_b
+    return [
+        Result("uniformity_a", log_mean(sum_a, n_a * (n_a - 1) / 2), {"t": t}, n=n_a, higher_is_better=False),
+        Result("uniformity_b", log_mean(sum_b, n_b * (n_b - 1) / 2), {"t": t}, n=n_b, higher_is_better=False),
+        Result(
+            "uniformity_joint",
+            log_mean(sum_a + sum_b + cross_all, n * (n - 1) / 2),
+            {"t": t},
+            n=n,
+            higher_is_better=False,
+        ),
+        Result(
+            "uniformity_cross",
+            log_mean(cross_all - matched, count, "uniformity_cross"),
+            {"t": t, "pairs": "i≠j (partners left out)" if paired else "all A×B"},
+            n=n,
+            higher_is_better=False,
+        ),
+    ]
+
+
+SUPPORTED = ("gap", "set_uniformity", "knn_mixing")
+
+
+def gap_results_distributed(
+    client,
+    a: ShardedSet,
+    b: ShardedSet,
+    *,
+    paired: bool = False,
+    t: float = 2.0,
+    k: int = 10,
+    progress: Progress = NULL,
+) -> list[Result]:
+    """gap, centroid_cosine, uniformity_a/b/joint/cross and knn_mixing(k) of two sharded sets
+    (rows L2-normalised), as :func:`embeval.diagnostics.gap.gap`, ``set_uniformity`` and ``knn_mixing``."""
+    from embeval.diagnostics.gap import knn_mixing
+    from embeval.distributed.cluster import stamp
+
+    _check(a, b, paired)
+    out = centroid_results(client, a, b, progress=progress)
+    out += set_uniformity_results(client, a, b, paired=paired, t=t, progress=progress)
+    union_space: Any = _UnionSpace(client, a, b, progress)  # a GapSpace for what knn_mixing reads
+    out += knn_mixing(union_space, k=k)
+    return stamp(out)
+
+
+def gap_report_distributed(
+    client,
+    a: ShardedSet,
+    b: ShardedSet,
+    *,
+    paired: bool = False,
+    metrics: list[str] | None = None,
+    k: int | None = None,
+    seed: int = 0,
+    progress: Progress = NULL,
+):
+    """The gap report of two sharded sets on a cluster: gap, set_uniformity and knn_mixing; the
+    other gap diagnostics are skipped with a note (an error when named)."""
+    from embeval.api import resolve_metrics
+    from embeval.diagnostics.gap import knn_mixing
+    from embeval.distributed.cluster import stamp
+    from embeval.results import Report
+
+    _check(a, b, paired)
+    chosen = resolve_metrics(
+        metrics,
+        "gap",
+        {"pairs"} if paired else set(),
+        hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"},
+    )
+    report = Report(
+        "gap",
+        inputs={"a": a.describe(), "b": b.describe()},
+        settings={"seed": seed, "paired": paired, "normalized": True, "cluster": True},
+    )
+    for diag, params in chosen:
+        if diag.name not in SUPPORTED:
+            if metrics:
+                raise UsageError(f"metric {diag.name} is not available on a cluster; available: {', '.join(SUPPORTED)}")
+            report.notes.append(f"skipped {diag.name}: not available on a cluster")
+        elif diag.name == "gap":
+            report.results.extend(centroid_results(client, a, b, progress=progress))
+        elif diag.name == "set_uniformity":
+            report.results.extend(set_uniformity_results(client, a, b, paired=paired, progress=progress, **params))
+        else:
+            kk = k if k is not None else params.get("k", 10)
+            union_space: Any = _UnionSpace(client, a, b, progress)
+            report.results.extend(knn_mixing(union_space, k=kk))
+    stamp(report.results)
+    report.notes.append(
+        "rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖; computed on a "
+        f"Dask cluster over {len(a.shards)} + {len(b.shards)} shards"
+    )
+    if any(r.metric == "uniformity_cross" for r in report.results):
+        report.notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
+    return report
