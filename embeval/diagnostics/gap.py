@@ -330,7 +330,9 @@ def linear_separability(space: GapSpace, folds: int = 5, C: float = 1.0, max_row
 
 
 def _estimating(space: GapSpace, name: str) -> bool:
-    return space.plan is not None and not space.plan.exact and name in space.plan.estimated
+    """Does the run's plan estimate ``name``? (Spaces without a plan, e.g. a cluster's, run exact.)"""
+    plan = getattr(space, "plan", None)
+    return plan is not None and not plan.exact and name in plan.estimated
 
 
 def cross_uniformity_sampled(a: np.ndarray, b: np.ndarray, t: float, m: int, seed: int, *,
