@@ -300,6 +300,45 @@ class _QueryCounts:
         return own, less, eq
 
 
+def _block_counts(queries, corpus, positives, qs: int, qe: int):
+    """The :class:`_QueryCounts` of queries qs … qe − 1, and every positive of the block: its row
+    in the block, its document, and one float32 slot (each counter's ``own`` is a view of it,
+    filled chunk by chunk with one gather)."""
+    block_pos = [np.asarray(positives[i], dtype=np.int64) for i in range(qs, qe)]
+    sizes = np.array([len(p) for p in block_pos], dtype=np.int64)
+    pos_row = np.repeat(np.arange(qe - qs), sizes)
+    pos_doc = np.concatenate(block_pos) if block_pos else np.empty(0, np.int64)
+    block_own = np.full(len(pos_doc), np.nan, dtype=np.float32)
+    ends = np.cumsum(sizes)
+    counts = []
+    for r, p in enumerate(block_pos):
+        i = qs + r
+        centre, radius = _rounding_window(np.repeat(queries[i:i + 1], len(p), 0), corpus[p])
+        cnt = _QueryCounts(p, centre, radius)
+        cnt.own = block_own[ends[r] - len(p):ends[r]]
+        counts.append(cnt)
+    return counts, pos_row, pos_doc, block_own
+
+
+def _wait(pending) -> None:
+    for fut in pending or ():
+        fut.result()
+
+
+def _finish_block(counts: list[_QueryCounts], qs: int, n: int, pos_scores: list, per_query: np.ndarray) -> None:
+    """Per-query AUCs (and the positives' scores) of the block's queries qs, qs + 1, …"""
+    for r, cnt in enumerate(counts):
+        i = qs + r
+        own, less, eq = cnt.finish()
+        pos_scores[i] = own
+        n_neg = n - len(own)
+        if n_neg == 0 or len(own) == 0:
+            continue
+        # Remove the positives' own contributions from the all-document counts.
+        plt, peq = _less_equal(own, own)
+        per_query[i] = float(np.sum((less - plt) + 0.5 * (eq - peq))) / (len(own) * n_neg)
+
+
 def auc_global_query(
     queries: np.ndarray,
     corpus: np.ndarray,
@@ -350,21 +389,7 @@ def auc_global_query(
         for qs in range(0, m, B):
             qe = min(m, qs + B)
             qb = queries[qs:qe]
-            counts = []
-            block_pos = [np.asarray(positives[i], dtype=np.int64) for i in range(qs, qe)]
-            sizes = np.array([len(p) for p in block_pos], dtype=np.int64)
-            # Every positive of the block: its row in the block, its document, and one float32 slot
-            # (each _QueryCounts' ``own`` is a view of it), filled chunk by chunk in one gather.
-            pos_row = np.repeat(np.arange(qe - qs), sizes)
-            pos_doc = np.concatenate(block_pos) if len(block_pos) else np.empty(0, np.int64)
-            block_own = np.full(len(pos_doc), np.nan, dtype=np.float32)
-            ends = np.cumsum(sizes)
-            for r, p in enumerate(block_pos):
-                i = qs + r
-                centre, radius = _rounding_window(np.repeat(queries[i:i + 1], len(p), 0), corpus[p])
-                cnt = _QueryCounts(p, centre, radius)
-                cnt.own = block_own[ends[r] - len(p):ends[r]]
-                counts.append(cnt)
+            counts, pos_row, pos_doc, block_own = _block_counts(queries, corpus, positives, qs, qe)
             for c0 in range(0, n, D):
                 chunk = corpus[c0:c0 + D]
                 rows, cols = qe - qs, chunk.shape[0]
@@ -373,10 +398,7 @@ def auc_global_query(
                     s = np.matmul(qb, chunk.T, out=buf)
                 else:
                     s = qb @ chunk.T
-                if pending is not None:
-                    for fut in pending:
-                        fut.result()  # the workers are done with the other buffer
-                    pending = None
+                pending = _wait(pending)  # the workers are done with the other buffer
                 if exact:  # keep the pooled scores in query-major order
                     allv.reshape(m, n)[qs:qe, c0:c0 + D] = s
                 else:
@@ -391,20 +413,9 @@ def auc_global_query(
                 for r, cnt in enumerate(counts):
                     cnt.add(s[r], c0, own_set=True)
                 task.advance(s.size)
-            for r, cnt in enumerate(counts):
-                i = qs + r
-                own, less, eq = cnt.finish()
-                pos_scores[i] = own
-                n_neg = n - len(own)
-                if n_neg == 0 or len(own) == 0:
-                    continue
-                # Remove the positives' own contributions from the all-document counts.
-                plt, peq = _less_equal(own, own)
-                per_query[i] = float(np.sum((less - plt) + 0.5 * (eq - peq))) / (len(own) * n_neg)
+            _finish_block(counts, qs, n, pos_scores, per_query)
 
-    if pending is not None:
-        for fut in pending:
-            fut.result()
+    _wait(pending)
     if pool is not None:
         pool.shutdown()
     pos_all = np.concatenate(pos_scores) if m else np.empty(0, np.float32)
