@@ -200,3 +200,28 @@ def test_auc_histogram_split_over_threads_gives_identical_results(monkeypatch):
     np.testing.assert_array_equal(one.per_query, many.per_query)
     for f in ("value", "pos", "tied", "above"):
         np.testing.assert_array_equal(getattr(one.levels, f), getattr(many.levels, f))
+
+
+def test_class_sums_run_through_the_compute_layer():
+    """Silhouette and tolerance take their class sums from the compute layer: the NumPy back end
+    gives exactly the sparse-product sums (so the numbers are unchanged), torch (CPU tensors)
+    agrees within float64 rounding, and silhouette matches scikit-learn."""
+    import scipy.sparse as sp
+    from sklearn.metrics import silhouette_samples
+
+    from embeval.compute import get_backend
+    from embeval.diagnostics.labels import class_sums, silhouette_samples_cosine, tolerance_value
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((500, 10)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    codes = rng.integers(0, 7, 500)
+    ind = sp.csr_matrix((np.ones(500), (codes, np.arange(500))), shape=(7, 500))
+    np.testing.assert_array_equal(class_sums(x, codes, 7), np.asarray(ind @ x.astype(np.float64)))
+    ref = silhouette_samples_cosine(x, codes)
+    np.testing.assert_allclose(ref, silhouette_samples(x, codes, metric="cosine"), atol=1e-6)
+    pytest.importorskip("torch")
+    torch_be = get_backend("cpu", engine="torch")
+    np.testing.assert_allclose(class_sums(x, codes, 7, torch_be), class_sums(x, codes, 7), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(silhouette_samples_cosine(x, codes, backend=torch_be), ref, rtol=0, atol=1e-12)
+    assert tolerance_value(x, codes, torch_be) == pytest.approx(tolerance_value(x, codes), abs=1e-12)
