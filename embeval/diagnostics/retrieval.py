@@ -229,7 +229,8 @@ def auc(run: RetrievalRun) -> list[Result]:
         gparams.update(bin_width=lv.bin_width, max_error=lv.max_error())
     gci: dict[str, Any] = {}
     if st.neg_sample:
-        gparams.update(exact=False, sample=st.neg_sample, estimator="every positive vs sampled negative pairs")
+        gparams.update(negatives=run.m * run.corpus.shape[0] - lv.n_pos, exact=False, sample=st.neg_sample,
+                       estimator="every positive vs sampled negative pairs")
         if st.auc_global_ci is not None:
             gci = {"ci_low": st.auc_global_ci[0], "ci_high": st.auc_global_ci[1]}
     vals = st.per_query if st.query_rows is None else st.per_query[st.query_rows]
@@ -269,7 +270,8 @@ def separation(run: RetrievalRun) -> list[Result]:
     ncounts = counts
     if st.neg_sample:  # estimated form: the negatives are a uniform sample of all negative pairs
         est = {"exact": False, "sample": st.neg_sample, "estimator": "sampled negative pairs"}
-        ncounts = {"positives": lv.n_pos, "negatives": run.m * run.corpus.shape[0] - lv.n_pos, **est}
+        counts = {"positives": lv.n_pos, "negatives": run.m * run.corpus.shape[0] - lv.n_pos}
+        ncounts = {**counts, **est}
         tparams.update(est)
         fparams.update(est)
     return [
