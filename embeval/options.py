@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from embeval.diagnostics.registry import Param
 from embeval.errors import OptionError, UsageError
+from embeval.params import Param
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,23 @@ def test_no_direction_literals_in_the_diagnostics():
         if path.name == "registry.py":
             continue
         assert "higher_is_better=" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_library_errors_name_parameters_not_flags():
+    """Outside cli.py no raised error names a CLI flag: the library names parameters (`sample`) and
+    each command says them as its own flags (cli.flag_names)."""
+    import ast
+    import re
+
+    flag = re.compile(r"(^|[\s(])--[a-z][a-z-]+")
+    offenders = []
+    for path in sorted((ROOT / "embeval").rglob("*.py")):
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                text = "".join(c.value for a in node.exc.args for c in ast.walk(a)
+                               if isinstance(c, ast.Constant) and isinstance(c.value, str))
+                if flag.search(text):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, offenders

@@ -141,7 +141,7 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
     if out.exists() and not out.is_dir():
         from embeval.errors import UsageError
 
-        raise UsageError(f"--out-dir {out}: exists and is not a folder")
+        raise UsageError(f"`out_dir` {out}: exists and is not a folder")
     texts = {"report.json": batch_json(batch), "report.csv": batch_csv(batch), "report.md": batch_markdown(batch),
              "report.html": batch_html(batch)}
     if any(it.report is not None and it.report.per_query for it in batch.items):

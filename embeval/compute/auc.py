@@ -184,7 +184,7 @@ class _Binner:
         self.ibuf = np.empty(size, dtype=np.int32)
         self.hbuf = np.empty(self.top + 1, dtype=np.int32)
         try:
-            from embeval.index.knn import _faiss
+            from embeval.compute.requires import _faiss
 
             self._ivec_hist = _faiss().ivec_hist
         except Exception:
@@ -205,7 +205,7 @@ class _Binner:
         b -= lo
         width = hi - lo + 1
         if self._ivec_hist is not None:
-            from embeval.index.knn import _faiss
+            from embeval.compute.requires import _faiss
 
             faiss = _faiss()
             self._ivec_hist(n, faiss.swig_ptr(b), width, faiss.swig_ptr(self.hbuf))

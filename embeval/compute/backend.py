@@ -11,15 +11,22 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from embeval.compute.requires import _faiss
+from embeval.compute.tiles import (  # noqa: F401  (re-exported: the back ends' shared tile helpers)
+    BLOCK_ELEMENTS,
+    Placed,
+    _finish_topk,
+    _pad,
+    exact_row_topk,
+    order_rows,
+)
 from embeval.errors import UsageError
 
 AUTO_MIN_ROWS = 20_000  # `auto` considers a GPU only for O(n²) work on at least this many rows
-BLOCK_ELEMENTS = 1 << 24  # NumPy back end: products per block (float32: 64 MiB), as before
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 
 
@@ -28,16 +35,6 @@ def dot_error_bound(d: int) -> float:
     inner product of two unit d-vectors can be apart (Higham 2002, §3.1)."""
     u = 2.0 ** -24
     return 2.0 * d * u / (1.0 - d * u)
-
-
-@dataclass
-class Placed:
-    """An n×d float32 array on a back end's device, with lazily computed squared row norms."""
-
-    x: Any
-    n: int
-    d: int
-    _sq: Any = field(default=None, repr=False)
 
 
 class Backend(Protocol):
@@ -58,30 +55,6 @@ class Backend(Protocol):
                   skip_diagonal: bool = False) -> np.ndarray: ...
     def class_sums(self, x: Placed, rows: slice, codes: np.ndarray, n_classes: int) -> np.ndarray: ...
     def sync(self) -> None: ...
-
-
-def order_rows(scores: np.ndarray, idx: np.ndarray) -> None:
-    """Sort each row in place by score descending, then index ascending; −1 (missing) last."""
-    scores[idx < 0] = -np.inf
-    key_idx = np.where(idx < 0, np.iinfo(np.int64).max, idx)
-    order = np.lexsort((key_idx, -scores), axis=-1)
-    scores[:] = np.take_along_axis(scores, order, axis=1)
-    idx[:] = np.take_along_axis(idx, order, axis=1)
-
-
-def exact_row_topk(row: np.ndarray, col0: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top k of one row of scores by (score desc, column asc); used where a tie straddles place k."""
-    order = np.lexsort((np.arange(len(row)), -row))[:k]
-    return row[order], order.astype(np.int64) + col0
-
-
-def _pad(scores: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    if scores.shape[1] >= k:
-        return scores, idx
-    pad = k - scores.shape[1]
-    r = scores.shape[0]
-    return (np.concatenate([scores, np.full((r, pad), -np.inf, np.float32)], axis=1),
-            np.concatenate([idx, np.full((r, pad), -1, np.int64)], axis=1))
 
 
 class NumpyBackend:
@@ -129,8 +102,6 @@ class NumpyBackend:
         return float(g.sum(dtype=np.float64))
 
     def topk(self, q, x, rows, cols, k, *, self_ids=None, metric="ip"):
-        from embeval.index.knn import _faiss
-
         g = self._gram(q, x, rows, cols)
         c0 = cols.start or 0
         if metric == "l2":
@@ -174,21 +145,6 @@ class NumpyBackend:
         m = xr.shape[0]
         ind = sp.csr_matrix((np.ones(m), (codes, np.arange(m))), shape=(n_classes, m))
         return np.asarray(ind @ xr.astype(np.float64))
-
-
-def _finish_topk(scores, idx, g, c0, kk, k):
-    """Shared by the back ends: order (score desc, col asc), resolve ties straddling place kk from
-    the block itself (``g``: a 2-D array with rows indexable as NumPy, or a callable row -> NumPy),
-    cut to kk and pad to k."""
-    order_rows(scores, idx)
-    if scores.shape[1] > kk:
-        tied = np.flatnonzero((scores[:, kk - 1] == scores[:, kk]) & np.isfinite(scores[:, kk]))
-        for r in tied:
-            row = g(r) if callable(g) else np.asarray(g[r])
-            scores[r, :kk], idx[r, :kk] = exact_row_topk(row, c0, kk)
-        scores, idx = scores[:, :kk], idx[:, :kk]
-    idx = np.where(np.isneginf(scores), -1, idx)  # excluded self / padded slots
-    return _pad(np.ascontiguousarray(scores), np.ascontiguousarray(idx), k)
 
 
 def _nvidia_driver_present() -> bool:

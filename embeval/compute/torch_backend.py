@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from embeval.compute.backend import BLOCK_ELEMENTS, Placed, _finish_topk
+from embeval.compute.tiles import BLOCK_ELEMENTS, Placed, _finish_topk
 
 MIN_BLOCK = 1 << 16
 MAX_BLOCK = 1 << 30

@@ -18,53 +18,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from embeval.errors import UsageError
+from embeval.params import Param, parse_ks  # noqa: F401  (re-exported: families declare with them)
 from embeval.results import Report, Result
-
-
-@dataclass(frozen=True)
-class Param:
-    """A diagnostic's parameter, as data: type, default, help, and the values it may take
-    (``choices``, or a range: ``low`` ≤ value, strictly when ``low_open``; value ≤ ``high``)."""
-
-    type: type
-    default: Any
-    help: str
-    choices: tuple[Any, ...] | None = None
-    low: float | None = None
-    low_open: bool = False
-    high: float | None = None
-
-    def check(self, name: str, value: Any) -> Any:
-        if value is None or self.type not in (int, float):
-            return value
-        if value != value or value in (float("inf"), float("-inf")):
-            raise UsageError(f"parameter {name}={value!r}: must be a finite number")
-        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
-            raise UsageError(f"parameter {name}={value!r}: must be {'>' if self.low_open else '≥'} {self.low:g}")
-        if self.high is not None and value > self.high:
-            raise UsageError(f"parameter {name}={value!r}: must be ≤ {self.high:g}")
-        return value
-
-    def parse(self, name: str, raw: str) -> Any:
-        try:
-            if self.type is bool:
-                if raw.lower() in ("1", "true", "yes"):
-                    return True
-                if raw.lower() in ("0", "false", "no"):
-                    return False
-                raise ValueError(raw)
-            value = self.type(raw)
-        except ValueError:
-            raise UsageError(f"parameter {name}={raw!r}: expected {self.type.__name__}") from None
-        if self.choices is not None and value not in self.choices:
-            raise UsageError(f"parameter {name}={raw!r}: choose one of {', '.join(map(str, self.choices))}")
-        return self.check(name, value)
-
 
 HIGHER, LOWER, NEITHER = True, False, None  # an output's direction: which way is better
 
@@ -242,25 +202,6 @@ def parse_spec(spec: str, family: str | tuple[str, ...] | None = None) -> tuple[
         for key, raw in pairs:
             params[key] = diag.params[key].parse(key, raw)
     return diag, params
-
-
-def parse_ks(ks: str | Iterable[int], name: str = "k") -> tuple[int, ...]:
-    """Rank cut-offs: ``"1,10,100"`` or ``[1, 10, 100]`` -> (1, 10, 100), sorted, unique, each ≥ 1.
-    The one parser of every list-of-cut-offs parameter; errors name the parameter ``name``."""
-    items = ks.split(",") if isinstance(ks, str) else list(ks)
-    out = set()
-    for item in items:
-        text = str(item).strip()
-        try:
-            k = int(text)
-        except ValueError:
-            raise UsageError(f"`{name}` {ks!r}: {text!r} is not an integer; expected e.g. 1,10,100") from None
-        if k < 1:
-            raise UsageError(f"`{name}` {ks!r}: cutoffs must be at least 1, got {k}")
-        out.add(k)
-    if not out:
-        raise UsageError(f"`{name}`: give at least one cutoff, e.g. 1,10,100")
-    return tuple(sorted(out))
 
 
 def split_specs(text: str) -> list[str]:

@@ -67,7 +67,7 @@ class ScalePlan:
         if self.budget is not None:
             out["budget_s"] = self.budget
         if self.estimate_s is not None:
-            out["exact_estimate_s"] = round(self.estimate_s, 1)
+            out["exact_estimate_s"] = float(f"{self.estimate_s:.3g}")  # 3 significant digits: never 0 for a tiny job
         return out
 
     def note(self) -> str | None:

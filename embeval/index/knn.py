@@ -10,15 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from embeval.compute.requires import _faiss
 from embeval.errors import EmbevalError
-
-
-def _faiss():
-    try:
-        import faiss
-    except ImportError as exc:  # pragma: no cover - faiss-cpu is a dependency
-        raise EmbevalError("FAISS is not installed: pip install faiss-cpu") from exc
-    return faiss
 
 
 def set_threads(n: int | None) -> None:

@@ -98,14 +98,14 @@ def resolve_params(kind: str, n: int | None, params: dict[str, Any] | None) -> d
 
     With ``n=None`` (corpus not loaded yet) only the names and values are checked."""
     if kind not in INDEX_KINDS:
-        raise UsageError(f"--index {kind!r}: choose one of {', '.join(INDEX_KINDS)}")
+        raise UsageError(f"`index` {kind!r}: choose one of {', '.join(INDEX_KINDS)}")
     given = {k: v for k, v in (params or {}).items() if v is not None}
     allowed = INDEX_PARAMS[kind]
     for name in given:
         if name not in allowed:
             owners = [k for k, p in INDEX_PARAMS.items() if name in p]
             where = f"it applies to --index {owners[0]}" if owners else "unknown parameter"
-            raise UsageError(f"index parameter {name!r} does not apply to --index {kind} ({where})")
+            raise UsageError(f"index parameter {name!r} does not apply to `index` {kind} ({where})")
     out = {**allowed, **given}
     for name, value in out.items():
         if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):

@@ -65,13 +65,17 @@ def load_embeddings(
     source URI / FAISS index file (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face
     datasets on disk, FAISS). ``label_col`` must exist when given."""
     from embeval.io.shards import is_shard_spec, load_sharded
-    from embeval.io.sources import load_source, source_kind, unknown_source
+    from embeval.io.sources import read_source, source_kind, unknown_source
 
     if isinstance(path, str) and "://" in path and source_kind(path) is None:
         raise unknown_source(path)
     if source_kind(path) is not None:
-        return load_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows,
-                           progress=progress)
+        spec, got = read_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col,
+                                progress=progress)
+        emb = EmbeddingSet(vectors=got.vectors, ids=got.ids, path=spec.shown, labels=got.labels,
+                           info={"source": spec.kind, **got.info})
+        validate(emb, min_rows=min_rows)
+        return emb
     if is_shard_spec(path):  # a folder or glob of shards (embeval.io.shards)
         return load_sharded(path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows)
     from embeval.io.paths import require_file
@@ -88,7 +92,7 @@ def load_embeddings(
     if suffix not in EMBEDDING_SUFFIXES:
         raise InputError(p, f"unsupported extension {suffix or '(none)'!r}; expected one of "
                             + ", ".join(EMBEDDING_SUFFIXES) + ", a .faiss/.index file, a source URI "
-                            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with --model")
+                            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with `model`")
     require_file(p)
     reader = {".npy": _read_npy, ".npz": _read_npz, ".parquet": _read_table, ".csv": _read_table,
               ".tsv": _read_table, ".jsonl": _read_jsonl}[suffix]
@@ -300,7 +304,7 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
                 numeric2d = [k for k in names if z[k].ndim == 2]
                 if len(numeric2d) != 1:
                     raise InputError(p, f"no array named {vector_col!r} and {len(numeric2d)} 2-D arrays "
-                                        f"among {names}; name one with --vector-col")
+                                        f"among {names}; name one with `vector_col`")
                 key = numeric2d[0]
             vectors = _as_float32(p, z[key])
             ids = clean_ids(z[id_col], p) if id_col in names else _row_ids(vectors.shape[0])
@@ -446,7 +450,7 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
     block = df[dims]
     bad = [c for c in dims if not is_numeric_dtype(block[c].dtype) or is_bool_dtype(block[c].dtype)]
     if bad:
-        raise InputError(p, f"column {str(bad[0])!r} is not numeric (pass --id-col/--label-col for "
+        raise InputError(p, f"column {str(bad[0])!r} is not numeric (pass `id_col`/`label_col` for "
                             "non-vector columns)")
     arr = block.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(arr).any():

@@ -120,5 +120,5 @@ def _read_table(p: Path, column):
     elif len(cols) == 1:
         key = cols[0]
     else:
-        raise InputError(p, f"{len(cols)} columns and none is named 'label'; name one with --label-col")
+        raise InputError(p, f"{len(cols)} columns and none is named 'label'; name one with `label_col`")
     return df[key].tolist()

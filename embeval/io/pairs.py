@@ -38,7 +38,7 @@ def load_pairs(path: str | Path, *, layout: str = "auto", text_a_col: str = "tex
                text_b_col: str = "text_b", score_col: str = "score") -> TextPairs:
     p = Path(path)
     if layout not in LAYOUTS:
-        raise UsageError(f"--layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+        raise UsageError(f"`layout` {layout!r}: choose one of {', '.join(LAYOUTS)}")
     from embeval.io.paths import require_file
     from embeval.safety import check_encodable
 
@@ -113,8 +113,8 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
     missing = [c for c in (ca, cb, cs) if c not in df.columns]
     if missing:
         raise InputError(p, f"missing column(s) {', '.join(map(repr, missing))} (columns: "
-                            f"{', '.join(map(str, df.columns))}); use --text-a-col/--text-b-col/--score-col, "
-                            "or --layout stsb for the STS Benchmark release files")
+                            f"{', '.join(map(str, df.columns))}); use `text_a_col`/`text_b_col`/`score_col`, "
+                            "or `layout` stsb for the STS Benchmark release files")
     scores = [_score(p, v, f"line {lines[i]}" if lines else f"row {i}, column {cs!r}")
               for i, v in enumerate(df[cs].tolist())]
     texts_a, texts_b = df[ca].tolist(), df[cb].tolist()

@@ -96,7 +96,7 @@ def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> T
                              keep_default_na=False)
     if text_col not in df.columns:
         raise InputError(p, f"no text column {text_col!r} (columns: {', '.join(map(str, df.columns))}); "
-                            "pass --text-col")
+                            "pass `text_col`")
     if label_col and label_col not in df.columns:
         raise InputError(p, f"no label column {label_col!r} (columns: {', '.join(map(str, df.columns))})")
     from embeval.io.ids import clean_ids
@@ -148,7 +148,7 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirData:
     qrels_path = f / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         have = sorted(q.stem for q in (f / "qrels").glob("*.tsv")) if (f / "qrels").is_dir() else []
-        raise InputError(f, f"no qrels/{split}.tsv (splits here: {', '.join(have) or 'none'}); use --split")
+        raise InputError(f, f"no qrels/{split}.tsv (splits here: {', '.join(have) or 'none'}); use `split`")
     corpus = _read_beir_corpus(f / "corpus.jsonl")
     from embeval.io.ids import clean_ids
     from embeval.safety import check_encodable

@@ -18,7 +18,7 @@ def save_embeddings(path: str | Path, vectors: np.ndarray, ids, *, texts=None) -
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in EMBEDDING_SUFFIXES:
-        raise UsageError(f"--output {p}: unsupported suffix {suffix or '(none)'!r}; use one of "
+        raise UsageError(f"`output` {p}: unsupported suffix {suffix or '(none)'!r}; use one of "
                          + ", ".join(EMBEDDING_SUFFIXES))
     with atomic_path(p) as tmp:
         _write(tmp, suffix, np.asarray(vectors, dtype=np.float32), np.asarray(ids).astype(str), texts)

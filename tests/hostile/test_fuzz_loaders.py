@@ -193,7 +193,7 @@ import random, resource, sys
 import numpy as np, faiss
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a corrupt header must not eat the machine
 from embeval.errors import EmbevalError
-from embeval.io.sources import load_source
+from embeval.io.embeddings import load_embeddings
 x = np.random.default_rng(0).standard_normal((10, 4)).astype("f4")
 seeds = {}
 for kind in ("flat", "idmap", "hnsw", "ivf"):
@@ -223,7 +223,7 @@ for i in range(int(sys.argv[1])):
         data = bytearray(r.randbytes(r.randint(1, 300)))
     open("f.faiss", "wb").write(bytes(data))
     try:
-        load_source("f.faiss")
+        load_embeddings("f.faiss")
     except EmbevalError:
         pass
 print("ok")

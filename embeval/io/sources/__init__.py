@@ -2,8 +2,9 @@
 
 A *source spec* is a URI (``lancedb://PATH?table=T&column=vector``,
 ``postgresql://USER@HOST/DB?table=T&column=embedding&id=id``, ``hf-disk://PATH?column=embedding``,
-``faiss://PATH``) or a FAISS index file (``.faiss``/``.index``). :func:`load_source` reads one in
-batches and returns the same validated :class:`~embeval.io.embeddings.EmbeddingSet` as a file.
+``faiss://PATH``) or a FAISS index file (``.faiss``/``.index``). :func:`read_source` reads one in
+batches; :func:`embeval.io.embeddings.load_embeddings` turns it into the same validated
+:class:`~embeval.io.embeddings.EmbeddingSet` as a file.
 
 Every library (lancedb, psycopg, datasets, faiss) is imported inside the reader that uses it.
 Credentials never leave this package: the set's ``path`` and every message use
@@ -142,18 +143,17 @@ def parse_spec(spec: str) -> SourceSpec:
     return SourceSpec(kind, spec, location, ours, shown)
 
 
-def load_source(
+def read_source(
     spec: str,
     *,
     id_col: str = "id",
     vector_col: str = "embedding",
     label_col: str | None = None,
-    min_rows: int = 2,
     progress: Progress = NULL,
-):
-    """Read and validate an embedding source (see the module docstring)."""
-    from embeval.io.embeddings import EmbeddingSet, validate
-
+) -> tuple[SourceSpec, SourceData]:
+    """Read an embedding source (see the module docstring): its parsed spec and what its reader
+    returned. :func:`embeval.io.embeddings.load_embeddings` wraps it into a validated EmbeddingSet
+    (this package does not import the loader, which imports it)."""
     s = parse_spec(os.fspath(spec))
     if s.kind == "lancedb":
         from embeval.io.sources.lance import read_lancedb as reader
@@ -166,11 +166,7 @@ def load_source(
     got = reader(s, id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
     if label_col is not None and got.labels is None:
         raise InputError(s.shown, f"no label column {label_col!r}")
-    emb = EmbeddingSet(
-        vectors=got.vectors, ids=got.ids, path=s.shown, labels=got.labels, info={"source": s.kind, **got.info}
-    )
-    validate(emb, min_rows=min_rows)
-    return emb
+    return s, got
 
 
 @dataclass

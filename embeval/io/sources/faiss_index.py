@@ -24,7 +24,7 @@ def read_faiss(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> Sou
     if path.stat().st_size == 0:
         raise InputError(s.shown, "file is empty")
     if label_col is not None:
-        raise InputError(s.shown, "a FAISS index holds no labels: pass --labels FILE")
+        raise InputError(s.shown, "a FAISS index holds no labels: pass `labels` FILE")
     try:
         index = faiss.read_index(str(path))
     except RuntimeError as exc:

@@ -128,4 +128,4 @@ def _check_metrics(wanted, known: set[str]) -> None:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=3)
             hint = f"did you mean {' or '.join(close)}?" if close else f"compared: {', '.join(sorted(known))}"
-            raise UsageError(f"--metric {name!r}: not in the compared reports; {hint}")
+            raise UsageError(f"`metric` {name!r}: not in the compared reports; {hint}")

@@ -52,7 +52,7 @@ def load_side(path: str | Path) -> Side:
                     {**file_info(p), "kind": "single", "command": mteb.command, **extra})
     if not isinstance(doc, dict) or "embeval_version" not in doc:
         raise InputError(
-            p, "not an embeval JSON report (no 'embeval_version'; write one with --output X.json or embeval run)"
+            p, "not an embeval JSON report (no 'embeval_version'; write one with `output` X.json or embeval run)"
         )
     info = {**file_info(p), "embeval_version": doc.get("embeval_version")}
     try:

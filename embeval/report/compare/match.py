@@ -3,127 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
 from embeval.diagnostics.registry import key_params
 from embeval.errors import UsageError
 from embeval.report.compare.load import Side
+from embeval.report.compare.model import Comparison, Row
+from embeval.report.compare.regress import evaluate
 from embeval.report.gates import RegressGate
 from embeval.report.paired import PairedTest
-from embeval.results import GateResult, Report, Result, params_match
-
-
-@dataclass
-class Row:
-    item: str
-    metric: str
-    params: dict[str, Any]
-    old: float | None
-    new: float | None
-    higher_is_better: bool | None
-    test: PairedTest | None = None  # when both reports carry per-query values
-    verdict: str = ""
-
-    @property
-    def label(self) -> str:
-        return Result(self.metric, 0.0, key_params(self.metric, self.params)).label()
-
-    @property
-    def delta(self) -> float | None:
-        if self.old is None or self.new is None:
-            return None
-        return self.new - self.old
-
-    @property
-    def relative(self) -> float | None:
-        d, old = self.delta, self.old
-        if d is None or old is None or old == 0:
-            return None
-        return d / abs(old)
-
-    @property
-    def regression(self) -> float | None:
-        """How much worse (> 0) or better (< 0) the current run is; None without a direction."""
-        d = self.delta
-        if d is None or self.higher_is_better is None:
-            return None
-        return -d if self.higher_is_better else d
-
-    def _significant(self, worse: bool) -> bool | None:
-        """None without a paired test; else whether both tests call the change real: the
-        interval of mean(new − old) excludes 0 on that side, and the sign-flip p-value is below
-        1 − confidence. (With few non-zero per-query differences the percentile bootstrap is
-        too narrow; the randomisation test is not, so requiring both keeps noise from failing.)"""
-        if self.test is None or self.higher_is_better is None:
-            return None
-        lo, hi = self.test.ci_low, self.test.ci_high
-        down = hi < 0  # the metric went down, for sure
-        up = lo > 0
-        moved = (down if self.higher_is_better else up) if worse else (up if self.higher_is_better else down)
-        return bool(moved and self.test.p_value < 1 - self.test.confidence)
-
-    def significant_worse(self) -> bool | None:
-        return self._significant(worse=True)
-
-    def significant_better(self) -> bool | None:
-        return self._significant(worse=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        clean = _num
-        return {
-            "item": self.item,
-            "metric": self.metric,
-            "params": self.params,
-            "old": clean(self.old),
-            "new": clean(self.new),
-            "delta": clean(self.delta),
-            "relative": clean(self.relative),
-            "higher_is_better": self.higher_is_better,
-            "paired_test": None if self.test is None else self.test.to_dict(),
-            "verdict": self.verdict,
-        }
-
-
-def _num(v):
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-@dataclass
-class Comparison:
-    baseline: dict[str, Any]
-    current: dict[str, Any]
-    rows: list[Row] = field(default_factory=list)
-    gates: list[GateResult] = field(default_factory=list)
-    gate_items: list[str] = field(default_factory=list)  # item of each gate (JUnit class name)
-    settings: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(g.passed for g in self.gates)
-
-    def gate_pairs(self) -> list[tuple[str, GateResult]]:
-        """(item, gate) for every gate."""
-        return list(zip(self.gate_items, self.gates))
-
-    def to_dict(self) -> dict[str, Any]:
-        from embeval import __version__
-
-        return {
-            "embeval_version": __version__,
-            "command": "compare",
-            "baseline": self.baseline,
-            "current": self.current,
-            "settings": self.settings,
-            "rows": [r.to_dict() for r in self.rows],
-            "gates": [{"item": i, **g.to_dict()} for i, g in zip(self.gate_items, self.gates)],
-            "passed": self.passed,
-            "notes": self.notes,
-        }
+from embeval.results import Report, params_match
 
 
 def _per_query(report: Report) -> dict[str, dict[str, float]]:
@@ -135,9 +23,9 @@ def _per_query(report: Report) -> dict[str, dict[str, float]]:
 
 def _check_settings(base: Side, cur: Side, n_boot: int, confidence: float) -> None:
     if not 0 < confidence < 1:
-        raise UsageError(f"--confidence {confidence}: must be between 0 and 1")
+        raise UsageError(f"`confidence` {confidence}: must be between 0 and 1")
     if n_boot < 100:
-        raise UsageError(f"--n-boot {n_boot}: use at least 100 resamples")
+        raise UsageError(f"`n_boot` {n_boot}: use at least 100 resamples")
     if base.kind != cur.kind:
         raise UsageError(
             f"{base.path} is a {base.kind} report but {cur.path} is a {cur.kind} report; "
@@ -222,8 +110,6 @@ def compare(
         item = "" if base.kind == "single" else key
         _note_differences(comp, item or key, b, c)
         _match_item(comp, item, b, c, n_boot=n_boot, confidence=confidence, seed=seed)
-    from embeval.report.compare.regress import evaluate
-
     evaluate(comp, tolerances or [])
     for row in comp.rows:
         row.verdict = row.verdict or _verdict(row)

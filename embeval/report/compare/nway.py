@@ -325,9 +325,9 @@ def rank_systems(
 ) -> Ranking:
     """Rank the systems per (group, metric) with bootstrap CIs and Holm-corrected pairwise tests."""
     if not 0 < confidence < 1:
-        raise UsageError(f"--confidence {confidence}: must be between 0 and 1")
+        raise UsageError(f"`confidence` {confidence}: must be between 0 and 1")
     if n_boot < 100:
-        raise UsageError(f"--n-boot {n_boot}: use at least 100 resamples")
+        raise UsageError(f"`n_boot` {n_boot}: use at least 100 resamples")
     alpha = 1.0 - confidence
     ranking = Ranking(
         [s for s, _ in systems],

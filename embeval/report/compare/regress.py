@@ -12,7 +12,7 @@ from embeval.results import GateResult, params_match
 
 if TYPE_CHECKING:
     from embeval.report.compare.load import Side
-    from embeval.report.compare.match import Comparison, Row
+    from embeval.report.compare.model import Comparison, Row
     from embeval.report.paired import PairedTest
 
 
@@ -32,12 +32,12 @@ def evaluate(comp: Comparison, tolerances: list[RegressGate]) -> None:
 
                 close = difflib.get_close_matches(tol.metric, known, n=3)
                 hint = f"did you mean {' or '.join(close)}?" if close else f"compared: {', '.join(known) or 'nothing'}"
-                raise UsageError(f"--fail-if-regress {tol.expr!r}: no metric {tol.metric!r} in the reports; {hint}")
+                raise UsageError(f"`fail_if_regress` {tol.expr!r}: no metric {tol.metric!r} in the reports; {hint}")
             undirected = [r for r in rows if r.higher_is_better is None]
             if undirected:
                 raise UsageError(
-                    f"--fail-if-regress {tol.expr!r}: {tol.metric} has no better direction, "
-                    "so it cannot regress; use --fail-if on the current value instead"
+                    f"`fail_if_regress` {tol.expr!r}: {tol.metric} has no better direction, "
+                    "so it cannot regress; use `fail_if` on the current value instead"
                 )
             per_item: dict[str, list[Row]] = {}
             for r in rows:
@@ -46,7 +46,7 @@ def evaluate(comp: Comparison, tolerances: list[RegressGate]) -> None:
             if many:
                 labels = ", ".join(r.label for r in next(iter(many.values())))
                 raise UsageError(
-                    f"--fail-if-regress {tol.expr!r}: {tol.metric} was computed more than once "
+                    f"`fail_if_regress` {tol.expr!r}: {tol.metric} was computed more than once "
                     f"({labels}); name one, e.g. '{next(iter(many.values()))[0].label}>{tol.tolerance:g}'"
                 )
         for r in rows:
@@ -123,7 +123,7 @@ def current_gates(cur: Side, gates) -> tuple[list[GateResult], list[str]]:
         if not hits:
             first = next(iter(cur.items.values()), None)
             if first is None:
-                raise UsageError(f"--fail-if {gate.expr!r}: the current report has no results")
+                raise UsageError(f"`fail_if` {gate.expr!r}: the current report has no results")
             gate.evaluate(first)  # raises the "no metric ... did you mean" error
         for key, rep in hits:
             results.append(gate.evaluate(rep))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from embeval.report.compare.match import Comparison, Row, _num
+from embeval.report.compare.model import Comparison, Row, _num
 from embeval.results import dumps
 
 
