@@ -6,6 +6,7 @@ from pathlib import Path
 
 from embeval.api.cluster import cluster_route, geometry_on_cluster
 from embeval.api.common import (
+    check_budget,
     encoding_settings,
     load_input,
     records_cache,
@@ -71,7 +72,7 @@ def geometry_report(
     _check_sample_exact(sample, exact)
     check_encoder(encoder)
     check_device(device)
-    _check_budget(budget)
+    check_budget(budget)
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
         available.add("labels")
@@ -143,11 +144,7 @@ def _reading_note(path, progress: Progress, big: int = 64 << 20) -> None:
         progress.note(f"reading {Path(path).name} ({size / 2**20:,.0f} MiB)")
 
 
-def _check_budget(budget: float | None) -> None:
-    import math
 
-    if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
-        raise UsageError(f"`budget` {budget!r}: must be a positive number of seconds")
 
 
 def _check_sample_exact(sample: int, exact: bool) -> None:
