@@ -1096,6 +1096,7 @@ def compare_cmd(
     output: Annotated[Path | None, typer.Option("--output", "-o", help=(
         "Write the comparison here (.json .csv .md .tex .html), atomically."
     ))] = None,
+    quiet: QuietOpt = False,  # accepted like every command; compare shows no progress bar
 ) -> None:
     """Compare reports metric by metric. Two: old, new, delta, relative change, and for per-query
     metrics a paired bootstrap CI and sign-flip p-value of the delta. Three or more (or the models
@@ -1142,7 +1143,9 @@ def compare_cmd(
 
         write_atomic(junit, to_junit(comparison_suites(result)))
     if not result.passed:
-        _fail(summarize([g for _, g in result.gate_pairs()]))
+        pairs = result.gate_pairs()
+        # N-way: name the system (letter and report) each failed gate checked
+        _fail(summarize([g for _, g in pairs], where=[w for w, _ in pairs] if isinstance(result, Ranking) else None))
 
 
 @app.command("run")

@@ -365,6 +365,13 @@ def rank_systems(
             ranking.metrics.append(mr)
     if undirected:
         ranking.notes.append("not ranked (no better direction): " + ", ".join(sorted(undirected)))
+    no_ci = [m.label for m in ranking.metrics if all(c.ci_low is None for c in m.cells if c.value is not None)]
+    if no_ci and len(no_ci) < len(ranking.metrics):
+        ranking.notes.append(
+            "no interval for " + ", ".join(dict.fromkeys(no_ci)) + ": the reports carry no per-query values of "
+            "these (pooled over all query-document scores, or a single number per run), so there is nothing to "
+            "bootstrap over queries, and the reports give no interval of their own"
+        )
     return ranking
 
 
