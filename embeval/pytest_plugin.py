@@ -106,9 +106,9 @@ class EmbevalReport:
 
     def check(self, *gates: str) -> None:
         raise TypeError(
-            "EmbevalReport.check() is gone: it read like an assertion but used the --fail-if grammar. "
+            "EmbevalReport.check() is gone: it read like an assertion but used the fail-if grammar. "
             f"Use report.require({', '.join(map(repr, gates)) or '...'}) to assert a condition holds, or "
-            "report.fail_if(...) to assert a --fail-if gate does not fail"
+            "report.fail_if(...) to assert a fail-if gate does not fail"
         )
 
     def __repr__(self) -> str:
@@ -140,7 +140,7 @@ class EmbevalComparison:
 
     def check(self, *tolerances: str) -> None:
         raise TypeError(
-            "EmbevalComparison.check() is gone (it read like an assertion but meant --fail-if-regress): use "
+            "EmbevalComparison.check() is gone (it read like an assertion but meant fail-if-regress): use "
             f"comparison.fail_if_regress({', '.join(map(repr, tolerances)) or '...'})"
         )
 

@@ -365,6 +365,11 @@ def rank_systems(
             ranking.metrics.append(mr)
     if undirected:
         ranking.notes.append("not ranked (no better direction): " + ", ".join(sorted(undirected)))
+    return ranking
+
+
+def note_missing_intervals(ranking: Ranking) -> None:
+    """Say why some metrics have no interval while others have one (call after narrowing the metrics)."""
     no_ci = [m.label for m in ranking.metrics if all(c.ci_low is None for c in m.cells if c.value is not None)]
     if no_ci and len(no_ci) < len(ranking.metrics):
         ranking.notes.append(
@@ -372,7 +377,6 @@ def rank_systems(
             "these (pooled over all query-document scores, or a single number per run), so there is nothing to "
             "bootstrap over queries, and the reports give no interval of their own"
         )
-    return ranking
 
 
 def add_baseline_comparisons(
