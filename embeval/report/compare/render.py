@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from embeval.report.compare.model import Comparison, Row, _num
+from embeval.report.compare.model import Comparison, Row, _num, side_text
 from embeval.results import dumps
 
 
@@ -101,7 +101,7 @@ def comparison_markdown(comp: Comparison) -> str:
     lines = [
         f"### {mark} embeval compare",
         "",
-        f"baseline `{md_code(comp.baseline.get('path'))}` → current `{md_code(comp.current.get('path'))}`",
+        f"baseline `{md_code(side_text(comp.baseline))}` → current `{md_code(side_text(comp.current))}`",
         "",
     ]
     show_item = any(r.item for r in comp.rows)
@@ -215,7 +215,7 @@ def print_comparison(comp: Comparison, console) -> None:
             "(a wider terminal, COLUMNS=…, or -f json/csv/markdown shows them)[/]"
         )
     console.print(
-        f"[dim]baseline {escape(str(comp.baseline.get('path')))} → current {escape(str(comp.current.get('path')))}[/]"
+        f"[dim]baseline {escape(side_text(comp.baseline))} → current {escape(side_text(comp.current))}[/]"
     )
     shown = [(i, g) for i, g in zip(comp.gate_items, comp.gates) if not g.passed or g.message]
     if comp.gates:
