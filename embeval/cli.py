@@ -1263,7 +1263,7 @@ def _cache_entries(model, cache_dir):
     if model is not None:
         from pathlib import Path as _P
 
-        from embeval.encode.st import model_identity
+        from embeval.encode.base import model_identity
 
         if model == "default" or _P(model).expanduser().is_dir():
             try:

@@ -49,6 +49,18 @@ class Progress:
 NULL = Progress()
 
 
+def as_progress(progress: Any) -> Progress:
+    """The Python API's ``progress`` argument as a Progress: False silent; True Rich bars on
+    stderr (in notebooks too); a Progress object as it is."""
+    if isinstance(progress, Progress):
+        return progress
+    if not progress:
+        return NULL
+    from rich.console import Console
+
+    return RichProgress(Console(stderr=True))
+
+
 def _rate_columns():
     """Rich columns for texts/s and the ETA from the mean rate since the start, so both are live
     after the first step (Rich's own speed needs two samples). Built on first use (rich is

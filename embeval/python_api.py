@@ -28,7 +28,7 @@ from typing import Any
 
 from embeval.errors import UsageError
 
-__all__ = ["Batch", "Comparison", "Report", "UnknownMetric", "compare", "encode", "gap", "geometry", "pairs", "retrieval", "run"]
+__all__ = ["Batch", "Comparison", "Report", "UnknownMetric", "compare", "gap", "geometry", "pairs", "retrieval", "run"]
 
 
 class UnknownMetric(UsageError, KeyError):
@@ -364,15 +364,9 @@ def _encoder(model: str | None, **kw: Any):
 
 def _progress(progress: Any):
     """False: silent; True: Rich bars on stderr (in notebooks too); or a Progress object."""
-    from embeval.progress import NULL, Progress, RichProgress
+    from embeval.progress import as_progress
 
-    if isinstance(progress, Progress):
-        return progress
-    if not progress:
-        return NULL
-    from rich.console import Console
-
-    return RichProgress(Console(stderr=True))
+    return as_progress(progress)
 
 
 # Commands ----------------------------------------------------------------------------------
@@ -611,57 +605,6 @@ def pairs(
         )
         tmp.relabel(report)
     return Report(report)
-
-
-def encode(
-    texts: Any,
-    *,
-    model: str = "default",
-    role: str = "document",
-    batch_size: int = 32,
-    max_seq_length: int | None = None,
-    normalize: bool = True,
-    device: str | None = None,
-    prompt: str = "",
-    cache: bool = True,
-    cache_dir: str | None = None,
-    text_col: str = "text",
-    output: str | Path | None = None,
-    progress: Any = False,
-):
-    """Encode texts (a list of strings, or a text file / BEIR folder) and return an n×d float32
-    array; with ``output`` also write them (.npy .npz .parquet .csv .tsv .jsonl, ids kept).
-    Vectors are read from and added to the embedding cache (``cache=False`` to skip it)."""
-    from embeval.encode import EncoderConfig, encode_texts
-
-    if role not in ("document", "query"):
-        raise UsageError("role must be 'document' or 'query'")
-    cfg = EncoderConfig(
-        model=model,
-        batch_size=batch_size,
-        max_seq_length=max_seq_length,
-        normalize=normalize,
-        device=device,
-        cache=cache,
-        cache_dir=cache_dir,
-        **({"query_prompt": prompt} if role == "query" else {"document_prompt": prompt}),
-    )
-    if _is_path(texts):
-        from embeval.io.texts import load_texts
-
-        ts = load_texts(texts, text_col=text_col)
-        items, ids, source = ts.texts, ts.ids, ts.path
-    elif isinstance(texts, str):
-        raise UsageError("encode: pass a list of texts")
-    else:
-        items = list(texts)
-        ids, source = [str(i) for i in range(len(items))], "texts"
-    vectors = encode_texts(items, cfg, role=role, progress=_progress(progress), source=source)
-    if output is not None:
-        from embeval.io.writers import save_embeddings
-
-        save_embeddings(output, vectors, ids, texts=items)
-    return vectors
 
 
 class Comparison:

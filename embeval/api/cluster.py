@@ -125,15 +125,16 @@ def retrieval_on_cluster(spec: str, queries_path: str | Path, corpus_path: str |
                          encoder=None, device: str = "auto", **_unused: Any) -> Report:
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
-    from embeval.api.retrieval import _check_retrieval_options, _id_source
+    from embeval.api.common import check_retrieval_options
     from embeval.distributed.cluster import open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
     from embeval.io.fileinfo import file_info
+    from embeval.io.ids import id_source
     from embeval.io.qrels import load_qrels
     from embeval.io.shards import scan_shards
 
-    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
+    check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
                              encoder=encoder)
     _check_device(device)
     _refuse("precomputed vectors and the flat (exact) index", [name for name, given in (
@@ -147,7 +148,7 @@ def retrieval_on_cluster(spec: str, queries_path: str | Path, corpus_path: str |
         "qrels": {**file_info(qrels_path), "queries": len(qrels),
                   "judgements": sum(len(v) for v in qrels.values())},
     }
-    sources = (_id_source(q.path, q.ids, id_col), _id_source(str(corpus_path), sharded.ids, id_col), str(qrels_path))
+    sources = (id_source(q.path, q.ids, id_col), id_source(str(corpus_path), sharded.ids, id_col), str(qrels_path))
     with open_client(spec) as client:
         return retrieval_report_distributed(client, q.vectors, q.ids, sharded, qrels, inputs=inputs, sources=sources,
                                             k=k, per_query=per_query, seed=seed, progress=progress)

@@ -1,5 +1,6 @@
 """What every command's orchestrator shares: choosing diagnostics (with the skip-with-note
-policy of a default run), loading an input (vectors, or texts encoded), encoding settings."""
+policy of a default run, from :mod:`embeval.diagnostics.choose`), loading an input (vectors, or
+texts encoded), encoding settings, checking retrieval options before any file is read."""
 
 from __future__ import annotations
 
@@ -10,50 +11,24 @@ from typing import Any
 
 import numpy as np
 
-from embeval.diagnostics.registry import Diagnostic, all_diagnostics, parse_spec, split_specs
+from embeval.diagnostics.choose import resolve_metrics, run_diagnostic
+from embeval.diagnostics.registry import parse_ks
 from embeval.encode import encode_texts, encoder_identity
-from embeval.errors import EmbevalError, InputError, UsageError
+from embeval.errors import UsageError
+from embeval.index.search import check_threads, resolve_params
 from embeval.io.embeddings import EmbeddingSet, load_embeddings, validate
 from embeval.io.texts import is_beir_folder, load_texts
 from embeval.progress import NULL, Progress
 
-
-def resolve_metrics(specs: list[str] | None, family: str | tuple[str, ...], available: set[str],
-                    hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
-    """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
-    ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error
-    (``hints`` overrides the default "how to provide it" text per need)."""
-    hints = {**_NEEDS_HINT, **(hints or {})}
-    if not specs:
-        return [(d, d.defaults()) for d in all_diagnostics(family) if d.default and d.needs <= available]
-    chosen = []
-    for text in specs:
-        for spec in split_specs(text):
-            diag, params = parse_spec(spec, family)
-            missing = diag.needs - available
-            if missing:
-                raise UsageError(f"metric {diag.name} needs {', '.join(sorted(missing))} "
-                                 f"({hints.get(next(iter(missing)), '')})")
-            chosen.append((diag, params))
-    return chosen
-
-
-def run_diagnostic(diag: Diagnostic, context, params: dict, *, explicit: bool, notes: list[str]) -> list:
-    """Run one diagnostic. In a default run (no --metric) one that cannot apply to this input
-    (too few rows for its k, no distinct rows, ...) is skipped with a note instead of failing the
-    whole report; a diagnostic the user asked for by name still fails loudly."""
-    try:
-        return diag.func(context, **params)
-    except InputError:
-        raise
-    except EmbevalError as exc:  # a UsageError, or a kNN that needs more rows than there are
-        if explicit:
-            raise
-        notes.append(f"skipped {diag.name}: {exc}")
-        return []
-
-
-_NEEDS_HINT = {"pairs": "pass `pairs` OTHER with row-aligned vectors", "labels": "pass `labels` or `label_col`"}
+__all__ = [
+    "check_retrieval_options",
+    "encoding_settings",
+    "load_input",
+    "records_cache",
+    "resolve_metrics",
+    "run_diagnostic",
+    "warn_unused",
+]
 
 
 def load_input(
@@ -116,3 +91,18 @@ def encoding_settings(encoder, role: str) -> dict:
     """The encoder settings that change the vectors (the model identity is in the inputs)."""
     return {"model": encoder.model, "max_seq_length": encoder.max_seq_length, "normalize": encoder.normalize,
             "prompt": encoder.prompt(role)}
+
+
+def check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, seed=0, encoder=None,
+                            split=None, **_: Any) -> None:
+    """Usage errors first: they must not wait for (large) files to load or texts to encode."""
+    from embeval.options import check_encoder, check_index_params, check_options, check_split
+
+    check_options(seed=seed, threads=threads)
+    check_index_params(index_params)
+    check_encoder(encoder)
+    if split is not None:
+        check_split(split)
+    parse_ks(k)
+    resolve_params(index, None, index_params)
+    check_threads(threads)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from embeval.api.cluster import cluster_route, retrieval_on_cluster
-from embeval.api.common import load_input, records_cache
+from embeval.api.common import check_retrieval_options, load_input, records_cache
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device
 from embeval.diagnostics.registry import parse_ks
@@ -18,28 +18,14 @@ from embeval.diagnostics.series import roc_series, score_series
 from embeval.diagnostics.space import l2_normalize
 from embeval.encode import encode_texts, encoder_identity
 from embeval.errors import InputError
-from embeval.index.search import check_threads, resolve_params, thread_limit
+from embeval.index.search import thread_limit
 from embeval.io.embeddings import check_same_dim, load_embeddings
 from embeval.io.fileinfo import file_info
+from embeval.io.ids import id_source
 from embeval.io.qrels import Qrels, load_qrels
 from embeval.io.texts import load_beir
 from embeval.progress import NULL, Progress
 from embeval.results import Report
-
-
-def _check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, seed=0, encoder=None,
-                             split=None, **_: Any) -> None:
-    """Usage errors first: they must not wait for (large) files to load or texts to encode."""
-    from embeval.options import check_encoder, check_index_params, check_options, check_split
-
-    check_options(seed=seed, threads=threads)
-    check_index_params(index_params)
-    check_encoder(encoder)
-    if split is not None:
-        check_split(split)
-    parse_ks(k)
-    resolve_params(index, None, index_params)
-    check_threads(threads)
 
 
 @cluster_route(retrieval_on_cluster)
@@ -72,7 +58,7 @@ def retrieval_report(
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
-    _check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
+    check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
                              encoder=encoder)
     check_device(device)
     if encoder is None:
@@ -92,7 +78,7 @@ def retrieval_report(
     }
     return retrieval_report_from_arrays(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
-        sources=(_id_source(q.path, q.ids, id_col), _id_source(c.path, c.ids, id_col), str(qrels_path)),
+        sources=(id_source(q.path, q.ids, id_col), id_source(c.path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
         seed=seed, progress=progress, device=device,
         query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)), doc_texts=c.texts,
@@ -114,7 +100,7 @@ def retrieval_report_beir(
     ``qrels/<split>.tsv`` are encoded and scored. ``options`` go to
     :func:`retrieval_report_from_arrays` (k, index, index_params, threads, per_query, seed).
     """
-    _check_retrieval_options(encoder=encoder, split=split, **options)
+    check_retrieval_options(encoder=encoder, split=split, **options)
     data = load_beir(folder, split)
     qrels = load_qrels(data.qrels_path)
     judged = set(qrels)
@@ -138,13 +124,6 @@ def retrieval_report_beir(
         sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
         query_texts=dict(zip(q_ids, q_texts)), doc_texts=data.corpus.texts, **options,
     )
-
-
-def _id_source(path, ids, id_col: str) -> str:
-    """The file's name for messages, saying so when it had no ids (row numbers stand in)."""
-    if np.array_equal(ids, np.arange(len(ids)).astype(str)):
-        return f"{path} (it has no {id_col!r} column or array, so its ids are row numbers)"
-    return str(path)
 
 
 def retrieval_report_from_arrays(

@@ -168,7 +168,7 @@ def gap_report_distributed(
 ):
     """The gap report of two sharded sets on a cluster: gap, set_uniformity and knn_mixing; the
     other gap diagnostics are skipped with a note (an error when named)."""
-    from embeval.api import resolve_metrics
+    from embeval.diagnostics.choose import resolve_metrics
     from embeval.diagnostics.gap import knn_mixing
     from embeval.distributed.cluster import stamp
     from embeval.results import Report

@@ -271,7 +271,7 @@ def geometry_report_distributed(
     """The geometry report of a sharded set (rows L2-normalised) computed on ``client``'s cluster;
     ``labels`` (length n, row-aligned, validated) adds the label diagnostics, ``pairs`` (partner
     shards cut at the same rows) alignment."""
-    from embeval.api import resolve_metrics
+    from embeval.diagnostics.choose import resolve_metrics
     from embeval.distributed.cluster import stamp
 
     available = (set() if labels is None else {"labels"}) | (set() if pairs is None else {"pairs"})

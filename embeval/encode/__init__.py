@@ -3,7 +3,7 @@
 torch and sentence-transformers are imported only when a model is actually loaded.
 
 This package is also the function ``embeval.encode(texts, model="default", ...)``: calling it runs
-:func:`embeval.python_api.encode` (texts in, an n×d float32 array out).
+:func:`embeval.encode.public.encode` (texts in, an n×d float32 array out).
 """
 
 import sys as _sys
@@ -19,7 +19,7 @@ class _CallableModule(_types.ModuleType):
     """``embeval.encode`` is both this package and the public encode function."""
 
     def __call__(self, texts, **kwargs):
-        from embeval.python_api import encode
+        from embeval.encode.public import encode
 
         return encode(texts, **kwargs)
 

@@ -6,7 +6,7 @@ torch and sentence-transformers (``st``) are imported only when a model is loade
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embeval.encode.cache import EmbeddingCache
-from embeval.encode.config import Encoder, EncoderConfig
+from embeval.encode.config import FACTORIES, Encoder, EncoderConfig
 from embeval.errors import InputError
 from embeval.progress import NULL, Progress
 
-__all__ = ["Encoder", "EncoderConfig", "check_texts", "encode_texts", "load_encoder"]
+__all__ = ["FACTORIES", "Encoder", "EncoderConfig", "check_texts", "encode_texts", "load_encoder", "model_identity"]
 
 
 @dataclass
@@ -28,9 +28,6 @@ class _Loaded:
 
 _LOADED = _Loaded()
 
-# Encoders by model name that are not sentence-transformers models: name -> factory(config).
-# The tests register a seeded mock encoder here (tests/mock_encoder.py, as mteb's mock models).
-FACTORIES: dict[str, Callable[[EncoderConfig], Encoder]] = {}
 
 
 def load_encoder(config: EncoderConfig) -> Encoder:
@@ -82,13 +79,25 @@ def track_cache() -> Iterator[CacheStats]:
 
 
 _DIMS: dict = {}
+_REGISTERED_IDENTITIES: dict = {}
+
+
+def model_identity(config: EncoderConfig) -> dict:
+    """Who encodes, without loading a sentence-transformers model (:func:`embeval.encode.st.model_identity`);
+    a registered encoder (:data:`FACTORIES`) names itself."""
+    if config.model in FACTORIES:
+        key = (config.model, config.max_seq_length, config.cache, config.cache_dir)
+        if key not in _REGISTERED_IDENTITIES:
+            _REGISTERED_IDENTITIES[key] = {k: v for k, v in load_encoder(config).identity.items() if k != "dim"}
+        return _REGISTERED_IDENTITIES[key]
+    from embeval.encode.st import model_identity as st_identity
+
+    return st_identity(config)
 
 
 def encoder_identity(config: EncoderConfig) -> dict:
     """The model identity recorded in reports (no model load): name, folder, weights sha256,
     fingerprint, max sequence length, and the dimension once something was encoded."""
-    from embeval.encode.st import model_identity
-
     ident = dict(model_identity(config))
     dim = _DIMS.get(_dim_key(config))
     if dim is not None:
@@ -112,8 +121,6 @@ def encode_texts(
 
     The model is loaded only when some text is not in the cache (its identity for the cache key
     comes from its files, hashed once and remembered)."""
-    from embeval.encode.st import model_identity
-
     check_texts(texts, source)
     prompt = config.prompt(role)
     full = [prompt + t for t in texts] if prompt else list(texts)

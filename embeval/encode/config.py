@@ -1,10 +1,11 @@
-"""The encoder's leaf concepts: how to encode (:class:`EncoderConfig`) and what an encoder is
-(the :class:`Encoder` protocol). Implementations (``st``, the cache) import only this module.
+"""The encoder's leaf concepts: how to encode (:class:`EncoderConfig`), what an encoder is
+(the :class:`Encoder` protocol) and the encoders registered by name (:data:`FACTORIES`).
+Implementations (``st``, the cache) import only this module; ``base`` imports them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,3 +42,8 @@ class Encoder(Protocol):
     dim: int
 
     def encode_batch(self, texts: Sequence[str], progress_task) -> np.ndarray: ...
+
+
+# Encoders by model name that are not sentence-transformers models: name -> factory(config).
+# The tests register a seeded mock encoder here (tests/mock_encoder.py, as mteb's mock models).
+FACTORIES: dict[str, Callable[[EncoderConfig], Encoder]] = {}

@@ -105,12 +105,6 @@ def model_identity(config: EncoderConfig) -> dict:
     key = (config.model, config.max_seq_length, config.cache, config.cache_dir)
     if key in _IDENTITIES:
         return _IDENTITIES[key]
-    from embeval.encode.base import FACTORIES, load_encoder
-
-    if config.model in FACTORIES:  # a registered non-sentence-transformers encoder names itself
-        identity = {k: v for k, v in load_encoder(config).identity.items() if k != "dim"}
-        _IDENTITIES[key] = identity
-        return identity
     path = resolve_model(config.model)
     local = path if Path(path).is_dir() else _snapshot_dir(path)
     weights, fingerprint = "", ""

@@ -76,3 +76,10 @@ def _one(v, path, where, row) -> str:
     except ImportError:  # pragma: no cover
         pass
     raise InputError(path, f"id must be a single value (text or integer), got {type(v).__name__}", where=where(row))
+
+
+def id_source(path, ids, id_col: str) -> str:
+    """The file's name for messages, saying so when it had no ids (row numbers stand in)."""
+    if np.array_equal(ids, np.arange(len(ids)).astype(str)):
+        return f"{path} (it has no {id_col!r} column or array, so its ids are row numbers)"
+    return str(path)

@@ -114,7 +114,7 @@ def check_mteb_path(path: str | Path | None) -> None:
 
 def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "default") -> dict:
     """An MTEB task result dict from a retrieval or pairs report (plus an ``embeval`` block)."""
-    from embeval import __version__
+    from embeval._version import __version__
 
     entry: dict[str, Any] = {"hf_subset": subset, "languages": []}
     if report.command == "retrieval":

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from embeval.errors import EmbevalError, InputError
+from embeval.io.files import EMBEDDING_SUFFIXES, EmbeddingSet, load_embedding_file
 
 GLOB_CHARS = "*?["
 
@@ -82,8 +83,6 @@ def provenance(shards: list[ShardInfo]) -> dict:
 
 def is_shard_spec(path: str | Path) -> bool:
     """True for a glob pattern, or a folder that holds embedding files (and is not a BEIR folder)."""
-    from embeval.io.embeddings import EMBEDDING_SUFFIXES
-
     text = str(path)
     if any(c in text for c in GLOB_CHARS) and not Path(text).exists():
         return True
@@ -95,8 +94,6 @@ def is_shard_spec(path: str | Path) -> bool:
 
 def shard_paths(spec: str | Path) -> list[Path]:
     """The shard files of a folder (every embedding file in it, one format) or a glob, by name."""
-    from embeval.io.embeddings import EMBEDDING_SUFFIXES
-
     text = str(spec)
     if not any(c in text for c in GLOB_CHARS) and not Path(text).exists():
         raise InputError(text, "no such file or folder")
@@ -167,9 +164,7 @@ def scan_shards(
         elif suffix == ".parquet":
             rows, dim, ids = _parquet_meta(f, id_col, vector_col)
         else:  # small text formats: read the shard once to learn its size and ids
-            from embeval.io.embeddings import load_embeddings
-
-            emb = load_embeddings(f, id_col=id_col, vector_col=vector_col, min_rows=1)
+            emb = load_embedding_file(f, id_col=id_col, vector_col=vector_col, min_rows=1)
             rows, dim = emb.n, emb.d
             ids = None if np.array_equal(emb.ids, np.arange(emb.n).astype(str)) else emb.ids
         if rows == 0:
@@ -194,13 +189,11 @@ def scan_shards(
 
 def read_shard(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedding") -> np.ndarray:
     """The validated float32 vectors of one shard (rows × dim); InputError names the shard."""
-    from embeval.io.embeddings import load_embeddings
-
     p = Path(info.path)
     try:
         if not p.exists():
             raise InputError(p, "shard is missing (moved or deleted since the scan?)")
-        emb = load_embeddings(p, id_col=id_col, vector_col=vector_col, min_rows=1)
+        emb = load_embedding_file(p, id_col=id_col, vector_col=vector_col, min_rows=1)
         if emb.vectors.shape != (info.rows, info.dim):
             raise InputError(p, f"shard has shape {emb.vectors.shape}, its metadata said ({info.rows}, {info.dim})")
     except InputError as exc:
@@ -217,13 +210,11 @@ def load_sharded(
     min_rows: int = 2,
 ):
     """Every shard concatenated into one :class:`EmbeddingSet` (the single-process path)."""
-    from embeval.io.embeddings import EmbeddingSet, load_embeddings
-
     sharded = scan_shards(spec, id_col=id_col, vector_col=vector_col, min_rows=min_rows)
     out = np.empty((sharded.n, sharded.d), dtype=np.float32)
     labels = []
     for s in sharded.shards:
-        emb = load_embeddings(s.path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=1)
+        emb = load_embedding_file(s.path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=1)
         out[s.offset : s.stop] = emb.vectors
         if label_col is not None:
             labels.append(np.asarray(emb.labels))
@@ -239,8 +230,6 @@ def load_sharded(
 def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
     """One column (labels) of every shard, concatenated: read alone from Parquet shards, with the
     shard from other table formats; InputError names a shard without it."""
-    from embeval.io.embeddings import load_embeddings
-
     parts = []
     for s in sharded.shards:
         p = Path(s.path)
@@ -253,6 +242,7 @@ def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
         elif p.suffix.lower() in (".npy",):
             raise InputError(p, f".npy shards hold no {column!r} column; pass a label file (`labels`)")
         else:
-            emb = load_embeddings(p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column, min_rows=1)
+            emb = load_embedding_file(p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column,
+                                      min_rows=1)
             parts.append(np.asarray(emb.labels))
     return np.concatenate(parts)

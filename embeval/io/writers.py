@@ -9,7 +9,7 @@ import numpy as np
 
 from embeval.errors import UsageError
 from embeval.io.atomic import atomic_path
-from embeval.io.embeddings import EMBEDDING_SUFFIXES
+from embeval.io.files import EMBEDDING_SUFFIXES
 
 
 def save_embeddings(path: str | Path, vectors: np.ndarray, ids, *, texts=None) -> None:

@@ -92,7 +92,7 @@ class Batch:
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        from embeval import __version__
+        from embeval._version import __version__
 
         return {
             "embeval_version": __version__,

@@ -65,7 +65,7 @@ def report_suites(report: Report) -> list[Suite]:
 
 
 def to_junit(suites: list[Suite], name: str = "embeval") -> str:
-    from embeval import __version__
+    from embeval._version import __version__
 
     def counts(cases):
         return (str(len(cases)), str(sum(c.failure is not None for c in cases)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.sources import BATCH_ROWS, SourceData, SourceSpec, local_path
+from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_path
 
 EXACT = ("IndexFlat", "IndexFlatL2", "IndexFlatIP", "IndexIVFFlat", "IndexHNSWFlat")
 

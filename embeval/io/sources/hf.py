@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from embeval.errors import InputError
-from embeval.io.sources import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 from embeval.io.sources.arrowvec import collect, pick_vector_column
+from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 
 
 def _choose_split(names: list[str], wanted: str | None, shown: str) -> str:

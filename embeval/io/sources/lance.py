@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from embeval.errors import InputError
-from embeval.io.sources import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 from embeval.io.sources.arrowvec import collect, pick_vector_column
+from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 
 
 def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> SourceData:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from embeval.errors import InputError
-from embeval.io.sources import (
+from embeval.io.sources.arrowvec import RowBuffer
+from embeval.io.sources.spec import (
     BATCH_ROWS,
     SourceData,
     SourceSpec,
@@ -19,7 +20,6 @@ from embeval.io.sources import (
     scrub,
     secrets_of,
 )
-from embeval.io.sources.arrowvec import RowBuffer
 
 _VECTOR_TYPES = {"vector", "halfvec", "_float4", "_float8", "_numeric", "_int4", "_int8", "_int2"}
 

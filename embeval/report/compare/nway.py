@@ -133,7 +133,7 @@ class Ranking:
         return list(dict.fromkeys(m.group for m in self.metrics))
 
     def to_dict(self) -> dict[str, Any]:
-        from embeval import __version__
+        from embeval._version import __version__
 
         sys_letters = [s.letter for s in self.systems]
         metrics = []

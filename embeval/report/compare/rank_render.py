@@ -372,7 +372,7 @@ def print_ranking(r: Ranking, console) -> None:
     console.print(f"[dim]{escape(_legend(r, 'marked ★ (and bold)'))}" + (" ✱ significant after correction." if
                   len(r.systems) > 1 and _tested(r) else "") + "[/]")
     if dropped_ci:
-        console.print(f"[dim]intervals left out at {avail} columns (a wider terminal, COLUMNS=…, or -f json/csv/"
+        console.print(f"[dim]intervals left out at {avail} columns (a wider terminal, COLUMNS=N, or -f json/csv/"
                       "markdown shows them)[/]")
     if r.gates:
         failed = [(i, g) for i, g in r.gates if not g.passed or g.message]

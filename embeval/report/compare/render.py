@@ -212,7 +212,7 @@ def print_comparison(comp: Comparison, console) -> None:
     if left_out:
         console.print(
             f"[dim]left out at {avail} columns: {', '.join(c for c in all_cols if c in left_out)} "
-            "(a wider terminal, COLUMNS=…, or -f json/csv/markdown shows them)[/]"
+            "(a wider terminal, COLUMNS=N, or -f json/csv/markdown shows them)[/]"
         )
     console.print(
         f"[dim]baseline {escape(side_text(comp.baseline))} → current {escape(side_text(comp.current))}[/]"
