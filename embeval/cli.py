@@ -1253,7 +1253,6 @@ def _cache_entries(model, cache_dir):
     from embeval.encode import EncoderConfig
     from embeval.encode.cache import cache_dir as default_dir
     from embeval.encode.cache import list_caches, matches
-
     from embeval.errors import UsageError
 
     folder = default_dir(EncoderConfig(cache_dir=None if cache_dir is None else str(cache_dir)))

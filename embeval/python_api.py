@@ -238,8 +238,9 @@ class _Inputs:
                 for form in (tmp, shown_path(tmp)):
                     msg = msg.replace(form, arg)
             exc.args = (msg, *exc.args[1:])
-            if isinstance(getattr(exc, "path", None), str) and exc.path in self.arguments:
-                exc.path = self.arguments[exc.path]
+            path = getattr(exc, "path", None)
+            if isinstance(path, str) and path in self.arguments:
+                exc.path = self.arguments[path]  # type: ignore[attr-defined]
         return False
 
     def vectors(self, x: Any, name: str, ids: Sequence | None = None, arg: str | None = None) -> Path:
@@ -855,7 +856,8 @@ class Batch:
         return f"<embeval.Batch {len(self.raw.items)} items: {self.raw.summary()}>"
 
     def _repr_html_(self) -> str:
-        return f"<div><b>embeval run</b><div style='overflow-x:auto'>{self.to_pandas().to_html(index=False)}</div></div>"
+        table = self.to_pandas().to_html(index=False)
+        return f"<div><b>embeval run</b><div style='overflow-x:auto'>{table}</div></div>"
 
 
 def run(

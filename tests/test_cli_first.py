@@ -189,7 +189,8 @@ def test_cache_sizes_agree_and_bad_cache_dir_and_unknown_model(cli, tmp_path, mo
     cache = tmp_path / "c"
     texts = tmp_path / "t.txt"
     texts.write_text("".join(f"text {i}\n" for i in range(40)))
-    assert cli("encode", texts, "-o", tmp_path / "x.npz", "--model", "mock-a", "--cache-dir", cache, "-q").exit_code == 0
+    r = cli("encode", texts, "-o", tmp_path / "x.npz", "--model", "mock-a", "--cache-dir", cache, "-q")
+    assert r.exit_code == 0, r.output
     [db] = cache.glob("emb-*.sqlite")
     assert os.path.exists(f"{db}-wal"), "the writer's journal is there, as after a run in this process"
     info = cli("cache", "info", "--cache-dir", cache)  # the first reader: sqlite may fold the journal in

@@ -20,15 +20,24 @@ def _report(shift: float, seed: int, n: int = 40) -> dict:
     rng = np.random.default_rng(seed)
     base = np.random.default_rng(0).uniform(0.3, 0.8, (len(METRICS), n))
     vals = np.clip(base + shift + rng.normal(0, 0.02, base.shape), 0, 1)
-    results = [{"metric": m, "value": float(v.mean()), "params": {}, "higher_is_better": True}
-               for m, v in zip(METRICS, vals)]
+    results = [
+        {"metric": m, "value": float(v.mean()), "params": {}, "higher_is_better": True} for m, v in zip(METRICS, vals)
+    ]
     results.append({"metric": LONG, "value": 0.9 + shift, "params": {}, "higher_is_better": True})
     results.append({"metric": "auc_global", "value": 0.95 + shift, "params": {}, "higher_is_better": True})
     return {
-        "embeval_version": "0.1.0", "command": "retrieval", "inputs": {}, "settings": {"seed": 0},
-        "results": results, "gates": [], "passed": True,
-        "per_query": [{"query_id": f"q{j}", "metric": m, "value": float(x)}
-                      for m, v in zip(METRICS, vals) for j, x in enumerate(v)],
+        "embeval_version": "0.1.0",
+        "command": "retrieval",
+        "inputs": {},
+        "settings": {"seed": 0},
+        "results": results,
+        "gates": [],
+        "passed": True,
+        "per_query": [
+            {"query_id": f"q{j}", "metric": m, "value": float(x)}
+            for m, v in zip(METRICS, vals)
+            for j, x in enumerate(v)
+        ],
     }
 
 
@@ -94,10 +103,18 @@ def test_n_way_numbers_and_names_stay_whole(cli, tmp_path, monkeypatch, columns)
 
 def test_no_test_legend_without_a_test(cli, tmp_path):
     docs = []
-    for i, v in enumerate([0.1, 0.3, 0.2]):
-        docs.append({"embeval_version": "0.1.0", "command": "geometry", "inputs": {}, "settings": {},
-                     "results": [{"metric": "anisotropy", "value": v, "params": {}, "higher_is_better": False}],
-                     "gates": [], "passed": True})
+    for v in [0.1, 0.3, 0.2]:
+        docs.append(
+            {
+                "embeval_version": "0.1.0",
+                "command": "geometry",
+                "inputs": {},
+                "settings": {},
+                "results": [{"metric": "anisotropy", "value": v, "params": {}, "higher_is_better": False}],
+                "gates": [],
+                "passed": True,
+            }
+        )
     paths = []
     for i, d in enumerate(docs):
         p = tmp_path / f"g{i}.json"
@@ -135,8 +152,19 @@ def test_latex_escapes_every_special_character(tmp_path):
     name = r"a|b<c>d&e%f$g#h_i{j}k~l^m\n"
     out = tex(name)
     for ch in "|<>&%$#_{}~^":
-        assert re.search(r"(?<!\\)" + re.escape(ch), out.replace(r"\textbar{}", "").replace(r"\textless{}", "")
-                         .replace(r"\textgreater{}", "").replace(r"\textasciitilde{}", "")
-                         .replace(r"\textasciicircum{}", "").replace(r"\textbackslash{}", "")) is None, ch
-    assert out == (r"a\textbar{}b\textless{}c\textgreater{}d\&e\%f\$g\#h\_i\{j\}k\textasciitilde{}l"
-                   r"\textasciicircum{}m\textbackslash{}n")
+        assert (
+            re.search(
+                r"(?<!\\)" + re.escape(ch),
+                out.replace(r"\textbar{}", "")
+                .replace(r"\textless{}", "")
+                .replace(r"\textgreater{}", "")
+                .replace(r"\textasciitilde{}", "")
+                .replace(r"\textasciicircum{}", "")
+                .replace(r"\textbackslash{}", ""),
+            )
+            is None
+        ), ch
+    assert out == (
+        r"a\textbar{}b\textless{}c\textgreater{}d\&e\%f\$g\#h\_i\{j\}k\textasciitilde{}l"
+        r"\textasciicircum{}m\textbackslash{}n"
+    )

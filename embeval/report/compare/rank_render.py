@@ -300,80 +300,89 @@ def _cell_lines(r: Ranking, m: MetricRank, k: int, *, ci: bool, delta: bool) -> 
     return lines
 
 
+def _table(r: Ranking, console, title: str, ms: list[MetricRank], key: int, ks: list[int], cell) -> None:
+    """One table: a row per metric (its name whole), a column per system in ``ks``; every cell
+    line kept whole (columns as wide as their widest line)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from embeval.report.width import print_whole, table_need, text_width
+    from embeval.safety import rich_literal as escape
+
+    cells = [[cell(m, k) for k in ks] for m in ms]
+    ws = [key]
+    for j, k in enumerate(ks):
+        ws.append(max([len(r.systems[k].letter), *(text_width(Text.from_markup(row[j]).plain) for row in cells)]))
+    t = Table(title=title)
+    t.add_column("metric", no_wrap=True, min_width=key)
+    for k, w in zip(ks, ws[1:]):
+        t.add_column(r.systems[k].letter, justify="right", no_wrap=True, min_width=w)
+    for m, row in zip(ms, cells):
+        t.add_row(escape(f"{m.label} {_arrow(m)}"), *row)
+    print_whole(console, t, table_need(ws))
+
+
+def _print_group(r: Ranking, group: str, console, avail: int) -> bool:
+    """The tables of one group; True when the intervals had to be left out."""
+    from embeval.report.width import chunks, table_need, text_width
+    from embeval.safety import rich_literal as escape
+
+    ms = [m for m in r.metrics if m.group == group]
+    key = max([text_width("metric"), *(text_width(f"{m.label} {_arrow(m)}") for m in ms)])
+    n = len(r.systems)
+
+    def widths(ci: bool, delta: bool) -> list[int]:
+        def one(m: MetricRank, k: int) -> int:
+            return text_width("\n".join(_cell_lines(r, m, k, ci=ci, delta=delta)))
+
+        return [max([len(r.systems[k].letter), *(one(m, k) for m in ms)]) for k in range(n)]
+
+    has_ci = any(c.ci_low is not None for m in ms for c in m.cells)
+    layouts = [(has_ci, True), (has_ci, False), (False, False)]
+    ci, delta = next((lay for lay in layouts if table_need([key, *widths(*lay)]) <= avail), layouts[-1])
+
+    def ranked(m: MetricRank, k: int) -> str:
+        lines = [escape(x) for x in _cell_lines(r, m, k, ci=ci, delta=delta)]
+        if m.cells[k].best:
+            lines[0] = f"[bold green]{lines[0]}[/]"
+        return "\n".join(lines[:1] + [f"[dim]{x}[/]" for x in lines[1:]])
+
+    def change(m: MetricRank, k: int) -> str:
+        return escape(_cell_lines(r, m, k, ci=False, delta=True)[-1])
+
+    runs = chunks(key, widths(ci, delta), avail)
+    for i, ks in enumerate(runs):
+        part = f" ({i + 1}/{len(runs)})" if len(runs) > 1 else ""
+        _table(r, console, f"embeval compare: {escape(group)}{part}", ms, key, ks, ranked)
+    if not delta and n > 1:
+        later = list(range(1, n))
+        dw = [max([1, *(text_width(change(m, k)) for m in ms)]) for k in later]
+        for run in chunks(key, dw, avail):
+            title = f"change from the baseline {escape(r.systems[0].letter)}"
+            _table(r, console, title, ms, key, [later[j] for j in run], change)
+    return has_ci and not ci
+
+
 def print_ranking(r: Ranking, console) -> None:
     """The ranking as a terminal table per group: one row per metric (its name whole), one column
     per system (its letter; the systems are listed first). Nothing is split: when the columns do not
     fit the console, the change from the baseline moves to a second table, then the intervals are
     left out (a note says so), then the systems are shown a few at a time."""
-    from rich.table import Table
-
-    from embeval.report.width import available, chunks, print_whole, table_need, text_width
+    from embeval.report.width import available
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     avail = available(console)
     console.print("systems: " + "; ".join(f"{s.letter} = {escape(s.name)}" for s in r.systems))
     dropped_ci = False
     for group in r.groups:
-        ms = [m for m in r.metrics if m.group == group]
-        names = [f"{m.label} {_arrow(m)}" for m in ms]
-        key = max([text_width("metric"), *(text_width(n) for n in names)])
-        n = len(r.systems)
-
-        def widths(ci: bool, delta: bool, ks: list[int]) -> list[int]:
-            return [
-                max([len(r.systems[k].letter), *(text_width("\n".join(_cell_lines(r, m, k, ci=ci, delta=delta)))
-                                                 for m in ms)])
-                for k in ks
-            ]
-
-        has_ci = any(c.ci_low is not None for m in ms for c in m.cells)
-        layout = None
-        for ci, delta in ((has_ci, True), (has_ci, False), (False, False)):
-            if table_need([key, *widths(ci, delta, list(range(n)))]) <= avail:
-                layout = (ci, delta)
-                break
-        if layout is None:
-            layout = (False, False)
-        ci, delta = layout
-        dropped_ci |= has_ci and not ci
-
-        def table(title: str, ks: list[int], cell) -> None:
-            from rich.text import Text
-
-            ws = [key, *(max([len(r.systems[k].letter), *(text_width(Text.from_markup(cell(m, k)).plain) for m in ms)])
-                         for k in ks)]
-            t = Table(title=title)
-            t.add_column("metric", no_wrap=True, min_width=key)
-            for k, w in zip(ks, ws[1:]):
-                t.add_column(r.systems[k].letter, justify="right", no_wrap=True, min_width=w)
-            for m, name in zip(ms, names):
-                t.add_row(escape(name), *(cell(m, k) for k in ks))
-            print_whole(console, t, table_need(ws))
-
-        def ranked(m: MetricRank, k: int) -> str:
-            lines = [escape(x) for x in _cell_lines(r, m, k, ci=ci, delta=delta)]
-            if m.cells[k].best:
-                lines[0] = f"[bold green]{lines[0]}[/]"
-            return "\n".join(lines[:1] + [f"[dim]{x}[/]" for x in lines[1:]])
-
-        def change(m: MetricRank, k: int) -> str:
-            return escape(_cell_lines(r, m, k, ci=False, delta=True)[-1])
-
-        runs = chunks(key, widths(ci, delta, list(range(n))), avail)
-        for i, ks in enumerate(runs):
-            part = f" ({i + 1}/{len(runs)})" if len(runs) > 1 else ""
-            table(f"embeval compare: {escape(group)}{part}", ks, ranked)
-        if not delta and n > 1:
-            later = list(range(1, n))
-            dw = [max([1, *(text_width(change(m, k)) for m in ms)]) for k in later]
-            for i, run in enumerate(chunks(key, dw, avail)):
-                ks = [later[j] for j in run]
-                table(f"change from the baseline {escape(r.systems[0].letter)}", ks, change)
-    console.print(f"[dim]{escape(_legend(r, 'marked ★ (and bold)'))}" + (" ✱ significant after correction." if
-                  len(r.systems) > 1 and _tested(r) else "") + "[/]")
+        dropped_ci |= _print_group(r, group, console, avail)
+    sig = " ✱ significant after correction." if len(r.systems) > 1 and _tested(r) else ""
+    console.print(f"[dim]{escape(_legend(r, 'marked ★ (and bold)'))}{sig}[/]")
     if dropped_ci:
-        console.print(f"[dim]intervals left out at {avail} columns (a wider terminal, COLUMNS=N, or -f json/csv/"
-                      "markdown shows them)[/]")
+        console.print(
+            f"[dim]intervals left out at {avail} columns (a wider terminal, COLUMNS=N, or -f json/csv/"
+            "markdown shows them)[/]"
+        )
     if r.gates:
         failed = [(i, g) for i, g in r.gates if not g.passed or g.message]
         console.print(f"gates: {sum(g.passed for _, g in r.gates)} of {len(r.gates)} passed")

@@ -185,8 +185,8 @@ def print_comparison(comp: Comparison, console) -> None:
     avail = available(console)
     left_out: set[str] = set()
     for item, rows in groups.items():
-        cells = [dict(zip(COLUMNS, _cells(r))) for r in rows]
-        cols, widths = _fit_columns(all_cols, cells, avail)
+        full_rows = [dict(zip(COLUMNS, _cells(r))) for r in rows]
+        cols, widths = _fit_columns(all_cols, full_rows, avail)
         left_out |= set(all_cols) - set(cols)
         title = f"embeval compare{': ' + escape(item) if item else ''}"
         if table_need(widths) > avail:
@@ -199,7 +199,7 @@ def print_comparison(comp: Comparison, console) -> None:
             t.add_column(
                 c, justify="left" if c in ("metric", "verdict") else "right", min_width=w, no_wrap=not wraps
             )
-        for r, full in zip(rows, cells):
+        for r, full in zip(rows, full_rows):
             row = [escape(full[c]) for c in cols]
             style = (
                 "red"
