@@ -446,7 +446,8 @@ def boundary(fn):
         except BrokenPipeError:
             _pipe_closed()
         except MemoryError:
-            _die("out of memory; try a smaller input (or --sample for uniformity)")
+            _die("out of memory; try a smaller input, a smaller --budget (estimated forms of the O(n²) "
+                 "diagnostics), or --sample for uniformity")
         except RecursionError as exc:
             _internal(exc)
         except OSError as exc:  # a file that vanished or a disk that filled up mid-run
@@ -838,7 +839,7 @@ def pairs_cmd(
 @app.command("retrieval")
 @boundary
 @flag_names
-@options(encoding_options(), DEVICE, CLUSTER, OUTPUT)
+@options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def retrieval_cmd(
     data: Annotated[Path | None, typer.Argument(help=(
         "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
@@ -908,7 +909,8 @@ def retrieval_cmd(
               "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, seed=seed, device=compute.device)
+                                   per_query=per_query, seed=seed, device=compute.device,
+                                   budget=compute.budget, exact=compute.exact)
     encoder = compute.encoder(encoder)
     if roc is not None:
         from embeval.report.roc import check_roc_path
@@ -971,7 +973,7 @@ def retrieval_cmd(
 @app.command("gap")
 @boundary
 @flag_names
-@options(encoding_options(), DEVICE, CLUSTER, OUTPUT)
+@options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def gap_cmd(
     a: Annotated[str, typer.Argument(help=(
         "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
@@ -1043,7 +1045,7 @@ def gap_cmd(
         a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
         projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
         encoder=compute.encoder(encoder), name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
-        drift=drift, device=compute.device, cluster=cluster,
+        drift=drift, device=compute.device, budget=compute.budget, exact=compute.exact, cluster=cluster,
     )
     # Files only after every metric has been computed, each written atomically.
     if export_gap is not None:

@@ -93,11 +93,20 @@ def encoding_settings(encoder, role: str) -> dict:
             "prompt": encoder.prompt(role)}
 
 
+def check_budget(budget: float | None) -> None:
+    """``budget``: seconds of estimated exact work before O(n²) diagnostics switch to estimated forms."""
+    import math
+
+    if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
+        raise UsageError(f"`budget` {budget!r}: must be a positive number of seconds")
+
+
 def check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, seed=0, encoder=None,
-                            split=None, **_: Any) -> None:
+                            split=None, budget: float | None = None, **_: Any) -> None:
     """Usage errors first: they must not wait for (large) files to load or texts to encode."""
     from embeval.options import check_encoder, check_index_params, check_options, check_split
 
+    check_budget(budget)
     check_options(seed=seed, threads=threads)
     check_index_params(index_params)
     check_encoder(encoder)

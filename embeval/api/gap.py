@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from embeval.api.cluster import cluster_route, gap_on_cluster
-from embeval.api.common import load_input, records_cache, resolve_metrics, run_diagnostic, warn_unused
+from embeval.api.common import check_budget, load_input, records_cache, resolve_metrics, run_diagnostic, warn_unused
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device
 from embeval.diagnostics import all_diagnostics
 from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
 from embeval.diagnostics.registry import Diagnostic
+from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_gap
 from embeval.diagnostics.series import gap_series
 from embeval.errors import UsageError
 from embeval.io.embeddings import check_same_dim, load_stacked_pair
@@ -57,6 +58,8 @@ def gap_report(
     progress: Progress = NULL,
     drift: bool = False,
     device: str = "auto",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
     cluster: str | None = None,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
@@ -77,10 +80,16 @@ def gap_report(
     ``drift`` adds the drift family's two-sample tests (``mmd2``/``drift_p`` and
     ``c2st_auc``/``c2st_p``, :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
 
+    ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before it, its cost
+    is estimated; above ``budget`` seconds (None: no limit) the set uniformities, knn_mixing and the
+    paired AUCs switch to their estimated forms (``exact: false`` in their params; see
+    :func:`embeval.diagnostics.scale.plan_gap`) unless ``exact``.
+
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
     check_device(device)
+    check_budget(budget)
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     from embeval.options import check_encoder, check_options
 
@@ -115,11 +124,20 @@ def gap_report(
         raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
                          f"B ({name_b}) has {set_b.n}")
 
+    backend = get_backend(device, rows=set_a.n + set_b.n)
     space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress,
-                           backend=get_backend(device, rows=set_a.n + set_b.n))
+                           backend=backend)
     report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
                     settings={"seed": seed, "paired": paired, "normalized": True,
                               "names": {"a": name_a, "b": name_b}})
+    space.plan = plan_gap(space.n_a, space.n_b, space.a.shape[1], [d.name for d, _ in chosen], backend=backend,
+                          device=backend.device, budget=budget, exact=exact, seed=seed)
+    if space.plan.estimate_s is not None:
+        report.settings.update(space.plan.settings())
+    plan_note = space.plan.note()
+    if plan_note:
+        notes.append(plan_note)
+        progress.note(plan_note)
     for diag, params in chosen:
         key, value = overrides.get(diag.name, (None, None))
         if value is not None:

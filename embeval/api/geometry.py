@@ -6,6 +6,7 @@ from pathlib import Path
 
 from embeval.api.cluster import cluster_route, geometry_on_cluster
 from embeval.api.common import (
+    check_budget,
     encoding_settings,
     load_input,
     records_cache,
@@ -68,7 +69,7 @@ def geometry_report(
                   near_dup_threshold=near_dup_threshold if items else None)
     check_encoder(encoder)
     check_device(device)
-    _check_budget(budget)
+    check_budget(budget)
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
         available.add("labels")
@@ -139,11 +140,7 @@ def _reading_note(path, progress: Progress, big: int = 64 << 20) -> None:
         progress.note(f"reading {Path(path).name} ({size / 2**20:,.0f} MiB)")
 
 
-def _check_budget(budget: float | None) -> None:
-    import math
 
-    if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
-        raise UsageError(f"`budget` {budget!r}: must be a positive number of seconds")
 
 
 def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | None, exact: bool,

@@ -14,6 +14,7 @@ from embeval.compute import get_backend
 from embeval.compute.backend import check_device
 from embeval.diagnostics.registry import parse_ks
 from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
+from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_retrieval
 from embeval.diagnostics.series import roc_series, score_series
 from embeval.diagnostics.space import l2_normalize
 from embeval.encode import encode_texts, encoder_identity
@@ -47,6 +48,8 @@ def retrieval_report(
     text_col: str = "text",
     encoder=None,
     device: str = "auto",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
     cluster: str | None = None,
 ) -> Report:
     """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
@@ -59,7 +62,7 @@ def retrieval_report(
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
     check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
-                             encoder=encoder)
+                            encoder=encoder, budget=budget)
     check_device(device)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
@@ -80,7 +83,7 @@ def retrieval_report(
         q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
         sources=(id_source(q.path, q.ids, id_col), id_source(c.path, c.ids, id_col), str(qrels_path)),
         k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
-        seed=seed, progress=progress, device=device,
+        seed=seed, progress=progress, device=device, budget=budget, exact=exact,
         query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)), doc_texts=c.texts,
     )
 
@@ -144,6 +147,8 @@ def retrieval_report_from_arrays(
     progress: Progress = NULL,
     notes: Sequence[str] = (),
     device: str = "auto",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
     query_texts: dict[str, str] | None = None,
     doc_texts: Sequence[str] | None = None,
 ) -> Report:
@@ -155,7 +160,9 @@ def retrieval_report_from_arrays(
     id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
     keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``). ``device``:
     where the exact (flat) top-k search runs (auto|cpu|cuda|cuda:N); the all-pairs AUC pass runs on
-    the CPU.
+    the CPU. Before it, its cost is estimated; above ``budget`` seconds (None: no limit) the AUCs
+    and negative-score statistics switch to their estimated form
+    (:func:`embeval.diagnostics.scale.plan_retrieval`) unless ``exact``.
     """
     ks = parse_ks(k)
     backend = get_backend(device, rows=corpus.shape[0] if len(queries) * corpus.shape[0] >= 1 << 30 else 0)
@@ -164,14 +171,21 @@ def retrieval_report_from_arrays(
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
     aligned = align_qrels(qrels, query_ids, doc_ids, source=r_src, queries_source=q_src, corpus_source=c_src)
     q_unit, c_unit = l2_normalize(queries), l2_normalize(corpus)
+    plan = plan_retrieval(aligned.m, corpus.shape[0], corpus.shape[1], backend=backend, device=backend.device,
+                          budget=budget, exact=exact, seed=seed)
+    plan_note = plan.note()
+    if plan_note:
+        progress.note(plan_note)
     with thread_limit(threads):
         out = evaluate_aligned(
             q_unit, c_unit, aligned, ks=ks, index=index, backend=backend,
             index_params=index_params, auc=True, separation=True, per_query=per_query,
-            roc=True, progress=progress, seed=seed,
+            roc=True, progress=progress, seed=seed, plan=plan,
         )
     settings: dict[str, Any] = {"seed": seed, "index": index, "index_params": out.index_params,
                                 "k": list(ks), "threads": threads or "all", "normalized": True}
+    if plan.estimate_s is not None:
+        settings.update(plan.settings())
     report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
                     per_query=out.per_query)
 
@@ -191,11 +205,13 @@ def retrieval_report_from_arrays(
     report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
                         f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)
-    if auc_res is not None and auc_res.params.get("method") == "binned":
+    if auc_res is not None and auc_res.params.get("method") == "binned" and auc_res.params.get("exact", True):
         report.notes.append(f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
                             f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
     if per_query:
         report.notes.append(f"{len(out.per_query)} per-query rows: in the CSV and JSON renderings")
+    if plan_note:
+        report.notes.append(plan_note)
     report.notes.extend(notes)
     return report
 

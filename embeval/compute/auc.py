@@ -18,6 +18,7 @@ counts, concatenate the kept scores); see :class:`_QueryCounts`.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -135,6 +136,11 @@ class AucStats:
     pos_scores: np.ndarray
     neg_mean: float
     neg_std: float
+    # Estimated form (:func:`auc_estimated`): per_query holds only these rows' AUCs (NaN elsewhere),
+    # the levels compare every positive with ``neg_sample`` sampled negatives, with this 95% CI.
+    query_rows: np.ndarray | None = None
+    neg_sample: int = 0
+    auc_global_ci: tuple[float, float] | None = None
 
 
 def _less_equal(values: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +167,7 @@ def _to_bins(s: np.ndarray, bits: int, out_dtype=np.int32) -> np.ndarray:
     return s.astype(out_dtype)
 
 
+HIST_THREADS_MAX = 4  # threads counting one block's histogram (one per 4 cores; 1 on a small machine)
 QUERY_BLOCK = 1024  # queries scored together: wide enough for efficient matrix products
 
 
@@ -183,13 +190,16 @@ class _Binner:
         except Exception:
             self._ivec_hist = None
 
-    def add(self, s: np.ndarray, hist: np.ndarray) -> None:
+    def add(self, s: np.ndarray, hist: np.ndarray, lock=None) -> None:
         n = s.size
         f = self.fbuf[:n]
         np.add(s.reshape(-1), np.float32(1.0), out=f)  # same float32 steps as _to_bins
         f *= np.float32(2.0 ** self.bits)
-        np.clip(f, 0, self.top, out=f)
-        lo, hi = int(f.min()), int(f.max())  # f ≥ 0: truncation is floor, as astype does
+        fmin, fmax = float(f.min()), float(f.max())
+        if fmin < 0 or fmax > self.top:  # rare (scores a rounding error outside [-1, 1]): clip as _to_bins
+            np.clip(f, 0, self.top, out=f)
+        # clip is monotone, so the clipped extremes are the clipped min and max
+        lo, hi = int(min(max(fmin, 0.0), self.top)), int(min(max(fmax, 0.0), self.top))  # ≥ 0: int() is floor
         b = self.ibuf[:n]
         np.copyto(b, f, casting="unsafe")
         b -= lo
@@ -199,9 +209,14 @@ class _Binner:
 
             faiss = _faiss()
             self._ivec_hist(n, faiss.swig_ptr(b), width, faiss.swig_ptr(self.hbuf))
-            hist[lo:hi + 1] += self.hbuf[:width]
+            counts = self.hbuf[:width]
         else:
-            hist[lo:hi + 1] += np.bincount(b, minlength=width)
+            counts = np.bincount(b, minlength=width)  # type: ignore[assignment]
+        if lock is None:
+            hist[lo:hi + 1] += counts
+        else:
+            with lock:
+                hist[lo:hi + 1] += counts
 
 
 def _block_shape(m: int, n: int, block_elements: int) -> tuple[int, int]:
@@ -238,6 +253,7 @@ class _QueryCounts:
         self.below = np.zeros(len(positives), dtype=np.int64)
         self.kept: list[np.ndarray] = []
         self.own = np.full(len(positives), np.nan, dtype=np.float32)
+        self._windows = list(zip(self.lo.tolist(), self.hi.tolist())) if len(positives) <= 8 else []
         if len(positives) > 8:
             order = np.argsort(self.lo)
             self._lo_sorted = self.lo[order]
@@ -245,30 +261,31 @@ class _QueryCounts:
             self._lo_unique = np.unique(self.lo)
             self._lo_slot = np.searchsorted(self._lo_unique, self.lo)
 
-    def add(self, row: np.ndarray, c0: int) -> None:
-        """Count one float32 chunk of the query's scores (documents c0 … c0 + len(row) − 1)."""
-        sel = (self.positives >= c0) & (self.positives < c0 + len(row))
-        if sel.any():
-            self.own[sel] = row[self.positives[sel] - c0]
+    def add(self, row: np.ndarray, c0: int, own_set: bool = False) -> None:
+        """Count one float32 chunk of the query's scores (documents c0 … c0 + len(row) − 1).
+        ``own_set``: the caller has already stored the positives' own scores of this chunk."""
+        if not own_set:
+            sel = (self.positives >= c0) & (self.positives < c0 + len(row))
+            if sel.any():
+                self.own[sel] = row[self.positives[sel] - c0]
         if len(self.positives) <= 8:
-            hit = []
-            for j in range(len(self.positives)):
-                nb = np.count_nonzero(row < self.lo[j])
-                self.below[j] += nb
-                if np.count_nonzero(row <= self.hi[j]) > nb:  # something inside this window
-                    hit.append(j)
-            if not hit:
-                return
-            inside = np.zeros(len(row), dtype=bool)
-            for j in hit:
-                inside |= (row >= self.lo[j]) & (row <= self.hi[j])
-        else:
-            right = np.searchsorted(self._lo_sorted, row, side="right")  # windows with lo ≤ v
-            lo_u = self._lo_unique
-            cnt = np.bincount(np.searchsorted(lo_u, row, side="right"), minlength=len(lo_u) + 1)
-            self.below += np.cumsum(cnt)[:len(lo_u)][self._lo_slot]  # #v < lo
-            # v lies in some window iff the largest hi among windows with lo ≤ v reaches v.
-            inside = (right > 0) & (row <= self._hi_cummax[np.maximum(right - 1, 0)])
+            hit = None
+            below = self.below
+            for j, (lo, hi) in enumerate(self._windows):
+                nb = np.count_nonzero(row < lo)
+                below[j] += nb
+                if np.count_nonzero(row <= hi) > nb:  # something inside this window
+                    inside = (row >= lo) & (row <= hi)
+                    hit = inside if hit is None else (hit | inside)
+            if hit is not None:
+                self.kept.append(row[hit])
+            return
+        right = np.searchsorted(self._lo_sorted, row, side="right")  # windows with lo ≤ v
+        lo_u = self._lo_unique
+        cnt = np.bincount(np.searchsorted(lo_u, row, side="right"), minlength=len(lo_u) + 1)
+        self.below += np.cumsum(cnt)[:len(lo_u)][self._lo_slot]  # #v < lo
+        # v lies in some window iff the largest hi among windows with lo ≤ v reaches v.
+        inside = (right > 0) & (row <= self._hi_cummax[np.maximum(right - 1, 0)])
         self.kept.append(row[inside])
 
     def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,6 +298,45 @@ class _QueryCounts:
         less = self.below + np.searchsorted(kept, own, "left") - np.searchsorted(kept, self.lo, "left")
         eq = np.searchsorted(kept, own, "right") - np.searchsorted(kept, own, "left")
         return own, less, eq
+
+
+def _block_counts(queries, corpus, positives, qs: int, qe: int):
+    """The :class:`_QueryCounts` of queries qs … qe − 1, and every positive of the block: its row
+    in the block, its document, and one float32 slot (each counter's ``own`` is a view of it,
+    filled chunk by chunk with one gather)."""
+    block_pos = [np.asarray(positives[i], dtype=np.int64) for i in range(qs, qe)]
+    sizes = np.array([len(p) for p in block_pos], dtype=np.int64)
+    pos_row = np.repeat(np.arange(qe - qs), sizes)
+    pos_doc = np.concatenate(block_pos) if block_pos else np.empty(0, np.int64)
+    block_own = np.full(len(pos_doc), np.nan, dtype=np.float32)
+    ends = np.cumsum(sizes)
+    counts = []
+    for r, p in enumerate(block_pos):
+        i = qs + r
+        centre, radius = _rounding_window(np.repeat(queries[i:i + 1], len(p), 0), corpus[p])
+        cnt = _QueryCounts(p, centre, radius)
+        cnt.own = block_own[ends[r] - len(p):ends[r]]
+        counts.append(cnt)
+    return counts, pos_row, pos_doc, block_own
+
+
+def _wait(pending) -> None:
+    for fut in pending or ():
+        fut.result()
+
+
+def _finish_block(counts: list[_QueryCounts], qs: int, n: int, pos_scores: list, per_query: np.ndarray) -> None:
+    """Per-query AUCs (and the positives' scores) of the block's queries qs, qs + 1, …"""
+    for r, cnt in enumerate(counts):
+        i = qs + r
+        own, less, eq = cnt.finish()
+        pos_scores[i] = own
+        n_neg = n - len(own)
+        if n_neg == 0 or len(own) == 0:
+            continue
+        # Remove the positives' own contributions from the all-document counts.
+        plt, peq = _less_equal(own, own)
+        per_query[i] = float(np.sum((less - plt) + 0.5 * (eq - peq))) / (len(own) * n_neg)
 
 
 def auc_global_query(
@@ -313,12 +369,17 @@ def auc_global_query(
     allv = np.empty(m * n if exact else 0, dtype=np.float32)
     hist = np.zeros(0 if exact else 1 << (bin_bits + 1), dtype=np.int64)  # unused (empty) when exact
 
-    binner = None if exact else _Binner(B * D, bin_bits)
+    # The histogram of a block is counted by ``workers`` threads, each on a share of the block's
+    # rows with its own buffers, merged under a lock (integer counts: the same in any order).
+    workers = 1 if exact else max(1, min(HIST_THREADS_MAX, B, (os.cpu_count() or 1) // 4))
+    binners = [] if exact else [_Binner(-(-B // workers) * D, bin_bits) for _ in range(workers)]
     pool = None
     if not exact:
+        import threading
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(1, thread_name_prefix="embeval-auc-hist")
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="embeval-auc-hist")
+        merge_lock = threading.Lock()
     # Two score buffers used in turn: the next product never overwrites a block still counted.
     sbufs = [np.empty((B, D), dtype=np.float32) for _ in range(1 if exact else 2)]
     turn = 0
@@ -328,11 +389,7 @@ def auc_global_query(
         for qs in range(0, m, B):
             qe = min(m, qs + B)
             qb = queries[qs:qe]
-            counts = []
-            for i in range(qs, qe):
-                p = np.asarray(positives[i], dtype=np.int64)
-                centre, radius = _rounding_window(np.repeat(queries[i:i + 1], len(p), 0), corpus[p])
-                counts.append(_QueryCounts(p, centre, radius))
+            counts, pos_row, pos_doc, block_own = _block_counts(queries, corpus, positives, qs, qe)
             for c0 in range(0, n, D):
                 chunk = corpus[c0:c0 + D]
                 rows, cols = qe - qs, chunk.shape[0]
@@ -341,31 +398,25 @@ def auc_global_query(
                     s = np.matmul(qb, chunk.T, out=buf)
                 else:
                     s = qb @ chunk.T
-                if pending is not None:
-                    pending.result()  # the worker is done with the other buffer
-                    pending = None
+                _wait(pending)  # the workers are done with the other buffer
+                pending = None
                 if exact:  # keep the pooled scores in query-major order
                     allv.reshape(m, n)[qs:qe, c0:c0 + D] = s
                 else:
-                    assert pool is not None and binner is not None
-                    pending = pool.submit(binner.add, s, hist)
+                    assert pool is not None
+                    step = -(-rows // workers)
+                    pending = [pool.submit(b.add, s[k * step:(k + 1) * step], hist, merge_lock)
+                               for k, b in enumerate(binners) if k * step < rows]
                     turn = 1 - turn
+                sel = (pos_doc >= c0) & (pos_doc < c0 + cols)
+                if sel.any():
+                    block_own[sel] = s[pos_row[sel], pos_doc[sel] - c0]
                 for r, cnt in enumerate(counts):
-                    cnt.add(s[r], c0)
+                    cnt.add(s[r], c0, own_set=True)
                 task.advance(s.size)
-            for r, cnt in enumerate(counts):
-                i = qs + r
-                own, less, eq = cnt.finish()
-                pos_scores[i] = own
-                n_neg = n - len(own)
-                if n_neg == 0 or len(own) == 0:
-                    continue
-                # Remove the positives' own contributions from the all-document counts.
-                plt, peq = _less_equal(own, own)
-                per_query[i] = float(np.sum((less - plt) + 0.5 * (eq - peq))) / (len(own) * n_neg)
+            _finish_block(counts, qs, n, pos_scores, per_query)
 
-    if pending is not None:
-        pending.result()
+    _wait(pending)
     if pool is not None:
         pool.shutdown()
     pos_all = np.concatenate(pos_scores) if m else np.empty(0, np.float32)
@@ -379,6 +430,85 @@ def auc_global_query(
     neg_var = max(neg_sq / N - neg_mean ** 2, 0.0) if N else math.nan
     return AucStats(levels=levels, per_query=per_query, pos_scores=pos_all.astype(np.float64),
                     neg_mean=neg_mean, neg_std=math.sqrt(neg_var))
+
+
+def auc_estimated(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    positives: Sequence[np.ndarray],
+    query_rows: np.ndarray,
+    neg_sample: int,
+    *,
+    seed: int = 0,
+    block: int = 1 << 14,
+    block_elements: int = BLOCK_ELEMENTS,
+    progress: Progress = NULL,
+) -> AucStats:
+    """The estimated form of :func:`auc_global_query` (over the budget).
+
+    - per-query AUCs: exact (all n documents) for the queries ``query_rows`` only, NaN elsewhere;
+    - every positive pair's score (float64 dot products of the float32 rows);
+    - ``neg_sample`` negative pairs drawn uniformly with replacement from all m·n − P negatives
+      (a uniform (query, document) pair, redrawn when it is a positive), streamed in blocks.
+      The levels compare every positive with the sampled negatives, so ``levels.auc()`` is the mean
+      over sampled negatives ν of G(ν) = P(positive > ν) + ½P(positive = ν) computed exactly over
+      all positives: an unbiased estimate of auc_global whose 95% CI is the CLT interval of that
+      mean (``auc_global_ci``). Negative mean/std are the sample's.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    corpus = np.ascontiguousarray(corpus, dtype=np.float32)
+    m, n = queries.shape[0], corpus.shape[0]
+    if len(positives) != m:
+        raise UsageError(f"{len(positives)} positive lists for {m} queries")
+    rows = np.asarray(query_rows, dtype=np.int64)
+    sub = auc_global_query(queries[rows], corpus, [positives[i] for i in rows], block_elements=block_elements,
+                           progress=progress)
+    per_query = np.full(m, np.nan)
+    per_query[rows] = sub.per_query
+    counts = np.array([len(p) for p in positives], dtype=np.int64)
+    qi = np.repeat(np.arange(m, dtype=np.int64), counts)
+    di = np.concatenate([np.asarray(p, dtype=np.int64) for p in positives]) if m else np.empty(0, np.int64)
+    pos = _pair_dots(queries, corpus, qi, di, block)
+    keys = np.sort(qi * n + di)
+    n_neg = m * n - len(keys)
+    rng = np.random.default_rng(seed)
+    neg = np.empty(neg_sample if n_neg > 0 else 0, dtype=np.float64)
+    with progress.task("sampled negative pairs", total=len(neg)) as task:
+        filled = 0
+        while filled < len(neg):
+            b = min(block, len(neg) - filled)
+            key = rng.integers(0, m * n, size=b)
+            at = np.searchsorted(keys, key)
+            hit = at < len(keys)
+            hit[hit] = keys[at[hit]] == key[hit]
+            key = key[~hit]
+            neg[filled:filled + len(key)] = _pair_dots(queries, corpus, key // n, key % n, block)
+            filled += len(key)
+            task.advance(len(key))
+    ps = np.sort(pos)
+    g = (len(ps) - np.searchsorted(ps, neg, "right")) + 0.5 * (np.searchsorted(ps, neg, "right")
+                                                              - np.searchsorted(ps, neg, "left"))
+    ci = None
+    if len(ps) and len(neg) > 1:
+        g /= len(ps)
+        mean, half = float(g.mean()), 1.96 * float(g.std(ddof=1)) / math.sqrt(len(neg))
+        ci = (max(0.0, mean - half), min(1.0, mean + half))
+    levels, _, _ = _levels_exact(np.concatenate([pos, neg]), pos, len(neg))
+    levels.method = "sampled"
+    return AucStats(levels=levels, per_query=per_query, pos_scores=pos,
+                    neg_mean=float(neg.mean()) if len(neg) else math.nan,
+                    neg_std=float(neg.std()) if len(neg) else math.nan,
+                    query_rows=rows, neg_sample=len(neg), auc_global_ci=ci)
+
+
+def _pair_dots(q: np.ndarray, c: np.ndarray, qi: np.ndarray, di: np.ndarray, block: int) -> np.ndarray:
+    """q[qi[t]]·c[di[t]] for every t, float64 from the float32 rows, gathered in blocks."""
+    out = np.empty(len(qi), dtype=np.float64)
+    for s in range(0, len(qi), block):
+        a = q[qi[s:s + block]].astype(np.float64)
+        b = c[di[s:s + block]].astype(np.float64)
+        out[s:s + block] = np.einsum("ij,ij->i", a, b)
+    return out
 
 
 def _levels_exact(allv: np.ndarray, pos: np.ndarray, n_neg: int) -> tuple[ScoreLevels, float, float]:

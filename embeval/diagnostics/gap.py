@@ -99,6 +99,7 @@ class GapSpace:
     seed: int = 0
     progress: Progress = NULL
     backend: Any = None  # embeval.compute back end for the O(n²) passes (None: NumPy on the CPU)
+    plan: Any = None  # embeval.diagnostics.scale.ScalePlan (None or exact: every O(n²) pass exact)
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
@@ -328,9 +329,63 @@ def linear_separability(space: GapSpace, folds: int = 5, C: float = 1.0, max_row
     return [LINEAR_SEPARABILITY(r["value"], params, n=r["n_a"] + r["n_b"])]
 
 
+def _estimating(space: GapSpace, name: str) -> bool:
+    """Does the run's plan estimate ``name``? (Spaces without a plan, e.g. a cluster's, run exact.)"""
+    plan = getattr(space, "plan", None)
+    return plan is not None and not plan.exact and name in plan.estimated
+
+
+def cross_uniformity_sampled(a: np.ndarray, b: np.ndarray, t: float, m: int, seed: int, *,
+                             skip_matched: bool = False, progress: Progress = NULL) -> tuple[float, float, float]:
+    """Estimate of :func:`cross_uniformity` from ``m`` pairs (i in A, j in B) drawn uniformly with
+    replacement (seeded; with ``skip_matched`` i ≠ j), streamed in blocks; (estimate, ci_low,
+    ci_high) on the log scale, the CI from the 95% normal interval of the mean."""
+    n_a, n_b = a.shape[0], b.shape[0]
+    rng = np.random.default_rng(seed)
+    shift = None
+    s1 = s2 = 0.0
+    block = 1 << 14
+    with progress.task("cross-set uniformity (sampled pairs)", total=m) as task:
+        for s in range(0, m, block):
+            size = min(block, m - s)
+            i = rng.integers(0, n_a, size=size)
+            if skip_matched:
+                j = rng.integers(0, n_b - 1, size=size)
+                j += j >= i
+            else:
+                j = rng.integers(0, n_b, size=size)
+            diff = a[i].astype(np.float64) - b[j]
+            v = np.exp(-t * np.einsum("ij,ij->i", diff, diff))
+            if shift is None:
+                shift = float(v.mean())
+            v -= shift
+            s1 += float(v.sum())
+            s2 += float(v @ v)
+            task.advance(size)
+    mean = (shift or 0.0) + s1 / m
+    var = max(s2 / m - (s1 / m) ** 2, 0.0) * m / (m - 1) if m > 1 else math.inf
+    half = 1.96 * math.sqrt(var / m)
+    lo = math.log(mean - half) if mean - half > 0 else -math.inf
+    return log_mean(mean, 1.0, "uniformity_cross"), lo, math.log(mean + half)
+
+
 def set_uniformity(space: GapSpace, t: float = 2.0) -> list[Result]:
     p = space.progress
     skip = space.paired
+    if _estimating(space, "uniformity_cross"):
+        from embeval.diagnostics.geometry import uniformity_sampled
+
+        m, seed = space.plan.pair_sample, space.seed
+        est = {"t": t, "sample": m, "estimator": "sampled pairs", "exact": False}
+        out = []
+        for output, x, n in ((UNIFORMITY_A, space.a, space.n_a), (UNIFORMITY_B, space.b, space.n_b),
+                             (UNIFORMITY_JOINT, space.joint(), space.n)):
+            val, lo, hi = uniformity_sampled(x, t, m, seed, progress=p)
+            out.append(output(val, est, n=n, ci_low=lo, ci_high=hi))
+        val, lo, hi = cross_uniformity_sampled(space.a, space.b, t, m, seed, skip_matched=skip, progress=p)
+        out.append(UNIFORMITY_CROSS(val, {**est, "pairs": "i≠j (partners left out)" if skip else "all A×B"},
+                                    n=space.n, ci_low=lo, ci_high=hi))
+        return out
     cross = cross_uniformity(space.a, space.b, t, skip_matched=skip, progress=p, backend=space.backend)
     return [
         UNIFORMITY_A(uniformity_exact(space.a, t, progress=p, backend=space.backend), {"t": t}, n=space.n_a),
@@ -345,11 +400,35 @@ def knn_mixing(space: GapSpace, k: int = 10) -> list[Result]:
         raise UsageError(f"k must be at least 1, got {k}")
     if k >= space.n:
         raise UsageError(f"knn_mixing k={k} needs more than {k} rows in A∪B; there are {space.n}")
+    if _estimating(space, "knn_mixing"):
+        return _knn_mixing_estimated(space, k)
     _, idx = space.knn(k)
     r = knn_mixing_from_neighbours(idx, space.n_a)
     params = {"k": k, "a_share": round(r["a_share"], 4), "b_share": round(r["b_share"], 4),
               "expected_if_mixed": round(r["expected"], 4)}
     return [KNN_MIXING(r["value"], params, n=space.n)]
+
+
+def _knn_mixing_estimated(space: GapSpace, k: int) -> list[Result]:
+    """knn_mixing on the plan's seeded query rows, each searched against all of A∪B (so each row's
+    share is exact); the mean over all rows is estimated with a 95% CI. a_share/b_share are the
+    means over the sampled rows of A and of B."""
+    from embeval.compute import knn
+    from embeval.diagnostics.scale import mean_ci
+
+    rows = space.plan.knn_queries
+    _, idx = knn(space.joint(), k, queries=rows, backend=space.backend, progress=space.progress,
+                 label=f"kNN search in A∪B (k={k}, {len(rows):,} queries)")
+    in_a = rows < space.n_a
+    other = np.where(in_a[:, None], idx >= space.n_a, idx < space.n_a)
+    per_row = other.mean(axis=1)
+    val, lo, hi = mean_ci(per_row)
+    n_a, n_b, n = space.n_a, space.n_b, space.n
+    params = {"k": k, "a_share": round(float(per_row[in_a].mean()), 4) if in_a.any() else math.nan,
+              "b_share": round(float(per_row[~in_a].mean()), 4) if (~in_a).any() else math.nan,
+              "expected_if_mixed": round(2.0 * n_a * n_b / (n * (n - 1)), 4),
+              "exact": False, "sample": len(rows), "estimator": "seeded query rows against all rows"}
+    return [KNN_MIXING(val, params, n=n, ci_low=lo, ci_high=hi)]
 
 
 def paired_similarity(space: GapSpace, alpha: float = 2.0) -> list[Result]:
@@ -366,7 +445,7 @@ _RETRIEVAL_KEEP = ("recall@", "auc_global", "auc_query")
 
 
 def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...], prefix: str = "",
-                             seed: int = 0, progress: Progress = NULL) -> list[Result]:
+                             seed: int = 0, progress: Progress = NULL, plan: Any = None) -> list[Result]:
     """A→B and B→A retrieval where row i of one set is the only relevant item for row i of the
     other (identity qrels), through the retrieval family's own evaluation (FAISS search, recall@K,
     auc_global, auc_query). Metric names are prefixed ``{prefix}a2b_`` and ``{prefix}b2a_``."""
@@ -379,7 +458,7 @@ def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...
     for direction, (q, c) in (("a2b_", (a, b)), ("b2a_", (b, a))):
         results, _ = evaluate_retrieval(q, c, qrels, ids, ids, ks=ks, auc=True, separation=False,
                                         per_query=False, prefix=prefix + direction, progress=progress,
-                                        seed=seed)
+                                        seed=seed, plan=plan)
         base = len(prefix + direction)
         out.extend(r for r in results if r.metric[base:].startswith(_RETRIEVAL_KEEP))
     return out
@@ -387,7 +466,12 @@ def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...
 
 def paired_retrieval(space: GapSpace, ks: str = "1,5") -> list[Result]:
     return paired_retrieval_results(space.a, space.b, ks=parse_ks(ks, "ks"), seed=space.seed,
-                                    progress=space.progress)
+                                    progress=space.progress, plan=_auc_plan(space, "paired_retrieval"))
+
+
+def _auc_plan(space: GapSpace, name: str):
+    """The plan for this diagnostic's all-pairs AUC passes (None: exact)."""
+    return space.plan if _estimating(space, name) else None
 
 
 def gap_shift(space: GapSpace, lam: float | None = None, ks: str = "1,5") -> list[Result]:
@@ -395,7 +479,7 @@ def gap_shift(space: GapSpace, lam: float | None = None, ks: str = "1,5") -> lis
     a2, b2, lam = shift_sets(space.a, space.b, lam)
     out = [SHIFTED_GAP(float(np.linalg.norm(gap_vector(a2, b2))), {"lambda": round(lam, 6)}, n=space.n)]
     out.extend(paired_retrieval_results(a2, b2, ks=parse_ks(ks, "ks"), prefix="shifted_", seed=space.seed,
-                                        progress=space.progress))
+                                        progress=space.progress, plan=_auc_plan(space, "gap_shift")))
     return out
 
 

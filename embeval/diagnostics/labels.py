@@ -52,19 +52,19 @@ OPIS = Output(
 BLOCK_ELEMENTS = 1 << 22
 
 
-def class_sums(unit: np.ndarray, codes: np.ndarray, n_classes: int) -> np.ndarray:
-    """S[c] = Σ_{i: codes[i]=c} x̂_i as an n_classes×d float64 array (one sparse product)."""
-    import scipy.sparse as sp
+def class_sums(unit: np.ndarray, codes: np.ndarray, n_classes: int, backend=None) -> np.ndarray:
+    """S[c] = Σ_{i: codes[i]=c} x̂_i as an n_classes×d float64 array, through the compute layer's
+    class-sum kernel (NumPy: one sparse product in float64; torch: index_add in float64)."""
+    from embeval.compute import get_backend
 
-    n = unit.shape[0]
-    ind = sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_classes, n))
-    return np.asarray(ind @ unit.astype(np.float64))
+    be = get_backend("cpu") if backend is None else backend
+    return np.asarray(be.class_sums(be.put(unit), slice(None), np.asarray(codes), n_classes), dtype=np.float64)
 
 
 # ---------------------------------------------------------------- tolerance
 
 
-def tolerance_value(unit: np.ndarray, codes: np.ndarray) -> float:
+def tolerance_value(unit: np.ndarray, codes: np.ndarray, backend=None) -> float:
     """Mean cosine over same-label pairs i<j (Wang & Liu 2021, "Understanding the Behaviour of
     Contrastive Loss", CVPR; their *tolerance*), pooled over all classes.
 
@@ -73,7 +73,7 @@ def tolerance_value(unit: np.ndarray, codes: np.ndarray) -> float:
     Higher = same-label rows closer together. Needs at least one class with two rows.
     """
     n_classes = int(codes.max()) + 1
-    s = class_sums(unit, codes, n_classes)
+    s = class_sums(unit, codes, n_classes, backend)
     sq = np.einsum("ij,ij->i", unit, unit, dtype=np.float64)
     sizes = np.bincount(codes, minlength=n_classes).astype(np.float64)
     pair_sum = (np.einsum("ij,ij->", s, s) - sq.sum()) / 2.0
@@ -85,7 +85,7 @@ def tolerance_value(unit: np.ndarray, codes: np.ndarray) -> float:
 
 def tolerance(space: Space) -> list[Result]:
     codes, classes = space.label_codes()
-    return [TOLERANCE(tolerance_value(space.unit, codes), {"classes": len(classes)}, n=space.n)]
+    return [TOLERANCE(tolerance_value(space.unit, codes, space.backend), {"classes": len(classes)}, n=space.n)]
 
 
 # ---------------------------------------------------------------- kNN agreement and accuracy
@@ -146,7 +146,8 @@ def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
 # ---------------------------------------------------------------- silhouette
 
 
-def silhouette_samples_cosine(unit: np.ndarray, codes: np.ndarray, block_elements: int = BLOCK_ELEMENTS) -> np.ndarray:
+def silhouette_samples_cosine(unit: np.ndarray, codes: np.ndarray, block_elements: int = BLOCK_ELEMENTS,
+                              backend=None) -> np.ndarray:
     """Per-row silhouette on cosine distance 1 − x̂_i·x̂_j (Rousseeuw 1987; as
     ``sklearn.metrics.silhouette_samples(metric="cosine")``).
 
@@ -157,7 +158,7 @@ def silhouette_samples_cosine(unit: np.ndarray, codes: np.ndarray, block_element
     """
     n = unit.shape[0]
     n_classes = int(codes.max()) + 1
-    s = class_sums(unit, codes, n_classes)
+    s = class_sums(unit, codes, n_classes, backend)
     sizes = np.bincount(codes, minlength=n_classes).astype(np.float64)
     out = np.zeros(n, dtype=np.float64)
     b = int(max(1, min(n, block_elements // max(n_classes, 1))))
@@ -187,7 +188,7 @@ def silhouette_samples_cosine(unit: np.ndarray, codes: np.ndarray, block_element
 def silhouette(space: Space) -> list[Result]:
     """Mean silhouette on cosine distance over all rows (−1..1); higher = classes better separated."""
     codes, _ = space.label_codes()
-    val = float(np.mean(silhouette_samples_cosine(space.unit, codes)))
+    val = float(np.mean(silhouette_samples_cosine(space.unit, codes, backend=space.backend)))
     return [SILHOUETTE(val, {"metric": "cosine"}, n=space.n)]
 
 

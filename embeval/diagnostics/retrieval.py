@@ -59,6 +59,7 @@ from embeval.compute.auc import (  # noqa: F401
     RocCurve,
     ScoreLevels,
     _rounding_window,
+    auc_estimated,
     auc_global_query,
 )
 from embeval.compute.backend import BLOCK_ELEMENTS  # noqa: F401
@@ -164,6 +165,7 @@ class RetrievalRun:
     seed: int = 0
     progress: Progress = NULL
     backend: Any = None  # embeval.compute back end of the exact (flat) search; None: NumPy on the CPU
+    plan: Any = None  # embeval.diagnostics.scale.ScalePlan of the AUC pass; None or exact: all pairs
     _ranking: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _search_index: Any = field(default=None, repr=False)
     _gains: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
@@ -200,8 +202,13 @@ class RetrievalRun:
 
     def auc_stats(self) -> AucStats:
         if self._auc is None:
-            self._auc = auc_global_query(self.queries, self.corpus, self.aligned.positives(),
-                                         progress=self.progress)
+            plan = self.plan
+            if plan is not None and not plan.exact and plan.auc_queries is not None:
+                self._auc = auc_estimated(self.queries, self.corpus, self.aligned.positives(), plan.auc_queries,
+                                          plan.neg_sample, seed=self.seed, progress=self.progress)
+            else:
+                self._auc = auc_global_query(self.queries, self.corpus, self.aligned.positives(),
+                                             progress=self.progress)
         return self._auc
 
 
@@ -220,14 +227,29 @@ def auc(run: RetrievalRun) -> list[Result]:
     gparams: dict[str, Any] = {"method": lv.method, "positives": lv.n_pos, "negatives": lv.n_neg}
     if lv.method == "binned":
         gparams.update(bin_width=lv.bin_width, max_error=lv.max_error())
-    defined = np.isfinite(st.per_query)
+    gci: dict[str, Any] = {}
+    if st.neg_sample:
+        gparams.update(negatives=run.m * run.corpus.shape[0] - lv.n_pos, exact=False, sample=st.neg_sample,
+                       estimator="every positive vs sampled negative pairs")
+        if st.auc_global_ci is not None:
+            gci = {"ci_low": st.auc_global_ci[0], "ci_high": st.auc_global_ci[1]}
+    vals = st.per_query if st.query_rows is None else st.per_query[st.query_rows]
+    defined = np.isfinite(vals)
     qparams: dict[str, Any] = {}
     if not defined.all():
         qparams["queries_without_negatives"] = int((~defined).sum())
-    aq = float(st.per_query[defined].mean()) if defined.any() else math.nan
+    aq = float(vals[defined].mean()) if defined.any() else math.nan
+    qci: dict[str, Any] = {}
+    if st.query_rows is not None:
+        qparams.update(exact=False, sample=len(st.query_rows), estimator="seeded subset of queries")
+        if defined.sum() > 1:
+            from embeval.diagnostics.scale import mean_ci
+
+            _, lo, hi = mean_ci(vals[defined])
+            qci = {"ci_low": max(lo, 0.0), "ci_high": min(hi, 1.0)}
     return [
-        AUC_GLOBAL(lv.auc(), gparams, n=run.m, name=f"{run.prefix}auc_global"),
-        AUC_QUERY(aq, qparams, n=int(defined.sum()), name=f"{run.prefix}auc_query"),
+        AUC_GLOBAL(lv.auc(), gparams, n=run.m, name=f"{run.prefix}auc_global", **gci),
+        AUC_QUERY(aq, qparams, n=int(defined.sum()), name=f"{run.prefix}auc_query", **qci),
     ]
 
 
@@ -240,18 +262,26 @@ def separation(run: RetrievalRun) -> list[Result]:
     d = (pm - nm) / pooled if pooled > 0 else math.nan
     thr, tpr, fpr = lv.best_threshold()
     p = run.prefix
-    counts = {"positives": lv.n_pos, "negatives": lv.n_neg}
+    counts: dict[str, Any] = {"positives": lv.n_pos, "negatives": lv.n_neg}
     tparams: dict[str, Any] = {"tpr": tpr, "fpr": fpr, "method": lv.method}
     if lv.method == "binned":
         tparams["bin_width"] = lv.bin_width
+    fparams: dict[str, Any] = {"method": lv.method}
+    ncounts = counts
+    if st.neg_sample:  # estimated form: the negatives are a uniform sample of all negative pairs
+        est = {"exact": False, "sample": st.neg_sample, "estimator": "sampled negative pairs"}
+        counts = {"positives": lv.n_pos, "negatives": run.m * run.corpus.shape[0] - lv.n_pos}
+        ncounts = {**counts, **est}
+        tparams.update(est)
+        fparams.update(est)
     return [
         POS_SCORE_MEAN(pm, counts, n=run.m, name=f"{p}pos_score_mean"),
         POS_SCORE_STD(ps, counts, n=run.m, name=f"{p}pos_score_std"),
-        NEG_SCORE_MEAN(nm, counts, n=run.m, name=f"{p}neg_score_mean"),
-        NEG_SCORE_STD(ns, counts, n=run.m, name=f"{p}neg_score_std"),
-        D_PRIME(d, counts, n=run.m, name=f"{p}d_prime"),
+        NEG_SCORE_MEAN(nm, ncounts, n=run.m, name=f"{p}neg_score_mean"),
+        NEG_SCORE_STD(ns, ncounts, n=run.m, name=f"{p}neg_score_std"),
+        D_PRIME(d, ncounts, n=run.m, name=f"{p}d_prime"),
         BEST_THRESHOLD(thr, tparams, n=run.m, name=f"{p}best_threshold"),
-        FPR_AT_TPR95(lv.fpr_at_tpr(0.95), {"method": lv.method}, n=run.m, name=f"{p}fpr@tpr95"),
+        FPR_AT_TPR95(lv.fpr_at_tpr(0.95), fparams, n=run.m, name=f"{p}fpr@tpr95"),
     ]
 
 
@@ -299,6 +329,7 @@ def evaluate_aligned(
     progress: Progress = NULL,
     seed: int = 0,
     backend: Any = None,
+    plan: Any = None,
 ) -> RetrievalOutcome:
     """Everything :func:`evaluate_retrieval` does, on qrels already aligned, plus the ROC curve."""
     ks = parse_ks(ks)
@@ -309,7 +340,7 @@ def evaluate_aligned(
     run = RetrievalRun(queries=np.ascontiguousarray(queries[aligned.query_rows], dtype=np.float32),
                        corpus=np.ascontiguousarray(corpus, dtype=np.float32), aligned=aligned,
                        depth=max(ks), index=index, index_params=params, prefix=prefix, seed=seed,
-                       progress=progress, backend=backend)
+                       progress=progress, backend=backend, plan=plan)
     results: list[Result] = []
     for name in RANKING_METRICS:
         diag = get(name, "retrieval")
@@ -348,6 +379,7 @@ def evaluate_retrieval(
     prefix="",
     progress=NULL,
     seed=0,
+    plan=None,
 ) -> tuple[list[Result], list[dict]]:
     """Retrieval metrics of ``queries`` against ``corpus`` judged by ``qrels``.
 
@@ -361,7 +393,7 @@ def evaluate_retrieval(
     aligned = align_qrels(qrels, query_ids, doc_ids)
     out = evaluate_aligned(queries, corpus, aligned, ks=ks, index=index, index_params=index_params,
                            auc=auc, separation=separation, per_query=per_query, prefix=prefix,
-                           progress=progress, seed=seed)
+                           progress=progress, seed=seed, plan=plan)
     return out.results, out.per_query
 
 

@@ -1,0 +1,82 @@
+"""A/B of the all-pairs AUC engine against an earlier revision, in one process (issue 11, item 4).
+
+Loads ``embeval/compute/auc.py`` as it was at ``--rev`` (``git show``) next to the current one,
+then times, interleaved rep after rep on the same data: the BLAS bound (the same blocked float32
+products alone), the old engine and the new one, and checks that the two engines' outputs are
+identical (auc_global, per-query AUCs, positive scores, negative mean/std). Prints every rep and
+the minimum of each column and the median per-rep ratios (a shared machine's load varies).
+
+    python bench/bench_auc_ab.py --rev main --n 200000 --queries 1000 --reps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_scale import blas_bound_cross, unit_rows
+
+from embeval.compute.auc import auc_global_query
+
+
+def load_rev(rev: str):
+    root = Path(__file__).resolve().parent.parent
+    src = subprocess.run(["git", "-C", str(root), "show", f"{rev}:embeval/compute/auc.py"], check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "auc_rev.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("auc_rev", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["auc_rev"] = mod
+    spec.loader.exec_module(mod)
+    return mod.auc_global_query
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rev", default="main")
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--d", type=int, default=384)
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    old = load_rev(args.rev)
+    m, n, d = args.queries, args.n, args.d
+    c = unit_rows(n, d, 1)
+    rng = np.random.default_rng(2)
+    pos = [np.sort(rng.choice(n, size=int(rng.integers(1, 6)), replace=False)) for _ in range(m)]
+    q = np.ascontiguousarray(c[[p[0] for p in pos]] + 0.5 * unit_rows(m, d, 3))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    cols = {"blas": [], "old": [], "new": []}
+    for _ in range(args.reps):
+        cols["blas"].append(blas_bound_cross(q, c))
+        t0 = time.perf_counter()
+        a = old(q, c, pos)
+        cols["old"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        b = auc_global_query(q, c, pos)
+        cols["new"].append(time.perf_counter() - t0)
+        same = (a.levels.auc() == b.levels.auc() and a.neg_mean == b.neg_mean and a.neg_std == b.neg_std
+                and np.array_equal(a.per_query, b.per_query, equal_nan=True)
+                and np.array_equal(a.pos_scores, b.pos_scores))
+        bl, o, nw = cols["blas"][-1], cols["old"][-1], cols["new"][-1]
+        print(f"blas {bl:.2f} s  {args.rev} {o:.2f} s ({o / bl:.2f}× bound)  new {nw:.2f} s ({nw / bl:.2f}× bound)"
+              f"  identical={same}", flush=True)
+    bl, o, nw = (min(v) for v in cols.values())
+    print(f"min over {args.reps} reps, {m:,}×{n:,}, d={d}: blas {bl:.2f} s, {args.rev} {o:.2f} s, new {nw:.2f} s")
+    r_old = np.median(np.array(cols["old"]) / np.array(cols["blas"]))
+    r_new = np.median(np.array(cols["new"]) / np.array(cols["blas"]))
+    speed = np.median(np.array(cols["old"]) / np.array(cols["new"]))
+    print(f"median per rep: {args.rev} {r_old:.2f}× the BLAS bound, new {r_new:.2f}×; new is {speed:.2f}× faster")
+
+
+if __name__ == "__main__":
+    main()
