@@ -1159,6 +1159,7 @@ def compare_cmd(
     output: Annotated[Path | None, typer.Option("--output", "-o", help=(
         "Write the comparison here (.json .csv .md .tex .html), atomically."
     )), OUT] = None,
+    quiet: QuietOpt = False,  # accepted like every command; compare shows no progress bar
 ) -> None:
     """Compare reports metric by metric. Two: old, new, delta, relative change, and for per-query
     metrics a paired bootstrap CI and sign-flip p-value of the delta. Three or more (or the models
@@ -1204,7 +1205,9 @@ def compare_cmd(
 
         write_atomic(junit, to_junit(comparison_suites(result)))
     if not result.passed:
-        _fail(summarize([g for _, g in result.gate_pairs()]))
+        pairs = result.gate_pairs()
+        # N-way: name the system (letter and report) each failed gate checked
+        _fail(summarize([g for _, g in pairs], where=[w for w, _ in pairs] if isinstance(result, Ranking) else None))
 
 
 @app.command("run")
@@ -1312,8 +1315,11 @@ def _cache_entries(model, cache_dir):
     from embeval.encode import EncoderConfig
     from embeval.encode.cache import cache_dir as default_dir
     from embeval.encode.cache import list_caches, matches
+    from embeval.errors import UsageError
 
     folder = default_dir(EncoderConfig(cache_dir=None if cache_dir is None else str(cache_dir)))
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--cache-dir {folder}: is a file, not a folder")
     identity = None
     if model is not None:
         from pathlib import Path as _P
@@ -1326,7 +1332,12 @@ def _cache_entries(model, cache_dir):
             except Exception:
                 identity = None
     entries = list_caches(folder) if folder.is_dir() else []
-    return folder, [e for e in entries if matches(e, model, identity)]
+    chosen = [e for e in entries if matches(e, model, identity)]
+    if model is not None and not chosen:
+        known = sorted({e.model for e in entries})
+        _say("", f"no cache files for model {model!r} in {folder}"
+             + (f"; models in the cache: {', '.join(known)}" if known else "; the cache is empty"))
+    return folder, chosen
 
 
 def _size(n: float) -> str:
@@ -1340,13 +1351,14 @@ def _size(n: float) -> str:
 @cache_app.command("info")
 @boundary
 def cache_info_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
-    """Where the cache is, its size, and how many vectors it holds per model."""
+    """Where the cache is, its size (each file with its -wal/-shm journal, as in `cache list`), and how
+    many vectors it holds per model."""
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     folder, entries = _cache_entries(model, cache_dir)
     con = _table_console(highlight=False)
     con.print(f"cache folder: {escape(str(folder))}" + ("" if folder.is_dir() else " (does not exist yet)"))
-    con.print(f"files: {len(entries)}, size: {_size(sum(e.size for e in entries))}, "
+    con.print(f"files: {len(entries)}, size: {_size(sum(e.size for e in entries))} (with -wal/-shm), "
               f"vectors: {sum(e.entries or 0 for e in entries):,}")
     per_model: dict[str, list[int]] = {}
     for e in entries:
@@ -1372,7 +1384,7 @@ def cache_list_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     folder, entries = _cache_entries(model, cache_dir)
-    t = Table(title=f"embedding cache: {escape(str(folder))}")
+    t = Table(title=f"embedding cache: {escape(str(folder))}", caption="size: each file with its -wal/-shm journal")
     for c in ("file", "model", "dim", "vectors", "size", "modified", "problem"):
         t.add_column(c, justify="right" if c in ("dim", "vectors", "size") else "left")
     for e in entries:
@@ -1385,12 +1397,15 @@ def cache_list_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -
 @cache_app.command("clear")
 @boundary
 def cache_clear_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -> None:
-    """Delete the cache files (of one model with --model, else all of them)."""
+    """Delete the cache files (of one model with --model, else all of them). A --model with no files
+    removes nothing, says so and lists the models the cache holds (exit 0: the cache is as asked)."""
     from embeval.encode.cache import remove
 
     folder, entries = _cache_entries(model, cache_dir)
     for e in entries:
         remove(e)
+    if model is not None and not entries:
+        return  # _cache_entries said there are none for that model, and which models there are
     typer.echo(f"removed {len(entries)} cache file(s), {_size(sum(e.size for e in entries))}, from {folder}",
                err=True)
 

@@ -6,13 +6,17 @@ embeval command in-process and returns its report (``embeval.run("geometry", "ve
     def test_embeddings_are_spread(embeval):
         report = embeval.run("geometry", "vecs.npy", "-m", "uniformity,anisotropy")
         assert report["uniformity"] < -2.0
-        report.check("anisotropy > 0.3", "uniformity(t=2) > -2")   # the --fail-if grammar
+        report.require("anisotropy < 0.3", "uniformity(t=2) < -2")   # asserts these conditions hold
+        report.fail_if("anisotropy > 0.5")                          # the --fail-if grammar: must not hold
 
     def test_no_regression(embeval):
-        embeval.compare("baseline.json", "current.json").check("ndcg@10>0.01")  # --fail-if-regress
+        embeval.compare("baseline.json", "current.json").fail_if_regress("ndcg@10>0.01")  # --fail-if-regress
 
-``check`` raises ``AssertionError`` listing every gate that failed with its value and margin, so
-pytest shows the same message the CLI would. Nothing heavy is imported until a fixture is used.
+``require`` asserts that each condition holds; ``fail_if`` / ``fail_if_regress`` assert that no
+gate of the CLI's ``--fail-if`` / ``--fail-if-regress`` fails. Each raises ``AssertionError`` listing
+every condition or gate that missed with its value (and margin), so pytest shows the same message
+the CLI would. The old ``check`` read like an assertion but meant "fail if": it now raises
+``TypeError`` naming the two explicit methods. Nothing heavy is imported until a fixture is used.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import pytest
 
 class EmbevalReport:
     """A loaded single-command report: ``report["metric"]`` (or ``report["uniformity(t=2)"]``)
-    gives the value; ``check(*gates)`` asserts no ``--fail-if`` gate fails."""
+    gives the value; ``require(*conditions)`` asserts they hold; ``fail_if(*gates)`` asserts no
+    ``--fail-if`` gate fails."""
 
     def __init__(self, report, source: str = "") -> None:
         self.report = report  # embeval.results.Report
@@ -68,20 +73,50 @@ class EmbevalReport:
     def __getitem__(self, metric: str) -> float:
         return self.result(metric).value
 
-    def check(self, *gates: str) -> None:
-        """Assert that none of the ``--fail-if`` gates (``"METRIC OP NUMBER"``) fails."""
+    def require(self, *conditions: str) -> None:
+        """Assert that every condition ``"METRIC OP NUMBER"`` holds: ``require("anisotropy < 0.3")``
+        passes when anisotropy is below 0.3 (an undefined value never satisfies a condition)."""
+        import math
+
+        from embeval.report.gates import parse_gate
+
+        missed = []
+        for cond in conditions:
+            gate = parse_gate(cond, option="require")
+            r = gate.evaluate(self.report)  # a fail-if gate on the same expression: it "fails" when cond holds
+            label = self.report.find(gate.metric, gate.params)[0].label()  # evaluate checked: exactly one
+            if r.value is None or (isinstance(r.value, float) and math.isnan(r.value)):
+                missed.append(f"{label} is undefined (NaN), so '{gate.expr}' does not hold")
+            elif r.passed:
+                missed.append(f"{label} = {r.value:.6g}, so '{gate.expr}' does not hold")
+        if missed:
+            raise AssertionError(
+                f"embeval {self.command}: {len(missed)} of {len(conditions)} required conditions "
+                "do not hold: " + "; ".join(missed)
+            )
+
+    def fail_if(self, *gates: str) -> None:
+        """Assert that none of the ``--fail-if`` gates fails: ``fail_if("anisotropy > 0.3")`` raises
+        when anisotropy is above 0.3, as ``embeval ... --fail-if 'anisotropy > 0.3'`` exits 1."""
         from embeval.report.gates import parse_gate, summarize
 
-        results = [parse_gate(g, option="check").evaluate(self.report) for g in gates]
+        results = [parse_gate(g, option="fail_if").evaluate(self.report) for g in gates]
         if not all(r.passed for r in results):
             raise AssertionError(summarize(results, prefix=f"embeval {self.command}: "))
+
+    def check(self, *gates: str) -> None:
+        raise TypeError(
+            "EmbevalReport.check() is gone: it read like an assertion but used the fail-if grammar. "
+            f"Use report.require({', '.join(map(repr, gates)) or '...'}) to assert a condition holds, or "
+            "report.fail_if(...) to assert a fail-if gate does not fail"
+        )
 
     def __repr__(self) -> str:
         return f"EmbevalReport({self.command}, {len(self.report.results)} results, {self.source!r})"
 
 
 class EmbevalComparison:
-    """Two reports compared (``embeval compare``); ``check(*tolerances)`` asserts no
+    """Two reports compared (``embeval compare``); ``fail_if_regress(*tolerances)`` asserts no
     ``--fail-if-regress`` gate fails (paired tests included, as on the command line)."""
 
     def __init__(self, baseline: str | Path, current: str | Path, seed: int = 0, n_boot: int = 10_000) -> None:
@@ -95,12 +130,19 @@ class EmbevalComparison:
             load_side(self.baseline), load_side(self.current), tolerances=gates, seed=self.seed, n_boot=self.n_boot
         )
 
-    def check(self, *tolerances: str) -> None:
+    def fail_if_regress(self, *tolerances: str) -> None:
+        """Assert that no ``--fail-if-regress`` gate (``"METRIC>TOL"``: got worse by more than TOL) fails."""
         from embeval.report.gates import summarize
 
         comp = self.run(*tolerances)
         if not comp.passed:
             raise AssertionError(summarize(comp.gates, prefix="embeval compare: "))
+
+    def check(self, *tolerances: str) -> None:
+        raise TypeError(
+            "EmbevalComparison.check() is gone (it read like an assertion but meant fail-if-regress): use "
+            f"comparison.fail_if_regress({', '.join(map(repr, tolerances)) or '...'})"
+        )
 
     def delta(self, metric: str) -> float | None:
         """new − old of one metric (None when either is missing)."""
@@ -135,7 +177,7 @@ class EmbevalFixture:
 
     def run(self, *args: Any) -> EmbevalReport:
         """Run ``embeval ARGS`` in-process (one string is split like a shell line) and return its
-        report. Gates given with ``--fail-if`` are recorded, not raised: use ``check``. Exit code
+        report. Gates given with ``--fail-if`` are recorded, not raised: use ``require`` or ``fail_if``. Exit code
         2 or 3 (bad input, internal error) raises ``AssertionError`` with embeval's message."""
         from typer.testing import CliRunner
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from embeval.errors import UsageError
 
-__all__ = ["Report", "UnknownMetric", "compare", "gap", "geometry", "pairs", "retrieval", "run"]
+__all__ = ["Batch", "Comparison", "Report", "UnknownMetric", "compare", "gap", "geometry", "pairs", "retrieval", "run"]
 
 
 class UnknownMetric(UsageError, KeyError):
@@ -220,12 +220,37 @@ class _Inputs:
     def __init__(self, stack: ExitStack):
         self.dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="embeval-")))
         self.names: dict[str, str] = {}  # temporary path -> what the report calls it
+        self.arguments: dict[str, str] = {}  # temporary path -> "argument `x`", for error messages
+        stack.push(self._name_arguments)  # runs before the folder is removed
 
-    def vectors(self, x: Any, name: str, ids: Sequence | None = None) -> Path:
+    def _argument(self, path: Path, arg: str | None) -> None:
+        if arg:
+            self.arguments[str(path)] = f"argument `{arg}`"
+
+    def _name_arguments(self, exc_type, exc, tb) -> bool:
+        """An error about a temporary file names the argument it came from instead
+        (``argument `x` (row 0): zero-norm vector ...``); the exception itself propagates."""
+        from embeval.errors import EmbevalError
+
+        if isinstance(exc, EmbevalError) and exc.args and isinstance(exc.args[0], str):
+            from embeval.io.fileinfo import shown_path
+
+            msg = exc.args[0]
+            for tmp, arg in sorted(self.arguments.items(), key=lambda kv: -len(kv[0])):
+                for form in (tmp, shown_path(tmp)):
+                    msg = msg.replace(form, arg)
+            exc.args = (msg, *exc.args[1:])
+            path = getattr(exc, "path", None)
+            if isinstance(path, str) and path in self.arguments:
+                exc.path = self.arguments[path]  # type: ignore[attr-defined]
+        return False
+
+    def vectors(self, x: Any, name: str, ids: Sequence | None = None, arg: str | None = None) -> Path:
         import numpy as np
 
-        arr = _matrix(x, name)
+        arr = _matrix(x, f"argument `{arg}`" if arg else name)
         path = self.dir / f"{name}.npz"
+        self._argument(path, arg)
         if ids is not None:
             id_arr = np.asarray([str(i) for i in ids])
             if len(id_arr) != len(arr):
@@ -237,9 +262,15 @@ class _Inputs:
         return path
 
     def texts(
-        self, texts: Sequence[str], name: str, ids: Sequence | None = None, labels: Sequence | None = None
+        self,
+        texts: Sequence[str],
+        name: str,
+        ids: Sequence | None = None,
+        labels: Sequence | None = None,
+        arg: str | None = None,
     ) -> Path:
         path = self.dir / f"{name}.jsonl"
+        self._argument(path, arg)
         ids = list(range(len(texts))) if ids is None else list(ids)
         if len(ids) != len(texts):
             raise UsageError(f"{name}: {len(ids)} ids for {len(texts)} texts")
@@ -252,14 +283,14 @@ class _Inputs:
         self.names[str(path)] = f"<{name} texts>"
         return path
 
-    def any(self, x: Any, name: str, model: str | None, ids: Sequence | None = None) -> Path:
+    def any(self, x: Any, name: str, model: str | None, ids: Sequence | None = None, arg: str | None = None) -> Path:
         if _is_path(x):
             return Path(x)
         if _is_texts(x):
             if model is None:
                 raise UsageError(f"{name}: a list of texts needs model= (e.g. model='default')")
-            return self.texts(x, name, ids)
-        return self.vectors(x, name, ids)
+            return self.texts(x, name, ids, arg=arg)
+        return self.vectors(x, name, ids, arg=arg)
 
     def labels(self, labels: Any) -> Path:
         if _is_path(labels):
@@ -268,6 +299,7 @@ class _Inputs:
 
         arr = np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels)
         path = self.dir / "labels.txt"
+        self._argument(path, "labels")
         path.write_text("".join(f"{v}\n" for v in arr.tolist()), encoding="utf-8")
         self.names[str(path)] = "<labels>"
         return path
@@ -278,6 +310,7 @@ class _Inputs:
         if not isinstance(qrels, Mapping):
             raise UsageError("qrels: a path, or a dict {query_id: {doc_id: grade}}")
         path = self.dir / "qrels.tsv"
+        self._argument(path, "qrels")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write("query-id\tcorpus-id\tscore\n")
             for q, docs in qrels.items():
@@ -299,6 +332,27 @@ class _Inputs:
             for tmp, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
                 note = note.replace(tmp, name)
             report.notes[i] = note
+
+
+def _check_options(public: str, internal, options: Mapping[str, Any], taken: Sequence[str] = ()) -> None:
+    """``options`` are keyword arguments the public function ``embeval.<public>`` passes on to
+    ``internal``: an unknown one is a TypeError that names the public function (with the closest
+    names), not the internal one."""
+    import inspect
+
+    params = inspect.signature(internal).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = sorted(
+        n
+        for n, p in params.items()
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) and n not in taken
+    )
+    for key in options:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=3)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise TypeError(f"embeval.{public}() got an unexpected keyword argument {key!r}{hint}")
 
 
 def _encoder(model: str | None, **kw: Any):
@@ -344,13 +398,17 @@ def geometry(
     of :func:`embeval.api.geometry_report` (``items_k``, ``id_col``, ``text_col``, ...)."""
     from embeval.api import geometry_report
 
+    _check_options(
+        "geometry", geometry_report,
+        options, ("metrics", "pairs", "labels", "sample", "normalize", "items", "encoder", "seed", "progress"),
+    )
     with ExitStack() as stack:
         tmp = _Inputs(stack)
         enc = _encoder(model)
         report = geometry_report(
-            tmp.any(x, "embeddings", model),
+            tmp.any(x, "embeddings", model, arg="x"),
             metrics=_metric_list(metrics),
-            pairs=None if pairs is None else tmp.any(pairs, "pairs", model),
+            pairs=None if pairs is None else tmp.any(pairs, "pairs", model, arg="pairs"),
             labels=None if labels is None else tmp.labels(labels),
             sample=sample,
             normalize=normalize,
@@ -394,6 +452,9 @@ def retrieval(
     ``threads``, ``id_col``, ... (see :func:`embeval.api.retrieval_report`)."""
     from embeval.api import retrieval_report, retrieval_report_beir
 
+    taken = ("k", "index", "per_query", "seed", "progress", "encoder", "split")
+    _check_options("retrieval", retrieval_report_beir if corpus is None and qrels is None else retrieval_report,
+                   options, taken)
     if roc is not None:
         from embeval.report.roc import check_roc_path
 
@@ -412,8 +473,8 @@ def retrieval(
     with ExitStack() as stack:
         tmp = _Inputs(stack)
         report = retrieval_report(
-            tmp.any(queries, "queries", model, query_ids),
-            tmp.any(corpus, "corpus", model, doc_ids),
+            tmp.any(queries, "queries", model, query_ids, arg="queries"),
+            tmp.any(corpus, "corpus", model, doc_ids, arg="corpus"),
             tmp.qrels(qrels),
             encoder=_encoder(model),
             **common,
@@ -456,6 +517,10 @@ def gap(
 
     from embeval.api import gap_report
 
+    _check_options(
+        "gap", gap_report,
+        options, ("paired", "metrics", "encoder", "name_a", "name_b", "projection", "seed", "progress"),
+    )
     with ExitStack() as stack:
         tmp = _Inputs(stack)
         if b is None and not _is_path(a):
@@ -463,8 +528,8 @@ def gap(
             if arr.ndim != 3 or arr.shape[0] != 2:
                 raise UsageError("gap(a): a single input must be a (2, n, d) array holding A = [0] and B = [1]")
             a, b = arr[0], arr[1]
-        pa = tmp.any(a, "A", model)
-        pb = None if b is None else tmp.any(b, "B", model)
+        pa = tmp.any(a, "A", model, arg="a")
+        pb = None if b is None else tmp.any(b, "B", model, arg="b")
         if export_gap is not None:
             from embeval.report.export import check_vector_path
 
@@ -517,6 +582,7 @@ def pairs(
     or a list of ``(text_a, text_b, score)`` triples."""
     from embeval.api import pairs_report
 
+    _check_options("pairs", pairs_report, options, ("encoder", "metrics", "seed", "progress"))
     with ExitStack() as stack:
         tmp = _Inputs(stack)
         if _is_path(data):
@@ -531,6 +597,7 @@ def pairs(
                 for ta, tb, s in rows:
                     fh.write(json.dumps({"text_a": ta, "text_b": tb, "score": float(s)}, ensure_ascii=False) + "\n")
             tmp.names[str(path)] = "<pairs>"
+            tmp._argument(path, "data")
         report = pairs_report(
             path,
             encoder=_encoder(model),
@@ -543,44 +610,256 @@ def pairs(
     return Report(report)
 
 
+class Comparison:
+    """What :func:`compare` returns, for two reports or several: ``.kind`` (``"pair"``: the current
+    against the baseline; ``"ranking"``: three or more, or ``rank=True``), ``.passed``,
+    ``.value(metric, system=None)``, ``.delta(metric, system=None)``, ``.to_pandas()``,
+    ``.to_json()``, ``.to_dict()``, ``.save(path)``, a table in notebooks. The underlying record is
+    ``.raw`` (a pair: ``.raw.rows``, one per metric with old, new, delta, paired test and verdict;
+    a ranking: ``.raw.systems`` and ``.raw.metrics``, as ``embeval compare`` renders them)."""
+
+    def __init__(self, raw) -> None:
+        from embeval.report.compare.nway import Ranking
+
+        self.raw = raw
+        self.kind = "ranking" if isinstance(raw, Ranking) else "pair"
+
+    @property
+    def passed(self) -> bool:
+        return self.raw.passed
+
+    @property
+    def rows(self) -> list:
+        """A pair's rows (old, new, delta, ... per metric); a ranking has none (see ``.raw.metrics``)."""
+        return list(getattr(self.raw, "rows", []))
+
+    @property
+    def systems(self) -> list[str]:
+        """The systems' names, baseline first."""
+        if self.kind == "pair":
+            return [str(self.raw.baseline.get("path")), str(self.raw.current.get("path"))]
+        return [s.name for s in self.raw.systems]
+
+    def _system(self, system: str | int | None) -> int:
+        names = self.systems
+        if system is None:
+            if len(names) == 2:
+                return 1
+            raise UnknownMetric(f"name the system: one of {', '.join(names)} (or its letter or index)")
+        if isinstance(system, int):
+            if not 0 <= system < len(names):
+                raise UnknownMetric(f"system {system}: there are {len(names)} (0 is the baseline)")
+            return system
+        letters = [chr(ord("a") + i) for i in range(len(names))]
+        for i, (n, letter) in enumerate(zip(names, letters)):
+            if system in (n, letter) or Path(n).stem == system:
+                return i
+        raise UnknownMetric(f"no system {system!r}: the systems are {', '.join(names)}")
+
+    def _metric(self, name: str):
+        if self.kind == "pair":
+            rows = [r for r in self.raw.rows if r.metric == name or r.label == name]
+            known = [r.label for r in self.raw.rows]
+        else:
+            rows = [m for m in self.raw.metrics if m.metric == name or m.label == name]
+            known = [m.label for m in self.raw.metrics]
+        if len(rows) == 1:
+            return rows[0]
+        if rows:
+            raise UnknownMetric(f"{name!r} is ambiguous here ({len(rows)} groups or items); see .to_pandas()")
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownMetric(f"no metric {name!r} in this comparison{hint}")
+
+    def value(self, name: str, system: str | int | None = None) -> float | None:
+        """The value of ``name`` for ``system`` (a name, letter, or index; 0 = the baseline; default:
+        the current report of a pair)."""
+        k = self._system(system)
+        m = self._metric(name)
+        if self.kind == "pair":
+            return m.old if k == 0 else m.new
+        return m.cells[k].value
+
+    def delta(self, name: str, system: str | int | None = None) -> float | None:
+        """``system``'s value minus the baseline's (default: the current report of a pair)."""
+        k = self._system(system)
+        m = self._metric(name)
+        if self.kind == "pair":
+            return 0.0 if k == 0 else m.delta
+        base, cur = m.cells[0].value, m.cells[k].value
+        return None if base is None or cur is None else cur - base
+
+    def to_dict(self) -> dict:
+        return self.raw.to_dict()
+
+    def to_json(self, indent: int | None = 2) -> str:
+        from embeval.results import dumps
+
+        return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
+
+    def _render(self, fmt: str) -> str:
+        from embeval.report.compare import COMPARE_RENDERERS
+        from embeval.report.compare.rank_render import RANKING_RENDERERS
+
+        renderers = RANKING_RENDERERS if self.kind == "ranking" else COMPARE_RENDERERS
+        if fmt not in renderers:
+            raise UsageError(f"a {self.kind} is written as {', '.join(renderers)}, not {fmt}")
+        return renderers[fmt](self.raw)
+
+    def to_pandas(self):
+        """A DataFrame, the CSV ``embeval compare`` writes: a pair, one row per metric (old, new,
+        delta, relative, CI, p, verdict); a ranking, one row per metric and system (value, CI, rank,
+        best, better_than, delta_vs_baseline, p_holm_vs_baseline)."""
+        import io
+
+        import pandas as pd
+
+        return pd.read_csv(io.StringIO(self._render("csv")), keep_default_na=False, na_values=[""])
+
+    def save(self, path: str | Path) -> Path:
+        """Write it; the format comes from the suffix (.json .csv .md, and for a ranking .tex .html)."""
+        from embeval.io.atomic import write_atomic
+
+        p = Path(path)
+        fmt = {".json": "json", ".csv": "csv", ".md": "markdown", ".tex": "latex", ".html": "html"}.get(
+            p.suffix.lower()
+        )
+        if fmt is None:
+            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv, .md, .tex or .html")
+        write_atomic(p, self._render(fmt))
+        return p
+
+    def __repr__(self) -> str:
+        status = "passed" if self.passed else "a gate failed"
+        return f"<embeval.Comparison {self.kind} of {len(self.systems)} systems: {status}>"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        frame = self.to_pandas()
+        return (
+            f"<div><b>embeval compare</b> ({escape(self.kind)}, {'passed' if self.passed else 'a gate failed'})"
+            f"<div style='overflow-x:auto'>{frame.to_html(index=False, na_rep='')}</div></div>"
+        )
+
+
 def compare(
-    baseline: Any,
-    current: Any,
-    *,
+    *reports: Any,
     fail_if_regress: str | Sequence[str] | None = None,
+    fail_if: str | Sequence[str] | None = None,
+    rank: bool = False,
+    metrics: str | Sequence[str] | None = None,
     confidence: float = 0.95,
     n_boot: int = 10_000,
     seed: int = 0,
-):
-    """Compare two reports (``embeval compare``): :class:`Report` objects or JSON report paths.
-    Returns a comparison with ``.rows`` (old, new, delta, CI, p, verdict per metric), ``.passed``,
-    ``.to_dict()`` and ``.to_pandas()``."""
-    from embeval.report.compare import compare as _compare
-    from embeval.report.compare import load_side, parse_regress
+) -> Comparison:
+    """Compare reports (``embeval compare``): :class:`Report` objects or JSON report paths, the
+    first the baseline. Two: the current against the baseline (deltas, paired tests, verdicts);
+    three or more (or ``rank=True``, or one batch report with several models): a ranking per
+    metric with bootstrap intervals and Holm-corrected pairwise tests. Returns a
+    :class:`Comparison`."""
+    from embeval.report.compare import parse_regress, run_compare
+    from embeval.report.gates import parse_gate
 
+    if not reports:
+        raise TypeError("embeval.compare() needs the reports to compare: compare(baseline, current, ...)")
     tolerances = [parse_regress(e) for e in _metric_list(fail_if_regress) or []]
+    gates = [parse_gate(e) for e in _metric_list(fail_if) or []]
     with ExitStack() as stack:
         tmp = _Inputs(stack)
-        sides = []
-        for name, r in (("baseline", baseline), ("current", current)):
+        paths = []
+        for i, r in enumerate(reports):
             if isinstance(r, Report):
                 r = r.raw
             if hasattr(r, "to_dict") and not _is_path(r):
+                name = ("baseline", "current")[i] if len(reports) == 2 else f"report{i + 1}"
                 path = tmp.dir / f"{name}.json"
                 from embeval.results import dumps
 
                 path.write_text(dumps(r.to_dict()), encoding="utf-8")
+                tmp._argument(path, f"reports[{i}]")
                 r = path
-            sides.append(load_side(r))
-        comp = _compare(sides[0], sides[1], tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
-    comp.to_pandas = lambda: _rows_frame(comp)  # type: ignore[attr-defined]
-    return comp
+            elif not _is_path(r):
+                raise TypeError(f"embeval.compare(): report {i} is a {type(r).__name__}; give Reports or paths")
+            paths.append(r)
+        wanted = [m.strip() for text in _metric_list(metrics) or [] for m in text.split(",") if m.strip()]
+        raw = run_compare(paths, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
+                          confidence=confidence, rank=rank, metrics=wanted)
+    return Comparison(raw)
 
 
-def _rows_frame(comp):
-    import pandas as pd
+class Batch:
+    """What :func:`run` returns: ``.items`` (each with ``.key`` ``command/model/dataset``,
+    ``.status``, ``.report``), ``.passed``, ``.report(key)`` (a :class:`Report`), ``.to_pandas()``
+    (the long-form report.csv), ``.to_json()``, ``.to_dict()``, ``.save(path)``, a table in
+    notebooks. The underlying record is ``.raw`` (:class:`embeval.report.batch.Batch`)."""
 
-    return pd.DataFrame([r.to_dict() for r in comp.rows])
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    @property
+    def items(self) -> list:
+        return self.raw.items
+
+    @property
+    def passed(self) -> bool:
+        return self.raw.passed
+
+    def keys(self) -> list[str]:
+        return [it.key for it in self.raw.items]
+
+    def report(self, key: str) -> Report:
+        """One item's report as a :class:`Report` (``"geometry/minilm/scifact"``)."""
+        for it in self.raw.items:
+            if it.key == key:
+                if it.report is None:
+                    raise UnknownMetric(f"{key}: {it.status}" + (f" ({it.error})" if it.error else ""))
+                return Report(it.report)
+        close = difflib.get_close_matches(key, self.keys(), n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownMetric(f"no item {key!r} in this batch{hint} (see .keys())")
+
+    def value(self, key: str, name: str, **params: Any) -> float:
+        """``batch.value("retrieval/minilm/scifact", "ndcg@10")``."""
+        return self.report(key).value(name, **params)
+
+    def to_dict(self) -> dict:
+        return self.raw.to_dict()
+
+    def to_json(self, indent: int | None = 2) -> str:
+        from embeval.results import dumps
+
+        return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_pandas(self):
+        """One row per item and metric (command, model, dataset, status, metric, value, params, n,
+        ci_low, ci_high, higher_is_better, error): the report.csv ``embeval run`` writes."""
+        import io
+
+        import pandas as pd
+
+        from embeval.report.batch import batch_csv
+
+        return pd.read_csv(io.StringIO(batch_csv(self.raw)), keep_default_na=False, na_values=[""])
+
+    def save(self, path: str | Path) -> Path:
+        """Write it; the format comes from the suffix (.json .csv .md)."""
+        from embeval.io.atomic import write_atomic
+        from embeval.report.batch import batch_csv, batch_json, batch_markdown
+
+        p = Path(path)
+        render = {".json": batch_json, ".csv": batch_csv, ".md": batch_markdown}.get(p.suffix.lower())
+        if render is None:
+            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv or .md")
+        write_atomic(p, render(self.raw))
+        return p
+
+    def __repr__(self) -> str:
+        return f"<embeval.Batch {len(self.raw.items)} items: {self.raw.summary()}>"
+
+    def _repr_html_(self) -> str:
+        table = self.to_pandas().to_html(index=False)
+        return f"<div><b>embeval run</b><div style='overflow-x:auto'>{table}</div></div>"
 
 
 def run(
@@ -590,17 +869,16 @@ def run(
     fail_fast: bool = False,
     write: bool = True,
     progress: Any = False,
-):
+) -> Batch:
     """Run a batch config (``embeval run``); writes report.json/.csv/.md/.html to ``out_dir``
-    (default from the config) unless ``write=False``. Returns the batch: ``.items`` (each with
-    ``.report``), ``.passed``, ``.to_dict()``."""
+    (default from the config) unless ``write=False``. Returns a :class:`Batch`."""
     from embeval.batch import load_config, run_batch, write_outputs
 
     cfg = load_config(config, out_dir=out_dir)
     batch, _ = run_batch(cfg, progress=_progress(progress), fail_fast=fail_fast)
     if write and cfg.settings.out_dir is not None:
         write_outputs(batch, cfg.settings.out_dir)
-    return batch
+    return Batch(batch)
 
 
 def _metric_list(metrics: str | Sequence[str] | None) -> list[str] | None:

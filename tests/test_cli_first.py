@@ -176,3 +176,40 @@ def test_options_without_effect_warn_on_embeddings(cli):
     assert "the --sample setting has no effect" in err
     quiet = cli("geometry", S / "corpus.npy", "-m", "anisotropy", "-q")
     assert "warning" not in quiet.stderr
+
+
+def test_cache_sizes_agree_and_bad_cache_dir_and_unknown_model(cli, tmp_path, monkeypatch):
+    """Review P3-13: info and list count the same bytes (each file with its -wal/-shm journal);
+    --cache-dir naming a file is exit 2 in one line; clearing a model with no files says so and
+    names the models the cache holds."""
+    import os
+    import re
+
+    install_mock(monkeypatch)
+    cache = tmp_path / "c"
+    texts = tmp_path / "t.txt"
+    texts.write_text("".join(f"text {i}\n" for i in range(40)))
+    r = cli("encode", texts, "-o", tmp_path / "x.npz", "--model", "mock-a", "--cache-dir", cache, "-q")
+    assert r.exit_code == 0, r.output
+    [db] = cache.glob("emb-*.sqlite")
+    assert os.path.exists(f"{db}-wal"), "the writer's journal is there, as after a run in this process"
+    info = cli("cache", "info", "--cache-dir", cache)  # the first reader: sqlite may fold the journal in
+    listing = cli("cache", "list", "--cache-dir", cache)
+    again = cli("cache", "info", "--cache-dir", cache)
+    on_disk = sum(os.path.getsize(f"{db}{x}") for x in ("", "-wal", "-shm") if os.path.exists(f"{db}{x}"))
+    size_info = re.search(r"size: ([\d.]+ \w+)", info.stdout).group(1)
+    assert f"{on_disk / 1024:.1f} KiB" == size_info == re.search(r"size: ([\d.]+ \w+)", again.stdout).group(1)
+    assert re.search(r"│\s+40 │\s+" + re.escape(size_info) + r" │", listing.stdout), listing.stdout
+    assert "-wal/-shm" in info.stdout and "-wal/-shm" in listing.stdout
+
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    for sub in ("info", "list", "clear"):
+        r = cli("cache", sub, "--cache-dir", a_file)
+        assert r.exit_code == 2, (sub, r.output)
+        assert r.stderr.strip() == f"embeval: error: --cache-dir {a_file}: is a file, not a folder"
+
+    r = cli("cache", "clear", "--cache-dir", cache, "--model", "nosuch")
+    assert r.exit_code == 0
+    assert r.stderr.strip() == f"embeval: no cache files for model 'nosuch' in {cache}; models in the cache: mock-a"
+    assert db.exists()

@@ -53,7 +53,12 @@ def test_fixture_in_a_projects_own_tests(pytester, tmp_path):
         def test_load_and_index(embeval):
             report = embeval.load({good!r})
             assert report["ndcg@10"] == 0.8 and "ndcg@10" in report and "mrr@10" not in report
-            report.check("ndcg@10 < 0.5")
+            report.fail_if("ndcg@10 < 0.5")
+            report.require("ndcg@10 > 0.5", "ndcg@10 == 0.8")
+            with pytest.raises(AssertionError, match="ndcg@10 = 0.8, so 'ndcg@10 > 0.9' does not hold"):
+                report.require("ndcg@10 > 0.5", "ndcg@10 > 0.9")
+            with pytest.raises(TypeError, match="require"):
+                report.check("ndcg@10 > 0.5")
             with pytest.raises(KeyError, match="not in the retrieval report"):
                 report["recall@10"]
 
@@ -65,14 +70,16 @@ def test_fixture_in_a_projects_own_tests(pytester, tmp_path):
             assert report["uniformity(t=2)"] < 0
 
         def test_gate_fails_with_the_cli_message(embeval):
-            embeval.load({good!r}).check("ndcg@10 < 0.9")
+            embeval.load({good!r}).fail_if("ndcg@10 < 0.9")
 
         def test_regression_fails(embeval):
-            embeval.compare({good!r}, {worse!r}).check("ndcg@10>0.01")
+            embeval.compare({good!r}, {worse!r}).fail_if_regress("ndcg@10>0.01")
 
         def test_no_regression_against_itself(embeval):
             cmp = embeval.compare({good!r}, {good!r})
-            cmp.check("ndcg@10>0.01")
+            cmp.fail_if_regress("ndcg@10>0.01")
+            with pytest.raises(TypeError, match="fail_if_regress"):
+                cmp.check("ndcg@10>0.01")
             assert cmp.delta("ndcg@10") == 0
 
         def test_bad_input_is_reported(embeval):

@@ -160,3 +160,86 @@ def test_files_written_like_the_command_line(tmp_path):
     r = embeval.retrieval(a[:5], a, {str(i): {str(i): 1} for i in range(5)}, k=[1], roc=tmp_path / "roc.csv")
     assert (tmp_path / "roc.csv").read_text().startswith("threshold,fpr,tpr")
     assert r.value("recall@1") == 1.0
+
+
+# Review P2-8: N-way compare, a consistent object, run's Batch, errors naming arguments ------------
+
+
+def _three_reports():
+    rng = np.random.default_rng(7)
+    docs = rng.standard_normal((80, 8))
+    qrels = {str(i): {str(i): 1} for i in range(30)}
+    return [
+        embeval.retrieval(docs[:30] + s * rng.standard_normal((30, 8)), docs, qrels, k=[1, 10], per_query=True)
+        for s in (0.3, 1.0, 2.0)
+    ]
+
+
+def test_compare_two_returns_a_report_like_object():
+    r1, r2, _ = _three_reports()
+    comp = embeval.compare(r1, r2)
+    assert isinstance(comp, embeval.Comparison) and comp.kind == "pair"
+    want = r2.value("ndcg@10") - r1.value("ndcg@10")
+    assert comp.delta("ndcg@10") == pytest.approx(want)
+    assert comp.value("ndcg@10") == pytest.approx(r2.value("ndcg@10"))
+    assert comp.value("ndcg@10", 0) == pytest.approx(r1.value("ndcg@10"))
+    assert json.loads(comp.to_json())["command"] == "compare"
+    assert "<table" in comp._repr_html_() and "ndcg@10" in comp._repr_html_()
+    df = comp.to_pandas()
+    assert df[df.metric == "ndcg@10"].iloc[0]["delta"] == pytest.approx(want)
+
+
+def test_compare_ranks_n_reports_like_the_cli():
+    r1, r2, r3 = _three_reports()
+    comp = embeval.compare(r1, r2, r3, fail_if_regress="ndcg@10>0.01")
+    assert comp.kind == "ranking" and len(comp.systems) == 3
+    for k, r in enumerate((r1, r2, r3)):
+        assert comp.value("ndcg@10", k) == pytest.approx(r.value("ndcg@10"))
+    assert comp.value("ndcg@10", "c") == pytest.approx(r3.value("ndcg@10"))
+    assert comp.delta("ndcg@10", 2) == pytest.approx(r3.value("ndcg@10") - r1.value("ndcg@10"))
+    df = comp.to_pandas()
+    assert set(df.letter) == {"a", "b", "c"}
+    best = df[(df.metric == "ndcg@10") & (df.best)].letter.tolist()
+    assert best == ["a"]  # the least noisy queries rank best
+    assert not comp.passed  # r3 is much worse than r1
+    assert "<table" in comp._repr_html_()
+    with pytest.raises(embeval.UnknownMetric, match="name the system"):
+        comp.value("ndcg@10")
+
+
+def test_array_errors_name_the_argument_not_a_temporary_file():
+    with pytest.raises(EmbevalError) as info:
+        embeval.geometry(np.zeros((5, 3)))
+    msg = str(info.value)
+    assert msg.startswith("argument `x` (row 0): zero-norm"), msg
+    assert "/tmp" not in msg and "embeval-" not in msg
+    docs = np.random.default_rng(1).standard_normal((4, 3))
+    with pytest.raises(EmbevalError, match=r"^argument `corpus` \(row 0\): zero-norm"):
+        embeval.retrieval(docs[:2], np.zeros((3, 3)), {"0": {"1": 1}})
+
+
+def test_unknown_keyword_names_the_public_function():
+    with pytest.raises(TypeError, match=r"embeval\.geometry\(\) got an unexpected keyword argument 'itms_k'; "
+                                        r"did you mean 'items_k'"):
+        embeval.geometry(np.eye(4), itms_k=2)
+    with pytest.raises(TypeError, match=r"embeval\.gap\(\)"):
+        embeval.gap(np.eye(4), np.eye(4), nonsense=1)
+
+
+def test_run_returns_a_batch_with_the_report_conveniences(tmp_path):
+    from conftest import SAMPLE
+
+    corpus = SAMPLE / "scifact_small" / "corpus.npz"
+    cfg = tmp_path / "b.toml"
+    cfg.write_text(
+        f'[settings]\nseed = 1\n\n[[datasets]]\nname = "corpus"\nkind = "embeddings"\npath = "{corpus}"\n'
+        'model = "minilm"\n\n[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity,anisotropy"]\n'
+    )
+    batch = embeval.run(cfg, write=False)
+    assert isinstance(batch, embeval.Batch) and batch.passed
+    key = batch.keys()[0]
+    direct = embeval.geometry(corpus, metrics="uniformity,anisotropy", seed=1)
+    assert batch.value(key, "anisotropy") == pytest.approx(direct.value("anisotropy"))
+    df = batch.to_pandas()
+    assert df[df.metric == "anisotropy"].value.iloc[0] == pytest.approx(direct.value("anisotropy"))
+    assert json.loads(batch.to_json())["kind"] == "batch" and "<table" in batch._repr_html_()

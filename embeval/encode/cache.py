@@ -308,6 +308,9 @@ def list_caches(folder: Path) -> list[CacheEntry]:
             entry.dim = int(meta["dim"]) if "dim" in meta else None
         except (sqlite3.DatabaseError, ValueError) as exc:
             entry.problem = f"unreadable ({exc})"
+        # Measured after the reader closed: closing the last connection may fold the -wal journal into
+        # the file and remove it, so a size taken before would differ from the next look (info vs list).
+        entry.size = _file_size(p)
         out.append(entry)
     return out
 

@@ -117,13 +117,15 @@ def apply_gates(report: Report, gates: list[Gate]) -> None:
     report.gates = [g.evaluate(report) for g in gates]
 
 
-def summarize(gates: list[GateResult], prefix: str = "") -> str:
-    """One line: how many gates failed, and for each what the value was and by how much it missed."""
-    failed = [g for g in gates if not g.passed]
+def summarize(gates: list[GateResult], prefix: str = "", where: list[str] | None = None) -> str:
+    """One line: how many gates failed, and for each what the value was and by how much it missed
+    (prefixed by ``where[i]``, e.g. the system a gate checked, when given)."""
+    names = where if where is not None else [""] * len(gates)
+    failed = [(w, g) for w, g in zip(names, gates) if not g.passed]
     if not failed:
         return f"{prefix}all {len(gates)} gates passed"
     head = f"{prefix}{'gate' if len(failed) == 1 else 'gates'} failed ({len(failed)} of {len(gates)}): "
-    return head + "; ".join(g.message or g.expr for g in failed)
+    return head + "; ".join((f"{w}: " if w else "") + (g.message or g.expr) for w, g in failed)
 
 
 def failure_summary(report: Report) -> str:

@@ -67,3 +67,55 @@ def print_fitted(console, table, keep: tuple[str, ...] = ("metric",)) -> None:
     """Print ``table`` so that nothing is cut (see :func:`fit_table`)."""
     need = fit_table(table, keep)
     console.print(table, width=max(console.width, need) if need > console.width else None)
+
+
+# Tables whose cells must stay whole (numbers, metric names): the compare tables ------------------
+
+
+def text_width(text: str) -> int:
+    """The widest line of ``text`` (plain, no markup), in terminal cells."""
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in str(text).splitlines()), default=0)
+
+
+def word_width(text: str) -> int:
+    """The widest word of ``text``: the narrowest a column may get when it wraps at spaces."""
+    from rich.cells import cell_len
+
+    return max((cell_len(w) for w in str(text).split()), default=0)
+
+
+def table_need(widths: list[int]) -> int:
+    """Width of a boxed Rich table whose columns have these content widths (1 cell of padding on
+    each side, one rule between columns and at both edges)."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def available(console) -> int:
+    """The width a table may take on ``console`` (its width: the terminal's, ``COLUMNS`` off a
+    terminal, or :data:`WIDE`)."""
+    return int(console.width)
+
+
+def chunks(key: int, widths: list[int], avail: int) -> list[list[int]]:
+    """Split columns (content widths ``widths``, after a key column of width ``key``) into runs that
+    each fit ``avail`` with the key column repeated; a column too wide even alone gets a run of its
+    own (that table is printed wider than ``avail`` rather than cut)."""
+    out: list[list[int]] = []
+    cur: list[int] = []
+    for i, w in enumerate(widths):
+        if cur and table_need([key, *(widths[j] for j in cur), w]) > avail:
+            out.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def print_whole(console, table, need: int) -> None:
+    """Print ``table`` at least ``need`` wide, so that Rich never narrows a column below the width
+    its cells were measured to need (a table wider than the terminal wraps at the terminal, but no
+    number or name is split by Rich)."""
+    console.print(table, width=max(console.width, need) if need > console.width else None)

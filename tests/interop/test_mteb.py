@@ -167,3 +167,20 @@ def test_mteb_out_usage_errors(cli, tmp_path):
     )
     res = cli("compare", bad, bad)
     assert res.exit_code == 2 and "2 splits" in res.stderr
+
+
+def test_mteb_baseline_names_its_main_score_and_no_spurious_settings_note(cli, tmp_path):
+    """Review P3-15: the table and Markdown name the MTEB main score; settings an MTEB file does not
+    record are not 'different' (no "index None → 'flat'" note)."""
+    cur = tmp_path / "cur.json"
+    assert cli(*VECTORS, "-o", cur).exit_code == 0
+    for fmt in ("table", "markdown"):
+        res = cli("compare", _ref("SciFact"), cur, "-f", fmt)
+        assert res.exit_code == 0, res.stderr
+        assert "main score ndcg@10 = 0.64508" in res.stdout.replace("\n", " "), fmt
+        assert "settings differ" not in res.stdout and "None →" not in res.stdout, fmt
+    doc = json.loads(cli("compare", _ref("SciFact"), cur, "-f", "json").stdout)
+    assert not any("settings differ" in n for n in doc["notes"])
+    # N-way: the MTEB system is named with its main score in a note
+    res = cli("compare", _ref("SciFact"), cur, cur, "--rank")
+    assert "SciFact.json (MTEB SciFact, split test, main score ndcg@10 = 0.64508)" in res.stdout.replace("\n", " ")

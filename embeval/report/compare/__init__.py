@@ -105,6 +105,12 @@ def run_compare(
     if metrics:
         _check_metrics(metrics, {m.metric for m in ranking.metrics})
         ranking.metrics = [m for m in ranking.metrics if m.metric in metrics]
+    nway.note_missing_intervals(ranking)
+    from embeval.report.compare.model import side_text
+
+    for system, side in systems:
+        if side.info.get("format") == "mteb":
+            ranking.notes.append(f"{system.letter} {system.name}: {side_text(side.info)}")
     nway.add_baseline_comparisons(ranking, systems, list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
     for system, side in systems[1:]:
         value_gates, items = current_gates(side, list(gates))

@@ -131,7 +131,8 @@ def _note_differences(comp: Comparison, item: str, b: Report, c: Report) -> None
         hb, hc = b.inputs.get(role, {}).get("sha256"), c.inputs.get(role, {}).get("sha256")
         if hb and hc and hb != hc:
             comp.notes.append(f"{item}: input '{role}' differs (sha256 {hb[:12]}… → {hc[:12]}…)")
-    diff = sorted(k for k in set(b.settings) | set(c.settings) if b.settings.get(k) != c.settings.get(k))
+    # A setting only one report records is not a difference: an MTEB result, for one, records none.
+    diff = sorted(k for k in set(b.settings) & set(c.settings) if b.settings.get(k) != c.settings.get(k))
     if diff:
         comp.notes.append(
             f"{item}: settings differ: " + ", ".join(f"{k} {b.settings.get(k)!r} → {c.settings.get(k)!r}" for k in diff)

@@ -84,6 +84,17 @@ class Row:
         }
 
 
+def side_text(info: dict) -> str:
+    """How a table names one side: its path, and for an MTEB result the task, split and main score."""
+    text = str(info.get("path"))
+    if info.get("format") == "mteb":
+        extra = [f"MTEB {info.get('task')}", f"split {info.get('split')}"]
+        if info.get("main_score"):
+            extra.append(f"main score {info['main_score']}")
+        text += f" ({', '.join(extra)})"
+    return text
+
+
 def _num(v):
     if v is None:
         return None

@@ -368,6 +368,17 @@ def rank_systems(
     return ranking
 
 
+def note_missing_intervals(ranking: Ranking) -> None:
+    """Say why some metrics have no interval while others have one (call after narrowing the metrics)."""
+    no_ci = [m.label for m in ranking.metrics if all(c.ci_low is None for c in m.cells if c.value is not None)]
+    if no_ci and len(no_ci) < len(ranking.metrics):
+        ranking.notes.append(
+            "no interval for " + ", ".join(dict.fromkeys(no_ci)) + ": the reports carry no per-query values of "
+            "these (pooled over all query-document scores, or a single number per run), so there is nothing to "
+            "bootstrap over queries, and the reports give no interval of their own"
+        )
+
+
 def add_baseline_comparisons(
     ranking: Ranking, systems: list[tuple[System, Side]], tolerances, *, seed: int, n_boot: int, confidence: float
 ) -> None:

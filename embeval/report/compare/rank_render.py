@@ -42,15 +42,6 @@ def _delta(ranking: Ranking, m: MetricRank, k: int) -> tuple[str, bool | None]:
     return f"{d:+.4f}{rel}", (None if t is None else t.significant)
 
 
-def _caption(r: Ranking) -> str:
-    conf = r.settings["confidence"]
-    return (
-        f"Superscripts: significantly better than the systems with those letters (paired two-sided "
-        f"sign-flip randomisation test over shared queries, Holm–Bonferroni across pairs, p < {1 - conf:.3g}). "
-        f"Best value in bold. Intervals: {100 * conf:g}% bootstrap over queries (or the report's own)."
-    )
-
-
 def ranking_json(r: Ranking) -> str:
     return dumps(r.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
@@ -132,7 +123,7 @@ def ranking_markdown(r: Ranking) -> str:
                 v = _v(c.value)
                 v = f"**{v}**" if c.best else v
                 sup = f"<sup>{''.join(c.better_than)}</sup>" if c.better_than else ""
-                cells.append(f"{v}{sup} {_ci(c)}".strip())
+                cells.append(f"{v}{sup}{' ★' if c.best else ''} {_ci(c)}".strip())
             lines.append(f"| {s.letter} | {_md(s.name)} | " + " | ".join(cells) + " |")
         if len(r.systems) > 1:
             lines += [
@@ -148,7 +139,7 @@ def ranking_markdown(r: Ranking) -> str:
                     text, sig = _delta(r, m, k)
                     cells.append(text + (" ✱" if sig else ""))
                 lines.append(f"| {s.letter} {_md(s.name)} | " + " | ".join(cells) + " |")
-    lines += ["", _caption(r)]
+    lines += ["", _legend(r, "in bold and marked ★")]
     if r.gates:
         lines += ["", "| gate | system | result | why |", "|---|---|:-:|---|"]
         for item, g in r.gates:
@@ -169,6 +160,9 @@ _TEX = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "|": r"\textbar{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 
@@ -185,7 +179,7 @@ def ranking_latex(r: Ranking) -> str:
         out += [
             r"\begin{table*}[ht]",
             r"\centering",
-            r"\caption{" + tex(f"{group}: ") + tex(_caption(r)) + "}",
+            r"\caption{" + tex(f"{group}: ") + tex(_legend(r, "in bold")) + "}",
             r"\begin{tabular}{cl" + "c" * len(ms) + "}",
             r"\toprule",
             r"\textbf{\#} & \textbf{System} & "
@@ -259,7 +253,7 @@ def ranking_html(r: Ranking) -> str:
                 "</table></div><p class='muted'>✱ significant after Holm–Bonferroni correction; green = "
                 "better, red = worse by the metric's direction.</p>"
             )
-    parts.append(f"<p class='muted'>{_e(_caption(r))}</p>")
+    parts.append(f"<p class='muted'>{_e(_legend(r, 'in bold'))}</p>")
     if r.gates:
         parts.append("<h2>Gates</h2><table><tr><th>gate</th><th>system</th><th>result</th><th>why</th></tr>")
         for item, g in r.gates:
@@ -274,34 +268,121 @@ def ranking_html(r: Ranking) -> str:
     return "\n".join(parts)
 
 
-def print_ranking(r: Ranking, console) -> None:
-    from rich.table import Table
+def _tested(r: Ranking) -> bool:
+    return any(m.pairs for m in r.metrics)
 
-    from embeval.report.width import print_fitted
+
+def _legend(r: Ranking, best: str) -> str:
+    """What the marks mean: the best value (``best`` names how it is shown), the superscript letters
+    only when a pairwise test ran, the intervals only when some cell has one."""
+    conf = r.settings["confidence"]
+    parts = [f"Best value {best}."]
+    if _tested(r):
+        parts.append(
+            f"Superscripts: significantly better than the systems with those letters (paired two-sided "
+            f"sign-flip randomisation test over shared queries, Holm–Bonferroni across pairs, p < {1 - conf:.3g})."
+        )
+    if any(c.ci_low is not None for m in r.metrics for c in m.cells):
+        parts.append(f"Intervals: {100 * conf:g}% bootstrap over queries (or the report's own).")
+    return " ".join(parts)
+
+
+def _cell_lines(r: Ranking, m: MetricRank, k: int, *, ci: bool, delta: bool) -> list[str]:
+    """The plain lines of system k's cell for metric m: value (letters, ★ when best), interval,
+    change from the baseline."""
+    c = m.cells[k]
+    lines = [_v(c.value) + _sup(c.better_than) + (" ★" if c.best else "")]
+    if ci:
+        lines.append(_ci(c))
+    if delta and k:
+        text, sig = _delta(r, m, k)
+        lines.append(text + (" ✱" if sig else ""))
+    return lines
+
+
+def _table(r: Ranking, console, title: str, ms: list[MetricRank], key: int, ks: list[int], cell) -> None:
+    """One table: a row per metric (its name whole), a column per system in ``ks``; every cell
+    line kept whole (columns as wide as their widest line)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from embeval.report.width import print_whole, table_need, text_width
+    from embeval.safety import rich_literal as escape
+
+    cells = [[cell(m, k) for k in ks] for m in ms]
+    ws = [key]
+    for j, k in enumerate(ks):
+        ws.append(max([len(r.systems[k].letter), *(text_width(Text.from_markup(row[j]).plain) for row in cells)]))
+    t = Table(title=title)
+    t.add_column("metric", no_wrap=True, min_width=key)
+    for k, w in zip(ks, ws[1:]):
+        t.add_column(r.systems[k].letter, justify="right", no_wrap=True, min_width=w)
+    for m, row in zip(ms, cells):
+        t.add_row(escape(f"{m.label} {_arrow(m)}"), *row)
+    print_whole(console, t, table_need(ws))
+
+
+def _print_group(r: Ranking, group: str, console, avail: int) -> bool:
+    """The tables of one group; True when the intervals had to be left out."""
+    from embeval.report.width import chunks, table_need, text_width
+    from embeval.safety import rich_literal as escape
+
+    ms = [m for m in r.metrics if m.group == group]
+    key = max([text_width("metric"), *(text_width(f"{m.label} {_arrow(m)}") for m in ms)])
+    n = len(r.systems)
+
+    def widths(ci: bool, delta: bool) -> list[int]:
+        def one(m: MetricRank, k: int) -> int:
+            return text_width("\n".join(_cell_lines(r, m, k, ci=ci, delta=delta)))
+
+        return [max([len(r.systems[k].letter), *(one(m, k) for m in ms)]) for k in range(n)]
+
+    has_ci = any(c.ci_low is not None for m in ms for c in m.cells)
+    layouts = [(has_ci, True), (has_ci, False), (False, False)]
+    ci, delta = next((lay for lay in layouts if table_need([key, *widths(*lay)]) <= avail), layouts[-1])
+
+    def ranked(m: MetricRank, k: int) -> str:
+        lines = [escape(x) for x in _cell_lines(r, m, k, ci=ci, delta=delta)]
+        if m.cells[k].best:
+            lines[0] = f"[bold green]{lines[0]}[/]"
+        return "\n".join(lines[:1] + [f"[dim]{x}[/]" for x in lines[1:]])
+
+    def change(m: MetricRank, k: int) -> str:
+        return escape(_cell_lines(r, m, k, ci=False, delta=True)[-1])
+
+    runs = chunks(key, widths(ci, delta), avail)
+    for i, ks in enumerate(runs):
+        part = f" ({i + 1}/{len(runs)})" if len(runs) > 1 else ""
+        _table(r, console, f"embeval compare: {escape(group)}{part}", ms, key, ks, ranked)
+    if not delta and n > 1:
+        later = list(range(1, n))
+        dw = [max([1, *(text_width(change(m, k)) for m in ms)]) for k in later]
+        for run in chunks(key, dw, avail):
+            title = f"change from the baseline {escape(r.systems[0].letter)}"
+            _table(r, console, title, ms, key, [later[j] for j in run], change)
+    return has_ci and not ci
+
+
+def print_ranking(r: Ranking, console) -> None:
+    """The ranking as a terminal table per group: one row per metric (its name whole), one column
+    per system (its letter; the systems are listed first). Nothing is split: when the columns do not
+    fit the console, the change from the baseline moves to a second table, then the intervals are
+    left out (a note says so), then the systems are shown a few at a time."""
+    from embeval.report.width import available
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
+    avail = available(console)
+    console.print("systems: " + "; ".join(f"{s.letter} = {escape(s.name)}" for s in r.systems))
+    dropped_ci = False
     for group in r.groups:
-        ms = [m for m in r.metrics if m.group == group]
-        t = Table(title=f"embeval compare: {escape(group)}", caption=escape(_caption(r)), caption_justify="left")
-        t.add_column("#")
-        t.add_column("system")
-        for m in ms:
-            t.add_column(escape(f"{m.label} {_arrow(m)}"), justify="right")
-        for k, s in enumerate(r.systems):
-            cells = []
-            for m in ms:
-                c = m.cells[k]
-                text = escape(_v(c.value)) + _sup(c.better_than)
-                if c.best:
-                    text = f"[bold green]{text}[/]"
-                if c.ci_low is not None:
-                    text += f"\n[dim]{escape(_ci(c))}[/]"
-                if k:
-                    delta, sig = _delta(r, m, k)
-                    text += f"\n[dim]{escape(delta)}{' ✱' if sig else ''}[/]"
-                cells.append(text)
-            t.add_row(s.letter, escape(s.name), *cells)
-        print_fitted(console, t, keep=("#", "system"))
+        dropped_ci |= _print_group(r, group, console, avail)
+    sig = " ✱ significant after correction." if len(r.systems) > 1 and _tested(r) else ""
+    console.print(f"[dim]{escape(_legend(r, 'marked ★ (and bold)'))}{sig}[/]")
+    if dropped_ci:
+        console.print(
+            f"[dim]intervals left out at {avail} columns (a wider terminal, COLUMNS=N, or -f json/csv/"
+            "markdown shows them)[/]"
+        )
     if r.gates:
         failed = [(i, g) for i, g in r.gates if not g.passed or g.message]
         console.print(f"gates: {sum(g.passed for _, g in r.gates)} of {len(r.gates)} passed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from embeval.report.compare.model import Comparison, Row, _num
+from embeval.report.compare.model import Comparison, Row, _num, side_text
 from embeval.results import dumps
 
 
@@ -101,7 +101,7 @@ def comparison_markdown(comp: Comparison) -> str:
     lines = [
         f"### {mark} embeval compare",
         "",
-        f"baseline `{md_code(comp.baseline.get('path'))}` → current `{md_code(comp.current.get('path'))}`",
+        f"baseline `{md_code(side_text(comp.baseline))}` → current `{md_code(side_text(comp.current))}`",
         "",
     ]
     show_item = any(r.item for r in comp.rows)
@@ -123,36 +123,99 @@ def comparison_markdown(comp: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Optional columns of the terminal table, dropped first to last when the table does not fit.
+OPTIONAL = ("queries", "p", "relative", "delta CI")
+# Columns whose cells wrap at spaces (the rest stay whole: numbers, intervals, metric names).
+_WRAPS = ("verdict",)
+
+
+def _fit_columns(cols: list[str], cells: list[dict[str, str]], avail: int) -> tuple[list[str], list[int]]:
+    """The columns that fit ``avail`` (optional ones dropped in :data:`OPTIONAL` order) and their
+    content widths: whole cells for numbers and names, the widest word for wrapping text."""
+    from embeval.report.width import table_need, text_width, word_width
+
+    def width(c: str) -> int:
+        body = [row[c] for row in cells]
+        if c in _WRAPS:
+            return max([word_width(c), *(word_width(b) for b in body)])
+        return max([word_width(c), *(text_width(b) for b in body)])
+
+    cols = list(cols)
+    for drop in OPTIONAL:
+        if table_need([width(c) for c in cols]) <= avail:
+            break
+        if drop in cols:
+            cols.remove(drop)
+    return cols, [width(c) for c in cols]
+
+
+def _stacked(rows: list[Row], console) -> None:
+    """Last resort when even metric, old, new, delta and verdict do not fit: one line per metric,
+    wrapped at spaces by the console, never inside a number or name."""
+    from embeval.safety import rich_literal as escape
+
+    for r in rows:
+        full = dict(zip(COLUMNS, _cells(r)))
+        extra = ", ".join(x for x in (full["relative"], full["delta CI"] and "CI " + full["delta CI"]) if x)
+        console.print(
+            escape(
+                f"{full['metric']}: {full['old'] or '–'} → {full['new'] or '–'} "
+                f"{full['delta'] or ''}{f' ({extra})' if extra else ''} {full['verdict']}"
+            ).replace("  ", " ")
+        )
+
+
 def print_comparison(comp: Comparison, console) -> None:
     """One Rich table per item (a single report has one), then the gates that failed or that a
-    paired test let through; passing gates are counted, not listed."""
+    paired test let through; passing gates are counted, not listed.
+
+    Numbers, intervals and metric names are never split: when the table is wider than the
+    console, the optional columns (queries, p, relative, delta CI) are left out in that order
+    (a note says which); when even the rest does not fit, each metric is one line."""
     from rich.table import Table
 
-    from embeval.report.width import print_fitted
+    from embeval.report.width import available, print_fitted, print_whole, table_need
     from embeval.safety import rich_literal as escape  # markup escaped, control characters visible
 
     groups: dict[str, list[Row]] = {}
     for r in comp.rows:
         groups.setdefault(r.item, []).append(r)
     tested = any(r.test is not None for r in comp.rows)
-    cols = [c for c in COLUMNS[1:] if tested or c not in ("delta CI", "p", "queries")]
+    all_cols = [c for c in COLUMNS[1:] if tested or c not in ("delta CI", "p", "queries")]
+    avail = available(console)
+    left_out: set[str] = set()
     for item, rows in groups.items():
-        t = Table(title=f"embeval compare{': ' + escape(item) if item else ''}")
-        for c in cols:
-            t.add_column(c, justify="left" if c in ("metric", "verdict") else "right")
-        for r in rows:
-            full = dict(zip(COLUMNS, _cells(r)))
-            cells = [escape(full[c]) for c in cols]
+        full_rows = [dict(zip(COLUMNS, _cells(r))) for r in rows]
+        cols, widths = _fit_columns(all_cols, full_rows, avail)
+        left_out |= set(all_cols) - set(cols)
+        title = f"embeval compare{': ' + escape(item) if item else ''}"
+        if table_need(widths) > avail:
+            console.print(f"[bold]{title}[/]")
+            _stacked(rows, console)
+            continue
+        t = Table(title=title)
+        for c, w in zip(cols, widths):
+            wraps = c in _WRAPS
+            t.add_column(
+                c, justify="left" if c in ("metric", "verdict") else "right", min_width=w, no_wrap=not wraps
+            )
+        for r, full in zip(rows, full_rows):
+            row = [escape(full[c]) for c in cols]
             style = (
                 "red"
                 if r.verdict.startswith("worse") and "noise" not in r.verdict
                 else ("green" if r.verdict.startswith("better") and "noise" not in r.verdict else None)
             )
-            cells[-1] = f"[{style}]{cells[-1]}[/]" if style else cells[-1]
-            t.add_row(*cells)
-        print_fitted(console, t, keep=("metric", "verdict"))
+            row[-1] = f"[{style}]{row[-1]}[/]" if style else row[-1]
+            t.add_row(*row)
+        print_whole(console, t, table_need(widths))
+    if left_out:
+        console.print(
+            f"[dim]left out at {avail} columns: {', '.join(c for c in all_cols if c in left_out)} "
+            "(a wider terminal, COLUMNS=N, or -f json/csv/markdown shows them)[/]"
+        )
     console.print(
-        f"[dim]baseline {escape(str(comp.baseline.get('path')))} → current {escape(str(comp.current.get('path')))}[/]"
+        f"[dim]baseline {escape(side_text(comp.baseline))} → current {escape(side_text(comp.current))}[/]"
     )
     shown = [(i, g) for i, g in zip(comp.gate_items, comp.gates) if not g.passed or g.message]
     if comp.gates:
