@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from embeval.errors import InputError
+from embeval.io.sources.spec import SourceSpec, param
 from embeval.progress import NULL, Progress
 
 
@@ -34,6 +35,21 @@ def pick_vector_column(schema, wanted: str | None, fallback: str, shown: str) ->
         f"no vector column {fallback!r} and {len(listy)} list columns among "
         f"{', '.join(names)}; name one with ?column=NAME",
     )
+
+
+def pick_columns(s: SourceSpec, schema, id_col, vector_col, label_col) -> tuple[str, str | None, str | None]:
+    """(vector, id, label) column names for source ``s`` in ``schema``: ``?column=``/``?id=``/``?label=``
+    override the defaults; a default id column that is absent means row numbers, a named one is an error."""
+    vcol = pick_vector_column(schema, param(s, "column", None), vector_col, s.shown)
+    icol = param(s, "id", id_col)
+    if icol not in schema.names:
+        if "id" in s.params:
+            raise InputError(s.shown, f"no id column {icol!r} (columns: {', '.join(schema.names)})")
+        icol = None
+    lcol = param(s, "label", label_col)
+    if lcol is not None and lcol not in schema.names:
+        raise InputError(s.shown, f"no label column {lcol!r} (columns: {', '.join(schema.names)})")
+    return vcol, icol, lcol
 
 
 def _vectors_of(col, shown: str, row0: int, dim: int | None) -> np.ndarray:

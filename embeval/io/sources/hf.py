@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embeval.errors import InputError
-from embeval.io.sources.arrowvec import collect, pick_vector_column
+from embeval.io.sources.arrowvec import collect, pick_columns
 from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 
 
@@ -40,19 +40,6 @@ def read_hf_disk(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
     return _files(s, path, id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
 
 
-def _columns(s: SourceSpec, schema, id_col, vector_col, label_col):
-    vcol = pick_vector_column(schema, param(s, "column", None), vector_col, s.shown)
-    icol = param(s, "id", id_col)
-    if icol not in schema.names:
-        if "id" in s.params:
-            raise InputError(s.shown, f"no id column {icol!r} (columns: {', '.join(schema.names)})")
-        icol = None
-    lcol = param(s, "label", label_col)
-    if lcol is not None and lcol not in schema.names:
-        raise InputError(s.shown, f"no label column {lcol!r} (columns: {', '.join(schema.names)})")
-    return vcol, icol, lcol
-
-
 def _saved(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress) -> SourceData:
     import datasets
 
@@ -69,7 +56,7 @@ def _saved(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
     table = ds.data.table  # memory-mapped pyarrow Table
     if ds._indices is not None:  # a filtered/shuffled view: materialise the selected rows in order
         table = table.take(ds._indices.column(0))
-    vcol, icol, lcol = _columns(s, table.schema, id_col, vector_col, label_col)
+    vcol, icol, lcol = pick_columns(s, table.schema, id_col, vector_col, label_col)
     cols = [c for c in dict.fromkeys((vcol, icol, lcol)) if c is not None]
     batches = table.select(cols).to_batches(max_chunksize=BATCH_ROWS)
     vectors, ids, labels = collect(
@@ -106,7 +93,7 @@ def _files(s: SourceSpec, path: Path, *, id_col, vector_col, label_col, progress
         schema, total = _file_schema(chosen[0]), _count(chosen)
     except Exception as exc:
         raise InputError(s.shown, f"{chosen[0].name}: not readable ({type(exc).__name__}: {exc})") from None
-    vcol, icol, lcol = _columns(s, schema, id_col, vector_col, label_col)
+    vcol, icol, lcol = pick_columns(s, schema, id_col, vector_col, label_col)
     cols = [c for c in dict.fromkeys((vcol, icol, lcol)) if c is not None]
     try:
         vectors, ids, labels = collect(

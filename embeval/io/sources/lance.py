@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from embeval.errors import InputError
-from embeval.io.sources.arrowvec import collect, pick_vector_column
+from embeval.io.sources.arrowvec import collect, pick_columns
 from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 
 
@@ -35,15 +35,7 @@ def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> S
         total = tbl.count_rows()
     except Exception as exc:
         raise InputError(s.shown, f"cannot open table {table!r}: {type(exc).__name__}: {exc}") from None
-    vcol = pick_vector_column(schema, param(s, "column", None), vector_col, s.shown)
-    icol = param(s, "id", id_col)
-    if icol not in schema.names:
-        if "id" in s.params:
-            raise InputError(s.shown, f"no id column {icol!r} (columns: {', '.join(schema.names)})")
-        icol = None
-    lcol = param(s, "label", label_col)
-    if lcol is not None and lcol not in schema.names:
-        raise InputError(s.shown, f"no label column {lcol!r} (columns: {', '.join(schema.names)})")
+    vcol, icol, lcol = pick_columns(s, schema, id_col, vector_col, label_col)
     cols = [c for c in (vcol, icol, lcol) if c is not None]
     try:
         batches = tbl.search().select(cols).limit(None).to_batches(BATCH_ROWS)
