@@ -40,6 +40,18 @@ def check_k(k: int, n: int) -> int:
     return k
 
 
+
+def label_codes(labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, classes): ``codes[i]`` is the int64 index of ``labels[i]`` in the sorted ``classes``
+    array. Raises UsageError when there are no labels."""
+    if labels is None:
+        from embeval.errors import UsageError
+
+        raise UsageError("this diagnostic needs labels (pass `labels` or `label_col`)")
+    classes, codes = np.unique(labels, return_inverse=True)
+    return codes.astype(np.int64).ravel(), classes
+
+
 @dataclass
 class Space:
     """Vectors to diagnose.
@@ -85,13 +97,8 @@ class Space:
     def label_codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(codes, classes): ``codes[i]`` is the int64 index of row i's label in the sorted
         ``classes`` array. Raises UsageError when the space has no labels."""
-        if self.labels is None:
-            from embeval.errors import UsageError
-
-            raise UsageError("this diagnostic needs labels (pass `labels` or `label_col`)")
         if self._codes is None:
-            classes, codes = np.unique(self.labels, return_inverse=True)
-            self._codes = (codes.astype(np.int64).ravel(), classes)
+            self._codes = label_codes(self.labels)
         return self._codes
 
     @property

@@ -157,11 +157,10 @@ class ShardedSpace:
 
     def label_codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(codes int64, sorted classes), as ``Space.label_codes``."""
-        if self.labels is None:
-            raise UsageError("this diagnostic needs labels (pass `labels` or `label_col`)")
+        from embeval.diagnostics.space import label_codes
+
         if self._codes is None:
-            classes, codes = np.unique(self.labels, return_inverse=True)
-            self._codes = (codes.astype(np.int64).ravel(), classes)
+            self._codes = label_codes(self.labels)
         return self._codes
 
     def knn_rows(self, k: int) -> tuple[None, np.ndarray, np.ndarray]:
