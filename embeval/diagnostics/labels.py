@@ -313,6 +313,16 @@ def opis_value(utility: np.ndarray) -> float:
     return float(np.mean(np.var(u, axis=0)))
 
 
+def check_opis_args(far_low: float, far_high: float, grid: int, max_rows: int) -> None:
+    """Raise UsageError unless :func:`opis`'s parameters are in range (shared with the cluster path)."""
+    if not 0 < far_low < far_high < 1:
+        raise UsageError(f"opis: need 0 < far_low < far_high < 1, got {far_low}, {far_high}")
+    if grid < 2:
+        raise UsageError(f"opis: grid must be at least 2, got {grid}")
+    if max_rows < 0:
+        raise UsageError(f"opis: max_rows must be 0 (all rows) or positive, got {max_rows}")
+
+
 def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int = 101,
          max_rows: int = 20000) -> list[Result]:
     """Operating-Point-Inconsistency Score (Zhang et al., "Threshold-Consistent Margin Loss for
@@ -325,12 +335,7 @@ def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int =
     :func:`class_utility_curves`). Exact, O(n²·d) in blocks; above ``max_rows`` rows (0 = never)
     it is computed on a seeded random subset of ``max_rows`` rows and says so.
     """
-    if not 0 < far_low < far_high < 1:
-        raise UsageError(f"opis: need 0 < far_low < far_high < 1, got {far_low}, {far_high}")
-    if grid < 2:
-        raise UsageError(f"opis: grid must be at least 2, got {grid}")
-    if max_rows < 0:
-        raise UsageError(f"opis: max_rows must be 0 (all rows) or positive, got {max_rows}")
+    check_opis_args(far_low, far_high, grid, max_rows)
     codes, _ = space.label_codes()
     unit = space.unit
     params: dict[str, Any] = {"far_low": far_low, "far_high": far_high, "grid": grid}

@@ -209,14 +209,8 @@ def opis(
     ``max_rows`` rows, the same seeded subset is fetched and computed on the driver (as on one
     machine); otherwise both histogram passes run as tiles on the cluster."""
     from embeval.diagnostics import labels as L
-    from embeval.errors import UsageError
 
-    if not 0 < far_low < far_high < 1:
-        raise UsageError(f"opis: need 0 < far_low < far_high < 1, got {far_low}, {far_high}")
-    if grid < 2:
-        raise UsageError(f"opis: grid must be at least 2, got {grid}")
-    if max_rows < 0:
-        raise UsageError(f"opis: max_rows must be 0 (all rows) or positive, got {max_rows}")
+    L.check_opis_args(far_low, far_high, grid, max_rows)
     params: dict[str, Any] = {"far_low": far_low, "far_high": far_high, "grid": grid}
     n = sharded.n
     if max_rows and n > max_rows:
