@@ -170,31 +170,27 @@ def _fetch(
                 block = _decode_binary(rows, binary, dim, n, shown, has_id)
                 dim = block.shape[1]
                 vecs.add(block)
-                if has_id:
-                    ids.extend(r[1] for r in rows)
-                if has_label:
-                    labels.extend(r[-1] for r in rows)
-                n += len(rows)
-                task.advance(len(rows))
-                continue
-            for j, row in enumerate(rows):
-                vec = row[0]
-                if vec is None:
-                    raise InputError(shown, "missing vector (NULL)", where=_where(n + j, row, has_id))
-                if dim is None:
-                    dim = len(vec)
-                elif len(vec) != dim:
+            else:
+                for j, row in enumerate(rows):
+                    vec = row[0]
+                    if vec is None:
+                        raise InputError(shown, "missing vector (NULL)", where=_where(n + j, row, has_id))
+                    if dim is None:
+                        dim = len(vec)
+                    elif len(vec) != dim:
+                        raise InputError(
+                            shown,
+                            f"ragged rows: {len(vec)} values where earlier rows have {dim}",
+                            where=_where(n + j, row, has_id),
+                        )
+                try:
+                    block = np.asarray([r[0] for r in rows], dtype=np.float64)
+                except (TypeError, ValueError):
                     raise InputError(
-                        shown,
-                        f"ragged rows: {len(vec)} values where earlier rows have {dim}",
-                        where=_where(n + j, row, has_id),
-                    )
-            try:
-                block = np.asarray([r[0] for r in rows], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise InputError(shown, "a vector holds a NULL value", where=f"rows {n}..{n + len(rows) - 1}") from None
-            with np.errstate(over="ignore"):
-                vecs.add(block.astype(np.float32))
+                        shown, "a vector holds a NULL value", where=f"rows {n}..{n + len(rows) - 1}"
+                    ) from None
+                with np.errstate(over="ignore"):
+                    vecs.add(block.astype(np.float32))
             if has_id:
                 ids.extend(r[1] for r in rows)
             if has_label:
