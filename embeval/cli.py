@@ -41,10 +41,13 @@ def _lit(text: str) -> str:
     """Help text shown literally: square brackets escaped only where Rich markup would eat them."""
     return text.replace("[", "\\[") if _MARKUP == "rich" else text
 
-EXIT_CODES = ("Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
-              "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
-              "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
-              "early (e.g. piped into head), quietly.")
+
+EXIT_CODES = (
+    "Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
+    "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
+    "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
+    "early (e.g. piped into head), quietly."
+)
 
 app = typer.Typer(
     name="embeval",
@@ -55,6 +58,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=_MARKUP,
 )
+
 
 class Format(str, Enum):
     """Report formats on stdout (``--format``)."""
@@ -121,9 +125,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=(
-        "Print the version and exit."
-    ))] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=("Print the version and exit."))
+    ] = False,
 ) -> None:
     """Measure whether an embedding space is any good: geometry, retrieval and gap diagnostics."""
     _warnings_as_lines()
@@ -204,64 +208,148 @@ def _check_declared_paths(roles: dict[str, tuple[str, PathRole]], kwargs: dict[s
 
 # Options shared by the commands ------------------------------------------------------------
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="stdout format.")]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help=(
-    "Write the report here (format from the suffix: .json .csv .md .html), atomically."
-)), OUT]
-FailIfOpt = Annotated[list[str] | None, typer.Option("--fail-if", help=(
-    "Gate 'METRIC OP NUMBER' (OP: < <= > >= ==), e.g. 'ndcg@10 < 0.6' or 'uniformity(t=2) > -2'; exit 1 if it "
-    "holds. Repeatable."
-), rich_help_panel="CI")]
-JunitOpt = Annotated[Path | None, typer.Option("--junit", help=(
-    "Write the gates as JUnit XML here (one test case per gate), for CI systems."
-), rich_help_panel="CI"), OUT]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help=("Write the report here (format from the suffix: .json .csv .md .html), atomically.")
+    ),
+    OUT,
+]
+FailIfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-if",
+        help=(
+            "Gate 'METRIC OP NUMBER' (OP: < <= > >= ==), e.g. 'ndcg@10 < 0.6' or 'uniformity(t=2) > -2'; exit 1 if it "
+            "holds. Repeatable."
+        ),
+        rich_help_panel="CI",
+    ),
+]
+JunitOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--junit",
+        help=("Write the gates as JUnit XML here (one test case per gate), for CI systems."),
+        rich_help_panel="CI",
+    ),
+    OUT,
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice (sampling, folds).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 IdColOpt = Annotated[str, typer.Option("--id-col", help="Id column/field/array name.")]
 VecColOpt = Annotated[str, typer.Option("--vector-col", help="Vector column/field/array name.")]
-ModelOpt = Annotated[str | None, typer.Option("--model", help=(
-    "Inputs are texts: encode them with this sentence-transformers model (name, local path, or 'default' = "
-    "all-MiniLM-L6-v2, offline)."
-), rich_help_panel="Encoding"), IN]
-TextColOpt = Annotated[str, typer.Option("--text-col", help=(
-    "Text column of .jsonl/.csv/.tsv/.parquet text inputs."
-), rich_help_panel="Encoding")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help=(
+            "Inputs are texts: encode them with this sentence-transformers model (name, local path, or 'default' = "
+            "all-MiniLM-L6-v2, offline)."
+        ),
+        rich_help_panel="Encoding",
+    ),
+    IN,
+]
+TextColOpt = Annotated[
+    str,
+    typer.Option(
+        "--text-col", help=("Text column of .jsonl/.csv/.tsv/.parquet text inputs."), rich_help_panel="Encoding"
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Encoding batch size.", rich_help_panel="Encoding")]
-MaxLenOpt = Annotated[int | None, typer.Option("--max-seq-length", help=(
-    "Truncate texts to this many tokens (model default otherwise)."
-), rich_help_panel="Encoding")]
-DeviceOpt = Annotated[str, typer.Option("--device", help=(
-    "Where encoding and O(n²) work run: auto, cpu, cuda or cuda:N. auto = cuda when present (looked for only"
-    " when the work is large), else cpu."
-), rich_help_panel="Compute")]
-BudgetOpt = Annotated[float, typer.Option("--budget", help=(
-    "Seconds of O(n²) work a run may start (estimated from n, d and the device first); above it each O(n²)"
-    " diagnostic is estimated instead (sampled, 95% CI, exact: false in its params)."
-), rich_help_panel="Compute")]
-ExactOpt = Annotated[bool, typer.Option("--exact", help=(
-    "Compute every diagnostic exactly whatever the estimated cost (ignores --budget)."
-), rich_help_panel="Compute")]
-QPromptOpt = Annotated[str, typer.Option("--query-prompt", help=(
-    "Prefix for query texts (e.g. 'query: ')."
-), rich_help_panel="Encoding")]
-DPromptOpt = Annotated[str, typer.Option("--document-prompt", help=(
-    "Prefix for document texts (e.g. 'passage: ')."
-), rich_help_panel="Encoding")]
-CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help=(
-    "Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval)."
-), rich_help_panel="Encoding")]
-CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help=(
-    "Embedding cache folder."
-), rich_help_panel="Encoding"), Place("the embedding cache folder (checked by the cache)")]
-ClusterOpt = Annotated[str | None, typer.Option("--cluster", help=(
-    "Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 (default: $EMBEVAL_CLUSTER). "
-    "Inputs may be a folder or glob of shards. Needs pip install 'embeval\\[dask]'."
-), rich_help_panel="Scale out")]
-MtebOutOpt = Annotated[Path | None, typer.Option("--mteb-out", help=(
-    "Also write the scores as an MTEB task result (.json; main_score = nDCG@10 for retrieval, Spearman for pairs)."
-), rich_help_panel="Interop"), OUT]
-MtebTaskOpt = Annotated[str | None, typer.Option("--mteb-task", help=(
-    "task_name in the --mteb-out file (default: the dataset's folder or file name)."
-), rich_help_panel="Interop")]
+MaxLenOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-seq-length",
+        help=("Truncate texts to this many tokens (model default otherwise)."),
+        rich_help_panel="Encoding",
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help=(
+            "Where encoding and O(n²) work run: auto, cpu, cuda or cuda:N. auto = cuda when present (looked for only"
+            " when the work is large), else cpu."
+        ),
+        rich_help_panel="Compute",
+    ),
+]
+BudgetOpt = Annotated[
+    float,
+    typer.Option(
+        "--budget",
+        help=(
+            "Seconds of O(n²) work a run may start (estimated from n, d and the device first); above it each O(n²)"
+            " diagnostic is estimated instead (sampled, 95% CI, exact: false in its params)."
+        ),
+        rich_help_panel="Compute",
+    ),
+]
+ExactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exact",
+        help=("Compute every diagnostic exactly whatever the estimated cost (ignores --budget)."),
+        rich_help_panel="Compute",
+    ),
+]
+QPromptOpt = Annotated[
+    str, typer.Option("--query-prompt", help=("Prefix for query texts (e.g. 'query: ')."), rich_help_panel="Encoding")
+]
+DPromptOpt = Annotated[
+    str,
+    typer.Option(
+        "--document-prompt", help=("Prefix for document texts (e.g. 'passage: ')."), rich_help_panel="Encoding"
+    ),
+]
+CacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cache/--no-cache",
+        help=("Read/write the on-disk embedding cache ($EMBEVAL_CACHE_DIR, default ~/.cache/embeval)."),
+        rich_help_panel="Encoding",
+    ),
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", help=("Embedding cache folder."), rich_help_panel="Encoding"),
+    Place("the embedding cache folder (checked by the cache)"),
+]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help=(
+            "Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 "
+            "(default: $EMBEVAL_CLUSTER). "
+            "Inputs may be a folder or glob of shards. Needs pip install 'embeval\\[dask]'."
+        ),
+        rich_help_panel="Scale out",
+    ),
+]
+MtebOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--mteb-out",
+        help=(
+            "Also write the scores as an MTEB task result "
+            "(.json; main_score = nDCG@10 for retrieval, Spearman for pairs)."
+        ),
+        rich_help_panel="Interop",
+    ),
+    OUT,
+]
+MtebTaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mteb-task",
+        help=("task_name in the --mteb-out file (default: the dataset's folder or file name)."),
+        rich_help_panel="Interop",
+    ),
+]
 
 
 # Option groups, defined once -----------------------------------------------------------------
@@ -290,8 +378,11 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
         hints = typing.get_type_hints(fn, include_extras=True)
         sig = inspect.signature(fn)
         names = {g.name for g in groups}
-        own = [p.replace(annotation=hints.get(p.name, p.annotation))
-               for p in sig.parameters.values() if p.name not in names]
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in sig.parameters.values()
+            if p.name not in names
+        ]
         extra = [p for g in groups for p in g.params]
 
         @functools.wraps(fn)
@@ -347,14 +438,29 @@ def encoding_options(*, model_default: str | None = None, query_prompt: bool = T
     """The encoding block (``--model`` … ``--cache-dir``), built into an EncoderConfig (None when
     ``--model`` is not given: the inputs are embeddings). ``query_prompt``: whether the command
     encodes queries at all."""
-    model_opt: Any = ModelOpt if model_default is None else Annotated[str, typer.Option(
-        "--model", help="sentence-transformers name, local path, or 'default'.", rich_help_panel="Encoding"), IN]
-    params = [_param("model", model_opt, model_default), _param("batch_size", BatchOpt, 32),
-              _param("max_seq_length", MaxLenOpt, None)]
+    model_opt: Any = (
+        ModelOpt
+        if model_default is None
+        else Annotated[
+            str,
+            typer.Option(
+                "--model", help="sentence-transformers name, local path, or 'default'.", rich_help_panel="Encoding"
+            ),
+            IN,
+        ]
+    )
+    params = [
+        _param("model", model_opt, model_default),
+        _param("batch_size", BatchOpt, 32),
+        _param("max_seq_length", MaxLenOpt, None),
+    ]
     if query_prompt:
         params.append(_param("query_prompt", QPromptOpt, ""))
-    params += [_param("document_prompt", DPromptOpt, ""), _param("cache", CacheOpt, True),
-               _param("cache_dir", CacheDirOpt, None)]
+    params += [
+        _param("document_prompt", DPromptOpt, ""),
+        _param("cache", CacheOpt, True),
+        _param("cache_dir", CacheDirOpt, None),
+    ]
     return OptionGroup("encoder", tuple(params), _encoder)
 
 
@@ -434,8 +540,16 @@ def _output(fmt: Format, output: Path | None, fail_if: list[str] | None, junit: 
     return Output(fmt.value, output, gates, junit, out_fmt)
 
 
-OUTPUT = OptionGroup("out", (_param("fmt", FormatOpt, Format.table), _param("output", OutputOpt, None),
-                             _param("fail_if", FailIfOpt, None), _param("junit", JunitOpt, None)), _output)
+OUTPUT = OptionGroup(
+    "out",
+    (
+        _param("fmt", FormatOpt, Format.table),
+        _param("output", OutputOpt, None),
+        _param("fail_if", FailIfOpt, None),
+        _param("junit", JunitOpt, None),
+    ),
+    _output,
+)
 
 
 def _die(message: str, code: int = 2) -> None:
@@ -455,7 +569,6 @@ def _say(prefix: str, message: str) -> None:
         pass
 
 
-
 def _internal(exc: BaseException) -> None:
     """An unexpected exception: one line and exit code 3 (the traceback with EMBEVAL_DEBUG=1)."""
     import os
@@ -465,8 +578,10 @@ def _internal(exc: BaseException) -> None:
 
         traceback.print_exception(exc)
     detail = str(exc).strip().splitlines()
-    _say("internal error: ", f"{type(exc).__name__}: {detail[0] if detail else ''} "
-                             "(run with EMBEVAL_DEBUG=1 for the traceback)")
+    _say(
+        "internal error: ",
+        f"{type(exc).__name__}: {detail[0] if detail else ''} (run with EMBEVAL_DEBUG=1 for the traceback)",
+    )
     raise typer.Exit(3)
 
 
@@ -506,8 +621,10 @@ def boundary(fn):
         except BrokenPipeError:
             _pipe_closed()
         except MemoryError:
-            _die("out of memory; try a smaller input, a smaller --budget (estimated forms of the O(n²) "
-                 "diagnostics), or --sample for uniformity")
+            _die(
+                "out of memory; try a smaller input, a smaller --budget (estimated forms of the O(n²) "
+                "diagnostics), or --sample for uniformity"
+            )
         except RecursionError as exc:
             _internal(exc)
         except OSError as exc:  # a file that vanished or a disk that filled up mid-run
@@ -557,28 +674,54 @@ def _progress(quiet: bool):
     return RichProgress(_console(stderr=True))
 
 
-def _encoder(*, model: str | None, batch_size: int = 32, max_seq_length: int | None = None,
-             device: str | None = None, query_prompt: str = "", document_prompt: str = "", cache: bool = True,
-             cache_dir: Path | None = None):
+def _encoder(
+    *,
+    model: str | None,
+    batch_size: int = 32,
+    max_seq_length: int | None = None,
+    device: str | None = None,
+    query_prompt: str = "",
+    document_prompt: str = "",
+    cache: bool = True,
+    cache_dir: Path | None = None,
+):
     """An EncoderConfig when --model is given, else None (inputs are embeddings; encoding options
     given anyway are named in one warning line instead of being silently ignored)."""
     if model is None:
-        given = [name for name, value, default in (
-            ("--batch-size", batch_size, 32), ("--max-seq-length", max_seq_length, None), ("--device", device, None),
-            ("--query-prompt", query_prompt, ""), ("--document-prompt", document_prompt, ""),
-            ("--no-cache", cache, True), ("--cache-dir", cache_dir, None)) if value != default]
+        given = [
+            name
+            for name, value, default in (
+                ("--batch-size", batch_size, 32),
+                ("--max-seq-length", max_seq_length, None),
+                ("--device", device, None),
+                ("--query-prompt", query_prompt, ""),
+                ("--document-prompt", document_prompt, ""),
+                ("--no-cache", cache, True),
+                ("--cache-dir", cache_dir, None),
+            )
+            if value != default
+        ]
         if given:
-            _warn(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect without --model "
-                  "(the inputs are embeddings)")
+            _warn(
+                f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect without --model "
+                "(the inputs are embeddings)"
+            )
         return None
     from embeval.encode import EncoderConfig
     from embeval.errors import UsageError
 
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    return EncoderConfig(model=model, batch_size=batch_size, max_seq_length=max_seq_length, device=device,
-                         query_prompt=query_prompt, document_prompt=document_prompt, cache=cache,
-                         cache_dir=None if cache_dir is None else str(cache_dir))
+    return EncoderConfig(
+        model=model,
+        batch_size=batch_size,
+        max_seq_length=max_seq_length,
+        device=device,
+        query_prompt=query_prompt,
+        document_prompt=document_prompt,
+        cache=cache,
+        cache_dir=None if cache_dir is None else str(cache_dir),
+    )
 
 
 def _warn(message: str) -> None:
@@ -602,8 +745,10 @@ def _output_format(output: Path | None, fmt: str) -> str | None:
     out_fmt = SUFFIX_FORMAT.get(output.suffix.lower())
     if out_fmt is None:
         if fmt == "table":
-            raise UsageError(f"--output {output}: cannot tell the format from the suffix; "
-                             "use .json, .csv, .md or .html, or pass --format")
+            raise UsageError(
+                f"--output {output}: cannot tell the format from the suffix; "
+                "use .json, .csv, .md or .html, or pass --format"
+            )
         out_fmt = fmt
     return out_fmt
 
@@ -656,8 +801,9 @@ def _write_mteb(path: Path | None, report, task: str, split: str) -> None:
         report.notes.append(f"MTEB result ({task}, {split}) written to {path}")
 
 
-def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = None,
-         out_fmt: str | None = None) -> None:
+def emit(
+    report, *, fmt: str, output: Path | None, gates, junit: Path | None = None, out_fmt: str | None = None
+) -> None:
     """Evaluate gates, print, write the report and the JUnit file, and exit with the right code
     (1 with a one-line summary when a gate failed). ``out_fmt``: the output file's format when the
     caller already checked ``output`` (see :class:`Output`)."""
@@ -691,9 +837,14 @@ def emit(report, *, fmt: str, output: Path | None, gates, junit: Path | None = N
 @flag_names
 def metrics_cmd(
     family: Annotated[str | None, typer.Argument(help="Only this family (geometry, ...).")] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help=(
-        "table (grouped by diagnostic), json (one object per output) or markdown (the README's tables)."
-    ))] = ListFormat.table,
+    fmt: Annotated[
+        ListFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help=("table (grouped by diagnostic), json (one object per output) or markdown (the README's tables)."),
+        ),
+    ] = ListFormat.table,
 ) -> None:
     """List every diagnostic and the outputs it reports: direction, identifying parameters,
     parameters, what it needs."""
@@ -708,12 +859,23 @@ def metrics_cmd(
     if fmt is ListFormat.json:
         from embeval.results import dumps
 
-        rows = [{"name": o.name, "family": d.family, "diagnostic": d.name, "higher_is_better": o.higher_is_better,
-                 "direction": o.direction, "identity": list(o.identity), "description": o.description,
-                 "params": {k: {"type": p.type.__name__, "default": p.default, "help": p.help}
-                            for k, p in d.params.items()},
-                 "needs": sorted(d.needs)}
-                for d in diags for o in d.outputs]
+        rows = [
+            {
+                "name": o.name,
+                "family": d.family,
+                "diagnostic": d.name,
+                "higher_is_better": o.higher_is_better,
+                "direction": o.direction,
+                "identity": list(o.identity),
+                "description": o.description,
+                "params": {
+                    k: {"type": p.type.__name__, "default": p.default, "help": p.help} for k, p in d.params.items()
+                },
+                "needs": sorted(d.needs),
+            }
+            for d in diags
+            for o in d.outputs
+        ]
         sys.stdout.write(dumps(rows, indent=2) + "\n")
         return
     if fmt is ListFormat.markdown:
@@ -734,11 +896,17 @@ def metrics_cmd(
         con.print(Padding(d.description, (0, 0, 0, 6), expand=False))
         for o in d.outputs:
             ident = f" (identified by {', '.join(o.identity)})" if o.identity else ""
-            con.print(Padding(f"→ [bold]{o.name}[/]  [dim]{arrow[o.higher_is_better]}{ident}[/]", (0, 0, 0, 6),
-                              expand=False))
+            con.print(
+                Padding(f"→ [bold]{o.name}[/]  [dim]{arrow[o.higher_is_better]}{ident}[/]", (0, 0, 0, 6), expand=False)
+            )
         if d.params:
-            con.print(Padding("params: " + ", ".join(f"{k}={p.default} ({p.help})" for k, p in d.params.items()),
-                              (0, 0, 0, 6), expand=False))
+            con.print(
+                Padding(
+                    "params: " + ", ".join(f"{k}={p.default} ({p.help})" for k, p in d.params.items()),
+                    (0, 0, 0, 6),
+                    expand=False,
+                )
+            )
         if d.needs:
             con.print(Padding(f"needs: {', '.join(sorted(d.needs))}", (0, 0, 0, 6), expand=False))
 
@@ -748,43 +916,85 @@ def metrics_cmd(
 @flag_names
 @options(encoding_options(query_prompt=False), COMPUTE, CLUSTER, OUTPUT)
 def geometry_cmd(
-    file: Annotated[str, typer.Argument(help=(
-        "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
-        "postgresql://, hf-disk://, faiss://)."
-    )), IN],
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
-        "Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See "
-        "'embeval metrics'."
-    ))] = None,
-    pairs: Annotated[str | None, typer.Option("--pairs", help=(
-        "Row-aligned partner embeddings (for alignment)."
-    )), IN] = None,
-    sample: Annotated[int, typer.Option("--sample", help=(
-        "Estimate uniformity from N random pairs (with a 95% CI) instead of exactly."
-    ))] = 0,
-    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help=(
-        "L2-normalise rows first (the default; cosine geometry)."
-    ))] = True,
+    file: Annotated[
+        str,
+        typer.Argument(
+            help=(
+                "Embedding file: .npy .npz .parquet .csv .tsv .jsonl, a .faiss index, or a source URI (lancedb://, "
+                "postgresql://, hf-disk://, faiss://)."
+            )
+        ),
+        IN,
+    ],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help=(
+                "Diagnostics to run, e.g. 'uniformity,hubness(k=5),mam(mode=pairwise)'. Default: all that apply. See "
+                "'embeval metrics'."
+            ),
+        ),
+    ] = None,
+    pairs: Annotated[
+        str | None, typer.Option("--pairs", help=("Row-aligned partner embeddings (for alignment).")), IN
+    ] = None,
+    sample: Annotated[
+        int,
+        typer.Option("--sample", help=("Estimate uniformity from N random pairs (with a 95% CI) instead of exactly.")),
+    ] = 0,
+    normalize: Annotated[
+        bool,
+        typer.Option("--normalize/--no-normalize", help=("L2-normalise rows first (the default; cosine geometry).")),
+    ] = True,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
-    labels: Annotated[Path | None, typer.Option("--labels", help=(
-        "Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; "
-        ".npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis."
-    )), IN] = None,
-    label_col: Annotated[str | None, typer.Option("--label-col", help=(
-        "Label column of the embeddings file (or, with --labels, of the label file)."
-    ))] = None,
-    items: Annotated[Path | None, typer.Option("--items", help=(
-        "Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, flags "
-        "hub/antihub/near_duplicate/label_suspect."
-    )), OUT] = None,
-    items_k: Annotated[int | None, typer.Option("--items-k", help=(
-        "Neighbours for the per-item table (default 10, or rows − 1 on a smaller input)."
-    ), show_default=False)] = None,
-    near_dup_threshold: Annotated[float, typer.Option("--near-dup-threshold", help=(
-        "Flag near_duplicate when the cosine to the nearest other row is at least this."
-    ))] = 0.99,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            help=(
+                "Row-aligned label file (.txt a label per line; .csv/.tsv/.parquet a 'label' or only column; .jsonl; "
+                ".npy). Adds tolerance, knn_label_agreement, knn_accuracy, silhouette, opis."
+            ),
+        ),
+        IN,
+    ] = None,
+    label_col: Annotated[
+        str | None,
+        typer.Option(
+            "--label-col", help=("Label column of the embeddings file (or, with --labels, of the label file).")
+        ),
+    ] = None,
+    items: Annotated[
+        Path | None,
+        typer.Option(
+            "--items",
+            help=(
+                "Write per-item triage rows (.csv or .parquet): k-occurrence, nearest neighbour, label agreement, "
+                "flags "
+                "hub/antihub/near_duplicate/label_suspect."
+            ),
+        ),
+        OUT,
+    ] = None,
+    items_k: Annotated[
+        int | None,
+        typer.Option(
+            "--items-k",
+            help=("Neighbours for the per-item table (default 10, or rows − 1 on a smaller input)."),
+            show_default=False,
+        ),
+    ] = None,
+    near_dup_threshold: Annotated[
+        float,
+        typer.Option(
+            "--near-dup-threshold",
+            help=("Flag near_duplicate when the cosine to the nearest other row is at least this."),
+        ),
+    ] = 0.99,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     encoder: Any = None,
@@ -803,18 +1013,36 @@ def geometry_cmd(
 
         check_items_path(items)
     else:
-        unused = [n for n, v, d in (("--items-k", items_k, None), ("--near-dup-threshold", near_dup_threshold, 0.99))
-                  if v != d]
+        unused = [
+            n
+            for n, v, d in (("--items-k", items_k, None), ("--near-dup-threshold", near_dup_threshold, 0.99))
+            if v != d
+        ]
         if unused:
             _warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect without --items")
     out.check(("geometry", "labels"))
     from embeval.api import geometry_report
 
     report = geometry_report(
-        file, metrics=metric, pairs=pairs, sample=sample, normalize=normalize, id_col=id_col,
-        vector_col=vector_col, text_col=text_col, encoder=compute.encoder(encoder), labels=labels,
-        label_col=label_col, items=items is not None, items_k=items_k, near_dup_threshold=near_dup_threshold,
-        seed=seed, progress=_progress(quiet), device=compute.device, budget=compute.budget, exact=compute.exact,
+        file,
+        metrics=metric,
+        pairs=pairs,
+        sample=sample,
+        normalize=normalize,
+        id_col=id_col,
+        vector_col=vector_col,
+        text_col=text_col,
+        encoder=compute.encoder(encoder),
+        labels=labels,
+        label_col=label_col,
+        items=items is not None,
+        items_k=items_k,
+        near_dup_threshold=near_dup_threshold,
+        seed=seed,
+        progress=_progress(quiet),
+        device=compute.device,
+        budget=compute.budget,
+        exact=compute.exact,
         cluster=cluster,
     )
     if items is not None:
@@ -829,12 +1057,20 @@ def geometry_cmd(
 @flag_names
 @options(encoding_options(model_default="default"), DEVICE)
 def encode_cmd(
-    file: Annotated[Path, typer.Argument(help=(
-        "Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus)."
-    )), IN],
-    output: Annotated[Path, typer.Option("--output", "-o", help=(
-        "Where to write: .npy .npz .parquet .csv .tsv .jsonl (ids kept except in .npy)."
-    )), OUT],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help=("Texts: .txt (a line each), .jsonl/.csv/.tsv/.parquet (--text-col), or a BEIR folder (its corpus).")
+        ),
+        IN,
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help=("Where to write: .npy .npz .parquet .csv .tsv .jsonl (ids kept except in .npy).")
+        ),
+        OUT,
+    ],
     role: Annotated[Role, typer.Option("--role", help="Which prompt to prepend.")] = Role.document,
     text_col: TextColOpt = "text",
     id_col: IdColOpt = "id",
@@ -849,10 +1085,10 @@ def encode_cmd(
     from embeval.api import encode_file
 
     encoder = replace(compute.encoder(encoder), normalize=normalize)
-    n, d = encode_file(file, output, encoder=encoder, role=role.value, text_col=text_col, id_col=id_col,
-                       progress=_progress(quiet))
+    n, d = encode_file(
+        file, output, encoder=encoder, role=role.value, text_col=text_col, id_col=id_col, progress=_progress(quiet)
+    )
     if not quiet:
-
         _console(stderr=True).print(f"wrote {n} × {d} vectors to {output}")
 
 
@@ -861,20 +1097,32 @@ def encode_cmd(
 @flag_names
 @options(encoding_options(model_default="default", query_prompt=False), DEVICE, OUTPUT)
 def pairs_cmd(
-    file: Annotated[Path, typer.Argument(help=(
-        "Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file "
-        "(sts-test.csv)."
-    )), IN],
-    layout: Annotated[Layout, typer.Option("--layout", help=(
-        "columns (named columns), stsb (STS Benchmark release: tab-separated, no header, score in field 5, "
-        "sentences in 6 and 7) or auto (tell from the file)."
-    ))] = Layout.auto,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help=(
+                "Graded pairs: .csv/.tsv/.jsonl/.parquet with text_a, text_b, score; or an STS Benchmark release file "
+                "(sts-test.csv)."
+            )
+        ),
+        IN,
+    ],
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--layout",
+            help=(
+                "columns (named columns), stsb (STS Benchmark release: tab-separated, no header, score in field 5, "
+                "sentences in 6 and 7) or auto (tell from the file)."
+            ),
+        ),
+    ] = Layout.auto,
     text_a_col: Annotated[str, typer.Option("--text-a-col", help="First text column.")] = "text_a",
     text_b_col: Annotated[str, typer.Option("--text-b-col", help="Second text column.")] = "text_b",
     score_col: Annotated[str, typer.Option("--score-col", help="Gold score column.")] = "score",
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
-        "Subset of spearman, pearson, pair_alignment."
-    ))] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help=("Subset of spearman, pearson, pair_alignment."))
+    ] = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     mteb_out: MtebOutOpt = None,
@@ -890,9 +1138,17 @@ def pairs_cmd(
     from embeval.api import pairs_report
 
     out.check("pairs")
-    report = pairs_report(file, encoder=compute.encoder(encoder), layout=layout.value, text_a_col=text_a_col,
-                          text_b_col=text_b_col,
-                          score_col=score_col, metrics=metric, seed=seed, progress=_progress(quiet))
+    report = pairs_report(
+        file,
+        encoder=compute.encoder(encoder),
+        layout=layout.value,
+        text_a_col=text_a_col,
+        text_b_col=text_b_col,
+        score_col=score_col,
+        metrics=metric,
+        seed=seed,
+        progress=_progress(quiet),
+    )
     _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test")
     out.emit(report)
 
@@ -902,50 +1158,89 @@ def pairs_cmd(
 @flag_names
 @options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def retrieval_cmd(
-    data: Annotated[Path | None, typer.Argument(help=(
-        "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
-        "--queries/--corpus/--qrels."
-    )), IN] = None,
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            help=(
+                "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); needs --model. Or use "
+                "--queries/--corpus/--qrels."
+            )
+        ),
+        IN,
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split of a BEIR folder.")] = "test",
-    queries: Annotated[str | None, typer.Option("--queries", help=(
-        "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl, .faiss, or a source URI); ids from the id "
-        "column/array."
-    )), IN] = None,
+    queries: Annotated[
+        str | None,
+        typer.Option(
+            "--queries",
+            help=(
+                "Query embeddings (.npy .npz .parquet .csv .tsv .jsonl, .faiss, or a source URI); ids from the id "
+                "column/array."
+            ),
+        ),
+        IN,
+    ] = None,
     corpus: Annotated[str | None, typer.Option("--corpus", help="Document embeddings, same formats."), IN] = None,
-    qrels: Annotated[Path | None, typer.Option("--qrels", help=(
-        "Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant."
-    )), IN] = None,
-    k: Annotated[str, typer.Option("--k", help=(
-        "Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated."
-    ))] = "1,10,100",
-    index: Annotated[IndexKind, typer.Option("--index", help=(
-        "flat (exact) or hnsw / ivf (approximate: also reports ann_recall@K against exact search on a sample)."
-    ))] = IndexKind.flat,
+    qrels: Annotated[
+        Path | None,
+        typer.Option(
+            "--qrels",
+            help=("Relevance judgements: BEIR TSV (query-id corpus-id score) or TREC; score > 0 is relevant."),
+        ),
+        IN,
+    ] = None,
+    k: Annotated[
+        str, typer.Option("--k", help=("Rank cutoffs for recall/precision/mrr/ndcg/map, comma-separated."))
+    ] = "1,10,100",
+    index: Annotated[
+        IndexKind,
+        typer.Option(
+            "--index",
+            help=(
+                "flat (exact) or hnsw / ivf (approximate: also reports ann_recall@K against exact search on a sample)."
+            ),
+        ),
+    ] = IndexKind.flat,
     hnsw_m: Annotated[int | None, typer.Option("--hnsw-m", help="hnsw: links per node (default 32).")] = None,
-    ef_construction: Annotated[int | None, typer.Option("--ef-construction", help=(
-        "hnsw: build-time candidate list (default 200)."
-    ))] = None,
-    ef_search: Annotated[int | None, typer.Option("--ef-search", help=(
-        "hnsw: search-time candidate list (default 128, at least the largest k)."
-    ))] = None,
+    ef_construction: Annotated[
+        int | None, typer.Option("--ef-construction", help=("hnsw: build-time candidate list (default 200)."))
+    ] = None,
+    ef_search: Annotated[
+        int | None,
+        typer.Option("--ef-search", help=("hnsw: search-time candidate list (default 128, at least the largest k).")),
+    ] = None,
     nlist: Annotated[int | None, typer.Option("--nlist", help="ivf: number of cells (default about 4·√n).")] = None,
     nprobe: Annotated[int | None, typer.Option("--nprobe", help="ivf: cells visited per query (default 16).")] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help=(
-        "CPU threads for search and scoring (default: all cores)."
-    ))] = None,
-    per_query: Annotated[bool, typer.Option("--per-query", help=(
-        "Add one row per query and metric to the CSV/JSON output."
-    ))] = False,
-    roc: Annotated[Path | None, typer.Option("--roc", help=(
-        "Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png."
-    )), OUT] = None,
-    run_out: Annotated[Path | None, typer.Option("--run", help=(
-        "Write the ranked top-K of every scored query as a TREC run file (qid Q0 docid rank score tag)."
-    ), rich_help_panel="Interop"), OUT] = None,
-    run_in: Annotated[Path | None, typer.Option("--run-in", help=(
-        "Evaluate an existing TREC run (BM25, a reranker...) against --qrels instead of vectors: ranking "
-        "metrics, as trec_eval."
-    ), rich_help_panel="Interop"), IN] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help=("CPU threads for search and scoring (default: all cores)."))
+    ] = None,
+    per_query: Annotated[
+        bool, typer.Option("--per-query", help=("Add one row per query and metric to the CSV/JSON output."))
+    ] = False,
+    roc: Annotated[
+        Path | None, typer.Option("--roc", help=("Write the pooled ROC curve: .csv (threshold,fpr,tpr) or .png.")), OUT
+    ] = None,
+    run_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--run",
+            help=("Write the ranked top-K of every scored query as a TREC run file (qid Q0 docid rank score tag)."),
+            rich_help_panel="Interop",
+        ),
+        OUT,
+    ] = None,
+    run_in: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-in",
+            help=(
+                "Evaluate an existing TREC run (BM25, a reranker...) against --qrels instead of vectors: ranking "
+                "metrics, as trec_eval."
+            ),
+            rich_help_panel="Interop",
+        ),
+        IN,
+    ] = None,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
@@ -966,12 +1261,19 @@ def retrieval_cmd(
 
     out.check("retrieval")
     check_mteb_path(mteb_out)
-    params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search,
-              "nlist": nlist, "nprobe": nprobe}
+    params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search, "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
-    options: dict[str, Any] = dict(k=k, index=index.value, index_params=index_params, threads=threads,
-                                   per_query=per_query, seed=seed, device=compute.device,
-                                   budget=compute.budget, exact=compute.exact)
+    options: dict[str, Any] = dict(
+        k=k,
+        index=index.value,
+        index_params=index_params,
+        threads=threads,
+        per_query=per_query,
+        seed=seed,
+        device=compute.device,
+        budget=compute.budget,
+        exact=compute.exact,
+    )
     encoder = compute.encoder(encoder)
     if roc is not None:
         from embeval.report.roc import check_roc_path
@@ -982,14 +1284,18 @@ def retrieval_cmd(
 
         check_run_path(run_out)
     if cluster is not None and (run_in is not None or data is not None):
-        raise UsageError("--cluster scores precomputed --queries/--corpus vectors; a BEIR folder or --run-in runs "
-                         "on this machine (unset $EMBEVAL_CLUSTER)")
+        raise UsageError(
+            "--cluster scores precomputed --queries/--corpus vectors; a BEIR folder or --run-in runs "
+            "on this machine (unset $EMBEVAL_CLUSTER)"
+        )
     if run_in is not None:
         from embeval.api import run_file_report
 
         if data or queries or corpus or encoder is not None:
-            raise UsageError("--run-in evaluates an existing run: give it with --qrels only (no BEIR folder, "
-                             "--queries, --corpus or --model)")
+            raise UsageError(
+                "--run-in evaluates an existing run: give it with --qrels only (no BEIR folder, "
+                "--queries, --corpus or --model)"
+            )
         if qrels is None:
             raise UsageError("--run-in needs --qrels")
         if run_out is not None or roc is not None:
@@ -1005,15 +1311,27 @@ def retrieval_cmd(
         report = retrieval_report_beir(data, encoder=encoder, split=split, progress=_progress(quiet), **options)
     else:
         if queries is None or corpus is None or qrels is None:
-            missing = [name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels))
-                       if v is None]
-            raise UsageError(f"missing {', '.join(missing)}: pass a BEIR folder with --model, or "
-                             "--queries Q --corpus C --qrels QRELS")
+            missing = [
+                name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None
+            ]
+            raise UsageError(
+                f"missing {', '.join(missing)}: pass a BEIR folder with --model, or "
+                "--queries Q --corpus C --qrels QRELS"
+            )
         from embeval.api import retrieval_report
 
-        report = retrieval_report(queries, corpus, qrels, progress=_progress(quiet), id_col=id_col,
-                                  vector_col=vector_col, text_col=text_col, encoder=encoder, cluster=cluster,
-                                  **options)
+        report = retrieval_report(
+            queries,
+            corpus,
+            qrels,
+            progress=_progress(quiet),
+            id_col=id_col,
+            vector_col=vector_col,
+            text_col=text_col,
+            encoder=encoder,
+            cluster=cluster,
+            **options,
+        )
     if roc is not None:
         from embeval.report.roc import write_roc
 
@@ -1023,8 +1341,9 @@ def retrieval_cmd(
         from embeval.io.trec import write_run
 
         n_lines = write_run(run_out, *report.artifacts["ranking"])
-        report.notes.append(f"TREC run ({n_lines} lines, top {max(report.settings['k'])} per query) written to "
-                            f"{run_out}")
+        report.notes.append(
+            f"TREC run ({n_lines} lines, top {max(report.settings['k'])} per query) written to {run_out}"
+        )
     default_task = Path(data).name if data is not None else Path(qrels or ".").resolve().parent.parent.name
     task = mteb_task or default_task or "embeval"
     _write_mteb(mteb_out, report, task, split if data is not None else "test")
@@ -1036,41 +1355,81 @@ def retrieval_cmd(
 @flag_names
 @options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def gap_cmd(
-    a: Annotated[str, typer.Argument(help=(
-        "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
-        "[1] (the 'Mind the Gap' layout)."
-    )), IN],
-    b: Annotated[str | None, typer.Argument(help=(
-        "Set B: an embedding file (texts with --model); omit when A holds both sets."
-    )), IN] = None,
-    paired: Annotated[bool, typer.Option("--paired", help=(
-        "Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A "
-        "retrieval, and gap_shift."
-    ))] = False,
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
-        "Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'."
-    ))] = None,
-    folds: Annotated[int | None, typer.Option("--folds", help=(
-        "Cross-validation folds for linear_separability (default 5)."
-    ))] = None,
+    a: Annotated[
+        str,
+        typer.Argument(
+            help=(
+                "Set A: an embedding file (texts with --model), or one .npy of shape (2, n, d) holding A = [0] and B = "
+                "[1] (the 'Mind the Gap' layout)."
+            )
+        ),
+        IN,
+    ],
+    b: Annotated[
+        str | None,
+        typer.Argument(help=("Set B: an embedding file (texts with --model); omit when A holds both sets.")),
+        IN,
+    ] = None,
+    paired: Annotated[
+        bool,
+        typer.Option(
+            "--paired",
+            help=(
+                "Row i of A is the partner of row i of B: adds alignment, matched/unmatched cosine, A→B and B→A "
+                "retrieval, and gap_shift."
+            ),
+        ),
+    ] = False,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help=(
+                "Diagnostics to run, e.g. 'gap,knn_mixing(k=20)'. Default: all that apply. See 'embeval metrics gap'."
+            ),
+        ),
+    ] = None,
+    folds: Annotated[
+        int | None, typer.Option("--folds", help=("Cross-validation folds for linear_separability (default 5)."))
+    ] = None,
     k: Annotated[int | None, typer.Option("--k", help="Neighbours for knn_mixing (default 10).")] = None,
-    shift_lambda: Annotated[float | None, typer.Option("--shift-lambda", help=(
-        "gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖)."
-    ))] = None,
-    export_gap: Annotated[Path | None, typer.Option("--export-gap", help=(
-        "Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json)."
-    )), OUT] = None,
-    name_a: Annotated[str | None, typer.Option("--name-a", help=(
-        "Name of set A in notes, pictures and reports (e.g. images; default: its file name)."
-    ))] = None,
+    shift_lambda: Annotated[
+        float | None,
+        typer.Option(
+            "--shift-lambda",
+            help=("gap_shift distance λ: A and B each move ½λ along the gap direction (default ‖gap‖)."),
+        ),
+    ] = None,
+    export_gap: Annotated[
+        Path | None,
+        typer.Option("--export-gap", help=("Write the gap vector mean(Â) − mean(B̂) here (.npy, .csv or .json).")),
+        OUT,
+    ] = None,
+    name_a: Annotated[
+        str | None,
+        typer.Option(
+            "--name-a", help=("Name of set A in notes, pictures and reports (e.g. images; default: its file name).")
+        ),
+    ] = None,
     name_b: Annotated[str | None, typer.Option("--name-b", help="Name of set B (e.g. captions).")] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help=(
-        "Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf)."
-    )), OUT] = None,
-    drift: Annotated[bool, typer.Option("--drift", help=(
-        "Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test "
-        "(c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'."
-    ))] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help=("Write a 2-D picture (top two principal components of A∪B) here (.png, .svg or .pdf).")
+        ),
+        OUT,
+    ] = None,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help=(
+                "Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test "
+                "(c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'."
+            ),
+        ),
+    ] = False,
     id_col: IdColOpt = "id",
     vector_col: VecColOpt = "embedding",
     text_col: TextColOpt = "text",
@@ -1103,10 +1462,27 @@ def gap_cmd(
     if plot is not None:
         check_plot_path(plot)
     report = gap_report(
-        a, b, paired=paired, metrics=metric, folds=folds, k=k, shift_lambda=shift_lambda,
-        projection=plot is not None, id_col=id_col, vector_col=vector_col, text_col=text_col,
-        encoder=compute.encoder(encoder), name_a=name_a, name_b=name_b, seed=seed, progress=_progress(quiet),
-        drift=drift, device=compute.device, budget=compute.budget, exact=compute.exact, cluster=cluster,
+        a,
+        b,
+        paired=paired,
+        metrics=metric,
+        folds=folds,
+        k=k,
+        shift_lambda=shift_lambda,
+        projection=plot is not None,
+        id_col=id_col,
+        vector_col=vector_col,
+        text_col=text_col,
+        encoder=compute.encoder(encoder),
+        name_a=name_a,
+        name_b=name_b,
+        seed=seed,
+        progress=_progress(quiet),
+        drift=drift,
+        device=compute.device,
+        budget=compute.budget,
+        exact=compute.exact,
+        cluster=cluster,
     )
     # Files only after every metric has been computed, each written atomically.
     if export_gap is not None:
@@ -1126,39 +1502,65 @@ def gap_cmd(
 @boundary
 @flag_names
 def compare_cmd(
-    reports: Annotated[list[Path], typer.Argument(help=(
-        "embeval JSON reports (--output X.json, or report.json of embeval run) or MTEB task results: BASELINE "
-        "CURRENT compares two; "
-        "three or more (or one batch report with several models) are ranked. The first is the baseline."
-    ), show_default=False), IN],
-    fail_if_regress: Annotated[list[str] | None, typer.Option("--fail-if-regress", help=(
-        "'METRIC>TOL': fail if METRIC got worse by more than TOL (direction from the report; 'TOL%' relative to "
-        "the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired "
-        "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. With several reports, each "
-        "is checked against the first. Repeatable."
-    ), rich_help_panel="CI")] = None,
+    reports: Annotated[
+        list[Path],
+        typer.Argument(
+            help=(
+                "embeval JSON reports (--output X.json, or report.json of embeval run) or MTEB task results: BASELINE "
+                "CURRENT compares two; "
+                "three or more (or one batch report with several models) are ranked. The first is the baseline."
+            ),
+            show_default=False,
+        ),
+        IN,
+    ],
+    fail_if_regress: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if-regress",
+            help=(
+                "'METRIC>TOL': fail if METRIC got worse by more than TOL "
+                "(direction from the report; 'TOL%' relative to "
+                "the baseline; '*>TOL' every metric). With per-query values in both reports, fails only if the paired "
+                "bootstrap CI of the delta excludes 0 and the sign-flip p < 1 - confidence. With several reports, each "
+                "is checked against the first. Repeatable."
+            ),
+            rich_help_panel="CI",
+        ),
+    ] = None,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
-    confidence: Annotated[float, typer.Option("--confidence", help=(
-        "Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected "
-        "across pairs when ranking)."
-    ))] = 0.95,
-    n_boot: Annotated[int, typer.Option("--n-boot", help=(
-        "Bootstrap resamples (and sign flips) of the paired tests."
-    ))] = 10_000,
-    rank: Annotated[bool, typer.Option("--rank", help=(
-        "Rank even two reports (the default for three or more)."
-    ))] = False,
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help=(
-        "Show only these metrics (comma-separated, repeatable); gates still see all."
-    ))] = None,
+    confidence: Annotated[
+        float,
+        typer.Option(
+            "--confidence",
+            help=(
+                "Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected "
+                "across pairs when ranking)."
+            ),
+        ),
+    ] = 0.95,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", help=("Bootstrap resamples (and sign flips) of the paired tests."))
+    ] = 10_000,
+    rank: Annotated[
+        bool, typer.Option("--rank", help=("Rank even two reports (the default for three or more)."))
+    ] = False,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric", "-m", help=("Show only these metrics (comma-separated, repeatable); gates still see all.")
+        ),
+    ] = None,
     seed: SeedOpt = 0,
-    fmt: Annotated[CompareFormat, typer.Option("--format", "-f", help=(
-        "stdout format (latex and html: the ranking)."
-    ))] = CompareFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help=(
-        "Write the comparison here (.json .csv .md .tex .html), atomically."
-    )), OUT] = None,
+    fmt: Annotated[
+        CompareFormat, typer.Option("--format", "-f", help=("stdout format (latex and html: the ranking)."))
+    ] = CompareFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help=("Write the comparison here (.json .csv .md .tex .html), atomically.")),
+        OUT,
+    ] = None,
     quiet: QuietOpt = False,  # accepted like every command; compare shows no progress bar
 ) -> None:
     """Compare reports metric by metric. Two: old, new, delta, relative change, and for per-query
@@ -1180,8 +1582,15 @@ def compare_cmd(
         from embeval.io.atomic import check_writable
 
         check_writable(output, "--output")
-        out_fmt = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
-                   ".html": "html", ".htm": "html"}.get(output.suffix.lower(), "" if fmt_name == "table" else fmt_name)
+        out_fmt = {
+            ".json": "json",
+            ".csv": "csv",
+            ".md": "markdown",
+            ".markdown": "markdown",
+            ".tex": "latex",
+            ".html": "html",
+            ".htm": "html",
+        }.get(output.suffix.lower(), "" if fmt_name == "table" else fmt_name)
         if not out_fmt:
             raise UsageError(f"--output {output}: use .json, .csv, .md, .tex or .html, or pass --format")
     _check_junit(junit)
@@ -1190,9 +1599,16 @@ def compare_cmd(
     check_options(seed=seed, confidence=confidence, n_boot=n_boot)
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
-    result = run_compare(reports, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
-                         confidence=confidence, rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
-                         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()])
+    result = run_compare(
+        reports,
+        tolerances=tolerances,
+        gates=gates,
+        seed=seed,
+        n_boot=n_boot,
+        confidence=confidence,
+        rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
+        metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()],
+    )
     renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":
         (print_ranking if isinstance(result, Ranking) else print_comparison)(result, _table_console())
@@ -1214,16 +1630,30 @@ def compare_cmd(
 @boundary
 @flag_names
 def run_cmd(
-    config: Annotated[Path, typer.Argument(help=_lit(
-        "Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README."
-    )), IN],
-    out_dir: Annotated[Path | None, typer.Option("--out-dir", help=(
-        "Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else "
-        "./embeval-report)."
-    )), Place("a folder: its report files are checked against the config's inputs by the command")] = None,
-    fail_fast: Annotated[bool, typer.Option("--fail-fast", help=(
-        "Stop at the first item that errors or fails a gate (the rest are marked skipped)."
-    ))] = False,
+    config: Annotated[
+        Path,
+        typer.Argument(
+            help=_lit("Batch config (TOML): [settings], [[models]], [[datasets]], [[jobs]]. See the README.")
+        ),
+        IN,
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help=(
+                "Where to write report.json, report.csv, report.md, report.html (default: settings.out_dir, else "
+                "./embeval-report)."
+            ),
+        ),
+        Place("a folder: its report files are checked against the config's inputs by the command"),
+    ] = None,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast", help=("Stop at the first item that errors or fails a gate (the rest are marked skipped).")
+        ),
+    ] = False,
     fail_if: FailIfOpt = None,
     junit: JunitOpt = None,
     fmt: FormatOpt = Format.table,
@@ -1252,8 +1682,11 @@ def run_cmd(
     # A metric none of the config's commands can compute is refused before any item runs.
     from embeval.report.gates import command_families
 
-    check_known(gates, tuple({f for j in cfg.jobs for f in command_families(j.command, COMMANDS[j.command].families)}),
-                "the commands of this config")
+    check_known(
+        gates,
+        tuple({f for j in cfg.jobs for f in command_families(j.command, COMMANDS[j.command].families)}),
+        "the commands of this config",
+    )
     folder = cfg.settings.out_dir or Path("embeval-report")  # load_config always sets it
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out-dir {folder}: exists and is not a folder")
@@ -1262,8 +1695,10 @@ def run_cmd(
     check_writable(folder / "report.json", "--out-dir")  # before any item runs
     from embeval.batch.runner import input_paths, output_names
 
-    _check_paths([config, *input_paths(cfg)],
-                 {**{f"--out-dir ({name})": folder / name for name in output_names()}, "--junit": junit})
+    _check_paths(
+        [config, *input_paths(cfg)],
+        {**{f"--out-dir ({name})": folder / name for name in output_names()}, "--junit": junit},
+    )
 
     err = _console(stderr=True, highlight=False, soft_wrap=True)
     if quiet:
@@ -1290,8 +1725,10 @@ def run_cmd(
     if not quiet:
         err.print("wrote " + ", ".join(_shown(p) for p in written))
     if unmatched:
-        _die(f"--fail-if {unmatched[0].expr!r}: no item computed {unmatched[0].metric!r} "
-             f"(outputs were written to {folder})")
+        _die(
+            f"--fail-if {unmatched[0].expr!r}: no item computed {unmatched[0].metric!r} "
+            f"(outputs were written to {folder})"
+        )
     if batch.errors:
         _say("", batch.summary())
         # An item that hit a bug (not a bad input) makes the run an internal error, as in every command.
@@ -1302,13 +1739,21 @@ def run_cmd(
 
 # embeval cache ------------------------------------------------------------------------------
 
-cache_app = typer.Typer(help="Inspect or clear the embedding cache (info, list, clear).", no_args_is_help=True,
-                        rich_markup_mode=_MARKUP)
+cache_app = typer.Typer(
+    help="Inspect or clear the embedding cache (info, list, clear).", no_args_is_help=True, rich_markup_mode=_MARKUP
+)
 app.add_typer(cache_app, name="cache")
-CacheModelOpt = Annotated[str | None, typer.Option("--model", help=(
-    "Only the cache files of this model (its name as given to --model, its folder, or a folder with the same "
-    "weights)."
-)), IN]
+CacheModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help=(
+            "Only the cache files of this model (its name as given to --model, its folder, or a folder with the same "
+            "weights)."
+        ),
+    ),
+    IN,
+]
 
 
 def _cache_entries(model, cache_dir):
@@ -1335,8 +1780,11 @@ def _cache_entries(model, cache_dir):
     chosen = [e for e in entries if matches(e, model, identity)]
     if model is not None and not chosen:
         known = sorted({e.model for e in entries})
-        _say("", f"no cache files for model {model!r} in {folder}"
-             + (f"; models in the cache: {', '.join(known)}" if known else "; the cache is empty"))
+        _say(
+            "",
+            f"no cache files for model {model!r} in {folder}"
+            + (f"; models in the cache: {', '.join(known)}" if known else "; the cache is empty"),
+        )
     return folder, chosen
 
 
@@ -1358,8 +1806,10 @@ def cache_info_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -
     folder, entries = _cache_entries(model, cache_dir)
     con = _table_console(highlight=False)
     con.print(f"cache folder: {escape(str(folder))}" + ("" if folder.is_dir() else " (does not exist yet)"))
-    con.print(f"files: {len(entries)}, size: {_size(sum(e.size for e in entries))} (with -wal/-shm), "
-              f"vectors: {sum(e.entries or 0 for e in entries):,}")
+    con.print(
+        f"files: {len(entries)}, size: {_size(sum(e.size for e in entries))} (with -wal/-shm), "
+        f"vectors: {sum(e.entries or 0 for e in entries):,}"
+    )
     per_model: dict[str, list[int]] = {}
     for e in entries:
         per_model.setdefault(e.model, [0, 0])
@@ -1388,9 +1838,15 @@ def cache_list_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) -
     for c in ("file", "model", "dim", "vectors", "size", "modified", "problem"):
         t.add_column(c, justify="right" if c in ("dim", "vectors", "size") else "left")
     for e in entries:
-        t.add_row(escape(e.path.name), escape(e.model), "" if e.dim is None else str(e.dim),
-                  "" if e.entries is None else f"{e.entries:,}", _size(e.size),
-                  datetime.datetime.fromtimestamp(e.modified).strftime("%Y-%m-%d %H:%M"), escape(e.problem))
+        t.add_row(
+            escape(e.path.name),
+            escape(e.model),
+            "" if e.dim is None else str(e.dim),
+            "" if e.entries is None else f"{e.entries:,}",
+            _size(e.size),
+            datetime.datetime.fromtimestamp(e.modified).strftime("%Y-%m-%d %H:%M"),
+            escape(e.problem),
+        )
     print_fitted(_table_console(), t, keep=("file", "model"))
 
 
@@ -1406,9 +1862,7 @@ def cache_clear_cmd(model: CacheModelOpt = None, cache_dir: CacheDirOpt = None) 
         remove(e)
     if model is not None and not entries:
         return  # _cache_entries said there are none for that model, and which models there are
-    typer.echo(f"removed {len(entries)} cache file(s), {_size(sum(e.size for e in entries))}, from {folder}",
-               err=True)
-
+    typer.echo(f"removed {len(entries)} cache file(s), {_size(sum(e.size for e in entries))}, from {folder}", err=True)
 
 
 def _reflow_help(typer_app) -> None:

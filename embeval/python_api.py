@@ -399,8 +399,10 @@ def geometry(
     from embeval.api import geometry_report
 
     _check_options(
-        "geometry", geometry_report,
-        options, ("metrics", "pairs", "labels", "sample", "normalize", "items", "encoder", "seed", "progress"),
+        "geometry",
+        geometry_report,
+        options,
+        ("metrics", "pairs", "labels", "sample", "normalize", "items", "encoder", "seed", "progress"),
     )
     with ExitStack() as stack:
         tmp = _Inputs(stack)
@@ -453,8 +455,9 @@ def retrieval(
     from embeval.api import retrieval_report, retrieval_report_beir
 
     taken = ("k", "index", "per_query", "seed", "progress", "encoder", "split")
-    _check_options("retrieval", retrieval_report_beir if corpus is None and qrels is None else retrieval_report,
-                   options, taken)
+    _check_options(
+        "retrieval", retrieval_report_beir if corpus is None and qrels is None else retrieval_report, options, taken
+    )
     if roc is not None:
         from embeval.report.roc import check_roc_path
 
@@ -518,8 +521,10 @@ def gap(
     from embeval.api import gap_report
 
     _check_options(
-        "gap", gap_report,
-        options, ("paired", "metrics", "encoder", "name_a", "name_b", "projection", "seed", "progress"),
+        "gap",
+        gap_report,
+        options,
+        ("paired", "metrics", "encoder", "name_a", "name_b", "projection", "seed", "progress"),
     )
     with ExitStack() as stack:
         tmp = _Inputs(stack)
@@ -783,8 +788,16 @@ def compare(
                 raise TypeError(f"embeval.compare(): report {i} is a {type(r).__name__}; give Reports or paths")
             paths.append(r)
         wanted = [m.strip() for text in _metric_list(metrics) or [] for m in text.split(",") if m.strip()]
-        raw = run_compare(paths, tolerances=tolerances, gates=gates, seed=seed, n_boot=n_boot,
-                          confidence=confidence, rank=rank, metrics=wanted)
+        raw = run_compare(
+            paths,
+            tolerances=tolerances,
+            gates=gates,
+            seed=seed,
+            n_boot=n_boot,
+            confidence=confidence,
+            rank=rank,
+            metrics=wanted,
+        )
     return Comparison(raw)
 
 

@@ -42,9 +42,15 @@ class Result:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Result:
         value = d.get("value")
-        return cls(metric=d["metric"], value=math.nan if value is None else float(value),
-                   params=dict(d.get("params") or {}), n=d.get("n"), ci_low=d.get("ci_low"),
-                   ci_high=d.get("ci_high"), higher_is_better=d.get("higher_is_better"))
+        return cls(
+            metric=d["metric"],
+            value=math.nan if value is None else float(value),
+            params=dict(d.get("params") or {}),
+            n=d.get("n"),
+            ci_low=d.get("ci_low"),
+            ci_high=d.get("ci_high"),
+            higher_is_better=d.get("higher_is_better"),
+        )
 
     @property
     def key_params(self) -> dict[str, Any]:
@@ -126,16 +132,24 @@ class GateResult:
     margin: float | None = None  # how far past the threshold (>= 0) when failed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"expr": self.expr, "value": _clean(self.value), "passed": self.passed,
-                "threshold": _clean(self.threshold), "message": self.message}
+        return {
+            "expr": self.expr,
+            "value": _clean(self.value),
+            "passed": self.passed,
+            "threshold": _clean(self.threshold),
+            "message": self.message,
+        }
 
 
 def provenance() -> dict[str, Any]:
     """Where a report came from, beyond its inputs and settings: tool and library versions."""
     import platform
 
-    out: dict[str, Any] = {"embeval_version": __version__, "python": platform.python_version(),
-                           "platform": platform.platform(terse=True)}
+    out: dict[str, Any] = {
+        "embeval_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
     try:
         import numpy
 
@@ -205,11 +219,22 @@ class Report:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
         """The inverse of :meth:`to_dict` (gates come back as recorded)."""
-        gates = [GateResult(g["expr"], g.get("value"), bool(g.get("passed", True)), g.get("message", ""),
-                            g.get("threshold")) for g in d.get("gates") or []]
-        per_query = [{**row, "value": math.nan if row.get("value") is None else float(row["value"])}
-                     for row in d.get("per_query") or []]
-        return cls(command=d["command"], inputs=dict(d.get("inputs") or {}), settings=dict(d.get("settings") or {}),
-                   results=[Result.from_dict(r) for r in d.get("results") or []], gates=gates,
-                   notes=list(d.get("notes") or []), per_query=per_query, series=dict(d.get("series") or {}),
-                   provenance=dict(d.get("provenance") or {"embeval_version": d.get("embeval_version")}))
+        gates = [
+            GateResult(g["expr"], g.get("value"), bool(g.get("passed", True)), g.get("message", ""), g.get("threshold"))
+            for g in d.get("gates") or []
+        ]
+        per_query = [
+            {**row, "value": math.nan if row.get("value") is None else float(row["value"])}
+            for row in d.get("per_query") or []
+        ]
+        return cls(
+            command=d["command"],
+            inputs=dict(d.get("inputs") or {}),
+            settings=dict(d.get("settings") or {}),
+            results=[Result.from_dict(r) for r in d.get("results") or []],
+            gates=gates,
+            notes=list(d.get("notes") or []),
+            per_query=per_query,
+            series=dict(d.get("series") or {}),
+            provenance=dict(d.get("provenance") or {"embeval_version": d.get("embeval_version")}),
+        )

@@ -50,12 +50,25 @@ def _check_device(device: str) -> None:
         raise UsageError(f"`device` {device!r}: a cluster run computes on the workers' CPUs (auto or cpu)")
 
 
-def geometry_on_cluster(spec: str, file: str | Path, *, metrics: list[str] | None = None,
-                        pairs: str | Path | None = None, sample: int = 0, normalize: bool = True,
-                        encoder=None, labels: str | Path | None = None, label_col: str | None = None,
-                        items: bool = False, id_col: str = "id", vector_col: str = "embedding", seed: int = 0,
-                        progress: Progress = NULL, device: str = "auto",
-                        **_unused: Any) -> Report:
+def geometry_on_cluster(
+    spec: str,
+    file: str | Path,
+    *,
+    metrics: list[str] | None = None,
+    pairs: str | Path | None = None,
+    sample: int = 0,
+    normalize: bool = True,
+    encoder=None,
+    labels: str | Path | None = None,
+    label_col: str | None = None,
+    items: bool = False,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    seed: int = 0,
+    progress: Progress = NULL,
+    device: str = "auto",
+    **_unused: Any,
+) -> Report:
     """geometry_report's cluster path: a sharded (or single) embedding file, unit rows, every
     diagnostic exact (``budget`` does not apply); labels from a row-aligned label file or a column
     of the shards."""
@@ -68,10 +81,19 @@ def geometry_on_cluster(spec: str, file: str | Path, *, metrics: list[str] | Non
 
     check_options(seed=seed, sample=sample)
     _check_device(device)
-    _refuse("precomputed vectors only", [name for name, given in (
-        ("`model`", encoder is not None), ("the per-item table (`items`)", items),
-        ("sampled uniformity (`sample`)", bool(sample)), ("unnormalised rows (`normalize`)", not normalize))
-        if given])
+    _refuse(
+        "precomputed vectors only",
+        [
+            name
+            for name, given in (
+                ("`model`", encoder is not None),
+                ("the per-item table (`items`)", items),
+                ("sampled uniformity (`sample`)", bool(sample)),
+                ("unnormalised rows (`normalize`)", not normalize),
+            )
+            if given
+        ],
+    )
     from_file = None if labels is None else load_labels(labels, column=label_col)  # read before the scan
     sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
     lab = from_file
@@ -81,11 +103,14 @@ def geometry_on_cluster(spec: str, file: str | Path, *, metrics: list[str] | Non
         check_labels(lab, sharded.n, labels if labels is not None else sharded.spec, sharded.spec)
     partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col)
     if partners is not None and (partners.n != sharded.n or partners.d != sharded.d):
-        raise UsageError(f"`pairs` {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
-                         "pairs must be row-aligned")
+        raise UsageError(
+            f"`pairs` {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
+            "pairs must be row-aligned"
+        )
     with open_client(spec) as client:
-        report = geometry_report_distributed(client, sharded, metrics=metrics, labels=lab, pairs=partners,
-                                             seed=seed, progress=progress)
+        report = geometry_report_distributed(
+            client, sharded, metrics=metrics, labels=lab, pairs=partners, seed=seed, progress=progress
+        )
     if labels is not None and lab is not None:
         report.inputs["labels"] = {**file_info(labels), "n": len(lab)}
     if label_col is not None:
@@ -93,11 +118,26 @@ def geometry_on_cluster(spec: str, file: str | Path, *, metrics: list[str] | Non
     return report
 
 
-def gap_on_cluster(spec: str, a: str | Path, b: str | Path | None = None, *, paired: bool = False,
-                   metrics: list[str] | None = None, folds: int | None = None, k: int | None = None,
-                   shift_lambda: float | None = None, projection: bool = False, id_col: str = "id",
-                   vector_col: str = "embedding", encoder=None, seed: int = 0, progress: Progress = NULL,
-                   drift: bool = False, device: str = "auto", **_unused: Any) -> Report:
+def gap_on_cluster(
+    spec: str,
+    a: str | Path,
+    b: str | Path | None = None,
+    *,
+    paired: bool = False,
+    metrics: list[str] | None = None,
+    folds: int | None = None,
+    k: int | None = None,
+    shift_lambda: float | None = None,
+    projection: bool = False,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    encoder=None,
+    seed: int = 0,
+    progress: Progress = NULL,
+    drift: bool = False,
+    device: str = "auto",
+    **_unused: Any,
+) -> Report:
     """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`)."""
     from embeval.distributed.cluster import open_client
     from embeval.distributed.gap import gap_report_distributed
@@ -106,23 +146,47 @@ def gap_on_cluster(spec: str, a: str | Path, b: str | Path | None = None, *, pai
 
     check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
     _check_device(device)
-    _refuse("two precomputed inputs A B", [name for name, given in (
-        ("`model`", encoder is not None), ("a picture (`projection`)", projection),
-        ("a single (2, n, d) input", b is None), ("`folds`", folds is not None),
-        ("`shift_lambda`", shift_lambda is not None), ("`drift`", drift)) if given])
+    _refuse(
+        "two precomputed inputs A B",
+        [
+            name
+            for name, given in (
+                ("`model`", encoder is not None),
+                ("a picture (`projection`)", projection),
+                ("a single (2, n, d) input", b is None),
+                ("`folds`", folds is not None),
+                ("`shift_lambda`", shift_lambda is not None),
+                ("`drift`", drift),
+            )
+            if given
+        ],
+    )
     assert b is not None
     sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
     sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
     with open_client(spec) as client:
-        return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed,
-                                      progress=progress)
+        return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed, progress=progress)
 
 
-def retrieval_on_cluster(spec: str, queries_path: str | Path, corpus_path: str | Path, qrels_path: str | Path, *,
-                         k: Any = "1,10,100", index: str = "flat", index_params: dict[str, Any] | None = None,
-                         threads: int | None = None, per_query: bool = False, seed: int = 0,
-                         progress: Progress = NULL, id_col: str = "id", vector_col: str = "embedding",
-                         encoder=None, device: str = "auto", **_unused: Any) -> Report:
+def retrieval_on_cluster(
+    spec: str,
+    queries_path: str | Path,
+    corpus_path: str | Path,
+    qrels_path: str | Path,
+    *,
+    k: Any = "1,10,100",
+    index: str = "flat",
+    index_params: dict[str, Any] | None = None,
+    threads: int | None = None,
+    per_query: bool = False,
+    seed: int = 0,
+    progress: Progress = NULL,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    encoder=None,
+    device: str = "auto",
+    **_unused: Any,
+) -> Report:
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
     from embeval.api.common import check_retrieval_options
@@ -134,21 +198,32 @@ def retrieval_on_cluster(spec: str, queries_path: str | Path, corpus_path: str |
     from embeval.io.qrels import load_qrels
     from embeval.io.shards import scan_shards
 
-    check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
-                             encoder=encoder)
+    check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
     _check_device(device)
-    _refuse("precomputed vectors and the flat (exact) index", [name for name, given in (
-        ("`model`", encoder is not None), (f"`index` {index}", index != "flat")) if given])
+    _refuse(
+        "precomputed vectors and the flat (exact) index",
+        [name for name, given in (("`model`", encoder is not None), (f"`index` {index}", index != "flat")) if given],
+    )
     q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
     sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col)
     qrels = load_qrels(qrels_path)
     inputs = {
         "queries": q.describe(),
         "corpus": sharded.describe(),
-        "qrels": {**file_info(qrels_path), "queries": len(qrels),
-                  "judgements": sum(len(v) for v in qrels.values())},
+        "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
     }
     sources = (id_source(q.path, q.ids, id_col), id_source(str(corpus_path), sharded.ids, id_col), str(qrels_path))
     with open_client(spec) as client:
-        return retrieval_report_distributed(client, q.vectors, q.ids, sharded, qrels, inputs=inputs, sources=sources,
-                                            k=k, per_query=per_query, seed=seed, progress=progress)
+        return retrieval_report_distributed(
+            client,
+            q.vectors,
+            q.ids,
+            sharded,
+            qrels,
+            inputs=inputs,
+            sources=sources,
+            k=k,
+            per_query=per_query,
+            seed=seed,
+            progress=progress,
+        )

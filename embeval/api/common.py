@@ -52,9 +52,14 @@ def load_input(
 
     ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
-    emb = EmbeddingSet(vectors=vectors, ids=np.asarray(ts.ids, dtype=str), path=str(path),
-                       labels=None if ts.labels is None else np.asarray(ts.labels),
-                       texts=ts.texts, info={"model": encoder_identity(encoder)})
+    emb = EmbeddingSet(
+        vectors=vectors,
+        ids=np.asarray(ts.ids, dtype=str),
+        path=str(path),
+        labels=None if ts.labels is None else np.asarray(ts.labels),
+        texts=ts.texts,
+        info={"model": encoder_identity(encoder)},
+    )
     validate(emb)
     return emb
 
@@ -83,14 +88,21 @@ def warn_unused(options: dict[str, tuple[Any, str]], chosen: set[str]) -> None:
 
     for option, (value, diag) in options.items():
         if value is not None and diag not in chosen:
-            warnings.warn(f"the `{option}` setting has no effect: it tunes {diag}, which is not among the "
-                          "chosen metrics", IgnoredOptionWarning, stacklevel=3)
+            warnings.warn(
+                f"the `{option}` setting has no effect: it tunes {diag}, which is not among the chosen metrics",
+                IgnoredOptionWarning,
+                stacklevel=3,
+            )
 
 
 def encoding_settings(encoder, role: str) -> dict:
     """The encoder settings that change the vectors (the model identity is in the inputs)."""
-    return {"model": encoder.model, "max_seq_length": encoder.max_seq_length, "normalize": encoder.normalize,
-            "prompt": encoder.prompt(role)}
+    return {
+        "model": encoder.model,
+        "max_seq_length": encoder.max_seq_length,
+        "normalize": encoder.normalize,
+        "prompt": encoder.prompt(role),
+    }
 
 
 def check_budget(budget: float | None) -> None:
@@ -101,8 +113,18 @@ def check_budget(budget: float | None) -> None:
         raise UsageError(f"`budget` {budget!r}: must be a positive number of seconds")
 
 
-def check_retrieval_options(*, k="1,10,100", index="flat", index_params=None, threads=None, seed=0, encoder=None,
-                            split=None, budget: float | None = None, **_: Any) -> None:
+def check_retrieval_options(
+    *,
+    k="1,10,100",
+    index="flat",
+    index_params=None,
+    threads=None,
+    seed=0,
+    encoder=None,
+    split=None,
+    budget: float | None = None,
+    **_: Any,
+) -> None:
     """Usage errors first: they must not wait for (large) files to load or texts to encode."""
     from embeval.options import check_encoder, check_index_params, check_options, check_split
 

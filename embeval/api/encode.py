@@ -49,6 +49,9 @@ def _warn_npy_ids(output: str | Path, ids) -> None:
 
         from embeval.notices import DroppedDataWarning
 
-        warnings.warn(f"{output}: a .npy file holds only the vectors, so the ids (such as {lost!r}) are not kept "
-                      "and row numbers stand in for them; write .npz or .parquet to keep the ids",
-                      DroppedDataWarning, stacklevel=3)
+        warnings.warn(
+            f"{output}: a .npy file holds only the vectors, so the ids (such as {lost!r}) are not kept "
+            "and row numbers stand in for them; write .npz or .parquet to keep the ids",
+            DroppedDataWarning,
+            stacklevel=3,
+        )

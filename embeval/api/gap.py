@@ -97,13 +97,18 @@ def gap_report(
     check_encoder(encoder)
     if shift_lambda is not None and not paired:
         raise UsageError("`shift_lambda` applies to the paired gap_shift; add `paired`")
-    chosen = resolve_metrics(metrics, ("gap", "drift"), {"pairs"} if paired else set(),
-                             hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"})
+    chosen = resolve_metrics(
+        metrics,
+        ("gap", "drift"),
+        {"pairs"} if paired else set(),
+        hints={"pairs": "pass `paired` when row i of A is the partner of row i of B"},
+    )
     chosen = _with_drift(chosen) if drift else chosen
-    overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k),
-                 "gap_shift": ("lam", shift_lambda)}
-    warn_unused({"folds": (folds, "linear_separability"), "k": (k, "knn_mixing"),
-                 "shift_lambda": (shift_lambda, "gap_shift")}, {d.name for d, _ in chosen})
+    overrides = {"linear_separability": ("folds", folds), "knn_mixing": ("k", k), "gap_shift": ("lam", shift_lambda)}
+    warn_unused(
+        {"folds": (folds, "linear_separability"), "k": (k, "knn_mixing"), "shift_lambda": (shift_lambda, "gap_shift")},
+        {d.name for d, _ in chosen},
+    )
 
     notes = []
     if b is None:
@@ -113,25 +118,36 @@ def gap_report(
         default_a, default_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
         notes.append(f"A = {name_a or default_a}, B = {name_b or default_b} (one (2, n, d) file)")
     else:
-        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col,
-                    progress=progress)
+        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
         set_a = load_input(a, role="query", **load)
         set_b = load_input(b, role="document", **load)
         check_same_dim(set_a, set_b)
         default_a, default_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
     name_a, name_b = name_a or default_a, name_b or default_b
     if paired and set_a.n != set_b.n:
-        raise UsageError(f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
-                         f"B ({name_b}) has {set_b.n}")
+        raise UsageError(
+            f"`paired` needs row-aligned sets of equal size: A ({name_a}) has {set_a.n} rows, "
+            f"B ({name_b}) has {set_b.n}"
+        )
 
     backend = get_backend(device, rows=set_a.n + set_b.n)
-    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress,
-                           backend=backend)
-    report = Report("gap", inputs={"a": set_a.describe(), "b": set_b.describe()},
-                    settings={"seed": seed, "paired": paired, "normalized": True,
-                              "names": {"a": name_a, "b": name_b}})
-    space.plan = plan_gap(space.n_a, space.n_b, space.a.shape[1], [d.name for d, _ in chosen], backend=backend,
-                          device=backend.device, budget=budget, exact=exact, seed=seed)
+    space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress, backend=backend)
+    report = Report(
+        "gap",
+        inputs={"a": set_a.describe(), "b": set_b.describe()},
+        settings={"seed": seed, "paired": paired, "normalized": True, "names": {"a": name_a, "b": name_b}},
+    )
+    space.plan = plan_gap(
+        space.n_a,
+        space.n_b,
+        space.a.shape[1],
+        [d.name for d, _ in chosen],
+        backend=backend,
+        device=backend.device,
+        budget=budget,
+        exact=exact,
+        seed=seed,
+    )
     if space.plan.estimate_s is not None:
         report.settings.update(space.plan.settings())
     plan_note = space.plan.note()
@@ -146,15 +162,20 @@ def gap_report(
 
     names = {r.metric for r in report.results}
     # The gap's definition only next to the gap itself (not for -m mmd,c2st alone).
-    notes.append("rows L2-normalised before every diagnostic"
-                 + ("; gap = ‖mean(Â) − mean(B̂)‖" if "gap" in names else ""))
+    notes.append(
+        "rows L2-normalised before every diagnostic" + ("; gap = ‖mean(Â) − mean(B̂)‖" if "gap" in names else "")
+    )
     if "linear_separability" in names:
-        notes.append("linear_separability: balanced accuracy (0.5 = chance) of a standardised logistic "
-                     "regression, stratified seeded k-fold")
+        notes.append(
+            "linear_separability: balanced accuracy (0.5 = chance) of a standardised logistic "
+            "regression, stratified seeded k-fold"
+        )
     shifted = next((r for r in report.results if r.metric == "shifted_gap"), None)
     if shifted is not None:
-        notes.append(f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
-                     f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)")
+        notes.append(
+            f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
+            f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)"
+        )
     notes += _drift_notes(names)
     if "uniformity_cross" in names:
         notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
@@ -162,8 +183,12 @@ def gap_report(
     g = gap_vector(space.a, space.b)
     gap_norm = float(np.linalg.norm(g))
     report.artifacts["gap_vector"] = g
-    report.artifacts["gap_vector_meta"] = {"definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
-                                           "a": name_a, "b": name_b, "norm": gap_norm}
+    report.artifacts["gap_vector_meta"] = {
+        "definition": "mean(A_hat) - mean(B_hat), rows L2-normalised",
+        "a": name_a,
+        "b": name_b,
+        "norm": gap_norm,
+    }
     if projection:
         pa, pb, ratio = pca_2d(space.a, space.b)
         title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
@@ -171,9 +196,15 @@ def gap_report(
         if sep is not None:
             title += f", separability = {sep:.3f}"
         report.artifacts["gap_projection"] = {
-            "pa": pa, "pb": pb, "paired": paired, "label_a": f"A: {name_a}", "label_b": f"B: {name_b}",
-            "title": title, "seed": seed,
-            "axis_labels": (f"PC 1 ({100 * ratio[0]:.1f}% of variance)", f"PC 2 ({100 * ratio[1]:.1f}% of variance)")}
+            "pa": pa,
+            "pb": pb,
+            "paired": paired,
+            "label_a": f"A: {name_a}",
+            "label_b": f"B: {name_b}",
+            "title": title,
+            "seed": seed,
+            "axis_labels": (f"PC 1 ({100 * ratio[0]:.1f}% of variance)", f"PC 2 ({100 * ratio[1]:.1f}% of variance)"),
+        }
     report.notes.extend(notes)
 
     report.series["gap_pca"] = gap_series(space.a, space.b, paired=paired, seed=seed)

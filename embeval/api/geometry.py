@@ -67,8 +67,12 @@ def geometry_report(
 
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`)."""
-    check_options(seed=seed, sample=sample, items_k=items_k if items else None,
-                  near_dup_threshold=near_dup_threshold if items else None)
+    check_options(
+        seed=seed,
+        sample=sample,
+        items_k=items_k if items else None,
+        near_dup_threshold=near_dup_threshold if items else None,
+    )
     _check_sample_exact(sample, exact)
     check_encoder(encoder)
     check_device(device)
@@ -80,7 +84,6 @@ def geometry_report(
     warn_unused({"sample": (sample or None, "uniformity")}, {d.name for d, _ in chosen})
     lab = None
     if labels is not None:  # read (and reject) a label file before any encoding
-
         lab = load_labels(labels, column=label_col)
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
     _reading_note(file, progress)
@@ -94,12 +97,20 @@ def geometry_report(
         other = load_input(pairs, **load)
         check_same_dim(emb, other)
         if other.n != emb.n:
-            raise UsageError(f"`pairs` {other.path}: {other.n} rows, but {emb.path} has {emb.n}; "
-                             "pairs must be row-aligned")
+            raise UsageError(
+                f"`pairs` {other.path}: {other.n} rows, but {emb.path} has {emb.n}; pairs must be row-aligned"
+            )
         inputs["pairs"] = other.describe()
     # The vectors were loaded here: normalise them in place, so one float32 copy exists, not two.
-    space = Space.build(emb.vectors, normalize=normalize, pairs=None if other is None else other.vectors,
-                        labels=lab, seed=seed, progress=progress, inplace=True)
+    space = Space.build(
+        emb.vectors,
+        normalize=normalize,
+        pairs=None if other is None else other.vectors,
+        labels=lab,
+        seed=seed,
+        progress=progress,
+        inplace=True,
+    )
     report = Report("geometry", inputs=inputs, settings={"seed": seed, "normalized": normalize})
     if lab is not None:
         report.settings["classes"] = len(space.label_codes()[1])
@@ -111,8 +122,9 @@ def geometry_report(
     if items:
         check_item_settings(space.n, k_items, near_dup_threshold)
     if sample:
-        chosen = [(d, {**p, "sample": sample} if d.name == "uniformity" and not p.get("sample") else p)
-                  for d, p in chosen]
+        chosen = [
+            (d, {**p, "sample": sample} if d.name == "uniformity" and not p.get("sample") else p) for d, p in chosen
+        ]
     _plan_scale(space, chosen, report, device=device, budget=budget, exact=exact, items=items)
     # One kNN search serves every kNN diagnostic and the item table: ask for the largest k first.
     ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([k_items] if items else [])
@@ -120,11 +132,13 @@ def geometry_report(
         space.knn_rows(max(ks))
     for diag, params in chosen:
         report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
-    report.notes.append("rows L2-normalised before every diagnostic" if normalize
-                        else "rows used as given (not L2-normalised); angles and cosines use unit rows")
+    report.notes.append(
+        "rows L2-normalised before every diagnostic"
+        if normalize
+        else "rows used as given (not L2-normalised); angles and cosines use unit rows"
+    )
     if items:
-        report.items = item_table(space, emb.ids, texts=emb.texts, k=k_items,
-                                  near_dup_threshold=near_dup_threshold)
+        report.items = item_table(space, emb.ids, texts=emb.texts, k=k_items, near_dup_threshold=near_dup_threshold)
         report.settings.update({"items_k": k_items, "near_dup_threshold": near_dup_threshold})
     if encoder is not None:
         report.settings["encoding"] = encoding_settings(encoder, role="document")
@@ -144,13 +158,12 @@ def _reading_note(path, progress: Progress, big: int = 64 << 20) -> None:
         progress.note(f"reading {Path(path).name} ({size / 2**20:,.0f} MiB)")
 
 
-
-
-
 def _check_sample_exact(sample: int, exact: bool) -> None:
     if sample and exact:
-        raise UsageError(f"`sample` {sample} and `exact` conflict: `sample` estimates uniformity from random pairs, "
-                         "`exact` asks for every diagnostic exactly; give one of them")
+        raise UsageError(
+            f"`sample` {sample} and `exact` conflict: `sample` estimates uniformity from random pairs, "
+            "`exact` asks for every diagnostic exactly; give one of them"
+        )
 
 
 def _items_k(items_k: int | None, n: int, notes: list[str]) -> int:
@@ -160,19 +173,26 @@ def _items_k(items_k: int | None, n: int, notes: list[str]) -> int:
         return items_k
     k = min(ITEMS_K_DEFAULT, n - 1)
     if k < ITEMS_K_DEFAULT:
-        notes.append(f"per-item table with k = {k} neighbours (the default {ITEMS_K_DEFAULT} needs more than "
-                     f"{n} rows)")
+        notes.append(f"per-item table with k = {k} neighbours (the default {ITEMS_K_DEFAULT} needs more than {n} rows)")
     return k
 
 
-def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | None, exact: bool,
-                items: bool) -> None:
+def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | None, exact: bool, items: bool) -> None:
     """Pick the compute back end for ``device``, estimate the O(n²) work, and (over ``budget``)
     switch the O(n²) diagnostics to their estimated forms: sets ``space.backend``/``space.plan``,
     and records the decision in the report's settings and notes and on the progress display."""
     backend = get_backend(device, rows=space.n)
-    plan = plan_geometry(space.n, space.x.shape[1], [(d.name, p) for d, p in chosen], backend=backend,
-                         device=backend.device, budget=budget, exact=exact, seed=space.seed, full_knn=items)
+    plan = plan_geometry(
+        space.n,
+        space.x.shape[1],
+        [(d.name, p) for d, p in chosen],
+        backend=backend,
+        device=backend.device,
+        budget=budget,
+        exact=exact,
+        seed=space.seed,
+        full_knn=items,
+    )
     space.backend, space.plan = backend, plan
     settings = plan.settings()
     if backend.device == "cpu" and plan.estimate_s is None:  # small work on the CPU: where and how, no estimate
@@ -183,8 +203,10 @@ def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | N
         report.notes.append(note)
         space.progress.note(note)
     elif plan.estimate_s is not None:
-        space.progress.note(f"exact O(n²) work on {space.n:,} × {space.x.shape[1]} rows: estimated "
-                            f"{plan.estimate_s:.0f} s on {backend.device}")
+        space.progress.note(
+            f"exact O(n²) work on {space.n:,} × {space.x.shape[1]} rows: estimated "
+            f"{plan.estimate_s:.0f} s on {backend.device}"
+        )
 
 
 def _check_labels(emb, lab, labels, label_col, inputs):
@@ -213,6 +235,10 @@ def _check_raw_scale(emb) -> None:
     norms = row_norms64(emb.vectors)
     if norms.max() > MAX_RAW_NORM:
         row = int(norms.argmax())
-        raise InputError(emb.path, f"row norm {norms[row]:.3g} is too large for un-normalised diagnostics "
-                                   f"(squared distances would overflow float32 beyond a norm of {MAX_RAW_NORM:.0e}); "
-                                   "rescale the vectors or keep the default normalisation", where=f"row {row}")
+        raise InputError(
+            emb.path,
+            f"row norm {norms[row]:.3g} is too large for un-normalised diagnostics "
+            f"(squared distances would overflow float32 beyond a norm of {MAX_RAW_NORM:.0e}); "
+            "rescale the vectors or keep the default normalisation",
+            where=f"row {row}",
+        )

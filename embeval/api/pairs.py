@@ -43,11 +43,19 @@ def pairs_report(
     a = l2_normalize(vecs[[row[t] for t in tp.texts_a]])
     b = l2_normalize(vecs[[row[t] for t in tp.texts_b]])
     ps = PairSet(a, b, np.asarray(tp.scores, dtype=np.float64))
-    report = Report("pairs", inputs={"pairs": {**file_info(file), "n": ps.n, "d": a.shape[1],
-                                               "layout": tp.layout,
-                                               "model": encoder_identity(encoder)}},
-                    settings={"seed": seed, "similarity": "cosine",
-                              "encoding": encoding_settings(encoder, role="document")})
+    report = Report(
+        "pairs",
+        inputs={
+            "pairs": {
+                **file_info(file),
+                "n": ps.n,
+                "d": a.shape[1],
+                "layout": tp.layout,
+                "model": encoder_identity(encoder),
+            }
+        },
+        settings={"seed": seed, "similarity": "cosine", "encoding": encoding_settings(encoder, role="document")},
+    )
     for diag, params in chosen:
         report.results.extend(diag.func(ps, **params))
     return report

@@ -61,8 +61,9 @@ def retrieval_report(
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
-    check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed,
-                            encoder=encoder, budget=budget)
+    check_retrieval_options(
+        k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder, budget=budget
+    )
     check_device(device)
     if encoder is None:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
@@ -76,15 +77,28 @@ def retrieval_report(
     inputs = {
         "queries": q.describe(),
         "corpus": c.describe(),
-        "qrels": {**file_info(qrels_path), "queries": len(qrels),
-                  "judgements": sum(len(v) for v in qrels.values())},
+        "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
     }
     return retrieval_report_from_arrays(
-        q.vectors, c.vectors, qrels, q.ids, c.ids, inputs=inputs,
+        q.vectors,
+        c.vectors,
+        qrels,
+        q.ids,
+        c.ids,
+        inputs=inputs,
         sources=(id_source(q.path, q.ids, id_col), id_source(c.path, c.ids, id_col), str(qrels_path)),
-        k=k, index=index, index_params=index_params, threads=threads, per_query=per_query,
-        seed=seed, progress=progress, device=device, budget=budget, exact=exact,
-        query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)), doc_texts=c.texts,
+        k=k,
+        index=index,
+        index_params=index_params,
+        threads=threads,
+        per_query=per_query,
+        seed=seed,
+        progress=progress,
+        device=device,
+        budget=budget,
+        exact=exact,
+        query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)),
+        doc_texts=c.texts,
     )
 
 
@@ -110,22 +124,35 @@ def retrieval_report_beir(
     q_rows = [i for i, qid in enumerate(data.queries.ids) if qid in judged]
     q_ids = [data.queries.ids[i] for i in q_rows]
     q_texts = [data.queries.texts[i] for i in q_rows]
-    corpus = encode_texts(data.corpus.texts, encoder, role="document", progress=progress,
-                          source=data.corpus.path)
-    queries = (encode_texts(q_texts, encoder, role="query", progress=progress, source=data.queries.path)
-               if q_texts else np.zeros((0, corpus.shape[1]), dtype=np.float32))
+    corpus = encode_texts(data.corpus.texts, encoder, role="document", progress=progress, source=data.corpus.path)
+    queries = (
+        encode_texts(q_texts, encoder, role="query", progress=progress, source=data.queries.path)
+        if q_texts
+        else np.zeros((0, corpus.shape[1]), dtype=np.float32)
+    )
     identity = encoder_identity(encoder)
     inputs = {
         "dataset": {**file_info(folder), "split": split, "model": identity},
         "queries": {**file_info(data.queries.path), "n": len(q_ids), "d": corpus.shape[1]},
         "corpus": {**file_info(data.corpus.path), "n": len(data.corpus.ids), "d": corpus.shape[1]},
-        "qrels": {**file_info(data.qrels_path), "queries": len(qrels),
-                  "judgements": sum(len(v) for v in qrels.values())},
+        "qrels": {
+            **file_info(data.qrels_path),
+            "queries": len(qrels),
+            "judgements": sum(len(v) for v in qrels.values()),
+        },
     }
     return retrieval_report_from_arrays(
-        queries, corpus, qrels, q_ids, data.corpus.ids, inputs=inputs,
-        sources=(data.queries.path, data.corpus.path, str(data.qrels_path)), progress=progress,
-        query_texts=dict(zip(q_ids, q_texts)), doc_texts=data.corpus.texts, **options,
+        queries,
+        corpus,
+        qrels,
+        q_ids,
+        data.corpus.ids,
+        inputs=inputs,
+        sources=(data.queries.path, data.corpus.path, str(data.qrels_path)),
+        progress=progress,
+        query_texts=dict(zip(q_ids, q_texts)),
+        doc_texts=data.corpus.texts,
+        **options,
     )
 
 
@@ -171,43 +198,80 @@ def retrieval_report_from_arrays(
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
     aligned = align_qrels(qrels, query_ids, doc_ids, source=r_src, queries_source=q_src, corpus_source=c_src)
     q_unit, c_unit = l2_normalize(queries), l2_normalize(corpus)
-    plan = plan_retrieval(aligned.m, corpus.shape[0], corpus.shape[1], backend=backend, device=backend.device,
-                          budget=budget, exact=exact, seed=seed)
+    plan = plan_retrieval(
+        aligned.m,
+        corpus.shape[0],
+        corpus.shape[1],
+        backend=backend,
+        device=backend.device,
+        budget=budget,
+        exact=exact,
+        seed=seed,
+    )
     plan_note = plan.note()
     if plan_note:
         progress.note(plan_note)
     with thread_limit(threads):
         out = evaluate_aligned(
-            q_unit, c_unit, aligned, ks=ks, index=index, backend=backend,
-            index_params=index_params, auc=True, separation=True, per_query=per_query,
-            roc=True, progress=progress, seed=seed, plan=plan,
+            q_unit,
+            c_unit,
+            aligned,
+            ks=ks,
+            index=index,
+            backend=backend,
+            index_params=index_params,
+            auc=True,
+            separation=True,
+            per_query=per_query,
+            roc=True,
+            progress=progress,
+            seed=seed,
+            plan=plan,
         )
-    settings: dict[str, Any] = {"seed": seed, "index": index, "index_params": out.index_params,
-                                "k": list(ks), "threads": threads or "all", "normalized": True}
+    settings: dict[str, Any] = {
+        "seed": seed,
+        "index": index,
+        "index_params": out.index_params,
+        "k": list(ks),
+        "threads": threads or "all",
+        "normalized": True,
+    }
     if plan.estimate_s is not None:
         settings.update(plan.settings())
-    report = Report("retrieval", inputs=inputs, settings=settings, results=out.results,
-                    per_query=out.per_query)
+    report = Report("retrieval", inputs=inputs, settings=settings, results=out.results, per_query=out.per_query)
 
     report.artifacts["roc_curve"] = out.roc  # roc=True above: always a curve
     # the ranked top-K (for a TREC run file): query ids, doc ids, scores and corpus rows, m×K best first
     if out.ranking is not None:
         report.artifacts["ranking"] = (aligned.query_ids, doc_ids, *out.ranking)
-    report.series = {"roc": roc_series(out.roc) if out.roc is not None else {},
-                     "scores": score_series(q_unit, c_unit, aligned, seed=seed)}
+    report.series = {
+        "roc": roc_series(out.roc) if out.roc is not None else {},
+        "scores": score_series(q_unit, c_unit, aligned, seed=seed),
+    }
     if out.per_query:  # the worst queries, their texts and top documents (the HTML report's table)
         from embeval.diagnostics.worst import worst_queries
 
-        worst = worst_queries(q_unit, c_unit, aligned, out.per_query, [str(d) for d in doc_ids],
-                              query_texts=query_texts, doc_texts=doc_texts)
+        worst = worst_queries(
+            q_unit,
+            c_unit,
+            aligned,
+            out.per_query,
+            [str(d) for d in doc_ids],
+            query_texts=query_texts,
+            doc_texts=doc_texts,
+        )
         if worst is not None:
             report.series["worst_queries"] = worst
-    report.notes.append(f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
-                        f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents")
+    report.notes.append(
+        f"scored {out.n_scored} of {len(query_ids)} queries (those judged in the qrels); "
+        f"score = cosine (rows L2-normalised); AUCs over all {len(doc_ids)} documents"
+    )
     auc_res = next((r for r in out.results if r.metric == "auc_global"), None)
     if auc_res is not None and auc_res.params.get("method") == "binned" and auc_res.params.get("exact", True):
-        report.notes.append(f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
-                            f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact")
+        report.notes.append(
+            f"auc_global counted in bins of width {auc_res.params['bin_width']:.3g} "
+            f"(error at most {auc_res.params['max_error']:.2g}); auc_query is exact"
+        )
     if per_query:
         report.notes.append(f"{len(out.per_query)} per-query rows: in the CSV and JSON renderings")
     if plan_note:
@@ -238,20 +302,33 @@ def run_file_report(
         "run": {**file_info(run_path), "queries": len(run), "documents": sum(len(v) for v in run.values())},
         "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
     }
-    report = Report("retrieval", inputs=inputs, settings={"k": list(ks), "ranking": "run file (trec_eval order)"},
-                    results=ev.results, per_query=ev.per_query)
-    report.notes.append(f"scored {ev.n_scored} queries (judged and ranked); documents ordered by score, ties by "
-                        "document id descending, as trec_eval; unjudged documents gain 0")
+    report = Report(
+        "retrieval",
+        inputs=inputs,
+        settings={"k": list(ks), "ranking": "run file (trec_eval order)"},
+        results=ev.results,
+        per_query=ev.per_query,
+    )
+    report.notes.append(
+        f"scored {ev.n_scored} queries (judged and ranked); documents ordered by score, ties by "
+        "document id descending, as trec_eval; unjudged documents gain 0"
+    )
     if ev.judged_not_ranked:
-        report.notes.append(f"{len(ev.judged_not_ranked)} judged queries have no line in the run and are left out, "
-                            f"as trec_eval does (e.g. {ev.judged_not_ranked[0]!r})")
+        report.notes.append(
+            f"{len(ev.judged_not_ranked)} judged queries have no line in the run and are left out, "
+            f"as trec_eval does (e.g. {ev.judged_not_ranked[0]!r})"
+        )
     if ev.ranked_not_judged:
-        report.notes.append(f"{len(ev.ranked_not_judged)} ranked queries are not in the qrels and are left out "
-                            f"(e.g. {ev.ranked_not_judged[0]!r})")
+        report.notes.append(
+            f"{len(ev.ranked_not_judged)} ranked queries are not in the qrels and are left out "
+            f"(e.g. {ev.ranked_not_judged[0]!r})"
+        )
     if ev.without_relevant:
         report.notes.append(f"{len(ev.without_relevant)} scored queries have no relevant document: they score 0")
-    report.notes.append("not computed from a run file: " + ", ".join(NEED_FULL_SCORES) + " need a score for every "
-                        "(query, document) pair, and a run holds only its top documents; evaluate the query and "
-                        "corpus vectors for them")
+    report.notes.append(
+        "not computed from a run file: " + ", ".join(NEED_FULL_SCORES) + " need a score for every "
+        "(query, document) pair, and a run holds only its top documents; evaluate the query and "
+        "corpus vectors for them"
+    )
     report.notes.extend(notes)
     return report

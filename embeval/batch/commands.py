@@ -34,8 +34,9 @@ KINDS: dict[str, Kind] = {
     "beir": Kind(("path",), needs_model=True, help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)"),
     "pairs": Kind(("path",), needs_model=True, help="graded pairs: text_a, text_b, score (or an STS Benchmark file)"),
     "retrieval": Kind(("queries", "corpus", "qrels"), help="precomputed query and corpus vectors, and qrels"),
-    "retrieval-texts": Kind(("queries", "corpus", "qrels"), needs_model=True,
-                            help="query and document texts to encode, and qrels"),
+    "retrieval-texts": Kind(
+        ("queries", "corpus", "qrels"), needs_model=True, help="query and document texts to encode, and qrels"
+    ),
     "gap": Kind(("a",), ("b",), help="two sets of vectors A and B (or one (2, n, d) .npy as a)"),
     "gap-texts": Kind(("a", "b"), needs_model=True, help="two sets of texts (A encoded as queries, B as documents)"),
 }
@@ -74,17 +75,27 @@ def route(function: Callable[..., Any], forwards_to: Callable[..., Any] | None =
 
 
 COMMANDS: dict[str, CommandSpec] = {
-    "geometry": CommandSpec({"embeddings": route(api.geometry_report, path="file"),
-                             "texts": route(api.geometry_report, path="file"),
-                             "beir": route(api.geometry_report, path="file")}, ("geometry", "labels")),
+    "geometry": CommandSpec(
+        {
+            "embeddings": route(api.geometry_report, path="file"),
+            "texts": route(api.geometry_report, path="file"),
+            "beir": route(api.geometry_report, path="file"),
+        },
+        ("geometry", "labels"),
+    ),
     "pairs": CommandSpec({"pairs": route(api.pairs_report, path="file")}, ("pairs",)),
-    "retrieval": CommandSpec({
-        "retrieval": route(api.retrieval_report, queries="queries_path", corpus="corpus_path", qrels="qrels_path"),
-        "retrieval-texts": route(api.retrieval_report, queries="queries_path", corpus="corpus_path",
-                                 qrels="qrels_path"),
-        "beir": route(api.retrieval_report_beir, api.retrieval_report_from_arrays, path="folder")}),
-    "gap": CommandSpec({"gap": route(api.gap_report, a="a", b="b"), "gap-texts": route(api.gap_report, a="a", b="b")},
-                       ("gap",)),
+    "retrieval": CommandSpec(
+        {
+            "retrieval": route(api.retrieval_report, queries="queries_path", corpus="corpus_path", qrels="qrels_path"),
+            "retrieval-texts": route(
+                api.retrieval_report, queries="queries_path", corpus="corpus_path", qrels="qrels_path"
+            ),
+            "beir": route(api.retrieval_report_beir, api.retrieval_report_from_arrays, path="folder"),
+        }
+    ),
+    "gap": CommandSpec(
+        {"gap": route(api.gap_report, a="a", b="b"), "gap-texts": route(api.gap_report, a="a", b="b")}, ("gap",)
+    ),
 }
 
 # Set by the runner; a config may not pass them as options.

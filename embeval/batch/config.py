@@ -97,8 +97,13 @@ class Settings:
     cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "cache": self.cache, "cache_dir": self.cache_dir, "device": self.device,
-                "batch_size": self.batch_size}
+        return {
+            "seed": self.seed,
+            "cache": self.cache,
+            "cache_dir": self.cache_dir,
+            "device": self.device,
+            "batch_size": self.batch_size,
+        }
 
 
 @dataclass
@@ -162,13 +167,26 @@ def _is(v: Any, want: Any) -> bool:
 
 
 def _want_name(want: Any) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table",
-            list: "a list", "str_or_list": "a string or a list of strings"}.get(want, str(want))
+    return {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        dict: "a table",
+        list: "a list",
+        "str_or_list": "a string or a list of strings",
+    }.get(want, str(want))
 
 
 def _tname(v: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(v), type(v).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(v), type(v).__name__)
 
 
 def _as_list(v: Any) -> list[str]:
@@ -210,11 +228,28 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
     base = p.resolve().parent
     top = _Checker(p, "", doc, {"settings": dict, "models": list, "datasets": list, "jobs": list})
 
-    s = _Checker(p, "settings", top.get("settings", {}), {
-        "title": str, "seed": int, "out_dir": str, "cache": bool, "cache_dir": str, "device": str,
-        "batch_size": int, "cluster": str})
-    settings = Settings(title=s.get("title", "embeval report"), seed=s.get("seed", 0),
-                        cache=s.get("cache", True), device=s.get("device"), batch_size=s.get("batch_size", 32))
+    s = _Checker(
+        p,
+        "settings",
+        top.get("settings", {}),
+        {
+            "title": str,
+            "seed": int,
+            "out_dir": str,
+            "cache": bool,
+            "cache_dir": str,
+            "device": str,
+            "batch_size": int,
+            "cluster": str,
+        },
+    )
+    settings = Settings(
+        title=s.get("title", "embeval report"),
+        seed=s.get("seed", 0),
+        cache=s.get("cache", True),
+        device=s.get("device"),
+        batch_size=s.get("batch_size", 32),
+    )
     for key in ("seed", "batch_size", "device"):
         _check_declared(s, key, getattr(settings, key), key)
     if s.get("cluster") is not None:  # local:N or a scheduler address, declared in embeval.options
@@ -232,27 +267,51 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
 
     models: dict[str, ModelSpec] = {}
     for i, table in enumerate(top.get("models", [])):
-        c = _Checker(p, f"models[{i}]", table, {
-            "name": str, "model": str, "batch_size": int, "max_seq_length": int, "device": str,
-            "query_prompt": str, "document_prompt": str})
+        c = _Checker(
+            p,
+            f"models[{i}]",
+            table,
+            {
+                "name": str,
+                "model": str,
+                "batch_size": int,
+                "max_seq_length": int,
+                "device": str,
+                "query_prompt": str,
+                "document_prompt": str,
+            },
+        )
         name = _unique_name(c, models, "model")
         for key in ("batch_size", "max_seq_length", "device"):
             _check_declared(c, key, c.get(key), key)
-        models[name] = ModelSpec(name=name, model=c.get("model", name), batch_size=c.get("batch_size"),
-                                 max_seq_length=c.get("max_seq_length"), device=c.get("device"),
-                                 query_prompt=c.get("query_prompt", ""), document_prompt=c.get("document_prompt", ""))
+        models[name] = ModelSpec(
+            name=name,
+            model=c.get("model", name),
+            batch_size=c.get("batch_size"),
+            max_seq_length=c.get("max_seq_length"),
+            device=c.get("device"),
+            query_prompt=c.get("query_prompt", ""),
+            document_prompt=c.get("document_prompt", ""),
+        )
 
     datasets: dict[str, DatasetSpec] = {}
     all_fields = sorted({f for k in KINDS.values() for f in k.required + k.optional})
     for i, table in enumerate(top.get("datasets", [])):
-        c = _Checker(p, f"datasets[{i}]", table, {"name": str, "kind": str, "model": str, "options": dict,
-                                                   **{f: str for f in all_fields}})
+        c = _Checker(
+            p,
+            f"datasets[{i}]",
+            table,
+            {"name": str, "kind": str, "model": str, "options": dict, **{f: str for f in all_fields}},
+        )
         name = _unique_name(c, datasets, "dataset")
         kind = c.get("kind", required=True)
         if kind not in KINDS:
             close = difflib.get_close_matches(kind, list(KINDS), n=1)
-            c.fail("kind", f"unknown kind {kind!r}; " + (f"did you mean {close[0]!r}?" if close else
-                                                          f"choose one of {', '.join(KINDS)}"))
+            c.fail(
+                "kind",
+                f"unknown kind {kind!r}; "
+                + (f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(KINDS)}"),
+            )
         spec = KINDS[kind]
         paths = {}
         for f in all_fields:
@@ -266,11 +325,17 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
                 from embeval.io.sources import secrets_of, source_kind
 
                 if source_kind(value) is None:
-                    c.fail(f, f"unknown source {value.split('://')[0]!r}://; embeval reads lancedb://, "
-                              "postgresql://, hf-disk://, faiss://")
+                    c.fail(
+                        f,
+                        f"unknown source {value.split('://')[0]!r}://; embeval reads lancedb://, "
+                        "postgresql://, hf-disk://, faiss://",
+                    )
                 if [x for x in secrets_of(value) if x != os.environ.get("PGPASSWORD")]:
-                    c.fail(f, "holds a password; the config text is copied into report.json, so put it in "
-                              "PGPASSWORD or ~/.pgpass instead")
+                    c.fail(
+                        f,
+                        "holds a password; the config text is copied into report.json, so put it in "
+                        "PGPASSWORD or ~/.pgpass instead",
+                    )
                 paths[f] = value
                 continue
             fp = base / value
@@ -284,16 +349,30 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
     jobs: list[JobSpec] = []
     job_tables = top.get("jobs", [])
     if not job_tables:
-        top.fail("jobs", "missing: add at least one [[jobs]] table (command = \"geometry\", ...)")
+        top.fail("jobs", 'missing: add at least one [[jobs]] table (command = "geometry", ...)')
     seen_items: dict[str, str] = {}
     for i, table in enumerate(job_tables):
-        c = _Checker(p, f"jobs[{i}]", table, {"command": str, "datasets": "str_or_list", "models": "str_or_list",
-                                               "metrics": "str_or_list", "fail_if": "str_or_list", "options": dict})
+        c = _Checker(
+            p,
+            f"jobs[{i}]",
+            table,
+            {
+                "command": str,
+                "datasets": "str_or_list",
+                "models": "str_or_list",
+                "metrics": "str_or_list",
+                "fail_if": "str_or_list",
+                "options": dict,
+            },
+        )
         command = c.get("command", required=True)
         if command not in COMMANDS:
             close = difflib.get_close_matches(command, list(COMMANDS), n=1)
-            c.fail("command", f"unknown command {command!r}; " + (f"did you mean {close[0]!r}?" if close else
-                                                                 f"choose one of {', '.join(COMMANDS)}"))
+            c.fail(
+                "command",
+                f"unknown command {command!r}; "
+                + (f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(COMMANDS)}"),
+            )
         cmd = COMMANDS[command]
         accepted = [n for n, d in datasets.items() if d.kind in cmd.kinds]
         ds_names = _as_list(c.get("datasets", accepted))
@@ -304,8 +383,10 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
                 close = difflib.get_close_matches(n, list(datasets), n=1)
                 c.fail(f"datasets[{j}]", f"no dataset named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
             if datasets[n].kind not in cmd.kinds:
-                c.fail(f"datasets[{j}]", f"{command} does not take {datasets[n].kind} datasets ({n!r}); "
-                                         f"it takes {', '.join(cmd.kinds)}")
+                c.fail(
+                    f"datasets[{j}]",
+                    f"{command} does not take {datasets[n].kind} datasets ({n!r}); it takes {', '.join(cmd.kinds)}",
+                )
         model_names = _as_list(c.get("models", list(models)))
         for j, n in enumerate(model_names):
             if n not in models:
@@ -313,8 +394,11 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
                 c.fail(f"models[{j}]", f"no model named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
         if any(datasets[n].needs_model for n in ds_names) and not model_names:
             n = next(n for n in ds_names if datasets[n].needs_model)
-            c.fail("models", f"dataset {n!r} holds texts: add a [[models]] table (e.g. name = \"minilm\", "
-                             "model = \"default\") or list models here")
+            c.fail(
+                "models",
+                f'dataset {n!r} holds texts: add a [[models]] table (e.g. name = "minilm", '
+                'model = "default") or list models here',
+            )
         metrics = c.get("metrics")
         metrics = None if metrics is None else _as_list(metrics)
         if metrics is not None:
@@ -335,18 +419,28 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
             reserved = set(r.fields.values())
             options = _check_options(c, "options", options, params, command, reserved, base)
             if metrics is not None and "metrics" not in params:
-                c.fail("metrics", f"{command} on {kind} datasets takes no metrics list; set its parameters "
-                                  "under options")
+                c.fail(
+                    "metrics", f"{command} on {kind} datasets takes no metrics list; set its parameters under options"
+                )
         for n in ds_names:
             r = cmd.kinds[datasets[n].kind]
             datasets[n].options = _check_options(
-                _Checker(p, f"datasets[{list(datasets).index(n)}]", {}, {}), "options", datasets[n].options,
-                r.parameters(), command, set(r.fields.values()), base)
-            for m in (model_names if datasets[n].needs_model else [datasets[n].model_label or "-"]):
+                _Checker(p, f"datasets[{list(datasets).index(n)}]", {}, {}),
+                "options",
+                datasets[n].options,
+                r.parameters(),
+                command,
+                set(r.fields.values()),
+                base,
+            )
+            for m in model_names if datasets[n].needs_model else [datasets[n].model_label or "-"]:
                 key = f"{command}/{m}/{n}"
                 if key in seen_items:
-                    c.fail("", f"item {key} is already produced by {seen_items[key]}; merge the two jobs "
-                               "or name the dataset twice")
+                    c.fail(
+                        "",
+                        f"item {key} is already produced by {seen_items[key]}; merge the two jobs "
+                        "or name the dataset twice",
+                    )
                 seen_items[key] = f"jobs[{i}]"
         jobs.append(JobSpec(i, command, ds_names, model_names, metrics, gates, options))
     return BatchConfig(p, hashlib.sha256(raw).hexdigest(), text, settings, models, datasets, jobs)
@@ -366,8 +460,15 @@ def _check_metrics(c: _Checker, command: str, metrics: list[str]) -> None:
             c.fail(f"metrics[{j}]", str(exc))
 
 
-def _check_options(c: _Checker, key: str, options: dict, params: dict[str, inspect.Parameter], command: str,
-                   reserved: set[str], base: Path) -> dict:
+def _check_options(
+    c: _Checker,
+    key: str,
+    options: dict,
+    params: dict[str, inspect.Parameter],
+    command: str,
+    reserved: set[str],
+    base: Path,
+) -> dict:
     """Every option must be a keyword parameter of the command's function, of a plausible type.
     Options whose parameter is annotated as a path are resolved relative to the config file.
     Returns the options with paths resolved."""
@@ -375,20 +476,29 @@ def _check_options(c: _Checker, key: str, options: dict, params: dict[str, inspe
     for name, value in options.items():
         where = f"{key}.{name}"
         if name in RUNNER_ARGS or name in reserved or name in DATA_ARGS:
-            c.fail(where, f"set by the runner ({'[settings] seed' if name == 'seed' else 'the job and dataset'}), "
-                          "not an option")
+            c.fail(
+                where,
+                f"set by the runner ({'[settings] seed' if name == 'seed' else 'the job and dataset'}), not an option",
+            )
         p = params.get(name)
         if p is None or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is p.empty:
-            usable = sorted(n for n, q in params.items() if q.default is not q.empty and n not in RUNNER_ARGS
-                            and n not in DATA_ARGS)
+            usable = sorted(
+                n for n, q in params.items() if q.default is not q.empty and n not in RUNNER_ARGS and n not in DATA_ARGS
+            )
             close = difflib.get_close_matches(name, usable, n=1)
-            c.fail(where, f"{command} has no option {name!r}; " + (f"did you mean {close[0]!r}?" if close else
-                                                                  f"options: {', '.join(usable)}"))
+            c.fail(
+                where,
+                f"{command} has no option {name!r}; "
+                + (f"did you mean {close[0]!r}?" if close else f"options: {', '.join(usable)}"),
+            )
         default = p.default
         if isinstance(default, bool) and not isinstance(value, bool):
             c.fail(where, f"must be true or false, not {value!r}")
-        if isinstance(default, (int, float)) and not isinstance(default, bool) and (
-                isinstance(value, bool) or not isinstance(value, (int, float))):
+        if (
+            isinstance(default, (int, float))
+            and not isinstance(default, bool)
+            and (isinstance(value, bool) or not isinstance(value, (int, float)))
+        ):
             c.fail(where, f"must be a number, not {value!r}")
         if isinstance(default, str) and not isinstance(value, str):
             c.fail(where, f"must be a string, not {value!r}")

@@ -46,15 +46,21 @@ def _encoder(cfg: BatchConfig, m: ModelSpec):
 
     s = cfg.settings
     device = m.device or s.device
-    return EncoderConfig(model=m.model, batch_size=m.batch_size or s.batch_size, max_seq_length=m.max_seq_length,
-                         device=None if device == "auto" else device, query_prompt=m.query_prompt,
-                         document_prompt=m.document_prompt, cache=s.cache, cache_dir=s.cache_dir)
+    return EncoderConfig(
+        model=m.model,
+        batch_size=m.batch_size or s.batch_size,
+        max_seq_length=m.max_seq_length,
+        device=None if device == "auto" else device,
+        query_prompt=m.query_prompt,
+        document_prompt=m.document_prompt,
+        cache=s.cache,
+        cache_dir=s.cache_dir,
+    )
 
 
 def _call(cfg: BatchConfig, p: Planned, progress: Progress):
     route = COMMANDS[p.job.command].kinds[p.dataset.kind]
-    kwargs: dict[str, Any] = {param: p.dataset.paths[f] for f, param in route.fields.items()
-                              if f in p.dataset.paths}
+    kwargs: dict[str, Any] = {param: p.dataset.paths[f] for f, param in route.fields.items() if f in p.dataset.paths}
     if cfg.settings.device and "device" in route.parameters():
         kwargs["device"] = cfg.settings.device  # [settings] device: encoding and O(n²) work
     kwargs.update(p.dataset.options)
@@ -68,16 +74,20 @@ def _call(cfg: BatchConfig, p: Planned, progress: Progress):
     return route.func()(seed=cfg.settings.seed, progress=progress, **kwargs)
 
 
-def run_batch(cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = False,
-              extra_gates: list | None = None) -> tuple[Batch, list]:
+def run_batch(
+    cfg: BatchConfig, *, progress: Progress = NULL, fail_fast: bool = False, extra_gates: list | None = None
+) -> tuple[Batch, list]:
     """Run every item. ``extra_gates`` (from ``--fail-if`` on the command line) apply to every item
     whose report has the metric. Returns the batch and the extra gates that matched no item."""
     from embeval.io.fileinfo import shown_path
 
     planned = plan(cfg)
-    batch = Batch(title=cfg.settings.title,
-                  config={"path": shown_path(cfg.path), "sha256": cfg.sha256, "toml": cfg.text},
-                  settings=cfg.settings.to_dict(), items=[p.item for p in planned])
+    batch = Batch(
+        title=cfg.settings.title,
+        config={"path": shown_path(cfg.path), "sha256": cfg.sha256, "toml": cfg.text},
+        settings=cfg.settings.to_dict(),
+        items=[p.item for p in planned],
+    )
     extra_gates = list(extra_gates or [])
     matched = [False] * len(extra_gates)
     stop = False
@@ -142,8 +152,12 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
         from embeval.errors import UsageError
 
         raise UsageError(f"`out_dir` {out}: exists and is not a folder")
-    texts = {"report.json": batch_json(batch), "report.csv": batch_csv(batch), "report.md": batch_markdown(batch),
-             "report.html": batch_html(batch)}
+    texts = {
+        "report.json": batch_json(batch),
+        "report.csv": batch_csv(batch),
+        "report.md": batch_markdown(batch),
+        "report.html": batch_html(batch),
+    }
     if any(it.report is not None and it.report.per_query for it in batch.items):
         texts["per_query.csv"] = batch_per_query_csv(batch)
     written = []

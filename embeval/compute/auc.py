@@ -152,7 +152,7 @@ def _less_equal(values: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray,
     u, inv = np.unique(thresholds, return_inverse=True)
     right = np.searchsorted(u, values, side="right")  # #u ≤ v ; v < u_j  ⟺  right ≤ j
     left = np.searchsorted(u, values, side="left")
-    less_u = np.cumsum(np.bincount(right, minlength=len(u) + 1))[:len(u)]
+    less_u = np.cumsum(np.bincount(right, minlength=len(u) + 1))[: len(u)]
     eq_u = np.bincount(left[right > left], minlength=len(u))
     return less_u[inv].astype(np.int64), eq_u[inv].astype(np.int64)
 
@@ -162,7 +162,7 @@ def _to_bins(s: np.ndarray, bits: int, out_dtype=np.int32) -> np.ndarray:
 
     Works in place on ``s`` (float32); identical arithmetic for blocks and for single scores."""
     s += np.float32(1.0)
-    s *= np.float32(2.0 ** bits)
+    s *= np.float32(2.0**bits)
     np.clip(s, 0, (1 << (bits + 1)) - 1, out=s)
     return s.astype(out_dtype)
 
@@ -194,7 +194,7 @@ class _Binner:
         n = s.size
         f = self.fbuf[:n]
         np.add(s.reshape(-1), np.float32(1.0), out=f)  # same float32 steps as _to_bins
-        f *= np.float32(2.0 ** self.bits)
+        f *= np.float32(2.0**self.bits)
         fmin, fmax = float(f.min()), float(f.max())
         if fmin < 0 or fmax > self.top:  # rare (scores a rounding error outside [-1, 1]): clip as _to_bins
             np.clip(f, 0, self.top, out=f)
@@ -213,10 +213,10 @@ class _Binner:
         else:
             counts = np.bincount(b, minlength=width)  # type: ignore[assignment]
         if lock is None:
-            hist[lo:hi + 1] += counts
+            hist[lo : hi + 1] += counts
         else:
             with lock:
-                hist[lo:hi + 1] += counts
+                hist[lo : hi + 1] += counts
 
 
 def _block_shape(m: int, n: int, block_elements: int) -> tuple[int, int]:
@@ -232,7 +232,7 @@ def _rounding_window(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarr
     doubled for margin."""
     q64, c64 = q.astype(np.float64), c.astype(np.float64)
     d = q.shape[1]
-    u = 2.0 ** -24
+    u = 2.0**-24
     gamma = d * u / (1 - d * u)
     return np.einsum("ij,ij->i", q64, c64), 2 * gamma * np.einsum("ij,ij->i", np.abs(q64), np.abs(c64))
 
@@ -283,7 +283,7 @@ class _QueryCounts:
         right = np.searchsorted(self._lo_sorted, row, side="right")  # windows with lo ≤ v
         lo_u = self._lo_unique
         cnt = np.bincount(np.searchsorted(lo_u, row, side="right"), minlength=len(lo_u) + 1)
-        self.below += np.cumsum(cnt)[:len(lo_u)][self._lo_slot]  # #v < lo
+        self.below += np.cumsum(cnt)[: len(lo_u)][self._lo_slot]  # #v < lo
         # v lies in some window iff the largest hi among windows with lo ≤ v reaches v.
         inside = (right > 0) & (row <= self._hi_cummax[np.maximum(right - 1, 0)])
         self.kept.append(row[inside])
@@ -313,9 +313,9 @@ def _block_counts(queries, corpus, positives, qs: int, qe: int):
     counts = []
     for r, p in enumerate(block_pos):
         i = qs + r
-        centre, radius = _rounding_window(np.repeat(queries[i:i + 1], len(p), 0), corpus[p])
+        centre, radius = _rounding_window(np.repeat(queries[i : i + 1], len(p), 0), corpus[p])
         cnt = _QueryCounts(p, centre, radius)
-        cnt.own = block_own[ends[r] - len(p):ends[r]]
+        cnt.own = block_own[ends[r] - len(p) : ends[r]]
         counts.append(cnt)
     return counts, pos_row, pos_doc, block_own
 
@@ -391,7 +391,7 @@ def auc_global_query(
             qb = queries[qs:qe]
             counts, pos_row, pos_doc, block_own = _block_counts(queries, corpus, positives, qs, qe)
             for c0 in range(0, n, D):
-                chunk = corpus[c0:c0 + D]
+                chunk = corpus[c0 : c0 + D]
                 rows, cols = qe - qs, chunk.shape[0]
                 buf = sbufs[turn]
                 if (rows, cols) == buf.shape:
@@ -401,12 +401,15 @@ def auc_global_query(
                 _wait(pending)  # the workers are done with the other buffer
                 pending = None
                 if exact:  # keep the pooled scores in query-major order
-                    allv.reshape(m, n)[qs:qe, c0:c0 + D] = s
+                    allv.reshape(m, n)[qs:qe, c0 : c0 + D] = s
                 else:
                     assert pool is not None
                     step = -(-rows // workers)
-                    pending = [pool.submit(b.add, s[k * step:(k + 1) * step], hist, merge_lock)
-                               for k, b in enumerate(binners) if k * step < rows]
+                    pending = [
+                        pool.submit(b.add, s[k * step : (k + 1) * step], hist, merge_lock)
+                        for k, b in enumerate(binners)
+                        if k * step < rows
+                    ]
                     turn = 1 - turn
                 sel = (pos_doc >= c0) & (pos_doc < c0 + cols)
                 if sel.any():
@@ -427,9 +430,14 @@ def auc_global_query(
     else:
         levels, neg_sum, neg_sq = _levels_binned(hist, pos_all, N, bin_bits)
     neg_mean = neg_sum / N if N else math.nan
-    neg_var = max(neg_sq / N - neg_mean ** 2, 0.0) if N else math.nan
-    return AucStats(levels=levels, per_query=per_query, pos_scores=pos_all.astype(np.float64),
-                    neg_mean=neg_mean, neg_std=math.sqrt(neg_var))
+    neg_var = max(neg_sq / N - neg_mean**2, 0.0) if N else math.nan
+    return AucStats(
+        levels=levels,
+        per_query=per_query,
+        pos_scores=pos_all.astype(np.float64),
+        neg_mean=neg_mean,
+        neg_std=math.sqrt(neg_var),
+    )
 
 
 def auc_estimated(
@@ -461,8 +469,9 @@ def auc_estimated(
     if len(positives) != m:
         raise UsageError(f"{len(positives)} positive lists for {m} queries")
     rows = np.asarray(query_rows, dtype=np.int64)
-    sub = auc_global_query(queries[rows], corpus, [positives[i] for i in rows], block_elements=block_elements,
-                           progress=progress)
+    sub = auc_global_query(
+        queries[rows], corpus, [positives[i] for i in rows], block_elements=block_elements, progress=progress
+    )
     per_query = np.full(m, np.nan)
     per_query[rows] = sub.per_query
     counts = np.array([len(p) for p in positives], dtype=np.int64)
@@ -482,12 +491,13 @@ def auc_estimated(
             hit = at < len(keys)
             hit[hit] = keys[at[hit]] == key[hit]
             key = key[~hit]
-            neg[filled:filled + len(key)] = _pair_dots(queries, corpus, key // n, key % n, block)
+            neg[filled : filled + len(key)] = _pair_dots(queries, corpus, key // n, key % n, block)
             filled += len(key)
             task.advance(len(key))
     ps = np.sort(pos)
-    g = (len(ps) - np.searchsorted(ps, neg, "right")) + 0.5 * (np.searchsorted(ps, neg, "right")
-                                                              - np.searchsorted(ps, neg, "left"))
+    g = (len(ps) - np.searchsorted(ps, neg, "right")) + 0.5 * (
+        np.searchsorted(ps, neg, "right") - np.searchsorted(ps, neg, "left")
+    )
     ci = None
     if len(ps) and len(neg) > 1:
         g /= len(ps)
@@ -495,19 +505,25 @@ def auc_estimated(
         ci = (max(0.0, mean - half), min(1.0, mean + half))
     levels, _, _ = _levels_exact(np.concatenate([pos, neg]), pos, len(neg))
     levels.method = "sampled"
-    return AucStats(levels=levels, per_query=per_query, pos_scores=pos,
-                    neg_mean=float(neg.mean()) if len(neg) else math.nan,
-                    neg_std=float(neg.std()) if len(neg) else math.nan,
-                    query_rows=rows, neg_sample=len(neg), auc_global_ci=ci)
+    return AucStats(
+        levels=levels,
+        per_query=per_query,
+        pos_scores=pos,
+        neg_mean=float(neg.mean()) if len(neg) else math.nan,
+        neg_std=float(neg.std()) if len(neg) else math.nan,
+        query_rows=rows,
+        neg_sample=len(neg),
+        auc_global_ci=ci,
+    )
 
 
 def _pair_dots(q: np.ndarray, c: np.ndarray, qi: np.ndarray, di: np.ndarray, block: int) -> np.ndarray:
     """q[qi[t]]·c[di[t]] for every t, float64 from the float32 rows, gathered in blocks."""
     out = np.empty(len(qi), dtype=np.float64)
     for s in range(0, len(qi), block):
-        a = q[qi[s:s + block]].astype(np.float64)
-        b = c[di[s:s + block]].astype(np.float64)
-        out[s:s + block] = np.einsum("ij,ij->i", a, b)
+        a = q[qi[s : s + block]].astype(np.float64)
+        b = c[di[s : s + block]].astype(np.float64)
+        out[s : s + block] = np.einsum("ij,ij->i", a, b)
     return out
 
 
@@ -515,7 +531,7 @@ def _levels_exact(allv: np.ndarray, pos: np.ndarray, n_neg: int) -> tuple[ScoreL
     pos64 = pos.astype(np.float64)
     all_sum = all_sq = 0.0
     for s in range(0, len(allv), _CHUNK):
-        a = allv[s:s + _CHUNK].astype(np.float64)
+        a = allv[s : s + _CHUNK].astype(np.float64)
         all_sum += float(a.sum())
         all_sq += float(a @ a)
     allv.sort()
@@ -529,7 +545,9 @@ def _levels_exact(allv: np.ndarray, pos: np.ndarray, n_neg: int) -> tuple[ScoreL
         pos=pos_at.astype(np.int64),
         tied=((a_right - a_left) - pos_at).astype(np.int64),
         above=((len(allv) - a_right) - (len(ps) - p_right)).astype(np.int64),
-        n_pos=len(pos), n_neg=n_neg, method="exact",
+        n_pos=len(pos),
+        n_neg=n_neg,
+        method="exact",
     )
     return levels, all_sum - float(pos64.sum()), all_sq - float(pos64 @ pos64)
 
@@ -542,13 +560,13 @@ def _levels_binned(hist: np.ndarray, pos: np.ndarray, n_neg: int, bits: int) -> 
     pbins = _to_bins(pos.astype(np.float32, copy=True), bits, np.int64)
     ub, pos_at = np.unique(pbins, return_counts=True)  # ascending
     np.subtract.at(hist, ub, pos_at)  # hist now counts negatives only
-    width = 2.0 ** -bits
+    width = 2.0**-bits
     # One scan in chunks (no full-size temporaries): prefix sums at the positive bins, and the
     # negatives' first two moments from bin centres (within half a bin, 2^-24, of exact values).
     prefix = np.empty(len(ub), dtype=np.int64)
     carry, s1, s2 = 0, 0.0, 0.0
     for c0 in range(0, len(hist), _CHUNK):
-        h = hist[c0:c0 + _CHUNK]
+        h = hist[c0 : c0 + _CHUNK]
         cs = np.cumsum(h)
         sel = (ub >= c0) & (ub < c0 + len(h))
         prefix[sel] = carry + cs[ub[sel] - c0]
@@ -563,6 +581,9 @@ def _levels_binned(hist: np.ndarray, pos: np.ndarray, n_neg: int, bits: int) -> 
         pos=pos_at[order].astype(np.int64),
         tied=hist[ub][order].astype(np.int64),
         above=(carry - prefix)[order],
-        n_pos=len(pos), n_neg=n_neg, method="binned", bin_width=width,
+        n_pos=len(pos),
+        n_neg=n_neg,
+        method="binned",
+        bin_width=width,
     )
     return levels, s1, s2

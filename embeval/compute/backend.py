@@ -33,26 +33,45 @@ DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 def dot_error_bound(d: int) -> float:
     """2·γ_d, γ_d = d·u/(1 − d·u), u = 2⁻²⁴: how far two correct float32 evaluations of the
     inner product of two unit d-vectors can be apart (Higham 2002, §3.1)."""
-    u = 2.0 ** -24
+    u = 2.0**-24
     return 2.0 * d * u / (1.0 - d * u)
 
 
 class Backend(Protocol):
     """What the drivers and the distributed tiles need from a back end (see :mod:`embeval.compute`)."""
 
-    name: str        # "numpy" or "torch"
-    device: str      # "cpu", "cuda:0", ...
+    name: str  # "numpy" or "torch"
+    device: str  # "cpu", "cuda:0", ...
     oom_errors: tuple[type[BaseException], ...]  # errors that mean "retry with smaller blocks"
 
     def put(self, x: np.ndarray) -> Placed: ...
     def sq_norms(self, a: Placed, rows: slice) -> Any: ...
     def block_elements(self) -> int: ...
-    def pair_sum(self, a: Placed, b: Placed, rows: slice, cols: slice, kernel, *, triangle: bool = False,
-                 skip_diagonal: bool = False) -> float: ...
-    def topk(self, q: Placed, x: Placed, rows: slice, cols: slice, k: int, *, self_ids: np.ndarray | None = None,
-             metric: str = "ip") -> tuple[np.ndarray, np.ndarray]: ...
-    def histogram(self, a: Placed, b: Placed, rows: slice, cols: slice, binner, *,
-                  skip_diagonal: bool = False) -> np.ndarray: ...
+    def pair_sum(
+        self,
+        a: Placed,
+        b: Placed,
+        rows: slice,
+        cols: slice,
+        kernel,
+        *,
+        triangle: bool = False,
+        skip_diagonal: bool = False,
+    ) -> float: ...
+    def topk(
+        self,
+        q: Placed,
+        x: Placed,
+        rows: slice,
+        cols: slice,
+        k: int,
+        *,
+        self_ids: np.ndarray | None = None,
+        metric: str = "ip",
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def histogram(
+        self, a: Placed, b: Placed, rows: slice, cols: slice, binner, *, skip_diagonal: bool = False
+    ) -> np.ndarray: ...
     def class_sums(self, x: Placed, rows: slice, codes: np.ndarray, n_classes: int) -> np.ndarray: ...
     def sync(self) -> None: ...
 
@@ -92,8 +111,9 @@ class NumpyBackend:
         if triangle:  # global column > global row; the block starts on the diagonal (c0 == r0)
             off = r0 - c0
             split = max(0, min(g.shape[1], off + g.shape[0]))  # columns right of it: all above
-            return (float(g[:, split:].sum(dtype=np.float64))
-                    + float(np.triu(g[:, :split], off + 1).sum(dtype=np.float64)))
+            return float(g[:, split:].sum(dtype=np.float64)) + float(
+                np.triu(g[:, :split], off + 1).sum(dtype=np.float64)
+            )
         if skip_diagonal:
             lo, hi = max(r0, c0), min(r0 + g.shape[0], c0 + g.shape[1])
             if lo < hi:
@@ -200,8 +220,7 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
     import torch
 
     if not torch.cuda.is_available():
-        raise UsageError(f"`device` {device!r}: CUDA is not available (torch {torch.__version__}; "
-                         "use cpu or auto)")
+        raise UsageError(f"`device` {device!r}: CUDA is not available (torch {torch.__version__}; use cpu or auto)")
     n = 0 if text == "cuda" else int(text[5:])
     if n >= torch.cuda.device_count():
         raise UsageError(f"`device` {device!r}: only {torch.cuda.device_count()} CUDA device(s)")

@@ -34,8 +34,15 @@ def _retry(backend: Backend, fn: Callable[[int], Any], block_elements: int) -> t
                 release()
 
 
-def upper_pair_sum(x: np.ndarray, kernel, *, backend: Backend | None = None, progress: Progress = NULL,
-                   label: str = "pairs", block_elements: int | None = None) -> float:
+def upper_pair_sum(
+    x: np.ndarray,
+    kernel,
+    *,
+    backend: Backend | None = None,
+    progress: Progress = NULL,
+    label: str = "pairs",
+    block_elements: int | None = None,
+) -> float:
     """Σ_{i<j} kernel(x_i·x_j), float64 accumulation; x: n×d float32. Row blocks of
     ``block_elements // n`` rows against every later column (one block of products in memory)."""
     be = _backend(backend)
@@ -59,9 +66,17 @@ def upper_pair_sum(x: np.ndarray, kernel, *, backend: Backend | None = None, pro
     return total
 
 
-def cross_pair_sum(a: np.ndarray, b: np.ndarray, kernel, *, skip_diagonal: bool = False,
-                   backend: Backend | None = None, progress: Progress = NULL, label: str = "cross pairs",
-                   block_elements: int | None = None) -> float:
+def cross_pair_sum(
+    a: np.ndarray,
+    b: np.ndarray,
+    kernel,
+    *,
+    skip_diagonal: bool = False,
+    backend: Backend | None = None,
+    progress: Progress = NULL,
+    label: str = "cross pairs",
+    block_elements: int | None = None,
+) -> float:
     """Σ_{i,j} kernel(a_i·b_j) over all rows of a (n_a×d) and b (n_b×d), float64 accumulation;
     ``skip_diagonal`` leaves out i = j."""
     be = _backend(backend)
@@ -72,10 +87,10 @@ def cross_pair_sum(a: np.ndarray, b: np.ndarray, kernel, *, skip_diagonal: bool 
     s = 0
     with progress.task(label, total=na) as task:
         while s < na:
+
             def tile(blk, s=s):
                 step = int(max(1, min(na - s, blk // max(nb, 1))))
-                return be.pair_sum(pa, pb, slice(s, s + step), slice(0, nb), kernel,
-                                   skip_diagonal=skip_diagonal), step
+                return be.pair_sum(pa, pb, slice(s, s + step), slice(0, nb), kernel, skip_diagonal=skip_diagonal), step
 
             (part, w), budget = _retry(be, tile, budget)
             total += part
@@ -93,9 +108,18 @@ def merge_topk(s1: np.ndarray, i1: np.ndarray, s2: np.ndarray, i2: np.ndarray, k
     return np.ascontiguousarray(s[:, :k]), np.ascontiguousarray(i[:, :k])
 
 
-def _topk_pass(q: np.ndarray, x: np.ndarray, k: int, *, self_ids: np.ndarray | None, metric: str,
-               backend: Backend | None, progress: Progress, label: str,
-               block_elements: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _topk_pass(
+    q: np.ndarray,
+    x: np.ndarray,
+    k: int,
+    *,
+    self_ids: np.ndarray | None,
+    metric: str,
+    backend: Backend | None,
+    progress: Progress,
+    label: str,
+    block_elements: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
     be = _backend(backend)
     pq = be.put(q)
     px = pq if (q is x) else be.put(x)
@@ -111,6 +135,7 @@ def _topk_pass(q: np.ndarray, x: np.ndarray, k: int, *, self_ids: np.ndarray | N
             best = None
             c0 = 0
             while c0 < n:
+
                 def tile(blk, s=s, e=e, c0=c0):
                     rows = max(1, min(e - s, blk // max(k + 1, 1)))
                     cb = max(k + 1, blk // rows)
@@ -132,9 +157,17 @@ def _topk_pass(q: np.ndarray, x: np.ndarray, k: int, *, self_ids: np.ndarray | N
     return scores, idx
 
 
-def knn(x: np.ndarray, k: int, *, queries: np.ndarray | None = None, metric: str = "ip",
-        backend: Backend | None = None, progress: Progress = NULL, label: str | None = None,
-        block_elements: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def knn(
+    x: np.ndarray,
+    k: int,
+    *,
+    queries: np.ndarray | None = None,
+    metric: str = "ip",
+    backend: Backend | None = None,
+    progress: Progress = NULL,
+    label: str | None = None,
+    block_elements: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest *other* rows of each row of x (n×d float32), or of the rows ``queries``
     (int64 row numbers) only, against all n rows.
 
@@ -147,8 +180,17 @@ def knn(x: np.ndarray, k: int, *, queries: np.ndarray | None = None, metric: str
         self_ids = np.asarray(queries, dtype=np.int64)
         q = np.ascontiguousarray(x[self_ids], dtype=np.float32)
     lab = label or (f"kNN search (k={k})" if queries is None else f"kNN search (k={k}, {len(self_ids):,} queries)")
-    s, i = _topk_pass(q, x, k, self_ids=self_ids, metric=metric, backend=backend, progress=progress,
-                      label=lab, block_elements=block_elements)
+    s, i = _topk_pass(
+        q,
+        x,
+        k,
+        self_ids=self_ids,
+        metric=metric,
+        backend=backend,
+        progress=progress,
+        label=lab,
+        block_elements=block_elements,
+    )
     if metric == "l2":
         qq = np.einsum("ij,ij->i", q, q)
         s = qq[:, None] - s
@@ -156,20 +198,44 @@ def knn(x: np.ndarray, k: int, *, queries: np.ndarray | None = None, metric: str
     return s, i
 
 
-def search(q: np.ndarray, x: np.ndarray, k: int, *, backend: Backend | None = None, progress: Progress = NULL,
-           label: str | None = None, block_elements: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def search(
+    q: np.ndarray,
+    x: np.ndarray,
+    k: int,
+    *,
+    backend: Backend | None = None,
+    progress: Progress = NULL,
+    label: str | None = None,
+    block_elements: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k inner product of queries q (m×d) against x (n×d), (score desc, row asc);
     missing slots (k > n) are (−inf, −1)."""
-    return _topk_pass(q, x, k, self_ids=None, metric="ip", backend=backend, progress=progress,
-                      label=label or f"top-{k} search", block_elements=block_elements)
+    return _topk_pass(
+        q,
+        x,
+        k,
+        self_ids=None,
+        metric="ip",
+        backend=backend,
+        progress=progress,
+        label=label or f"top-{k} search",
+        block_elements=block_elements,
+    )
 
 
 # ---------------------------------------------------------------- sampled pairs
 
 
-def sampled_pair_mean(x: np.ndarray, pair_value: Callable[[np.ndarray, np.ndarray], np.ndarray], m: int, seed: int,
-                      *, block: int = 1 << 14, progress: Progress = NULL,
-                      label: str = "sampled pairs") -> tuple[float, float, int]:
+def sampled_pair_mean(
+    x: np.ndarray,
+    pair_value: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    m: int,
+    seed: int,
+    *,
+    block: int = 1 << 14,
+    progress: Progress = NULL,
+    label: str = "sampled pairs",
+) -> tuple[float, float, int]:
     """Mean of ``pair_value(x[i], x[j])`` over ``m`` pairs i≠j drawn uniformly with replacement
     (seeded), streamed in blocks of ``block`` pairs so memory is flat in m.
 
@@ -196,7 +262,7 @@ def sampled_pair_mean(x: np.ndarray, pair_value: Callable[[np.ndarray, np.ndarra
             s2 += float(v @ v)
             task.advance(b)
     mean_c = s1 / m
-    var = max(s2 / m - mean_c ** 2, 0.0) * m / (m - 1) if m > 1 else math.inf
+    var = max(s2 / m - mean_c**2, 0.0) * m / (m - 1) if m > 1 else math.inf
     return (shift or 0.0) + mean_c, 1.96 * math.sqrt(var / m) if m > 1 else math.inf, m
 
 

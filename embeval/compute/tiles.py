@@ -43,8 +43,10 @@ def _pad(scores: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         return scores, idx
     pad = k - scores.shape[1]
     r = scores.shape[0]
-    return (np.concatenate([scores, np.full((r, pad), -np.inf, np.float32)], axis=1),
-            np.concatenate([idx, np.full((r, pad), -1, np.int64)], axis=1))
+    return (
+        np.concatenate([scores, np.full((r, pad), -np.inf, np.float32)], axis=1),
+        np.concatenate([idx, np.full((r, pad), -1, np.int64)], axis=1),
+    )
 
 
 def _finish_topk(scores, idx, g, c0, kk, k):

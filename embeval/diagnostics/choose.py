@@ -13,8 +13,9 @@ from embeval.errors import EmbevalError, InputError, UsageError
 _NEEDS_HINT = {"pairs": "pass `pairs` OTHER with row-aligned vectors", "labels": "pass `labels` or `label_col`"}
 
 
-def resolve_metrics(specs: list[str] | None, family: str | tuple[str, ...], available: set[str],
-                    hints: dict[str, str] | None = None) -> list[tuple[Diagnostic, dict]]:
+def resolve_metrics(
+    specs: list[str] | None, family: str | tuple[str, ...], available: set[str], hints: dict[str, str] | None = None
+) -> list[tuple[Diagnostic, dict]]:
     """Parse ``--metric`` values (comma-separated, repeatable). Default: every default diagnostic of
     ``family`` whose needs are in ``available``. Asking for one whose needs are missing is an error
     (``hints`` overrides the default "how to provide it" text per need)."""
@@ -27,8 +28,9 @@ def resolve_metrics(specs: list[str] | None, family: str | tuple[str, ...], avai
             diag, params = parse_spec(spec, family)
             missing = diag.needs - available
             if missing:
-                raise UsageError(f"metric {diag.name} needs {', '.join(sorted(missing))} "
-                                 f"({hints.get(next(iter(missing)), '')})")
+                raise UsageError(
+                    f"metric {diag.name} needs {', '.join(sorted(missing))} ({hints.get(next(iter(missing)), '')})"
+                )
             chosen.append((diag, params))
     return chosen
 

@@ -32,12 +32,14 @@ from embeval.results import Result
 # ---------------------------------------------------------------- outputs (declared once)
 
 GAP = Output(
-    "gap", LOWER,
+    "gap",
+    LOWER,
     "‖mean(Â) − mean(B̂)‖, centroids not re-normalised (Liang et al. 2022); `--export-gap` writes the vector",
 )
 CENTROID_COSINE = Output("centroid_cosine", HIGHER, "cosine of the two centroids; 1 = they point the same way")
 LINEAR_SEPARABILITY = Output(
-    "linear_separability", LOWER,
+    "linear_separability",
+    LOWER,
     "stratified, seeded k-fold (`folds`, default 5) balanced accuracy of a standardised, class-balanced logistic "
     "regression telling A from B (Fahim et al. 2024). 0.5 = no gap, 1.0 = fully separable; sets over `max_rows` "
     "(10,000) rows are subsampled (seeded)",
@@ -48,24 +50,28 @@ UNIFORMITY_A = Output("uniformity_a", LOWER, "uniformity (t=2) of A, exact in bl
 UNIFORMITY_B = Output("uniformity_b", LOWER, "uniformity (t=2) of B, exact in blocks", identity=_T)
 UNIFORMITY_JOINT = Output("uniformity_joint", LOWER, "uniformity (t=2) of A∪B, exact in blocks", identity=_T)
 UNIFORMITY_CROSS = Output(
-    "uniformity_cross", LOWER,
+    "uniformity_cross",
+    LOWER,
     "log mean exp(−t‖âᵢ − b̂ⱼ‖²) across the sets, in blocks. With `--paired` the partners (i = j) are left out "
     "(they are what `alignment` measures); without it every A×B pair counts",
     identity=_T,
 )
 KNN_MIXING = Output(
-    "knn_mixing", HIGHER,
+    "knn_mixing",
+    HIGHER,
     "share of each row's k nearest neighbours in A∪B (k=10, FAISS) from the other set, averaged over all rows; "
     "params give A's and B's shares and `expected_if_mixed` = 2·n_A·n_B/(n(n−1))",
     identity=("k",),
 )
 MATCHED_COSINE = Output("matched_cosine", HIGHER, "paired: mean cosine of partners cos(âᵢ, b̂ᵢ)")
 UNMATCHED_COSINE = Output(
-    "unmatched_cosine", LOWER,
+    "unmatched_cosine",
+    LOWER,
     "paired: mean cosine of non-partners cos(âᵢ, b̂ⱼ), i ≠ j (closed form)",
 )
 SHIFTED_GAP = Output(
-    "shifted_gap", NEITHER,
+    "shifted_gap",
+    NEITHER,
     "paired: the gap after closing it: u = gap/‖gap‖, Â' = normalise(Â − ½λu), B̂' = normalise(B̂ + ½λu), λ = "
     "‖gap‖ unless `lam` (`--shift-lambda`) (Liang et al.'s shift); λ is in `params`",
 )
@@ -74,9 +80,11 @@ SHIFTED_GAP = Output(
 def _paired_retrieval_outputs(prefix: str, what: str) -> tuple[Output, ...]:
     return tuple(
         Output(f"{prefix}{side}_{name}", HIGHER, f"{what}{text}")
-        for name, text in (("recall@K", "recall@K of each row's partner"),
-                           ("auc_global", "pooled AUC of partners vs non-partners"),
-                           ("auc_query", "mean per-row AUC of the partner vs the rest"))
+        for name, text in (
+            ("recall@K", "recall@K of each row's partner"),
+            ("auc_global", "pooled AUC of partners vs non-partners"),
+            ("auc_query", "mean per-row AUC of the partner vs the rest"),
+        )
         for side in ("a2b", "b2a")
     )
 
@@ -103,8 +111,9 @@ class GapSpace:
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL,
-              backend: Any = None) -> GapSpace:
+    def build(
+        cls, a, b, *, paired: bool = False, seed: int = 0, progress: Progress = NULL, backend: Any = None
+    ) -> GapSpace:
         """L2-normalise both sets (rows must be non-zero and finite, as the loaders guarantee)."""
         a, b = np.asarray(a), np.asarray(b)
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
@@ -135,8 +144,9 @@ class GapSpace:
         from embeval.compute import knn
 
         if self._knn is None or self._knn[1].shape[1] < k:
-            self._knn = knn(self.joint(), k, backend=self.backend, progress=self.progress,
-                            label=f"kNN search in A∪B (k={k})")
+            self._knn = knn(
+                self.joint(), k, backend=self.backend, progress=self.progress, label=f"kNN search in A∪B (k={k})"
+            )
         sims, idx = self._knn
         return sims[:, :k], idx[:, :k]
 
@@ -156,8 +166,15 @@ def centroid_cosine_value(a: np.ndarray, b: np.ndarray) -> float:
     return float(ca @ cb) / den if den > 0 else math.nan
 
 
-def cross_uniformity(a: np.ndarray, b: np.ndarray, t: float = 2.0, *, skip_matched: bool = False,
-                     progress: Progress = NULL, backend: Any = None) -> float:
+def cross_uniformity(
+    a: np.ndarray,
+    b: np.ndarray,
+    t: float = 2.0,
+    *,
+    skip_matched: bool = False,
+    progress: Progress = NULL,
+    backend: Any = None,
+) -> float:
     """log mean exp(−t‖â_i − b̂_j‖²) over pairs (i in A, j in B), exact, in blocks.
 
     With ``skip_matched`` (paired sets, n_a = n_b) the matched pairs i = j are left out, so the
@@ -167,14 +184,28 @@ def cross_uniformity(a: np.ndarray, b: np.ndarray, t: float = 2.0, *, skip_match
     count = a.shape[0] * b.shape[0] - (min(a.shape[0], b.shape[0]) if skip_matched else 0)
     if count <= 0:
         raise UsageError("cross-set uniformity needs at least one pair of rows from different sets")
-    total = cross_pair_sum(a, b, ExpSqDist(t, True), skip_diagonal=skip_matched, progress=progress,
-                           label="cross-set uniformity", backend=backend)
+    total = cross_pair_sum(
+        a,
+        b,
+        ExpSqDist(t, True),
+        skip_diagonal=skip_matched,
+        progress=progress,
+        label="cross-set uniformity",
+        backend=backend,
+    )
     return log_mean(total, count, "uniformity_cross")
 
 
-def linear_separability_value(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed: int = 0,
-                              C: float = 1.0, max_rows: int = 10000,
-                              progress: Progress = NULL) -> dict:
+def linear_separability_value(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    C: float = 1.0,
+    max_rows: int = 10000,
+    progress: Progress = NULL,
+) -> dict:
     """Cross-validated balanced accuracy of a logistic regression telling A (class 0) from B
     (class 1) (Fahim et al. 2024).
 
@@ -204,24 +235,30 @@ def linear_separability_value(a: np.ndarray, b: np.ndarray, *, folds: int = 5, s
         b = b[np.sort(rng.choice(b.shape[0], max_rows, replace=False))]
     smallest = min(a.shape[0], b.shape[0])
     if folds > smallest:
-        raise UsageError(f"linear_separability with {folds} folds needs at least {folds} rows in each "
-                         f"set; the smaller has {smallest} (use `folds`)")
+        raise UsageError(
+            f"linear_separability with {folds} folds needs at least {folds} rows in each "
+            f"set; the smaller has {smallest} (use `folds`)"
+        )
     x = np.concatenate([a, b], axis=0)
     y = np.concatenate([np.zeros(a.shape[0], dtype=np.int64), np.ones(b.shape[0], dtype=np.int64)])
     scores, converged = [], True
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     with progress.task("linear separability (cross-validation)", total=folds) as task:
         for train, test in cv.split(x, y):
-            model = make_pipeline(StandardScaler(),
-                                  LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
                 model.fit(x[train], y[train])
             converged &= not any(issubclass(w.category, ConvergenceWarning) for w in caught)
             scores.append(balanced_accuracy_score(y[test], model.predict(x[test])))
             task.advance(1)
-    return {"value": float(np.mean(scores)), "fold_std": float(np.std(scores)),
-            "n_a": int(a.shape[0]), "n_b": int(b.shape[0]), "converged": bool(converged)}
+    return {
+        "value": float(np.mean(scores)),
+        "fold_std": float(np.std(scores)),
+        "n_a": int(a.shape[0]),
+        "n_b": int(b.shape[0]),
+        "converged": bool(converged),
+    }
 
 
 def knn_mixing_from_neighbours(idx: np.ndarray, n_a: int) -> dict:
@@ -238,8 +275,12 @@ def knn_mixing_from_neighbours(idx: np.ndarray, n_a: int) -> dict:
     other[:n_a] = in_b[:n_a]
     other[n_a:] = ~in_b[n_a:]
     per_row = other.mean(axis=1)
-    return {"value": float(per_row.mean()), "a_share": float(per_row[:n_a].mean()),
-            "b_share": float(per_row[n_a:].mean()), "expected": 2.0 * n_a * n_b / (n * (n - 1))}
+    return {
+        "value": float(per_row.mean()),
+        "a_share": float(per_row[:n_a].mean()),
+        "b_share": float(per_row[n_a:].mean()),
+        "expected": 2.0 * n_a * n_b / (n * (n - 1)),
+    }
 
 
 def matched_unmatched_cosine(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -283,7 +324,7 @@ def pca_2d(a: np.ndarray, b: np.ndarray, block: int = 65536) -> tuple[np.ndarray
     scatter = np.zeros((d, d), dtype=np.float64)
     for part in (a, b):
         for s in range(0, part.shape[0], block):
-            x = part[s:s + block].astype(np.float64) - mu
+            x = part[s : s + block].astype(np.float64) - mu
             scatter += x.T @ x
     evals, evecs = np.linalg.eigh(scatter)
     order = np.argsort(evals)[::-1]
@@ -319,8 +360,9 @@ def gap(space: GapSpace) -> list[Result]:
 
 
 def linear_separability(space: GapSpace, folds: int = 5, C: float = 1.0, max_rows: int = 10000) -> list[Result]:
-    r = linear_separability_value(space.a, space.b, folds=folds, seed=space.seed, C=C,
-                                  max_rows=max_rows, progress=space.progress)
+    r = linear_separability_value(
+        space.a, space.b, folds=folds, seed=space.seed, C=C, max_rows=max_rows, progress=space.progress
+    )
     params = {"folds": folds, "C": C, "score": "balanced accuracy", "fold_std": round(r["fold_std"], 4)}
     if r["n_a"] < space.n_a or r["n_b"] < space.n_b:
         params["subsampled"] = f"{r['n_a']}+{r['n_b']} rows"
@@ -335,8 +377,9 @@ def _estimating(space: GapSpace, name: str) -> bool:
     return plan is not None and not plan.exact and name in plan.estimated
 
 
-def cross_uniformity_sampled(a: np.ndarray, b: np.ndarray, t: float, m: int, seed: int, *,
-                             skip_matched: bool = False, progress: Progress = NULL) -> tuple[float, float, float]:
+def cross_uniformity_sampled(
+    a: np.ndarray, b: np.ndarray, t: float, m: int, seed: int, *, skip_matched: bool = False, progress: Progress = NULL
+) -> tuple[float, float, float]:
     """Estimate of :func:`cross_uniformity` from ``m`` pairs (i in A, j in B) drawn uniformly with
     replacement (seeded; with ``skip_matched`` i ≠ j), streamed in blocks; (estimate, ci_low,
     ci_high) on the log scale, the CI from the 95% normal interval of the mean."""
@@ -378,13 +421,23 @@ def set_uniformity(space: GapSpace, t: float = 2.0) -> list[Result]:
         m, seed = space.plan.pair_sample, space.seed
         est = {"t": t, "sample": m, "estimator": "sampled pairs", "exact": False}
         out = []
-        for output, x, n in ((UNIFORMITY_A, space.a, space.n_a), (UNIFORMITY_B, space.b, space.n_b),
-                             (UNIFORMITY_JOINT, space.joint(), space.n)):
+        for output, x, n in (
+            (UNIFORMITY_A, space.a, space.n_a),
+            (UNIFORMITY_B, space.b, space.n_b),
+            (UNIFORMITY_JOINT, space.joint(), space.n),
+        ):
             val, lo, hi = uniformity_sampled(x, t, m, seed, progress=p)
             out.append(output(val, est, n=n, ci_low=lo, ci_high=hi))
         val, lo, hi = cross_uniformity_sampled(space.a, space.b, t, m, seed, skip_matched=skip, progress=p)
-        out.append(UNIFORMITY_CROSS(val, {**est, "pairs": "i≠j (partners left out)" if skip else "all A×B"},
-                                    n=space.n, ci_low=lo, ci_high=hi))
+        out.append(
+            UNIFORMITY_CROSS(
+                val,
+                {**est, "pairs": "i≠j (partners left out)" if skip else "all A×B"},
+                n=space.n,
+                ci_low=lo,
+                ci_high=hi,
+            )
+        )
         return out
     cross = cross_uniformity(space.a, space.b, t, skip_matched=skip, progress=p, backend=space.backend)
     return [
@@ -404,8 +457,12 @@ def knn_mixing(space: GapSpace, k: int = 10) -> list[Result]:
         return _knn_mixing_estimated(space, k)
     _, idx = space.knn(k)
     r = knn_mixing_from_neighbours(idx, space.n_a)
-    params = {"k": k, "a_share": round(r["a_share"], 4), "b_share": round(r["b_share"], 4),
-              "expected_if_mixed": round(r["expected"], 4)}
+    params = {
+        "k": k,
+        "a_share": round(r["a_share"], 4),
+        "b_share": round(r["b_share"], 4),
+        "expected_if_mixed": round(r["expected"], 4),
+    }
     return [KNN_MIXING(r["value"], params, n=space.n)]
 
 
@@ -417,17 +474,28 @@ def _knn_mixing_estimated(space: GapSpace, k: int) -> list[Result]:
     from embeval.diagnostics.scale import mean_ci
 
     rows = space.plan.knn_queries
-    _, idx = knn(space.joint(), k, queries=rows, backend=space.backend, progress=space.progress,
-                 label=f"kNN search in A∪B (k={k}, {len(rows):,} queries)")
+    _, idx = knn(
+        space.joint(),
+        k,
+        queries=rows,
+        backend=space.backend,
+        progress=space.progress,
+        label=f"kNN search in A∪B (k={k}, {len(rows):,} queries)",
+    )
     in_a = rows < space.n_a
     other = np.where(in_a[:, None], idx >= space.n_a, idx < space.n_a)
     per_row = other.mean(axis=1)
     val, lo, hi = mean_ci(per_row)
     n_a, n_b, n = space.n_a, space.n_b, space.n
-    params = {"k": k, "a_share": round(float(per_row[in_a].mean()), 4) if in_a.any() else math.nan,
-              "b_share": round(float(per_row[~in_a].mean()), 4) if (~in_a).any() else math.nan,
-              "expected_if_mixed": round(2.0 * n_a * n_b / (n * (n - 1)), 4),
-              "exact": False, "sample": len(rows), "estimator": "seeded query rows against all rows"}
+    params = {
+        "k": k,
+        "a_share": round(float(per_row[in_a].mean()), 4) if in_a.any() else math.nan,
+        "b_share": round(float(per_row[~in_a].mean()), 4) if (~in_a).any() else math.nan,
+        "expected_if_mixed": round(2.0 * n_a * n_b / (n * (n - 1)), 4),
+        "exact": False,
+        "sample": len(rows),
+        "estimator": "seeded query rows against all rows",
+    }
     return [KNN_MIXING(val, params, n=n, ci_low=lo, ci_high=hi)]
 
 
@@ -444,8 +512,16 @@ def paired_similarity(space: GapSpace, alpha: float = 2.0) -> list[Result]:
 _RETRIEVAL_KEEP = ("recall@", "auc_global", "auc_query")
 
 
-def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...], prefix: str = "",
-                             seed: int = 0, progress: Progress = NULL, plan: Any = None) -> list[Result]:
+def paired_retrieval_results(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    ks: tuple[int, ...],
+    prefix: str = "",
+    seed: int = 0,
+    progress: Progress = NULL,
+    plan: Any = None,
+) -> list[Result]:
     """A→B and B→A retrieval where row i of one set is the only relevant item for row i of the
     other (identity qrels), through the retrieval family's own evaluation (FAISS search, recall@K,
     auc_global, auc_query). Metric names are prefixed ``{prefix}a2b_`` and ``{prefix}b2a_``."""
@@ -456,17 +532,35 @@ def paired_retrieval_results(a: np.ndarray, b: np.ndarray, *, ks: tuple[int, ...
     qrels: dict[str, dict[str, float]] = {i: {i: 1.0} for i in ids}
     out: list[Result] = []
     for direction, (q, c) in (("a2b_", (a, b)), ("b2a_", (b, a))):
-        results, _ = evaluate_retrieval(q, c, qrels, ids, ids, ks=ks, auc=True, separation=False,
-                                        per_query=False, prefix=prefix + direction, progress=progress,
-                                        seed=seed, plan=plan)
+        results, _ = evaluate_retrieval(
+            q,
+            c,
+            qrels,
+            ids,
+            ids,
+            ks=ks,
+            auc=True,
+            separation=False,
+            per_query=False,
+            prefix=prefix + direction,
+            progress=progress,
+            seed=seed,
+            plan=plan,
+        )
         base = len(prefix + direction)
         out.extend(r for r in results if r.metric[base:].startswith(_RETRIEVAL_KEEP))
     return out
 
 
 def paired_retrieval(space: GapSpace, ks: str = "1,5") -> list[Result]:
-    return paired_retrieval_results(space.a, space.b, ks=parse_ks(ks, "ks"), seed=space.seed,
-                                    progress=space.progress, plan=_auc_plan(space, "paired_retrieval"))
+    return paired_retrieval_results(
+        space.a,
+        space.b,
+        ks=parse_ks(ks, "ks"),
+        seed=space.seed,
+        progress=space.progress,
+        plan=_auc_plan(space, "paired_retrieval"),
+    )
 
 
 def _auc_plan(space: GapSpace, name: str):
@@ -478,58 +572,100 @@ def gap_shift(space: GapSpace, lam: float | None = None, ks: str = "1,5") -> lis
     """The paired retrieval after :func:`shift_sets`; ``shifted_gap`` carries λ in its params."""
     a2, b2, lam = shift_sets(space.a, space.b, lam)
     out = [SHIFTED_GAP(float(np.linalg.norm(gap_vector(a2, b2))), {"lambda": round(lam, 6)}, n=space.n)]
-    out.extend(paired_retrieval_results(a2, b2, ks=parse_ks(ks, "ks"), prefix="shifted_", seed=space.seed,
-                                        progress=space.progress, plan=_auc_plan(space, "gap_shift")))
+    out.extend(
+        paired_retrieval_results(
+            a2,
+            b2,
+            ks=parse_ks(ks, "ks"),
+            prefix="shifted_",
+            seed=space.seed,
+            progress=space.progress,
+            plan=_auc_plan(space, "gap_shift"),
+        )
+    )
     return out
 
 
 F = "gap"
-register(Diagnostic(
-    "gap", F, gap,
-    "‖mean(Â) − mean(B̂)‖ (lower = closer) and the centroids' cosine (higher = closer) "
-    "(Liang et al. 2022, 'Mind the Gap')",
-    outputs=(GAP, CENTROID_COSINE),
-))
-register(Diagnostic(
-    "linear_separability", F, linear_separability,
-    "cross-validated balanced accuracy of a logistic regression telling A from B; 0.5 = no gap "
-    "(Fahim et al. 2024)",
-    outputs=(LINEAR_SEPARABILITY,),
-    params={"folds": Param(int, 5, "cross-validation folds (stratified, seeded)", low=2),
+register(
+    Diagnostic(
+        "gap",
+        F,
+        gap,
+        "‖mean(Â) − mean(B̂)‖ (lower = closer) and the centroids' cosine (higher = closer) "
+        "(Liang et al. 2022, 'Mind the Gap')",
+        outputs=(GAP, CENTROID_COSINE),
+    )
+)
+register(
+    Diagnostic(
+        "linear_separability",
+        F,
+        linear_separability,
+        "cross-validated balanced accuracy of a logistic regression telling A from B; 0.5 = no gap (Fahim et al. 2024)",
+        outputs=(LINEAR_SEPARABILITY,),
+        params={
+            "folds": Param(int, 5, "cross-validation folds (stratified, seeded)", low=2),
             "C": Param(float, 1.0, "inverse L2 regularisation strength", low=0, low_open=True),
-            "max_rows": Param(int, 10000, "subsample each set to at most this many rows", low=2)},
-))
-register(Diagnostic(
-    "set_uniformity", F, set_uniformity,
-    "uniformity of A, of B, of A∪B, and across the sets (Wang & Isola 2020); lower = more spread",
-    outputs=(UNIFORMITY_A, UNIFORMITY_B, UNIFORMITY_JOINT, UNIFORMITY_CROSS),
-    params={"t": Param(float, 2.0, "temperature", low=0, low_open=True)},
-))
-register(Diagnostic(
-    "knn_mixing", F, knn_mixing,
-    "share of each row's k nearest neighbours in A∪B that come from the other set; 0 = never mix",
-    outputs=(KNN_MIXING,),
-    params={"k": Param(int, 10, "neighbours", low=1)},
-))
-register(Diagnostic(
-    "paired_similarity", F, paired_similarity,
-    "row-aligned pairs: alignment ‖â_i − b̂_i‖^alpha (lower better), matched cosine (higher "
-    "better), unmatched cosine over i≠j (lower better)",
-    outputs=(ALIGNMENT, MATCHED_COSINE, UNMATCHED_COSINE),
-    needs=frozenset({"pairs"}), params={"alpha": Param(float, 2.0, "alignment exponent", low=0, low_open=True)},
-))
-register(Diagnostic(
-    "paired_retrieval", F, paired_retrieval,
-    "A→B and B→A retrieval of each row's partner: recall@K, auc_global, auc_query",
-    outputs=PAIRED_RETRIEVAL,
-    needs=frozenset({"pairs"}), params={"ks": Param(str, "1,5", "recall cut-offs, comma-separated")},
-))
-register(Diagnostic(
-    "gap_shift", F, gap_shift,
-    "shifted_gap and the paired retrieval again after moving A and B ½λ each along the gap "
-    "direction and re-normalising (Liang et al. 2022); compare with the unshifted values",
-    outputs=(SHIFTED_GAP, *SHIFTED_RETRIEVAL),
-    needs=frozenset({"pairs"}),
-    params={"lam": Param(float, None, "shift distance λ (default ‖gap‖)", low=0),
-            "ks": Param(str, "1,5", "recall cut-offs, comma-separated")},
-))
+            "max_rows": Param(int, 10000, "subsample each set to at most this many rows", low=2),
+        },
+    )
+)
+register(
+    Diagnostic(
+        "set_uniformity",
+        F,
+        set_uniformity,
+        "uniformity of A, of B, of A∪B, and across the sets (Wang & Isola 2020); lower = more spread",
+        outputs=(UNIFORMITY_A, UNIFORMITY_B, UNIFORMITY_JOINT, UNIFORMITY_CROSS),
+        params={"t": Param(float, 2.0, "temperature", low=0, low_open=True)},
+    )
+)
+register(
+    Diagnostic(
+        "knn_mixing",
+        F,
+        knn_mixing,
+        "share of each row's k nearest neighbours in A∪B that come from the other set; 0 = never mix",
+        outputs=(KNN_MIXING,),
+        params={"k": Param(int, 10, "neighbours", low=1)},
+    )
+)
+register(
+    Diagnostic(
+        "paired_similarity",
+        F,
+        paired_similarity,
+        "row-aligned pairs: alignment ‖â_i − b̂_i‖^alpha (lower better), matched cosine (higher "
+        "better), unmatched cosine over i≠j (lower better)",
+        outputs=(ALIGNMENT, MATCHED_COSINE, UNMATCHED_COSINE),
+        needs=frozenset({"pairs"}),
+        params={"alpha": Param(float, 2.0, "alignment exponent", low=0, low_open=True)},
+    )
+)
+register(
+    Diagnostic(
+        "paired_retrieval",
+        F,
+        paired_retrieval,
+        "A→B and B→A retrieval of each row's partner: recall@K, auc_global, auc_query",
+        outputs=PAIRED_RETRIEVAL,
+        needs=frozenset({"pairs"}),
+        params={"ks": Param(str, "1,5", "recall cut-offs, comma-separated")},
+    )
+)
+register(
+    Diagnostic(
+        "gap_shift",
+        F,
+        gap_shift,
+        "shifted_gap and the paired retrieval again after moving A and B ½λ each along the gap "
+        "direction and re-normalising (Liang et al. 2022); compare with the unshifted values",
+        outputs=(SHIFTED_GAP, *SHIFTED_RETRIEVAL),
+        needs=frozenset({"pairs"}),
+        params={
+            "lam": Param(float, None, "shift distance λ (default ‖gap‖)", low=0),
+            "ks": Param(str, "1,5", "recall cut-offs, comma-separated"),
+        },
+    )
+)

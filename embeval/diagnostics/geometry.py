@@ -15,52 +15,59 @@ from embeval.results import Result
 # ---------------------------------------------------------------- outputs (declared once)
 
 UNIFORMITY = Output(
-    "uniformity", LOWER,
+    "uniformity",
+    LOWER,
     "log mean over pairs of exp(−t‖x̂ᵢ − x̂ⱼ‖²), t=2 (Wang & Isola 2020). Exact for any n in blocks of the Gram "
     "matrix; `sample=N` (`--sample N`) estimates it from N seeded random pairs with a 95% CI; 0 = collapse",
     identity=("t", "sample"),
 )
 ALIGNMENT = Output(
-    "alignment", LOWER,
+    "alignment",
+    LOWER,
     "mean ‖x̂ᵢ − ŷᵢ‖^α over row-aligned pairs (Wang & Isola 2020)",
     identity=("alpha",),
 )
 MAM = Output(
-    "mam", LOWER,
+    "mam",
+    LOWER,
     "Mean Angular Margin. `mode=nn` (default): mean of (90° − angle to the nearest other row); `mode=pairwise`: "
     "mean over pairs of |90° − θᵢⱼ|. The GNN-Coder paper's formula is not public, so this is embeval's documented"
     " definition",
     identity=("mode",),
 )
 ANISOTROPY = Output(
-    "anisotropy", LOWER,
+    "anisotropy",
+    LOWER,
     "mean cosine over pairs i≠j, from the closed form (‖Σx̂‖² − n)/(n(n−1)) (Ethayarajh 2019); near 0 = "
     "isotropic, near 1 = a narrow cone",
 )
 EFFECTIVE_RANK = Output("effective_rank", HIGHER, "RankMe: exp(entropy of σₖ/Σσ + 1e-7) (Garrido et al. 2023)")
 HUBNESS_SKEW = Output(
-    "hubness_skew", LOWER,
+    "hubness_skew",
+    LOWER,
     "skewness (biased, as scipy) of the k-occurrence N_k (k=10, FAISS) (Radovanović et al. 2010)",
     identity=("k", "hub_size"),
 )
 ANTIHUB_SHARE = Output(
-    "antihub_share", LOWER,
+    "antihub_share",
+    LOWER,
     "share of rows with N_k = 0: in no other row's k nearest neighbours",
     identity=("k", "hub_size"),
 )
 HUB_OCCURRENCE = Output(
-    "hub_occurrence", LOWER,
+    "hub_occurrence",
+    LOWER,
     "share of all neighbour slots taken by hubs (N_k ≥ hub_size·k, hub_size=2)",
     identity=("k", "hub_size"),
 )
 INTRINSIC_DIM = Output(
-    "intrinsic_dim", NEITHER,
+    "intrinsic_dim",
+    NEITHER,
     "TwoNN (Facco et al. 2017), top 10% of μ dropped, duplicates removed and counted",
 )
 
 
-def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, progress=None,
-                     backend=None) -> float:
+def uniformity_exact(x: np.ndarray, t: float = 2.0, *, normalized: bool = True, progress=None, backend=None) -> float:
     """log mean_{i<j} exp(−t‖x_i − x_j‖²), exact, in blocks (Wang & Isola 2020).
 
     x: n×d float32 (n ≥ 2). Lower is more uniform; 0 means collapse. Memory is one block, not n².
@@ -84,7 +91,7 @@ class _SqDist:
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self.buf.shape[0] < a.shape[0] or self.buf.shape[1] != a.shape[1]:
             self.buf = np.empty(a.shape, dtype=np.float64)
-        diff = self.buf[:a.shape[0]]
+        diff = self.buf[: a.shape[0]]
         np.subtract(a, b, out=diff, dtype=np.float64)
         return np.einsum("ij,ij->i", diff, diff)
 
@@ -99,8 +106,9 @@ def uniformity_sampled(x: np.ndarray, t: float, m: int, seed: int, progress=None
 
     kw = {} if progress is None else {"progress": progress}
     sq_dist = _SqDist()
-    mean, half, _ = sampled_pair_mean(x, lambda a, b: np.exp(-t * sq_dist(a, b)), m, seed,
-                                      label="uniformity (sampled pairs)", **kw)
+    mean, half, _ = sampled_pair_mean(
+        x, lambda a, b: np.exp(-t * sq_dist(a, b)), m, seed, label="uniformity (sampled pairs)", **kw
+    )
     lo = math.log(mean - half) if mean - half > 0 else -math.inf
     return log_mean(mean, 1.0), lo, math.log(mean + half)
 
@@ -116,8 +124,15 @@ def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
         sample = plan.pair_sample
     if sample:
         est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed, progress=space.progress)
-        return [UNIFORMITY(est, {"t": t, "sample": sample, "estimator": "sampled pairs", "exact": False},
-                           n=n, ci_low=lo, ci_high=hi)]
+        return [
+            UNIFORMITY(
+                est,
+                {"t": t, "sample": sample, "estimator": "sampled pairs", "exact": False},
+                n=n,
+                ci_low=lo,
+                ci_high=hi,
+            )
+        ]
     val = uniformity_exact(space.x, t, normalized=space.normalized, progress=space.progress, backend=space.backend)
     return [UNIFORMITY(val, {"t": t}, n=n)]
 
@@ -125,7 +140,7 @@ def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
 def alignment_value(a: np.ndarray, b: np.ndarray, alpha: float = 2.0) -> float:
     """mean_i ‖a_i − b_i‖^alpha over row-aligned pairs (Wang & Isola 2020). Lower is better."""
     d = np.linalg.norm(a.astype(np.float64) - b, axis=1)
-    return float(np.mean(d ** alpha))
+    return float(np.mean(d**alpha))
 
 
 def alignment(space: Space, alpha: float = 2.0) -> list[Result]:
@@ -156,8 +171,15 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
         margins = 90.0 - _angles(sims[:, 0].astype(np.float64))
         if rows is not None:
             val, lo, hi = mean_ci(margins)
-            return [MAM(val, _estimated(space, {"mode": mode, "estimator": "seeded query rows"}, len(rows)),
-                        n=space.n, ci_low=lo, ci_high=hi)]
+            return [
+                MAM(
+                    val,
+                    _estimated(space, {"mode": mode, "estimator": "seeded query rows"}, len(rows)),
+                    n=space.n,
+                    ci_low=lo,
+                    ci_high=hi,
+                )
+            ]
         val = float(np.mean(margins))
     elif estimated:
         from embeval.compute import sampled_pair_mean
@@ -167,17 +189,26 @@ def mam(space: Space, mode: str = "nn") -> list[Result]:
             return np.abs(90.0 - _angles(cos))
 
         m = plan.pair_sample
-        val, half, _ = sampled_pair_mean(space.unit, margin, m, space.seed, progress=space.progress,
-                                         label="mam (sampled pairs)")
-        return [MAM(val, _estimated(space, {"mode": mode, "estimator": "sampled pairs"}, m),
-                    n=space.n, ci_low=val - half, ci_high=val + half)]
+        val, half, _ = sampled_pair_mean(
+            space.unit, margin, m, space.seed, progress=space.progress, label="mam (sampled pairs)"
+        )
+        return [
+            MAM(
+                val,
+                _estimated(space, {"mode": mode, "estimator": "sampled pairs"}, m),
+                n=space.n,
+                ci_low=val - half,
+                ci_high=val + half,
+            )
+        ]
     else:
         from embeval.compute import AbsAngleMargin
         from embeval.compute import upper_pair_sum as pair_sum
 
         n = space.n
-        val = pair_sum(space.unit, AbsAngleMargin(), backend=space.backend, progress=space.progress,
-                       label="mam pairwise") / (n * (n - 1) / 2)
+        val = pair_sum(
+            space.unit, AbsAngleMargin(), backend=space.backend, progress=space.progress, label="mam pairwise"
+        ) / (n * (n - 1) / 2)
     return [MAM(val, {"mode": mode}, n=space.n)]
 
 
@@ -206,7 +237,7 @@ def singular_values(x: np.ndarray, progress=None, block: int = 1 << 15) -> np.nd
         gram = np.zeros((d, d), dtype=np.float64)
         with (progress or NULL).task("effective rank (Gram matrix)", total=n) as task:
             for s in range(0, n, block):
-                xb = x[s:s + block].astype(np.float64)
+                xb = x[s : s + block].astype(np.float64)
                 gram += xb.T @ xb
                 task.advance(len(xb))
     ev = np.linalg.eigvalsh(gram)[::-1]
@@ -233,8 +264,8 @@ def skewness(v: np.ndarray) -> float:
     """Biased sample skewness m3 / m2^1.5 (scipy.stats.skew default)."""
     v = v.astype(np.float64)
     c = v - v.mean()
-    m2 = np.mean(c ** 2)
-    return 0.0 if m2 == 0 else float(np.mean(c ** 3) / m2 ** 1.5)
+    m2 = np.mean(c**2)
+    return 0.0 if m2 == 0 else float(np.mean(c**3) / m2**1.5)
 
 
 def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
@@ -249,8 +280,13 @@ def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
     if sub is not None and space._knn is None:
         from embeval.compute import knn
 
-        _, idx = knn(space.unit[sub], k, backend=space.backend, progress=space.progress,
-                     label=f"kNN search (k={k}) within {len(sub):,} sampled rows (hubness)")
+        _, idx = knn(
+            space.unit[sub],
+            k,
+            backend=space.backend,
+            progress=space.progress,
+            label=f"kNN search (k={k}) within {len(sub):,} sampled rows (hubness)",
+        )
         n = len(sub)
         params = _estimated(space, {**params, "estimator": "kNN graph within a seeded row subset"}, n)
     else:
@@ -275,31 +311,35 @@ def twonn(r1: np.ndarray, r2: np.ndarray, discard: float = 0.1) -> tuple[float, 
     mu = np.sort(r2[ok].astype(np.float64) / r1[ok])
     n = len(mu)
     if n < MIN_TWONN_ROWS:
-        raise UsageError(f"intrinsic_dim needs at least {MIN_TWONN_ROWS} distinct rows for a meaningful "
-                         f"TwoNN estimate, got {n}")
+        raise UsageError(
+            f"intrinsic_dim needs at least {MIN_TWONN_ROWS} distinct rows for a meaningful TwoNN estimate, got {n}"
+        )
     f_emp = np.arange(1, n + 1, dtype=np.float64) / n
     keep = math.floor(n * (1 - discard))
     x = np.log(mu[:keep])
     y = -np.log(1 - f_emp[:keep])
     if not (x @ x > 0):
-        raise UsageError("intrinsic_dim is undefined here: every row's first and second neighbours are "
-                         "equally far (a regular simplex or grid)")
+        raise UsageError(
+            "intrinsic_dim is undefined here: every row's first and second neighbours are "
+            "equally far (a regular simplex or grid)"
+        )
     return float(x @ y / (x @ x)), int((~ok).sum())
 
 
 MIN_TWONN_ROWS = 10
 
 
-def neighbour_distances(x: np.ndarray, idx: np.ndarray, block: int = 8192,
-                        rows: np.ndarray | None = None) -> np.ndarray:
+def neighbour_distances(
+    x: np.ndarray, idx: np.ndarray, block: int = 8192, rows: np.ndarray | None = None
+) -> np.ndarray:
     """‖x_i − x_idx[i, j]‖ recomputed from float64 differences (so duplicates give exactly 0),
     in row blocks to bound memory. ``rows``: the row of x each row of ``idx`` belongs to
     (default 0..len(idx)−1)."""
     out = np.empty(idx.shape, dtype=np.float64)
     for s in range(0, idx.shape[0], block):
-        own = x[s:s + block] if rows is None else x[rows[s:s + block]]
+        own = x[s : s + block] if rows is None else x[rows[s : s + block]]
         xi = own.astype(np.float64)[:, None, :]
-        out[s:s + block] = np.linalg.norm(xi - x[idx[s:s + block]], axis=2)
+        out[s : s + block] = np.linalg.norm(xi - x[idx[s : s + block]], axis=2)
     return out
 
 
@@ -326,45 +366,79 @@ def intrinsic_dim(space: Space) -> list[Result]:
 
 
 G = "geometry"
-register(Diagnostic(
-    "uniformity", G, uniformity,
-    "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs (Wang & Isola 2020); lower is more uniform, 0 = collapse",
-    outputs=(UNIFORMITY,),
-    params={"t": Param(float, 2.0, "temperature", low=0, low_open=True),
-            "sample": Param(int, 0, "estimate from this many random pairs (0 = exact)", low=0)},
-))
-register(Diagnostic(
-    "alignment", G, alignment,
-    "mean ‖x̂_i − ŷ_i‖^alpha over positive pairs (Wang & Isola 2020); lower is better",
-    outputs=(ALIGNMENT,), needs=frozenset({"pairs"}),
-    params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)},
-))
-register(Diagnostic(
-    "mam", G, mam,
-    "Mean Angular Margin: mean (90° − angle to nearest other row); lower = more uniform",
-    outputs=(MAM,),
-    params={"mode": Param(str, "nn", "nn (nearest neighbour) or pairwise |90° − θ_ij|",
-                          choices=("nn", "pairwise"))},
-))
-register(Diagnostic(
-    "anisotropy", G, anisotropy,
-    "mean cosine over pairs i≠j (Ethayarajh 2019); near 0 = isotropic, near 1 = a narrow cone",
-    outputs=(ANISOTROPY,),
-))
-register(Diagnostic(
-    "effective_rank", G, effective_rank,
-    "RankMe effective rank exp(entropy of normalised singular values) (Garrido et al. 2023)",
-    outputs=(EFFECTIVE_RANK,),
-))
-register(Diagnostic(
-    "hubness", G, hubness,
-    "skewness of k-occurrence, antihub share, hub occurrence (Radovanović et al. 2010)",
-    outputs=(HUBNESS_SKEW, ANTIHUB_SHARE, HUB_OCCURRENCE),
-    params={"k": Param(int, 10, "neighbours", low=1),
-            "hub_size": Param(float, 2.0, "hubs have k-occurrence ≥ hub_size·k", low=0, low_open=True)},
-))
-register(Diagnostic(
-    "intrinsic_dim", G, intrinsic_dim,
-    "TwoNN intrinsic dimension (Facco et al. 2017); duplicates removed and counted",
-    outputs=(INTRINSIC_DIM,),
-))
+register(
+    Diagnostic(
+        "uniformity",
+        G,
+        uniformity,
+        "log mean exp(−t‖x̂_i − x̂_j‖²) over pairs (Wang & Isola 2020); lower is more uniform, 0 = collapse",
+        outputs=(UNIFORMITY,),
+        params={
+            "t": Param(float, 2.0, "temperature", low=0, low_open=True),
+            "sample": Param(int, 0, "estimate from this many random pairs (0 = exact)", low=0),
+        },
+    )
+)
+register(
+    Diagnostic(
+        "alignment",
+        G,
+        alignment,
+        "mean ‖x̂_i − ŷ_i‖^alpha over positive pairs (Wang & Isola 2020); lower is better",
+        outputs=(ALIGNMENT,),
+        needs=frozenset({"pairs"}),
+        params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)},
+    )
+)
+register(
+    Diagnostic(
+        "mam",
+        G,
+        mam,
+        "Mean Angular Margin: mean (90° − angle to nearest other row); lower = more uniform",
+        outputs=(MAM,),
+        params={
+            "mode": Param(str, "nn", "nn (nearest neighbour) or pairwise |90° − θ_ij|", choices=("nn", "pairwise"))
+        },
+    )
+)
+register(
+    Diagnostic(
+        "anisotropy",
+        G,
+        anisotropy,
+        "mean cosine over pairs i≠j (Ethayarajh 2019); near 0 = isotropic, near 1 = a narrow cone",
+        outputs=(ANISOTROPY,),
+    )
+)
+register(
+    Diagnostic(
+        "effective_rank",
+        G,
+        effective_rank,
+        "RankMe effective rank exp(entropy of normalised singular values) (Garrido et al. 2023)",
+        outputs=(EFFECTIVE_RANK,),
+    )
+)
+register(
+    Diagnostic(
+        "hubness",
+        G,
+        hubness,
+        "skewness of k-occurrence, antihub share, hub occurrence (Radovanović et al. 2010)",
+        outputs=(HUBNESS_SKEW, ANTIHUB_SHARE, HUB_OCCURRENCE),
+        params={
+            "k": Param(int, 10, "neighbours", low=1),
+            "hub_size": Param(float, 2.0, "hubs have k-occurrence ≥ hub_size·k", low=0, low_open=True),
+        },
+    )
+)
+register(
+    Diagnostic(
+        "intrinsic_dim",
+        G,
+        intrinsic_dim,
+        "TwoNN intrinsic dimension (Facco et al. 2017); duplicates removed and counted",
+        outputs=(INTRINSIC_DIM,),
+    )
+)

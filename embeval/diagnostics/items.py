@@ -83,8 +83,9 @@ def check_item_settings(n: int, k: int, near_dup_threshold: float) -> None:
         raise UsageError(f"`near_dup_threshold` {near_dup_threshold}: a cosine, between -1 and 1")
 
 
-def item_table(space: Space, ids: np.ndarray, *, texts=None, k: int = 10, near_dup_threshold: float = 0.99,
-               hub_size: float = 2.0) -> ItemTable:
+def item_table(
+    space: Space, ids: np.ndarray, *, texts=None, k: int = 10, near_dup_threshold: float = 0.99, hub_size: float = 2.0
+) -> ItemTable:
     """Build the per-item table. ids: length-n str; texts: optional length-n sequence of str."""
     check_item_settings(space.n, k, near_dup_threshold)
     sims, idx = space.knn(k)

@@ -21,28 +21,32 @@ from embeval.results import Result
 # ---------------------------------------------------------------- outputs (declared once)
 
 TOLERANCE = Output(
-    "tolerance", HIGHER,
-    "mean cosine over same-label pairs, pooled over classes (Wang & Liu 2021); closed form from class sums, "
-    "O(n·d)",
+    "tolerance",
+    HIGHER,
+    "mean cosine over same-label pairs, pooled over classes (Wang & Liu 2021); closed form from class sums, O(n·d)",
 )
 KNN_LABEL_AGREEMENT = Output(
-    "knn_label_agreement", HIGHER,
+    "knn_label_agreement",
+    HIGHER,
     "mean share of each row's k=10 nearest other rows (FAISS, cosine) with its label",
     identity=("k",),
 )
 KNN_ACCURACY = Output(
-    "knn_accuracy", HIGHER,
+    "knn_accuracy",
+    HIGHER,
     "leave-one-out kNN accuracy: majority vote of the k=10 nearest other rows; a tie goes to the tied label met "
     "first (nearest)",
     identity=("k",),
 )
 SILHOUETTE = Output(
-    "silhouette", HIGHER,
+    "silhouette",
+    HIGHER,
     "mean silhouette on cosine distance, as `sklearn.metrics.silhouette_score(metric=cosine)`; a class of one row"
     " scores 0. Exact from class sums, O(n·C·d), no n² matrix",
 )
 OPIS = Output(
-    "opis", LOWER,
+    "opis",
+    LOWER,
     "threshold inconsistency across classes (Zhang et al., ICLR 2024): mean over thresholds of the variance "
     "across classes of the utility of one global threshold; 0 = one threshold serves every class alike",
     identity=("far_low", "far_high", "grid", "max_rows"),
@@ -103,10 +107,10 @@ def knn_vote(codes: np.ndarray, idx: np.ndarray, block: int = 1 << 16) -> np.nda
     n = idx.shape[0]
     out = np.empty(n, dtype=codes.dtype)
     for s in range(0, n, block):
-        lab = codes[idx[s:s + block]]                                 # b×k
-        counts = (lab[:, :, None] == lab[:, None, :]).sum(axis=2)     # votes for each slot's label
+        lab = codes[idx[s : s + block]]  # b×k
+        counts = (lab[:, :, None] == lab[:, None, :]).sum(axis=2)  # votes for each slot's label
         first = np.argmax(counts == counts.max(axis=1, keepdims=True), axis=1)  # nearest tied slot
-        out[s:s + block] = lab[np.arange(len(lab)), first]
+        out[s : s + block] = lab[np.arange(len(lab)), first]
     return out
 
 
@@ -118,8 +122,15 @@ def _knn_result(space: Space, output, per_row: np.ndarray, rows, params: dict) -
     from embeval.diagnostics.scale import mean_ci
 
     val, lo, hi = mean_ci(per_row)
-    return [output(val, {**params, "exact": False, "sample": len(rows), "estimator": "seeded query rows"},
-                   n=space.n, ci_low=lo, ci_high=hi)]
+    return [
+        output(
+            val,
+            {**params, "exact": False, "sample": len(rows), "estimator": "seeded query rows"},
+            n=space.n,
+            ci_low=lo,
+            ci_high=hi,
+        )
+    ]
 
 
 def knn_label_agreement(space: Space, k: int = 10) -> list[Result]:
@@ -139,15 +150,21 @@ def knn_accuracy(space: Space, k: int = 10) -> list[Result]:
     codes, _ = space.label_codes()
     rows, _, idx = space.knn_rows(k)
     own = codes if rows is None else codes[rows]
-    return _knn_result(space, KNN_ACCURACY, (knn_vote(codes, idx) == own).astype(np.float64), rows,
-                       {"k": k, "vote": "majority, ties to nearest"})
+    return _knn_result(
+        space,
+        KNN_ACCURACY,
+        (knn_vote(codes, idx) == own).astype(np.float64),
+        rows,
+        {"k": k, "vote": "majority, ties to nearest"},
+    )
 
 
 # ---------------------------------------------------------------- silhouette
 
 
-def silhouette_samples_cosine(unit: np.ndarray, codes: np.ndarray, block_elements: int = BLOCK_ELEMENTS,
-                              backend=None) -> np.ndarray:
+def silhouette_samples_cosine(
+    unit: np.ndarray, codes: np.ndarray, block_elements: int = BLOCK_ELEMENTS, backend=None
+) -> np.ndarray:
     """Per-row silhouette on cosine distance 1 − x̂_i·x̂_j (Rousseeuw 1987; as
     ``sklearn.metrics.silhouette_samples(metric="cosine")``).
 
@@ -167,8 +184,8 @@ def silhouette_samples_cosine(unit: np.ndarray, codes: np.ndarray, block_element
         xr = unit[rows].astype(np.float64)
         own = codes[rows]
         r = np.arange(len(own))
-        dist_sum = sizes[None, :] - xr @ s.T                          # Σ_j∈c (1 − cos) incl. self
-        self_d = 1.0 - np.einsum("ij,ij->i", xr, xr)                  # ≈ 0: distance to itself
+        dist_sum = sizes[None, :] - xr @ s.T  # Σ_j∈c (1 − cos) incl. self
+        self_d = 1.0 - np.einsum("ij,ij->i", xr, xr)  # ≈ 0: distance to itself
         own_size = sizes[own]
         with np.errstate(invalid="ignore", divide="ignore"):
             a = (dist_sum[r, own] - self_d) / (own_size - 1)
@@ -195,9 +212,17 @@ def silhouette(space: Space) -> list[Result]:
 # ---------------------------------------------------------------- OPIS
 
 
-def _pair_histograms(unit: np.ndarray, codes: np.ndarray, to_slot, nslots: int, *, per_class: bool,
-                     progress: Progress = NULL, label: str = "pairs",
-                     block_elements: int = BLOCK_ELEMENTS) -> tuple[np.ndarray, np.ndarray]:
+def _pair_histograms(
+    unit: np.ndarray,
+    codes: np.ndarray,
+    to_slot,
+    nslots: int,
+    *,
+    per_class: bool,
+    progress: Progress = NULL,
+    label: str = "pairs",
+    block_elements: int = BLOCK_ELEMENTS,
+) -> tuple[np.ndarray, np.ndarray]:
     """Histograms of slot(x̂_i·x̂_j) over ordered pairs i≠j, split into same-label and different-label
     pairs, per class of i (``per_class``: arrays C×nslots) or pooled (1×nslots).
 
@@ -220,14 +245,14 @@ def _pair_histograms(unit: np.ndarray, codes: np.ndarray, to_slot, nslots: int, 
         for s in range(0, n, b):
             e = min(n, s + b)
             slot = to_slot(xs[s:e] @ xs.T)
-            slot[np.arange(e - s), np.arange(s, e)] = nslots          # a row with itself: dropped
+            slot[np.arange(e - s), np.arange(s, e)] = nslots  # a row with itself: dropped
             pooled_pos = []
             for c in range(int(cs[s]), int(cs[e - 1]) + 1):
                 a, z = max(int(bounds[c]), s) - s, min(int(bounds[c + 1]), e) - s
                 if a >= z:
                     continue
                 blk = slot[a:z]
-                pos = blk[:, bounds[c]:bounds[c + 1]].ravel()
+                pos = blk[:, bounds[c] : bounds[c + 1]].ravel()
                 if per_class:
                     every[c] += np.bincount(blk.ravel(), minlength=nslots + 1)[:nslots]
                     same[c] += np.bincount(pos, minlength=nslots + 1)[:nslots]
@@ -240,24 +265,39 @@ def _pair_histograms(unit: np.ndarray, codes: np.ndarray, to_slot, nslots: int, 
     return same, every - same
 
 
-def calibration_range(unit: np.ndarray, codes: np.ndarray, far_low: float, far_high: float, *,
-                      bins: int = 1 << 16, progress: Progress = NULL,
-                      block_elements: int = BLOCK_ELEMENTS) -> tuple[float, float]:
+def calibration_range(
+    unit: np.ndarray,
+    codes: np.ndarray,
+    far_low: float,
+    far_high: float,
+    *,
+    bins: int = 1 << 16,
+    progress: Progress = NULL,
+    block_elements: int = BLOCK_ELEMENTS,
+) -> tuple[float, float]:
     """Cosine distances at which the global false-accept rate (share of different-label pairs with
     distance ≤ d) first reaches ``far_low`` and ``far_high``, from an exact histogram of all
     different-label pair distances with ``bins`` bins on [0, 2] (upper bin edges: resolution 2/bins).
     unit: n×d float32 unit rows; codes: n int labels 0..C−1."""
     half = np.float32(bins / 2.0)
 
-    def to_slot(g):                       # floor((1 − cos)·bins/2), clipped to the histogram
+    def to_slot(g):  # floor((1 − cos)·bins/2), clipped to the histogram
         g *= -half
         g += half
         np.floor(g, out=g)
         np.clip(g, 0, bins - 1, out=g)
         return g.astype(np.intp)
 
-    _, neg = _pair_histograms(unit, codes, to_slot, bins, per_class=False, progress=progress,
-                              label="opis: calibration range", block_elements=block_elements)
+    _, neg = _pair_histograms(
+        unit,
+        codes,
+        to_slot,
+        bins,
+        per_class=False,
+        progress=progress,
+        label="opis: calibration range",
+        block_elements=block_elements,
+    )
     cdf = np.cumsum(neg[0]) / neg[0].sum()
     edges = np.arange(1, bins + 1) * (2.0 / bins)  # upper edge of each bin
     lo = float(edges[min(bins - 1, int(np.searchsorted(cdf, far_low, side="left")))])
@@ -265,8 +305,16 @@ def calibration_range(unit: np.ndarray, codes: np.ndarray, far_low: float, far_h
     return lo, hi
 
 
-def class_utility_curves(unit: np.ndarray, codes: np.ndarray, lo: float, hi: float, grid: int, *,
-                         progress: Progress = NULL, block_elements: int = BLOCK_ELEMENTS):
+def class_utility_curves(
+    unit: np.ndarray,
+    codes: np.ndarray,
+    lo: float,
+    hi: float,
+    grid: int,
+    *,
+    progress: Progress = NULL,
+    block_elements: int = BLOCK_ELEMENTS,
+):
     """Per class c at each of ``grid`` cosine-distance thresholds d_t = lo + t·(hi − lo)/(grid − 1):
     TAR_c(d) = share of ordered same-label pairs (i, j), i≠j, i ∈ c, with distance ≤ d;
     TRR_c(d) = share of pairs with exactly one member in c with distance > d;
@@ -282,17 +330,25 @@ def class_utility_curves(unit: np.ndarray, codes: np.ndarray, lo: float, hi: flo
     inv = np.float32(1.0 / step) if step > 0 else np.float32(0.0)
     top = np.float32((1.0 - lo) * inv) if step > 0 else np.float32(0.0)
 
-    def to_slot(g):                       # slot t ⇔ d_{t−1} < d ≤ d_t; grid ⇔ d > hi (not counted)
+    def to_slot(g):  # slot t ⇔ d_{t−1} < d ≤ d_t; grid ⇔ d > hi (not counted)
         if step > 0:
             g *= -inv
-            g += top                      # (1 − cos − lo)/step
+            g += top  # (1 − cos − lo)/step
             np.ceil(g, out=g)
             np.clip(g, 0, grid, out=g)
             return g.astype(np.intp)
         return np.where(1.0 - g <= np.float32(lo), 0, grid).astype(np.intp)
 
-    pos, neg = _pair_histograms(unit, codes, to_slot, grid, per_class=True, progress=progress,
-                                label="opis: per-class utility", block_elements=block_elements)
+    pos, neg = _pair_histograms(
+        unit,
+        codes,
+        to_slot,
+        grid,
+        per_class=True,
+        progress=progress,
+        label="opis: per-class utility",
+        block_elements=block_elements,
+    )
     sizes = np.bincount(codes, minlength=n_classes).astype(np.float64)
     n_pos = sizes * (sizes - 1)
     n_neg = sizes * (n - sizes)
@@ -323,8 +379,9 @@ def check_opis_args(far_low: float, far_high: float, grid: int, max_rows: int) -
         raise UsageError(f"opis: max_rows must be 0 (all rows) or positive, got {max_rows}")
 
 
-def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int = 101,
-         max_rows: int = 20000) -> list[Result]:
+def opis(
+    space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int = 101, max_rows: int = 20000
+) -> list[Result]:
     """Operating-Point-Inconsistency Score (Zhang et al., "Threshold-Consistent Margin Loss for
     Open-World Deep Metric Learning", ICLR 2024): how much the utility of one global cosine-distance
     threshold varies across classes. Lower = one threshold serves every class alike; 0 = identical.
@@ -346,43 +403,71 @@ def opis(space: Space, far_low: float = 0.01, far_high: float = 0.1, grid: int =
     codes = np.unique(codes, return_inverse=True)[1].ravel()
     lo, hi = calibration_range(unit, codes, far_low, far_high, progress=space.progress)
     u, _, _ = class_utility_curves(unit, codes, lo, hi, grid, progress=space.progress)
-    params.update({"d_low": lo, "d_high": hi,
-                   "classes": int(np.sum(~np.isnan(u).any(axis=1)))})
+    params.update({"d_low": lo, "d_high": hi, "classes": int(np.sum(~np.isnan(u).any(axis=1)))})
     return [OPIS(opis_value(u), params, n=len(codes))]
 
 
 L = "labels"
 NEEDS = frozenset({"labels"})
-register(Diagnostic(
-    "tolerance", L, tolerance,
-    "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter",
-    outputs=(TOLERANCE,), needs=NEEDS,
-))
-register(Diagnostic(
-    "knn_label_agreement", L, knn_label_agreement,
-    "mean share of each row's k nearest neighbours (FAISS, cosine) with its label",
-    outputs=(KNN_LABEL_AGREEMENT,), needs=NEEDS,
-    params={"k": Param(int, 10, "neighbours", low=1)},
-))
-register(Diagnostic(
-    "knn_accuracy", L, knn_accuracy,
-    "leave-one-out kNN classification accuracy (majority of k neighbours, ties to the nearest)",
-    outputs=(KNN_ACCURACY,), needs=NEEDS,
-    params={"k": Param(int, 10, "neighbours", low=1)},
-))
-register(Diagnostic(
-    "silhouette", L, silhouette,
-    "mean silhouette on cosine distance (as sklearn); −1..1, higher = classes better separated",
-    outputs=(SILHOUETTE,), needs=NEEDS,
-))
-register(Diagnostic(
-    "opis", L, opis,
-    "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); lower = one threshold fits all",
-    outputs=(OPIS,), needs=NEEDS,
-    params={"far_low": Param(float, 0.01, "calibration range starts where the global FAR is this", low=0,
-                             low_open=True, high=1),
-            "far_high": Param(float, 0.1, "calibration range ends where the global FAR is this", low=0,
-                              low_open=True, high=1),
+register(
+    Diagnostic(
+        "tolerance",
+        L,
+        tolerance,
+        "mean cosine over same-label pairs (Wang & Liu 2021); higher = classes tighter",
+        outputs=(TOLERANCE,),
+        needs=NEEDS,
+    )
+)
+register(
+    Diagnostic(
+        "knn_label_agreement",
+        L,
+        knn_label_agreement,
+        "mean share of each row's k nearest neighbours (FAISS, cosine) with its label",
+        outputs=(KNN_LABEL_AGREEMENT,),
+        needs=NEEDS,
+        params={"k": Param(int, 10, "neighbours", low=1)},
+    )
+)
+register(
+    Diagnostic(
+        "knn_accuracy",
+        L,
+        knn_accuracy,
+        "leave-one-out kNN classification accuracy (majority of k neighbours, ties to the nearest)",
+        outputs=(KNN_ACCURACY,),
+        needs=NEEDS,
+        params={"k": Param(int, 10, "neighbours", low=1)},
+    )
+)
+register(
+    Diagnostic(
+        "silhouette",
+        L,
+        silhouette,
+        "mean silhouette on cosine distance (as sklearn); −1..1, higher = classes better separated",
+        outputs=(SILHOUETTE,),
+        needs=NEEDS,
+    )
+)
+register(
+    Diagnostic(
+        "opis",
+        L,
+        opis,
+        "OPIS threshold inconsistency across classes (Zhang et al. ICLR 2024); lower = one threshold fits all",
+        outputs=(OPIS,),
+        needs=NEEDS,
+        params={
+            "far_low": Param(
+                float, 0.01, "calibration range starts where the global FAR is this", low=0, low_open=True, high=1
+            ),
+            "far_high": Param(
+                float, 0.1, "calibration range ends where the global FAR is this", low=0, low_open=True, high=1
+            ),
             "grid": Param(int, 101, "thresholds in the calibration range", low=2),
-            "max_rows": Param(int, 20000, "above this many rows use a seeded random subset (0 = all)", low=0)},
-))
+            "max_rows": Param(int, 20000, "above this many rows use a seeded random subset (0 = all)", low=0),
+        },
+    )
+)

@@ -15,7 +15,8 @@ from embeval.diagnostics.registry import HIGHER, Diagnostic, Output, Param, regi
 from embeval.results import Result
 
 SPEARMAN = Output(
-    "spearman", HIGHER,
+    "spearman",
+    HIGHER,
     "Spearman correlation of cos(a, b) with the gold score (average ranks; MTEB's STS main score)",
 )
 PEARSON = Output("pearson", HIGHER, "Pearson correlation of cos(a, b) with the gold score")
@@ -64,12 +65,23 @@ def pair_alignment(ps: PairSet, alpha: float = 2.0) -> list[Result]:
 
 
 P = "pairs"
-register(Diagnostic("spearman", P, spearman,
-                    "Spearman correlation of cos(a, b) with the gold score (MTEB STS main score)",
-                    outputs=(SPEARMAN,)))
-register(Diagnostic("pearson", P, pearson, "Pearson correlation of cos(a, b) with the gold score",
-                    outputs=(PEARSON,)))
-register(Diagnostic("pair_alignment", P, pair_alignment,
-                    "mean ‖â − b̂‖^alpha over the pairs (reported as 'alignment')",
-                    outputs=(ALIGNMENT,),
-                    params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)}))
+register(
+    Diagnostic(
+        "spearman",
+        P,
+        spearman,
+        "Spearman correlation of cos(a, b) with the gold score (MTEB STS main score)",
+        outputs=(SPEARMAN,),
+    )
+)
+register(Diagnostic("pearson", P, pearson, "Pearson correlation of cos(a, b) with the gold score", outputs=(PEARSON,)))
+register(
+    Diagnostic(
+        "pair_alignment",
+        P,
+        pair_alignment,
+        "mean ‖â − b̂‖^alpha over the pairs (reported as 'alignment')",
+        outputs=(ALIGNMENT,),
+        params={"alpha": Param(float, 2.0, "exponent", low=0, low_open=True)},
+    )
+)

@@ -39,7 +39,7 @@ class AlignedQrels:
         return np.diff(self.indptr)
 
     def positives(self) -> list[np.ndarray]:
-        return [self.pos_doc[self.indptr[i]:self.indptr[i + 1]] for i in range(self.m)]
+        return [self.pos_doc[self.indptr[i] : self.indptr[i + 1]] for i in range(self.m)]
 
 
 def align_qrels(
@@ -60,17 +60,26 @@ def align_qrels(
     dpos = {str(d): i for i, d in enumerate(doc_ids)}
     missing_q = [q for q in qrels if q not in qpos]
     if missing_q:
-        raise InputError(source, f"query id {missing_q[0]!r} is not in {queries_source} "
-                                 f"({len(missing_q)} of {len(qrels)} judged queries missing)")
+        raise InputError(
+            source,
+            f"query id {missing_q[0]!r} is not in {queries_source} "
+            f"({len(missing_q)} of {len(qrels)} judged queries missing)",
+        )
     missing_d = [(q, d) for q, docs in qrels.items() for d in docs if d not in dpos]
     if missing_d:
         q, d = missing_d[0]
-        raise InputError(source, f"document id {d!r} (judged for query {q!r}) is not in {corpus_source} "
-                                 f"({len(missing_d)} judgements name missing documents)")
+        raise InputError(
+            source,
+            f"document id {d!r} (judged for query {q!r}) is not in {corpus_source} "
+            f"({len(missing_d)} judgements name missing documents)",
+        )
     no_rel = [q for q, docs in qrels.items() if not any(g > 0 for g in docs.values())]
     if no_rel:
-        raise InputError(source, f"query {no_rel[0]!r} has no relevant document (every judgement "
-                                 f"scores ≤ 0; {len(no_rel)} such queries); remove them from the qrels")
+        raise InputError(
+            source,
+            f"query {no_rel[0]!r} has no relevant document (every judgement "
+            f"scores ≤ 0; {len(no_rel)} such queries); remove them from the qrels",
+        )
     order = sorted(qrels, key=qpos.__getitem__)
     indptr: list[int] = [0]
     docs: list[int] = []

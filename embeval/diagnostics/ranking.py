@@ -32,8 +32,8 @@ def ideal_gains(aligned: AlignedQrels, depth: int) -> np.ndarray:
     """Each query's grades sorted descending, zero-padded/truncated to ``depth`` columns (m×depth)."""
     out = np.zeros((aligned.m, depth), dtype=np.float64)
     for i in range(aligned.m):
-        g = np.sort(aligned.pos_gain[aligned.indptr[i]:aligned.indptr[i + 1]])[::-1][:depth]
-        out[i, :len(g)] = g
+        g = np.sort(aligned.pos_gain[aligned.indptr[i] : aligned.indptr[i + 1]])[::-1][:depth]
+        out[i, : len(g)] = g
     return out
 
 

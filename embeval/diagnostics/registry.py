@@ -55,12 +55,28 @@ class Output:
     description: str
     identity: tuple[str, ...] = ()
 
-    def __call__(self, value: float, params: Mapping[str, Any] | None = None, *, n: int | None = None,
-                 ci_low: float | None = None, ci_high: float | None = None, name: str | None = None) -> Result:
+    def __call__(
+        self,
+        value: float,
+        params: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        ci_low: float | None = None,
+        ci_high: float | None = None,
+        name: str | None = None,
+    ) -> Result:
         """A result of this output. ``name`` overrides the metric name for outputs with a cut-off or a
         prefix (``ndcg@10``, ``a2b_recall@5``); it must match a declaration with the same direction."""
-        return Result(self.name if name is None else name, value, dict(params or {}), n=n, ci_low=ci_low,
-                      ci_high=ci_high, higher_is_better=self.higher_is_better, identity=self.identity)
+        return Result(
+            self.name if name is None else name,
+            value,
+            dict(params or {}),
+            n=n,
+            ci_low=ci_low,
+            ci_high=ci_high,
+            higher_is_better=self.higher_is_better,
+            identity=self.identity,
+        )
 
     @property
     def direction(self) -> str:

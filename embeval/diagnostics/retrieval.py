@@ -94,50 +94,59 @@ ANN_SAMPLE = 1000  # queries on which an approximate index is checked against ex
 # The cut-off is part of the name (ndcg@10), so no parameter identifies a ranking output.
 RANKING_OUTPUTS = {
     "ndcg": Output(
-        "ndcg@K", HIGHER,
+        "ndcg@K",
+        HIGHER,
         "Σ_{r≤K} rel_r / log2(r+1), divided by the same sum over the qrels' grades sorted descending (linear gain"
         " as trec_eval `ndcg_cut`)",
     ),
     "map": Output(
-        "map@K", HIGHER,
+        "map@K",
+        HIGHER,
         "Σ over relevant documents at ranks r ≤ K of precision@r, / R (trec_eval `map_cut`; note "
         "sentence-transformers divides by min(K, R))",
     ),
     "recall": Output("recall@K", HIGHER, "relevant documents in the top K / R (trec_eval recall_K)"),
     "precision": Output(
-        "precision@K", HIGHER,
+        "precision@K",
+        HIGHER,
         "relevant documents in the top K / K (K even when the corpus is smaller; trec_eval P_K)",
     ),
     "mrr": Output("mrr@K", HIGHER, "1 / rank of the first relevant document within K, 0 if none"),
 }
 AUC_GLOBAL = Output(
-    "auc_global", HIGHER,
+    "auc_global",
+    HIGHER,
     "probability that a random positive pair outscores a random negative pair, all queries pooled, ties ½: the "
     "AUC of one global threshold (Optimizing What Matters: AUC-Driven Learning for Robust Neural Retrieval, 2025)",
 )
 AUC_QUERY = Output(
-    "auc_query", HIGHER,
+    "auc_query",
+    HIGHER,
     "mean over queries of the same probability within each query (its relevant vs all its other documents). "
     "`auc_query − auc_global` shows how far per-query ranking is from one global calibration",
 )
 POS_SCORE_MEAN = Output("pos_score_mean", NEITHER, "mean score of the positive (query, document) pairs")
 POS_SCORE_STD = Output("pos_score_std", NEITHER, "population standard deviation of the positive pair scores")
 NEG_SCORE_MEAN = Output(
-    "neg_score_mean", NEITHER,
+    "neg_score_mean",
+    NEITHER,
     "mean score of the negative pairs (every other pair of the corpus)",
 )
 NEG_SCORE_STD = Output("neg_score_std", NEITHER, "population standard deviation of the negative pair scores")
 D_PRIME = Output(
-    "d_prime", HIGHER,
+    "d_prime",
+    HIGHER,
     "(μ₊ − μ₋) / √((σ₊² + σ₋²)/2): how far apart the positive and negative scores lie",
 )
 BEST_THRESHOLD = Output(
-    "best_threshold", NEITHER,
+    "best_threshold",
+    NEITHER,
     "the score threshold maximising TPR − FPR (Youden's J) on the pooled ROC; its TPR and FPR are in `params`",
 )
 FPR_AT_TPR95 = Output("fpr@tpr95", LOWER, "FPR at the highest threshold whose TPR reaches 0.95")
 ANN_RECALL = Output(
-    "ann_recall@K", HIGHER,
+    "ann_recall@K",
+    HIGHER,
     "only with `--index hnsw/ivf`: mean overlap of the approximate top K with exact search, on up to 1,000 seeded"
     " queries",
     identity=("sample",),
@@ -179,8 +188,9 @@ class RetrievalRun:
     def search_index(self):
         if self._search_index is None:
             with self.progress.task(f"building {self.index} index", total=None):
-                self._search_index = build_index(self.index, self.corpus, seed=self.seed,
-                                                 backend=self.backend, **self.index_params)
+                self._search_index = build_index(
+                    self.index, self.corpus, seed=self.seed, backend=self.backend, **self.index_params
+                )
         return self._search_index
 
     def ranking(self) -> tuple[np.ndarray, np.ndarray]:
@@ -193,8 +203,7 @@ class RetrievalRun:
     def per_query(self, name: str, k: int) -> np.ndarray:
         if (name, k) not in self._per_query:
             if self._gains is None:
-                self._gains = (ranked_gains(self.aligned, self.ranking()[1]),
-                               ideal_gains(self.aligned, self.depth))
+                self._gains = (ranked_gains(self.aligned, self.ranking()[1]), ideal_gains(self.aligned, self.depth))
             gains, ideal = self._gains
             for metric, values in ranking_metrics(gains, self.aligned.n_rel, ideal, k).items():
                 self._per_query[(metric, k)] = values
@@ -204,11 +213,19 @@ class RetrievalRun:
         if self._auc is None:
             plan = self.plan
             if plan is not None and not plan.exact and plan.auc_queries is not None:
-                self._auc = auc_estimated(self.queries, self.corpus, self.aligned.positives(), plan.auc_queries,
-                                          plan.neg_sample, seed=self.seed, progress=self.progress)
+                self._auc = auc_estimated(
+                    self.queries,
+                    self.corpus,
+                    self.aligned.positives(),
+                    plan.auc_queries,
+                    plan.neg_sample,
+                    seed=self.seed,
+                    progress=self.progress,
+                )
             else:
-                self._auc = auc_global_query(self.queries, self.corpus, self.aligned.positives(),
-                                             progress=self.progress)
+                self._auc = auc_global_query(
+                    self.queries, self.corpus, self.aligned.positives(), progress=self.progress
+                )
         return self._auc
 
 
@@ -229,8 +246,12 @@ def auc(run: RetrievalRun) -> list[Result]:
         gparams.update(bin_width=lv.bin_width, max_error=lv.max_error())
     gci: dict[str, Any] = {}
     if st.neg_sample:
-        gparams.update(negatives=run.m * run.corpus.shape[0] - lv.n_pos, exact=False, sample=st.neg_sample,
-                       estimator="every positive vs sampled negative pairs")
+        gparams.update(
+            negatives=run.m * run.corpus.shape[0] - lv.n_pos,
+            exact=False,
+            sample=st.neg_sample,
+            estimator="every positive vs sampled negative pairs",
+        )
         if st.auc_global_ci is not None:
             gci = {"ci_low": st.auc_global_ci[0], "ci_high": st.auc_global_ci[1]}
     vals = st.per_query if st.query_rows is None else st.per_query[st.query_rows]
@@ -258,7 +279,7 @@ def separation(run: RetrievalRun) -> list[Result]:
     lv = st.levels
     pm, ps = float(st.pos_scores.mean()), float(st.pos_scores.std())
     nm, ns = st.neg_mean, st.neg_std
-    pooled = math.sqrt((ps ** 2 + ns ** 2) / 2)
+    pooled = math.sqrt((ps**2 + ns**2) / 2)
     d = (pm - nm) / pooled if pooled > 0 else math.nan
     thr, tpr, fpr = lv.best_threshold()
     p = run.prefix
@@ -296,8 +317,14 @@ def ann_recall(run: RetrievalRun, sample: int = ANN_SAMPLE) -> list[Result]:
     with run.progress.task("exact search on a sample (recall check)", total=None):
         _, exact_idx = build_index("flat", run.corpus).search(run.queries[take], run.depth)
     rec = search_recall(run.ranking()[1][take], exact_idx)
-    return [ANN_RECALL(float(rec.mean()), {"index": run.index, "sample": len(take)}, n=len(take),
-                       name=f"{run.prefix}ann_recall@{run.depth}")]
+    return [
+        ANN_RECALL(
+            float(rec.mean()),
+            {"index": run.index, "sample": len(take)},
+            n=len(take),
+            name=f"{run.prefix}ann_recall@{run.depth}",
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -334,13 +361,21 @@ def evaluate_aligned(
     """Everything :func:`evaluate_retrieval` does, on qrels already aligned, plus the ROC curve."""
     ks = parse_ks(ks)
     if queries.ndim != 2 or corpus.ndim != 2 or queries.shape[1] != corpus.shape[1]:
-        raise UsageError(f"queries have shape {queries.shape} and the corpus {corpus.shape}; "
-                         "the dimensions must match")
+        raise UsageError(f"queries have shape {queries.shape} and the corpus {corpus.shape}; the dimensions must match")
     params = resolve_params(index, corpus.shape[0], index_params)
-    run = RetrievalRun(queries=np.ascontiguousarray(queries[aligned.query_rows], dtype=np.float32),
-                       corpus=np.ascontiguousarray(corpus, dtype=np.float32), aligned=aligned,
-                       depth=max(ks), index=index, index_params=params, prefix=prefix, seed=seed,
-                       progress=progress, backend=backend, plan=plan)
+    run = RetrievalRun(
+        queries=np.ascontiguousarray(queries[aligned.query_rows], dtype=np.float32),
+        corpus=np.ascontiguousarray(corpus, dtype=np.float32),
+        aligned=aligned,
+        depth=max(ks),
+        index=index,
+        index_params=params,
+        prefix=prefix,
+        seed=seed,
+        progress=progress,
+        backend=backend,
+        plan=plan,
+    )
     results: list[Result] = []
     for name in RANKING_METRICS:
         diag = get(name, "retrieval")
@@ -391,9 +426,21 @@ def evaluate_retrieval(
     Metric definitions: module docstring. Raises InputError for qrels ids absent from the ids.
     """
     aligned = align_qrels(qrels, query_ids, doc_ids)
-    out = evaluate_aligned(queries, corpus, aligned, ks=ks, index=index, index_params=index_params,
-                           auc=auc, separation=separation, per_query=per_query, prefix=prefix,
-                           progress=progress, seed=seed, plan=plan)
+    out = evaluate_aligned(
+        queries,
+        corpus,
+        aligned,
+        ks=ks,
+        index=index,
+        index_params=index_params,
+        auc=auc,
+        separation=separation,
+        per_query=per_query,
+        prefix=prefix,
+        progress=progress,
+        seed=seed,
+        plan=plan,
+    )
     return out.results, out.per_query
 
 
@@ -404,23 +451,36 @@ QRELS = frozenset({"qrels"})
 _CUTOFF = {"k": Param(int, 10, "rank cutoff")}
 for _name in RANKING_METRICS:
     _out = RANKING_OUTPUTS[_name]
-    register(Diagnostic(_name, R, _ranking_diag(_name), _out.description, outputs=(_out,), params=_CUTOFF,
-                        needs=QRELS))
-register(Diagnostic(
-    "auc", R, auc,
-    "auc_global: P(relevant pair outscores irrelevant pair), all queries pooled, ties ½; "
-    "auc_query: mean per-query AUC; over the whole corpus",
-    outputs=(AUC_GLOBAL, AUC_QUERY), needs=QRELS,
-))
-register(Diagnostic(
-    "separation", R, separation,
-    "positive vs negative score mean/std, d′, threshold maximising TPR−FPR, FPR at TPR 0.95",
-    outputs=(POS_SCORE_MEAN, POS_SCORE_STD, NEG_SCORE_MEAN, NEG_SCORE_STD, D_PRIME, BEST_THRESHOLD, FPR_AT_TPR95),
-    needs=QRELS,
-))
-register(Diagnostic(
-    "ann_recall", R, ann_recall,
-    "approximate index only: overlap of its top-K with exact search on a sample of queries",
-    outputs=(ANN_RECALL,), needs=QRELS,
-    params={"sample": Param(int, ANN_SAMPLE, "queries checked against exact search")},
-))
+    register(Diagnostic(_name, R, _ranking_diag(_name), _out.description, outputs=(_out,), params=_CUTOFF, needs=QRELS))
+register(
+    Diagnostic(
+        "auc",
+        R,
+        auc,
+        "auc_global: P(relevant pair outscores irrelevant pair), all queries pooled, ties ½; "
+        "auc_query: mean per-query AUC; over the whole corpus",
+        outputs=(AUC_GLOBAL, AUC_QUERY),
+        needs=QRELS,
+    )
+)
+register(
+    Diagnostic(
+        "separation",
+        R,
+        separation,
+        "positive vs negative score mean/std, d′, threshold maximising TPR−FPR, FPR at TPR 0.95",
+        outputs=(POS_SCORE_MEAN, POS_SCORE_STD, NEG_SCORE_MEAN, NEG_SCORE_STD, D_PRIME, BEST_THRESHOLD, FPR_AT_TPR95),
+        needs=QRELS,
+    )
+)
+register(
+    Diagnostic(
+        "ann_recall",
+        R,
+        ann_recall,
+        "approximate index only: overlap of its top-K with exact search on a sample of queries",
+        outputs=(ANN_RECALL,),
+        needs=QRELS,
+        params={"sample": Param(int, ANN_SAMPLE, "queries checked against exact search")},
+    )
+)

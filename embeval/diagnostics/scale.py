@@ -80,20 +80,28 @@ class ScalePlan:
         if self.pair_sample:
             parts.append(f"pair means from {self.pair_sample:,} sampled pairs with 95% CI")
         if self.knn_queries is not None:
-            parts.append(f"kNN diagnostics on {len(self.knn_queries):,} seeded query rows against all "
-                         f"{self.n:,} rows")
+            parts.append(f"kNN diagnostics on {len(self.knn_queries):,} seeded query rows against all {self.n:,} rows")
         if self.hub_rows is not None:
-            parts.append(f"hubness within a seeded subset of {len(self.hub_rows):,} rows (the hubness "
-                         "of a smaller sample, no CI: it can differ either way from the full set's)")
+            parts.append(
+                f"hubness within a seeded subset of {len(self.hub_rows):,} rows (the hubness "
+                "of a smaller sample, no CI: it can differ either way from the full set's)"
+            )
         if self.neg_sample:
-            parts.append(f"auc_global and the negative-score statistics from every positive pair against "
-                         f"{self.neg_sample:,} sampled negative pairs, with 95% CI")
+            parts.append(
+                f"auc_global and the negative-score statistics from every positive pair against "
+                f"{self.neg_sample:,} sampled negative pairs, with 95% CI"
+            )
         if self.auc_queries is not None:
-            parts.append(f"auc_query over {len(self.auc_queries):,} seeded queries (each exact, against the "
-                         "whole corpus), with 95% CI")
-        return (f"estimated (exact: false): {', '.join(self.estimated)} — the exact {self.what} work would take "
-                f"{est} on {self.device}, over the {self.budget:g} s budget; " + "; ".join(parts)
-                + ". Ask for exact values with exact=True (CLI: --exact) or a larger budget.")
+            parts.append(
+                f"auc_query over {len(self.auc_queries):,} seeded queries (each exact, against the "
+                "whole corpus), with 95% CI"
+            )
+        return (
+            f"estimated (exact: false): {', '.join(self.estimated)} — the exact {self.what} work would take "
+            f"{est} on {self.device}, over the {self.budget:g} s budget; "
+            + "; ".join(parts)
+            + ". Ask for exact values with exact=True (CLI: --exact) or a larger budget."
+        )
 
 
 def _duration(s: float | None) -> str:
@@ -111,16 +119,26 @@ def _pair_sum(name: str, params: dict) -> bool:
     return (name == "uniformity" and not params.get("sample")) or (name == "mam" and params.get("mode") == "pairwise")
 
 
-def plan_geometry(n: int, d: int, chosen: list[tuple[str, dict]], *, backend=None, device: str = "cpu",
-                  budget: float | None = DEFAULT_BUDGET, exact: bool = False, seed: int = 0,
-                  full_knn: bool = False) -> ScalePlan:
+def plan_geometry(
+    n: int,
+    d: int,
+    chosen: list[tuple[str, dict]],
+    *,
+    backend=None,
+    device: str = "cpu",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
+    seed: int = 0,
+    full_knn: bool = False,
+) -> ScalePlan:
     """Plan the O(n²) work of a geometry run. ``chosen``: (diagnostic name, params) pairs;
     ``full_knn``: something else (the item table) needs every row's neighbours anyway."""
     plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True)
     names = {name for name, _ in chosen}
     pairsum_count = sum(1 for name, p in chosen if _pair_sum(name, p))
-    knn_needed = full_knn or any(name in KNN and not (name == "mam" and p.get("mode") == "pairwise")
-                                 for name, p in chosen)
+    knn_needed = full_knn or any(
+        name in KNN and not (name == "mam" and p.get("mode") == "pairwise") for name, p in chosen
+    )
     pairs = pairsum_count * n * (n - 1) / 2 + (n * n if knn_needed else 0)
     if pairs == 0 or budget is None:
         return plan
@@ -147,9 +165,14 @@ def plan_geometry(n: int, d: int, chosen: list[tuple[str, dict]], *, backend=Non
             h = int(min(n, max(MIN_HUB_ROWS, math.sqrt(HUB_SHARE * budget / per_pair))))
             if h < n:
                 plan.hub_rows = np.sort(rng.choice(n, size=h, replace=False))
-        plan.estimated += [name for name, p in chosen if name in KNN and name not in plan.estimated
-                           and not (name == "mam" and p.get("mode") == "pairwise")
-                           and (plan.knn_queries is not None or (name == "hubness" and plan.hub_rows is not None))]
+        plan.estimated += [
+            name
+            for name, p in chosen
+            if name in KNN
+            and name not in plan.estimated
+            and not (name == "mam" and p.get("mode") == "pairwise")
+            and (plan.knn_queries is not None or (name == "hubness" and plan.hub_rows is not None))
+        ]
     if not plan.estimated:
         plan.exact = True
     return plan
@@ -171,8 +194,18 @@ GAP_PAIR_SUMS = ("uniformity_a", "uniformity_b", "uniformity_joint", "uniformity
 GAP_PAIRED_AUC = ("paired_retrieval", "gap_shift")
 
 
-def plan_gap(n_a: int, n_b: int, d: int, names: list[str], *, backend=None, device: str = "cpu",
-             budget: float | None = DEFAULT_BUDGET, exact: bool = False, seed: int = 0) -> ScalePlan:
+def plan_gap(
+    n_a: int,
+    n_b: int,
+    d: int,
+    names: list[str],
+    *,
+    backend=None,
+    device: str = "cpu",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
+    seed: int = 0,
+) -> ScalePlan:
     """Plan the O(n²) work of a gap run (diagnostic names as registered: ``set_uniformity`` runs the
     four pair sums, ``knn_mixing`` a kNN graph of A∪B, ``paired_retrieval``/``gap_shift`` two
     all-pairs AUC passes each). Over the budget: the pair sums become sampled pair means, knn_mixing
@@ -189,8 +222,9 @@ def plan_gap(n_a: int, n_b: int, d: int, names: list[str], *, backend=None, devi
         return plan
     from embeval.compute import estimate_seconds
 
-    plan.estimate_s = (estimate_seconds("pair_sum", pair_sum + auc_pairs, d, backend)
-                       + (estimate_seconds("topk", knn, d, backend) if knn else 0.0))
+    plan.estimate_s = estimate_seconds("pair_sum", pair_sum + auc_pairs, d, backend) + (
+        estimate_seconds("topk", knn, d, backend) if knn else 0.0
+    )
     if exact or plan.estimate_s <= budget:
         return plan
     rng = np.random.default_rng(seed)
@@ -228,8 +262,17 @@ def _auc_queries(m: int, n: int, d: int, backend, budget: float) -> int:
     return int(min(m, max(MIN_AUC_QUERIES, AUC_SHARE * budget / per_query)))
 
 
-def plan_retrieval(m: int, n: int, d: int, *, backend=None, device: str = "cpu",
-                   budget: float | None = DEFAULT_BUDGET, exact: bool = False, seed: int = 0) -> ScalePlan:
+def plan_retrieval(
+    m: int,
+    n: int,
+    d: int,
+    *,
+    backend=None,
+    device: str = "cpu",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
+    seed: int = 0,
+) -> ScalePlan:
     """Plan the all-pairs AUC pass of ``m`` queries × ``n`` documents. Over the budget:
     ``auc_query`` is the mean of the exact per-query AUCs of a seeded subset of queries (95% CI),
     ``auc_global`` and the negative-score statistics compare every positive pair with
@@ -250,8 +293,15 @@ def plan_retrieval(m: int, n: int, d: int, *, backend=None, device: str = "cpu",
     plan.exact = False
     plan.auc_queries = np.sort(np.random.default_rng(seed).choice(m, size=q, replace=False))
     plan.neg_sample = PAIR_SAMPLE
-    plan.estimated = ["auc_global", "auc_query", "neg_score_mean", "neg_score_std", "d_prime", "best_threshold",
-                      "fpr@tpr95"]
+    plan.estimated = [
+        "auc_global",
+        "auc_query",
+        "neg_score_mean",
+        "neg_score_std",
+        "d_prime",
+        "best_threshold",
+        "fpr@tpr95",
+    ]
     return plan
 
 

@@ -34,8 +34,9 @@ def roc_series(curve: RocCurve) -> dict:
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": auc if auc == auc else None}
 
 
-def score_series(queries: np.ndarray, corpus: np.ndarray, aligned: AlignedQrels, seed: int = 0,
-                 sample: int = NEG_SAMPLE) -> dict:
+def score_series(
+    queries: np.ndarray, corpus: np.ndarray, aligned: AlignedQrels, seed: int = 0, sample: int = NEG_SAMPLE
+) -> dict:
     """Histograms of relevant vs irrelevant (query, document) cosine scores.
 
     queries q×d and corpus n×d float32 unit rows; ``aligned``: :class:`AlignedQrels`. Every
@@ -72,9 +73,14 @@ def score_series(queries: np.ndarray, corpus: np.ndarray, aligned: AlignedQrels,
     if not lo < hi:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, BINS + 1)
-    return {"edges": edges.tolist(), "pos": np.histogram(pos, edges)[0].tolist(),
-            "neg": np.histogram(neg, edges)[0].tolist(), "neg_sampled": sampled, "n_pos": len(pos),
-            "n_neg": len(neg)}
+    return {
+        "edges": edges.tolist(),
+        "pos": np.histogram(pos, edges)[0].tolist(),
+        "neg": np.histogram(neg, edges)[0].tolist(),
+        "neg_sampled": sampled,
+        "n_pos": len(pos),
+        "n_neg": len(neg),
+    }
 
 
 def geometry_series(space: Space, hub_k: int | None) -> dict:
@@ -118,5 +124,10 @@ def gap_series(a: np.ndarray, b: np.ndarray, *, paired: bool, seed: int = 0) -> 
         ka = kb = pick(len(ia), GAP_POINTS)
     else:
         ka, kb = pick(len(ia), GAP_POINTS), pick(len(ib), GAP_POINTS)
-    return {"a": np.round(pa[ka], 5).tolist(), "b": np.round(pb[kb], 5).tolist(), "paired": bool(paired),
-            "explained": [float(r) for r in ratio], "fitted_rows": [len(ia), len(ib)]}
+    return {
+        "a": np.round(pa[ka], 5).tolist(),
+        "b": np.round(pb[kb], 5).tolist(),
+        "paired": bool(paired),
+        "explained": [float(r) for r in ratio],
+        "fitted_rows": [len(ia), len(ib)],
+    }

@@ -21,9 +21,9 @@ def l2_normalize(x: np.ndarray, *, inplace: bool = False, block: int = 1 << 16) 
     x = np.asarray(x, dtype=np.float32)
     y = x if inplace and x.flags.writeable else np.empty_like(x)
     for s in range(0, x.shape[0], block):
-        xb = x[s:s + block]
+        xb = x[s : s + block]
         scale = np.max(np.abs(xb), axis=1, keepdims=True)
-        yb = y[s:s + block]
+        yb = y[s : s + block]
         np.divide(xb, scale, out=yb)
         yb /= np.linalg.norm(yb, axis=1, keepdims=True)
     return y
@@ -38,7 +38,6 @@ def check_k(k: int, n: int) -> int:
     if k >= n:
         raise UsageError(f"k={k} needs more than {k} rows; the input has {n}")
     return k
-
 
 
 def label_codes(labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -78,17 +77,34 @@ class Space:
     _codes: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, x, *, normalize: bool = True, pairs=None, labels=None, seed: int = 0,
-              progress: Progress = NULL, inplace: bool = False, backend: Any = None) -> Space:
+    def build(
+        cls,
+        x,
+        *,
+        normalize: bool = True,
+        pairs=None,
+        labels=None,
+        seed: int = 0,
+        progress: Progress = NULL,
+        inplace: bool = False,
+        backend: Any = None,
+    ) -> Space:
         """``inplace``: the caller gives up ``x``; with ``normalize`` it is normalised in place
         (one float32 copy of the vectors instead of two)."""
         x = np.asarray(x, dtype=np.float32)
         unit = l2_normalize(x, inplace=inplace and normalize)
         if pairs is not None:
             pairs = l2_normalize(pairs) if normalize else np.asarray(pairs, dtype=np.float32)
-        return cls(x=unit if normalize else x, unit=unit, normalized=normalize, pairs=pairs,
-                   labels=None if labels is None else np.asarray(labels), seed=seed,
-                   progress=progress, backend=backend)
+        return cls(
+            x=unit if normalize else x,
+            unit=unit,
+            normalized=normalize,
+            pairs=pairs,
+            labels=None if labels is None else np.asarray(labels),
+            seed=seed,
+            progress=progress,
+            backend=backend,
+        )
 
     @property
     def n(self) -> int:

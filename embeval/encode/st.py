@@ -196,7 +196,8 @@ def _load(path: str, device: str | None):
         if not is_local and offline:
             raise ModelError(
                 f"model {path!r} is not a local folder and is not in the Hugging Face cache, and "
-                f"downloads are off (HF_HUB_OFFLINE=1); use `model` default or a local path") from None
+                f"downloads are off (HF_HUB_OFFLINE=1); use `model` default or a local path"
+            ) from None
         if not is_local:
             raise ModelError(
                 f"model {path!r} could not be loaded (unknown name, or it needs a download "

@@ -150,7 +150,7 @@ class _Index(ABC):
         if probe > kk:
             tied = np.flatnonzero(scores[:, kk - 1] == scores[:, kk])
             for row in tied:
-                scores[row, :kk], idx[row, :kk] = self._resolve_tie(q[row:row + 1], kk)
+                scores[row, :kk], idx[row, :kk] = self._resolve_tie(q[row : row + 1], kk)
             scores, idx = scores[:, :kk], idx[:, :kk]
         if kk < k:  # fewer rows than k: pad like FAISS does
             pad = k - kk
@@ -199,13 +199,12 @@ class _FlatIndex(_Index):
             heap.val, heap.ids = faiss.swig_ptr(scores[s:e]), faiss.swig_ptr(idx[s:e])
             heap.heapify()
             for c0 in range(0, n, cb):
-                block = np.ascontiguousarray(q[s:e] @ self.vectors[c0:c0 + cb].T)
+                block = np.ascontiguousarray(q[s:e] @ self.vectors[c0 : c0 + cb].T)
                 heap.addn(block.shape[1], faiss.swig_ptr(block), c0, 0, e - s)
                 if task is not None:
                     task.advance((e - s) * block.shape[1] / n)
             heap.reorder()
         return scores, idx
-
 
     def _raw_backend(self, q: np.ndarray, k: int, task: Task | None) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k on the compute back end (torch on a GPU): tie-exact already."""
@@ -247,8 +246,9 @@ def _order_rows(scores: np.ndarray, idx: np.ndarray) -> None:
     idx[:] = np.take_along_axis(idx, order, axis=1)
 
 
-def build_index(kind: str, vectors: np.ndarray, *, seed: int = 0, threads: int | None = None,
-                backend: Any = None, **params: Any) -> SearchIndex:
+def build_index(
+    kind: str, vectors: np.ndarray, *, seed: int = 0, threads: int | None = None, backend: Any = None, **params: Any
+) -> SearchIndex:
     """Index ``vectors`` (n×d float32; unit rows for cosine) for inner-product top-k search.
 
     ``params`` are the kind's parameters (see the module docstring); ``threads`` sets FAISS's

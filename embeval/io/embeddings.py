@@ -53,10 +53,10 @@ def load_embeddings(
     if isinstance(path, str) and "://" in path and source_kind(path) is None:
         raise unknown_source(path)
     if source_kind(path) is not None:
-        spec, got = read_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col,
-                                progress=progress)
-        emb = EmbeddingSet(vectors=got.vectors, ids=got.ids, path=spec.shown, labels=got.labels,
-                           info={"source": spec.kind, **got.info})
+        spec, got = read_source(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
+        emb = EmbeddingSet(
+            vectors=got.vectors, ids=got.ids, path=spec.shown, labels=got.labels, info={"source": spec.kind, **got.info}
+        )
         validate(emb, min_rows=min_rows)
         return emb
     if is_shard_spec(path):  # a folder or glob of shards (embeval.io.shards)

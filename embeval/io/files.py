@@ -77,12 +77,22 @@ def load_embedding_file(
         raise InputError(p, "is a folder, expected an embedding file (" + ", ".join(EMBEDDING_SUFFIXES) + ")" + hint)
     suffix = p.suffix.lower()
     if suffix not in EMBEDDING_SUFFIXES:
-        raise InputError(p, f"unsupported extension {suffix or '(none)'!r}; expected one of "
-                            + ", ".join(EMBEDDING_SUFFIXES) + ", a .faiss/.index file, a source URI "
-                            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with `model`")
+        raise InputError(
+            p,
+            f"unsupported extension {suffix or '(none)'!r}; expected one of "
+            + ", ".join(EMBEDDING_SUFFIXES)
+            + ", a .faiss/.index file, a source URI "
+            "(lancedb://, postgresql://, hf-disk://, faiss://) or texts with `model`",
+        )
     require_file(p)
-    reader = {".npy": _read_npy, ".npz": _read_npz, ".parquet": _read_table, ".csv": _read_table,
-              ".tsv": _read_table, ".jsonl": _read_jsonl}[suffix]
+    reader = {
+        ".npy": _read_npy,
+        ".npz": _read_npz,
+        ".parquet": _read_table,
+        ".csv": _read_table,
+        ".tsv": _read_table,
+        ".jsonl": _read_jsonl,
+    }[suffix]
     # A table library may fail lazily (a corrupt string column converted after the read): every
     # failure while reading a table file is one InputError.
     with table_errors(p) if suffix in (".parquet", ".csv", ".tsv") else nullcontext():
@@ -112,19 +122,20 @@ def validate(emb: EmbeddingSet, *, min_rows: int = 2) -> None:
     finite = np.isfinite(v).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
-        raise InputError(emb.path, f"non-finite value (NaN or inf) in {len(bad)} row(s)",
-                         where=_where(emb, bad[0]))
+        raise InputError(emb.path, f"non-finite value (NaN or inf) in {len(bad)} row(s)", where=_where(emb, bad[0]))
     zero = ~v.any(axis=1)
     if zero.any():
         bad = np.flatnonzero(zero)
-        raise InputError(emb.path, f"zero-norm vector in {len(bad)} row(s); cosine is undefined",
-                         where=_where(emb, bad[0]))
+        raise InputError(
+            emb.path, f"zero-norm vector in {len(bad)} row(s); cosine is undefined", where=_where(emb, bad[0])
+        )
     norms = row_norms64(v)
     unusable = ~(np.isfinite(norms) & (norms > 0))
     if unusable.any():
         bad = np.flatnonzero(unusable)
-        raise InputError(emb.path, f"vector norm too large or too small to normalise in {len(bad)} row(s)",
-                         where=_where(emb, bad[0]))
+        raise InputError(
+            emb.path, f"vector norm too large or too small to normalise in {len(bad)} row(s)", where=_where(emb, bad[0])
+        )
     if len(emb.ids) != n:
         raise InputError(emb.path, f"{len(emb.ids)} ids for {n} rows")
     uniq, _first, counts = np.unique(emb.ids, return_index=True, return_counts=True)
@@ -142,8 +153,8 @@ def row_norms64(v: np.ndarray, block_elements: int = 1 << 22) -> np.ndarray:
     out = np.empty(v.shape[0], dtype=np.float64)
     step = max(1, block_elements // max(1, v.shape[1]))
     for s in range(0, v.shape[0], step):
-        block = np.asarray(v[s:s + step], dtype=np.float64)
-        out[s:s + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        block = np.asarray(v[s : s + step], dtype=np.float64)
+        out[s : s + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
     return out
 
 
@@ -184,10 +195,13 @@ def _to_f32(p: Path, src: np.ndarray, out: np.ndarray | None = None, row0: int =
         over = np.isinf(conv) & np.isfinite(src)
         if over.any():
             r, c = (int(x[0]) for x in np.nonzero(over))
-            raise InputError(p, f"value {float(src[r, c]):.4g} is too large for float32 (largest ±3.4e38); "
-                                "scale the vectors down", where=(where or _row_name)(row0 + r))
+            raise InputError(
+                p,
+                f"value {float(src[r, c]):.4g} is too large for float32 (largest ±3.4e38); scale the vectors down",
+                where=(where or _row_name)(row0 + r),
+            )
     if out is not None:
-        out[row0:row0 + len(conv)] = conv
+        out[row0 : row0 + len(conv)] = conv
         return out
     return np.ascontiguousarray(conv)
 
@@ -220,8 +234,11 @@ def _open_npy(p: Path) -> np.ndarray:
             return np.load(p, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc) or "Python objects" in str(exc):
-            raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
-                                "pickled data: save a numeric array") from None
+            raise InputError(
+                p,
+                "holds Python objects (an object array), not numbers; embeval never loads "
+                "pickled data: save a numeric array",
+            ) from None
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
     except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
         raise InputError(p, f"not a readable .npy file (truncated or corrupt?): {_first_line(exc)}") from None
@@ -239,7 +256,7 @@ def _npy_to_float32(p: Path, arr: np.ndarray) -> np.ndarray:
     step = max(1, (1 << 26) // max(1, arr.shape[1] * arr.itemsize))
     try:
         for s in range(0, arr.shape[0], step):
-            _to_f32(p, np.asarray(arr[s:s + step]), out, s)
+            _to_f32(p, np.asarray(arr[s : s + step]), out, s)
     except (ValueError, OSError) as exc:
         raise InputError(p, f"could not read data (truncated?): {_first_line(exc)}") from None
     return out
@@ -248,8 +265,11 @@ def _npy_to_float32(p: Path, arr: np.ndarray) -> np.ndarray:
 def _read_npy(p: Path, **_):
     arr = _open_npy(p)
     if arr.ndim != 2:
-        hint = (" (a stacked pair of sets: pass it alone, as in 'embeval gap FILE.npy')"
-                if arr.ndim == 3 and arr.shape[0] == 2 else "")
+        hint = (
+            " (a stacked pair of sets: pass it alone, as in 'embeval gap FILE.npy')"
+            if arr.ndim == 3 and arr.shape[0] == 2
+            else ""
+        )
         raise InputError(p, f"expected a 2-D array (rows × dimensions), got shape {arr.shape}{hint}")
     return _npy_to_float32(p, arr), _row_ids(arr.shape[0]), None
 
@@ -265,17 +285,24 @@ def load_stacked_pair(path: str | Path, *, min_rows: int = 2) -> tuple[Embedding
 
     p = Path(path)
     if p.is_dir() or p.suffix.lower() != ".npy":
-        raise InputError(p, "a single input must be a .npy of shape (2, n, d) holding both sets; "
-                            "otherwise pass two embedding files A B")
+        raise InputError(
+            p,
+            "a single input must be a .npy of shape (2, n, d) holding both sets; "
+            "otherwise pass two embedding files A B",
+        )
     require_file(p)
     arr = _open_npy(p)
     if arr.ndim != 3 or arr.shape[0] != 2:
-        raise InputError(p, f"a single input must have shape (2, n, d) (two stacked sets), got "
-                            f"shape {arr.shape}; otherwise pass two embedding files A B")
+        raise InputError(
+            p,
+            f"a single input must have shape (2, n, d) (two stacked sets), got "
+            f"shape {arr.shape}; otherwise pass two embedding files A B",
+        )
     sets = []
     for part in (0, 1):
-        emb = EmbeddingSet(vectors=_npy_to_float32(p, arr[part]), ids=_row_ids(arr.shape[1]),
-                           path=str(p), info={"part": f"[{part}]"})
+        emb = EmbeddingSet(
+            vectors=_npy_to_float32(p, arr[part]), ids=_row_ids(arr.shape[1]), path=str(p), info={"part": f"[{part}]"}
+        )
         try:
             validate(emb, min_rows=min_rows)
         except InputError as exc:
@@ -294,8 +321,11 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
             else:
                 numeric2d = [k for k in names if z[k].ndim == 2]
                 if len(numeric2d) != 1:
-                    raise InputError(p, f"no array named {vector_col!r} and {len(numeric2d)} 2-D arrays "
-                                        f"among {names}; name one with `vector_col`")
+                    raise InputError(
+                        p,
+                        f"no array named {vector_col!r} and {len(numeric2d)} 2-D arrays "
+                        f"among {names}; name one with `vector_col`",
+                    )
                 key = numeric2d[0]
             vectors = _as_float32(p, z[key])
             ids = clean_ids(z[id_col], p) if id_col in names else _row_ids(vectors.shape[0])
@@ -304,12 +334,14 @@ def _read_npz(p: Path, *, id_col, vector_col, label_col):
         raise
     except ValueError as exc:
         if "pickle" in str(exc):
-            raise InputError(p, "holds Python objects (an object array), not numbers; embeval never loads "
-                                "pickled data") from None
+            raise InputError(
+                p, "holds Python objects (an object array), not numbers; embeval never loads pickled data"
+            ) from None
         raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
     except MemoryError:
-        raise InputError(p, "not a readable .npz file: an array header claims more memory than there is "
-                            "(corrupt?)") from None
+        raise InputError(
+            p, "not a readable .npz file: an array header claims more memory than there is (corrupt?)"
+        ) from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise InputError(p, f"not a readable .npz file (truncated or corrupt?): {_first_line(exc)}") from None
     except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
@@ -333,12 +365,10 @@ def _read_jsonl(p: Path, *, id_col, vector_col, label_col):
         if dim is None:
             dim = len(vec)
         elif len(vec) != dim:
-            raise InputError(p, f"ragged rows: {len(vec)} values where earlier rows have {dim}",
-                             where=f"line {lineno}")
+            raise InputError(p, f"ragged rows: {len(vec)} values where earlier rows have {dim}", where=f"line {lineno}")
         if not all(type(x) in (int, float) for x in vec):  # JSON numbers: not str, bool, null, list
             bad = next(x for x in vec if type(x) not in (int, float))
-            raise InputError(p, f"vectors must hold numbers only, found {json.dumps(bad)}",
-                             where=f"line {lineno}")
+            raise InputError(p, f"vectors must hold numbers only, found {json.dumps(bad)}", where=f"line {lineno}")
         vectors.append(vec)
         ids.append(rec.get(id_col, _ABSENT))
         if label_col:
@@ -379,21 +409,32 @@ def _read_frame(p: Path, text_cols=()):
         if other is not None:
             shown = {"\t": "tab"}.get(other, repr(other))
             fix = "rename it to .tsv" if other == "\t" else f"convert it to {'tabs' if sep == chr(9) else 'commas'}"
-            raise InputError(p, f"one column only, and its first line holds {shown}: the file seems to be "
-                                f"{shown}-separated, but {p.suffix.lower()} is read "
-                                f"{'tab' if sep == chr(9) else 'comma'}-separated; {fix}")
+            raise InputError(
+                p,
+                f"one column only, and its first line holds {shown}: the file seems to be "
+                f"{shown}-separated, but {p.suffix.lower()} is read "
+                f"{'tab' if sep == chr(9) else 'comma'}-separated; {fix}",
+            )
         numeric = [_is_number(c) for c in header]
         if header and sum(numeric) >= len(header) - 1 and not any(c in text_cols for c in header):
             # The first line is data, not a header.
             if not numeric[0] and all(numeric[1:]):
                 second = header[1] if len(header) > 1 else ""
-                raise InputError(p, f"the first line looks like data ({header[0]!r}, {second}…), not a header; "
-                                    "add a header line such as 'id,d0,d1,…'")
+                raise InputError(
+                    p,
+                    f"the first line looks like data ({header[0]!r}, {second}…), not a header; "
+                    "add a header line such as 'id,d0,d1,…'",
+                )
             if all(numeric):
                 return read_csv(p, sep=sep, header=None, keep_default_na=False, na_values=NA_CELLS)
         texts = [c for c in header if c in text_cols]
-        return read_csv(p, sep=sep, dtype={c: str for c in texts}, keep_default_na=False,
-                           na_values={c: NA_CELLS for c in header if c not in texts})
+        return read_csv(
+            p,
+            sep=sep,
+            dtype={c: str for c in texts},
+            keep_default_na=False,
+            na_values={c: NA_CELLS for c in header if c not in texts},
+        )
 
 
 def _is_number(x) -> bool:
@@ -430,13 +471,15 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
             raise InputError(p, f"{vector_col!r} is not a list", where=line(row))
         if (lengths != lengths[0]).any():
             row = int(np.flatnonzero(lengths != lengths[0])[0])
-            raise InputError(p, f"ragged rows: {lengths[row]} values where row 0 has {lengths[0]}",
-                             where=line(row))
+            raise InputError(p, f"ragged rows: {lengths[row]} values where row 0 has {lengths[0]}", where=line(row))
         rows = [np.asarray(v) for v in col.to_numpy()]
         for row, v in enumerate(rows):
             if v.dtype.kind not in NUMERIC_KINDS:
-                raise InputError(p, f"{vector_col!r} must hold numbers only, found {v.dtype} values "
-                                    "(text or booleans)", where=_where_id(ids, row, line))
+                raise InputError(
+                    p,
+                    f"{vector_col!r} must hold numbers only, found {v.dtype} values (text or booleans)",
+                    where=_where_id(ids, row, line),
+                )
         try:
             arr = np.stack([v.astype(np.float64) for v in rows])
         except (ValueError, TypeError):
@@ -449,8 +492,7 @@ def _read_table(p: Path, *, id_col, vector_col, label_col):
     block = df[dims]
     bad = [c for c in dims if not is_numeric_dtype(block[c].dtype) or is_bool_dtype(block[c].dtype)]
     if bad:
-        raise InputError(p, f"column {str(bad[0])!r} is not numeric (pass `id_col`/`label_col` for "
-                            "non-vector columns)")
+        raise InputError(p, f"column {str(bad[0])!r} is not numeric (pass `id_col`/`label_col` for non-vector columns)")
     arr = block.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(arr).any():
         row = int(np.flatnonzero(np.isnan(arr).any(axis=1))[0])
@@ -481,8 +523,11 @@ def _check_overflow(p: Path, df, dims, arr: np.ndarray, where) -> None:
     header = None if all(isinstance(x, int) for x in df.columns) else 0
     raw = read_csv(p, sep=sep, header=header, dtype=str, keep_default_na=False)[dims[c]].iloc[r]
     if str(raw).strip().lower().lstrip("+-") not in ("inf", "infinity"):
-        raise InputError(p, f"value {str(raw).strip()} is too large for float32 (largest ±3.4e38); "
-                            "scale the vectors down", where=where(r))
+        raise InputError(
+            p,
+            f"value {str(raw).strip()} is too large for float32 (largest ±3.4e38); scale the vectors down",
+            where=where(r),
+        )
 
 
 def _where_id(ids, row: int, name=_row_name) -> str:

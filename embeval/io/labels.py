@@ -29,11 +29,18 @@ def load_labels(path: str | Path, column: str | None = None) -> np.ndarray:
         raise InputError(p, "is a folder, expected a label file (" + ", ".join(LABEL_SUFFIXES) + ")")
     suffix = p.suffix.lower()
     if suffix not in LABEL_SUFFIXES:
-        raise InputError(p, f"unsupported extension {suffix or '(none)'!r} for labels; expected one of "
-                            + ", ".join(LABEL_SUFFIXES))
+        raise InputError(
+            p, f"unsupported extension {suffix or '(none)'!r} for labels; expected one of " + ", ".join(LABEL_SUFFIXES)
+        )
     require_file(p)
-    reader = {".txt": _read_txt, ".csv": _read_table, ".tsv": _read_table, ".parquet": _read_table,
-              ".jsonl": _read_jsonl, ".npy": _read_npy}[suffix]
+    reader = {
+        ".txt": _read_txt,
+        ".csv": _read_table,
+        ".tsv": _read_table,
+        ".parquet": _read_table,
+        ".jsonl": _read_jsonl,
+        ".npy": _read_npy,
+    }[suffix]
     with table_errors(p) if suffix in (".csv", ".tsv", ".parquet") else nullcontext():
         values = reader(p, column)
     return clean_labels(values, p)
@@ -58,15 +65,17 @@ def check_labels(labels: np.ndarray, n: int, path: str | Path, emb_path: str | P
         hint = ""
         if len(labels) == n - 1 and Path(path).suffix.lower() in (".csv", ".tsv"):
             hint = " (a .csv label file needs a header row: is it missing?)"
-        raise InputError(path, f"{len(labels)} labels, but {emb_path} has {n} rows; "
-                               f"labels must be row-aligned with the embeddings{hint}")
+        raise InputError(
+            path,
+            f"{len(labels)} labels, but {emb_path} has {n} rows; labels must be row-aligned with the embeddings{hint}",
+        )
     classes = np.unique(labels)
     if len(classes) < 2:
-        raise InputError(path, f"every row has the label {str(classes[0])!r}; label diagnostics need at "
-                               "least 2 classes")
+        raise InputError(
+            path, f"every row has the label {str(classes[0])!r}; label diagnostics need at least 2 classes"
+        )
     if len(classes) == n:
-        raise InputError(path, f"all {n} labels are different; label diagnostics need classes "
-                               "with at least 2 rows")
+        raise InputError(path, f"all {n} labels are different; label diagnostics need classes with at least 2 rows")
 
 
 def _read_txt(p: Path, column):
@@ -81,8 +90,9 @@ def _read_npy(p: Path, column):
         with np.errstate(all="ignore"):
             arr = np.load(p, allow_pickle=False)
     except MemoryError:
-        raise InputError(p, "not a readable .npy file of labels: its header claims more memory than there "
-                            "is (corrupt?)") from None
+        raise InputError(
+            p, "not a readable .npy file of labels: its header claims more memory than there is (corrupt?)"
+        ) from None
     except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, TypeError, ...
         text = str(exc).strip().splitlines()
         raise InputError(p, f"not a readable .npy file of labels: {text[0] if text else type(exc).__name__}") from None
@@ -108,8 +118,9 @@ def _read_table(p: Path, column):
         if p.suffix.lower() == ".parquet":
             df = pd.read_parquet(p)
         else:
-            df = read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
-                             keep_default_na=False, na_values=[""])
+            df = read_csv(
+                p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str, keep_default_na=False, na_values=[""]
+            )
     cols = list(df.columns)
     if column is not None:
         if column not in cols:

@@ -28,8 +28,9 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                 line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 start = exc.start + (3 if lineno == 1 and raw.startswith(b"\xef\xbb\xbf") else 0)
-                raise InputError(path, f"not UTF-8 text (byte offset {offset + start})",
-                                 where=f"line {lineno}") from None
+                raise InputError(
+                    path, f"not UTF-8 text (byte offset {offset + start})", where=f"line {lineno}"
+                ) from None
             offset += len(raw)
             yield lineno, line
 

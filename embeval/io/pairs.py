@@ -34,8 +34,14 @@ def _looks_like_stsb(p: Path) -> bool:
     return True
 
 
-def load_pairs(path: str | Path, *, layout: str = "auto", text_a_col: str = "text_a",
-               text_b_col: str = "text_b", score_col: str = "score") -> TextPairs:
+def load_pairs(
+    path: str | Path,
+    *,
+    layout: str = "auto",
+    text_a_col: str = "text_a",
+    text_b_col: str = "text_b",
+    score_col: str = "score",
+) -> TextPairs:
     p = Path(path)
     if layout not in LAYOUTS:
         raise UsageError(f"`layout` {layout!r}: choose one of {', '.join(LAYOUTS)}")
@@ -71,8 +77,9 @@ def _read_stsb(p: Path) -> TextPairs:
             continue
         row = line.split("\t")
         if len(row) < 7:
-            raise InputError(p, f"STS Benchmark layout needs at least 7 tab-separated fields, got {len(row)}",
-                             where=f"line {lineno}")
+            raise InputError(
+                p, f"STS Benchmark layout needs at least 7 tab-separated fields, got {len(row)}", where=f"line {lineno}"
+            )
         s.append(_score(p, row[4], f"line {lineno}"))
         a.append(row[5])
         b.append(row[6])
@@ -89,8 +96,9 @@ def _score(p: Path, value, where: str) -> float:
         score = float(value)
     except (TypeError, ValueError):
         text = str(value)
-        raise InputError(p, "missing score" if not text.strip() else f"score {text!r} is not a number",
-                         where=where) from None
+        raise InputError(
+            p, "missing score" if not text.strip() else f"score {text!r} is not a number", where=where
+        ) from None
     if not math.isfinite(score):
         raise InputError(p, f"score {str(value)!r} is not a finite number", where=where)
     return score
@@ -112,11 +120,15 @@ def _read_columns(p: Path, ca: str, cb: str, cs: str) -> TextPairs:
             df = read_csv(p, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False, dtype=str)
     missing = [c for c in (ca, cb, cs) if c not in df.columns]
     if missing:
-        raise InputError(p, f"missing column(s) {', '.join(map(repr, missing))} (columns: "
-                            f"{', '.join(map(str, df.columns))}); use `text_a_col`/`text_b_col`/`score_col`, "
-                            "or `layout` stsb for the STS Benchmark release files")
-    scores = [_score(p, v, f"line {lines[i]}" if lines else f"row {i}, column {cs!r}")
-              for i, v in enumerate(df[cs].tolist())]
+        raise InputError(
+            p,
+            f"missing column(s) {', '.join(map(repr, missing))} (columns: "
+            f"{', '.join(map(str, df.columns))}); use `text_a_col`/`text_b_col`/`score_col`, "
+            "or `layout` stsb for the STS Benchmark release files",
+        )
+    scores = [
+        _score(p, v, f"line {lines[i]}" if lines else f"row {i}, column {cs!r}") for i, v in enumerate(df[cs].tolist())
+    ]
     texts_a, texts_b = df[ca].tolist(), df[cb].tolist()
     if suffix in (".csv", ".tsv"):
         from embeval.safety import csv_uncell

@@ -38,8 +38,11 @@ def load_qrels(path: str | Path) -> Qrels:
         elif len(parts) == 4:
             qid, _, did, raw = parts
         else:
-            raise InputError(p, f"expected 3 columns (query-id corpus-id score) or 4 (TREC), got {len(parts)}",
-                             where=f"line {lineno}")
+            raise InputError(
+                p,
+                f"expected 3 columns (query-id corpus-id score) or 4 (TREC), got {len(parts)}",
+                where=f"line {lineno}",
+            )
         try:
             score = float(raw)
         except ValueError:
@@ -50,8 +53,12 @@ def load_qrels(path: str | Path) -> Qrels:
             raise InputError(p, f"score {raw!r} is not a finite number", where=f"line {lineno}")
         first = seen.setdefault((qid, did), lineno)
         if first != lineno:
-            raise InputError(p, f"query {qid!r} and document {did!r} are judged twice (lines {first} and "
-                                f"{lineno}); keep one judgement per pair", where=f"line {lineno}")
+            raise InputError(
+                p,
+                f"query {qid!r} and document {did!r} are judged twice (lines {first} and "
+                f"{lineno}); keep one judgement per pair",
+                where=f"line {lineno}",
+            )
         qrels.setdefault(qid, {})[did] = score
     if not qrels:
         raise InputError(p, "no judgements (empty qrels)")

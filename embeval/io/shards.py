@@ -242,7 +242,8 @@ def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
         elif p.suffix.lower() in (".npy",):
             raise InputError(p, f".npy shards hold no {column!r} column; pass a label file (`labels`)")
         else:
-            emb = load_embedding_file(p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column,
-                                      min_rows=1)
+            emb = load_embedding_file(
+                p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column, min_rows=1
+            )
             parts.append(np.asarray(emb.labels))
     return np.concatenate(parts)

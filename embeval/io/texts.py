@@ -34,8 +34,9 @@ def is_beir_folder(path: str | Path) -> bool:
     return p.is_dir() and (p / "corpus.jsonl").is_file()
 
 
-def load_texts(path: str | Path, *, text_col: str = "text", id_col: str = "id",
-               label_col: str | None = None) -> TextSet:
+def load_texts(
+    path: str | Path, *, text_col: str = "text", id_col: str = "id", label_col: str | None = None
+) -> TextSet:
     """Texts to encode, with ids (row numbers when the file has none) and optional labels."""
     from embeval.io.paths import require_exists, require_file
 
@@ -46,8 +47,12 @@ def load_texts(path: str | Path, *, text_col: str = "text", id_col: str = "id",
         raise InputError(p, "is a folder without corpus.jsonl (not a BEIR folder)")
     suffix = p.suffix.lower()
     if suffix not in TEXT_SUFFIXES:
-        raise InputError(p, f"unsupported text file {suffix or '(none)'!r}; expected one of "
-                            + ", ".join(TEXT_SUFFIXES) + " or a BEIR folder")
+        raise InputError(
+            p,
+            f"unsupported text file {suffix or '(none)'!r}; expected one of "
+            + ", ".join(TEXT_SUFFIXES)
+            + " or a BEIR folder",
+        )
     require_file(p)
     if suffix == ".txt":
         texts = [line.rstrip("\n").rstrip("\r") for _, line in iter_lines(p)]  # only \n ends a line
@@ -69,8 +74,9 @@ def _check(ts: TextSet, text_col: str) -> None:
     for i, t in enumerate(ts.texts):
         where = f"line {i + 1}" if ts.path.endswith(".txt") else f"row {i}, id {ts.ids[i]!r}"
         if not isinstance(t, str) or not t.strip():
-            raise InputError(ts.path, "empty text" if isinstance(t, str) or t is None
-                             else f"{text_col!r} is not text", where=where)
+            raise InputError(
+                ts.path, "empty text" if isinstance(t, str) or t is None else f"{text_col!r} is not text", where=where
+            )
         check_encodable(t, ts.path, where)
     if len(set(ts.ids)) != len(ts.ids):
         seen: set[str] = set()
@@ -92,11 +98,11 @@ def _read_table(p: Path, text_col: str, id_col: str, label_col: str | None) -> T
         elif p.suffix.lower() == ".jsonl":
             df = pd.DataFrame.from_records([rec for _, rec in iter_jsonl(p)])
         else:
-            df = read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
-                             keep_default_na=False)
+            df = read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str, keep_default_na=False)
     if text_col not in df.columns:
-        raise InputError(p, f"no text column {text_col!r} (columns: {', '.join(map(str, df.columns))}); "
-                            "pass `text_col`")
+        raise InputError(
+            p, f"no text column {text_col!r} (columns: {', '.join(map(str, df.columns))}); pass `text_col`"
+        )
     if label_col and label_col not in df.columns:
         raise InputError(p, f"no label column {label_col!r} (columns: {', '.join(map(str, df.columns))})")
     from embeval.io.ids import clean_ids
@@ -154,8 +160,11 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirData:
     from embeval.safety import check_encodable
 
     recs = _read_jsonl_records(f / "queries.jsonl")
-    queries = TextSet(clean_ids([r["_id"] for r in recs], f / "queries.jsonl").tolist(),
-                      [str(r.get("text") or "") for r in recs], str(f / "queries.jsonl"))
+    queries = TextSet(
+        clean_ids([r["_id"] for r in recs], f / "queries.jsonl").tolist(),
+        [str(r.get("text") or "") for r in recs],
+        str(f / "queries.jsonl"),
+    )
     for i, t in enumerate(queries.texts):
         check_encodable(t, queries.path, f"row {i}, id {queries.ids[i]!r}")
     return BeirData(str(f), corpus, queries, qrels_path)

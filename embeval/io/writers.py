@@ -18,8 +18,9 @@ def save_embeddings(path: str | Path, vectors: np.ndarray, ids, *, texts=None) -
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in EMBEDDING_SUFFIXES:
-        raise UsageError(f"`output` {p}: unsupported suffix {suffix or '(none)'!r}; use one of "
-                         + ", ".join(EMBEDDING_SUFFIXES))
+        raise UsageError(
+            f"`output` {p}: unsupported suffix {suffix or '(none)'!r}; use one of " + ", ".join(EMBEDDING_SUFFIXES)
+        )
     with atomic_path(p) as tmp:
         _write(tmp, suffix, np.asarray(vectors, dtype=np.float32), np.asarray(ids).astype(str), texts)
 
@@ -35,8 +36,10 @@ def _write(tmp: Path, suffix: str, v: np.ndarray, ids: np.ndarray, texts) -> Non
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        cols = {"id": pa.array(ids.tolist()),
-                "embedding": pa.FixedSizeListArray.from_arrays(pa.array(v.ravel()), v.shape[1])}
+        cols = {
+            "id": pa.array(ids.tolist()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(v.ravel()), v.shape[1]),
+        }
         if texts is not None:
             cols["text"] = pa.array(list(texts))
         pq.write_table(pa.table(cols), tmp)

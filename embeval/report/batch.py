@@ -40,15 +40,28 @@ class Item:
         return all(g.passed for g in self.gates)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"command": self.command, "model": self.model, "dataset": self.dataset, "status": self.status,
-                "error": self.error, "seconds": round(self.seconds, 3),
-                "report": None if self.report is None else self.report.to_dict()}
+        return {
+            "command": self.command,
+            "model": self.model,
+            "dataset": self.dataset,
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+            "report": None if self.report is None else self.report.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Item:
         rep = d.get("report")
-        return cls(d["command"], d["model"], d["dataset"], d.get("status", "ok"),
-                   None if rep is None else Report.from_dict(rep), d.get("error"), float(d.get("seconds") or 0))
+        return cls(
+            d["command"],
+            d["model"],
+            d["dataset"],
+            d.get("status", "ok"),
+            None if rep is None else Report.from_dict(rep),
+            d.get("error"),
+            float(d.get("seconds") or 0),
+        )
 
 
 @dataclass
@@ -85,8 +98,10 @@ class Batch:
             parts.append(f"{skipped} skipped (--fail-fast)")
         failed = [(it, g) for it, g in self.gates if not g.passed]
         if failed:
-            parts.append(f"{'gate' if len(failed) == 1 else 'gates'} failed ({len(failed)} of {len(self.gates)}): "
-                         + "; ".join(f"{it.key}: {g.message or g.expr}" for it, g in failed))
+            parts.append(
+                f"{'gate' if len(failed) == 1 else 'gates'} failed ({len(failed)} of {len(self.gates)}): "
+                + "; ".join(f"{it.key}: {g.message or g.expr}" for it, g in failed)
+            )
         elif self.gates:
             parts.append(f"all {len(self.gates)} gates passed")
         return ", ".join(parts)
@@ -110,15 +125,32 @@ class Batch:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Batch:
-        return cls(title=d.get("title", "embeval report"), config=dict(d.get("config") or {}),
-                   settings=dict(d.get("settings") or {}), items=[Item.from_dict(x) for x in d.get("items") or []],
-                   notes=list(d.get("notes") or []), provenance=dict(d.get("provenance") or {}))
+        return cls(
+            title=d.get("title", "embeval report"),
+            config=dict(d.get("config") or {}),
+            settings=dict(d.get("settings") or {}),
+            items=[Item.from_dict(x) for x in d.get("items") or []],
+            notes=list(d.get("notes") or []),
+            provenance=dict(d.get("provenance") or {}),
+        )
 
 
 # Renderers ---------------------------------------------------------------------------------
 
-CSV_COLUMNS = ["command", "model", "dataset", "status", "metric", "value", "params", "n", "ci_low", "ci_high",
-               "higher_is_better", "error"]
+CSV_COLUMNS = [
+    "command",
+    "model",
+    "dataset",
+    "status",
+    "metric",
+    "value",
+    "params",
+    "n",
+    "ci_low",
+    "ci_high",
+    "higher_is_better",
+    "error",
+]
 
 
 def batch_csv(batch: Batch) -> str:
@@ -133,8 +165,19 @@ def batch_csv(batch: Batch) -> str:
             continue
         for r in it.report.results:
             d = r.to_dict()
-            w.writerow([*head, r.metric, d["value"], dumps(r.params, sort_keys=True) if r.params else "",
-                        r.n, d["ci_low"], d["ci_high"], r.higher_is_better, it.error or ""])
+            w.writerow(
+                [
+                    *head,
+                    r.metric,
+                    d["value"],
+                    dumps(r.params, sort_keys=True) if r.params else "",
+                    r.n,
+                    d["ci_low"],
+                    d["ci_high"],
+                    r.higher_is_better,
+                    it.error or "",
+                ]
+            )
     return buf.getvalue()
 
 
@@ -226,11 +269,19 @@ def batch_markdown(batch: Batch) -> str:
     lines += ["```json", dumps(prov, indent=2, ensure_ascii=False), "```", ""]
     for it in batch.items:
         if it.report is not None:
-            lines.append(f"- `{md_code(it.key)}`: " + "; ".join(
-                f"{role} `{md_code(info.get('path', ''))}` sha256 {str(info.get('sha256', info.get('size', '?')))[:12]}"
-                + (f", model {info['model'].get('model')} ({str(info['model'].get('weights_sha256', ''))[:12]})"
-                   if isinstance(info.get("model"), dict) else "")
-                for role, info in it.report.inputs.items()))
+            lines.append(
+                f"- `{md_code(it.key)}`: "
+                + "; ".join(
+                    f"{role} `{md_code(info.get('path', ''))}` "
+                    f"sha256 {str(info.get('sha256', info.get('size', '?')))[:12]}"
+                    + (
+                        f", model {info['model'].get('model')} ({str(info['model'].get('weights_sha256', ''))[:12]})"
+                        if isinstance(info.get("model"), dict)
+                        else ""
+                    )
+                    for role, info in it.report.inputs.items()
+                )
+            )
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
@@ -252,8 +303,13 @@ def print_batch(batch: Batch, console) -> None:
         t.add_column("metric")
         for it, _ in rows:
             t.add_column(escape(f"{it.model}\n{it.dataset}"), justify="right")
-        t.add_row("[dim]status[/]", *[{"ok": "[green]ok[/]", "error": "[red]error[/]",
-                                       "skipped": "[dim]skipped[/]"}[it.status] for it, _ in rows])
+        t.add_row(
+            "[dim]status[/]",
+            *[
+                {"ok": "[green]ok[/]", "error": "[red]error[/]", "skipped": "[dim]skipped[/]"}[it.status]
+                for it, _ in rows
+            ],
+        )
         for c in columns:
             t.add_row(escape(c), *[fmt_value(cells[c].value) if c in cells else "" for _, cells in rows])
         print_fitted(console, t)
@@ -262,8 +318,12 @@ def print_batch(batch: Batch, console) -> None:
         for c in ("item", "gate", "value", "result"):
             g.add_column(c)
         for it, gr in batch.gates:
-            g.add_row(escape(it.key), escape(gr.expr), fmt_value(gr.value),
-                      "[green]pass[/]" if gr.passed else f"[red]FAIL[/] {escape(gr.message)}")
+            g.add_row(
+                escape(it.key),
+                escape(gr.expr),
+                fmt_value(gr.value),
+                "[green]pass[/]" if gr.passed else f"[red]FAIL[/] {escape(gr.message)}",
+            )
         print_fitted(console, g, keep=("item", "gate"))
     for it in batch.errors:
         console.print(f"[red]{escape(it.key)}[/]: {escape(it.error or '')}")

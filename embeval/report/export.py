@@ -20,15 +20,17 @@ def check_vector_path(path: str | os.PathLike, option: str = "`export_gap`") -> 
     """Refuse an unsupported format before any work is done."""
     suffix = Path(path).suffix.lower()
     if suffix not in VECTOR_SUFFIXES:
-        raise UsageError(f"{option} {path}: unsupported format {suffix or '(none)'!r}; use "
-                         + ", ".join(VECTOR_SUFFIXES))
+        raise UsageError(
+            f"{option} {path}: unsupported format {suffix or '(none)'!r}; use " + ", ".join(VECTOR_SUFFIXES)
+        )
     from embeval.io.atomic import check_writable
 
     check_writable(path, option)
 
 
-def write_vector(path: str | os.PathLike, vector: np.ndarray, *, name: str = "gap",
-                 meta: dict[str, Any] | None = None) -> None:
+def write_vector(
+    path: str | os.PathLike, vector: np.ndarray, *, name: str = "gap", meta: dict[str, Any] | None = None
+) -> None:
     """Write a 1-D float64 vector.
 
     .npy:  the (d,) array;  .csv: a header ``name`` then one value per line (dimension order);

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 
 from embeval.safety import plain_text_figures
 
-COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 def _figure(width: float, height: float):
@@ -54,8 +53,9 @@ def _grid(fig, n: int, ncols: int = 3):
 
 
 @plain_text_figures
-def metric_bars(metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, float, float | None, float | None]]]],
-                title: str = "") -> bytes:
+def metric_bars(
+    metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, float, float | None, float | None]]]], title: str = ""
+) -> bytes:
     """Small multiples, one panel per metric: a horizontal bar per item (value, with its CI when
     known). ``metrics``: (metric label, higher_is_better, [(item label, value, ci_low, ci_high)])."""
     n = len(metrics)
@@ -78,8 +78,16 @@ def metric_bars(metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, fl
         best = best_index(vals, hib)
         for i, v in enumerate(vals):
             mark = "  ★ best" if i == best else ""
-            ax.text(v + (err[1][i] if err is not None else 0), i, f" {v:.4g}{mark}", va="center", ha="left", fontsize=7,
-                    fontweight="bold" if i == best else "normal", clip_on=False)
+            ax.text(
+                v + (err[1][i] if err is not None else 0),
+                i,
+                f" {v:.4g}{mark}",
+                va="center",
+                ha="left",
+                fontsize=7,
+                fontweight="bold" if i == best else "normal",
+                clip_on=False,
+            )
         ax.set_yticks(range(len(vals)), [f"★ {nm}" if i == best else nm for i, nm in enumerate(names)], fontsize=7)
         arrow = {True: " (↑ better)", False: " (↓ better)", None: ""}[hib]
         ax.set_title(label + arrow + ("" if lo_x == 0 else f"  [axis from {lo_x:.4g}]"), fontsize=9)
@@ -138,10 +146,14 @@ def distributions(metrics: Sequence[tuple[str, Sequence[tuple[str, Sequence[floa
         groups = [(name, [v for v in vals if v == v]) for name, vals in groups]
         data = [vals for _, vals in groups][::-1]
         names = [f"{name} (n={len(vals)})" for name, vals in groups][::-1]
-        ax.boxplot(data, orientation="horizontal", widths=0.6, showmeans=True,
-                   meanprops={"marker": "o", "markerfacecolor": "black", "markeredgecolor": "black",
-                              "markersize": 4},
-                   flierprops={"markersize": 2, "alpha": 0.5})
+        ax.boxplot(
+            data,
+            orientation="horizontal",
+            widths=0.6,
+            showmeans=True,
+            meanprops={"marker": "o", "markerfacecolor": "black", "markeredgecolor": "black", "markersize": 4},
+            flierprops={"markersize": 2, "alpha": 0.5},
+        )
         ax.set_yticks(range(1, len(data) + 1), names, fontsize=7)
         ax.set_title(f"{metric} per query", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
@@ -203,8 +215,16 @@ def histogram_overlay(title: str, xlabel: str, items: Sequence[tuple[str, Sequen
 
 
 @plain_text_figures
-def gap_picture(name: str, a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *, paired: bool = False,
-                explained: Sequence[float] | None = None, label_a: str = "A", label_b: str = "B") -> bytes:
+def gap_picture(
+    name: str,
+    a: Sequence[Sequence[float]],
+    b: Sequence[Sequence[float]],
+    *,
+    paired: bool = False,
+    explained: Sequence[float] | None = None,
+    label_a: str = "A",
+    label_b: str = "B",
+) -> bytes:
     """Both sets on two principal components, their centroids and the gap between them
     (Liang et al. 2022, Figure 1); paired rows joined by faint lines."""
     import numpy as np

@@ -49,8 +49,10 @@ class Gate:
             raise UsageError(f"{self.option} {self.expr!r}: this run has no metric {what!r}; {hint}")
         if len(found) > 1:
             labels = ", ".join(r.label() for r in found)
-            raise UsageError(f"{self.option} {self.expr!r}: {self.metric} was computed {len(found)} times "
-                             f"({labels}); name one, e.g. '{found[0].label()} {self.op} {self.threshold:g}'")
+            raise UsageError(
+                f"{self.option} {self.expr!r}: {self.metric} was computed {len(found)} times "
+                f"({labels}); name one, e.g. '{found[0].label()} {self.op} {self.threshold:g}'"
+            )
         value = found[0].value
         return check(self.expr, found[0].label(), value, self.op, self.threshold)
 
@@ -58,16 +60,27 @@ class Gate:
 def check(expr: str, label: str, value: float | None, op: str, threshold: float) -> GateResult:
     """Evaluate ``value OP threshold``; the gate fails when it holds (or the value is undefined)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return GateResult(expr, None, passed=False, threshold=threshold,
-                          message=f"{label} is undefined (NaN), so '{expr}' cannot pass")
+        return GateResult(
+            expr,
+            None,
+            passed=False,
+            threshold=threshold,
+            message=f"{label} is undefined (NaN), so '{expr}' cannot pass",
+        )
     failed = OPS[op](value, threshold)
     if not failed:
         return GateResult(expr, value, passed=True, threshold=threshold)
     margin = abs(value - threshold)
     how = {"<": "short by", "<=": "short by", ">": "over by", ">=": "over by"}.get(op)
     tail = f" ({how} {margin:.4g})" if how else ""
-    return GateResult(expr, value, passed=False, threshold=threshold, margin=margin,
-                      message=f"{label} = {value:.6g} {op} {threshold:g}{tail}")
+    return GateResult(
+        expr,
+        value,
+        passed=False,
+        threshold=threshold,
+        margin=margin,
+        message=f"{label} = {value:.6g} {op} {threshold:g}{tail}",
+    )
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -94,8 +107,10 @@ def parse_params(text: str | None, expr: str, option: str | None) -> dict[str, A
     for part in text.split(","):
         m = _PARAM.match(part)
         if not m:
-            raise UsageError(f"{_subject(option, expr)}: bad parameter {part.strip()!r}; write NAME=VALUE, "
-                             "e.g. 'uniformity(t=2) > -2'")
+            raise UsageError(
+                f"{_subject(option, expr)}: bad parameter {part.strip()!r}; write NAME=VALUE, "
+                "e.g. 'uniformity(t=2) > -2'"
+            )
         params[m.group(1)] = _parse_value(m.group(2))
     return params
 
@@ -109,8 +124,9 @@ def parse_gate(expr: str, option: str | None = "`fail_if`") -> Gate:
     threshold = float(m.group(4))
     if not math.isfinite(threshold):
         raise UsageError(f"{_subject(option, expr)}: the threshold must be a finite number")
-    return Gate(expr.strip(), m.group(1), m.group(3), threshold, parse_params(m.group(2), expr, option),
-                option or "`fail_if`")
+    return Gate(
+        expr.strip(), m.group(1), m.group(3), threshold, parse_params(m.group(2), expr, option), option or "`fail_if`"
+    )
 
 
 def apply_gates(report: Report, gates: list[Gate]) -> None:
@@ -165,8 +181,10 @@ def check_known(gates: list[Gate], families: str | tuple[str, ...] | None, where
 # Regression gates of ``embeval compare`` ----------------------------------------------------
 
 _REGRESS = re.compile(rf"^\s*(\*|{NAME})\s*(?:\(([^()]*)\))?\s*(>=|>)\s*({NUMBER})\s*(%?)\s*$")
-REGRESS_USAGE = ("expected 'METRIC>TOLERANCE' (fail if METRIC got worse by more than TOLERANCE; "
-                 "e.g. 'ndcg@10>0.01', 'uniformity>2%', '*>0.05')")
+REGRESS_USAGE = (
+    "expected 'METRIC>TOLERANCE' (fail if METRIC got worse by more than TOLERANCE; "
+    "e.g. 'ndcg@10>0.01', 'uniformity>2%', '*>0.05')"
+)
 
 
 @dataclass(frozen=True)

@@ -63,12 +63,12 @@ def _fig_bars(items: list[Item]) -> list[tuple[str, bytes]]:
     for col in columns:
         cells = [(_item_name(it, done), c[col]) for it, c in rows if col in c and c[col].value == c[col].value]
         if cells:
-            metrics.append((col, cells[0][1].higher_is_better,
-                            [(name, r.value, r.ci_low, r.ci_high) for name, r in cells]))
+            metrics.append(
+                (col, cells[0][1].higher_is_better, [(name, r.value, r.ci_low, r.ci_high) for name, r in cells])
+            )
     if not metrics:
         return []
-    return [("every metric, item by item (bars: value; whiskers: 95% CI where reported)",
-             figures.metric_bars(metrics))]
+    return [("every metric, item by item (bars: value; whiskers: 95% CI where reported)", figures.metric_bars(metrics))]
 
 
 def _fig_per_query(items: list[Item]) -> list[tuple[str, bytes]]:
@@ -85,8 +85,12 @@ def _fig_per_query(items: list[Item]) -> list[tuple[str, bytes]]:
             metrics.setdefault(m, []).append((_item_name(it, items), vals))
     if not metrics:
         return []
-    return [("per-query distributions of " + ", ".join(metrics) + " (box: quartiles, dot: mean)",
-             figures.distributions(list(metrics.items())))]
+    return [
+        (
+            "per-query distributions of " + ", ".join(metrics) + " (box: quartiles, dot: mean)",
+            figures.distributions(list(metrics.items())),
+        )
+    ]
 
 
 def _series(items: list[Item], name: str) -> list[tuple[Item, dict]]:
@@ -104,8 +108,11 @@ def _fig_scores(items: list[Item]) -> list[tuple[str, bytes]]:
     from embeval.report import figures
 
     hists = [(_item_name(it, items), s["edges"], s["pos"], s["neg"]) for it, s in _series(items, "scores")]
-    return [("score distributions: relevant vs irrelevant query-document pairs",
-             figures.score_histograms(hists))] if hists else []
+    return (
+        [("score distributions: relevant vs irrelevant query-document pairs", figures.score_histograms(hists))]
+        if hists
+        else []
+    )
 
 
 def _fig_gap(items: list[Item]) -> list[tuple[str, bytes]]:
@@ -116,16 +123,32 @@ def _fig_gap(items: list[Item]) -> list[tuple[str, bytes]]:
         rep = it.report
         assert rep is not None  # _series only yields items with a report
         title = _item_name(it, items)
-        numbers = [f"{name} = {rep.value(metric):.3f}" for metric, name in
-                   (("gap", "gap"), ("centroid_cosine", "centroid cosine"), ("linear_separability", "separability"))
-                   if rep.value(metric) is not None]
+        numbers = [
+            f"{name} = {rep.value(metric):.3f}"
+            for metric, name in (
+                ("gap", "gap"),
+                ("centroid_cosine", "centroid cosine"),
+                ("linear_separability", "separability"),
+            )
+            if rep.value(metric) is not None
+        ]
         if numbers:
             title = f"{title}\n" + ", ".join(numbers)
         names = rep.settings.get("names") or {}
-        out.append((f"gap picture: {_item_name(it, items)} (top two principal components of A∪B)",
-                    figures.gap_picture(title, s["a"], s["b"], paired=bool(s.get("paired")),
-                                        explained=s.get("explained"), label_a=f"A: {names.get('a', 'A')}",
-                                        label_b=f"B: {names.get('b', 'B')}")))
+        out.append(
+            (
+                f"gap picture: {_item_name(it, items)} (top two principal components of A∪B)",
+                figures.gap_picture(
+                    title,
+                    s["a"],
+                    s["b"],
+                    paired=bool(s.get("paired")),
+                    explained=s.get("explained"),
+                    label_a=f"A: {names.get('a', 'A')}",
+                    label_b=f"B: {names.get('b', 'B')}",
+                ),
+            )
+        )
     return out
 
 
@@ -135,20 +158,34 @@ def _fig_geometry(items: list[Item]) -> list[tuple[str, bytes]]:
     out = []
     nn = [(_item_name(it, items), s["edges"], s["counts"]) for it, s in _series(items, "nn_cosine")]
     if nn:
-        out.append(("cosine to the nearest other row (the angle behind mam; a peak near 1 means near-duplicates)",
-                    figures.histogram_overlay("nearest-neighbour cosine", "cosine to the nearest other row", nn)))
+        out.append(
+            (
+                "cosine to the nearest other row (the angle behind mam; a peak near 1 means near-duplicates)",
+                figures.histogram_overlay("nearest-neighbour cosine", "cosine to the nearest other row", nn),
+            )
+        )
     occ = [(it, s) for it, s in _series(items, "k_occurrence")]
     if occ:
         hists = [(_item_name(it, items), list(range(len(s["counts"]) + 1)), s["counts"]) for it, s in occ]
         k = occ[0][1].get("k")
-        out.append((f"k-occurrence N_k (k={k}): a long right tail means hubs, mass at 0 means antihubs",
-                    figures.histogram_overlay(f"k-occurrence (k={k})", "N_k: times a row is among others' k nearest",
-                                              hists)))
+        out.append(
+            (
+                f"k-occurrence N_k (k={k}): a long right tail means hubs, mass at 0 means antihubs",
+                figures.histogram_overlay(
+                    f"k-occurrence (k={k})", "N_k: times a row is among others' k nearest", hists
+                ),
+            )
+        )
     return out
 
 
 FIGURES: list[Callable[[list[Item]], list[tuple[str, bytes]]]] = [
-    _fig_bars, _fig_per_query, _fig_roc, _fig_scores, _fig_gap, _fig_geometry,
+    _fig_bars,
+    _fig_per_query,
+    _fig_roc,
+    _fig_scores,
+    _fig_gap,
+    _fig_geometry,
 ]
 
 
@@ -161,10 +198,14 @@ def _results_table(report: Report) -> str:
         ci = "" if r.ci_low is None or r.ci_high is None else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
         better = {True: "↑ higher", False: "↓ lower", None: ""}[r.higher_is_better]
-        rows.append(f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td><td>{_e(params)}</td>"
-                    f"<td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>")
-    return ("<div class=wide><table><tr><th>metric</th><th>value</th><th>params</th><th>95% CI</th><th>n</th>"
-            "<th>better</th></tr>" + "".join(rows) + "</table></div>")
+        rows.append(
+            f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td><td>{_e(params)}</td>"
+            f"<td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>"
+        )
+    return (
+        "<div class=wide><table><tr><th>metric</th><th>value</th><th>params</th><th>95% CI</th><th>n</th>"
+        "<th>better</th></tr>" + "".join(rows) + "</table></div>"
+    )
 
 
 def _worst_queries(items: list[Item], show: int = 10) -> str:
@@ -181,15 +222,21 @@ def _worst_queries(items: list[Item], show: int = 10) -> str:
         body = []
         for row in worst["rows"][:show]:
             vals = "".join(f"<td class=num>{fmt_value(row['metrics'].get(m))}</td>" for m in metrics)
-            top = "<br>".join(f"{'✓ ' if d.get('relevant') else ''}<code>{_e(d['id'])}</code> {fmt_value(d['score'])}"
-                              + (f" <span class=muted>{_e(d['text'])}</span>" if d.get("text") else "")
-                              for d in row["top"])
-            body.append(f"<tr><td><code>{_e(row['query_id'])}</code></td><td>{_e(row.get('text') or '')}</td>"
-                        f"{vals}<td>{top}</td></tr>")
+            top = "<br>".join(
+                f"{'✓ ' if d.get('relevant') else ''}<code>{_e(d['id'])}</code> {fmt_value(d['score'])}"
+                + (f" <span class=muted>{_e(d['text'])}</span>" if d.get("text") else "")
+                for d in row["top"]
+            )
+            body.append(
+                f"<tr><td><code>{_e(row['query_id'])}</code></td><td>{_e(row.get('text') or '')}</td>"
+                f"{vals}<td>{top}</td></tr>"
+            )
         label = "" if len(items) == 1 else f" — {_e(_item_name(it, items))}"
-        parts.append(f"<h3>Worst queries by {_e(worst['by'])}{label}</h3><div class=wide><table><tr><th>query</th>"
-                     f"<th>text</th>{head}<th>top retrieved (✓ relevant, cosine)</th></tr>{''.join(body)}"
-                     "</table></div>")
+        parts.append(
+            f"<h3>Worst queries by {_e(worst['by'])}{label}</h3><div class=wide><table><tr><th>query</th>"
+            f"<th>text</th>{head}<th>top retrieved (✓ relevant, cosine)</th></tr>{''.join(body)}"
+            "</table></div>"
+        )
     return "".join(parts)
 
 
@@ -210,10 +257,15 @@ def _gates_table(batch: Batch) -> str:
     rows = []
     for it, g in batch.gates:
         res = "<span class=pass>pass</span>" if g.passed else "<span class=fail>FAIL</span>"
-        rows.append(f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.expr)}</code></td>"
-                    f"<td class=num>{fmt_value(g.value)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>")
-    return ("<div class=wide><table><tr><th>item</th><th>gate</th><th>value</th><th>result</th><th>why</th></tr>"
-            + "".join(rows) + "</table></div>")
+        rows.append(
+            f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.expr)}</code></td>"
+            f"<td class=num>{fmt_value(g.value)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
+        )
+    return (
+        "<div class=wide><table><tr><th>item</th><th>gate</th><th>value</th><th>result</th><th>why</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
+    )
 
 
 def _inputs_table(report: Report) -> str:
@@ -225,17 +277,23 @@ def _inputs_table(report: Report) -> str:
         if isinstance(model, dict):
             model_txt = f"{model.get('model', '')} (weights sha256 {str(model.get('weights_sha256', ''))[:16]}…)"
         extra = {k: v for k, v in info.items() if k not in ("path", "sha256", "size", "mtime", "n", "d", "model")}
-        rows.append(f"<tr><td>{_e(role)}</td><td><code>{_e(info.get('path', ''))}</code></td>"
-                    f"<td><code>{_e(digest)}</code>"
-                    f"</td><td class=num>{_e(info.get('n', ''))}</td><td class=num>{_e(info.get('d', ''))}</td>"
-                    f"<td>{_e(model_txt)}</td><td>{_e(dumps(extra, ensure_ascii=False) if extra else '')}</td></tr>")
-    return ("<div class=wide><table><tr><th>input</th><th>path</th><th>sha256</th><th>n</th><th>d</th><th>model</th>"
-            "<th>other</th></tr>" + "".join(rows) + "</table></div>")
+        rows.append(
+            f"<tr><td>{_e(role)}</td><td><code>{_e(info.get('path', ''))}</code></td>"
+            f"<td><code>{_e(digest)}</code>"
+            f"</td><td class=num>{_e(info.get('n', ''))}</td><td class=num>{_e(info.get('d', ''))}</td>"
+            f"<td>{_e(model_txt)}</td><td>{_e(dumps(extra, ensure_ascii=False) if extra else '')}</td></tr>"
+        )
+    return (
+        "<div class=wide><table><tr><th>input</th><th>path</th><th>sha256</th><th>n</th><th>d</th><th>model</th>"
+        "<th>other</th></tr>" + "".join(rows) + "</table></div>"
+    )
 
 
 def _item_details(it: Item, open_: bool = False, results: bool = True) -> str:
-    parts = [f"<details{' open' if open_ else ''}><summary><b>{_e(it.key)}</b> — {_e(it.status)}"
-             f"{f', {it.seconds:.1f} s' if it.seconds else ''}</summary>"]
+    parts = [
+        f"<details{' open' if open_ else ''}><summary><b>{_e(it.key)}</b> — {_e(it.status)}"
+        f"{f', {it.seconds:.1f} s' if it.seconds else ''}</summary>"
+    ]
     if it.error:
         parts.append(f"<p class=err>{_e(it.error)}</p>")
     rep = it.report
@@ -255,16 +313,21 @@ def batch_html(batch: Batch) -> str:
     single = len(batch.items) == 1
     failed = [g for _, g in batch.gates if not g.passed]
     bad = bool(failed or batch.errors)
-    out = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
-           f"<meta name=viewport content='width=device-width, initial-scale=1'><title>{_e(batch.title)}</title>",
-           f"<style>{CSS}</style></head><body>", f"<h1>{_e(batch.title)}</h1>",
-           f"<div class='banner {'bad' if bad else 'ok'}'>{'✗' if bad else '✓'} {_e(batch.summary())}</div>"]
+    out = [
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+        f"<meta name=viewport content='width=device-width, initial-scale=1'><title>{_e(batch.title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{_e(batch.title)}</h1>",
+        f"<div class='banner {'bad' if bad else 'ok'}'>{'✗' if bad else '✓'} {_e(batch.summary())}</div>",
+    ]
     if batch.gates:
         out.append("<h2>Gates</h2>" + _gates_table(batch))
     if batch.errors:
-        out.append("<h2>Items that did not run</h2><ul>"
-                   + "".join(f"<li><b>{_e(it.key)}</b>: <span class=err>{_e(it.error)}</span></li>"
-                             for it in batch.errors) + "</ul>")
+        out.append(
+            "<h2>Items that did not run</h2><ul>"
+            + "".join(f"<li><b>{_e(it.key)}</b>: <span class=err>{_e(it.error)}</span></li>" for it in batch.errors)
+            + "</ul>"
+        )
     for command, items in by_command(batch).items():
         out.append(f"<h2>{_e(command)}</h2>")
         if single and items[0].report is not None:
@@ -280,8 +343,10 @@ def batch_html(batch: Batch) -> str:
     prov = {**batch.provenance, **({"config": config} if config else {}), "settings": batch.settings}
     out.append(f"<pre>{_e(dumps(prov, indent=2, ensure_ascii=False))}</pre>")
     if batch.config.get("toml"):
-        out.append(f"<details><summary>config <code>{_e(batch.config.get('path', ''))}</code></summary>"
-                   f"<pre>{_e(batch.config['toml'])}</pre></details>")
+        out.append(
+            f"<details><summary>config <code>{_e(batch.config.get('path', ''))}</code></summary>"
+            f"<pre>{_e(batch.config['toml'])}</pre></details>"
+        )
     for it in batch.items:
         out.append(_item_details(it, open_=single, results=not single))
     for note in batch.notes:
@@ -295,10 +360,16 @@ def report_html(report: Report) -> str:
     first = next(iter(report.inputs.values()), {})
     from pathlib import Path
 
-    item = Item(report.command, _model_name(report), Path(str(first.get("path", "input"))).name or "input",
-                status="ok", report=report)
-    return batch_html(Batch(title=f"embeval {report.command}", settings=report.settings, items=[item],
-                            provenance=report.provenance))
+    item = Item(
+        report.command,
+        _model_name(report),
+        Path(str(first.get("path", "input"))).name or "input",
+        status="ok",
+        report=report,
+    )
+    return batch_html(
+        Batch(title=f"embeval {report.command}", settings=report.settings, items=[item], provenance=report.provenance)
+    )
 
 
 def _model_name(report: Report) -> str:

@@ -62,8 +62,11 @@ def _rows(table, kind: str, rows) -> tuple[list[str], list[list[str]]]:
         if "label" in c:
             cells.append(_short(c["label"][r], LABEL_WIDTH))
         if kind == "label_suspect":
-            cells += [_short(c["knn_label"][r], LABEL_WIDTH), f"{c['label_agreement'][r]:.2f}",
-                      f"{c['silhouette'][r]:.3f}"]
+            cells += [
+                _short(c["knn_label"][r], LABEL_WIDTH),
+                f"{c['label_agreement'][r]:.2f}",
+                f"{c['silhouette'][r]:.3f}",
+            ]
         elif kind == "hub":
             cells.append(str(int(c["k_occurrence"][r])))
         else:
@@ -89,8 +92,8 @@ def _fit(head: list[str], cells: list[list[str]], width: int) -> tuple[list[str]
         used = fixed + sum(max(len(head[i]), min(widths[i], lab_w)) for i in labels)
         text_w = min(80, budget - used)
         if text_w < 12:
-            head = head[:ti] + head[ti + 1:]
-            cells = [r[:ti] + r[ti + 1:] for r in cells]
+            head = head[:ti] + head[ti + 1 :]
+            cells = [r[:ti] + r[ti + 1 :] for r in cells]
         else:
             for r in cells:
                 r[ti] = _short(r[ti], text_w)

@@ -68,8 +68,11 @@ def to_junit(suites: list[Suite], name: str = "embeval") -> str:
     from embeval._version import __version__
 
     def counts(cases):
-        return (str(len(cases)), str(sum(c.failure is not None for c in cases)),
-                str(sum(c.error is not None for c in cases)))
+        return (
+            str(len(cases)),
+            str(sum(c.failure is not None for c in cases)),
+            str(sum(c.error is not None for c in cases)),
+        )
 
     every = [c for s in suites for c in s.cases]
     root = ET.Element("testsuites", name=name)
@@ -107,7 +110,13 @@ def batch_suites(batch) -> list[Suite]:
 def comparison_suites(comp) -> list[Suite]:
     """One suite for ``embeval compare`` (a two-report Comparison or an N-way Ranking): a case per
     regression or value gate, class = item."""
-    cases = [Case(f"compare/{item}", g.expr, failure=None if g.passed else (g.message or g.expr),
-                  detail=g.message if g.passed else f"value = {g.value!r}, limit = {g.threshold!r}")
-             for item, g in comp.gate_pairs()]
+    cases = [
+        Case(
+            f"compare/{item}",
+            g.expr,
+            failure=None if g.passed else (g.message or g.expr),
+            detail=g.message if g.passed else f"value = {g.value!r}, limit = {g.threshold!r}",
+        )
+        for item, g in comp.gate_pairs()
+    ]
     return [Suite("compare", cases)]

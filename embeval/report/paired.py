@@ -35,8 +35,15 @@ class PairedTest:
     method: str
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "mean_delta": self.mean_delta, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "p_value": self.p_value, "confidence": self.confidence, "method": self.method}
+        return {
+            "n": self.n,
+            "mean_delta": self.mean_delta,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "p_value": self.p_value,
+            "confidence": self.confidence,
+            "method": self.method,
+        }
 
 
 def bootstrap_means(d: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -47,7 +54,7 @@ def bootstrap_means(d: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.
     for s in range(0, n_boot, step):
         m = min(step, n_boot - s)
         idx = rng.integers(0, n, size=(m, n))
-        out[s:s + m] = d[idx].mean(axis=1)
+        out[s : s + m] = d[idx].mean(axis=1)
     return out
 
 
@@ -56,9 +63,9 @@ def sign_flip_p(d: np.ndarray, n_perm: int, rng: np.random.Generator) -> tuple[f
     n = d.shape[0]
     observed = abs(d.mean())
     tol = 1e-12 * max(1.0, float(np.abs(d).max(initial=0.0)))
-    if n <= 20 and 2 ** n <= n_perm:
+    if n <= 20 and 2**n <= n_perm:
         # Every sign vector once: row j of the bit matrix is the binary expansion of j.
-        codes = np.arange(2 ** n, dtype=np.int64)[:, None]
+        codes = np.arange(2**n, dtype=np.int64)[:, None]
         signs = 1.0 - 2.0 * ((codes >> np.arange(n)) & 1)
         means = np.abs(signs @ d) / n
         return float(np.mean(means >= observed - tol)), True
@@ -71,8 +78,9 @@ def sign_flip_p(d: np.ndarray, n_perm: int, rng: np.random.Generator) -> tuple[f
     return (1 + hits) / (n_perm + 1), False
 
 
-def paired_test(old, new, *, n_boot: int = 10_000, n_perm: int = 10_000, confidence: float = 0.95,
-                seed: int = 0) -> PairedTest:
+def paired_test(
+    old, new, *, n_boot: int = 10_000, n_perm: int = 10_000, confidence: float = 0.95, seed: int = 0
+) -> PairedTest:
     """Paired bootstrap CI of mean(new − old) and sign-flip p-value. ``old``, ``new``: 1-D float
     arrays of equal length n ≥ 1, aligned by query."""
     old = np.asarray(old, dtype=np.float64)
@@ -85,7 +93,15 @@ def paired_test(old, new, *, n_boot: int = 10_000, n_perm: int = 10_000, confide
     a = (1 - confidence) / 2
     lo, hi = np.quantile(means, [a, 1 - a])
     p, exact = sign_flip_p(d, n_perm, rng)
-    method = (f"paired bootstrap (B={n_boot}, percentile); sign-flip randomisation "
-              + ("(exact, all 2^n sign vectors)" if exact else f"(R={n_perm})"))
-    return PairedTest(n=int(d.size), mean_delta=float(d.mean()), ci_low=float(lo), ci_high=float(hi),
-                      p_value=float(p), confidence=confidence, method=method)
+    method = f"paired bootstrap (B={n_boot}, percentile); sign-flip randomisation " + (
+        "(exact, all 2^n sign vectors)" if exact else f"(R={n_perm})"
+    )
+    return PairedTest(
+        n=int(d.size),
+        mean_delta=float(d.mean()),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        p_value=float(p),
+        confidence=confidence,
+        method=method,
+    )

@@ -22,17 +22,27 @@ def check_plot_path(path: str | os.PathLike) -> None:
     """Refuse an unsupported picture format before any work is done."""
     suffix = Path(path).suffix.lower()
     if suffix not in PLOT_SUFFIXES:
-        raise UsageError(f"`plot` {path}: unsupported picture format {suffix or '(none)'!r}; use "
-                         + ", ".join(PLOT_SUFFIXES))
+        raise UsageError(
+            f"`plot` {path}: unsupported picture format {suffix or '(none)'!r}; use " + ", ".join(PLOT_SUFFIXES)
+        )
     from embeval.io.atomic import check_writable
 
     check_writable(path, "`plot`")
 
 
 @plain_text_figures
-def gap_figure(pa: np.ndarray, pb: np.ndarray, path: str | os.PathLike, *, paired: bool,
-               label_a: str = "A", label_b: str = "B", title: str = "",
-               axis_labels: tuple[str, str] = ("PC 1", "PC 2"), seed: int = 0) -> None:
+def gap_figure(
+    pa: np.ndarray,
+    pb: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    paired: bool,
+    label_a: str = "A",
+    label_b: str = "B",
+    title: str = "",
+    axis_labels: tuple[str, str] = ("PC 1", "PC 2"),
+    seed: int = 0,
+) -> None:
     """Scatter of two projected sets (n_a×2, n_b×2) in two colours, their centroids, and — for
     paired sets — each pair joined by a faint line, as in Liang et al. 2022, Figure 1.
 
@@ -56,20 +66,24 @@ def gap_figure(pa: np.ndarray, pb: np.ndarray, path: str | os.PathLike, *, paire
         segs = np.stack([pa[rows], pb[rows]], axis=1)
         ax.add_collection(LineCollection(list(segs), colors="0.55", linewidths=0.4, alpha=0.25, zorder=1))
     ia, ib = pick(pa.shape[0], MAX_POINTS), pick(pb.shape[0], MAX_POINTS)
-    ax.scatter(pa[ia, 0], pa[ia, 1], s=9, color="#1f77b4", alpha=0.75, linewidths=0, label=label_a,
-               zorder=2)
-    ax.scatter(pb[ib, 0], pb[ib, 1], s=9, color="#ff7f0e", alpha=0.75, linewidths=0, label=label_b,
-               zorder=2)
+    ax.scatter(pa[ia, 0], pa[ia, 1], s=9, color="#1f77b4", alpha=0.75, linewidths=0, label=label_a, zorder=2)
+    ax.scatter(pb[ib, 0], pb[ib, 1], s=9, color="#ff7f0e", alpha=0.75, linewidths=0, label=label_b, zorder=2)
     ca, cb = pa.mean(axis=0), pb.mean(axis=0)
     for c, colour in ((ca, "#0b3d66"), (cb, "#8a3d00")):
-        ax.scatter([c[0]], [c[1]], s=110, marker="X", color=colour, edgecolors="white",
-                   linewidths=1.0, zorder=4)
-    ax.annotate("", xy=cb, xytext=ca, zorder=3,
-                arrowprops={"arrowstyle": "<->", "color": "black", "lw": 1.2})
+        ax.scatter([c[0]], [c[1]], s=110, marker="X", color=colour, edgecolors="white", linewidths=1.0, zorder=4)
+    ax.annotate("", xy=cb, xytext=ca, zorder=3, arrowprops={"arrowstyle": "<->", "color": "black", "lw": 1.2})
     mid = (ca + cb) / 2
-    ax.annotate("gap", xy=mid, xytext=(0, 4), textcoords="offset points", ha="center", va="bottom",
-                fontsize=9, zorder=5,
-                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    ax.annotate(
+        "gap",
+        xy=mid,
+        xytext=(0, 4),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        zorder=5,
+        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+    )
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     ax.set_aspect("equal", adjustable="datalim")

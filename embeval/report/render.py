@@ -51,8 +51,17 @@ def to_csv(report: Report) -> str:
     w.writerow(["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"])
     for r in report.results:
         d = r.to_dict()
-        w.writerow([r.metric, d["value"], dumps(r.params) if r.params else "", r.n,
-                    d["ci_low"], d["ci_high"], r.higher_is_better])
+        w.writerow(
+            [
+                r.metric,
+                d["value"],
+                dumps(r.params) if r.params else "",
+                r.n,
+                d["ci_low"],
+                d["ci_high"],
+                r.higher_is_better,
+            ]
+        )
     return buf.getvalue()
 
 
@@ -76,12 +85,20 @@ def to_markdown(report: Report) -> str:
     for role, info in report.inputs.items():
         digest = info.get("sha256") or f"size {info.get('size')}, mtime {info.get('mtime')}"
         model = info.get("model")
-        mtxt = (f"; model `{md_code(model.get('model'))}` "
-                f"weights sha256 `{md_code(model.get('weights_sha256', ''))}`"
-                if isinstance(model, dict) else "")
+        mtxt = (
+            f"; model `{md_code(model.get('model'))}` weights sha256 `{md_code(model.get('weights_sha256', ''))}`"
+            if isinstance(model, dict)
+            else ""
+        )
         lines.append(f"- {role}: `{md_code(info.get('path', ''))}` sha256 `{md_code(digest)}`{mtxt}")
-    lines += ["", "```json", dumps({"settings": report.settings, **report.provenance}, indent=2,
-                                        ensure_ascii=False), "```", "", "</details>"]
+    lines += [
+        "",
+        "```json",
+        dumps({"settings": report.settings, **report.provenance}, indent=2, ensure_ascii=False),
+        "```",
+        "",
+        "</details>",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -132,5 +149,11 @@ def print_table(report: Report, console) -> None:
 
 
 RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "html": to_html}
-SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".html": "html",
-                 ".htm": "html"}
+SUFFIX_FORMAT = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}

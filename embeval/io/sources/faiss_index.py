@@ -31,8 +31,9 @@ def read_faiss(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> Sou
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
         raise InputError(s.shown, f"not a readable FAISS index: {first}") from None
     except MemoryError:  # std::bad_alloc: a corrupt header claiming more than there is
-        raise InputError(s.shown, "not a readable FAISS index: it claims more memory than there is "
-                                  "(truncated or corrupt?)") from None
+        raise InputError(
+            s.shown, "not a readable FAISS index: it claims more memory than there is (truncated or corrupt?)"
+        ) from None
     ids = None
     wrapper = index  # keeps the IDMap (owner of the inner index) alive while the inner one is read
     outer = type(index).__name__

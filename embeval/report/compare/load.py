@@ -48,8 +48,9 @@ def load_side(path: str | Path) -> Side:
     if is_mteb_result(doc):  # an MTEB task result (embeval.io.mteb maps the names)
         mteb, extra = mteb_report(doc, p)
         mteb = stamp_identity(mteb)
-        return Side(str(p), "single", {mteb.command: mteb},
-                    {**file_info(p), "kind": "single", "command": mteb.command, **extra})
+        return Side(
+            str(p), "single", {mteb.command: mteb}, {**file_info(p), "kind": "single", "command": mteb.command, **extra}
+        )
     if not isinstance(doc, dict) or "embeval_version" not in doc:
         raise InputError(
             p, "not an embeval JSON report (no 'embeval_version'; write one with `output` X.json or embeval run)"

@@ -196,9 +196,7 @@ def print_comparison(comp: Comparison, console) -> None:
         t = Table(title=title)
         for c, w in zip(cols, widths):
             wraps = c in _WRAPS
-            t.add_column(
-                c, justify="left" if c in ("metric", "verdict") else "right", min_width=w, no_wrap=not wraps
-            )
+            t.add_column(c, justify="left" if c in ("metric", "verdict") else "right", min_width=w, no_wrap=not wraps)
         for r, full in zip(rows, full_rows):
             row = [escape(full[c]) for c in cols]
             style = (
@@ -214,9 +212,7 @@ def print_comparison(comp: Comparison, console) -> None:
             f"[dim]left out at {avail} columns: {', '.join(c for c in all_cols if c in left_out)} "
             "(a wider terminal, COLUMNS=N, or -f json/csv/markdown shows them)[/]"
         )
-    console.print(
-        f"[dim]baseline {escape(side_text(comp.baseline))} → current {escape(side_text(comp.current))}[/]"
-    )
+    console.print(f"[dim]baseline {escape(side_text(comp.baseline))} → current {escape(side_text(comp.current))}[/]")
     shown = [(i, g) for i, g in zip(comp.gate_items, comp.gates) if not g.passed or g.message]
     if comp.gates:
         g = Table(
