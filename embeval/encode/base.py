@@ -29,7 +29,6 @@ class _Loaded:
 _LOADED = _Loaded()
 
 
-
 def load_encoder(config: EncoderConfig) -> Encoder:
     """Load (once per process) the encoder a config names: a registered factory's, else a
     sentence-transformers model."""
@@ -122,6 +121,17 @@ def encode_texts(
     The model is loaded only when some text is not in the cache (its identity for the cache key
     comes from its files, hashed once and remembered)."""
     check_texts(texts, source)
+    holder: list[EmbeddingCache] = []
+    try:
+        return _encode_cached(texts, config, role, progress, holder)
+    finally:
+        for cache in holder:
+            cache.close()
+
+
+def _encode_cached(
+    texts: Sequence[str], config: EncoderConfig, role: str, progress: Progress, holder: list[EmbeddingCache]
+) -> np.ndarray:
     prompt = config.prompt(role)
     full = [prompt + t for t in texts] if prompt else list(texts)
     todo = np.arange(len(full))
@@ -132,17 +142,21 @@ def encode_texts(
 
         folder = cache_dir(config)
         if folder.exists() and not folder.is_dir():  # before any model load, not after the encoding
-            raise InputError(folder, "the embedding cache folder is a file; give another cache folder or "
-                                     "turn the cache off")
+            raise InputError(
+                folder, "the embedding cache folder is a file; give another cache folder or turn the cache off"
+            )
         identity = model_identity(config)
         cache = EmbeddingCache.open({**identity, "dim": _DIMS.get(_dim_key(config))}, config)
+        holder.append(cache)
         hit_idx, hit_vecs = cache.get_many(full)
         todo = np.setdiff1d(todo, hit_idx, assume_unique=True)
     stats = _STATS.get()
     n_hits = len(full) - len(todo)
     if config.cache and len(full):
-        progress.message(f"{config.model}: {n_hits:,} of {len(full):,} texts from the embedding cache"
-                         + ("" if len(todo) else " (model not loaded)"))
+        progress.message(
+            f"{config.model}: {n_hits:,} of {len(full):,} texts from the embedding cache"
+            + ("" if len(todo) else " (model not loaded)")
+        )
     vecs = None
     dim = cache.dim if cache is not None and cache.dim else None
     if len(todo) or dim is None:

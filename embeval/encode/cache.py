@@ -175,6 +175,15 @@ class EmbeddingCache:
         self._broken = False
         return conn
 
+    def close(self) -> None:
+        """Close the connection now (not when the garbage collector gets to it): a connection left
+        open keeps SQLite's shared WAL index alive in this process, and a later open of the same
+        file (after it was damaged or replaced) would read through it."""
+        if self.conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+        self.conn = None
+
     def _drop(self, reason: str) -> None:
         """Close and move the file aside after an SQLite error; later reads are misses."""
         if self.conn is not None:
