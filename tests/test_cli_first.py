@@ -192,11 +192,22 @@ def test_cache_sizes_agree_and_bad_cache_dir_and_unknown_model(cli, tmp_path, mo
     r = cli("encode", texts, "-o", tmp_path / "x.npz", "--model", "mock-a", "--cache-dir", cache, "-q")
     assert r.exit_code == 0, r.output
     [db] = cache.glob("emb-*.sqlite")
-    assert os.path.exists(f"{db}-wal"), "the writer's journal is there, as after a run in this process"
-    info = cli("cache", "info", "--cache-dir", cache)  # the first reader: sqlite may fold the journal in
-    listing = cli("cache", "list", "--cache-dir", cache)
-    again = cli("cache", "info", "--cache-dir", cache)
-    on_disk = sum(os.path.getsize(f"{db}{x}") for x in ("", "-wal", "-shm") if os.path.exists(f"{db}{x}"))
+    # encode_texts closes its connection when it returns, so SQLite has folded the journal in.
+    assert not os.path.exists(f"{db}-wal"), "the cache connection was left open after the run"
+    # A writer still holding the file open (another embeval process) keeps a -wal journal beside it.
+    import sqlite3
+
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('held_open_by_test', '1')")
+    assert os.path.exists(f"{db}-wal"), "the writer's journal is there"
+    try:
+        info = cli("cache", "info", "--cache-dir", cache)
+        listing = cli("cache", "list", "--cache-dir", cache)
+        again = cli("cache", "info", "--cache-dir", cache)
+        on_disk = sum(os.path.getsize(f"{db}{x}") for x in ("", "-wal", "-shm") if os.path.exists(f"{db}{x}"))
+    finally:
+        writer.close()
     size_info = re.search(r"size: ([\d.]+ \w+)", info.stdout).group(1)
     assert f"{on_disk / 1024:.1f} KiB" == size_info == re.search(r"size: ([\d.]+ \w+)", again.stdout).group(1)
     assert re.search(r"│\s+40 │\s+" + re.escape(size_info) + r" │", listing.stdout), listing.stdout
