@@ -9,7 +9,7 @@ import numpy as np
 from embeval.api.cluster import cluster_route, gap_on_cluster
 from embeval.api.common import check_budget, load_input, records_cache, resolve_metrics, run_diagnostic, warn_unused
 from embeval.compute import get_backend
-from embeval.compute.backend import check_device
+from embeval.compute.backend import check_device, cpu_fallback_note
 from embeval.diagnostics import all_diagnostics
 from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
 from embeval.diagnostics.registry import Diagnostic
@@ -150,6 +150,10 @@ def gap_report(
     )
     if space.plan.estimate_s is not None:
         report.settings.update(space.plan.settings())
+    fallback = cpu_fallback_note(device)
+    if fallback:
+        report.settings["device_requested"] = device
+        notes.append(fallback)
     plan_note = space.plan.note()
     if plan_note:
         notes.append(plan_note)

@@ -15,7 +15,7 @@ from embeval.api.common import (
     warn_unused,
 )
 from embeval.compute import get_backend
-from embeval.compute.backend import check_device
+from embeval.compute.backend import check_device, cpu_fallback_note
 from embeval.diagnostics.items import ITEMS_K_DEFAULT, check_item_settings, item_table
 from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
 from embeval.diagnostics.series import geometry_series
@@ -198,6 +198,10 @@ def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | N
     if backend.device == "cpu" and plan.estimate_s is None:  # small work on the CPU: where and how, no estimate
         settings = {"device": settings["device"], "exact": settings["exact"]}
     report.settings.update(settings)
+    fallback = cpu_fallback_note(device)
+    if fallback:
+        report.settings["device_requested"] = device
+        report.notes.append(fallback)
     note = plan.note()
     if note:
         report.notes.append(note)

@@ -11,7 +11,7 @@ import numpy as np
 from embeval.api.cluster import cluster_route, retrieval_on_cluster
 from embeval.api.common import check_retrieval_options, load_input, records_cache
 from embeval.compute import get_backend
-from embeval.compute.backend import check_device
+from embeval.compute.backend import check_device, cpu_fallback_note
 from embeval.diagnostics.registry import parse_ks
 from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
 from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_retrieval
@@ -277,6 +277,10 @@ def retrieval_report_from_arrays(
     if plan_note:
         report.notes.append(plan_note)
     report.notes.extend(notes)
+    fallback = cpu_fallback_note(device)
+    if fallback:
+        report.settings["device_requested"] = device
+        report.notes.append(fallback)
     return report
 
 

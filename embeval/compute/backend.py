@@ -200,6 +200,16 @@ def check_device(device: str | None) -> str:
     raise UsageError(f"`device` {device!r}: expected {DEVICE_HELP}")
 
 
+def cpu_fallback_note(device: str | None) -> str | None:
+    """A note when ``device`` names an accelerator that only encoding uses (mps, xpu, …): the
+    O(n²) work runs on the CPU, and the report should say so rather than stay silent."""
+    text = check_device(device)
+    kind = text.split(":")[0]
+    if kind in OTHER_ACCELERATORS:
+        return f"device {text}: the O(n²) work ran on the CPU ({kind} is used only to encode texts)"
+    return None
+
+
 def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> str:
     """The concrete device for ``device`` (``auto``|``cpu``|``cuda``|``cuda:N``): ``cpu`` or
     ``cuda:N``. ``rows``: size of the O(n²) work, used by ``auto`` (see module docstring).
