@@ -641,3 +641,34 @@ CASES += [
     Case("P3_16_seed_bound_integer", A, ["geometry", "a.npy", "-q", "--seed", "99999999999"], 2,
          ["≤ 2147483647"], not_words=["e+09"]),
 ]
+
+
+# Review trust-3 (issue 20) ------------------------------------------------------------------------
+# H1/H6: connection URIs are read as libpq reads them; no part of a password is ever shown, and the
+# table parameter survives '#' and '?' in the password (the shown form keeps it).
+PW_CASES = [
+    ("PG_pw_hash_connfail", "postgresql://postgres:S3cr#tPw@127.0.0.1:1/postgres?table=items", "S3cr#tPw"),
+    ("PG_pw_hash_not_shown", "postgresql://postgres:S3cr#tPw@/postgres?host=/nonexistent-embeval-sock&table=items",
+     "S3cr#tPw"),
+    ("PG_pw_qmark_connfail", "postgresql://postgres:pa?ssplainsecret42@127.0.0.1:1/postgres?table=items",
+     "plainsecret42"),
+    ("PG_pw_slash_connfail", "postgresql://postgres:ab/cdplainsecret42@127.0.0.1:1/postgres?table=items",
+     "plainsecret42"),
+    ("PG_pw_at_connfail", "postgresql://postgres:ab@cdplainsecret42@127.0.0.1:1/postgres?table=items",
+     "plainsecret42"),
+    ("PG_pw_param_connfail", "postgresql://postgres@127.0.0.1:1/postgres?password=plainsecret42&table=items",
+     "plainsecret42"),
+]
+CASES += [
+    Case(cid, lambda t: None, ["geometry", uri, "-q", "-m", "uniformity", "-o", "r.json"], 2,
+         ["postgresql://postgres@"], absent=["r.json"], not_words=[pw, "name the table"])
+    for cid, uri, pw in PW_CASES
+]
+CASES += [
+    Case(f"PG_batch_{cid[3:]}_refused",
+         many(A, toml("c.toml", f'[[datasets]]\nname = "pg"\nkind = "embeddings"\npath = {json.dumps(uri)}\n'
+                                "[[jobs]]\ncommand = \"geometry\"\nmetrics = [\"uniformity\"]\n")),
+         ["run", "c.toml", "-q", "--out-dir", "out"], 2, ["holds a password"],
+         absent=["out/report.json", "out/report.md", "out/report.html"], not_words=[pw])
+    for cid, uri, pw in PW_CASES
+]
