@@ -97,5 +97,8 @@ def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+    try:
+        lines = str(exc).strip().splitlines()
+    except Exception:  # a library exception whose __str__ fails: its class name says enough
+        return ""
     return lines[0] if lines else ""

@@ -109,9 +109,16 @@ def run_batch(
             it.status = "ok"
         except EmbevalError as exc:
             it.status, it.error = "error", str(exc)
-        except Exception as exc:  # a bug, not the item's input: the run's exit code becomes 3
-            it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
-            it.internal = True  # type: ignore[attr-defined]
+        except Exception as exc:
+            from embeval.errors import environment_failure
+
+            failure = environment_failure(exc)
+            if failure is not None:  # the machine or the cluster failed: the run's exit code becomes 4
+                it.status, it.error = "error", f"the environment failed: {failure}"
+                it.environment = True  # type: ignore[attr-defined]
+            else:  # a bug, not the item's input: the run's exit code becomes 3
+                it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
+                it.internal = True  # type: ignore[attr-defined]
         it.seconds = time.perf_counter() - t0
         progress.item_done()
         if fail_fast and (it.status == "error" or not it.passed):

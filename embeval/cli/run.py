@@ -120,7 +120,10 @@ def run_cmd(
         )
     if batch.errors:
         _say("", batch.summary())
-        # An item that hit a bug (not a bad input) makes the run an internal error, as in every command.
-        raise typer.Exit(3 if any(getattr(it, "internal", False) for it in batch.errors) else 2)
+        # An item that hit a bug (not a bad input) makes the run an internal error, as in every command;
+        # else one whose machine or cluster failed makes it 4; else the errors are bad input (2).
+        internal = any(getattr(it, "internal", False) for it in batch.errors)
+        environment = any(getattr(it, "environment", False) for it in batch.errors)
+        raise typer.Exit(3 if internal else 4 if environment else 2)
     if not batch.passed:
         _fail(batch.summary())

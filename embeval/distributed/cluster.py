@@ -122,6 +122,10 @@ def _lost_as_failure(spec: str) -> Iterator[None]:
         if failure is None or not type(exc).__module__.startswith(("distributed", "tornado")):
             raise
         where = "the local Dask cluster" if spec.startswith("local:") else f"the Dask scheduler at {spec}"
+        if "scheduler-connection-lost" in str(failure):  # the common case, said plainly
+            where = "the local Dask cluster's scheduler" if spec.startswith("local:") else where
+            what = "the connection closed; the remaining tasks were cancelled"
+            raise EnvironmentFailure(f"lost {where} ({what})") from exc
         raise EnvironmentFailure(f"lost {where}: {failure}") from exc
 
 
