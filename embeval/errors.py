@@ -75,8 +75,8 @@ def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
         return exc
     if isinstance(exc, MemoryError):
         return EnvironmentFailure(
-            "out of memory; try a smaller input, a smaller --budget (estimated forms of the O(n²) "
-            "diagnostics), or --sample for uniformity"
+            "out of memory; try a smaller input, a smaller `budget` (estimated forms of the O(n²) "
+            "diagnostics), or a `sample` for uniformity"
         )
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""

@@ -134,6 +134,46 @@ OUTPUTS = ("report.json", "report.csv", "report.md", "report.html")
 REPORT_FILES = ("report.json", "report.csv", "report.md", "report.html", "per_query.csv")
 
 
+def _is_ours(name: str, head: str) -> bool:
+    """Does a file's beginning (``head``, decoded) show that embeval wrote it as report ``name``?"""
+    from embeval.report.batch import CSV_COLUMNS
+
+    first = head.split("\n", 1)[0].rstrip("\r")
+    if name == "per_query.csv":
+        return first == "command,model,dataset,query_id,metric,value"
+    if name == "report.csv":
+        return first == ",".join(CSV_COLUMNS)
+    if name == "report.json":
+        return head.lstrip().startswith("{") and '"embeval_version"' in head[:200]
+    if name == "report.md":
+        return first.startswith(("## ✅ ", "## ❌ "))
+    return head.lstrip().lower().startswith("<!doctype html>") and "embeval" in head  # report.html
+
+
+def check_report_files(out_dir: str | Path) -> None:
+    """Refuse (InputError naming it) a file in the output folder under a report name that embeval
+    did not write: the run replaces or removes every report file, and must never destroy a user's
+    file that merely has the same name (a ``per_query.csv`` of their own)."""
+    out = Path(out_dir)
+    for name in REPORT_FILES:
+        f = out / name
+        if not f.is_file():
+            continue
+        try:
+            with open(f, "rb") as fh:
+                raw = fh.read(1 << 20 if name == "report.html" else 4096)
+        except OSError:
+            continue  # unreadable: the write itself reports it
+        if not _is_ours(name, raw.decode("utf-8", errors="replace")):
+            from embeval.errors import InputError
+
+            raise InputError(
+                f,
+                "exists and is not a report embeval wrote (its first line is not embeval's); this run would "
+                "replace it: move it away or choose another output folder (`out_dir`)",
+            )
+
+
 def output_names() -> tuple[str, ...]:
     """The report files a batch may write into its output folder."""
     return REPORT_FILES
@@ -159,6 +199,7 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
         from embeval.errors import UsageError
 
         raise UsageError(f"`out_dir` {out}: exists and is not a folder")
+    check_report_files(out)
     texts = {
         "report.json": batch_json(batch),
         "report.csv": batch_csv(batch),

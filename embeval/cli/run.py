@@ -82,7 +82,9 @@ def run_cmd(
     from embeval.io.atomic import check_writable
 
     check_writable(folder / "report.json", "--out-dir")  # before any item runs
-    from embeval.batch.runner import input_paths, output_names
+    from embeval.batch.runner import check_report_files, input_paths, output_names
+
+    check_report_files(folder)  # a file of the user's under a report name is never replaced
 
     _check_paths(
         [config, *input_paths(cfg)],
