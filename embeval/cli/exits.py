@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from embeval.cli.console import _say
+from embeval.cli.console import _say, remember_secrets
 from embeval.cli.options import _check_declared_paths, path_roles
 
 EXIT_CODES = (
@@ -99,6 +99,7 @@ def boundary(fn):
         from embeval.errors import EmbevalError
 
         try:
+            remember_secrets([*args, *kwargs.values()])
             _check_declared_paths(roles, kwargs)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):

@@ -131,3 +131,17 @@ def test_real_server_reads_the_table_and_reports_hide_the_password(pg_server, pg
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["inputs"]["embeddings"]["n"] == 4
     assert doc["inputs"]["embeddings"]["path"].startswith("postgresql://postgres@/postgres?")
+
+
+def test_every_stderr_line_is_scrubbed_whatever_raised(cli, tmp_path, monkeypatch):
+    """Defence in depth at the exit-code boundary: an unexpected error (exit 3) whose message holds
+    the URI as written (a driver bug, say) still prints no password."""
+    import embeval.api
+
+    def leaky(path, *a, **k):
+        raise RuntimeError(f"driver exploded on {path}")
+
+    monkeypatch.setattr(embeval.api, "geometry_report", leaky)
+    res = cli("geometry", _uri("S3cr#t" + TOKEN), "-q")
+    assert res.exit_code == 3 and "driver exploded" in res.stderr
+    assert TOKEN not in res.stderr, res.stderr
