@@ -797,3 +797,39 @@ CASES += [
          ["run", "c.toml", "-q", "--out-dir", "out"], 0, absent=["out/per_query.csv"],
          check=exists("out/report.json")),
 ]
+
+
+# H2: a cache that cannot be written is not a broken cache. Its journal path taken by a folder makes
+# SQLite fail to open or write it (as a full disk or a file-size limit does, which
+# tests/encode/test_cache_write_failure.py simulates with RLIMIT_FSIZE in a child process): the
+# healthy file is never moved aside, one warning, the run goes on without the cache, nothing loops.
+def _cache_then_block_journal(t: Path) -> None:
+    from embeval.encode import EncoderConfig, encode_texts
+
+    (t / "t2.txt").write_text("brand new text one\nbrand new text two\n")
+    encode_texts([f"sentence number {i}" for i in range(300)], EncoderConfig(model="mock", cache_dir=str(t / "c")))
+    [db] = list((t / "c").glob("emb-*.sqlite"))
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+        Path(f"{db}{extra}").mkdir()
+    (t / "before.sha").write_text(_sha(db))
+
+
+def _sha(p: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _cache_kept(t, out, err):
+    [db] = list((t / "c").glob("emb-*.sqlite"))
+    assert not list((t / "c").glob("*.broken-*")), sorted(p.name for p in (t / "c").iterdir())
+    assert _sha(db) == (t / "before.sha").read_text(), "the healthy cache file changed"
+    assert err.count("embedding cache") == 1 and "without the cache" in err, err
+    assert (t / "b.npz").is_file()
+
+
+CASES += [
+    Case("CA_unwritable_cache_kept", _cache_then_block_journal,
+         ["encode", "t2.txt", "-o", "b.npz", "--model", "mock", "--cache-dir", "c", "-q"], 0, check=_cache_kept),
+]
