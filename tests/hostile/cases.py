@@ -833,3 +833,20 @@ CASES += [
     Case("CA_unwritable_cache_kept", _cache_then_block_journal,
          ["encode", "t2.txt", "-o", "b.npz", "--model", "mock", "--cache-dir", "c", "-q"], 0, check=_cache_kept),
 ]
+
+
+# H10: shard messages say what happened (exit 2 either way).
+CASES += [
+    Case("SH_dup_within_one_shard",
+         many(lambda t: (t / "sh").mkdir(),
+              parquet("sh/a.parquet", {"id": ["y1", "y1", "y2"], "embedding": rnd(3).tolist()}),
+              parquet("sh/b.parquet", {"id": ["z1", "z2", "z3"], "embedding": rnd(3).tolist()})),
+         ["geometry", "sh", "-q", "-m", "uniformity"], 2, ["duplicate id 'y1' within the shard", "a.parquet"],
+         not_words=["across shards"]),
+    Case("SH_id_collision_rownum", many(lambda t: (t / "sh").mkdir(),
+                                         parquet("sh/a.parquet", {"id": [str(i) for i in range(30)],
+                                                                  "embedding": rnd(30).tolist()}),
+                                         parquet("sh/b.parquet", {"embedding": rnd(15).tolist()})),
+         ["geometry", "sh", "-q", "-m", "uniformity"], 2, ["b.parquet", "no 'id' column", "a.parquet"],
+         not_words=["duplicate id"]),
+]
