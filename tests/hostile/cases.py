@@ -850,3 +850,7 @@ CASES += [
          ["geometry", "sh", "-q", "-m", "uniformity"], 2, ["b.parquet", "no 'id' column", "a.parquet"],
          not_words=["duplicate id"]),
 ]
+CASES += [
+    Case("SH_no_normalize_cluster_flag", A, ["geometry", "a.npy", "--no-normalize", "--cluster", "local:1", "-q"], 2,
+         ["--no-normalize"], not_words=["(--normalize)"]),
+]
