@@ -24,9 +24,12 @@ from typing import Any
 
 import numpy as np
 
+import embeval.diagnostics.retrieval  # noqa: F401  (registers the diagnostics this provider serves)
 from embeval.compute.auc import _block_shape, _less_equal, _to_bins
+from embeval.diagnostics.ranking import RANKING_METRICS
+from embeval.diagnostics.registry import compute, get, provide
 from embeval.distributed import tiles
-from embeval.distributed.cluster import run_tasks
+from embeval.distributed.cluster import DASK, run_tasks
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 
@@ -249,6 +252,13 @@ def ranking_and_auc(
     return merged[0], stats
 
 
+# The Dask provider of the retrieval diagnostics: the ranking and the AUC counts are computed on the
+# cluster (ranking_and_auc) into a RetrievalRun, on which the registered functions run unchanged.
+SERVED = (*RANKING_METRICS, "auc", "separation")
+for _name in SERVED:
+    provide(DASK, _name, get(_name, "retrieval").func)
+
+
 class _ExactStub:
     """Stands in for the flat search index: the ranking is already computed on the cluster."""
 
@@ -273,8 +283,8 @@ def retrieval_report_distributed(
     corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`, including
     its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file."""
     from embeval.diagnostics.qrels import align_qrels
-    from embeval.diagnostics.registry import get, parse_ks
-    from embeval.diagnostics.retrieval import RANKING_METRICS, RetrievalRun
+    from embeval.diagnostics.registry import parse_ks
+    from embeval.diagnostics.retrieval import RetrievalRun
     from embeval.diagnostics.series import roc_series
     from embeval.diagnostics.space import l2_normalize
     from embeval.errors import InputError
@@ -304,9 +314,9 @@ def retrieval_report_distributed(
     results = []
     for name in RANKING_METRICS:
         for kk in ks:
-            results.extend(get(name, "retrieval").func(run, k=kk))
-    results.extend(get("auc", "retrieval").func(run))
-    results.extend(get("separation", "retrieval").func(run))
+            results.extend(compute(get(name, "retrieval"), run, {"k": kk}, DASK))
+    results.extend(compute(get("auc", "retrieval"), run, {}, DASK))
+    results.extend(compute(get("separation", "retrieval"), run, {}, DASK))
     rows: list[dict[str, Any]] = []
     if per_query:
         cols = [(f"{name}@{kk}", run.per_query(name, kk)) for name in RANKING_METRICS for kk in ks]
