@@ -125,7 +125,7 @@ class Diagnostic:
     @property
     def providers(self) -> tuple[str, ...]:
         """The providers that compute this diagnostic: ``local`` first, then in registration order."""
-        return (LOCAL,) + tuple(p for p, funcs in _PROVIDERS.items() if self.name in funcs)
+        return (LOCAL, *(p for p, funcs in _PROVIDERS.items() if self.name in funcs))
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,9 @@ def wrap(diag: Diagnostic, raw: Any) -> Result:
     return raw
 
 
-def compute(diag: Diagnostic, context: Any, params: Mapping[str, Any] | None = None, provider: str = LOCAL) -> list[Result]:
+def compute(
+    diag: Diagnostic, context: Any, params: Mapping[str, Any] | None = None, provider: str = LOCAL
+) -> list[Result]:
     """``diag``'s results on ``context`` (the provider's context: a ``Space``, a ``GapSpace``, a
     ``RetrievalRun``, a cluster run) computed by ``provider``, each wrapped in its declaration."""
     func = diag.func if provider == LOCAL else _PROVIDERS.get(provider, {}).get(diag.name)

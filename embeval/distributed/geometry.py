@@ -33,7 +33,6 @@ from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 from embeval.results import Report
 
-
 # ----------------------------------------------------------------------------- worker tasks
 
 
