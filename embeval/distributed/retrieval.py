@@ -127,7 +127,9 @@ def ranking_and_auc(
     block_elements = BLOCK_ELEMENTS if block_elements is None else block_elements
     m, n = queries.shape[0], sharded.n
     cols = (sharded.id_col, sharded.vector_col)
-    q_fut = client.scatter(np.ascontiguousarray(queries, dtype=np.float32), broadcast=True)
+    # hash=False: a key of its own per run, so that a previous run's release of the same data (same
+    # content hash) cannot remove it from under this run's tasks ("lost dependencies").
+    q_fut = client.scatter(np.ascontiguousarray(queries, dtype=np.float32), broadcast=True, hash=False)
     pos_q_all = np.repeat(np.arange(m, dtype=np.int64), aligned.n_rel)
     pos_doc = aligned.pos_doc
     shards = sharded.shards
@@ -164,7 +166,7 @@ def ranking_and_auc(
     else:
         pbins = _to_bins(own.copy(), BIN_BITS, np.int64)
         thresholds, pos_at_bins = np.unique(pbins, return_counts=True)
-    own_fut = client.scatter(own, broadcast=True)
+    own_fut = client.scatter(own, broadcast=True, hash=False)
     args2 = [(s, q_fut, own_fut, aligned.indptr, thresholds, exact, BIN_BITS, cols, block_elements) for s in shards]
     acc = {
         "q_less": np.zeros(len(own), np.int64),
@@ -265,6 +267,47 @@ class _ExactStub:
     exact = True
 
 
+def cluster_run(
+    client,
+    queries: np.ndarray,
+    query_ids,
+    sharded: ShardedSet,
+    qrels,
+    *,
+    depth: int,
+    sources: tuple[str, str, str] = ("queries", "corpus", "qrels"),
+    seed: int = 0,
+    progress: Progress = NULL,
+):
+    """The Dask provider's context for the retrieval diagnostics: a ``RetrievalRun`` whose ranking
+    (top ``depth``) and AUC counts were computed on the cluster (:func:`ranking_and_auc`), for
+    ``queries`` (q×d, any non-zero rows) against the sharded corpus, judged by ``qrels``."""
+    from embeval.diagnostics.qrels import align_qrels
+    from embeval.diagnostics.retrieval import RetrievalRun
+    from embeval.diagnostics.space import l2_normalize
+    from embeval.errors import InputError
+
+    q_src, c_src, r_src = sources
+    if queries.shape[1] != sharded.d:
+        raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({sharded.d})")
+    aligned = align_qrels(qrels, query_ids, sharded.ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    q_unit = np.ascontiguousarray(l2_normalize(queries)[aligned.query_rows], dtype=np.float32)
+    ranking, stats = ranking_and_auc(client, q_unit, sharded, aligned, depth, progress=progress)
+    return RetrievalRun(
+        queries=q_unit,
+        corpus=np.empty((0, sharded.d), dtype=np.float32),
+        aligned=aligned,
+        depth=depth,
+        index="flat",
+        index_params={},
+        seed=seed,
+        progress=progress,
+        _ranking=ranking,
+        _search_index=_ExactStub(),
+        _auc=stats,
+    )
+
+
 def retrieval_report_distributed(
     client,
     queries: np.ndarray,
@@ -282,35 +325,15 @@ def retrieval_report_distributed(
     """The retrieval report (flat index) of ``queries`` (q×d, any non-zero rows) against the sharded
     corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`, including
     its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file."""
-    from embeval.diagnostics.qrels import align_qrels
     from embeval.diagnostics.registry import parse_ks
-    from embeval.diagnostics.retrieval import RetrievalRun
     from embeval.diagnostics.series import roc_series
-    from embeval.diagnostics.space import l2_normalize
-    from embeval.errors import InputError
     from embeval.results import Report
 
     ks = parse_ks(k)
-    q_src, c_src, r_src = sources
-    if queries.shape[1] != sharded.d:
-        raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({sharded.d})")
-    aligned = align_qrels(qrels, query_ids, sharded.ids, source=r_src, queries_source=q_src, corpus_source=c_src)
-    q_unit = np.ascontiguousarray(l2_normalize(queries)[aligned.query_rows], dtype=np.float32)
-    depth = max(ks)
-    ranking, stats = ranking_and_auc(client, q_unit, sharded, aligned, depth, progress=progress)
-    run = RetrievalRun(
-        queries=q_unit,
-        corpus=np.empty((0, sharded.d), dtype=np.float32),
-        aligned=aligned,
-        depth=depth,
-        index="flat",
-        index_params={},
-        seed=seed,
-        progress=progress,
-        _ranking=ranking,
-        _search_index=_ExactStub(),
-        _auc=stats,
+    run = cluster_run(
+        client, queries, query_ids, sharded, qrels, depth=max(ks), sources=sources, seed=seed, progress=progress
     )
+    aligned, stats, ranking = run.aligned, run.auc_stats(), run.ranking()
     results = []
     for name in RANKING_METRICS:
         for kk in ks:

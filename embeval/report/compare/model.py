@@ -9,8 +9,8 @@ from typing import Any
 
 from embeval._version import __version__
 from embeval.diagnostics.registry import key_params
-from embeval.report.paired import PairedTest
 from embeval.results import GateResult, label
+from embeval.stats.paired import PairedTest
 
 
 @dataclass
