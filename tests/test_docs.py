@@ -83,3 +83,21 @@ def test_library_errors_name_parameters_not_flags():
                 if flag.search(text):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_providers_are_data_the_catalogue_shows(cli):
+    """Which provider computes which diagnostic is read from the registry: the README tables'
+    providers column and the catalogue rows (embeval metrics) say local, plus dask where the Dask
+    provider registered itself."""
+    from embeval.diagnostics import get
+    from embeval.report.catalog import metric_rows
+
+    rows = metric_rows()
+    assert rows, "nothing to check"
+    assert all(r["providers"] == list(get(r["diagnostic"], r["family"]).providers) for r in rows)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["hubness_skew"]["providers"] == ["local", "dask"]
+    assert by_name["intrinsic_dim"]["providers"] == ["local"]
+    res = cli("metrics", "geometry", "--format", "markdown")
+    assert res.exit_code == 0 and "| `hubness` | local, dask |" in res.stdout
+    assert "| `intrinsic_dim` | local |" in res.stdout
