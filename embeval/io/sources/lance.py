@@ -10,6 +10,7 @@ from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_pa
 def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> SourceData:
     require_extra("reading LanceDB", "sources", "lancedb")
     import lancedb
+
     path = local_path(s, "LanceDB folder")
     try:
         db = lancedb.connect(str(path))

@@ -28,6 +28,7 @@ def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> 
     require_extra("reading PostgreSQL", "sources", "psycopg")
     import psycopg
     from psycopg import sql
+
     secrets = secrets_of(s.raw)
 
     def fail(what: str, exc: BaseException) -> InputError:
