@@ -29,9 +29,8 @@ from embeval.compute.auc import auc_global_query
 
 def load_rev(rev: str):
     root = Path(__file__).resolve().parent.parent
-    src = subprocess.run(
-        ["git", "-C", str(root), "show", f"{rev}:embeval/compute/auc.py"], check=True, capture_output=True, text=True
-    ).stdout
+    src = subprocess.run(["git", "-C", str(root), "show", f"{rev}:embeval/compute/auc.py"], check=True,
+                         capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "auc_rev.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("auc_rev", path)
@@ -65,19 +64,12 @@ def main() -> None:
         t0 = time.perf_counter()
         b = auc_global_query(q, c, pos)
         cols["new"].append(time.perf_counter() - t0)
-        same = (
-            a.levels.auc() == b.levels.auc()
-            and a.neg_mean == b.neg_mean
-            and a.neg_std == b.neg_std
-            and np.array_equal(a.per_query, b.per_query, equal_nan=True)
-            and np.array_equal(a.pos_scores, b.pos_scores)
-        )
+        same = (a.levels.auc() == b.levels.auc() and a.neg_mean == b.neg_mean and a.neg_std == b.neg_std
+                and np.array_equal(a.per_query, b.per_query, equal_nan=True)
+                and np.array_equal(a.pos_scores, b.pos_scores))
         bl, o, nw = cols["blas"][-1], cols["old"][-1], cols["new"][-1]
-        print(
-            f"blas {bl:.2f} s  {args.rev} {o:.2f} s ({o / bl:.2f}× bound)  new {nw:.2f} s ({nw / bl:.2f}× bound)"
-            f"  identical={same}",
-            flush=True,
-        )
+        print(f"blas {bl:.2f} s  {args.rev} {o:.2f} s ({o / bl:.2f}× bound)  new {nw:.2f} s ({nw / bl:.2f}× bound)"
+              f"  identical={same}", flush=True)
     bl, o, nw = (min(v) for v in cols.values())
     print(f"min over {args.reps} reps, {m:,}×{n:,}, d={d}: blas {bl:.2f} s, {args.rev} {o:.2f} s, new {nw:.2f} s")
     r_old = np.median(np.array(cols["old"]) / np.array(cols["blas"]))

@@ -52,15 +52,11 @@ def main() -> None:
         again = encode_texts(texts, cached)
         t_hit = time.perf_counter() - t0
     bs, bo = min(t_st), min(t_ours)
-    print(
-        f"{len(texts)} texts: sentence-transformers {bs:.2f}s ({len(texts) / bs:.0f}/s), "
-        f"embeval {bo:.2f}s ({len(texts) / bo:.0f}/s), ratio embeval/st {bo / bs:.3f}, "
-        f"max |diff| {np.abs(ours - ref).max():.1e}"
-    )
-    print(
-        f"cache: first run {t_fill:.2f}s (encode + store), second run {t_hit:.3f}s, "
-        f"speed-up {t_fill / t_hit:.0f}x, identical={np.array_equal(again, ours) or np.abs(again - ours).max() < 1e-6}"
-    )
+    print(f"{len(texts)} texts: sentence-transformers {bs:.2f}s ({len(texts) / bs:.0f}/s), "
+          f"embeval {bo:.2f}s ({len(texts) / bo:.0f}/s), ratio embeval/st {bo / bs:.3f}, "
+          f"max |diff| {np.abs(ours - ref).max():.1e}")
+    print(f"cache: first run {t_fill:.2f}s (encode + store), second run {t_hit:.3f}s, "
+          f"speed-up {t_fill / t_hit:.0f}x, identical={np.array_equal(again, ours) or np.abs(again - ours).max() < 1e-6}")
 
 
 if __name__ == "__main__":

@@ -60,10 +60,8 @@ def main() -> None:
     print(f"threads: torch={torch.get_num_threads()}")
     t_ours, v_ours = best_of(lambda: G.cross_uniformity(a, b), args.repeat)
     t_ref, v_ref = best_of(lambda: reference_cross(a, b), max(1, args.repeat - 1))
-    print(
-        f"cross uniformity {args.n}×{args.n}, d={args.d}: embeval {t_ours:.3f}s, torch.cdist "
-        f"{t_ref:.3f}s, ratio {t_ref / t_ours:.1f}x, |diff| {abs(v_ours - v_ref):.2e}"
-    )
+    print(f"cross uniformity {args.n}×{args.n}, d={args.d}: embeval {t_ours:.3f}s, torch.cdist "
+          f"{t_ref:.3f}s, ratio {t_ref / t_ours:.1f}x, |diff| {abs(v_ours - v_ref):.2e}")
 
     if args.big:
         ab, bb = sets(rng, args.big, args.d)
@@ -74,11 +72,9 @@ def main() -> None:
         dt = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
-        print(
-            f"cross uniformity {args.big}×{args.big} (partners left out): {dt:.1f}s, value {val:.6f}, "
-            f"peak extra memory {peak / 2**20:.1f} MiB (an n×n float32 matrix would be "
-            f"{args.big**2 * 4 / 2**30:.0f} GiB)"
-        )
+        print(f"cross uniformity {args.big}×{args.big} (partners left out): {dt:.1f}s, value {val:.6f}, "
+              f"peak extra memory {peak / 2**20:.1f} MiB (an n×n float32 matrix would be "
+              f"{args.big ** 2 * 4 / 2**30:.0f} GiB)")
         assert math.isfinite(val)
         del ab, bb
 

@@ -38,11 +38,8 @@ def data(n, d, classes, seed=0):
 
 
 def row(name, t_ours, t_ref, v_ours, v_ref):
-    print(
-        f"{name:<14} embeval {t_ours:8.3f}s   reference {t_ref:8.3f}s   speed-up {t_ref / t_ours:7.1f}x   "
-        f"|diff| {abs(v_ours - v_ref):.2e}",
-        flush=True,
-    )
+    print(f"{name:<14} embeval {t_ours:8.3f}s   reference {t_ref:8.3f}s   speed-up {t_ref / t_ours:7.1f}x   "
+          f"|diff| {abs(v_ours - v_ref):.2e}", flush=True)
 
 
 def main() -> None:
@@ -71,14 +68,8 @@ def main() -> None:
         return L.knn_accuracy(s, k=args.k)[0].value
 
     t_o, v_o = timed(ours_knn)
-    t_r, v_r = timed(
-        lambda: float(
-            np.mean(
-                KNeighborsClassifier(n_neighbors=args.k, metric="cosine", algorithm="brute").fit(x, y).predict(None)
-                == y
-            )
-        )
-    )
+    t_r, v_r = timed(lambda: float(np.mean(
+        KNeighborsClassifier(n_neighbors=args.k, metric="cosine", algorithm="brute").fit(x, y).predict(None) == y)))
     row("knn_accuracy", t_o, t_r, v_o, v_r)
 
     def ours_agree():
@@ -86,11 +77,8 @@ def main() -> None:
         return L.knn_label_agreement(s, k=args.k)[0].value
 
     def ref_agree():
-        idx = (
-            NearestNeighbors(n_neighbors=args.k, metric="cosine", algorithm="brute")
-            .fit(x)
-            .kneighbors(return_distance=False)
-        )
+        idx = NearestNeighbors(n_neighbors=args.k, metric="cosine", algorithm="brute").fit(x).kneighbors(
+            return_distance=False)
         return float(np.mean(y[idx] == y[:, None]))
 
     t_o, v_o = timed(ours_agree)
@@ -115,12 +103,10 @@ def main() -> None:
         t_o, r = timed(lambda: L.opis(so, max_rows=0)[0])
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        n2 = args.opis_n**2 * 4 / 2**20
-        print(
-            f"opis           n={args.opis_n}: {t_o:.2f}s, value {r.value:.4e}, range "
-            f"[{r.params['d_low']}, {r.params['d_high']}], peak extra memory {peak / 2**20:.0f} MiB "
-            f"(an n² float32 matrix: {n2:.0f} MiB)"
-        )
+        n2 = args.opis_n ** 2 * 4 / 2 ** 20
+        print(f"opis           n={args.opis_n}: {t_o:.2f}s, value {r.value:.4e}, range "
+              f"[{r.params['d_low']}, {r.params['d_high']}], peak extra memory {peak / 2 ** 20:.0f} MiB "
+              f"(an n² float32 matrix: {n2:.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -36,15 +36,8 @@ def bench_paired() -> None:
         new = old + rng.normal(0, 0.05, n)
         t_e, _ = timed(paired_test, old, new, n_boot=10_000, n_perm=10_000, seed=0)
         if n <= 10_000:
-            t_s, _ = timed(
-                stats.bootstrap,
-                (new - old,),
-                np.mean,
-                method="percentile",
-                n_resamples=10_000,
-                random_state=0,
-                vectorized=True,
-            )
+            t_s, _ = timed(stats.bootstrap, (new - old,), np.mean, method="percentile", n_resamples=10_000,
+                           random_state=0, vectorized=True)
             print(f"{n:>8} {t_e:>12.3f} {t_s:>20.3f} {t_s / t_e:>7.2f}")
         else:
             print(f"{n:>8} {t_e:>12.3f} {'(skipped)':>20} {'':>7}")
@@ -66,10 +59,8 @@ def bench_retrieval_series() -> None:
     t_scores, _ = timed(score_series, q, c, aligned, repeat=3)
     print(f"\nretrieval series on {m} queries × {n} docs (d={d})")
     print(f"  evaluate_aligned (metrics, AUC, ROC): {t_eval:.3f} s")
-    print(
-        f"  roc_series: {t_roc * 1e3:.1f} ms   score_series: {t_scores * 1e3:.1f} ms   "
-        f"overhead {(t_roc + t_scores) / t_eval:.1%}"
-    )
+    print(f"  roc_series: {t_roc * 1e3:.1f} ms   score_series: {t_scores * 1e3:.1f} ms   "
+          f"overhead {(t_roc + t_scores) / t_eval:.1%}")
 
 
 def bench_html() -> None:
@@ -80,12 +71,10 @@ def bench_html() -> None:
     rng = np.random.default_rng(2)
     items = []
     for i in range(6):
-        rep = Report(
-            "retrieval", results=[Result(f"m{j}", float(rng.uniform()), higher_is_better=True) for j in range(8)]
-        )
-        rep.per_query = [
-            {"query_id": str(q), "metric": "ndcg@10", "value": float(v)} for q, v in enumerate(rng.uniform(size=1000))
-        ]
+        rep = Report("retrieval", results=[Result(f"m{j}", float(rng.uniform()), higher_is_better=True)
+                                           for j in range(8)])
+        rep.per_query = [{"query_id": str(q), "metric": "ndcg@10", "value": float(v)}
+                         for q, v in enumerate(rng.uniform(size=1000))]
         fpr = np.linspace(0, 1, 400)
         rep.series = {"roc": {"fpr": fpr.tolist(), "tpr": np.sqrt(fpr).tolist(), "auc": 0.7}}
         items.append(Item("retrieval", f"model{i}", "data", "ok", rep))

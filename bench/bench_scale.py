@@ -44,7 +44,7 @@ def unit_rows(n: int, d: int, seed: int) -> np.ndarray:
     x = np.empty((n, d), dtype=np.float32)
     for s in range(0, n, 1 << 16):
         b = rng.standard_normal((min(n, s + (1 << 16)) - s, d), dtype=np.float32)
-        x[s : s + len(b)] = b / np.linalg.norm(b, axis=1, keepdims=True)
+        x[s:s + len(b)] = b / np.linalg.norm(b, axis=1, keepdims=True)
     return x
 
 
@@ -66,7 +66,7 @@ def blas_bound_upper(x: np.ndarray) -> float:
     b = max(1, BLOCK_ELEMENTS // n)
     t0 = time.perf_counter()
     for s in range(0, n, b):
-        x[s : s + b] @ x[s:].T
+        x[s:s + b] @ x[s:].T
     return time.perf_counter() - t0
 
 
@@ -77,7 +77,7 @@ def blas_bound_cross(q: np.ndarray, x: np.ndarray, rows: int = 1024) -> float:
     t0 = time.perf_counter()
     for s in range(0, len(q), rows):
         for c in range(0, len(x), cols):
-            q[s : s + rows] @ x[c : c + cols].T
+            q[s:s + rows] @ x[c:c + cols].T
     return time.perf_counter() - t0
 
 
@@ -91,7 +91,7 @@ def torch_uniformity(x, dev, t=2.0, block=32768):
     n = len(x)
     total = torch.zeros((), dtype=torch.float64, device=dev)
     for s in range(0, n, block):
-        g = xt[s : s + block] @ xt[s:].T
+        g = xt[s:s + block] @ xt[s:].T
         w = g.shape[0]
         g = torch.exp(-t * (2 - 2 * g).clamp_min_(0))
         total += g[:, w:].sum(dtype=torch.float64) + torch.triu(g[:, :w], 1).sum(dtype=torch.float64)
@@ -104,7 +104,7 @@ def torch_auc(q, c, pos, dev):
 
     qt, ct = torch.from_numpy(q).to(dev), torch.from_numpy(c).to(dev)
     m, n = len(q), len(c)
-    s = qt @ ct.T  # m × n float32
+    s = qt @ ct.T                                              # m × n float32
     per_query, pos_all = [], []
     for i in range(m):
         row, _ = torch.sort(s[i])
@@ -137,14 +137,14 @@ def torch_hubness(x, dev, k=10, block=8192):
     n = len(x)
     occ = torch.zeros(n, dtype=torch.int64, device=dev)
     for s in range(0, n, block):
-        g = xt[s : s + block] @ xt.T
+        g = xt[s:s + block] @ xt.T
         r = torch.arange(g.shape[0], device=dev)
         g[r, r + s] = float("-inf")
         _, idx = torch.topk(g, k, dim=1)
         occ += torch.bincount(idx.reshape(-1), minlength=n)
     o = occ.double()
     c = o - o.mean()
-    return float((c**3).mean() / (c**2).mean() ** 1.5)
+    return float((c ** 3).mean() / (c ** 2).mean() ** 1.5)
 
 
 # ---------------------------------------------------------------- tasks
@@ -157,12 +157,8 @@ def main() -> None:
     ap.add_argument("--d", type=int, default=384)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--tasks", default="uniformity,retrieval,hubness")
-    ap.add_argument(
-        "--cpu-max-seconds",
-        type=float,
-        default=300.0,
-        help="skip a CPU run whose estimated time is longer (print the estimate)",
-    )
+    ap.add_argument("--cpu-max-seconds", type=float, default=300.0,
+                    help="skip a CPU run whose estimated time is longer (print the estimate)")
     ap.add_argument("--no-cpu", action="store_true", help="GPU columns only")
     args = ap.parse_args()
 
@@ -188,21 +184,16 @@ def main() -> None:
     else:
         sizes = {"uniformity": [200_000, 1_000_000], "retrieval": [1_000_000], "hubness": [1_000_000]}
     d = args.d
-    print(
-        f"# bench_scale: d={d}, CPU cores={os.cpu_count()}, torch={'yes' if torch_ok else 'no'}, "
-        f"GPU={torch.cuda.get_device_name(0) if cuda else 'none'}"
-    )
+    print(f"# bench_scale: d={d}, CPU cores={os.cpu_count()}, torch={'yes' if torch_ok else 'no'}, "
+          f"GPU={torch.cuda.get_device_name(0) if cuda else 'none'}")
     print(f"{'task':<34} {'cpu s':>9} {'×bound':>7} {'torch-cuda s':>13} {'plain torch s':>14} {'|Δ| value':>10}")
 
     def row(task, cpu_s, ratio, gpu_s, ref_s, delta):
         def f(v):
             return "-" if v is None else (v if isinstance(v, str) else f"{v:.2f}")
 
-        print(
-            f"{task:<34} {f(cpu_s):>9} {f(ratio):>7} {f(gpu_s):>13} {f(ref_s):>14} "
-            f"{'-' if delta is None else f'{delta:.1e}':>10}",
-            flush=True,
-        )
+        print(f"{task:<34} {f(cpu_s):>9} {f(ratio):>7} {f(gpu_s):>13} {f(ref_s):>14} "
+              f"{'-' if delta is None else f'{delta:.1e}':>10}", flush=True)
 
     def cpu_allowed(kind, pairs):
         est = estimate_seconds(kind, pairs, d, cpu)
@@ -229,11 +220,8 @@ def main() -> None:
                 ref_s = None
                 if torch_ok and (cuda or ok):
                     ref_s, vals["ref"] = timed(lambda: torch_uniformity(x, dev), sync)
-                delta = (
-                    max((abs(v - vals["ref"]) for k, v in vals.items() if k != "ref"), default=None)
-                    if "ref" in vals
-                    else None
-                )
+                delta = max((abs(v - vals["ref"]) for k, v in vals.items() if k != "ref"), default=None) \
+                    if "ref" in vals else None
                 row(f"uniformity n={n:,}", cpu_s, ratio, gpu_s, ref_s, delta)
             elif task == "retrieval":
                 from embeval.diagnostics.qrels import align_qrels
@@ -267,14 +255,8 @@ def main() -> None:
                 ref_s = None
                 if torch_ok and (cuda or ok):
                     ref_s, vals["ref"] = timed(lambda: torch_auc(q, c, pos, dev), sync)
-                delta = (
-                    max(
-                        (max(abs(a - b) for a, b in zip(v, vals["ref"])) for k, v in vals.items() if k != "ref"),
-                        default=None,
-                    )
-                    if "ref" in vals
-                    else None
-                )
+                delta = max((max(abs(a - b) for a, b in zip(v, vals["ref"])) for k, v in vals.items() if k != "ref"),
+                            default=None) if "ref" in vals else None
                 row(f"retrieval {m:,}×{n:,} (AUC+top-100)", cpu_s, ratio, gpu_s, ref_s, delta)
                 if ok:  # the all-pairs AUC pass alone against one pass of products
                     from embeval.compute.auc import auc_global_query
@@ -304,11 +286,8 @@ def main() -> None:
                 ref_s = None
                 if torch_ok and (cuda or ok):
                     ref_s, vals["ref"] = timed(lambda: torch_hubness(x, dev), sync)
-                delta = (
-                    max((abs(v - vals["ref"]) for k, v in vals.items() if k != "ref"), default=None)
-                    if "ref" in vals
-                    else None
-                )
+                delta = max((abs(v - vals["ref"]) for k, v in vals.items() if k != "ref"), default=None) \
+                    if "ref" in vals else None
                 row(f"hubness k=10 n={n:,}", cpu_s, ratio, gpu_s, ref_s, delta)
 
 

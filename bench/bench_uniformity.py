@@ -51,10 +51,8 @@ def main() -> None:
     print(f"threads: torch={torch.get_num_threads()}")
     t_ours, v_ours = best_of(lambda: uniformity_exact(x), args.repeat)
     t_ref, v_ref = best_of(lambda: reference(x), max(1, args.repeat - 1))
-    print(
-        f"uniformity exact n={args.n} d={args.d}: embeval {t_ours:.3f}s, torch.pdist {t_ref:.3f}s, "
-        f"speed-up {t_ref / t_ours:.1f}x, |diff| {abs(v_ours - v_ref):.2e}"
-    )
+    print(f"uniformity exact n={args.n} d={args.d}: embeval {t_ours:.3f}s, torch.pdist {t_ref:.3f}s, "
+          f"speed-up {t_ref / t_ours:.1f}x, |diff| {abs(v_ours - v_ref):.2e}")
 
     if args.big:
         xb = l2_normalize(rng.standard_normal((args.big, args.d)).astype(np.float32))
@@ -66,11 +64,9 @@ def main() -> None:
         peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
         n2 = args.big * (args.big - 1) // 2 * 4
-        print(
-            f"uniformity exact n={args.big}: {dt:.1f}s, value {val:.6f}, peak extra memory "
-            f"{peak / 2**20:.1f} MiB (input {xb.nbytes / 2**20:.0f} MiB; an n(n-1)/2 float32 "
-            f"matrix would be {n2 / 2**30:.0f} GiB)"
-        )
+        print(f"uniformity exact n={args.big}: {dt:.1f}s, value {val:.6f}, peak extra memory "
+              f"{peak / 2**20:.1f} MiB (input {xb.nbytes / 2**20:.0f} MiB; an n(n-1)/2 float32 "
+              f"matrix would be {n2 / 2**30:.0f} GiB)")
         assert math.isfinite(val)
 
 

@@ -49,13 +49,8 @@ def unit_rows(n, d, seed):
 def embeval_json(*args: str) -> tuple[dict, float]:
     env = {**os.environ, "PYTHONPATH": ROOT}
     t0 = time.perf_counter()
-    res = subprocess.run(
-        [sys.executable, "-m", "embeval", *args, "-q", "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    res = subprocess.run([sys.executable, "-m", "embeval", *args, "-q", "-f", "json"], capture_output=True,
+                         text=True, env=env, check=False)
     dt = time.perf_counter() - t0
     if res.returncode != 0:
         raise SystemExit(f"embeval {' '.join(args)} failed ({res.returncode}): {res.stderr.strip()}")
@@ -116,11 +111,8 @@ def main() -> int:
     q = unit_rows(500, d, 1)
     t1, j1 = search(q, x, 100, backend=cpu)
     t2, j2 = search(q, x, 100, backend=gpu)
-    check(
-        "top-100 search",
-        float(np.abs(t1 - t2).max()) <= eps and float((j1 == j2).mean()) > 0.999,
-        f"max |Δ| = {np.abs(t1 - t2).max():.2e}, {(j1 == j2).mean():.6f} identical",
-    )
+    check("top-100 search", float(np.abs(t1 - t2).max()) <= eps and float((j1 == j2).mean()) > 0.999,
+          f"max |Δ| = {np.abs(t1 - t2).max():.2e}, {(j1 == j2).mean():.6f} identical")
     binner = CosineSlots(scale=50.0, offset=50.0, nbins=100)
     pc, pg = cpu.put(x), gpu.put(x)
     h1 = cpu.histogram(pc, pc, slice(0, 2000), slice(0, small), binner, skip_diagonal=True)
@@ -140,11 +132,8 @@ def main() -> int:
         v = upper_pair_sum(x_oom, ExpSqDist(2.0), backend=gpu, block_elements=n_oom * n_oom)
         t_oom = time.perf_counter() - t0
         w = upper_pair_sum(x_oom, ExpSqDist(2.0), backend=gpu)
-        check(
-            f"OOM → smaller blocks, same value ({free / 2**30:.0f} GiB free, {t_oom:.1f} s)",
-            abs(v - w) <= 1e-9 * abs(w),
-            f"{v!r} vs {w!r}",
-        )
+        check(f"OOM → smaller blocks, same value ({free / 2**30:.0f} GiB free, {t_oom:.1f} s)",
+              abs(v - w) <= 1e-9 * abs(w), f"{v!r} vs {w!r}")
         del x_oom
     else:
         print("  (skipped without CUDA)")
@@ -159,29 +148,22 @@ def main() -> int:
         va = {(r["metric"], json.dumps(r["params"], sort_keys=True)): r["value"] for r in a["results"]}
         vb = {(r["metric"], json.dumps(r["params"], sort_keys=True)): r["value"] for r in b["results"]}
         worst = max(abs(va[k] - vb[k]) / max(1.0, abs(va[k])) for k in va)
-        check(
-            f"geometry --exact cpu ({ta:.1f} s) vs {dev} ({tb:.1f} s)",
-            va.keys() == vb.keys() and worst <= 1e-4,
-            f"largest relative |Δ| = {worst:.1e}",
-        )
+        check(f"geometry --exact cpu ({ta:.1f} s) vs {dev} ({tb:.1f} s)", va.keys() == vb.keys() and worst <= 1e-4,
+              f"largest relative |Δ| = {worst:.1e}")
         if cuda:
             big = os.path.join(tmp, "big.npy")
             arr = np.lib.format.open_memmap(big, mode="w+", dtype="f4", shape=(1_000_000, d))
             for s in range(0, 1_000_000, 100_000):
-                arr[s : s + 100_000] = unit_rows(100_000, d, 10 + s)
+                arr[s:s + 100_000] = unit_rows(100_000, d, 10 + s)
             arr.flush()
             del arr
             doc, t = embeval_json("geometry", big, "--device", "cuda")
             est = [r["metric"] for r in doc["results"] if r["params"].get("exact") is False]
-            print(
-                f"  default geometry n=1,000,000 on cuda: {t:.1f} s whole process (target ≤ 60 s); "
-                f"estimated: {est or 'none'}; settings {doc['settings']}"
-            )
+            print(f"  default geometry n=1,000,000 on cuda: {t:.1f} s whole process (target ≤ 60 s); "
+                  f"estimated: {est or 'none'}; settings {doc['settings']}")
             doc, t = embeval_json("geometry", big, "--device", "cuda", "--exact", "-m", "uniformity")
-            print(
-                f"  exact uniformity n=1,000,000 on cuda: {t:.1f} s whole process (target ≤ 20 s), "
-                f"value {doc['results'][0]['value']:.6f}"
-            )
+            print(f"  exact uniformity n=1,000,000 on cuda: {t:.1f} s whole process (target ≤ 20 s), "
+                  f"value {doc['results'][0]['value']:.6f}")
     if not args.skip_bench:
         print("5. bench/bench_scale.py")
         sys.stdout.flush()

@@ -67,7 +67,8 @@ def make_data(n_docs, n_queries, d, seed):
 
 
 def row(name, ours, ref, ref_name):
-    print(f"  {name:<44} embeval {ours * 1e3:9.1f} ms   {ref_name} {ref * 1e3:9.1f} ms   ratio {ref / ours:6.1f}x")
+    print(f"  {name:<44} embeval {ours * 1e3:9.1f} ms   {ref_name} {ref * 1e3:9.1f} ms   "
+          f"ratio {ref / ours:6.1f}x")
 
 
 def bench_metrics(queries, corpus, qrels, qids, dids, repeat):
@@ -95,12 +96,11 @@ def bench_metrics(queries, corpus, qrels, qids, dids, repeat):
         return pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
 
     t_ref, ev = best(ref, repeat)
-    agree = max(
-        abs(float(np.mean([ev[q][f"ndcg_cut_{k}"] for q in aligned.query_ids])) - float(res[k]["ndcg"].mean()))
-        for k in KS
-    )
+    agree = max(abs(float(np.mean([ev[q][f"ndcg_cut_{k}"] for q in aligned.query_ids])) - float(res[k]["ndcg"].mean()))
+                for k in KS)
     row("metrics from a top-100 ranking", t_ours, t_ref, "pytrec_eval")
-    print(f"  {'(building pytrec_eval run dict, extra)':<44} {t_run * 1e3:9.1f} ms;  max |Δ mean ndcg@k| = {agree:.1e}")
+    print(f"  {'(building pytrec_eval run dict, extra)':<44} {t_run * 1e3:9.1f} ms;  "
+          f"max |Δ mean ndcg@k| = {agree:.1e}")
 
 
 class _Precomputed:
@@ -132,31 +132,23 @@ def bench_end_to_end(queries, corpus, qrels, qids, dids, repeat):
 
     rel = {q: {d for d, g in docs.items() if g > 0} for q, docs in qrels.items()}
     ev = InformationRetrievalEvaluator(
-        queries={q: q for q in qids},
-        corpus={d: d for d in dids},
-        relevant_docs=rel,
-        mrr_at_k=[10],
-        ndcg_at_k=[10],
-        accuracy_at_k=[1, 10],
-        precision_recall_at_k=[1, 10, 100],
-        map_at_k=[100],
-        score_functions={"cosine": cos_sim},
-        write_csv=False,
+        queries={q: q for q in qids}, corpus={d: d for d in dids}, relevant_docs=rel,
+        mrr_at_k=[10], ndcg_at_k=[10], accuracy_at_k=[1, 10], precision_recall_at_k=[1, 10, 100],
+        map_at_k=[100], score_functions={"cosine": cos_sim}, write_csv=False,
     )
     model = _Precomputed(dict(zip(qids, queries)))
     corpus_t = torch.from_numpy(corpus)
     t_st, st_scores = best(lambda: ev.compute_all_metrics(model, corpus_embeddings=corpus_t), repeat)
 
     def ours():
-        return rt.evaluate_retrieval(queries, corpus, qrels, qids, dids, ks=(1, 10, 100), auc=False, separation=False)
+        return rt.evaluate_retrieval(queries, corpus, qrels, qids, dids, ks=(1, 10, 100), auc=False,
+                                     separation=False)
 
     t_ours, (res, _) = best(ours, repeat)
     v = {r.metric: r.value for r in res}
     row("vectors -> ranking metrics (search + metrics)", t_ours, t_st, "ST IR evaluator")
-    print(
-        f"  {'':<44} ndcg@10 embeval {v['ndcg@10']:.6f}  ST {st_scores['cosine']['ndcg@k'][10]:.6f};  "
-        f"recall@100 {v['recall@100']:.6f} vs {st_scores['cosine']['recall@k'][100]:.6f}"
-    )
+    print(f"  {'':<44} ndcg@10 embeval {v['ndcg@10']:.6f}  ST {st_scores['cosine']['ndcg@k'][10]:.6f};  "
+          f"recall@100 {v['recall@100']:.6f} vs {st_scores['cosine']['recall@k'][100]:.6f}")
     import faiss
 
     flat = faiss.IndexFlatIP(corpus.shape[1])
@@ -191,7 +183,8 @@ def bench_auc(queries, corpus, qrels, qids, dids, repeat):
 
 
 def bench_big(n_docs, n_queries, d, seed):
-    print(f"\n4. auc_global over {n_docs:,} × {d} corpus, {n_queries:,} queries ({n_docs * n_queries:,} pairs)")
+    print(f"\n4. auc_global over {n_docs:,} × {d} corpus, {n_queries:,} queries "
+          f"({n_docs * n_queries:,} pairs)")
     t = time.perf_counter()
     rng = np.random.default_rng(seed)
     corpus = np.empty((n_docs, d), dtype=np.float32)
@@ -199,15 +192,13 @@ def bench_big(n_docs, n_queries, d, seed):
     for s in range(0, n_docs, step):
         block = rng.standard_normal((min(step, n_docs - s), d), dtype=np.float32)
         block /= np.linalg.norm(block, axis=1, keepdims=True)
-        corpus[s : s + len(block)] = block
+        corpus[s:s + len(block)] = block
     queries = l2_normalize(rng.standard_normal((n_queries, d), dtype=np.float32))
     positives = [np.sort(rng.choice(n_docs, size=rng.integers(1, 4), replace=False)) for _ in range(n_queries)]
     for i, p in enumerate(positives):
         queries[i] = l2_normalize((queries[i] + rng.uniform(0.1, 0.35) * corpus[p].sum(0))[None])[0]
-    print(
-        f"  data generated in {time.perf_counter() - t:.1f} s; inputs hold "
-        f"{(corpus.nbytes + queries.nbytes) / 2**20:,.0f} MiB"
-    )
+    print(f"  data generated in {time.perf_counter() - t:.1f} s; inputs hold "
+          f"{(corpus.nbytes + queries.nbytes) / 2**20:,.0f} MiB")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     gc.collect()
     tracemalloc.start()
@@ -221,18 +212,13 @@ def bench_big(n_docs, n_queries, d, seed):
     full = n_docs * n_queries * 4
     lv = st.levels
     print(f"  time {elapsed:.1f} s  ({elapsed / (n_docs * n_queries) * 1e9:.1f} ns per pair)")
-    print(
-        f"  peak traced memory {peak:,} bytes ({peak / 2**20:,.0f} MiB) vs {full:,} bytes "
-        f"({full / 2**30:.1f} GiB) for the full m×n float32 score matrix: {full / peak:.1f}x less"
-    )
-    print(
-        f"  process max RSS {rss_before / 2**20:,.0f} MiB before, {rss_after / 2**20:,.0f} MiB after (inputs included)"
-    )
-    print(
-        f"  auc_global {lv.auc():.6f} ({lv.method}, bin width {lv.bin_width:.3g}, max error "
-        f"{lv.max_error():.2e}); auc_query {np.nanmean(st.per_query):.6f}; "
-        f"{lv.n_pos} positives, {lv.n_neg:,} negatives"
-    )
+    print(f"  peak traced memory {peak:,} bytes ({peak / 2**20:,.0f} MiB) vs {full:,} bytes "
+          f"({full / 2**30:.1f} GiB) for the full m×n float32 score matrix: {full / peak:.1f}x less")
+    print(f"  process max RSS {rss_before / 2**20:,.0f} MiB before, {rss_after / 2**20:,.0f} MiB after "
+          f"(inputs included)")
+    print(f"  auc_global {lv.auc():.6f} ({lv.method}, bin width {lv.bin_width:.3g}, max error "
+          f"{lv.max_error():.2e}); auc_query {np.nanmean(st.per_query):.6f}; "
+          f"{lv.n_pos} positives, {lv.n_neg:,} negatives")
 
 
 def main():

@@ -15,14 +15,8 @@ class MockEncoder:
         self.encoded: list[str] = []
 
     def encode_batch(self, texts, task):
-        out = np.stack(
-            [
-                np.random.default_rng(
-                    int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")
-                ).standard_normal(self.dim)
-                for t in texts
-            ]
-        ).astype(np.float32)
+        out = np.stack([np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little"))
+                        .standard_normal(self.dim) for t in texts]).astype(np.float32)
         self.encoded.extend(texts)
         task.advance(len(texts))
         return out / np.linalg.norm(out, axis=1, keepdims=True)

@@ -40,13 +40,8 @@ class MockEncoder:
     def __init__(self, config: EncoderConfig):
         self.config = config
         self.dim = DIM
-        self.identity = {
-            "model": MOCK,
-            "path": "mock",
-            "weights_sha256": hashlib.sha256(b"mock-v1").hexdigest(),
-            "max_seq_length": config.max_seq_length or 256,
-            "dim": DIM,
-        }
+        self.identity = {"model": MOCK, "path": "mock", "weights_sha256": hashlib.sha256(b"mock-v1").hexdigest(),
+                         "max_seq_length": config.max_seq_length or 256, "dim": DIM}
 
     def encode_batch(self, texts: Sequence[str], task) -> np.ndarray:
         out = mock_encode(texts, self.config.normalize)

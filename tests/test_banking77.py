@@ -28,23 +28,8 @@ def nearest_first_vote(neigh_labels: np.ndarray) -> np.ndarray:
 def test_banking77_label_metrics_match_sklearn(cli, tmp_path):
     test = shared_data("banking77", "test.csv")
     cache, items = tmp_path / "cache", tmp_path / "out.csv"
-    res = cli(
-        "geometry",
-        test,
-        "--text-col",
-        "text",
-        "--label-col",
-        "category",
-        "--model",
-        "default",
-        "--cache-dir",
-        cache,
-        "--items",
-        items,
-        "-q",
-        "-f",
-        "json",
-    )
+    res = cli("geometry", test, "--text-col", "text", "--label-col", "category", "--model", "default",
+              "--cache-dir", cache, "--items", items, "-q", "-f", "json")
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     got = {r["metric"]: r["value"] for r in doc["results"]}
@@ -58,7 +43,7 @@ def test_banking77_label_metrics_match_sklearn(cli, tmp_path):
     y = df["category"].to_numpy()
     k = 10
     clf = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute").fit(x, y)
-    idx = clf.kneighbors(return_distance=False)  # leave-one-out: self excluded
+    idx = clf.kneighbors(return_distance=False)          # leave-one-out: self excluded
     assert got["knn_label_agreement"] == pytest.approx(np.mean(y[idx] == y[:, None]), abs=1e-9)
 
     # sklearn's own prediction where the vote is untied; the documented tie rule elsewhere.

@@ -17,21 +17,16 @@ from conftest import SAMPLE
 def _report(command="retrieval", results=(), per_query=None, inputs=None, settings=None) -> dict:
     """An embeval JSON report written by hand, as SPEC §4 describes it."""
     doc = {
-        "embeval_version": "0.1.0",
-        "command": command,
+        "embeval_version": "0.1.0", "command": command,
         "inputs": inputs or {"queries": {"path": "q.npy", "sha256": "0" * 64, "n": 3, "d": 4}},
         "settings": settings or {"seed": 0},
-        "results": [
-            {"metric": m, "value": v, "params": p, "n": None, "ci_low": None, "ci_high": None, "higher_is_better": hib}
-            for m, v, p, hib in results
-        ],
-        "gates": [],
-        "passed": True,
+        "results": [{"metric": m, "value": v, "params": p, "n": None, "ci_low": None, "ci_high": None,
+                     "higher_is_better": hib} for m, v, p, hib in results],
+        "gates": [], "passed": True,
     }
     if per_query is not None:
-        doc["per_query"] = [
-            {"query_id": q, "metric": m, "value": v} for m, vals in per_query.items() for q, v in vals.items()
-        ]
+        doc["per_query"] = [{"query_id": q, "metric": m, "value": v} for m, vals in per_query.items()
+                            for q, v in vals.items()]
     return doc
 
 
@@ -49,12 +44,10 @@ def _per_query_pair(shift: float, noise: float, n: int = 60, seed: int = 0):
 
 
 def _pair(tmp_path, old_pq, new_pq, extra=()):
-    base = _report(
-        results=[("ndcg@10", float(np.mean(list(old_pq.values()))), {}, True), *extra], per_query={"ndcg@10": old_pq}
-    )
-    cur = _report(
-        results=[("ndcg@10", float(np.mean(list(new_pq.values()))), {}, True), *extra], per_query={"ndcg@10": new_pq}
-    )
+    base = _report(results=[("ndcg@10", float(np.mean(list(old_pq.values()))), {}, True), *extra],
+                   per_query={"ndcg@10": old_pq})
+    cur = _report(results=[("ndcg@10", float(np.mean(list(new_pq.values()))), {}, True), *extra],
+                  per_query={"ndcg@10": new_pq})
     return _write(tmp_path / "base.json", base), _write(tmp_path / "cur.json", cur)
 
 
@@ -118,24 +111,10 @@ def test_direction_comes_from_the_report(cli, tmp_path):
 
 
 def test_table_of_old_new_delta_and_wildcard(cli, tmp_path):
-    base = _report(
-        "geometry",
-        [
-            ("uniformity", -3.0, {"t": 2.0}, False),
-            ("effective_rank", 100.0, {}, True),
-            ("intrinsic_dim", 12.0, {}, None),
-            ("mam", 30.0, {}, False),
-        ],
-    )
-    cur = _report(
-        "geometry",
-        [
-            ("uniformity", -3.01, {"t": 2.0}, False),
-            ("effective_rank", 90.0, {}, True),
-            ("intrinsic_dim", 14.0, {}, None),
-            ("anisotropy", 0.1, {}, False),
-        ],
-    )
+    base = _report("geometry", [("uniformity", -3.0, {"t": 2.0}, False), ("effective_rank", 100.0, {}, True),
+                                ("intrinsic_dim", 12.0, {}, None), ("mam", 30.0, {}, False)])
+    cur = _report("geometry", [("uniformity", -3.01, {"t": 2.0}, False), ("effective_rank", 90.0, {}, True),
+                               ("intrinsic_dim", 14.0, {}, None), ("anisotropy", 0.1, {}, False)])
     b, c = _write(tmp_path / "b.json", base), _write(tmp_path / "c.json", cur)
     res = cli("compare", b, c, "-f", "csv")
     assert res.exit_code == 0
@@ -182,26 +161,16 @@ def test_outputs_and_real_geometry_reports(cli, tmp_path):
     assert "embeval compare" in res.stdout  # the Rich table
 
 
-@pytest.mark.parametrize(
-    "make, fragment",
-    [
-        (lambda p: p.write_text("{not json"), "invalid JSON"),
-        (lambda p: p.write_text(json.dumps({"a": 1})), "not an embeval JSON report"),
-        (lambda p: p.write_text(json.dumps([1, 2])), "not an embeval JSON report"),
-        (lambda p: p.write_bytes(b"\xff\xfe\x00"), "not UTF-8"),
-        (
-            lambda p: p.write_text(json.dumps({"embeval_version": "0.1.0", "command": "geometry"})),
-            "no 'command' and 'results'",
-        ),
-        (
-            lambda p: p.write_text(
-                json.dumps({"embeval_version": "0.1.0", "command": "geometry", "results": [{"value": 1}]})
-            ),
-            "malformed",
-        ),
-        (lambda p: None, "no such file"),
-    ],
-)
+@pytest.mark.parametrize("make, fragment", [
+    (lambda p: p.write_text("{not json"), "invalid JSON"),
+    (lambda p: p.write_text(json.dumps({"a": 1})), "not an embeval JSON report"),
+    (lambda p: p.write_text(json.dumps([1, 2])), "not an embeval JSON report"),
+    (lambda p: p.write_bytes(b"\xff\xfe\x00"), "not UTF-8"),
+    (lambda p: p.write_text(json.dumps({"embeval_version": "0.1.0", "command": "geometry"})), "no 'command' and 'results'"),
+    (lambda p: p.write_text(json.dumps({"embeval_version": "0.1.0", "command": "geometry", "results": [{"value": 1}]})),
+     "malformed"),
+    (lambda p: None, "no such file"),
+])
 def test_bad_reports_exit_2(cli, tmp_path, make, fragment):
     good = _write(tmp_path / "good.json", _report(results=[("ndcg@10", 0.6, {}, True)]))
     bad = tmp_path / "bad.json"
@@ -235,18 +204,8 @@ def test_usage_errors_exit_2(cli, tmp_path):
 
 def test_batch_reports_match_items(cli, tmp_path):
     def batch(values):
-        items = [
-            {
-                "command": "geometry",
-                "model": m,
-                "dataset": "d",
-                "status": "ok",
-                "error": None,
-                "seconds": 1,
-                "report": _report("geometry", [("anisotropy", v, {}, False)]),
-            }
-            for m, v in values.items()
-        ]
+        items = [{"command": "geometry", "model": m, "dataset": "d", "status": "ok", "error": None, "seconds": 1,
+                  "report": _report("geometry", [("anisotropy", v, {}, False)])} for m, v in values.items()]
         return {"embeval_version": "0.1.0", "kind": "batch", "items": items, "gates": [], "passed": True}
 
     b = _write(tmp_path / "b.json", batch({"m1": 0.10, "m2": 0.20}))
@@ -285,24 +244,12 @@ S = SAMPLE / "scifact_small"
 def test_real_retrieval_regression_from_an_approximate_index(cli, tmp_path):
     """Exact search vs IVF visiting 2 of 32 cells: nDCG@10 drops for real and the gate fails;
     descriptive parameters (positives, TPR at the best threshold) do not break the matching."""
-    common = (
-        "retrieval",
-        "--queries",
-        S / "queries.npz",
-        "--corpus",
-        S / "corpus.npz",
-        "--qrels",
-        S / "qrels" / "test.tsv",
-        "--k",
-        "1,10",
-        "--per-query",
-        "-q",
-    )
+    common = ("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz", "--qrels",
+              S / "qrels" / "test.tsv", "--k", "1,10", "--per-query", "-q")
     assert cli(*common, "-o", tmp_path / "base.json").exit_code == 0
     assert cli(*common, "--index", "ivf", "--nlist", "32", "--nprobe", "2", "-o", tmp_path / "ivf.json").exit_code == 0
-    res = cli(
-        "compare", tmp_path / "base.json", tmp_path / "ivf.json", "--fail-if-regress", "ndcg@10>0.01", "-f", "json"
-    )
+    res = cli("compare", tmp_path / "base.json", tmp_path / "ivf.json", "--fail-if-regress", "ndcg@10>0.01",
+              "-f", "json")
     assert res.exit_code == 1
     doc = json.loads(res.stdout)
     unmatched = {r["metric"] for r in doc["rows"] if r["verdict"] in ("missing in current", "only in current")}

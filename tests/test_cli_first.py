@@ -26,22 +26,8 @@ def test_compare_table_never_cut_when_not_a_terminal(cli, tmp_path, monkeypatch,
         monkeypatch.setenv("COLUMNS", columns)
     base, cur = tmp_path / "a.json", tmp_path / "b.json"
     for path, extra in ((base, []), (cur, ["--index", "ivf", "--nlist", "16", "--nprobe", "2"])):
-        r = cli(
-            "retrieval",
-            "--queries",
-            S / "queries.npz",
-            "--corpus",
-            S / "corpus.npz",
-            "--qrels",
-            S / "qrels" / "test.tsv",
-            "-q",
-            "--per-query",
-            "-o",
-            path,
-            "-f",
-            "json",
-            *extra,
-        )
+        r = cli("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz", "--qrels",
+                S / "qrels" / "test.tsv", "-q", "--per-query", "-o", path, "-f", "json", *extra)
         assert r.exit_code == 0, r.output
     r = cli("compare", base, cur, "--n-boot", "200")
     assert r.exit_code == 0, r.output
@@ -95,20 +81,18 @@ def test_help_in_both_renderings_keeps_brackets_and_is_not_cut(mode):
 
     from conftest import ROOT
 
-    env = {**os.environ, "EMBEVAL_HELP": mode, "COLUMNS": "140" if mode == "rich" else "80", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-m", "embeval", "run", "--help"], capture_output=True, text=True, env=env, check=True
-    ).stdout
+    env = {**os.environ, "EMBEVAL_HELP": mode, "COLUMNS": "140" if mode == "rich" else "80",
+           "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "embeval", "run", "--help"], capture_output=True, text=True,
+                         env=env, check=True).stdout
     flat = " ".join(out.replace("│", " ").split())
     assert "[settings], [[models]], [[datasets]], [[jobs]]" in flat
-    top = subprocess.run(
-        [sys.executable, "-m", "embeval", "--help"], capture_output=True, text=True, env=env, check=True
-    ).stdout
+    top = subprocess.run([sys.executable, "-m", "embeval", "--help"], capture_output=True, text=True, env=env,
+                         check=True).stdout
     commands = top.split("Commands", 1)[1]
     assert "..." not in commands and "…" not in commands  # one whole line per command
-    geo = subprocess.run(
-        [sys.executable, "-m", "embeval", "geometry", "--help"], capture_output=True, text=True, env=env, check=True
-    ).stdout
+    geo = subprocess.run([sys.executable, "-m", "embeval", "geometry", "--help"], capture_output=True, text=True,
+                         env=env, check=True).stdout
     assert "…" not in geo
     assert max(len(line) for line in geo.splitlines()) <= int(env["COLUMNS"])
 
@@ -176,24 +160,15 @@ def test_json_settings_record_cache_hits(cli, tmp_path, monkeypatch):
 
 
 def test_option_without_effect_warns(cli):
-    r = cli(
-        "gap",
-        SAMPLE / "scifact_small" / "queries.npz",
-        SAMPLE / "scifact_small" / "corpus.npz",
-        "-m",
-        "gap",
-        "--folds",
-        "10",
-        "-q",
-    )
+    r = cli("gap", SAMPLE / "scifact_small" / "queries.npz", SAMPLE / "scifact_small" / "corpus.npz",
+            "-m", "gap", "--folds", "10", "-q")
     assert r.exit_code == 0, r.output
     assert "embeval: warning: the --folds setting has no effect" in r.stderr
 
 
 def test_options_without_effect_warn_on_embeddings(cli):
-    r = cli(
-        "geometry", S / "corpus.npy", "-m", "anisotropy", "--batch-size", "8", "--items-k", "5", "--sample", "100", "-q"
-    )
+    r = cli("geometry", S / "corpus.npy", "-m", "anisotropy", "--batch-size", "8", "--items-k", "5", "--sample", "100",
+            "-q")
     assert r.exit_code == 0, r.output
     err = " ".join(r.stderr.split())
     assert "--batch-size has no effect without --model" in err

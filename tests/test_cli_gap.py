@@ -9,16 +9,8 @@ import pytest
 
 from conftest import shared_data
 
-NOT_PAIRED = {
-    "gap",
-    "centroid_cosine",
-    "linear_separability",
-    "uniformity_a",
-    "uniformity_b",
-    "uniformity_joint",
-    "uniformity_cross",
-    "knn_mixing",
-}
+NOT_PAIRED = {"gap", "centroid_cosine", "linear_separability", "uniformity_a", "uniformity_b",
+              "uniformity_joint", "uniformity_cross", "knn_mixing"}
 
 
 def _two_sets(tmp_path, rng, n=80, d=12):
@@ -49,21 +41,8 @@ def test_two_files_and_stacked_file_agree(cli, tmp_path, rng):
 
 def test_options_reach_their_diagnostics(cli, tmp_path, rng):
     _two_sets(tmp_path, rng)
-    doc, _ = _json(
-        cli(
-            "gap",
-            tmp_path / "ab.npy",
-            "-q",
-            "-f",
-            "json",
-            "--folds",
-            "3",
-            "--k",
-            "4",
-            "-m",
-            "linear_separability,knn_mixing",
-        )
-    )
+    doc, _ = _json(cli("gap", tmp_path / "ab.npy", "-q", "-f", "json", "--folds", "3", "--k", "4",
+                       "-m", "linear_separability,knn_mixing"))
     params = {r["metric"]: r["params"] for r in doc["results"]}
     assert params["linear_separability"]["folds"] == 3 and params["knn_mixing"]["k"] == 4
     doc, vals = _json(cli("gap", tmp_path / "ab.npy", "-q", "-f", "json", "-m", "knn_mixing(k=3)"))
@@ -72,9 +51,8 @@ def test_options_reach_their_diagnostics(cli, tmp_path, rng):
 
 def test_seeded_separability_is_repeatable(cli, tmp_path, rng):
     _two_sets(tmp_path, rng)
-    run = lambda s: _json(
-        cli("gap", tmp_path / "ab.npy", "-q", "-f", "json", "-m", "linear_separability", "--seed", s)
-    )[1]["linear_separability"]
+    run = lambda s: _json(cli("gap", tmp_path / "ab.npy", "-q", "-f", "json", "-m", "linear_separability",
+                              "--seed", s))[1]["linear_separability"]
     assert run("3") == run("3")
 
 
@@ -116,9 +94,8 @@ def test_plot_is_written(cli, tmp_path, rng):
 
 def test_paired_similarity_through_cli(cli, tmp_path, rng):
     a, b = _two_sets(tmp_path, rng)
-    _, vals = _json(
-        cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", "--paired", "-q", "-f", "json", "-m", "paired_similarity")
-    )
+    _, vals = _json(cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", "--paired", "-q", "-f", "json",
+                        "-m", "paired_similarity"))
     ua = a / np.linalg.norm(a, axis=1, keepdims=True)
     ub = b / np.linalg.norm(b, axis=1, keepdims=True)
     assert vals["matched_cosine"] == pytest.approx(np.einsum("ij,ij->i", ua, ub).mean(), abs=1e-6)
@@ -185,13 +162,11 @@ def test_gap_on_vectors_does_not_import_torch(tmp_path, rng):
     import sys
 
     _two_sets(tmp_path, rng)
-    code = (
-        "import sys; from embeval.cli import app\n"
-        f"try:\n    app(['gap', {str(tmp_path / 'ab.npy')!r}, '-q', '-f', 'json'])\n"
-        "except SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
-        "print('HEAVY', heavy)"
-    )
+    code = ("import sys; from embeval.cli import app\n"
+            f"try:\n    app(['gap', {str(tmp_path / 'ab.npy')!r}, '-q', '-f', 'json'])\n"
+            "except SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
 
@@ -206,11 +181,8 @@ def test_clip_file_unpaired_end_to_end(cli, tmp_path):
 
 
 PAIRED = {"alignment", "matched_cosine", "unmatched_cosine", "shifted_gap"} | {
-    f"{shift}{d}_{m}"
-    for shift in ("", "shifted_")
-    for d in ("a2b", "b2a")
-    for m in ("recall@1", "recall@5", "auc_global", "auc_query")
-}
+    f"{shift}{d}_{m}" for shift in ("", "shifted_") for d in ("a2b", "b2a")
+    for m in ("recall@1", "recall@5", "auc_global", "auc_query")}
 
 
 def test_clip_paired_full_table_and_picture(cli, tmp_path):
@@ -236,47 +208,24 @@ def test_clip_paired_full_table_and_picture(cli, tmp_path):
     assert zero["shifted_gap"] == pytest.approx(vals["gap"], abs=1e-6)
 
 
-QUESTIONS = [
-    "How do vaccines train the immune system?",
-    "What causes ocean tides?",
-    "Why is the sky blue?",
-    "How do plants make food from sunlight?",
-    "What is the boiling point of water at sea level?",
-    "How do bees make honey?",
-]
-ANSWERS = [
-    "Vaccines expose the immune system to a harmless antigen so it learns to respond.",
-    "Tides are caused mainly by the Moon's gravitational pull on the oceans.",
-    "Air molecules scatter blue sunlight more than red light (Rayleigh scattering).",
-    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
-    "At sea level pure water boils at 100 degrees Celsius.",
-    "Bees collect nectar and evaporate its water in the hive to make honey.",
-]
+QUESTIONS = ["How do vaccines train the immune system?", "What causes ocean tides?",
+             "Why is the sky blue?", "How do plants make food from sunlight?",
+             "What is the boiling point of water at sea level?", "How do bees make honey?"]
+ANSWERS = ["Vaccines expose the immune system to a harmless antigen so it learns to respond.",
+           "Tides are caused mainly by the Moon's gravitational pull on the oceans.",
+           "Air molecules scatter blue sunlight more than red light (Rayleigh scattering).",
+           "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+           "At sea level pure water boils at 100 degrees Celsius.",
+           "Bees collect nectar and evaporate its water in the hive to make honey."]
 
 
 @pytest.mark.slow  # loads the model twice (~15 s)
 def test_texts_with_model_match_sentence_transformers(cli, tmp_path):
     (tmp_path / "q.txt").write_text("\n".join(QUESTIONS) + "\n")
     (tmp_path / "d.txt").write_text("\n".join(ANSWERS) + "\n")
-    res = cli(
-        "gap",
-        tmp_path / "q.txt",
-        tmp_path / "d.txt",
-        "--model",
-        "default",
-        "--paired",
-        "--cache-dir",
-        tmp_path / "cache",
-        "-q",
-        "-f",
-        "json",
-        "--folds",
-        "3",
-        "--k",
-        "3",
-        "-m",
-        "gap,paired_similarity,knn_mixing",
-    )
+    res = cli("gap", tmp_path / "q.txt", tmp_path / "d.txt", "--model", "default", "--paired",
+              "--cache-dir", tmp_path / "cache", "-q", "-f", "json", "--folds", "3", "--k", "3",
+              "-m", "gap,paired_similarity,knn_mixing")
     doc, got = _json(res)
     assert doc["inputs"]["a"]["model"]["weights_sha256"]
     # Independently: sentence-transformers' own encode, then NumPy.

@@ -24,45 +24,30 @@ def test_every_report_command_takes_fail_if_and_junit(cli):
 
 def test_geometry_gate_exit_codes_and_junit(cli, tmp_path):
     j = tmp_path / "gates.xml"
-    ok = cli("geometry", CORPUS, "-q", "-m", "anisotropy,effective_rank", "--fail-if", "anisotropy > 0.5", "--junit", j)
+    ok = cli("geometry", CORPUS, "-q", "-m", "anisotropy,effective_rank", "--fail-if", "anisotropy > 0.5",
+             "--junit", j)
     assert ok.exit_code == 0 and ok.stderr == ""
     root = ET.parse(j).getroot()
     assert root.get("tests") == "1" and root.get("failures") == "0"
-    bad = cli(
-        "geometry",
-        CORPUS,
-        "-q",
-        "-m",
-        "anisotropy,effective_rank",
-        "--fail-if",
-        "anisotropy > 0.1",
-        "--fail-if",
-        "effective_rank < 300",
-        "--junit",
-        j,
-    )
+    bad = cli("geometry", CORPUS, "-q", "-m", "anisotropy,effective_rank", "--fail-if", "anisotropy > 0.1",
+              "--fail-if", "effective_rank < 300", "--junit", j)
     assert bad.exit_code == 1
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0] == (
-        "embeval: gates failed (2 of 2): anisotropy = 0.125624 > 0.1 (over by 0.02562); "
-        "effective_rank = 267.047 < 300 (short by 32.95)"
-    )
+    assert lines[0] == ("embeval: gates failed (2 of 2): anisotropy = 0.125624 > 0.1 (over by 0.02562); "
+                        "effective_rank = 267.047 < 300 (short by 32.95)")
     root = ET.parse(j).getroot()
     fails = [tc.find("failure").get("message") for tc in root.iter("testcase")]
     assert fails == ["anisotropy = 0.125624 > 0.1 (over by 0.02562)", "effective_rank = 267.047 < 300 (short by 32.95)"]
     assert {tc.get("classname") for tc in root.iter("testcase")} == {"geometry/corpus.npy"}
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("geometry", CORPUS, "-q", "--fail-if", "anisotropy >> 1"),
-        ("geometry", CORPUS, "-q", "-m", "anisotropy", "--fail-if", "anisotrop > 1"),
-        ("geometry", CORPUS, "-q", "-m", "uniformity(t=1),uniformity(t=2)", "--fail-if", "uniformity > 1"),
-        ("pairs", SAMPLE / "nope.csv", "-q", "--fail-if", "spearman <"),
-    ],
-)
+@pytest.mark.parametrize("args", [
+    ("geometry", CORPUS, "-q", "--fail-if", "anisotropy >> 1"),
+    ("geometry", CORPUS, "-q", "-m", "anisotropy", "--fail-if", "anisotrop > 1"),
+    ("geometry", CORPUS, "-q", "-m", "uniformity(t=1),uniformity(t=2)", "--fail-if", "uniformity > 1"),
+    ("pairs", SAMPLE / "nope.csv", "-q", "--fail-if", "spearman <"),
+])
 def test_bad_gate_exit_2_no_junit(cli, tmp_path, args):
     j = tmp_path / "gates.xml"
     res = cli(*args, "--junit", j)

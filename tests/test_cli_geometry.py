@@ -32,16 +32,8 @@ def test_json_schema_on_sample(cli):
     assert doc["inputs"]["embeddings"]["n"] == 1000 and doc["inputs"]["embeddings"]["d"] == 384
     assert len(doc["inputs"]["embeddings"]["sha256"]) == 64
     metrics = {r["metric"] for r in doc["results"]}
-    assert metrics == {
-        "uniformity",
-        "mam",
-        "anisotropy",
-        "effective_rank",
-        "hubness_skew",
-        "antihub_share",
-        "hub_occurrence",
-        "intrinsic_dim",
-    }
+    assert metrics == {"uniformity", "mam", "anisotropy", "effective_rank", "hubness_skew",
+                       "antihub_share", "hub_occurrence", "intrinsic_dim"}
     for r in doc["results"]:
         assert set(r) == {"metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"}
     # Cross-check one figure independently of embeval's code path.
@@ -57,9 +49,8 @@ def test_json_schema_on_sample(cli):
 @pytest.mark.parametrize("name", ["corpus.npz", "corpus.parquet"])
 def test_formats_agree(cli, name):
     a = json.loads(cli("geometry", CORPUS, "-f", "json", "-q", "-m", "uniformity,anisotropy").stdout)
-    b = json.loads(
-        cli("geometry", SAMPLE / "scifact_small" / name, "-f", "json", "-q", "-m", "uniformity,anisotropy").stdout
-    )
+    b = json.loads(cli("geometry", SAMPLE / "scifact_small" / name, "-f", "json", "-q", "-m",
+                       "uniformity,anisotropy").stdout)
     assert [r["value"] for r in a["results"]] == pytest.approx([r["value"] for r in b["results"]], abs=1e-9)
 
 
@@ -82,7 +73,8 @@ def test_csv_jsonl_tsv_load_same_vectors(tmp_path, cli, gauss):
 def test_gates_and_exit_codes(cli, tmp_path):
     ok = cli("geometry", CORPUS, "-q", "-m", "anisotropy", "--fail-if", "anisotropy > 0.5")
     assert ok.exit_code == 0
-    bad = cli("geometry", CORPUS, "-q", "-m", "anisotropy", "--fail-if", "anisotropy > 0.01", "-o", tmp_path / "r.json")
+    bad = cli("geometry", CORPUS, "-q", "-m", "anisotropy", "--fail-if", "anisotropy > 0.01",
+              "-o", tmp_path / "r.json")
     assert bad.exit_code == 1
     assert "gate failed" in bad.stderr and "anisotropy" in bad.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
@@ -95,11 +87,9 @@ def test_gates_and_exit_codes(cli, tmp_path):
 
 
 def test_output_formats_written(cli, tmp_path):
-    for suffix, check in (
-        (".json", lambda t: json.loads(t)["command"] == "geometry"),
-        (".csv", lambda t: t.startswith("metric,value")),
-        (".md", lambda t: "| uniformity |" in t),
-    ):
+    for suffix, check in ((".json", lambda t: json.loads(t)["command"] == "geometry"),
+                          (".csv", lambda t: t.startswith("metric,value")),
+                          (".md", lambda t: "| uniformity |" in t)):
         out = tmp_path / f"report{suffix}"
         res = cli("geometry", CORPUS, "-q", "-m", "uniformity", "-o", out)
         assert res.exit_code == 0 and check(out.read_text()), suffix
@@ -107,14 +97,12 @@ def test_output_formats_written(cli, tmp_path):
 
 
 def test_sample_flag_reports_ci(cli):
-    doc = json.loads(
-        cli("geometry", CORPUS, "-q", "-f", "json", "-m", "uniformity", "--sample", "50000", "--seed", "7").stdout
-    )
+    doc = json.loads(cli("geometry", CORPUS, "-q", "-f", "json", "-m", "uniformity", "--sample", "50000",
+                         "--seed", "7").stdout)
     r = doc["results"][0]
     assert r["params"]["sample"] == 50000 and r["ci_low"] < r["value"] < r["ci_high"]
-    again = json.loads(
-        cli("geometry", CORPUS, "-q", "-f", "json", "-m", "uniformity", "--sample", "50000", "--seed", "7").stdout
-    )
+    again = json.loads(cli("geometry", CORPUS, "-q", "-f", "json", "-m", "uniformity", "--sample",
+                           "50000", "--seed", "7").stdout)
     assert again["results"][0]["value"] == r["value"]
 
 
@@ -138,42 +126,29 @@ def test_unknown_metric_did_you_mean(cli):
 def _bad_inputs(tmp_path, gauss):
     """(file, expected fragment of the error line) for every kind of bad input."""
     cases = []
-    x = gauss.copy()
-    x[5, 0] = np.nan
-    np.save(p := tmp_path / "nan.npy", x)
-    cases.append((p, "row 5"))
-    x = gauss.copy()
-    x[7, 1] = np.inf
-    np.save(p := tmp_path / "inf.npy", x)
-    cases.append((p, "non-finite"))
-    x = gauss.copy()
-    x[9] = 0
-    np.save(p := tmp_path / "zero.npy", x)
-    cases.append((p, "zero-norm"))
-    np.save(p := tmp_path / "one.npy", gauss[:1])
-    cases.append((p, "only 1 row"))
-    np.save(p := tmp_path / "three_d.npy", gauss.reshape(3, 100, 16))
-    cases.append((p, "2-D"))
-    (p := tmp_path / "empty.npy").write_bytes(b"")
-    cases.append((p, "empty"))
+    x = gauss.copy(); x[5, 0] = np.nan
+    np.save(p := tmp_path / "nan.npy", x); cases.append((p, "row 5"))
+    x = gauss.copy(); x[7, 1] = np.inf
+    np.save(p := tmp_path / "inf.npy", x); cases.append((p, "non-finite"))
+    x = gauss.copy(); x[9] = 0
+    np.save(p := tmp_path / "zero.npy", x); cases.append((p, "zero-norm"))
+    np.save(p := tmp_path / "one.npy", gauss[:1]); cases.append((p, "only 1 row"))
+    np.save(p := tmp_path / "three_d.npy", gauss.reshape(3, 100, 16)); cases.append((p, "2-D"))
+    (p := tmp_path / "empty.npy").write_bytes(b""); cases.append((p, "empty"))
     np.save(tmp_path / "full.npy", gauss)
     raw = (tmp_path / "full.npy").read_bytes()
-    (p := tmp_path / "trunc.npy").write_bytes(raw[: len(raw) // 2])
-    cases.append((p, "truncated"))
-    (p := tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n6,7,8\n")
-    cases.append((p, "NaN"))
+    (p := tmp_path / "trunc.npy").write_bytes(raw[: len(raw) // 2]); cases.append((p, "truncated"))
+    (p := tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n6,7,8\n"); cases.append((p, "NaN"))
     (p := tmp_path / "ragged.jsonl").write_text('{"id":"a","embedding":[1,2]}\n{"id":"b","embedding":[1]}\n')
     cases.append((p, "line 2"))
     (p := tmp_path / "dup.jsonl").write_text('{"id":"a","embedding":[1,2]}\n{"id":"a","embedding":[2,1]}\n')
     cases.append((p, "duplicate id 'a'"))
-    (p := tmp_path / "vecs.bin").write_bytes(b"abc")
-    cases.append((p, "unsupported extension"))
+    (p := tmp_path / "vecs.bin").write_bytes(b"abc"); cases.append((p, "unsupported extension"))
     (p := tmp_path / "bad.jsonl").write_text('{"id": "a", "embedding": [1, 2]}\nnot json\n')
     cases.append((p, "invalid JSON"))
     pd.DataFrame({"id": ["a", "b"], "embedding": [[1.0, 2.0], [1.0]]}).to_parquet(p := tmp_path / "ragged.parquet")
     cases.append((p, "ragged"))
-    (p := tmp_path / "trunc.parquet").write_bytes(b"PAR1garbage")
-    cases.append((p, "parquet"))
+    (p := tmp_path / "trunc.parquet").write_bytes(b"PAR1garbage"); cases.append((p, "parquet"))
     cases.append((tmp_path / "missing.npy", "no such file"))
     return cases
 
@@ -201,12 +176,10 @@ def test_help_does_not_import_heavy_modules():
     import subprocess
     import sys
 
-    code = (
-        "import sys; from embeval.cli import app\n"
-        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'faiss', 'sentence_transformers', 'transformers', 'pandas') if m in sys.modules]\n"
-        "print('HEAVY', heavy)"
-    )
+    code = ("import sys; from embeval.cli import app\n"
+            "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'faiss', 'sentence_transformers', 'transformers', 'pandas') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
 
@@ -251,11 +224,8 @@ def test_console_script_usage_errors_are_one_line():
     import subprocess
     import sys
 
-    for args, fragment in (
-        (["geometry", str(CORPUS), "--bogus"], "No such option: --bogus"),
-        (["geometry"], "Missing argument"),
-        (["nosuch"], "No such command"),
-    ):
+    for args, fragment in ((["geometry", str(CORPUS), "--bogus"], "No such option: --bogus"),
+                           (["geometry"], "Missing argument"), (["nosuch"], "No such command")):
         res = subprocess.run([sys.executable, "-m", "embeval", *args], capture_output=True, text=True)
         assert res.returncode == 2, args
         lines = res.stderr.strip().splitlines()

@@ -44,14 +44,8 @@ def test_label_file_formats_agree(tmp_path):
     pd.DataFrame({"x": [1] * 5, "cat": labs}).to_parquet(tmp_path / "l.parquet")
     (tmp_path / "l.jsonl").write_text("".join(json.dumps({"label": v}) + "\n" for v in labs))
     np.save(tmp_path / "l.npy", np.array(labs))
-    for name, col in (
-        ("l.txt", None),
-        ("l.csv", None),
-        ("one.tsv", None),
-        ("l.parquet", "cat"),
-        ("l.jsonl", None),
-        ("l.npy", None),
-    ):
+    for name, col in (("l.txt", None), ("l.csv", None), ("one.tsv", None), ("l.parquet", "cat"),
+                      ("l.jsonl", None), ("l.npy", None)):
         assert load_labels(tmp_path / name, col).tolist() == labs, name
     pd.DataFrame({"label": [1, 2, 1]}).to_parquet(tmp_path / "ints.parquet")
     assert load_labels(tmp_path / "ints.parquet").tolist() == ["1", "2", "1"]
@@ -99,55 +93,19 @@ def test_labels_file_adds_label_metrics(cli, labelled):
 
 def test_label_col_of_embeddings_file_matches_label_file(cli, labelled):
     tmp, x, names = labelled
-    pd.DataFrame(
-        {"id": [f"q{i}" for i in range(len(x))], "embedding": list(x.astype(float)), "intent": names}
-    ).to_parquet(tmp / "x.parquet")
-    a = results(
-        cli(
-            "geometry",
-            tmp / "x.parquet",
-            "--label-col",
-            "intent",
-            "-q",
-            "-f",
-            "json",
-            "-m",
-            "tolerance,knn_accuracy(k=5),opis",
-        )
-    )
-    b = results(
-        cli(
-            "geometry",
-            tmp / "x.npy",
-            "--labels",
-            tmp / "labels.txt",
-            "-q",
-            "-f",
-            "json",
-            "-m",
-            "tolerance,knn_accuracy(k=5),opis",
-        )
-    )
+    pd.DataFrame({"id": [f"q{i}" for i in range(len(x))], "embedding": list(x.astype(float)),
+                  "intent": names}).to_parquet(tmp / "x.parquet")
+    a = results(cli("geometry", tmp / "x.parquet", "--label-col", "intent", "-q", "-f", "json",
+                    "-m", "tolerance,knn_accuracy(k=5),opis"))
+    b = results(cli("geometry", tmp / "x.npy", "--labels", tmp / "labels.txt", "-q", "-f", "json",
+                    "-m", "tolerance,knn_accuracy(k=5),opis"))
     for m in a:
         assert a[m]["value"] == pytest.approx(b[m]["value"], abs=1e-9), m
     assert a["knn_accuracy"]["params"]["k"] == 5
     # --label-col with --labels names the column of the label file.
     pd.DataFrame({"other": 1, "intent": names}).to_csv(tmp / "lab.csv", index=False)
-    c = results(
-        cli(
-            "geometry",
-            tmp / "x.npy",
-            "--labels",
-            tmp / "lab.csv",
-            "--label-col",
-            "intent",
-            "-q",
-            "-f",
-            "json",
-            "-m",
-            "tolerance",
-        )
-    )
+    c = results(cli("geometry", tmp / "x.npy", "--labels", tmp / "lab.csv", "--label-col", "intent",
+                    "-q", "-f", "json", "-m", "tolerance"))
     assert c["tolerance"]["value"] == pytest.approx(b["tolerance"]["value"], abs=1e-9)
 
 
@@ -155,30 +113,20 @@ def test_label_col_of_embeddings_file_matches_label_file(cli, labelled):
 def test_items_file_written(cli, labelled, suffix):
     tmp, x, names = labelled
     out = tmp / "out" / f"items{suffix}"
-    res = cli("geometry", tmp / "x.npy", "--labels", tmp / "labels.txt", "-q", "--items", out, "-m", "knn_accuracy")
+    res = cli("geometry", tmp / "x.npy", "--labels", tmp / "labels.txt", "-q", "--items", out,
+              "-m", "knn_accuracy")
     assert res.exit_code == 0, res.stderr
     df = pd.read_csv(out, keep_default_na=False) if suffix == ".csv" else pd.read_parquet(out)
     assert len(df) == len(x)
-    assert list(df.columns) == [
-        "id",
-        "label",
-        "k_occurrence",
-        "nn_id",
-        "nn_cosine",
-        "nn_angle",
-        "label_agreement",
-        "knn_label",
-        "silhouette",
-        "flag",
-    ]
+    assert list(df.columns) == ["id", "label", "k_occurrence", "nn_id", "nn_cosine", "nn_angle",
+                                "label_agreement", "knn_label", "silhouette", "flag"]
     assert df["k_occurrence"].sum() == 10 * len(x)
     assert "near_duplicate" in df.loc[7, "flag"] and "near_duplicate" in df.loc[100, "flag"]
     assert str(df.loc[7, "nn_id"]) == "100"
     assert not list(out.parent.glob(".items*"))  # no temporary file left behind
     # The terminal table lists the worst rows of each kind after the metrics.
-    shown = cli(
-        "geometry", tmp / "x.npy", "--labels", tmp / "labels.txt", "-q", "--items", out, "-m", "knn_accuracy"
-    ).stdout
+    shown = cli("geometry", tmp / "x.npy", "--labels", tmp / "labels.txt", "-q", "--items", out,
+                "-m", "knn_accuracy").stdout
     assert shown.index("knn_accuracy") < shown.index("near_duplicate: 2 of 150 rows")
     assert "label_suspect" in shown and "hub" in shown
     # JSON output is not changed by --items.
@@ -189,25 +137,13 @@ def test_items_file_written(cli, labelled, suffix):
 def test_items_without_labels(cli, labelled):
     tmp, x, _ = labelled
     out = tmp / "items.csv"
-    res = cli(
-        "geometry",
-        tmp / "x.npy",
-        "-q",
-        "--items",
-        out,
-        "--items-k",
-        "3",
-        "--near-dup-threshold",
-        "0.95",
-        "-m",
-        "hubness(k=3)",
-    )
+    res = cli("geometry", tmp / "x.npy", "-q", "--items", out, "--items-k", "3",
+              "--near-dup-threshold", "0.95", "-m", "hubness(k=3)")
     assert res.exit_code == 0, res.stderr
     df = pd.read_csv(out, keep_default_na=False)
     assert "label" not in df.columns and df["k_occurrence"].sum() == 3 * len(x)
     assert set(np.flatnonzero(df["flag"].str.contains("near_duplicate"))) == set(
-        np.flatnonzero(df["nn_cosine"] >= 0.95 - 1e-6)
-    )
+        np.flatnonzero(df["nn_cosine"] >= 0.95 - 1e-6))
 
 
 def test_bad_label_inputs_one_line_exit_2_no_output(cli, labelled):

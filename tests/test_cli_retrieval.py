@@ -13,16 +13,8 @@ import pytest
 from tests.conftest import ROOT, SAMPLE
 
 S = SAMPLE / "scifact_small"
-BASE = [
-    "retrieval",
-    "--queries",
-    S / "queries.npz",
-    "--corpus",
-    S / "corpus.npz",
-    "--qrels",
-    S / "qrels" / "test.tsv",
-    "--quiet",
-]
+BASE = ["retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz",
+        "--qrels", S / "qrels" / "test.tsv", "--quiet"]
 
 
 def _json(result):
@@ -43,41 +35,21 @@ def test_sample_json_matches_the_library(cli):
     doc = _json(cli(*BASE, "--format", "json"))
     v = _values(doc)
     q, c = load_embeddings(S / "queries.npz", min_rows=1), load_embeddings(S / "corpus.npz")
-    res, _ = evaluate_retrieval(
-        l2_normalize(q.vectors), l2_normalize(c.vectors), load_qrels(S / "qrels" / "test.tsv"), q.ids, c.ids
-    )
+    res, _ = evaluate_retrieval(l2_normalize(q.vectors), l2_normalize(c.vectors),
+                                load_qrels(S / "qrels" / "test.tsv"), q.ids, c.ids)
     assert v == pytest.approx({r.metric: r.value for r in res})
     for k in (1, 10, 100):
         assert {f"recall@{k}", f"precision@{k}", f"mrr@{k}", f"ndcg@{k}", f"map@{k}"} <= set(v)
-    assert {
-        "auc_global",
-        "auc_query",
-        "pos_score_mean",
-        "neg_score_mean",
-        "d_prime",
-        "best_threshold",
-        "fpr@tpr95",
-    } <= set(v)
+    assert {"auc_global", "auc_query", "pos_score_mean", "neg_score_mean", "d_prime", "best_threshold",
+            "fpr@tpr95"} <= set(v)
     assert doc["settings"]["index"] == "flat" and doc["settings"]["k"] == [1, 10, 100]
     assert doc["inputs"]["corpus"]["n"] == 1000 and doc["inputs"]["qrels"]["judgements"] == 116
     assert 0.5 < v["auc_global"] <= v["auc_query"] <= 1.0
 
 
 def test_parquet_corpus_and_custom_k(cli):
-    args = [
-        "retrieval",
-        "--queries",
-        S / "queries.npz",
-        "--corpus",
-        S / "corpus.parquet",
-        "--qrels",
-        S / "qrels" / "test.tsv",
-        "--k",
-        "5,3",
-        "--quiet",
-        "-f",
-        "json",
-    ]
+    args = ["retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.parquet",
+            "--qrels", S / "qrels" / "test.tsv", "--k", "5,3", "--quiet", "-f", "json"]
     v = _values(_json(cli(*args)))
     ref = _values(_json(cli(*BASE, "--k", "3,5", "-f", "json")))
     assert v == pytest.approx(ref)
@@ -125,7 +97,8 @@ def test_gates_and_exit_codes(cli):
 def test_ivf_and_hnsw_report_recall_against_exact(cli):
     v = _values(_json(cli(*BASE, "-f", "json", "--index", "ivf", "--nlist", "8", "--nprobe", "8")))
     assert v["ann_recall@100"] == 1.0
-    doc = _json(cli(*BASE, "-f", "json", "--index", "hnsw", "--hnsw-m", "8", "--ef-search", "16", "--threads", "1"))
+    doc = _json(cli(*BASE, "-f", "json", "--index", "hnsw", "--hnsw-m", "8", "--ef-search", "16",
+                    "--threads", "1"))
     assert 0.5 < _values(doc)["ann_recall@100"] <= 1.0
     assert doc["settings"]["index_params"] == {"m": 8, "ef_construction": 200, "ef_search": 16}
 
@@ -204,35 +177,15 @@ def test_bad_inputs_exit_2_with_one_line_and_no_output(cli, files, change, messa
 
 
 def test_corpus_without_ids_says_so(cli):
-    r = cli(
-        "retrieval",
-        "--queries",
-        S / "queries.npz",
-        "--corpus",
-        S / "corpus.npy",
-        "--qrels",
-        S / "qrels" / "test.tsv",
-        "-q",
-    )
+    r = cli("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npy", "--qrels",
+            S / "qrels" / "test.tsv", "-q")
     assert r.exit_code == 2
     assert "corpus.npy (it has no 'id' column or array, so its ids are row numbers)" in r.stderr
 
 
 def test_good_small_files_pass(cli, files):
-    r = cli(
-        "retrieval",
-        "--queries",
-        files / "q.npz",
-        "--corpus",
-        files / "c.npz",
-        "--qrels",
-        files / "ok.tsv",
-        "--k",
-        "1,5",
-        "-f",
-        "json",
-        "--quiet",
-    )
+    r = cli("retrieval", "--queries", files / "q.npz", "--corpus", files / "c.npz", "--qrels", files / "ok.tsv",
+            "--k", "1,5", "-f", "json", "--quiet")
     doc = _json(r)
     assert doc["results"][0]["n"] == 2  # q0 and q1 judged; q2, q3 not scored
     assert "scored 2 of 4 queries" in doc["notes"][0]
@@ -258,18 +211,6 @@ def test_help_and_precomputed_run_import_no_heavy_model_stack():
 def test_index_choices_are_an_enum_listed_in_help(cli, files):
     """--index is an Enum: --help lists the kinds and click refuses another (exit 2) before any work."""
     assert "flat|hnsw|ivf" in cli("retrieval", "--help").stdout.replace(" ", "")
-    r = cli(
-        "retrieval",
-        "--queries",
-        files / "q.npz",
-        "--corpus",
-        files / "c.npz",
-        "--qrels",
-        files / "ok.tsv",
-        "--index",
-        "annoy",
-        "--output",
-        files / "out.json",
-        "-q",
-    )
+    r = cli("retrieval", "--queries", files / "q.npz", "--corpus", files / "c.npz", "--qrels", files / "ok.tsv",
+            "--index", "annoy", "--output", files / "out.json", "-q")
     assert r.exit_code == 2 and "annoy" in r.stderr and not (files / "out.json").exists()

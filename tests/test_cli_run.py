@@ -102,40 +102,22 @@ def test_batch_over_sample_data_writes_every_output(cli, tmp_path):
     doc = json.loads((out / "report.json").read_text())
     assert doc["kind"] == "batch" and doc["passed"] and doc["settings"]["seed"] == 3
     assert [(i["command"], i["model"], i["dataset"], i["status"]) for i in doc["items"]] == [
-        ("geometry", "minilm", "corpus", "ok"),
-        ("geometry", "minilm", "queries", "ok"),
-    ]
+        ("geometry", "minilm", "corpus", "ok"), ("geometry", "minilm", "queries", "ok")]
     assert len(doc["config"]["sha256"]) == 64 and "[[jobs]]" in doc["config"]["toml"]
     # Each item equals the single command run on its own (same seed).
-    single = json.loads(
-        cli(
-            "geometry",
-            CORPUS,
-            "-q",
-            "-f",
-            "json",
-            "--seed",
-            "3",
-            "-m",
-            "uniformity,anisotropy,effective_rank,hubness(k=5),mam",
-        ).stdout
-    )
+    single = json.loads(cli("geometry", CORPUS, "-q", "-f", "json", "--seed", "3", "-m",
+                            "uniformity,anisotropy,effective_rank,hubness(k=5),mam").stdout)
     item = doc["items"][0]["report"]
-    assert [(r["metric"], r["params"], r["value"]) for r in item["results"]] == [
-        (r["metric"], r["params"], pytest.approx(r["value"], abs=1e-12)) for r in single["results"]
-    ]
+    assert [(r["metric"], r["params"], r["value"]) for r in item["results"]] == \
+        [(r["metric"], r["params"], pytest.approx(r["value"], abs=1e-12)) for r in single["results"]]
     assert item["inputs"]["embeddings"]["sha256"] == single["inputs"]["embeddings"]["sha256"]
     assert item["provenance"]["embeval_version"] and item["settings"]["seed"] == 3
     # Long-form CSV: one row per (item, result), the same numbers as the JSON.
     rows = list(csv.DictReader(io.StringIO((out / "report.csv").read_text())))
     assert len(rows) == sum(len(i["report"]["results"]) for i in doc["items"])
     first = rows[0]
-    assert (first["command"], first["model"], first["dataset"], first["metric"]) == (
-        "geometry",
-        "minilm",
-        "corpus",
-        "uniformity",
-    )
+    assert (first["command"], first["model"], first["dataset"], first["metric"]) == \
+        ("geometry", "minilm", "corpus", "uniformity")
     assert float(first["value"]) == pytest.approx(item["results"][0]["value"])
     # Markdown for a pull request: verdict, gates, a table per command, provenance.
     md = (out / "report.md").read_text()
@@ -147,50 +129,32 @@ def test_batch_over_sample_data_writes_every_output(cli, tmp_path):
     assert len(pngs) >= 3  # metric bars, nearest-neighbour cosine, k-occurrence
     text = " ".join(page.text)
     assert "Provenance" in text and doc["items"][0]["report"]["inputs"]["embeddings"]["sha256"] in text
-    assert 'src="http' not in (out / "report.html").read_text()  # self-contained
+    assert "src=\"http" not in (out / "report.html").read_text()  # self-contained
     # JUnit: one test case per gate, class = command/model/dataset.
     root = ET.parse(tmp_path / "gates.xml").getroot()
     cases = list(root.iter("testcase"))
     assert [(c.get("classname"), c.get("name")) for c in cases] == [
-        ("geometry/minilm/corpus", "anisotropy > 0.5"),
-        ("geometry/minilm/queries", "anisotropy > 0.5"),
-    ]
+        ("geometry/minilm/corpus", "anisotropy > 0.5"), ("geometry/minilm/queries", "anisotropy > 0.5")]
     assert root.get("failures") == "0"
 
 
 def test_batch_with_model_texts_and_pairs(cli, tmp_path):
     """A text dataset and a graded-pairs dataset encoded (with the seeded mock encoder)."""
-    (tmp_path / "texts.txt").write_text(
-        "A man plays guitar.\nA dog runs in the park.\nThe sky is blue.\n"
-        "Kids play football.\nHe cooks pasta.\nStocks fell sharply.\n"
-    )
-    (tmp_path / "sts.csv").write_text(
-        "text_a,text_b,score\nA man plays guitar.,A person plays an instrument.,4.2\n"
-        "A dog runs.,A cat sleeps.,1.0\nThe sky is blue.,Stocks fell sharply.,0.0\n"
-        "Kids play football.,Children play soccer.,4.8\nHe cooks pasta.,Pasta is being cooked.,4.5\n"
-    )
+    (tmp_path / "texts.txt").write_text("A man plays guitar.\nA dog runs in the park.\nThe sky is blue.\n"
+                                        "Kids play football.\nHe cooks pasta.\nStocks fell sharply.\n")
+    (tmp_path / "sts.csv").write_text("text_a,text_b,score\nA man plays guitar.,A person plays an instrument.,4.2\n"
+                                      "A dog runs.,A cat sleeps.,1.0\nThe sky is blue.,Stocks fell sharply.,0.0\n"
+                                      "Kids play football.,Children play soccer.,4.8\nHe cooks pasta.,Pasta is being cooked.,4.5\n")
     beir = tmp_path / "beir"
     (beir / "qrels").mkdir(parents=True)
-    docs = [
-        "Guitars have six strings.",
-        "Dogs like to run in parks.",
-        "Pasta is boiled in salted water.",
-        "Football is played with a round ball.",
-        "Stock markets fell on Monday.",
-    ]
-    (beir / "corpus.jsonl").write_text(
-        "".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n" for i, t in enumerate(docs))
-    )
-    (beir / "queries.jsonl").write_text(
-        json.dumps({"_id": "q1", "text": "how to cook pasta"})
-        + "\n"
-        + json.dumps({"_id": "q2", "text": "a pet that runs"})
-        + "\n"
-    )
+    docs = ["Guitars have six strings.", "Dogs like to run in parks.", "Pasta is boiled in salted water.",
+            "Football is played with a round ball.", "Stock markets fell on Monday."]
+    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n"
+                                               for i, t in enumerate(docs)))
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "how to cook pasta"}) + "\n"
+                                        + json.dumps({"_id": "q2", "text": "a pet that runs"}) + "\n")
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td1\t1\n")
-    cfg = _config(
-        tmp_path,
-        """
+    cfg = _config(tmp_path, """
         [settings]
         cache_dir = "cache"
 
@@ -226,18 +190,14 @@ def test_batch_with_model_texts_and_pairs(cli, tmp_path):
         [[jobs]]
         command = "pairs"
         fail_if = "spearman < 2"
-    """,
-    )
+    """)
     res = cli("run", cfg, "--out-dir", tmp_path / "out", "-q")
     assert res.exit_code == 1, res.stderr
     assert re.search(r"pairs/minilm/sts: spearman = \S+ < 2", res.stderr), res.stderr
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     ret, geo, pairs = (i["report"] for i in doc["items"])
-    single = json.loads(
-        cli(
-            "retrieval", beir, "--model", "mock", "--k", "1,3", "-q", "-f", "json", "--cache-dir", tmp_path / "cache"
-        ).stdout
-    )
+    single = json.loads(cli("retrieval", beir, "--model", "mock", "--k", "1,3", "-q", "-f", "json",
+                            "--cache-dir", tmp_path / "cache").stdout)
     assert [r["value"] for r in ret["results"]] == pytest.approx([r["value"] for r in single["results"]])
     assert ret["inputs"]["dataset"]["model"]["model"] == "mock"
     assert geo["inputs"]["embeddings"]["model"]["weights_sha256"]
@@ -251,11 +211,8 @@ def test_batch_with_model_texts_and_pairs(cli, tmp_path):
     spearman = next(r["value"] for r in pairs["results"] if r["metric"] == "spearman")
     assert spearman == pytest.approx(pd.Series(cos).corr(sts.score, method="spearman"), abs=1e-6)
     # The same as the single commands.
-    single = json.loads(
-        cli(
-            "pairs", tmp_path / "sts.csv", "--model", "mock", "-q", "-f", "json", "--cache-dir", tmp_path / "cache"
-        ).stdout
-    )
+    single = json.loads(cli("pairs", tmp_path / "sts.csv", "--model", "mock", "-q", "-f", "json", "--cache-dir",
+                            tmp_path / "cache").stdout)
     assert [r["value"] for r in pairs["results"]] == pytest.approx([r["value"] for r in single["results"]])
 
 
@@ -314,10 +271,8 @@ def test_gate_failure_exit_1_and_command_line_gates(cli, tmp_path):
     # --fail-fast also stops at a failed gate.
     res = cli("run", cfg, "--out-dir", tmp_path / "o2", "-q", "--fail-fast", "--fail-if", "effective_rank < 300")
     assert res.exit_code == 1
-    assert [i["status"] for i in json.loads((tmp_path / "o2" / "report.json").read_text())["items"]] == [
-        "ok",
-        "skipped",
-    ]
+    assert [i["status"] for i in json.loads((tmp_path / "o2" / "report.json").read_text())["items"]] == \
+        ["ok", "skipped"]
     # A command-line gate that no command of the config can compute is a usage error, before any item runs.
     res = cli("run", cfg, "--out-dir", tmp_path / "o3", "-q", "--fail-if", "ndcg@10 < 0.5")
     assert res.exit_code == 2 and "no metric 'ndcg@10'" in res.stderr and not (tmp_path / "o3").exists()
@@ -334,7 +289,7 @@ def test_stdout_formats(cli, tmp_path):
 
 
 def test_out_dir_from_settings_is_relative_to_the_config(cli, tmp_path, monkeypatch):
-    cfg = _config(tmp_path, VECTORS.replace("seed = 3", 'seed = 3\nout_dir = "reports/nightly"'))
+    cfg = _config(tmp_path, VECTORS.replace('seed = 3', 'seed = 3\nout_dir = "reports/nightly"'))
     monkeypatch.chdir(tmp_path.parent)
     assert cli("run", cfg, "-q").exit_code == 0
     assert (tmp_path / "reports" / "nightly" / "report.html").exists()
@@ -348,77 +303,29 @@ BASE = f"""
 """
 
 
-@pytest.mark.parametrize(
-    "body, fragment",
-    [
-        ("[[jobs]\ncommand = 'geometry'", "invalid TOML"),
-        (BASE, "jobs: missing: add at least one [[jobs]]"),
-        (BASE + "[[jobs]]\ncomand = 'geometry'\n", "jobs[0].comand: unknown key; did you mean 'command'?"),
-        (BASE + "[[jobs]]\nmetrics = ['mam']\n", "jobs[0].command: missing (required)"),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometri'\n",
-            "jobs[0].command: unknown command 'geometri'; did you mean 'geometry'?",
-        ),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometry'\ndatasets = ['corpsu']\n",
-            "jobs[0].datasets[0]: no dataset named 'corpsu'; did you mean 'corpus'?",
-        ),
-        (
-            BASE + "[[jobs]]\ncommand = 'pairs'\ndatasets = ['corpus']\n",
-            "jobs[0].datasets[0]: pairs does not take embeddings datasets",
-        ),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometry'\nfail_if = ['anisotropy >> 1']\n",
-            "jobs[0].fail_if[0]: 'anisotropy >> 1': expected 'METRIC OP NUMBER'",
-        ),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometry'\nmetrics = ['hubnes']\n",
-            "jobs[0].metrics[0]: unknown metric 'hubnes' for geometry/labels; did you mean hubness",
-        ),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { sampel = 5 }\n",
-            "jobs[0].options.sampel: geometry has no option 'sampel'; did you mean 'sample'?",
-        ),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { sample = 'many' }\n",
-            "jobs[0].options.sample: must be a number",
-        ),
-        (BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { seed = 1 }\n", "jobs[0].options.seed: set by the runner"),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometry'\nmetrics = 3\n",
-            "jobs[0].metrics: must be a string or a list of strings, not an integer",
-        ),
-        (
-            "[settings]\nseed = 'zero'\n" + BASE + "[[jobs]]\ncommand = 'geometry'\n",
-            "settings.seed: must be an integer, not a string",
-        ),
-        (
-            BASE.replace("corpus.npy", "nope.npy") + "[[jobs]]\ncommand = 'geometry'\n",
-            "datasets[0].path: no such file or folder",
-        ),
-        (BASE + BASE + "[[jobs]]\ncommand = 'geometry'\n", "datasets[1].name: dataset 'corpus' is defined twice"),
-        (
-            BASE.replace("embeddings", "embedings") + "[[jobs]]\ncommand = 'geometry'\n",
-            "datasets[0].kind: unknown kind 'embedings'; did you mean 'embeddings'?",
-        ),
-        (
-            BASE.replace('kind = "embeddings"', 'kind = "texts"') + "[[jobs]]\ncommand = 'geometry'\n",
-            "jobs[0].models: dataset 'corpus' holds texts: add a [[models]] table",
-        ),
-        (
-            "[[models]]\nname = 'm'\n" + BASE + "[[jobs]]\ncommand = 'geometry'\nmodels = ['x']\n",
-            "jobs[0].models[0]: no model named 'x'",
-        ),
-        (
-            BASE + "[[jobs]]\ncommand = 'geometry'\n[[jobs]]\ncommand = 'geometry'\n",
-            "jobs[1]: item geometry/-/corpus is already produced by jobs[0]",
-        ),
-        (
-            BASE.replace('name = "corpus"', 'name = "a/b"') + "[[jobs]]\ncommand = 'geometry'\n",
-            "datasets[0].name: 'a/b': '/' is not allowed",
-        ),
-    ],
-)
+@pytest.mark.parametrize("body, fragment", [
+    ("[[jobs]\ncommand = 'geometry'", "invalid TOML"),
+    (BASE, "jobs: missing: add at least one [[jobs]]"),
+    (BASE + "[[jobs]]\ncomand = 'geometry'\n", "jobs[0].comand: unknown key; did you mean 'command'?"),
+    (BASE + "[[jobs]]\nmetrics = ['mam']\n", "jobs[0].command: missing (required)"),
+    (BASE + "[[jobs]]\ncommand = 'geometri'\n", "jobs[0].command: unknown command 'geometri'; did you mean 'geometry'?"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\ndatasets = ['corpsu']\n", "jobs[0].datasets[0]: no dataset named 'corpsu'; did you mean 'corpus'?"),
+    (BASE + "[[jobs]]\ncommand = 'pairs'\ndatasets = ['corpus']\n", "jobs[0].datasets[0]: pairs does not take embeddings datasets"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\nfail_if = ['anisotropy >> 1']\n", "jobs[0].fail_if[0]: 'anisotropy >> 1': expected 'METRIC OP NUMBER'"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\nmetrics = ['hubnes']\n", "jobs[0].metrics[0]: unknown metric 'hubnes' for geometry/labels; did you mean hubness"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { sampel = 5 }\n", "jobs[0].options.sampel: geometry has no option 'sampel'; did you mean 'sample'?"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { sample = 'many' }\n", "jobs[0].options.sample: must be a number"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\noptions = { seed = 1 }\n", "jobs[0].options.seed: set by the runner"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\nmetrics = 3\n", "jobs[0].metrics: must be a string or a list of strings, not an integer"),
+    ("[settings]\nseed = 'zero'\n" + BASE + "[[jobs]]\ncommand = 'geometry'\n", "settings.seed: must be an integer, not a string"),
+    (BASE.replace("corpus.npy", "nope.npy") + "[[jobs]]\ncommand = 'geometry'\n", "datasets[0].path: no such file or folder"),
+    (BASE + BASE + "[[jobs]]\ncommand = 'geometry'\n", "datasets[1].name: dataset 'corpus' is defined twice"),
+    (BASE.replace("embeddings", "embedings") + "[[jobs]]\ncommand = 'geometry'\n", "datasets[0].kind: unknown kind 'embedings'; did you mean 'embeddings'?"),
+    (BASE.replace("kind = \"embeddings\"", "kind = \"texts\"") + "[[jobs]]\ncommand = 'geometry'\n", "jobs[0].models: dataset 'corpus' holds texts: add a [[models]] table"),
+    ("[[models]]\nname = 'm'\n" + BASE + "[[jobs]]\ncommand = 'geometry'\nmodels = ['x']\n", "jobs[0].models[0]: no model named 'x'"),
+    (BASE + "[[jobs]]\ncommand = 'geometry'\n[[jobs]]\ncommand = 'geometry'\n", "jobs[1]: item geometry/-/corpus is already produced by jobs[0]"),
+    (BASE.replace('name = "corpus"', 'name = "a/b"') + "[[jobs]]\ncommand = 'geometry'\n", "datasets[0].name: 'a/b': '/' is not allowed"),
+])
 def test_bad_config_exit_2_naming_the_key(cli, tmp_path, body, fragment):
     cfg = _config(tmp_path, body)
     res = cli("run", cfg, "--out-dir", tmp_path / "out", "-q")
@@ -436,50 +343,32 @@ def test_missing_config_file(cli, tmp_path):
 
 def test_batch_retrieval_writes_per_query_and_its_pictures(cli, tmp_path):
     s = SAMPLE / "scifact_small"
-    cfg = _config(
-        tmp_path,
-        f"""
+    cfg = _config(tmp_path, f"""
         [[datasets]]
         name = "scifact"
         kind = "retrieval"
-        queries = "{s / "queries.npz"}"
-        corpus = "{s / "corpus.npz"}"
-        qrels = "{s / "qrels" / "test.tsv"}"
+        queries = "{s / 'queries.npz'}"
+        corpus = "{s / 'corpus.npz'}"
+        qrels = "{s / 'qrels' / 'test.tsv'}"
 
         [[jobs]]
         command = "retrieval"
         options = {{ k = "1,10", per_query = true }}
         fail_if = ["ndcg@10 < 0.5"]
-    """,
-    )
+    """)
     out = tmp_path / "out"
     res = cli("run", cfg, "--out-dir", out, "-q")
     assert res.exit_code == 0, res.stderr
-    assert {p.name for p in out.iterdir()} == {"report.json", "report.csv", "report.md", "report.html", "per_query.csv"}
-    single = json.loads(
-        cli(
-            "retrieval",
-            "--queries",
-            s / "queries.npz",
-            "--corpus",
-            s / "corpus.npz",
-            "--qrels",
-            s / "qrels" / "test.tsv",
-            "--k",
-            "1,10",
-            "--per-query",
-            "-q",
-            "-f",
-            "json",
-        ).stdout
-    )
+    assert {p.name for p in out.iterdir()} == {"report.json", "report.csv", "report.md", "report.html",
+                                               "per_query.csv"}
+    single = json.loads(cli("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
+                            s / "qrels" / "test.tsv", "--k", "1,10", "--per-query", "-q", "-f", "json").stdout)
     item = json.loads((out / "report.json").read_text())["items"][0]["report"]
     assert [r["value"] for r in item["results"]] == [r["value"] for r in single["results"]]
     rows = list(csv.DictReader(io.StringIO((out / "per_query.csv").read_text())))
     assert len(rows) == len(single["per_query"]) == 100 * 11
-    assert {(r["query_id"], r["metric"]): float(r["value"]) for r in rows} == {
-        (r["query_id"], r["metric"]): pytest.approx(r["value"]) for r in single["per_query"]
-    }
+    assert {(r["query_id"], r["metric"]): float(r["value"]) for r in rows} == \
+        {(r["query_id"], r["metric"]): pytest.approx(r["value"]) for r in single["per_query"]}
     page = parse_html((out / "report.html").read_text())
     captions = [img["alt"] for img in page.imgs]
     assert len(png_images(page)) == 3  # per-query distributions, ROC, score histograms
@@ -493,13 +382,10 @@ def test_batch_gap_labels_and_items(cli, tmp_path, gauss):
     import pandas as pd
 
     labels = np.repeat(["x", "y", "z"], 100)
-    pd.DataFrame(
-        {"id": [f"r{i}" for i in range(300)], "embedding": list(gauss.astype(np.float64)), "label": labels}
-    ).to_parquet(tmp_path / "lab.parquet")
+    pd.DataFrame({"id": [f"r{i}" for i in range(300)], "embedding": list(gauss.astype(np.float64)),
+                  "label": labels}).to_parquet(tmp_path / "lab.parquet")
     s = SAMPLE / "scifact_small"
-    cfg = _config(
-        tmp_path,
-        f"""
+    cfg = _config(tmp_path, f"""
         [[datasets]]
         name = "labelled"
         kind = "embeddings"
@@ -509,8 +395,8 @@ def test_batch_gap_labels_and_items(cli, tmp_path, gauss):
         [[datasets]]
         name = "queries-vs-docs"
         kind = "gap"
-        a = "{s / "queries.npz"}"
-        b = "{s / "corpus.npz"}"
+        a = "{s / 'queries.npz'}"
+        b = "{s / 'corpus.npz'}"
 
         [[jobs]]
         command = "geometry"
@@ -521,8 +407,7 @@ def test_batch_gap_labels_and_items(cli, tmp_path, gauss):
         command = "gap"
         metrics = ["gap,knn_mixing"]
         fail_if = ["gap > 0.9"]
-    """,
-    )
+    """)
     out = tmp_path / "out"
     res = cli("run", cfg, "--out-dir", out, "-q")
     assert res.exit_code == 0, res.stderr
@@ -531,9 +416,8 @@ def test_batch_gap_labels_and_items(cli, tmp_path, gauss):
     assert {r["metric"] for r in geo["results"]} == {"anisotropy", "knn_label_agreement"}
     items = (out / "items" / "geometry.labelled.csv").read_text().splitlines()
     assert len(items) == 301
-    single = json.loads(
-        cli("gap", s / "queries.npz", s / "corpus.npz", "-q", "-f", "json", "-m", "gap,knn_mixing").stdout
-    )
+    single = json.loads(cli("gap", s / "queries.npz", s / "corpus.npz", "-q", "-f", "json", "-m",
+                            "gap,knn_mixing").stdout)
     assert [r["value"] for r in gap["results"]] == [r["value"] for r in single["results"]]
     pca = gap["series"]["gap_pca"]
     assert len(pca["a"]) == 100 and len(pca["b"]) == 500 and len(pca["explained"]) == 2

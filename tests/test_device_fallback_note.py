@@ -31,15 +31,8 @@ def test_geometry_gap_retrieval_say_the_cpu_ran_the_work(cli, two_sets, device):
     runs = {
         "geometry": ("geometry", a, "-m", "uniformity,anisotropy"),
         "gap": ("gap", a, b, "-m", "gap,uniformity_cross"),
-        "retrieval": (
-            "retrieval",
-            "--queries",
-            S / "queries.npz",
-            "--corpus",
-            S / "corpus.npz",
-            "--qrels",
-            S / "qrels" / "test.tsv",
-        ),
+        "retrieval": ("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz",
+                      "--qrels", S / "qrels" / "test.tsv"),
     }
     for name, args in runs.items():
         on_cpu = _json(cli, *args, "--device", "cpu")

@@ -64,12 +64,8 @@ def test_library_errors_name_parameters_not_flags():
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
-                text = "".join(
-                    c.value
-                    for a in node.exc.args
-                    for c in ast.walk(a)
-                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
-                )
+                text = "".join(c.value for a in node.exc.args for c in ast.walk(a)
+                               if isinstance(c, ast.Constant) and isinstance(c.value, str))
                 if flag.search(text):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders

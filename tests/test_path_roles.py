@@ -44,28 +44,9 @@ def _params(fn):
 
 # String options that name no file (columns, metrics, gates, names). A new string option is not
 # here, so it fails test_every_path_option_declares_its_role until it is given a role or added.
-NOT_PATHS = {
-    "metric",
-    "k",
-    "label_col",
-    "id_col",
-    "vector_col",
-    "text_col",
-    "text_a_col",
-    "text_b_col",
-    "score_col",
-    "cluster",
-    "split",
-    "mteb_task",
-    "name_a",
-    "name_b",
-    "query_prompt",
-    "document_prompt",
-    "device",
-    "fail_if",
-    "fail_if_regress",
-    "family",
-}
+NOT_PATHS = {"metric", "k", "label_col", "id_col", "vector_col", "text_col", "text_a_col", "text_b_col",
+             "score_col", "cluster", "split", "mteb_task", "name_a", "name_b", "query_prompt", "document_prompt",
+             "device", "fail_if", "fail_if_regress", "family"}
 
 
 def _looks_like_a_path(name: str, hint) -> bool:
@@ -81,7 +62,8 @@ def test_commands_are_enumerated():
 def test_every_path_option_declares_its_role(command):
     fn = COMMANDS[command]
     roles = cli_mod.path_roles(fn)
-    missing = [name for name, hint, _, help_text in _params(fn) if _looks_like_a_path(name, hint) and name not in roles]
+    missing = [name for name, hint, _, help_text in _params(fn)
+               if _looks_like_a_path(name, hint) and name not in roles]
     assert not missing, f"{' '.join(command)}: give {missing} a role (IN, OUT or Place(why)) in its Annotated type"
     for name, (_, role) in roles.items():
         assert role.role in {"input", "output", "place"}
@@ -92,31 +74,18 @@ def test_every_path_option_declares_its_role(command):
 def test_the_known_outputs_are_declared():
     """The review's misses (P1-1) in particular: --run, --mteb-out are outputs, --run-in an input."""
     roles = {(c[0], flag): r.role for c, fn in COMMANDS.items() for _, (flag, r) in cli_mod.path_roles(fn).items()}
-    for key, role in {
-        ("retrieval", "--run"): "output",
-        ("retrieval", "--run-in"): "input",
-        ("retrieval", "--mteb-out"): "output",
-        ("retrieval", "--qrels"): "input",
-        ("pairs", "--mteb-out"): "output",
-        ("geometry", "--labels"): "input",
-        ("geometry", "--pairs"): "input",
-        ("geometry", "--items"): "output",
-        ("encode", "--output"): "output",
-        ("compare", "--junit"): "output",
-    }.items():
+    for key, role in {("retrieval", "--run"): "output", ("retrieval", "--run-in"): "input",
+                      ("retrieval", "--mteb-out"): "output", ("retrieval", "--qrels"): "input",
+                      ("pairs", "--mteb-out"): "output", ("geometry", "--labels"): "input",
+                      ("geometry", "--pairs"): "input", ("geometry", "--items"): "output",
+                      ("encode", "--output"): "output", ("compare", "--junit"): "output"}.items():
         assert roles.get(key) == role, (key, roles.get(key))
 
 
 # The positionals each command needs to get past Typer's parsing (they need not exist: the paths
 # are checked before anything is read).
-_NEEDS = {
-    "geometry": ["g_in.npy"],
-    "encode": ["e_in.txt", "-o", "e_out.npz"],
-    "pairs": ["p_in.csv"],
-    "gap": ["a_in.npy"],
-    "compare": ["c_in.json"],
-    "run": ["r_in.toml"],
-}
+_NEEDS = {"geometry": ["g_in.npy"], "encode": ["e_in.txt", "-o", "e_out.npz"], "pairs": ["p_in.csv"],
+          "gap": ["a_in.npy"], "compare": ["c_in.json"], "run": ["r_in.toml"]}
 
 
 def _argv(command, fn, assign: dict[str, str]) -> list[str]:
@@ -131,7 +100,7 @@ def _argv(command, fn, assign: dict[str, str]) -> list[str]:
         if flag.startswith("-"):
             if flag == "--output" and "-o" in rest:
                 i = rest.index("-o")
-                del rest[i : i + 2]
+                del rest[i:i + 2]
             argv += [flag, value]
     return argv + rest
 
@@ -175,12 +144,7 @@ def test_no_two_outputs_may_be_one_file(command, out, other, cli, tmp_path, monk
 
 
 def test_the_pairs_cover_the_review():
-    flat = {
-        (c[0], cli_mod.path_roles(COMMANDS[c])[o][0], cli_mod.path_roles(COMMANDS[c])[i][0]) for c, o, i in IN_PAIRS
-    }
-    assert {
-        ("retrieval", "--run", "--qrels"),
-        ("retrieval", "--output", "--run-in"),
-        ("retrieval", "--mteb-out", "--qrels"),
-        ("pairs", "--mteb-out", "FILE"),
-    } <= flat
+    flat = {(c[0], cli_mod.path_roles(COMMANDS[c])[o][0], cli_mod.path_roles(COMMANDS[c])[i][0])
+            for c, o, i in IN_PAIRS}
+    assert {("retrieval", "--run", "--qrels"), ("retrieval", "--output", "--run-in"),
+            ("retrieval", "--mteb-out", "--qrels"), ("pairs", "--mteb-out", "FILE")} <= flat

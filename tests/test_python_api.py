@@ -134,36 +134,24 @@ def test_encode_and_texts_use_a_model(monkeypatch, tmp_path):
 
 
 def test_retrieval_files_give_the_readme_number():
-    want = embeval.retrieval(
-        SAMPLE / "scifact_small" / "queries.npz",
-        SAMPLE / "scifact_small" / "corpus.npz",
-        SAMPLE / "scifact_small" / "qrels" / "test.tsv",
-        k=[10],
-    )
+    want = embeval.retrieval(SAMPLE / "scifact_small" / "queries.npz", SAMPLE / "scifact_small" / "corpus.npz",
+                             SAMPLE / "scifact_small" / "qrels" / "test.tsv", k=[10])
     assert want.value("ndcg@10") == pytest.approx(0.829412, abs=1e-6)  # the README's number
 
 
 def test_import_embeval_is_light():
-    code = (
-        "import sys, embeval; heavy = [m for m in ('numpy', 'torch', 'faiss', 'pandas', 'sentence_transformers') "
-        "if m in sys.modules]; print(heavy); embeval.geometry; print('torch' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
-    )
+    code = ("import sys, embeval; heavy = [m for m in ('numpy', 'torch', 'faiss', 'pandas', 'sentence_transformers') "
+            "if m in sys.modules]; print(heavy); embeval.geometry; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.split("\n")[:2] == ["[]", "False"]
 
 
 def test_files_written_like_the_command_line(tmp_path):
     rng = np.random.default_rng(6)
     a, b = rng.standard_normal((30, 5)) + 1, rng.standard_normal((30, 5))
-    g = embeval.gap(
-        a, b, metrics="gap", name_a="images", name_b="captions", plot=tmp_path / "g.png", export_gap=tmp_path / "g.npy"
-    )
+    g = embeval.gap(a, b, metrics="gap", name_a="images", name_b="captions", plot=tmp_path / "g.png",
+                    export_gap=tmp_path / "g.npy")
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
     ua = a / np.linalg.norm(a, axis=1, keepdims=True)
     ub = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -231,11 +219,8 @@ def test_array_errors_name_the_argument_not_a_temporary_file():
 
 
 def test_unknown_keyword_names_the_public_function():
-    with pytest.raises(
-        TypeError,
-        match=r"embeval\.geometry\(\) got an unexpected keyword argument 'itms_k'; "
-        r"did you mean 'items_k'",
-    ):
+    with pytest.raises(TypeError, match=r"embeval\.geometry\(\) got an unexpected keyword argument 'itms_k'; "
+                                        r"did you mean 'items_k'"):
         embeval.geometry(np.eye(4), itms_k=2)
     with pytest.raises(TypeError, match=r"embeval\.gap\(\)"):
         embeval.gap(np.eye(4), np.eye(4), nonsense=1)

@@ -23,9 +23,7 @@ def scifact_vectors(tmp_path_factory, model_cache):
 
     corpus = [json.loads(line) for line in open(src / "corpus.jsonl", encoding="utf-8")]
     queries = {q["_id"]: q["text"] for q in map(json.loads, open(src / "queries.jsonl", encoding="utf-8"))}
-    test_q = list(
-        dict.fromkeys(line.split("\t")[0] for line in (src / "qrels" / "test.tsv").read_text().splitlines()[1:])
-    )
+    test_q = list(dict.fromkeys(line.split("\t")[0] for line in (src / "qrels" / "test.tsv").read_text().splitlines()[1:]))
     # embeval's encoder (parity with sentence-transformers is tested in tests/encode) and the
     # session cache, which the BEIR-folder test in test_retrieval_beir.py shares.
     cfg = EncoderConfig(model="default", cache_dir=str(model_cache))
@@ -40,32 +38,15 @@ def scifact_vectors(tmp_path_factory, model_cache):
 
 def test_matches_mteb_published_scores(cli, scifact_vectors):
     out, qrels, mteb = scifact_vectors
-    r = cli(
-        "retrieval",
-        "--queries",
-        out / "queries.npz",
-        "--corpus",
-        out / "corpus.npz",
-        "--qrels",
-        qrels,
-        "--k",
-        "1,10,100",
-        "-f",
-        "json",
-        "-q",
-    )
+    r = cli("retrieval", "--queries", out / "queries.npz", "--corpus", out / "corpus.npz", "--qrels", qrels,
+            "--k", "1,10,100", "-f", "json", "-q")
     assert r.exit_code == 0, r.stderr
     v = {x["metric"]: x["value"] for x in json.loads(r.stdout)["results"]}
     # MTEB 1.12 ran the same model on other hardware and rounds to 5 decimals; we agree to that
     # (measured: max difference 4e-6 over these 15 numbers).
     for k in (1, 10, 100):
-        for ours, theirs in (
-            ("ndcg", "ndcg"),
-            ("map", "map"),
-            ("recall", "recall"),
-            ("precision", "precision"),
-            ("mrr", "mrr"),
-        ):
+        for ours, theirs in (("ndcg", "ndcg"), ("map", "map"), ("recall", "recall"),
+                             ("precision", "precision"), ("mrr", "mrr")):
             assert v[f"{ours}@{k}"] == pytest.approx(mteb[f"{theirs}_at_{k}"], abs=1e-5), f"{ours}@{k}"
     assert v["auc_query"] > v["auc_global"] > 0.9
 

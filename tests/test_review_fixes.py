@@ -54,18 +54,8 @@ def test_default_items_k_on_a_large_input_is_ten(cli, tmp_path):
 
 def test_sample_and_exact_conflict(cli, tmp_path):
     np.save(tmp_path / "x.npy", _rows(30))
-    res = cli(
-        "geometry",
-        tmp_path / "x.npy",
-        "-q",
-        "-m",
-        "uniformity",
-        "--sample",
-        "100",
-        "--exact",
-        "-o",
-        tmp_path / "r.json",
-    )
+    res = cli("geometry", tmp_path / "x.npy", "-q", "-m", "uniformity", "--sample", "100", "--exact",
+              "-o", tmp_path / "r.json")
     assert res.exit_code == 2, (res.exit_code, res.stderr)
     assert "--sample 100 and --exact conflict" in res.stderr, res.stderr
     assert not (tmp_path / "r.json").exists()

@@ -80,15 +80,12 @@ def test_sampled_uniformity_is_flat_in_memory(blob):
     assert peaks[1] < peaks[0] + (1 << 20)
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (("--device", "gpu"), "--device 'gpu': expected auto, cpu, cuda or cuda:N"),
-        (("--device", "cuda:x"), "expected auto, cpu, cuda or cuda:N"),
-        (("--budget", "-1"), "--budget -1.0: must be a positive number of seconds"),
-        (("--budget", "nan"), "must be a positive number of seconds"),
-    ],
-)
+@pytest.mark.parametrize("args, message", [
+    (("--device", "gpu"), "--device 'gpu': expected auto, cpu, cuda or cuda:N"),
+    (("--device", "cuda:x"), "expected auto, cpu, cuda or cuda:N"),
+    (("--budget", "-1"), "--budget -1.0: must be a positive number of seconds"),
+    (("--budget", "nan"), "must be a positive number of seconds"),
+])
 def test_bad_device_or_budget_is_one_line_exit_2(cli, args, message):
     res = cli("geometry", CORPUS, "-q", *args)
     assert res.exit_code == 2
@@ -123,7 +120,7 @@ def test_torch_backend_drives_the_diagnostics_like_numpy(blob):
     for eng in ("numpy", "torch"):
         be = get_backend("cpu", engine=eng)
         sp = Space.build(x, backend=be)
-        res = g.uniformity(sp) + g.mam(sp) + g.mam(sp, mode="pairwise") + g.hubness(sp) + g.intrinsic_dim(sp)
+        res = (g.uniformity(sp) + g.mam(sp) + g.mam(sp, mode="pairwise") + g.hubness(sp) + g.intrinsic_dim(sp))
         gs = G.GapSpace.build(x[:700], x[700:1400], backend=be)
         res += G.set_uniformity(gs) + G.knn_mixing(gs)
         out[eng] = {(r.metric, r.params.get("mode")): r.value for r in res}
@@ -153,7 +150,7 @@ def test_batch_config_device_and_budget(cli, tmp_path, blob):
 [[datasets]]
 name = "blob"
 kind = "embeddings"
-path = "{blob / "x.npy"}"
+path = "{blob / 'x.npy'}"
 [[jobs]]
 command = "geometry"
 metrics = ["uniformity", "mam"]

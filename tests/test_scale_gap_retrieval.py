@@ -11,7 +11,8 @@ import pytest
 from conftest import SAMPLE
 
 S = SAMPLE / "scifact_small"
-EST_RETRIEVAL = ("auc_global", "auc_query", "neg_score_mean", "neg_score_std", "d_prime", "best_threshold", "fpr@tpr95")
+EST_RETRIEVAL = ("auc_global", "auc_query", "neg_score_mean", "neg_score_std", "d_prime", "best_threshold",
+                 "fpr@tpr95")
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +52,8 @@ def _by_metric(doc):
 
 
 def _retrieval(cli, files, *extra):
-    return _json(
-        cli(
-            "retrieval",
-            "--queries",
-            files / "q.npy",
-            "--corpus",
-            files / "c.npy",
-            "--qrels",
-            files / "qrels.tsv",
-            "-q",
-            "-f",
-            "json",
-            *extra,
-        )
-    )
+    return _json(cli("retrieval", "--queries", files / "q.npy", "--corpus", files / "c.npy", "--qrels",
+                     files / "qrels.tsv", "-q", "-f", "json", *extra))
 
 
 def test_retrieval_over_budget_estimates_aucs_whose_ci_covers_the_exact_values(cli, retrieval_files):
@@ -131,19 +119,9 @@ def test_gap_over_budget_estimates_pair_sums_knn_mixing_and_paired_aucs(cli, gap
     exact, est = _by_metric(exact_doc), _by_metric(est_doc)
     assert est_doc["settings"]["exact"] is False
     assert any("estimated (exact: false): uniformity_a" in n for n in est_doc["notes"])
-    covered = [
-        "uniformity_a",
-        "uniformity_b",
-        "uniformity_joint",
-        "uniformity_cross",
-        "knn_mixing",
-        "a2b_auc_global",
-        "b2a_auc_global",
-        "a2b_auc_query",
-        "b2a_auc_query",
-        "shifted_a2b_auc_global",
-        "shifted_a2b_auc_query",
-    ]
+    covered = ["uniformity_a", "uniformity_b", "uniformity_joint", "uniformity_cross", "knn_mixing",
+               "a2b_auc_global", "b2a_auc_global", "a2b_auc_query", "b2a_auc_query",
+               "shifted_a2b_auc_global", "shifted_a2b_auc_query"]
     for name in covered:
         assert est[name]["params"]["exact"] is False, name
         assert "exact" not in exact[name]["params"], name
@@ -159,20 +137,8 @@ def test_gap_over_budget_estimates_pair_sums_knn_mixing_and_paired_aucs(cli, gap
 
 
 def test_small_inputs_are_never_estimated_under_the_default_budget(cli):
-    doc = _json(
-        cli(
-            "retrieval",
-            "--queries",
-            S / "queries.npz",
-            "--corpus",
-            S / "corpus.npz",
-            "--qrels",
-            S / "qrels" / "test.tsv",
-            "-q",
-            "-f",
-            "json",
-        )
-    )
+    doc = _json(cli("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz", "--qrels",
+                    S / "qrels" / "test.tsv", "-q", "-f", "json"))
     assert "exact" not in doc["settings"] and all("exact" not in r["params"] for r in doc["results"])
     doc = _json(cli("gap", S / "queries.npz", S / "corpus.npz", "-q", "-f", "json"))
     assert "exact" not in doc["settings"] and all("exact" not in r["params"] for r in doc["results"])
@@ -190,9 +156,9 @@ def test_python_api_and_batch_options_take_budget_and_exact(cli, tmp_path, gap_f
 [[datasets]]
 name = "r"
 kind = "retrieval"
-queries = "{retrieval_files / "q.npy"}"
-corpus = "{retrieval_files / "c.npy"}"
-qrels = "{retrieval_files / "qrels.tsv"}"
+queries = "{retrieval_files / 'q.npy'}"
+corpus = "{retrieval_files / 'c.npy'}"
+qrels = "{retrieval_files / 'qrels.tsv'}"
 [[jobs]]
 command = "retrieval"
 options = {{ budget = 1e-6 }}
@@ -207,18 +173,8 @@ options = {{ budget = 1e-6 }}
 def test_bad_budget_on_gap_and_retrieval_is_exit_2(cli, gap_files):
     res = cli("gap", gap_files / "a.npy", gap_files / "b.npy", "--budget", "0", "-q")
     assert res.exit_code == 2 and "positive number of seconds" in res.stderr
-    res = cli(
-        "retrieval",
-        "--queries",
-        S / "queries.npz",
-        "--corpus",
-        S / "corpus.npz",
-        "--qrels",
-        S / "qrels" / "test.tsv",
-        "--budget",
-        "-3",
-        "-q",
-    )
+    res = cli("retrieval", "--queries", S / "queries.npz", "--corpus", S / "corpus.npz", "--qrels",
+              S / "qrels" / "test.tsv", "--budget", "-3", "-q")
     assert res.exit_code == 2 and "positive number of seconds" in res.stderr
 
 

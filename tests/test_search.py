@@ -82,7 +82,7 @@ def test_ivf_unfilled_slots_are_marked(data):
     # -1 slots sort last, real results stay best-first.
     for row_s, row_i in zip(s, i):
         real = row_i >= 0
-        assert not real[np.argmin(real) :].any() or real.all()
+        assert not real[np.argmin(real):].any() or real.all()
         assert np.all(np.diff(row_s[real]) <= 0)
 
 

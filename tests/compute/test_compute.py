@@ -155,9 +155,8 @@ def test_histogram_and_class_sums(engine):
     x = unit(60, 6, 3)
     p = b_.put(x)
     binner = CosineSlots(scale=5.0, offset=5.0, nbins=10)  # floor((cos + 1)·5): 10 bins over [−1, 1]
-    counts = sum(
-        b_.histogram(p, p, slice(s, s + 16), slice(0, 60), binner, skip_diagonal=True) for s in range(0, 60, 16)
-    )
+    counts = sum(b_.histogram(p, p, slice(s, s + 16), slice(0, 60), binner, skip_diagonal=True)
+                 for s in range(0, 60, 16))
     g = (x @ x.T).astype(np.float32)
     slots = np.floor(g * np.float32(5.0) + np.float32(5.0)).astype(int)
     slots[np.arange(60), np.arange(60)] = -1
@@ -192,10 +191,8 @@ def test_device_resolution():
 
 
 def test_numpy_paths_never_import_torch():
-    code = (
-        "import sys, numpy as np; from embeval.compute import knn, upper_pair_sum, ExpSqDist, resolve_device;"
-        "x=np.eye(30, 4, dtype='f4')+0.1; knn(x, 2); upper_pair_sum(x, ExpSqDist());"
-        "resolve_device('auto', rows=10);"
-        "assert 'torch' not in sys.modules, 'torch imported'"
-    )
+    code = ("import sys, numpy as np; from embeval.compute import knn, upper_pair_sum, ExpSqDist, resolve_device;"
+            "x=np.eye(30, 4, dtype='f4')+0.1; knn(x, 2); upper_pair_sum(x, ExpSqDist());"
+            "resolve_device('auto', rows=10);"
+            "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -78,8 +78,8 @@ def test_known_gap_and_centroid_cosine_with_nonzero_mean():
     assert abs(m @ u) < 1e-6
     s = math.sqrt(1 + c * c)
     mm = float(np.linalg.norm(m))
-    gap_expected = math.sqrt(mm**2 * (1 - 1 / s) ** 2 + c * c / s**2)
-    cos_expected = mm / math.sqrt(mm**2 + c * c)
+    gap_expected = math.sqrt(mm ** 2 * (1 - 1 / s) ** 2 + c * c / s ** 2)
+    cos_expected = mm / math.sqrt(mm ** 2 + c * c)
     res = {r.metric: r.value for r in G.gap(G.GapSpace.build(a, b))}
     assert res["gap"] == pytest.approx(gap_expected, rel=1e-5)
     assert res["centroid_cosine"] == pytest.approx(cos_expected, rel=1e-5)
@@ -138,8 +138,7 @@ def test_set_uniformity_matches_brute(rng, block, monkeypatch):
         assert res["uniformity_b"] == pytest.approx(brute_uniformity(b, 3.0), abs=1e-5)
         assert res["uniformity_joint"] == pytest.approx(brute_uniformity(np.vstack([a, b]), 3.0), abs=1e-5)
         assert res["uniformity_cross"] == pytest.approx(
-            brute_cross_uniformity(a, b, 3.0, skip_matched=paired), abs=1e-5
-        )
+            brute_cross_uniformity(a, b, 3.0, skip_matched=paired), abs=1e-5)
 
 
 # ---------------------------------------------------------------- linear separability
@@ -157,9 +156,8 @@ def test_linear_separability_matches_sklearn_cross_val_score(rng):
     x = np.vstack([a, b])
     y = np.r_[np.zeros(120), np.ones(90)]
     model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000))
-    ref = cross_val_score(
-        model, x, y, scoring="balanced_accuracy", cv=StratifiedKFold(4, shuffle=True, random_state=11)
-    )
+    ref = cross_val_score(model, x, y, scoring="balanced_accuracy",
+                          cv=StratifiedKFold(4, shuffle=True, random_state=11))
     assert got["value"] == pytest.approx(ref.mean(), abs=1e-12)
     assert got["fold_std"] == pytest.approx(ref.std(), abs=1e-12)
     assert G.linear_separability_value(a, b, folds=4, seed=11) == got  # seeded
@@ -306,7 +304,8 @@ def test_paired_retrieval_matches_numpy_brute(rng):
         ref = brute_partner_retrieval(q, c)
         for name, value in ref.items():
             assert res[direction + name] == pytest.approx(value, abs=1e-6), direction + name
-    assert set(res) == {f"{d}_{m}" for d in ("a2b", "b2a") for m in ("recall@1", "recall@5", "auc_global", "auc_query")}
+    assert set(res) == {f"{d}_{m}" for d in ("a2b", "b2a")
+                        for m in ("recall@1", "recall@5", "auc_global", "auc_query")}
 
 
 def test_shift_along_the_gap_keeps_rankings_of_shifted_copies():
@@ -438,11 +437,8 @@ def test_clip_features_against_independent_numpy_sklearn():
     from embeval.api import gap_report
 
     a, b = _clip()
-    rep = gap_report(
-        shared_data("clip_pairs", "mind_the_gap", "features_clip.npy"),
-        paired=True,
-        metrics=["gap,linear_separability,set_uniformity,knn_mixing,paired_similarity"],
-    )
+    rep = gap_report(shared_data("clip_pairs", "mind_the_gap", "features_clip.npy"), paired=True,
+                     metrics=["gap,linear_separability,set_uniformity,knn_mixing,paired_similarity"])
     got = {r.metric: r.value for r in rep.results}
     n = len(a)
     # Centroid gap (Liang et al.: ‖mean image − mean text‖ of unit rows) and centroid cosine.
@@ -468,9 +464,8 @@ def test_clip_features_against_independent_numpy_sklearn():
     assert got["knn_mixing"] == pytest.approx((side[nn] != side[:, None]).mean(), abs=1e-9)
     # Linear separability with scikit-learn's own CV loop: images and captions fully separable.
     model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000))
-    ref = cross_val_score(
-        model, x, side, scoring="balanced_accuracy", cv=StratifiedKFold(5, shuffle=True, random_state=0)
-    )
+    ref = cross_val_score(model, x, side, scoring="balanced_accuracy",
+                          cv=StratifiedKFold(5, shuffle=True, random_state=0))
     assert got["linear_separability"] == pytest.approx(ref.mean(), abs=1e-12)
     assert got["linear_separability"] > 0.99
 

@@ -101,8 +101,7 @@ def test_effective_rank_against_numpy_svd(gauss):
     assert g.effective_rank_value(gauss) == pytest.approx(math.exp(-(p * np.log(p)).sum()), rel=1e-6)
     # Wide matrices (n < d) take the other Gram matrix.
     assert g.effective_rank_value(gauss[:5]) == pytest.approx(
-        g.effective_rank_value(np.ascontiguousarray(gauss[:5])), rel=1e-9
-    )
+        g.effective_rank_value(np.ascontiguousarray(gauss[:5])), rel=1e-9)
 
 
 def test_effective_rank_of_rank_one_is_one():

@@ -72,18 +72,8 @@ def test_columns_match_brute_force(rng):
     # label_suspect rows are exactly the rows the leave-one-out kNN gets wrong.
     acc = L.knn_accuracy(sp, k=k)[0].value
     assert t.masks["label_suspect"].sum() == round((1 - acc) * len(y))
-    assert list(t.columns) == [
-        "id",
-        "label",
-        "k_occurrence",
-        "nn_id",
-        "nn_cosine",
-        "nn_angle",
-        "label_agreement",
-        "knn_label",
-        "silhouette",
-        "flag",
-    ]
+    assert list(t.columns) == ["id", "label", "k_occurrence", "nn_id", "nn_cosine", "nn_angle",
+                               "label_agreement", "knn_label", "silhouette", "flag"]
 
 
 def test_flags_join_and_order(rng):
@@ -141,6 +131,6 @@ def test_terminal_summary_fits_the_console(rng, width):
     assert all(len(line) <= width for line in out.splitlines())
     assert "label_suspect:" in out and f"of {len(x)} rows" in out
     # The text column shows where there is room, and is dropped where there is not.
-    suspects = out[out.index("label_suspect:") :]
+    suspects = out[out.index("label_suspect:"):]
     assert ("a rather long" in suspects) == (width >= 80)
-    assert "a rather long" in out[: out.index("antihub")]  # the narrow hub table always has room
+    assert "a rather long" in out[:out.index("antihub")]  # the narrow hub table always has room

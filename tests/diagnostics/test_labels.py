@@ -110,14 +110,10 @@ def test_knn_accuracy_with_ties_matches_sklearn_and_brute_force(rng):
 
 def test_knn_vote_hand_computed():
     codes = np.array([0, 1, 2, 3])
-    idx = np.array(
-        [
-            [1, 2, 2, 1],  # labels 1,2,2,1: tie 2-2 → nearest (1)
-            [3, 0, 0, 3],  # 3,0,0,3: tie → 3
-            [0, 1, 1, 3],  # 0,1,1,3: majority 1
-            [2, 1, 0, 2],
-        ]
-    )  # 2,1,0,2: majority 2
+    idx = np.array([[1, 2, 2, 1],    # labels 1,2,2,1: tie 2-2 → nearest (1)
+                    [3, 0, 0, 3],    # 3,0,0,3: tie → 3
+                    [0, 1, 1, 3],    # 0,1,1,3: majority 1
+                    [2, 1, 0, 2]])   # 2,1,0,2: majority 2
     np.testing.assert_array_equal(L.knn_vote(codes, idx), [1, 3, 1, 2])
     np.testing.assert_array_equal(L.knn_vote(codes, idx, block=3), [1, 3, 1, 2])
 
@@ -167,9 +163,8 @@ def test_silhouette_and_tolerance_property(n, d, c, seed):
         return
     u = l2_normalize(x)
     codes = np.unique(y, return_inverse=True)[1]
-    np.testing.assert_allclose(
-        L.silhouette_samples_cosine(u, codes), silhouette_samples(x, codes, metric="cosine"), atol=2e-5
-    )
+    np.testing.assert_allclose(L.silhouette_samples_cosine(u, codes),
+                               silhouette_samples(x, codes, metric="cosine"), atol=2e-5)
     cos = 1 - cosine_distances(x)
     same = (y[:, None] == y[None, :]) & ~np.eye(n, dtype=bool)
     assert L.tolerance_value(u, codes) == pytest.approx(cos[same].mean(), abs=1e-5)
@@ -215,7 +210,8 @@ def test_opis_matches_brute_force(rng):
     u = l2_normalize(x)
     codes = np.unique(y, return_inverse=True)[1]
     thr = np.linspace(r.params["d_low"], r.params["d_high"], 21)
-    got, _, _ = L.class_utility_curves(u, codes, r.params["d_low"], r.params["d_high"], 21, block_elements=97)
+    got, _, _ = L.class_utility_curves(u, codes, r.params["d_low"], r.params["d_high"], 21,
+                                       block_elements=97)
     ref2 = brute_curves_at(x, y, thr)
     np.testing.assert_allclose(got, ref2, atol=1e-12)
     assert r.value == pytest.approx(float(np.mean(np.var(ref2, axis=0))), abs=1e-12)
@@ -253,12 +249,12 @@ def symmetric_classes(spreads, per=10, m=4, g=4, seed=0):
     rows, y = [], []
     for c, beta in enumerate(spreads):
         gamma = 0.5
-        alpha = math.sqrt(max(1 - beta**2 - gamma**2, 0.0))
+        alpha = math.sqrt(max(1 - beta ** 2 - gamma ** 2, 0.0))
         for p in range(per):
             v = np.zeros(d)
             v[c] = alpha
-            v[n_classes + c * m : n_classes + (c + 1) * m] = beta * R[p]
-            v[n_classes * (1 + m) :] = gamma * G[p]
+            v[n_classes + c * m: n_classes + (c + 1) * m] = beta * R[p]
+            v[n_classes * (1 + m):] = gamma * G[p]
             rows.append(v)
             y.append(c)
     return np.array(rows, np.float32), np.array(y)

@@ -55,25 +55,12 @@ def _retrieval_context(rng, index="flat"):
     qids, dids = [f"q{i}" for i in range(20)], [f"d{i}" for i in range(80)]
     qrels = {f"q{i}": {f"d{i}": 1, f"d{(i + 1) % 80}": 2} for i in range(20)}
     aligned = align_qrels(qrels, qids, dids)
-    return RetrievalRun(
-        queries=queries[aligned.query_rows],
-        corpus=corpus,
-        aligned=aligned,
-        depth=10,
-        index=index,
-        index_params=resolve_params(index, 80, None),
-        seed=0,
-    )
+    return RetrievalRun(queries=queries[aligned.query_rows], corpus=corpus, aligned=aligned, depth=10, index=index,
+                        index_params=resolve_params(index, 80, None), seed=0)
 
 
-CONTEXTS = {
-    "geometry": _geometry_context,
-    "labels": _labels_context,
-    "pairs": _pairs_context,
-    "gap": _gap_context,
-    "retrieval": _retrieval_context,
-    "drift": _gap_context,
-}
+CONTEXTS = {"geometry": _geometry_context, "labels": _labels_context, "pairs": _pairs_context,
+            "gap": _gap_context, "retrieval": _retrieval_context, "drift": _gap_context}
 # Diagnostics whose defaults produce nothing in the family's plain context, and the context that does.
 SPECIAL = {"ann_recall": lambda rng: _retrieval_context(rng, index="hnsw")}
 ALL = all_diagnostics()
@@ -183,16 +170,10 @@ def test_split_specs_respects_parentheses():
     assert split_specs("a, b(k=1,t=2),c") == ["a", "b(k=1,t=2)", "c"]
 
 
-@pytest.mark.parametrize(
-    "spec, fragment",
-    [
-        ("uniformity(t=0)", "must be > 0"),
-        ("uniformity(t=nan)", "finite"),
-        ("uniformity(sample=-5)", "≥ 0"),
-        ("hubness(k=0)", "≥ 1"),
-        ("alignment(alpha=-1)", "> 0"),
-    ],
-)
+@pytest.mark.parametrize("spec, fragment", [
+    ("uniformity(t=0)", "must be > 0"), ("uniformity(t=nan)", "finite"), ("uniformity(sample=-5)", "≥ 0"),
+    ("hubness(k=0)", "≥ 1"), ("alignment(alpha=-1)", "> 0"),
+])
 def test_parameter_ranges_are_checked(spec, fragment):
     with pytest.raises(UsageError, match=fragment):
         parse_spec(spec)

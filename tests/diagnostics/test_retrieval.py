@@ -54,21 +54,13 @@ def test_hand_computed_ranking_metrics(tiny):
     l2 = math.log2
     # q1: relevant d1 (grade 2) at rank 2, d3 (grade 1) at rank 4; the judged-0 d0 at rank 1.
     q1 = {
-        "recall@1": 0,
-        "recall@3": 1 / 2,
-        "recall@5": 1,
-        "precision@1": 0,
-        "precision@3": 1 / 3,
-        "precision@5": 2 / 5,
-        "mrr@1": 0,
-        "mrr@3": 1 / 2,
-        "mrr@5": 1 / 2,
+        "recall@1": 0, "recall@3": 1 / 2, "recall@5": 1,
+        "precision@1": 0, "precision@3": 1 / 3, "precision@5": 2 / 5,
+        "mrr@1": 0, "mrr@3": 1 / 2, "mrr@5": 1 / 2,
         "ndcg@1": 0,
         "ndcg@3": (2 / l2(3)) / (2 / l2(2) + 1 / l2(3)),
         "ndcg@5": (2 / l2(3) + 1 / l2(5)) / (2 / l2(2) + 1 / l2(3)),
-        "map@1": 0,
-        "map@3": (1 / 2) / 2,
-        "map@5": (1 / 2 + 2 / 4) / 2,
+        "map@1": 0, "map@3": (1 / 2) / 2, "map@5": (1 / 2 + 2 / 4) / 2,
     }
     # q2: its one relevant doc d4 is ranked first.
     q2 = {m: 1.0 for m in q1}
@@ -139,12 +131,8 @@ def synthetic(seed=0, n_docs=5000, n_queries=300, d=32, extra_queries=20):
 
 def pytrec_per_query(qrels, run_ids, qids_scored, ks):
     """pytrec_eval on the run's ranking (scores = descending rank, so no tie rule is involved)."""
-    measures = {
-        f"ndcg_cut.{','.join(map(str, ks))}",
-        f"map_cut.{','.join(map(str, ks))}",
-        f"recall.{','.join(map(str, ks))}",
-        f"P.{','.join(map(str, ks))}",
-    }
+    measures = {f"ndcg_cut.{','.join(map(str, ks))}", f"map_cut.{','.join(map(str, ks))}",
+                f"recall.{','.join(map(str, ks))}", f"P.{','.join(map(str, ks))}"}
     run = {q: {d: float(len(docs) - r) for r, d in enumerate(docs)} for q, docs in zip(qids_scored, run_ids)}
     ev = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
     out = {}
@@ -161,11 +149,12 @@ def pytrec_per_query(qrels, run_ids, qids_scored, ks):
 
 def _check_against_pytrec(queries, corpus, qrels, qids, dids, index="flat"):
     aligned = rt.align_qrels(qrels, qids, dids)
-    out = rt.evaluate_aligned(queries, corpus, aligned, ks=KS, index=index, per_query=True, auc=False, separation=False)
+    out = rt.evaluate_aligned(queries, corpus, aligned, ks=KS, index=index, per_query=True, auc=False,
+                              separation=False)
     # The ranking itself: FAISS (float32) vs brute-force float64 NumPy, by score.
     q = queries[aligned.query_rows].astype(np.float64)
     full = q @ corpus.T.astype(np.float64)
-    ref = np.sort(full, axis=1)[:, ::-1][:, : max(KS)]
+    ref = np.sort(full, axis=1)[:, ::-1][:, :max(KS)]
     from embeval.index.search import build_index
 
     s, idx = build_index(index, corpus).search(queries[aligned.query_rows], max(KS))
@@ -217,13 +206,8 @@ def _trec_reference(gains_ranked, grades_all, k):
             seen += 1
             ap += seen / (r + 1)
     first = next((r + 1 for r, h in enumerate(hits) if h), None)
-    return {
-        "ndcg": dcg / idcg,
-        "map": ap / R,
-        "recall": sum(hits) / R,
-        "precision": sum(hits) / k,
-        "mrr": 1 / first if first else 0.0,
-    }
+    return {"ndcg": dcg / idcg, "map": ap / R, "recall": sum(hits) / R, "precision": sum(hits) / k,
+            "mrr": 1 / first if first else 0.0}
 
 
 @settings(max_examples=60, deadline=None)
@@ -269,11 +253,9 @@ def _quantised(rng, m, n, d=16, max_pos=4):
     return q, c, positives
 
 
-@pytest.mark.parametrize(
-    "kw",
-    [{}, {"exact_limit": 0}, {"block_elements": 97}, {"exact_limit": 0, "block_elements": 97, "bin_bits": 16}],
-    ids=["exact", "binned", "chunked", "binned+chunked"],
-)
+@pytest.mark.parametrize("kw", [{}, {"exact_limit": 0}, {"block_elements": 97},
+                                {"exact_limit": 0, "block_elements": 97, "bin_bits": 16}],
+                         ids=["exact", "binned", "chunked", "binned+chunked"])
 def test_auc_matches_sklearn_with_ties(rng, kw):
     q, c, positives = _quantised(rng, 40, 300)
     st_ = rt.auc_global_query(q, c, positives, **kw)
@@ -301,7 +283,7 @@ def test_auc_matches_sklearn_continuous(exact_limit):
         # AUC by 1/(P·N) ≈ 2e-9.
         assert lv.auc() == pytest.approx(ref, abs=1e-7)
     else:
-        assert lv.bin_width == 2.0**-23
+        assert lv.bin_width == 2.0 ** -23
         assert abs(lv.auc() - ref) <= lv.max_error() + 1e-7
         assert lv.max_error() < 1e-5
     np.testing.assert_allclose(st_.per_query, [roc_auc_score(lab[i], s[i]) for i in range(len(q))], atol=1e-9)
@@ -380,9 +362,8 @@ def test_binned_roc_and_thresholds_match_exact_on_distinct_scores():
 def test_approximate_index_reports_recall(index, params):
     queries, corpus, qrels, qids, dids = synthetic(seed=5, n_docs=3000, n_queries=150)
     flat = _values(rt.evaluate_retrieval(queries, corpus, qrels, qids, dids, auc=False, separation=False)[0])
-    res, _ = rt.evaluate_retrieval(
-        queries, corpus, qrels, qids, dids, index=index, index_params=params, auc=False, separation=False
-    )
+    res, _ = rt.evaluate_retrieval(queries, corpus, qrels, qids, dids, index=index, index_params=params,
+                                   auc=False, separation=False)
     v = {r.metric: r for r in res}
     assert "ann_recall@100" not in flat
     rec = v["ann_recall@100"]
@@ -391,27 +372,15 @@ def test_approximate_index_reports_recall(index, params):
     if index == "ivf":  # probing every cell is exhaustive
         assert rec.value == 1.0
         assert v["ndcg@10"].value == pytest.approx(flat["ndcg@10"], abs=1e-12)
-    again = _values(
-        rt.evaluate_retrieval(
-            queries, corpus, qrels, qids, dids, index=index, index_params=params, auc=False, separation=False
-        )[0]
-    )
+    again = _values(rt.evaluate_retrieval(queries, corpus, qrels, qids, dids, index=index, index_params=params,
+                                          auc=False, separation=False)[0])
     assert again == {k: r.value for k, r in v.items()}  # deterministic
 
 
 def test_ann_recall_below_one_when_search_is_coarse():
     queries, corpus, qrels, qids, dids = synthetic(seed=6, n_docs=3000, n_queries=100)
-    res, _ = rt.evaluate_retrieval(
-        queries,
-        corpus,
-        qrels,
-        qids,
-        dids,
-        index="ivf",
-        index_params={"nlist": 64, "nprobe": 1},
-        auc=False,
-        separation=False,
-    )
+    res, _ = rt.evaluate_retrieval(queries, corpus, qrels, qids, dids, index="ivf",
+                                   index_params={"nlist": 64, "nprobe": 1}, auc=False, separation=False)
     assert _values(res)["ann_recall@100"] < 0.9
 
 
@@ -421,7 +390,8 @@ def test_ann_recall_below_one_when_search_is_coarse():
 def test_prefix_and_per_query_rows(tiny):
     res, rows = rt.evaluate_retrieval(*tiny, ks=(1, 2), prefix="a2b_", per_query=True)
     names = {r.metric for r in res}
-    assert {"a2b_recall@1", "a2b_ndcg@2", "a2b_auc_global", "a2b_auc_query", "a2b_d_prime", "a2b_fpr@tpr95"} <= names
+    assert {"a2b_recall@1", "a2b_ndcg@2", "a2b_auc_global", "a2b_auc_query", "a2b_d_prime",
+            "a2b_fpr@tpr95"} <= names
     assert all(n.startswith("a2b_") for n in names)
     assert len(rows) == 2 * (5 * 2 + 1)
     assert {r["query_id"] for r in rows} == {"q1", "q2"}
@@ -451,15 +421,12 @@ def test_only_judged_queries_are_scored(tiny):
     assert all(r.n == 1 for r in res)
 
 
-@pytest.mark.parametrize(
-    "qrels,match",
-    [
-        ({}, "empty qrels"),
-        ({"q9": {"d1": 1}}, "query id 'q9' is not in"),
-        ({"q1": {"d7": 1, "d1": 1}}, "document id 'd7' .* is not in"),
-        ({"q1": {"d1": 0, "d2": -1}, "q2": {"d4": 1}}, "query 'q1' has no relevant document"),
-    ],
-)
+@pytest.mark.parametrize("qrels,match", [
+    ({}, "empty qrels"),
+    ({"q9": {"d1": 1}}, "query id 'q9' is not in"),
+    ({"q1": {"d7": 1, "d1": 1}}, "document id 'd7' .* is not in"),
+    ({"q1": {"d1": 0, "d2": -1}, "q2": {"d4": 1}}, "query 'q1' has no relevant document"),
+])
 def test_qrels_errors_name_the_id(tiny, qrels, match):
     queries, corpus, _, qids, dids = tiny
     with pytest.raises(InputError, match=match):

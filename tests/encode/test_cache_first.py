@@ -131,8 +131,7 @@ def test_weights_hashed_once_remembered_by_path_size_mtime(mock, tmp_path, monke
         before = dict(remembered or {})
         out = real(path, remembered)
         if remembered is None or before.get(__import__("os").path.realpath(path)) != remembered.get(
-            __import__("os").path.realpath(path)
-        ):
+                __import__("os").path.realpath(path)):
             hashed.append(path)
         return out
 

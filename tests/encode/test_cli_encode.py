@@ -30,22 +30,8 @@ def test_encode_round_trips_every_format(cli, tmp_path, cachedir, suffix):
     emb = load_embeddings(out)
     assert emb.vectors.shape == (3, 384)
     assert emb.ids.tolist() == (["0", "1", "2"] if suffix == ".npy" else ["a", "b", "c"])
-    assert (
-        cli(
-            "encode",
-            src,
-            "--text-col",
-            "body",
-            "-o",
-            tmp_path / "ref.npy",
-            "--model",
-            "mock",
-            "--cache-dir",
-            cachedir,
-            "-q",
-        ).exit_code
-        == 0
-    )
+    assert cli("encode", src, "--text-col", "body", "-o", tmp_path / "ref.npy", "--model", "mock", "--cache-dir",
+               cachedir, "-q").exit_code == 0
     np.testing.assert_allclose(emb.vectors, np.load(tmp_path / "ref.npy"), atol=1e-6)
 
 
@@ -62,48 +48,20 @@ def test_encode_beir_folder_matches_sample_vectors(cli, tmp_path, cachedir):
 
 @pytest.mark.slow  # loads the real model
 def test_geometry_on_texts_equals_geometry_on_vectors(cli, cachedir):
-    a = json.loads(
-        cli(
-            "geometry",
-            BEIR,
-            "--model",
-            "default",
-            "--cache-dir",
-            cachedir,
-            "-q",
-            "-f",
-            "json",
-            "-m",
-            "uniformity,anisotropy,effective_rank",
-        ).stdout
-    )
-    b = json.loads(
-        cli("geometry", BEIR / "corpus.npy", "-q", "-f", "json", "-m", "uniformity,anisotropy,effective_rank").stdout
-    )
+    a = json.loads(cli("geometry", BEIR, "--model", "default", "--cache-dir", cachedir, "-q", "-f", "json",
+                       "-m", "uniformity,anisotropy,effective_rank").stdout)
+    b = json.loads(cli("geometry", BEIR / "corpus.npy", "-q", "-f", "json",
+                       "-m", "uniformity,anisotropy,effective_rank").stdout)
     assert [r["value"] for r in a["results"]] == pytest.approx([r["value"] for r in b["results"]], abs=1e-5)
     assert a["inputs"]["embeddings"]["model"]["weights_sha256"]
 
 
 def test_pairs_columns_file(cli, tmp_path, cachedir):
-    df = pd.DataFrame(
-        {
-            "text_a": [
-                "A man plays guitar.",
-                "A dog runs.",
-                "The sky is blue.",
-                "Kids play football.",
-                "He cooks pasta.",
-            ],
-            "text_b": [
-                "A person plays an instrument.",
-                "A cat sleeps.",
-                "Stocks fell sharply.",
-                "Children play soccer.",
-                "Pasta is being cooked.",
-            ],
-            "score": [4.2, 1.0, 0.0, 4.8, 4.5],
-        }
-    )
+    df = pd.DataFrame({
+        "text_a": ["A man plays guitar.", "A dog runs.", "The sky is blue.", "Kids play football.", "He cooks pasta."],
+        "text_b": ["A person plays an instrument.", "A cat sleeps.", "Stocks fell sharply.", "Children play soccer.", "Pasta is being cooked."],
+        "score": [4.2, 1.0, 0.0, 4.8, 4.5],
+    })
     df.to_csv(tmp_path / "p.csv", index=False)
     res = cli("pairs", tmp_path / "p.csv", "--model", "mock", "--cache-dir", cachedir, "-q", "-f", "json")
     assert res.exit_code == 0, res.stderr
@@ -152,11 +110,8 @@ def test_sts_benchmark_reproduces_mteb(cli, cachedir):
     """MTEB publishes cosine Spearman 0.8203 for all-MiniLM-L6-v2 on the STS Benchmark test split."""
     test = shared_data("stsbenchmark", "sts-test.csv")
     ref = json.loads(shared_data("reference_scores", "all-MiniLM-L6-v2", "STSBenchmark.json").read_text())
-    published = (
-        ref["scores"]["test"][0]["cos_sim"]["spearman"]
-        if "cos_sim" in ref["scores"]["test"][0]
+    published = ref["scores"]["test"][0]["cos_sim"]["spearman"] if "cos_sim" in ref["scores"]["test"][0] \
         else ref["scores"]["test"][0]["cosine_spearman"]
-    )
     res = cli("pairs", test, "--model", "default", "--cache-dir", cachedir, "-q", "-f", "json")
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)

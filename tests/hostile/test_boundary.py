@@ -24,15 +24,8 @@ def _env():
 
 
 def _embeval(*args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "embeval", *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-        **kw,
-    )
+    return subprocess.run([sys.executable, "-m", "embeval", *map(str, args)], check=False, capture_output=True,
+                          text=True, env=_env(), timeout=120, **kw)
 
 
 # D1: internal errors -----------------------------------------------------------------------------
@@ -48,42 +41,27 @@ def test_internal_error_is_one_line_exit_3(cli, tmp_path, monkeypatch):
     np.save(tmp_path / "a.npy", np.eye(4, dtype="f4") + 1)
     res = cli("geometry", tmp_path / "a.npy", "-q")
     assert res.exit_code == 3
-    assert res.stderr == (
-        "embeval: internal error: ValueError: something broke (run with EMBEVAL_DEBUG=1 for the traceback)\n"
-    )
+    assert res.stderr == ("embeval: internal error: ValueError: something broke "
+                          "(run with EMBEVAL_DEBUG=1 for the traceback)\n")
 
 
 def test_internal_error_through_main_in_a_real_process(tmp_path):
     """The console entry point, not only the runner: one line, exit 3, and the traceback only with
     EMBEVAL_DEBUG=1."""
-    code = (
-        "import sys, embeval.api as a\n"
-        "def boom(*x, **k): raise KeyError('k')\n"
-        "a.geometry_report = boom\n"
-        "from embeval.cli import main\n"
-        "sys.argv = ['embeval', 'geometry', sys.argv[1], '-q']\n"
-        "main()\n"
-    )
+    code = ("import sys, embeval.api as a\n"
+            "def boom(*x, **k): raise KeyError('k')\n"
+            "a.geometry_report = boom\n"
+            "from embeval.cli import main\n"
+            "sys.argv = ['embeval', 'geometry', sys.argv[1], '-q']\n"
+            "main()\n")
     np.save(tmp_path / "a.npy", np.eye(4, dtype="f4") + 1)
-    res = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "a.npy")],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-    )
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True,
+                         text=True, env=_env(), timeout=120)
     assert res.returncode == 3
     line = "embeval: internal error: KeyError: 'k' (run with EMBEVAL_DEBUG=1 for the traceback)"
     assert res.stderr.splitlines() == [line]
-    debug = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "a.npy")],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**_env(), "EMBEVAL_DEBUG": "1"},
-        timeout=120,
-    )
+    debug = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], check=False, capture_output=True,
+                           text=True, env={**_env(), "EMBEVAL_DEBUG": "1"}, timeout=120)
     assert debug.returncode == 3 and "Traceback" in debug.stderr
 
 
@@ -107,9 +85,8 @@ def test_closed_pipe_ends_quietly():
     """`embeval metrics | head -1`: no traceback, nothing on stderr, the SIGPIPE status 141. The
     reader is gone before embeval writes (a write already under way when the reader leaves may
     complete, depending on the kernel)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "embeval", "metrics"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "embeval", "metrics"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env())
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == "", err
@@ -119,59 +96,29 @@ def test_closed_pipe_with_large_output_exits_141(tmp_path):
     """Output far beyond a pipe buffer (per-query CSV of 2000 queries) written through sys.stdout
     (not Rich), the reader gone."""
     rng = np.random.default_rng(0)
-    np.savez(
-        tmp_path / "q.npz",
-        embedding=rng.standard_normal((2000, 8)).astype("f4"),
-        id=np.array([f"q{i}" for i in range(2000)]),
-    )
-    np.savez(
-        tmp_path / "c.npz",
-        embedding=rng.standard_normal((50, 8)).astype("f4"),
-        id=np.array([f"d{i}" for i in range(50)]),
-    )
+    np.savez(tmp_path / "q.npz", embedding=rng.standard_normal((2000, 8)).astype("f4"),
+             id=np.array([f"q{i}" for i in range(2000)]))
+    np.savez(tmp_path / "c.npz", embedding=rng.standard_normal((50, 8)).astype("f4"),
+             id=np.array([f"d{i}" for i in range(50)]))
     (tmp_path / "r.tsv").write_text("".join(f"q{i}\td{i % 50}\t1\n" for i in range(2000)))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "embeval",
-            "retrieval",
-            "--queries",
-            "q.npz",
-            "--corpus",
-            "c.npz",
-            "--qrels",
-            "r.tsv",
-            "--k",
-            "1,10",
-            "--per-query",
-            "-f",
-            "csv",
-            "-q",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(),
-        cwd=tmp_path,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "embeval", "retrieval", "--queries", "q.npz", "--corpus", "c.npz",
+                             "--qrels", "r.tsv", "--k", "1,10", "--per-query", "-f", "csv", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=tmp_path)
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == "", err
 
 
 def test_ctrl_c_is_130(tmp_path):
-    code = (
-        "import sys, time, embeval.api as a\n"
-        "def slow(*x, **k):\n"
-        "    print('ready', file=sys.stderr, flush=True); time.sleep(60)\n"
-        "a.geometry_report = slow\n"
-        "from embeval.cli import main\n"
-        "sys.argv = ['embeval', 'geometry', 'x.npy', '-q']\n"
-        "main()\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(), cwd=tmp_path
-    )
+    code = ("import sys, time, embeval.api as a\n"
+            "def slow(*x, **k):\n"
+            "    print('ready', file=sys.stderr, flush=True); time.sleep(60)\n"
+            "a.geometry_report = slow\n"
+            "from embeval.cli import main\n"
+            "sys.argv = ['embeval', 'geometry', 'x.npy', '-q']\n"
+            "main()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=_env(), cwd=tmp_path)
     assert proc.stderr.readline().strip() == b"ready"
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read().decode()
@@ -198,12 +145,10 @@ def test_sigkilled_writer_leaves_a_temp_file_that_the_next_run_removes(tmp_path)
     behind carries the dead process id, and the next write into the folder removes it."""
     target = tmp_path / "r.json"
     target.write_text("old")
-    code = (
-        "import sys, time\n"
-        "from embeval.io.atomic import atomic_path\n"
-        "with atomic_path(sys.argv[1]) as tmp:\n"
-        "    tmp.write_text('partial'); print('ready', flush=True); time.sleep(60)\n"
-    )
+    code = ("import sys, time\n"
+            "from embeval.io.atomic import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n"
+            "    tmp.write_text('partial'); print('ready', flush=True); time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, env=_env())
     assert proc.stdout.readline().strip() == b"ready"
     proc.kill()
@@ -230,10 +175,8 @@ def test_a_live_runs_temp_file_is_not_swept(tmp_path):
 def _config(tmp_path: Path, title: str) -> Path:
     np.save(tmp_path / "a.npy", np.random.default_rng(0).standard_normal((20, 4)).astype("f4"))
     cfg = tmp_path / "c.toml"
-    cfg.write_text(
-        f'[settings]\ntitle = "{title}"\n[[datasets]]\nname = "a"\nkind = "embeddings"\npath = "a.npy"\n'
-        '[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\n'
-    )
+    cfg.write_text(f'[settings]\ntitle = "{title}"\n[[datasets]]\nname = "a"\nkind = "embeddings"\npath = "a.npy"\n'
+                   '[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\n')
     return cfg
 
 
@@ -296,27 +239,10 @@ def test_api_raises_typed_errors_before_reading_anything(tmp_path):
         retrieval_report(missing, missing, missing, index="ivf", index_params={"nlist": "x"})
 
 
-@pytest.mark.parametrize(
-    "name,bad",
-    [
-        ("seed", -1),
-        ("seed", 2**40),
-        ("sample", -1),
-        ("folds", 1),
-        ("k", 0),
-        ("threads", 0),
-        ("max_seq_length", 0),
-        ("batch_size", 0),
-        ("nlist", 0),
-        ("confidence", 1.0),
-        ("n_boot", 0),
-        ("shift_lambda", float("inf")),
-        ("device", "gpu"),
-        ("split", "../x"),
-        ("seed", True),
-        ("sample", 1.5),
-    ],
-)
+@pytest.mark.parametrize("name,bad", [("seed", -1), ("seed", 2**40), ("sample", -1), ("folds", 1), ("k", 0),
+                                      ("threads", 0), ("max_seq_length", 0), ("batch_size", 0), ("nlist", 0),
+                                      ("confidence", 1.0), ("n_boot", 0), ("shift_lambda", float("inf")),
+                                      ("device", "gpu"), ("split", "../x"), ("seed", True), ("sample", 1.5)])
 def test_every_declared_range_refuses_its_bad_values(name, bad):
     from embeval.options import check_option, check_split
 
@@ -334,24 +260,8 @@ def test_faiss_kmeans_prints_no_raw_warning_line():
     from conftest import SAMPLE
 
     s = SAMPLE / "scifact_small"
-    res = _embeval(
-        "retrieval",
-        "--queries",
-        s / "queries.npz",
-        "--corpus",
-        s / "corpus.npz",
-        "--qrels",
-        s / "qrels" / "test.tsv",
-        "--index",
-        "ivf",
-        "--nlist",
-        "60",
-        "--nprobe",
-        "99",
-        "-q",
-        "-f",
-        "json",
-    )
+    res = _embeval("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
+                   s / "qrels" / "test.tsv", "--index", "ivf", "--nlist", "60", "--nprobe", "99", "-q", "-f", "json")
     assert res.returncode == 0 and res.stderr == "", res.stderr
 
 

@@ -24,9 +24,8 @@ from hypothesis import strategies as st
 from embeval.errors import EmbevalError
 
 EXAMPLES = 120
-FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
-)
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                suppress_health_check=list(HealthCheck))
 
 
 def _npy(arr) -> bytes:
@@ -60,31 +59,12 @@ PAIRS_CSV = "text_a,text_b,score\n" + "".join(f"a {i},b {i},{i / 2}\n" for i in 
 PAIRS_JSONL = "".join(json.dumps({"text_a": f"a {i}", "text_b": f"b {i}", "score": i / 2}) + "\n" for i in range(6))
 STSB = "".join(f"main-news\tfile\t2012\t{i:04d}\t{i / 2}\ta {i}\tb {i}\n" for i in range(6))
 QRELS = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(6))
-CONFIG = (
-    '[settings]\nseed = 1\n[[datasets]]\nname = "a"\nkind = "embeddings"\npath = "a.npy"\n'
-    '[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\noptions = { sample = 10 }\n'
-)
-REPORT = json.dumps(
-    {
-        "embeval_version": "0.1.0",
-        "command": "geometry",
-        "inputs": {},
-        "settings": {},
-        "results": [
-            {
-                "metric": "uniformity",
-                "value": -2.0,
-                "params": {"t": 2.0},
-                "n": 6,
-                "ci_low": None,
-                "ci_high": None,
-                "higher_is_better": False,
-            }
-        ],
-        "gates": [],
-        "passed": True,
-    }
-)
+CONFIG = ('[settings]\nseed = 1\n[[datasets]]\nname = "a"\nkind = "embeddings"\npath = "a.npy"\n'
+          '[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity"]\noptions = { sample = 10 }\n')
+REPORT = json.dumps({"embeval_version": "0.1.0", "command": "geometry", "inputs": {}, "settings": {},
+                     "results": [{"metric": "uniformity", "value": -2.0, "params": {"t": 2.0}, "n": 6,
+                                  "ci_low": None, "ci_high": None, "higher_is_better": False}],
+                     "gates": [], "passed": True})
 
 
 def _loaders() -> dict[str, tuple[str, bytes, Callable[[Path], object]]]:
@@ -131,7 +111,7 @@ def hostile_bytes(draw, valid: bytes):
     if kind == "random":
         return draw(st.binary(min_size=0, max_size=400))
     if kind == "truncate":
-        return valid[: draw(st.integers(0, max(0, len(valid) - 1)))]
+        return valid[:draw(st.integers(0, max(0, len(valid) - 1)))]
     data = bytearray(valid)
     if kind == "mutate":
         for _ in range(draw(st.integers(1, 8))):
@@ -168,13 +148,8 @@ def test_loader_raises_only_typed_errors(name):
 def test_cli_gives_exit_0_or_2_never_a_traceback(name, cli):
     suffix, valid, _ = LOADERS[name]
 
-    @settings(
-        max_examples=EXAMPLES // 3,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
     @given(hostile_bytes(valid))
     def fuzz(payload):
         with tempfile.TemporaryDirectory() as d:
@@ -213,7 +188,7 @@ def test_trec_run_reader_raises_only_typed_errors():
     fuzz()
 
 
-FAISS_FUZZ = r"""
+FAISS_FUZZ = r'''
 import random, resource, sys
 import numpy as np, faiss
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a corrupt header must not eat the machine
@@ -252,7 +227,7 @@ for i in range(int(sys.argv[1])):
     except EmbevalError:
         pass
 print("ok")
-"""
+'''
 
 
 def test_faiss_index_reader_raises_only_typed_errors(tmp_path):
@@ -263,13 +238,6 @@ def test_faiss_index_reader_raises_only_typed_errors(tmp_path):
 
     pytest.importorskip("faiss")
     env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    res = subprocess.run(
-        [sys.executable, "-c", FAISS_FUZZ, "300"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    res = subprocess.run([sys.executable, "-c", FAISS_FUZZ, "300"], cwd=tmp_path, capture_output=True, text=True,
+                         env=env, timeout=300, check=False)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]

@@ -63,7 +63,8 @@ def _non_utf8_cases(tmp):
 
     data = b'{"label":"x"}\n{"label":"y"}\n{"label":"caf\xe9"}\n{"label":"y"}\n'  # latin-1 é
     p = _write(tmp / "l.jsonl", data)
-    cases.append(("labels.jsonl", ["geometry", emb, "--labels", p], ["l.jsonl", "(line 3)", _offset(data, b"\xe9")]))
+    cases.append(("labels.jsonl", ["geometry", emb, "--labels", p],
+                  ["l.jsonl", "(line 3)", _offset(data, b"\xe9")]))
 
     data = b"x\ny\n\xff\ny\n"
     p = _write(tmp / "l.txt", data)
@@ -79,7 +80,8 @@ def _non_utf8_cases(tmp):
     _write(beir / "corpus.jsonl", data)
     (beir / "queries.jsonl").write_text('{"_id":"q0","text":"a"}\n')
     (beir / "qrels" / "test.tsv").write_text("q0\td0\t1\n")
-    cases.append(("beir corpus", ["geometry", beir, "--model", "default"], ["corpus.jsonl", "(line 2)", _offset(data)]))
+    cases.append(("beir corpus", ["geometry", beir, "--model", "default"],
+                  ["corpus.jsonl", "(line 2)", _offset(data)]))
 
     beir2 = tmp / "beir2"
     (beir2 / "qrels").mkdir(parents=True)
@@ -87,9 +89,8 @@ def _non_utf8_cases(tmp):
     data = b'{"_id":"q0","text":"ok"}\n\n{"_id":"q1","text":"\xff"}\n'
     _write(beir2 / "queries.jsonl", data)
     (beir2 / "qrels" / "test.tsv").write_text("q0\td0\t1\n")
-    cases.append(
-        ("beir queries", ["retrieval", beir2, "--model", "default"], ["queries.jsonl", "(line 3)", _offset(data)])
-    )
+    cases.append(("beir queries", ["retrieval", beir2, "--model", "default"],
+                  ["queries.jsonl", "(line 3)", _offset(data)]))
 
     data = b"one\ntwo\nth\xffree\n"
     p = _write(tmp / "t.txt", data)
@@ -102,13 +103,8 @@ def _non_utf8_cases(tmp):
     data = b"query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td\xff\t1\n"
     p = _write(tmp / "qrels.tsv", data)
     q = _emb_npz(tmp / "q.npz", prefix="q")
-    cases.append(
-        (
-            "qrels",
-            ["retrieval", "--queries", q, "--corpus", emb, "--qrels", p],
-            ["qrels.tsv", "(line 3)", _offset(data)],
-        )
-    )
+    cases.append(("qrels", ["retrieval", "--queries", q, "--corpus", emb, "--qrels", p],
+                  ["qrels.tsv", "(line 3)", _offset(data)]))
 
     data = b"g\tf\t2012\t1\t\xff\ta\tb\n"  # the STS-B sniffer reads line 1
     p = _write(tmp / "sts1.csv", data)
@@ -128,22 +124,9 @@ def _non_utf8_cases(tmp):
     return cases
 
 
-NON_UTF8 = [
-    "embeddings.jsonl",
-    "embeddings.csv",
-    "labels.jsonl",
-    "labels.txt",
-    "labels.csv",
-    "beir corpus",
-    "beir queries",
-    "texts.txt",
-    "texts.csv",
-    "qrels",
-    "stsb sniff",
-    "stsb reader",
-    "pairs.csv",
-    "pairs.jsonl",
-]
+NON_UTF8 = ["embeddings.jsonl", "embeddings.csv", "labels.jsonl", "labels.txt", "labels.csv", "beir corpus",
+            "beir queries", "texts.txt", "texts.csv", "qrels", "stsb sniff", "stsb reader", "pairs.csv",
+            "pairs.jsonl"]
 
 
 @pytest.mark.parametrize("case", NON_UTF8)
@@ -156,14 +139,8 @@ def test_non_utf8_inputs_fail_with_one_line_naming_line_and_byte(cli, tmp_path, 
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(
-            [b"a", b"\n", b"\r\n", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\xc3", b"\x80", b"{}", b"\xef\xbb\xbf"]
-        ),
-        max_size=12,
-    )
-)
+@given(st.lists(st.sampled_from([b"a", b"\n", b"\r\n", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\xc3",
+                                 b"\x80", b"{}", b"\xef\xbb\xbf"]), max_size=12))
 def test_iter_lines_agrees_with_whole_file_decoding(tmp_path_factory, chunks):
     """Whatever the bytes, iter_lines either reproduces Python's decoding of the whole file
     (utf-8-sig, split after each \\n) or fails at the same first bad byte, on the line holding it."""
@@ -189,10 +166,8 @@ def test_iter_jsonl_names_the_line(tmp_path):
     p = tmp_path / "x.jsonl"
     p.write_bytes(b'\xef\xbb\xbf{"a": 1}\n\n  \n{"a": 2}\r\n')  # BOM, blank lines, CRLF
     assert list(iter_jsonl(p)) == [(1, {"a": 1}), (4, {"a": 2})]
-    for text, problem in [
-        ('{"a": 1}\n[1, 2]\n', "expected a JSON object, got list"),
-        ('{"a": 1}\n{"a": \n', "invalid JSON"),
-    ]:
+    for text, problem in [('{"a": 1}\n[1, 2]\n', "expected a JSON object, got list"),
+                          ('{"a": 1}\n{"a": \n', "invalid JSON")]:
         p.write_text(text)
         with pytest.raises(InputError) as err:
             list(iter_jsonl(p))
@@ -202,17 +177,8 @@ def test_iter_jsonl_names_the_line(tmp_path):
 # ----------------------------------------------------------------------------- 2. pair scores
 
 
-PAIR_SCORES = [
-    "null.jsonl",
-    "nan.jsonl",
-    "text.jsonl",
-    "null.parquet",
-    "inf.csv",
-    "empty.csv",
-    "sts_nan.csv",
-    "sts_inf.csv",
-    "sts_-Infinity.csv",
-]
+PAIR_SCORES = ["null.jsonl", "nan.jsonl", "text.jsonl", "null.parquet", "inf.csv", "empty.csv", "sts_nan.csv",
+               "sts_inf.csv", "sts_-Infinity.csv"]
 
 
 def _pair_score_cases(tmp):
@@ -226,9 +192,8 @@ def _pair_score_cases(tmp):
     p = tmp / "text.jsonl"
     p.write_text('{"text_a":"a","text_b":"b","score":"high"}\n{"text_a":"c","text_b":"d","score":2}\n')
     cases.append((p, ["(line 1)", "'high' is not a number"]))
-    pd.DataFrame({"text_a": ["a", "c", "e"], "text_b": ["b", "d", "f"], "score": [1.0, None, 2.0]}).to_parquet(
-        p := tmp / "null.parquet"
-    )
+    pd.DataFrame({"text_a": ["a", "c", "e"], "text_b": ["b", "d", "f"],
+                  "score": [1.0, None, 2.0]}).to_parquet(p := tmp / "null.parquet")
     cases.append((p, ["row 1", "score"]))
     p = tmp / "inf.csv"
     p.write_text("text_a,text_b,score\na,b,1\nc,d,inf\n")
@@ -257,9 +222,8 @@ def test_finite_pair_scores_still_load(tmp_path):
 
     (p := tmp_path / "ok.csv").write_text("text_a,text_b,score\na,b,1\nc,d,2.5\ne,f,-0.5\n")
     assert load_pairs(p).scores == [1.0, 2.5, -0.5]
-    (p := tmp_path / "ok.jsonl").write_text(
-        '{"text_a":"a","text_b":"b","score":1}\n{"text_a":"c","text_b":"d","score":0.25}\n'
-    )
+    (p := tmp_path / "ok.jsonl").write_text('{"text_a":"a","text_b":"b","score":1}\n'
+                                            '{"text_a":"c","text_b":"d","score":0.25}\n')
     assert load_pairs(p).scores == [1.0, 0.25]
 
 
@@ -278,17 +242,14 @@ def test_qrels_keep_float_grades_and_skip_only_a_real_header(tmp_path):
     assert load_qrels(p) == {"q0": {"d0": 1.0}}
 
 
-@pytest.mark.parametrize(
-    "text,fragments",
-    [
-        ("q0\td0\thigh\nq1\td1\t1\n", ["(line 1)", "score 'high' is not a number"]),  # not a header
-        ("query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td1\tx\n", ["(line 3)", "score 'x' is not a number"]),
-        ("q0\td0\t1\nq1\td1\tnan\n", ["(line 2)", "score 'nan' is not a finite number"]),
-        ("q0\td0\tinf\n", ["(line 1)", "score 'inf' is not a finite number"]),
-        ("q0\td0\t1\nq1\td1\t1e400\n", ["(line 2)", "score '1e400' is not a finite number"]),
-        ("score\tq0\td0\nq1\td1\t1\n", ["(line 1)", "score 'd0' is not a number"]),
-    ],
-)
+@pytest.mark.parametrize("text,fragments", [
+    ("q0\td0\thigh\nq1\td1\t1\n", ["(line 1)", "score 'high' is not a number"]),  # not a header
+    ("query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td1\tx\n", ["(line 3)", "score 'x' is not a number"]),
+    ("q0\td0\t1\nq1\td1\tnan\n", ["(line 2)", "score 'nan' is not a finite number"]),
+    ("q0\td0\tinf\n", ["(line 1)", "score 'inf' is not a finite number"]),
+    ("q0\td0\t1\nq1\td1\t1e400\n", ["(line 2)", "score '1e400' is not a finite number"]),
+    ("score\tq0\td0\nq1\td1\t1\n", ["(line 1)", "score 'd0' is not a number"]),
+])
 def test_bad_qrels_scores_fail_cleanly(cli, tmp_path, text, fragments):
     q = _emb_npz(tmp_path / "q.npz", prefix="q", n=2)
     c = _emb_npz(tmp_path / "c.npz", prefix="d", n=3, seed=1)
@@ -346,9 +307,8 @@ def test_float_grades_give_the_brute_force_ndcg(cli, tmp_path):
     truncated = {qq: {dd: float(int(g)) for dd, g in j.items()} for qq, j in qrels.items()}
     assert got["ndcg@10"] != pytest.approx(np.mean(list(_brute_ndcg(q, c, truncated, qids, dids, 10).values())))
 
-    doc = json.loads(
-        cli("retrieval", "--queries", qp, "--corpus", cp, "--qrels", rp, "--k", "1,3,10", "-q", "-f", "json").stdout
-    )
+    doc = json.loads(cli("retrieval", "--queries", qp, "--corpus", cp, "--qrels", rp, "--k", "1,3,10",
+                         "-q", "-f", "json").stdout)
     assert {r["metric"]: r["value"] for r in doc["results"]}["ndcg@10"] == pytest.approx(got["ndcg@10"])
 
 
@@ -366,16 +326,11 @@ def test_string_column_in_csv_is_named_not_a_type_error(cli, tmp_path):
 @pytest.mark.parametrize("bad,shown", [('"3"', '"3"'), ("null", "null"), ("true", "true"), ("[1]", "[1]")])
 def test_non_numeric_jsonl_vector_names_the_line(cli, tmp_path, bad, shown):
     (p := tmp_path / "v.jsonl").write_text(
-        f'{{"id":"a","embedding":[1,2]}}\n{{"id":"b","embedding":[3,4]}}\n{{"id":"c","embedding":[5,{bad}]}}\n'
-    )
+        '{"id":"a","embedding":[1,2]}\n{"id":"b","embedding":[3,4]}\n'
+        f'{{"id":"c","embedding":[5,{bad}]}}\n')
     out = tmp_path / "out.json"
-    _fails_cleanly(
-        cli("geometry", p, "-q", "-o", out),
-        out,
-        "v.jsonl",
-        "(line 3)",
-        f"vectors must hold numbers only, found {shown}",
-    )
+    _fails_cleanly(cli("geometry", p, "-q", "-o", out), out, "v.jsonl", "(line 3)",
+                   f"vectors must hold numbers only, found {shown}")
 
 
 # ----------------------------------------------------------------------------- 6. labels

@@ -24,7 +24,8 @@ def test_write_then_load_round_trip(data, suffix):
     n = data.draw(st.integers(2, 12))
     d = data.draw(st.integers(1, 6))
     v = data.draw(arrays(np.float32, (n, d), elements=finite32))
-    ids = data.draw(st.lists(st.text("abcxyz0123-_", min_size=1, max_size=6), min_size=n, max_size=n, unique=True))
+    ids = data.draw(st.lists(st.text("abcxyz0123-_", min_size=1, max_size=6), min_size=n, max_size=n,
+                             unique=True))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"v{suffix}"
         save_embeddings(path, v, ids)
@@ -34,12 +35,10 @@ def test_write_then_load_round_trip(data, suffix):
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    metric=st.from_regex(r"[a-z_]{1,10}(@[0-9]{1,3})?", fullmatch=True),
-    op=st.sampled_from(["<", "<=", ">", ">=", "=="]),
-    value=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
-    spaces=st.sampled_from(["", " ", "  "]),
-)
+@given(metric=st.from_regex(r"[a-z_]{1,10}(@[0-9]{1,3})?", fullmatch=True),
+       op=st.sampled_from(["<", "<=", ">", ">=", "=="]),
+       value=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+       spaces=st.sampled_from(["", " ", "  "]))
 def test_gate_parse_round_trip(metric, op, value, spaces):
     g = parse_gate(f"{spaces}{metric}{spaces}{op}{spaces}{value!r}{spaces}")
     assert (g.metric, g.op) == (metric, op)

@@ -17,24 +17,18 @@ from embeval.results import Report, Result
 
 
 def _report(**values) -> Report:
-    return Report(
-        "geometry",
-        inputs={"embeddings": {"path": "/x/vecs.npy", "sha256": "ab" * 32}},
-        results=[Result(k.replace("_AT_", "@"), v, higher_is_better=True) for k, v in values.items()],
-    )
+    return Report("geometry", inputs={"embeddings": {"path": "/x/vecs.npy", "sha256": "ab" * 32}},
+                  results=[Result(k.replace("_AT_", "@"), v, higher_is_better=True) for k, v in values.items()])
 
 
-@pytest.mark.parametrize(
-    "expr, metric, op, thr",
-    [
-        ("uniformity > -2.0", "uniformity", ">", -2.0),
-        ("ndcg@10<0.6", "ndcg@10", "<", 0.6),
-        ("  fpr@tpr95 >= 1e-2 ", "fpr@tpr95", ">=", 0.01),
-        ("a2b_recall@1 <= .5", "a2b_recall@1", "<=", 0.5),
-        ("mam == 3", "mam", "==", 3.0),
-        ("x > +4.", "x", ">", 4.0),
-    ],
-)
+@pytest.mark.parametrize("expr, metric, op, thr", [
+    ("uniformity > -2.0", "uniformity", ">", -2.0),
+    ("ndcg@10<0.6", "ndcg@10", "<", 0.6),
+    ("  fpr@tpr95 >= 1e-2 ", "fpr@tpr95", ">=", 0.01),
+    ("a2b_recall@1 <= .5", "a2b_recall@1", "<=", 0.5),
+    ("mam == 3", "mam", "==", 3.0),
+    ("x > +4.", "x", ">", 4.0),
+])
 def test_parse_valid(expr, metric, op, thr):
     g = parse_gate(expr)
     assert (g.metric, g.op, g.threshold, g.params) == (metric, op, thr, {})
@@ -49,53 +43,27 @@ def test_parse_params_selector():
     assert g.params == {"k": 10.0, "hub_size": 2.0}
 
 
-@pytest.mark.parametrize(
-    "expr",
-    [
-        "anisotropy >> 1",
-        "anisotropy > x",
-        "> 1",
-        "anisotropy",
-        "",
-        "1abc > 2",
-        "anisotropy > 1 2",
-        "anisotropy => 1",
-        "anisotropy != 1",
-        "anisotropy > nan",
-        "anisotropy > inf",
-        "mam(mode) > 1",
-        "mam(=3) > 1",
-    ],
-)
+@pytest.mark.parametrize("expr", ["anisotropy >> 1", "anisotropy > x", "> 1", "anisotropy", "", "1abc > 2",
+                                  "anisotropy > 1 2", "anisotropy => 1", "anisotropy != 1", "anisotropy > nan",
+                                  "anisotropy > inf", "mam(mode) > 1", "mam(=3) > 1"])
 def test_parse_bad_expressions(expr):
     with pytest.raises(UsageError):
         parse_gate(expr)
 
 
-@given(
-    metric=st.from_regex(r"[a-z_][a-z0-9_]{0,10}(@[0-9]{1,3})?", fullmatch=True),
-    op=st.sampled_from(["<", "<=", ">", ">=", "=="]),
-    thr=st.floats(allow_nan=False, allow_infinity=False, width=32),
-    space=st.sampled_from(["", " ", "  "]),
-)
+@given(metric=st.from_regex(r"[a-z_][a-z0-9_]{0,10}(@[0-9]{1,3})?", fullmatch=True),
+       op=st.sampled_from(["<", "<=", ">", ">=", "=="]),
+       thr=st.floats(allow_nan=False, allow_infinity=False, width=32),
+       space=st.sampled_from(["", " ", "  "]))
 def test_parse_round_trip(metric, op, thr, space):
     g = parse_gate(f"{metric}{space}{op}{space}{thr!r}")
     assert (g.metric, g.op, g.threshold) == (metric, op, float(repr(thr)))
 
 
-@pytest.mark.parametrize(
-    "op, thr, value, fails",
-    [
-        ("<", 0.6, 0.58, True),
-        ("<", 0.6, 0.6, False),
-        ("<=", 0.6, 0.6, True),
-        (">", 0.6, 0.6, False),
-        (">=", 0.6, 0.6, True),
-        (">", -2.0, -1.5, True),
-        ("==", 1.0, 1.0, True),
-        ("==", 1.0, 1.1, False),
-    ],
-)
+@pytest.mark.parametrize("op, thr, value, fails", [
+    ("<", 0.6, 0.58, True), ("<", 0.6, 0.6, False), ("<=", 0.6, 0.6, True), (">", 0.6, 0.6, False),
+    (">=", 0.6, 0.6, True), (">", -2.0, -1.5, True), ("==", 1.0, 1.0, True), ("==", 1.0, 1.1, False),
+])
 def test_evaluate_each_operator(op, thr, value, fails):
     rep = _report(m=value)
     apply_gates(rep, [parse_gate(f"m {op} {thr}")])
@@ -105,14 +73,16 @@ def test_evaluate_each_operator(op, thr, value, fails):
 
 def test_message_says_by_how_much():
     rep = _report(ndcg_AT_10=0.58, uniformity=-1.5, effective_rank=200.0)
-    apply_gates(rep, [parse_gate("ndcg@10 < 0.60"), parse_gate("uniformity > -2"), parse_gate("effective_rank < 10")])
+    apply_gates(rep, [parse_gate("ndcg@10 < 0.60"), parse_gate("uniformity > -2"),
+                      parse_gate("effective_rank < 10")])
     a, b, c = rep.gates
     assert a.message == "ndcg@10 = 0.58 < 0.6 (short by 0.02)"
     assert b.message == "uniformity = -1.5 > -2 (over by 0.5)"
     assert c.passed and c.message == ""
     line = failure_summary(rep)
     assert "\n" not in line
-    assert line == ("gates failed (2 of 3): ndcg@10 = 0.58 < 0.6 (short by 0.02); uniformity = -1.5 > -2 (over by 0.5)")
+    assert line == ("gates failed (2 of 3): ndcg@10 = 0.58 < 0.6 (short by 0.02); "
+                    "uniformity = -1.5 > -2 (over by 0.5)")
 
 
 def test_nan_value_fails_its_gate():
@@ -122,14 +92,8 @@ def test_nan_value_fails_its_gate():
 
 
 def test_unknown_metric_and_ambiguity_are_usage_errors():
-    rep = Report(
-        "geometry",
-        results=[
-            Result("uniformity", -3.0, {"t": 2.0}),
-            Result("uniformity", -1.7, {"t": 1.0}),
-            Result("anisotropy", 0.1),
-        ],
-    )
+    rep = Report("geometry", results=[Result("uniformity", -3.0, {"t": 2.0}), Result("uniformity", -1.7, {"t": 1.0}),
+                                      Result("anisotropy", 0.1)])
     with pytest.raises(UsageError, match="did you mean anisotropy"):
         parse_gate("anisotropi > 1").evaluate(rep)
     with pytest.raises(UsageError, match=r"computed 2 times \(uniformity\(t=2\), uniformity\(t=1\)\)"):
@@ -142,7 +106,8 @@ def test_unknown_metric_and_ambiguity_are_usage_errors():
 
 def test_junit_is_well_formed_and_counts():
     rep = _report(ndcg_AT_10=0.58, uniformity=-1.5, effective_rank=200.0)
-    apply_gates(rep, [parse_gate("ndcg@10 < 0.60"), parse_gate("uniformity > -2"), parse_gate("effective_rank < 10")])
+    apply_gates(rep, [parse_gate("ndcg@10 < 0.60"), parse_gate("uniformity > -2"),
+                      parse_gate("effective_rank < 10")])
     root = ET.fromstring(to_junit(report_suites(rep)))
     assert root.tag == "testsuites" and root.get("tests") == "3" and root.get("failures") == "2"
     cases = root.findall("./testsuite/testcase")
@@ -153,19 +118,10 @@ def test_junit_is_well_formed_and_counts():
 
 
 def test_junit_escapes_markup_and_control_characters():
-    xml = to_junit(
-        [
-            Suite(
-                's <&> "q"',
-                [
-                    Case("a/b", "x < 1 & y > 2", failure='bad \x01 <tag> & "quotes"'),
-                    Case("a/b", "run", error="boom ]]> end"),
-                ],
-            )
-        ]
-    )
+    xml = to_junit([Suite("s <&> \"q\"", [Case("a/b", "x < 1 & y > 2", failure="bad \x01 <tag> & \"quotes\""),
+                                          Case("a/b", "run", error="boom ]]> end")])])
     root = ET.fromstring(xml)
     case = root.find("./testsuite/testcase")
     assert case.get("name") == "x < 1 & y > 2"
-    assert case.find("failure").get("message") == 'bad ? <tag> & "quotes"'
-    assert root.get("errors") == "1" and root.find("./testsuite").get("name") == 's <&> "q"'
+    assert case.find("failure").get("message") == "bad ? <tag> & \"quotes\""
+    assert root.get("errors") == "1" and root.find("./testsuite").get("name") == "s <&> \"q\""

@@ -19,17 +19,8 @@ GOLDEN = ROOT / "tests" / "golden"
 S = "sample_data/scifact_small"
 COMMANDS = {
     "geometry": ["geometry", f"{S}/corpus.npy", "-m", "uniformity,anisotropy,effective_rank,hubness(k=5)"],
-    "retrieval": [
-        "retrieval",
-        "--queries",
-        f"{S}/queries.npz",
-        "--corpus",
-        f"{S}/corpus.npz",
-        "--qrels",
-        f"{S}/qrels/test.tsv",
-        "--k",
-        "1,10",
-    ],
+    "retrieval": ["retrieval", "--queries", f"{S}/queries.npz", "--corpus", f"{S}/corpus.npz", "--qrels",
+                  f"{S}/qrels/test.tsv", "--k", "1,10"],
     "gap": ["gap", f"{S}/queries.npz", f"{S}/corpus.npz", "-m", "gap,knn_mixing(k=5),set_uniformity"],
 }
 FORMATS = {"json": "json", "csv": "csv", "markdown": "md"}
@@ -58,9 +49,8 @@ def _normalise(fmt: str, text: str) -> str:
         for row in rows:
             w.writerow([f"{float(c):.6g}" if re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", c) else c for c in row])
         return out.getvalue()
-    return "".join(
-        line + "\n" for line in text.splitlines() if not re.search(r'"(embeval_version|python|platform|numpy)"', line)
-    )
+    return "".join(line + "\n" for line in text.splitlines()
+                   if not re.search(r'"(embeval_version|python|platform|numpy)"', line))
 
 
 @pytest.fixture(scope="module")

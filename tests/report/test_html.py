@@ -17,32 +17,19 @@ from test_cli_run import parse_html, png_images
 
 def _retrieval_report(seed: int) -> Report:
     rng = np.random.default_rng(seed)
-    rep = Report(
-        "retrieval",
-        inputs={"queries": {"path": "q.npy", "sha256": "a" * 64, "n": 30, "d": 8}},
-        settings={"seed": 0, "k": [10]},
-        results=[
-            Result("ndcg@10", 0.5 + seed / 10, higher_is_better=True),
-            Result("auc_global", 0.9, higher_is_better=True),
-        ],
-    )
-    rep.per_query = [
-        {"query_id": f"q{i}", "metric": "ndcg@10", "value": float(v)} for i, v in enumerate(rng.uniform(size=30))
-    ]
+    rep = Report("retrieval", inputs={"queries": {"path": "q.npy", "sha256": "a" * 64, "n": 30, "d": 8}},
+                 settings={"seed": 0, "k": [10]},
+                 results=[Result("ndcg@10", 0.5 + seed / 10, higher_is_better=True),
+                          Result("auc_global", 0.9, higher_is_better=True)])
+    rep.per_query = [{"query_id": f"q{i}", "metric": "ndcg@10", "value": float(v)}
+                     for i, v in enumerate(rng.uniform(size=30))]
     fpr = np.linspace(0, 1, 50)
     rep.series = {
         "roc": {"fpr": fpr.tolist(), "tpr": np.sqrt(fpr).tolist(), "auc": 0.66},
-        "scores": {
-            "edges": np.linspace(-1, 1, 21).tolist(),
-            "pos": rng.integers(0, 5, 20).tolist(),
-            "neg": rng.integers(0, 50, 20).tolist(),
-        },
-        "gap_pca": {
-            "a": rng.normal(size=(40, 2)).tolist(),
-            "b": (rng.normal(size=(40, 2)) + 2).tolist(),
-            "paired": True,
-            "explained": [0.3, 0.1],
-        },
+        "scores": {"edges": np.linspace(-1, 1, 21).tolist(), "pos": rng.integers(0, 5, 20).tolist(),
+                   "neg": rng.integers(0, 50, 20).tolist()},
+        "gap_pca": {"a": rng.normal(size=(40, 2)).tolist(), "b": (rng.normal(size=(40, 2)) + 2).tolist(),
+                    "paired": True, "explained": [0.3, 0.1]},
     }
     return rep
 
@@ -59,12 +46,9 @@ def test_every_series_is_drawn_for_a_batch():
 
 
 def test_single_report_page_escapes_text():
-    rep = Report(
-        "geometry",
-        inputs={"embeddings": {"path": "<script>alert(1)</script>.npy", "sha256": "b" * 64}},
-        results=[Result("uniformity", -3.0, {"t": 2.0}, higher_is_better=False)],
-        notes=["a & b <i>"],
-    )
+    rep = Report("geometry", inputs={"embeddings": {"path": "<script>alert(1)</script>.npy", "sha256": "b" * 64}},
+                 results=[Result("uniformity", -3.0, {"t": 2.0}, higher_is_better=False)],
+                 notes=["a & b <i>"])
     text = report_html(rep)
     assert "<script>" not in text and "&lt;script&gt;" in text and "a &amp; b &lt;i&gt;" in text
     page = parse_html(text)
@@ -83,10 +67,8 @@ def test_html_output_of_a_command(cli, tmp_path):
     occ = doc["series"]["k_occurrence"]
     assert sum(occ["counts"]) == 1000 and sum(j * c for j, c in enumerate(occ["counts"])) == 1000 * occ["k"]
     assert sum(doc["series"]["nn_cosine"]["counts"]) == 1000
-    assert (
-        "<html"
-        in cli("geometry", SAMPLE / "scifact_small" / "corpus.npy", "-q", "-m", "anisotropy", "-f", "html").stdout
-    )
+    assert "<html" in cli("geometry", SAMPLE / "scifact_small" / "corpus.npy", "-q", "-m", "anisotropy",
+                          "-f", "html").stdout
 
 
 def test_geometry_series_match_brute_force(cli):
@@ -95,9 +77,8 @@ def test_geometry_series_match_brute_force(cli):
     c = x @ x.T
     np.fill_diagonal(c, -np.inf)
     top = np.argsort(-c, axis=1)[:, :5]
-    doc = json.loads(
-        cli("geometry", SAMPLE / "scifact_small" / "corpus.npy", "-q", "-f", "json", "-m", "hubness(k=5)").stdout
-    )
+    doc = json.loads(cli("geometry", SAMPLE / "scifact_small" / "corpus.npy", "-q", "-f", "json",
+                         "-m", "hubness(k=5)").stdout)
     occ = np.bincount(np.bincount(top.ravel(), minlength=len(x)))
     assert doc["series"]["k_occurrence"]["k"] == 5
     assert doc["series"]["k_occurrence"]["counts"] == occ.tolist()
@@ -108,22 +89,8 @@ def test_geometry_series_match_brute_force(cli):
 
 def test_retrieval_series_match_brute_force(cli, tmp_path):
     s = SAMPLE / "scifact_small"
-    doc = json.loads(
-        cli(
-            "retrieval",
-            "--queries",
-            s / "queries.npz",
-            "--corpus",
-            s / "corpus.npz",
-            "--qrels",
-            s / "qrels" / "test.tsv",
-            "-q",
-            "-f",
-            "json",
-            "--k",
-            "10",
-        ).stdout
-    )
+    doc = json.loads(cli("retrieval", "--queries", s / "queries.npz", "--corpus", s / "corpus.npz", "--qrels",
+                         s / "qrels" / "test.tsv", "-q", "-f", "json", "--k", "10").stdout)
     q = np.load(s / "queries.npz")
     c = np.load(s / "corpus.npz")
     qv = q["embedding"] / np.linalg.norm(q["embedding"], axis=1, keepdims=True)

@@ -76,40 +76,21 @@ def test_bar_range_zooms_on_close_values_and_marks_best():
 
 def test_gap_names(cli, tmp_path):
     out = tmp_path / "g.json"
-    r = cli(
-        "gap",
-        S / "queries.npz",
-        S / "corpus.npz",
-        "-m",
-        "gap",
-        "--name-a",
-        "questions",
-        "--name-b",
-        "abstracts",
-        "-q",
-        "-o",
-        out,
-    )
+    r = cli("gap", S / "queries.npz", S / "corpus.npz", "-m", "gap", "--name-a", "questions", "--name-b", "abstracts",
+            "-q", "-o", out)
     assert r.exit_code == 0, r.output
     doc = json.loads(out.read_text())
     assert doc["settings"]["names"] == {"a": "questions", "b": "abstracts"}
     page = tmp_path / "g.html"
-    assert (
-        cli(
-            "gap", S / "queries.npz", S / "corpus.npz", "-m", "gap", "--name-a", "questions", "-q", "-o", page
-        ).exit_code
-        == 0
-    )
+    assert cli("gap", S / "queries.npz", S / "corpus.npz", "-m", "gap", "--name-a", "questions", "-q",
+               "-o", page).exit_code == 0
     assert "gap picture" in page.read_text()
 
 
 def test_report_paths_are_relative_to_the_working_folder(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(SAMPLE.parent)
-    doc = json.loads(
-        cli(
-            "geometry", "examples/../sample_data/scifact_small/corpus.npy", "-q", "-m", "uniformity", "-f", "json"
-        ).stdout
-    )
+    doc = json.loads(cli("geometry", "examples/../sample_data/scifact_small/corpus.npy", "-q", "-m", "uniformity",
+                         "-f", "json").stdout)
     assert doc["inputs"]["embeddings"]["path"] == "sample_data/scifact_small/corpus.npy"
     monkeypatch.chdir(tmp_path)
     doc = json.loads(cli("geometry", S / "corpus.npy", "-q", "-m", "uniformity", "-f", "json").stdout)

@@ -52,7 +52,8 @@ def test_single_seeded_null_case():
 def test_exact_sign_flip_matches_brute_force():
     d = np.array([0.3, -0.1, 0.25, 0.05, -0.02, 0.4, 0.1, -0.3])
     obs = abs(d.mean())
-    brute = np.mean([abs(np.mean(np.array(s) * d)) >= obs - 1e-12 for s in itertools.product([1, -1], repeat=len(d))])
+    brute = np.mean([abs(np.mean(np.array(s) * d)) >= obs - 1e-12
+                     for s in itertools.product([1, -1], repeat=len(d))])
     p, exact = sign_flip_p(d, 10_000, np.random.default_rng(0))
     assert exact and p == pytest.approx(brute, abs=1e-12)
 
@@ -63,14 +64,8 @@ def test_random_sign_flip_agrees_with_scipy_permutation_test():
     new = old + 0.02 + rng.normal(0, 0.08, 40)
     p, exact = sign_flip_p(new - old, 20_000, np.random.default_rng(0))
     assert not exact
-    ref = stats.permutation_test(
-        (new, old),
-        lambda x, y: np.mean(x - y),
-        permutation_type="samples",
-        n_resamples=20_000,
-        alternative="two-sided",
-        random_state=1,
-    ).pvalue
+    ref = stats.permutation_test((new, old), lambda x, y: np.mean(x - y), permutation_type="samples",
+                                 n_resamples=20_000, alternative="two-sided", random_state=1).pvalue
     assert p == pytest.approx(ref, abs=0.015)  # two Monte Carlo estimates of the same p
 
 
