@@ -10,7 +10,7 @@ from mkdocs.structure.files import File
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import gen_reference  # noqa: E402
+import gen_reference
 
 
 def on_files(files, config):

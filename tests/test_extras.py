@@ -8,8 +8,8 @@ import re
 import sys
 
 import pytest
-
 from conftest import ROOT, SAMPLE
+
 from embeval.errors import DISTRIBUTION, EmbevalError, MissingExtra, require_extra
 
 if sys.version_info >= (3, 11):
