@@ -1897,8 +1897,13 @@ _SHORT_HELP = {
     "info": "Cache folder, size, vectors per model.",
     "list": "One row per cache file.",
     "clear": "Delete cache files (all, or one model's).",
+    "mcp": "Serve the read-only tools to agents over stdio (MCP).",
 }
 
+
+from embeval.cli_mcp import register as _register_mcp  # noqa: E402
+
+_register_mcp(app, boundary, flag_names, Place)
 
 _reflow_help(app)
 

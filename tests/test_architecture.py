@@ -35,7 +35,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("batch", ("embeval.batch.*",)),
     ("python_api", ("embeval.python_api",)),
     ("package", ("embeval",)),
-    ("cli", ("embeval.cli",)),
+    ("mcp", ("embeval.mcp.*",)),  # the MCP server's tools: the Python API over files under --root
+    ("cli", ("embeval.cli", "embeval.cli_mcp")),
     ("entry points", ("embeval.__main__", "embeval.pytest_plugin")),
 ]
 
