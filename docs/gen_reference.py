@@ -135,7 +135,7 @@ def config_page() -> str:
 
 
 def exit_codes_page() -> str:
-    from embeval.cli import EXIT_CODES
+    from embeval.cli.exits import EXIT_CODES
 
     text = EXIT_CODES.split(":", 1)[1]
     parts = re.findall(r"(\d+) = (.*?)(?=, \d+ = |$)", text.strip().rstrip("."))
