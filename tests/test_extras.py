@@ -78,6 +78,7 @@ def test_missing_extra_is_one_line_naming_the_pip_command(monkeypatch):
         ),
         (["geometry", str(SAMPLE / "scifact_small" / "corpus.npy"), "--cluster", "local:1"], "distributed", "dask"),
         (["geometry", "lancedb:///tmp/nowhere?table=t"], "lancedb", "sources"),
+        (["mcp", "--root", "."], "mcp", "mcp"),
     ],
 )
 def test_cli_exits_2_with_the_install_line_when_an_extra_is_missing(cli, monkeypatch, tmp_path, args, hidden, extra):
