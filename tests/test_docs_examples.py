@@ -59,7 +59,10 @@ def _mock(args: list[str]) -> list[str]:
 
 
 def _workspace(tmp: Path) -> None:
-    (tmp / "sample_data").symlink_to(ROOT / "sample_data", target_is_directory=True)
+    """A stand-in for the repository root: its entries linked (outputs land in ``tmp``), examples/ copied."""
+    for entry in ROOT.iterdir():
+        if entry.name not in ("examples", ".git", ".venv", "site") and not entry.name.startswith("."):
+            (tmp / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     shutil.copytree(ROOT / "examples", tmp / "examples")
     for cfg in (tmp / "examples").glob("*.toml"):  # texts through the mock encoder
         cfg.write_text(re.sub(r'model = "default"', 'model = "mock"', cfg.read_text(encoding="utf-8")))
@@ -81,7 +84,9 @@ def run_bash(code: str, where: str, invoke) -> None:
             if res.exception is not None and not isinstance(res.exception, SystemExit):
                 out += f"\n{type(res.exception).__name__}: {res.exception}"
         else:
-            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+            # the shell runs this checkout's embeval (the venv's console script, this tree first on the path)
+            path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+            env = {**os.environ, "PATH": path, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
             proc = subprocess.run(line, shell=True, capture_output=True, text=True, env=env, timeout=120)
             code_, out = proc.returncode, proc.stdout + proc.stderr
         last = i == len(lines) - 1
@@ -104,6 +109,10 @@ def test_the_conventions_are_read_as_documented():
     assert tmp.is_dir()
     found = [(m.group(1), m.group(2)) for m in FENCE.finditer(page)]
     assert found == [("bash", "embeval a\n"), ("python", "print(1)\n")]
+    # a line that is not a plain embeval command runs in a shell, and its exit code is checked too
+    run_bash("# exit: 1\ntrue\nfalse\n", "t", invoke=None)
+    with pytest.raises(AssertionError, match="exited 1, the page shows 0"):
+        run_bash("false\n", "t", invoke=None)
 
 
 @pytest.mark.parametrize("page", [p for p in GUIDES if blocks(p)], ids=lambda p: p.stem)
