@@ -36,6 +36,7 @@ def test_docs_output_tables_match_the_declarations():
 def test_every_output_is_in_the_generated_metrics_page():
     text = _reference().metrics_page()
     for d in all_diagnostics():
+        assert d.outputs, "nothing to check"
         for o in d.outputs:
             assert f"| `{o.name}` |" in text, o.name
 
@@ -127,13 +128,26 @@ def test_metrics_markdown_is_the_readme_catalogue(cli):
     assert res.exit_code == 0 and "| `centroid_cosine` |" in res.stdout
 
 
-def test_no_direction_literals_in_the_diagnostics():
-    """Directions come from the Output declarations only (one source of truth): only the registry,
-    where an Output makes its Result, passes a direction."""
-    for path in (ROOT / "embeval" / "diagnostics").glob("*.py"):
-        if path.name == "registry.py":
+def test_no_result_or_direction_outside_the_registry():
+    """One source of truth for directions and identities: anywhere in embeval/, only the registry
+    (where an Output makes its Result) constructs a ``Result`` or passes ``higher_is_better=``;
+    results.py defines the record (and reads it back from JSON). Providers return raw values."""
+    import ast
+
+    allowed = {ROOT / "embeval" / "diagnostics" / "registry.py", ROOT / "embeval" / "results.py"}
+    files = sorted((ROOT / "embeval").rglob("*.py"))
+    assert len(files) > 50  # the scan sees the whole package
+    offenders = []
+    for path in files:
+        if path in allowed:
             continue
-        assert "higher_is_better=" not in path.read_text(encoding="utf-8"), path.name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if name == "Result" or any(kw.arg == "higher_is_better" for kw in node.keywords):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, offenders
 
 
 def test_library_errors_name_parameters_not_flags():
@@ -158,3 +172,21 @@ def test_library_errors_name_parameters_not_flags():
                 if flag.search(text):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_providers_are_data_the_catalogue_shows(cli):
+    """Which provider computes which diagnostic is read from the registry: the README tables'
+    providers column and the catalogue rows (embeval metrics) say local, plus dask where the Dask
+    provider registered itself."""
+    from embeval.diagnostics import get
+    from embeval.report.catalog import metric_rows
+
+    rows = metric_rows()
+    assert rows, "nothing to check"
+    assert all(r["providers"] == list(get(r["diagnostic"], r["family"]).providers) for r in rows)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["hubness_skew"]["providers"] == ["local", "dask"]
+    assert by_name["intrinsic_dim"]["providers"] == ["local"]
+    res = cli("metrics", "geometry", "--format", "markdown")
+    assert res.exit_code == 0 and "| `hubness` | local, dask |" in res.stdout
+    assert "| `intrinsic_dim` | local |" in res.stdout

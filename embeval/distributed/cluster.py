@@ -19,6 +19,7 @@ from embeval.errors import UsageError, require_extra
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
+DASK = "dask"  # the provider name (embeval.diagnostics.registry.provide) of this package
 
 
 def resolve_spec(spec: str | None) -> str | None:
@@ -115,18 +116,3 @@ def run_tasks(
             client.cancel(futures)
             raise
     return out
-
-
-def stamp(results: list) -> list:
-    """Give hand-built results the identity their output declares (as the single-machine
-    diagnostics' declared outputs do); a no-op where the registry has no declarations."""
-    try:
-        from embeval.diagnostics.registry import declared_output
-    except ImportError:  # pragma: no cover - older registry
-        return results
-    for r in results:
-        if getattr(r, "identity", None) is None:
-            out = declared_output(r.metric)
-            if out is not None:
-                r.identity = out.identity
-    return results

@@ -64,6 +64,7 @@ def _same(r1, r2, rel=1e-7):  # float32 resolution: a product can differ by an u
     assert [(r.metric, r.params, getattr(r, "identity", None)) for r in r1.results] == [
         (r.metric, r.params, getattr(r, "identity", None)) for r in r2.results
     ]
+    assert len(r1.results) == len(r2.results) > 0
     for a, b in zip(r1.results, r2.results):
         assert a.n == b.n, a.metric
         assert b.value == pytest.approx(a.value, rel=rel, abs=1e-10, nan_ok=True), a.metric
@@ -314,6 +315,7 @@ def test_gap_sharded_on_cluster_equals_one_process(client, tmp_path, paired):
         client, scan_shards(tmp_path / "a"), scan_shards(tmp_path / "b"), paired=paired, t=2.0, k=5
     )
     assert [(r.metric, r.params, r.n) for r in ref] == [(r.metric, r.params, r.n) for r in got]
+    assert len(ref) == len(got) > 0
     for r, g in zip(ref, got):
         assert g.value == pytest.approx(r.value, rel=1e-9, abs=1e-10), r.metric
 
@@ -330,6 +332,7 @@ def test_cli_retrieval_cluster_report_equals_unsharded(data, tmp_path, cli):
     r1 = json.loads((tmp_path / "one.json").read_text())["results"]
     r2 = json.loads((tmp_path / "two.json").read_text())["results"]
     assert [(r["metric"], r["params"]) for r in r1] == [(r["metric"], r["params"]) for r in r2]
+    assert len(r1) == len(r2) > 0
     for a, b in zip(r1, r2):
         assert b["value"] == pytest.approx(a["value"], rel=1e-7, abs=1e-10), a["metric"]
     # The merged top-K (TREC run) and the pooled ROC curve come out of the cluster run as artifacts.
@@ -374,6 +377,7 @@ def test_cli_gap_cluster(tmp_path, cli):
     r1 = json.loads((tmp_path / "one.json").read_text())["results"]
     r2 = json.loads((tmp_path / "two.json").read_text())["results"]
     assert [(r["metric"], r["params"]) for r in r1] == [(r["metric"], r["params"]) for r in r2]
+    assert len(r1) == len(r2) > 0
     for x, y in zip(r1, r2):
         assert y["value"] == pytest.approx(x["value"], rel=1e-7, abs=1e-10), x["metric"]
     bad = cli("gap", tmp_path / "A", tmp_path / "B", "-m", "linear_separability", "--cluster", "local:2")
