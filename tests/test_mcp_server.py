@@ -59,9 +59,18 @@ def test_sdk_client_lists_and_calls_the_tools_over_stdio(tmp_path):
         dotdot = await session.call_tool("geometry", {"path": "data/../../x.npy"})
         bad = await session.call_tool("geometry", {"path": "data/missing.npy"})
         met = await session.call_tool("metrics", {"family": "drift"})
-        return listed, geo, ret, outside, link_out, dotdot, bad, met
+        gap = await session.call_tool("gap", {"a": "data/queries.npz", "b": "data/corpus.npz", "metrics": "gap,mmd"})
+        cmp = await session.call_tool(
+            "compare", {"reports": ["data/exact.json", "data/ivf.json"], "fail_if_regress": ["ndcg@10>0.01"]}
+        )
+        return listed, geo, ret, outside, link_out, dotdot, bad, met, gap, cmp
 
-    listed, geo, ret, outside, link_out, dotdot, bad, met = asyncio.run(_session(tmp_path, calls))
+    q, c, qrels = (str(tmp_path / "data" / n) for n in ("queries.npz", "corpus.npz", "qrels.tsv"))
+    exact = embeval.retrieval(q, c, qrels, k=[10], per_query=True)
+    ivf = embeval.retrieval(q, c, qrels, k=[10], per_query=True, index="ivf", index_params={"nlist": 32, "nprobe": 2})
+    exact.save(str(tmp_path / "data" / "exact.json"))
+    ivf.save(str(tmp_path / "data" / "ivf.json"))
+    listed, geo, ret, outside, link_out, dotdot, bad, met, gap, cmp = asyncio.run(_session(tmp_path, calls))
     names = {t.name for t in listed.tools}
     assert names == {t.name for t in TOOLS} >= {"geometry", "retrieval", "gap", "compare", "metrics"}
     assert all(t.annotations.read_only_hint for t in listed.tools)
@@ -91,6 +100,21 @@ def test_sdk_client_lists_and_calls_the_tools_over_stdio(tmp_path):
         assert "\n" not in _text(refused).strip()
     assert bad.is_error and "Error executing tool geometry:" in _text(bad)
     assert _text(met).startswith("metrics: 4 outputs")
+
+    assert not gap.is_error
+    got = {r["metric"]: r["value"] for r in json.loads(_text(gap).partition("\n")[2])["results"]}
+    qa = np.load(tmp_path / "data" / "queries.npz")["embedding"].astype(np.float64)
+    qa /= np.linalg.norm(qa, axis=1, keepdims=True)
+    ca = x  # the corpus, unit rows (corpus.npz holds the same vectors as corpus.npy)
+    assert got["gap"] == pytest.approx(np.linalg.norm(qa.mean(0) - ca.mean(0)), rel=1e-6)
+    assert 0 <= got["drift_p"] <= 1
+
+    assert not cmp.is_error  # a tool reports the gate; it does not fail the call
+    first, _, body = _text(cmp).partition("\n")
+    assert first.startswith("compare:") and first.endswith("a gate FAILED"), first
+    delta = ivf.value("ndcg@10") - exact.value("ndcg@10")
+    rows = {r["metric"]: r for r in json.loads(body)["rows"]}
+    assert rows["ndcg@10"]["delta"] == pytest.approx(delta, abs=1e-12) and delta < -0.1
 
 
 def test_guard_resolves_links_and_relative_paths(tmp_path):
