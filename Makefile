@@ -27,6 +27,8 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.venv-created
 # The test tools and every extra the tests exercise (sources, dask, mcp, docs, oracles).
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e '.[test]'
+	# rbo (a test oracle) declares numpy<2; without --no-deps pip would downgrade numpy for everything.
+	$(PIP) install --no-deps 'rbo>=0.1'
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install embeval with the encode extra
