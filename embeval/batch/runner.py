@@ -147,7 +147,10 @@ def _is_ours(name: str, head: str) -> bool:
         return head.lstrip().startswith("{") and '"embeval_version"' in head[:200]
     if name == "report.md":
         return first.startswith(("## ✅ ", "## ❌ "))
-    return head.lstrip().lower().startswith("<!doctype html>") and "embeval" in head  # report.html
+    # report.html: embeval's own first tag sequence, or a page that names embeval near its top
+    return head.startswith("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>") or (
+        head.lstrip().lower().startswith("<!doctype html>") and "embeval" in head
+    )
 
 
 def check_report_files(out_dir: str | Path) -> None:
@@ -161,7 +164,7 @@ def check_report_files(out_dir: str | Path) -> None:
             continue
         try:
             with open(f, "rb") as fh:
-                raw = fh.read(1 << 20 if name == "report.html" else 4096)
+                raw = fh.read(1 << 16 if name == "report.html" else 4096)
         except OSError:
             continue  # unreadable: the write itself reports it
         if not _is_ours(name, raw.decode("utf-8", errors="replace")):
