@@ -145,3 +145,10 @@ def test_every_stderr_line_is_scrubbed_whatever_raised(cli, tmp_path, monkeypatc
     res = cli("geometry", _uri("S3cr#t" + TOKEN), "-q")
     assert res.exit_code == 3 and "driver exploded" in res.stderr
     assert TOKEN not in res.stderr, res.stderr
+
+
+def test_an_at_sign_in_a_local_path_is_no_password():
+    """A LanceDB folder named with '@' is a path, not credentials: the batch check accepts it."""
+    assert not holds_password("lancedb:///data/model@v2?table=t")
+    assert redact("lancedb:///data/model@v2?table=t") == "lancedb:///data/model@v2?table=t"
+    assert holds_password("postgresql://ab/cdsecret@127.0.0.1:1/db")

@@ -131,6 +131,8 @@ def redact(spec: str) -> str:
     rest = (uri.userinfo + "@" if uri.userinfo is not None else "") + uri.hostpath
     rest += "?" + "&".join(kept) if kept else ""
     at = rest.rfind("@")
+    if at >= 0 and source_kind(spec) == "lancedb" and ":" not in rest[:at]:
+        at = -1  # a LanceDB folder whose name holds '@' (model@v2): a path, no credentials
     if at >= 0:
         user = rest[:at].partition(":")[0]
         head = (user if _PLAIN_USER.fullmatch(user) else "***") + "@"
@@ -156,7 +158,10 @@ def secrets_of(spec: str, *, env: bool = True) -> list[str]:
         if at >= 0:
             region = rest[:at]
             user, colon, pw = region.partition(":")
-            out.append(pw if colon else ("" if _PLAIN_USER.fullmatch(user) else region))
+            if colon:
+                out.append(pw)
+            elif not _PLAIN_USER.fullmatch(user) and source_kind(spec) == "postgres":
+                out.append(region)  # libpq's user info cannot hold this: a password typed without 'user:'?
         for text in (rest, rest[at + 1 :] if at >= 0 else ""):
             for part in text.partition("?")[2].split("&"):
                 if _secret_part(part):
