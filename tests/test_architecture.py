@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("diagnostics", ("embeval.diagnostics.*",)),
     ("distributed", ("embeval.distributed.*",)),
     ("report", ("embeval.report.*",)),
+    ("sweep", ("embeval.sweep.*",)),  # index and compression sweeps: index + diagnostics + report.paired
     ("api", ("embeval.api.*",)),
     ("batch", ("embeval.batch.*",)),
     ("python_api", ("embeval.python_api",)),
