@@ -23,6 +23,7 @@ import embeval.cli.retrieval
 import embeval.cli.gap
 import embeval.cli.compare
 import embeval.cli.run
+import embeval.cli.sweep
 import embeval.cli.cache  # noqa: F401
 
 # isort: on

@@ -135,6 +135,12 @@ def print_table(report: Report, console) -> None:
     def lit(text) -> str:
         return escape(term(text))
 
+    if "sweep" in report.series:
+        from embeval.report.sweep import print_sweep
+
+        print_sweep(report, console)
+        return
+
     title = f"embeval {report.command}"
     caption = "; ".join(
         f"{role}: {info.get('path', '')}" + (f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else "")

@@ -33,9 +33,10 @@ def columns(report: Report) -> list[str]:
     base = INDEX_COLS if s["kind"] == "index" else COMPRESS_COLS
     cols = [c.format(k=k) for c in base]
     rows = s["rows"]
-    if rows:
-        extra = [c for c in rows[0] if c.startswith(("retention_", "change_")) or c.startswith(("p_value_",))]
-        cols += extra
+    if rows:  # the first IR metric (ndcg at the first cut-off) and its p-value; every metric is in JSON/CSV
+        first = next((c for c in rows[0] if c.startswith(("retention_ndcg@", "change_ndcg@"))), None)
+        if first is not None:
+            cols += [first, "p_value_" + first.split("_", 1)[1]]
     return [*cols, "pareto"]
 
 
@@ -45,20 +46,52 @@ def _cell(v: Any) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             return "—"
+        if v.is_integer():
+            return f"{v:,.0f}"
         return f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}"
     return str(v)
 
 
-def sweep_gates(report: Report, exprs: list[str], option: str = "`fail_if`") -> None:
-    """Evaluate ``exprs`` on a sweep report (see the module docstring)."""
+def sweep_gate_list(report: Report, gates: list[Gate | str], option: str = "`fail_if`") -> list[Gate]:
+    """The gates (parsed, or expressions) bound to a sweep report: a gate without a ``setting=``
+    selector checks the chosen setting (see the module docstring)."""
     chosen = report.settings.get("chosen")
-    gates: list[Gate] = []
-    for e in exprs:
-        g = parse_gate(e, option)
+    out: list[Gate] = []
+    for e in gates:
+        g = parse_gate(e, option) if isinstance(e, str) else e
         if "setting" not in g.params and chosen is not None:
             g = Gate(g.expr, g.metric, g.op, g.threshold, {**g.params, "setting": chosen}, g.option)
-        gates.append(g)
-    report.gates = [g.evaluate(report) for g in gates]
+        out.append(g)
+    return out
+
+
+def sweep_gates(report: Report, exprs: list[str], option: str = "`fail_if`") -> None:
+    """Evaluate ``exprs`` on a sweep report (see the module docstring)."""
+    report.gates = [g.evaluate(report) for g in sweep_gate_list(report, list(exprs), option)]
+
+
+def print_sweep(report: Report, console) -> None:
+    """The sweep table on the terminal (inputs literal: Rich markup escaped)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from embeval.report.width import print_fitted
+    from embeval.safety import term
+
+    s = report.series["sweep"]
+    cols = columns(report)
+    t = Table(title=f"embeval {report.command}")
+    for c in cols:
+        t.add_column(c, justify="left" if c == "setting" else "right")
+    for row in s["rows"]:
+        style = "bold" if row["setting"] == s.get("recommended") else None
+        t.add_row(*[escape(term(_cell(row.get(c, "")))) for c in cols], style=style)
+    print_fitted(console, t, keep=("setting",))
+    for g in report.gates:
+        verdict = "[green]pass[/]" if g.passed else f"[red]FAIL[/] {escape(term(g.message))}"
+        console.print(f"gate {escape(term(g.expr))}: {verdict}")
+    for note in report.notes:
+        console.print(f"[dim]{escape(term(note))}[/]")
 
 
 def sweep_markdown(report: Report) -> str:
