@@ -63,3 +63,44 @@ def test_index_cli_and_bad_input(cli, tmp_path):
     assert bad.exit_code == 2 and "--kinds" in bad.stderr
     missing = cli("sweep", "compress", tmp_path / "nope.npy", "-q")
     assert missing.exit_code == 2
+
+
+def test_compare_two_sweep_reports_matches_settings(cli, tmp_path):
+    base = [
+        "sweep",
+        "compress",
+        SAMPLE / "corpus.npz",
+        "--queries",
+        SAMPLE / "queries.npz",
+        "--qrels",
+        SAMPLE / "qrels/test.tsv",
+        "--quant",
+        "int8",
+        "--rescore",
+        "0",
+        "--repeats",
+        "1",
+        "-q",
+    ]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert cli(*base, "-o", a).exit_code == 0
+    assert cli(*base, "--calibration", "50", "-o", b).exit_code == 0
+    old = {
+        r["params"]["setting"]: r["value"]
+        for r in json.loads(a.read_text())["results"]
+        if r["metric"] == "retention_ndcg@10"
+    }
+    new = {
+        r["params"]["setting"]: r["value"]
+        for r in json.loads(b.read_text())["results"]
+        if r["metric"] == "retention_ndcg@10"
+    }
+    res = cli("compare", a, b, "-f", "json", "-m", "retention_ndcg@10")
+    assert res.exit_code == 0, res.stderr
+    rows = {r["params"]["setting"]: r for r in json.loads(res.stdout)["rows"]}
+    assert set(rows) == set(old) == set(new)  # matched by setting, not by the read-back parameters
+    assert abs(rows["int8"]["delta"] - (new["int8"] - old["int8"])) < 1e-12
+    tol = abs(new["int8"] - old["int8"]) / 2
+    gate = f"retention_ndcg@10(setting=int8)>{tol}"
+    worse = new["int8"] < old["int8"]
+    assert cli("compare", a, b, "--fail-if-regress", gate).exit_code == (1 if worse else 0)
