@@ -104,3 +104,25 @@ def test_compare_two_sweep_reports_matches_settings(cli, tmp_path):
     gate = f"retention_ndcg@10(setting=int8)>{tol}"
     worse = new["int8"] < old["int8"]
     assert cli("compare", a, b, "--fail-if-regress", gate).exit_code == (1 if worse else 0)
+
+
+def test_batch_route(cli, tmp_path):
+    cfg = tmp_path / "b.toml"
+    cfg.write_text(
+        f"""[settings]
+out_dir = "{tmp_path / "out"}"
+[[datasets]]
+name = "scifact"
+kind = "embeddings"
+path = "{SAMPLE / "corpus.npy"}"
+[[jobs]]
+command = "sweep-index"
+options = {{ kinds = "ivf", nprobe = "1,64", n_queries = 50, repeats = 1 }}
+""",
+        encoding="utf-8",
+    )
+    res = cli("run", cfg, "-q", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    text = json.dumps(doc)
+    assert "ann_recall@10" in text and "ivf/nlist25/nprobe25" in text
