@@ -158,12 +158,14 @@ def index_sweep(
     results: list[Result] = []
     rows: list[dict[str, Any]] = []
     cost: dict[str, float] = {}  # seconds per unit of work measured so far, per kind
+    done = [0]  # settings measured
 
     def measure(label: str, index, params: dict[str, Any], build_s: float, size: int, kind: str, work: float) -> None:
         t0 = time.perf_counter()
         q1, qa, idx = _qps(index, q, truth.depth, repeats, threads_all)
         cost[kind] = (time.perf_counter() - t0) / work
         res, row = setting_results(truth, label, params, idx, retention=False)
+        rname = f"ann_recall@{truth.k}"
         p = {"setting": label, **params}
         res += [
             QPS1(q1, {**p, "repeats": repeats}, n=len(q)),
@@ -184,6 +186,15 @@ def index_sweep(
         results.extend(res)
         rows.append(row)
         task.advance(1)
+        done[0] += 1
+        elapsed = timer.elapsed()
+        left = elapsed / done[0] * max(0, n_settings - done[0] - len(timer.skipped))
+        if budget:
+            left = min(left, max(0.0, budget - elapsed))
+        progress.note(
+            f"[{done[0] + len(timer.skipped)}/{n_settings}] {label}: {rname} {row[rname]:.3f}, "
+            f"{q1:,.0f} q/s on 1 thread; {elapsed:.0f} s elapsed, about {left:.0f} s left"
+        )
 
     def est(kind: str, work: float, build: float = 0.0) -> float | None:
         return None if kind not in cost else build + cost[kind] * work

@@ -158,6 +158,23 @@ def test_budget_skips_with_a_note(data):
     assert any("skipped 2 setting" in n for n in rep.notes)
 
 
+def test_progress_note_per_setting_with_eta(data):
+    from embeval.progress import Progress
+
+    class Notes(Progress):
+        def __init__(self):
+            self.lines = []
+
+        def note(self, text):
+            self.lines.append(text)
+
+    x, q, _ = data
+    p = Notes()
+    sweep_index_report(x, q, kinds="ivf", nlist=10, nprobe="1,2,4", repeats=1, progress=p)
+    lines = [t for t in p.lines if "s left" in t]
+    assert [t.split("]")[0] for t in lines] == ["[1/3", "[2/3", "[3/3"] and "ivf/nlist10/nprobe4" in lines[-1]
+
+
 def test_pareto_matches_brute_force():
     rng = np.random.default_rng(1)
     pts = [tuple(p) for p in rng.integers(0, 5, (40, 2)).astype(float)]
