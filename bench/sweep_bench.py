@@ -9,6 +9,11 @@
 
     PYTHONPATH=. python bench/sweep_bench.py compress /tmp/sweep_data ../shared/data/scifact/qrels/test.tsv
     PYTHONPATH=. python bench/sweep_bench.py index [N] [BUDGET_S]
+
+3. ``truth``: the sweeps' exact ground truth (top-10 of 1,000 queries) at N × 384 (default 10⁶) on
+   ``DEVICE`` (default cuda), timed, and checked equal to NumPy on the CPU for 20 queries:
+
+    PYTHONPATH=. python bench/sweep_bench.py truth [N] [DEVICE]     # a GPU session: seconds
 """
 
 import sys
@@ -27,6 +32,7 @@ def clustered(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
 def main() -> None:
     from embeval.progress import as_progress
     from embeval.python_api import sweep_compress, sweep_index
+    from embeval.report.render import to_markdown
 
     what = sys.argv[1]
     t0 = time.perf_counter()
@@ -35,15 +41,28 @@ def main() -> None:
         rep = sweep_compress(
             f"{folder}/corpus.npz", queries=f"{folder}/queries.npz", qrels=qrels, dims="128,256", rescore="0,4"
         )
-        print(rep.to_markdown())
+        print(to_markdown(rep.raw))
         print("published all-MiniLM-L6-v2 (MTEB retrieval avg, rescore x4): int8 90.79%, binary 93.79%")
+    elif what == "truth":
+        from embeval.sweep.common import exact_truth
+
+        n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+        device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
+        x = clustered(n, 384, 2000)
+        q = x[np.random.default_rng(1).choice(n, 1000, replace=False)]
+        t1 = time.perf_counter()
+        truth, info = exact_truth(x, q, k=10, ks=[10], aligned=None, device=device)
+        dt = time.perf_counter() - t1
+        cpu, _ = exact_truth(x, q[:20], k=10, ks=[10], aligned=None, device="cpu")
+        same = bool((cpu.exact_idx == truth.exact_idx[:20]).all())
+        print(f"exact top-10 of 1,000 queries x {n:,} x 384 on {info['device']}: {dt:.2f} s; equal to CPU: {same}")
     else:
         n = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
         budget = float(sys.argv[3]) if len(sys.argv) > 3 else 600.0
         x = clustered(n, 384, 2000)
         print(f"data {x.shape} in {time.perf_counter() - t0:.1f} s", flush=True)
         rep = sweep_index(x, n_queries=1000, budget=budget, progress=as_progress(True))
-        print(rep.to_markdown())
+        print(to_markdown(rep.raw))
     print(f"total {time.perf_counter() - t0:.1f} s")
 
 
