@@ -108,11 +108,21 @@ def _report(command: str, kind: str, outcome, truth, info, inputs, settings, tar
 
 
 def _check_gates(fail_if) -> list[str]:
+    """Parse the gates and refuse, before any work, a metric no sweep reports."""
+    import difflib
+
+    from embeval.diagnostics.registry import output_pattern
     from embeval.report.gates import parse_gate
+    from embeval.sweep.common import output_names
 
     exprs = [fail_if] if isinstance(fail_if, str) else list(fail_if or [])
+    known = output_names()
     for e in exprs:
-        parse_gate(e)
+        g = parse_gate(e)
+        if output_pattern(g.metric) not in known:
+            close = difflib.get_close_matches(g.metric, [n.replace("@K", "@10") for n in known], n=3)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(known)}"
+            raise UsageError(f"{g.option} {e!r}: no metric {g.metric!r} in a sweep; {hint}")
     return exprs
 
 

@@ -38,6 +38,12 @@ NQueriesOpt = Annotated[int, typer.Option("--n-queries", help="Corpus rows sampl
 RepeatsOpt = Annotated[int, typer.Option("--repeats", help="Timed passes over the queries; the median is reported.")]
 
 
+def _check_gates(out: Any) -> None:
+    from embeval.api.sweep import _check_gates as check
+
+    check([g.expr for g in out.gates])
+
+
 def _emit(report: Any, out: Any) -> None:
     from embeval.cli.output import emit
     from embeval.report.sweep import sweep_gate_list
@@ -89,6 +95,7 @@ def sweep_index_cmd(
     the target), e.g. --fail-if 'ann_recall@10 < 0.95'."""
     from embeval.api.sweep import sweep_index_report
 
+    _check_gates(out)
     report = sweep_index_report(
         corpus,
         queries,
@@ -156,6 +163,7 @@ def sweep_compress_cmd(
     recommendation) or --fail-if 'retention_ndcg@10(setting=binary/rescore4) < 0.95'."""
     from embeval.api.sweep import sweep_compress_report
 
+    _check_gates(out)
     report = sweep_compress_report(
         corpus,
         queries,

@@ -80,6 +80,12 @@ QPS1 = Output("qps_1thread", HIGHER, "queries per second on 1 thread (median of 
 QPS_ALL = Output("qps_all_threads", HIGHER, "queries per second on all threads (median of repeats)", identity=SETTING)
 
 
+def output_names() -> list[str]:
+    """Every metric name a sweep can report (``@K`` = any cut-off)."""
+    outs = [ANN_RECALL, BYTES, INDEX_BYTES, BUILD, SEARCH, QPS1, QPS_ALL, *IR.values(), *CHANGE.values()]
+    return sorted({o.name for o in [*outs, *RETENTION.values()]})
+
+
 def parse_int_list(text: str | Sequence[int] | None, name: str, low: int = 1) -> list[int]:
     """``"16,32"`` or ``[16, 32]`` -> ``[16, 32]``; each value ≥ ``low``."""
     if text is None:

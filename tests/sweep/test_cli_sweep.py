@@ -63,6 +63,8 @@ def test_index_cli_and_bad_input(cli, tmp_path):
     assert bad.exit_code == 2 and "--kinds" in bad.stderr
     missing = cli("sweep", "compress", tmp_path / "nope.npy", "-q")
     assert missing.exit_code == 2
+    typo = cli("sweep", "index", SAMPLE / "corpus.npy", "--fail-if", "recal@10 < 0.9", "-q")
+    assert typo.exit_code == 2 and "ann_recall@10" in typo.stderr and "--fail-if" in typo.stderr
 
 
 def test_compare_two_sweep_reports_matches_settings(cli, tmp_path):
