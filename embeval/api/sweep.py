@@ -8,6 +8,7 @@ Qrels need query ids, so they need a queries file (or array with ``query_ids``).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,16 @@ def _ks(k: int, ks: Any) -> list[int]:
     return list(parse_ks(ks)) if ks else [k]
 
 
-def _report(command: str, kind: str, outcome, truth, info, inputs, settings, target, fail_if) -> Report:
+def _report(command: str, kind: str, outcome, truth, info, inputs, settings, target, fail_if, clock) -> Report:
+    """``clock``: (wall, process CPU) seconds at the start: on a shared machine the CPU time the
+    sweep got says how far its wall-clock timings are from an idle machine's."""
     from embeval.report.sweep import sweep_gates
 
+    info = {
+        **info,
+        "wall_seconds": round(time.perf_counter() - clock[0], 1),
+        "cpu_seconds": round(time.process_time() - clock[1], 1),
+    }
     report = Report(command=command, inputs=inputs)
     report.settings = {
         **settings,
@@ -163,6 +171,7 @@ def sweep_compress_report(
     exprs = _check_gates(fail_if)
     if not isinstance(calibration, int) or calibration < 2:
         raise UsageError(f"`calibration` {calibration!r}: at least 2 rows")
+    clock = (time.perf_counter(), time.process_time())
     x, q, aligned, inputs = _inputs(
         corpus, queries, qrels, corpus_ids=corpus_ids, query_ids=query_ids, n_queries=n_queries, seed=seed
     )
@@ -185,7 +194,7 @@ def sweep_compress_report(
         "repeats": repeats,
         "seed": seed,
     }
-    return _report("sweep compress", "compress", out, truth, info, inputs, settings, target, exprs)
+    return _report("sweep compress", "compress", out, truth, info, inputs, settings, target, exprs, clock)
 
 
 def sweep_index_report(
@@ -242,6 +251,7 @@ def sweep_index_report(
     check_threads(threads)
     ksl = _ks(k, ks)
     exprs = _check_gates(fail_if)
+    clock = (time.perf_counter(), time.process_time())
     x, q, aligned, inputs = _inputs(
         corpus, queries, qrels, corpus_ids=corpus_ids, query_ids=query_ids, n_queries=n_queries, seed=seed
     )
@@ -258,4 +268,4 @@ def sweep_index_report(
         "threads": threads,
         "seed": seed,
     }
-    return _report("sweep index", "index", out, truth, info, inputs, settings, target_recall, exprs)
+    return _report("sweep index", "index", out, truth, info, inputs, settings, target_recall, exprs, clock)
