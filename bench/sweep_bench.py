@@ -4,8 +4,9 @@
    model's vectors from bench/encode_scifact.py) next to the published all-MiniLM-L6-v2 retention
    (sentence-transformers/mixedbread embedding-quantization study, MTEB retrieval average with
    rescoring: int8 90.79%, binary 93.79%; different data).
-2. ``index``: the index sweep at 200,000 × 384 synthetic clustered unit vectors (2,000 Gaussian
-   clusters), 1,000 queries sampled from the corpus (seeded), default grid and budget.
+2. ``index``: the index sweep at 200,000 × 384 synthetic unit vectors (200 Gaussian clusters in a
+   32-dimensional latent space, see :func:`clustered`), 1,000 queries sampled from the corpus
+   (seeded), default grid and budget.
 
     PYTHONPATH=. python bench/sweep_bench.py compress /tmp/sweep_data ../shared/data/scifact/qrels/test.tsv
     PYTHONPATH=. python bench/sweep_bench.py index [N] [BUDGET_S]
@@ -22,10 +23,16 @@ import time
 import numpy as np
 
 
-def clustered(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
+def clustered(n: int, d: int, clusters: int, latent: int = 32, seed: int = 0) -> np.ndarray:
+    """Unit rows: Gaussian clusters in a ``latent``-dimensional space, mapped to d dimensions by a
+    random linear map, plus small isotropic noise. A low intrinsic dimension makes neighbours a
+    continuum as in real embeddings (IVF recall@10 at nprobe=1 ≈ 0.5 at n = 50,000; iid clusters in
+    all d dimensions give ≈ 0.99 and flatter the indexes)."""
     rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, d)).astype(np.float32)
-    x = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, d)).astype(np.float32)
+    centres = rng.standard_normal((clusters, latent)).astype(np.float32)
+    z = centres[rng.integers(0, clusters, n)] + rng.standard_normal((n, latent)).astype(np.float32)
+    w = rng.standard_normal((latent, d)).astype(np.float32) / np.sqrt(latent)
+    x = z @ w + 0.1 * rng.standard_normal((n, d)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
@@ -48,7 +55,7 @@ def main() -> None:
 
         n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
         device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
-        x = clustered(n, 384, 2000)
+        x = clustered(n, 384, 200)
         q = x[np.random.default_rng(1).choice(n, 1000, replace=False)]
         t1 = time.perf_counter()
         truth, info = exact_truth(x, q, k=10, ks=[10], aligned=None, device=device)
@@ -59,7 +66,7 @@ def main() -> None:
     else:
         n = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
         budget = float(sys.argv[3]) if len(sys.argv) > 3 else 600.0
-        x = clustered(n, 384, 2000)
+        x = clustered(n, 384, 200)
         print(f"data {x.shape} in {time.perf_counter() - t0:.1f} s", flush=True)
         rep = sweep_index(x, n_queries=1000, budget=budget, progress=as_progress(True))
         print(to_markdown(rep.raw))
