@@ -17,7 +17,7 @@ from typing import Any
 
 from embeval.report.figures import COLOURS, _figure, _png
 from embeval.report.gates import Gate, parse_gate
-from embeval.results import Report, dumps
+from embeval.results import GateResult, Report, dumps
 
 INDEX_COLS = ("setting", "ann_recall@{k}", "qps_1thread", "qps_all_threads", "build_seconds", "bytes_per_vector")
 COMPRESS_COLS = ("setting", "bytes_per_vector", "compression", "ann_recall@{k}", "search_seconds")
@@ -52,6 +52,20 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+class _NothingRan(Gate):
+    """A gate on a sweep in which no setting ran (the budget allowed none): it fails, as a gate on
+    an undefined value does."""
+
+    def evaluate(self, report: Report) -> GateResult:
+        return GateResult(
+            self.expr,
+            None,
+            passed=False,
+            threshold=self.threshold,
+            message=f"no setting of the sweep ran, so '{self.expr}' cannot pass",
+        )
+
+
 def sweep_gate_list(report: Report, gates: list[Gate | str], option: str = "`fail_if`") -> list[Gate]:
     """The gates (parsed, or expressions) bound to a sweep report: a gate without a ``setting=``
     selector checks the chosen setting (see the module docstring)."""
@@ -59,7 +73,9 @@ def sweep_gate_list(report: Report, gates: list[Gate | str], option: str = "`fai
     out: list[Gate] = []
     for e in gates:
         g = parse_gate(e, option) if isinstance(e, str) else e
-        if "setting" not in g.params and chosen is not None:
+        if not report.series["sweep"]["rows"]:
+            g = _NothingRan(g.expr, g.metric, g.op, g.threshold, g.params, g.option)
+        elif "setting" not in g.params and chosen is not None:
             g = Gate(g.expr, g.metric, g.op, g.threshold, {**g.params, "setting": chosen}, g.option)
         out.append(g)
     return out
