@@ -11,7 +11,7 @@ Statistics:
 - recall against exact: per query |top-k ∩ exact top-k| / k (:func:`embeval.index.search.search_recall`),
   mean with a 95% normal-theory interval over queries (:func:`embeval.diagnostics.scale.mean_ci`);
 - change of an IR metric from the reference: mean of per-query differences with the paired
-  bootstrap CI and the sign-flip p-value (:func:`embeval.report.paired.paired_test`);
+  bootstrap CI and the sign-flip p-value (:func:`embeval.stats.paired.paired_test`);
 - retention: mean(setting) / mean(reference), CI from the same paired bootstrap resamples of the
   queries applied to the ratio of means; its p-value is the sign-flip test of the change (H0: the
   setting and the reference are exchangeable per query, i.e. retention 1).
@@ -35,8 +35,8 @@ from embeval.diagnostics.scale import mean_ci
 from embeval.errors import UsageError
 from embeval.index.search import build_index, search_recall
 from embeval.progress import NULL, Progress
-from embeval.report.paired import paired_test
 from embeval.results import Result
+from embeval.stats.paired import paired_test
 
 SETTING = ("setting",)
 N_BOOT = 2000  # paired bootstrap resamples and sign-flip permutations per statistic
