@@ -319,8 +319,9 @@ def _hnsw(grid, x, truth, timer, measure, est, task, ip) -> None:
 def _ivfpq(grid, x, quantizer, nlist, pq_ms, build_q, truth, timer, measure, est, task, ip) -> None:
     faiss = _faiss()
     n, d = x.shape
+    last_build: float | None = None  # seconds of the previous IVF-PQ build (PQ training + encoding)
     for m in pq_ms:
-        if not timer.allows(f"ivfpq/m{m} (build)", est("ivf", 1, build=build_q)):
+        if not timer.allows(f"ivfpq/m{m} (build)", last_build if last_build is not None else est("ivf", 1)):
             task.advance(len({min(v, nlist) for v in grid.pq_nprobe}) * len(grid.rerank))
             continue
         t0 = time.perf_counter()
@@ -332,7 +333,8 @@ def _ivfpq(grid, x, quantizer, nlist, pq_ms, build_q, truth, timer, measure, est
         train = x if n <= 65_536 else x[np.sort(rng.choice(n, 65_536, replace=False))]
         pq.train(np.ascontiguousarray(train))
         pq.add(x)
-        build_s = build_q + time.perf_counter() - t0
+        last_build = time.perf_counter() - t0
+        build_s = build_q + last_build
         size_pq = index_bytes(pq)
         refine = None
         for rerank in grid.rerank:
