@@ -23,6 +23,7 @@ import embeval.cli.retrieval
 import embeval.cli.gap
 import embeval.cli.compare
 import embeval.cli.run
+import embeval.cli.sweep
 import embeval.cli.cache
 import embeval.cli.mcp  # noqa: F401
 
