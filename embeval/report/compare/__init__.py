@@ -68,14 +68,16 @@ def run_compare(
     confidence: float = 0.95,
     rank: bool = False,
     metrics=None,
+    test: str = "signflip",
 ):
     """Load the reports and compare them.
 
     Two reports (and ``rank`` false): a :class:`Comparison` of the second against the first.
     Otherwise a :class:`~embeval.report.compare.nway.Ranking`: the reports (or, for one batch
     report, its models) ranked per metric, with every later system compared with the first for
-    the regression gates. ``gates`` (``--fail-if``) apply to the current report's values, or in a
-    ranking to every system but the baseline.
+    the regression gates; ``test``: the pairwise test of the ranking (``signflip`` with Holm, or
+    ranx's uncorrected ``student``/``fisher``, :mod:`.nway`). ``gates`` (``--fail-if``) apply to
+    the current report's values, or in a ranking to every system but the baseline.
     """
     from embeval.errors import UsageError
     from embeval.report.compare import nway
@@ -101,7 +103,7 @@ def run_compare(
         systems = nway.systems_from_batch(sides[0])
     else:
         systems = nway.systems_from_files(sides)
-    ranking = nway.rank_systems(systems, seed=seed, n_boot=n_boot, confidence=confidence)
+    ranking = nway.rank_systems(systems, seed=seed, n_boot=n_boot, confidence=confidence, test=test)
     if metrics:
         _check_metrics(metrics, {m.metric for m in ranking.metrics})
         ranking.metrics = [m for m in ranking.metrics if m.metric in metrics]

@@ -250,7 +250,7 @@ def ranking_html(r: Ranking) -> str:
                     row.append(f"<td class='num {cls}'>{_e(text)}{' ✱' if sig else ''}</td>")
                 parts.append("<tr>" + "".join(row) + "</tr>")
             parts.append(
-                "</table></div><p class='muted'>✱ significant after Holm–Bonferroni correction; green = "
+                "</table></div><p class='muted'>✱ significant (the test under the table); green = "
                 "better, red = worse by the metric's direction.</p>"
             )
     parts.append(f"<p class='muted'>{_e(_legend(r, 'in bold'))}</p>")
@@ -278,10 +278,18 @@ def _legend(r: Ranking, best: str) -> str:
     conf = r.settings["confidence"]
     parts = [f"Best value {best}."]
     if _tested(r):
-        parts.append(
-            f"Superscripts: significantly better than the systems with those letters (paired two-sided "
-            f"sign-flip randomisation test over shared queries, Holm–Bonferroni across pairs, p < {1 - conf:.3g})."
-        )
+        test = r.settings.get("test", "")
+        if r.settings.get("correction", "holm") == "holm":
+            how = (
+                "paired two-sided sign-flip randomisation test over shared queries, "
+                f"Holm–Bonferroni across pairs, p < {1 - conf:.3g}"
+            )
+        else:
+            how = (
+                f"{test.split(' (')[0]} over shared queries as ranx computes it, "
+                f"no multiple-testing correction, p ≤ {1 - conf:.3g}"
+            )
+        parts.append(f"Superscripts: significantly better than the systems with those letters ({how}).")
     if any(c.ci_low is not None for m in r.metrics for c in m.cells):
         parts.append(f"Intervals: {100 * conf:g}% bootstrap over queries (or the report's own).")
     return " ".join(parts)
