@@ -4,6 +4,7 @@ embeval's own --mteb-out files (format checked against those reference files).""
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -184,3 +185,36 @@ def test_mteb_baseline_names_its_main_score_and_no_spurious_settings_note(cli, t
     # N-way: the MTEB system is named with its main score in a note
     res = cli("compare", _ref("SciFact"), cur, cur, "--rank")
     assert "SciFact.json (MTEB SciFact, split test, main score ndcg@10 = 0.64508)" in res.stdout.replace("\n", " ")
+
+
+def test_mteb_out_loads_in_the_real_mteb_and_scores_the_same(cli, tmp_path):
+    """Issue 20 item 7 (review F1): mteb 2.x (a test oracle, not a dependency) loads embeval's file
+    with TaskResult.from_disk (a string dataset_revision) and get_score() gives embeval's nDCG@10
+    (languages set: an empty list scored NaN); every score equals the report's value."""
+    mteb = pytest.importorskip("mteb")
+    from pathlib import Path
+
+    out, rep = tmp_path / "SciFactSmall.json", tmp_path / "r.json"
+    res = cli(*VECTORS, "--k", "1,3,5,10,100", "--mteb-out", out, "-o", rep)
+    assert res.exit_code == 0, res.stderr
+    values = {r["metric"]: r["value"] for r in json.loads(rep.read_text())["results"]}
+    loaded = mteb.TaskResult.from_disk(Path(out))
+    assert loaded.get_score() == values["ndcg@10"]
+    assert loaded.get_score(languages=["eng"]) == values["ndcg@10"]
+    entry = loaded.scores["test"][0]
+    mapped = 0
+    for key, v in entry.items():
+        if "_at_" in key:
+            measure, k = key.rsplit("_at_", 1)
+            assert v == values[f"{measure}@{k}"], key
+            mapped += 1
+    assert mapped == 25
+    assert json.loads(out.read_text())["dataset_revision"].startswith("embeval-sha256:")
+    # Another language is written as given, and MTEB's language filter then selects it.
+    out2 = tmp_path / "fr.json"
+    assert cli(*VECTORS, "--mteb-out", out2, "--mteb-lang", "fra-Latn").exit_code == 0
+    fr = mteb.TaskResult.from_disk(Path(out2))
+    assert fr.get_score(languages=["fra"]) == values["ndcg@10"]
+    assert math.isnan(fr.get_score(languages=["eng"]))
+    bad = cli(*VECTORS, "--mteb-out", tmp_path / "x.json", "--mteb-lang", "english")
+    assert bad.exit_code == 2 and "--mteb-lang" in bad.stderr and not (tmp_path / "x.json").exists()
