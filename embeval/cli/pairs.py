@@ -14,8 +14,8 @@ from embeval.cli.exits import boundary
 from embeval.cli.options import (
     DEVICE,
     IN,
-    MtebOutOpt,
     MtebLangOpt,
+    MtebOutOpt,
     MtebTaskOpt,
     QuietOpt,
     SeedOpt,

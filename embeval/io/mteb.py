@@ -185,9 +185,7 @@ def to_mteb(
     }
 
 
-def write_mteb(
-    path: str | Path, report, *, task_name: str, split: str = "test", languages=DEFAULT_LANGUAGES
-) -> None:
+def write_mteb(path: str | Path, report, *, task_name: str, split: str = "test", languages=DEFAULT_LANGUAGES) -> None:
     import json
 
     from embeval.io.atomic import write_atomic
