@@ -27,6 +27,12 @@ class CompareFormat(str, Enum):
     html = "html"
 
 
+class PairTestChoice(str, Enum):
+    signflip = "signflip"
+    student = "student"
+    fisher = "fisher"
+
+
 @app.command("compare")
 @boundary
 @flag_names
@@ -65,7 +71,7 @@ def compare_cmd(
             "--confidence",
             help=(
                 "Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected "
-                "across pairs when ranking)."
+                "across pairs when ranking; see --test)."
             ),
         ),
     ] = 0.95,
@@ -74,6 +80,27 @@ def compare_cmd(
     ] = 10_000,
     rank: Annotated[
         bool, typer.Option("--rank", help=("Rank even two reports (the default for three or more)."))
+    ] = False,
+    test: Annotated[
+        PairTestChoice,
+        typer.Option(
+            "--test",
+            help=(
+                "Pairwise test of a ranking: signflip (embeval: sign-flip randomisation, Holm-corrected across pairs, "
+                "p < 1 - confidence), or ranx's uncorrected student (paired t-test) or fisher (randomisation), "
+                "significant at p <= 1 - confidence (--confidence 0.99 = ranx's default max_p)."
+            ),
+        ),
+    ] = PairTestChoice.signflip,
+    allow_different_data: Annotated[
+        bool,
+        typer.Option(
+            "--allow-different-data",
+            help=(
+                "Compare reports computed on different data (other query or corpus sizes, qrels, split, or an MTEB "
+                "result that cannot be matched): refused by default, since the difference is not a change."
+            ),
+        ),
     ] = False,
     metric: Annotated[
         list[str] | None,
@@ -137,6 +164,8 @@ def compare_cmd(
         confidence=confidence,
         rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()],
+        test=PairTestChoice(test).value,
+        allow_different_data=allow_different_data,
     )
     renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":

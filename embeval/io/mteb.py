@@ -129,16 +129,20 @@ def check_languages(languages) -> list[str]:
 
 def data_revision(report) -> str:
     """A stand-in for MTEB's ``dataset_revision`` (a Hugging Face commit, which embeval does not
-    know): ``embeval-sha256:`` and the first 16 hex digits of the SHA-256 over the input files'
-    own digests (role order), so two files computed on the same data carry the same revision.
-    ``unknown`` when the report recorded no digests."""
+    know): ``embeval-sha256:`` and the first 16 hex digits of the SHA-256 over what identifies the
+    data but not the model: the digests of non-vector inputs (qrels, pairs files) and the row
+    counts of vector inputs (role order). Two models evaluated on the same data carry the same
+    revision, so ``compare`` can match them. ``unknown`` when the report recorded nothing."""
     import hashlib
 
-    digests = [
-        f"{role}:{info['sha256']}"
-        for role, info in sorted((report.inputs or {}).items())
-        if isinstance(info, dict) and isinstance(info.get("sha256"), str)
-    ]
+    digests = []
+    for role, info in sorted((report.inputs or {}).items()):
+        if not isinstance(info, dict):
+            continue
+        if "d" in info and isinstance(info.get("n"), int):
+            digests.append(f"{role}:n={info['n']}")
+        elif isinstance(info.get("sha256"), str):
+            digests.append(f"{role}:{info['sha256']}")
     if not digests:
         return "unknown"
     return "embeval-sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()[:16]

@@ -69,6 +69,7 @@ def run_compare(
     rank: bool = False,
     metrics=None,
     test: str = "signflip",
+    allow_different_data: bool = False,
 ):
     """Load the reports and compare them.
 
@@ -76,7 +77,8 @@ def run_compare(
     Otherwise a :class:`~embeval.report.compare.nway.Ranking`: the reports (or, for one batch
     report, its models) ranked per metric, with every later system compared with the first for
     the regression gates; ``test``: the pairwise test of the ranking (``signflip`` with Holm, or
-    ranx's uncorrected ``student``/``fisher``, :mod:`.nway`). ``gates`` (``--fail-if``) apply to
+    ranx's uncorrected ``student``/``fisher``, :mod:`.nway`); sides computed on different data are
+    refused unless ``allow_different_data`` (:func:`.match.data_differences`). ``gates`` (``--fail-if``) apply to
     the current report's values, or in a ranking to every system but the baseline.
     """
     from embeval.errors import UsageError
@@ -86,7 +88,15 @@ def run_compare(
         raise UsageError("give the reports to compare: BASELINE CURRENT [MORE ...], or one batch report")
     sides = [load_side(p) for p in paths]
     if len(sides) == 2 and not rank:
-        comp = compare(sides[0], sides[1], tolerances=list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
+        comp = compare(
+            sides[0],
+            sides[1],
+            tolerances=list(tolerances),
+            seed=seed,
+            n_boot=n_boot,
+            confidence=confidence,
+            allow_different_data=allow_different_data,
+        )
         value_gates, items = current_gates(sides[1], list(gates))
         comp.gates += value_gates
         comp.gate_items += items
@@ -113,7 +123,15 @@ def run_compare(
     for system, side in systems:
         if side.info.get("format") == "mteb":
             ranking.notes.append(f"{system.letter} {system.name}: {side_text(side.info)}")
-    nway.add_baseline_comparisons(ranking, systems, list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
+    nway.add_baseline_comparisons(
+        ranking,
+        systems,
+        list(tolerances),
+        seed=seed,
+        n_boot=n_boot,
+        confidence=confidence,
+        allow_different_data=allow_different_data,
+    )
     for system, side in systems[1:]:
         value_gates, items = current_gates(side, list(gates))
         for item, g in zip(items, value_gates):

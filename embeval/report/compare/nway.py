@@ -439,7 +439,14 @@ def note_missing_intervals(ranking: Ranking) -> None:
 
 
 def add_baseline_comparisons(
-    ranking: Ranking, systems: list[tuple[System, Side]], tolerances, *, seed: int, n_boot: int, confidence: float
+    ranking: Ranking,
+    systems: list[tuple[System, Side]],
+    tolerances,
+    *,
+    seed: int,
+    n_boot: int,
+    confidence: float,
+    allow_different_data: bool = False,
 ) -> None:
     """Compare every system with the first (deltas, regression gates); each gate's item is
     ``letter name`` (and the batch item when there is one)."""
@@ -447,7 +454,15 @@ def add_baseline_comparisons(
 
     base = systems[0][1]
     for system, side in systems[1:]:
-        comp = compare(base, side, tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
+        comp = compare(
+            base,
+            side,
+            tolerances=tolerances,
+            seed=seed,
+            n_boot=n_boot,
+            confidence=confidence,
+            allow_different_data=allow_different_data,
+        )
         ranking.comparisons.append(comp)
         for item, g in zip(comp.gate_items, comp.gates):
             where = f"{system.letter} {system.name}" + ("" if item == "compare" else f": {item}")
