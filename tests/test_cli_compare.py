@@ -152,7 +152,8 @@ def test_outputs_and_real_geometry_reports(cli, tmp_path):
     a, b = json.loads((tmp_path / "a.json").read_text()), json.loads((tmp_path / "b.json").read_text())
     refused = cli("compare", tmp_path / "a.json", tmp_path / "b.json")  # corpus vs queries: other data
     assert refused.exit_code == 2 and "embeddings: 1,000 vs 100 rows" in refused.stderr
-    res = cli("compare", tmp_path / "a.json", tmp_path / "b.json", "-o", tmp_path / "cmp.json", "--allow-different-data")
+    other = "--allow-different-data"
+    res = cli("compare", tmp_path / "a.json", tmp_path / "b.json", "-o", tmp_path / "cmp.json", other)
     assert res.exit_code == 0, res.stderr
     doc = json.loads((tmp_path / "cmp.json").read_text())
     for row in doc["rows"]:
@@ -278,7 +279,8 @@ def test_ranx_tests_reproduce_ranx_letters_and_p_values(cli, tmp_path):
     n = 50
     base = rng.uniform(0.2, 0.8, n)
     systems = {"a": base, "b": np.clip(base + 0.04 + rng.normal(0, 0.05, n), 0, 1),
-               "c": np.clip(base + 0.012 + rng.normal(0, 0.05, n), 0, 1), "d": np.clip(base + rng.normal(0, 0.05, n), 0, 1)}
+               "c": np.clip(base + 0.012 + rng.normal(0, 0.05, n), 0, 1),
+               "d": np.clip(base + rng.normal(0, 0.05, n), 0, 1)}
     paths = []
     for name, vals in systems.items():
         pq = {"ndcg@10": {f"q{i}": float(v) for i, v in enumerate(vals)}}
