@@ -258,7 +258,7 @@ def _gates_table(batch: Batch) -> str:
     for it, g in batch.gates:
         res = "<span class=pass>pass</span>" if g.passed else "<span class=fail>FAIL</span>"
         rows.append(
-            f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.expr)}</code></td>"
+            f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.condition)}</code></td>"
             f"<td class=num>{fmt_value(g.value)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
         )
     return (

@@ -143,7 +143,7 @@ def ranking_markdown(r: Ranking) -> str:
     if r.gates:
         lines += ["", "| gate | system | result | why |", "|---|---|:-:|---|"]
         for item, g in r.gates:
-            lines.append(f"| `{g.expr}` | {_md(item)} | {'pass' if g.passed else '**FAIL**'} | {_md(g.message)} |")
+            lines.append(f"| `{g.condition}` | {_md(item)} | {'pass' if g.passed else '**FAIL**'} | {_md(g.message)} |")
     for note in r.notes:
         lines.append(f"\n> {_md(note)}")
     return "\n".join(lines) + "\n"
@@ -210,7 +210,8 @@ def ranking_html(r: Ranking) -> str:
         ".best{font-weight:700} .up{color:#1a7f37} .down{color:#cf222e} sup{color:#555}</style></head><body>",
         "<h1>embeval compare</h1>",
         f"<div class='banner {'ok' if r.passed else 'bad'}'>"
-        f"{'every gate passed' if r.passed else 'a gate failed'} · {len(r.systems)} systems</div>",
+        f"{('every gate passed' if r.gates else 'no gates set') if r.passed else 'a gate failed'} · "
+        f"{len(r.systems)} systems</div>",
         "<table><tr><th>#</th><th>system</th><th>source</th></tr>",
     ]
     parts += [
@@ -259,7 +260,7 @@ def ranking_html(r: Ranking) -> str:
         for item, g in r.gates:
             res = "<span class='pass'>pass</span>" if g.passed else "<span class='fail'>FAIL</span>"
             parts.append(
-                f"<tr><td><code>{_e(g.expr)}</code></td><td>{_e(item)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
+                f"<tr><td><code>{_e(g.condition)}</code></td><td>{_e(item)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
             )
         parts.append("</table>")
     for note in r.notes:
@@ -396,7 +397,7 @@ def print_ranking(r: Ranking, console) -> None:
         console.print(f"gates: {sum(g.passed for _, g in r.gates)} of {len(r.gates)} passed")
         for item, g in failed:
             mark = "[green]pass[/]" if g.passed else "[red]FAIL[/]"
-            console.print(f"  {mark} {escape(g.expr)} ({escape(item)}): {escape(g.message)}")
+            console.print(f"  {mark} {escape(g.condition)} ({escape(item)}): {escape(g.message)}")
     for note in r.notes:
         console.print(f"[dim]{escape(note)}[/]")
 
