@@ -12,7 +12,7 @@ with a direction:
   every such system shares:
 
   - ``signflip`` (embeval's default): the two-sided sign-flip randomisation test of the mean
-    paired difference (:mod:`embeval.report.paired`; p ≥ 1/(R+1)), then Holm–Bonferroni over the
+    paired difference (:mod:`embeval.stats.paired`; p ≥ 1/(R+1)), then Holm–Bonferroni over the
     pairs of that metric (Holm 1979, "A simple sequentially rejective multiple test procedure").
     A pair is significant when its adjusted p < 1 − confidence. This controls the family-wise
     error over the pairs, so it is more conservative than ranx.
@@ -45,22 +45,9 @@ from embeval.errors import UsageError
 from embeval.report.compare.load import Side
 from embeval.report.compare.match import Comparison, _finite, _per_query, _same_params
 from embeval.results import GateResult, Report, Result
+from embeval.stats.multiple import holm
 
 LETTERS = string.ascii_lowercase
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values, in the input order: with p₍₁₎ ≤ … ≤ p₍ₘ₎,
-    p̃₍ᵢ₎ = max_{j ≤ i} min(1, (m − j + 1)·p₍ⱼ₎)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adj
-    return out
 
 
 @dataclass(frozen=True)
@@ -291,7 +278,7 @@ def _intervals(
     cells: list[Cell], found: list[Result | None], pq: list[dict | None], *, n_boot: int, alpha: float, seed: int
 ) -> None:
     """Percentile bootstrap interval of the mean over queries; the report's own otherwise."""
-    from embeval.report.paired import bootstrap_means
+    from embeval.stats.paired import bootstrap_means
 
     rng = np.random.default_rng(seed)
     for c, f, q in zip(cells, found, pq):
@@ -308,7 +295,7 @@ TESTS = ("signflip", "student", "fisher")
 
 def pair_p(d: np.ndarray, test: str, n_perm: int, rng: np.random.Generator) -> float:
     """The two-sided p-value of mean(d) = 0 for ``test`` (see the module docstring)."""
-    from embeval.report.paired import sign_flip_p
+    from embeval.stats.paired import sign_flip_p
 
     if test == "signflip":
         return sign_flip_p(d, n_perm, rng)[0]
