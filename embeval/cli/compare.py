@@ -27,12 +27,6 @@ class CompareFormat(str, Enum):
     html = "html"
 
 
-class PairTestChoice(str, Enum):
-    signflip = "signflip"
-    student = "student"
-    fisher = "fisher"
-
-
 @app.command("compare")
 @boundary
 @flag_names
@@ -82,7 +76,7 @@ def compare_cmd(
         bool, typer.Option("--rank", help=("Rank even two reports (the default for three or more)."))
     ] = False,
     test: Annotated[
-        PairTestChoice,
+        str,
         typer.Option(
             "--test",
             help=(
@@ -91,7 +85,7 @@ def compare_cmd(
                 "significant at p <= 1 - confidence (--confidence 0.99 = ranx's default max_p)."
             ),
         ),
-    ] = PairTestChoice.signflip,
+    ] = "signflip",
     allow_different_data: Annotated[
         bool,
         typer.Option(
@@ -153,6 +147,10 @@ def compare_cmd(
     from embeval.options import check_options
 
     check_options(seed=seed, confidence=confidence, n_boot=n_boot)
+    from embeval.report.compare.nway import TESTS
+
+    if test not in TESTS:
+        raise UsageError(f"`test` {test!r}: choose one of {', '.join(TESTS)}")
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
     result = run_compare(
@@ -164,7 +162,7 @@ def compare_cmd(
         confidence=confidence,
         rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()],
-        test=PairTestChoice(test).value,
+        test=test,
         allow_different_data=allow_different_data,
     )
     renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
