@@ -141,3 +141,36 @@ CASES_3B: list[Case] = [
         check=lambda t, o, e: "no gates set" in (t / "c.html").read_text(),
     ),
 ]
+
+
+def _no_unasked_note(t, out, err):
+    doc = json.loads(out)
+    assert not any(n.startswith("not ranked (no better direction)") for n in doc["notes"]), doc["notes"]
+
+
+def _undirected(name):
+    def build(t):
+        doc = {
+            "embeval_version": "0.1.0",
+            "command": "retrieval",
+            "inputs": {"queries": {"path": "q.npy", "sha256": "0" * 64, "n": 3, "d": 4}},
+            "settings": {"seed": 0},
+            "results": [
+                {"metric": "ndcg@10", "value": 0.5, "params": {}, "n": 3, "ci_low": None, "ci_high": None,
+                 "higher_is_better": True},
+                {"metric": "best_threshold", "value": 0.3, "params": {}, "n": 3, "ci_low": None, "ci_high": None,
+                 "higher_is_better": None},
+            ],
+            "gates": [],
+            "passed": True,
+        }
+        (t / name).write_text(json.dumps(doc))
+
+    return build
+
+
+CASES_3B.append(
+    Case("N13_not_ranked_note_only_for_asked_metrics", many(_undirected("a.json"), _undirected("b.json"),
+                                                            _undirected("c.json")),
+         ["compare", "a.json", "b.json", "c.json", "-m", "ndcg@10", "-f", "json"], 0, check=_no_unasked_note)
+)

@@ -117,6 +117,12 @@ def run_compare(
     if metrics:
         _check_metrics(metrics, {m.metric for m in ranking.metrics})
         ranking.metrics = [m for m in ranking.metrics if m.metric in metrics]
+        head = "not ranked (no better direction): "
+        for i, note in enumerate(list(ranking.notes)):  # name only the metrics asked for (newcomer #13)
+            if note.startswith(head):
+                kept = [x for x in note[len(head) :].split(", ") if x.split("(")[0] in metrics]
+                ranking.notes[i] = head + ", ".join(kept) if kept else ""
+        ranking.notes = [n for n in ranking.notes if n]
     nway.note_missing_intervals(ranking)
     from embeval.report.compare.model import side_text
 
