@@ -239,6 +239,17 @@ MtebTaskOpt = Annotated[
         rich_help_panel="Interop",
     ),
 ]
+MtebLangOpt = Annotated[
+    str,
+    typer.Option(
+        "--mteb-lang",
+        help=(
+            "languages of the data in the --mteb-out file, MTEB codes, comma-separated "
+            "(MTEB filters scores by language; default eng-Latn)."
+        ),
+        rich_help_panel="Interop",
+    ),
+]
 
 
 # Option groups, defined once -----------------------------------------------------------------

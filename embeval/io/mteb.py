@@ -138,11 +138,53 @@ def check_mteb_path(path: str | Path | None) -> None:
     check_writable(path, "`mteb_out`")
 
 
-def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "default") -> dict:
-    """An MTEB task result dict from a retrieval or pairs report (plus an ``embeval`` block)."""
+DEFAULT_LANGUAGES = ("eng-Latn",)
+
+
+def check_languages(languages) -> list[str]:
+    """MTEB language codes: ISO 639-3 and ISO 15924 script, ``eng-Latn``; at least one."""
+    out = [str(x).strip() for x in (languages or ())]
+    bad = [x for x in out if not re.fullmatch(r"[a-z]{3}-[A-Z][a-z]{3}", x)]
+    if not out or bad:
+        raise UsageError(
+            f"`mteb_lang` {', '.join(bad) or '(none)'}: give MTEB language codes such as eng-Latn "
+            "(ISO 639-3, a dash, ISO 15924 script), comma-separated"
+        )
+    return out
+
+
+def data_revision(report) -> str:
+    """A stand-in for MTEB's ``dataset_revision`` (a Hugging Face commit, which embeval does not
+    know): ``embeval-sha256:`` and the first 16 hex digits of the SHA-256 over what identifies the
+    data but not the model: the digests of non-vector inputs (qrels, pairs files) and the row
+    counts of vector inputs (role order). Two models evaluated on the same data carry the same
+    revision, so ``compare`` can match them. ``unknown`` when the report recorded nothing."""
+    import hashlib
+
+    digests = []
+    for role, info in sorted((report.inputs or {}).items()):
+        if not isinstance(info, dict):
+            continue
+        if "d" in info and isinstance(info.get("n"), int):
+            digests.append(f"{role}:n={info['n']}")
+        elif isinstance(info.get("sha256"), str):
+            digests.append(f"{role}:{info['sha256']}")
+    if not digests:
+        return "unknown"
+    return "embeval-sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()[:16]
+
+
+def to_mteb(
+    report, *, task_name: str, split: str = "test", subset: str = "default", languages=DEFAULT_LANGUAGES
+) -> dict:
+    """An MTEB task result dict from a retrieval or pairs report (plus an ``embeval`` block), in the
+    form mteb 2.x loads (``mteb.TaskResult.from_disk``) and scores (``get_score``): a string
+    ``dataset_revision`` (:func:`data_revision`) and the data's ``languages`` (MTEB filters scores
+    by language: an empty list scores NaN). Checked against the real package in
+    tests/interop/test_mteb.py."""
     from embeval._version import __version__
 
-    entry: dict[str, Any] = {"hf_subset": subset, "languages": []}
+    entry: dict[str, Any] = {"hf_subset": subset, "languages": check_languages(languages)}
     if report.command == "retrieval":
         for r in report.results:
             m = re.fullmatch(r"(ndcg|map|recall|precision|mrr)@(\d+)", r.metric)
@@ -163,7 +205,7 @@ def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "defau
         raise UsageError(f"`mteb_out`: MTEB results are written for retrieval and pairs, not {report.command}")
     entry["main_score"] = entry[main_key]
     return {
-        "dataset_revision": None,
+        "dataset_revision": data_revision(report),
         "task_name": task_name,
         "mteb_version": None,
         "evaluation_time": None,
@@ -173,9 +215,10 @@ def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "defau
     }
 
 
-def write_mteb(path: str | Path, report, *, task_name: str, split: str = "test") -> None:
+def write_mteb(path: str | Path, report, *, task_name: str, split: str = "test", languages=DEFAULT_LANGUAGES) -> None:
     import json
 
     from embeval.io.atomic import write_atomic
 
-    write_atomic(path, json.dumps(to_mteb(report, task_name=task_name, split=split), indent=2, allow_nan=False) + "\n")
+    doc = to_mteb(report, task_name=task_name, split=split, languages=languages)
+    write_atomic(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")

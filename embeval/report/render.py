@@ -88,7 +88,7 @@ def to_markdown(report: Report) -> str:
     if report.gates:
         lines += ["", "| gate | value | result |", "|---|---:|:-:|"]
         for g in report.gates:
-            lines.append(f"| `{md_code(g.expr)}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
+            lines.append(f"| `{md_code(g.condition)}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
     for note in report.notes:
         lines.append(f"\n> {md_cell(note)}")
     lines += ["", "<details><summary>provenance</summary>", ""]
@@ -161,7 +161,7 @@ def print_table(report: Report, console) -> None:
         g.add_column("value", justify="right")
         g.add_column("result")
         for gr in report.gates:
-            g.add_row(lit(gr.expr), _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
+            g.add_row(lit(gr.condition), _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
         print_fitted(console, g, keep=("gate",))
     for note in report.notes:
         console.print(f"[dim]{lit(note)}[/]")

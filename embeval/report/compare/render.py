@@ -116,7 +116,7 @@ def comparison_markdown(comp: Comparison) -> str:
         lines += ["", "| gate | item | result | why |", "|---|---|:-:|---|"]
         for item, g in zip(comp.gate_items, comp.gates):
             lines.append(
-                f"| `{md_code(g.expr)}` | {md_cell(item)} | {'pass' if g.passed else '**FAIL**'} | "
+                f"| `{md_code(g.condition)}` | {md_cell(item)} | {'pass' if g.passed else '**FAIL**'} | "
                 f"{md_cell(g.message or '')} |"
             )
     for note in comp.notes:
@@ -226,7 +226,7 @@ def print_comparison(comp: Comparison, console) -> None:
                 g.add_column(c)
             for item, gr in shown:
                 cells = [
-                    escape(gr.expr),
+                    escape(gr.condition),
                     escape(item),
                     "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
                     escape(gr.message),
