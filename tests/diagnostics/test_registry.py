@@ -59,7 +59,21 @@ def _retrieval_context(rng, index="flat"):
                         index_params=resolve_params(index, 80, None), seed=0)
 
 
-CONTEXTS = {"geometry": _geometry_context, "labels": _labels_context, "pairs": _pairs_context,
+def _diff_context(rng):
+    from embeval.diagnostics.diff import DiffSpace
+    from embeval.diagnostics.qrels import align_qrels
+    from embeval.report.paired import paired_test
+
+    old = rng.standard_normal((120, 8)).astype(np.float32)
+    new = np.hstack([old, old[:, :2]]) + 0.3 * rng.standard_normal((120, 10)).astype(np.float32)
+    q_old = old[:20] + 0.3 * rng.standard_normal((20, 8)).astype(np.float32)
+    q_new = new[:20] + 0.3 * rng.standard_normal((20, 10)).astype(np.float32)
+    qrels = {f"q{i}": {f"d{i}": 1, f"d{i + 1}": 1} for i in range(20)}
+    aligned = align_qrels(qrels, [f"q{i}" for i in range(20)], [f"d{i}" for i in range(120)])
+    return DiffSpace.build(old, new, queries_old=q_old, queries_new=q_new, aligned=aligned, paired=paired_test)
+
+
+CONTEXTS = {"diff": _diff_context, "geometry": _geometry_context, "labels": _labels_context, "pairs": _pairs_context,
             "gap": _gap_context, "retrieval": _retrieval_context, "drift": _gap_context}
 # Diagnostics whose defaults produce nothing in the family's plain context, and the context that does.
 SPECIAL = {"ann_recall": lambda rng: _retrieval_context(rng, index="hnsw")}
