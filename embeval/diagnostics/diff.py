@@ -16,7 +16,8 @@ may differ. Definitions (X = OLD, Y = NEW, n items, features centred over the it
   diagonal (as used for CKA by Nguyen, Raghu & Kornblith 2021; Kornblith et al.'s published
   ``feature_space_linear_cka(debiased=True)``). Needs n ≥ 4; its expectation does not grow with
   the dimension as the biased form's does.
-  CI: percentile bootstrap over items (B resamples); above ``ci_rows`` items the bootstrap runs on
+  CI: percentile bootstrap over items (B resamples), re-centred on the bootstrap median (duplicated
+  rows bias a resample's CKA upward); above ``ci_rows`` items the bootstrap runs on
   a seeded subset of m rows and its spread is scaled by √(m/n) (an m-out-of-n bootstrap, Bickel,
   Götze & van Zwet 1997), centred on the all-n value; ``params`` say which.
 - **kNN overlap@k**: for item i, Jaccard |N_old(i) ∩ N_new(i)| / |N_old(i) ∪ N_new(i)| of its k
@@ -238,6 +239,23 @@ class DiffSpace:
         return self._knn[key]
 
 
+@dataclass
+class DiffItems:
+    """The per-item table (``--items``): columns of equal length, most moved items first."""
+
+    columns: dict[str, np.ndarray]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.columns["id"])
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+
 # ----------------------------------------------------------------------------- CKA
 
 
@@ -318,14 +336,17 @@ def cka_bootstrap(
     devs = np.empty((n_boot, 2))
     for b in range(n_boot):
         idx = rng.integers(0, m, m)
-        devs[b] = np.array(_cka_from_grams(k[np.ix_(idx, idx)], l_[np.ix_(idx, idx)])) - base
+        devs[b] = np.array(_cka_from_grams(k[idx][:, idx], l_[idx][:, idx])) - base
     scale = math.sqrt(m / n)
     a = (1 - confidence) / 2
-    lo, hi = np.nanquantile(devs, [a, 1 - a], axis=0) * scale
+    # Re-centred on the bootstrap median: a resample's duplicated rows bias CKA upward, so plain
+    # percentiles can miss the value itself.
+    med = np.nanmedian(devs, axis=0)
+    lo, hi = (np.nanquantile(devs, [a, 1 - a], axis=0) - med) * scale
     return lo, hi, m
 
 
-def cka(space: DiffSpace, n_boot: int = 200, ci_rows: int = 1000) -> list[Result]:
+def cka(space: DiffSpace, n_boot: int = 200, ci_rows: int = 500) -> list[Result]:
     if space.n < 4:
         raise UsageError(f"CKA needs at least 4 items; there are {space.n}")
     with space.progress.task("CKA", total=None):
@@ -694,7 +715,7 @@ register(
         outputs=(CKA, CKA_DEBIASED),
         params={
             "n_boot": Param(int, 200, "bootstrap resamples", low=1),
-            "ci_rows": Param(int, 1000, "rows the bootstrap runs on (above: m-out-of-n)", low=4),
+            "ci_rows": Param(int, 500, "rows the bootstrap runs on (above: m-out-of-n)", low=4),
         },
     )
 )

@@ -1,0 +1,352 @@
+"""``embeval diff OLD NEW``: what changes between two embeddings of the same items, and whether a
+linear map can bridge them (the maths: :mod:`embeval.diagnostics.diff`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeval.api.common import check_budget, records_cache, resolve_metrics, run_diagnostic
+from embeval.compute import get_backend
+from embeval.compute.backend import check_device, cpu_fallback_note
+from embeval.diagnostics.diff import DiffSpace
+from embeval.diagnostics.scale import DEFAULT_BUDGET
+from embeval.errors import InputError, UsageError
+from embeval.io.embeddings import EmbeddingSet, load_embeddings
+from embeval.io.qrels import Qrels
+from embeval.progress import NULL, Progress
+from embeval.results import Report
+
+SHOW_IDS = 5  # ids named in the note about ids present on one side only
+KNN_SAMPLE_MIN = 1000  # the estimated kNN overlap never compares fewer items than this
+
+
+def match_ids(old: EmbeddingSet, new: EmbeddingSet) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Rows of OLD and NEW holding the same ids (in OLD's order), and the ids present on one side only."""
+    for s, name in ((old, "OLD"), (new, "NEW")):
+        if len(set(s.ids.tolist())) != s.n:
+            raise InputError(s.path, f"{name} has repeated ids; `diff` matches the two sides by id")
+    pos_new = {str(i): r for r, i in enumerate(new.ids.tolist())}
+    rows_old, rows_new, only_old = [], [], []
+    for r, i in enumerate(old.ids.tolist()):
+        j = pos_new.get(str(i))
+        if j is None:
+            only_old.append(str(i))
+        else:
+            rows_old.append(r)
+            rows_new.append(j)
+    seen = {str(i) for i in old.ids.tolist()}
+    only_new = [str(i) for i in new.ids.tolist() if str(i) not in seen]
+    return np.asarray(rows_old, dtype=np.int64), np.asarray(rows_new, dtype=np.int64), only_old, only_new
+
+
+def _one_side_note(what: str, only_old: list[str], only_new: list[str]) -> str | None:
+    parts = []
+    for side, ids in (("OLD", only_old), ("NEW", only_new)):
+        if ids:
+            shown = ", ".join(ids[:SHOW_IDS]) + (", …" if len(ids) > SHOW_IDS else "")
+            parts.append(f"{len(ids):,} {what} only in {side} ({shown})")
+    return ("left out: " + "; ".join(parts)) if parts else None
+
+
+def _filter_qrels(qrels: Qrels, query_ids: set[str], doc_ids: set[str]) -> tuple[Qrels, int]:
+    """Judgements of matched queries on matched items; the number dropped."""
+    out: Qrels = {}
+    dropped = 0
+    for q, docs in qrels.items():
+        if str(q) not in query_ids:
+            dropped += len(docs)
+            continue
+        keep = {d: g for d, g in docs.items() if str(d) in doc_ids}
+        dropped += len(docs) - len(keep)
+        if any(g > 0 for g in keep.values()):
+            out[str(q)] = keep
+        else:
+            dropped += len(keep)
+    return out, dropped
+
+
+def _knn_sample(n: int, d: int, budget: float | None, exact: bool, backend) -> tuple[int | None, float | None]:
+    """Items whose neighbourhoods are compared (None: all) and the estimated seconds of the exact
+    form: two exact kNN passes over n² pairs."""
+    from embeval.compute.drivers import estimate_seconds
+
+    if n <= KNN_SAMPLE_MIN:
+        return None, None
+    est = estimate_seconds("topk", 2.0 * n * n, d, backend)
+    if exact or budget is None or est <= budget:
+        return None, est
+    per_item = est / n
+    return max(KNN_SAMPLE_MIN, min(n, int(budget / per_item))), est
+
+
+@records_cache
+def diff_report_from_sets(
+    old: EmbeddingSet,
+    new: EmbeddingSet,
+    *,
+    queries_old: EmbeddingSet | None = None,
+    queries_new: EmbeddingSet | None = None,
+    qrels: Qrels | None = None,
+    qrels_info: dict[str, Any] | None = None,
+    texts: dict[str, str] | None = None,
+    metrics: list[str] | None = None,
+    k: int | None = None,
+    calibration: int | None = None,
+    drift: bool = True,
+    seed: int = 0,
+    progress: Progress = NULL,
+    device: str = "auto",
+    budget: float | None = DEFAULT_BUDGET,
+    exact: bool = False,
+) -> Report:
+    """The diff of two loaded embedding sets of the same items (matched by id; dims may differ).
+
+    ``queries_old``/``queries_new``: the same queries embedded by each side (matched by id) add
+    query_overlap/rbo; with ``qrels`` also retrieval_change, score_scale and the bridge's retention.
+    ``metrics``: diff diagnostics to run (``knn_overlap(k=20)``, ``bridge(calibration=500)``); default
+    all that the inputs allow. ``k`` and ``calibration`` override those parameters everywhere.
+    ``drift`` (equal dims only): the drift family's MMD test between the two sides.
+    Above ``budget`` seconds of estimated kNN work the overlap is estimated on a seeded subset of
+    items (``exact: false`` in its params), neighbours still exact among all n, unless ``exact``.
+    ``texts``: id → text, shown in the per-item table (``report.artifacts["diff_items"]``).
+    ``report.artifacts["maps"]``: the fitted NEW → OLD maps (``W`` d_new×d_old, ``b``, ``kind``).
+    """
+    check_device(device)
+    check_budget(budget)
+    from embeval.options import check_options
+
+    check_options(seed=seed, k=k)
+    if calibration is not None and calibration < 2:
+        raise UsageError(f"`calibration` {calibration}: must be at least 2")
+    if (queries_old is None) != (queries_new is None):
+        raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
+    if qrels is not None and queries_old is None:
+        raise UsageError("`qrels` needs `queries_old` and `queries_new`")
+    available = set()
+    if queries_old is not None:
+        available.add("queries")
+    if qrels is not None:
+        available.add("qrels")
+    chosen = resolve_metrics(
+        metrics,
+        "diff",
+        available,
+        hints={"queries": "pass `queries_old` and `queries_new`", "qrels": "pass `qrels` with the queries"},
+    )
+
+    rows_old, rows_new, only_old, only_new = match_ids(old, new)
+    if len(rows_old) < 5:
+        raise InputError(new.path, f"only {len(rows_old)} ids are in both OLD and NEW; `diff` needs at least 5")
+    ids = old.ids[rows_old]
+    notes: list[str] = []
+    note = _one_side_note("items", only_old, only_new)
+    if note:
+        notes.append(note)
+    q_old = q_new = None
+    aligned = None
+    n_queries = 0
+    if queries_old is not None and queries_new is not None:
+        qr_old, qr_new, qo, qn = match_ids(queries_old, queries_new)
+        if len(qr_old) == 0:
+            raise InputError(queries_new.path, "no query id is in both query sets")
+        if queries_old.d != old.d or queries_new.d != new.d:
+            raise UsageError(
+                f"queries must have their side's dimension: OLD {old.d} vs queries {queries_old.d}, "
+                f"NEW {new.d} vs queries {queries_new.d}"
+            )
+        q_old, q_new = queries_old.vectors[qr_old], queries_new.vectors[qr_new]
+        qids = [str(i) for i in queries_old.ids[qr_old].tolist()]
+        n_queries = len(qids)
+        note = _one_side_note("queries", qo, qn)
+        if note:
+            notes.append(note)
+        if qrels is not None:
+            from embeval.diagnostics.qrels import align_qrels
+
+            kept, dropped = _filter_qrels(qrels, set(qids), {str(i) for i in ids.tolist()})
+            if not kept:
+                raise InputError("qrels", "no judged query has a relevant item present on both sides")
+            if dropped:
+                notes.append(f"{dropped:,} judgements left out (their query or item is not on both sides)")
+            aligned = align_qrels(kept, qids, [str(i) for i in ids.tolist()])
+
+    n = len(rows_old)
+    backend = get_backend(device, rows=2 * n)
+    sample, est = _knn_sample(n, max(old.d, new.d), budget, exact, backend)
+    from embeval.report.paired import paired_test
+
+    space = DiffSpace.build(
+        old.vectors[rows_old],
+        new.vectors[rows_new],
+        queries_old=q_old,
+        queries_new=q_new,
+        aligned=aligned,
+        seed=seed,
+        sample=sample,
+        backend=backend,
+        progress=progress,
+        paired=paired_test,
+    )
+    report = Report(
+        "diff",
+        inputs={"old": _describe(old), "new": _describe(new)},
+        settings={
+            "seed": seed,
+            "normalized": True,
+            "matched": n,
+            "only_old": len(only_old),
+            "only_new": len(only_new),
+            "d_old": old.d,
+            "d_new": new.d,
+        },
+    )
+    if queries_old is not None and queries_new is not None:
+        report.inputs["queries_old"] = _describe(queries_old)
+        report.inputs["queries_new"] = _describe(queries_new)
+        report.settings["queries_matched"] = n_queries
+    if qrels_info:
+        report.inputs["qrels"] = qrels_info
+    if est is not None:
+        report.settings["estimate_s"] = round(est, 3)
+        report.settings["budget_s"] = budget
+    if sample is not None:
+        plan = (
+            f"estimated exact kNN work {est:.0f} s > budget {budget:.0f} s: kNN overlap on a seeded subset of "
+            f"{sample:,} of {n:,} items (neighbours exact among all items); --exact for all"
+        )
+        notes.append(plan)
+        progress.note(plan)
+    fallback = cpu_fallback_note(device)
+    if fallback:
+        report.settings["device_requested"] = device
+        notes.append(fallback)
+
+    overrides = {"k": k, "calibration": calibration}
+    for diag, params in chosen:
+        params = {**params, **{p: v for p, v in overrides.items() if v is not None and p in diag.params}}
+        report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
+
+    if drift and space.same_dim and not metrics:
+        _add_drift(report, space, seed)
+    report.per_query.extend(space.per_query_rows)
+    report.notes.extend(notes)
+    report.notes.append("rows L2-normalised on both sides before every diagnostic (cosine geometry)")
+    _series(report, space)
+    if space.maps:
+        report.artifacts["maps"] = space.maps
+    if texts is None and old.texts is not None:
+        texts = {str(i): t for i, t in zip(old.ids.tolist(), old.texts)}
+    items_table = diff_items(space, ids, texts)
+    if items_table is not None:
+        report.artifacts["diff_items"] = items_table
+    return report
+
+
+def _describe(s: EmbeddingSet) -> dict[str, Any]:
+    """The input's description; a set built in memory (no file behind it) gives its size only."""
+    if Path(s.path).exists() or "source" in s.info or "shards" in s.info:
+        return s.describe()
+    return {"path": s.path, "n": s.n, "d": s.d, **s.info}
+
+
+def _add_drift(report: Report, space: DiffSpace, seed: int) -> None:
+    from embeval.diagnostics.gap import GapSpace
+    from embeval.diagnostics.registry import get
+
+    gs = GapSpace.build(space.old, space.new, paired=False, seed=seed)
+    diag = get("mmd", "drift")
+    report.results.extend(run_diagnostic(diag, gs, diag.defaults(), explicit=False, notes=report.notes))
+    report.notes.append("drift_p: permutation p-value of the unbiased MMD² of OLD vs NEW (equal dims only)")
+
+
+def _series(report: Report, space: DiffSpace) -> None:
+    for key, values in space.per_item.items():
+        if key.startswith("knn_overlap@"):
+            counts, edges = np.histogram(values, bins=20, range=(0.0, 1.0))
+            report.series["diff_overlap_hist"] = {
+                "metric": key,
+                "edges": edges.tolist(),
+                "counts": counts.tolist(),
+            }
+    if space.curve:
+        report.series["diff_calibration"] = {"points": space.curve}
+
+
+def diff_items(space: DiffSpace, ids: np.ndarray, texts: dict[str, str] | None):
+    """The per-item table of the compared items (worst first), or None when kNN overlap was not run."""
+    from embeval.diagnostics.diff import DiffItems
+
+    key = next((k for k in space.per_item if k.startswith("knn_overlap@")), None)
+    if key is None:
+        return None
+    k = int(key.split("@")[1])
+    rows = space.rows()
+    jac = space.per_item[key]
+    old_nn, new_nn = space.knn("old", k), space.knn("new", k)
+    order = np.lexsort((rows, jac))
+    cols: dict[str, Any] = {"id": ids[rows][order].astype(str)}
+    if texts:
+        cols["text"] = np.asarray([texts.get(str(i), "") for i in cols["id"]], dtype=object)
+    cols[key] = jac[order]
+    cols["old_neighbours"] = np.asarray([" ".join(ids[old_nn[r]].astype(str)) for r in order], dtype=object)
+    cols["new_neighbours"] = np.asarray([" ".join(ids[new_nn[r]].astype(str)) for r in order], dtype=object)
+    return DiffItems(cols, {"k": k, "order": "knn overlap ascending (most moved first)"})
+
+
+def load_texts_by_id(path: str | Path, text_col: str = "text", id_col: str = "id") -> dict[str, str]:
+    from embeval.io.texts import load_texts
+
+    ts = load_texts(path, text_col=text_col, id_col=id_col)
+    return {str(i): t for i, t in zip(ts.ids, ts.texts)}
+
+
+def diff_report(
+    old: str | Path,
+    new: str | Path,
+    *,
+    queries_old: str | Path | None = None,
+    queries_new: str | Path | None = None,
+    qrels: str | Path | None = None,
+    texts: str | Path | None = None,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    progress: Progress = NULL,
+    **kwargs: Any,
+) -> Report:
+    """:func:`diff_report_from_sets` on files (any format or source embeval reads). ``texts``: a
+    text file (or BEIR folder) whose texts are shown, by id, in the per-item table."""
+    check_budget(kwargs.get("budget", DEFAULT_BUDGET))
+    if (queries_old is None) != (queries_new is None):
+        raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
+    if qrels is not None and queries_old is None:
+        raise UsageError("`qrels` needs `queries_old` and `queries_new`")
+    load = dict(id_col=id_col, vector_col=vector_col, progress=progress)
+    set_old = load_embeddings(old, **load)
+    set_new = load_embeddings(new, **load)
+    qo = qn = None
+    if queries_old is not None and queries_new is not None:
+        qo = load_embeddings(queries_old, min_rows=1, **load)
+        qn = load_embeddings(queries_new, min_rows=1, **load)
+    q = info = None
+    if qrels is not None:
+        from embeval.io.fileinfo import file_info
+        from embeval.io.qrels import load_qrels
+
+        q = load_qrels(qrels)
+        info = {**file_info(qrels), "queries": len(q), "judgements": sum(len(v) for v in q.values())}
+    text_map = load_texts_by_id(texts, text_col=text_col, id_col=id_col) if texts is not None else None
+    return diff_report_from_sets(
+        set_old,
+        set_new,
+        queries_old=qo,
+        queries_new=qn,
+        qrels=q,
+        qrels_info=info,
+        texts=text_map,
+        progress=progress,
+        **kwargs,
+    )
