@@ -82,6 +82,58 @@ def _knn_sample(n: int, d: int, budget: float | None, exact: bool, backend) -> t
     return max(KNN_SAMPLE_MIN, min(n, int(budget / per_item))), est
 
 
+def _check(queries_old, queries_new, qrels, metrics, *, seed, k, calibration, device, budget):
+    """Usage errors before any work; the chosen diagnostics."""
+    from embeval.options import check_options
+
+    check_device(device)
+    check_budget(budget)
+    check_options(seed=seed, k=k)
+    if calibration is not None and calibration < 2:
+        raise UsageError(f"`calibration` {calibration}: must be at least 2")
+    if (queries_old is None) != (queries_new is None):
+        raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
+    if qrels is not None and queries_old is None:
+        raise UsageError("`qrels` needs `queries_old` and `queries_new`")
+    available = {"queries"} if queries_old is not None else set()
+    if qrels is not None:
+        available.add("qrels")
+    return resolve_metrics(
+        metrics,
+        "diff",
+        available,
+        hints={"queries": "pass `queries_old` and `queries_new`", "qrels": "pass `qrels` with the queries"},
+    )
+
+
+def _match_queries(old, new, queries_old, queries_new, qrels, ids, notes):
+    """(OLD query rows, NEW query rows, aligned qrels or None, number of matched queries)."""
+    qr_old, qr_new, qo, qn = match_ids(queries_old, queries_new)
+    if len(qr_old) == 0:
+        raise InputError(queries_new.path, "no query id is in both query sets")
+    if queries_old.d != old.d or queries_new.d != new.d:
+        raise UsageError(
+            f"queries must have their side's dimension: OLD {old.d} vs queries {queries_old.d}, "
+            f"NEW {new.d} vs queries {queries_new.d}"
+        )
+    qids = [str(i) for i in queries_old.ids[qr_old].tolist()]
+    note = _one_side_note("queries", qo, qn)
+    if note:
+        notes.append(note)
+    aligned = None
+    if qrels is not None:
+        from embeval.diagnostics.qrels import align_qrels
+
+        doc_ids = [str(i) for i in ids.tolist()]
+        kept, dropped = _filter_qrels(qrels, set(qids), set(doc_ids))
+        if not kept:
+            raise InputError("qrels", "no judged query has a relevant item present on both sides")
+        if dropped:
+            notes.append(f"{dropped:,} judgements left out (their query or item is not on both sides)")
+        aligned = align_qrels(kept, qids, doc_ids)
+    return queries_old.vectors[qr_old], queries_new.vectors[qr_new], aligned, len(qids)
+
+
 @records_cache
 def diff_report_from_sets(
     old: EmbeddingSet,
@@ -114,29 +166,9 @@ def diff_report_from_sets(
     ``texts``: id → text, shown in the per-item table (``report.artifacts["diff_items"]``).
     ``report.artifacts["maps"]``: the fitted NEW → OLD maps (``W`` d_new×d_old, ``b``, ``kind``).
     """
-    check_device(device)
-    check_budget(budget)
-    from embeval.options import check_options
-
-    check_options(seed=seed, k=k)
-    if calibration is not None and calibration < 2:
-        raise UsageError(f"`calibration` {calibration}: must be at least 2")
-    if (queries_old is None) != (queries_new is None):
-        raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
-    if qrels is not None and queries_old is None:
-        raise UsageError("`qrels` needs `queries_old` and `queries_new`")
-    available = set()
-    if queries_old is not None:
-        available.add("queries")
-    if qrels is not None:
-        available.add("qrels")
-    chosen = resolve_metrics(
-        metrics,
-        "diff",
-        available,
-        hints={"queries": "pass `queries_old` and `queries_new`", "qrels": "pass `qrels` with the queries"},
+    chosen = _check(
+        queries_old, queries_new, qrels, metrics, seed=seed, k=k, calibration=calibration, device=device, budget=budget
     )
-
     rows_old, rows_new, only_old, only_new = match_ids(old, new)
     if len(rows_old) < 5:
         raise InputError(new.path, f"only {len(rows_old)} ids are in both OLD and NEW; `diff` needs at least 5")
@@ -149,29 +181,7 @@ def diff_report_from_sets(
     aligned = None
     n_queries = 0
     if queries_old is not None and queries_new is not None:
-        qr_old, qr_new, qo, qn = match_ids(queries_old, queries_new)
-        if len(qr_old) == 0:
-            raise InputError(queries_new.path, "no query id is in both query sets")
-        if queries_old.d != old.d or queries_new.d != new.d:
-            raise UsageError(
-                f"queries must have their side's dimension: OLD {old.d} vs queries {queries_old.d}, "
-                f"NEW {new.d} vs queries {queries_new.d}"
-            )
-        q_old, q_new = queries_old.vectors[qr_old], queries_new.vectors[qr_new]
-        qids = [str(i) for i in queries_old.ids[qr_old].tolist()]
-        n_queries = len(qids)
-        note = _one_side_note("queries", qo, qn)
-        if note:
-            notes.append(note)
-        if qrels is not None:
-            from embeval.diagnostics.qrels import align_qrels
-
-            kept, dropped = _filter_qrels(qrels, set(qids), {str(i) for i in ids.tolist()})
-            if not kept:
-                raise InputError("qrels", "no judged query has a relevant item present on both sides")
-            if dropped:
-                notes.append(f"{dropped:,} judgements left out (their query or item is not on both sides)")
-            aligned = align_qrels(kept, qids, [str(i) for i in ids.tolist()])
+        q_old, q_new, aligned, n_queries = _match_queries(old, new, queries_old, queries_new, qrels, ids, notes)
 
     n = len(rows_old)
     backend = get_backend(device, rows=2 * n)
@@ -214,7 +224,7 @@ def diff_report_from_sets(
         report.settings["budget_s"] = budget
     if sample is not None:
         plan = (
-            f"estimated exact kNN work {est:.0f} s > budget {budget:.0f} s: kNN overlap on a seeded subset of "
+            f"estimated exact kNN work {est:.3g} s > budget {budget:.3g} s: kNN overlap on a seeded subset of "
             f"{sample:,} of {n:,} items (neighbours exact among all items); --exact for all"
         )
         notes.append(plan)
@@ -231,8 +241,13 @@ def diff_report_from_sets(
 
     if drift and space.same_dim and not metrics:
         _add_drift(report, space, seed)
-    report.per_query.extend(space.per_query_rows)
     report.notes.extend(notes)
+    _finish(report, space, ids, texts, old)
+    return report
+
+
+def _finish(report: Report, space: DiffSpace, ids: np.ndarray, texts, old: EmbeddingSet) -> None:
+    report.per_query.extend(space.per_query_rows)
     report.notes.append("rows L2-normalised on both sides before every diagnostic (cosine geometry)")
     _series(report, space)
     if space.maps:
@@ -242,7 +257,6 @@ def diff_report_from_sets(
     items_table = diff_items(space, ids, texts)
     if items_table is not None:
         report.artifacts["diff_items"] = items_table
-    return report
 
 
 def _describe(s: EmbeddingSet) -> dict[str, Any]:
@@ -324,7 +338,7 @@ def diff_report(
         raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
     if qrels is not None and queries_old is None:
         raise UsageError("`qrels` needs `queries_old` and `queries_new`")
-    load = dict(id_col=id_col, vector_col=vector_col, progress=progress)
+    load: dict[str, Any] = {"id_col": id_col, "vector_col": vector_col, "progress": progress}
     set_old = load_embeddings(old, **load)
     set_new = load_embeddings(new, **load)
     qo = qn = None
