@@ -113,3 +113,24 @@ def test_files_with_queries_and_qrels(tmp_path):
     assert rep.series["diff_calibration"]["points"]
     assert sum(rep.series["diff_overlap_hist"]["counts"]) == 120
     assert {row["metric"] for row in rep.per_query} >= {"old_ndcg@5", "new_ndcg@5"}
+
+
+def test_every_format_renders_the_diff(tmp_path):
+    from embeval.report.render import to_csv, to_html, to_json, to_markdown
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((200, 8)).astype(np.float32)
+    ids = [f"i{i}" for i in range(200)]
+    rep = diff_report_from_sets(
+        _set(x, ids),
+        _set(x[:, :6] + 0.1 * rng.standard_normal((200, 6)).astype(np.float32), ids),
+        texts={"i0": "first <b>text</b>"},
+        metrics=["knn_overlap(k=5)", "bridge(k=5, sizes=20)"],
+    )
+    html = to_html(rep)
+    assert "Most moved items (knn_overlap@5)" in html and html.count("<img") >= 2
+    assert "first &lt;b&gt;text&lt;/b&gt;" in html or "i0" not in [r["id"] for r in rep.series["diff_moved"]["rows"]]
+    assert "knn_overlap@5" in to_markdown(rep) and "bridge_top1" in to_csv(rep)
+    import json
+
+    assert json.loads(to_json(rep))["series"]["diff_calibration"]["points"][0]["map"] == "ridge"

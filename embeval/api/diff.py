@@ -20,6 +20,7 @@ from embeval.progress import NULL, Progress
 from embeval.results import Report
 
 SHOW_IDS = 5  # ids named in the note about ids present on one side only
+MOVED_SHOWN = 20  # most-moved items listed in the report (all of them go to --items)
 KNN_SAMPLE_MIN = 1000  # the estimated kNN overlap never compares fewer items than this
 
 
@@ -257,6 +258,22 @@ def _finish(report: Report, space: DiffSpace, ids: np.ndarray, texts, old: Embed
     items_table = diff_items(space, ids, texts)
     if items_table is not None:
         report.artifacts["diff_items"] = items_table
+        c = items_table.columns
+        metric = next(k for k in c if k.startswith("knn_overlap@"))
+        rows = range(min(MOVED_SHOWN, items_table.n))
+        report.series["diff_moved"] = {
+            "metric": metric,
+            "rows": [
+                {
+                    "id": str(c["id"][r]),
+                    "text": str(c["text"][r])[:200] if "text" in c else "",
+                    "value": float(c[metric][r]),
+                    "old": str(c["old_neighbours"][r]).split()[:5],
+                    "new": str(c["new_neighbours"][r]).split()[:5],
+                }
+                for r in rows
+            ],
+        }
 
 
 def _describe(s: EmbeddingSet) -> dict[str, Any]:
@@ -277,16 +294,9 @@ def _add_drift(report: Report, space: DiffSpace, seed: int) -> None:
 
 
 def _series(report: Report, space: DiffSpace) -> None:
-    for key, values in space.per_item.items():
-        if key.startswith("knn_overlap@"):
-            counts, edges = np.histogram(values, bins=20, range=(0.0, 1.0))
-            report.series["diff_overlap_hist"] = {
-                "metric": key,
-                "edges": edges.tolist(),
-                "counts": counts.tolist(),
-            }
-    if space.curve:
-        report.series["diff_calibration"] = {"points": space.curve}
+    from embeval.diagnostics.series import diff_series
+
+    report.series.update(diff_series(space))
 
 
 def diff_items(space: DiffSpace, ids: np.ndarray, texts: dict[str, str] | None):
