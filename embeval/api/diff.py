@@ -323,6 +323,17 @@ def diff_items(space: DiffSpace, ids: np.ndarray, texts: dict[str, str] | None):
 def load_texts_by_id(path: str | Path, text_col: str = "text", id_col: str = "id") -> dict[str, str]:
     from embeval.io.texts import load_texts
 
+    if str(path).lower().endswith(".jsonl") and Path(path).is_file():
+        import json
+
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+        try:
+            keys = json.loads(first) if first.strip() else {}
+        except ValueError:
+            keys = {}
+        if isinstance(keys, dict) and id_col not in keys and "_id" in keys:
+            id_col = "_id"  # a BEIR corpus file
     ts = load_texts(path, text_col=text_col, id_col=id_col)
     return {str(i): t for i, t in zip(ts.ids, ts.texts)}
 

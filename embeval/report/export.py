@@ -49,3 +49,23 @@ def write_vector(
         write_atomic(path, dumps(doc, indent=1) + "\n")
     else:
         check_vector_path(path)
+
+
+def write_map(path: str | os.PathLike, fitted: dict[str, Any]) -> None:
+    """Write an affine map NEW → OLD as .npz, atomically, in the format ``embeval transform`` reads:
+    ``W`` (d_new×d_old float32), ``b`` (d_old), ``kind`` ("procrustes" or "ridge"), and the flags
+    ``normalize_input`` / ``normalize_output`` (rows are L2-normalised before and after: y = norm(norm(x)·W + b)),
+    plus ``calibration`` (the number of items it was fitted on)."""
+    if Path(path).suffix.lower() != ".npz":
+        raise UsageError(f"{path}: a map is written as .npz")
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        W=np.asarray(fitted["W"], dtype=np.float32),
+        b=np.asarray(fitted["b"], dtype=np.float32),
+        kind=np.asarray(str(fitted["kind"])),
+        normalize_input=np.asarray(True),
+        normalize_output=np.asarray(True),
+        calibration=np.asarray(int(fitted["calibration"])),
+    )
+    write_atomic(path, buf.getvalue())
