@@ -10,13 +10,25 @@ One function per command, taking arrays (NumPy, torch, pandas, PyArrow), paths, 
     r = embeval.retrieval("scifact/", model="default")  # a BEIR folder, encoded
     x = embeval.encode(["a text", "another"])           # n×d float32
 
-Also ``embeval.gap``, ``embeval.pairs``, ``embeval.compare`` and ``embeval.run``. Importing embeval
+Also ``embeval.gap``, ``embeval.pairs``, ``embeval.diff``, ``embeval.compare`` and ``embeval.run``. Importing embeval
 is light: nothing heavy (NumPy, torch, FAISS) loads until a function is called.
 """
 
 from embeval._version import __version__
 
-_PUBLIC = ("geometry", "retrieval", "gap", "pairs", "compare", "run", "Report", "Comparison", "Batch", "UnknownMetric")
+_PUBLIC = (
+    "geometry",
+    "retrieval",
+    "gap",
+    "pairs",
+    "diff",
+    "compare",
+    "run",
+    "Report",
+    "Comparison",
+    "Batch",
+    "UnknownMetric",
+)
 __all__ = ["__version__", "encode", *_PUBLIC]
 
 

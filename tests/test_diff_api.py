@@ -134,3 +134,28 @@ def test_every_format_renders_the_diff(tmp_path):
     import json
 
     assert json.loads(to_json(rep))["series"]["diff_calibration"]["points"][0]["map"] == "ridge"
+
+
+def test_python_api_diff_on_arrays(tmp_path):
+    import embeval
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((150, 8)).astype(np.float32)
+    q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    ids = [f"i{i}" for i in range(150)]
+    r = embeval.diff(
+        x,
+        (x @ q)[::-1],
+        ids=ids,
+        new_ids=ids[::-1],
+        texts=[f"text {i}" for i in range(150)],
+        metrics="cka,knn_overlap(k=5),bridge(k=5)",
+        items=tmp_path / "items.csv",
+        save_map=tmp_path / "m.npz",
+    )
+    assert r.value("cka") == pytest.approx(1.0, abs=1e-6) and r.value("knn_overlap@5") == 1.0
+    assert r.inputs["old"]["path"] == "<OLD array>"
+    assert str(np.load(tmp_path / "m.npz")["kind"]) == "procrustes"
+    assert "text 0" in (tmp_path / "items.csv").read_text()
+    with pytest.raises(TypeError, match="diff"):
+        embeval.diff(x, x, nonsense=1)

@@ -385,3 +385,20 @@ def diff_report(
         progress=progress,
         **kwargs,
     )
+
+
+def best_map(report, maps: dict) -> str:
+    """The map kind with the highest held-out bridge_top1 (then overlap) at its calibration size."""
+
+    def score(kind: str) -> tuple[float, float]:
+        size = maps[kind]["calibration"]
+        vals = [
+            next((r.value for r in report.find(m, {"map": kind, "calibration": size})), float("-inf"))
+            for m in (
+                "bridge_top1",
+                next((r.metric for r in report.results if r.metric.startswith("bridge_overlap")), ""),
+            )
+        ]
+        return vals[0], vals[1]
+
+    return max(sorted(maps), key=score)

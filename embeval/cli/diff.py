@@ -147,6 +147,7 @@ def diff_cmd(
 
 
 def _save_map(path: Path, report) -> None:
+    from embeval.api.diff import best_map
     from embeval.errors import UsageError
     from embeval.report.export import write_map
 
@@ -156,20 +157,3 @@ def _save_map(path: Path, report) -> None:
     kind = best_map(report, maps)
     write_map(path, maps[kind])
     report.notes.append(f"{kind} map NEW → OLD ({maps[kind]['calibration']:,} calibration items) written to {path}")
-
-
-def best_map(report, maps: dict) -> str:
-    """The map kind with the highest held-out bridge_top1 (then overlap) at its calibration size."""
-
-    def score(kind: str) -> tuple[float, float]:
-        size = maps[kind]["calibration"]
-        vals = [
-            next((r.value for r in report.find(m, {"map": kind, "calibration": size})), float("-inf"))
-            for m in (
-                "bridge_top1",
-                next((r.metric for r in report.results if r.metric.startswith("bridge_overlap")), ""),
-            )
-        ]
-        return vals[0], vals[1]
-
-    return max(sorted(maps), key=score)
