@@ -80,3 +80,15 @@ def test_usage_errors_exit_2_before_work(cli, rotated):
     res = cli("diff", tmp / "old.npz", tmp / "missing.npz")
     assert res.exit_code == 2 and "Traceback" not in res.stderr
     assert not (tmp / "m.txt").exists()
+
+
+def test_batch_run_routes_a_diff_dataset(cli, rotated):
+    tmp, _, _ = rotated
+    (tmp / "run.toml").write_text(
+        '[[datasets]]\nname = "upgrade"\nkind = "diff"\nold = "old.npz"\nnew = "noisy.npz"\n\n'
+        '[[jobs]]\ncommand = "diff"\nmetrics = ["knn_overlap(k=5)"]\nfail_if = ["knn_overlap@5 < 0.99"]\n'
+    )
+    res = cli("run", tmp / "run.toml", "-q", "--out-dir", tmp / "out")
+    assert res.exit_code == 1  # the gate fails on the noisy upgrade
+    doc = json.loads((tmp / "out" / "report.json").read_text())
+    assert "knn_overlap@5" in json.dumps(doc)
