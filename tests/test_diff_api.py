@@ -69,6 +69,9 @@ def test_estimated_overlap_above_the_budget_has_a_ci_and_a_note():
     f = full.find("knn_overlap@5")[0]
     assert "exact" not in f.params and f.n == 1300
     assert r.ci_low <= f.value <= r.ci_high
+    b = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["bridge(k=5, sizes=50)"], budget=1e-6)
+    assert b.find("bridge_top1")[0].params["held_out"] == 200
+    assert any("200 held-out items" in n for n in b.notes)
 
 
 def test_usage_errors_before_any_work(pair):

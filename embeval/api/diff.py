@@ -22,6 +22,7 @@ from embeval.results import Report
 SHOW_IDS = 5  # ids named in the note about ids present on one side only
 MOVED_SHOWN = 20  # most-moved items listed in the report (all of them go to --items)
 KNN_SAMPLE_MIN = 1000  # the estimated kNN overlap never compares fewer items than this
+BRIDGE_HOLDOUT_MIN = 200  # nor does the bridge hold out fewer items than this to fit the budget
 
 
 def match_ids(old: EmbeddingSet, new: EmbeddingSet) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -135,6 +136,19 @@ def _match_queries(old, new, queries_old, queries_new, qrels, ids, notes):
     return queries_old.vectors[qr_old], queries_new.vectors[qr_new], aligned, len(qids)
 
 
+def _bridge_holdout(n: int, d: int, budget: float | None, exact: bool, backend, evals: int = 12) -> int | None:
+    """Held-out items of the bridge when its searches (each held-out item against all n OLD items,
+    once per calibration size and map kind: about ``evals`` passes) would exceed the budget; None:
+    the diagnostic's default."""
+    from embeval.compute.drivers import estimate_seconds
+
+    if exact or budget is None:
+        return None
+    per_item = estimate_seconds("topk", float(n) * evals, d, backend)
+    fit = int(budget / max(per_item, 1e-12))
+    return max(BRIDGE_HOLDOUT_MIN, fit) if fit < 1000 else None
+
+
 @records_cache
 def diff_report_from_sets(
     old: EmbeddingSet,
@@ -235,9 +249,16 @@ def diff_report_from_sets(
         report.settings["device_requested"] = device
         notes.append(fallback)
 
-    overrides = {"k": k, "calibration": calibration}
+    overrides: dict[str, Any] = {"k": k, "calibration": calibration}
+    holdout = _bridge_holdout(n, max(old.d, new.d), budget, exact, backend)
+    if holdout is not None and any(d.name == "bridge" for d, _ in chosen):
+        overrides["holdout"] = holdout
+        notes.append(f"bridge: {holdout:,} held-out items (fewer than the default 1,000) to fit the budget")
     for diag, params in chosen:
-        params = {**params, **{p: v for p, v in overrides.items() if v is not None and p in diag.params}}
+        given = {p: v for p, v in overrides.items() if v is not None and p in diag.params}
+        if "holdout" in given:  # the budget only lowers it
+            given["holdout"] = min(given["holdout"], params["holdout"])
+        params = {**params, **given}
         report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
 
     if drift and space.same_dim and not metrics:
