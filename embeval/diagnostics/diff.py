@@ -519,8 +519,13 @@ def score_scale(space: DiffSpace) -> list[Result]:
             SCALE_OUTPUTS[f"{side}_best_threshold"](thr, {"tpr": tpr, "fpr": fpr}, n=n),
         ]
     thr_old = out[4].value
-    tpr, fpr = new_tpr_fpr(new_run, thr_old)
-    params = {"threshold": thr_old}
+    from embeval.compute.backend import dot_error_bound
+
+    # Scores within float32 rounding of the threshold count as reaching it: the same pair scored by
+    # a rotated copy must not fall below OLD's threshold by a rounding error.
+    tol = dot_error_bound(max(space.old.shape[1], space.new.shape[1]))
+    tpr, fpr = new_tpr_fpr(new_run, thr_old - tol)
+    params = {"threshold": thr_old, "tolerance": tol}
     out += [
         OLD_THRESHOLD_TPR(tpr, params, n=new_run.m),
         OLD_THRESHOLD_FPR(fpr, params, n=new_run.m),

@@ -242,13 +242,20 @@ def test_score_scale_threshold_rates_brute_force():
 
     space = _queries_space(np.random.default_rng(13), 0.3)
     res = {r.metric: r for r in score_scale(space)}
-    thr = res["old_best_threshold"].value
+    thr = res["old_best_threshold"].value - res["old_threshold_tpr_on_new"].params["tolerance"]
     sn = space.queries_new.astype(np.float32) @ space.new.T
     pos = np.zeros_like(sn, dtype=bool)
     pos[np.arange(40), np.arange(40)] = True
     assert res["old_threshold_tpr_on_new"].value == pytest.approx(np.mean(sn[pos] >= thr))
     assert res["old_threshold_fpr_on_new"].value == pytest.approx(np.mean(sn[~pos] >= thr))
     assert res["old_pos_score_mean"].value > res["old_neg_score_mean"].value
+    # A rotated NEW keeps OLD's threshold's TPR and FPR exactly.
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((8, 8)))
+    space.new, space.queries_new = space.old @ q, space.queries_old @ q
+    space._runs.clear()
+    rot = {r.metric: r for r in score_scale(space)}
+    assert rot["old_threshold_tpr_on_new"].value == rot["old_best_threshold"].params["tpr"]
+    assert rot["old_threshold_fpr_on_new"].value == rot["old_best_threshold"].params["fpr"]
 
 
 def test_bridge_retention_with_queries_is_about_one_for_a_rotation():
