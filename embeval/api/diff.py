@@ -311,7 +311,10 @@ def _add_drift(report: Report, space: DiffSpace, seed: int) -> None:
     gs = GapSpace.build(space.old, space.new, paired=False, seed=seed)
     diag = get("mmd", "drift")
     report.results.extend(run_diagnostic(diag, gs, diag.defaults(), explicit=False, notes=report.notes))
-    report.notes.append("drift_p: permutation p-value of the unbiased MMD² of OLD vs NEW (equal dims only)")
+    report.notes.append(
+        "drift_p: permutation p-value of the unbiased MMD² of OLD vs NEW coordinates (equal dims only): meaningful when"
+        " both share a coordinate system (a fine-tuned or quantised model); a rotation, same geometry, is drift to it"
+    )
 
 
 def _series(report: Report, space: DiffSpace) -> None:
