@@ -201,7 +201,7 @@ def diff_report_from_sets(
     n = len(rows_old)
     backend = get_backend(device, rows=2 * n)
     sample, est = _knn_sample(n, max(old.d, new.d), budget, exact, backend)
-    from embeval.report.paired import paired_test
+    from embeval.stats.paired import paired_test
 
     space = DiffSpace.build(
         old.vectors[rows_old],

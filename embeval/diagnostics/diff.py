@@ -153,8 +153,7 @@ class DiffSpace:
     queries_old/new: the same queries embedded by each side (row-aligned), or None; ``aligned``:
     qrels aligned to the queries and the items, or None. ``sample``: rows whose neighbourhoods are
     compared (None: all). ``paired``: a function (old, new, seed) -> object with ``mean_delta``,
-    ``ci_low``, ``ci_high``, ``p_value``, ``method`` (the report layer's paired test, passed in by the
-    orchestrator: the diagnostics layer does not import it).
+    ``ci_low``, ``ci_high``, ``p_value``, ``method``; None: :func:`embeval.stats.paired.paired_test`.
     """
 
     old: np.ndarray
@@ -473,7 +472,9 @@ def _sides(space: DiffSpace, k: int):
 
 def _paired(space: DiffSpace, old: np.ndarray, new: np.ndarray):
     if space.paired is None:
-        raise UsageError("the paired test was not provided (`paired`)")
+        from embeval.stats.paired import paired_test
+
+        return paired_test(old, new, seed=space.seed)
     return space.paired(old, new, seed=space.seed)
 
 
@@ -662,7 +663,7 @@ def bridge(
     from embeval.compute import knn
 
     _, old_knn = knn(space.old, k, queries=held, backend=space.backend, label=f"kNN in OLD of {hold} held-out items")
-    with_q = space.aligned is not None and space.queries_new is not None and space.paired is not None
+    with_q = space.aligned is not None and space.queries_new is not None
     out: list[Result] = []
     with space.progress.task("fitting bridge maps", total=None):
         for size in _sizes(sizes, calibration, len(pool)):
@@ -789,5 +790,6 @@ register(
                 choices=("auto", "procrustes", "ridge"),
             ),
         },
+        order_invariant=False,  # the seeded held-out and calibration items are drawn over row positions
     )
 )

@@ -22,7 +22,7 @@ from embeval.diagnostics.diff import (
     ridge_map,
     set_overlap,
 )
-from embeval.report.paired import paired_test
+from embeval.stats.paired import paired_test
 
 
 def _hsic_biased(k, l_):
