@@ -45,9 +45,10 @@ def test_rotation_passes_the_gate_and_the_saved_map_maps_new_onto_old(cli, rotat
     assert vals["cka"] == pytest.approx(1.0, abs=1e-6) and vals["knn_overlap@10"] == 1.0
     assert doc["passed"] is True
     m = np.load(tmp / "m.npz")
-    assert str(m["kind"]) == "procrustes" and m["W"].shape == (8, 8) and bool(m["normalize_input"])
+    assert str(m["format"]) == "embeval-affine-1" and str(m["kind"]) == "procrustes"
+    assert m["W"].shape == (8, 8) and bool(m["normalize_in"]) and bool(m["normalize_out"])
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-    mapped = (unit @ q) @ m["W"] + m["b"]
+    mapped = (unit @ q - m["mean"]) @ m["W"] + m["b"]
     np.testing.assert_allclose(mapped, unit, atol=1e-4)
     lines = (tmp / "items.csv").read_text().splitlines()
     assert lines[0].startswith("id,knn_overlap@10,old_neighbours") and len(lines) == 161

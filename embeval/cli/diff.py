@@ -81,7 +81,7 @@ def diff_cmd(
         Path | None,
         typer.Option(
             "--save-map",
-            help="Write the best NEW → OLD map (.npz: W d_new×d_old, b, kind) for 'embeval transform'.",
+            help="Write the best NEW → OLD map (.npz, embeval-affine-1: W d_new×d_old, b) for 'embeval transform'.",
         ),
         OUT,
     ] = None,
