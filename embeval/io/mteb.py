@@ -21,7 +21,8 @@ from typing import Any
 
 from embeval.errors import InputError, UsageError
 
-_RANKING = re.compile(r"^(ndcg|map|recall|precision|mrr)_at_(\d+)$")
+# k has at most 9 digits: a longer one is no cut-off anyone computed (and int() of 4,300+ digits raises).
+_RANKING = re.compile(r"^(ndcg|map|recall|precision|mrr)_at_([1-9]\d{0,8})$")
 _STS = {"cosine_spearman": "spearman", "cosine_pearson": "pearson"}
 _TO_MTEB_STS = {v: k for k, v in _STS.items()}
 _OTHER_NUMERIC = ("accuracy", "f1", "f1_weighted", "ap", "v_measure", "main_score")
@@ -61,7 +62,9 @@ def mteb_scores(doc: dict, path: str | Path):
         raise InputError(shown, f"MTEB result has no scores for split {split!r}")
     subset = _pick(subsets, "default", "subset", shown)
     entry = entries[subsets.index(subset)]
-    numeric = {k: float(v) for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numeric = {
+        k: _score(k, v, shown) for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     if any(_RANKING.match(k) for k in numeric):
         command = "retrieval"
         mapped = {f"{m.group(1)}@{m.group(2)}": v for k, v in numeric.items() if (m := _RANKING.match(k))}
@@ -94,14 +97,35 @@ def mteb_scores(doc: dict, path: str | Path):
         info["main_score"] = f"{main_name or 'unnamed'} = {main}"
     meta = Path(shown).with_name("model_meta.json")
     if meta.is_file():
-        import contextlib
-        import json
-
-        with contextlib.suppress(ValueError, OSError):
-            info["model"] = json.loads(meta.read_text(encoding="utf-8")).get("name")
+        info["model"] = _model_name(meta)
     report.inputs = {"mteb": {"path": shown, "task": task, "split": split, "subset": subset}}
     report.notes.append(f"MTEB result {task} ({split}/{subset}), main score {info.get('main_score', 'absent')}")
     return report, mapped, info
+
+
+def _score(key: str, value: int | float, shown: str) -> float:
+    """A score as a float; InputError naming it when it is beyond float range (a 400-digit integer)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise InputError(
+            shown, f"MTEB score {key[:40]!r} is a {len(str(abs(int(value))))}-digit integer, not a score"
+        ) from None
+
+
+def _model_name(meta: Path) -> str | None:
+    """The model name in the ``model_meta.json`` beside an MTEB result (None when it names none);
+    InputError naming that file when it is not a JSON object."""
+    import json
+
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, OSError, RecursionError) as exc:
+        raise InputError(meta, f"not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise InputError(meta, f'not a JSON object (a {type(doc).__name__}); MTEB writes {{"name": ...}}')
+    name = doc.get("name")
+    return name if isinstance(name, str) else None
 
 
 def check_mteb_path(path: str | Path | None) -> None:
