@@ -10,7 +10,7 @@ One function per command, taking arrays (NumPy, torch, pandas, PyArrow), paths, 
     r = embeval.retrieval("scifact/", model="default")  # a BEIR folder, encoded
     x = embeval.encode(["a text", "another"])           # n×d float32
 
-Also ``embeval.gap``, ``embeval.pairs``, ``embeval.compare`` and ``embeval.run``. Importing embeval
+Also ``embeval.gap``, ``embeval.pairs``, ``embeval.diff``, ``embeval.compare`` and ``embeval.run``. Importing embeval
 is light: nothing heavy (NumPy, torch, FAISS) loads until a function is called.
 """
 
@@ -21,6 +21,7 @@ _PUBLIC = (
     "retrieval",
     "gap",
     "pairs",
+    "diff",
     "compare",
     "run",
     "sweep_index",

@@ -941,3 +941,85 @@ def sweep_compress(
     from embeval.api.sweep import sweep_compress_report
 
     return Report(sweep_compress_report(corpus, queries, qrels, progress=_progress(progress), **options))
+
+
+def diff(
+    old: Any,
+    new: Any,
+    *,
+    ids: Sequence | None = None,
+    new_ids: Sequence | None = None,
+    queries_old: Any = None,
+    queries_new: Any = None,
+    query_ids: Sequence | None = None,
+    qrels: Any = None,
+    texts: Any = None,
+    metrics: str | Sequence[str] | None = None,
+    items: str | Path | None = None,
+    save_map: str | Path | None = None,
+    seed: int = 0,
+    progress: Any = False,
+    **options: Any,
+) -> Report:
+    """What changes between two embeddings of the same items (``embeval diff``): CKA, kNN overlap,
+    with queries their overlap/RBO, with qrels the IR metrics' paired change and the score scale,
+    and NEW → OLD bridge maps.
+
+    ``old``, ``new``: arrays or paths, matched by id (``ids`` for arrays, row numbers by default;
+    ``new_ids`` when NEW's rows are in another order). ``queries_old``/``queries_new``: the same
+    queries embedded by each side (``query_ids``); ``qrels``: a path or ``{query_id: {doc_id: grade}}``.
+    ``texts``: a path, or a list aligned with ``ids``, shown for the most moved items. ``items``
+    (.csv/.parquet) and ``save_map`` (.npz) are written as by the command line. ``options``: ``k``,
+    ``calibration``, ``drift``, ``device``, ``budget``, ``exact``."""
+    from embeval.api import diff_report
+
+    _check_options("diff", diff_report, options, ("metrics", "seed", "progress", "texts"))
+    if items is not None:
+        from embeval.report.items import check_items_path
+
+        check_items_path(items)
+    if save_map is not None and Path(save_map).suffix.lower() != ".npz":
+        raise UsageError(f"save_map {save_map}: use a .npz file name")
+    with ExitStack() as stack:
+        tmp = _Inputs(stack)
+        po = old if _is_path(old) else tmp.vectors(old, "OLD", ids, arg="old")
+        pn = new if _is_path(new) else tmp.vectors(new, "NEW", new_ids if new_ids is not None else ids, arg="new")
+        qo = qn = None
+        if queries_old is not None or queries_new is not None:
+            if queries_old is None or queries_new is None:
+                raise UsageError("pass both `queries_old` and `queries_new`")
+            qo = queries_old if _is_path(queries_old) else tmp.vectors(queries_old, "queries_old", query_ids)
+            qn = queries_new if _is_path(queries_new) else tmp.vectors(queries_new, "queries_new", query_ids)
+        text_path = texts
+        if texts is not None and not _is_path(texts):
+            text_path = tmp.texts(list(texts), "texts", ids, arg="texts")
+        report = diff_report(
+            po,
+            pn,
+            queries_old=qo,
+            queries_new=qn,
+            qrels=None if qrels is None else tmp.qrels(qrels),
+            texts=text_path,
+            metrics=_metric_list(metrics),
+            seed=seed,
+            progress=_progress(progress),
+            **options,
+        )
+        tmp.relabel(report)
+    if items is not None:
+        from embeval.report.items import write_items
+
+        table = report.artifacts.get("diff_items")
+        if table is None:
+            raise UsageError("items: needs the knn_overlap diagnostic")
+        write_items(items, table)
+    if save_map is not None:
+        from embeval.report.export import write_map
+
+        maps = report.artifacts.get("maps") or {}
+        if not maps:
+            raise UsageError("save_map: no map was fitted (add the bridge diagnostic)")
+        from embeval.api.diff import best_map
+
+        write_map(save_map, maps[best_map(report, maps)])
+    return Report(report)

@@ -94,6 +94,23 @@ def _retrieval_data(seed: int) -> Data:
     return {"queries": queries, "query_ids": [f"q{i}" for i in range(20)], "corpus": corpus, "qrels": qrels}
 
 
+def _diff_data(seed: int) -> Data:
+    rng = np.random.default_rng(seed)
+    old = rng.standard_normal((120, 8)).astype(np.float32)
+    new = (np.hstack([old, old[:, :2]]) + 0.3 * rng.standard_normal((120, 10))).astype(np.float32)
+    q_old = (old[:20] + 0.3 * rng.standard_normal((20, 8))).astype(np.float32)
+    q_new = (new[:20] + 0.3 * rng.standard_normal((20, 10))).astype(np.float32)
+    qrels = {f"q{i}": {str(i): 1, str(i + 1): 1} for i in range(20)}
+    return {"old": old, "new": new, "queries_old": q_old, "queries_new": q_new, "qrels": qrels}
+
+
+def _permute_diff(data: Data, perm: np.ndarray) -> Data:
+    """The items in another order (both sides together), each keeping its id; the queries as they are."""
+    new_id = {str(old): str(new) for new, old in enumerate(perm)}
+    qrels = {q: {new_id[d]: g for d, g in rel.items()} for q, rel in data["qrels"].items()}
+    return {**data, "old": data["old"][perm], "new": data["new"][perm], "qrels": qrels}
+
+
 def _permute_rows(keys: tuple[str, ...]) -> Callable[[Data, np.ndarray], Data]:
     def permute(data: Data, perm: np.ndarray) -> Data:
         return {k: (v[perm] if k in keys else v) for k, v in data.items()}
@@ -124,6 +141,22 @@ def _local_gap(data: Data, diag: Diagnostic, backend: Any = None) -> Any:
     from embeval.diagnostics.gap import GapSpace
 
     return GapSpace.build(data["a"], data["b"], paired=True, seed=0, backend=backend)
+
+
+def _local_diff(data: Data, diag: Diagnostic, backend: Any = None) -> Any:
+    from embeval.diagnostics.diff import DiffSpace
+    from embeval.diagnostics.qrels import align_qrels
+
+    ids = np.arange(len(data["old"])).astype(str)
+    aligned = align_qrels(data["qrels"], [f"q{i}" for i in range(len(data["queries_old"]))], ids)
+    return DiffSpace.build(
+        data["old"],
+        data["new"],
+        queries_old=data["queries_old"],
+        queries_new=data["queries_new"],
+        aligned=aligned,
+        backend=backend,
+    )
 
 
 def _local_pairs(data: Data, diag: Diagnostic, backend: Any = None) -> Any:
@@ -254,6 +287,7 @@ FIXTURES: dict[str, Fixture] = {
     "retrieval": Fixture(
         _retrieval_data, _permute_retrieval, _local_retrieval, {"dask": _dask_retrieval}, rows="corpus"
     ),
+    "diff": Fixture(_diff_data, _permute_diff, _local_diff, backend=True, rows="old"),
 }
 
 

@@ -6,6 +6,7 @@ The CLI and the batch runner call these; they know nothing of the terminal and w
 """
 
 from embeval.api.common import encoding_settings, load_input, resolve_metrics, run_diagnostic
+from embeval.api.diff import diff_report, diff_report_from_sets
 from embeval.api.encode import encode_file
 from embeval.api.gap import gap_report
 from embeval.api.geometry import geometry_report
@@ -19,6 +20,8 @@ from embeval.api.retrieval import (
 from embeval.api.sweep import sweep_compress_report, sweep_index_report
 
 __all__ = [
+    "diff_report",
+    "diff_report_from_sets",
     "encode_file",
     "encoding_settings",
     "gap_report",

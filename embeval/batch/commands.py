@@ -39,6 +39,11 @@ KINDS: dict[str, Kind] = {
     ),
     "gap": Kind(("a",), ("b",), help="two sets of vectors A and B (or one (2, n, d) .npy as a)"),
     "gap-texts": Kind(("a", "b"), needs_model=True, help="two sets of texts (A encoded as queries, B as documents)"),
+    "diff": Kind(
+        ("old", "new"),
+        ("queries_old", "queries_new", "qrels", "texts"),
+        help="two embeddings of the same items (OLD, NEW), optionally each side's queries and qrels",
+    ),
 }
 
 
@@ -108,6 +113,21 @@ COMMANDS: dict[str, CommandSpec] = {
             "embeddings": route(api.sweep_compress_report, path="corpus"),
             "retrieval": route(api.sweep_compress_report, queries="queries", corpus="corpus", qrels="qrels"),
         }
+    ),
+    "diff": CommandSpec(
+        {
+            "diff": route(
+                api.diff_report,
+                api.diff_report_from_sets,
+                old="old",
+                new="new",
+                queries_old="queries_old",
+                queries_new="queries_new",
+                qrels="qrels",
+                texts="texts",
+            )
+        },
+        ("diff",),
     ),
 }
 

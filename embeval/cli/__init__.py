@@ -21,6 +21,7 @@ import embeval.cli.encode
 import embeval.cli.pairs
 import embeval.cli.retrieval
 import embeval.cli.gap
+import embeval.cli.diff
 import embeval.cli.compare
 import embeval.cli.run
 import embeval.cli.sweep

@@ -131,3 +131,23 @@ def gap_series(a: np.ndarray, b: np.ndarray, *, paired: bool, seed: int = 0) -> 
         "explained": [float(r) for r in ratio],
         "fitted_rows": [len(ia), len(ib)],
     }
+
+
+def diff_series(space, moved: int = 20) -> dict:
+    """Pictures of ``embeval diff`` from a :class:`~embeval.diagnostics.diff.DiffSpace` that ran:
+    ``diff_overlap_hist`` (20 bins of the per-item kNN overlap over [0, 1]), ``diff_calibration``
+    (the bridge's points: map, calibration size, top-1, overlap, cosine, retentions) and
+    ``diff_scores`` (relevant vs irrelevant score histograms of OLD and NEW, with qrels)."""
+    out: dict = {}
+    for key, values in space.per_item.items():
+        if key.startswith("knn_overlap@"):
+            counts, edges = np.histogram(values, bins=20, range=(0.0, 1.0))
+            out["diff_overlap_hist"] = {"metric": key, "edges": edges.tolist(), "counts": counts.tolist()}
+    if space.curve:
+        out["diff_calibration"] = {"points": [dict(p) for p in space.curve]}
+    if space.aligned is not None and space.queries_old is not None and space.queries_new is not None:
+        out["diff_scores"] = {
+            "old": score_series(space.queries_old, space.old, space.aligned, seed=space.seed),
+            "new": score_series(space.queries_new, space.new, space.aligned, seed=space.seed),
+        }
+    return out

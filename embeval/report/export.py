@@ -49,3 +49,30 @@ def write_vector(
         write_atomic(path, dumps(doc, indent=1) + "\n")
     else:
         check_vector_path(path)
+
+
+MAP_FORMAT = "embeval-affine-1"  # the affine-map format of `embeval transform` / `audit --save-transform`
+
+
+def write_map(path: str | os.PathLike, fitted: dict[str, Any]) -> None:
+    """Write an affine map NEW → OLD as .npz, atomically, in the format ``embeval transform`` reads
+    (``embeval-affine-1``: y = (x̃ − mean)·W + b, x̃ = x/‖x‖ when ``normalize_in``, ŷ = y/‖y‖ when
+    ``normalize_out``): ``format``, ``kind`` ("procrustes" or "ridge"), ``mean`` (zeros: the ridge
+    map's centring is folded into ``b``), ``W`` (d_new×d_old), ``b`` (d_old), ``normalize_in`` and
+    ``normalize_out`` (both true) and ``fitted_on`` (the calibration items)."""
+    if Path(path).suffix.lower() != ".npz":
+        raise UsageError(f"{path}: a map is written as .npz")
+    w = np.asarray(fitted["W"], dtype=np.float64)
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        format=np.array(MAP_FORMAT),
+        kind=np.array(str(fitted["kind"])),
+        mean=np.zeros(w.shape[0]),
+        W=w,
+        b=np.asarray(fitted["b"], dtype=np.float64),
+        normalize_in=np.array(True),
+        normalize_out=np.array(True),
+        fitted_on=np.array(int(fitted["calibration"])),
+    )
+    write_atomic(path, buf.getvalue())

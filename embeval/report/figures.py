@@ -12,7 +12,11 @@ Reports carry the data for pictures in ``Report.series`` under these names:
   — both sets on the top two principal components of A∪B (gap);
 - ``nn_cosine``: ``{"edges": [...], "counts": [...]}`` — cosine to the nearest other row (geometry);
 - ``k_occurrence``: ``{"k": int, "counts": [...]}`` — how many rows occur j times among the k
-  nearest neighbours of the others, j = 0, 1, ... (geometry; hubness).
+  nearest neighbours of the others, j = 0, 1, ... (geometry; hubness);
+- ``diff_overlap_hist``: ``{"metric": "knn_overlap@K", "edges": [...], "counts": [...]}`` — per-item
+  kNN overlap of OLD vs NEW (diff); ``diff_calibration``: ``{"points": [{"map", "calibration", ...}]}``
+  — the bridge's curve (diff); ``diff_scores``: ``{"old": scores, "new": scores}`` (diff, with qrels);
+  ``diff_moved``: the most moved items, drawn as a table by the HTML report.
 
 Per-query metric values (``Report.per_query``) are drawn as distributions.
 """
@@ -221,6 +225,27 @@ def histogram_overlay(title: str, xlabel: str, items: Sequence[tuple[str, Sequen
     ax.set_title(title, fontsize=10)
     ax.grid(True, color="0.9", lw=0.6)
     ax.legend(fontsize=7)
+    return _png(fig)
+
+
+@plain_text_figures
+def calibration_curve(points: Sequence[dict], keys: Sequence[str]) -> bytes:
+    """``embeval diff``'s bridge: each of ``keys`` (top1, overlap, retention_ndcg@10, ...) against the
+    calibration size, one line per map kind."""
+    fig = _figure(4.2 * min(3, len(keys)), 3.2 * math.ceil(len(keys) / 3))
+    kinds = list(dict.fromkeys(str(p["map"]) for p in points))
+    for ax, key in zip(_grid(fig, len(keys)), keys):
+        for i, kind in enumerate(kinds):
+            pts = sorted((p["calibration"], p[key]) for p in points if p["map"] == kind and key in p)
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="o", ms=3, lw=1.3, color=COLOURS[i % len(COLOURS)], label=kind)
+        ax.set_xscale("log")
+        ax.set_xlabel("calibration items", fontsize=8)
+        ax.set_title(key, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, color="0.9", lw=0.6)
+        ax.legend(fontsize=7)
     return _png(fig)
 
 

@@ -156,7 +156,7 @@ def known_metrics(families: str | tuple[str, ...] | None) -> list[str]:
 
 
 # Families a command can report beyond those its --metric draws from (gap --drift adds the drift family).
-EXTRA_GATE_FAMILIES = {"gap": ("drift",)}
+EXTRA_GATE_FAMILIES = {"gap": ("drift",), "diff": ("drift",)}
 
 
 def command_families(command: str, families: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -193,6 +193,63 @@ def _fig_geometry(items: list[Item]) -> list[tuple[str, bytes]]:
     return out
 
 
+def _fig_diff(items: list[Item]) -> list[tuple[str, bytes]]:
+    from embeval.report import figures
+
+    out = []
+    hists = [(_item_name(it, items), s["edges"], s["counts"]) for it, s in _series(items, "diff_overlap_hist")]
+    if hists:
+        metric = _series(items, "diff_overlap_hist")[0][1]["metric"]
+        out.append(
+            (
+                f"per-item {metric}: Jaccard of each item's nearest neighbours in OLD and NEW (1 = unchanged)",
+                figures.histogram_overlay(metric, "Jaccard overlap of the k nearest items", hists),
+            )
+        )
+    for it, s in _series(items, "diff_calibration"):
+        keys = [k for k in s["points"][0] if k not in ("map", "calibration")] if s["points"] else []
+        if keys:
+            out.append(
+                (
+                    "bridge NEW → OLD on held-out items, by calibration size" + _label(it, items),
+                    figures.calibration_curve(s["points"], keys),
+                )
+            )
+    for it, s in _series(items, "diff_scores"):
+        panels = [(side.upper(), h["edges"], h["pos"], h["neg"]) for side, h in s.items()]
+        out.append(
+            (
+                "score scale: relevant vs irrelevant pairs, OLD and NEW" + _label(it, items),
+                figures.score_histograms(panels),
+            )
+        )
+    return out
+
+
+def _label(it: Item, items: list[Item]) -> str:
+    return "" if len(items) == 1 else f" — {_item_name(it, items)}"
+
+
+def _moved_items(items: list[Item]) -> str:
+    """``embeval diff``: the items whose neighbourhood changed most."""
+    parts = []
+    for it in items:
+        moved = None if it.report is None else it.report.series.get("diff_moved")
+        if not moved or not moved.get("rows"):
+            continue
+        body = "".join(
+            f"<tr><td><code>{_e(r['id'])}</code></td><td>{_e(r['text'])}</td><td class=num>{fmt_value(r['value'])}"
+            f"</td><td>{_e(' '.join(r['old']))}</td><td>{_e(' '.join(r['new']))}</td></tr>"
+            for r in moved["rows"]
+        )
+        parts.append(
+            f"<h3>Most moved items ({_e(moved['metric'])}){_label(it, items)}</h3><div class=wide><table><tr>"
+            "<th>id</th><th>text</th><th>overlap</th><th>OLD neighbours</th><th>NEW neighbours</th></tr>"
+            f"{body}</table></div>"
+        )
+    return "".join(parts)
+
+
 FIGURES: list[Callable[[list[Item]], list[tuple[str, bytes]]]] = [
     _fig_bars,
     _fig_per_query,
@@ -200,6 +257,7 @@ FIGURES: list[Callable[[list[Item]], list[tuple[str, bytes]]]] = [
     _fig_scores,
     _fig_gap,
     _fig_geometry,
+    _fig_diff,
 ]
 
 
@@ -355,6 +413,7 @@ def batch_html(batch: Batch) -> str:
         else:
             out.append(_pivot_table(items))
         out.append(_worst_queries(items))
+        out.append(_moved_items(items))
         for make in FIGURES:
             for caption, png in make(items):
                 out.append(_figure(png, caption))
