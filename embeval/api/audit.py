@@ -178,6 +178,7 @@ def audit_arrays(
     thresholds: Mapping[str, Any] | None = None,
     fail_on: str = FAIL,
     tries: Sequence[str] = (),
+    metric: str = "cosine",
     clusters: int = 8,
     seed: int = 0,
     device: str = "cpu",
@@ -188,9 +189,12 @@ def audit_arrays(
 ) -> Report:
     """Audit ``x`` (n×d). ``queries`` (m×d) adds the query-side findings; with ``qrels``
     (``{query_id: {doc_id: grade}}``, ids from ``query_ids``/``ids``, default row numbers) the
-    remedies in ``tries`` are scored by retrieval (nDCG@10, paired bootstrap CI, sign-flip p).
+    remedies in ``tries`` are scored by retrieval (nDCG@10, paired bootstrap CI, sign-flip p), the
+    "before" scored as the user's index does (``metric``: cosine, or ip on the raw vectors).
     ``thresholds`` overrides levels (see :func:`embeval.diagnostics.audit_rules.with_overrides`).
     ``fail_on``: the verdict (warn or fail) at which a finding fails the report's gates."""
+    if metric not in ("cosine", "ip"):
+        raise UsageError(f"`metric` must be cosine or ip (the index's similarity), got {metric!r}")
     if fail_on not in (WARN, FAIL):
         raise UsageError(f"`fail_on` must be warn or fail, got {fail_on!r}")
     if not 0 < near_dup <= 1:
@@ -218,7 +222,7 @@ def audit_arrays(
     report = Report(
         "audit",
         inputs=inputs or {"embeddings": {"n": n, "d": d}},
-        settings={"k": k, "near_dup": near_dup, "seed": seed, "fail_on": fail_on, "device": device},
+        settings={"k": k, "near_dup": near_dup, "seed": seed, "fail_on": fail_on, "device": device, "metric": metric},
         results=results,
         notes=notes,
     )
@@ -247,6 +251,7 @@ def audit_arrays(
             k=k,
             seed=seed,
             backend=backend,
+            metric=metric,
         )
     report.series["audit"] = audit
     level = LEVELS.index(fail_on)

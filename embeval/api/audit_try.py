@@ -97,6 +97,7 @@ def try_remedies(
     k: int,
     seed: int,
     backend,
+    metric: str = "cosine",
 ) -> list[dict[str, Any]]:
     """Each remedy of ``tries`` measured (module docstring). ``findings_of(x, queries)``: the
     audit's findings on transformed vectors. Fitted maps go to ``report.artifacts["transform:KIND"]``."""
@@ -107,7 +108,9 @@ def try_remedies(
         aligned = align_qrels({a: dict(b) for a, b in qrels.items()}, list(query_ids), list(ids))
     cu = space.unit
     qu = None if q is None else unit_rows(q)
-    before = None if aligned is None or qu is None else _ndcg(qu, cu, aligned, backend=backend)
+    # Retrieval before: as the user's index scores (cosine, or inner product of the raw vectors).
+    qb, cb = (qu, cu) if metric == "cosine" or q is None else (np.asarray(q, np.float32), np.asarray(x, np.float32))
+    before = None if aligned is None or qb is None else _ndcg(qb, cb, aligned, backend=backend)
     was = {f["finding"]: f for f in findings}
     out: list[dict[str, Any]] = []
     for name in tries:
@@ -130,7 +133,7 @@ def try_remedies(
                 if f["finding"] in was
             ]
             if aligned is not None and qt is not None:
-                row["after_scores"] = _ndcg(unit_rows(qt), unit_rows(xt), aligned, backend=backend)
+                row["after_scores"] = _ndcg(qt, xt, aligned, backend=backend)  # unit rows: cosine = ip
         else:  # csls
             skew, _ = csls_hubness(cu, k, backend)
             row["findings"] = [
@@ -152,6 +155,7 @@ def try_remedies(
             t = paired_test(before, after_scores, seed=seed)
             row["retrieval"] = {
                 "metric": "ndcg@10",
+                "scored_by": metric,
                 "queries": t.n,
                 "before": float(before.mean()),
                 "after": float(after_scores.mean()),
