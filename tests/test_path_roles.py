@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import typer.models
 
-from embeval import cli as cli_mod
+from embeval.cli import app as cli_app
+from embeval.cli.options import path_roles
 
 
-def _commands(app=cli_mod.app, prefix=()):
+def _commands(app=cli_app, prefix=()):
     for info in app.registered_commands:
         yield (*prefix, info.name or info.callback.__name__), info.callback
     for group in app.registered_groups:
@@ -61,7 +62,7 @@ def test_commands_are_enumerated():
 @pytest.mark.parametrize("command", list(COMMANDS), ids=[" ".join(c) for c in COMMANDS])
 def test_every_path_option_declares_its_role(command):
     fn = COMMANDS[command]
-    roles = cli_mod.path_roles(fn)
+    roles = path_roles(fn)
     missing = [name for name, hint, _, help_text in _params(fn)
                if _looks_like_a_path(name, hint) and name not in roles]
     assert not missing, f"{' '.join(command)}: give {missing} a role (IN, OUT or Place(why)) in its Annotated type"
@@ -73,7 +74,7 @@ def test_every_path_option_declares_its_role(command):
 
 def test_the_known_outputs_are_declared():
     """The review's misses (P1-1) in particular: --run, --mteb-out are outputs, --run-in an input."""
-    roles = {(c[0], flag): r.role for c, fn in COMMANDS.items() for _, (flag, r) in cli_mod.path_roles(fn).items()}
+    roles = {(c[0], flag): r.role for c, fn in COMMANDS.items() for _, (flag, r) in path_roles(fn).items()}
     for key, role in {("retrieval", "--run"): "output", ("retrieval", "--run-in"): "input",
                       ("retrieval", "--mteb-out"): "output", ("retrieval", "--qrels"): "input",
                       ("pairs", "--mteb-out"): "output", ("geometry", "--labels"): "input",
@@ -89,7 +90,7 @@ _NEEDS = {"geometry": ["g_in.npy"], "encode": ["e_in.txt", "-o", "e_out.npz"], "
 
 
 def _argv(command, fn, assign: dict[str, str]) -> list[str]:
-    roles = cli_mod.path_roles(fn)
+    roles = path_roles(fn)
     argv = list(command)
     positional = {name: v for name, v in assign.items() if not roles[name][0].startswith("-")}
     rest = list(_NEEDS.get(command[0], []))
@@ -107,7 +108,7 @@ def _argv(command, fn, assign: dict[str, str]) -> list[str]:
 
 def _pairs(kind_a: str, kind_b: str):
     for command, fn in COMMANDS.items():
-        roles = cli_mod.path_roles(fn)
+        roles = path_roles(fn)
         outs = [n for n, (_, r) in roles.items() if r.role == "output"]
         ins = [n for n, (_, r) in roles.items() if r.role == "input"]
         if kind_b == "input":
@@ -127,7 +128,7 @@ def test_no_output_may_be_an_input(command, out, inp, cli, tmp_path, monkeypatch
     victim.write_text("precious\n")
     fn = COMMANDS[command]
     res = cli(*_argv(command, fn, {inp: "victim.dat", out: "victim.dat"}))
-    flag = cli_mod.path_roles(fn)[out][0]
+    flag = path_roles(fn)[out][0]
     assert res.exit_code == 2, (res.exit_code, res.stderr, res.stdout[-500:])
     assert flag in res.stderr and "the input" in res.stderr, res.stderr
     assert victim.read_text() == "precious\n"
@@ -144,7 +145,7 @@ def test_no_two_outputs_may_be_one_file(command, out, other, cli, tmp_path, monk
 
 
 def test_the_pairs_cover_the_review():
-    flat = {(c[0], cli_mod.path_roles(COMMANDS[c])[o][0], cli_mod.path_roles(COMMANDS[c])[i][0])
+    flat = {(c[0], path_roles(COMMANDS[c])[o][0], path_roles(COMMANDS[c])[i][0])
             for c, o, i in IN_PAIRS}
     assert {("retrieval", "--run", "--qrels"), ("retrieval", "--output", "--run-in"),
             ("retrieval", "--mteb-out", "--qrels"), ("pairs", "--mteb-out", "FILE")} <= flat

@@ -1,0 +1,131 @@
+"""The exit-code boundary: the one place exceptions become exit codes (``boundary`` around every
+command, ``run_app`` around the whole app). 0 ok, 1 a gate failed, 2 bad input or usage, 3 internal
+error, 130 interrupted, 141 stdout closed early."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import typer
+
+from embeval.cli.console import _say
+from embeval.cli.options import _check_declared_paths, path_roles
+
+EXIT_CODES = (
+    "Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
+    "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
+    "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
+    "early (e.g. piped into head), quietly."
+)
+
+
+def _die(message: str, code: int = 2) -> None:
+    """One line on stderr (control characters made visible), then exit ``code``."""
+    _say("error: ", message)
+    raise typer.Exit(code)
+
+
+def _internal(exc: BaseException) -> None:
+    """An unexpected exception: one line and exit code 3 (the traceback with EMBEVAL_DEBUG=1)."""
+    import os
+
+    if os.environ.get("EMBEVAL_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    detail = str(exc).strip().splitlines()
+    _say(
+        "internal error: ",
+        f"{type(exc).__name__}: {detail[0] if detail else ''} (run with EMBEVAL_DEBUG=1 for the traceback)",
+    )
+    raise typer.Exit(3)
+
+
+def _pipe_closed() -> None:
+    """stdout's reader went away (``embeval metrics | head -1``): stop quietly, exit 141 as a
+    process killed by SIGPIPE would. stdout is pointed at /dev/null so that the interpreter's
+    final flush does not complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner)
+        pass
+    raise typer.Exit(141)
+
+
+def boundary(fn):
+    """The one place exceptions become exit codes: EmbevalError → one line, exit 2; a closed
+    pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code).
+    Every command goes through it, so it is also where the declared paths (IN/OUT) are checked,
+    before the command's own code runs."""
+
+    roles = path_roles(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from embeval.errors import EmbevalError
+
+        try:
+            _check_declared_paths(roles, kwargs)
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except EmbevalError as exc:
+            _die(str(exc))
+        except BrokenPipeError:
+            _pipe_closed()
+        except MemoryError:
+            _die(
+                "out of memory; try a smaller input, a smaller --budget (estimated forms of the O(n²) "
+                "diagnostics), or --sample for uniformity"
+            )
+        except RecursionError as exc:
+            _internal(exc)
+        except OSError as exc:  # a file that vanished or a disk that filled up mid-run
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _die(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # the contract: anything else is exit code 3
+            if _is_click_error(exc):
+                raise
+            _internal(exc)
+
+    return wrapper
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    """A click/Typer usage exception (public ClickException interface: exit_code, format_message)."""
+    return hasattr(exc, "exit_code") and callable(getattr(exc, "format_message", None))
+
+
+def run_app(app: typer.Typer) -> None:
+    """Console entry point and outer boundary: usage errors from option parsing are one line,
+    exit 2; Ctrl-C is 130; a closed stdout is a quiet 141; anything else is one line, exit 3."""
+    try:
+        try:
+            code = app(standalone_mode=False)
+        except typer.Abort:
+            code = 130
+        except KeyboardInterrupt:
+            code = 130
+        except BrokenPipeError:
+            _pipe_closed()
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except Exception as exc:
+            if not _is_click_error(exc):
+                _internal(exc)
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())
+                sys.exit(2)
+            cmd = ctx.command_path if ctx is not None else "embeval"
+            message = exc.format_message()  # type: ignore[attr-defined]  # a ClickException (checked above)
+            _say("error: ", f"{message} (see '{cmd} --help')")
+            exit_code = getattr(exc, "exit_code", None)
+            code = exit_code if isinstance(exit_code, int) else 2
+    except typer.Exit as exc:
+        code = exc.exit_code
+    sys.exit(code if isinstance(code, int) else 0)
