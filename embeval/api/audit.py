@@ -113,7 +113,7 @@ def _finding(rule: Rule, results: list[Result], n: int, d: int, seed: int) -> di
         if r is None:
             return None
         value, params = r.value, r.params
-        base = baseline_of(rule.metric, {**params, "seed": seed}, n, d)
+        base = baseline_of(rule.metric, {**params, "seed": seed}, n, d, hygiene.QUERY_OUTPUTS.get(rule.metric))
         exact = params.get("exact", True) is not False
     compared = value - base if rule.against == "excess" and base is not None else value
     verdict = rule.verdict(compared)
@@ -145,6 +145,15 @@ def _findings(results, rules: Mapping[str, Rule], n: int, d: int, seed: int, que
         if f is not None:
             out.append(f)
     return out
+
+
+def _name_rows(findings: list[dict], ids: Sequence[Any] | None, query_ids: Sequence[Any] | None) -> None:
+    """Sample ids as the files name the rows (row numbers when no ids were given): query rows for
+    ood_queries, corpus rows otherwise."""
+    for f in findings:
+        names = query_ids if f["finding"] == "ood_queries" else ids
+        if names is not None:
+            f["sample_ids"] = [str(names[i]) for i in f["sample_ids"]]
 
 
 def load_thresholds(path: str | Path) -> dict[str, Any]:
@@ -219,6 +228,7 @@ def audit_arrays(
     )
     results, space, notes = _measure(x, q, progress=progress, **opts)
     findings = _findings(results, rules, n, d, seed, q is not None)
+    _name_rows(findings, ids, query_ids)
     report = Report(
         "audit",
         inputs=inputs or {"embeddings": {"n": n, "d": d}},
@@ -233,6 +243,9 @@ def audit_arrays(
         _, idx = space.knn_rows(k)[1:]
         occ = np.bincount(idx.ravel(), minlength=n).astype(np.float64)
         audit["clusters"] = hygiene.cluster_map(space.unit, occ, clusters, seed)
+        if ids is not None:
+            for c in audit["clusters"]:
+                c["sample_ids"] = [str(ids[i]) for i in c["sample_ids"]]
     if tries:
         audit["remedies"] = try_remedies(
             x,

@@ -23,6 +23,8 @@ import embeval.cli.retrieval
 import embeval.cli.gap
 import embeval.cli.compare
 import embeval.cli.run
+import embeval.cli.audit
+import embeval.cli.transform
 import embeval.cli.cache  # noqa: F401
 
 # isort: on

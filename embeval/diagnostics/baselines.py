@@ -142,11 +142,12 @@ ISLAND_SHARE = _sim("island_share")
 ROGUE_DIM_RATIO = _sim("rogue_dim_ratio")
 
 
-def baseline_of(metric: str, params: Mapping[str, Any], n: int, d: int) -> float | None:
-    """The isotropic reference for a reported metric, or None when its output declares none."""
+def baseline_of(metric: str, params: Mapping[str, Any], n: int, d: int, output: Any = None) -> float | None:
+    """The isotropic reference for a reported metric, or None when its output declares none.
+    ``output``: the declaration, for outputs no registered diagnostic reports (query findings)."""
     from embeval.diagnostics.registry import declared_output
 
-    out = declared_output(metric)
+    out = output or declared_output(metric)
     if out is None or out.baseline is None or n < 3 or d < 2:
         return None
     if out.name == "mam" and params.get("mode", "nn") != "nn":

@@ -86,6 +86,10 @@ QUERY_HUBNESS_SKEW = Output(
 )
 
 
+# Outputs of query_findings (no registered diagnostic reports them: they need a corpus and queries).
+QUERY_OUTPUTS = {o.name: o for o in (OOD_QUERY_SHARE, QUERY_HUBNESS_SKEW)}
+
+
 def _ids(rows: np.ndarray) -> list[int]:
     return [int(i) for i in rows[:SAMPLE_IDS]]
 
