@@ -153,3 +153,19 @@ def baseline_of(metric: str, params: Mapping[str, Any], n: int, d: int, output: 
     if out.name == "mam" and params.get("mode", "nn") != "nn":
         return None
     return out.baseline(n, d, params)
+
+
+# Outputs computed on a kNN graph within a row subset when estimated: their baseline is that subset's.
+_SUBSET_GRAPH = ("hubness_skew", "antihub_share", "hub_occurrence", "island_share")
+
+
+def attach_baselines(results: list, n: int, d: int, seed: int = 0, *, unit: bool = True) -> None:
+    """Set ``baseline`` on each result whose output declares one; none unless the results were
+    computed on unit rows (``unit``)."""
+    if not unit:
+        return
+    for r in results:
+        m = n
+        if r.params.get("exact") is False and r.metric in _SUBSET_GRAPH and r.params.get("sample"):
+            m = int(r.params["sample"])
+        r.baseline = baseline_of(r.metric, {**r.params, "seed": seed}, m, d)

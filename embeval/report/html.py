@@ -194,17 +194,26 @@ FIGURES: list[Callable[[list[Item]], list[tuple[str, bytes]]]] = [
 
 def _results_table(report: Report) -> str:
     rows = []
+    with_base = any(r.baseline is not None for r in report.results)
     for r in report.results:
         ci = "" if r.ci_low is None or r.ci_high is None else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
         better = {True: "↑ higher", False: "↓ lower", None: ""}[r.higher_is_better]
         rows.append(
-            f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td><td>{_e(params)}</td>"
-            f"<td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>"
+            f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td>"
+            + (f"<td class=num>{'' if r.baseline is None else fmt_value(r.baseline)}</td>" if with_base else "")
+            + f"<td>{_e(params)}</td><td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>"
         )
     return (
-        "<div class=wide><table><tr><th>metric</th><th>value</th><th>params</th><th>95% CI</th><th>n</th>"
-        "<th>better</th></tr>" + "".join(rows) + "</table></div>"
+        "<div class=wide><table><tr><th>metric</th><th>value</th>"
+        + (
+            "<th title='the same measure on points uniform on the sphere, same n, d, k'>baseline</th>"
+            if with_base
+            else ""
+        )
+        + "<th>params</th><th>95% CI</th><th>n</th><th>better</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
     )
 
 
