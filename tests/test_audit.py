@@ -11,6 +11,7 @@ import pytest
 
 from embeval.api.audit import audit_arrays
 from embeval.compute.transform import AffineMap, fit
+from embeval.diagnostics import baselines
 from embeval.errors import UsageError
 from embeval.io.qrels import load_qrels
 
@@ -125,6 +126,17 @@ def test_baselines_and_thresholds_are_reported(real):
         audit_arrays(x, thresholds={"hubnes": {"warn": 1}})
     with pytest.raises(UsageError, match="beyond"):
         audit_arrays(x, thresholds={"hubness": {"warn": 5, "fail": 4}})
+
+
+def test_over_budget_findings_are_estimated_and_marked(real):
+    x = np.concatenate([real[0]] * 3) + np.random.default_rng(1).normal(0, 0.01, (3000, 384)).astype(np.float32)
+    r = audit_arrays(x, budget=1e-9, clusters=0)
+    f = {f["finding"]: f for f in r.series["audit"]["findings"]}
+    assert not f["hubness"]["exact"] and not f["outliers"]["exact"] and f["anisotropy"]["exact"]
+    hub = next(res for res in r.results if res.metric == "hubness_skew")
+    # the baseline of a graph within a subset is the subset's
+    assert f["hubness"]["baseline"] == pytest.approx(baselines.simulate(hub.params["sample"], 384, 10)["hubness_skew"])
+    assert any("estimated" in note or "budget" in note for note in r.notes)
 
 
 def test_sample_ids_name_the_rows(real):

@@ -22,7 +22,7 @@ from embeval.compute import get_backend
 from embeval.compute.transform import KINDS, AffineMap
 from embeval.diagnostics import hygiene
 from embeval.diagnostics.audit_rules import FAIL, LEVELS, OK, WARN, Rule, with_overrides
-from embeval.diagnostics.baselines import baseline_of, simulate
+from embeval.diagnostics.baselines import SUBSET_GRAPH, baseline_of, simulate
 from embeval.diagnostics.geometry import anisotropy, effective_rank, hubness
 from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
 from embeval.diagnostics.space import Space, check_k
@@ -113,7 +113,8 @@ def _finding(rule: Rule, results: list[Result], n: int, d: int, seed: int) -> di
         if r is None:
             return None
         value, params = r.value, r.params
-        base = baseline_of(rule.metric, {**params, "seed": seed}, n, d, hygiene.QUERY_OUTPUTS.get(rule.metric))
+        m = int(params["sample"]) if params.get("exact") is False and rule.metric in SUBSET_GRAPH else n
+        base = baseline_of(rule.metric, {**params, "seed": seed}, m, d, hygiene.QUERY_OUTPUTS.get(rule.metric))
         exact = params.get("exact", True) is not False
     compared = value - base if rule.against == "excess" and base is not None else value
     verdict = rule.verdict(compared)

@@ -156,7 +156,7 @@ def baseline_of(metric: str, params: Mapping[str, Any], n: int, d: int, output: 
 
 
 # Outputs computed on a kNN graph within a row subset when estimated: their baseline is that subset's.
-_SUBSET_GRAPH = ("hubness_skew", "antihub_share", "hub_occurrence", "island_share")
+SUBSET_GRAPH = ("hubness_skew", "antihub_share", "hub_occurrence", "island_share")
 
 
 def attach_baselines(results: list, n: int, d: int, seed: int = 0, *, unit: bool = True) -> None:
@@ -166,6 +166,6 @@ def attach_baselines(results: list, n: int, d: int, seed: int = 0, *, unit: bool
         return
     for r in results:
         m = n
-        if r.params.get("exact") is False and r.metric in _SUBSET_GRAPH and r.params.get("sample"):
+        if r.params.get("exact") is False and r.metric in SUBSET_GRAPH and r.params.get("sample"):
             m = int(r.params["sample"])
         r.baseline = baseline_of(r.metric, {**r.params, "seed": seed}, m, d)
