@@ -193,6 +193,9 @@ def test_cli_exit_codes_json_and_transform_roundtrip(cli, tmp_path, real):
     th.write_text("[rogue_dimensions]\nwarn = 100\nfail = 200\n")
     res = cli("audit", rogue, "-q", "--fail-on", "warn", "--thresholds", th)
     assert res.exit_code == 0 and "overrides from" in res.stdout
+    page = tmp_path / "audit.html"
+    assert cli("audit", bad, "-q", "-o", page).exit_code == 1
+    assert "<h3>audit: fail</h3>" in page.read_text() and "near_duplicates" in page.read_text()
     t = tmp_path / "T.npz"
     res = cli("audit", SAMPLE / "corpus.npz", "-q", "--try", "center", "--save-transform", t, "--clusters", "0")
     assert res.exit_code == 0 and t.exists() and "remedy center" in res.stdout
