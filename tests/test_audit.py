@@ -231,3 +231,27 @@ def test_vecscope_agrees_on_the_real_sample(real):
     assert mine["antihub_share"] == pytest.approx(details["hubness"]["antihub_ratio"], abs=1e-12)
     assert mine["near_duplicate_share"] == pytest.approx(details["collapse"]["near_duplicate_ratio"], abs=1e-12)
     assert mine["near_duplicate_share"] > 0
+
+
+def test_csls_rescoring_against_brute_force():
+    from embeval.api.audit_try import csls_hubness, csls_parts
+    from embeval.diagnostics.measures import skew
+
+    rng = np.random.default_rng(2)
+    c = _unit(rng.standard_normal((150, 12)))
+    q = _unit(rng.standard_normal((40, 12)))
+    cos = q.astype(np.float64) @ c.T.astype(np.float64)
+    r = np.sort(cos, axis=0)[-10:].mean(axis=0)  # mean cosine of each corpus row to its 10 nearest queries
+    want = np.argsort(-(2 * cos - r[None, :]), axis=1, kind="stable")[:, :5]
+    qa, ca = csls_parts(q, c, 10)
+    got = np.argsort(-(qa.astype(np.float64) @ ca.T.astype(np.float64)), axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(got, want)
+    # corpus graph: r from the 10 nearest other rows, the row itself excluded
+    g = c.astype(np.float64) @ c.T.astype(np.float64)
+    np.fill_diagonal(g, -np.inf)
+    rc = np.sort(g, axis=1)[:, -10:].mean(axis=1)
+    s = 2 * g - rc[None, :]
+    idx = np.argsort(-s, axis=1, kind="stable")[:, :10]
+    occ = np.bincount(idx.ravel(), minlength=150)
+    sk, anti = csls_hubness(c, 10)
+    assert sk == pytest.approx(skew(occ), rel=1e-5) and anti == pytest.approx(np.mean(occ == 0))
