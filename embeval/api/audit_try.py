@@ -2,7 +2,7 @@
 
 Without qrels, the findings after each remedy (the same thresholds). With queries and qrels,
 nDCG@10 per query before and after, the paired bootstrap CI of the mean change and the sign-flip
-p-value (:func:`embeval.report.paired.paired_test`), and a plain verdict: worth making when the CI
+p-value (:func:`embeval.stats.paired.paired_test`), and a plain verdict: worth making when the CI
 of the change lies above 0, harmful when below, no measurable difference otherwise.
 
 center / whiten / abtt are affine maps fitted on the corpus (:mod:`embeval.compute.transform`) and
@@ -149,7 +149,7 @@ def try_remedies(
                 qa, ca = csls_parts(qu, cu, CSLS_K, backend)
                 row["after_scores"] = _ndcg(qa, ca, aligned, backend=backend)
         if aligned is not None and before is not None:
-            from embeval.report.paired import paired_test
+            from embeval.stats.paired import paired_test
 
             after_scores = row.pop("after_scores")
             t = paired_test(before, after_scores, seed=seed)

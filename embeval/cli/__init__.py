@@ -25,7 +25,8 @@ import embeval.cli.compare
 import embeval.cli.run
 import embeval.cli.audit
 import embeval.cli.transform
-import embeval.cli.cache  # noqa: F401
+import embeval.cli.cache
+import embeval.cli.mcp  # noqa: F401
 
 # isort: on
 from embeval.cli.app import _reflow_help, app

@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from embeval.errors import UsageError
+from embeval.errors import UsageError, require_extra
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
+DASK = "dask"  # the provider name (embeval.diagnostics.registry.provide) of this package
 
 
 def resolve_spec(spec: str | None) -> str | None:
@@ -42,10 +43,9 @@ def resolve_spec(spec: str | None) -> str | None:
 
 
 def _dask():
-    try:
-        import distributed
-    except ImportError:
-        raise UsageError("a cluster needs Dask: pip install 'embeval[dask]'") from None
+    require_extra("a cluster", "dask", "dask", "distributed")
+    import distributed
+
     return distributed
 
 
@@ -116,18 +116,3 @@ def run_tasks(
             client.cancel(futures)
             raise
     return out
-
-
-def stamp(results: list) -> list:
-    """Give hand-built results the identity their output declares (as the single-machine
-    diagnostics' declared outputs do); a no-op where the registry has no declarations."""
-    try:
-        from embeval.diagnostics.registry import declared_output
-    except ImportError:  # pragma: no cover - older registry
-        return results
-    for r in results:
-        if getattr(r, "identity", None) is None:
-            out = declared_output(r.metric)
-            if out is not None:
-                r.identity = out.identity
-    return results

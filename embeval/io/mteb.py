@@ -1,6 +1,7 @@
 """MTEB result files (one JSON per task, as ``mteb`` writes and the MTEB leaderboard reads), both ways.
 
-Reading (:func:`mteb_report`): a task file becomes an embeval :class:`Report` that ``embeval compare``
+Reading (:func:`mteb_scores`; :func:`embeval.report.compare.load.mteb_report` makes the results, with
+the registry's directions): a task file becomes an embeval :class:`Report` that ``embeval compare``
 takes as a baseline. Names are mapped ``ndcg_at_10`` → ``ndcg@10`` (likewise ``map``, ``recall``,
 ``precision``, ``mrr``) for retrieval tasks and ``cosine_spearman`` / ``cosine_pearson`` →
 ``spearman`` / ``pearson`` for STS tasks (embeval's pairs command scores cosine similarity). Other
@@ -47,9 +48,10 @@ def _pick(names: list[str], preferred: str, what: str, path: str) -> str:
     raise InputError(path, f"MTEB result has {len(names)} {what}s ({', '.join(names)}) and no {preferred!r}")
 
 
-def mteb_report(doc: dict, path: str | Path):
-    """(Report, info) from an MTEB task result ``doc`` read from ``path`` (see the module docstring)."""
-    from embeval.results import Report, Result
+def mteb_scores(doc: dict, path: str | Path):
+    """(Report without results, {metric: value} in report order, info) from an MTEB task result
+    ``doc`` read from ``path`` (see the module docstring)."""
+    from embeval.results import Report
 
     shown = str(path)
     split = _pick(sorted(doc["scores"]), "test", "split", shown)
@@ -78,7 +80,7 @@ def mteb_report(doc: dict, path: str | Path):
     if main is not None:
         hits = [ours for ours, v in mapped.items() if v == main]
         main_name = next((h for h in hits if h in ("ndcg@10", "spearman", "accuracy")), hits[0] if hits else None)
-    report = Report(command, results=[Result(name, v, n=None, higher_is_better=True) for name, v in mapped.items()])
+    report = Report(command)
     task = doc.get("task_name", Path(shown).stem)
     info = {
         "format": "mteb",
@@ -99,7 +101,7 @@ def mteb_report(doc: dict, path: str | Path):
             info["model"] = json.loads(meta.read_text(encoding="utf-8")).get("name")
     report.inputs = {"mteb": {"path": shown, "task": task, "split": split, "subset": subset}}
     report.notes.append(f"MTEB result {task} ({split}/{subset}), main score {info.get('main_score', 'absent')}")
-    return report, info
+    return report, mapped, info
 
 
 def check_mteb_path(path: str | Path | None) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embeval.diagnostics.registry import stamp_identity
+from embeval.diagnostics.registry import imported_result, stamp_identity
 from embeval.errors import InputError
 from embeval.results import Report
 
@@ -21,6 +21,16 @@ class Side:
     kind: str  # single | batch
     items: dict[str, Report]
     info: dict[str, Any]
+
+
+def mteb_report(doc: dict, path: str | Path) -> tuple[Report, dict[str, Any]]:
+    """(Report, info) from an MTEB task result ``doc`` read from ``path``
+    (:func:`embeval.io.mteb.mteb_scores`), each value with the registry's direction and identity."""
+    from embeval.io.mteb import mteb_scores
+
+    report, scores, info = mteb_scores(doc, path)
+    report.results = [imported_result(name, v) for name, v in scores.items()]
+    return report, info
 
 
 def load_side(path: str | Path) -> Side:
@@ -43,7 +53,7 @@ def load_side(path: str | Path) -> Side:
         raise InputError(
             p, f"not an embeval JSON report (invalid JSON: {exc.msg})", where=f"line {exc.lineno}"
         ) from None
-    from embeval.io.mteb import is_mteb_result, mteb_report
+    from embeval.io.mteb import is_mteb_result
 
     if is_mteb_result(doc):  # an MTEB task result (embeval.io.mteb maps the names)
         mteb, extra = mteb_report(doc, p)
