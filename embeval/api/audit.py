@@ -223,6 +223,9 @@ def audit_arrays(
             raise UsageError(f"`queries` are {q.shape[1]}-d but the corpus is {d}-d")
     if qrels is not None and q is None:
         raise UsageError("`qrels` needs `queries`")
+    from embeval.compute.backend import resolve_device
+
+    device = resolve_device(device, rows=n)  # auto: a GPU for large n when there is one
     backend = get_backend(device, rows=n)
     opts: dict[str, Any] = dict(
         k=k, tau=near_dup, seed=seed, backend=backend, device=device, budget=budget, exact=exact

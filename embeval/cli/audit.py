@@ -101,7 +101,7 @@ def audit_cmd(
         near_dup=near_dup,
         clusters=clusters,
         seed=seed,
-        device="cpu" if compute.device == "auto" else compute.device,
+        device=compute.device,
         budget=compute.budget,
         exact=compute.exact,
     )
