@@ -23,7 +23,12 @@ _PUBLIC = (
     "pairs",
     "compare",
     "run",
+<<<<<<< HEAD
     "audit",
+=======
+    "sweep_index",
+    "sweep_compress",
+>>>>>>> main
     "Report",
     "Comparison",
     "Batch",

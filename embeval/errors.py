@@ -1,4 +1,5 @@
-"""Typed errors. The CLI turns every ``EmbevalError`` into one line on stderr and exit code 2."""
+"""Typed errors. The CLI turns every ``EmbevalError`` into one line on stderr and exit code 2, and an
+:class:`EnvironmentFailure` (the machine or the cluster failed, not the input) into one line and exit 4."""
 
 from __future__ import annotations
 
@@ -44,6 +45,63 @@ class OptionError(UsageError):
         self.value = value
         self.problem = problem
         super().__init__(f"`{name}`={value!r}: {problem}")
+
+
+class EnvironmentFailure(Exception):
+    """The environment failed, not the input and not embeval: the Dask scheduler or its workers were
+    lost, the disk is full, memory ran out, the GPU failed. The CLI says it in one line and exits 4
+    (rerunning on a healthy machine may succeed); it is not an ``EmbevalError`` (exit 2, fix the
+    input) nor an internal error (exit 3, a bug)."""
+
+
+# errno values of a disk that cannot take more: full, over quota, past the file-size limit.
+_DISK_FULL = {28, 122, 27}  # ENOSPC, EDQUOT (Linux), EFBIG
+_DASK_LOST = {
+    "CommClosedError": "the connection to the Dask cluster closed",
+    "StreamClosedError": "the connection to the Dask cluster closed",
+    "FutureCancelledError": "a task was cancelled by the Dask cluster",
+    "KilledWorker": "Dask workers died while running a task (often: out of memory on the worker)",
+}
+
+
+def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
+    """The :class:`EnvironmentFailure` that ``exc`` is, or None when it is not one. Recognised by
+    type and, for libraries that are imported lazily (Dask, torch), by the class's name and module,
+    so that this leaf module imports neither: ``MemoryError``; an ``OSError`` with ENOSPC, EDQUOT or
+    EFBIG; Dask's CommClosedError, FutureCancelledError (scheduler connection lost), KilledWorker;
+    a torch CUDA error (``torch.cuda.OutOfMemoryError``, ``torch.AcceleratorError``, a RuntimeError
+    whose message starts with 'CUDA')."""
+    if isinstance(exc, EnvironmentFailure):
+        return exc
+    if isinstance(exc, MemoryError):
+        return EnvironmentFailure(
+            "out of memory; try a smaller input, a smaller `budget` (estimated forms of the O(n²) "
+            "diagnostics), or a `sample` for uniformity"
+        )
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return EnvironmentFailure(f"{where}the disk is full or a file-size limit was reached ({exc.strerror or exc})")
+    names = {c.__name__: c.__module__ for c in type(exc).__mro__}
+    for name, what in _DASK_LOST.items():
+        if names.get(name, "").startswith(("distributed", "tornado")):
+            return EnvironmentFailure(f"{what}: {_first_line(exc) or name}")
+    module = type(exc).__module__
+    text = _first_line(exc)
+    if module.startswith("torch") and (
+        type(exc).__name__ in ("OutOfMemoryError", "AcceleratorError") or text.upper().startswith("CUDA")
+    ):
+        return EnvironmentFailure(f"the GPU failed: {text or type(exc).__name__}")
+    if isinstance(exc, RuntimeError) and text.startswith(("CUDA error", "CUDA out of memory", "CUBLAS_STATUS")):
+        return EnvironmentFailure(f"the GPU failed: {text}")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    try:
+        lines = str(exc).strip().splitlines()
+    except Exception:  # a library exception whose __str__ fails: its class name says enough
+        return ""
+    return lines[0] if lines else ""
 
 
 #: The name embeval is published under on PyPI (``pip install embeval`` is an unrelated 2019 project).

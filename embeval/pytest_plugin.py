@@ -178,7 +178,9 @@ class EmbevalFixture:
     def run(self, *args: Any) -> EmbevalReport:
         """Run ``embeval ARGS`` in-process (one string is split like a shell line) and return its
         report. Gates given with ``--fail-if`` are recorded, not raised: use ``require`` or ``fail_if``. Exit code
-        2 or 3 (bad input, internal error) raises ``AssertionError`` with embeval's message."""
+        2 or 3 (bad input, internal error) raises ``AssertionError`` with embeval's message; exit code 4 (the
+        environment failed: cluster lost, disk full, out of memory, GPU error) raises
+        :class:`embeval.errors.EnvironmentFailure`, so the test errors instead of failing on a quality claim."""
         from typer.testing import CliRunner
 
         from embeval.cli import app
@@ -189,6 +191,10 @@ class EmbevalFixture:
         res = CliRunner().invoke(app, [*argv, "--output", str(out), "--format", "json", "--quiet"])
         if res.exit_code not in (0, 1) or not out.exists():
             message = (getattr(res, "stderr", "") or res.output or repr(res.exception)).strip()
+            if res.exit_code == 4:
+                from embeval.errors import EnvironmentFailure
+
+                raise EnvironmentFailure(f"embeval {' '.join(argv)} exited 4 (the environment failed): {message}")
             raise AssertionError(f"embeval {' '.join(argv)} exited {res.exit_code}: {message}")
         return self.load(out)
 

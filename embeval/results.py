@@ -142,10 +142,23 @@ class GateResult:
     message: str = ""
     threshold: float | None = None
     margin: float | None = None  # how far past the threshold (>= 0) when failed
+    kind: str = "fail_if"  # fail_if (--fail-if: a condition on a value) or regress (--fail-if-regress)
+
+    @property
+    def condition(self) -> str:
+        """The gate as shown to a reader: the condition under which it fails, said as such
+        ("fail if ndcg@10 < 0.5"), so a "pass" beside it does not read as if the condition held."""
+        if self.kind == "regress":
+            metric, sep, tol = self.expr.partition(">")
+            if sep:
+                inclusive = tol.startswith("=")
+                return f"fail if {metric.strip()} worsens by {'≥' if inclusive else '>'} {tol.lstrip('=').strip()}"
+        return f"fail if {self.expr}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "expr": self.expr,
+            "condition": self.condition,
             "value": _clean(self.value),
             "passed": self.passed,
             "threshold": _clean(self.threshold),

@@ -183,3 +183,10 @@ def test_config_mode_runs_a_batch(action, shell, tmp_path):
     assert {"report.json", "report.md", "junit.xml"} <= {p.name for p in (tmp_path / "out").iterdir()}
     proc, out = shell(action, "Run embeval", {"config": str(cfg), "command": "geometry x.npy"})
     assert out["exit-code"] == "2" and "not both" in proc.stdout
+
+
+def test_last_step_names_each_exit_code(action, shell):
+    """Exit 4 (the environment failed) is reported as such, not as a failed gate; the code is kept."""
+    for code, words in (("1", "a gate failed"), ("3", "internal error"), ("4", "the environment failed")):
+        proc = shell(action, "Fail when a gate failed", {}, {"EMBEVAL_EXIT": code})[0]
+        assert proc.returncode == int(code) and words in proc.stdout, (code, proc.stdout)

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("distributed", ("embeval.distributed.*",)),
     ("testing", ("embeval.testing",)),  # the check battery: every diagnostic × provider (local, dask)
     ("report", ("embeval.report.*",)),
+    ("sweep", ("embeval.sweep.*",)),  # index and compression sweeps (index, diagnostics, stats)
     ("api", ("embeval.api.*",)),
     ("batch", ("embeval.batch.*",)),
     ("python_api", ("embeval.python_api",)),

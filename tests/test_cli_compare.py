@@ -129,9 +129,12 @@ def test_table_of_old_new_delta_and_wildcard(cli, tmp_path):
     assert res.exit_code == 1 and "effective_rank regressed by 10" in res.stderr
     root = ET.parse(tmp_path / "j.xml").getroot()
     names = [tc.get("name") for tc in root.iter("testcase")]
-    assert names == ["uniformity(t=2)>0.5", "effective_rank>0.5", "mam>0.5"]
+    # Issue 20 item 8: a gate is shown as the condition under which it fails.
+    w = "fail if {} worsens by > 0.5"
+    assert names == [w.format("uniformity(t=2)"), w.format("effective_rank"), w.format("mam")]
     failed = [tc.get("name") for tc in root.iter("testcase") if tc.find("failure") is not None]
-    assert failed == ["effective_rank>0.5", "mam>0.5"]  # mam is missing in the current report
+    assert failed == [w.format("effective_rank"), w.format("mam")]  # mam is missing in the current report
+    assert {tc.get("classname") for tc in root.iter("testcase")} == {"compare"}  # not compare/compare
     md = cli("compare", b, c, "-f", "markdown").stdout
     assert "| effective_rank | 100.0000 | 90.0000 | -10.0000 | -10.0% |" in md
 
@@ -150,7 +153,10 @@ def test_outputs_and_real_geometry_reports(cli, tmp_path):
     assert cli("geometry", corpus, "-q", "-m", "uniformity,anisotropy", "-o", tmp_path / "a.json").exit_code == 0
     assert cli("geometry", queries, "-q", "-m", "uniformity,anisotropy", "-o", tmp_path / "b.json").exit_code == 0
     a, b = json.loads((tmp_path / "a.json").read_text()), json.loads((tmp_path / "b.json").read_text())
-    res = cli("compare", tmp_path / "a.json", tmp_path / "b.json", "-o", tmp_path / "cmp.json")
+    refused = cli("compare", tmp_path / "a.json", tmp_path / "b.json")  # corpus vs queries: other data
+    assert refused.exit_code == 2 and "embeddings: 1,000 vs 100 rows" in refused.stderr
+    other = "--allow-different-data"
+    res = cli("compare", tmp_path / "a.json", tmp_path / "b.json", "-o", tmp_path / "cmp.json", other)
     assert res.exit_code == 0, res.stderr
     doc = json.loads((tmp_path / "cmp.json").read_text())
     for row in doc["rows"]:
@@ -264,3 +270,45 @@ def test_real_retrieval_regression_from_an_approximate_index(cli, tmp_path):
     assert row["delta"] == pytest.approx(row["paired_test"]["mean_delta"])  # same queries in both
     assert row["verdict"] == "worse (significant)"
     assert any("settings differ" in n and "index" in n for n in doc["notes"])
+
+
+def test_ranx_tests_reproduce_ranx_letters_and_p_values(cli, tmp_path):
+    """Issue 20 item 7 (review F2): `--test student|fisher` are ranx's tests, uncorrected, raw p ≤
+    1 − confidence; ranx (a peer used as oracle) gives the same p-values (student: exactly, both
+    are scipy's ttest_rel; fisher: within Monte-Carlo error) and the same significance letters.
+    embeval's default (sign-flip + Holm) is the more conservative: it marks no pair ranx does not."""
+    ranx = pytest.importorskip("ranx")
+    rng = np.random.default_rng(5)
+    n = 50
+    base = rng.uniform(0.2, 0.8, n)
+    systems = {"a": base, "b": np.clip(base + 0.04 + rng.normal(0, 0.05, n), 0, 1),
+               "c": np.clip(base + 0.012 + rng.normal(0, 0.05, n), 0, 1),
+               "d": np.clip(base + rng.normal(0, 0.05, n), 0, 1)}
+    paths = []
+    for name, vals in systems.items():
+        pq = {"ndcg@10": {f"q{i}": float(v) for i, v in enumerate(vals)}}
+        doc = _report(results=[("ndcg@10", float(vals.mean()), {}, True)], per_query=pq)
+        paths.append(_write(tmp_path / f"{name}.json", doc))
+    got = {}
+    for test in ("student", "fisher", "signflip"):
+        res = cli("compare", *paths, "--test", test, "--confidence", "0.99", "-f", "json", "--n-boot", "4000")
+        assert res.exit_code == 0, res.stderr
+        doc = json.loads(res.stdout)
+        got[test] = doc
+    from ranx.statistical_tests import fisher_randomization_test, paired_student_t_test
+
+    names = list(systems)
+    pairs = got["student"]["metrics"][0]["pairwise"]
+    assert len(pairs) == 6
+    for p in pairs:
+        x, y = systems[names[ord(p["a"]) - 97]], systems[names[ord(p["b"]) - 97]]
+        ref_p, ref_sig = paired_student_t_test(x, y, 0.01)
+        assert p["p_value"] == pytest.approx(ref_p, rel=1e-9) and p["significant"] == bool(ref_sig and x.mean() != y.mean())
+    fisher = got["fisher"]["metrics"][0]["pairwise"]
+    for p in fisher:
+        x, y = systems[names[ord(p["a"]) - 97]], systems[names[ord(p["b"]) - 97]]
+        ref_p, _ = fisher_randomization_test(x, y, 4000, 0.01, 42)
+        assert abs(p["p_value"] - ref_p) <= 4 * np.sqrt(max(ref_p * (1 - ref_p), 1e-4) / 4000) + 1e-3, (p, ref_p)
+    sig = {test: {(p["a"], p["b"]) for p in got[test]["metrics"][0]["pairwise"] if p["significant"]} for test in got}
+    assert sig["signflip"] <= sig["fisher"] and sig["student"], sig
+    assert "no multiple-testing correction" in cli("compare", *paths, "--test", "student").stdout.replace("\n", " ")

@@ -121,7 +121,7 @@ def test_batch_over_sample_data_writes_every_output(cli, tmp_path):
     assert float(first["value"]) == pytest.approx(item["results"][0]["value"])
     # Markdown for a pull request: verdict, gates, a table per command, provenance.
     md = (out / "report.md").read_text()
-    assert md.startswith("## ✅ vectors") and "| geometry/minilm/corpus | `anisotropy > 0.5` |" in md
+    assert md.startswith("## ✅ vectors") and "| geometry/minilm/corpus | `fail if anisotropy > 0.5` |" in md
     assert "| minilm | queries |" in md and "<details><summary>provenance</summary>" in md
     # HTML: parses, every image is an embedded PNG, the tables and provenance are there.
     page = parse_html((out / "report.html").read_text())
@@ -134,7 +134,7 @@ def test_batch_over_sample_data_writes_every_output(cli, tmp_path):
     root = ET.parse(tmp_path / "gates.xml").getroot()
     cases = list(root.iter("testcase"))
     assert [(c.get("classname"), c.get("name")) for c in cases] == [
-        ("geometry/minilm/corpus", "anisotropy > 0.5"), ("geometry/minilm/queries", "anisotropy > 0.5")]
+        ("geometry/minilm/corpus", "fail if anisotropy > 0.5"), ("geometry/minilm/queries", "fail if anisotropy > 0.5")]
     assert root.get("failures") == "0"
 
 

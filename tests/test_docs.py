@@ -62,7 +62,7 @@ def test_generated_cli_reference_has_every_command_and_option():
 def test_generated_exit_codes_and_config_pages():
     ref = _reference()
     codes = ref.exit_codes_page()
-    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |", "| 141 |"):
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 130 |", "| 141 |"):
         assert code in codes
     from embeval.batch.commands import COMMANDS, KINDS
 

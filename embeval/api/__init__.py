@@ -16,6 +16,7 @@ from embeval.api.retrieval import (
     retrieval_report_from_arrays,
     run_file_report,
 )
+from embeval.api.sweep import sweep_compress_report, sweep_index_report
 
 __all__ = [
     "encode_file",
@@ -30,4 +31,6 @@ __all__ = [
     "retrieval_report_from_arrays",
     "run_diagnostic",
     "run_file_report",
+    "sweep_compress_report",
+    "sweep_index_report",
 ]

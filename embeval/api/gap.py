@@ -27,12 +27,27 @@ def _with_drift(chosen: list[tuple[Diagnostic, dict]]) -> list[tuple[Diagnostic,
     return chosen + [(d, d.defaults()) for d in all_diagnostics("drift") if d.name not in names]
 
 
-def _drift_notes(names: set[str]) -> list[str]:
+def _drift_notes(names: set[str], results=()) -> list[str]:
     out = []
     if "drift_p" in names:
         out.append("drift_p: permutation p-value of the unbiased MMD² (small = A and B differ)")
     if "c2st_auc" in names:
         out.append("c2st_auc: held-out AUC of a classifier telling B from A (0.5 = no drift); c2st_p its p-value")
+    combined = next((r for r in results if r.metric == "drift_any_p"), None)
+    if combined is not None:
+        out.append(
+            "drift_any_p: the one drift decision, both tests Holm-corrected (min(1, 2·min(drift_p, c2st_p))); "
+            "gate on it (--fail-if 'drift_any_p < 0.01')"
+        )
+        p1, p2 = combined.params.get("drift_p"), combined.params.get("c2st_p")
+        if p1 is not None and p2 is not None and (p1 < 0.01) != (p2 < 0.01):
+            found, missed = (
+                ("MMD (drift_p)", "classifier (c2st_p)") if p1 < p2 else ("classifier (c2st_p)", "MMD (drift_p)")
+            )
+            out.append(
+                f"the drift tests disagree at 0.01: the {found} test finds a difference the {missed} test does not; "
+                f"they look at different things, and drift_any_p = {combined.value:.4g} counts either"
+            )
     return out
 
 
@@ -78,7 +93,8 @@ def gap_report(
     what :func:`embeval.report.plots.gap_figure` draws). The library writes no file.
 
     ``drift`` adds the drift family's two-sample tests (``mmd2``/``drift_p`` and
-    ``c2st_auc``/``c2st_p``, :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
+    ``c2st_auc``/``c2st_p``, and the combined decision ``drift_any_p``,
+    :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
 
     ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before it, its cost
     is estimated; above ``budget`` seconds (None: no limit) the set uniformities, knn_mixing and the
@@ -180,7 +196,7 @@ def gap_report(
             f"shifted_*: A and B each moved ½λ along the gap direction and re-normalised, "
             f"λ = {shifted.params['lambda']:.4f} (Liang et al. 2022)"
         )
-    notes += _drift_notes(names)
+    notes += _drift_notes(names, report.results)
     if "uniformity_cross" in names:
         notes.append("uniformity_cross: " + ("partners (i = j) left out" if paired else "all A×B pairs"))
 

@@ -65,7 +65,7 @@ def compare_cmd(
             "--confidence",
             help=(
                 "Confidence of the intervals; pairwise tests are significant at p < 1 - confidence (Holm-corrected "
-                "across pairs when ranking)."
+                "across pairs when ranking; see --test)."
             ),
         ),
     ] = 0.95,
@@ -74,6 +74,27 @@ def compare_cmd(
     ] = 10_000,
     rank: Annotated[
         bool, typer.Option("--rank", help=("Rank even two reports (the default for three or more)."))
+    ] = False,
+    test: Annotated[
+        str,
+        typer.Option(
+            "--test",
+            help=(
+                "Pairwise test of a ranking: signflip (embeval: sign-flip randomisation, Holm-corrected across pairs, "
+                "p < 1 - confidence), or ranx's uncorrected student (paired t-test) or fisher (randomisation), "
+                "significant at p <= 1 - confidence (--confidence 0.99 = ranx's default max_p)."
+            ),
+        ),
+    ] = "signflip",
+    allow_different_data: Annotated[
+        bool,
+        typer.Option(
+            "--allow-different-data",
+            help=(
+                "Compare reports computed on different data (other query or corpus sizes, qrels, split, or an MTEB "
+                "result that cannot be matched): refused by default, since the difference is not a change."
+            ),
+        ),
     ] = False,
     metric: Annotated[
         list[str] | None,
@@ -126,6 +147,10 @@ def compare_cmd(
     from embeval.options import check_options
 
     check_options(seed=seed, confidence=confidence, n_boot=n_boot)
+    from embeval.report.compare.nway import TESTS
+
+    if test not in TESTS:
+        raise UsageError(f"`test` {test!r}: choose one of {', '.join(TESTS)}")
     tolerances = [parse_regress(e) for e in (fail_if_regress or [])]
     gates = _parse_gates(fail_if)
     result = run_compare(
@@ -137,6 +162,8 @@ def compare_cmd(
         confidence=confidence,
         rank=rank or bool({fmt_name, out_fmt} & {"latex", "html"}),
         metrics=[m.strip() for text in metric or [] for m in text.split(",") if m.strip()],
+        test=test,
+        allow_different_data=allow_different_data,
     )
     renderers = RANKING_RENDERERS if isinstance(result, Ranking) else COMPARE_RENDERERS
     if fmt_name == "table":

@@ -102,8 +102,9 @@ def gap_cmd(
         typer.Option(
             "--drift",
             help=(
-                "Add the drift tests: unbiased MMD² with permutation p-value drift_p, and a classifier two-sample test "
-                "(c2st_auc with CI, c2st_p). Seeded; gate with --fail-if 'drift_p < 0.01'."
+                "Add the drift tests: unbiased MMD² with permutation p-value drift_p, a classifier two-sample test "
+                "(c2st_auc with CI, c2st_p), and one decision from both, Holm-corrected (drift_any_p). Seeded; "
+                "gate with --fail-if 'drift_any_p < 0.01'."
             ),
         ),
     ] = False,

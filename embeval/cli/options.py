@@ -239,6 +239,17 @@ MtebTaskOpt = Annotated[
         rich_help_panel="Interop",
     ),
 ]
+MtebLangOpt = Annotated[
+    str,
+    typer.Option(
+        "--mteb-lang",
+        help=(
+            "languages of the data in the --mteb-out file, MTEB codes, comma-separated "
+            "(MTEB filters scores by language; default eng-Latn)."
+        ),
+        rich_help_panel="Interop",
+    ),
+]
 
 
 # Option groups, defined once -----------------------------------------------------------------
@@ -290,7 +301,7 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
 
 # Library errors name parameters, never flags: `sample`, `shift_lambda` (in backticks). A command
 # says them as its own flags, from the one table Typer already holds: each parameter's declaration.
-_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*(?:=False)?)`")  # `normalize=False` is --no-normalize
 
 
 def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
@@ -302,7 +313,10 @@ def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
             given = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
             decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
             if decls:
-                table[name] = decls[0].split("/")[0]
+                on, _, off = decls[0].partition("/")
+                table[name] = on
+                if off:  # a --x/--no-x switch: the library's `x=False` is the --no-x flag
+                    table[f"{name}=False"] = off
     return table
 
 

@@ -107,12 +107,12 @@ def _shown(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _write_mteb(path: Path | None, report, task: str, split: str) -> None:
+def _write_mteb(path: Path | None, report, task: str, split: str, languages: str = "eng-Latn") -> None:
     """--mteb-out: the report's scores as an MTEB task result (written before the report is shown)."""
     if path is not None:
         from embeval.io.mteb import write_mteb
 
-        write_mteb(path, report, task_name=task, split=split)
+        write_mteb(path, report, task_name=task, split=split, languages=languages.split(","))
         report.notes.append(f"MTEB result ({task}, {split}) written to {path}")
 
 

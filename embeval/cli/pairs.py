@@ -14,6 +14,7 @@ from embeval.cli.exits import boundary
 from embeval.cli.options import (
     DEVICE,
     IN,
+    MtebLangOpt,
     MtebOutOpt,
     MtebTaskOpt,
     QuietOpt,
@@ -68,14 +69,16 @@ def pairs_cmd(
     quiet: QuietOpt = False,
     mteb_out: MtebOutOpt = None,
     mteb_task: MtebTaskOpt = None,
+    mteb_lang: MtebLangOpt = "eng-Latn",
     encoder: Any = None,
     compute: Any = None,
     out: Any = None,
 ) -> None:
     """Graded pairs (STS): Spearman and Pearson of cos(a, b) against the gold score, and alignment."""
-    from embeval.io.mteb import check_mteb_path
+    from embeval.io.mteb import check_languages, check_mteb_path
 
     check_mteb_path(mteb_out)
+    check_languages(mteb_lang.split(","))
     from embeval.api import pairs_report
 
     out.check("pairs")
@@ -90,5 +93,5 @@ def pairs_cmd(
         seed=seed,
         progress=_progress(quiet),
     )
-    _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test")
+    _write_mteb(mteb_out, report, mteb_task or Path(file).stem, "test", mteb_lang)
     out.emit(report)

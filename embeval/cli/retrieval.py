@@ -17,6 +17,7 @@ from embeval.cli.options import (
     IN,
     OUT,
     IdColOpt,
+    MtebLangOpt,
     MtebOutOpt,
     MtebTaskOpt,
     QuietOpt,
@@ -133,6 +134,7 @@ def retrieval_cmd(
     quiet: QuietOpt = False,
     mteb_out: MtebOutOpt = None,
     mteb_task: MtebTaskOpt = None,
+    mteb_lang: MtebLangOpt = "eng-Latn",
     encoder: Any = None,
     compute: Any = None,
     cluster: Any = None,
@@ -142,10 +144,11 @@ def retrieval_cmd(
     MRR, nDCG and MAP at each k, auc_global / auc_query over the whole corpus, and positive vs
     negative score separation. Only queries present in the qrels are scored."""
     from embeval.errors import UsageError
-    from embeval.io.mteb import check_mteb_path
+    from embeval.io.mteb import check_languages, check_mteb_path
 
     out.check("retrieval")
     check_mteb_path(mteb_out)
+    check_languages(mteb_lang.split(","))
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search, "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
     options: dict[str, Any] = dict(
@@ -231,5 +234,5 @@ def retrieval_cmd(
         )
     default_task = Path(data).name if data is not None else Path(qrels or ".").resolve().parent.parent.name
     task = mteb_task or default_task or "embeval"
-    _write_mteb(mteb_out, report, task, split if data is not None else "test")
+    _write_mteb(mteb_out, report, task, split if data is not None else "test", mteb_lang)
     out.emit(report)

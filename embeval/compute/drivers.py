@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from embeval.compute.backend import Backend, get_backend, order_rows, timed
+from embeval.compute.tiles import _pad
 from embeval.progress import NULL, Progress
 
 QUERY_BLOCK = {"numpy": 1024, "torch": 8192}  # rows of queries scored together in top-k passes
@@ -108,6 +109,86 @@ def merge_topk(s1: np.ndarray, i1: np.ndarray, s2: np.ndarray, i2: np.ndarray, k
     return np.ascontiguousarray(s[:, :k]), np.ascontiguousarray(i[:, :k])
 
 
+RESCORE_BAND = 16.0  # candidates within RESCORE_BAND·√d·2⁻²⁴·‖q‖·max‖x‖ of the k-th float32 score are re-scored
+RESCORE_PAD = 8  # extra candidates asked of the back end per tile, to hold that band
+
+
+def rescore_tolerance(q: np.ndarray, x: np.ndarray, metric: str) -> np.ndarray:
+    """Per query row: the float32 band around the k-th score inside which a candidate is re-scored
+    in float64 before the tie rule. ``RESCORE_BAND`` times the typical float32 rounding of a
+    d-term dot product (√d·2⁻²⁴ for unit rows, scaled by ‖q‖·max‖x‖; twice that for ``l2``), so a
+    one-ulp difference between two BLAS paths (a one-row shard vs the same row inside a GEMM) falls
+    well inside it."""
+    d = max(1, q.shape[1])
+    qn = np.sqrt(np.einsum("ij,ij->i", q, q, dtype=np.float64))
+    xn = float(np.sqrt(np.max(np.einsum("ij,ij->i", x, x, dtype=np.float64)))) if x.shape[0] else 0.0
+    scale = qn * xn * (2.0 if metric == "l2" else 1.0)
+    if metric == "l2":
+        scale = scale + xn * xn
+    return np.maximum(RESCORE_BAND * np.sqrt(d) * 2.0**-24 * scale, np.finfo(np.float32).tiny)
+
+
+def exact_scores(q: np.ndarray, x: np.ndarray, idx: np.ndarray, metric: str, block: int = 1 << 20) -> np.ndarray:
+    """The canonical score of each (query row r, column idx[r, j]): q·x (``ip``) or 2q·x − ‖x‖²
+    (``l2``) summed in float64 by one fixed NumPy reduction over d, then rounded to float32. A
+    function of the two vectors only, so it is the same whatever tile, shard, back end or device
+    first scored the pair. idx −1 (missing/excluded) gives −inf."""
+    r, kk = idx.shape
+    d = q.shape[1]
+    out = np.full((r, kk), -np.inf, dtype=np.float32)
+    step = max(1, block // max(1, kk * d))
+    for s in range(0, r, step):
+        e = min(r, s + step)
+        ii = idx[s:e]
+        ok = ii >= 0
+        xs = x[np.where(ok, ii, 0)].astype(np.float64)  # (b, kk, d)
+        v = (xs * q[s:e, None, :].astype(np.float64)).sum(axis=2)
+        if metric == "l2":
+            v = 2.0 * v - (xs * xs).sum(axis=2)
+        out[s:e] = np.where(ok, v, -np.inf).astype(np.float32)
+    return out
+
+
+def canonical_topk(
+    q: np.ndarray,
+    x: np.ndarray,
+    c0: int,
+    c1: int,
+    ts: np.ndarray,
+    ti: np.ndarray,
+    k: int,
+    tol: np.ndarray,
+    *,
+    self_ids: np.ndarray | None = None,
+    metric: str = "ip",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top k of query rows q among columns [c0, c1) of x from a back end's candidate list
+    (ts, ti: float32 scores, global columns, at least k + 1 wide where the block allows): every
+    candidate is re-scored with :func:`exact_scores`, then ordered by (score desc, column asc) and
+    cut to k. Where every returned candidate lies within ``tol`` of the k-th float32 score (the band
+    may go on beyond the list), the row is re-scored against all its columns. The result depends
+    only on the vectors, not on how the columns were tiled or which BLAS path scored them."""
+    ncols = c1 - c0
+    kk = min(k, ncols)
+    s = exact_scores(q, x, ti, metric)
+    if ts.shape[1] > kk and ts.shape[1] < ncols:
+        kth = ts[:, kk - 1]
+        spill = np.flatnonzero(np.isfinite(ts[:, -1]) & (ts[:, -1] >= kth - tol))
+        for r in spill:  # the band may hold more columns than the list: score the whole row
+            cols = np.arange(c0, c1, dtype=np.int64)
+            if self_ids is not None and c0 <= self_ids[r] < c1:
+                cols = cols[cols != self_ids[r]]
+            width = min(len(cols), ts.shape[1])
+            row = exact_scores(q[r : r + 1], x, cols[None, :], metric)[0]
+            order = np.lexsort((cols, -row))[:width]
+            s[r], ti[r] = np.full(ts.shape[1], -np.inf, np.float32), np.full(ts.shape[1], -1, np.int64)
+            s[r, :width], ti[r, :width] = row[order], cols[order]
+    order_rows(s, ti)
+    s, ti = s[:, :kk], ti[:, :kk]
+    ti = np.where(np.isneginf(s), -1, ti)
+    return _pad(np.ascontiguousarray(s), np.ascontiguousarray(ti), k)
+
+
 def _topk_pass(
     q: np.ndarray,
     x: np.ndarray,
@@ -128,6 +209,12 @@ def _topk_pass(
     idx = np.empty((nq, k), dtype=np.int64)
     budget = be.block_elements() if block_elements is None else block_elements
     qb = QUERY_BLOCK.get(be.name, 1024)
+    # Float32 scores from the back end pick candidates; the order is decided on canonical float64
+    # scores of those near the k-th place (canonical_topk), so tiling/shards/back end cannot swap ties.
+    qn = np.ascontiguousarray(np.asarray(q), dtype=np.float32)
+    xn = qn if (q is x) else np.ascontiguousarray(np.asarray(x), dtype=np.float32)
+    tol = rescore_tolerance(qn, xn, metric)
+    wide = k + RESCORE_PAD
     with progress.task(label, total=nq) as task:
         s = 0
         while s < nq:
@@ -144,7 +231,10 @@ def _topk_pass(
                     for r0 in range(s, e, rows):
                         r1 = min(e, r0 + rows)
                         sid = None if self_ids is None else self_ids[r0:r1]
-                        out.append(be.topk(pq, px, slice(r0, r1), slice(c0, c1), k, self_ids=sid, metric=metric))
+                        ws, wi = be.topk(pq, px, slice(r0, r1), slice(c0, c1), wide, self_ids=sid, metric=metric)
+                        out.append(
+                            canonical_topk(qn[r0:r1], xn, c0, c1, ws, wi, k, tol[r0:r1], self_ids=sid, metric=metric)
+                        )
                     return (np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])), c1
 
                 ((ts, ti), c1), budget = _retry(be, tile, budget)

@@ -20,9 +20,16 @@ sources)? Two two-sample tests, both seeded and both giving a p-value a CI gate 
   to [0, 1]. p-value: one-sided Mann–Whitney U test of the held-out scores (normal approximation
   with tie correction) — exact in level, because the fitted scorer never saw the held-out labels.
 
+- **One decision** (``drift_any_p``): the two tests look at different things (MMD with one kernel
+  bandwidth misses changes a classifier finds, e.g. a PCA round trip: drift_p 0.15, c2st_p < 10⁻⁴),
+  so a gate on one of them can pass while the other fails. ``drift_any_p`` = min(1, 2·min(drift_p,
+  c2st_p)) is the Holm (for the global null, = Bonferroni) adjusted p-value of "no drift" under
+  both tests: a gate ``drift_any_p < α`` has family-wise level α whatever the dependence between
+  them. This is the value to gate on; the report notes when the two tests disagree.
+
 Inputs are unit rows (``GapSpace`` normalises them); sets larger than ``max_rows`` are subsampled
 (seeded, without replacement) first. Output metric names: ``mmd2``, ``drift_p``, ``c2st_auc``,
-``c2st_p``.
+``c2st_p``, ``drift_any_p``.
 """
 
 from __future__ import annotations
@@ -49,6 +56,12 @@ C2ST_AUC = Output(
     "c2st_auc", LOWER, "held-out ROC AUC of a classifier telling B from A; 0.5 = no drift, with a DeLong CI"
 )
 C2ST_P = Output("c2st_p", NEITHER, "one-sided Mann–Whitney p-value of c2st_auc; small = A and B differ")
+DRIFT_ANY_P = Output(
+    "drift_any_p",
+    NEITHER,
+    "one drift decision from both tests: Holm/Bonferroni p = min(1, 2·min(drift_p, c2st_p)); "
+    "small = at least one test finds A and B differ (gate: drift_any_p < 0.01)",
+)
 
 
 # ---------------------------------------------------------------- MMD
@@ -271,8 +284,23 @@ def classifier_test(
 # ---------------------------------------------------------------- diagnostics on a GapSpace
 
 
+def _memo(space, key: tuple, fn):
+    """Each test once per space (the combined decision reuses what ``mmd``/``c2st`` computed)."""
+    cache = space.__dict__.setdefault("_drift_results", {})
+    if key not in cache:
+        cache[key] = fn()
+    cache[key[:1]] = cache[key]  # the latest run of this test, whatever its parameters
+    return cache[key]
+
+
 def mmd(space, kernel: str = "rbf", n_perm: int = 1000, max_rows: int = 1000, bandwidth: float | None = None) -> list:
     """MMD²_u of A against B (``mmd2``) and its permutation p-value (``drift_p``)."""
+    return _memo(
+        space, ("mmd", kernel, n_perm, max_rows, bandwidth), lambda: _mmd(space, kernel, n_perm, max_rows, bandwidth)
+    )
+
+
+def _mmd(space, kernel: str, n_perm: int, max_rows: int, bandwidth: float | None) -> list:
     with space.progress.task(f"MMD² permutation test ({n_perm} relabellings)", total=None):
         r = mmd_test(
             space.a, space.b, kernel=kernel, bandwidth=bandwidth, n_perm=n_perm, max_rows=max_rows, seed=space.seed
@@ -295,6 +323,34 @@ def mmd(space, kernel: str = "rbf", n_perm: int = 1000, max_rows: int = 1000, ba
 def c2st(space, test_size: float = 0.5, C: float = 1.0, max_rows: int = 5000, confidence: float = 0.95) -> list:
     """Held-out AUC of a classifier telling B from A (``c2st_auc`` with a DeLong CI) and its
     one-sided Mann–Whitney p-value (``c2st_p``)."""
+    return _memo(
+        space, ("c2st", test_size, C, max_rows, confidence), lambda: _c2st(space, test_size, C, max_rows, confidence)
+    )
+
+
+def combined_p(p_values) -> float:
+    """Holm-adjusted p-value of the global null (no test rejects): min(1, m·min p) for m tests."""
+    ps = [float(p) for p in p_values]
+    return min(1.0, len(ps) * min(ps))
+
+
+def drift_any(space) -> list:
+    """``drift_any_p``: both tests (as ``mmd``/``c2st`` ran them in this report, else at their
+    defaults; each computed once), combined by Holm/Bonferroni (module docstring)."""
+    cache = space.__dict__.get("_drift_results", {})
+    p_mmd = next(r.value for r in (cache.get(("mmd",)) or mmd(space)) if r.metric == "drift_p")
+    p_c2st = next(r.value for r in (cache.get(("c2st",)) or c2st(space)) if r.metric == "c2st_p")
+    p = combined_p([p_mmd, p_c2st])
+    params = {
+        "correction": "holm (2 tests)",
+        "drift_p": round(p_mmd, 6),
+        "c2st_p": float(f"{p_c2st:.6g}"),
+        "decided_by": "mmd" if p_mmd <= p_c2st else "c2st",
+    }
+    return [DRIFT_ANY_P(p, params, n=space.n_a + space.n_b)]
+
+
+def _c2st(space, test_size: float, C: float, max_rows: int, confidence: float) -> list:
     with space.progress.task("classifier two-sample test", total=None):
         r = classifier_test(
             space.a, space.b, test_size=test_size, C=C, max_rows=max_rows, confidence=confidence, seed=space.seed
@@ -349,5 +405,16 @@ register(
             "max_rows": Param(int, 5000, "subsample each set to at most this many rows", low=4),
             "confidence": Param(float, 0.95, "confidence of the AUC interval", low=0, low_open=True, high=0.999),
         },
+    )
+)
+register(
+    Diagnostic(
+        "drift_any",
+        F,
+        drift_any,
+        "one drift decision: the MMD and classifier tests combined, Holm/Bonferroni p = min(1, 2·min(drift_p, "
+        "c2st_p)); gate on drift_any_p < 0.01",
+        outputs=(DRIFT_ANY_P,),
+        default=False,
     )
 )

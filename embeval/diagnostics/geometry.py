@@ -126,10 +126,39 @@ def _estimated(space: Space, params: dict, sample: int) -> dict:
     return {**params, "exact": False, "sample": sample}
 
 
+def bounded_sample(sample: int, n: int, d: int, budget: float | None) -> int:
+    """The number of pairs to sample for ``sample`` asked: 0 (compute the exact value) when
+    ``sample`` is at least the n(n−1)/2 distinct pairs, since the exact sum then costs no more;
+    else at most what ``budget`` seconds allow at the pessimistic cost of a pair (with a warning)."""
+    if not sample or sample >= n * (n - 1) // 2:
+        return 0
+    if budget is None:
+        return sample
+    from embeval.diagnostics.scale import pessimistic_seconds_per_pair
+
+    cap = max(1_000, int(budget / pessimistic_seconds_per_pair(d)))
+    if sample > cap:
+        import warnings
+
+        from embeval.notices import EmbevalWarning
+
+        warnings.warn(
+            f"`sample`={sample:,} pairs would take longer than the {budget:g} s budget; sampling {cap:,} pairs "
+            "(give a larger budget, or exact=True / --exact for the exact value)",
+            EmbevalWarning,
+            stacklevel=3,
+        )
+        return cap
+    return sample
+
+
 def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
     n = space.n
     plan = space.plan
-    if not sample and plan is not None and not plan.exact and "uniformity" in plan.estimated:
+    if sample:
+        budget = None if plan is None or plan.forced_exact else plan.budget
+        sample = bounded_sample(sample, n, space.x.shape[1], budget)
+    elif plan is not None and not plan.exact and "uniformity" in plan.estimated:
         sample = plan.pair_sample
     if sample:
         est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed, progress=space.progress)
@@ -292,30 +321,74 @@ def skewness(v: np.ndarray) -> float:
     return 0.0 if m2 == 0 else float(np.mean(c**3) / m2**1.5)
 
 
+HUB_JACKKNIFE_GROUPS = 20  # delete-a-group jackknife over the sampled query rows (hubness CI)
+
+
+def _skew_from_occurrence(h: np.ndarray, m: int, n: int, k: int) -> float:
+    """Skewness of the full set's k-occurrence N_k from the hits ``h`` of m query rows drawn
+    without replacement from all n rows (each searched against all n rows).
+
+    Given N_j, the hits H_j of row j are hypergeometric (m draws from n rows, N_j of which list j),
+    so the factorial moments are unbiased: E[H(H−1)] = N(N−1)·m(m−1)/(n(n−1)),
+    E[H(H−1)(H−2)] = N(N−1)(N−2)·m(m−1)(m−2)/(n(n−1)(n−2)). With Σ_j N_j = n·k exactly, the
+    population moments Σ N², Σ N³ follow, and the skewness is their (ratio) plug-in."""
+    h = h.astype(np.float64)
+    c2 = m * (m - 1) / (n * (n - 1))
+    c3 = m * (m - 1) * (m - 2) / (n * (n - 1) * (n - 2))
+    f1 = float(n) * k
+    f2 = float(np.sum(h * (h - 1))) / c2
+    f3 = float(np.sum(h * (h - 1) * (h - 2))) / c3
+    s2, s3 = f2 + f1, f3 + 3 * f2 + f1
+    m2 = s2 / n - k * k
+    m3 = s3 / n - 3 * k * s2 / n + 2 * k**3
+    return float(m3 / m2**1.5) if m2 > 0 else math.nan
+
+
+def hubness_skew_sampled(
+    idx: np.ndarray, n: int, k: int, seed: int = 0, groups: int = HUB_JACKKNIFE_GROUPS
+) -> tuple[float, float, float]:
+    """(estimate, ci_low, ci_high) of the full set's ``hubness_skew`` from the k nearest other rows
+    (``idx``, m×k, among all n rows) of m seeded query rows: :func:`_skew_from_occurrence`, with a
+    95% normal interval from a delete-a-group jackknife over the query rows (``groups`` groups,
+    finite-population corrected by 1 − m/n). Coverage measured in bench/bench_estimate_coverage.py."""
+    m = idx.shape[0]
+    if m < 3 * groups:
+        groups = max(2, m // 3)
+    h = k_occurrence(idx, n)
+    est = _skew_from_occurrence(h, m, n, k)
+    order = np.random.default_rng(seed).permutation(m)
+    parts = np.array_split(order, groups)
+    reps = []
+    for g in parts:
+        hg = np.bincount(idx[g].ravel(), minlength=n)
+        reps.append(_skew_from_occurrence(h - hg, m - len(g), n, k))
+    r = np.asarray(reps)
+    if not np.all(np.isfinite(r)) or not math.isfinite(est):
+        return est, math.nan, math.nan
+    se = math.sqrt((groups - 1) / groups * float(np.sum((r - r.mean()) ** 2)) * (1.0 - m / n))
+    return est, est - 1.96 * se, est + 1.96 * se
+
+
 def hubness(space: Space, k: int = 10, hub_size: float = 2.0) -> list[Result]:
     """Hubness (Radovanović et al. 2010; scikit-hubness): skewness of N_k, share of antihubs
     (N_k = 0), and hub occurrence (share of all neighbour slots taken by hubs, N_k ≥ hub_size·k).
-    Estimated form (a run over its budget): the same on a seeded subset of rows with the kNN graph
-    within the subset (``exact: false``, ``sample`` = subset size)."""
-    k = check_k(k, space.n)
-    plan = space.plan
-    sub = None if plan is None or plan.exact else plan.hub_rows
-    params: dict = {"k": k}
-    if sub is not None and space._knn is None:
-        from embeval.compute import knn
 
-        _, idx = knn(
-            space.unit[sub],
-            k,
-            backend=space.backend,
-            progress=space.progress,
-            label=f"kNN search (k={k}) within {len(sub):,} sampled rows (hubness)",
+    Estimated form (a run over its budget): the exact neighbours among all n rows of the plan's
+    seeded query rows give an estimate of the **full set's** ``hubness_skew`` with a 95% CI
+    (:func:`hubness_skew_sampled`: factorial moments of the hypergeometric thinning, jackknife
+    interval). ``antihub_share`` and ``hub_occurrence`` depend on which rows cross a threshold of
+    N_k, which a sample of queries cannot tell without a model: they are **not estimated** in that
+    form (left out, and the run's note says so); ask for ``--exact`` to get them."""
+    k = check_k(k, space.n)
+    params: dict = {"k": k}
+    rows, _, idx = space.knn_rows(k)
+    n = space.n
+    if rows is not None and len(rows) >= 3:
+        est, lo, hi = hubness_skew_sampled(idx, n, k, seed=space.seed)
+        params = _estimated(
+            space, {**params, "estimator": "seeded query rows against all rows (thinning-corrected)"}, len(rows)
         )
-        n = len(sub)
-        params = _estimated(space, {**params, "estimator": "kNN graph within a seeded row subset"}, n)
-    else:
-        _, idx = space.knn(k)
-        n = space.n
+        return [HUBNESS_SKEW(est, params, n=n, ci_low=lo, ci_high=hi)]
     occ = k_occurrence(idx, n)
     hubs = occ >= hub_size * k
     return [

@@ -258,7 +258,10 @@ def declared_output(metric: str) -> Output | None:
 
 def key_params(metric: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters that identify a value of ``metric`` (see :attr:`Output.identity`); a metric
-    nobody declares keeps every parameter."""
+    nobody declares keeps every parameter; a sweep result (:mod:`embeval.sweep`) is identified by its
+    ``setting`` alone (its other parameters are what FAISS read back, p-values, ...)."""
+    if "setting" in params:
+        return {"setting": params["setting"]}
     out = declared_output(metric)
     if out is None:
         return dict(params)
@@ -266,9 +269,12 @@ def key_params(metric: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stamp_identity(report: Report) -> Report:
-    """Give every result read back from JSON (which carries no identity) its declared identity."""
+    """Give every result read back from JSON (which carries no identity) its declared identity; a
+    sweep result (``params["setting"]``, :mod:`embeval.sweep`) is identified by its setting."""
     for r in report.results:
-        if r.identity is None:
+        if r.identity is None and "setting" in r.params:
+            r.identity = ("setting",)
+        elif r.identity is None:
             out = declared_output(r.metric)
             if out is not None:
                 r.identity = out.identity

@@ -8,11 +8,14 @@ Estimated forms (each result then carries ``exact: false`` and its sample size i
 - kNN diagnostics (``mam`` nn, ``intrinsic_dim``, ``knn_label_agreement``, ``knn_accuracy``): the
   exact neighbours of a seeded subset of ``knn_queries`` rows searched against *all* n rows; the
   per-row quantities are then exact and only their mean is sampled (95% CI where it is a mean);
-- ``hubness``: k-occurrence needs every row's neighbours, so it is computed on a seeded subset of
-  ``hub_rows`` rows with the kNN graph *within the subset*. This is the hubness of a smaller sample
-  of the same distribution, not an estimate of the full set's with a known bias or a CI: hubness
-  changes with n (it often grows, but a 20k × 32 Gaussian gave 0.319 on the subset vs 0.279 exact);
-  the note says so.
+- ``hubness``: the same seeded ``knn_queries`` rows against all n rows; the hits of each row among
+  their neighbour lists are a hypergeometric thinning of its k-occurrence, so the factorial moments
+  give an estimate of the **full set's** ``hubness_skew`` with a jackknife 95% CI
+  (:func:`embeval.diagnostics.geometry.hubness_skew_sampled`; coverage measured in
+  bench/bench_estimate_coverage.py). ``antihub_share`` and ``hub_occurrence`` are not estimated
+  (a threshold on N_k per row cannot be read off a sample of queries); the note says so. (The
+  former form, the kNN graph within a 2,000-row subset, was low every time: −32% on 8,000 × 32
+  clustered rows.)
 
 The cost model (:func:`embeval.compute.estimate_seconds`) times one tile on the chosen back end.
 """
@@ -28,12 +31,10 @@ import numpy as np
 DEFAULT_BUDGET = 120.0  # seconds of O(n²) work a default run may start
 PAIR_SAMPLE = 1_000_000  # sampled pairs for a pair mean in estimated form
 MIN_KNN_QUERIES = 1000
-# Shares of the budget planned for the kNN queries and the hubness subset; the rest is headroom for
+# Share of the budget planned for the kNN queries (hubness included); the rest is headroom for
 # the sampled pairs, the O(n·d) diagnostics, loading, and a busy machine (the cost model times one
 # tile, so a machine shared with other work runs slower than it estimated).
 KNN_SHARE = 0.3
-HUB_SHARE = 0.15
-MIN_HUB_ROWS = 2000
 PAIR_SUM = ("uniformity",)
 KNN = ("mam", "hubness", "intrinsic_dim", "knn_label_agreement", "knn_accuracy")
 
@@ -58,11 +59,11 @@ class ScalePlan:
     estimate_s: float | None = None
     pair_sample: int = 0
     knn_queries: np.ndarray | None = None
-    hub_rows: np.ndarray | None = None
     estimated: list[str] = field(default_factory=list)
     auc_queries: np.ndarray | None = None  # retrieval: seeded query rows whose AUC is computed exactly
     neg_sample: int = 0  # retrieval: sampled negative pairs for auc_global and the score statistics
     what: str = "O(n²)"
+    forced_exact: bool = False  # exact=True (--exact) was asked: no budget applies, not even to a sample
 
     def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {"device": self.device, "exact": self.exact}
@@ -81,10 +82,10 @@ class ScalePlan:
             parts.append(f"pair means from {self.pair_sample:,} sampled pairs with 95% CI")
         if self.knn_queries is not None:
             parts.append(f"kNN diagnostics on {len(self.knn_queries):,} seeded query rows against all {self.n:,} rows")
-        if self.hub_rows is not None:
+        if "hubness" in self.estimated:
             parts.append(
-                f"hubness within a seeded subset of {len(self.hub_rows):,} rows (the hubness "
-                "of a smaller sample, no CI: it can differ either way from the full set's)"
+                "hubness_skew of the full set estimated from those query rows with 95% CI; "
+                "antihub_share and hub_occurrence not estimated (they need every row's k-occurrence)"
             )
         if self.neg_sample:
             parts.append(
@@ -133,8 +134,7 @@ def plan_geometry(
 ) -> ScalePlan:
     """Plan the O(n²) work of a geometry run. ``chosen``: (diagnostic name, params) pairs;
     ``full_knn``: something else (the item table) needs every row's neighbours anyway."""
-    plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True)
-    names = {name for name, _ in chosen}
+    plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True, forced_exact=exact)
     pairsum_count = sum(1 for name, p in chosen if _pair_sum(name, p))
     knn_needed = full_knn or any(
         name in KNN and not (name == "mam" and p.get("mode") == "pairwise") for name, p in chosen
@@ -161,17 +161,13 @@ def plan_geometry(
         q = int(min(n, max(MIN_KNN_QUERIES, KNN_SHARE * budget / (per_pair * n))))
         if q < n:
             plan.knn_queries = np.sort(rng.choice(n, size=q, replace=False))
-        if "hubness" in names:
-            h = int(min(n, max(MIN_HUB_ROWS, math.sqrt(HUB_SHARE * budget / per_pair))))
-            if h < n:
-                plan.hub_rows = np.sort(rng.choice(n, size=h, replace=False))
         plan.estimated += [
             name
             for name, p in chosen
             if name in KNN
             and name not in plan.estimated
             and not (name == "mam" and p.get("mode") == "pairwise")
-            and (plan.knn_queries is not None or (name == "hubness" and plan.hub_rows is not None))
+            and plan.knn_queries is not None
         ]
     if not plan.estimated:
         plan.exact = True

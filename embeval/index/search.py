@@ -183,6 +183,29 @@ class _FlatIndex(_Index):
     block_elements: int = 1 << 24
     backend: Any = field(default=None, repr=False)
 
+    def search(self, q: np.ndarray, k: int, progress: Progress = NULL) -> tuple[np.ndarray, np.ndarray]:
+        """The compute layer's exact search (:func:`embeval.compute.search`), whatever the back end:
+        candidates near the k-th place are re-scored in float64 before the tie rule, so the ranking
+        is the one a cluster, another tiling or the torch back end gives (issue 20, item 6)."""
+        from embeval.compute import get_backend
+        from embeval.compute import search as exact_search
+
+        if k < 1:
+            raise UsageError(f"k must be at least 1, got {k}")
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        if q.ndim != 2 or q.shape[1] != self.d:
+            raise UsageError(f"queries have shape {q.shape}; the index holds {self.d}-dimensional rows")
+        be = self.backend if self.backend is not None else get_backend("cpu")
+        return exact_search(
+            q,
+            self.vectors,
+            k,
+            backend=be,
+            progress=progress,
+            label=f"top-{k} search ({self.kind})",
+            block_elements=self.block_elements if be.name == "numpy" else None,
+        )
+
     def _raw(self, q: np.ndarray, k: int, task: Task | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.backend is not None and self.backend.name != "numpy":
             return self._raw_backend(q, k, task)

@@ -21,7 +21,8 @@ from typing import Any
 
 from embeval.errors import InputError, UsageError
 
-_RANKING = re.compile(r"^(ndcg|map|recall|precision|mrr)_at_(\d+)$")
+# k has at most 9 digits: a longer one is no cut-off anyone computed (and int() of 4,300+ digits raises).
+_RANKING = re.compile(r"^(ndcg|map|recall|precision|mrr)_at_([1-9]\d{0,8})$")
 _STS = {"cosine_spearman": "spearman", "cosine_pearson": "pearson"}
 _TO_MTEB_STS = {v: k for k, v in _STS.items()}
 _OTHER_NUMERIC = ("accuracy", "f1", "f1_weighted", "ap", "v_measure", "main_score")
@@ -61,7 +62,9 @@ def mteb_scores(doc: dict, path: str | Path):
         raise InputError(shown, f"MTEB result has no scores for split {split!r}")
     subset = _pick(subsets, "default", "subset", shown)
     entry = entries[subsets.index(subset)]
-    numeric = {k: float(v) for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numeric = {
+        k: _score(k, v, shown) for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     if any(_RANKING.match(k) for k in numeric):
         command = "retrieval"
         mapped = {f"{m.group(1)}@{m.group(2)}": v for k, v in numeric.items() if (m := _RANKING.match(k))}
@@ -94,14 +97,35 @@ def mteb_scores(doc: dict, path: str | Path):
         info["main_score"] = f"{main_name or 'unnamed'} = {main}"
     meta = Path(shown).with_name("model_meta.json")
     if meta.is_file():
-        import contextlib
-        import json
-
-        with contextlib.suppress(ValueError, OSError):
-            info["model"] = json.loads(meta.read_text(encoding="utf-8")).get("name")
+        info["model"] = _model_name(meta)
     report.inputs = {"mteb": {"path": shown, "task": task, "split": split, "subset": subset}}
     report.notes.append(f"MTEB result {task} ({split}/{subset}), main score {info.get('main_score', 'absent')}")
     return report, mapped, info
+
+
+def _score(key: str, value: int | float, shown: str) -> float:
+    """A score as a float; InputError naming it when it is beyond float range (a 400-digit integer)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise InputError(
+            shown, f"MTEB score {key[:40]!r} is a {len(str(abs(int(value))))}-digit integer, not a score"
+        ) from None
+
+
+def _model_name(meta: Path) -> str | None:
+    """The model name in the ``model_meta.json`` beside an MTEB result (None when it names none);
+    InputError naming that file when it is not a JSON object."""
+    import json
+
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, OSError, RecursionError) as exc:
+        raise InputError(meta, f"not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise InputError(meta, f'not a JSON object (a {type(doc).__name__}); MTEB writes {{"name": ...}}')
+    name = doc.get("name")
+    return name if isinstance(name, str) else None
 
 
 def check_mteb_path(path: str | Path | None) -> None:
@@ -114,11 +138,53 @@ def check_mteb_path(path: str | Path | None) -> None:
     check_writable(path, "`mteb_out`")
 
 
-def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "default") -> dict:
-    """An MTEB task result dict from a retrieval or pairs report (plus an ``embeval`` block)."""
+DEFAULT_LANGUAGES = ("eng-Latn",)
+
+
+def check_languages(languages) -> list[str]:
+    """MTEB language codes: ISO 639-3 and ISO 15924 script, ``eng-Latn``; at least one."""
+    out = [str(x).strip() for x in (languages or ())]
+    bad = [x for x in out if not re.fullmatch(r"[a-z]{3}-[A-Z][a-z]{3}", x)]
+    if not out or bad:
+        raise UsageError(
+            f"`mteb_lang` {', '.join(bad) or '(none)'}: give MTEB language codes such as eng-Latn "
+            "(ISO 639-3, a dash, ISO 15924 script), comma-separated"
+        )
+    return out
+
+
+def data_revision(report) -> str:
+    """A stand-in for MTEB's ``dataset_revision`` (a Hugging Face commit, which embeval does not
+    know): ``embeval-sha256:`` and the first 16 hex digits of the SHA-256 over what identifies the
+    data but not the model: the digests of non-vector inputs (qrels, pairs files) and the row
+    counts of vector inputs (role order). Two models evaluated on the same data carry the same
+    revision, so ``compare`` can match them. ``unknown`` when the report recorded nothing."""
+    import hashlib
+
+    digests = []
+    for role, info in sorted((report.inputs or {}).items()):
+        if not isinstance(info, dict):
+            continue
+        if "d" in info and isinstance(info.get("n"), int):
+            digests.append(f"{role}:n={info['n']}")
+        elif isinstance(info.get("sha256"), str):
+            digests.append(f"{role}:{info['sha256']}")
+    if not digests:
+        return "unknown"
+    return "embeval-sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()[:16]
+
+
+def to_mteb(
+    report, *, task_name: str, split: str = "test", subset: str = "default", languages=DEFAULT_LANGUAGES
+) -> dict:
+    """An MTEB task result dict from a retrieval or pairs report (plus an ``embeval`` block), in the
+    form mteb 2.x loads (``mteb.TaskResult.from_disk``) and scores (``get_score``): a string
+    ``dataset_revision`` (:func:`data_revision`) and the data's ``languages`` (MTEB filters scores
+    by language: an empty list scores NaN). Checked against the real package in
+    tests/interop/test_mteb.py."""
     from embeval._version import __version__
 
-    entry: dict[str, Any] = {"hf_subset": subset, "languages": []}
+    entry: dict[str, Any] = {"hf_subset": subset, "languages": check_languages(languages)}
     if report.command == "retrieval":
         for r in report.results:
             m = re.fullmatch(r"(ndcg|map|recall|precision|mrr)@(\d+)", r.metric)
@@ -139,7 +205,7 @@ def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "defau
         raise UsageError(f"`mteb_out`: MTEB results are written for retrieval and pairs, not {report.command}")
     entry["main_score"] = entry[main_key]
     return {
-        "dataset_revision": None,
+        "dataset_revision": data_revision(report),
         "task_name": task_name,
         "mteb_version": None,
         "evaluation_time": None,
@@ -149,9 +215,10 @@ def to_mteb(report, *, task_name: str, split: str = "test", subset: str = "defau
     }
 
 
-def write_mteb(path: str | Path, report, *, task_name: str, split: str = "test") -> None:
+def write_mteb(path: str | Path, report, *, task_name: str, split: str = "test", languages=DEFAULT_LANGUAGES) -> None:
     import json
 
     from embeval.io.atomic import write_atomic
 
-    write_atomic(path, json.dumps(to_mteb(report, task_name=task_name, split=split), indent=2, allow_nan=False) + "\n")
+    doc = to_mteb(report, task_name=task_name, split=split, languages=languages)
+    write_atomic(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")

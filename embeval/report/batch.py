@@ -242,7 +242,7 @@ def batch_markdown(batch: Batch) -> str:
         lines += ["| item | gate | value | result |", "|---|---|---:|:-:|"]
         for it, g in batch.gates:
             res = "pass" if g.passed else f"**FAIL** — {_md_escape(g.message)}"
-            lines.append(f"| {_md_escape(it.key)} | `{md_code(g.expr)}` | {fmt_value(g.value)} | {res} |")
+            lines.append(f"| {_md_escape(it.key)} | `{md_code(g.condition)}` | {fmt_value(g.value)} | {res} |")
         lines.append("")
     for it in batch.errors:
         lines.append(f"- ⚠️ `{md_code(it.key)}` did not run: {_md_escape(it.error or '')}")
@@ -320,7 +320,7 @@ def print_batch(batch: Batch, console) -> None:
         for it, gr in batch.gates:
             g.add_row(
                 escape(it.key),
-                escape(gr.expr),
+                escape(gr.condition),
                 fmt_value(gr.value),
                 "[green]pass[/]" if gr.passed else f"[red]FAIL[/] {escape(gr.message)}",
             )

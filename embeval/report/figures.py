@@ -57,7 +57,9 @@ def metric_bars(
     metrics: Sequence[tuple[str, bool | None, Sequence[tuple[str, float, float | None, float | None]]]], title: str = ""
 ) -> bytes:
     """Small multiples, one panel per metric: a horizontal bar per item (value, with its CI when
-    known). ``metrics``: (metric label, higher_is_better, [(item label, value, ci_low, ci_high)])."""
+    known). ``metrics``: (metric label, higher_is_better, [(item label, value, ci_low, ci_high[,
+    group])]). ★ best is marked only among items of one group (the same dataset) that has at least
+    two of them: values on different data are not ranked."""
     n = len(metrics)
     ncols = min(3, n)
     n_items = max(len(m[2]) for m in metrics)
@@ -75,8 +77,16 @@ def metric_bars(
         # Bars start at the panel's left edge (not at 0) so that close values look different.
         ax.barh(range(len(vals)), [v - lo_x for v in vals], left=lo_x, xerr=err, color=colours, height=0.7)
         ax.set_xlim(lo_x, hi_x)
-        best = best_index(vals, hib)
+        groups = [r[4] if len(r) > 4 else None for r in rows][::-1]
+        best_set: set[int] = set()
+        for g in dict.fromkeys(groups):
+            members = [i for i, gg in enumerate(groups) if gg == g]
+            if len(members) >= 2:
+                b = best_index([vals[i] for i in members], hib)
+                if b is not None:
+                    best_set.add(members[b])
         for i, v in enumerate(vals):
+            best = i if i in best_set else -1
             mark = "  ★ best" if i == best else ""
             ax.text(
                 v + (err[1][i] if err is not None else 0),
@@ -88,7 +98,7 @@ def metric_bars(
                 fontweight="bold" if i == best else "normal",
                 clip_on=False,
             )
-        ax.set_yticks(range(len(vals)), [f"★ {nm}" if i == best else nm for i, nm in enumerate(names)], fontsize=7)
+        ax.set_yticks(range(len(vals)), [f"★ {nm}" if i in best_set else nm for i, nm in enumerate(names)], fontsize=7)
         arrow = {True: " (↑ better)", False: " (↓ better)", None: ""}[hib]
         ax.set_title(label + arrow + ("" if lo_x == 0 else f"  [axis from {lo_x:.4g}]"), fontsize=9)
         ax.tick_params(axis="x", labelsize=7)

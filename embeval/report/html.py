@@ -22,7 +22,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums} th{background:#f5f5f5
 .banner.ok{background:#dafbe1} .banner.bad{background:#ffebe9}
 figure{margin:1rem 0} figcaption{font-size:.85rem;color:#555} img{max-width:100%;height:auto}
 code{background:#f5f5f5;padding:0 .2rem} details{margin:.4rem 0} .muted{color:#666;font-size:.85rem}
-.wide{overflow-x:auto;max-width:100%} pre{overflow-x:auto;white-space:pre-wrap;word-break:break-word}
+.wide{overflow-x:auto;max-width:100%}
+td.top{min-width:16rem} table.docs td{white-space:nowrap;border:0;padding:0 .4rem 0 0}
+pre{overflow-x:auto;white-space:pre-wrap;word-break:break-word}
 """
 
 
@@ -61,14 +63,26 @@ def _fig_bars(items: list[Item]) -> list[tuple[str, bytes]]:
     columns, rows = pivot(done)
     metrics = []
     for col in columns:
-        cells = [(_item_name(it, done), c[col]) for it, c in rows if col in c and c[col].value == c[col].value]
+        cells = [
+            (_item_name(it, done), c[col], it.dataset) for it, c in rows if col in c and c[col].value == c[col].value
+        ]
         if cells:
             metrics.append(
-                (col, cells[0][1].higher_is_better, [(name, r.value, r.ci_low, r.ci_high) for name, r in cells])
+                (
+                    col,
+                    cells[0][1].higher_is_better,
+                    [(name, r.value, r.ci_low, r.ci_high, ds) for name, r, ds in cells],
+                )
             )
     if not metrics:
         return []
-    return [("every metric, item by item (bars: value; whiskers: 95% CI where reported)", figures.metric_bars(metrics))]
+    return [
+        (
+            "every metric, item by item (bars: value; whiskers: 95% CI where reported; ★ best among the models "
+            "of one dataset)",
+            figures.metric_bars(metrics),
+        )
+    ]
 
 
 def _fig_per_query(items: list[Item]) -> list[tuple[str, bytes]]:
@@ -250,24 +264,30 @@ def _worst_queries(items: list[Item], show: int = 10) -> str:
         if not worst or not worst.get("rows"):
             continue
         metrics = worst["metrics"]
+        rows = worst["rows"][:show]
+        has_text = any(row.get("text") for row in rows)  # an always-empty text column takes no room
         head = "".join(f"<th>{_e(m)}</th>" for m in metrics)
         body = []
-        for row in worst["rows"][:show]:
+        for row in rows:
             vals = "".join(f"<td class=num>{fmt_value(row['metrics'].get(m))}</td>" for m in metrics)
-            top = "<br>".join(
-                f"{'✓ ' if d.get('relevant') else ''}<code>{_e(d['id'])}</code> {fmt_value(d['score'])}"
-                + (f" <span class=muted>{_e(d['text'])}</span>" if d.get("text") else "")
+            # One line per document: mark, id and cosine in cells of their own (never stacked).
+            top = "".join(
+                f"<tr><td>{'✓' if d.get('relevant') else ''}</td><td><code>{_e(d['id'])}</code></td>"
+                f"<td class=num>{fmt_value(d['score'])}</td>"
+                + (f"<td class=muted>{_e(d['text'])}</td>" if d.get("text") else "")
+                + "</tr>"
                 for d in row["top"]
             )
+            text = f"<td>{_e(row.get('text') or '')}</td>" if has_text else ""
             body.append(
-                f"<tr><td><code>{_e(row['query_id'])}</code></td><td>{_e(row.get('text') or '')}</td>"
-                f"{vals}<td>{top}</td></tr>"
+                f"<tr><td><code>{_e(row['query_id'])}</code></td>{text}"
+                f"{vals}<td class=top><table class=docs>{top}</table></td></tr>"
             )
         label = "" if len(items) == 1 else f" — {_e(_item_name(it, items))}"
         parts.append(
             f"<h3>Worst queries by {_e(worst['by'])}{label}</h3><div class=wide><table><tr><th>query</th>"
-            f"<th>text</th>{head}<th>top retrieved (✓ relevant, cosine)</th></tr>{''.join(body)}"
-            "</table></div>"
+            f"{'<th>text</th>' if has_text else ''}{head}<th>top retrieved (✓ relevant, id, cosine)</th></tr>"
+            f"{''.join(body)}</table></div>"
         )
     return "".join(parts)
 
@@ -290,7 +310,7 @@ def _gates_table(batch: Batch) -> str:
     for it, g in batch.gates:
         res = "<span class=pass>pass</span>" if g.passed else "<span class=fail>FAIL</span>"
         rows.append(
-            f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.expr)}</code></td>"
+            f"<tr><td>{_e(it.key)}</td><td><code>{_e(g.condition)}</code></td>"
             f"<td class=num>{fmt_value(g.value)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
         )
     return (

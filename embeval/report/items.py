@@ -41,9 +41,6 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
-LABEL_WIDTH = 28
-
-
 def _rows(table, kind: str, rows) -> tuple[list[str], list[list[str]]]:
     """Header and plain-text cells for the worst rows of one kind (text left uncut)."""
     c = table.columns
@@ -60,10 +57,10 @@ def _rows(table, kind: str, rows) -> tuple[list[str], list[list[str]]]:
         if "text" in c:
             cells.append(str(c["text"][r]))
         if "label" in c:
-            cells.append(_short(c["label"][r], LABEL_WIDTH))
+            cells.append(" ".join(str(c["label"][r]).split()))
         if kind == "label_suspect":
             cells += [
-                _short(c["knn_label"][r], LABEL_WIDTH),
+                " ".join(str(c["knn_label"][r]).split()),
                 f"{c['label_agreement'][r]:.2f}",
                 f"{c['silhouette'][r]:.3f}",
             ]
@@ -76,20 +73,15 @@ def _rows(table, kind: str, rows) -> tuple[list[str], list[list[str]]]:
 
 
 def _fit(head: list[str], cells: list[list[str]], width: int) -> tuple[list[str], list[list[str]]]:
-    """Keep one line per row within ``width``: labels are cut first (to no less than 12
-    characters), the text takes what is left (up to 80), and is dropped below 12 characters."""
-    labels = [i for i, h in enumerate(head) if h in ("label", "neighbours say")]
+    """Keep labels whole (a cut label can make a suspect and its neighbours' vote look identical:
+    ``lost_or_sto…`` vs ``lost_or_sto…``): the text takes what the other columns leave (up to 80
+    characters) and is dropped below 12; labels that still do not fit wrap onto more lines
+    (:func:`print_items`) or widen the table, they are never shortened."""
     ti = head.index("text") if "text" in head else None
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(head)]
     budget = width - 3 * len(head) - 1
-    fixed = sum(w for i, w in enumerate(widths) if i not in labels and i != ti)
-    want_text = 0 if ti is None else min(80, widths[ti])
-    lab_w = max(12, min(LABEL_WIDTH, (budget - fixed - min(want_text, 30)) // max(1, len(labels))))
-    for r in cells:
-        for i in labels:
-            r[i] = _short(r[i], lab_w)
     if ti is not None:
-        used = fixed + sum(max(len(head[i]), min(widths[i], lab_w)) for i in labels)
+        used = sum(w for i, w in enumerate(widths) if i != ti)
         text_w = min(80, budget - used)
         if text_w < 12:
             head = head[:ti] + head[ti + 1 :]
@@ -122,7 +114,13 @@ def print_items(table, console, show: int = 5) -> None:
         head, cells = _fit(head, cells, console.width)
         t = Table()
         for name in head:
-            t.add_column(name, justify="right" if name in numeric else "left", no_wrap=True)
+            whole = name in ("label", "neighbours say")  # wrap, never cut (see _fit)
+            t.add_column(
+                name,
+                justify="right" if name in numeric else "left",
+                no_wrap=not whole,
+                overflow="fold" if whole else "ellipsis",
+            )
         for r in cells:
             t.add_row(*(escape(term(v)) for v in r))
-        print_fitted(console, t, keep=tuple(h for h in head if h != "text"))
+        print_fitted(console, t, keep=tuple(h for h in head if h not in ("text", "label", "neighbours say")))

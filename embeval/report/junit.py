@@ -48,7 +48,7 @@ def gate_cases(gates: list[GateResult], classname: str) -> list[Case]:
     out = []
     for g in gates:
         detail = f"value = {g.value!r}, threshold = {g.threshold!r}"
-        out.append(Case(classname, g.expr, failure=None if g.passed else (g.message or g.expr), detail=detail))
+        out.append(Case(classname, g.condition, failure=None if g.passed else (g.message or g.expr), detail=detail))
     return out
 
 
@@ -112,8 +112,8 @@ def comparison_suites(comp) -> list[Suite]:
     regression or value gate, class = item."""
     cases = [
         Case(
-            f"compare/{item}",
-            g.expr,
+            "compare" if item in ("", "compare") else f"compare/{item}",
+            g.condition,
             failure=None if g.passed else (g.message or g.expr),
             detail=g.message if g.passed else f"value = {g.value!r}, limit = {g.threshold!r}",
         )

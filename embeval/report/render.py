@@ -39,7 +39,12 @@ def to_json(report: Report) -> str:
 
 def to_csv(report: Report) -> str:
     """One row per result; with per-query values (``--per-query``) one row per query and metric
-    instead (``query_id,metric,value``; the aggregates stay in the table, JSON and HTML)."""
+    instead (``query_id,metric,value``; the aggregates stay in the table, JSON and HTML). A sweep
+    report: one row per setting (:mod:`embeval.report.sweep`)."""
+    if "sweep" in report.series:
+        from embeval.report.sweep import sweep_csv
+
+        return sweep_csv(report)
     buf = io.StringIO()
     w = csv_writer(buf)
     if report.per_query:
@@ -68,6 +73,11 @@ def to_csv(report: Report) -> str:
 def to_markdown(report: Report) -> str:
     from embeval.safety import md_cell, md_code
 
+    if "sweep" in report.series:
+        from embeval.report.sweep import sweep_markdown
+
+        return sweep_markdown(report)
+
     lines = [f"### embeval {report.command}", ""]
     for role, info in report.inputs.items():
         shape = f" (n={info['n']}, d={info['d']})" if "n" in info and "d" in info else ""
@@ -78,7 +88,7 @@ def to_markdown(report: Report) -> str:
     if report.gates:
         lines += ["", "| gate | value | result |", "|---|---:|:-:|"]
         for g in report.gates:
-            lines.append(f"| `{md_code(g.expr)}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
+            lines.append(f"| `{md_code(g.condition)}` | {_fmt(g.value)} | {'pass' if g.passed else '**FAIL**'} |")
     for note in report.notes:
         lines.append(f"\n> {md_cell(note)}")
     lines += ["", "<details><summary>provenance</summary>", ""]
@@ -105,6 +115,11 @@ def to_markdown(report: Report) -> str:
 def to_html(report: Report) -> str:
     from embeval.report.html import report_html
 
+    if "sweep" in report.series:
+        from embeval.report.sweep import sweep_html
+
+        return sweep_html(report)
+
     return report_html(report)
 
 
@@ -119,6 +134,12 @@ def print_table(report: Report, console) -> None:
 
     def lit(text) -> str:
         return escape(term(text))
+
+    if "sweep" in report.series:
+        from embeval.report.sweep import print_sweep
+
+        print_sweep(report, console)
+        return
 
     title = f"embeval {report.command}"
     caption = "; ".join(
@@ -146,7 +167,7 @@ def print_table(report: Report, console) -> None:
         g.add_column("value", justify="right")
         g.add_column("result")
         for gr in report.gates:
-            g.add_row(lit(gr.expr), _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
+            g.add_row(lit(gr.condition), _fmt(gr.value), "[green]pass[/]" if gr.passed else "[red]FAIL[/]")
         print_fitted(console, g, keep=("gate",))
     for note in report.notes:
         console.print(f"[dim]{lit(note)}[/]")

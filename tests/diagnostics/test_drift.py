@@ -232,3 +232,34 @@ def test_cli_gap_drift_gate_and_seed(cli, tmp_path):
         "c2st_p < 0.01",
     )
     assert moved.exit_code == 1 and "drift_p" in moved.stderr and "c2st_p" in moved.stderr
+
+
+def test_one_drift_decision_catches_what_one_test_misses(cli, tmp_path):
+    """Issue 20 item 8 (newcomer #3): MMD (on a 300-row subsample) passes at 0.01 while the classifier
+    test fails; the combined decision drift_any_p (Holm over the two tests; statsmodels' multipletests
+    as oracle) fails, the report says the tests disagree, and a gate on it exits 1 where a gate on
+    drift_p alone passes. Two draws of one distribution: quiet."""
+    import json
+
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(1500, 16)).astype(np.float32)
+    b = rng.normal(size=(1500, 16)).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "same.npy", rng.normal(size=(1500, 16)).astype(np.float32))
+    b[:, 0] += 0.15
+    np.save(tmp_path / "b.npy", b)
+    spec = ["-m", "mmd(n_perm=200,max_rows=300),c2st,drift_any", "-q", "-f", "json"]
+    res = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", *spec, "--fail-if", "drift_any_p < 0.01")
+    assert res.exit_code == 1, res.stderr
+    doc = json.loads(res.stdout)
+    v = {r["metric"]: r["value"] for r in doc["results"]}
+    assert v["drift_p"] > 0.01 and v["c2st_p"] < 0.01
+    holm = multipletests([v["drift_p"], v["c2st_p"]], method="holm")[1]
+    assert v["drift_any_p"] == pytest.approx(min(holm)) and v["drift_any_p"] < 0.01
+    assert any("the drift tests disagree" in n for n in doc["notes"])
+    assert cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", *spec, "--fail-if", "drift_p < 0.01").exit_code == 0
+    quiet = cli("gap", tmp_path / "a.npy", tmp_path / "same.npy", *spec, "--fail-if", "drift_any_p < 0.01")
+    assert quiet.exit_code == 0, quiet.stdout[-500:]
+    assert not any("disagree" in n for n in json.loads(quiet.stdout)["notes"])

@@ -4,6 +4,7 @@ embeval's own --mteb-out files (format checked against those reference files).""
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -63,22 +64,29 @@ def test_compare_against_an_mteb_baseline(cli, tmp_path):
     cur = tmp_path / "cur.json"
     assert cli(*VECTORS, "-o", cur).exit_code == 0
     new = {r["metric"]: r["value"] for r in json.loads(cur.read_text())["results"]}
-    res = cli("compare", _ref("SciFact"), cur, "--format", "json")
+    # Issue 20 item 8 (newcomer #4): the 100-query sample against full SciFact is not a change of
+    # the model: refused, saying why, unless --allow-different-data.
+    refused = cli("compare", _ref("SciFact"), cur)
+    assert refused.exit_code == 2 and "computed on different data" in refused.stderr
+    assert "--allow-different-data" in refused.stderr and "1,000 corpus, 100 queries" in refused.stderr
+    res = cli("compare", _ref("SciFact"), cur, "--format", "json", "--allow-different-data")
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
+    assert any(n.startswith("computed on different data (compared as asked)") for n in doc["notes"])
     rows = {r["metric"]: r for r in doc["rows"]}
     assert rows["ndcg@10"]["old"] == 0.64508 and rows["ndcg@10"]["new"] == pytest.approx(new["ndcg@10"])
     assert doc["baseline"]["format"] == "mteb" and doc["baseline"]["main_score"] == "ndcg@10 = 0.64508"
     drop = 0.64508 - new["ndcg@10"]
-    passing = cli("compare", _ref("SciFact"), cur, "--fail-if-regress", f"ndcg@10>{abs(drop) + 0.001}")
+    other = "--allow-different-data"
+    passing = cli("compare", _ref("SciFact"), cur, other, "--fail-if-regress", f"ndcg@10>{abs(drop) + 0.001}")
     assert passing.exit_code == 0, passing.stderr
     assert drop < -0.1  # the 1000-document sample is easier than full SciFact (0.83 vs 0.65)
     # the other way round (the MTEB file as the current side), ndcg@10 fell by 0.18: the gate fails
-    failing = cli("compare", cur, _ref("SciFact"), "--fail-if-regress", "ndcg@10>0.01")
+    failing = cli("compare", cur, _ref("SciFact"), other, "--fail-if-regress", "ndcg@10>0.01")
     assert failing.exit_code == 1, failing.stderr
-    assert cli("compare", cur, _ref("SciFact"), "--fail-if-regress", f"ndcg@10>{-drop + 0.001}").exit_code == 0
+    assert cli("compare", cur, _ref("SciFact"), other, "--fail-if-regress", f"ndcg@10>{-drop + 0.001}").exit_code == 0
     # a command mismatch is a usage error, not a silent empty comparison
-    res = cli("compare", _ref("STSBenchmark"), cur)
+    res = cli("compare", _ref("STSBenchmark"), cur, other)
     assert res.exit_code == 2 and "pairs report" in res.stderr
 
 
@@ -177,12 +185,45 @@ def test_mteb_baseline_names_its_main_score_and_no_spurious_settings_note(cli, t
     cur = tmp_path / "cur.json"
     assert cli(*VECTORS, "-o", cur).exit_code == 0
     for fmt in ("table", "markdown"):
-        res = cli("compare", _ref("SciFact"), cur, "-f", fmt)
+        res = cli("compare", _ref("SciFact"), cur, "-f", fmt, "--allow-different-data")
         assert res.exit_code == 0, res.stderr
         assert "main score ndcg@10 = 0.64508" in res.stdout.replace("\n", " "), fmt
         assert "settings differ" not in res.stdout and "None →" not in res.stdout, fmt
-    doc = json.loads(cli("compare", _ref("SciFact"), cur, "-f", "json").stdout)
+    doc = json.loads(cli("compare", _ref("SciFact"), cur, "-f", "json", "--allow-different-data").stdout)
     assert not any("settings differ" in n for n in doc["notes"])
     # N-way: the MTEB system is named with its main score in a note
-    res = cli("compare", _ref("SciFact"), cur, cur, "--rank")
+    res = cli("compare", _ref("SciFact"), cur, cur, "--rank", "--allow-different-data")
     assert "SciFact.json (MTEB SciFact, split test, main score ndcg@10 = 0.64508)" in res.stdout.replace("\n", " ")
+
+
+def test_mteb_out_loads_in_the_real_mteb_and_scores_the_same(cli, tmp_path):
+    """Issue 20 item 7 (review F1): mteb 2.x (a test oracle, not a dependency) loads embeval's file
+    with TaskResult.from_disk (a string dataset_revision) and get_score() gives embeval's nDCG@10
+    (languages set: an empty list scored NaN); every score equals the report's value."""
+    mteb = pytest.importorskip("mteb")
+    from pathlib import Path
+
+    out, rep = tmp_path / "SciFactSmall.json", tmp_path / "r.json"
+    res = cli(*VECTORS, "--k", "1,3,5,10,100", "--mteb-out", out, "-o", rep)
+    assert res.exit_code == 0, res.stderr
+    values = {r["metric"]: r["value"] for r in json.loads(rep.read_text())["results"]}
+    loaded = mteb.TaskResult.from_disk(Path(out))
+    assert loaded.get_score() == values["ndcg@10"]
+    assert loaded.get_score(languages=["eng"]) == values["ndcg@10"]
+    entry = loaded.scores["test"][0]
+    mapped = 0
+    for key, v in entry.items():
+        if "_at_" in key:
+            measure, k = key.rsplit("_at_", 1)
+            assert v == values[f"{measure}@{k}"], key
+            mapped += 1
+    assert mapped == 25
+    assert json.loads(out.read_text())["dataset_revision"].startswith("embeval-sha256:")
+    # Another language is written as given, and MTEB's language filter then selects it.
+    out2 = tmp_path / "fr.json"
+    assert cli(*VECTORS, "--mteb-out", out2, "--mteb-lang", "fra-Latn").exit_code == 0
+    fr = mteb.TaskResult.from_disk(Path(out2))
+    assert fr.get_score(languages=["fra"]) == values["ndcg@10"]
+    assert math.isnan(fr.get_score(languages=["eng"]))
+    bad = cli(*VECTORS, "--mteb-out", tmp_path / "x.json", "--mteb-lang", "english")
+    assert bad.exit_code == 2 and "--mteb-lang" in bad.stderr and not (tmp_path / "x.json").exists()

@@ -111,7 +111,8 @@ def test_junit_is_well_formed_and_counts():
     root = ET.fromstring(to_junit(report_suites(rep)))
     assert root.tag == "testsuites" and root.get("tests") == "3" and root.get("failures") == "2"
     cases = root.findall("./testsuite/testcase")
-    assert [c.get("name") for c in cases] == ["ndcg@10 < 0.60", "uniformity > -2", "effective_rank < 10"]
+    names = ["ndcg@10 < 0.60", "uniformity > -2", "effective_rank < 10"]
+    assert [c.get("name") for c in cases] == [f"fail if {n}" for n in names]  # the failing condition, said so
     assert {c.get("classname") for c in cases} == {"geometry/vecs.npy"}
     assert cases[0].find("failure").get("message") == "ndcg@10 = 0.58 < 0.6 (short by 0.02)"
     assert cases[2].find("failure") is None

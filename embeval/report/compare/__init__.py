@@ -68,14 +68,18 @@ def run_compare(
     confidence: float = 0.95,
     rank: bool = False,
     metrics=None,
+    test: str = "signflip",
+    allow_different_data: bool = False,
 ):
     """Load the reports and compare them.
 
     Two reports (and ``rank`` false): a :class:`Comparison` of the second against the first.
     Otherwise a :class:`~embeval.report.compare.nway.Ranking`: the reports (or, for one batch
     report, its models) ranked per metric, with every later system compared with the first for
-    the regression gates. ``gates`` (``--fail-if``) apply to the current report's values, or in a
-    ranking to every system but the baseline.
+    the regression gates; ``test``: the pairwise test of the ranking (``signflip`` with Holm, or
+    ranx's uncorrected ``student``/``fisher``, :mod:`.nway`); sides computed on different data are
+    refused unless ``allow_different_data`` (:func:`.match.data_differences`). ``gates`` (``--fail-if``) apply to
+    the current report's values, or in a ranking to every system but the baseline.
     """
     from embeval.errors import UsageError
     from embeval.report.compare import nway
@@ -84,7 +88,15 @@ def run_compare(
         raise UsageError("give the reports to compare: BASELINE CURRENT [MORE ...], or one batch report")
     sides = [load_side(p) for p in paths]
     if len(sides) == 2 and not rank:
-        comp = compare(sides[0], sides[1], tolerances=list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
+        comp = compare(
+            sides[0],
+            sides[1],
+            tolerances=list(tolerances),
+            seed=seed,
+            n_boot=n_boot,
+            confidence=confidence,
+            allow_different_data=allow_different_data,
+        )
         value_gates, items = current_gates(sides[1], list(gates))
         comp.gates += value_gates
         comp.gate_items += items
@@ -101,17 +113,32 @@ def run_compare(
         systems = nway.systems_from_batch(sides[0])
     else:
         systems = nway.systems_from_files(sides)
-    ranking = nway.rank_systems(systems, seed=seed, n_boot=n_boot, confidence=confidence)
+    ranking = nway.rank_systems(systems, seed=seed, n_boot=n_boot, confidence=confidence, test=test)
     if metrics:
         _check_metrics(metrics, {m.metric for m in ranking.metrics})
         ranking.metrics = [m for m in ranking.metrics if m.metric in metrics]
+        head = "not ranked (no better direction): "
+        for i, note in enumerate(list(ranking.notes)):  # name only the metrics asked for (newcomer #13)
+            if note.startswith(head):
+                kept = [x for x in note[len(head) :].split(", ") if x.split("(")[0] in metrics]
+                ranking.notes[i] = head + ", ".join(kept) if kept else ""
+        ranking.notes = [n for n in ranking.notes if n]
     nway.note_missing_intervals(ranking)
     from embeval.report.compare.model import side_text
+    from embeval.safety import public_path
 
     for system, side in systems:
         if side.info.get("format") == "mteb":
-            ranking.notes.append(f"{system.letter} {system.name}: {side_text(side.info)}")
-    nway.add_baseline_comparisons(ranking, systems, list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
+            ranking.notes.append(f"{system.letter} {system.name}: {side_text(side.info, public_path)}")
+    nway.add_baseline_comparisons(
+        ranking,
+        systems,
+        list(tolerances),
+        seed=seed,
+        n_boot=n_boot,
+        confidence=confidence,
+        allow_different_data=allow_different_data,
+    )
     for system, side in systems[1:]:
         value_gates, items = current_gates(side, list(gates))
         for item, g in zip(items, value_gates):

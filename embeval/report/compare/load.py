@@ -56,8 +56,11 @@ def load_side(path: str | Path) -> Side:
     from embeval.io.mteb import is_mteb_result
 
     if is_mteb_result(doc):  # an MTEB task result (embeval.io.mteb maps the names)
-        mteb, extra = mteb_report(doc, p)
-        mteb = stamp_identity(mteb)
+        try:
+            mteb, extra = mteb_report(doc, p)
+            mteb = stamp_identity(mteb)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            raise InputError(p, f"malformed MTEB result ({type(exc).__name__}: {str(exc)[:200]})") from None
         return Side(
             str(p), "single", {mteb.command: mteb}, {**file_info(p), "kind": "single", "command": mteb.command, **extra}
         )
@@ -76,6 +79,6 @@ def load_side(path: str | Path) -> Side:
         if "command" not in doc or not isinstance(doc.get("results"), list):
             raise InputError(p, "not an embeval JSON report (no 'command' and 'results')")
         report = stamp_identity(Report.from_dict(doc))
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {str(exc)[:200]})") from None
     return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})

@@ -95,14 +95,29 @@ def compare(
     seed: int = 0,
     n_boot: int = 10_000,
     confidence: float = 0.95,
+    allow_different_data: bool = False,
 ) -> Comparison:
-    """Match results, run paired tests where per-query values exist in both, evaluate gates."""
+    """Match results, run paired tests where per-query values exist in both, evaluate gates.
+
+    Two sides computed on different data (:func:`data_differences`) are not a change: UsageError
+    saying what differs, unless ``allow_different_data`` (then a note says it)."""
     _check_settings(base, cur, n_boot, confidence)
+    differs = []
+    for key in (k for k in base.items if k in cur.items):
+        for why in data_differences(base.items[key], cur.items[key], base.info, cur.info):
+            differs.append(why if base.kind == "single" else f"{key}: {why}")
+    if differs and not allow_different_data:
+        raise UsageError(
+            f"{cur.path} and {base.path} were computed on different data ({'; '.join(differs)}), so their "
+            "difference is not a change of the model; pass `allow_different_data` to compare them anyway"
+        )
     comp = Comparison(
         baseline=base.info,
         current=cur.info,
         settings={"seed": seed, "n_boot": n_boot, "n_perm": n_boot, "confidence": confidence},
     )
+    if differs:
+        comp.notes.append("computed on different data (compared as asked): " + "; ".join(differs))
     comp.notes += [f"{k}: only in the baseline" for k in base.items if k not in cur.items]
     comp.notes += [f"{k}: only in the current report" for k in cur.items if k not in base.items]
     for key in (k for k in base.items if k in cur.items):
@@ -124,6 +139,61 @@ def _same_params(metric: str, a: dict, b: dict) -> bool:
     """Same identifying parameters (descriptive ones, like counts, may differ)."""
     a, b = key_params(metric, a), key_params(metric, b)
     return set(a) == set(b) and params_match(a, b)
+
+
+def _evaluated_queries(r: Report) -> int | None:
+    """How many queries the ranking metrics were averaged over (their ``n``), if recorded."""
+    ns = {x.n for x in r.results if "@" in x.metric and x.n}
+    return max(ns) if ns else None
+
+
+def data_differences(b: Report, c: Report, b_info: dict, c_info: dict) -> list[str]:
+    """Why two reports may not have been computed on the same data: different numbers of rows of
+    the same input role (queries, corpus, ...), other relevance judgements (qrels sha256), another
+    split, another number of evaluated queries; for an MTEB result, a ``dataset_revision`` that is
+    not the other side's data digest (:func:`embeval.io.mteb.data_revision`). Vector files may
+    differ in content (another model on the same data is what compare is for); their row counts may
+    not. Empty: nothing shows a difference."""
+    from embeval.io.mteb import data_revision
+
+    out: list[str] = []
+    mb, mc = b_info.get("format") == "mteb", c_info.get("format") == "mteb"
+    if mb or mc:
+        if mb and mc:
+            for key in ("task", "split", "subset", "dataset_revision"):
+                if b_info.get(key) != c_info.get(key):
+                    out.append(f"MTEB {key} {b_info.get(key)!r} vs {c_info.get(key)!r}")
+            return out
+        m_info, rep = (b_info, c) if mb else (c_info, b)
+        rev = m_info.get("dataset_revision")
+        if rev != data_revision(rep):
+            sizes = ", ".join(
+                f"{info['n']:,} {role}"
+                for role, info in sorted(rep.inputs.items())
+                if isinstance(info, dict) and isinstance(info.get("n"), int)
+            )
+            out.append(
+                f"the MTEB result ({m_info.get('task')}, split {m_info.get('split')}, dataset_revision {rev!r}) "
+                f"records no data embeval can match with the report's ({sizes or 'no sizes recorded'})"
+            )
+        return out
+    for role in sorted(set(b.inputs) & set(c.inputs)):
+        ib, ic = b.inputs.get(role), c.inputs.get(role)
+        if not isinstance(ib, dict) or not isinstance(ic, dict):
+            continue
+        if isinstance(ib.get("n"), int) and isinstance(ic.get("n"), int) and ib["n"] != ic["n"]:
+            out.append(f"{role}: {ib['n']:,} vs {ic['n']:,} rows")
+        if "d" not in ib and "d" not in ic and ib.get("sha256") and ic.get("sha256") and ib["sha256"] != ic["sha256"]:
+            out.append(f"{role}: other contents (sha256 {ib['sha256'][:12]}… vs {ic['sha256'][:12]}…)")
+        if ib.get("split") is not None and ic.get("split") is not None and ib["split"] != ic["split"]:
+            out.append(f"{role}: split {ib['split']!r} vs {ic['split']!r}")
+    for key in ("split",):
+        if key in b.settings and key in c.settings and b.settings[key] != c.settings[key]:
+            out.append(f"{key} {b.settings[key]!r} vs {c.settings[key]!r}")
+    qb, qc = _evaluated_queries(b), _evaluated_queries(c)
+    if qb and qc and qb != qc:
+        out.append(f"queries evaluated: {qb:,} vs {qc:,}")
+    return out
 
 
 def _note_differences(comp: Comparison, item: str, b: Report, c: Report) -> None:

@@ -84,9 +84,10 @@ class Row:
         }
 
 
-def side_text(info: dict) -> str:
-    """How a table names one side: its path, and for an MTEB result the task, split and main score."""
-    text = str(info.get("path"))
+def side_text(info: dict, shown=str) -> str:
+    """How a table names one side: its path (as ``shown`` writes it), and for an MTEB result the
+    task, split and main score."""
+    text = shown(str(info.get("path")))
     if info.get("format") == "mteb":
         extra = [f"MTEB {info.get('task')}", f"split {info.get('split')}"]
         if info.get("main_score"):

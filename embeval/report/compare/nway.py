@@ -8,12 +8,25 @@ with a direction:
   bootstrap interval of their mean over queries (``n_boot`` resamples, seeded), else the
   report's own interval if it has one.
 - **rank**: 1 = best by the metric's direction; equal values share a rank ("1224").
-- **pairwise tests**: for every pair of systems with per-query values, the two-sided sign-flip
-  randomisation test of the mean paired difference on the queries every such system shares
-  (:mod:`embeval.stats.paired`), then Holm–Bonferroni over the pairs of that metric (Holm 1979,
-  "A simple sequentially rejective multiple test procedure"; ranx's default correction). A pair
-  is significant when its adjusted p < 1 − confidence; the better system then carries the other's
-  letter as a superscript, as in ranx's tables.
+- **pairwise tests** (``test``): for every pair of systems with per-query values, on the queries
+  every such system shares:
+
+  - ``signflip`` (embeval's default): the two-sided sign-flip randomisation test of the mean
+    paired difference (:mod:`embeval.stats.paired`; p ≥ 1/(R+1)), then Holm–Bonferroni over the
+    pairs of that metric (Holm 1979, "A simple sequentially rejective multiple test procedure").
+    A pair is significant when its adjusted p < 1 − confidence. This controls the family-wise
+    error over the pairs, so it is more conservative than ranx.
+  - ``student`` and ``fisher``: ranx's tests, to reproduce a ranx table. ranx applies **no**
+    multiple-testing correction (its default is ``stat_test="student"``, ``max_p=0.01``): each
+    pair is tested alone and is significant when its raw p ≤ max_p (here max_p = 1 − confidence,
+    so ``--confidence 0.99`` matches ranx's default). ``student`` is the two-sided paired
+    t-test (``scipy.stats.ttest_rel``, as ranx); ``fisher`` is Fisher's randomisation test as ranx
+    computes it: the share of R random swaps of each query's two values whose |mean difference|
+    reaches the observed one (p can be 0; ranx's random stream is numba's, so p agrees within
+    Monte-Carlo error, not bit for bit).
+
+  The better system of a significant pair carries the other's letter as a superscript, as in
+  ranx's tables.
 
 Regression gates compare each later system with the first (the baseline) through the two-report
 comparison (:func:`embeval.report.compare.match.compare`). Renderers: :mod:`.rank_render`.
@@ -277,10 +290,40 @@ def _intervals(
             c.ci_low, c.ci_high, c.ci_from = f.ci_low, f.ci_high, "report"
 
 
-def _pairwise(mr: MetricRank, pq: list[dict | None], *, n_boot: int, alpha: float, seed: int) -> None:
-    """Sign-flip tests between every two systems with per-query values, on the queries all of
-    them share; Holm over the pairs; the winner of a significant pair gets the loser's letter."""
+TESTS = ("signflip", "student", "fisher")
+
+
+def pair_p(d: np.ndarray, test: str, n_perm: int, rng: np.random.Generator) -> float:
+    """The two-sided p-value of mean(d) = 0 for ``test`` (see the module docstring)."""
     from embeval.stats.paired import sign_flip_p
+
+    if test == "signflip":
+        return sign_flip_p(d, n_perm, rng)[0]
+    if test == "student":
+        from scipy.stats import ttest_rel
+
+        if not np.any(d != d[0]):  # constant differences: t is ±inf (p = 0) or undefined (p = 1)
+            return 0.0 if d[0] != 0 else 1.0
+        return float(ttest_rel(d, np.zeros_like(d)).pvalue)
+    if test == "fisher":  # ranx: share of permutations with |diff| ≥ observed, no +1
+        observed = abs(d.mean())
+        tol = 1e-12 * max(1.0, float(np.abs(d).max(initial=0.0)))
+        hits = 0
+        step = max(1, (1 << 20) // max(d.shape[0], 1))
+        for s in range(0, n_perm, step):
+            m = min(step, n_perm - s)
+            signs = (rng.integers(0, 2, size=(m, d.shape[0]), dtype=np.int8) * 2 - 1).astype(np.float64)
+            hits += int(np.sum(np.abs(signs @ d) / d.shape[0] >= observed - tol))
+        return hits / n_perm
+    raise UsageError(f"`test` {test!r}: choose one of {', '.join(TESTS)}")
+
+
+def _pairwise(
+    mr: MetricRank, pq: list[dict | None], *, n_boot: int, alpha: float, seed: int, test: str = "signflip"
+) -> None:
+    """Tests between every two systems with per-query values, on the queries all of them share;
+    Holm over the pairs for ``signflip``, none for ranx's ``student``/``fisher`` (raw p ≤ alpha);
+    the winner of a significant pair gets the loser's letter."""
 
     have = {i: q for i, q in enumerate(pq) if q is not None}
     tested = list(have)
@@ -295,10 +338,11 @@ def _pairwise(mr: MetricRank, pq: list[dict | None], *, n_boot: int, alpha: floa
     for x, i in enumerate(tested):
         for j in tested[x + 1 :]:
             d = vals[j] - vals[i]
-            p, _ = sign_flip_p(d, n_boot, np.random.default_rng(seed))
+            p = pair_p(d, test, n_boot, np.random.default_rng(seed))
             raw.append((i, j, float(d.mean()), p))
-    for (i, j, md, p), pa in zip(raw, holm([r[3] for r in raw])):
-        sig = bool(pa < alpha) and md != 0
+    adjusted = holm([r[3] for r in raw]) if test == "signflip" else [r[3] for r in raw]
+    for (i, j, md, p), pa in zip(raw, adjusted):
+        sig = (bool(pa < alpha) if test == "signflip" else bool(pa <= alpha)) and md != 0
         mr.pairs.append(PairTest(LETTERS[i], LETTERS[j], len(qids), md, p, float(pa), sig))
         if sig:
             winner, loser = (j, i) if (md > 0) == mr.higher_is_better else (i, j)
@@ -307,10 +351,25 @@ def _pairwise(mr: MetricRank, pq: list[dict | None], *, n_boot: int, alpha: floa
         c.better_than.sort()
 
 
+TEST_NAMES = {
+    "signflip": "two-sided sign-flip randomisation (paired), Holm-corrected, adjusted p < 1 − confidence",
+    "student": "two-sided paired Student t-test (as ranx), uncorrected, p ≤ 1 − confidence",
+    "fisher": "Fisher randomisation test (as ranx), uncorrected, p ≤ 1 − confidence",
+}
+
+
 def rank_systems(
-    systems: list[tuple[System, Side]], *, seed: int = 0, n_boot: int = 10_000, confidence: float = 0.95
+    systems: list[tuple[System, Side]],
+    *,
+    seed: int = 0,
+    n_boot: int = 10_000,
+    confidence: float = 0.95,
+    test: str = "signflip",
 ) -> Ranking:
-    """Rank the systems per (group, metric) with bootstrap CIs and Holm-corrected pairwise tests."""
+    """Rank the systems per (group, metric) with bootstrap CIs and pairwise tests: Holm-corrected
+    sign-flip tests by default, or ranx's uncorrected ``student``/``fisher`` (module docstring)."""
+    if test not in TESTS:
+        raise UsageError(f"`test` {test!r}: choose one of {', '.join(TESTS)}")
     if not 0 < confidence < 1:
         raise UsageError(f"`confidence` {confidence}: must be between 0 and 1")
     if n_boot < 100:
@@ -324,8 +383,8 @@ def rank_systems(
             "n_boot": n_boot,
             "n_perm": n_boot,
             "confidence": confidence,
-            "correction": "holm",
-            "test": "two-sided sign-flip randomisation (paired)",
+            "correction": "holm" if test == "signflip" else "none",
+            "test": TEST_NAMES[test],
         },
     )
     undirected: set[str] = set()
@@ -348,7 +407,7 @@ def rank_systems(
             pq = _per_query_values(reports, per_query, ref.metric)
             _intervals(cells, found, pq, n_boot=n_boot, alpha=alpha, seed=seed)
             mr = MetricRank(group, ref.metric, ref.label(), dict(ref.key_params), hib, cells)
-            _pairwise(mr, pq, n_boot=n_boot, alpha=alpha, seed=seed)
+            _pairwise(mr, pq, n_boot=n_boot, alpha=alpha, seed=seed, test=test)
             ranking.metrics.append(mr)
     if undirected:
         ranking.notes.append("not ranked (no better direction): " + ", ".join(sorted(undirected)))
@@ -367,7 +426,14 @@ def note_missing_intervals(ranking: Ranking) -> None:
 
 
 def add_baseline_comparisons(
-    ranking: Ranking, systems: list[tuple[System, Side]], tolerances, *, seed: int, n_boot: int, confidence: float
+    ranking: Ranking,
+    systems: list[tuple[System, Side]],
+    tolerances,
+    *,
+    seed: int,
+    n_boot: int,
+    confidence: float,
+    allow_different_data: bool = False,
 ) -> None:
     """Compare every system with the first (deltas, regression gates); each gate's item is
     ``letter name`` (and the batch item when there is one)."""
@@ -375,7 +441,15 @@ def add_baseline_comparisons(
 
     base = systems[0][1]
     for system, side in systems[1:]:
-        comp = compare(base, side, tolerances=tolerances, seed=seed, n_boot=n_boot, confidence=confidence)
+        comp = compare(
+            base,
+            side,
+            tolerances=tolerances,
+            seed=seed,
+            n_boot=n_boot,
+            confidence=confidence,
+            allow_different_data=allow_different_data,
+        )
         ranking.comparisons.append(comp)
         for item, g in zip(comp.gate_items, comp.gates):
             where = f"{system.letter} {system.name}" + ("" if item == "compare" else f": {item}")

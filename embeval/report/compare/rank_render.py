@@ -102,6 +102,12 @@ def _md(text: str) -> str:
     return md_cell(str(text).replace("\n", " "))
 
 
+def _public(path: str) -> str:
+    from embeval.safety import public_path
+
+    return public_path(path)
+
+
 def _md_code(text: str) -> str:
     from embeval.safety import md_code
 
@@ -111,7 +117,7 @@ def _md_code(text: str) -> str:
 def ranking_markdown(r: Ranking) -> str:
     lines = [f"### {'✅' if r.passed else '❌'} embeval compare: {len(r.systems)} systems", ""]
     lines += ["| # | system | source |", "|---|---|---|"]
-    lines += [f"| {s.letter} | {_md(s.name)} | `{_md_code(s.source)}` |" for s in r.systems]
+    lines += [f"| {s.letter} | {_md(s.name)} | `{_md_code(_public(s.source))}` |" for s in r.systems]
     for group in r.groups:
         ms = [m for m in r.metrics if m.group == group]
         head = " | ".join(_md(m.label) + " " + _arrow(m) for m in ms)
@@ -143,31 +149,16 @@ def ranking_markdown(r: Ranking) -> str:
     if r.gates:
         lines += ["", "| gate | system | result | why |", "|---|---|:-:|---|"]
         for item, g in r.gates:
-            lines.append(f"| `{g.expr}` | {_md(item)} | {'pass' if g.passed else '**FAIL**'} | {_md(g.message)} |")
+            lines.append(f"| `{g.condition}` | {_md(item)} | {'pass' if g.passed else '**FAIL**'} | {_md(g.message)} |")
     for note in r.notes:
         lines.append(f"\n> {_md(note)}")
     return "\n".join(lines) + "\n"
 
 
-_TEX = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "|": r"\textbar{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-}
-
-
 def tex(text: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in str(text))
+    from embeval.safety import tex_cell
+
+    return tex_cell(text)
 
 
 def ranking_latex(r: Ranking) -> str:
@@ -210,11 +201,13 @@ def ranking_html(r: Ranking) -> str:
         ".best{font-weight:700} .up{color:#1a7f37} .down{color:#cf222e} sup{color:#555}</style></head><body>",
         "<h1>embeval compare</h1>",
         f"<div class='banner {'ok' if r.passed else 'bad'}'>"
-        f"{'every gate passed' if r.passed else 'a gate failed'} · {len(r.systems)} systems</div>",
+        f"{('every gate passed' if r.gates else 'no gates set') if r.passed else 'a gate failed'} · "
+        f"{len(r.systems)} systems</div>",
         "<table><tr><th>#</th><th>system</th><th>source</th></tr>",
     ]
     parts += [
-        f"<tr><td>{_e(s.letter)}</td><td>{_e(s.name)}</td><td><code>{_e(s.source)}</code></td></tr>" for s in r.systems
+        f"<tr><td>{_e(s.letter)}</td><td>{_e(s.name)}</td><td><code>{_e(_public(s.source))}</code></td></tr>"
+        for s in r.systems
     ]
     parts.append("</table>")
     for group in r.groups:
@@ -250,7 +243,7 @@ def ranking_html(r: Ranking) -> str:
                     row.append(f"<td class='num {cls}'>{_e(text)}{' ✱' if sig else ''}</td>")
                 parts.append("<tr>" + "".join(row) + "</tr>")
             parts.append(
-                "</table></div><p class='muted'>✱ significant after Holm–Bonferroni correction; green = "
+                "</table></div><p class='muted'>✱ significant (the test under the table); green = "
                 "better, red = worse by the metric's direction.</p>"
             )
     parts.append(f"<p class='muted'>{_e(_legend(r, 'in bold'))}</p>")
@@ -259,7 +252,7 @@ def ranking_html(r: Ranking) -> str:
         for item, g in r.gates:
             res = "<span class='pass'>pass</span>" if g.passed else "<span class='fail'>FAIL</span>"
             parts.append(
-                f"<tr><td><code>{_e(g.expr)}</code></td><td>{_e(item)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
+                f"<tr><td><code>{_e(g.condition)}</code></td><td>{_e(item)}</td><td>{res}</td><td>{_e(g.message)}</td></tr>"
             )
         parts.append("</table>")
     for note in r.notes:
@@ -278,10 +271,18 @@ def _legend(r: Ranking, best: str) -> str:
     conf = r.settings["confidence"]
     parts = [f"Best value {best}."]
     if _tested(r):
-        parts.append(
-            f"Superscripts: significantly better than the systems with those letters (paired two-sided "
-            f"sign-flip randomisation test over shared queries, Holm–Bonferroni across pairs, p < {1 - conf:.3g})."
-        )
+        test = r.settings.get("test", "")
+        if r.settings.get("correction", "holm") == "holm":
+            how = (
+                "paired two-sided sign-flip randomisation test over shared queries, "
+                f"Holm–Bonferroni across pairs, p < {1 - conf:.3g}"
+            )
+        else:
+            how = (
+                f"{test.split(' (')[0]} over shared queries as ranx computes it, "
+                f"no multiple-testing correction, p ≤ {1 - conf:.3g}"
+            )
+        parts.append(f"Superscripts: significantly better than the systems with those letters ({how}).")
     if any(c.ci_low is not None for m in r.metrics for c in m.cells):
         parts.append(f"Intervals: {100 * conf:g}% bootstrap over queries (or the report's own).")
     return " ".join(parts)
@@ -388,7 +389,7 @@ def print_ranking(r: Ranking, console) -> None:
         console.print(f"gates: {sum(g.passed for _, g in r.gates)} of {len(r.gates)} passed")
         for item, g in failed:
             mark = "[green]pass[/]" if g.passed else "[red]FAIL[/]"
-            console.print(f"  {mark} {escape(g.expr)} ({escape(item)}): {escape(g.message)}")
+            console.print(f"  {mark} {escape(g.condition)} ({escape(item)}): {escape(g.message)}")
     for note in r.notes:
         console.print(f"[dim]{escape(note)}[/]")
 

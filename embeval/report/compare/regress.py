@@ -86,11 +86,13 @@ def _regress_gate(tol: RegressGate, r: Row) -> GateResult:
             if new is None
             else "undefined (NaN) in the baseline"
         )
-        return GateResult(tol.expr, None, passed=False, message=f"{label} is {where}; cannot check '{tol.expr}'")
+        return GateResult(
+            tol.expr, None, passed=False, message=f"{label} is {where}; cannot check '{tol.expr}'", kind="regress"
+        )
     limit = tol.tolerance_for(old)
     beyond = reg >= limit if tol.inclusive else reg > limit
     if not beyond:
-        return GateResult(tol.expr, reg, passed=True, threshold=limit)
+        return GateResult(tol.expr, reg, passed=True, threshold=limit, kind="regress")
     move = f"({old:.6g} → {new:.6g})"
     lim_txt = f"{limit:.4g}" + (f" = {tol.tolerance:g}% of {abs(old):.4g}" if tol.relative else "")
     sig = r.significant_worse()
@@ -101,6 +103,7 @@ def _regress_gate(tol: RegressGate, r: Row) -> GateResult:
             passed=True,
             threshold=limit,
             message=f"{label} regressed by {reg:.4g} {move} > {lim_txt}, but {_noise_reason(r.test)}: not failed",
+            kind="regress",
         )
     tail = _real_reason(r.test) if sig and r.test is not None else ""
     return GateResult(
@@ -110,6 +113,7 @@ def _regress_gate(tol: RegressGate, r: Row) -> GateResult:
         threshold=limit,
         margin=reg - limit,
         message=f"{label} regressed by {reg:.4g} {move} > {lim_txt} (over by {reg - limit:.4g}){tail}",
+        kind="regress",
     )
 
 

@@ -95,13 +95,14 @@ def comparison_csv(comp: Comparison) -> str:
 
 
 def comparison_markdown(comp: Comparison) -> str:
-    from embeval.safety import md_cell, md_code
+    from embeval.safety import md_cell, md_code, public_path
 
     mark = "❌" if not comp.passed else "✅"
     lines = [
         f"### {mark} embeval compare",
         "",
-        f"baseline `{md_code(side_text(comp.baseline))}` → current `{md_code(side_text(comp.current))}`",
+        f"baseline `{md_code(side_text(comp.baseline, public_path))}` → "
+        f"current `{md_code(side_text(comp.current, public_path))}`",
         "",
     ]
     show_item = any(r.item for r in comp.rows)
@@ -115,7 +116,7 @@ def comparison_markdown(comp: Comparison) -> str:
         lines += ["", "| gate | item | result | why |", "|---|---|:-:|---|"]
         for item, g in zip(comp.gate_items, comp.gates):
             lines.append(
-                f"| `{md_code(g.expr)}` | {md_cell(item)} | {'pass' if g.passed else '**FAIL**'} | "
+                f"| `{md_code(g.condition)}` | {md_cell(item)} | {'pass' if g.passed else '**FAIL**'} | "
                 f"{md_cell(g.message or '')} |"
             )
     for note in comp.notes:
@@ -225,7 +226,7 @@ def print_comparison(comp: Comparison, console) -> None:
                 g.add_column(c)
             for item, gr in shown:
                 cells = [
-                    escape(gr.expr),
+                    escape(gr.condition),
                     escape(item),
                     "[green]pass[/]" if gr.passed else "[red]FAIL[/]",
                     escape(gr.message),
