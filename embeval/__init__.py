@@ -23,12 +23,9 @@ _PUBLIC = (
     "pairs",
     "compare",
     "run",
-<<<<<<< HEAD
     "audit",
-=======
     "sweep_index",
     "sweep_compress",
->>>>>>> main
     "Report",
     "Comparison",
     "Batch",

@@ -23,12 +23,9 @@ import embeval.cli.retrieval
 import embeval.cli.gap
 import embeval.cli.compare
 import embeval.cli.run
-<<<<<<< HEAD
 import embeval.cli.audit
 import embeval.cli.transform
-=======
 import embeval.cli.sweep
->>>>>>> main
 import embeval.cli.cache
 import embeval.cli.mcp  # noqa: F401
 
