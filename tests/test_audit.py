@@ -133,9 +133,10 @@ def test_over_budget_findings_are_estimated_and_marked(real):
     r = audit_arrays(x, budget=1e-9, clusters=0)
     f = {f["finding"]: f for f in r.series["audit"]["findings"]}
     assert not f["hubness"]["exact"] and not f["outliers"]["exact"] and f["anisotropy"]["exact"]
-    hub = next(res for res in r.results if res.metric == "hubness_skew")
+    isl = next(res for res in r.results if res.metric == "island_share")
     # the baseline of a graph within a subset is the subset's
-    assert f["hubness"]["baseline"] == pytest.approx(baselines.simulate(hub.params["sample"], 384, 10)["hubness_skew"])
+    want = baselines.simulate(isl.params["sample"], 384, 10)["island_share"]
+    assert not f["connectivity"]["exact"] and f["connectivity"]["baseline"] == pytest.approx(want)
     assert any("estimated" in note or "budget" in note for note in r.notes)
 
 

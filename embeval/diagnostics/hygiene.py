@@ -235,10 +235,10 @@ def distance_concentration(space: Space) -> list[Result]:
 
 def connectivity(space: Space, k: int = 10) -> list[Result]:
     """Components of the undirected kNN graph. Over the budget: the graph within the plan's
-    hubness subset (as hubness does)."""
+    seeded subset of query rows (the components of a smaller sample of the same distribution)."""
     k = check_k(k, space.n)
     plan = space.plan
-    sub = None if plan is None or plan.exact else plan.hub_rows
+    sub = None if plan is None or plan.exact else plan.knn_queries
     if sub is not None and space._knn is None:
         from embeval.compute import knn
 
