@@ -24,6 +24,7 @@ _PUBLIC = (
     "diff",
     "compare",
     "run",
+    "audit",
     "sweep_index",
     "sweep_compress",
     "Report",

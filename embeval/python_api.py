@@ -437,6 +437,61 @@ def geometry(
     return Report(report)
 
 
+def audit(
+    x: Any,
+    *,
+    queries: Any = None,
+    qrels: Any = None,
+    ids: Sequence[Any] | None = None,
+    query_ids: Sequence[Any] | None = None,
+    tries: str | Sequence[str] = (),
+    thresholds: Any = None,
+    seed: int = 0,
+    **options: Any,
+) -> Report:
+    """Audit an embedding space for search (``embeval audit``): per finding the value, the
+    isotropic baseline for this n and d, a verdict ok/warn/fail, what it means, causes, what to try
+    and sample ids (``report.raw.series["audit"]``). ``x``, ``queries``: n×d arrays (NumPy, torch,
+    pandas, PyArrow) or paths; ``qrels``: ``{query_id: {doc_id: grade}}`` or a qrels file;
+    ``tries``: "center,whiten,abtt,csls"; ``thresholds``: overrides ``{"hubness": {"warn": 2.5}}``
+    or a TOML file. ``options``: the keyword arguments of :func:`embeval.api.audit.audit_arrays`
+    (``k``, ``near_dup``, ``fail_on``, ``metric``, ``clusters``, ``device``, ``budget``, ``exact``)."""
+    from embeval.api.audit import audit_arrays, audit_report, load_thresholds
+    from embeval.io.qrels import load_qrels
+
+    _check_options(
+        "audit", audit_arrays, options, ("queries", "qrels", "ids", "query_ids", "tries", "thresholds", "seed")
+    )
+    tr = [t.strip() for t in tries.split(",") if t.strip()] if isinstance(tries, str) else list(tries)
+    over = load_thresholds(thresholds) if _is_path(thresholds) else thresholds
+    if _is_path(x):
+        return Report(
+            audit_report(
+                x,
+                queries=queries,
+                qrels=qrels,
+                thresholds=thresholds if _is_path(thresholds) else over,
+                tries=tr,
+                seed=seed,
+                **options,
+            )
+        )
+    qr = load_qrels(qrels) if _is_path(qrels) else qrels
+    q = None if queries is None else _matrix(queries, "queries")
+    report = audit_arrays(
+        _matrix(x, "x"),
+        queries=q,
+        qrels=qr,
+        ids=ids,
+        query_ids=query_ids,
+        thresholds=over,
+        tries=tr,
+        seed=seed,
+        **options,
+    )
+    return Report(report)
+
+
 def retrieval(
     queries: Any,
     corpus: Any = None,

@@ -30,10 +30,17 @@ class Result:
     # the declaration that made the result; None (a result read back from JSON, or built by hand)
     # means every parameter identifies it. Not serialised: a reader re-stamps it from the registry.
     identity: tuple[str, ...] | None = field(default=None, compare=False)
+    # The value on an isotropic space of the same n and d (:mod:`embeval.diagnostics.baselines`);
+    # None where the output declares no baseline (then left out of the JSON).
+    baseline: float | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         del d["identity"]
+        if self.baseline is None:
+            del d["baseline"]
+        else:
+            d["baseline"] = _clean(self.baseline)
         d["value"] = _clean(self.value)
         d["ci_low"] = _clean(self.ci_low)
         d["ci_high"] = _clean(self.ci_high)
@@ -50,6 +57,7 @@ class Result:
             ci_low=d.get("ci_low"),
             ci_high=d.get("ci_high"),
             higher_is_better=d.get("higher_is_better"),
+            baseline=d.get("baseline"),
         )
 
     @property

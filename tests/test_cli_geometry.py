@@ -36,7 +36,9 @@ def test_json_schema_on_sample(cli):
                        "antihub_share", "hub_occurrence", "intrinsic_dim"}
     assert doc["results"], "nothing to check"
     for r in doc["results"]:
-        assert set(r) == {"metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"}
+        # "baseline" (the isotropic reference) where the output declares one
+        assert set(r) - {"baseline"} == {"metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"}
+    assert next(r["baseline"] for r in doc["results"] if r["metric"] == "uniformity") == pytest.approx(-3.979168, abs=1e-6)
     # Cross-check one figure independently of embeval's code path.
     x = np.load(CORPUS).astype(np.float64)
     x /= np.linalg.norm(x, axis=1, keepdims=True)

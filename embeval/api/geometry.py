@@ -16,6 +16,7 @@ from embeval.api.common import (
 )
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device, cpu_fallback_note
+from embeval.diagnostics.baselines import attach_baselines
 from embeval.diagnostics.items import ITEMS_K_DEFAULT, check_item_settings, item_table
 from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
 from embeval.diagnostics.series import geometry_series
@@ -132,6 +133,7 @@ def geometry_report(
         space.knn_rows(max(ks))
     for diag, params in chosen:
         report.results.extend(run_diagnostic(diag, space, params, explicit=bool(metrics), notes=report.notes))
+    attach_baselines(report.results, space.n, space.x.shape[1], seed, unit=normalize)
     report.notes.append(
         "rows L2-normalised before every diagnostic"
         if normalize

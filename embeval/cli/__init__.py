@@ -24,6 +24,8 @@ import embeval.cli.gap
 import embeval.cli.diff
 import embeval.cli.compare
 import embeval.cli.run
+import embeval.cli.audit
+import embeval.cli.transform
 import embeval.cli.sweep
 import embeval.cli.cache
 import embeval.cli.mcp  # noqa: F401

@@ -15,11 +15,16 @@ Flags (a row may carry several, joined by ``;`` in this order; empty when none):
 - ``near_duplicate``: cosine to its nearest other row ≥ the threshold (exact duplicates give 1;
   a tolerance of 1e-6 absorbs float32 rounding);
 - ``label_suspect``: its k nearest neighbours vote for another label (it is misclassified by the
-  leave-one-out kNN of ``knn_accuracy``).
+  leave-one-out kNN of ``knn_accuracy``);
+- ``outlier``: its nearest-neighbour cosine distance exceeds Q3 + 3·IQR of all rows' (as the
+  ``outliers`` diagnostic);
+- ``island``: it lies in a component of the undirected kNN graph smaller than max(k + 1, 0.5% of
+  n) (as ``connectivity``).
 
 "Worst first" orders: hubs by N_k descending; antihubs by nearest-neighbour cosine ascending (most
 isolated first); near-duplicates by cosine descending; label suspects by label agreement ascending,
-then silhouette ascending (closest to another class first).
+then silhouette ascending (closest to another class first); outliers and islands by
+nearest-neighbour cosine ascending.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embeval.diagnostics import measures
 from embeval.diagnostics.geometry import k_occurrence
 from embeval.diagnostics.labels import knn_vote, neighbour_agreement, silhouette_samples_cosine
 from embeval.diagnostics.space import Space
 from embeval.errors import UsageError
 
-FLAGS = ("hub", "antihub", "near_duplicate", "label_suspect")
+FLAGS = ("hub", "antihub", "near_duplicate", "label_suspect", "outlier", "island")
 DUP_TOLERANCE = 1e-6
 
 
@@ -58,7 +64,7 @@ class ItemTable:
         c = self.columns
         if kind == "hub":
             keys: tuple[np.ndarray, ...] = (-c["k_occurrence"][rows],)
-        elif kind == "antihub":
+        elif kind in ("antihub", "outlier", "island"):
             keys = (c["nn_cosine"][rows],)
         elif kind == "near_duplicate":
             keys = (-c["nn_cosine"][rows],)
@@ -113,6 +119,10 @@ def item_table(
         cols["knn_label"] = classes[vote]
         cols["silhouette"] = silhouette_samples_cosine(space.unit, codes)
         masks["label_suspect"] = vote != codes
+    masks["outlier"] = measures.outlier_mask(1.0 - nn_cos)[0]
+    island = np.zeros(n, dtype=bool)
+    island[measures.islands(idx)[3]] = True
+    masks["island"] = island
     flag = np.full(n, "", dtype=object)
     for kind in FLAGS:
         if kind in masks:

@@ -55,6 +55,8 @@ class Output:
     description:      one line, shown by ``embeval metrics`` and in the README tables.
     identity:         names of the parameters that identify a value of this output (``t`` of
                       uniformity); the result's other parameters are descriptive.
+    baseline:         optional ``baseline(n, d, params) -> float | None``: the value on an isotropic
+                      space of the same n, d and parameters (:mod:`embeval.diagnostics.baselines`).
 
     Calling the declaration makes a :class:`Result` with that direction and identity.
     """
@@ -63,6 +65,7 @@ class Output:
     higher_is_better: bool | None
     description: str
     identity: tuple[str, ...] = ()
+    baseline: Callable[[int, int, Mapping[str, Any]], float | None] | None = field(default=None, compare=False)
 
     def __call__(
         self,

@@ -61,6 +61,8 @@ class Space:
     labels: optional length-n array of labels.
     backend: the :mod:`embeval.compute` back end for O(n²) work (None: NumPy on the CPU).
     plan:   a :class:`~embeval.diagnostics.scale.ScalePlan` (None: every diagnostic exact).
+    raw:    the vectors as given, before normalising (None when they were normalised in place);
+            the hygiene diagnostics of norms and of cosine vs inner product read them.
     """
 
     x: np.ndarray
@@ -72,6 +74,7 @@ class Space:
     progress: Progress = NULL
     backend: Any = None
     plan: Any = None
+    raw: np.ndarray | None = field(default=None, repr=False)
     _knn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _knn_q: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _codes: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
@@ -104,6 +107,7 @@ class Space:
             seed=seed,
             progress=progress,
             backend=backend,
+            raw=None if unit is x else x,
         )
 
     @property

@@ -264,19 +264,51 @@ FIGURES: list[Callable[[list[Item]], list[tuple[str, bytes]]]] = [
 # Tables --------------------------------------------------------------------------------------
 
 
+def _audit_table(report: Report) -> str:
+    """The audit's findings (``series["audit"]``): verdict, value, baseline, meaning, what to try."""
+    audit = report.series.get("audit") or {}
+    colour = {"ok": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
+    rows = []
+    for f in audit.get("findings") or []:
+        base = "" if f["baseline"] is None else fmt_value(f["baseline"])
+        ids = ", ".join(str(i) for i in f["sample_ids"][:10])
+        rows.append(
+            f"<tr><td>{_e(f['finding'])}</td><td style='color:{colour.get(f['verdict'], '')}'><b>{_e(f['verdict'])}"
+            f"</b></td><td class=num>{fmt_value(f['value'])}</td><td class=num>{base}</td><td>{_e(f['meaning'])}</td>"
+            f"<td>{_e(f['try'] if f['verdict'] != 'ok' else '')}</td><td>{_e(ids)}</td></tr>"
+        )
+    if not rows:
+        return ""
+    return (
+        f"<h3>audit: {_e(audit.get('verdict', ''))}</h3><div class=wide><table><tr><th>finding</th><th>verdict</th>"
+        "<th>value</th><th>baseline</th><th>for retrieval</th><th>try</th><th>sample ids</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
+    )
+
+
 def _results_table(report: Report) -> str:
     rows = []
+    with_base = any(r.baseline is not None for r in report.results)
     for r in report.results:
         ci = "" if r.ci_low is None or r.ci_high is None else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
         better = {True: "↑ higher", False: "↓ lower", None: ""}[r.higher_is_better]
         rows.append(
-            f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td><td>{_e(params)}</td>"
-            f"<td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>"
+            f"<tr><td>{_e(r.metric)}</td><td class=num>{fmt_value(r.value)}</td>"
+            + (f"<td class=num>{'' if r.baseline is None else fmt_value(r.baseline)}</td>" if with_base else "")
+            + f"<td>{_e(params)}</td><td>{_e(ci)}</td><td>{'' if r.n is None else r.n}</td><td>{better}</td></tr>"
         )
-    return (
-        "<div class=wide><table><tr><th>metric</th><th>value</th><th>params</th><th>95% CI</th><th>n</th>"
-        "<th>better</th></tr>" + "".join(rows) + "</table></div>"
+    return _audit_table(report) + (
+        "<div class=wide><table><tr><th>metric</th><th>value</th>"
+        + (
+            "<th title='the same measure on points uniform on the sphere, same n, d, k'>baseline</th>"
+            if with_base
+            else ""
+        )
+        + "<th>params</th><th>95% CI</th><th>n</th><th>better</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
     )
 
 

@@ -147,14 +147,20 @@ def print_table(report: Report, console) -> None:
         for role, info in report.inputs.items()
     )
     t = Table(title=title, caption=lit(caption) if caption else None)
+    with_base = any(r.baseline is not None for r in report.results)
     t.add_column("metric", style="bold")
     t.add_column("value", justify="right")
+    if with_base:
+        t.add_column("baseline", justify="right")
     t.add_column("params")
     t.add_column("95% CI")
     t.add_column("better", justify="center")
     for r in report.results:
-        t.add_row(lit(r.metric), _fmt(r.value), lit(_params(r)), _ci(r), _direction(r))
+        base = [_fmt(r.baseline)] if with_base else []
+        t.add_row(lit(r.metric), _fmt(r.value), *base, lit(_params(r)), _ci(r), _direction(r))
     print_fitted(console, t)
+    if with_base:
+        console.print("[dim]baseline: the same measure on points uniform on the sphere, same n, d and k[/]")
     if report.gates:
         g = Table(title="gates")
         g.add_column("gate")

@@ -101,7 +101,7 @@ def test_worst_orders(rng):
 def test_without_labels_only_geometry_flags(rng):
     x, _ = labelled_set(rng, n_classes=2, per=20)
     _, t = table_for(x, None, texts=[f"text {i}" for i in range(len(x))])
-    assert set(t.masks) == {"hub", "antihub", "near_duplicate"}
+    assert set(t.masks) == {"hub", "antihub", "near_duplicate", "outlier", "island"}
     assert list(t.columns)[:2] == ["id", "text"] and "label" not in t.columns
 
 
@@ -140,3 +140,21 @@ def test_terminal_summary_fits_the_console(rng, width):
     label_part = suspects[: suspects.index("hub:")] if "hub:" in suspects else suspects
     assert "…" not in "".join(ln for ln in label_part.splitlines() if "rather" not in ln)
     assert "class_" in label_part
+
+
+def test_outlier_and_island_flags_match_the_diagnostics(rng):
+    from embeval.diagnostics import hygiene
+    from embeval.diagnostics.space import Space
+
+    x = rng.standard_normal((200, 16)).astype(np.float32)
+    x[:12, 12:] = 0
+    x[:12, :12] = 0
+    x[:12, 12:] = np.abs(rng.standard_normal((12, 4)))  # rows that only use 4 other coordinates
+    x[20] = 0.0
+    x[20, 0] = 1.0  # far from most rows
+    sp = Space.build(x)
+    t = item_table(sp, np.arange(200).astype(str), k=5)
+    out = hygiene.outliers(sp)[0]
+    assert t.masks["outlier"].mean() == out.value
+    share = next(r.value for r in hygiene.connectivity(sp, k=5) if r.metric == "island_share")
+    assert t.masks["island"].mean() == share

@@ -103,6 +103,10 @@ def _run(diag, x, pairs=None, seed=0):
 
 @pytest.mark.parametrize("diag", GEOMETRY, ids=lambda d: d.name)
 def test_scale_invariance_under_normalisation(diag, gauss, rng):
+    from embeval.diagnostics.hygiene import READS_RAW
+
+    if diag.name in READS_RAW:
+        pytest.skip("reads the raw vectors: rescaling rows is what it measures")
     pairs = gauss[::-1].copy()
     scales = rng.uniform(0.1, 10, size=(len(gauss), 1)).astype(np.float32)
     a = _run(diag, gauss, pairs)
