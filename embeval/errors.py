@@ -44,3 +44,10 @@ class OptionError(UsageError):
         self.value = value
         self.problem = problem
         super().__init__(f"`{name}`={value!r}: {problem}")
+
+
+class EnvironmentFailure(Exception):
+    """The environment failed, not the input and not embeval: the Dask scheduler or its workers were
+    lost, or run other versions than this process. The CLI says it in one line and exits 4
+    (rerunning on a healthy, matching environment may succeed); it is not an ``EmbevalError``
+    (exit 2, fix the input) nor an internal error (exit 3, a bug)."""

@@ -1,6 +1,7 @@
 """The exit-code boundary: the one place exceptions become exit codes (``boundary`` around every
 command, ``run_app`` around the whole app). 0 ok, 1 a gate failed, 2 bad input or usage, 3 internal
-error, 130 interrupted, 141 stdout closed early."""
+error, 4 the environment failed (:class:`embeval.errors.EnvironmentFailure`), 130 interrupted, 141
+stdout closed early."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from embeval.cli.options import _check_declared_paths, path_roles
 EXIT_CODES = (
     "Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
     "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
-    "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
+    "EMBEVAL_DEBUG=1 for the traceback), 4 = the environment failed, not the input (a lost Dask "
+    "scheduler, workers running other versions: one line), 130 = interrupted (Ctrl-C), 141 = stdout closed "
     "early (e.g. piped into head), quietly."
 )
 
@@ -66,7 +68,7 @@ def boundary(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from embeval.errors import EmbevalError
+        from embeval.errors import EmbevalError, EnvironmentFailure
 
         try:
             _check_declared_paths(roles, kwargs)
@@ -75,6 +77,8 @@ def boundary(fn):
             raise
         except EmbevalError as exc:
             _die(str(exc))
+        except EnvironmentFailure as exc:
+            _die(f"the environment failed: {exc}", 4)
         except BrokenPipeError:
             _pipe_closed()
         except MemoryError:

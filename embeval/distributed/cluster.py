@@ -19,6 +19,7 @@ from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
+CONNECT_TIMEOUT = "30s"  # how long to try reaching a scheduler before giving up
 DASK = "dask"  # the provider name (embeval.diagnostics.registry.provide) of this package
 
 
@@ -71,7 +72,7 @@ def open_client(spec: str) -> Iterator[Any]:
             cluster.close()
         return
     try:
-        client = distributed.Client(spec, timeout="30s")
+        client = distributed.Client(spec, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
     try:
@@ -117,3 +118,72 @@ def run_tasks(
             client.cancel(futures)
             raise
     return out
+
+
+# ----------------------------------------------------------------------------- before any task
+
+PACKAGES = ("embeval", "numpy", "faiss")
+
+
+def versions() -> dict[str, str | None]:
+    """This process's embeval, numpy and faiss versions (None: not installed). faiss is read from
+    the installed distribution's metadata, so it is not imported."""
+    from importlib import metadata
+
+    import numpy
+
+    from embeval._version import __version__
+
+    faiss = None
+    for dist in ("faiss-cpu", "faiss-gpu", "faiss-gpu-cu12", "faiss"):
+        try:
+            faiss = metadata.version(dist)
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    return {"embeval": __version__, "numpy": numpy.__version__, "faiss": faiss}
+
+
+def probe(paths: Sequence[str]) -> dict[str, Any]:
+    """Runs on every worker (``client.run``): its versions, its working directory, and for each
+    path the error text of ``os.stat`` (None when the worker sees it)."""
+    seen: dict[str, str | None] = {}
+    for p in paths:
+        try:
+            os.stat(p)
+            seen[p] = None
+        except OSError as exc:
+            seen[p] = exc.strerror or type(exc).__name__
+    return {"versions": versions(), "cwd": os.getcwd(), "paths": seen}
+
+
+def check_workers(client, paths: Sequence[str]) -> None:
+    """Before any task: every worker runs this process's embeval, numpy and faiss versions
+    (EnvironmentFailure, exit 4, naming what differs) and sees each of ``paths`` (the first shard
+    of every sharded input; InputError, exit 2, naming the worker and the path it cannot see)."""
+    from embeval.errors import EnvironmentFailure, InputError
+
+    mine = versions()
+    answers = client.run(probe, list(paths))
+    if not answers:
+        raise EnvironmentFailure("the Dask cluster has no workers")
+    differ = []
+    for addr, ans in sorted(answers.items()):
+        theirs = ans["versions"]
+        for pkg in PACKAGES:
+            if theirs.get(pkg) != mine.get(pkg):
+                differ.append(f"{pkg} {theirs.get(pkg)} on worker {addr}")
+    if differ:
+        client_side = ", ".join(f"{p} {mine.get(p)}" for p in PACKAGES)
+        raise EnvironmentFailure(
+            f"workers run other versions than this process ({client_side}): {'; '.join(differ[:4])}"
+            + (f" (and {len(differ) - 4} more)" if len(differ) > 4 else "")
+        )
+    for addr, ans in sorted(answers.items()):
+        for p, err in ans["paths"].items():
+            if err is not None:
+                raise InputError(
+                    p,
+                    f"worker {addr} cannot see this shard ({err}; its working directory is {ans['cwd']}): "
+                    "shards must be on a filesystem every worker mounts at the same path, or in object storage",
+                )

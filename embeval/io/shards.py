@@ -15,6 +15,7 @@ the one ``.npy`` file they were cut from. Every problem raises :class:`InputErro
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def is_shard_spec(path: str | Path) -> bool:
 
 
 def shard_paths(spec: str | Path) -> list[Path]:
-    """The shard files of a folder (every embedding file in it, one format) or a glob, by name."""
+    """The shard files of a folder (every embedding file in it, one format) or a glob, by name, as
+    absolute paths: the shards are read by workers whose working directory is not this one."""
     text = str(spec)
     if not any(c in text for c in GLOB_CHARS) and not Path(text).exists():
         raise InputError(text, "no such file or folder")
@@ -101,6 +103,7 @@ def shard_paths(spec: str | Path) -> list[Path]:
         files = [f for f in Path(text).iterdir() if f.is_file() and f.suffix.lower() in EMBEDDING_SUFFIXES]
     else:
         files = [Path(f) for f in glob.glob(text) if Path(f).is_file()]
+    files = [Path(os.path.abspath(f)) for f in files]
     if not files:
         raise InputError(text, "no shard files match" if not Path(text).is_dir() else "folder holds no embedding files")
     files.sort(key=lambda f: f.name)
@@ -192,13 +195,27 @@ def read_shard(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedd
     p = Path(info.path)
     try:
         if not p.exists():
-            raise InputError(p, "shard is missing (moved or deleted since the scan?)")
+            raise InputError(
+                p,
+                f"{_reader()} cannot see this shard (not on a filesystem it mounts at this path, "
+                "or moved or deleted since the scan)",
+            )
         emb = load_embedding_file(p, id_col=id_col, vector_col=vector_col, min_rows=1)
         if emb.vectors.shape != (info.rows, info.dim):
             raise InputError(p, f"shard has shape {emb.vectors.shape}, its metadata said ({info.rows}, {info.dim})")
     except InputError as exc:
         raise ShardError(str(exc)) from None
     return emb.vectors
+
+
+def _reader() -> str:
+    """Who is reading: ``worker tcp://HOST:PORT`` inside a Dask worker, else ``this process``."""
+    try:
+        from distributed import get_worker
+
+        return f"worker {get_worker().address}"
+    except (ImportError, ValueError):
+        return "this process"
 
 
 def load_sharded(
