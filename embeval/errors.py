@@ -46,6 +46,36 @@ class OptionError(UsageError):
         super().__init__(f"`{name}`={value!r}: {problem}")
 
 
+#: The name embeval is published under on PyPI (``pip install embeval`` is an unrelated 2019 project).
+DISTRIBUTION = "embeval-cli"
+
+
+class MissingExtra(EmbevalError):
+    """A feature needs packages of an optional extra that is not installed. One line (exit 2) naming
+    the exact command that installs it: ``pip install 'embeval-cli[encode]'``."""
+
+    def __init__(self, feature: str, extra: str, missing: str):
+        self.feature = feature
+        self.extra = extra
+        self.missing = missing
+        self.command = f"pip install '{DISTRIBUTION}[{extra}]'"
+        super().__init__(f"{feature} needs the '{extra}' extra ({missing} is not installed): {self.command}")
+
+
+def require_extra(feature: str, extra: str, *modules: str) -> None:
+    """Raise :class:`MissingExtra` unless every module in ``modules`` can be imported. Checked with
+    ``importlib.util.find_spec`` (cheap: nothing heavy is imported here)."""
+    import importlib.util
+
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a parent package missing, or a broken __spec__
+            found = False
+        if not found:
+            raise MissingExtra(feature, extra, name.split(".")[0].replace("_", "-"))
+
+
 class EnvironmentFailure(Exception):
     """The environment failed, not the input and not embeval: the Dask scheduler or its workers were
     lost, or run other versions than this process. The CLI says it in one line and exits 4

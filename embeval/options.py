@@ -149,6 +149,9 @@ def check_encoder(encoder) -> None:
             raise OptionError("cache_dir", str(cache_dir), "exists and is not a folder")
     device = encoder.device
     if device and device.startswith("cuda"):
+        from embeval.errors import require_extra
+
+        require_extra(f"`device` {device!r}", "encode", "torch")
         import torch
 
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0

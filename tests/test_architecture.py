@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("batch", ("embeval.batch.*",)),
     ("python_api", ("embeval.python_api",)),
     ("package", ("embeval",)),
+    ("mcp", ("embeval.mcp.*",)),  # the MCP server's tools: the Python API over files under --root
     # The CLI package: the shared parts, then one module per command, then the package that
     # imports them all (a command module never imports the package itself).
     ("cli parts", ("embeval.cli.console", "embeval.cli.options", "embeval.cli.exits", "embeval.cli.output")),

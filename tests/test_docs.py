@@ -3,24 +3,109 @@
 from __future__ import annotations
 
 import json
+import os
 
+import pytest
 from conftest import ROOT
+
 from embeval.diagnostics import all_diagnostics
 from embeval.report.catalog import render_readme
 
 
-def test_readme_output_tables_match_the_declarations():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert text.count("<!-- outputs:") == 6
-    assert render_readme(text) == text, "README tables drifted: run python -m embeval.report.catalog README.md"
+def _reference():
+    """docs/gen_reference.py, which writes the generated reference pages at build time."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_reference", ROOT / "docs" / "gen_reference.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def test_every_output_is_in_the_readme():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_docs_output_tables_match_the_declarations():
+    """A metric table in a docs page (between <!-- outputs:FAMILY --> markers) is the generated one."""
+    pages = sorted((ROOT / "docs").rglob("*.md"))
+    blocks = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        blocks += text.count("<!-- outputs:")
+        assert render_readme(text) == text, f"{page}: tables drifted: python -m embeval.report.catalog {page}"
+    assert blocks >= 6
+
+
+def test_every_output_is_in_the_generated_metrics_page():
+    text = _reference().metrics_page()
     for d in all_diagnostics():
         assert d.outputs, "nothing to check"
         for o in d.outputs:
             assert f"| `{o.name}` |" in text, o.name
+
+
+def test_generated_cli_reference_has_every_command_and_option():
+    from typer.main import get_command
+
+    from embeval.cli import app
+
+    text = _reference().cli_page()
+    root = get_command(app)
+    ctx = root.context_class(root)
+    for name in root.list_commands(ctx):
+        cmd = root.get_command(ctx, name)
+        subs = cmd.list_commands(cmd.context_class(cmd)) if hasattr(cmd, "list_commands") else [None]
+        for sub in subs:
+            full = f"embeval {name}" + (f" {sub}" if sub else "")
+            assert f"\n## {full}\n" in text, full
+    for flag in ("--fail-if", "--fail-if-regress", "--model", "--root", "--cluster"):
+        assert f"`{flag}`" in text, flag
+
+
+def test_generated_exit_codes_and_config_pages():
+    ref = _reference()
+    codes = ref.exit_codes_page()
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |", "| 141 |"):
+        assert code in codes
+    from embeval.batch.commands import COMMANDS, KINDS
+
+    config = ref.config_page()
+    assert all(f"| `{k}` |" in config for k in KINDS) and all(f"| `{c}` |" in config for c in COMMANDS)
+    assert "[[jobs]]" in config
+
+
+def test_readme_is_short_and_names_the_distribution():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 210
+    assert "pip install embeval-cli" in text and "`pip install embeval` installs a different" in text.replace("\n", " ")
+
+
+@pytest.mark.slow
+def test_mkdocs_build_strict(tmp_path):
+    """The site builds with no warning (broken links, pages missing from nav, bad references)."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-q",
+            "-f",
+            str(ROOT / "mkdocs.yml"),
+            "-d",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "reference" / "cli" / "index.html").exists()
 
 
 def test_metrics_json_lists_every_output_with_its_direction(cli):
@@ -78,8 +163,12 @@ def test_library_errors_name_parameters_not_flags():
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
-                text = "".join(c.value for a in node.exc.args for c in ast.walk(a)
-                               if isinstance(c, ast.Constant) and isinstance(c.value, str))
+                text = "".join(
+                    c.value
+                    for a in node.exc.args
+                    for c in ast.walk(a)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                )
                 if flag.search(text):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders

@@ -214,7 +214,7 @@ ClusterOpt = Annotated[
         help=(
             "Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 "
             "(default: $EMBEVAL_CLUSTER). "
-            "Inputs may be a folder or glob of shards. Needs pip install 'embeval\\[dask]'."
+            "Inputs may be a folder or glob of shards. Needs pip install 'embeval-cli\\[dask]'."
         ),
         rich_help_panel="Scale out",
     ),

@@ -24,7 +24,7 @@ from embeval.compute.tiles import (  # noqa: F401  (re-exported: the back ends' 
     exact_row_topk,
     order_rows,
 )
-from embeval.errors import UsageError
+from embeval.errors import MissingExtra, UsageError
 
 AUTO_MIN_ROWS = 20_000  # `auto` considers a GPU only for O(n²) work on at least this many rows
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
@@ -235,7 +235,7 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
             return "cpu"
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if not _torch_importable():
-        raise UsageError(f"`device` {device!r} needs torch (pip install torch)")
+        raise MissingExtra(f"`device` {device!r}", "gpu", "torch")
     import torch
 
     if not torch.cuda.is_available():

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from embeval.errors import UsageError
+from embeval.errors import UsageError, require_extra
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
@@ -44,10 +44,9 @@ def resolve_spec(spec: str | None) -> str | None:
 
 
 def _dask():
-    try:
-        import distributed
-    except ImportError:
-        raise UsageError("a cluster needs Dask: pip install 'embeval[dask]'") from None
+    require_extra("a cluster", "dask", "dask", "distributed")
+    import distributed
+
     return distributed
 
 

@@ -178,9 +178,13 @@ def test_binned_auc_counts_merge_exactly(client, data, monkeypatch):
     monkeypatch.setattr(R, "EXACT_LIMIT", 0)
     _, got = ranking_and_auc(client, qu, sharded, aligned, 10)
     assert got.levels.method == ref.levels.method == "binned"
-    for f in ("value", "pos", "tied", "above"):
+    # A shard's float32 products can differ from the same products inside the full GEMM by one ulp
+    # under some OpenBLAS kernels (OPENBLAS_CORETYPE): the levels agree within 2 ulps, the counts
+    # merge exactly, and the AUC agrees to float32 rounding.
+    np.testing.assert_allclose(got.levels.value, ref.levels.value, rtol=0, atol=2.5e-7)
+    for f in ("pos", "tied", "above"):
         np.testing.assert_array_equal(getattr(got.levels, f), getattr(ref.levels, f))
-    assert got.levels.auc() == ref.levels.auc()
+    assert got.levels.auc() == pytest.approx(ref.levels.auc(), rel=1e-6)
     np.testing.assert_array_equal(got.per_query, ref.per_query)
     assert got.neg_mean == pytest.approx(ref.neg_mean, abs=1e-10)  # float32 products: see README
     assert got.neg_std == pytest.approx(ref.neg_std, rel=1e-9)
@@ -339,7 +343,9 @@ def test_cli_retrieval_cluster_report_equals_unsharded(data, tmp_path, cli):
     run1, run2 = [(tmp_path / f"{w}.trec").read_text().splitlines() for w in ("one", "two")]
     assert len(run1) == 150 * 100 and [ln.split()[:4] for ln in run1] == [ln.split()[:4] for ln in run2]
     roc1, roc2 = [np.loadtxt(tmp_path / f"{w}.roc.csv", delimiter=",", skiprows=1) for w in ("one", "two")]
-    assert roc1.shape == roc2.shape and np.allclose(roc1[:, 1:], roc2[:, 1:], rtol=0, atol=0)
+    # ROC thresholds are float32 scores: equal within 2 ulps (a one-row shard's product may take another
+    # BLAS kernel than the same row inside the full GEMM), the rates exactly.
+    assert roc1.shape == roc2.shape and np.allclose(roc1[:, 1:], roc2[:, 1:], rtol=0, atol=2.5e-7)
 
 
 def test_cli_cluster_usage_errors(tmp_path, cli, monkeypatch):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embeval.errors import InputError
+from embeval.errors import InputError, require_extra
 from embeval.io.sources.arrowvec import RowBuffer
 from embeval.io.sources.spec import (
     BATCH_ROWS,
@@ -25,13 +25,10 @@ _VECTOR_TYPES = {"vector", "halfvec", "_float4", "_float8", "_numeric", "_int4",
 
 
 def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> SourceData:
-    try:
-        import psycopg
-        from psycopg import sql
-    except ImportError:
-        raise InputError(
-            s.shown, "reading PostgreSQL needs the 'psycopg' package: pip install 'embeval[sources]'"
-        ) from None
+    require_extra("reading PostgreSQL", "sources", "psycopg")
+    import psycopg
+    from psycopg import sql
+
     secrets = secrets_of(s.raw)
 
     def fail(what: str, exc: BaseException) -> InputError:
