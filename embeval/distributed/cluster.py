@@ -146,8 +146,13 @@ def versions() -> dict[str, str | None]:
 def probe(paths: Sequence[str]) -> dict[str, Any]:
     """Runs on every worker (``client.run``): its versions, its working directory, and for each
     path the error text of ``os.stat`` (None when the worker sees it)."""
+    from embeval.io.remote import is_url, stat_error
+
     seen: dict[str, str | None] = {}
     for p in paths:
+        if is_url(p):  # object storage: this worker's credentials and endpoint must reach it
+            seen[p] = stat_error(p)
+            continue
         try:
             os.stat(p)
             seen[p] = None
