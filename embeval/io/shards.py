@@ -14,6 +14,7 @@ the one ``.npy`` file they were cut from. Every problem raises :class:`InputErro
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 from collections.abc import Iterator
@@ -51,13 +52,23 @@ class ShardInfo:
 
 @dataclass
 class ShardedSet:
-    """The metadata of a sharded input: ``spec`` as given, its shards, the global ids (str array)."""
+    """The metadata of a sharded input: ``spec`` as given, its shards, and the ids of each shard
+    (``id_parts``: a str array, or an int ``start`` for a shard without ids, whose ids are the row
+    numbers ``start, start+1, ...``). :attr:`ids` (every id, one str array) is built only when
+    asked for (retrieval aligns qrels with it): geometry and gap over shards without ids never
+    hold a per-row array in the driver."""
 
     spec: str
     shards: list[ShardInfo]
-    ids: np.ndarray
+    id_parts: list[np.ndarray | int]
     id_col: str = "id"
     vector_col: str = "embedding"
+
+    @functools.cached_property
+    def ids(self) -> np.ndarray:
+        if not self.shards:
+            return np.empty(0, dtype=str)
+        return np.concatenate([_part_ids(part, s.rows) for part, s in zip(self.id_parts, self.shards)])
 
     @property
     def n(self) -> int:
@@ -69,6 +80,10 @@ class ShardedSet:
 
     def describe(self) -> dict:
         return {"path": self.spec, **provenance(self.shards), "n": self.n, "d": self.d}
+
+
+def _part_ids(part: np.ndarray | int, rows: int) -> np.ndarray:
+    return np.arange(part, part + rows).astype(str) if isinstance(part, int) else part
 
 
 def provenance(shards: list[ShardInfo]) -> dict:
@@ -217,7 +232,7 @@ def scan_shards(
     """Metadata and ids of every shard; checks dimensions agree and ids are unique across shards."""
     files = shard_paths(spec)
     shards: list[ShardInfo] = []
-    ids_parts: list[np.ndarray] = []
+    ids_parts: list[np.ndarray | int] = []
     offset = 0
     for f in files:
         suffix = _suffix(f)
@@ -237,19 +252,23 @@ def scan_shards(
         if shards and dim != shards[0].dim:
             raise InputError(f, f"dimension {dim} does not match shard {shards[0].path} ({shards[0].dim})")
         shards.append(ShardInfo(f, int(rows), int(dim), offset))
-        ids_parts.append(ids if ids is not None else np.arange(offset, offset + rows).astype(str))
+        ids_parts.append(ids if ids is not None else offset)
         offset += rows
-    ids = np.concatenate(ids_parts)
     if offset < min_rows:
         raise InputError(spec, f"only {offset} row(s) across {len(shards)} shard(s); at least {min_rows} are needed")
+    if all(isinstance(part, int) for part in ids_parts):  # row numbers: unique by construction
+        return ShardedSet(str(spec), shards, ids_parts, id_col=id_col, vector_col=vector_col)
+    ids = np.concatenate([_part_ids(part, s.rows) for part, s in zip(ids_parts, shards)])
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         dup = str(uniq[counts > 1][0])
-        where = [s.path for s, part in zip(shards, ids_parts) if dup in set(part.tolist())]
+        where = [s.path for s, part in zip(shards, ids_parts) if dup in set(_part_ids(part, s.rows).tolist())]
         raise InputError(
             spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; {int((counts > 1).sum())} ids repeated)"
         )
-    return ShardedSet(str(spec), shards, ids, id_col=id_col, vector_col=vector_col)
+    out = ShardedSet(str(spec), shards, ids_parts, id_col=id_col, vector_col=vector_col)
+    out.ids = ids  # already built for the check
+    return out
 
 
 def read_shard(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedding") -> np.ndarray:
