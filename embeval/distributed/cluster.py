@@ -113,10 +113,32 @@ def run_tasks(
                     out[i] = value
                 fut.release()
                 task.advance(w[i])
-        except BaseException:
-            client.cancel(futures)
-            raise
+        except BaseException as exc:
+            lost = scheduler_lost(exc)
+            if lost is None:
+                client.cancel(futures)
+                raise
+            from embeval.errors import EnvironmentFailure
+
+            raise EnvironmentFailure(
+                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
+                "and workers and rerun the same command"
+            ) from None
     return out
+
+
+_LOST = ("CommClosedError", "StreamClosedError", "FutureCancelledError", "CancelledError")
+
+
+def scheduler_lost(exc: BaseException) -> str | None:
+    """One line saying how the connection to the scheduler was lost, or None when ``exc`` is
+    something else (a task's own error, an interrupt). Recognised by class name and module
+    (distributed, tornado, asyncio), so that nothing here imports Dask."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _LOST and cls.__module__.startswith(("distributed", "tornado", "asyncio", "concurrent")):
+            text = str(exc).strip().splitlines()
+            return f"{cls.__name__}: {text[0]}" if text else cls.__name__
+    return None
 
 
 # ----------------------------------------------------------------------------- before any task

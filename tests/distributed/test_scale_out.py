@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ pytest.importorskip("distributed")
 from embeval.api import geometry_report, retrieval_report
 from embeval.distributed import cluster as dcluster
 from embeval.errors import EnvironmentFailure, InputError, UsageError
+from embeval.progress import Progress, Task
 
 DASK = str(Path(sys.executable).with_name("dask"))
 
@@ -30,22 +32,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def scheduler(tmp_path_factory):
-    """``dask scheduler`` + one ``dask worker`` (no nanny, one thread), each started in its own
-    empty working directory; killed by pid in teardown."""
+@contextmanager
+def _cluster(tmp_path_factory, workers: int = 1):
+    """``dask scheduler`` + ``dask worker``s (no nanny, one thread), each started in its own empty
+    working directory; yields (address, scheduler process); killed by pid on exit."""
     if not Path(DASK).exists():
         pytest.skip("no `dask` command beside this Python")
     port = _free_port()
     addr = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    procs = []
+    procs: list[subprocess.Popen] = []
     logs = tmp_path_factory.mktemp("logs")
     try:
-        for name, cmd in (
-            ("scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]),
-            ("worker", [DASK, "worker", addr, "--nthreads", "1", "--no-nanny", "--no-dashboard"]),
-        ):
+        cmds = [("scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"])]
+        cmds += [
+            (f"worker{i}", [DASK, "worker", addr, "--nthreads", "1", "--no-nanny", "--no-dashboard"])
+            for i in range(workers)
+        ]
+        for name, cmd in cmds:
             cwd = tmp_path_factory.mktemp(f"cwd-{name}")
             with open(logs / f"{name}.log", "wb") as log:
                 procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT))
@@ -54,14 +58,20 @@ def scheduler(tmp_path_factory):
         from distributed import Client
 
         with Client(addr, timeout="30s") as c:
-            c.wait_for_workers(1, timeout=60)
+            c.wait_for_workers(workers, timeout=60)
             cwds = set(c.run(os.getcwd).values())
         assert os.getcwd() not in cwds
-        yield addr
+        yield addr, procs[0]
     finally:
         for p in procs[::-1]:
             p.kill()
             p.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    with _cluster(tmp_path_factory) as (addr, _):
+        yield addr
 
 
 def _wait_listening(port: int, proc: subprocess.Popen, limit: float = 60.0) -> None:
@@ -163,3 +173,37 @@ def test_wrong_address_fails_before_the_scan(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
         geometry_report(tmp_path / "nothing-here" / "*.npy", metrics=["anisotropy"], cluster=addr)
     assert time.monotonic() - t0 < 20
+
+
+class _KillScheduler(Progress):
+    """A progress sink that SIGKILLs the scheduler when the first tile is done."""
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    def task(self, description, total):
+        proc = self.proc
+
+        class _T(Task):
+            def advance(self, amount=1):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=30)
+
+        @contextmanager
+        def ctx():
+            yield _T()
+
+        return ctx()
+
+
+def test_lost_scheduler_is_an_environment_failure(tmp_path_factory, data):
+    """The scheduler killed mid-run: EnvironmentFailure (exit 4 in the CLI), one line that says to
+    rerun, not an internal error with a traceback."""
+    with _cluster(tmp_path_factory) as (addr, sched):
+        t0 = time.monotonic()
+        with pytest.raises(EnvironmentFailure) as err:
+            geometry_report(data / "shards", metrics=["uniformity"], cluster=addr, progress=_KillScheduler(sched))
+        assert sched.poll() is not None and time.monotonic() - t0 < 60
+    msg = str(err.value)
+    assert "lost the Dask scheduler" in msg and "rerun the same command" in msg and "\n" not in msg, msg
