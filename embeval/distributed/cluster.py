@@ -127,6 +127,63 @@ def run_tasks(
     return out
 
 
+def run_tree(
+    client,
+    func: Callable,
+    groups: Sequence[Sequence[tuple]],
+    *,
+    merge: tuple[Callable, tuple],
+    finish: Sequence[tuple[Callable, tuple]],
+    progress: Progress = NULL,
+    label: str = "tiles",
+    weights: Sequence[Sequence[float]] | None = None,
+    on_result: Callable[[int, Any], None],
+) -> None:
+    """For each group g: ``func(*a)`` for every tuple of ``groups[g]``, the results merged on the
+    workers as a binary tree (``merge[0](x, y, *merge[1])``, in group order: left before right),
+    then ``finish[g][0](merged, *finish[g][1])``; only that final value comes to this process,
+    passed to ``on_result(g, value)`` as each group completes. Progress advances by the weight of
+    each leaf as it completes anywhere on the cluster. Errors and a lost scheduler as in
+    :func:`run_tasks`."""
+    distributed = _dask()
+    mfunc, margs = merge
+    leaves, finals = [], []
+    w: list[float] = []
+    for g, group in enumerate(groups):
+        level = [client.submit(func, *a, pure=False) for a in group]
+        leaves += level
+        w += list(weights[g]) if weights is not None else [1.0] * len(group)
+        while len(level) > 1:
+            nxt = [client.submit(mfunc, x, y, *margs, pure=False) for x, y in zip(level[::2], level[1::2])]
+            level = nxt + ([level[-1]] if len(level) % 2 else [])
+        ffunc, fargs = finish[g]
+        finals.append(client.submit(ffunc, level[0], *fargs, pure=False))
+    where = {f.key: i for i, f in enumerate(leaves)}
+    group_of = {f.key: g for g, f in enumerate(finals)}
+    every = leaves + finals
+    with progress.task(label, total=sum(w)) as task:
+        try:
+            for fut in distributed.as_completed(every):
+                if fut.key in group_of:
+                    on_result(group_of[fut.key], fut.result())
+                else:  # a leaf: its value stays on the workers (a merge needs it), an error comes here
+                    if fut.status == "error":
+                        fut.result()  # re-raises the tile's exception
+                    task.advance(w[where[fut.key]])
+                fut.release()
+        except BaseException as exc:
+            lost = scheduler_lost(exc)
+            if lost is None:
+                client.cancel(every)
+                raise
+            from embeval.errors import EnvironmentFailure
+
+            raise EnvironmentFailure(
+                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
+                "and workers and rerun the same command"
+            ) from None
+
+
 _LOST = ("CommClosedError", "StreamClosedError", "FutureCancelledError", "CancelledError")
 
 
