@@ -1,11 +1,16 @@
 """Driver (client) peak memory of a cluster run as the corpus grows: does the driver hold per-row
 state? Generates n × d float32 rows (d small) in tiny ``.npy`` shards, then runs, each in a fresh
 driver process, (1) ``scan_shards`` alone (what the driver does before any task: shard headers
-and every id) and (2) ``geometry -m anisotropy`` on ``local:W`` (an O(n·d) pass: one task per
-shard, the driver only merges d × d moments). The driver's peak RSS is ``ru_maxrss`` of its own
+and every id), (2) ``geometry -m anisotropy`` on ``local:W`` (an O(n·d) pass: one task per
+shard, the driver only merges d × d moments) and (3) ``hubness(k=10)`` (the exact kNN graph:
+shards² tiles; the driver gets the n × k lists; use a smaller n). The driver's peak RSS is ``ru_maxrss`` of its own
 process (workers are other processes); the baseline is an idle driver that only imports embeval.
 
   python bench/bench_driver_memory.py [--n 1000000] [--d 16] [--shards 100] [--workers 2]
+      [--what idle,scan,geometry,hubness]
+
+Run it from outside the repository with PYTHONPATH pointing at the checkout to measure (the
+driver is ``python -c``, which puts the working directory first on sys.path).
 
 Prints one JSON line per run: n, shards, what, wall seconds, driver peak MiB.
 """
@@ -35,6 +40,9 @@ elif what == "geometry":
     from embeval.api import geometry_report
     r = geometry_report(spec, metrics=["anisotropy"], cluster=f"local:{workers}")
     n = r.inputs["embeddings"]["n"] if "embeddings" in r.inputs else None
+elif what == "hubness":
+    from embeval.api import geometry_report
+    r = geometry_report(spec, metrics=["hubness(k=10)"], cluster=f"local:{workers}")
 else:
     n = 0
 wall = time.perf_counter() - t0
