@@ -72,7 +72,7 @@ def geometry_on_cluster(
     """geometry_report's cluster path: a sharded (or single) embedding file, unit rows, every
     diagnostic exact (``budget`` does not apply); labels from a row-aligned label file or a column
     of the shards."""
-    from embeval.distributed.cluster import open_client
+    from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.geometry import geometry_report_distributed
     from embeval.io.fileinfo import file_info
     from embeval.io.labels import check_labels, clean_labels, load_labels
@@ -94,20 +94,21 @@ def geometry_on_cluster(
             if given
         ],
     )
-    from_file = None if labels is None else load_labels(labels, column=label_col)  # read before the scan
-    sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
-    lab = from_file
-    if lab is None and label_col is not None:
-        lab = clean_labels(shard_column(sharded, label_col), sharded.spec, label_col)
-    if lab is not None:
-        check_labels(lab, sharded.n, labels if labels is not None else sharded.spec, sharded.spec)
-    partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col)
-    if partners is not None and (partners.n != sharded.n or partners.d != sharded.d):
-        raise UsageError(
-            f"`pairs` {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
-            "pairs must be row-aligned"
-        )
-    with open_client(spec) as client:
+    with open_client(spec) as client:  # connect first: a wrong address fails before the scan
+        from_file = None if labels is None else load_labels(labels, column=label_col)  # read before the scan
+        sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
+        lab = from_file
+        if lab is None and label_col is not None:
+            lab = clean_labels(shard_column(sharded, label_col), sharded.spec, label_col)
+        if lab is not None:
+            check_labels(lab, sharded.n, labels if labels is not None else sharded.spec, sharded.spec)
+        partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col)
+        if partners is not None and (partners.n != sharded.n or partners.d != sharded.d):
+            raise UsageError(
+                f"`pairs` {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
+                "pairs must be row-aligned"
+            )
+        check_workers(client, [s.shards[0].path for s in (sharded, partners) if s is not None])
         report = geometry_report_distributed(
             client, sharded, metrics=metrics, labels=lab, pairs=partners, seed=seed, progress=progress
         )
@@ -139,7 +140,7 @@ def gap_on_cluster(
     **_unused: Any,
 ) -> Report:
     """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`)."""
-    from embeval.distributed.cluster import open_client
+    from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.gap import gap_report_distributed
     from embeval.io.shards import scan_shards
     from embeval.options import check_options
@@ -162,9 +163,10 @@ def gap_on_cluster(
         ],
     )
     assert b is not None
-    sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
-    sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
-    with open_client(spec) as client:
+    with open_client(spec) as client:  # connect first: a wrong address fails before the scan
+        sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
+        sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
+        check_workers(client, [sa.shards[0].path, sb.shards[0].path])
         return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed, progress=progress)
 
 
@@ -190,7 +192,7 @@ def retrieval_on_cluster(
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
     from embeval.api.common import check_retrieval_options
-    from embeval.distributed.cluster import open_client
+    from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
     from embeval.io.fileinfo import file_info
@@ -204,16 +206,22 @@ def retrieval_on_cluster(
         "precomputed vectors and the flat (exact) index",
         [name for name, given in (("`model`", encoder is not None), (f"`index` {index}", index != "flat")) if given],
     )
-    q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
-    sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col)
-    qrels = load_qrels(qrels_path)
-    inputs = {
-        "queries": q.describe(),
-        "corpus": sharded.describe(),
-        "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
-    }
-    sources = (id_source(q.path, q.ids, id_col), id_source(str(corpus_path), sharded.ids, id_col), str(qrels_path))
-    with open_client(spec) as client:
+    with open_client(spec) as client:  # connect first: a wrong address fails before the scan
+        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
+        sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col)
+        qrels = load_qrels(qrels_path)
+        inputs = {
+            "queries": q.describe(),
+            "corpus": sharded.describe(),
+            "qrels": {
+                **file_info(qrels_path),
+                "queries": len(qrels),
+                "judgements": sum(len(v) for v in qrels.values()),
+            },
+        }
+        corpus_source = id_source(str(corpus_path), sharded.ids, id_col)
+        sources = (id_source(q.path, q.ids, id_col), corpus_source, str(qrels_path))
+        check_workers(client, [sharded.shards[0].path])
         return retrieval_report_distributed(
             client,
             q.vectors,

@@ -96,7 +96,7 @@ def boundary(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from embeval.errors import EmbevalError
+        from embeval.errors import EmbevalError, EnvironmentFailure
 
         try:
             remember_secrets([*args, *kwargs.values()])
@@ -106,6 +106,8 @@ def boundary(fn):
             raise
         except EmbevalError as exc:
             _die(str(exc))
+        except EnvironmentFailure as exc:
+            _die(f"the environment failed: {exc}", 4)
         except BrokenPipeError:
             _pipe_closed()
         except RecursionError as exc:

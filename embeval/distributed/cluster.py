@@ -21,6 +21,7 @@ from embeval.errors import EnvironmentFailure, UsageError, environment_failure, 
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
+CONNECT_TIMEOUT = "30s"  # how long to try reaching a scheduler before giving up
 DASK = "dask"  # the provider name (embeval.diagnostics.registry.provide) of this package
 
 
@@ -96,7 +97,7 @@ def open_client(spec: str) -> Iterator[Any]:
                     cluster.close()
             return
         try:
-            client = distributed.Client(spec, timeout="30s")
+            client = distributed.Client(spec, timeout=CONNECT_TIMEOUT)
         except ValueError as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
         except (OSError, TimeoutError) as exc:
@@ -162,8 +163,159 @@ def run_tasks(
                     out[i] = value
                 fut.release()
                 task.advance(w[i])
-        except BaseException:
-            with contextlib.suppress(Exception):  # a lost scheduler cannot cancel anything
-                client.cancel(futures)
-            raise
+        except BaseException as exc:
+            lost = scheduler_lost(exc)
+            if lost is None:
+                with contextlib.suppress(Exception):  # a lost scheduler cannot cancel anything
+                    client.cancel(futures)
+                raise
+            raise EnvironmentFailure(
+                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
+                "and workers and rerun the same command"
+            ) from None
     return out
+
+
+def run_tree(
+    client,
+    func: Callable,
+    groups: Sequence[Sequence[tuple]],
+    *,
+    merge: tuple[Callable, tuple],
+    finish: Sequence[tuple[Callable, tuple]],
+    progress: Progress = NULL,
+    label: str = "tiles",
+    weights: Sequence[Sequence[float]] | None = None,
+    on_result: Callable[[int, Any], None],
+) -> None:
+    """For each group g: ``func(*a)`` for every tuple of ``groups[g]``, the results merged on the
+    workers as a binary tree (``merge[0](x, y, *merge[1])``, in group order: left before right),
+    then ``finish[g][0](merged, *finish[g][1])``; only that final value comes to this process,
+    passed to ``on_result(g, value)`` as each group completes. Progress advances by the weight of
+    each leaf as it completes anywhere on the cluster. Errors and a lost scheduler as in
+    :func:`run_tasks`."""
+    distributed = _dask()
+    mfunc, margs = merge
+    leaves, finals = [], []
+    w: list[float] = []
+    for g, group in enumerate(groups):
+        level = [client.submit(func, *a, pure=False) for a in group]
+        leaves += level
+        w += list(weights[g]) if weights is not None else [1.0] * len(group)
+        while len(level) > 1:
+            nxt = [client.submit(mfunc, x, y, *margs, pure=False) for x, y in zip(level[::2], level[1::2])]
+            level = nxt + ([level[-1]] if len(level) % 2 else [])
+        ffunc, fargs = finish[g]
+        finals.append(client.submit(ffunc, level[0], *fargs, pure=False))
+    where = {f.key: i for i, f in enumerate(leaves)}
+    group_of = {f.key: g for g, f in enumerate(finals)}
+    every = leaves + finals
+    with progress.task(label, total=sum(w)) as task:
+        try:
+            for fut in distributed.as_completed(every):
+                if fut.key in group_of:
+                    on_result(group_of[fut.key], fut.result())
+                else:  # a leaf: its value stays on the workers (a merge needs it), an error comes here
+                    if fut.status == "error":
+                        fut.result()  # re-raises the tile's exception
+                    task.advance(w[where[fut.key]])
+                fut.release()
+        except BaseException as exc:
+            lost = scheduler_lost(exc)
+            if lost is None:
+                client.cancel(every)
+                raise
+            from embeval.errors import EnvironmentFailure
+
+            raise EnvironmentFailure(
+                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
+                "and workers and rerun the same command"
+            ) from None
+
+
+_LOST = ("CommClosedError", "StreamClosedError", "FutureCancelledError", "CancelledError")
+
+
+def scheduler_lost(exc: BaseException) -> str | None:
+    """One line saying how the connection to the scheduler was lost, or None when ``exc`` is
+    something else (a task's own error, an interrupt). Recognised by class name and module
+    (distributed, tornado, asyncio), so that nothing here imports Dask."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _LOST and cls.__module__.startswith(("distributed", "tornado", "asyncio", "concurrent")):
+            text = str(exc).strip().splitlines()
+            return f"{cls.__name__}: {text[0]}" if text else cls.__name__
+    return None
+
+
+# ----------------------------------------------------------------------------- before any task
+
+PACKAGES = ("embeval", "numpy", "faiss")
+
+
+def versions() -> dict[str, str | None]:
+    """This process's embeval, numpy and faiss versions (None: not installed). faiss is read from
+    the installed distribution's metadata, so it is not imported."""
+    from importlib import metadata
+
+    import numpy
+
+    from embeval._version import __version__
+
+    faiss = None
+    for dist in ("faiss-cpu", "faiss-gpu", "faiss-gpu-cu12", "faiss"):
+        try:
+            faiss = metadata.version(dist)
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    return {"embeval": __version__, "numpy": numpy.__version__, "faiss": faiss}
+
+
+def probe(paths: Sequence[str]) -> dict[str, Any]:
+    """Runs on every worker (``client.run``): its versions, its working directory, and for each
+    path the error text of ``os.stat`` (None when the worker sees it)."""
+    from embeval.io.remote import is_url, stat_error
+
+    seen: dict[str, str | None] = {}
+    for p in paths:
+        if is_url(p):  # object storage: this worker's credentials and endpoint must reach it
+            seen[p] = stat_error(p)
+            continue
+        try:
+            os.stat(p)
+            seen[p] = None
+        except OSError as exc:
+            seen[p] = exc.strerror or type(exc).__name__
+    return {"versions": versions(), "cwd": os.getcwd(), "paths": seen}
+
+
+def check_workers(client, paths: Sequence[str]) -> None:
+    """Before any task: every worker runs this process's embeval, numpy and faiss versions
+    (EnvironmentFailure, exit 4, naming what differs) and sees each of ``paths`` (the first shard
+    of every sharded input; InputError, exit 2, naming the worker and the path it cannot see)."""
+    from embeval.errors import EnvironmentFailure, InputError
+
+    mine = versions()
+    answers = client.run(probe, list(paths))
+    if not answers:
+        raise EnvironmentFailure("the Dask cluster has no workers")
+    differ = []
+    for addr, ans in sorted(answers.items()):
+        theirs = ans["versions"]
+        for pkg in PACKAGES:
+            if theirs.get(pkg) != mine.get(pkg):
+                differ.append(f"{pkg} {theirs.get(pkg)} on worker {addr}")
+    if differ:
+        client_side = ", ".join(f"{p} {mine.get(p)}" for p in PACKAGES)
+        raise EnvironmentFailure(
+            f"workers run other versions than this process ({client_side}): {'; '.join(differ[:4])}"
+            + (f" (and {len(differ) - 4} more)" if len(differ) > 4 else "")
+        )
+    for addr, ans in sorted(answers.items()):
+        for p, err in ans["paths"].items():
+            if err is not None:
+                raise InputError(
+                    p,
+                    f"worker {addr} cannot see this shard ({err}; its working directory is {ans['cwd']}): "
+                    "shards must be on a filesystem every worker mounts at the same path, or in object storage",
+                )

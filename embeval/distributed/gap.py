@@ -43,7 +43,7 @@ def _cross_task(sa, sb, t: float, skip_diagonal: bool, cols_a, cols_b) -> tuple[
 def union(a: ShardedSet, b: ShardedSet) -> ShardedSet:
     """A∪B as one sharded set: A's shards, then B's renumbered after A's rows."""
     shards = a.shards + [replace(s, offset=s.offset + a.n) for s in b.shards]
-    return ShardedSet(f"{a.spec} ∪ {b.spec}", shards, np.concatenate([a.ids, b.ids]), a.id_col, a.vector_col)
+    return ShardedSet(f"{a.spec} ∪ {b.spec}", shards, [*a.id_parts, *b.id_parts], a.id_col, a.vector_col)
 
 
 class _UnionSpace:

@@ -27,7 +27,7 @@ import numpy as np
 import embeval.diagnostics  # noqa: F401  (registers every diagnostic this provider serves)
 from embeval.diagnostics.registry import Value, all_diagnostics, compute, provide, provides
 from embeval.distributed import tiles
-from embeval.distributed.cluster import DASK, run_tasks
+from embeval.distributed.cluster import DASK, run_tasks, run_tree
 from embeval.errors import UsageError
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
@@ -89,33 +89,41 @@ def moments(client, sharded: ShardedSet, *, progress: Progress = NULL):
     return s, sq, gram
 
 
+def _merge_task(a, b, k: int):
+    return tiles.merge_topk([a, b], k)
+
+
+def _finish_task(part, k: int, offset: int):
+    sims, idx = part
+    return tiles.drop_self(sims, idx, k, offset)
+
+
 def knn(client, sharded: ShardedSet, k: int, *, progress: Progress = NULL) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine k nearest other rows of every row (sims float32 n×k, idx int64 n×k, global rows)."""
+    """Cosine k nearest other rows of every row (sims float32 n×k, idx int64 n×k, global rows).
+
+    Each row shard's tiles (its rows against every shard) are merged on the workers as a binary
+    tree (:func:`embeval.distributed.cluster.run_tree`; the merge is exact and associative: score
+    descending, then row ascending), so the driver receives each row's final k neighbours once,
+    n × k × 12 bytes, not one partial list per tile."""
     shards = sharded.shards
     cols = (sharded.id_col, sharded.vector_col)
-    args = [(si, sj, k + 1, cols) for si in shards for sj in shards]
+    groups = [[(si, sj, k + 1, cols) for sj in shards] for si in shards]
     sims = np.empty((sharded.n, k), dtype=np.float32)
     idx = np.empty((sharded.n, k), dtype=np.int64)
-    pending: dict[int, dict[int, Any]] = {}
-    ns = len(shards)
 
-    def take(t: int, value) -> None:
-        i, j = divmod(t, ns)
-        got = pending.setdefault(i, {})
-        got[j] = value
-        if len(got) == ns:  # every shard searched for shard i's rows: merge and forget the parts
-            si = shards[i]
-            s, x = tiles.merge_topk([got[jj] for jj in range(ns)], k + 1)
-            sims[si.offset : si.stop], idx[si.offset : si.stop] = tiles.drop_self(s, x, k, si.offset)
-            del pending[i]
+    def take(i: int, value) -> None:
+        si = shards[i]
+        sims[si.offset : si.stop], idx[si.offset : si.stop] = value
 
-    run_tasks(
+    run_tree(
         client,
         _knn_task,
-        args,
+        groups,
+        merge=(_merge_task, (k + 1,)),
+        finish=[(_finish_task, (k, si.offset)) for si in shards],
         progress=progress,
         label=f"kNN tiles (k={k})",
-        weights=[si.rows * sj.rows for si in shards for sj in shards],
+        weights=[[si.rows * sj.rows for sj in shards] for si in shards],
         on_result=take,
     )
     return sims, idx

@@ -20,7 +20,8 @@ from embeval.io.files import (
     row_norms64,
     validate,
 )
-from embeval.io.shards import is_shard_spec, load_sharded
+from embeval.io.remote import is_url
+from embeval.io.shards import is_shard_spec, load_file, load_sharded
 from embeval.io.sources import read_source, source_kind, unknown_source
 from embeval.progress import NULL, Progress
 
@@ -50,6 +51,10 @@ def load_embeddings(
     """Read and validate one embedding file, a folder or glob of shards (:mod:`embeval.io.shards`), or a
     source URI / FAISS index file (:mod:`embeval.io.sources`: LanceDB, PostgreSQL+pgvector, Hugging Face
     datasets on disk, FAISS). ``label_col`` must exist when given."""
+    if is_url(path):  # object storage through fsspec (embeval.io.remote): shards or one file
+        if is_shard_spec(path):
+            return load_sharded(path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows)
+        return load_file(str(path), id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=min_rows)
     if isinstance(path, str) and "://" in path and source_kind(path) is None:
         raise unknown_source(path)
     if source_kind(path) is not None:

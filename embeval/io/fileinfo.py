@@ -18,6 +18,10 @@ def shown_path(path: str | os.PathLike) -> str:
 
 
 def file_info(path: str | os.PathLike) -> dict:
+    from embeval.io.remote import is_url, size
+
+    if is_url(path):  # object storage: not downloaded again to be hashed
+        return {"path": str(path), "size": size(str(path))}
     p = Path(path)
     if p.is_dir():
         return {"path": shown_path(p)}

@@ -14,13 +14,18 @@ the one ``.npy`` file they were cut from. Every problem raises :class:`InputErro
 
 from __future__ import annotations
 
+import functools
 import glob
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from embeval.errors import EmbevalError, InputError
+from embeval.io import remote
 from embeval.io.files import EMBEDDING_SUFFIXES, EmbeddingSet, load_embedding_file
 
 GLOB_CHARS = "*?["
@@ -47,13 +52,23 @@ class ShardInfo:
 
 @dataclass
 class ShardedSet:
-    """The metadata of a sharded input: ``spec`` as given, its shards, the global ids (str array)."""
+    """The metadata of a sharded input: ``spec`` as given, its shards, and the ids of each shard
+    (``id_parts``: a str array, or an int ``start`` for a shard without ids, whose ids are the row
+    numbers ``start, start+1, ...``). :attr:`ids` (every id, one str array) is built only when
+    asked for (retrieval aligns qrels with it): geometry and gap over shards without ids never
+    hold a per-row array in the driver."""
 
     spec: str
     shards: list[ShardInfo]
-    ids: np.ndarray
+    id_parts: list[np.ndarray | int]
     id_col: str = "id"
     vector_col: str = "embedding"
+
+    @functools.cached_property
+    def ids(self) -> np.ndarray:
+        if not self.shards:
+            return np.empty(0, dtype=str)
+        return np.concatenate([_part_ids(part, s.rows) for part, s in zip(self.id_parts, self.shards)])
 
     @property
     def n(self) -> int:
@@ -67,11 +82,20 @@ class ShardedSet:
         return {"path": self.spec, **provenance(self.shards), "n": self.n, "d": self.d}
 
 
+def _part_ids(part: np.ndarray | int, rows: int) -> np.ndarray:
+    return np.arange(part, part + rows).astype(str) if isinstance(part, int) else part
+
+
 def provenance(shards: list[ShardInfo]) -> dict:
     """What identifies a sharded input without hashing it: the shard count, their total size in
     bytes and the latest modification time (an input of many GB is not hashed; see fileinfo)."""
     sizes, mtimes = [], []
     for s in shards:
+        if remote.is_url(s.path):
+            n = remote.size(s.path)
+            if n is not None:
+                sizes.append(n)
+            continue
         try:
             st = Path(s.path).stat()
         except OSError:
@@ -84,6 +108,8 @@ def provenance(shards: list[ShardInfo]) -> dict:
 def is_shard_spec(path: str | Path) -> bool:
     """True for a glob pattern, or a folder that holds embedding files (and is not a BEIR folder)."""
     text = str(path)
+    if remote.is_url(text):
+        return any(c in text.partition("://")[2] for c in GLOB_CHARS) or remote.is_dir(text)
     if any(c in text for c in GLOB_CHARS) and not Path(text).exists():
         return True
     p = Path(text)
@@ -92,26 +118,73 @@ def is_shard_spec(path: str | Path) -> bool:
     return any(f.suffix.lower() in EMBEDDING_SUFFIXES for f in p.iterdir() if f.is_file())
 
 
-def shard_paths(spec: str | Path) -> list[Path]:
-    """The shard files of a folder (every embedding file in it, one format) or a glob, by name."""
+def _suffix(path: str) -> str:
+    return Path(path.partition("://")[2] if remote.is_url(path) else path).suffix.lower()
+
+
+def _name(path: str) -> str:
+    return Path(path.partition("://")[2] if remote.is_url(path) else path).name
+
+
+@contextmanager
+def _local(path: str) -> Iterator[Path]:
+    """``path`` as a local file: itself, or a temporary copy of a URL (:mod:`embeval.io.remote`)."""
+    if remote.is_url(path):
+        with remote.local_copy(path) as tmp:
+            yield tmp
+    else:
+        yield Path(path)
+
+
+def load_file(path: str, **kw) -> EmbeddingSet:
+    """:func:`load_embedding_file` for a local path or a URL (an error names the URL, not a copy)."""
+    if not remote.is_url(path):
+        return load_embedding_file(path, **kw)
+    missing = remote.stat_error(path)
+    if missing is not None:
+        raise InputError(path, missing)
+    with _local(path) as tmp:
+        try:
+            emb = load_embedding_file(tmp, **kw)
+        except InputError as exc:
+            raise InputError(path, exc.problem, exc.where) from None
+    emb.path = path
+    return emb
+
+
+def shard_paths(spec: str | Path) -> list[str]:
+    """The shard files of a folder (every embedding file in it, one format) or a glob, by name, as
+    absolute paths: the shards are read by workers whose working directory is not this one."""
     text = str(spec)
+    if remote.is_url(text):
+        urls = remote.list_urls(text, EMBEDDING_SUFFIXES, GLOB_CHARS)
+        if not urls:
+            raise InputError(text, "no shard files match")
+        return _one_format(text, sorted(urls, key=_name))
     if not any(c in text for c in GLOB_CHARS) and not Path(text).exists():
         raise InputError(text, "no such file or folder")
     if Path(text).is_dir():
         files = [f for f in Path(text).iterdir() if f.is_file() and f.suffix.lower() in EMBEDDING_SUFFIXES]
     else:
         files = [Path(f) for f in glob.glob(text) if Path(f).is_file()]
+    files = [Path(os.path.abspath(f)) for f in files]
     if not files:
         raise InputError(text, "no shard files match" if not Path(text).is_dir() else "folder holds no embedding files")
     files.sort(key=lambda f: f.name)
-    kinds = {f.suffix.lower() for f in files}
+    return _one_format(text, [str(f) for f in files])
+
+
+def _one_format(text: str, files: list[str]) -> list[str]:
+    kinds = {_suffix(f) for f in files}
     if len(kinds) > 1:
         raise InputError(text, f"shards mix formats ({', '.join(sorted(kinds))}); use one format")
     return files
 
 
-def _npy_shape(p: Path) -> tuple[int, ...]:
+def _npy_shape(p: str) -> tuple[int, ...]:
     """Shape from the ``.npy`` header, and a size check that catches truncated files."""
+    if remote.is_url(p):
+        return remote.npy_shape(p)
     try:
         arr = np.load(p, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -119,14 +192,21 @@ def _npy_shape(p: Path) -> tuple[int, ...]:
     return arr.shape
 
 
-def _parquet_meta(p: Path, id_col: str, vector_col: str) -> tuple[int, int, np.ndarray | None]:
+def _parquet_meta(p: str, id_col: str, vector_col: str) -> tuple[int, int, np.ndarray | None]:
     """(rows, dim, ids or None) from a Parquet shard, reading the footer, the id column, and the
     vector column of the first row only."""
+    if remote.is_url(p):
+        with remote.open_binary(p) as fh:
+            return _parquet_read(fh, p, id_col, vector_col)
+    return _parquet_read(p, p, id_col, vector_col)
+
+
+def _parquet_read(src, p: str, id_col: str, vector_col: str) -> tuple[int, int, np.ndarray | None]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(p)
+        pf = pq.ParquetFile(src)
         rows = pf.metadata.num_rows
         names = pf.schema_arrow.names
         ids = None
@@ -152,11 +232,11 @@ def scan_shards(
     """Metadata and ids of every shard; checks dimensions agree and ids are unique across shards."""
     files = shard_paths(spec)
     shards: list[ShardInfo] = []
-    ids_parts: list[np.ndarray] = []
+    ids_parts: list[np.ndarray | int] = []
     with_ids: list[bool] = []
     offset = 0
     for f in files:
-        suffix = f.suffix.lower()
+        suffix = _suffix(f)
         if suffix == ".npy":
             shape = _npy_shape(f)
             if len(shape) != 2:
@@ -165,7 +245,7 @@ def scan_shards(
         elif suffix == ".parquet":
             rows, dim, ids = _parquet_meta(f, id_col, vector_col)
         else:  # small text formats: read the shard once to learn its size and ids
-            emb = load_embedding_file(f, id_col=id_col, vector_col=vector_col, min_rows=1)
+            emb = load_file(f, id_col=id_col, vector_col=vector_col, min_rows=1)
             rows, dim = emb.n, emb.d
             ids = None if np.array_equal(emb.ids, np.arange(emb.n).astype(str)) else emb.ids
         if rows == 0:
@@ -180,35 +260,63 @@ def scan_shards(
                 f"has {'an' if ids is not None else 'no'} {id_col!r} column but shard {other} has "
                 f"{'none' if ids is not None else 'one'}; give every shard ids, or none",
             )
-        shards.append(ShardInfo(str(f), int(rows), int(dim), offset))
-        ids_parts.append(ids if ids is not None else np.arange(offset, offset + rows).astype(str))
+        shards.append(ShardInfo(f, int(rows), int(dim), offset))
+        ids_parts.append(ids if ids is not None else offset)
         offset += rows
-    ids = np.concatenate(ids_parts)
     if offset < min_rows:
         raise InputError(spec, f"only {offset} row(s) across {len(shards)} shard(s); at least {min_rows} are needed")
+    if all(isinstance(part, int) for part in ids_parts):  # row numbers: unique by construction
+        return ShardedSet(str(spec), shards, ids_parts, id_col=id_col, vector_col=vector_col)
+    ids = np.concatenate([_part_ids(part, s.rows) for part, s in zip(ids_parts, shards)])
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         dup = str(uniq[counts > 1][0])
-        where = [s.path for s, part in zip(shards, ids_parts) if dup in set(part.tolist())]
+        where = [s.path for s, part in zip(shards, ids_parts) if dup in set(_part_ids(part, s.rows).tolist())]
         n_dup = int((counts > 1).sum())
         if len(where) == 1:
             raise InputError(spec, f"duplicate id {dup!r} within the shard {where[0]} ({n_dup} ids repeated)")
         raise InputError(spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; {n_dup} ids repeated)")
-    return ShardedSet(str(spec), shards, ids, id_col=id_col, vector_col=vector_col)
+    out = ShardedSet(str(spec), shards, ids_parts, id_col=id_col, vector_col=vector_col)
+    out.ids = ids  # already built for the check
+    return out
 
 
 def read_shard(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedding") -> np.ndarray:
     """The validated float32 vectors of one shard (rows × dim); InputError names the shard."""
+    if remote.is_url(info.path):
+        try:
+            emb = load_file(info.path, id_col=id_col, vector_col=vector_col, min_rows=1)
+            if emb.vectors.shape != (info.rows, info.dim):
+                raise InputError(
+                    info.path, f"shard has shape {emb.vectors.shape}, its metadata said ({info.rows}, {info.dim})"
+                )
+        except InputError as exc:
+            raise ShardError(f"{exc} (read by {_reader()})") from None
+        return emb.vectors
     p = Path(info.path)
     try:
         if not p.exists():
-            raise InputError(p, "shard is missing (moved or deleted since the scan?)")
+            raise InputError(
+                p,
+                f"{_reader()} cannot see this shard (not on a filesystem it mounts at this path, "
+                "or moved or deleted since the scan)",
+            )
         emb = load_embedding_file(p, id_col=id_col, vector_col=vector_col, min_rows=1)
         if emb.vectors.shape != (info.rows, info.dim):
             raise InputError(p, f"shard has shape {emb.vectors.shape}, its metadata said ({info.rows}, {info.dim})")
     except InputError as exc:
         raise ShardError(str(exc)) from None
     return emb.vectors
+
+
+def _reader() -> str:
+    """Who is reading: ``worker tcp://HOST:PORT`` inside a Dask worker, else ``this process``."""
+    try:
+        from distributed import get_worker
+
+        return f"worker {get_worker().address}"
+    except (ImportError, ValueError):
+        return "this process"
 
 
 def load_sharded(
@@ -224,7 +332,7 @@ def load_sharded(
     out = np.empty((sharded.n, sharded.d), dtype=np.float32)
     labels = []
     for s in sharded.shards:
-        emb = load_embedding_file(s.path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=1)
+        emb = load_file(s.path, id_col=id_col, vector_col=vector_col, label_col=label_col, min_rows=1)
         out[s.offset : s.stop] = emb.vectors
         if label_col is not None:
             labels.append(np.asarray(emb.labels))
@@ -242,18 +350,22 @@ def shard_column(sharded: ShardedSet, column: str) -> np.ndarray:
     shard from other table formats; InputError names a shard without it."""
     parts = []
     for s in sharded.shards:
-        p = Path(s.path)
-        if p.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
-
-            if column not in pq.ParquetFile(p).schema_arrow.names:
-                raise InputError(p, f"no label column {column!r}")
-            parts.append(pq.read_table(p, columns=[column]).column(0).to_numpy(zero_copy_only=False))
-        elif p.suffix.lower() in (".npy",):
-            raise InputError(p, f".npy shards hold no {column!r} column; pass a label file (`labels`)")
-        else:
-            emb = load_embedding_file(
-                p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column, min_rows=1
-            )
-            parts.append(np.asarray(emb.labels))
+        with _local(s.path) as p:
+            parts.append(_column_of(p, s.path, sharded, column))
     return np.concatenate(parts)
+
+
+def _column_of(p: Path, shown: str, sharded: ShardedSet, column: str) -> np.ndarray:
+    if p.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        if column not in pq.ParquetFile(p).schema_arrow.names:
+            raise InputError(shown, f"no label column {column!r}")
+        return pq.read_table(p, columns=[column]).column(0).to_numpy(zero_copy_only=False)
+    if p.suffix.lower() == ".npy":
+        raise InputError(shown, f".npy shards hold no {column!r} column; pass a label file (`labels`)")
+    try:
+        emb = load_embedding_file(p, id_col=sharded.id_col, vector_col=sharded.vector_col, label_col=column, min_rows=1)
+    except InputError as exc:
+        raise InputError(shown, exc.problem, exc.where) from None
+    return np.asarray(emb.labels)

@@ -81,3 +81,30 @@ def test_mixed_formats_refused(tmp_path, rng):
     _parquet(tmp_path / "b.parquet", x, ["a", "b", "c", "d"])
     with pytest.raises(InputError, match="shards mix formats"):
         scan_shards(tmp_path)
+
+
+def test_shards_without_ids_hold_no_per_row_array(tmp_path, rng, monkeypatch):
+    """.npy shards: ids are row numbers, unique by construction; the driver builds no id array (and
+    runs no global unique) unless a caller asks for ``ids``; then they are the global row numbers."""
+    x = rng.standard_normal((30, 4)).astype(np.float32)
+    for i, part in enumerate(np.array_split(np.arange(30), 3)):
+        np.save(tmp_path / f"p{i}.npy", x[part])
+    calls = []
+    real = np.unique
+    monkeypatch.setattr(np, "unique", lambda *a, **k: calls.append(1) or real(*a, **k))
+    sharded = scan_shards(tmp_path)
+    assert calls == [] and "ids" not in vars(sharded) and sharded.id_parts == [0, 10, 20]
+    np.testing.assert_array_equal(sharded.ids, np.arange(30).astype(str))
+    from embeval.distributed.gap import union
+
+    both = union(sharded, sharded)  # A∪B: B keeps its own row numbers as ids
+    np.testing.assert_array_equal(both.ids, np.concatenate([np.arange(30), np.arange(30)]).astype(str))
+
+
+def test_relative_paths_are_made_absolute(tmp_path, rng, monkeypatch):
+    np.save(tmp_path / "a.npy", rng.standard_normal((5, 3)).astype(np.float32))
+    np.save(tmp_path / "b.npy", rng.standard_normal((5, 3)).astype(np.float32))
+    monkeypatch.chdir(tmp_path)
+    for spec in ("*.npy", "."):
+        paths = [s.path for s in scan_shards(spec).shards]
+        assert paths == [str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]

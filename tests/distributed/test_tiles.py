@@ -6,6 +6,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,3 +54,47 @@ def test_topk_tiles_merge_with_row_tie_rule(rng):
     full = q.astype(np.float64) @ x.astype(np.float64).T
     order = np.lexsort((np.broadcast_to(np.arange(100), full.shape), -full), axis=1)[:, :5]
     np.testing.assert_array_equal(i, order)
+
+
+def _leaf(g, j):
+    if g == 9 and j == 3:
+        raise ValueError("tile 9/3 failed")
+    return [(g, j)]
+
+
+def _cat(a, b, tag):
+    return a + b + ([tag] if len(a) + len(b) == 5 else [])
+
+
+def _fin(part, g):
+    return (g, part)
+
+
+def test_run_tree_merges_in_order_on_the_workers():
+    """run_tree: each group's leaves merged left-before-right as a tree (any group size), then
+    finished; only the finished values reach the driver; a failing leaf re-raises its error."""
+    from embeval.distributed.cluster import open_client, run_tree
+
+    pytest.importorskip("distributed")
+    sizes = [1, 2, 5]
+    got: dict = {}
+    with open_client("local:1") as client:
+        run_tree(
+            client,
+            _leaf,
+            [[(g, j) for j in range(n)] for g, n in enumerate(sizes)],
+            merge=(_cat, ("five",)),
+            finish=[(_fin, (g,)) for g in range(len(sizes))],
+            on_result=lambda g, v: got.__setitem__(g, v),
+        )
+        assert got[0] == (0, [(0, 0)]) and got[1] == (1, [(1, 0), (1, 1)])
+        assert [x for x in got[2][1] if x != "five"] == [(2, j) for j in range(5)]
+        with pytest.raises(ValueError, match="tile 9/3 failed"):
+            run_tree(
+                client,
+                _leaf,
+                [[(9, j) for j in range(5)]],
+                merge=(_cat, ("five",)),
+                finish=[(_fin, (9,))],
+                on_result=lambda g, v: None,
+            )

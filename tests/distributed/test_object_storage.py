@@ -1,0 +1,113 @@
+"""Shards and single files in object storage, read through fsspec: an S3 API on loopback (moto's
+server, started and stopped by the test), and ``file://`` URLs. Every number equals the same data
+read from local files (one process, and a LocalCluster whose workers read the S3 shards)."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+pytest.importorskip("s3fs")
+pytest.importorskip("moto.server")
+
+from embeval.api import geometry_report, retrieval_report
+from embeval.errors import InputError
+from embeval.io.embeddings import load_embeddings
+
+METRICS = ["uniformity", "anisotropy", "effective_rank", "hubness(k=5)"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    root = tmp_path_factory.mktemp("obj")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((240, 8)).astype(np.float32)
+    np.save(root / "full.npy", x)
+    (root / "shards").mkdir()
+    for i, (a, b) in enumerate([(0, 70), (70, 160), (160, 240)]):
+        np.save(root / "shards" / f"part{i}.npy", x[a:b])
+    src = rng.integers(0, 240, 30)
+    np.save(root / "queries.npy", x[src] + 0.5 * rng.standard_normal((30, 8)).astype(np.float32))
+    (root / "qrels.tsv").write_text("".join(f"{i}\t{s}\t1\n" for i, s in enumerate(src)))
+    return root
+
+
+@pytest.fixture(scope="module")
+def s3(local):
+    """A moto S3 server on 127.0.0.1 (a free port) holding the shards under s3://emb/corpus/;
+    the AWS_* variables point s3fs (here and in worker processes) at it."""
+    import boto3
+    from moto import server as moto_server
+
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    mp = pytest.MonkeyPatch()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        for k, v in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            mp.setenv(k, v)
+        c = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        c.create_bucket(Bucket="emb")
+        for f in sorted((local / "shards").iterdir()):
+            c.upload_file(str(f), "emb", f"corpus/{f.name}")
+        c.upload_file(str(local / "queries.npy"), "emb", "queries.npy")
+        c.put_object(Bucket="emb", Key="corpus/README.txt", Body=b"not a shard")
+        yield "s3://emb"
+    finally:
+        mp.undo()
+        server.stop()
+
+
+def _same(r1, r2):
+    assert [(r.metric, r.params) for r in r1.results] == [(r.metric, r.params) for r in r2.results]
+    assert len(r1.results) > 0
+    for a, b in zip(r1.results, r2.results):
+        assert b.value == pytest.approx(a.value, rel=1e-7, abs=1e-10, nan_ok=True), a.metric
+
+
+def test_s3_glob_and_prefix_load_like_local(s3, local):
+    full = np.load(local / "full.npy")
+    for spec in (f"{s3}/corpus/*.npy", f"{s3}/corpus/", f"{s3}/corpus"):
+        emb = load_embeddings(spec)
+        np.testing.assert_array_equal(emb.vectors, full)
+        np.testing.assert_array_equal(emb.ids, np.arange(240).astype(str))
+    one = load_embeddings(f"{s3}/queries.npy")  # a single file
+    np.testing.assert_array_equal(one.vectors, np.load(local / "queries.npy"))
+    assert one.path == f"{s3}/queries.npy"
+
+
+def test_s3_missing_is_one_input_error(s3):
+    with pytest.raises(InputError, match="no shard files match"):
+        load_embeddings(f"{s3}/nothing/*.npy")
+    with pytest.raises(InputError, match="no such file"):
+        load_embeddings(f"{s3}/nothing.npy")
+
+
+def test_s3_shards_geometry_and_retrieval_on_a_cluster_equal_local(s3, local):
+    single = geometry_report(local / "full.npy", metrics=METRICS)
+    dist = geometry_report(f"{s3}/corpus/*.npy", metrics=METRICS, cluster="local:1")
+    _same(single, dist)
+    one = retrieval_report(local / "queries.npy", local / "full.npy", local / "qrels.tsv", k="1,10")
+    two = retrieval_report(f"{s3}/queries.npy", f"{s3}/corpus/*.npy", local / "qrels.tsv", k="1,10", cluster="local:1")
+    _same(one, two)
+    assert two.inputs["corpus"]["path"] == f"{s3}/corpus/*.npy"
+
+
+def test_file_url_equals_path(local):
+    a = geometry_report(local / "full.npy", metrics=["anisotropy", "effective_rank"])
+    b = geometry_report(f"file://{local}/shards/*.npy", metrics=["anisotropy", "effective_rank"])
+    _same(a, b)
