@@ -147,6 +147,6 @@ def test_scheduler_lost_mid_run_is_exit_4_one_line(cli, tmp_path, monkeypatch):
     assert closed, "the run finished before the scheduler could be closed"
     assert res.exit_code == 4, (res.exit_code, res.stderr)
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "lost the local Dask cluster" in lines[0] and "scheduler" in lines[0], res.stderr
+    assert len(lines) == 1 and "the environment failed: lost the" in lines[0] and "Dask scheduler" in lines[0], res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "r.json").exists()
     assert not [r for r in records if r.levelno >= logging.WARNING], [r.getMessage() for r in records]
