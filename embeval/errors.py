@@ -44,3 +44,11 @@ class OptionError(UsageError):
         self.value = value
         self.problem = problem
         super().__init__(f"`{name}`={value!r}: {problem}")
+
+
+class UnknownMetric(UsageError, KeyError):
+    """``Report.value(name)`` (or ``Report.result``) with a name no result has, or one that several
+    results share: the message names the closest names, or the candidates with their parameters."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""

@@ -26,153 +26,15 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from embeval.errors import UsageError
+import embeval.report.render  # noqa: F401  (registers the formats Report.save writes)
+from embeval.errors import UnknownMetric, UsageError
+from embeval.report.batch import Batch
+from embeval.results import Report
+
+# One report type: every command returns embeval.results.Report (value(), to_pandas(), save(), a
+# table in notebooks); a batch returns embeval.report.batch.Batch; compare a Comparison.
 
 __all__ = ["Batch", "Comparison", "Report", "UnknownMetric", "compare", "gap", "geometry", "pairs", "retrieval", "run"]
-
-
-class UnknownMetric(UsageError, KeyError):
-    """``Report.value(name)`` with a name no result has, or one that several results share."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0]) if self.args else ""
-
-
-# Reports -----------------------------------------------------------------------------------
-
-
-class Report:
-    """What a command produced. ``.results`` (tidy rows), ``.value(name)``, ``.to_pandas()``,
-    ``.to_json()``, ``.save(path)``; shown as a table in notebooks. The underlying record is
-    ``.raw`` (:class:`embeval.report.results.Report`)."""
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    # the record's fields
-    @property
-    def command(self) -> str:
-        return self.raw.command
-
-    @property
-    def results(self) -> list:
-        return self.raw.results
-
-    @property
-    def per_query(self) -> list[dict]:
-        return self.raw.per_query
-
-    @property
-    def inputs(self) -> dict:
-        return self.raw.inputs
-
-    @property
-    def settings(self) -> dict:
-        return self.raw.settings
-
-    @property
-    def notes(self) -> list[str]:
-        return self.raw.notes
-
-    @property
-    def items(self):
-        return self.raw.items
-
-    @property
-    def passed(self) -> bool:
-        return self.raw.passed
-
-    def metrics(self) -> list[str]:
-        """The names :meth:`value` accepts (``metric`` or ``metric(param=value)`` when one metric has
-        several parameter settings)."""
-        return [self._name(r) for r in self.raw.results]
-
-    def _name(self, r) -> str:
-        return r.metric if sum(x.metric == r.metric for x in self.raw.results) == 1 else r.label()
-
-    def value(self, name: str, **params: Any) -> float:
-        """The value of one result: ``value("ndcg@10")``, ``value("uniformity")``,
-        ``value("hubness_skew", k=10)`` or ``value("hubness_skew(k=10)")``.
-
-        Raises :class:`UnknownMetric` (a ``KeyError``) when no result has that name — with the
-        closest names — or when several do (e.g. ``"ndcg"`` for ndcg@1, ndcg@10, ndcg@100)."""
-        from embeval.results import params_match
-
-        rows = [r for r in self.raw.results if r.metric == name and params_match(r.params, params)]
-        if not rows:
-            rows = [r for r in self.raw.results if r.label() == name and not params]
-        if len(rows) == 1:
-            return rows[0].value
-        names = self.metrics()
-        if len(rows) > 1:
-            raise UnknownMetric(
-                f"{name!r} is ambiguous: {', '.join(self._name(r) for r in rows)}; "
-                "name one, or pass its parameters (value(name, k=10))"
-            )
-        prefixed = [n for n in names if n.startswith(name)]
-        if len(prefixed) == 1:  # one candidate: nothing to choose between, only a name to correct
-            raise UnknownMetric(f"no metric {name!r} in this {self.command} report; did you mean {prefixed[0]!r}?")
-        if prefixed:
-            raise UnknownMetric(f"{name!r} is ambiguous: it could be {', '.join(prefixed)}; name one")
-        close = difflib.get_close_matches(name, names, n=3)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownMetric(
-            f"no metric {name!r} in this {self.command} report{hint} (it has {len(names)}: see .metrics())"
-        )
-
-    def to_dict(self) -> dict:
-        return self.raw.to_dict()
-
-    def to_json(self, indent: int | None = 2) -> str:
-        from embeval.results import dumps
-
-        return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
-
-    def to_pandas(self, per_query: bool = False):
-        """A DataFrame: one row per result (metric, value, params, n, ci_low, ci_high,
-        higher_is_better); ``per_query=True``: one row per query and metric (query_id, metric, value)."""
-        import pandas as pd
-
-        if per_query:
-            return pd.DataFrame(self.raw.per_query, columns=["query_id", "metric", "value"])
-        return pd.DataFrame(
-            [r.to_dict() for r in self.raw.results],
-            columns=["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"],
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the report; the format comes from the suffix (.json .csv .md .html)."""
-        from embeval.io.atomic import write_atomic
-        from embeval.report.render import RENDERERS, SUFFIX_FORMAT
-
-        p = Path(path)
-        fmt = SUFFIX_FORMAT.get(p.suffix.lower())
-        if fmt is None:
-            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv, .md or .html")
-        write_atomic(p, RENDERERS[fmt](self.raw))
-        return p
-
-    def __repr__(self) -> str:
-        rows = ", ".join(f"{self._name(r)}={r.value:.4g}" for r in self.raw.results[:6])
-        more = f", … ({len(self.raw.results)} results)" if len(self.raw.results) > 6 else ""
-        return f"<embeval.Report {self.command}: {rows}{more}>"
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        from embeval.report.render import _ci, _direction, _fmt, _params
-
-        head = "".join(f"<th>{h}</th>" for h in ("metric", "value", "params", "95% CI", "better"))
-        body = "".join(
-            f"<tr><td>{escape(r.metric)}</td><td style='text-align:right'>{_fmt(r.value)}</td>"
-            f"<td>{escape(_params(r))}</td><td>{escape(_ci(r))}</td><td>{_direction(r)}</td></tr>"
-            for r in self.raw.results
-        )
-        notes = "".join(f"<div style='color:#666'>{escape(n)}</div>" for n in self.raw.notes)
-        return (
-            f"<div><b>embeval {escape(self.command)}</b><div style='overflow-x:auto'><table>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}</div>"
-        )
 
 
 # Inputs ------------------------------------------------------------------------------------
@@ -421,7 +283,7 @@ def geometry(
             **options,
         )
         tmp.relabel(report)
-    return Report(report)
+    return report
 
 
 def retrieval(
@@ -452,7 +314,7 @@ def retrieval(
 
     ``roc``: write the pooled ROC curve there (.csv or .png). ``options``: ``index_params``,
     ``threads``, ``id_col``, ... (see :func:`embeval.api.retrieval_report`)."""
-    from embeval.api import retrieval_report, retrieval_report_beir
+    from embeval.api import retrieval_report, retrieval_report_beir, run_retrieval
 
     taken = ("k", "index", "per_query", "seed", "progress", "encoder", "split")
     _check_options(
@@ -468,17 +330,13 @@ def retrieval(
     if corpus is None and qrels is None:
         if not _is_path(queries):
             raise UsageError("retrieval(queries, corpus, qrels), or retrieval(beir_folder, model=...)")
-        if model is None:
-            raise UsageError(f"{queries} holds texts: pass model= (e.g. model='default')")
-        return _with_roc(retrieval_report_beir(queries, encoder=_encoder(model), split=split, **common), roc)
-    if corpus is None or qrels is None:
-        raise UsageError("retrieval needs queries, corpus and qrels (or one BEIR folder)")
+        return _with_roc(run_retrieval(queries, encoder=_encoder(model), split=split, **common), roc)
     with ExitStack() as stack:
         tmp = _Inputs(stack)
-        report = retrieval_report(
-            tmp.any(queries, "queries", model, query_ids, arg="queries"),
-            tmp.any(corpus, "corpus", model, doc_ids, arg="corpus"),
-            tmp.qrels(qrels),
+        report = run_retrieval(
+            queries=None if queries is None else tmp.any(queries, "queries", model, query_ids, arg="queries"),
+            corpus=None if corpus is None else tmp.any(corpus, "corpus", model, doc_ids, arg="corpus"),
+            qrels=None if qrels is None else tmp.qrels(qrels),
             encoder=_encoder(model),
             **common,
         )
@@ -491,7 +349,7 @@ def _with_roc(report, roc) -> Report:
         from embeval.report.roc import write_roc
 
         write_roc(roc, report.artifacts["roc_curve"])
-    return Report(report)
+    return report
 
 
 def gap(
@@ -568,7 +426,7 @@ def gap(
 
         proj = dict(report.artifacts["gap_projection"])
         gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
-    return Report(report)
+    return report
 
 
 def pairs(
@@ -612,7 +470,7 @@ def pairs(
             **options,
         )
         tmp.relabel(report)
-    return Report(report)
+    return report
 
 
 class Comparison:
@@ -774,8 +632,6 @@ def compare(
         tmp = _Inputs(stack)
         paths = []
         for i, r in enumerate(reports):
-            if isinstance(r, Report):
-                r = r.raw
             if hasattr(r, "to_dict") and not _is_path(r):
                 name = ("baseline", "current")[i] if len(reports) == 2 else f"report{i + 1}"
                 path = tmp.dir / f"{name}.json"
@@ -801,80 +657,6 @@ def compare(
     return Comparison(raw)
 
 
-class Batch:
-    """What :func:`run` returns: ``.items`` (each with ``.key`` ``command/model/dataset``,
-    ``.status``, ``.report``), ``.passed``, ``.report(key)`` (a :class:`Report`), ``.to_pandas()``
-    (the long-form report.csv), ``.to_json()``, ``.to_dict()``, ``.save(path)``, a table in
-    notebooks. The underlying record is ``.raw`` (:class:`embeval.report.batch.Batch`)."""
-
-    def __init__(self, raw) -> None:
-        self.raw = raw
-
-    @property
-    def items(self) -> list:
-        return self.raw.items
-
-    @property
-    def passed(self) -> bool:
-        return self.raw.passed
-
-    def keys(self) -> list[str]:
-        return [it.key for it in self.raw.items]
-
-    def report(self, key: str) -> Report:
-        """One item's report as a :class:`Report` (``"geometry/minilm/scifact"``)."""
-        for it in self.raw.items:
-            if it.key == key:
-                if it.report is None:
-                    raise UnknownMetric(f"{key}: {it.status}" + (f" ({it.error})" if it.error else ""))
-                return Report(it.report)
-        close = difflib.get_close_matches(key, self.keys(), n=3)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownMetric(f"no item {key!r} in this batch{hint} (see .keys())")
-
-    def value(self, key: str, name: str, **params: Any) -> float:
-        """``batch.value("retrieval/minilm/scifact", "ndcg@10")``."""
-        return self.report(key).value(name, **params)
-
-    def to_dict(self) -> dict:
-        return self.raw.to_dict()
-
-    def to_json(self, indent: int | None = 2) -> str:
-        from embeval.results import dumps
-
-        return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
-
-    def to_pandas(self):
-        """One row per item and metric (command, model, dataset, status, metric, value, params, n,
-        ci_low, ci_high, higher_is_better, error): the report.csv ``embeval run`` writes."""
-        import io
-
-        import pandas as pd
-
-        from embeval.report.batch import batch_csv
-
-        return pd.read_csv(io.StringIO(batch_csv(self.raw)), keep_default_na=False, na_values=[""])
-
-    def save(self, path: str | Path) -> Path:
-        """Write it; the format comes from the suffix (.json .csv .md)."""
-        from embeval.io.atomic import write_atomic
-        from embeval.report.batch import batch_csv, batch_json, batch_markdown
-
-        p = Path(path)
-        render = {".json": batch_json, ".csv": batch_csv, ".md": batch_markdown}.get(p.suffix.lower())
-        if render is None:
-            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv or .md")
-        write_atomic(p, render(self.raw))
-        return p
-
-    def __repr__(self) -> str:
-        return f"<embeval.Batch {len(self.raw.items)} items: {self.raw.summary()}>"
-
-    def _repr_html_(self) -> str:
-        table = self.to_pandas().to_html(index=False)
-        return f"<div><b>embeval run</b><div style='overflow-x:auto'>{table}</div></div>"
-
-
 def run(
     config: str | Path,
     *,
@@ -891,7 +673,7 @@ def run(
     batch, _ = run_batch(cfg, progress=_progress(progress), fail_fast=fail_fast)
     if write and cfg.settings.out_dir is not None:
         write_outputs(batch, cfg.settings.out_dir)
-    return Batch(batch)
+    return batch
 
 
 def _metric_list(metrics: str | Sequence[str] | None) -> list[str] | None:

@@ -15,6 +15,7 @@ from embeval.api.retrieval import (
     retrieval_report_beir,
     retrieval_report_from_arrays,
     run_file_report,
+    run_retrieval,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "retrieval_report_from_arrays",
     "run_diagnostic",
     "run_file_report",
+    "run_retrieval",
 ]

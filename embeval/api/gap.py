@@ -196,7 +196,7 @@ def gap_report(
     if projection:
         pa, pb, ratio = pca_2d(space.a, space.b)
         title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
-        sep = report.value("linear_separability")
+        sep = report.get("linear_separability")
         if sep is not None:
             title += f", separability = {sep:.3f}"
         report.artifacts["gap_projection"] = {

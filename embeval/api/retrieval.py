@@ -336,3 +336,78 @@ def run_file_report(
     )
     report.notes.extend(notes)
     return report
+
+
+def run_retrieval(
+    data: str | Path | None = None,
+    *,
+    queries: Any = None,
+    corpus: Any = None,
+    qrels: Any = None,
+    run_in: str | Path | None = None,
+    split: str = "test",
+    encoder=None,
+    cluster: str | None = None,
+    progress: Progress = NULL,
+    k: str | Sequence[int] = "1,10,100",
+    per_query: bool = False,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    **options: Any,
+) -> Report:
+    """The one retrieval dispatch (the CLI, the Python API and the pytest plugin call it): which of
+    the three modes the arguments ask for, checked once.
+
+    * ``run_in`` + ``qrels``: an existing TREC run, ranking metrics as trec_eval
+      (:func:`run_file_report`);
+    * ``data``: a BEIR folder, encoded with ``encoder`` (:func:`retrieval_report_beir`);
+    * ``queries`` + ``corpus`` + ``qrels``: vectors (or texts with ``encoder``) judged by qrels
+      (:func:`retrieval_report`).
+
+    ``options``: index, index_params, threads, seed, device, budget, exact; the columns (``id_col``,
+    ``vector_col``, ``text_col``) name those of ``queries`` and ``corpus`` files."""
+    from embeval.errors import UsageError
+
+    if cluster is not None and (run_in is not None or data is not None):
+        raise UsageError(
+            "`cluster` scores precomputed `queries`/`corpus` vectors; a BEIR folder or `run_in` runs "
+            "on this machine (unset $EMBEVAL_CLUSTER)"
+        )
+    if run_in is not None:
+        if data is not None or queries is not None or corpus is not None or encoder is not None:
+            raise UsageError(
+                "`run_in` evaluates an existing run: give it with `qrels` only (no BEIR folder, "
+                "`queries`, `corpus` or `model`)"
+            )
+        if qrels is None:
+            raise UsageError("`run_in` needs `qrels`")
+        return run_file_report(run_in, qrels, k=k, per_query=per_query)
+    if data is not None:
+        if queries is not None or corpus is not None or qrels is not None:
+            raise UsageError("give either a BEIR folder or `queries`/`corpus`/`qrels`, not both")
+        if encoder is None:
+            raise UsageError(f"{data} holds texts: pass `model` to encode them (e.g. 'default')")
+        return retrieval_report_beir(
+            data, encoder=encoder, split=split, progress=progress, k=k, per_query=per_query, **options
+        )
+    if queries is None or corpus is None or qrels is None:
+        missing = [name for name, v in (("queries", queries), ("corpus", corpus), ("qrels", qrels)) if v is None]
+        raise UsageError(
+            f"missing {', '.join(f'`{m}`' for m in missing)}: pass a BEIR folder with `model`, or "
+            "`queries`, `corpus` and `qrels`"
+        )
+    return retrieval_report(
+        queries,
+        corpus,
+        qrels,
+        encoder=encoder,
+        cluster=cluster,
+        progress=progress,
+        k=k,
+        per_query=per_query,
+        id_col=id_col,
+        vector_col=vector_col,
+        text_col=text_col,
+        **options,
+    )

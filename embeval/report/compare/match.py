@@ -7,7 +7,7 @@ import math
 from embeval.diagnostics.registry import key_params
 from embeval.errors import UsageError
 from embeval.report.compare.load import Side
-from embeval.report.compare.model import Comparison, Row
+from embeval.report.compare.model import PairComparison, Row
 from embeval.report.compare.regress import evaluate
 from embeval.report.gates import RegressGate
 from embeval.report.paired import PairedTest
@@ -55,7 +55,7 @@ def _paired(bq: dict[str, float] | None, cq: dict[str, float] | None, **kw) -> P
     return paired_test(pairs[:, 0], pairs[:, 1], n_perm=kw["n_boot"], **kw)
 
 
-def _match_item(comp: Comparison, item: str, b: Report, c: Report, **test_kw) -> None:
+def _match_item(comp: PairComparison, item: str, b: Report, c: Report, **test_kw) -> None:
     """One Row per baseline result (matched to the current result with the same metric and
     identifying parameters, first unused match), then one per unmatched current result."""
     bq, cq = _per_query(b), _per_query(c)
@@ -95,10 +95,10 @@ def compare(
     seed: int = 0,
     n_boot: int = 10_000,
     confidence: float = 0.95,
-) -> Comparison:
+) -> PairComparison:
     """Match results, run paired tests where per-query values exist in both, evaluate gates."""
     _check_settings(base, cur, n_boot, confidence)
-    comp = Comparison(
+    comp = PairComparison(
         baseline=base.info,
         current=cur.info,
         settings={"seed": seed, "n_boot": n_boot, "n_perm": n_boot, "confidence": confidence},
@@ -126,7 +126,7 @@ def _same_params(metric: str, a: dict, b: dict) -> bool:
     return set(a) == set(b) and params_match(a, b)
 
 
-def _note_differences(comp: Comparison, item: str, b: Report, c: Report) -> None:
+def _note_differences(comp: PairComparison, item: str, b: Report, c: Report) -> None:
     for role in sorted(set(b.inputs) | set(c.inputs)):
         hb, hc = b.inputs.get(role, {}).get("sha256"), c.inputs.get(role, {}).get("sha256")
         if hb and hc and hb != hc:
