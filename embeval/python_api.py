@@ -11,18 +11,17 @@ Inputs:
   BEIR folders) as ``str`` or ``pathlib.Path``;
 * texts: a list of strings, encoded with ``model`` (``"default"`` = all-MiniLM-L6-v2, offline).
 
-In-memory inputs are written to a private temporary folder and read back through the same loaders
-and checks as files, so an array gets exactly the validation (and the numbers) a file gets.
+In-memory inputs are loaded here, once, with the conversions and checks a file gets
+(:func:`embeval.io.embeddings.from_memory`, :func:`embeval.io.texts.texts_in_memory`, ...), and
+handed to the orchestrators as loaded data: nothing is written, and errors name the argument
+(``argument `x` (row 3): zero-norm vector``) from the start.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -76,124 +75,31 @@ def _matrix(x: Any, what: str):
     return arr
 
 
-class _Inputs:
-    """Materialises in-memory inputs as files in one temporary folder (removed on exit)."""
+def _input(x: Any, name: str, model: Any, ids: Sequence | None = None, arg: str = "", min_rows: int = 2) -> Any:
+    """One input as the orchestrators take it: a path as it is (the orchestrator reads it), texts
+    as a TextSet, anything else as a validated EmbeddingSet. Loaded and checked here, once; errors
+    name the argument (``argument `x` (row 0): ...``); nothing is written."""
+    if _is_path(x):
+        return Path(x)
+    where = f"argument `{arg}`"
+    if _is_texts(x):
+        if model is None:
+            raise UsageError(f"{name}: a list of texts needs model= (e.g. model='default')")
+        from embeval.io.texts import texts_in_memory
 
-    def __init__(self, stack: ExitStack):
-        self.dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="embeval-")))
-        self.names: dict[str, str] = {}  # temporary path -> what the report calls it
-        self.arguments: dict[str, str] = {}  # temporary path -> "argument `x`", for error messages
-        stack.push(self._name_arguments)  # runs before the folder is removed
+        return texts_in_memory(x, name=where, ids=ids, shown=f"<{name} texts>")
+    from embeval.io.embeddings import from_memory
 
-    def _argument(self, path: Path, arg: str | None) -> None:
-        if arg:
-            self.arguments[str(path)] = f"argument `{arg}`"
+    return from_memory(_matrix(x, where), name=where, ids=ids, min_rows=min_rows, shown=f"<{name} array>")
 
-    def _name_arguments(self, exc_type, exc, tb) -> bool:
-        """An error about a temporary file names the argument it came from instead
-        (``argument `x` (row 0): zero-norm vector ...``); the exception itself propagates."""
-        from embeval.errors import EmbevalError
 
-        if isinstance(exc, EmbevalError) and exc.args and isinstance(exc.args[0], str):
-            from embeval.io.fileinfo import shown_path
+def _labels(labels: Any) -> Any:
+    """A label file's path as it is; labels in memory as a sequence (the orchestrator cleans them)."""
+    if _is_path(labels):
+        return Path(labels)
+    import numpy as np
 
-            msg = exc.args[0]
-            for tmp, arg in sorted(self.arguments.items(), key=lambda kv: -len(kv[0])):
-                for form in (tmp, shown_path(tmp)):
-                    msg = msg.replace(form, arg)
-            exc.args = (msg, *exc.args[1:])
-            path = getattr(exc, "path", None)
-            if isinstance(path, str) and path in self.arguments:
-                exc.path = self.arguments[path]  # type: ignore[attr-defined]
-        return False
-
-    def vectors(self, x: Any, name: str, ids: Sequence | None = None, arg: str | None = None) -> Path:
-        import numpy as np
-
-        arr = _matrix(x, f"argument `{arg}`" if arg else name)
-        path = self.dir / f"{name}.npz"
-        self._argument(path, arg)
-        if ids is not None:
-            id_arr = np.asarray([str(i) for i in ids])
-            if len(id_arr) != len(arr):
-                raise UsageError(f"{name}: {len(id_arr)} ids for {len(arr)} rows")
-            np.savez(path, embedding=arr, id=id_arr)
-        else:
-            np.savez(path, embedding=arr)
-        self.names[str(path)] = f"<{name} array>"
-        return path
-
-    def texts(
-        self,
-        texts: Sequence[str],
-        name: str,
-        ids: Sequence | None = None,
-        labels: Sequence | None = None,
-        arg: str | None = None,
-    ) -> Path:
-        path = self.dir / f"{name}.jsonl"
-        self._argument(path, arg)
-        ids = list(range(len(texts))) if ids is None else list(ids)
-        if len(ids) != len(texts):
-            raise UsageError(f"{name}: {len(ids)} ids for {len(texts)} texts")
-        with open(path, "w", encoding="utf-8") as fh:
-            for i, t in enumerate(texts):
-                row = {"id": str(ids[i]), "text": t}
-                if labels is not None:
-                    row["label"] = labels[i]
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self.names[str(path)] = f"<{name} texts>"
-        return path
-
-    def any(self, x: Any, name: str, model: str | None, ids: Sequence | None = None, arg: str | None = None) -> Path:
-        if _is_path(x):
-            return Path(x)
-        if _is_texts(x):
-            if model is None:
-                raise UsageError(f"{name}: a list of texts needs model= (e.g. model='default')")
-            return self.texts(x, name, ids, arg=arg)
-        return self.vectors(x, name, ids, arg=arg)
-
-    def labels(self, labels: Any) -> Path:
-        if _is_path(labels):
-            return Path(labels)
-        import numpy as np
-
-        arr = np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels)
-        path = self.dir / "labels.txt"
-        self._argument(path, "labels")
-        path.write_text("".join(f"{v}\n" for v in arr.tolist()), encoding="utf-8")
-        self.names[str(path)] = "<labels>"
-        return path
-
-    def qrels(self, qrels: Any) -> Path:
-        if _is_path(qrels):
-            return Path(qrels)
-        if not isinstance(qrels, Mapping):
-            raise UsageError("qrels: a path, or a dict {query_id: {doc_id: grade}}")
-        path = self.dir / "qrels.tsv"
-        self._argument(path, "qrels")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("query-id\tcorpus-id\tscore\n")
-            for q, docs in qrels.items():
-                for d, g in docs.items() if isinstance(docs, Mapping) else ((d, 1) for d in docs):
-                    fh.write(f"{q}\t{d}\t{int(g)}\n")
-        self.names[str(path)] = "<qrels dict>"
-        return path
-
-    def relabel(self, report) -> None:
-        """Inputs that were arrays are named as such in the report, not by their temporary path."""
-        from embeval.io.fileinfo import shown_path
-
-        names = {**self.names, **{shown_path(p): n for p, n in self.names.items()}}
-        for info in report.inputs.values():
-            if isinstance(info, dict) and "path" in info:
-                key = str(info["path"])
-                info["path"] = names.get(key, names.get(os.path.abspath(key), key))
-        for i, note in enumerate(report.notes):
-            for tmp, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
-                note = note.replace(tmp, name)
-            report.notes[i] = note
+    return np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels).tolist()
 
 
 def _check_options(public: str, internal, options: Mapping[str, Any], taken: Sequence[str] = ()) -> None:
@@ -266,23 +172,19 @@ def geometry(
         options,
         ("metrics", "pairs", "labels", "sample", "normalize", "items", "encoder", "seed", "progress"),
     )
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        enc = _encoder(model)
-        report = geometry_report(
-            tmp.any(x, "embeddings", model, arg="x"),
-            metrics=_metric_list(metrics),
-            pairs=None if pairs is None else tmp.any(pairs, "pairs", model, arg="pairs"),
-            labels=None if labels is None else tmp.labels(labels),
-            sample=sample,
-            normalize=normalize,
-            items=items,
-            encoder=enc,
-            seed=seed,
-            progress=_progress(progress),
-            **options,
-        )
-        tmp.relabel(report)
+    report = geometry_report(
+        _input(x, "embeddings", model, arg="x"),
+        metrics=_metric_list(metrics),
+        pairs=None if pairs is None else _input(pairs, "pairs", model, arg="pairs"),
+        labels=None if labels is None else _labels(labels),
+        sample=sample,
+        normalize=normalize,
+        items=items,
+        encoder=_encoder(model),
+        seed=seed,
+        progress=_progress(progress),
+        **options,
+    )
     return report
 
 
@@ -331,16 +233,13 @@ def retrieval(
         if not _is_path(queries):
             raise UsageError("retrieval(queries, corpus, qrels), or retrieval(beir_folder, model=...)")
         return _with_roc(run_retrieval(queries, encoder=_encoder(model), split=split, **common), roc)
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        report = run_retrieval(
-            queries=None if queries is None else tmp.any(queries, "queries", model, query_ids, arg="queries"),
-            corpus=None if corpus is None else tmp.any(corpus, "corpus", model, doc_ids, arg="corpus"),
-            qrels=None if qrels is None else tmp.qrels(qrels),
-            encoder=_encoder(model),
-            **common,
-        )
-        tmp.relabel(report)
+    report = run_retrieval(
+        queries=None if queries is None else _input(queries, "queries", model, query_ids, arg="queries", min_rows=1),
+        corpus=None if corpus is None else _input(corpus, "corpus", model, doc_ids, arg="corpus"),
+        qrels=None if qrels is None else (Path(qrels) if _is_path(qrels) else qrels),
+        encoder=_encoder(model),
+        **common,
+    )
     return _with_roc(report, roc)
 
 
@@ -384,37 +283,38 @@ def gap(
         options,
         ("paired", "metrics", "encoder", "name_a", "name_b", "projection", "seed", "progress"),
     )
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        if b is None and not _is_path(a):
-            arr = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
-            if arr.ndim != 3 or arr.shape[0] != 2:
-                raise UsageError("gap(a): a single input must be a (2, n, d) array holding A = [0] and B = [1]")
-            a, b = arr[0], arr[1]
-        pa = tmp.any(a, "A", model, arg="a")
-        pb = None if b is None else tmp.any(b, "B", model, arg="b")
-        if export_gap is not None:
-            from embeval.report.export import check_vector_path
+    if b is None and not _is_path(a):
+        arr = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
+        if arr.ndim != 3 or arr.shape[0] != 2:
+            raise UsageError("gap(a): a single input must be a (2, n, d) array holding A = [0] and B = [1]")
+        a, b = arr[0], arr[1]
+    if not _is_path(a):
+        name_a = name_a or "A"
+    if b is not None and not _is_path(b):
+        name_b = name_b or "B"
+    pa = _input(a, "A", model, arg="a")
+    pb = None if b is None else _input(b, "B", model, arg="b")
+    if export_gap is not None:
+        from embeval.report.export import check_vector_path
 
-            check_vector_path(export_gap)
-        if plot is not None:
-            from embeval.report.plots import check_plot_path
+        check_vector_path(export_gap)
+    if plot is not None:
+        from embeval.report.plots import check_plot_path
 
-            check_plot_path(plot)
-        report = gap_report(
-            pa,
-            pb,
-            paired=paired,
-            metrics=_metric_list(metrics),
-            encoder=_encoder(model),
-            name_a=name_a,
-            name_b=name_b,
-            projection=plot is not None,
-            seed=seed,
-            progress=_progress(progress),
-            **options,
-        )
-        tmp.relabel(report)
+        check_plot_path(plot)
+    report = gap_report(
+        pa,
+        pb,
+        paired=paired,
+        metrics=_metric_list(metrics),
+        encoder=_encoder(model),
+        name_a=name_a,
+        name_b=name_b,
+        projection=plot is not None,
+        seed=seed,
+        progress=_progress(progress),
+        **options,
+    )
     if export_gap is not None:
         from embeval.report.export import write_vector
 
@@ -446,31 +346,24 @@ def pairs(
     from embeval.api import pairs_report
 
     _check_options("pairs", pairs_report, options, ("encoder", "metrics", "seed", "progress"))
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        if _is_path(data):
-            path = Path(data)
+    if _is_path(data):
+        loaded: Any = Path(data)
+    else:
+        from embeval.io.pairs import pairs_in_memory
+
+        if isinstance(data, tuple) and len(data) == 3 and not isinstance(data[0], str):
+            rows = list(zip(*data))
         else:
-            if isinstance(data, tuple) and len(data) == 3 and not isinstance(data[0], str):
-                rows = list(zip(*data))
-            else:
-                rows = [tuple(r) for r in data]
-            path = tmp.dir / "pairs.jsonl"
-            with open(path, "w", encoding="utf-8") as fh:
-                for ta, tb, s in rows:
-                    fh.write(json.dumps({"text_a": ta, "text_b": tb, "score": float(s)}, ensure_ascii=False) + "\n")
-            tmp.names[str(path)] = "<pairs>"
-            tmp._argument(path, "data")
-        report = pairs_report(
-            path,
-            encoder=_encoder(model),
-            metrics=_metric_list(metrics),
-            seed=seed,
-            progress=_progress(progress),
-            **options,
-        )
-        tmp.relabel(report)
-    return report
+            rows = [tuple(r) for r in data]
+        loaded = pairs_in_memory(rows, name="argument `data`")
+    return pairs_report(
+        loaded,
+        encoder=_encoder(model),
+        metrics=_metric_list(metrics),
+        seed=seed,
+        progress=_progress(progress),
+        **options,
+    )
 
 
 class Comparison:
@@ -628,32 +521,24 @@ def compare(
         raise TypeError("embeval.compare() needs the reports to compare: compare(baseline, current, ...)")
     tolerances = [parse_regress(e) for e in _metric_list(fail_if_regress) or []]
     gates = [parse_gate(e) for e in _metric_list(fail_if) or []]
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        paths = []
-        for i, r in enumerate(reports):
-            if hasattr(r, "to_dict") and not _is_path(r):
-                name = ("baseline", "current")[i] if len(reports) == 2 else f"report{i + 1}"
-                path = tmp.dir / f"{name}.json"
-                from embeval.results import dumps
-
-                path.write_text(dumps(r.to_dict()), encoding="utf-8")
-                tmp._argument(path, f"reports[{i}]")
-                r = path
-            elif not _is_path(r):
-                raise TypeError(f"embeval.compare(): report {i} is a {type(r).__name__}; give Reports or paths")
-            paths.append(r)
-        wanted = [m.strip() for text in _metric_list(metrics) or [] for m in text.split(",") if m.strip()]
-        raw = run_compare(
-            paths,
-            tolerances=tolerances,
-            gates=gates,
-            seed=seed,
-            n_boot=n_boot,
-            confidence=confidence,
-            rank=rank,
-            metrics=wanted,
-        )
+    given = []
+    for i, r in enumerate(reports):
+        if _is_path(r):
+            r = Path(r)
+        elif not hasattr(r, "to_dict"):
+            raise TypeError(f"embeval.compare(): report {i} is a {type(r).__name__}; give Reports or paths")
+        given.append(r)  # a Report in memory is read as its JSON form would be, nothing written
+    wanted = [m.strip() for text in _metric_list(metrics) or [] for m in text.split(",") if m.strip()]
+    raw = run_compare(
+        given,
+        tolerances=tolerances,
+        gates=gates,
+        seed=seed,
+        n_boot=n_boot,
+        confidence=confidence,
+        rank=rank,
+        metrics=wanted,
+    )
     return Comparison(raw)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from embeval.api.cluster import cluster_route, retrieval_on_cluster
-from embeval.api.common import check_retrieval_options, load_input, records_cache
+from embeval.api.common import check_retrieval_options, describe_source, in_memory, load_input, records_cache
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device, cpu_fallback_note
 from embeval.diagnostics.registry import parse_ks
@@ -18,13 +18,13 @@ from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_retrieval
 from embeval.diagnostics.series import roc_series, score_series
 from embeval.diagnostics.space import l2_normalize
 from embeval.encode import encode_texts, encoder_identity
-from embeval.errors import InputError
+from embeval.errors import InputError, UsageError
 from embeval.index.search import thread_limit
-from embeval.io.embeddings import check_same_dim, load_embeddings
+from embeval.io.embeddings import EmbeddingSet, check_same_dim, load_embeddings
 from embeval.io.fileinfo import file_info
 from embeval.io.ids import id_source
-from embeval.io.qrels import Qrels, load_qrels
-from embeval.io.texts import load_beir
+from embeval.io.qrels import Qrels, load_qrels, qrels_in_memory
+from embeval.io.texts import TextSet, load_beir
 from embeval.progress import NULL, Progress
 from embeval.results import Report
 
@@ -32,9 +32,9 @@ from embeval.results import Report
 @cluster_route(retrieval_on_cluster)
 @records_cache
 def retrieval_report(
-    queries_path: str | Path,
-    corpus_path: str | Path,
-    qrels_path: str | Path,
+    queries_path: str | Path | EmbeddingSet | TextSet,
+    corpus_path: str | Path | EmbeddingSet | TextSet,
+    qrels_path: str | Path | Qrels,
     *,
     k: str | Sequence[int] = "1,10,100",
     index: str = "flat",
@@ -66,18 +66,23 @@ def retrieval_report(
     )
     check_device(device)
     if encoder is None:
-        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
-        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
+        q = _vectors(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
+        c = _vectors(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
     else:
         load = dict(encoder=encoder, text_col=text_col, id_col=id_col, progress=progress)
         q = load_input(queries_path, role="query", **load)
         c = load_input(corpus_path, role="document", **load)
     check_same_dim(c, q)
-    qrels = load_qrels(qrels_path)
+    qrels = load_qrels(qrels_path) if isinstance(qrels_path, (str, Path)) else qrels_in_memory(qrels_path)
     inputs = {
         "queries": q.describe(),
         "corpus": c.describe(),
-        "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
+        "qrels": describe_source(
+            qrels_path,
+            name="argument `qrels`",
+            queries=len(qrels),
+            judgements=sum(len(v) for v in qrels.values()),
+        ),
     }
     return retrieval_report_from_arrays(
         q.vectors,
@@ -86,7 +91,11 @@ def retrieval_report(
         q.ids,
         c.ids,
         inputs=inputs,
-        sources=(id_source(q.path, q.ids, id_col), id_source(c.path, c.ids, id_col), str(qrels_path)),
+        sources=(
+            id_source(q.path, q.ids, id_col),
+            id_source(c.path, c.ids, id_col),
+            "argument `qrels`" if in_memory(qrels_path) else str(qrels_path),
+        ),
         k=k,
         index=index,
         index_params=index_params,
@@ -100,6 +109,15 @@ def retrieval_report(
         query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)),
         doc_texts=c.texts,
     )
+
+
+def _vectors(x, **kw) -> EmbeddingSet:
+    """An EmbeddingSet loaded at the edge, taken as it is; else the file (or shards, or source) read."""
+    if isinstance(x, EmbeddingSet):
+        return x
+    if isinstance(x, TextSet):
+        raise UsageError(f"{x.path} holds texts: pass `model` (e.g. `model` default) to encode them")
+    return load_embeddings(x, **kw)
 
 
 @records_cache

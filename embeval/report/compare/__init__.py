@@ -82,7 +82,8 @@ def run_compare(
 
     if not paths:
         raise UsageError("give the reports to compare: BASELINE CURRENT [MORE ...], or one batch report")
-    sides = [load_side(p) for p in paths]
+    names = ["baseline", "current"] if len(paths) == 2 else [f"report{i + 1}" for i in range(len(paths))]
+    sides = [load_side(p, name=name) for p, name in zip(paths, names)]
     if len(sides) == 2 and not rank:
         comp = compare(sides[0], sides[1], tolerances=list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
         value_gates, items = current_gates(sides[1], list(gates))
