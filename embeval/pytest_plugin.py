@@ -269,6 +269,9 @@ def _call_library(argv: list[str]):
     if name == "geometry":
         params["items"] = False
     if name == "retrieval":
+        from embeval.params import parse_ks
+
+        params["k"] = parse_ks(params["k"])  # parsed once, at this edge
         params["index_params"] = {new: params.pop(old) for old, new in _INDEX.items() if params.get(old) is not None}
         for old in _INDEX:
             params.pop(old, None)

@@ -227,8 +227,10 @@ def retrieval(
 
         check_roc_path(roc)
 
-    ks = k if isinstance(k, str) else ",".join(str(int(v)) for v in k)
-    common = dict(k=ks, index=index, per_query=per_query, seed=seed, progress=_progress(progress), **options)
+    from embeval.params import parse_ks
+
+    # k parsed once, here: the orchestrators get the tuple (1, 10, 100), never a "1,10,100" string
+    common = dict(k=parse_ks(k), index=index, per_query=per_query, seed=seed, progress=_progress(progress), **options)
     if corpus is None and qrels is None:
         if not _is_path(queries):
             raise UsageError("retrieval(queries, corpus, qrels), or retrieval(beir_folder, model=...)")

@@ -10,8 +10,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from embeval.errors import UnknownMetric, UsageError
 from embeval.results import Report, Result
 

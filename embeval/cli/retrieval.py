@@ -148,8 +148,10 @@ def retrieval_cmd(
     check_mteb_path(mteb_out)
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search, "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
+    from embeval.params import parse_ks
+
     options: dict[str, Any] = dict(
-        k=k,
+        k=parse_ks(k),  # "1,10,100" parsed once, here: the library gets (1, 10, 100)
         index=index.value,
         index_params=index_params,
         threads=threads,
