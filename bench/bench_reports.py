@@ -26,7 +26,7 @@ def timed(fn, *args, repeat: int = 1, **kw):
 def bench_paired() -> None:
     from scipy import stats
 
-    from embeval.report.paired import paired_test
+    from embeval.stats.paired import paired_test
 
     print("paired test, B = R = 10,000")
     print(f"{'queries':>8} {'embeval (s)':>12} {'scipy bootstrap (s)':>20} {'ratio':>7}")
@@ -45,8 +45,8 @@ def bench_paired() -> None:
 
 def bench_retrieval_series() -> None:
     from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
-    from embeval.diagnostics.space import l2_normalize
     from embeval.diagnostics.series import roc_series, score_series
+    from embeval.diagnostics.space import l2_normalize
 
     rng = np.random.default_rng(1)
     m, n, d = 500, 20_000, 384

@@ -16,7 +16,20 @@ is light: nothing heavy (NumPy, torch, FAISS) loads until a function is called.
 
 from embeval._version import __version__
 
-_PUBLIC = ("geometry", "retrieval", "gap", "pairs", "compare", "run", "Report", "Comparison", "Batch", "UnknownMetric")
+_PUBLIC = (
+    "geometry",
+    "retrieval",
+    "gap",
+    "pairs",
+    "compare",
+    "run",
+    "sweep_index",
+    "sweep_compress",
+    "Report",
+    "Comparison",
+    "Batch",
+    "UnknownMetric",
+)
 __all__ = ["__version__", "encode", *_PUBLIC]
 
 

@@ -64,10 +64,19 @@ def _is_real(v: Any) -> bool:
 
 
 SEED_MAX = 2**31 - 1  # FAISS k-means takes a C int
+# Sampled pairs: a 95% CI from 10⁹ pairs is already ±6·10⁻⁵ standard deviations wide, and 10⁹ pairs
+# take about a minute on one core; more only costs time (a typo such as 100000000000 would run for
+# hours). A sample of at least n(n−1)/2 pairs computes the exact value instead, and the run's budget
+# bounds the sample (embeval.diagnostics.geometry.uniformity).
+SAMPLE_MAX = 10**9
+# Worker processes of --cluster local:N: each is a Python process with its own BLAS and one tile in
+# memory, so more than 4 per core only adds memory and start-up time (a typo like local:100000
+# would fork that many); a bigger cluster is a scheduler address (tcp://...).
+LOCAL_WORKERS_PER_CPU = 4
 
 OPTIONS: dict[str, Option] = {
     "seed": Option(int, 0, "seed of every random choice", low=0, high=SEED_MAX),
-    "sample": Option(int, 0, "random pairs for uniformity (0 = exact)", low=0),
+    "sample": Option(int, 0, "random pairs for uniformity (0 = exact)", low=0, high=SAMPLE_MAX),
     "items_k": Option(int, 10, "neighbours for the per-item table", low=1),
     "near_dup_threshold": Option(float, 0.99, "cosine at which a row is a near duplicate", low=-1, high=1),
     "folds": Option(int, 5, "cross-validation folds", low=2),
@@ -108,7 +117,29 @@ OPTIONS: dict[str, Option] = {
 
 
 def check_option(name: str, value: Any) -> Any:
-    return OPTIONS[name].check(name, value)
+    value = OPTIONS[name].check(name, value)
+    if name == "cluster" and isinstance(value, str) and value.startswith("local:"):
+        check_local_workers(name, value)
+    return value
+
+
+def local_workers_max() -> int:
+    """The most worker processes ``local:N`` may start on this machine (see LOCAL_WORKERS_PER_CPU)."""
+    import os
+
+    return LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def check_local_workers(name: str, spec: str) -> None:
+    n = int(spec.split(":", 1)[1])
+    top = local_workers_max()
+    if n > top:
+        raise OptionError(
+            name,
+            spec,
+            f"at most local:{top} ({LOCAL_WORKERS_PER_CPU} worker processes per CPU core of this machine); "
+            "for more workers start a Dask cluster and give its scheduler address (tcp://HOST:8786)",
+        )
 
 
 def check_options(**values: Any) -> None:
@@ -149,6 +180,9 @@ def check_encoder(encoder) -> None:
             raise OptionError("cache_dir", str(cache_dir), "exists and is not a folder")
     device = encoder.device
     if device and device.startswith("cuda"):
+        from embeval.errors import require_extra
+
+        require_extra(f"`device` {device!r}", "encode", "torch")
         import torch
 
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -187,7 +187,14 @@ class EmbevalFixture:
             raise AssertionError(f"embeval {' '.join(argv)} exited 2: {exc}") from None
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:  # as the command line: anything else is an internal error
+        except Exception as exc:  # as the command line: the environment failed (exit 4), else a bug (3)
+            from embeval.errors import EnvironmentFailure, environment_failure
+
+            failure = environment_failure(exc)
+            if failure is not None:  # the test errors instead of failing on a quality claim
+                raise EnvironmentFailure(
+                    f"embeval {' '.join(argv)} exited 4 (the environment failed): {failure}"
+                ) from exc
             raise AssertionError(f"embeval {' '.join(argv)} exited 3: {type(exc).__name__}: {exc}") from exc
         return EmbevalReport(report, f"(embeval {' '.join(argv)})")
 

@@ -33,7 +33,20 @@ from embeval.results import Report
 # One report type: every command returns embeval.results.Report (value(), to_pandas(), save(), a
 # table in notebooks); a batch returns embeval.report.batch.Batch; compare a Comparison.
 
-__all__ = ["Batch", "Comparison", "Report", "UnknownMetric", "compare", "gap", "geometry", "pairs", "retrieval", "run"]
+__all__ = [
+    "Batch",
+    "Comparison",
+    "Report",
+    "UnknownMetric",
+    "compare",
+    "gap",
+    "geometry",
+    "pairs",
+    "retrieval",
+    "run",
+    "sweep_compress",
+    "sweep_index",
+]
 
 
 # Inputs ------------------------------------------------------------------------------------
@@ -567,3 +580,33 @@ def _metric_list(metrics: str | Sequence[str] | None) -> list[str] | None:
     if metrics is None:
         return None
     return [metrics] if isinstance(metrics, str) else list(metrics)
+
+
+# Sweeps (self-contained: arrays or paths in, a Report out) ------------------------------------
+
+
+def sweep_index(
+    corpus: Any, queries: Any = None, qrels: Any = None, *, progress: Any = False, **options: Any
+) -> Report:
+    """Index sweep (``embeval sweep index``): FAISS HNSW / IVF-Flat / IVF-PQ settings against exact
+    search: recall@k with a 95% CI, IR metrics and their change with qrels, queries/s at 1 and all
+    threads, build time, memory, the Pareto front and a recommendation (``target_recall``).
+    ``corpus``/``queries``: n×d arrays or embedding files; queries default to a seeded sample of
+    the corpus. ``options``: the keyword arguments of :func:`embeval.api.sweep_index_report`
+    (``k``, ``kinds``, ``hnsw_m``, ``ef_search``, ``nprobe``, ``budget``, ``fail_if`` ...)."""
+    from embeval.api.sweep import sweep_index_report
+
+    return sweep_index_report(corpus, queries, qrels, progress=_progress(progress), **options)
+
+
+def sweep_compress(
+    corpus: Any, queries: Any = None, qrels: Any = None, *, progress: Any = False, **options: Any
+) -> Report:
+    """Compression sweep (``embeval sweep compress``): float32 vs fp16, int8, binary (with and
+    without rescoring) and Matryoshka truncation, as sentence-transformers quantizes; retention of
+    each IR metric with a paired CI and p-value (with qrels) or recall of the float32 neighbours,
+    bytes per vector, search time. ``options``: the keyword arguments of
+    :func:`embeval.api.sweep_compress_report` (``quant``, ``dims``, ``rescore``, ``fail_if`` ...)."""
+    from embeval.api.sweep import sweep_compress_report
+
+    return sweep_compress_report(corpus, queries, qrels, progress=_progress(progress), **options)

@@ -66,10 +66,14 @@ class Result:
     def label(self) -> str:
         """``metric`` or ``metric(k=v, ...)`` with the identifying parameters: how tables, gates and
         comparisons name this result."""
-        params = self.key_params
-        if not params:
-            return self.metric
-        return f"{self.metric}({', '.join(f'{k}={_param_str(v)}' for k, v in params.items())})"
+        return label(self.metric, self.key_params)
+
+
+def label(metric: str, key_params: dict[str, Any]) -> str:
+    """``metric`` or ``metric(k=v, ...)``: the label of a value of ``metric`` identified by ``key_params``."""
+    if not key_params:
+        return metric
+    return f"{metric}({', '.join(f'{k}={_param_str(v)}' for k, v in key_params.items())})"
 
 
 def _param_str(v: Any) -> str:

@@ -1,5 +1,7 @@
 """Untrusted text made inert wherever it goes: spreadsheets (CSV formula injection), terminals and CI
-logs (control characters), Markdown (table pipes, raw HTML) and matplotlib (mathtext).
+logs (control characters), Markdown (table pipes, raw HTML, link syntax), LaTeX (special characters,
+blank lines that end a paragraph) and matplotlib (mathtext); and paths as a published report shows
+them (never absolute: relative to the working folder, else the file name).
 
 Every id, name, path and text that comes from an input file reaches these sinks only through the
 functions here, so a hostile input cannot run a formula, forge a terminal line, break a table or
@@ -66,14 +68,58 @@ def term(text: Any) -> str:
 
 def md_cell(text: Any) -> str:
     """A Markdown table cell: HTML escaped (``<script>`` is shown, never run), ``|`` escaped,
-    newlines and other control characters made visible, backticks escaped."""
+    newlines and other control characters made visible, backticks escaped, and ``[`` ``]`` escaped so
+    that no link or image (``[x](javascript:alert(1))``, ``![](https://tracker)``) is ever live."""
     s = term(html.escape(str(text), quote=False))
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    s = s.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    return s.replace("[", "\\[").replace("]", "\\]")
 
 
 def md_code(text: Any) -> str:
     """Text for inside a Markdown code span: no backtick can end it, no newline can break it."""
     return term(str(text)).replace("`", "'").replace("|", "\\|")
+
+
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "|": r"\textbar{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
+
+
+def tex_cell(text: Any) -> str:
+    """Text for a LaTeX table cell or caption, shown literally: whitespace runs (newlines included: a
+    blank line would end the paragraph inside ``tabular``) folded to one space, other control
+    characters made visible (:func:`term`), and LaTeX's special characters escaped."""
+    s = term(" ".join(str(text).split()))
+    return "".join(_TEX.get(ch, ch) for ch in s)
+
+
+def public_path(path: Any) -> str:
+    """A path as a published report (a pull-request comment, a Markdown table) shows it: never
+    absolute, since an absolute path tells the world a user name and a folder layout. Relative to
+    the working folder when the file is under it, else its file name; relative paths and URIs
+    unchanged."""
+    import os
+    from pathlib import Path
+
+    text = str(path)
+    if "://" in text or not os.path.isabs(text):
+        return text
+    try:
+        return str(Path(text).relative_to(Path.cwd()))
+    except ValueError:
+        return Path(text).name or text
 
 
 def mpl_text(text: Any) -> str:

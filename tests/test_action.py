@@ -148,8 +148,27 @@ def test_install_step_installs_the_pinned_action_by_default(action, shell, tmp_p
     (tmp_path / "fake" / "python").chmod(0o755)
     proc, _ = shell(action, "Install embeval", {}, {**fake, "GITHUB_ACTION_PATH": "/actions/embeval"})
     assert proc.returncode == 0 and log.read_text() == "-m pip install --upgrade /actions/embeval\n"
-    shell(action, "Install embeval", {"package": "embeval==0.1.0"}, {**fake, "GITHUB_ACTION_PATH": "/x"})
-    assert log.read_text().splitlines()[-1] == "-m pip install --upgrade embeval==0.1.0"
+    shell(action, "Install embeval", {"package": "embeval-cli==0.1.0"}, {**fake, "GITHUB_ACTION_PATH": "/x"})
+    assert log.read_text().splitlines()[-1] == "-m pip install --upgrade embeval-cli==0.1.0"
+
+
+def test_install_step_adds_extras_and_cpu_torch_first(action, shell, tmp_path):
+    """`extras: encode` installs the CPU torch first, then the package with the extra; a pinned
+    version keeps its pin after the extras."""
+    log = tmp_path / "pip.log"
+    fake = {"PATH": f"{tmp_path / 'fake'}{os.pathsep}{os.environ['PATH']}", "GITHUB_ACTION_PATH": "/a/embeval"}
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "python").write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n')
+    (tmp_path / "fake" / "python").chmod(0o755)
+    proc, _ = shell(action, "Install embeval", {"extras": "encode"}, fake)
+    assert proc.returncode == 0
+    assert log.read_text().splitlines() == [
+        "-m pip install torch==2.13.0",
+        "-m pip install --upgrade /a/embeval[encode]",
+    ]
+    log.unlink()
+    shell(action, "Install embeval", {"package": "embeval-cli==0.1.0", "extras": "dask"}, fake)
+    assert log.read_text().splitlines() == ["-m pip install --upgrade embeval-cli[dask]==0.1.0"]
 
 
 def test_config_mode_runs_a_batch(action, shell, tmp_path):
@@ -164,3 +183,10 @@ def test_config_mode_runs_a_batch(action, shell, tmp_path):
     assert {"report.json", "report.md", "junit.xml"} <= {p.name for p in (tmp_path / "out").iterdir()}
     proc, out = shell(action, "Run embeval", {"config": str(cfg), "command": "geometry x.npy"})
     assert out["exit-code"] == "2" and "not both" in proc.stdout
+
+
+def test_last_step_names_each_exit_code(action, shell):
+    """Exit 4 (the environment failed) is reported as such, not as a failed gate; the code is kept."""
+    for code, words in (("1", "a gate failed"), ("3", "internal error"), ("4", "the environment failed")):
+        proc = shell(action, "Fail when a gate failed", {}, {"EMBEVAL_EXIT": code})[0]
+        assert proc.returncode == int(code) and words in proc.stdout, (code, proc.stdout)

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("embeval.params", "embeval.results", "embeval.safety")),
     ("settings", ("embeval.options", "embeval.progress")),
     ("compute", ("embeval.compute.*",)),
+    ("stats", ("embeval.stats.*",)),  # paired bootstrap, sign-flip, Holm: statistics over computed values
     ("io", ("embeval.io.*",)),  # one file (files), shards, texts, qrels, labels, writers, ...
     ("io.sources", ("embeval.io.sources.*",)),  # vector stores, HF datasets, FAISS index files
     ("io entry", ("embeval.io", "embeval.io.embeddings")),  # load_embeddings: a file, shards or a source
@@ -30,11 +31,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("index", ("embeval.index.*",)),
     ("diagnostics", ("embeval.diagnostics.*",)),
     ("distributed", ("embeval.distributed.*",)),
+    ("testing", ("embeval.testing",)),  # the check battery: every diagnostic × provider (local, dask)
     ("report", ("embeval.report.*",)),
+    ("sweep", ("embeval.sweep.*",)),  # index and compression sweeps (index, diagnostics, stats)
     ("api", ("embeval.api.*",)),
     ("batch", ("embeval.batch.*",)),
     ("python_api", ("embeval.python_api",)),
     ("package", ("embeval",)),
+    ("mcp", ("embeval.mcp.*",)),  # the MCP server's tools: the Python API over files under --root
     # The CLI package: the shared parts, then one module per command, then the package that
     # imports them all (a command module never imports the package itself).
     ("cli parts", ("embeval.cli.console", "embeval.cli.options", "embeval.cli.exits", "embeval.cli.output")),

@@ -187,7 +187,6 @@ PAIRED = {"alignment", "matched_cosine", "unmatched_cosine", "shifted_gap"} | {
 
 def test_clip_paired_full_table_and_picture(cli, tmp_path):
     """The issue's 'done when': the full table and the picture, as a new user runs it."""
-    pytest.importorskip("embeval.diagnostics.retrieval")
     path = shared_data("clip_pairs", "mind_the_gap", "features_clip.npy")
     pic = tmp_path / "gap.png"
     table = cli("gap", path, "--paired", "--plot", pic)

@@ -34,6 +34,7 @@ def test_json_schema_on_sample(cli):
     metrics = {r["metric"] for r in doc["results"]}
     assert metrics == {"uniformity", "mam", "anisotropy", "effective_rank", "hubness_skew",
                        "antihub_share", "hub_occurrence", "intrinsic_dim"}
+    assert doc["results"], "nothing to check"
     for r in doc["results"]:
         assert set(r) == {"metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"}
     # Cross-check one figure independently of embeval's code path.

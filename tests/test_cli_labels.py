@@ -99,6 +99,7 @@ def test_label_col_of_embeddings_file_matches_label_file(cli, labelled):
                     "-m", "tolerance,knn_accuracy(k=5),opis"))
     b = results(cli("geometry", tmp / "x.npy", "--labels", tmp / "labels.txt", "-q", "-f", "json",
                     "-m", "tolerance,knn_accuracy(k=5),opis"))
+    assert a, "nothing to check"
     for m in a:
         assert a[m]["value"] == pytest.approx(b[m]["value"], abs=1e-9), m
     assert a["knn_accuracy"]["params"]["k"] == 5

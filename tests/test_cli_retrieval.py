@@ -107,8 +107,9 @@ def test_results_are_deterministic_and_threads_change_only_rounding(cli):
     a = _values(_json(cli(*BASE, "-f", "json", "--threads", "1")))
     assert a == _values(_json(cli(*BASE, "-f", "json", "--threads", "1")))
     b = _values(_json(cli(*BASE, "-f", "json")))
-    # BLAS may split the products differently with another thread count: last-bit differences only.
-    assert b == pytest.approx(a, rel=1e-12, abs=1e-12)
+    # BLAS may split the float32 products differently with another thread count (more so under the
+    # kernel OPENBLAS_CORETYPE picks on some processors): float32 rounding of the score statistics only.
+    assert b == pytest.approx(a, rel=1e-6, abs=1e-9)
 
 
 # ----------------------------------------------------------------------------- bad inputs

@@ -47,7 +47,10 @@ def _params(fn):
 # here, so it fails test_every_path_option_declares_its_role until it is given a role or added.
 NOT_PATHS = {"metric", "k", "label_col", "id_col", "vector_col", "text_col", "text_a_col", "text_b_col",
              "score_col", "cluster", "split", "mteb_task", "name_a", "name_b", "query_prompt", "document_prompt",
-             "device", "fail_if", "fail_if_regress", "family"}
+             "device", "fail_if", "fail_if_regress", "family",
+             # embeval sweep: comma-separated grids and formats
+             "kinds", "hnsw_m", "ef_construction", "ef_search", "nprobe", "pq_m", "pq_nprobe", "rerank", "quant",
+             "dims", "rescore"}
 
 
 def _looks_like_a_path(name: str, hint) -> bool:
@@ -86,7 +89,7 @@ def test_the_known_outputs_are_declared():
 # The positionals each command needs to get past Typer's parsing (they need not exist: the paths
 # are checked before anything is read).
 _NEEDS = {"geometry": ["g_in.npy"], "encode": ["e_in.txt", "-o", "e_out.npz"], "pairs": ["p_in.csv"],
-          "gap": ["a_in.npy"], "compare": ["c_in.json"], "run": ["r_in.toml"]}
+          "gap": ["a_in.npy"], "compare": ["c_in.json"], "run": ["r_in.toml"], "sweep": ["s_in.npy"]}
 
 
 def _argv(command, fn, assign: dict[str, str]) -> list[str]:

@@ -7,6 +7,9 @@ import json
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +94,19 @@ def test_fixture_in_a_projects_own_tests(pytester, tmp_path):
     assert "AssertionError: embeval retrieval: gate failed (1 of 1): ndcg@10 = 0.8 < 0.9" in out
     assert "embeval compare: gate failed (1 of 1): ndcg@10 regressed by 0.1" in out
     assert "embeval geometry no-such-file.npy exited 2" in out and "no such file" in out
+
+
+def test_exit_4_raises_environment_failure(tmp_path, monkeypatch):
+    """A run whose environment failed (exit 4) raises EnvironmentFailure: a test error naming it,
+    not an AssertionError that reads like a failed quality claim."""
+    import embeval.api
+    from embeval.errors import EnvironmentFailure
+    from embeval.pytest_plugin import EmbevalFixture
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(embeval.api, "geometry_report", full)
+    np.save(tmp_path / "a.npy", np.eye(4, dtype="f4") + 1)
+    with pytest.raises(EnvironmentFailure, match="exited 4"):
+        EmbevalFixture(tmp_path).run("geometry", str(tmp_path / "a.npy"))

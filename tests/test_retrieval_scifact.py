@@ -72,6 +72,7 @@ def test_full_scifact_pytrec_eval_parity(scifact_vectors):
     int_qrels = {q: {d: int(g) for d, g in docs.items()} for q, docs in qrels.items()}
     ev = pytrec_eval.RelevanceEvaluator(int_qrels, {"ndcg_cut.10", "map_cut.10", "recall.10", "P.10"}).evaluate(run)
     ours = {(row["metric"], row["query_id"]): row["value"] for row in res.per_query}
+    assert len(aligned.query_ids) > 0
     for qid in aligned.query_ids:
         assert ours[("ndcg@10", qid)] == pytest.approx(ev[qid]["ndcg_cut_10"], abs=1e-12)
         assert ours[("map@10", qid)] == pytest.approx(ev[qid]["map_cut_10"], abs=1e-12)

@@ -62,6 +62,7 @@ def test_retrieval_over_budget_estimates_aucs_whose_ci_covers_the_exact_values(c
     exact, est = _by_metric(exact_doc), _by_metric(est_doc)
     assert est_doc["settings"]["exact"] is False and exact_doc["settings"]["exact"] is True
     assert any(n.startswith("estimated (exact: false): auc_global, auc_query") for n in est_doc["notes"])
+    assert EST_RETRIEVAL, "nothing to check"
     for name in EST_RETRIEVAL:
         assert est[name]["params"]["exact"] is False, name
         assert "exact" not in exact[name]["params"], name

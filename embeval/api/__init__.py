@@ -17,6 +17,7 @@ from embeval.api.retrieval import (
     run_file_report,
     run_retrieval,
 )
+from embeval.api.sweep import sweep_compress_report, sweep_index_report
 
 __all__ = [
     "encode_file",
@@ -32,4 +33,6 @@ __all__ = [
     "run_diagnostic",
     "run_file_report",
     "run_retrieval",
+    "sweep_compress_report",
+    "sweep_index_report",
 ]

@@ -89,7 +89,7 @@ def geometry_on_cluster(
                 ("`model`", encoder is not None),
                 ("the per-item table (`items`)", items),
                 ("sampled uniformity (`sample`)", bool(sample)),
-                ("unnormalised rows (`normalize`)", not normalize),
+                ("unnormalised rows (`normalize=False`)", not normalize),
             )
             if given
         ],

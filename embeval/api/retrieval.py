@@ -204,9 +204,9 @@ def retrieval_report_from_arrays(
     their descriptions for the report. Checks the qrels against the ids (InputError naming the
     id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
     keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``). ``device``:
-    where the exact (flat) top-k search runs (auto|cpu|cuda|cuda:N); the all-pairs AUC pass runs on
-    the CPU. Before it, its cost is estimated; above ``budget`` seconds (None: no limit) the AUCs
-    and negative-score statistics switch to their estimated form
+    where the exact (flat) top-k search and the score blocks of the all-pairs AUC pass run
+    (auto|cpu|cuda|cuda:N; the AUC counting is on the CPU). Before it, its cost is estimated; above
+    ``budget`` seconds (None: no limit) the AUCs and negative-score statistics switch to their estimated form
     (:func:`embeval.diagnostics.scale.plan_retrieval`) unless ``exact``.
     """
     ks = parse_ks(k)

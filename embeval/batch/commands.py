@@ -96,6 +96,19 @@ COMMANDS: dict[str, CommandSpec] = {
     "gap": CommandSpec(
         {"gap": route(api.gap_report, a="a", b="b"), "gap-texts": route(api.gap_report, a="a", b="b")}, ("gap",)
     ),
+    # embeval sweep index|compress (options: the orchestrators' keywords, e.g. kinds, ef_search, quant, dims)
+    "sweep-index": CommandSpec(
+        {
+            "embeddings": route(api.sweep_index_report, path="corpus"),
+            "retrieval": route(api.sweep_index_report, queries="queries", corpus="corpus", qrels="qrels"),
+        }
+    ),
+    "sweep-compress": CommandSpec(
+        {
+            "embeddings": route(api.sweep_compress_report, path="corpus"),
+            "retrieval": route(api.sweep_compress_report, queries="queries", corpus="corpus", qrels="qrels"),
+        }
+    ),
 }
 
 # Set by the runner; a config may not pass them as options.

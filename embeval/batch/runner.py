@@ -109,9 +109,16 @@ def run_batch(
             it.status = "ok"
         except EmbevalError as exc:
             it.status, it.error = "error", str(exc)
-        except Exception as exc:  # a bug, not the item's input: the run's exit code becomes 3
-            it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
-            it.internal = True  # type: ignore[attr-defined]
+        except Exception as exc:
+            from embeval.errors import environment_failure
+
+            failure = environment_failure(exc)
+            if failure is not None:  # the machine or the cluster failed: the run's exit code becomes 4
+                it.status, it.error = "error", f"the environment failed: {failure}"
+                it.environment = True  # type: ignore[attr-defined]
+            else:  # a bug, not the item's input: the run's exit code becomes 3
+                it.status, it.error = "error", f"internal error ({type(exc).__name__}: {exc})"
+                it.internal = True  # type: ignore[attr-defined]
         it.seconds = time.perf_counter() - t0
         progress.item_done()
         if fail_fast and (it.status == "error" or not it.passed):
@@ -125,6 +132,49 @@ OUTPUTS = ("report.json", "report.csv", "report.md", "report.html")
 
 
 REPORT_FILES = ("report.json", "report.csv", "report.md", "report.html", "per_query.csv")
+
+
+def _is_ours(name: str, head: str) -> bool:
+    """Does a file's beginning (``head``, decoded) show that embeval wrote it as report ``name``?"""
+    from embeval.report.batch import CSV_COLUMNS
+
+    first = head.split("\n", 1)[0].rstrip("\r")
+    if name == "per_query.csv":
+        return first == "command,model,dataset,query_id,metric,value"
+    if name == "report.csv":
+        return first == ",".join(CSV_COLUMNS)
+    if name == "report.json":
+        return head.lstrip().startswith("{") and '"embeval_version"' in head[:200]
+    if name == "report.md":
+        return first.startswith(("## ✅ ", "## ❌ "))
+    # report.html: embeval's own first tag sequence, or a page that names embeval near its top
+    return head.startswith("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>") or (
+        head.lstrip().lower().startswith("<!doctype html>") and "embeval" in head
+    )
+
+
+def check_report_files(out_dir: str | Path) -> None:
+    """Refuse (InputError naming it) a file in the output folder under a report name that embeval
+    did not write: the run replaces or removes every report file, and must never destroy a user's
+    file that merely has the same name (a ``per_query.csv`` of their own)."""
+    out = Path(out_dir)
+    for name in REPORT_FILES:
+        f = out / name
+        if not f.is_file():
+            continue
+        try:
+            with open(f, "rb") as fh:
+                raw = fh.read(1 << 16 if name == "report.html" else 4096)
+        except OSError:
+            continue  # unreadable: the write itself reports it
+        if not _is_ours(name, raw.decode("utf-8", errors="replace")):
+            from embeval.errors import InputError
+
+            raise InputError(
+                f,
+                "exists and is not a report embeval wrote (its first line is not embeval's); this run would "
+                "replace it: move it away or choose another output folder (`out_dir`)",
+            )
 
 
 def output_names() -> tuple[str, ...]:
@@ -152,6 +202,7 @@ def write_outputs(batch: Batch, out_dir: str | Path) -> list[Path]:
         from embeval.errors import UsageError
 
         raise UsageError(f"`out_dir` {out}: exists and is not a folder")
+    check_report_files(out)
     texts = {
         "report.json": batch_json(batch),
         "report.csv": batch_csv(batch),

@@ -23,7 +23,9 @@ import embeval.cli.retrieval
 import embeval.cli.gap
 import embeval.cli.compare
 import embeval.cli.run
-import embeval.cli.cache  # noqa: F401
+import embeval.cli.sweep
+import embeval.cli.cache
+import embeval.cli.mcp  # noqa: F401
 
 # isort: on
 from embeval.cli.app import _reflow_help, app

@@ -112,4 +112,5 @@ _SHORT_HELP = {
     "info": "Cache folder, size, vectors per model.",
     "list": "One row per cache file.",
     "clear": "Delete cache files (all, or one model's).",
+    "mcp": "Serve the read-only tools to agents over stdio (MCP).",
 }

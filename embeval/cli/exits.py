@@ -1,6 +1,7 @@
 """The exit-code boundary: the one place exceptions become exit codes (``boundary`` around every
 command, ``run_app`` around the whole app). 0 ok, 1 a gate failed, 2 bad input or usage, 3 internal
-error, 130 interrupted, 141 stdout closed early."""
+error, 4 the environment failed (:class:`embeval.errors.EnvironmentFailure`: a lost Dask scheduler or
+workers, a full disk, out of memory, a GPU error), 130 interrupted, 141 stdout closed early."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import sys
 
 import typer
 
-from embeval.cli.console import _say
+from embeval.cli.console import _say, remember_secrets
 from embeval.cli.options import _check_declared_paths, path_roles
 
 EXIT_CODES = (
     "Exit codes: 0 = ran and every gate passed, 1 = a gate failed, 2 = bad input or usage "
     "(one line on stderr, no output file), 3 = internal error (a bug: one line; set "
-    "EMBEVAL_DEBUG=1 for the traceback), 130 = interrupted (Ctrl-C), 141 = stdout closed "
-    "early (e.g. piped into head), quietly."
+    "EMBEVAL_DEBUG=1 for the traceback), 4 = the environment failed, not the input (Dask scheduler or "
+    "workers lost, disk full, out of memory, GPU error: one line; rerun on a healthy machine), "
+    "130 = interrupted (Ctrl-C), 141 = stdout closed early (e.g. piped into head), quietly."
 )
 
 
@@ -42,6 +44,32 @@ def _internal(exc: BaseException) -> None:
     raise typer.Exit(3)
 
 
+def _environment(failure: BaseException, exc: BaseException) -> None:
+    """The environment failed (exit 4): one line, the traceback only with EMBEVAL_DEBUG=1."""
+    import os
+
+    if os.environ.get("EMBEVAL_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    _say("error: ", f"the environment failed: {failure}")
+    raise typer.Exit(4)
+
+
+def _unexpected(exc: Exception) -> None:
+    """Any exception that is not an EmbevalError: an environment failure (exit 4), a file problem
+    (exit 2), else a bug (exit 3)."""
+    from embeval.errors import environment_failure
+
+    failure = environment_failure(exc)
+    if failure is not None:
+        _environment(failure, exc)
+    if isinstance(exc, OSError):  # a file that vanished, a permission that changed
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _die(f"{where}{exc.strerror or exc}")
+    _internal(exc)
+
+
 def _pipe_closed() -> None:
     """stdout's reader went away (``embeval metrics | head -1``): stop quietly, exit 141 as a
     process killed by SIGPIPE would. stdout is pointed at /dev/null so that the interpreter's
@@ -58,7 +86,9 @@ def _pipe_closed() -> None:
 
 def boundary(fn):
     """The one place exceptions become exit codes: EmbevalError → one line, exit 2; a closed
-    pipe → quiet exit 141; anything unexpected → one line, exit 3 (never 1, the gate code).
+    pipe → quiet exit 141; the environment failing (EnvironmentFailure, MemoryError, a full disk, a
+    lost Dask cluster, a GPU error) → one line, exit 4; anything unexpected → one line, exit 3
+    (never 1, the gate code).
     Every command goes through it, so it is also where the declared paths (IN/OUT) are checked,
     before the command's own code runs."""
 
@@ -69,6 +99,7 @@ def boundary(fn):
         from embeval.errors import EmbevalError
 
         try:
+            remember_secrets([*args, *kwargs.values()])
             _check_declared_paths(roles, kwargs)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
@@ -77,20 +108,12 @@ def boundary(fn):
             _die(str(exc))
         except BrokenPipeError:
             _pipe_closed()
-        except MemoryError:
-            _die(
-                "out of memory; try a smaller input, a smaller --budget (estimated forms of the O(n²) "
-                "diagnostics), or --sample for uniformity"
-            )
         except RecursionError as exc:
             _internal(exc)
-        except OSError as exc:  # a file that vanished or a disk that filled up mid-run
-            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            _die(f"{where}{exc.strerror or exc}")
-        except Exception as exc:  # the contract: anything else is exit code 3
+        except Exception as exc:  # the contract: 4 for the environment, 2 for a file, else 3
             if _is_click_error(exc):
                 raise
-            _internal(exc)
+            _unexpected(exc)
 
     return wrapper
 
@@ -102,7 +125,8 @@ def _is_click_error(exc: BaseException) -> bool:
 
 def run_app(app: typer.Typer) -> None:
     """Console entry point and outer boundary: usage errors from option parsing are one line,
-    exit 2; Ctrl-C is 130; a closed stdout is a quiet 141; anything else is one line, exit 3."""
+    exit 2; Ctrl-C is 130; a closed stdout is a quiet 141; the environment failing is one line,
+    exit 4; anything else is one line, exit 3."""
     try:
         try:
             code = app(standalone_mode=False)
@@ -116,6 +140,11 @@ def run_app(app: typer.Typer) -> None:
             code = exc.exit_code
         except Exception as exc:
             if not _is_click_error(exc):
+                from embeval.errors import environment_failure
+
+                failure = environment_failure(exc)
+                if failure is not None:
+                    _environment(failure, exc)
                 _internal(exc)
             ctx = getattr(exc, "ctx", None)
             if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:

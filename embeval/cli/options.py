@@ -214,7 +214,7 @@ ClusterOpt = Annotated[
         help=(
             "Run on Dask: local:N (N worker processes) or a scheduler address tcp://HOST:8786 "
             "(default: $EMBEVAL_CLUSTER). "
-            "Inputs may be a folder or glob of shards. Needs pip install 'embeval\\[dask]'."
+            "Inputs may be a folder or glob of shards. Needs pip install 'embeval-cli\\[dask]'."
         ),
         rich_help_panel="Scale out",
     ),
@@ -290,7 +290,7 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
 
 # Library errors name parameters, never flags: `sample`, `shift_lambda` (in backticks). A command
 # says them as its own flags, from the one table Typer already holds: each parameter's declaration.
-_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+_PARAM_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*(?:=False)?)`")  # `normalize=False` is --no-normalize
 
 
 def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
@@ -302,7 +302,10 @@ def _flag_table(fn: Callable[..., Any]) -> dict[str, str]:
             given = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
             decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
             if decls:
-                table[name] = decls[0].split("/")[0]
+                on, _, off = decls[0].partition("/")
+                table[name] = on
+                if off:  # a --x/--no-x switch: the library's `x=False` is the --no-x flag
+                    table[f"{name}=False"] = off
     return table
 
 

@@ -82,7 +82,9 @@ def run_cmd(
     from embeval.io.atomic import check_writable
 
     check_writable(folder / "report.json", "--out-dir")  # before any item runs
-    from embeval.batch.runner import input_paths, output_names
+    from embeval.batch.runner import check_report_files, input_paths, output_names
+
+    check_report_files(folder)  # a file of the user's under a report name is never replaced
 
     _check_paths(
         [config, *input_paths(cfg)],
@@ -120,7 +122,10 @@ def run_cmd(
         )
     if batch.errors:
         _say("", batch.summary())
-        # An item that hit a bug (not a bad input) makes the run an internal error, as in every command.
-        raise typer.Exit(3 if any(getattr(it, "internal", False) for it in batch.errors) else 2)
+        # An item that hit a bug (not a bad input) makes the run an internal error, as in every command;
+        # else one whose machine or cluster failed makes it 4; else the errors are bad input (2).
+        internal = any(getattr(it, "internal", False) for it in batch.errors)
+        environment = any(getattr(it, "environment", False) for it in batch.errors)
+        raise typer.Exit(3 if internal else 4 if environment else 2)
     if not batch.passed:
         _fail(batch.summary())

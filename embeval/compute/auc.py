@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeval.compute.backend import BLOCK_ELEMENTS
+from embeval.compute.backend import BLOCK_ELEMENTS, Backend, NumpyBackend
 from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
 
@@ -348,6 +348,7 @@ def auc_global_query(
     exact_limit: int = EXACT_LIMIT,
     bin_bits: int = BIN_BITS,
     progress: Progress = NULL,
+    backend: Backend | None = None,
 ) -> AucStats:
     """auc_global, per-query AUCs and score moments over all m×n pairs, in one blocked pass.
 
@@ -356,9 +357,14 @@ def auc_global_query(
     a pair is its entry of the float32 product ``queries[block] @ corpus[chunk].T``; at most
     ``block_elements`` scores exist at once, whatever m and n. Per-query counts are exact (see
     ``_QueryCounts``); auc_global is exact or binned (module docstring). Higher AUC is better.
+    ``backend``: the :mod:`embeval.compute` back end that computes the score blocks (None: NumPy
+    on the CPU; torch puts the corpus on its device and copies each block of scores back); the
+    counting runs on the host.
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     corpus = np.ascontiguousarray(corpus, dtype=np.float32)
+    be: Backend = NumpyBackend() if backend is None else backend
+    q_placed, c_placed = be.put(queries), be.put(corpus)
     m, n = queries.shape[0], corpus.shape[0]
     if len(positives) != m:
         raise UsageError(f"{len(positives)} positive lists for {m} queries")
@@ -388,16 +394,10 @@ def auc_global_query(
     with progress.task("scoring every (query, doc) pair", total=m * n) as task:
         for qs in range(0, m, B):
             qe = min(m, qs + B)
-            qb = queries[qs:qe]
             counts, pos_row, pos_doc, block_own = _block_counts(queries, corpus, positives, qs, qe)
             for c0 in range(0, n, D):
-                chunk = corpus[c0 : c0 + D]
-                rows, cols = qe - qs, chunk.shape[0]
-                buf = sbufs[turn]
-                if (rows, cols) == buf.shape:
-                    s = np.matmul(qb, chunk.T, out=buf)
-                else:
-                    s = qb @ chunk.T
+                s = be.scores(q_placed, c_placed, slice(qs, qe), slice(c0, c0 + D), out=sbufs[turn])
+                rows, cols = s.shape
                 _wait(pending)  # the workers are done with the other buffer
                 pending = None
                 if exact:  # keep the pooled scores in query-major order

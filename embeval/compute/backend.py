@@ -24,7 +24,7 @@ from embeval.compute.tiles import (  # noqa: F401  (re-exported: the back ends' 
     exact_row_topk,
     order_rows,
 )
-from embeval.errors import UsageError
+from embeval.errors import MissingExtra, UsageError
 
 AUTO_MIN_ROWS = 20_000  # `auto` considers a GPU only for O(n²) work on at least this many rows
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
@@ -73,6 +73,7 @@ class Backend(Protocol):
         self, a: Placed, b: Placed, rows: slice, cols: slice, binner, *, skip_diagonal: bool = False
     ) -> np.ndarray: ...
     def class_sums(self, x: Placed, rows: slice, codes: np.ndarray, n_classes: int) -> np.ndarray: ...
+    def scores(self, q: Placed, x: Placed, rows: slice, cols: slice, out: np.ndarray | None = None) -> np.ndarray: ...
     def sync(self) -> None: ...
 
 
@@ -158,6 +159,14 @@ class NumpyBackend:
         slot[(slot < 0) | (slot > n)] = n
         return np.bincount(slot, minlength=n + 1)[:n].astype(np.int64)
 
+    def scores(self, q, x, rows, cols, out=None) -> np.ndarray:
+        """The float32 block ``q[rows] · x[cols]ᵀ`` on the host (into ``out`` when its shape fits):
+        what the all-pairs AUC pass (:mod:`embeval.compute.auc`) counts."""
+        a, b = q.x[rows], x.x[cols]
+        if out is not None and out.shape == (a.shape[0], b.shape[0]):
+            return np.matmul(a, b.T, out=out)
+        return a @ b.T
+
     def class_sums(self, x, rows, codes, n_classes) -> np.ndarray:
         import scipy.sparse as sp
 
@@ -226,7 +235,7 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
             return "cpu"
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if not _torch_importable():
-        raise UsageError(f"`device` {device!r} needs torch (pip install torch)")
+        raise MissingExtra(f"`device` {device!r}", "gpu", "torch")
     import torch
 
     if not torch.cuda.is_available():

@@ -115,6 +115,15 @@ class TorchBackend:
         slot = slot[(slot >= 0) & (slot < n)]
         return torch.bincount(slot, minlength=n)[:n].cpu().numpy().astype(np.int64)
 
+    def scores(self, q, x, rows, cols, out=None) -> np.ndarray:
+        """The float32 block ``q[rows] · x[cols]ᵀ`` computed on the device, copied to the host
+        (into ``out`` when its shape fits) for the all-pairs AUC counts."""
+        g = self._gram(q, x, rows, cols).cpu().numpy()
+        if out is not None and out.shape == g.shape:
+            np.copyto(out, g)
+            return out
+        return g
+
     def class_sums(self, x, rows, codes, n_classes) -> np.ndarray:
         xr = x.x[rows].to(torch.float64)
         out = torch.zeros((n_classes, xr.shape[1]), dtype=torch.float64, device=xr.device)

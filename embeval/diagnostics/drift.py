@@ -318,6 +318,7 @@ register(
         "p-value drift_p (Gretton et al. 2012); drift_p < 0.01 = the sets differ",
         outputs=(MMD2, DRIFT_P),
         default=False,
+        order_invariant=False,  # the seeded relabellings permute row positions: drift_p depends on the order
         params={
             "kernel": Param(str, "rbf", "rbf or cosine", choices=KERNELS),
             "n_perm": Param(int, 1000, "random relabellings for the p-value", low=1),
@@ -341,6 +342,7 @@ register(
         "A, 0.5 = no drift, and its one-sided Mann–Whitney p-value c2st_p (Lopez-Paz & Oquab 2017)",
         outputs=(C2ST_AUC, C2ST_P),
         default=False,
+        order_invariant=False,  # the seeded held-out split is drawn over row positions
         params={
             "test_size": Param(float, 0.5, "held-out share (stratified, seeded)", low=0, low_open=True, high=0.9),
             "C": Param(float, 1.0, "inverse L2 regularisation strength", low=0, low_open=True),

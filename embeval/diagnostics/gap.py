@@ -604,6 +604,7 @@ register(
         linear_separability,
         "cross-validated balanced accuracy of a logistic regression telling A from B; 0.5 = no gap (Fahim et al. 2024)",
         outputs=(LINEAR_SEPARABILITY,),
+        order_invariant=False,  # the seeded folds are drawn over row positions
         params={
             "folds": Param(int, 5, "cross-validation folds (stratified, seeded)", low=2),
             "C": Param(float, 1.0, "inverse L2 regularisation strength", low=0, low_open=True),

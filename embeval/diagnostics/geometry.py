@@ -117,10 +117,39 @@ def _estimated(space: Space, params: dict, sample: int) -> dict:
     return {**params, "exact": False, "sample": sample}
 
 
+def bounded_sample(sample: int, n: int, d: int, budget: float | None) -> int:
+    """The number of pairs to sample for ``sample`` asked: 0 (compute the exact value) when
+    ``sample`` is at least the n(n−1)/2 distinct pairs, since the exact sum then costs no more;
+    else at most what ``budget`` seconds allow at the pessimistic cost of a pair (with a warning)."""
+    if not sample or sample >= n * (n - 1) // 2:
+        return 0
+    if budget is None:
+        return sample
+    from embeval.diagnostics.scale import pessimistic_seconds_per_pair
+
+    cap = max(1_000, int(budget / pessimistic_seconds_per_pair(d)))
+    if sample > cap:
+        import warnings
+
+        from embeval.notices import EmbevalWarning
+
+        warnings.warn(
+            f"`sample`={sample:,} pairs would take longer than the {budget:g} s budget; sampling {cap:,} pairs "
+            "(give a larger budget, or exact=True / --exact for the exact value)",
+            EmbevalWarning,
+            stacklevel=3,
+        )
+        return cap
+    return sample
+
+
 def uniformity(space: Space, t: float = 2.0, sample: int = 0) -> list[Result]:
     n = space.n
     plan = space.plan
-    if not sample and plan is not None and not plan.exact and "uniformity" in plan.estimated:
+    if sample:
+        budget = None if plan is None or plan.forced_exact else plan.budget
+        sample = bounded_sample(sample, n, space.x.shape[1], budget)
+    elif plan is not None and not plan.exact and "uniformity" in plan.estimated:
         sample = plan.pair_sample
     if sample:
         est, lo, hi = uniformity_sampled(space.x, t, sample, space.seed, progress=space.progress)

@@ -10,6 +10,15 @@ Each **diagnostic** (a function computing one or more outputs) declares its fami
 commands' help are generated from them. A spec such as ``hubness(k=5)`` or ``mam(mode=pairwise)``
 parses into a diagnostic plus params.
 
+Each diagnostic is computed by one or more **providers** (as ir_measures' providers compute the
+measures it declares): ``local`` is the diagnostic's own function (NumPy, or torch through
+:mod:`embeval.compute`), and a provider such as ``dask`` (:mod:`embeval.distributed`) registers
+itself for the diagnostics it supports with :func:`provide`. Every provider returns raw
+:class:`Value` records (or results made by calling the diagnostic's declared outputs); :func:`compute`
+wraps them in the declared :class:`Output`, so no provider states a direction or an identity, and
+a value of an undeclared output is refused. Which providers compute a diagnostic is data
+(:attr:`Diagnostic.providers`): ``embeval metrics`` and the README's tables show it.
+
 This module is a leaf of the diagnostics layer: it imports no family. The family modules register
 themselves when imported, and :mod:`embeval.diagnostics` (the package) imports every family.
 """
@@ -96,6 +105,10 @@ class Diagnostic:
     params: Mapping[str, Param] = field(default_factory=dict)
     needs: frozenset[str] = frozenset()
     default: bool = True  # part of the family's default run
+    # The value does not depend on the order of the input rows (up to float summation order): the
+    # check battery (embeval.testing) permutes the rows and expects the same values. False for a
+    # diagnostic that splits or subsamples rows by position (cross-validation folds, max_rows).
+    order_invariant: bool = True
 
     def defaults(self) -> dict[str, Any]:
         return {k: p.default for k, p in self.params.items()}
@@ -109,9 +122,31 @@ class Diagnostic:
         pattern = output_pattern(metric)
         return next((o for o in self.outputs if o.name in (metric, pattern)), None)
 
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The providers that compute this diagnostic: ``local`` first, then in registration order."""
+        return (LOCAL, *(p for p, funcs in _PROVIDERS.items() if self.name in funcs))
+
+
+@dataclass(frozen=True)
+class Value:
+    """A raw value a provider returns: ``metric`` names a declared output of the diagnostic (or the
+    output with a cut-off or prefix, ``ndcg@10``); :func:`compute` wraps it in that declaration."""
+
+    metric: str
+    value: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+    n: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+LOCAL = "local"  # the provider every diagnostic has: its own function, in this process
 
 _REGISTRY: dict[str, Diagnostic] = {}
 _OUTPUTS: dict[str, Output] = {}
+# provider name -> diagnostic name -> function(context, **params) -> list[Value | Result]
+_PROVIDERS: dict[str, dict[str, Callable[..., list[Any]]]] = {}
 
 
 def register(diag: Diagnostic) -> Diagnostic:
@@ -133,6 +168,68 @@ def register(diag: Diagnostic) -> Diagnostic:
     for out in diag.outputs:
         _OUTPUTS.setdefault(out.name, out)
     return diag
+
+
+def provide(provider: str, diagnostic: str, func: Callable[..., list[Any]]) -> None:
+    """Register ``func(context, **params)`` as ``provider``'s way to compute ``diagnostic`` (a
+    registered name). Refused (ValueError, a programming error): ``local`` (a diagnostic's own
+    function is its local provider), an unknown diagnostic, and the same pair registered twice."""
+    if provider == LOCAL:
+        raise ValueError("the local provider is the diagnostic's own function")
+    if diagnostic not in _REGISTRY:
+        raise ValueError(f"provider {provider!r}: no diagnostic {diagnostic!r} is registered")
+    funcs = _PROVIDERS.setdefault(provider, {})
+    if diagnostic in funcs:
+        raise ValueError(f"provider {provider!r} registered twice for {diagnostic!r}")
+    funcs[diagnostic] = func
+
+
+def provider_names() -> tuple[str, ...]:
+    """Every provider: ``local``, then the others in registration order."""
+    return (LOCAL, *_PROVIDERS)
+
+
+def provides(provider: str, diagnostic: str) -> bool:
+    return provider == LOCAL or diagnostic in _PROVIDERS.get(provider, {})
+
+
+def wrap(diag: Diagnostic, raw: Any) -> Result:
+    """The result of one raw value of ``diag`` (a :class:`Value`, or a result made by calling one of
+    its declared outputs), with the declaration's direction and identity. ValueError (a programming
+    error of the provider) for an output ``diag`` does not declare, or a result whose direction or
+    identity is not its declaration's."""
+    out = diag.output(raw.metric)
+    if out is None:
+        raise ValueError(f"{diag.name} produced {raw.metric!r}, which it does not declare")
+    if isinstance(raw, Value):
+        name = None if raw.metric == out.name else raw.metric
+        return out(raw.value, raw.params, n=raw.n, ci_low=raw.ci_low, ci_high=raw.ci_high, name=name)
+    if not isinstance(raw, Result):
+        raise ValueError(f"{diag.name}: a provider returns Values, not {type(raw).__name__}")
+    if (raw.higher_is_better, raw.identity) != (out.higher_is_better, out.identity):
+        raise ValueError(f"{diag.name}: {raw.metric!r} does not carry its declared direction and identity")
+    return raw
+
+
+def compute(
+    diag: Diagnostic, context: Any, params: Mapping[str, Any] | None = None, provider: str = LOCAL
+) -> list[Result]:
+    """``diag``'s results on ``context`` (the provider's context: a ``Space``, a ``GapSpace``, a
+    ``RetrievalRun``, a cluster run) computed by ``provider``, each wrapped in its declaration."""
+    func = diag.func if provider == LOCAL else _PROVIDERS.get(provider, {}).get(diag.name)
+    if func is None:
+        raise UsageError(f"metric {diag.name} is not computed by the {provider} provider")
+    return [wrap(diag, v) for v in func(context, **dict(params or {}))]
+
+
+def imported_result(metric: str, value: float) -> Result:
+    """A value of ``metric`` read from another tool's result file (an MTEB task result): the
+    direction and identity of embeval's declaration of ``metric``; a metric embeval does not declare
+    (MTEB's ``accuracy``, ``f1``, ``ap``, ``v_measure``) is one of MTEB's scores, higher is better."""
+    out = declared_output(metric)
+    if out is not None:
+        return out(value, name=None if metric == out.name else metric)
+    return Result(metric, value, higher_is_better=HIGHER)
 
 
 def _families(family: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -158,7 +255,10 @@ def declared_output(metric: str) -> Output | None:
 
 def key_params(metric: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters that identify a value of ``metric`` (see :attr:`Output.identity`); a metric
-    nobody declares keeps every parameter."""
+    nobody declares keeps every parameter; a sweep result (:mod:`embeval.sweep`) is identified by its
+    ``setting`` alone (its other parameters are what FAISS read back, p-values, ...)."""
+    if "setting" in params:
+        return {"setting": params["setting"]}
     out = declared_output(metric)
     if out is None:
         return dict(params)
@@ -166,9 +266,12 @@ def key_params(metric: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stamp_identity(report: Report) -> Report:
-    """Give every result read back from JSON (which carries no identity) its declared identity."""
+    """Give every result read back from JSON (which carries no identity) its declared identity; a
+    sweep result (``params["setting"]``, :mod:`embeval.sweep`) is identified by its setting."""
     for r in report.results:
-        if r.identity is None:
+        if r.identity is None and "setting" in r.params:
+            r.identity = ("setting",)
+        elif r.identity is None:
             out = declared_output(r.metric)
             if out is not None:
                 r.identity = out.identity

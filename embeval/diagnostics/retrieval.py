@@ -173,7 +173,7 @@ class RetrievalRun:
     prefix: str = ""
     seed: int = 0
     progress: Progress = NULL
-    backend: Any = None  # embeval.compute back end of the exact (flat) search; None: NumPy on the CPU
+    backend: Any = None  # embeval.compute back end of the flat search and the AUC pass; None: NumPy on the CPU
     plan: Any = None  # embeval.diagnostics.scale.ScalePlan of the AUC pass; None or exact: all pairs
     _ranking: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _search_index: Any = field(default=None, repr=False)
@@ -224,7 +224,7 @@ class RetrievalRun:
                 )
             else:
                 self._auc = auc_global_query(
-                    self.queries, self.corpus, self.aligned.positives(), progress=self.progress
+                    self.queries, self.corpus, self.aligned.positives(), progress=self.progress, backend=self.backend
                 )
         return self._auc
 

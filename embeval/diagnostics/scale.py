@@ -63,6 +63,7 @@ class ScalePlan:
     auc_queries: np.ndarray | None = None  # retrieval: seeded query rows whose AUC is computed exactly
     neg_sample: int = 0  # retrieval: sampled negative pairs for auc_global and the score statistics
     what: str = "O(n²)"
+    forced_exact: bool = False  # exact=True (--exact) was asked: no budget applies, not even to a sample
 
     def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {"device": self.device, "exact": self.exact}
@@ -133,7 +134,7 @@ def plan_geometry(
 ) -> ScalePlan:
     """Plan the O(n²) work of a geometry run. ``chosen``: (diagnostic name, params) pairs;
     ``full_knn``: something else (the item table) needs every row's neighbours anyway."""
-    plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True)
+    plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True, forced_exact=exact)
     names = {name for name, _ in chosen}
     pairsum_count = sum(1 for name, p in chosen if _pair_sum(name, p))
     knn_needed = full_knn or any(

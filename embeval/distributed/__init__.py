@@ -2,11 +2,17 @@
 
 Every diagnostic here is a sum, a count or a top-k over tiles (shard × shard, or queries × corpus
 shard): a map-reduce. Workers load their own shards (tasks carry shard paths, not arrays) and
-return partial sums, counts and top-k lists; the driver merges them. Nothing in this package is
-imported unless a cluster is asked for, and dask is imported only inside :mod:`.cluster`.
+return partial sums, counts and top-k lists; the driver merges them. dask is imported only inside
+the functions of :mod:`.cluster`, when a cluster is used.
+
+This package is the ``dask`` **provider** of the registry's diagnostics: importing it registers
+(:func:`embeval.diagnostics.registry.provide`) a function for each diagnostic it computes, which
+returns raw values that the registry wraps in the declared outputs.
 
 - :mod:`.cluster`: start a LocalCluster or connect to a scheduler; run tasks with progress.
 - :mod:`.tiles`: the tile kernels (pure functions on arrays) and the worker-side shard reader.
 - :mod:`.geometry`: uniformity, mam, anisotropy, effective rank, hubness over shards.
 - :mod:`.retrieval`: top-k merged across corpus shards, AUC counts and score separation.
 """
+
+from embeval.distributed import gap, geometry, retrieval  # noqa: F401  (registers the dask provider)

@@ -10,15 +10,18 @@ certificates) comes from Dask's own configuration (``distributed.comm.tls.*`` in
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from embeval.errors import UsageError
+from embeval.errors import EnvironmentFailure, UsageError, environment_failure, require_extra
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
+DASK = "dask"  # the provider name (embeval.diagnostics.registry.provide) of this package
 
 
 def resolve_spec(spec: str | None) -> str | None:
@@ -42,41 +45,88 @@ def resolve_spec(spec: str | None) -> str | None:
 
 
 def _dask():
-    try:
-        import distributed
-    except ImportError:
-        raise UsageError("a cluster needs Dask: pip install 'embeval[dask]'") from None
+    require_extra("a cluster", "dask", "dask", "distributed")
+    import distributed
+
     return distributed
+
+
+@contextmanager
+def quiet_dask_logs() -> Iterator[None]:
+    """Dask's own loggers (``distributed.*``, ``tornado``) silenced while embeval runs a cluster: a
+    lost scheduler is embeval's one line (exit 4), not Dask's traceback on stderr. Dask's config gives
+    some of them their own level (``distributed.client: warning``), so each is set, and restored on
+    exit. With ``EMBEVAL_DEBUG=1`` they speak as usual."""
+    if os.environ.get("EMBEVAL_DEBUG"):
+        yield
+        return
+    names = ["distributed", "tornado", "asyncio"]
+    names += [n for n in logging.root.manager.loggerDict if n.startswith(("distributed.", "tornado."))]
+    saved = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
 
 
 @contextmanager
 def open_client(spec: str) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec`` (see module docstring), closed (and a local cluster
-    stopped) on exit."""
+    stopped) on exit. A scheduler that cannot be reached, or that is lost while the block runs
+    (connection closed, tasks cancelled, workers killed), raises :class:`EnvironmentFailure`."""
     distributed = _dask()
-    if spec.startswith("local:"):
-        import dask
+    with quiet_dask_logs():
+        if spec.startswith("local:"):
+            import dask
 
-        n = int(spec.split(":", 1)[1])
-        # Workers do the BLAS: one thread each, so N workers use N cores; no dashboard.
-        with dask.config.set({"distributed.admin.system-monitor.gil.enabled": False}):
-            cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-            )
+            n = int(spec.split(":", 1)[1])
+            # Workers do the BLAS: one thread each, so N workers use N cores; no dashboard.
+            with dask.config.set({"distributed.admin.system-monitor.gil.enabled": False}):
+                cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+                )
+            try:
+                with _lost_as_failure(spec), distributed.Client(cluster) as client:
+                    yield client
+            finally:
+                with contextlib.suppress(Exception):
+                    cluster.close()
+            return
         try:
-            with distributed.Client(cluster) as client:
+            client = distributed.Client(spec, timeout="30s")
+        except ValueError as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
+        except (OSError, TimeoutError) as exc:
+            raise EnvironmentFailure(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
+        try:
+            with _lost_as_failure(spec):
                 yield client
         finally:
-            cluster.close()
-        return
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+@contextmanager
+def _lost_as_failure(spec: str) -> Iterator[None]:
+    """Dask's own exceptions for a lost scheduler or lost workers become one EnvironmentFailure
+    naming the cluster (``lost the Dask scheduler at tcp://...``)."""
     try:
-        client = distributed.Client(spec, timeout="30s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
-    try:
-        yield client
-    finally:
-        client.close()
+        yield
+    except EnvironmentFailure:
+        raise
+    except Exception as exc:
+        failure = environment_failure(exc)
+        if failure is None or not type(exc).__module__.startswith(("distributed", "tornado")):
+            raise
+        where = "the local Dask cluster" if spec.startswith("local:") else f"the Dask scheduler at {spec}"
+        if "scheduler-connection-lost" in str(failure):  # the common case, said plainly
+            where = "the local Dask cluster's scheduler" if spec.startswith("local:") else where
+            what = "the connection closed; the remaining tasks were cancelled"
+            raise EnvironmentFailure(f"lost {where} ({what})") from exc
+        raise EnvironmentFailure(f"lost {where}: {failure}") from exc
 
 
 def run_tasks(
@@ -113,21 +163,7 @@ def run_tasks(
                 fut.release()
                 task.advance(w[i])
         except BaseException:
-            client.cancel(futures)
+            with contextlib.suppress(Exception):  # a lost scheduler cannot cancel anything
+                client.cancel(futures)
             raise
     return out
-
-
-def stamp(results: list) -> list:
-    """Give hand-built results the identity their output declares (as the single-machine
-    diagnostics' declared outputs do); a no-op where the registry has no declarations."""
-    try:
-        from embeval.diagnostics.registry import declared_output
-    except ImportError:  # pragma: no cover - older registry
-        return results
-    for r in results:
-        if getattr(r, "identity", None) is None:
-            out = declared_output(r.metric)
-            if out is not None:
-                r.identity = out.identity
-    return results

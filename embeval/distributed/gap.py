@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from embeval.diagnostics.registry import Value, all_diagnostics, compute, get, provide, provides
 from embeval.distributed import tiles
-from embeval.distributed.cluster import run_tasks
+from embeval.distributed.cluster import DASK, run_tasks
 from embeval.distributed.geometry import knn, moments, pair_sum
 from embeval.errors import UsageError
 from embeval.io.shards import ShardedSet
@@ -69,25 +70,41 @@ def _check(a: ShardedSet, b: ShardedSet, paired: bool) -> None:
         raise UsageError("paired sharded sets must be cut at the same rows (same shard sizes, in order)")
 
 
-def centroid_results(client, a: ShardedSet, b: ShardedSet, *, progress: Progress = NULL) -> list[Result]:
+class GapRun:
+    """The Dask provider's context for the gap diagnostics: two sharded sets A and B (checked:
+    same dimension; paired sets cut at the same rows) on one cluster."""
+
+    def __init__(self, client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, progress: Progress = NULL):
+        _check(a, b, paired)
+        self.client, self.a, self.b, self.paired, self.progress = client, a, b, paired, progress
+        self._union: _UnionSpace | None = None
+
+    def union_space(self) -> Any:
+        """A GapSpace for what knn_mixing reads (n, n_a, knn), the kNN lists kept between calls."""
+        if self._union is None:
+            self._union = _UnionSpace(self.client, self.a, self.b, self.progress)
+        return self._union
+
+
+def _gap(run: GapRun) -> list[Value]:
     """gap = ‖mean(Â) − mean(B̂)‖ and centroid_cosine, from per-shard sums (as ``gap.gap``)."""
-    sa, _, _ = moments(client, a, progress=progress)
-    sb, _, _ = moments(client, b, progress=progress)
+    a, b = run.a, run.b
+    sa, _, _ = moments(run.client, a, progress=run.progress)
+    sb, _, _ = moments(run.client, b, progress=run.progress)
     ca, cb = sa / a.n, sb / b.n
     den = float(np.linalg.norm(ca) * np.linalg.norm(cb))
     n = a.n + b.n
     return [
-        Result("gap", float(np.linalg.norm(ca - cb)), n=n, higher_is_better=False),
-        Result("centroid_cosine", float(ca @ cb) / den if den > 0 else math.nan, n=n, higher_is_better=True),
+        Value("gap", float(np.linalg.norm(ca - cb)), n=n),
+        Value("centroid_cosine", float(ca @ cb) / den if den > 0 else math.nan, n=n),
     ]
 
 
-def set_uniformity_results(
-    client, a: ShardedSet, b: ShardedSet, *, paired: bool = False, t: float = 2.0, progress: Progress = NULL
-) -> list[Result]:
+def _set_uniformity(run: GapRun, t: float = 2.0) -> list[Value]:
     """uniformity_a, _b, _joint and _cross (as ``gap.set_uniformity``) from pair-sum tiles."""
     from embeval.diagnostics.pairsum import log_mean
 
+    client, a, b, paired, progress = run.client, run.a, run.b, run.paired, run.progress
     n_a, n_b = a.n, b.n
     sum_a = pair_sum(client, a, "uniformity", t, progress=progress)
     sum_b = pair_sum(client, b, "uniformity", t, progress=progress)
@@ -110,26 +127,27 @@ def set_uniformity_results(
         raise UsageError("cross-set uniformity needs at least one pair of rows from different sets")
     n = n_a + n_b
     return [
-        Result("uniformity_a", log_mean(sum_a, n_a * (n_a - 1) / 2), {"t": t}, n=n_a, higher_is_better=False),
-        Result("uniformity_b", log_mean(sum_b, n_b * (n_b - 1) / 2), {"t": t}, n=n_b, higher_is_better=False),
-        Result(
-            "uniformity_joint",
-            log_mean(sum_a + sum_b + cross_all, n * (n - 1) / 2),
-            {"t": t},
-            n=n,
-            higher_is_better=False,
-        ),
-        Result(
+        Value("uniformity_a", log_mean(sum_a, n_a * (n_a - 1) / 2), {"t": t}, n=n_a),
+        Value("uniformity_b", log_mean(sum_b, n_b * (n_b - 1) / 2), {"t": t}, n=n_b),
+        Value("uniformity_joint", log_mean(sum_a + sum_b + cross_all, n * (n - 1) / 2), {"t": t}, n=n),
+        Value(
             "uniformity_cross",
             log_mean(cross_all - matched, count, "uniformity_cross"),
             {"t": t, "pairs": "i≠j (partners left out)" if paired else "all A×B"},
             n=n,
-            higher_is_better=False,
         ),
     ]
 
 
-SUPPORTED = ("gap", "set_uniformity", "knn_mixing")
+def _knn_mixing(run: GapRun, k: int = 10) -> list[Any]:
+    from embeval.diagnostics.gap import knn_mixing
+
+    return knn_mixing(run.union_space(), k=k)
+
+
+provide(DASK, "gap", _gap)
+provide(DASK, "set_uniformity", _set_uniformity)
+provide(DASK, "knn_mixing", _knn_mixing)
 
 
 def gap_results_distributed(
@@ -144,15 +162,10 @@ def gap_results_distributed(
 ) -> list[Result]:
     """gap, centroid_cosine, uniformity_a/b/joint/cross and knn_mixing(k) of two sharded sets
     (rows L2-normalised), as :func:`embeval.diagnostics.gap.gap`, ``set_uniformity`` and ``knn_mixing``."""
-    from embeval.diagnostics.gap import knn_mixing
-    from embeval.distributed.cluster import stamp
-
-    _check(a, b, paired)
-    out = centroid_results(client, a, b, progress=progress)
-    out += set_uniformity_results(client, a, b, paired=paired, t=t, progress=progress)
-    union_space: Any = _UnionSpace(client, a, b, progress)  # a GapSpace for what knn_mixing reads
-    out += knn_mixing(union_space, k=k)
-    return stamp(out)
+    run = GapRun(client, a, b, paired=paired, progress=progress)
+    out = compute(get("gap", "gap"), run, {}, DASK)
+    out += compute(get("set_uniformity", "gap"), run, {"t": t}, DASK)
+    return out + compute(get("knn_mixing", "gap"), run, {"k": k}, DASK)
 
 
 def gap_report_distributed(
@@ -166,14 +179,12 @@ def gap_report_distributed(
     seed: int = 0,
     progress: Progress = NULL,
 ):
-    """The gap report of two sharded sets on a cluster: gap, set_uniformity and knn_mixing; the
-    other gap diagnostics are skipped with a note (an error when named)."""
+    """The gap report of two sharded sets on a cluster: the diagnostics the Dask provider computes
+    (gap, set_uniformity, knn_mixing); the others are skipped with a note (an error when named)."""
     from embeval.diagnostics.choose import resolve_metrics
-    from embeval.diagnostics.gap import knn_mixing
-    from embeval.distributed.cluster import stamp
     from embeval.results import Report
 
-    _check(a, b, paired)
+    run = GapRun(client, a, b, paired=paired, progress=progress)
     chosen = resolve_metrics(
         metrics,
         "gap",
@@ -186,19 +197,15 @@ def gap_report_distributed(
         settings={"seed": seed, "paired": paired, "normalized": True, "cluster": True},
     )
     for diag, params in chosen:
-        if diag.name not in SUPPORTED:
+        if not provides(DASK, diag.name):
             if metrics:
-                raise UsageError(f"metric {diag.name} is not available on a cluster; available: {', '.join(SUPPORTED)}")
+                available = ", ".join(d.name for d in all_diagnostics("gap") if provides(DASK, d.name))
+                raise UsageError(f"metric {diag.name} is not available on a cluster; available: {available}")
             report.notes.append(f"skipped {diag.name}: not available on a cluster")
-        elif diag.name == "gap":
-            report.results.extend(centroid_results(client, a, b, progress=progress))
-        elif diag.name == "set_uniformity":
-            report.results.extend(set_uniformity_results(client, a, b, paired=paired, progress=progress, **params))
-        else:
-            kk = k if k is not None else params.get("k", 10)
-            union_space: Any = _UnionSpace(client, a, b, progress)
-            report.results.extend(knn_mixing(union_space, k=kk))
-    stamp(report.results)
+            continue
+        if diag.name == "knn_mixing" and k is not None:
+            params = {**params, "k": k}
+        report.results.extend(compute(diag, run, params, DASK))
     report.notes.append(
         "rows L2-normalised before every diagnostic; gap = ‖mean(Â) − mean(B̂)‖; computed on a "
         f"Dask cluster over {len(a.shards)} + {len(b.shards)} shards"

@@ -12,8 +12,9 @@
 - alignment (with row-aligned partner shards cut at the same rows): per shard pair Σ‖x̂_i − ŷ_i‖^α.
 - with labels: tolerance, knn_label_agreement, knn_accuracy and opis (:mod:`.labels`).
 
-Not available on a cluster (a default run skips them with a note): sampled uniformity, alignment,
-intrinsic_dim, silhouette.
+The Dask provider registers itself (:func:`embeval.diagnostics.registry.provide`) for these
+diagnostics: the list is data (``Diagnostic.providers``), shown by ``embeval metrics`` and the
+README. The rest (sampled uniformity, intrinsic_dim, silhouette) a default run skips with a note.
 """
 
 from __future__ import annotations
@@ -23,26 +24,14 @@ from typing import Any
 
 import numpy as np
 
+import embeval.diagnostics  # noqa: F401  (registers every diagnostic this provider serves)
+from embeval.diagnostics.registry import Value, all_diagnostics, compute, provide, provides
 from embeval.distributed import tiles
-from embeval.distributed.cluster import run_tasks
+from embeval.distributed.cluster import DASK, run_tasks
 from embeval.errors import UsageError
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
-from embeval.results import Report, Result
-
-SUPPORTED = (
-    "uniformity",
-    "mam",
-    "anisotropy",
-    "effective_rank",
-    "hubness",
-    "alignment",
-    "tolerance",
-    "knn_label_agreement",
-    "knn_accuracy",
-    "opis",
-)
-
+from embeval.results import Report
 
 # ----------------------------------------------------------------------------- worker tasks
 
@@ -169,92 +158,131 @@ class ShardedSpace:
         return None, sims, idx
 
 
-# ----------------------------------------------------------------------------- the report
+# ----------------------------------------------------------------------------- the provider
 
 
-class _Run:
-    """One cluster geometry run: a method per diagnostic family, sharing the kNN lists and moments."""
+class GeometryRun:
+    """The Dask provider's context for the geometry and label diagnostics: one cluster run over a
+    sharded set, sharing the kNN lists and the moments between diagnostics."""
 
     def __init__(
-        self, client, sharded: ShardedSet, space: ShardedSpace, pairs: ShardedSet | None, seed: int, progress: Progress
+        self,
+        client,
+        sharded: ShardedSet,
+        space: ShardedSpace,
+        pairs: ShardedSet | None = None,
+        seed: int = 0,
+        progress: Progress = NULL,
     ):
         self.client, self.sharded, self.space, self.pairs = client, sharded, space, pairs
         self.seed, self.progress, self.n = seed, progress, sharded.n
         self._moments = None
-
-    def uniformity(self, t: float = 2.0, **_) -> list[Result]:
-        from embeval.diagnostics.pairsum import log_mean
-
-        n = self.n
-        val = log_mean(pair_sum(self.client, self.sharded, "uniformity", t, progress=self.progress), n * (n - 1) / 2)
-        return [Result("uniformity", val, {"t": t}, n=n, higher_is_better=False)]
-
-    def mam(self, mode: str = "nn") -> list[Result]:
-        from embeval.diagnostics import geometry
-
-        if mode == "nn":
-            space: Any = self.space  # a Space for what mam(nn) reads: n, knn_rows
-            return geometry.mam(space, mode="nn")
-        n = self.n
-        val = pair_sum(self.client, self.sharded, "mam_pairwise", progress=self.progress) / (n * (n - 1) / 2)
-        return [Result("mam", val, {"mode": "pairwise"}, n=n, higher_is_better=False)]
 
     def moments(self):
         if self._moments is None:
             self._moments = moments(self.client, self.sharded, progress=self.progress)
         return self._moments
 
-    def anisotropy(self) -> list[Result]:
-        s, sq, _ = self.moments()
-        n = self.n
-        return [Result("anisotropy", (float(s @ s) - sq) / (n * (n - 1)), n=n, higher_is_better=False)]
 
-    def effective_rank(self) -> list[Result]:
-        _, _, gram = self.moments()
-        ev = np.linalg.eigvalsh(gram)[::-1][: min(self.n, gram.shape[0])]
-        sv = np.sqrt(np.maximum(ev, 0.0))
-        p = sv / sv.sum() + 1e-7
-        return [Result("effective_rank", float(np.exp(-np.sum(p * np.log(p)))), n=self.n, higher_is_better=True)]
+def _uniformity(run: GeometryRun, t: float = 2.0, sample: int = 0) -> list[Value]:
+    from embeval.diagnostics.pairsum import log_mean
 
-    def alignment(self, alpha: float = 2.0) -> list[Result]:
-        a, b = self.sharded, self.pairs
-        if b is None:
-            raise UsageError("alignment needs pairs (row-aligned partner shards)")
-        cols, pcols = (a.id_col, a.vector_col), (b.id_col, b.vector_col)
-        args = [(s, p, alpha, cols, pcols) for s, p in zip(a.shards, b.shards)]
-        parts = run_tasks(
-            self.client,
-            _alignment_task,
-            args,
-            progress=self.progress,
-            label="alignment (shards)",
-            weights=[s.rows for s in a.shards],
-        )
-        return [Result("alignment", math.fsum(parts) / self.n, {"alpha": alpha}, n=self.n, higher_is_better=False)]
+    if sample:
+        raise UsageError("sampled uniformity (`sample`) is not available on a cluster")
+    n = run.n
+    val = log_mean(pair_sum(run.client, run.sharded, "uniformity", t, progress=run.progress), n * (n - 1) / 2)
+    return [Value("uniformity", val, {"t": t}, n=n)]
 
-    def tolerance(self) -> list[Result]:
-        from embeval.distributed import labels as dlabels
 
-        codes, classes = self.space.label_codes()
-        val = dlabels.tolerance_value(self.client, self.sharded, codes, progress=self.progress)
-        return [Result("tolerance", val, {"classes": len(classes)}, n=self.n, higher_is_better=True)]
+def _mam(run: GeometryRun, mode: str = "nn") -> list[Any]:
+    from embeval.diagnostics import geometry
 
-    def opis(self, **params) -> list[Result]:
-        from embeval.distributed import labels as dlabels
+    if mode == "nn":
+        space: Any = run.space  # a Space for what mam(nn) reads: n, knn_rows
+        return geometry.mam(space, mode="nn")
+    n = run.n
+    val = pair_sum(run.client, run.sharded, "mam_pairwise", progress=run.progress) / (n * (n - 1) / 2)
+    return [Value("mam", val, {"mode": "pairwise"}, n=n)]
 
-        val, oparams, n_used = dlabels.opis(
-            self.client, self.sharded, self.space.label_codes()[0], seed=self.seed, progress=self.progress, **params
-        )
-        return [Result("opis", val, oparams, n=n_used, higher_is_better=False)]
 
-    def registered(self, name: str, params: dict) -> list[Result]:
-        """hubness, knn_label_agreement, knn_accuracy: the registered functions on the kNN lists."""
-        from embeval.diagnostics import geometry
-        from embeval.diagnostics import labels as label_diags
+def _anisotropy(run: GeometryRun) -> list[Value]:
+    s, sq, _ = run.moments()
+    n = run.n
+    return [Value("anisotropy", (float(s @ s) - sq) / (n * (n - 1)), n=n)]
+
+
+def _effective_rank(run: GeometryRun) -> list[Value]:
+    _, _, gram = run.moments()
+    ev = np.linalg.eigvalsh(gram)[::-1][: min(run.n, gram.shape[0])]
+    sv = np.sqrt(np.maximum(ev, 0.0))
+    p = sv / sv.sum() + 1e-7
+    return [Value("effective_rank", float(np.exp(-np.sum(p * np.log(p)))), n=run.n)]
+
+
+def _alignment(run: GeometryRun, alpha: float = 2.0) -> list[Value]:
+    a, b = run.sharded, run.pairs
+    if b is None:
+        raise UsageError("alignment needs pairs (row-aligned partner shards)")
+    cols, pcols = (a.id_col, a.vector_col), (b.id_col, b.vector_col)
+    args = [(s, p, alpha, cols, pcols) for s, p in zip(a.shards, b.shards)]
+    parts = run_tasks(
+        run.client,
+        _alignment_task,
+        args,
+        progress=run.progress,
+        label="alignment (shards)",
+        weights=[s.rows for s in a.shards],
+    )
+    return [Value("alignment", math.fsum(parts) / run.n, {"alpha": alpha}, n=run.n)]
+
+
+def _tolerance(run: GeometryRun) -> list[Value]:
+    from embeval.distributed import labels as dlabels
+
+    codes, classes = run.space.label_codes()
+    val = dlabels.tolerance_value(run.client, run.sharded, codes, progress=run.progress)
+    return [Value("tolerance", val, {"classes": len(classes)}, n=run.n)]
+
+
+def _opis(run: GeometryRun, **params) -> list[Value]:
+    from embeval.distributed import labels as dlabels
+
+    val, oparams, n_used = dlabels.opis(
+        run.client, run.sharded, run.space.label_codes()[0], seed=run.seed, progress=run.progress, **params
+    )
+    return [Value("opis", val, oparams, n=n_used)]
+
+
+def _on_knn_lists(name: str):
+    """hubness, knn_label_agreement, knn_accuracy: the registered (local) function on the kNN lists
+    computed on the cluster."""
+
+    def provider(run: GeometryRun, **params) -> list[Any]:
+        from embeval.diagnostics.registry import get
         from embeval.diagnostics.space import check_k
 
-        check_k(params.get("k", 10), self.n)
-        return getattr(geometry if name == "hubness" else label_diags, name)(self.space, **params)
+        check_k(params.get("k", 10), run.n)
+        return get(name).func(run.space, **params)
+
+    return provider
+
+
+for _name, _func in (
+    ("uniformity", _uniformity),
+    ("mam", _mam),
+    ("anisotropy", _anisotropy),
+    ("effective_rank", _effective_rank),
+    ("hubness", _on_knn_lists("hubness")),
+    ("alignment", _alignment),
+    ("tolerance", _tolerance),
+    ("knn_label_agreement", _on_knn_lists("knn_label_agreement")),
+    ("knn_accuracy", _on_knn_lists("knn_accuracy")),
+    ("opis", _opis),
+):
+    provide(DASK, _name, _func)
+
+
+# ----------------------------------------------------------------------------- the report
 
 
 def geometry_report_distributed(
@@ -269,9 +297,9 @@ def geometry_report_distributed(
 ) -> Report:
     """The geometry report of a sharded set (rows L2-normalised) computed on ``client``'s cluster;
     ``labels`` (length n, row-aligned, validated) adds the label diagnostics, ``pairs`` (partner
-    shards cut at the same rows) alignment."""
+    shards cut at the same rows) alignment. A diagnostic the Dask provider does not compute is
+    skipped with a note (an error when named)."""
     from embeval.diagnostics.choose import resolve_metrics
-    from embeval.distributed.cluster import stamp
 
     available = (set() if labels is None else {"labels"}) | (set() if pairs is None else {"pairs"})
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
@@ -292,17 +320,17 @@ def geometry_report_distributed(
     ks += [1 for d, p in chosen if d.name == "mam" and p.get("mode", "nn") == "nn"]
     if ks and 1 <= max(ks) < space.n:
         space.knn(max(ks))
-    run = _Run(client, sharded, space, pairs, seed, progress)
+    run = GeometryRun(client, sharded, space, pairs, seed, progress)
     for diag, params in chosen:
-        if diag.name not in SUPPORTED or (diag.name == "uniformity" and params.get("sample")):
+        if not provides(DASK, diag.name) or (diag.name == "uniformity" and params.get("sample")):
             if metrics:
-                raise UsageError(f"metric {diag.name} is not available on a cluster; available: {', '.join(SUPPORTED)}")
+                raise UsageError(
+                    f"metric {diag.name} is not available on a cluster; available: "
+                    + ", ".join(d.name for d in all_diagnostics(("geometry", "labels")) if provides(DASK, d.name))
+                )
             report.notes.append(f"skipped {diag.name}: not available on a cluster")
-        elif diag.name in ("hubness", "knn_label_agreement", "knn_accuracy"):
-            report.results.extend(run.registered(diag.name, params))
         else:
-            report.results.extend(getattr(run, diag.name)(**params))
-    stamp(report.results)
+            report.results.extend(compute(diag, run, params, DASK))
     report.notes.append(
         f"rows L2-normalised before every diagnostic; computed on a Dask cluster over {len(sharded.shards)} shards"
     )

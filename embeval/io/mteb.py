@@ -1,6 +1,7 @@
 """MTEB result files (one JSON per task, as ``mteb`` writes and the MTEB leaderboard reads), both ways.
 
-Reading (:func:`mteb_report`): a task file becomes an embeval :class:`Report` that ``embeval compare``
+Reading (:func:`mteb_scores`; :func:`embeval.report.compare.load.mteb_report` makes the results, with
+the registry's directions): a task file becomes an embeval :class:`Report` that ``embeval compare``
 takes as a baseline. Names are mapped ``ndcg_at_10`` → ``ndcg@10`` (likewise ``map``, ``recall``,
 ``precision``, ``mrr``) for retrieval tasks and ``cosine_spearman`` / ``cosine_pearson`` →
 ``spearman`` / ``pearson`` for STS tasks (embeval's pairs command scores cosine similarity). Other
@@ -20,7 +21,8 @@ from typing import Any
 
 from embeval.errors import InputError, UsageError
 
-_RANKING = re.compile(r"^(ndcg|map|recall|precision|mrr)_at_(\d+)$")
+# k has at most 9 digits: a longer one is no cut-off anyone computed (and int() of 4,300+ digits raises).
+_RANKING = re.compile(r"^(ndcg|map|recall|precision|mrr)_at_([1-9]\d{0,8})$")
 _STS = {"cosine_spearman": "spearman", "cosine_pearson": "pearson"}
 _TO_MTEB_STS = {v: k for k, v in _STS.items()}
 _OTHER_NUMERIC = ("accuracy", "f1", "f1_weighted", "ap", "v_measure", "main_score")
@@ -47,9 +49,10 @@ def _pick(names: list[str], preferred: str, what: str, path: str) -> str:
     raise InputError(path, f"MTEB result has {len(names)} {what}s ({', '.join(names)}) and no {preferred!r}")
 
 
-def mteb_report(doc: dict, path: str | Path):
-    """(Report, info) from an MTEB task result ``doc`` read from ``path`` (see the module docstring)."""
-    from embeval.results import Report, Result
+def mteb_scores(doc: dict, path: str | Path):
+    """(Report without results, {metric: value} in report order, info) from an MTEB task result
+    ``doc`` read from ``path`` (see the module docstring)."""
+    from embeval.results import Report
 
     shown = str(path)
     split = _pick(sorted(doc["scores"]), "test", "split", shown)
@@ -59,7 +62,9 @@ def mteb_report(doc: dict, path: str | Path):
         raise InputError(shown, f"MTEB result has no scores for split {split!r}")
     subset = _pick(subsets, "default", "subset", shown)
     entry = entries[subsets.index(subset)]
-    numeric = {k: float(v) for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numeric = {
+        k: _score(k, v, shown) for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     if any(_RANKING.match(k) for k in numeric):
         command = "retrieval"
         mapped = {f"{m.group(1)}@{m.group(2)}": v for k, v in numeric.items() if (m := _RANKING.match(k))}
@@ -78,7 +83,7 @@ def mteb_report(doc: dict, path: str | Path):
     if main is not None:
         hits = [ours for ours, v in mapped.items() if v == main]
         main_name = next((h for h in hits if h in ("ndcg@10", "spearman", "accuracy")), hits[0] if hits else None)
-    report = Report(command, results=[Result(name, v, n=None, higher_is_better=True) for name, v in mapped.items()])
+    report = Report(command)
     task = doc.get("task_name", Path(shown).stem)
     info = {
         "format": "mteb",
@@ -92,14 +97,35 @@ def mteb_report(doc: dict, path: str | Path):
         info["main_score"] = f"{main_name or 'unnamed'} = {main}"
     meta = Path(shown).with_name("model_meta.json")
     if meta.is_file():
-        import contextlib
-        import json
-
-        with contextlib.suppress(ValueError, OSError):
-            info["model"] = json.loads(meta.read_text(encoding="utf-8")).get("name")
+        info["model"] = _model_name(meta)
     report.inputs = {"mteb": {"path": shown, "task": task, "split": split, "subset": subset}}
     report.notes.append(f"MTEB result {task} ({split}/{subset}), main score {info.get('main_score', 'absent')}")
-    return report, info
+    return report, mapped, info
+
+
+def _score(key: str, value: int | float, shown: str) -> float:
+    """A score as a float; InputError naming it when it is beyond float range (a 400-digit integer)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise InputError(
+            shown, f"MTEB score {key[:40]!r} is a {len(str(abs(int(value))))}-digit integer, not a score"
+        ) from None
+
+
+def _model_name(meta: Path) -> str | None:
+    """The model name in the ``model_meta.json`` beside an MTEB result (None when it names none);
+    InputError naming that file when it is not a JSON object."""
+    import json
+
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, OSError, RecursionError) as exc:
+        raise InputError(meta, f"not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise InputError(meta, f'not a JSON object (a {type(doc).__name__}); MTEB writes {{"name": ...}}')
+    name = doc.get("name")
+    return name if isinstance(name, str) else None
 
 
 def check_mteb_path(path: str | Path | None) -> None:

@@ -153,6 +153,7 @@ def scan_shards(
     files = shard_paths(spec)
     shards: list[ShardInfo] = []
     ids_parts: list[np.ndarray] = []
+    with_ids: list[bool] = []
     offset = 0
     for f in files:
         suffix = f.suffix.lower()
@@ -171,6 +172,14 @@ def scan_shards(
             raise InputError(f, "shard has no rows")
         if shards and dim != shards[0].dim:
             raise InputError(f, f"dimension {dim} does not match shard {shards[0].path} ({shards[0].dim})")
+        with_ids.append(ids is not None)
+        if len(set(with_ids)) > 1:  # row numbers of one would collide with the ids of another
+            other = next(sh.path for sh, has in zip(shards, with_ids) if has != with_ids[-1])
+            raise InputError(
+                f,
+                f"has {'an' if ids is not None else 'no'} {id_col!r} column but shard {other} has "
+                f"{'none' if ids is not None else 'one'}; give every shard ids, or none",
+            )
         shards.append(ShardInfo(str(f), int(rows), int(dim), offset))
         ids_parts.append(ids if ids is not None else np.arange(offset, offset + rows).astype(str))
         offset += rows
@@ -181,9 +190,10 @@ def scan_shards(
     if (counts > 1).any():
         dup = str(uniq[counts > 1][0])
         where = [s.path for s, part in zip(shards, ids_parts) if dup in set(part.tolist())]
-        raise InputError(
-            spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; {int((counts > 1).sum())} ids repeated)"
-        )
+        n_dup = int((counts > 1).sum())
+        if len(where) == 1:
+            raise InputError(spec, f"duplicate id {dup!r} within the shard {where[0]} ({n_dup} ids repeated)")
+        raise InputError(spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; {n_dup} ids repeated)")
     return ShardedSet(str(spec), shards, ids, id_col=id_col, vector_col=vector_col)
 
 

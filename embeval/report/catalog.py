@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
+import embeval.distributed  # noqa: F401  (registers the dask provider: the providers column reads it)
 from embeval.diagnostics import all_diagnostics, families
-from embeval.diagnostics.registry import Output
+from embeval.diagnostics.registry import Diagnostic, Output
 
 BETTER = {True: "higher", False: "lower", None: "—"}
 _BLOCK = re.compile(r"(<!-- outputs:(\w+) -->\n)(.*?)(<!-- /outputs -->)", re.S)
@@ -24,25 +26,50 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def family_outputs(family: str) -> list[tuple[str, Output]]:
-    """(diagnostic name, output) of every output of ``family``, an output declared twice listed once."""
+def family_outputs(family: str) -> list[tuple[Diagnostic, Output]]:
+    """(diagnostic, output) of every output of ``family``, an output declared twice listed once."""
     seen: set[str] = set()
     out = []
     for d in all_diagnostics(family):
         for o in d.outputs:
             if o.name not in seen:
                 seen.add(o.name)
-                out.append((d.name, o))
+                out.append((d, o))
     return out
 
 
 def outputs_table(family: str) -> str:
-    """The Markdown table of one family's outputs: name, definition, direction, identifying params."""
-    lines = ["| output | definition | better | identified by | diagnostic |", "|---|---|---|---|---|"]
-    for diag, o in family_outputs(family):
+    """The Markdown table of one family's outputs: name, definition, direction, identifying params,
+    diagnostic and the providers that compute it (``local``; ``dask`` on a cluster)."""
+    lines = [
+        "| output | definition | better | identified by | diagnostic | providers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d, o in family_outputs(family):
         ident = ", ".join(f"`{p}`" for p in o.identity) or "—"
-        lines.append(f"| `{o.name}` | {_cell(o.description)} | {BETTER[o.higher_is_better]} | {ident} | `{diag}` |")
+        row = f"| `{o.name}` | {_cell(o.description)} | {BETTER[o.higher_is_better]} | {ident} | `{d.name}` |"
+        lines.append(f"{row} {', '.join(d.providers)} |")
     return "\n".join(lines) + "\n"
+
+
+def metric_rows(family: str | None = None) -> list[dict[str, Any]]:
+    """``embeval metrics --format json``: one object per output of every diagnostic (of ``family``)."""
+    return [
+        {
+            "name": o.name,
+            "family": d.family,
+            "diagnostic": d.name,
+            "higher_is_better": o.higher_is_better,
+            "direction": o.direction,
+            "identity": list(o.identity),
+            "description": o.description,
+            "params": {k: {"type": p.type.__name__, "default": p.default, "help": p.help} for k, p in d.params.items()},
+            "needs": sorted(d.needs),
+            "providers": list(d.providers),
+        }
+        for d in all_diagnostics(family)
+        for o in d.outputs
+    ]
 
 
 def catalogue() -> str:

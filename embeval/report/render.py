@@ -40,7 +40,12 @@ def to_json(report: Report) -> str:
 
 def to_csv(report: Report) -> str:
     """One row per result; with per-query values (``--per-query``) one row per query and metric
-    instead (``query_id,metric,value``; the aggregates stay in the table, JSON and HTML)."""
+    instead (``query_id,metric,value``; the aggregates stay in the table, JSON and HTML). A sweep
+    report: one row per setting (:mod:`embeval.report.sweep`)."""
+    if "sweep" in report.series:
+        from embeval.report.sweep import sweep_csv
+
+        return sweep_csv(report)
     buf = io.StringIO()
     w = csv_writer(buf)
     if report.per_query:
@@ -68,6 +73,11 @@ def to_csv(report: Report) -> str:
 
 def to_markdown(report: Report) -> str:
     from embeval.safety import md_cell, md_code
+
+    if "sweep" in report.series:
+        from embeval.report.sweep import sweep_markdown
+
+        return sweep_markdown(report)
 
     lines = [f"### embeval {report.command}", ""]
     for role, info in report.inputs.items():
@@ -106,6 +116,11 @@ def to_markdown(report: Report) -> str:
 def to_html(report: Report) -> str:
     from embeval.report.html import report_html
 
+    if "sweep" in report.series:
+        from embeval.report.sweep import sweep_html
+
+        return sweep_html(report)
+
     return report_html(report)
 
 
@@ -120,6 +135,12 @@ def print_table(report: Report, console) -> None:
 
     def lit(text) -> str:
         return escape(term(text))
+
+    if "sweep" in report.series:
+        from embeval.report.sweep import print_sweep
+
+        print_sweep(report, console)
+        return
 
     title = f"embeval {report.command}"
     caption = "; ".join(

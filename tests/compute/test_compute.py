@@ -196,3 +196,34 @@ def test_numpy_paths_never_import_torch():
             "resolve_device('auto', rows=10);"
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("exact_limit", [1 << 24, 0], ids=["exact", "binned"])
+def test_auc_pass_on_the_torch_backend_equals_numpy(exact_limit):
+    """The all-pairs AUC pass behind the Backend: its score blocks computed by torch (CPU tensors)
+    give the AUCs and score moments of the NumPy back end, within the documented bound on a float32
+    product (dot_error_bound) for the moments; and the NumPy back end is the default, bit for bit."""
+    pytest.importorskip("torch")
+    from embeval.compute import dot_error_bound
+    from embeval.compute.auc import auc_global_query
+    from embeval.compute.backend import NumpyBackend
+    from embeval.compute.torch_backend import TorchBackend
+
+    rng = np.random.default_rng(5)
+    corpus = rng.standard_normal((700, 16)).astype(np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    queries = corpus[:40] + 0.5 * rng.standard_normal((40, 16)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    positives = [np.array(sorted({i, (i * 13 + 5) % 700})) for i in range(40)]
+    kw = {"exact_limit": exact_limit, "block_elements": 4096}  # many blocks, ragged edges
+    ref = auc_global_query(queries, corpus, positives, **kw)
+    same = auc_global_query(queries, corpus, positives, backend=NumpyBackend(), **kw)
+    tor = auc_global_query(queries, corpus, positives, backend=TorchBackend("cpu"), **kw)
+    assert ref.levels.auc() == same.levels.auc() and ref.neg_mean == same.neg_mean and ref.neg_std == same.neg_std
+    np.testing.assert_array_equal(ref.per_query, same.per_query)
+    assert ref.levels.method == ("exact" if exact_limit else "binned")
+    assert 0.5 < ref.levels.auc() < 1.0
+    assert tor.levels.auc() == pytest.approx(ref.levels.auc(), abs=1e-6)
+    np.testing.assert_allclose(tor.per_query, ref.per_query, atol=1e-6)
+    np.testing.assert_allclose(tor.pos_scores, ref.pos_scores, atol=2 * dot_error_bound(16), rtol=0)
+    assert tor.neg_mean == pytest.approx(ref.neg_mean, abs=2 * dot_error_bound(16))

@@ -1,7 +1,9 @@
-"""One common test over the whole registry (sklearn's ``metrics/tests/test_common.py`` pattern):
-every diagnostic of every family, run on a small context of its family, must produce only declared
-outputs, with the declaration's direction and identity, finite and reproducible; every declared
-output must be produced; and every family must have a context here ("we shouldn't forget any")."""
+"""The registry: declarations, providers and specs; and the check battery of :mod:`embeval.testing`
+(scikit-learn's ``parametrize_with_checks`` pattern) over every registered diagnostic × every
+provider that computes it: declared outputs with the declaration's direction and identity, finite,
+deterministic per seed, invariant to row order where declared, the Dask provider equal to the local
+one on sharded input, the torch back end equal to NumPy. A new diagnostic or provider is checked
+with no new test code; a family without a fixture fails the completeness test."""
 
 from __future__ import annotations
 
@@ -9,94 +11,82 @@ import numpy as np
 import pytest
 
 from embeval.diagnostics import families
-from embeval.diagnostics.registry import all_diagnostics, get, parse_spec, split_specs
+from embeval.diagnostics.registry import (
+    LOWER,
+    Diagnostic,
+    Output,
+    Value,
+    all_diagnostics,
+    compute,
+    get,
+    parse_spec,
+    provide,
+    split_specs,
+)
 from embeval.diagnostics.space import Space
 from embeval.errors import UsageError
+from embeval.testing import FIXTURES, check_declared_outputs, check_row_order, parametrize_with_checks
 
 GEOMETRY = [d for d in all_diagnostics("geometry")]
-
-
-def _geometry_context(rng):
-    x = rng.standard_normal((120, 12)).astype(np.float32)
-    return Space.build(x, pairs=x[::-1].copy() + 0.1, seed=0)
-
-
-def _labels_context(rng):
-    centres = rng.standard_normal((4, 12)) * 3
-    y = np.repeat(np.arange(4), 30)
-    x = (centres[y] + rng.standard_normal((120, 12))).astype(np.float32)
-    return Space.build(x, labels=y.astype(str), seed=0)
-
-
-def _pairs_context(rng):
-    from embeval.diagnostics.pairs import PairSet
-    from embeval.diagnostics.space import l2_normalize
-
-    a = rng.standard_normal((50, 12)).astype(np.float32)
-    b = a + rng.standard_normal((50, 12)).astype(np.float32)
-    return PairSet(l2_normalize(a), l2_normalize(b), rng.uniform(0, 5, 50))
-
-
-def _gap_context(rng):
-    from embeval.diagnostics.gap import GapSpace
-
-    a = rng.standard_normal((60, 8)).astype(np.float32) + 0.5
-    b = rng.standard_normal((60, 8)).astype(np.float32)
-    return GapSpace.build(a, b, paired=True, seed=0)
-
-
-def _retrieval_context(rng, index="flat"):
-    from embeval.diagnostics.retrieval import RetrievalRun, align_qrels
-    from embeval.diagnostics.space import l2_normalize
-    from embeval.index.search import resolve_params
-
-    corpus = l2_normalize(rng.standard_normal((80, 8)).astype(np.float32))
-    queries = l2_normalize(corpus[:20] + 0.3 * rng.standard_normal((20, 8)).astype(np.float32))
-    qids, dids = [f"q{i}" for i in range(20)], [f"d{i}" for i in range(80)]
-    qrels = {f"q{i}": {f"d{i}": 1, f"d{(i + 1) % 80}": 2} for i in range(20)}
-    aligned = align_qrels(qrels, qids, dids)
-    return RetrievalRun(queries=queries[aligned.query_rows], corpus=corpus, aligned=aligned, depth=10, index=index,
-                        index_params=resolve_params(index, 80, None), seed=0)
-
-
-CONTEXTS = {"geometry": _geometry_context, "labels": _labels_context, "pairs": _pairs_context,
-            "gap": _gap_context, "retrieval": _retrieval_context, "drift": _gap_context}
-# Diagnostics whose defaults produce nothing in the family's plain context, and the context that does.
-SPECIAL = {"ann_recall": lambda rng: _retrieval_context(rng, index="hnsw")}
 ALL = all_diagnostics()
 
 
-def _context(diag, rng):
-    return (SPECIAL.get(diag.name) or CONTEXTS[diag.family])(rng)
-
-
-def test_every_family_has_a_context():
-    """Completeness: a new family must come with a context here, or the common test skips it."""
-    assert set(families()) == set(CONTEXTS)
+def test_every_family_and_provider_has_a_fixture():
+    """Completeness: a new family must come with a fixture in embeval.testing.FIXTURES, and a new
+    provider with a context there for each family it serves, or the battery fails."""
+    assert set(families()) <= set(FIXTURES)
     assert len(ALL) >= 30
+    served = [(d.name, p) for d in ALL for p in d.providers if p != "local"]
+    assert len(served) >= 20
+    for name, provider in served:
+        assert provider in FIXTURES[get(name).family].contexts, (name, provider)
 
 
-@pytest.mark.parametrize("diag", ALL, ids=lambda d: d.name)
-def test_outputs_declared_directions_identities_and_completeness(diag):
-    results = diag.func(_context(diag, np.random.default_rng(0)), **diag.defaults())
-    assert results, f"{diag.name} produced nothing"
-    produced = set()
-    for r in results:
-        out = diag.output(r.metric)
-        assert out is not None, f"{diag.name} produced the undeclared output {r.metric}"
-        assert r.higher_is_better is out.higher_is_better, r.metric
-        assert r.identity == out.identity, r.metric
-        assert set(r.key_params) <= set(out.identity)
-        assert np.isfinite(r.value), r.metric
-        produced.add(out.name)
-    assert produced == set(diag.output_names), f"declared but never produced: {set(diag.output_names) - produced}"
+@parametrize_with_checks()
+def test_check_battery(diag, provider, check):
+    check(diag, provider)
 
 
-@pytest.mark.parametrize("diag", ALL, ids=lambda d: d.name)
-def test_deterministic_given_the_seed(diag):
-    first = [(r.metric, r.value) for r in diag.func(_context(diag, np.random.default_rng(1)), **diag.defaults())]
-    again = [(r.metric, r.value) for r in diag.func(_context(diag, np.random.default_rng(1)), **diag.defaults())]
-    assert first == again
+def test_which_provider_computes_what_is_data():
+    assert get("hubness").providers == ("local", "dask")
+    assert get("ndcg").providers == ("local", "dask")
+    assert get("intrinsic_dim").providers == ("local",)
+    assert get("paired_retrieval", "gap").providers == ("local",)
+    with pytest.raises(ValueError, match="twice"):
+        provide("dask", "hubness", lambda run, **p: [])
+    with pytest.raises(ValueError, match="no diagnostic"):
+        provide("dask", "no_such_diagnostic", lambda run, **p: [])
+    with pytest.raises(UsageError, match="not computed by the dask provider"):
+        compute(get("intrinsic_dim"), None, {}, "dask")
+
+
+_OUT = Output("first_value", LOWER, "test only: the first coordinate of the first row")
+
+
+def _first_value(space):
+    return [Value("first_value", float(space.x[0, 0]), n=space.n)]
+
+
+def test_the_battery_catches_what_it_claims():
+    """The checks can fail: a row-order-dependent diagnostic fails check_row_order, a provider
+    returning an undeclared output or a result with another direction is refused, and a declared
+    output never produced fails check_declared_outputs. (Unregistered diagnostics: the registry is
+    left as it was.)"""
+    order = Diagnostic("first_value", "geometry", _first_value, "test only", outputs=(_OUT,))
+    with pytest.raises(AssertionError, match="rows permuted"):
+        check_row_order(order)
+    other = Output("other", LOWER, "test only")
+    missing = Diagnostic("first_value", "geometry", _first_value, "test only", outputs=(_OUT, other))
+    with pytest.raises(AssertionError, match="never produced"):
+        check_declared_outputs(missing)
+    undeclared = Diagnostic("x", "geometry", lambda sp: [Value("other", 1.0)], "test only", outputs=(_OUT,))
+    with pytest.raises(ValueError, match="does not declare"):
+        check_declared_outputs(undeclared)
+    flipped = Diagnostic(
+        "x", "geometry", lambda sp: [Output("first_value", True, "")(1.0)], "test only", outputs=(_OUT,)
+    )
+    with pytest.raises(ValueError, match="declared direction"):
+        check_declared_outputs(flipped)
 
 
 @pytest.mark.parametrize("diag", ALL, ids=lambda d: d.name)
@@ -112,21 +102,12 @@ def _run(diag, x, pairs=None, seed=0):
 
 
 @pytest.mark.parametrize("diag", GEOMETRY, ids=lambda d: d.name)
-def test_permutation_invariance(diag, gauss, rng):
-    pairs = np.roll(gauss, 1, axis=1) + 0.1
-    perm = rng.permutation(len(gauss))
-    a = _run(diag, gauss, pairs)
-    b = _run(diag, gauss[perm], pairs[perm])
-    for k in a:
-        assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), k
-
-
-@pytest.mark.parametrize("diag", GEOMETRY, ids=lambda d: d.name)
 def test_scale_invariance_under_normalisation(diag, gauss, rng):
     pairs = gauss[::-1].copy()
     scales = rng.uniform(0.1, 10, size=(len(gauss), 1)).astype(np.float32)
     a = _run(diag, gauss, pairs)
     b = _run(diag, gauss * scales, pairs * scales[::-1])
+    assert a, "nothing to check"
     for k in a:
         assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), k
 

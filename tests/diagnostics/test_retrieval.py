@@ -66,6 +66,7 @@ def test_hand_computed_ranking_metrics(tiny):
     q2 = {m: 1.0 for m in q1}
     q2.update({"precision@3": 1 / 3, "precision@5": 1 / 5})
     pq = _per_query(rows)
+    assert q1, "nothing to check"
     for metric in q1:
         assert pq[metric]["q1"] == pytest.approx(q1[metric]), metric
         assert pq[metric]["q2"] == pytest.approx(q2[metric]), metric
@@ -166,6 +167,7 @@ def _check_against_pytrec(queries, corpus, qrels, qids, dids, index="flat"):
     means = _values(out.results)
     for metric, per_q in ref_pq.items():
         assert set(per_q) == set(ours[metric])
+        assert per_q, "nothing to check"
         for qid, val in per_q.items():
             assert ours[metric][qid] == pytest.approx(val, rel=1e-12, abs=1e-12), (metric, qid)
         assert means[metric] == pytest.approx(np.mean(list(per_q.values())), rel=1e-12), metric
@@ -226,6 +228,7 @@ def test_ranking_metrics_property(data, n_docs, depth):
     for k in range(1, depth + 1):
         got = rt.ranking_metrics(gains, aligned.n_rel, ideal, k)
         ref = _trec_reference([max(grades[j], 0) for j in order[:depth]], grades, k)
+        assert ref, "nothing to check"
         for name, val in ref.items():
             assert got[name][0] == pytest.approx(val, abs=1e-12), (name, k)
             assert 0.0 <= got[name][0] <= 1.0 + 1e-12

@@ -55,6 +55,7 @@ def many(*builders):
 
 def text(name, content: str | bytes):
     def build(t):
+        (t / name).parent.mkdir(parents=True, exist_ok=True)
         (t / name).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass"))
     return build
 
@@ -640,4 +641,216 @@ CASES += [
          ["tab-separated", "rename it to .tsv"]),
     Case("P3_16_seed_bound_integer", A, ["geometry", "a.npy", "-q", "--seed", "99999999999"], 2,
          ["≤ 2147483647"], not_words=["e+09"]),
+]
+
+
+# Review trust-3 (issue 20) ------------------------------------------------------------------------
+# H1/H6: connection URIs are read as libpq reads them; no part of a password is ever shown, and the
+# table parameter survives '#' and '?' in the password (the shown form keeps it).
+PW_CASES = [
+    ("PG_pw_hash_connfail", "postgresql://postgres:S3cr#tPw@127.0.0.1:1/postgres?table=items", "S3cr#tPw"),
+    ("PG_pw_hash_not_shown", "postgresql://postgres:S3cr#tPw@/postgres?host=/nonexistent-embeval-sock&table=items",
+     "S3cr#tPw"),
+    ("PG_pw_qmark_connfail", "postgresql://postgres:pa?ssplainsecret42@127.0.0.1:1/postgres?table=items",
+     "plainsecret42"),
+    ("PG_pw_slash_connfail", "postgresql://postgres:ab/cdplainsecret42@127.0.0.1:1/postgres?table=items",
+     "plainsecret42"),
+    ("PG_pw_at_connfail", "postgresql://postgres:ab@cdplainsecret42@127.0.0.1:1/postgres?table=items",
+     "plainsecret42"),
+    ("PG_pw_param_connfail", "postgresql://postgres@127.0.0.1:1/postgres?password=plainsecret42&table=items",
+     "plainsecret42"),
+]
+CASES += [
+    Case(cid, lambda t: None, ["geometry", uri, "-q", "-m", "uniformity", "-o", "r.json"], 2,
+         ["postgresql://postgres@"], absent=["r.json"], not_words=[pw, "name the table"])
+    for cid, uri, pw in PW_CASES
+]
+CASES += [
+    Case(f"PG_batch_{cid[3:]}_refused",
+         many(A, toml("c.toml", f'[[datasets]]\nname = "pg"\nkind = "embeddings"\npath = {json.dumps(uri)}\n'
+                                "[[jobs]]\ncommand = \"geometry\"\nmetrics = [\"uniformity\"]\n")),
+         ["run", "c.toml", "-q", "--out-dir", "out"], 2, ["holds a password"],
+         absent=["out/report.json", "out/report.md", "out/report.html"], not_words=[pw])
+    for cid, uri, pw in PW_CASES
+]
+
+
+# H4: malformed MTEB result files are bad input (exit 2), never an internal error.
+def mteb_file(name, body: str, meta: str | None = None):
+    def build(t):
+        (t / "mteb").mkdir(exist_ok=True)
+        (t / "mteb" / name).write_text(body, encoding="utf-8")
+        if meta is not None:
+            (t / "mteb" / "model_meta.json").write_text(meta, encoding="utf-8")
+    return build
+
+
+def _mteb_body(entry: str) -> str:
+    return '{"task_name": "X", "mteb_version": "1", "scores": {"test": [{"hf_subset": "default", ' + entry + "}]}}"
+
+
+GOOD_MTEB = _mteb_body('"ndcg_at_10": 0.5, "main_score": 0.5')
+CASES += [
+    Case("MT_model_meta_list", mteb_file("X.json", GOOD_MTEB, meta="[1, 2]"),
+         ["compare", "mteb/X.json", "mteb/X.json"], 2, ["model_meta.json", "not a json object"]),
+    Case("MT_model_meta_invalid", mteb_file("X.json", GOOD_MTEB, meta="{nope"),
+         ["compare", "mteb/X.json", "mteb/X.json"], 2, ["model_meta.json", "not readable json"]),
+    Case("MT_bigint", mteb_file("X.json", _mteb_body('"ndcg_at_10": ' + "9" * 400 + ', "main_score": 0.5')),
+         ["compare", "mteb/X.json", "mteb/X.json"], 2, ["ndcg_at_10", "400-digit"]),
+    Case("MT_huge_k", mteb_file("X.json", _mteb_body('"ndcg_at_' + "1" * 5000 + '": 0.5, "main_score": 0.5')),
+         ["compare", "mteb/X.json", "mteb/X.json"], 2, ["no metric embeval knows"]),
+]
+
+
+# H5 / H9: ranges declared once (embeval.options): --sample is bounded, a sample of at least n(n−1)/2
+# pairs is the exact value, the budget caps sampling; --cluster local:N is bounded by the CPU count.
+GOOD = npy("good.npy", np.random.default_rng(0).standard_normal((40, 8)).astype("f4"))
+
+
+def _exact_uniformity(t: Path, t_param: float = 2.0) -> float:
+    """Brute force (float64, every pair i<j) on the L2-normalised rows: the oracle."""
+    x = np.load(t / "good.npy").astype(np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    iu = np.triu_indices(len(x), 1)
+    return float(np.log(np.mean(np.exp(-t_param * d2[iu]))))
+
+
+def _sample_is_exact(t, out, err):
+    [r] = json.loads(out)["results"]
+    assert r["params"] == {"t": 2.0}, r["params"]  # no 'sample': this is the exact value's identity
+    assert abs(r["value"] - _exact_uniformity(t)) < 1e-6, (r["value"], _exact_uniformity(t))  # float32 rows
+
+
+def _sample_capped(t, out, err):
+    [r] = json.loads(out)["results"]
+    assert 1_000 <= r["params"]["sample"] < 50_000_000 and r["params"]["exact"] is False, r["params"]
+    assert "budget" in err, err
+
+
+CASES += [
+    Case("SA_sample_exceeds_pairs_is_exact", GOOD,
+         ["geometry", "good.npy", "-q", "-m", "uniformity", "--sample", "100000000", "-f", "json"], 0,
+         check=_sample_is_exact),
+    Case("SA_sample_equals_pairs_is_exact", GOOD,
+         ["geometry", "good.npy", "-q", "-m", "uniformity", "--sample", "780", "-f", "json"], 0,
+         check=_sample_is_exact),
+    Case("SA_sample_int64_max", GOOD,
+         ["geometry", "good.npy", "-q", "-m", "uniformity", "--sample", str(2**63 - 1), "--budget", "5"], 2,
+         ["--sample", "≤ 1000000000"]),
+    Case("SA_sample_budget_caps", npy("big.npy", np.random.default_rng(1).standard_normal((12000, 8)).astype("f4")),
+         ["geometry", "big.npy", "-m", "uniformity", "--sample", "50000000", "--budget", "0.05", "-f", "json"], 0,
+         check=_sample_capped),
+    Case("BA_option_huge", batch(options="{ sample = 9223372036854775807 }"),
+         ["run", "c.toml", "-q", "--out-dir", "out"], 2, ["options.sample", "≤ 1000000000"],
+         absent=["out/report.json"]),
+    Case("CL_local_huge_N_static", A, ["geometry", "a.npy", "-q", "--cluster", "local:100000"], 2,
+         ["--cluster", "at most local:"]),
+    Case("CL_local_huge_N_batch", many(A, toml("c.toml", '[settings]\ncluster = "local:100000"\n'
+                                                 + BATCH.split("\n", 2)[2].format(name="a", options="{}"))),
+         ["run", "c.toml", "-q", "--out-dir", "out"], 2, ["settings.cluster", "at most local:"],
+         absent=["out/report.json"]),
+]
+
+
+# H7 / H8: outputs. A report file embeval did not write is never replaced; names with newlines and
+# Markdown link syntax are inert in LaTeX and Markdown; no absolute path in a published table.
+EVIL = "b\n\n# INJECTED\n[x](javascript:alert(1)).json"
+
+
+def _tex_compiles(t, out, err):
+    text = (t / "c.tex").read_text()
+    body = text[text.index(r"\begin{tabular}"): text.index(r"\end{tabular}")]
+    assert "\n\n" not in body and r"\# INJECTED" in body, body  # no blank line ends the paragraph
+
+
+def _md_inert(t, out, err):
+    import re
+
+    text = (t / "c.md").read_text()
+    outside_code = re.sub(r"`[^`]*`", "", text)  # inside a code span nothing is a link
+    assert "[x](javascript:" not in outside_code and r"\[x\](javascript:" in outside_code, text
+    assert "/proc/self/cwd" not in text and str(t) not in text, text  # no absolute path published
+
+
+def _file_is(name, content):
+    def check(t, out, err):
+        assert (t / name).read_text() == content, (t / name).read_text()
+    return check
+
+
+PQ_HEADER = "command,model,dataset,query_id,metric,value\n"
+CASES += [
+    Case("CP_newline_name_tex", many(report_with("a.json", "m"), report_with(EVIL, "m", 0.4),
+                                     report_with("c.json", "m", 0.3)),
+         ["compare", "a.json", EVIL, "c.json", "-o", "c.tex"], 0, check=_tex_compiles),
+    Case("CP_newline_name_md", many(report_with("a.json", "m"), report_with(EVIL, "m", 0.4),
+                                    report_with("c.json", "m", 0.3)),
+         ["compare", "/proc/self/cwd/a.json", EVIL, "c.json", "-o", "c.md"], 0, check=_md_inert),
+    Case("BA_perquery_removed_foreign", many(batch(), text("out/per_query.csv", "my,precious,data\n")),
+         ["run", "c.toml", "-q", "--out-dir", "out"], 2, ["per_query.csv", "not a report embeval wrote"],
+         absent=["out/report.json"], check=_file_is("out/per_query.csv", "my,precious,data\n")),
+    Case("BA_report_md_foreign", many(batch(), text("out/report.md", "# my notes\n")),
+         ["run", "c.toml", "-q", "--out-dir", "out"], 2, ["report.md", "not a report embeval wrote"],
+         check=_file_is("out/report.md", "# my notes\n")),
+    Case("BA_perquery_ours_is_replaced", many(batch(), text("out/per_query.csv", PQ_HEADER + "geometry,-,a,q1,m,1\n")),
+         ["run", "c.toml", "-q", "--out-dir", "out"], 0, absent=["out/per_query.csv"],
+         check=exists("out/report.json")),
+]
+
+
+# H2: a cache that cannot be written is not a broken cache. Its journal path taken by a folder makes
+# SQLite fail to open or write it (as a full disk or a file-size limit does, which
+# tests/encode/test_cache_write_failure.py simulates with RLIMIT_FSIZE in a child process): the
+# healthy file is never moved aside, one warning, the run goes on without the cache, nothing loops.
+def _cache_then_block_journal(t: Path) -> None:
+    from embeval.encode import EncoderConfig, encode_texts
+
+    (t / "t2.txt").write_text("brand new text one\nbrand new text two\n")
+    encode_texts([f"sentence number {i}" for i in range(300)], EncoderConfig(model="mock", cache_dir=str(t / "c")))
+    [db] = list((t / "c").glob("emb-*.sqlite"))
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+        Path(f"{db}{extra}").mkdir()
+    (t / "before.sha").write_text(_sha(db))
+
+
+def _sha(p: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _cache_kept(t, out, err):
+    [db] = list((t / "c").glob("emb-*.sqlite"))
+    assert not list((t / "c").glob("*.broken-*")), sorted(p.name for p in (t / "c").iterdir())
+    assert _sha(db) == (t / "before.sha").read_text(), "the healthy cache file changed"
+    assert err.count("embedding cache") == 1 and "without the cache" in err, err
+    assert (t / "b.npz").is_file()
+
+
+CASES += [
+    Case("CA_unwritable_cache_kept", _cache_then_block_journal,
+         ["encode", "t2.txt", "-o", "b.npz", "--model", "mock", "--cache-dir", "c", "-q"], 0, check=_cache_kept),
+]
+
+
+# H10: shard messages say what happened (exit 2 either way).
+CASES += [
+    Case("SH_dup_within_one_shard",
+         many(lambda t: (t / "sh").mkdir(),
+              parquet("sh/a.parquet", {"id": ["y1", "y1", "y2"], "embedding": rnd(3).tolist()}),
+              parquet("sh/b.parquet", {"id": ["z1", "z2", "z3"], "embedding": rnd(3).tolist()})),
+         ["geometry", "sh", "-q", "-m", "uniformity"], 2, ["duplicate id 'y1' within the shard", "a.parquet"],
+         not_words=["across shards"]),
+    Case("SH_id_collision_rownum", many(lambda t: (t / "sh").mkdir(),
+                                         parquet("sh/a.parquet", {"id": [str(i) for i in range(30)],
+                                                                  "embedding": rnd(30).tolist()}),
+                                         parquet("sh/b.parquet", {"embedding": rnd(15).tolist()})),
+         ["geometry", "sh", "-q", "-m", "uniformity"], 2, ["b.parquet", "no 'id' column", "a.parquet"],
+         not_words=["duplicate id"]),
+]
+CASES += [
+    Case("SH_no_normalize_cluster_flag", A, ["geometry", "a.npy", "--no-normalize", "--cluster", "local:1", "-q"], 2,
+         ["--no-normalize"], not_words=["(--normalize)"]),
 ]

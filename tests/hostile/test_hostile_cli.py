@@ -38,3 +38,16 @@ def test_the_suite_holds_every_reproduction():
     covered = {int(c.id[1:].split("_")[0]) for c in CASES if c.id.startswith("D")}
     covered |= {1, 19}  # exit-code and batch-atomicity tests live in test_boundary.py
     assert owned <= covered, sorted(owned - covered)
+
+
+def test_the_suite_holds_the_trust3_reproductions():
+    """Every reproduction of ../shared/reviews/trust-3.md section A owned by issue 20 items 1-5 is a
+    case here (CL_scheduler_dies, which needs a live cluster, is test_environment.py's
+    test_scheduler_lost_mid_run_is_exit_4_one_line; H2's RLIMIT_FSIZE form is
+    tests/encode/test_cache_write_failure.py)."""
+    want = {"PG_pw_hash_not_shown", "PG_pw_hash_connfail", "PG_pw_qmark_connfail", "PG_pw_slash_connfail",
+            "PG_batch_pw_hash_not_shown_refused", "CA_unwritable_cache_kept", "MT_model_meta_list", "MT_bigint",
+            "MT_huge_k", "SA_sample_exceeds_pairs_is_exact", "SA_sample_int64_max", "BA_option_huge",
+            "BA_perquery_removed_foreign", "CP_newline_name_tex", "CP_newline_name_md", "CL_local_huge_N_static",
+            "SH_dup_within_one_shard", "SH_id_collision_rownum", "SH_no_normalize_cluster_flag"}
+    assert want <= {c.id for c in CASES}, sorted(want - {c.id for c in CASES})

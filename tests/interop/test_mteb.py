@@ -101,7 +101,8 @@ def test_retrieval_writes_mteb_format_and_reads_it_back(cli, tmp_path):
 
 
 def test_pairs_report_to_mteb_and_back(tmp_path):
-    from embeval.io.mteb import is_mteb_result, mteb_report, write_mteb
+    from embeval.io.mteb import is_mteb_result, write_mteb
+    from embeval.report.compare.load import mteb_report
     from embeval.results import Report, Result
 
     rep = Report(
@@ -119,6 +120,7 @@ def test_pairs_report_to_mteb_and_back(tmp_path):
     assert doc["scores"]["dev"][0]["main_score"] == doc["scores"]["dev"][0]["cosine_spearman"] == 0.71
     back, info = mteb_report(doc, tmp_path / "STS.json")
     assert back.command == "pairs" and {r.metric: r.value for r in back.results} == {"spearman": 0.71, "pearson": 0.69}
+    assert [r.higher_is_better for r in back.results] == [True, True]  # from the registry's declarations
     assert info["main_score"] == "spearman = 0.71" and info["split"] == "dev"
 
 

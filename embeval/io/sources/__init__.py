@@ -23,6 +23,8 @@ from embeval.io.sources.spec import (
     SCHEMES,
     SourceData,
     SourceSpec,
+    connection_part,
+    holds_password,
     local_path,
     param,
     parse_spec,
@@ -30,6 +32,7 @@ from embeval.io.sources.spec import (
     scrub,
     secrets_of,
     source_kind,
+    split_uri,
     unknown_source,
 )
 from embeval.progress import NULL, Progress
@@ -41,6 +44,8 @@ __all__ = [
     "SCHEMES",
     "SourceData",
     "SourceSpec",
+    "connection_part",
+    "holds_password",
     "local_path",
     "param",
     "parse_spec",
@@ -49,6 +54,7 @@ __all__ = [
     "scrub",
     "secrets_of",
     "source_kind",
+    "split_uri",
     "unknown_source",
 ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeval.errors import InputError
+from embeval.errors import InputError, require_extra
 from embeval.io.sources.arrowvec import collect, pick_columns
 from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 
@@ -26,12 +26,7 @@ def _choose_split(names: list[str], wanted: str | None, shown: str) -> str:
 
 
 def read_hf_disk(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> SourceData:
-    try:
-        import datasets  # noqa: F401
-    except ImportError:
-        raise InputError(
-            s.shown, "reading Hugging Face datasets needs the 'datasets' package: pip install 'embeval[sources]'"
-        ) from None
+    require_extra("reading Hugging Face datasets", "sources", "datasets")
     path = local_path(s, "dataset folder")
     if not path.is_dir():
         raise InputError(s.shown, "expected a dataset folder (save_to_disk output, or .parquet/.arrow files)")

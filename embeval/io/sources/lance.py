@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from embeval.errors import InputError
+from embeval.errors import InputError, require_extra
 from embeval.io.sources.arrowvec import collect, pick_columns
 from embeval.io.sources.spec import BATCH_ROWS, SourceData, SourceSpec, local_path, param
 
 
 def read_lancedb(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> SourceData:
-    try:
-        import lancedb
-    except ImportError:
-        raise InputError(
-            s.shown, "reading LanceDB needs the 'lancedb' package: pip install 'embeval[sources]'"
-        ) from None
+    require_extra("reading LanceDB", "sources", "lancedb")
+    import lancedb
+
     path = local_path(s, "LanceDB folder")
     try:
         db = lancedb.connect(str(path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embeval.errors import InputError
+from embeval.errors import InputError, require_extra
 from embeval.io.sources.arrowvec import RowBuffer
 from embeval.io.sources.spec import (
     BATCH_ROWS,
@@ -19,23 +19,21 @@ from embeval.io.sources.spec import (
     param,
     scrub,
     secrets_of,
+    split_uri,
 )
 
 _VECTOR_TYPES = {"vector", "halfvec", "_float4", "_float8", "_numeric", "_int4", "_int8", "_int2"}
 
 
 def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> SourceData:
-    try:
-        import psycopg
-        from psycopg import sql
-    except ImportError:
-        raise InputError(
-            s.shown, "reading PostgreSQL needs the 'psycopg' package: pip install 'embeval[sources]'"
-        ) from None
+    require_extra("reading PostgreSQL", "sources", "psycopg")
+    import psycopg
+    from psycopg import sql
+
     secrets = secrets_of(s.raw)
 
     def fail(what: str, exc: BaseException) -> InputError:
-        text = " ".join(str(exc).split())  # libpq messages span lines: one line here
+        text = " ".join(scrub(str(exc), secrets).split())  # libpq messages span lines: one line here
         return InputError(s.shown, scrub(f"{what}: {text}", secrets))
 
     table = param(s, "table", None)
@@ -44,7 +42,7 @@ def read_postgres(s: SourceSpec, *, id_col, vector_col, label_col, progress) -> 
     schema_name, _, tname = table.rpartition(".")
     try:
         conn = psycopg.connect(s.location, connect_timeout=10, autocommit=False)
-    except psycopg.Error as exc:
+    except (psycopg.Error, ValueError) as exc:  # ValueError: psycopg decodes %XX, which may not be UTF-8
         raise fail("cannot connect", exc) from None
     try:
         with conn:
@@ -211,15 +209,9 @@ def _where(row: int, values, has_id: bool) -> str:
 
 
 def _server(s: SourceSpec) -> str:
-    """host/db for provenance: no user, no password."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(s.location)
-    host = parts.hostname or dict(_q(parts.query)).get("host", "local socket")
-    return f"{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
-
-
-def _q(query: str):
-    from urllib.parse import parse_qsl
-
-    return parse_qsl(query)
+    """host[:port]/db for provenance: no user, no password (the URI split as libpq splits it)."""
+    uri = split_uri(s.location)
+    host = uri.hostpath or dict(uri.params()).get("host", "local socket")
+    if host.startswith("/"):  # no host part: the socket folder (or the default one) and the db
+        host = dict(uri.params()).get("host", "local socket") + host
+    return host

@@ -108,10 +108,11 @@ def run_compare(
         ranking.metrics = [m for m in ranking.metrics if m.metric in metrics]
     nway.note_missing_intervals(ranking)
     from embeval.report.compare.model import side_text
+    from embeval.safety import public_path
 
     for system, side in systems:
-        if side.info.get("format") == "mteb":
-            ranking.notes.append(f"{system.letter} {system.name}: {side_text(side.info)}")
+        if side.info.get("format") == "mteb":  # notes reach the Markdown too: no absolute path
+            ranking.notes.append(f"{system.letter} {system.name}: {side_text(side.info, public_path)}")
     nway.add_baseline_comparisons(ranking, systems, list(tolerances), seed=seed, n_boot=n_boot, confidence=confidence)
     for system, side in systems[1:]:
         value_gates, items = current_gates(side, list(gates))

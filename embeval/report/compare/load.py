@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embeval.diagnostics.registry import stamp_identity
+from embeval.diagnostics.registry import imported_result, stamp_identity
 from embeval.errors import InputError
 from embeval.results import Report
 
@@ -21,6 +21,16 @@ class Side:
     kind: str  # single | batch
     items: dict[str, Report]
     info: dict[str, Any]
+
+
+def mteb_report(doc: dict, path: str | Path) -> tuple[Report, dict[str, Any]]:
+    """(Report, info) from an MTEB task result ``doc`` read from ``path``
+    (:func:`embeval.io.mteb.mteb_scores`), each value with the registry's direction and identity."""
+    from embeval.io.mteb import mteb_scores
+
+    report, scores, info = mteb_scores(doc, path)
+    report.results = [imported_result(name, v) for name, v in scores.items()]
+    return report, info
 
 
 def load_side(path: Any, name: str = "report") -> Side:
@@ -52,12 +62,15 @@ def load_side(path: Any, name: str = "report") -> Side:
 
 
 def _side(doc: Any, p: Path, where: dict[str, Any]) -> Side:
-    from embeval.io.mteb import is_mteb_result, mteb_report
+    from embeval.io.mteb import is_mteb_result
     from embeval.report.batch import Batch
 
     if is_mteb_result(doc):  # an MTEB task result (embeval.io.mteb maps the names)
-        mteb, extra = mteb_report(doc, p)
-        mteb = stamp_identity(mteb)
+        try:
+            mteb, extra = mteb_report(doc, p)
+            mteb = stamp_identity(mteb)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            raise InputError(p, f"malformed MTEB result ({type(exc).__name__}: {str(exc)[:200]})") from None
         return Side(
             str(p), "single", {mteb.command: mteb}, {**where, "kind": "single", "command": mteb.command, **extra}
         )
@@ -76,6 +89,6 @@ def _side(doc: Any, p: Path, where: dict[str, Any]) -> Side:
         if "command" not in doc or not isinstance(doc.get("results"), list):
             raise InputError(p, "not an embeval JSON report (no 'command' and 'results')")
         report = stamp_identity(Report.from_dict(doc))
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise InputError(p, f"malformed embeval report ({type(exc).__name__}: {str(exc)[:200]})") from None
     return Side(str(p), "single", {report.command: report}, {**info, "kind": "single", "command": report.command})

@@ -10,8 +10,8 @@ from embeval.report.compare.load import Side
 from embeval.report.compare.model import PairComparison, Row
 from embeval.report.compare.regress import evaluate
 from embeval.report.gates import RegressGate
-from embeval.report.paired import PairedTest
 from embeval.results import Report, params_match
+from embeval.stats.paired import PairedTest
 
 
 def _per_query(report: Report) -> dict[str, dict[str, float]]:
@@ -44,7 +44,7 @@ def _paired(bq: dict[str, float] | None, cq: dict[str, float] | None, **kw) -> P
     value), when there are at least 2."""
     import numpy as np
 
-    from embeval.report.paired import paired_test
+    from embeval.stats.paired import paired_test
 
     if bq is None or cq is None:
         return None

@@ -9,8 +9,8 @@ from typing import Any
 
 from embeval._version import __version__
 from embeval.diagnostics.registry import key_params
-from embeval.report.paired import PairedTest
-from embeval.results import GateResult, Result
+from embeval.results import GateResult, label
+from embeval.stats.paired import PairedTest
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        return Result(self.metric, 0.0, key_params(self.metric, self.params)).label()
+        return label(self.metric, key_params(self.metric, self.params))
 
     @property
     def delta(self) -> float | None:
@@ -84,9 +84,10 @@ class Row:
         }
 
 
-def side_text(info: dict) -> str:
-    """How a table names one side: its path, and for an MTEB result the task, split and main score."""
-    text = str(info.get("path"))
+def side_text(info: dict, shown=str) -> str:
+    """How a table names one side: its path (as ``shown`` writes it), and for an MTEB result the
+    task, split and main score."""
+    text = shown(str(info.get("path")))
     if info.get("format") == "mteb":
         extra = [f"MTEB {info.get('task')}", f"split {info.get('split')}"]
         if info.get("main_score"):

@@ -10,7 +10,7 @@ with a direction:
 - **rank**: 1 = best by the metric's direction; equal values share a rank ("1224").
 - **pairwise tests**: for every pair of systems with per-query values, the two-sided sign-flip
   randomisation test of the mean paired difference on the queries every such system shares
-  (:mod:`embeval.report.paired`), then Holm–Bonferroni over the pairs of that metric (Holm 1979,
+  (:mod:`embeval.stats.paired`), then Holm–Bonferroni over the pairs of that metric (Holm 1979,
   "A simple sequentially rejective multiple test procedure"; ranx's default correction). A pair
   is significant when its adjusted p < 1 − confidence; the better system then carries the other's
   letter as a superscript, as in ranx's tables.
@@ -33,22 +33,9 @@ from embeval.errors import UnknownMetric, UsageError
 from embeval.report.compare.load import Side
 from embeval.report.compare.match import PairComparison, _finite, _per_query, _same_params
 from embeval.results import GateResult, Report, Result
+from embeval.stats.multiple import holm
 
 LETTERS = string.ascii_lowercase
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values, in the input order: with p₍₁₎ ≤ … ≤ p₍ₘ₎,
-    p̃₍ᵢ₎ = max_{j ≤ i} min(1, (m − j + 1)·p₍ⱼ₎)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adj
-    return out
 
 
 @dataclass(frozen=True)
@@ -282,7 +269,7 @@ def _intervals(
     cells: list[Cell], found: list[Result | None], pq: list[dict | None], *, n_boot: int, alpha: float, seed: int
 ) -> None:
     """Percentile bootstrap interval of the mean over queries; the report's own otherwise."""
-    from embeval.report.paired import bootstrap_means
+    from embeval.stats.paired import bootstrap_means
 
     rng = np.random.default_rng(seed)
     for c, f, q in zip(cells, found, pq):
@@ -297,7 +284,7 @@ def _intervals(
 def _pairwise(mr: MetricRank, pq: list[dict | None], *, n_boot: int, alpha: float, seed: int) -> None:
     """Sign-flip tests between every two systems with per-query values, on the queries all of
     them share; Holm over the pairs; the winner of a significant pair gets the loser's letter."""
-    from embeval.report.paired import sign_flip_p
+    from embeval.stats.paired import sign_flip_p
 
     have = {i: q for i, q in enumerate(pq) if q is not None}
     tested = list(have)

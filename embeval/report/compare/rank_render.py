@@ -102,6 +102,12 @@ def _md(text: str) -> str:
     return md_cell(str(text).replace("\n", " "))
 
 
+def _public(path: str) -> str:
+    from embeval.safety import public_path
+
+    return public_path(path)
+
+
 def _md_code(text: str) -> str:
     from embeval.safety import md_code
 
@@ -111,7 +117,7 @@ def _md_code(text: str) -> str:
 def ranking_markdown(r: Ranking) -> str:
     lines = [f"### {'✅' if r.passed else '❌'} embeval compare: {len(r.systems)} systems", ""]
     lines += ["| # | system | source |", "|---|---|---|"]
-    lines += [f"| {s.letter} | {_md(s.name)} | `{_md_code(s.source)}` |" for s in r.systems]
+    lines += [f"| {s.letter} | {_md(s.name)} | `{_md_code(_public(s.source))}` |" for s in r.systems]
     for group in r.groups:
         ms = [m for m in r.metrics if m.group == group]
         head = " | ".join(_md(m.label) + " " + _arrow(m) for m in ms)
@@ -149,25 +155,10 @@ def ranking_markdown(r: Ranking) -> str:
     return "\n".join(lines) + "\n"
 
 
-_TEX = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "|": r"\textbar{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-}
-
-
 def tex(text: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in str(text))
+    from embeval.safety import tex_cell
+
+    return tex_cell(text)
 
 
 def ranking_latex(r: Ranking) -> str:
@@ -214,7 +205,8 @@ def ranking_html(r: Ranking) -> str:
         "<table><tr><th>#</th><th>system</th><th>source</th></tr>",
     ]
     parts += [
-        f"<tr><td>{_e(s.letter)}</td><td>{_e(s.name)}</td><td><code>{_e(s.source)}</code></td></tr>" for s in r.systems
+        f"<tr><td>{_e(s.letter)}</td><td>{_e(s.name)}</td><td><code>{_e(_public(s.source))}</code></td></tr>"
+        for s in r.systems
     ]
     parts.append("</table>")
     for group in r.groups:

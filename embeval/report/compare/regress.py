@@ -13,7 +13,7 @@ from embeval.results import GateResult, params_match
 if TYPE_CHECKING:
     from embeval.report.compare.load import Side
     from embeval.report.compare.model import PairComparison, Row
-    from embeval.report.paired import PairedTest
+    from embeval.stats.paired import PairedTest
 
 
 def evaluate(comp: PairComparison, tolerances: list[RegressGate]) -> None:

@@ -95,13 +95,14 @@ def comparison_csv(comp: PairComparison) -> str:
 
 
 def comparison_markdown(comp: PairComparison) -> str:
-    from embeval.safety import md_cell, md_code
+    from embeval.safety import md_cell, md_code, public_path
 
     mark = "❌" if not comp.passed else "✅"
     lines = [
         f"### {mark} embeval compare",
         "",
-        f"baseline `{md_code(side_text(comp.baseline))}` → current `{md_code(side_text(comp.current))}`",
+        f"baseline `{md_code(side_text(comp.baseline, public_path))}` → "
+        f"current `{md_code(side_text(comp.current, public_path))}`",
         "",
     ]
     show_item = any(r.item for r in comp.rows)

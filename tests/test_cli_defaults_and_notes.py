@@ -1,4 +1,6 @@
-"""Fixes of the review of main (/work/issues/review.md): P2-9, P3-12, P3-16, P3-17 (in part)."""
+"""CLI defaults fitted to the input and what a report records: the `--items` k on small and large
+inputs, `--sample` vs `--exact`, the device and exactness in settings, the encode .npy ids warning and
+the gap definition note (first found by the review of main: P2-9, P3-12, P3-16, P3-17)."""
 
 from __future__ import annotations
 

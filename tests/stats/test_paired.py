@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from embeval.report.paired import bootstrap_means, paired_test, sign_flip_p
+from embeval.stats.paired import bootstrap_means, paired_test, sign_flip_p
 
 
 def test_known_true_difference_is_detected():
@@ -85,7 +85,7 @@ def test_deterministic_and_chunked():
     old, new = rng.uniform(size=30), rng.uniform(size=30)
     assert paired_test(old, new, seed=4) == paired_test(old, new, seed=4)
     # Chunked resampling equals one block: the means are the same draws in the same order.
-    import embeval.report.paired as paired
+    import embeval.stats.paired as paired
 
     d = new - old
     a = bootstrap_means(d, 500, np.random.default_rng(1))
