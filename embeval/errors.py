@@ -47,6 +47,14 @@ class OptionError(UsageError):
         super().__init__(f"`{name}`={value!r}: {problem}")
 
 
+class UnknownMetric(UsageError, KeyError):
+    """``Report.value(name)`` (or ``Report.result``) with a name no result has, or one that several
+    results share: the message names the closest names, or the candidates with their parameters."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
 class EnvironmentFailure(Exception):
     """The environment failed, not the input and not embeval: the Dask scheduler or its workers were
     lost, the disk is full, memory ran out, the GPU failed. The CLI says it in one line and exits 4

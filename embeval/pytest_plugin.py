@@ -53,22 +53,15 @@ class EmbevalReport:
         return True
 
     def result(self, metric: str):
-        """The Result (value, params, n, CI, direction) of ``metric`` or ``metric(param=value)``;
-        KeyError when the report has none or several."""
-        from embeval.errors import UsageError
-        from embeval.report.gates import parse_gate
+        """The Result (value, params, n, CI, direction) of ``metric`` or ``metric(param=value)``
+        (:meth:`embeval.results.Report.result`, the one lookup); KeyError when the report has none
+        (with the closest names) or several (with their parameters)."""
+        from embeval.errors import UnknownMetric
 
         try:
-            gate = parse_gate(f"{metric} == 0", option="embeval report")
-            found = self.report.find(gate.metric, gate.params)
-        except UsageError:
-            found = []
-        if len(found) != 1:
-            what = "not in" if not found else f"{len(found)} times in (name its parameters)"
-            raise KeyError(
-                f"{metric!r} is {what} the {self.command} report {self.source}; it has: {', '.join(self.metrics)}"
-            )
-        return found[0]
+            return self.report.result(metric)
+        except UnknownMetric as exc:
+            raise KeyError(f"{exc} [{self.source}]" if self.source else str(exc)) from None
 
     def __getitem__(self, metric: str) -> float:
         return self.result(metric).value
@@ -84,7 +77,7 @@ class EmbevalReport:
         for cond in conditions:
             gate = parse_gate(cond, option="require")
             r = gate.evaluate(self.report)  # a fail-if gate on the same expression: it "fails" when cond holds
-            label = self.report.find(gate.metric, gate.params)[0].label()  # evaluate checked: exactly one
+            label = self.report.result(gate.metric, **gate.params).label()  # evaluate checked: exactly one
             if r.value is None or (isinstance(r.value, float) and math.isnan(r.value)):
                 missed.append(f"{label} is undefined (NaN), so '{gate.expr}' does not hold")
             elif r.passed:
@@ -177,26 +170,33 @@ class EmbevalFixture:
 
     def run(self, *args: Any) -> EmbevalReport:
         """Run ``embeval ARGS`` in-process (one string is split like a shell line) and return its
-        report. Gates given with ``--fail-if`` are recorded, not raised: use ``require`` or ``fail_if``. Exit code
-        2 or 3 (bad input, internal error) raises ``AssertionError`` with embeval's message; exit code 4 (the
-        environment failed: cluster lost, disk full, out of memory, GPU error) raises
-        :class:`embeval.errors.EnvironmentFailure`, so the test errors instead of failing on a quality claim."""
-        from typer.testing import CliRunner
-
-        from embeval.cli import app
+        report. The arguments are read as on the command line (the commands' own declarations
+        parse them), then the library is called: nothing is written, nothing is read back. Gates
+        given with ``--fail-if`` are recorded, not raised: use ``require`` or ``fail_if``. What the
+        command line would refuse (exit code 2) or fail on (3) raises ``AssertionError`` with
+        embeval's message."""
+        from embeval.errors import EmbevalError
 
         argv = shlex.split(args[0]) if len(args) == 1 and isinstance(args[0], str) else [str(a) for a in args]
         self._runs += 1
-        out = self.tmp_path / f"embeval-run-{self._runs}.json"
-        res = CliRunner().invoke(app, [*argv, "--output", str(out), "--format", "json", "--quiet"])
-        if res.exit_code not in (0, 1) or not out.exists():
-            message = (getattr(res, "stderr", "") or res.output or repr(res.exception)).strip()
-            if res.exit_code == 4:
-                from embeval.errors import EnvironmentFailure
+        try:
+            report = _call_library(argv)
+        except _Refused as exc:
+            raise AssertionError(f"embeval {' '.join(argv)} exited 2: {exc}") from None
+        except EmbevalError as exc:
+            raise AssertionError(f"embeval {' '.join(argv)} exited 2: {exc}") from None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # as the command line: the environment failed (exit 4), else a bug (3)
+            from embeval.errors import EnvironmentFailure, environment_failure
 
-                raise EnvironmentFailure(f"embeval {' '.join(argv)} exited 4 (the environment failed): {message}")
-            raise AssertionError(f"embeval {' '.join(argv)} exited {res.exit_code}: {message}")
-        return self.load(out)
+            failure = environment_failure(exc)
+            if failure is not None:  # the test errors instead of failing on a quality claim
+                raise EnvironmentFailure(
+                    f"embeval {' '.join(argv)} exited 4 (the environment failed): {failure}"
+                ) from exc
+            raise AssertionError(f"embeval {' '.join(argv)} exited 3: {type(exc).__name__}: {exc}") from exc
+        return EmbevalReport(report, f"(embeval {' '.join(argv)})")
 
     def compare(
         self, baseline: str | Path, current: str | Path, *, seed: int = 0, n_boot: int = 10_000
@@ -208,3 +208,116 @@ class EmbevalFixture:
 def embeval(tmp_path) -> EmbevalFixture:
     """Load, run and compare embeval reports; see :mod:`embeval.pytest_plugin`."""
     return EmbevalFixture(tmp_path)
+
+
+# Command line arguments -> one library call ----------------------------------------------------
+# The fixture runs the four commands that make one report. Their arguments are parsed by the
+# command line's own declarations (click parses; no command runs), then handed to the orchestrator
+# in embeval.api that the command itself calls.
+
+_ORCHESTRATOR = {
+    "geometry": ("geometry_report", ("file",)),
+    "pairs": ("pairs_report", ("file",)),
+    "gap": ("gap_report", ("a", "b")),
+    "retrieval": ("run_retrieval", ("data",)),
+}
+# How the report is shown or written: the fixture returns it instead.
+_PRESENTATION = ("fmt", "output", "junit", "quiet", "mteb_out", "mteb_task")
+# Files only the command line writes (the Python API writes them too: embeval.<command>(..., roc=PATH)).
+_FILES = {"items": "--items", "roc": "--roc", "run_out": "--run", "plot": "--plot", "export_gap": "--export-gap"}
+_ENCODER = ("batch_size", "max_seq_length", "query_prompt", "document_prompt", "cache", "cache_dir")
+_INDEX = {
+    "hnsw_m": "m",
+    "ef_construction": "ef_construction",
+    "ef_search": "ef_search",
+    "nlist": "nlist",
+    "nprobe": "nprobe",
+}
+
+
+class _Refused(Exception):
+    """Arguments the command line would refuse (usage), said as the command line says them."""
+
+
+def _call_library(argv: list[str]):
+    import inspect
+    import re
+    from enum import Enum
+
+    import typer.main
+
+    from embeval import api
+    from embeval.cli import app
+    from embeval.errors import EmbevalError
+    from embeval.report.gates import apply_gates, parse_gate
+
+    if not argv or argv[0] not in _ORCHESTRATOR:
+        raise _Refused(f"the fixture runs {', '.join(_ORCHESTRATOR)} (load any other report with embeval.load)")
+    name, rest = argv[0], argv[1:]
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    try:
+        params = dict(command.make_context(name, list(rest)).params)
+    except Exception as exc:  # a click usage error (Typer may carry its own click): exit code 2
+        format_message = getattr(exc, "format_message", None)
+        if not callable(format_message):
+            raise
+        raise _Refused(format_message()) from None
+    flags = {str(p.name): next((o for o in p.opts if o.startswith("--")), str(p.name)) for p in command.params}
+    params = {k: v.value if isinstance(v, Enum) else v for k, v in params.items()}
+    written = [flag for key, flag in _FILES.items() if params.get(key) is not None]
+    if written:
+        raise _Refused(f"{', '.join(written)}: the fixture returns the report and writes no file")
+    for key in (*_PRESENTATION, *_FILES):
+        params.pop(key, None)
+    gates = [parse_gate(g) for g in params.pop("fail_if", None) or ()]
+    params["encoder"] = _encoder_config(params)
+    if "metric" in params:
+        params["metrics"] = params.pop("metric") or None
+    if name == "geometry":
+        params["items"] = False
+    if name == "retrieval":
+        from embeval.params import parse_ks
+
+        params["k"] = parse_ks(params["k"])  # parsed once, at this edge
+        params["index_params"] = {new: params.pop(old) for old, new in _INDEX.items() if params.get(old) is not None}
+        for old in _INDEX:
+            params.pop(old, None)
+    function_name, positional = _ORCHESTRATOR[name]
+    fn = getattr(api, function_name)
+    accepted = inspect.signature(fn).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    first = [params.pop(p) for p in positional]
+    kwargs = {k: v for k, v in params.items() if takes_any or k in accepted}
+    try:
+        report = fn(*first, **kwargs)
+        apply_gates(report, gates)
+    except EmbevalError as exc:  # the library names parameters; the command line says them as flags
+        exc.args = (re.sub(r"`(\w+)`", lambda m: flags.get(m.group(1), m.group(1)), str(exc)),)
+        raise
+    return report
+
+
+def _encoder_config(params: dict[str, Any]):
+    """--model and the encoding options as the command builds them (None without --model); the
+    device (checked) goes to the encoder, and to the O(n²) work of commands that have some."""
+    from embeval.compute.backend import check_device
+
+    device = check_device(params.get("device", "auto"))
+    if "device" in params:
+        params["device"] = device
+    model = params.pop("model", None)
+    given = {k: params.pop(k) for k in _ENCODER if k in params}
+    if model is None:
+        return None
+    from embeval.encode import EncoderConfig
+
+    return EncoderConfig(
+        model=model,
+        batch_size=given.get("batch_size", 32),
+        max_seq_length=given.get("max_seq_length"),
+        device=None if device == "auto" else device,
+        query_prompt=given.get("query_prompt", ""),
+        document_prompt=given.get("document_prompt", ""),
+        cache=given.get("cache", True),
+        cache_dir=None if given.get("cache_dir") is None else str(given["cache_dir"]),
+    )

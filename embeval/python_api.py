@@ -11,22 +11,27 @@ Inputs:
   BEIR folders) as ``str`` or ``pathlib.Path``;
 * texts: a list of strings, encoded with ``model`` (``"default"`` = all-MiniLM-L6-v2, offline).
 
-In-memory inputs are written to a private temporary folder and read back through the same loaders
-and checks as files, so an array gets exactly the validation (and the numbers) a file gets.
+In-memory inputs are loaded here, once, with the conversions and checks a file gets
+(:func:`embeval.io.embeddings.from_memory`, :func:`embeval.io.texts.texts_in_memory`, ...), and
+handed to the orchestrators as loaded data: nothing is written, and errors name the argument
+(``argument `x` (row 3): zero-norm vector``) from the start.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from embeval.errors import UsageError
+import embeval.report.render  # noqa: F401  (registers the formats Report.save writes)
+from embeval.errors import UnknownMetric, UsageError
+from embeval.report.batch import Batch
+from embeval.results import Report
+
+# One report type: every command returns embeval.results.Report (value(), to_pandas(), save(), a
+# table in notebooks); a batch returns embeval.report.batch.Batch; compare a Comparison.
 
 __all__ = [
     "Batch",
@@ -42,150 +47,6 @@ __all__ = [
     "sweep_compress",
     "sweep_index",
 ]
-
-
-class UnknownMetric(UsageError, KeyError):
-    """``Report.value(name)`` with a name no result has, or one that several results share."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0]) if self.args else ""
-
-
-# Reports -----------------------------------------------------------------------------------
-
-
-class Report:
-    """What a command produced. ``.results`` (tidy rows), ``.value(name)``, ``.to_pandas()``,
-    ``.to_json()``, ``.save(path)``; shown as a table in notebooks. The underlying record is
-    ``.raw`` (:class:`embeval.report.results.Report`)."""
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    # the record's fields
-    @property
-    def command(self) -> str:
-        return self.raw.command
-
-    @property
-    def results(self) -> list:
-        return self.raw.results
-
-    @property
-    def per_query(self) -> list[dict]:
-        return self.raw.per_query
-
-    @property
-    def inputs(self) -> dict:
-        return self.raw.inputs
-
-    @property
-    def settings(self) -> dict:
-        return self.raw.settings
-
-    @property
-    def notes(self) -> list[str]:
-        return self.raw.notes
-
-    @property
-    def items(self):
-        return self.raw.items
-
-    @property
-    def passed(self) -> bool:
-        return self.raw.passed
-
-    def metrics(self) -> list[str]:
-        """The names :meth:`value` accepts (``metric`` or ``metric(param=value)`` when one metric has
-        several parameter settings)."""
-        return [self._name(r) for r in self.raw.results]
-
-    def _name(self, r) -> str:
-        return r.metric if sum(x.metric == r.metric for x in self.raw.results) == 1 else r.label()
-
-    def value(self, name: str, **params: Any) -> float:
-        """The value of one result: ``value("ndcg@10")``, ``value("uniformity")``,
-        ``value("hubness_skew", k=10)`` or ``value("hubness_skew(k=10)")``.
-
-        Raises :class:`UnknownMetric` (a ``KeyError``) when no result has that name — with the
-        closest names — or when several do (e.g. ``"ndcg"`` for ndcg@1, ndcg@10, ndcg@100)."""
-        from embeval.results import params_match
-
-        rows = [r for r in self.raw.results if r.metric == name and params_match(r.params, params)]
-        if not rows:
-            rows = [r for r in self.raw.results if r.label() == name and not params]
-        if len(rows) == 1:
-            return rows[0].value
-        names = self.metrics()
-        if len(rows) > 1:
-            raise UnknownMetric(
-                f"{name!r} is ambiguous: {', '.join(self._name(r) for r in rows)}; "
-                "name one, or pass its parameters (value(name, k=10))"
-            )
-        prefixed = [n for n in names if n.startswith(name)]
-        if len(prefixed) == 1:  # one candidate: nothing to choose between, only a name to correct
-            raise UnknownMetric(f"no metric {name!r} in this {self.command} report; did you mean {prefixed[0]!r}?")
-        if prefixed:
-            raise UnknownMetric(f"{name!r} is ambiguous: it could be {', '.join(prefixed)}; name one")
-        close = difflib.get_close_matches(name, names, n=3)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownMetric(
-            f"no metric {name!r} in this {self.command} report{hint} (it has {len(names)}: see .metrics())"
-        )
-
-    def to_dict(self) -> dict:
-        return self.raw.to_dict()
-
-    def to_json(self, indent: int | None = 2) -> str:
-        from embeval.results import dumps
-
-        return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
-
-    def to_pandas(self, per_query: bool = False):
-        """A DataFrame: one row per result (metric, value, params, n, ci_low, ci_high,
-        higher_is_better); ``per_query=True``: one row per query and metric (query_id, metric, value)."""
-        import pandas as pd
-
-        if per_query:
-            return pd.DataFrame(self.raw.per_query, columns=["query_id", "metric", "value"])
-        return pd.DataFrame(
-            [r.to_dict() for r in self.raw.results],
-            columns=["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"],
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the report; the format comes from the suffix (.json .csv .md .html)."""
-        from embeval.io.atomic import write_atomic
-        from embeval.report.render import RENDERERS, SUFFIX_FORMAT
-
-        p = Path(path)
-        fmt = SUFFIX_FORMAT.get(p.suffix.lower())
-        if fmt is None:
-            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv, .md or .html")
-        write_atomic(p, RENDERERS[fmt](self.raw))
-        return p
-
-    def __repr__(self) -> str:
-        rows = ", ".join(f"{self._name(r)}={r.value:.4g}" for r in self.raw.results[:6])
-        more = f", … ({len(self.raw.results)} results)" if len(self.raw.results) > 6 else ""
-        return f"<embeval.Report {self.command}: {rows}{more}>"
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        from embeval.report.render import _ci, _direction, _fmt, _params
-
-        head = "".join(f"<th>{h}</th>" for h in ("metric", "value", "params", "95% CI", "better"))
-        body = "".join(
-            f"<tr><td>{escape(r.metric)}</td><td style='text-align:right'>{_fmt(r.value)}</td>"
-            f"<td>{escape(_params(r))}</td><td>{escape(_ci(r))}</td><td>{_direction(r)}</td></tr>"
-            for r in self.raw.results
-        )
-        notes = "".join(f"<div style='color:#666'>{escape(n)}</div>" for n in self.raw.notes)
-        return (
-            f"<div><b>embeval {escape(self.command)}</b><div style='overflow-x:auto'><table>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}</div>"
-        )
 
 
 # Inputs ------------------------------------------------------------------------------------
@@ -227,124 +88,31 @@ def _matrix(x: Any, what: str):
     return arr
 
 
-class _Inputs:
-    """Materialises in-memory inputs as files in one temporary folder (removed on exit)."""
+def _input(x: Any, name: str, model: Any, ids: Sequence | None = None, arg: str = "", min_rows: int = 2) -> Any:
+    """One input as the orchestrators take it: a path as it is (the orchestrator reads it), texts
+    as a TextSet, anything else as a validated EmbeddingSet. Loaded and checked here, once; errors
+    name the argument (``argument `x` (row 0): ...``); nothing is written."""
+    if _is_path(x):
+        return Path(x)
+    where = f"argument `{arg}`"
+    if _is_texts(x):
+        if model is None:
+            raise UsageError(f"{name}: a list of texts needs model= (e.g. model='default')")
+        from embeval.io.texts import texts_in_memory
 
-    def __init__(self, stack: ExitStack):
-        self.dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="embeval-")))
-        self.names: dict[str, str] = {}  # temporary path -> what the report calls it
-        self.arguments: dict[str, str] = {}  # temporary path -> "argument `x`", for error messages
-        stack.push(self._name_arguments)  # runs before the folder is removed
+        return texts_in_memory(x, name=where, ids=ids, shown=f"<{name} texts>")
+    from embeval.io.embeddings import from_memory
 
-    def _argument(self, path: Path, arg: str | None) -> None:
-        if arg:
-            self.arguments[str(path)] = f"argument `{arg}`"
+    return from_memory(_matrix(x, where), name=where, ids=ids, min_rows=min_rows, shown=f"<{name} array>")
 
-    def _name_arguments(self, exc_type, exc, tb) -> bool:
-        """An error about a temporary file names the argument it came from instead
-        (``argument `x` (row 0): zero-norm vector ...``); the exception itself propagates."""
-        from embeval.errors import EmbevalError
 
-        if isinstance(exc, EmbevalError) and exc.args and isinstance(exc.args[0], str):
-            from embeval.io.fileinfo import shown_path
+def _labels(labels: Any) -> Any:
+    """A label file's path as it is; labels in memory as a sequence (the orchestrator cleans them)."""
+    if _is_path(labels):
+        return Path(labels)
+    import numpy as np
 
-            msg = exc.args[0]
-            for tmp, arg in sorted(self.arguments.items(), key=lambda kv: -len(kv[0])):
-                for form in (tmp, shown_path(tmp)):
-                    msg = msg.replace(form, arg)
-            exc.args = (msg, *exc.args[1:])
-            path = getattr(exc, "path", None)
-            if isinstance(path, str) and path in self.arguments:
-                exc.path = self.arguments[path]  # type: ignore[attr-defined]
-        return False
-
-    def vectors(self, x: Any, name: str, ids: Sequence | None = None, arg: str | None = None) -> Path:
-        import numpy as np
-
-        arr = _matrix(x, f"argument `{arg}`" if arg else name)
-        path = self.dir / f"{name}.npz"
-        self._argument(path, arg)
-        if ids is not None:
-            id_arr = np.asarray([str(i) for i in ids])
-            if len(id_arr) != len(arr):
-                raise UsageError(f"{name}: {len(id_arr)} ids for {len(arr)} rows")
-            np.savez(path, embedding=arr, id=id_arr)
-        else:
-            np.savez(path, embedding=arr)
-        self.names[str(path)] = f"<{name} array>"
-        return path
-
-    def texts(
-        self,
-        texts: Sequence[str],
-        name: str,
-        ids: Sequence | None = None,
-        labels: Sequence | None = None,
-        arg: str | None = None,
-    ) -> Path:
-        path = self.dir / f"{name}.jsonl"
-        self._argument(path, arg)
-        ids = list(range(len(texts))) if ids is None else list(ids)
-        if len(ids) != len(texts):
-            raise UsageError(f"{name}: {len(ids)} ids for {len(texts)} texts")
-        with open(path, "w", encoding="utf-8") as fh:
-            for i, t in enumerate(texts):
-                row = {"id": str(ids[i]), "text": t}
-                if labels is not None:
-                    row["label"] = labels[i]
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self.names[str(path)] = f"<{name} texts>"
-        return path
-
-    def any(self, x: Any, name: str, model: str | None, ids: Sequence | None = None, arg: str | None = None) -> Path:
-        if _is_path(x):
-            return Path(x)
-        if _is_texts(x):
-            if model is None:
-                raise UsageError(f"{name}: a list of texts needs model= (e.g. model='default')")
-            return self.texts(x, name, ids, arg=arg)
-        return self.vectors(x, name, ids, arg=arg)
-
-    def labels(self, labels: Any) -> Path:
-        if _is_path(labels):
-            return Path(labels)
-        import numpy as np
-
-        arr = np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels)
-        path = self.dir / "labels.txt"
-        self._argument(path, "labels")
-        path.write_text("".join(f"{v}\n" for v in arr.tolist()), encoding="utf-8")
-        self.names[str(path)] = "<labels>"
-        return path
-
-    def qrels(self, qrels: Any) -> Path:
-        if _is_path(qrels):
-            return Path(qrels)
-        if not isinstance(qrels, Mapping):
-            raise UsageError("qrels: a path, or a dict {query_id: {doc_id: grade}}")
-        path = self.dir / "qrels.tsv"
-        self._argument(path, "qrels")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("query-id\tcorpus-id\tscore\n")
-            for q, docs in qrels.items():
-                for d, g in docs.items() if isinstance(docs, Mapping) else ((d, 1) for d in docs):
-                    fh.write(f"{q}\t{d}\t{int(g)}\n")
-        self.names[str(path)] = "<qrels dict>"
-        return path
-
-    def relabel(self, report) -> None:
-        """Inputs that were arrays are named as such in the report, not by their temporary path."""
-        from embeval.io.fileinfo import shown_path
-
-        names = {**self.names, **{shown_path(p): n for p, n in self.names.items()}}
-        for info in report.inputs.values():
-            if isinstance(info, dict) and "path" in info:
-                key = str(info["path"])
-                info["path"] = names.get(key, names.get(os.path.abspath(key), key))
-        for i, note in enumerate(report.notes):
-            for tmp, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
-                note = note.replace(tmp, name)
-            report.notes[i] = note
+    return np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels).tolist()
 
 
 def _check_options(public: str, internal, options: Mapping[str, Any], taken: Sequence[str] = ()) -> None:
@@ -417,24 +185,20 @@ def geometry(
         options,
         ("metrics", "pairs", "labels", "sample", "normalize", "items", "encoder", "seed", "progress"),
     )
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        enc = _encoder(model)
-        report = geometry_report(
-            tmp.any(x, "embeddings", model, arg="x"),
-            metrics=_metric_list(metrics),
-            pairs=None if pairs is None else tmp.any(pairs, "pairs", model, arg="pairs"),
-            labels=None if labels is None else tmp.labels(labels),
-            sample=sample,
-            normalize=normalize,
-            items=items,
-            encoder=enc,
-            seed=seed,
-            progress=_progress(progress),
-            **options,
-        )
-        tmp.relabel(report)
-    return Report(report)
+    report = geometry_report(
+        _input(x, "embeddings", model, arg="x"),
+        metrics=_metric_list(metrics),
+        pairs=None if pairs is None else _input(pairs, "pairs", model, arg="pairs"),
+        labels=None if labels is None else _labels(labels),
+        sample=sample,
+        normalize=normalize,
+        items=items,
+        encoder=_encoder(model),
+        seed=seed,
+        progress=_progress(progress),
+        **options,
+    )
+    return report
 
 
 def audit(
@@ -451,7 +215,7 @@ def audit(
 ) -> Report:
     """Audit an embedding space for search (``embeval audit``): per finding the value, the
     isotropic baseline for this n and d, a verdict ok/warn/fail, what it means, causes, what to try
-    and sample ids (``report.raw.series["audit"]``). ``x``, ``queries``: n×d arrays (NumPy, torch,
+    and sample ids (``report.series["audit"]``). ``x``, ``queries``: n×d arrays (NumPy, torch,
     pandas, PyArrow) or paths; ``qrels``: ``{query_id: {doc_id: grade}}`` or a qrels file;
     ``tries``: "center,whiten,abtt,csls"; ``thresholds``: overrides ``{"hubness": {"warn": 2.5}}``
     or a TOML file. ``options``: the keyword arguments of :func:`embeval.api.audit.audit_arrays`
@@ -465,16 +229,14 @@ def audit(
     tr = [t.strip() for t in tries.split(",") if t.strip()] if isinstance(tries, str) else list(tries)
     over = load_thresholds(thresholds) if _is_path(thresholds) else thresholds
     if _is_path(x):
-        return Report(
-            audit_report(
-                x,
-                queries=queries,
-                qrels=qrels,
-                thresholds=thresholds if _is_path(thresholds) else over,
-                tries=tr,
-                seed=seed,
-                **options,
-            )
+        return audit_report(
+            x,
+            queries=queries,
+            qrels=qrels,
+            thresholds=thresholds if _is_path(thresholds) else over,
+            tries=tr,
+            seed=seed,
+            **options,
         )
     qr = load_qrels(qrels) if _is_path(qrels) else qrels
     q = None if queries is None else _matrix(queries, "queries")
@@ -489,7 +251,7 @@ def audit(
         seed=seed,
         **options,
     )
-    return Report(report)
+    return report
 
 
 def retrieval(
@@ -520,7 +282,7 @@ def retrieval(
 
     ``roc``: write the pooled ROC curve there (.csv or .png). ``options``: ``index_params``,
     ``threads``, ``id_col``, ... (see :func:`embeval.api.retrieval_report`)."""
-    from embeval.api import retrieval_report, retrieval_report_beir
+    from embeval.api import retrieval_report, retrieval_report_beir, run_retrieval
 
     taken = ("k", "index", "per_query", "seed", "progress", "encoder", "split")
     _check_options(
@@ -531,26 +293,21 @@ def retrieval(
 
         check_roc_path(roc)
 
-    ks = k if isinstance(k, str) else ",".join(str(int(v)) for v in k)
-    common = dict(k=ks, index=index, per_query=per_query, seed=seed, progress=_progress(progress), **options)
+    from embeval.params import parse_ks
+
+    # k parsed once, here: the orchestrators get the tuple (1, 10, 100), never a "1,10,100" string
+    common = dict(k=parse_ks(k), index=index, per_query=per_query, seed=seed, progress=_progress(progress), **options)
     if corpus is None and qrels is None:
         if not _is_path(queries):
             raise UsageError("retrieval(queries, corpus, qrels), or retrieval(beir_folder, model=...)")
-        if model is None:
-            raise UsageError(f"{queries} holds texts: pass model= (e.g. model='default')")
-        return _with_roc(retrieval_report_beir(queries, encoder=_encoder(model), split=split, **common), roc)
-    if corpus is None or qrels is None:
-        raise UsageError("retrieval needs queries, corpus and qrels (or one BEIR folder)")
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        report = retrieval_report(
-            tmp.any(queries, "queries", model, query_ids, arg="queries"),
-            tmp.any(corpus, "corpus", model, doc_ids, arg="corpus"),
-            tmp.qrels(qrels),
-            encoder=_encoder(model),
-            **common,
-        )
-        tmp.relabel(report)
+        return _with_roc(run_retrieval(queries, encoder=_encoder(model), split=split, **common), roc)
+    report = run_retrieval(
+        queries=None if queries is None else _input(queries, "queries", model, query_ids, arg="queries", min_rows=1),
+        corpus=None if corpus is None else _input(corpus, "corpus", model, doc_ids, arg="corpus"),
+        qrels=None if qrels is None else (Path(qrels) if _is_path(qrels) else qrels),
+        encoder=_encoder(model),
+        **common,
+    )
     return _with_roc(report, roc)
 
 
@@ -559,7 +316,7 @@ def _with_roc(report, roc) -> Report:
         from embeval.report.roc import write_roc
 
         write_roc(roc, report.artifacts["roc_curve"])
-    return Report(report)
+    return report
 
 
 def gap(
@@ -594,37 +351,38 @@ def gap(
         options,
         ("paired", "metrics", "encoder", "name_a", "name_b", "projection", "seed", "progress"),
     )
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        if b is None and not _is_path(a):
-            arr = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
-            if arr.ndim != 3 or arr.shape[0] != 2:
-                raise UsageError("gap(a): a single input must be a (2, n, d) array holding A = [0] and B = [1]")
-            a, b = arr[0], arr[1]
-        pa = tmp.any(a, "A", model, arg="a")
-        pb = None if b is None else tmp.any(b, "B", model, arg="b")
-        if export_gap is not None:
-            from embeval.report.export import check_vector_path
+    if b is None and not _is_path(a):
+        arr = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
+        if arr.ndim != 3 or arr.shape[0] != 2:
+            raise UsageError("gap(a): a single input must be a (2, n, d) array holding A = [0] and B = [1]")
+        a, b = arr[0], arr[1]
+    if not _is_path(a):
+        name_a = name_a or "A"
+    if b is not None and not _is_path(b):
+        name_b = name_b or "B"
+    pa = _input(a, "A", model, arg="a")
+    pb = None if b is None else _input(b, "B", model, arg="b")
+    if export_gap is not None:
+        from embeval.report.export import check_vector_path
 
-            check_vector_path(export_gap)
-        if plot is not None:
-            from embeval.report.plots import check_plot_path
+        check_vector_path(export_gap)
+    if plot is not None:
+        from embeval.report.plots import check_plot_path
 
-            check_plot_path(plot)
-        report = gap_report(
-            pa,
-            pb,
-            paired=paired,
-            metrics=_metric_list(metrics),
-            encoder=_encoder(model),
-            name_a=name_a,
-            name_b=name_b,
-            projection=plot is not None,
-            seed=seed,
-            progress=_progress(progress),
-            **options,
-        )
-        tmp.relabel(report)
+        check_plot_path(plot)
+    report = gap_report(
+        pa,
+        pb,
+        paired=paired,
+        metrics=_metric_list(metrics),
+        encoder=_encoder(model),
+        name_a=name_a,
+        name_b=name_b,
+        projection=plot is not None,
+        seed=seed,
+        progress=_progress(progress),
+        **options,
+    )
     if export_gap is not None:
         from embeval.report.export import write_vector
 
@@ -636,7 +394,7 @@ def gap(
 
         proj = dict(report.artifacts["gap_projection"])
         gap_figure(proj.pop("pa"), proj.pop("pb"), plot, **proj)
-    return Report(report)
+    return report
 
 
 def pairs(
@@ -656,31 +414,24 @@ def pairs(
     from embeval.api import pairs_report
 
     _check_options("pairs", pairs_report, options, ("encoder", "metrics", "seed", "progress"))
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        if _is_path(data):
-            path = Path(data)
+    if _is_path(data):
+        loaded: Any = Path(data)
+    else:
+        from embeval.io.pairs import pairs_in_memory
+
+        if isinstance(data, tuple) and len(data) == 3 and not isinstance(data[0], str):
+            rows = list(zip(*data))
         else:
-            if isinstance(data, tuple) and len(data) == 3 and not isinstance(data[0], str):
-                rows = list(zip(*data))
-            else:
-                rows = [tuple(r) for r in data]
-            path = tmp.dir / "pairs.jsonl"
-            with open(path, "w", encoding="utf-8") as fh:
-                for ta, tb, s in rows:
-                    fh.write(json.dumps({"text_a": ta, "text_b": tb, "score": float(s)}, ensure_ascii=False) + "\n")
-            tmp.names[str(path)] = "<pairs>"
-            tmp._argument(path, "data")
-        report = pairs_report(
-            path,
-            encoder=_encoder(model),
-            metrics=_metric_list(metrics),
-            seed=seed,
-            progress=_progress(progress),
-            **options,
-        )
-        tmp.relabel(report)
-    return Report(report)
+            rows = [tuple(r) for r in data]
+        loaded = pairs_in_memory(rows, name="argument `data`")
+    return pairs_report(
+        loaded,
+        encoder=_encoder(model),
+        metrics=_metric_list(metrics),
+        seed=seed,
+        progress=_progress(progress),
+        **options,
+    )
 
 
 class Comparison:
@@ -838,109 +589,25 @@ def compare(
         raise TypeError("embeval.compare() needs the reports to compare: compare(baseline, current, ...)")
     tolerances = [parse_regress(e) for e in _metric_list(fail_if_regress) or []]
     gates = [parse_gate(e) for e in _metric_list(fail_if) or []]
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        paths = []
-        for i, r in enumerate(reports):
-            if isinstance(r, Report):
-                r = r.raw
-            if hasattr(r, "to_dict") and not _is_path(r):
-                name = ("baseline", "current")[i] if len(reports) == 2 else f"report{i + 1}"
-                path = tmp.dir / f"{name}.json"
-                from embeval.results import dumps
-
-                path.write_text(dumps(r.to_dict()), encoding="utf-8")
-                tmp._argument(path, f"reports[{i}]")
-                r = path
-            elif not _is_path(r):
-                raise TypeError(f"embeval.compare(): report {i} is a {type(r).__name__}; give Reports or paths")
-            paths.append(r)
-        wanted = [m.strip() for text in _metric_list(metrics) or [] for m in text.split(",") if m.strip()]
-        raw = run_compare(
-            paths,
-            tolerances=tolerances,
-            gates=gates,
-            seed=seed,
-            n_boot=n_boot,
-            confidence=confidence,
-            rank=rank,
-            metrics=wanted,
-        )
+    given = []
+    for i, r in enumerate(reports):
+        if _is_path(r):
+            r = Path(r)
+        elif not hasattr(r, "to_dict"):
+            raise TypeError(f"embeval.compare(): report {i} is a {type(r).__name__}; give Reports or paths")
+        given.append(r)  # a Report in memory is read as its JSON form would be, nothing written
+    wanted = [m.strip() for text in _metric_list(metrics) or [] for m in text.split(",") if m.strip()]
+    raw = run_compare(
+        given,
+        tolerances=tolerances,
+        gates=gates,
+        seed=seed,
+        n_boot=n_boot,
+        confidence=confidence,
+        rank=rank,
+        metrics=wanted,
+    )
     return Comparison(raw)
-
-
-class Batch:
-    """What :func:`run` returns: ``.items`` (each with ``.key`` ``command/model/dataset``,
-    ``.status``, ``.report``), ``.passed``, ``.report(key)`` (a :class:`Report`), ``.to_pandas()``
-    (the long-form report.csv), ``.to_json()``, ``.to_dict()``, ``.save(path)``, a table in
-    notebooks. The underlying record is ``.raw`` (:class:`embeval.report.batch.Batch`)."""
-
-    def __init__(self, raw) -> None:
-        self.raw = raw
-
-    @property
-    def items(self) -> list:
-        return self.raw.items
-
-    @property
-    def passed(self) -> bool:
-        return self.raw.passed
-
-    def keys(self) -> list[str]:
-        return [it.key for it in self.raw.items]
-
-    def report(self, key: str) -> Report:
-        """One item's report as a :class:`Report` (``"geometry/minilm/scifact"``)."""
-        for it in self.raw.items:
-            if it.key == key:
-                if it.report is None:
-                    raise UnknownMetric(f"{key}: {it.status}" + (f" ({it.error})" if it.error else ""))
-                return Report(it.report)
-        close = difflib.get_close_matches(key, self.keys(), n=3)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownMetric(f"no item {key!r} in this batch{hint} (see .keys())")
-
-    def value(self, key: str, name: str, **params: Any) -> float:
-        """``batch.value("retrieval/minilm/scifact", "ndcg@10")``."""
-        return self.report(key).value(name, **params)
-
-    def to_dict(self) -> dict:
-        return self.raw.to_dict()
-
-    def to_json(self, indent: int | None = 2) -> str:
-        from embeval.results import dumps
-
-        return dumps(self.raw.to_dict(), indent=indent, ensure_ascii=False)
-
-    def to_pandas(self):
-        """One row per item and metric (command, model, dataset, status, metric, value, params, n,
-        ci_low, ci_high, higher_is_better, error): the report.csv ``embeval run`` writes."""
-        import io
-
-        import pandas as pd
-
-        from embeval.report.batch import batch_csv
-
-        return pd.read_csv(io.StringIO(batch_csv(self.raw)), keep_default_na=False, na_values=[""])
-
-    def save(self, path: str | Path) -> Path:
-        """Write it; the format comes from the suffix (.json .csv .md)."""
-        from embeval.io.atomic import write_atomic
-        from embeval.report.batch import batch_csv, batch_json, batch_markdown
-
-        p = Path(path)
-        render = {".json": batch_json, ".csv": batch_csv, ".md": batch_markdown}.get(p.suffix.lower())
-        if render is None:
-            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv or .md")
-        write_atomic(p, render(self.raw))
-        return p
-
-    def __repr__(self) -> str:
-        return f"<embeval.Batch {len(self.raw.items)} items: {self.raw.summary()}>"
-
-    def _repr_html_(self) -> str:
-        table = self.to_pandas().to_html(index=False)
-        return f"<div><b>embeval run</b><div style='overflow-x:auto'>{table}</div></div>"
 
 
 def run(
@@ -959,7 +626,7 @@ def run(
     batch, _ = run_batch(cfg, progress=_progress(progress), fail_fast=fail_fast)
     if write and cfg.settings.out_dir is not None:
         write_outputs(batch, cfg.settings.out_dir)
-    return Batch(batch)
+    return batch
 
 
 def _metric_list(metrics: str | Sequence[str] | None) -> list[str] | None:
@@ -982,7 +649,7 @@ def sweep_index(
     (``k``, ``kinds``, ``hnsw_m``, ``ef_search``, ``nprobe``, ``budget``, ``fail_if`` ...)."""
     from embeval.api.sweep import sweep_index_report
 
-    return Report(sweep_index_report(corpus, queries, qrels, progress=_progress(progress), **options))
+    return sweep_index_report(corpus, queries, qrels, progress=_progress(progress), **options)
 
 
 def sweep_compress(
@@ -995,7 +662,7 @@ def sweep_compress(
     :func:`embeval.api.sweep_compress_report` (``quant``, ``dims``, ``rescore``, ``fail_if`` ...)."""
     from embeval.api.sweep import sweep_compress_report
 
-    return Report(sweep_compress_report(corpus, queries, qrels, progress=_progress(progress), **options))
+    return sweep_compress_report(corpus, queries, qrels, progress=_progress(progress), **options)
 
 
 def diff(
@@ -1025,42 +692,66 @@ def diff(
     queries embedded by each side (``query_ids``); ``qrels``: a path or ``{query_id: {doc_id: grade}}``.
     ``texts``: a path, or a list aligned with ``ids``, shown for the most moved items. ``items``
     (.csv/.parquet) and ``save_map`` (.npz) are written as by the command line. ``options``: ``k``,
-    ``calibration``, ``drift``, ``device``, ``budget``, ``exact``."""
-    from embeval.api import diff_report
+    ``calibration``, ``drift``, ``device``, ``budget``, ``exact``. Arrays are used in memory:
+    nothing is written but ``items`` and ``save_map``."""
+    from embeval.api.diff import diff_report_from_sets
+    from embeval.io.embeddings import load_embeddings
 
-    _check_options("diff", diff_report, options, ("metrics", "seed", "progress", "texts"))
+    _check_options("diff", diff_report_from_sets, options, ("metrics", "seed", "progress", "texts"))
     if items is not None:
         from embeval.report.items import check_items_path
 
         check_items_path(items)
     if save_map is not None and Path(save_map).suffix.lower() != ".npz":
         raise UsageError(f"save_map {save_map}: use a .npz file name")
-    with ExitStack() as stack:
-        tmp = _Inputs(stack)
-        po = old if _is_path(old) else tmp.vectors(old, "OLD", ids, arg="old")
-        pn = new if _is_path(new) else tmp.vectors(new, "NEW", new_ids if new_ids is not None else ids, arg="new")
-        qo = qn = None
-        if queries_old is not None or queries_new is not None:
-            if queries_old is None or queries_new is None:
-                raise UsageError("pass both `queries_old` and `queries_new`")
-            qo = queries_old if _is_path(queries_old) else tmp.vectors(queries_old, "queries_old", query_ids)
-            qn = queries_new if _is_path(queries_new) else tmp.vectors(queries_new, "queries_new", query_ids)
-        text_path = texts
-        if texts is not None and not _is_path(texts):
-            text_path = tmp.texts(list(texts), "texts", ids, arg="texts")
-        report = diff_report(
-            po,
-            pn,
-            queries_old=qo,
-            queries_new=qn,
-            qrels=None if qrels is None else tmp.qrels(qrels),
-            texts=text_path,
-            metrics=_metric_list(metrics),
-            seed=seed,
-            progress=_progress(progress),
-            **options,
-        )
-        tmp.relabel(report)
+    if (queries_old is None) != (queries_new is None):
+        raise UsageError("pass both `queries_old` and `queries_new`")
+    prog = _progress(progress)
+
+    def side(x: Any, name: str, rows: Sequence | None, min_rows: int = 2):
+        if _is_path(x):
+            return load_embeddings(x, min_rows=min_rows, progress=prog)
+        return _input(x, name, None, ids=rows, arg=name, min_rows=min_rows)
+
+    set_old = side(old, "old", ids)
+    set_new = side(new, "new", new_ids if new_ids is not None else ids)
+    qo = qn = None
+    if queries_old is not None:
+        qo = side(queries_old, "queries_old", query_ids, 1)
+        qn = side(queries_new, "queries_new", query_ids, 1)
+    q = info = None
+    if qrels is not None:
+        from embeval.io.qrels import load_qrels, qrels_in_memory
+
+        if _is_path(qrels):
+            from embeval.io.fileinfo import file_info
+
+            q = load_qrels(qrels)
+            info = {**file_info(qrels), "queries": len(q), "judgements": sum(len(v) for v in q.values())}
+        else:
+            q = qrels_in_memory(qrels)
+            info = {"path": "<qrels dict>", "queries": len(q), "judgements": sum(len(v) for v in q.values())}
+    text_map = None
+    if texts is not None:
+        if _is_path(texts):
+            from embeval.api.diff import load_texts_by_id
+
+            text_map = load_texts_by_id(texts)
+        else:
+            text_map = {str(i): str(t) for i, t in zip(set_old.ids, list(texts))}
+    report = diff_report_from_sets(
+        set_old,
+        set_new,
+        queries_old=qo,
+        queries_new=qn,
+        qrels=q,
+        qrels_info=info,
+        texts=text_map,
+        metrics=_metric_list(metrics),
+        seed=seed,
+        progress=prog,
+        **options,
+    )
     if items is not None:
         from embeval.report.items import write_items
 
@@ -1077,4 +768,4 @@ def diff(
         from embeval.api.diff import best_map
 
         write_map(save_map, maps[best_map(report, maps)])
-    return Report(report)
+    return report

@@ -1,6 +1,6 @@
 """Tidy result records and the report that carries them (SPEC §4).
 
-A leaf: it imports nothing of embeval but the version, so that diagnostics (which produce
+A leaf: it imports nothing of embeval but the version and the errors, so that diagnostics (which produce
 results) and the report layer (which formats them) both import it, and neither the other.
 """
 
@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from embeval._version import __version__
+from embeval.errors import UnknownMetric
 
 
 @dataclass
@@ -213,15 +217,69 @@ class Report:
     def passed(self) -> bool:
         return all(g.passed for g in self.gates)
 
-    def value(self, metric: str) -> float | None:
-        for r in self.results:
-            if r.metric == metric:
-                return r.value
-        return None
-
     def find(self, metric: str, params: dict[str, Any] | None = None) -> list[Result]:
         """Every result named ``metric`` whose params include ``params``."""
         return [r for r in self.results if r.metric == metric and params_match(r.params, params or {})]
+
+    # The one lookup ----------------------------------------------------------------------------
+    # Every door (the Python API, the pytest plugin, compare, the HTML report) asks a report for a
+    # value through ``result``: by name, ``name(param=value, ...)``, or name plus keyword params.
+
+    def metrics(self) -> list[str]:
+        """The names :meth:`value` accepts: ``metric``, or ``metric(param=value)`` where one metric
+        has several identifying parameter settings."""
+        return [self._name(r) for r in self.results]
+
+    def _name(self, r: Result) -> str:
+        return r.metric if sum(x.metric == r.metric for x in self.results) == 1 else r.label()
+
+    def result(self, name: str, **params: Any) -> Result:
+        """The one result called ``name``: ``result("ndcg@10")``, ``result("hubness_skew", k=10)`` or
+        ``result("hubness_skew(k=10)")``. Raises :class:`~embeval.errors.UnknownMetric` (a
+        ``KeyError``) when none matches (naming the closest names) or when several do (naming each
+        candidate with its parameters, e.g. ``"ndcg"`` for ndcg@1, ndcg@10, ndcg@100)."""
+        metric, wanted = _split_name(name, params)
+        rows = self.find(metric, wanted)
+        if len(rows) == 1:
+            return rows[0]
+        if len(rows) > 1:
+            raise UnknownMetric(
+                f"{name!r} is ambiguous in this {self.command} report: {len(rows)} results match "
+                f"({'; '.join(_with_params(r) for r in rows)}); name one, or pass its parameters "
+                "(value(name, k=10))"
+            )
+        raise UnknownMetric(self._unknown(name, metric, wanted))
+
+    def _unknown(self, name: str, metric: str, wanted: dict[str, Any]) -> str:
+        import difflib
+
+        names = self.metrics()
+        same = [r for r in self.results if r.metric == metric]
+        if same:  # the name exists, the parameters do not
+            return (
+                f"no result {name!r} with {_params_text(wanted)} in this {self.command} report; "
+                f"{metric} has: {'; '.join(_with_params(r) for r in same)}"
+            )
+        prefixed = [n for n in names if n.startswith(metric)]
+        if len(prefixed) == 1:  # one candidate: nothing to choose between, only a name to correct
+            return f"no metric {name!r} in this {self.command} report; did you mean {prefixed[0]!r}?"
+        if prefixed:
+            return f"{name!r} is ambiguous: it could be {', '.join(prefixed)}; name one"
+        close = difflib.get_close_matches(metric, names, n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return f"no metric {name!r} in this {self.command} report{hint} (it has {len(names)}: see .metrics())"
+
+    def value(self, name: str, **params: Any) -> float:
+        """The value of :meth:`result` ``(name, **params)``."""
+        return self.result(name, **params).value
+
+    def get(self, name: str, default: float | None = None, **params: Any) -> float | None:
+        """:meth:`value`, or ``default`` when the report has no such result (an ambiguous name
+        still raises)."""
+        metric, wanted = _split_name(name, params)
+        if not self.find(metric, wanted):
+            return default
+        return self.value(name, **params)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -263,3 +321,72 @@ class Report:
             series=dict(d.get("series") or {}),
             provenance=dict(d.get("provenance") or {"embeval_version": d.get("embeval_version")}),
         )
+
+    # Convenience for notebooks and scripts -------------------------------------------------------
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_pandas(self, per_query: bool = False) -> Any:
+        """A DataFrame: one row per result (metric, value, params, n, ci_low, ci_high,
+        higher_is_better); ``per_query=True``: one row per query and metric (query_id, metric, value)."""
+        import pandas as pd
+
+        if per_query:
+            return pd.DataFrame(self.per_query, columns=["query_id", "metric", "value"])
+        return pd.DataFrame(
+            [r.to_dict() for r in self.results],
+            columns=["metric", "value", "params", "n", "ci_low", "ci_high", "higher_is_better"],
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report; the format comes from the suffix (.json .csv .md .html), atomically."""
+        return _hook("save")(self, Path(path))
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{self._name(r)}={r.value:.4g}" for r in self.results[:6])
+        more = f", … ({len(self.results)} results)" if len(self.results) > 6 else ""
+        return f"<embeval.Report {self.command}: {rows}{more}>"
+
+    def _repr_html_(self) -> str:
+        return _hook("notebook_html")(self)
+
+
+# What needs the formats (the renderers live in the report layer, above this one) is registered by
+# embeval.report.render when it is imported: the model imports nothing above it.
+_HOOKS: dict[str, Callable[..., Any]] = {}
+
+
+def register_hook(name: str, fn: Callable[..., Any]) -> None:
+    _HOOKS[name] = fn
+
+
+def _hook(name: str) -> Callable[..., Any]:
+    if name not in _HOOKS:  # every door (CLI, Python API, plugin) imports the renderers first
+        raise RuntimeError(f"Report.{name}: import embeval.report.render first (it registers the formats)")
+    return _HOOKS[name]
+
+
+_NAME_PARAMS = re.compile(r"^\s*([^()\s]+)\s*\((.*)\)\s*$")
+
+
+def _split_name(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``"uniformity(t=2)"`` -> ``("uniformity", {"t": "2"})``, merged with keyword ``params``."""
+    m = _NAME_PARAMS.match(name)
+    if not m:
+        return name, dict(params)
+    wanted: dict[str, Any] = {}
+    for part in m.group(2).split(","):
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip():
+            raise UnknownMetric(f"{name!r}: write metric(NAME=VALUE, ...), e.g. 'uniformity(t=2)'")
+        wanted[key.strip()] = val.strip().strip("'\"")
+    return m.group(1), {**wanted, **params}
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_param_str(v)}" for k, v in params.items()) or "no parameters"
+
+
+def _with_params(r: Result) -> str:
+    return f"{r.metric}({_params_text(r.params)})" if r.params else r.metric

@@ -62,7 +62,7 @@ def test_fixture_in_a_projects_own_tests(pytester, tmp_path):
                 report.require("ndcg@10 > 0.5", "ndcg@10 > 0.9")
             with pytest.raises(TypeError, match="require"):
                 report.check("ndcg@10 > 0.5")
-            with pytest.raises(KeyError, match="not in the retrieval report"):
+            with pytest.raises(KeyError, match="no metric .recall@10. in this retrieval report"):
                 report["recall@10"]
 
         def test_run_in_process(embeval):

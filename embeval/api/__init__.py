@@ -16,6 +16,7 @@ from embeval.api.retrieval import (
     retrieval_report_beir,
     retrieval_report_from_arrays,
     run_file_report,
+    run_retrieval,
 )
 from embeval.api.sweep import sweep_compress_report, sweep_index_report
 
@@ -34,6 +35,7 @@ __all__ = [
     "retrieval_report_from_arrays",
     "run_diagnostic",
     "run_file_report",
+    "run_retrieval",
     "sweep_compress_report",
     "sweep_index_report",
 ]

@@ -17,7 +17,7 @@ from embeval.encode import encode_texts, encoder_identity
 from embeval.errors import UsageError
 from embeval.index.search import check_threads, resolve_params
 from embeval.io.embeddings import EmbeddingSet, load_embeddings, validate
-from embeval.io.texts import is_beir_folder, load_texts
+from embeval.io.texts import TextSet, is_beir_folder, load_texts
 from embeval.progress import NULL, Progress
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
 
 
 def load_input(
-    path: str | Path,
+    path: str | Path | EmbeddingSet | TextSet,
     *,
     encoder=None,
     role: str = "document",
@@ -43,7 +43,17 @@ def load_input(
     progress: Progress = NULL,
 ):
     """An EmbeddingSet from an embedding file, or from texts encoded with ``encoder``
-    (an :class:`~embeval.encode.EncoderConfig`; its ``texts`` are then kept)."""
+    (an :class:`~embeval.encode.EncoderConfig`; its ``texts`` are then kept). Data loaded already
+    (an EmbeddingSet, or a TextSet to encode) is taken as it is: the edge (a file, or the Python
+    API's arrays) loads and validates once."""
+    if isinstance(path, EmbeddingSet):
+        if encoder is not None:
+            raise UsageError(f"{path.path} holds vectors: `model` encodes texts")
+        return path
+    if isinstance(path, TextSet):
+        if encoder is None:
+            raise UsageError(f"{path.path} holds texts: pass `model` (e.g. `model` default) to encode them")
+        return _encoded(path, encoder, role, progress, path.path, memory=True)
     if encoder is None:
         p = Path(path)
         if p.suffix.lower() == ".txt" or is_beir_folder(p):
@@ -51,14 +61,18 @@ def load_input(
         return load_embeddings(path, id_col=id_col, vector_col=vector_col, label_col=label_col, progress=progress)
 
     ts = load_texts(path, text_col=text_col, id_col=id_col, label_col=label_col)
+    return _encoded(ts, encoder, role, progress, str(path))
+
+
+def _encoded(ts: TextSet, encoder, role: str, progress: Progress, path: str, memory: bool = False) -> EmbeddingSet:
     vectors = encode_texts(ts.texts, encoder, role=role, progress=progress, source=ts.path)
     emb = EmbeddingSet(
         vectors=vectors,
         ids=np.asarray(ts.ids, dtype=str),
-        path=str(path),
+        path=path,
         labels=None if ts.labels is None else np.asarray(ts.labels),
         texts=ts.texts,
-        info={"model": encoder_identity(encoder)},
+        info={"model": encoder_identity(encoder), **({"source": "memory", "path": ts.shown or path} if memory else {})},
     )
     validate(emb)
     return emb
@@ -103,6 +117,21 @@ def encoding_settings(encoder, role: str) -> dict:
         "normalize": encoder.normalize,
         "prompt": encoder.prompt(role),
     }
+
+
+def in_memory(x: Any) -> bool:
+    """Data the caller loaded (an EmbeddingSet, texts, labels or qrels in memory), not a path."""
+    return not isinstance(x, (str, Path))
+
+
+def describe_source(x: Any, name: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A report's ``inputs`` entry for a file (path, size, sha256) or for data given in memory
+    (named ``name``, or its own ``.path`` name)."""
+    from embeval.io.fileinfo import file_info
+
+    if in_memory(x):
+        return {"path": name or getattr(x, "path", "<memory>"), "source": "memory", **extra}
+    return {**file_info(x), **extra}
 
 
 def check_budget(budget: float | None) -> None:

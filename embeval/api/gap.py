@@ -16,9 +16,27 @@ from embeval.diagnostics.registry import Diagnostic
 from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_gap
 from embeval.diagnostics.series import gap_series
 from embeval.errors import UsageError
-from embeval.io.embeddings import check_same_dim, load_stacked_pair
+from embeval.io.embeddings import EmbeddingSet, check_same_dim, load_stacked_pair
+from embeval.io.texts import TextSet
 from embeval.progress import NULL, Progress
 from embeval.results import Report
+
+
+def _load_sets(a, b, load: dict, notes: list[str], name_a, name_b):
+    """Sets A and B (loaded here from files, or taken as loaded at the edge) and their default names."""
+    if b is None:
+        if load["encoder"] is not None:
+            raise UsageError("with `model` pass two text inputs A B (a single input is a (2, n, d) .npy)")
+        if not isinstance(a, (str, Path)):
+            raise UsageError("`b` is missing: a single input A is a (2, n, d) .npy holding A = [0] and B = [1]")
+        set_a, set_b = load_stacked_pair(a)
+        default_a, default_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
+        notes.append(f"A = {name_a or default_a}, B = {name_b or default_b} (one (2, n, d) file)")
+        return set_a, set_b, default_a, default_b
+    set_a = load_input(a, role="query", **load)
+    set_b = load_input(b, role="document", **load)
+    check_same_dim(set_a, set_b)
+    return set_a, set_b, Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
 
 
 def _with_drift(chosen: list[tuple[Diagnostic, dict]]) -> list[tuple[Diagnostic, dict]]:
@@ -54,8 +72,8 @@ def _drift_notes(names: set[str], results=()) -> list[str]:
 @cluster_route(gap_on_cluster)
 @records_cache
 def gap_report(
-    a: str | Path,
-    b: str | Path | None = None,
+    a: str | Path | EmbeddingSet | TextSet,
+    b: str | Path | EmbeddingSet | TextSet | None = None,
     *,
     paired: bool = False,
     metrics: list[str] | None = None,
@@ -126,19 +144,9 @@ def gap_report(
         {d.name for d, _ in chosen},
     )
 
-    notes = []
-    if b is None:
-        if encoder is not None:
-            raise UsageError("with `model` pass two text inputs A B (a single input is a (2, n, d) .npy)")
-        set_a, set_b = load_stacked_pair(a)
-        default_a, default_b = f"{Path(a).name}[0]", f"{Path(a).name}[1]"
-        notes.append(f"A = {name_a or default_a}, B = {name_b or default_b} (one (2, n, d) file)")
-    else:
-        load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
-        set_a = load_input(a, role="query", **load)
-        set_b = load_input(b, role="document", **load)
-        check_same_dim(set_a, set_b)
-        default_a, default_b = Path(set_a.path).name, Path(set_b.path).name  # .path: a source URI without its password
+    notes: list[str] = []
+    load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
+    set_a, set_b, default_a, default_b = _load_sets(a, b, load, notes, name_a, name_b)
     name_a, name_b = name_a or default_a, name_b or default_b
     if paired and set_a.n != set_b.n:
         raise UsageError(
@@ -212,7 +220,7 @@ def gap_report(
     if projection:
         pa, pb, ratio = pca_2d(space.a, space.b)
         title = f"gap = {gap_norm:.3f}, centroid cosine = {centroid_cosine_value(space.a, space.b):.3f}"
-        sep = report.value("linear_separability")
+        sep = report.get("linear_separability")
         if sep is not None:
             title += f", separability = {sep:.3f}"
         report.artifacts["gap_projection"] = {

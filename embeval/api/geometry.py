@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from embeval.api.cluster import cluster_route, geometry_on_cluster
 from embeval.api.common import (
     check_budget,
+    describe_source,
     encoding_settings,
+    in_memory,
     load_input,
     records_cache,
     resolve_metrics,
@@ -22,9 +25,9 @@ from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
 from embeval.diagnostics.series import geometry_series
 from embeval.diagnostics.space import Space
 from embeval.errors import InputError, UsageError
-from embeval.io.embeddings import check_same_dim
-from embeval.io.fileinfo import file_info
+from embeval.io.embeddings import EmbeddingSet, check_same_dim
 from embeval.io.labels import check_labels, clean_labels, load_labels
+from embeval.io.texts import TextSet
 from embeval.options import check_encoder, check_options
 from embeval.progress import NULL, Progress
 from embeval.results import Report
@@ -33,17 +36,17 @@ from embeval.results import Report
 @cluster_route(geometry_on_cluster)
 @records_cache
 def geometry_report(
-    file: str | Path,
+    file: str | Path | EmbeddingSet | TextSet,
     *,
     metrics: list[str] | None = None,
-    pairs: str | Path | None = None,
+    pairs: str | Path | EmbeddingSet | TextSet | None = None,
     sample: int = 0,
     normalize: bool = True,
     id_col: str = "id",
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
-    labels: str | Path | None = None,
+    labels: str | Path | Sequence | None = None,
     label_col: str | None = None,
     items: bool = False,
     items_k: int | None = None,
@@ -84,15 +87,20 @@ def geometry_report(
     chosen = resolve_metrics(metrics, ("geometry", "labels"), available)
     warn_unused({"sample": (sample or None, "uniformity")}, {d.name for d, _ in chosen})
     lab = None
-    if labels is not None:  # read (and reject) a label file before any encoding
-        lab = load_labels(labels, column=label_col)
+    labels_name = "argument `labels`" if in_memory(labels) else str(labels)
+    if labels is not None:  # read (and reject) a label file before any encoding; labels given in memory, cleaned
+        lab = (
+            load_labels(labels, column=label_col)
+            if isinstance(labels, (str, Path))
+            else clean_labels(labels, labels_name)
+        )
     load = dict(encoder=encoder, text_col=text_col, id_col=id_col, vector_col=vector_col, progress=progress)
     _reading_note(file, progress)
     emb = load_input(file, label_col=label_col if labels is None else None, **load)
     if not normalize:
         _check_raw_scale(emb)
     inputs = {"embeddings": emb.describe()}
-    lab = _check_labels(emb, lab, labels, label_col, inputs)
+    lab = _check_labels(emb, lab, labels, labels_name, label_col, inputs)
     other = None
     if pairs is not None:
         other = load_input(pairs, **load)
@@ -152,6 +160,8 @@ def geometry_report(
 
 def _reading_note(path, progress: Progress, big: int = 64 << 20) -> None:
     """Say so before reading a file large enough to take seconds (so a run is never silent)."""
+    if in_memory(path):
+        return
     try:
         size = Path(path).stat().st_size
     except OSError:
@@ -215,12 +225,12 @@ def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | N
         )
 
 
-def _check_labels(emb, lab, labels, label_col, inputs):
+def _check_labels(emb, lab, labels, labels_name, label_col, inputs):
     """Row-aligned labels from a label file (already read: ``lab``) or from a column of the input
     file (validated), or None. Records the label file among the report's inputs."""
     if labels is not None:
-        check_labels(lab, emb.n, labels, emb.path)
-        inputs["labels"] = {**file_info(labels), "n": len(lab)}
+        check_labels(lab, emb.n, labels_name, emb.path)
+        inputs["labels"] = describe_source(labels, name=labels_name, n=len(lab))
         return lab
     if label_col is not None:
         lab = clean_labels(emb.labels, emb.path, label_col)

@@ -6,19 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
-from embeval.api.common import encoding_settings, records_cache, resolve_metrics
+from embeval.api.common import describe_source, encoding_settings, records_cache, resolve_metrics
 from embeval.diagnostics.pairs import PairSet
 from embeval.diagnostics.space import l2_normalize
 from embeval.encode import encode_texts, encoder_identity
-from embeval.io.fileinfo import file_info
-from embeval.io.pairs import load_pairs
+from embeval.io.pairs import TextPairs, load_pairs
 from embeval.progress import NULL, Progress
 from embeval.results import Report
 
 
 @records_cache
 def pairs_report(
-    file: str | Path,
+    file: str | Path | TextPairs,
     *,
     encoder,
     layout: str = "auto",
@@ -35,7 +34,11 @@ def pairs_report(
     check_options(seed=seed)
     check_encoder(encoder)
     chosen = resolve_metrics(metrics, "pairs", set())
-    tp = load_pairs(file, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col, score_col=score_col)
+    tp = (
+        file
+        if isinstance(file, TextPairs)  # loaded and checked at the edge (the Python API's lists)
+        else load_pairs(file, layout=layout, text_a_col=text_a_col, text_b_col=text_b_col, score_col=score_col)
+    )
     # Encode each distinct text once.
     uniq = list(dict.fromkeys(tp.texts_a + tp.texts_b))
     vecs = encode_texts(uniq, encoder, progress=progress, source=tp.path)
@@ -47,7 +50,7 @@ def pairs_report(
         "pairs",
         inputs={
             "pairs": {
-                **file_info(file),
+                **describe_source(file),
                 "n": ps.n,
                 "d": a.shape[1],
                 "layout": tp.layout,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from embeval.api.cluster import cluster_route, retrieval_on_cluster
-from embeval.api.common import check_retrieval_options, load_input, records_cache
+from embeval.api.common import check_retrieval_options, describe_source, in_memory, load_input, records_cache
 from embeval.compute import get_backend
 from embeval.compute.backend import check_device, cpu_fallback_note
 from embeval.diagnostics.registry import parse_ks
@@ -18,13 +18,13 @@ from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_retrieval
 from embeval.diagnostics.series import roc_series, score_series
 from embeval.diagnostics.space import l2_normalize
 from embeval.encode import encode_texts, encoder_identity
-from embeval.errors import InputError
+from embeval.errors import InputError, UsageError
 from embeval.index.search import thread_limit
-from embeval.io.embeddings import check_same_dim, load_embeddings
+from embeval.io.embeddings import EmbeddingSet, check_same_dim, load_embeddings
 from embeval.io.fileinfo import file_info
 from embeval.io.ids import id_source
-from embeval.io.qrels import Qrels, load_qrels
-from embeval.io.texts import load_beir
+from embeval.io.qrels import Qrels, load_qrels, qrels_in_memory
+from embeval.io.texts import TextSet, load_beir
 from embeval.progress import NULL, Progress
 from embeval.results import Report
 
@@ -32,9 +32,9 @@ from embeval.results import Report
 @cluster_route(retrieval_on_cluster)
 @records_cache
 def retrieval_report(
-    queries_path: str | Path,
-    corpus_path: str | Path,
-    qrels_path: str | Path,
+    queries_path: str | Path | EmbeddingSet | TextSet,
+    corpus_path: str | Path | EmbeddingSet | TextSet,
+    qrels_path: str | Path | Qrels,
     *,
     k: str | Sequence[int] = "1,10,100",
     index: str = "flat",
@@ -66,18 +66,23 @@ def retrieval_report(
     )
     check_device(device)
     if encoder is None:
-        q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
-        c = load_embeddings(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
+        q = _vectors(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
+        c = _vectors(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
     else:
         load = dict(encoder=encoder, text_col=text_col, id_col=id_col, progress=progress)
         q = load_input(queries_path, role="query", **load)
         c = load_input(corpus_path, role="document", **load)
     check_same_dim(c, q)
-    qrels = load_qrels(qrels_path)
+    qrels = load_qrels(qrels_path) if isinstance(qrels_path, (str, Path)) else qrels_in_memory(qrels_path)
     inputs = {
         "queries": q.describe(),
         "corpus": c.describe(),
-        "qrels": {**file_info(qrels_path), "queries": len(qrels), "judgements": sum(len(v) for v in qrels.values())},
+        "qrels": describe_source(
+            qrels_path,
+            name="argument `qrels`",
+            queries=len(qrels),
+            judgements=sum(len(v) for v in qrels.values()),
+        ),
     }
     return retrieval_report_from_arrays(
         q.vectors,
@@ -86,7 +91,11 @@ def retrieval_report(
         q.ids,
         c.ids,
         inputs=inputs,
-        sources=(id_source(q.path, q.ids, id_col), id_source(c.path, c.ids, id_col), str(qrels_path)),
+        sources=(
+            id_source(q.path, q.ids, id_col),
+            id_source(c.path, c.ids, id_col),
+            "argument `qrels`" if in_memory(qrels_path) else str(qrels_path),
+        ),
         k=k,
         index=index,
         index_params=index_params,
@@ -100,6 +109,15 @@ def retrieval_report(
         query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)),
         doc_texts=c.texts,
     )
+
+
+def _vectors(x, **kw) -> EmbeddingSet:
+    """An EmbeddingSet loaded at the edge, taken as it is; else the file (or shards, or source) read."""
+    if isinstance(x, EmbeddingSet):
+        return x
+    if isinstance(x, TextSet):
+        raise UsageError(f"{x.path} holds texts: pass `model` (e.g. `model` default) to encode them")
+    return load_embeddings(x, **kw)
 
 
 @records_cache
@@ -336,3 +354,78 @@ def run_file_report(
     )
     report.notes.extend(notes)
     return report
+
+
+def run_retrieval(
+    data: str | Path | None = None,
+    *,
+    queries: Any = None,
+    corpus: Any = None,
+    qrels: Any = None,
+    run_in: str | Path | None = None,
+    split: str = "test",
+    encoder=None,
+    cluster: str | None = None,
+    progress: Progress = NULL,
+    k: str | Sequence[int] = "1,10,100",
+    per_query: bool = False,
+    id_col: str = "id",
+    vector_col: str = "embedding",
+    text_col: str = "text",
+    **options: Any,
+) -> Report:
+    """The one retrieval dispatch (the CLI, the Python API and the pytest plugin call it): which of
+    the three modes the arguments ask for, checked once.
+
+    * ``run_in`` + ``qrels``: an existing TREC run, ranking metrics as trec_eval
+      (:func:`run_file_report`);
+    * ``data``: a BEIR folder, encoded with ``encoder`` (:func:`retrieval_report_beir`);
+    * ``queries`` + ``corpus`` + ``qrels``: vectors (or texts with ``encoder``) judged by qrels
+      (:func:`retrieval_report`).
+
+    ``options``: index, index_params, threads, seed, device, budget, exact; the columns (``id_col``,
+    ``vector_col``, ``text_col``) name those of ``queries`` and ``corpus`` files."""
+    from embeval.errors import UsageError
+
+    if cluster is not None and (run_in is not None or data is not None):
+        raise UsageError(
+            "`cluster` scores precomputed `queries`/`corpus` vectors; a BEIR folder or `run_in` runs "
+            "on this machine (unset $EMBEVAL_CLUSTER)"
+        )
+    if run_in is not None:
+        if data is not None or queries is not None or corpus is not None or encoder is not None:
+            raise UsageError(
+                "`run_in` evaluates an existing run: give it with `qrels` only (no BEIR folder, "
+                "`queries`, `corpus` or `model`)"
+            )
+        if qrels is None:
+            raise UsageError("`run_in` needs `qrels`")
+        return run_file_report(run_in, qrels, k=k, per_query=per_query)
+    if data is not None:
+        if queries is not None or corpus is not None or qrels is not None:
+            raise UsageError("give either a BEIR folder or `queries`/`corpus`/`qrels`, not both")
+        if encoder is None:
+            raise UsageError(f"{data} holds texts: pass `model` to encode them (e.g. 'default')")
+        return retrieval_report_beir(
+            data, encoder=encoder, split=split, progress=progress, k=k, per_query=per_query, **options
+        )
+    if queries is None or corpus is None or qrels is None:
+        missing = [name for name, v in (("queries", queries), ("corpus", corpus), ("qrels", qrels)) if v is None]
+        raise UsageError(
+            f"missing {', '.join(f'`{m}`' for m in missing)}: pass a BEIR folder with `model`, or "
+            "`queries`, `corpus` and `qrels`"
+        )
+    return retrieval_report(
+        queries,
+        corpus,
+        qrels,
+        encoder=encoder,
+        cluster=cluster,
+        progress=progress,
+        k=k,
+        per_query=per_query,
+        id_col=id_col,
+        vector_col=vector_col,
+        text_col=text_col,
+        **options,
+    )

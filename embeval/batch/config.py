@@ -204,13 +204,66 @@ def _unique_name(c: _Checker, seen: dict, what: str) -> str:
     return name
 
 
-def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> BatchConfig:  # noqa: C901 - one pass over the schema; to be split per table (review §6.5)
+# The schema is the dataclasses above: each table's keys and their TOML types are read from the
+# fields (``int``, ``bool``, ``str``; a Path is written as a string; ``list[...]`` takes one string
+# or a list of strings), and one walker (_Checker) checks a table against it: unknown keys (with
+# "did you mean"), types, then the declared ranges (_check_declared).
+
+
+def _toml_type(hint: Any) -> Any:
+    import types
+    import typing
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None
+        return _toml_type(next(a for a in typing.get_args(hint) if a is not type(None)))
+    if typing.get_origin(hint) is list:
+        return "str_or_list"
+    if hint is Path:
+        return str
+    return typing.get_origin(hint) or hint
+
+
+def _schema(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The TOML keys of a table (the dataclass's fields, in order) and the type each must have."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    return {f.name: _toml_type(hints[f.name]) for f in dataclasses.fields(cls) if f.name not in skip}
+
+
+def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> BatchConfig:
     """Parse and validate; ConfigError (exit 2) naming the key on the first problem."""
+    p = Path(path)
+    raw, text, doc = _read_toml(p)
+    base = p.resolve().parent
+    top = _Checker(p, "", doc, {"settings": dict, "models": list, "datasets": list, "jobs": list})
+    settings = _load_settings(_Checker(p, "settings", top.get("settings", {}), _schema(Settings)), base, out_dir)
+    models: dict[str, ModelSpec] = {}
+    for i, table in enumerate(top.get("models", [])):
+        spec = _load_model(_Checker(p, f"models[{i}]", table, _schema(ModelSpec)), models)
+        models[spec.name] = spec
+    datasets: dict[str, DatasetSpec] = {}
+    for i, table in enumerate(top.get("datasets", [])):
+        ds = _load_dataset(p, i, table, datasets, base)
+        datasets[ds.name] = ds
+    job_tables = top.get("jobs", [])
+    if not job_tables:
+        top.fail("jobs", 'missing: add at least one [[jobs]] table (command = "geometry", ...)')
+    seen_items: dict[str, str] = {}
+    jobs = [
+        _load_job(
+            _Checker(p, f"jobs[{i}]", table, _schema(JobSpec, skip=("index",))), i, models, datasets, base, seen_items
+        )
+        for i, table in enumerate(job_tables)
+    ]
+    return BatchConfig(p, hashlib.sha256(raw).hexdigest(), text, settings, models, datasets, jobs)
+
+
+def _read_toml(p: Path) -> tuple[bytes, str, dict]:
     from embeval.errors import InputError
     from embeval.io.paths import require_file
-    from embeval.report.gates import parse_gate
 
-    p = Path(path)
     if p.is_dir():
         raise ConfigError(p, "", "is a folder; give a .toml config")
     try:
@@ -225,24 +278,10 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         raise ConfigError(p, "", "not UTF-8 text") from None
     except Exception as exc:  # tomllib.TOMLDecodeError / tomli's
         raise ConfigError(p, "", f"invalid TOML: {exc}") from None
-    base = p.resolve().parent
-    top = _Checker(p, "", doc, {"settings": dict, "models": list, "datasets": list, "jobs": list})
+    return raw, text, doc
 
-    s = _Checker(
-        p,
-        "settings",
-        top.get("settings", {}),
-        {
-            "title": str,
-            "seed": int,
-            "out_dir": str,
-            "cache": bool,
-            "cache_dir": str,
-            "device": str,
-            "batch_size": int,
-            "cluster": str,
-        },
-    )
+
+def _load_settings(s: _Checker, base: Path, out_dir: str | Path | None) -> Settings:
     settings = Settings(
         title=s.get("title", "embeval report"),
         seed=s.get("seed", 0),
@@ -264,186 +303,172 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Batch
         settings.out_dir = Path(os.path.normpath(base / s.get("out_dir")))
     else:
         settings.out_dir = Path("embeval-report")
+    return settings
 
-    models: dict[str, ModelSpec] = {}
-    for i, table in enumerate(top.get("models", [])):
-        c = _Checker(
-            p,
-            f"models[{i}]",
-            table,
-            {
-                "name": str,
-                "model": str,
-                "batch_size": int,
-                "max_seq_length": int,
-                "device": str,
-                "query_prompt": str,
-                "document_prompt": str,
-            },
-        )
-        name = _unique_name(c, models, "model")
-        for key in ("batch_size", "max_seq_length", "device"):
-            _check_declared(c, key, c.get(key), key)
-        models[name] = ModelSpec(
-            name=name,
-            model=c.get("model", name),
-            batch_size=c.get("batch_size"),
-            max_seq_length=c.get("max_seq_length"),
-            device=c.get("device"),
-            query_prompt=c.get("query_prompt", ""),
-            document_prompt=c.get("document_prompt", ""),
-        )
 
-    datasets: dict[str, DatasetSpec] = {}
+def _load_model(c: _Checker, models: dict[str, ModelSpec]) -> ModelSpec:
+    name = _unique_name(c, models, "model")
+    for key in ("batch_size", "max_seq_length", "device"):
+        _check_declared(c, key, c.get(key), key)
+    return ModelSpec(
+        name=name,
+        model=c.get("model", name),
+        batch_size=c.get("batch_size"),
+        max_seq_length=c.get("max_seq_length"),
+        device=c.get("device"),
+        query_prompt=c.get("query_prompt", ""),
+        document_prompt=c.get("document_prompt", ""),
+    )
+
+
+def _load_dataset(p: Path, i: int, table: Any, datasets: dict[str, DatasetSpec], base: Path) -> DatasetSpec:
+    # A dataset table names its files by role (the kinds' fields), so its keys come from KINDS.
     all_fields = sorted({f for k in KINDS.values() for f in k.required + k.optional})
-    for i, table in enumerate(top.get("datasets", [])):
-        c = _Checker(
-            p,
-            f"datasets[{i}]",
-            table,
-            {"name": str, "kind": str, "model": str, "options": dict, **{f: str for f in all_fields}},
+    c = _Checker(
+        p,
+        f"datasets[{i}]",
+        table,
+        {"name": str, "kind": str, "model": str, "options": dict, **{f: str for f in all_fields}},
+    )
+    name = _unique_name(c, datasets, "dataset")
+    kind = c.get("kind", required=True)
+    _known(c, "kind", kind, KINDS, "kind")
+    spec = KINDS[kind]
+    for f in all_fields:
+        if f in table and f not in spec.required + spec.optional:
+            c.fail(f, f"a {kind} dataset has no {f!r} (it takes {', '.join(spec.required + spec.optional)})")
+    paths = {}
+    for f in spec.required + spec.optional:
+        value = c.get(f, required=f in spec.required)
+        if value is not None:
+            paths[f] = _dataset_path(c, f, value, base)
+    if c.get("model") is not None and spec.needs_model:
+        c.fail("model", f"a {kind} dataset is encoded by the job's models; 'model' labels precomputed vectors only")
+    return DatasetSpec(name, kind, paths, c.get("model"), dict(c.get("options", {})))
+
+
+def _dataset_path(c: _Checker, f: str, value: str, base: Path) -> Any:
+    if "://" in value:  # a source URI (embeval.io.sources): used as written
+        from embeval.io.sources import holds_password, source_kind
+
+        if source_kind(value) is None:
+            c.fail(
+                f,
+                f"unknown source {value.split('://')[0]!r}://; embeval reads lancedb://, "
+                "postgresql://, hf-disk://, faiss://",
+            )
+        if holds_password(value):  # the reader's own parser: what it would send, this sees
+            c.fail(
+                f,
+                "holds a password; the config text is copied into report.json, so put it in "
+                "PGPASSWORD or ~/.pgpass instead",
+            )
+        return value
+    fp = base / value
+    if not fp.exists():
+        c.fail(f, f"no such file or folder: {fp}")
+    return fp
+
+
+def _known(c: _Checker, key: str, value: str, known: Any, what: str) -> None:
+    """``value`` must be one of ``known``: the error says "did you mean", or lists them."""
+    if value not in known:
+        close = difflib.get_close_matches(value, list(known), n=1)
+        c.fail(
+            key,
+            f"unknown {what} {value!r}; "
+            + (f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(known)}"),
         )
-        name = _unique_name(c, datasets, "dataset")
-        kind = c.get("kind", required=True)
-        if kind not in KINDS:
-            close = difflib.get_close_matches(kind, list(KINDS), n=1)
-            c.fail(
-                "kind",
-                f"unknown kind {kind!r}; "
-                + (f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(KINDS)}"),
-            )
-        spec = KINDS[kind]
-        paths = {}
-        for f in all_fields:
-            if f in table and f not in spec.required + spec.optional:
-                c.fail(f, f"a {kind} dataset has no {f!r} (it takes {', '.join(spec.required + spec.optional)})")
-        for f in spec.required + spec.optional:
-            value = c.get(f, required=f in spec.required)
-            if value is None:
-                continue
-            if "://" in value:  # a source URI (embeval.io.sources): used as written
-                from embeval.io.sources import holds_password, source_kind
 
-                if source_kind(value) is None:
-                    c.fail(
-                        f,
-                        f"unknown source {value.split('://')[0]!r}://; embeval reads lancedb://, "
-                        "postgresql://, hf-disk://, faiss://",
-                    )
-                if holds_password(value):  # the reader's own parser: what it would send, this sees
-                    c.fail(
-                        f,
-                        "holds a password; the config text is copied into report.json, so put it in "
-                        "PGPASSWORD or ~/.pgpass instead",
-                    )
-                paths[f] = value
-                continue
-            fp = base / value
-            if not fp.exists():
-                c.fail(f, f"no such file or folder: {fp}")
-            paths[f] = fp
-        if c.get("model") is not None and spec.needs_model:
-            c.fail("model", f"a {kind} dataset is encoded by the job's models; 'model' labels precomputed vectors only")
-        datasets[name] = DatasetSpec(name, kind, paths, c.get("model"), dict(c.get("options", {})))
 
-    jobs: list[JobSpec] = []
-    job_tables = top.get("jobs", [])
-    if not job_tables:
-        top.fail("jobs", 'missing: add at least one [[jobs]] table (command = "geometry", ...)')
-    seen_items: dict[str, str] = {}
-    for i, table in enumerate(job_tables):
-        c = _Checker(
-            p,
-            f"jobs[{i}]",
-            table,
-            {
-                "command": str,
-                "datasets": "str_or_list",
-                "models": "str_or_list",
-                "metrics": "str_or_list",
-                "fail_if": "str_or_list",
-                "options": dict,
-            },
+def _load_job(
+    c: _Checker,
+    i: int,
+    models: dict[str, ModelSpec],
+    datasets: dict[str, DatasetSpec],
+    base: Path,
+    seen_items: dict[str, str],
+) -> JobSpec:
+    command = c.get("command", required=True)
+    _known(c, "command", command, COMMANDS, "command")
+    cmd = COMMANDS[command]
+    ds_names = _job_datasets(c, command, datasets)
+    model_names = _as_list(c.get("models", list(models)))
+    for j, n in enumerate(model_names):
+        if n not in models:
+            close = difflib.get_close_matches(n, list(models), n=1)
+            c.fail(f"models[{j}]", f"no model named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+    if any(datasets[n].needs_model for n in ds_names) and not model_names:
+        n = next(n for n in ds_names if datasets[n].needs_model)
+        c.fail(
+            "models",
+            f'dataset {n!r} holds texts: add a [[models]] table (e.g. name = "minilm", '
+            'model = "default") or list models here',
         )
-        command = c.get("command", required=True)
-        if command not in COMMANDS:
-            close = difflib.get_close_matches(command, list(COMMANDS), n=1)
-            c.fail(
-                "command",
-                f"unknown command {command!r}; "
-                + (f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(COMMANDS)}"),
-            )
-        cmd = COMMANDS[command]
-        accepted = [n for n, d in datasets.items() if d.kind in cmd.kinds]
-        ds_names = _as_list(c.get("datasets", accepted))
-        if not ds_names:
-            c.fail("datasets", f"no dataset of a kind {command} accepts ({', '.join(cmd.kinds)})")
-        for j, n in enumerate(ds_names):
-            if n not in datasets:
-                close = difflib.get_close_matches(n, list(datasets), n=1)
-                c.fail(f"datasets[{j}]", f"no dataset named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
-            if datasets[n].kind not in cmd.kinds:
+    metrics = c.get("metrics")
+    metrics = None if metrics is None else _as_list(metrics)
+    if metrics is not None:
+        _check_metrics(c, command, metrics)
+    gates = _job_gates(c, command)
+    options = dict(c.get("options", {}))
+    for kind in dict.fromkeys(datasets[n].kind for n in ds_names):
+        r = cmd.kinds[kind]
+        params = r.parameters()
+        options = _check_options(c, "options", options, params, command, set(r.fields.values()), base)
+        if metrics is not None and "metrics" not in params:
+            c.fail("metrics", f"{command} on {kind} datasets takes no metrics list; set its parameters under options")
+    for n in ds_names:
+        r = cmd.kinds[datasets[n].kind]
+        datasets[n].options = _check_options(
+            _Checker(c.path, f"datasets[{list(datasets).index(n)}]", {}, {}),
+            "options",
+            datasets[n].options,
+            r.parameters(),
+            command,
+            set(r.fields.values()),
+            base,
+        )
+        for m in model_names if datasets[n].needs_model else [datasets[n].model_label or "-"]:
+            key = f"{command}/{m}/{n}"
+            if key in seen_items:
                 c.fail(
-                    f"datasets[{j}]",
-                    f"{command} does not take {datasets[n].kind} datasets ({n!r}); it takes {', '.join(cmd.kinds)}",
+                    "",
+                    f"item {key} is already produced by {seen_items[key]}; merge the two jobs "
+                    "or name the dataset twice",
                 )
-        model_names = _as_list(c.get("models", list(models)))
-        for j, n in enumerate(model_names):
-            if n not in models:
-                close = difflib.get_close_matches(n, list(models), n=1)
-                c.fail(f"models[{j}]", f"no model named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
-        if any(datasets[n].needs_model for n in ds_names) and not model_names:
-            n = next(n for n in ds_names if datasets[n].needs_model)
-            c.fail(
-                "models",
-                f'dataset {n!r} holds texts: add a [[models]] table (e.g. name = "minilm", '
-                'model = "default") or list models here',
-            )
-        metrics = c.get("metrics")
-        metrics = None if metrics is None else _as_list(metrics)
-        if metrics is not None:
-            _check_metrics(c, command, metrics)
-        gates = []
-        for j, expr in enumerate(_as_list(c.get("fail_if", []))):
-            try:
-                gates.append(parse_gate(expr, option=None))
-                from embeval.report.gates import check_known, command_families
+            seen_items[key] = f"jobs[{i}]"
+    return JobSpec(i, command, ds_names, model_names, metrics, gates, options)
 
-                check_known(gates[-1:], command_families(command, COMMANDS[command].families))
-            except UsageError as exc:
-                c.fail(f"fail_if[{j}]", str(exc))
-        options = dict(c.get("options", {}))
-        for kind in dict.fromkeys(datasets[n].kind for n in ds_names):
-            r = cmd.kinds[kind]
-            params = r.parameters()
-            reserved = set(r.fields.values())
-            options = _check_options(c, "options", options, params, command, reserved, base)
-            if metrics is not None and "metrics" not in params:
-                c.fail(
-                    "metrics", f"{command} on {kind} datasets takes no metrics list; set its parameters under options"
-                )
-        for n in ds_names:
-            r = cmd.kinds[datasets[n].kind]
-            datasets[n].options = _check_options(
-                _Checker(p, f"datasets[{list(datasets).index(n)}]", {}, {}),
-                "options",
-                datasets[n].options,
-                r.parameters(),
-                command,
-                set(r.fields.values()),
-                base,
+
+def _job_datasets(c: _Checker, command: str, datasets: dict[str, DatasetSpec]) -> list[str]:
+    cmd = COMMANDS[command]
+    accepted = [n for n, d in datasets.items() if d.kind in cmd.kinds]
+    ds_names = _as_list(c.get("datasets", accepted))
+    if not ds_names:
+        c.fail("datasets", f"no dataset of a kind {command} accepts ({', '.join(cmd.kinds)})")
+    for j, n in enumerate(ds_names):
+        if n not in datasets:
+            close = difflib.get_close_matches(n, list(datasets), n=1)
+            c.fail(f"datasets[{j}]", f"no dataset named {n!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+        if datasets[n].kind not in cmd.kinds:
+            c.fail(
+                f"datasets[{j}]",
+                f"{command} does not take {datasets[n].kind} datasets ({n!r}); it takes {', '.join(cmd.kinds)}",
             )
-            for m in model_names if datasets[n].needs_model else [datasets[n].model_label or "-"]:
-                key = f"{command}/{m}/{n}"
-                if key in seen_items:
-                    c.fail(
-                        "",
-                        f"item {key} is already produced by {seen_items[key]}; merge the two jobs "
-                        "or name the dataset twice",
-                    )
-                seen_items[key] = f"jobs[{i}]"
-        jobs.append(JobSpec(i, command, ds_names, model_names, metrics, gates, options))
-    return BatchConfig(p, hashlib.sha256(raw).hexdigest(), text, settings, models, datasets, jobs)
+    return ds_names
+
+
+def _job_gates(c: _Checker, command: str) -> list[Any]:
+    from embeval.report.gates import check_known, command_families, parse_gate
+
+    gates = []
+    for j, expr in enumerate(_as_list(c.get("fail_if", []))):
+        try:
+            gates.append(parse_gate(expr, option=None))
+            check_known(gates[-1:], command_families(command, COMMANDS[command].families))
+        except UsageError as exc:
+            c.fail(f"fail_if[{j}]", str(exc))
+    return gates
 
 
 def _check_metrics(c: _Checker, command: str, metrics: list[str]) -> None:

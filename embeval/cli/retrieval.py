@@ -151,8 +151,10 @@ def retrieval_cmd(
     check_languages(mteb_lang.split(","))
     params = {"m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search, "nlist": nlist, "nprobe": nprobe}
     index_params = {name: v for name, v in params.items() if v is not None}
+    from embeval.params import parse_ks
+
     options: dict[str, Any] = dict(
-        k=k,
+        k=parse_ks(k),  # "1,10,100" parsed once, here: the library gets (1, 10, 100)
         index=index.value,
         index_params=index_params,
         threads=threads,
@@ -171,55 +173,25 @@ def retrieval_cmd(
         from embeval.io.trec import check_run_path
 
         check_run_path(run_out)
-    if cluster is not None and (run_in is not None or data is not None):
-        raise UsageError(
-            "--cluster scores precomputed --queries/--corpus vectors; a BEIR folder or --run-in runs "
-            "on this machine (unset $EMBEVAL_CLUSTER)"
-        )
-    if run_in is not None:
-        from embeval.api import run_file_report
+    if run_in is not None and (run_out is not None or roc is not None):
+        raise UsageError("--run and --roc need vectors; with --run-in only ranking metrics are computed")
+    from embeval.api import run_retrieval
 
-        if data or queries or corpus or encoder is not None:
-            raise UsageError(
-                "--run-in evaluates an existing run: give it with --qrels only (no BEIR folder, "
-                "--queries, --corpus or --model)"
-            )
-        if qrels is None:
-            raise UsageError("--run-in needs --qrels")
-        if run_out is not None or roc is not None:
-            raise UsageError("--run and --roc need vectors; with --run-in only ranking metrics are computed")
-        report = run_file_report(run_in, qrels, k=k, per_query=per_query)
-    elif data is not None:
-        from embeval.api import retrieval_report_beir
-
-        if queries or corpus or qrels:
-            raise UsageError("give either a BEIR folder or --queries/--corpus/--qrels, not both")
-        if encoder is None:
-            raise UsageError(f"{data} holds texts: pass --model (e.g. --model default) to encode them")
-        report = retrieval_report_beir(data, encoder=encoder, split=split, progress=_progress(quiet), **options)
-    else:
-        if queries is None or corpus is None or qrels is None:
-            missing = [
-                name for name, v in (("--queries", queries), ("--corpus", corpus), ("--qrels", qrels)) if v is None
-            ]
-            raise UsageError(
-                f"missing {', '.join(missing)}: pass a BEIR folder with --model, or "
-                "--queries Q --corpus C --qrels QRELS"
-            )
-        from embeval.api import retrieval_report
-
-        report = retrieval_report(
-            queries,
-            corpus,
-            qrels,
-            progress=_progress(quiet),
-            id_col=id_col,
-            vector_col=vector_col,
-            text_col=text_col,
-            encoder=encoder,
-            cluster=cluster,
-            **options,
-        )
+    report = run_retrieval(
+        data,
+        queries=queries,
+        corpus=corpus,
+        qrels=qrels,
+        run_in=run_in,
+        split=split,
+        encoder=encoder,
+        cluster=cluster,
+        progress=_progress(quiet),
+        id_col=id_col,
+        vector_col=vector_col,
+        text_col=text_col,
+        **options,
+    )
     if roc is not None:
         from embeval.report.roc import write_roc
 

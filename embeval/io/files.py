@@ -533,3 +533,31 @@ def _check_overflow(p: Path, df, dims, arr: np.ndarray, where) -> None:
 def _where_id(ids, row: int, name=_row_name) -> str:
     rid = ids[row] if len(ids) > row else str(row)
     return f"{name(row)}, id {str(rid)!r}" if str(rid) != str(row) else name(row)
+
+
+def from_memory(
+    vectors, *, name: str, ids=None, labels=None, min_rows: int = 2, shown: str | None = None
+) -> EmbeddingSet:
+    """An in-memory n×d matrix as an EmbeddingSet, with the conversions and checks a file gets
+    (float32 with the range check, clean string ids, :func:`validate`). ``name`` (e.g. "argument
+    `x`") names it in errors instead of a path, ``shown`` (e.g. "<x array>") in the report's
+    inputs; nothing is written."""
+    from embeval.io.ids import clean_ids
+
+    p = Path(name)
+    arr = _as_float32(p, vectors)
+    if isinstance(vectors, np.ndarray) and np.shares_memory(arr, vectors):
+        arr = arr.copy()  # the diagnostics normalise the rows in place: never the caller's array
+    n = arr.shape[0] if arr.ndim else 0
+    id_arr = _row_ids(n) if ids is None else clean_ids(np.asarray([str(i) for i in ids]), name)
+    if ids is not None and len(id_arr) != n:
+        raise InputError(name, f"{len(id_arr)} ids for {n} rows")
+    emb = EmbeddingSet(
+        vectors=arr,
+        ids=id_arr,
+        path=name,
+        labels=None if labels is None else np.asarray(labels),
+        info={"source": "memory", "path": shown or name},
+    )
+    validate(emb, min_rows=min_rows)
+    return emb

@@ -46,7 +46,6 @@ def load_pairs(
     if layout not in LAYOUTS:
         raise UsageError(f"`layout` {layout!r}: choose one of {', '.join(LAYOUTS)}")
     from embeval.io.paths import require_file
-    from embeval.safety import check_encodable
 
     require_file(p)
     if layout == "auto":
@@ -56,6 +55,13 @@ def load_pairs(
     else:
         with table_errors(p):  # a table library may fail lazily, after the read
             pairs = _read_columns(p, text_a_col, text_b_col, score_col)
+    _check_pairs(pairs, p)
+    return pairs
+
+
+def _check_pairs(pairs: TextPairs, p: Path) -> None:
+    from embeval.safety import check_encodable
+
     if len(pairs.scores) < 2:
         raise InputError(p, f"only {len(pairs.scores)} pair(s); correlations need at least 2")
     for i, (a, b) in enumerate(zip(pairs.texts_a, pairs.texts_b)):
@@ -65,6 +71,21 @@ def load_pairs(
             if not isinstance(t, str):
                 raise InputError(p, f"text {t!r} is a {type(t).__name__}, not text", where=f"pair {i}")
             check_encodable(t, p, f"pair {i}")
+
+
+def pairs_in_memory(rows, *, name: str) -> TextPairs:
+    """``(text_a, text_b, score)`` rows as TextPairs, with the checks a pairs file gets (finite
+    scores, non-empty encodable texts, at least 2 pairs). ``name`` names them in errors."""
+    p = Path(name)
+    texts_a, texts_b, scores = [], [], []
+    for i, row in enumerate(rows):
+        if len(row) != 3:
+            raise InputError(name, f"expected (text_a, text_b, score), got {len(row)} values", where=f"pair {i}")
+        texts_a.append(row[0])
+        texts_b.append(row[1])
+        scores.append(_score(p, row[2], f"pair {i}"))
+    pairs = TextPairs(texts_a, texts_b, scores, path=name, layout="memory")
+    _check_pairs(pairs, p)
     return pairs
 
 

@@ -67,3 +67,19 @@ def load_qrels(path: str | Path) -> Qrels:
 
 def _is_header_name(field: str) -> bool:
     return bool(_HEADER_SCORE.fullmatch(field)) and any(w in field.lower() for w in _HEADER_WORDS)
+
+
+def qrels_in_memory(qrels) -> Qrels:
+    """``{query_id: {doc_id: grade}}`` (or ``{query_id: [doc_id, ...]}``, grade 1) as loaded qrels:
+    ids as strings, grades as whole numbers (as a qrels file holds them)."""
+    from collections.abc import Mapping
+
+    from embeval.errors import UsageError
+
+    if not isinstance(qrels, Mapping):
+        raise UsageError("`qrels`: a path, or a dict {query_id: {doc_id: grade}}")
+    out: Qrels = {}
+    for q, docs in qrels.items():
+        pairs = docs.items() if isinstance(docs, Mapping) else ((d, 1) for d in docs)
+        out[str(q)] = {str(d): float(int(g)) for d, g in pairs}
+    return out

@@ -19,6 +19,7 @@ class TextSet:
     texts: list[str]
     path: str
     labels: list | None = None
+    shown: str | None = None  # texts given in memory: how the report names them ("<x texts>")
 
 
 @dataclass
@@ -168,3 +169,14 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirData:
     for i, t in enumerate(queries.texts):
         check_encodable(t, queries.path, f"row {i}, id {queries.ids[i]!r}")
     return BeirData(str(f), corpus, queries, qrels_path)
+
+
+def texts_in_memory(texts, *, name: str, ids=None, labels=None, shown: str | None = None) -> TextSet:
+    """A list of texts as a TextSet, with the checks a text file gets (no empty text, encodable,
+    unique ids). ``name`` (e.g. "argument `x`") names it in errors; nothing is written."""
+    ids = [str(i) for i in (range(len(texts)) if ids is None else ids)]
+    if len(ids) != len(texts):
+        raise InputError(name, f"{len(ids)} ids for {len(texts)} texts")
+    ts = TextSet(ids=ids, texts=list(texts), path=name, labels=None if labels is None else list(labels), shown=shown)
+    _check(ts, "text")
+    return ts

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from embeval.results import GateResult, Report, _clean, dumps, provenance
@@ -133,6 +134,59 @@ class Batch:
             notes=list(d.get("notes") or []),
             provenance=dict(d.get("provenance") or {}),
         )
+
+    # What embeval.run returns: one item's report, a value, a DataFrame, a file ------------------
+
+    def keys(self) -> list[str]:
+        return [it.key for it in self.items]
+
+    def report(self, key: str) -> Report:
+        """One item's report (``"geometry/minilm/scifact"``)."""
+        import difflib
+
+        from embeval.errors import UnknownMetric
+
+        for it in self.items:
+            if it.key == key:
+                if it.report is None:
+                    raise UnknownMetric(f"{key}: {it.status}" + (f" ({it.error})" if it.error else ""))
+                return it.report
+        close = difflib.get_close_matches(key, self.keys(), n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownMetric(f"no item {key!r} in this batch{hint} (see .keys())")
+
+    def value(self, key: str, name: str, **params: Any) -> float:
+        """``batch.value("retrieval/minilm/scifact", "ndcg@10")``: :meth:`Report.value` of one item."""
+        return self.report(key).value(name, **params)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_pandas(self) -> Any:
+        """One row per item and metric (command, model, dataset, status, metric, value, params, n,
+        ci_low, ci_high, higher_is_better, error): the report.csv ``embeval run`` writes."""
+        import pandas as pd
+
+        return pd.read_csv(io.StringIO(batch_csv(self)), keep_default_na=False, na_values=[""])
+
+    def save(self, path: str | Path) -> Path:
+        """Write it; the format comes from the suffix (.json .csv .md)."""
+        from embeval.errors import UsageError
+        from embeval.io.atomic import write_atomic
+
+        p = Path(path)
+        render = {".json": batch_json, ".csv": batch_csv, ".md": batch_markdown}.get(p.suffix.lower())
+        if render is None:
+            raise UsageError(f"{p}: cannot tell the format from the suffix; use .json, .csv or .md")
+        write_atomic(p, render(self))
+        return p
+
+    def __repr__(self) -> str:
+        return f"<embeval.Batch {len(self.items)} items: {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        table = self.to_pandas().to_html(index=False)
+        return f"<div><b>embeval run</b><div style='overflow-x:auto'>{table}</div></div>"
 
 
 # Renderers ---------------------------------------------------------------------------------

@@ -138,13 +138,13 @@ def _fig_gap(items: list[Item]) -> list[tuple[str, bytes]]:
         assert rep is not None  # _series only yields items with a report
         title = _item_name(it, items)
         numbers = [
-            f"{name} = {rep.value(metric):.3f}"
+            f"{name} = {rep.get(metric):.3f}"
             for metric, name in (
                 ("gap", "gap"),
                 ("centroid_cosine", "centroid cosine"),
                 ("linear_separability", "separability"),
             )
-            if rep.value(metric) is not None
+            if rep.get(metric) is not None
         ]
         if numbers:
             title = f"{title}\n" + ", ".join(numbers)

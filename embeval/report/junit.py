@@ -108,7 +108,7 @@ def batch_suites(batch) -> list[Suite]:
 
 
 def comparison_suites(comp) -> list[Suite]:
-    """One suite for ``embeval compare`` (a two-report Comparison or an N-way Ranking): a case per
+    """One suite for ``embeval compare`` (a two-report PairComparison or an N-way Ranking): a case per
     regression or value gate, class = item."""
     cases = [
         Case(

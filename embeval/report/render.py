@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 from embeval.report.items import print_items
-from embeval.results import Report, Result, dumps
+from embeval.results import Report, Result, dumps, register_hook
 from embeval.safety import csv_writer
 
 
@@ -184,3 +185,36 @@ SUFFIX_FORMAT = {
     ".html": "html",
     ".htm": "html",
 }
+
+
+def save_report(report: Report, path: Path) -> Path:
+    """``Report.save``: the format from the suffix (.json .csv .md .html), written atomically."""
+    from embeval.errors import UsageError
+    from embeval.io.atomic import write_atomic
+
+    fmt = SUFFIX_FORMAT.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{path}: cannot tell the format from the suffix; use .json, .csv, .md or .html")
+    write_atomic(path, RENDERERS[fmt](report))
+    return path
+
+
+def notebook_html(report: Report) -> str:
+    """``Report._repr_html_``: the results as a small HTML table (Jupyter)."""
+    from html import escape
+
+    head = "".join(f"<th>{h}</th>" for h in ("metric", "value", "params", "95% CI", "better"))
+    body = "".join(
+        f"<tr><td>{escape(r.metric)}</td><td style='text-align:right'>{_fmt(r.value)}</td>"
+        f"<td>{escape(_params(r))}</td><td>{escape(_ci(r))}</td><td>{_direction(r)}</td></tr>"
+        for r in report.results
+    )
+    notes = "".join(f"<div style='color:#666'>{escape(n)}</div>" for n in report.notes)
+    return (
+        f"<div><b>embeval {escape(report.command)}</b><div style='overflow-x:auto'><table>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}</div>"
+    )
+
+
+register_hook("save", save_report)
+register_hook("notebook_html", notebook_html)

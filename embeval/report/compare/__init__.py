@@ -28,7 +28,7 @@ Modules: :mod:`.load` (reading reports), :mod:`.match` (matching and paired test
 """
 
 from embeval.report.compare.load import Side, load_side
-from embeval.report.compare.match import Comparison, Row, compare
+from embeval.report.compare.match import PairComparison, Row, compare
 from embeval.report.compare.regress import current_gates, evaluate
 from embeval.report.compare.render import (
     COMPARE_RENDERERS,
@@ -42,7 +42,7 @@ from embeval.report.gates import REGRESS_USAGE, RegressGate, parse_regress
 __all__ = [
     "COMPARE_RENDERERS",
     "REGRESS_USAGE",
-    "Comparison",
+    "PairComparison",
     "RegressGate",
     "Row",
     "Side",
@@ -73,7 +73,7 @@ def run_compare(
 ):
     """Load the reports and compare them.
 
-    Two reports (and ``rank`` false): a :class:`Comparison` of the second against the first.
+    Two reports (and ``rank`` false): a :class:`PairComparison` of the second against the first.
     Otherwise a :class:`~embeval.report.compare.nway.Ranking`: the reports (or, for one batch
     report, its models) ranked per metric, with every later system compared with the first for
     the regression gates; ``test``: the pairwise test of the ranking (``signflip`` with Holm, or
@@ -86,7 +86,8 @@ def run_compare(
 
     if not paths:
         raise UsageError("give the reports to compare: BASELINE CURRENT [MORE ...], or one batch report")
-    sides = [load_side(p) for p in paths]
+    names = ["baseline", "current"] if len(paths) == 2 else [f"report{i + 1}" for i in range(len(paths))]
+    sides = [load_side(p, name=name) for p, name in zip(paths, names)]
     if len(sides) == 2 and not rank:
         comp = compare(
             sides[0],

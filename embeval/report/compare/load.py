@@ -33,12 +33,17 @@ def mteb_report(doc: dict, path: str | Path) -> tuple[Report, dict[str, Any]]:
     return report, info
 
 
-def load_side(path: str | Path) -> Side:
-    """Read an embeval JSON report (single or batch); InputError naming the file otherwise."""
+def load_side(path: Any, name: str = "report") -> Side:
+    """Read an embeval JSON report (single or batch); InputError naming the file otherwise. A
+    report (or batch) given in memory (the Python API) goes through the same JSON form, named
+    ``name``; nothing is written."""
     from embeval.io.fileinfo import file_info
     from embeval.io.paths import require_file
-    from embeval.report.batch import Batch
 
+    if not isinstance(path, (str, Path)):
+        from embeval.results import dumps
+
+        return _side(json.loads(dumps(path.to_dict())), Path(name), {"path": name, "source": "memory"})
     p = Path(path)
     if p.is_dir():
         raise InputError(p, "is a folder; give an embeval JSON report (e.g. report.json)")
@@ -53,7 +58,12 @@ def load_side(path: str | Path) -> Side:
         raise InputError(
             p, f"not an embeval JSON report (invalid JSON: {exc.msg})", where=f"line {exc.lineno}"
         ) from None
+    return _side(doc, p, file_info(p))
+
+
+def _side(doc: Any, p: Path, where: dict[str, Any]) -> Side:
     from embeval.io.mteb import is_mteb_result
+    from embeval.report.batch import Batch
 
     if is_mteb_result(doc):  # an MTEB task result (embeval.io.mteb maps the names)
         try:
@@ -62,13 +72,13 @@ def load_side(path: str | Path) -> Side:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
             raise InputError(p, f"malformed MTEB result ({type(exc).__name__}: {str(exc)[:200]})") from None
         return Side(
-            str(p), "single", {mteb.command: mteb}, {**file_info(p), "kind": "single", "command": mteb.command, **extra}
+            str(p), "single", {mteb.command: mteb}, {**where, "kind": "single", "command": mteb.command, **extra}
         )
     if not isinstance(doc, dict) or "embeval_version" not in doc:
         raise InputError(
             p, "not an embeval JSON report (no 'embeval_version'; write one with `output` X.json or embeval run)"
         )
-    info = {**file_info(p), "embeval_version": doc.get("embeval_version")}
+    info = {**where, "embeval_version": doc.get("embeval_version")}
     try:
         if doc.get("kind") == "batch":
             batch = Batch.from_dict(doc)

@@ -7,7 +7,7 @@ import math
 from embeval.diagnostics.registry import key_params
 from embeval.errors import UsageError
 from embeval.report.compare.load import Side
-from embeval.report.compare.model import Comparison, Row
+from embeval.report.compare.model import PairComparison, Row
 from embeval.report.compare.regress import evaluate
 from embeval.report.gates import RegressGate
 from embeval.results import Report, params_match
@@ -55,7 +55,7 @@ def _paired(bq: dict[str, float] | None, cq: dict[str, float] | None, **kw) -> P
     return paired_test(pairs[:, 0], pairs[:, 1], n_perm=kw["n_boot"], **kw)
 
 
-def _match_item(comp: Comparison, item: str, b: Report, c: Report, **test_kw) -> None:
+def _match_item(comp: PairComparison, item: str, b: Report, c: Report, **test_kw) -> None:
     """One Row per baseline result (matched to the current result with the same metric and
     identifying parameters, first unused match), then one per unmatched current result."""
     bq, cq = _per_query(b), _per_query(c)
@@ -96,7 +96,7 @@ def compare(
     n_boot: int = 10_000,
     confidence: float = 0.95,
     allow_different_data: bool = False,
-) -> Comparison:
+) -> PairComparison:
     """Match results, run paired tests where per-query values exist in both, evaluate gates.
 
     Two sides computed on different data (:func:`data_differences`) are not a change: UsageError
@@ -111,7 +111,7 @@ def compare(
             f"{cur.path} and {base.path} were computed on different data ({'; '.join(differs)}), so their "
             "difference is not a change of the model; pass `allow_different_data` to compare them anyway"
         )
-    comp = Comparison(
+    comp = PairComparison(
         baseline=base.info,
         current=cur.info,
         settings={"seed": seed, "n_boot": n_boot, "n_perm": n_boot, "confidence": confidence},
@@ -196,7 +196,7 @@ def data_differences(b: Report, c: Report, b_info: dict, c_info: dict) -> list[s
     return out
 
 
-def _note_differences(comp: Comparison, item: str, b: Report, c: Report) -> None:
+def _note_differences(comp: PairComparison, item: str, b: Report, c: Report) -> None:
     for role in sorted(set(b.inputs) | set(c.inputs)):
         hb, hc = b.inputs.get(role, {}).get("sha256"), c.inputs.get(role, {}).get("sha256")
         if hb and hc and hb != hc:

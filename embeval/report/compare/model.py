@@ -1,4 +1,4 @@
-"""The comparison's model: one Row per matched result, and the Comparison they make up.
+"""The comparison's model: one Row per matched result, and the PairComparison they make up.
 A leaf of the compare package: matching (``match``) and gate evaluation (``regress``) both import it."""
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _num(v):
 
 
 @dataclass
-class Comparison:
+class PairComparison:
     baseline: dict[str, Any]
     current: dict[str, Any]
     rows: list[Row] = field(default_factory=list)

@@ -41,9 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from embeval.errors import UsageError
+from embeval.diagnostics.registry import key_params
+from embeval.errors import UnknownMetric, UsageError
 from embeval.report.compare.load import Side
-from embeval.report.compare.match import Comparison, _finite, _per_query, _same_params
+from embeval.report.compare.match import PairComparison, _finite, _per_query, _same_params
 from embeval.results import GateResult, Report, Result
 from embeval.stats.multiple import holm
 
@@ -116,7 +117,7 @@ class Ranking:
     systems: list[System]
     metrics: list[MetricRank]
     settings: dict[str, Any]
-    comparisons: list[Comparison] = field(default_factory=list)  # system k vs the first, k ≥ 1
+    comparisons: list[PairComparison] = field(default_factory=list)  # system k vs the first, k ≥ 1
     gates: list[tuple[str, GateResult]] = field(default_factory=list)  # (item, gate)
     notes: list[str] = field(default_factory=list)
 
@@ -234,10 +235,13 @@ def _direction(results: list[Result | None]) -> bool | None:
 
 
 def _find(report: Report, ref: Result) -> Result | None:
-    for r in report.results:
-        if r.metric == ref.metric and _same_params(ref.metric, ref.params, r.params):
-            return r
-    return None
+    """``report``'s result for ``ref`` (same metric, same identifying parameters), through the one
+    lookup :meth:`Report.result`; None when it has none."""
+    try:
+        found = report.result(ref.metric, **key_params(ref.metric, ref.params))
+    except UnknownMetric:
+        return None
+    return found if _same_params(ref.metric, ref.params, found.params) else None
 
 
 def _ranks(values: list[float | None], higher: bool) -> list[int | None]:

@@ -12,11 +12,11 @@ from embeval.results import GateResult, params_match
 
 if TYPE_CHECKING:
     from embeval.report.compare.load import Side
-    from embeval.report.compare.model import Comparison, Row
+    from embeval.report.compare.model import PairComparison, Row
     from embeval.stats.paired import PairedTest
 
 
-def evaluate(comp: Comparison, tolerances: list[RegressGate]) -> None:
+def evaluate(comp: PairComparison, tolerances: list[RegressGate]) -> None:
     """Append one GateResult per (gate, matched row) to ``comp.gates``; a gate naming no compared
     metric, or one without a direction, or one computed twice without a selector, is a UsageError."""
     for tol in tolerances:

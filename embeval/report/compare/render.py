@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from embeval.report.compare.model import Comparison, Row, _num, side_text
+from embeval.report.compare.model import PairComparison, Row, _num, side_text
 from embeval.results import dumps
 
 
@@ -44,11 +44,11 @@ def _cells(r: Row) -> list[str]:
     ]
 
 
-def comparison_json(comp: Comparison) -> str:
+def comparison_json(comp: PairComparison) -> str:
     return dumps(comp.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def comparison_csv(comp: Comparison) -> str:
+def comparison_csv(comp: PairComparison) -> str:
     import io
 
     from embeval.safety import csv_writer
@@ -94,7 +94,7 @@ def comparison_csv(comp: Comparison) -> str:
     return buf.getvalue()
 
 
-def comparison_markdown(comp: Comparison) -> str:
+def comparison_markdown(comp: PairComparison) -> str:
     from embeval.safety import md_cell, md_code, public_path
 
     mark = "❌" if not comp.passed else "✅"
@@ -166,7 +166,7 @@ def _stacked(rows: list[Row], console) -> None:
         )
 
 
-def print_comparison(comp: Comparison, console) -> None:
+def print_comparison(comp: PairComparison, console) -> None:
     """One Rich table per item (a single report has one), then the gates that failed or that a
     paired test let through; passing gates are counted, not listed.
 
