@@ -170,7 +170,7 @@ def test_python_api(real):
     import embeval
 
     r = embeval.audit(real[0], tries="abtt")
-    assert r.raw.command == "audit" and r.raw.series["audit"]["verdict"] == "ok"
+    assert r.command == "audit" and r.series["audit"]["verdict"] == "ok"
     assert r.raw.series["audit"]["remedies"][0]["remedy"] == "abtt"
 
 
