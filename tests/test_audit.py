@@ -171,7 +171,7 @@ def test_python_api(real):
 
     r = embeval.audit(real[0], tries="abtt")
     assert r.command == "audit" and r.series["audit"]["verdict"] == "ok"
-    assert r.raw.series["audit"]["remedies"][0]["remedy"] == "abtt"
+    assert r.series["audit"]["remedies"][0]["remedy"] == "abtt"
 
 
 def test_cli_exit_codes_json_and_transform_roundtrip(cli, tmp_path, real):

@@ -157,7 +157,7 @@ def test_python_api_diff_on_arrays(tmp_path):
         save_map=tmp_path / "m.npz",
     )
     assert r.value("cka") == pytest.approx(1.0, abs=1e-6) and r.value("knn_overlap@5") == 1.0
-    assert r.inputs["old"]["path"] == "<OLD array>"
+    assert r.inputs["old"]["path"] == "<old array>"
     assert str(np.load(tmp_path / "m.npz")["kind"]) == "procrustes"
     assert "text 0" in (tmp_path / "items.csv").read_text()
     with pytest.raises(TypeError, match="diff"):

@@ -50,7 +50,11 @@ NOT_PATHS = {"metric", "k", "label_col", "id_col", "vector_col", "text_col", "te
              "device", "fail_if", "fail_if_regress", "family",
              # embeval sweep: comma-separated grids and formats
              "kinds", "hnsw_m", "ef_construction", "ef_search", "nprobe", "pq_m", "pq_nprobe", "rerank", "quant",
-             "dims", "rescore"}
+             "dims", "rescore",
+             # MTEB language codes; audit's remedies, verdict level and search metric
+             "mteb_lang", "tries", "fail_on",
+             # compare: the pairwise test (signflip, student, fisher)
+             "test"}
 
 
 def _looks_like_a_path(name: str, hint) -> bool:
@@ -89,7 +93,9 @@ def test_the_known_outputs_are_declared():
 # The positionals each command needs to get past Typer's parsing (they need not exist: the paths
 # are checked before anything is read).
 _NEEDS = {"geometry": ["g_in.npy"], "encode": ["e_in.txt", "-o", "e_out.npz"], "pairs": ["p_in.csv"],
-          "gap": ["a_in.npy"], "compare": ["c_in.json"], "run": ["r_in.toml"], "sweep": ["s_in.npy"]}
+          "gap": ["a_in.npy"], "compare": ["c_in.json"], "run": ["r_in.toml"], "sweep": ["s_in.npy"],
+          "diff": ["o_in.npy", "n_in.npy"], "audit": ["a_in.npy"],
+          "transform": ["t_in.npz", "x_in.npy", "-o", "t_out.npy"]}
 
 
 def _argv(command, fn, assign: dict[str, str]) -> list[str]:

@@ -26,14 +26,18 @@ class IndexMetric(str, Enum):
     ip = "ip"
 
 
-@app.command("audit")
+@app.command("audit", short_help="Audit a space for search: verdicts, baselines, remedies.")
 @boundary
 @flag_names
 @options(COMPUTE, OUTPUT)
 def audit_cmd(
-    file: Annotated[str, typer.Argument(help="Embedding file (.npy .npz .parquet .csv .tsv .jsonl) or a source URI.")],
+    file: Annotated[
+        str, typer.Argument(help="Embedding file (.npy .npz .parquet .csv .tsv .jsonl) or a source URI."), IN
+    ],
     queries: Annotated[
-        Path | None, typer.Option("--queries", help="Query vectors: adds out-of-distribution and query-side hubness.")
+        Path | None,
+        typer.Option("--queries", help="Query vectors: adds out-of-distribution and query-side hubness."),
+        IN,
     ] = None,
     qrels: Annotated[
         Path | None,

@@ -26,7 +26,7 @@ from embeval.cli.options import (
 from embeval.cli.output import OUTPUT
 
 
-@app.command("diff")
+@app.command("diff", short_help="Re-embed or not: what changes between two embeddings.")
 @boundary
 @flag_names
 @options(COMPUTE, OUTPUT)

@@ -20,7 +20,7 @@ sweep_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-app.add_typer(sweep_app, name="sweep")
+app.add_typer(sweep_app, name="sweep", short_help="Index and compression sweeps on your vectors.")
 
 CorpusArg = Annotated[Path, typer.Argument(help="Corpus vectors (.npy .npz .parquet .csv .tsv .jsonl)."), IN]
 QueriesOpt = Annotated[

@@ -14,12 +14,12 @@ from embeval.cli.exits import boundary
 from embeval.cli.options import IN, OUT, IdColOpt, VecColOpt, flag_names
 
 
-@app.command("transform")
+@app.command("transform", short_help="Apply a saved map (center, whiten, abtt, diff map).")
 @boundary
 @flag_names
 def transform_cmd(
     transform: Annotated[Path, typer.Argument(help="The map: T.npz from embeval audit --save-transform."), IN],
-    file: Annotated[str, typer.Argument(help="Vectors to map (.npy .npz .parquet .csv .tsv .jsonl).")],
+    file: Annotated[str, typer.Argument(help="Vectors to map (.npy .npz .parquet .csv .tsv .jsonl)."), IN],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Write the mapped vectors here (format from the suffix)."), OUT
     ],
