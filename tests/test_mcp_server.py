@@ -147,3 +147,45 @@ def test_summary_is_one_line():
 def test_cli_refuses_a_root_that_is_not_a_folder(cli, tmp_path):
     res = cli("mcp", "--root", str(tmp_path / "nope"))
     assert res.exit_code == 2 and "not a folder" in res.stderr
+
+
+def test_sdk_client_calls_audit_diff_and_sweeps(tmp_path):
+    """The answer-giving tools over stdio: each result equals the Python API on the same files."""
+    import embeval
+
+    s = SAMPLE / "scifact_small"
+    (tmp_path / "d").mkdir()
+    for name in ("queries.npz", "corpus.npz"):
+        (tmp_path / "d" / name).write_bytes((s / name).read_bytes())
+    (tmp_path / "d" / "qrels.tsv").write_bytes((s / "qrels" / "test.tsv").read_bytes())
+
+    async def calls(session):
+        a = await session.call_tool("audit", {"path": "d/corpus.npz"})
+        d = await session.call_tool(
+            "diff", {"old": "d/corpus.npz", "new": "d/corpus.npz", "metrics": "cka,knn_overlap"}
+        )
+        c = await session.call_tool(
+            "sweep_compress",
+            {
+                "corpus": "d/corpus.npz",
+                "queries": "d/queries.npz",
+                "qrels": "d/qrels.tsv",
+                "quant": "int8",
+                "rescore": "0",
+            },
+        )
+        out = await session.call_tool("diff", {"old": str(s / "corpus.npz"), "new": "d/corpus.npz"})
+        return a, d, c, out
+
+    a, d, c, out = asyncio.run(_session(tmp_path, calls))
+    for res, name in ((a, "audit"), (d, "diff"), (c, "sweep_compress")):
+        assert not res.is_error, _text(res)
+        assert _text(res).startswith(f"{name}: ")
+    got = {r["metric"]: r["value"] for r in json.loads(_text(a).partition("\n")[2])["results"]}
+    want = embeval.audit(str(tmp_path / "d" / "corpus.npz"), budget=120.0)
+    assert got["anisotropy"] == pytest.approx(want.value("anisotropy"), rel=1e-9)
+    dv = {r["metric"]: r["value"] for r in json.loads(_text(d).partition("\n")[2])["results"]}
+    assert dv["cka"] == pytest.approx(1.0, abs=1e-9) and dv["knn_overlap@10"] == 1.0  # a set against itself
+    rows = json.loads(_text(c).partition("\n")[2])["results"]
+    assert any(r["metric"] == "retention_ndcg@10" for r in rows)
+    assert out.is_error and "outside the allowed folders" in _text(out)

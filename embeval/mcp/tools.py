@@ -168,13 +168,88 @@ def metrics(family: str = "") -> dict:
     return {"outputs": rows}
 
 
+def audit(path: str, queries: str = "", qrels: str = "", tries: str = "", budget: float = 120.0, seed: int = 0) -> dict:
+    """Audit an embedding space for search: per finding (anisotropy, effective rank, hubness,
+    near-duplicates, outliers, rogue dimensions, norms, cosine vs inner product, islands, and with
+    queries out-of-distribution queries and query hubness) the value, the isotropic baseline for
+    this n and d, a verdict ok/warn/fail with the thresholds used, what it means, causes and what to
+    try. tries="center,whiten,abtt,csls" measures each remedy (with queries and qrels: nDCG@10
+    before/after with a paired CI)."""
+    import embeval
+
+    tr = [t for t in tries.split(",") if t.strip()] if tries else []
+    rep = embeval.audit(path, queries=queries or None, qrels=qrels or None, tries=tr, seed=seed, budget=budget)
+    return rep.to_dict()
+
+
+def diff(
+    old: str,
+    new: str,
+    queries_old: str = "",
+    queries_new: str = "",
+    qrels: str = "",
+    metrics: str = "",
+    seed: int = 0,
+) -> dict:
+    """Re-embed or not: what changes between two embeddings of the same items (matched by id):
+    linear and debiased CKA, kNN overlap per item, with queries their top-k overlap and RBO, with
+    qrels each side's IR metrics and the paired change, the old threshold on the new scores, and
+    NEW->OLD bridge maps (Procrustes, ridge) with held-out retention."""
+    import embeval
+
+    rep = embeval.diff(
+        old,
+        new,
+        queries_old=queries_old or None,
+        queries_new=queries_new or None,
+        qrels=qrels or None,
+        metrics=_metrics_arg(metrics),
+        seed=seed,
+    )
+    return rep.to_dict()
+
+
+def sweep_index(
+    corpus: str, queries: str = "", qrels: str = "", k: int = 10, target_recall: float = 0.95, budget: float = 600.0
+) -> dict:
+    """FAISS index sweep (HNSW, IVF-Flat, IVF-PQ) against exact top-k on these vectors: recall@k
+    with a 95% CI, queries/s, build time, memory, the Pareto front and the fastest setting that
+    reaches target_recall."""
+    import embeval
+
+    rep = embeval.sweep_index(corpus, queries or None, qrels or None, k=k, target_recall=target_recall, budget=budget)
+    return rep.to_dict()
+
+
+def sweep_compress(
+    corpus: str,
+    queries: str = "",
+    qrels: str = "",
+    quant: str = "fp16,int8,binary",
+    dims: str = "",
+    rescore: str = "0,4",
+) -> dict:
+    """Compression sweep: float32 vs fp16, int8, binary (with and without rescoring) and Matryoshka
+    truncation to dims; retention of each IR metric with a paired CI (with qrels) or recall of the
+    float32 neighbours, bytes per vector, search time."""
+    import embeval
+
+    rep = embeval.sweep_compress(
+        corpus, queries or None, qrels or None, quant=quant, dims=dims or None, rescore=rescore
+    )
+    return rep.to_dict()
+
+
 TOOLS: list[Tool] = [
     Tool("geometry", geometry.__doc__ or "", geometry, paths=("path", "labels")),
     Tool("retrieval", retrieval.__doc__ or "", retrieval, paths=("queries", "corpus", "qrels")),
     Tool("gap", gap.__doc__ or "", gap, paths=("a", "b")),
     Tool("compare", compare.__doc__ or "", compare, paths=("reports",)),
     Tool("metrics", metrics.__doc__ or "", metrics),
-    # The lead adds: audit, diff, sweep_index, sweep_compress (one entry each).
+    Tool("audit", audit.__doc__ or "", audit, paths=("path", "queries", "qrels")),
+    Tool("diff", diff.__doc__ or "", diff, paths=("old", "new", "queries_old", "queries_new", "qrels")),
+    Tool("sweep_index", sweep_index.__doc__ or "", sweep_index, paths=("corpus", "queries", "qrels")),
+    Tool("sweep_compress", sweep_compress.__doc__ or "", sweep_compress, paths=("corpus", "queries", "qrels")),
 ]
 
 
