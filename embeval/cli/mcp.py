@@ -29,7 +29,8 @@ def mcp_cmd(
 ) -> None:
     """Run an MCP server over stdio (for agents): read-only tools geometry, retrieval, gap (with
     drift), compare, metrics, audit, diff, sweep_index and sweep_compress on files under the --root
-    folders, each returning a one-line summary and the JSON report. Needs the mcp extra: pip install 'embeval-cli[mcp]'."""
+    folders, each returning a one-line summary and the JSON report.
+    Needs the mcp extra: pip install 'embeval-cli[mcp]'."""
     from embeval.mcp.server import build_server
     from embeval.mcp.tools import TOOLS, resolve_roots
 
