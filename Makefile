@@ -29,6 +29,9 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e '.[test]'
 	# rbo (a test oracle) declares numpy<2; without --no-deps pip would downgrade numpy for everything.
 	$(PIP) install --no-deps 'rbo>=0.1'
+	# moto[server]: the loopback S3 API tests/distributed/test_object_storage.py starts. Installed apart,
+	# with botocore held to what s3fs's aiobotocore accepts: inside the extra, pip backtracked for minutes.
+	$(PIP) install 'moto[server]>=5' "$$($(PY) -c 'import importlib.metadata as m; print(next(r.split(";")[0].replace(" ", "") for r in m.requires("aiobotocore") if r.startswith("botocore")))')"
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install embeval with the encode extra
