@@ -318,9 +318,16 @@ def run(
         return compute(diag, fx.contexts[provider](data, diag, Path(tmp)), diag.defaults(), provider)
 
 
+def _check(ok: Any, message: str) -> None:
+    """A failed check raises AssertionError, as pytest expects, even under ``python -O`` (where an
+    ``assert`` statement would vanish and every check would pass)."""
+    if not ok:
+        raise AssertionError(message)
+
+
 def _by_label(results: list[Result]) -> dict[str, Result]:
     out = {r.label(): r for r in results}
-    assert len(out) == len(results), f"two results share a label: {[r.label() for r in results]}"
+    _check(len(out) == len(results), f"two results share a label: {[r.label() for r in results]}")
     return out
 
 
@@ -332,10 +339,10 @@ def _close(a: float, b: float, rel: float, abs_: float) -> bool:
 
 def _assert_same_values(want: list[Result], got: list[Result], rel: float, abs_: float, what: str) -> None:
     w, g = _by_label(want), _by_label(got)
-    assert w, f"{what}: nothing to compare"
-    assert set(w) == set(g), f"{what}: results differ: {sorted(set(w) ^ set(g))}"
+    _check(w, f"{what}: nothing to compare")
+    _check(set(w) == set(g), f"{what}: results differ: {sorted(set(w) ^ set(g))}")
     for key, r in w.items():
-        assert _close(r.value, g[key].value, rel, abs_), f"{what}: {key} = {r.value!r} vs {g[key].value!r}"
+        _check(_close(r.value, g[key].value, rel, abs_), f"{what}: {key} = {r.value!r} vs {g[key].value!r}")
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -343,25 +350,26 @@ def _assert_same_values(want: list[Result], got: list[Result], rel: float, abs_:
 
 def check_declared_outputs(diag: Diagnostic, provider: str = LOCAL) -> None:
     results = run(diag, provider)
-    assert results, f"{diag.name} ({provider}) produced nothing"
+    _check(results, f"{diag.name} ({provider}) produced nothing")
     produced = set()
     for r in results:
         out = diag.output(r.metric)
-        assert out is not None, f"{diag.name} ({provider}) produced the undeclared output {r.metric}"
-        assert r.higher_is_better is out.higher_is_better, f"{r.metric}: direction not the declaration's"
-        assert r.identity == out.identity, f"{r.metric}: identity not the declaration's"
-        assert set(r.key_params) <= set(out.identity), r.metric
-        assert np.isfinite(r.value), f"{r.metric} = {r.value}"
+        if out is None:
+            raise AssertionError(f"{diag.name} ({provider}) produced the undeclared output {r.metric}")
+        _check(r.higher_is_better is out.higher_is_better, f"{r.metric}: direction not the declaration's")
+        _check(r.identity == out.identity, f"{r.metric}: identity not the declaration's")
+        _check(set(r.key_params) <= set(out.identity), r.metric)
+        _check(np.isfinite(r.value), f"{r.metric} = {r.value}")
         produced.add(out.name)
     missing = set(diag.output_names) - produced
-    assert not missing, f"{diag.name} ({provider}) declares but never produced {sorted(missing)}"
+    _check(not missing, f"{diag.name} ({provider}) declares but never produced {sorted(missing)}")
 
 
 def check_deterministic(diag: Diagnostic, provider: str = LOCAL) -> None:
     first = [(r.label(), r.value) for r in run(diag, provider, seed=1)]
     again = [(r.label(), r.value) for r in run(diag, provider, seed=1)]
-    assert first, f"{diag.name} ({provider}) produced nothing"
-    assert first == again, f"{diag.name} ({provider}) is not deterministic given the seed"
+    _check(first, f"{diag.name} ({provider}) produced nothing")
+    _check(first == again, f"{diag.name} ({provider}) is not deterministic given the seed")
 
 
 def check_row_order(diag: Diagnostic, provider: str = LOCAL) -> None:
@@ -373,8 +381,9 @@ def check_equals_local(diag: Diagnostic, provider: str) -> None:
     _assert_same_values(want, got, 1e-6, 1e-9, f"{diag.name}: {provider} vs local")
     w, g = _by_label(want), _by_label(got)
     for key, r in w.items():
-        assert (r.params, r.n) == (g[key].params, g[key].n), (
-            f"{key}: params/n {r.params, r.n} vs {g[key].params, g[key].n}"
+        _check(
+            (r.params, r.n) == (g[key].params, g[key].n),
+            f"{key}: params/n {r.params, r.n} vs {g[key].params, g[key].n}",
         )
 
 
