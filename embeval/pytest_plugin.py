@@ -116,12 +116,11 @@ class EmbevalComparison:
         self.baseline, self.current, self.seed, self.n_boot = str(baseline), str(current), seed, n_boot
 
     def run(self, *tolerances: str):
-        from embeval.report.compare import compare, load_side, parse_regress
+        from embeval.report.compare import compare, parse_regress
 
         gates = [parse_regress(t, option="check") for t in tolerances]
-        return compare(
-            load_side(self.baseline), load_side(self.current), tolerances=gates, seed=self.seed, n_boot=self.n_boot
-        )
+        baseline, current = _load_side(self.baseline, "compare"), _load_side(self.current, "compare")
+        return compare(baseline, current, tolerances=gates, seed=self.seed, n_boot=self.n_boot)
 
     def fail_if_regress(self, *tolerances: str) -> None:
         """Assert that no ``--fail-if-regress`` gate (``"METRIC>TOL"``: got worse by more than TOL) fails."""
@@ -145,6 +144,18 @@ class EmbevalComparison:
         return rows[0].delta
 
 
+def _load_side(path: str | Path, how: str):
+    """``load_side(path)``; embeval's own refusal (a missing, malformed or foreign file: exit 2 on the
+    command line) becomes a one-line ``AssertionError``, not a raw library exception in the test."""
+    from embeval.errors import EmbevalError
+    from embeval.report.compare import load_side
+
+    try:
+        return load_side(path)
+    except EmbevalError as exc:
+        raise AssertionError(f"embeval.{how}({str(path)!r}): {exc}") from None
+
+
 class EmbevalFixture:
     """What the ``embeval`` fixture returns: ``load``, ``run``, ``compare``."""
 
@@ -153,19 +164,16 @@ class EmbevalFixture:
         self._runs = 0
 
     def load(self, path: str | Path) -> EmbevalReport:
-        """A single-command JSON report written with ``--output X.json``."""
-        from embeval.report.compare import load_side
-
-        side = load_side(path)
+        """A single-command JSON report written with ``--output X.json``. A file embeval cannot
+        read as a report raises ``AssertionError`` with embeval's one-line message, as ``run`` does."""
+        side = _load_side(path, "load")
         if side.kind != "single":
-            raise ValueError(f"{path} is a batch report; load its items with embeval.load_batch")
+            raise AssertionError(f"embeval.load({str(path)!r}): a batch report; load its items with embeval.load_batch")
         return EmbevalReport(next(iter(side.items.values())), str(path))
 
     def load_batch(self, path: str | Path) -> dict[str, EmbevalReport]:
         """A batch report (``embeval run``): ``{"command/model/dataset": EmbevalReport}``."""
-        from embeval.report.compare import load_side
-
-        side = load_side(path)
+        side = _load_side(path, "load_batch")
         return {k: EmbevalReport(v, f"{path}:{k}") for k, v in side.items.items()}
 
     def run(self, *args: Any) -> EmbevalReport:

@@ -110,3 +110,21 @@ def test_exit_4_raises_environment_failure(tmp_path, monkeypatch):
     np.save(tmp_path / "a.npy", np.eye(4, dtype="f4") + 1)
     with pytest.raises(EnvironmentFailure, match="exited 4"):
         EmbevalFixture(tmp_path).run("geometry", str(tmp_path / "a.npy"))
+
+
+def test_load_of_a_bad_report_is_one_assertion_line(tmp_path):
+    """trust-3 H11: ``load`` of a malformed, missing or batch file fails the test with embeval's
+    one-line message (AssertionError), as ``run`` does, not with a raw library exception."""
+    from embeval.pytest_plugin import EmbevalFixture
+
+    fx = EmbevalFixture(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for path in (bad, tmp_path / "missing.json"):
+        with pytest.raises(AssertionError, match=r"^embeval\.load\(") as info:
+            fx.load(path)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+    with pytest.raises(AssertionError, match=r"embeval\.compare\("):
+        fx.compare(bad, bad).fail_if_regress("ndcg@10>0.01")
+    good = _report(tmp_path / "good.json", {"ndcg@10": 0.8})
+    assert fx.load(good)["ndcg@10"] == 0.8
