@@ -29,11 +29,12 @@ from embeval.results import Result
 
 def _cross_task(sa, sb, t: float, skip_diagonal: bool, cols_a, cols_b) -> tuple[float, float]:
     """(Σ over every pair of the tile, Σ over the tile's diagonal pairs) of exp(−t‖â − b̂‖²)."""
-    from embeval.compute import cross_pair_sum, get_backend
+    from embeval.compute import cross_pair_sum
+    from embeval.distributed.devices import task_backend
 
     a, b = tiles.unit_shard(sa, *cols_a), tiles.unit_shard(sb, *cols_b)
     k = tiles._kernel("uniformity", t)
-    be = get_backend("cpu")
+    be = task_backend()
     full = cross_pair_sum(a, b, k, backend=be)
     if not skip_diagonal:
         return full, 0.0
