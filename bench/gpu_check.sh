@@ -2,6 +2,8 @@
 # One command for a session with an NVIDIA GPU (issue 11): CPU/GPU parity, OOM fallback, end-to-end
 # timings and the side-by-side benchmark. Needs embeval's dependencies with a CUDA build of torch.
 #   bash bench/gpu_check.sh            # ≈ 6-8 min on one H100/H200
+#   bash bench/gpu_check.sh --cluster-only   # only the LocalCluster tile parity + speed (≈ 1 min)
+#   bash bench/gpu_check.sh --allow-cpu --cluster-only --skip-bench   # the same on CPU (torch on CPU tensors)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1

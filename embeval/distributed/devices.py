@@ -65,6 +65,11 @@ def task_backend():
     return get_backend(device, rows=rows, engine=engine)
 
 
+def task_engine() -> str:
+    """The running task's back end name (numpy or torch): what a test asks a worker."""
+    return task_backend().name
+
+
 def worker_device(device: str, engine: str | None = None, rows: int | None = None) -> dict[str, Any]:
     """Runs on every worker (``client.run``): the device and back end this worker resolves for the
     request, or the reason it cannot (``error``)."""
