@@ -15,6 +15,10 @@
 The Dask provider registers itself (:func:`embeval.diagnostics.registry.provide`) for these
 diagnostics: the list is data (``Diagnostic.providers``), shown by ``embeval metrics`` and the
 README. The rest (sampled uniformity, intrinsic_dim, silhouette) a default run skips with a note.
+
+Over ``budget`` (estimated from one timed tile per worker, :func:`cluster_seconds`), the pair means
+and the kNN diagnostics take the single-machine estimated forms (:func:`sampled_pair_mean`,
+:func:`knn_subset`): the same seeded pairs and query rows, so the same estimates and CIs.
 """
 
 from __future__ import annotations

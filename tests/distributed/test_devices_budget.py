@@ -139,3 +139,17 @@ def test_exact_keeps_exact_numbers_with_the_probe(client, data, exact_one):
             assert a.value == b.value, a.metric
         else:  # pair sums: a float32 product may differ by an ulp between tile shapes (test_cluster.py)
             assert b.value == pytest.approx(a.value, rel=1e-7), a.metric
+
+
+def test_knn_only_budget_times_a_knn_tile(client, data):
+    """With no pair sum to time, the probe times one diagonal kNN tile per worker; the estimated
+    hubness and mam(nn) equal one process's (the same seeded query rows, the same tie rule)."""
+    ms = ["hubness(k=5)", "mam"]
+    one = geometry_report(data / "full.npy", metrics=ms, budget=1e-4)
+    dist = geometry_report_distributed(
+        on_devices(client, "auto"), scan_shards(data / "shards"), metrics=ms, budget=1e-4
+    )
+    assert dist.settings["exact"] is False and dist.settings["exact_estimate_s"] > 0
+    got = [(r.metric, r.params, r.value, r.ci_low, r.ci_high) for r in dist.results]
+    assert got == [(r.metric, r.params, r.value, r.ci_low, r.ci_high) for r in one.results]
+    assert all(r.params["exact"] is False and r.params["sample"] == 1000 for r in dist.results)
