@@ -102,13 +102,13 @@ def pair_sum(
     return math.fsum([*parts, *done.values()])
 
 
-def _pairs_task(si, sj, li: np.ndarray, lj: np.ndarray, kind: str, param: float, cols) -> np.ndarray:
+def _pairs_task(si, sj, li: np.ndarray, lj: np.ndarray, kind: str, param: float, cols_i, cols_j) -> np.ndarray:
     """f of the sampled pairs (rows ``li`` of shard ``si``, ``lj`` of ``sj``), in float64 exactly
-    as the single-machine sampled pair mean computes them."""
+    as the single-machine sampled pair means compute them."""
     from embeval.diagnostics.geometry import _angles, _SqDist
 
-    a = tiles.unit_shard(si, *cols)[li]
-    b = tiles.unit_shard(sj, *cols)[lj]
+    a = tiles.unit_shard(si, *cols_i)[li]
+    b = tiles.unit_shard(sj, *cols_j)[lj]
     if kind == "uniformity":
         return np.exp(-param * _SqDist()(a, b))
     cos = np.einsum("ij,ij->i", a.astype(np.float64), b.astype(np.float64))
@@ -118,39 +118,57 @@ def _pairs_task(si, sj, li: np.ndarray, lj: np.ndarray, kind: str, param: float,
 SAMPLE_BLOCK = 1 << 14  # pairs per block, as embeval.compute.sampled_pair_mean
 
 
-def sampled_pair_mean(
-    client, sharded: ShardedSet, kind: str, param: float, m: int, seed: int, *, progress: Progress = NULL
-) -> tuple[float, float, int]:
-    """:func:`embeval.compute.sampled_pair_mean` of the pair term ``kind`` over a sharded set: the
-    same ``m`` seeded pairs i≠j (drawn here, 16 bytes a pair), their values computed on the workers
-    (one task per pair of shards the sample touches, each reading its two shards), put back in
-    draw order, and the same statistics: the estimate and its 95% half-width equal one process's.
-    Returns (mean, half-width, m)."""
-    n, shards = sharded.n, sharded.shards
+def draw_pairs(n_i: int, n_j: int, m: int, seed: int, *, distinct: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ``m`` seeded pairs (i, j) of the single-machine sampled pair means, in their order:
+    i uniform in [0, n_i), j uniform in [0, n_j), with j ≠ i when ``distinct`` (drawn in blocks of
+    SAMPLE_BLOCK, i then j, as :func:`embeval.compute.sampled_pair_mean` and
+    :func:`embeval.diagnostics.gap.cross_uniformity_sampled`)."""
     rng = np.random.default_rng(seed)
     ii, jj = [], []
     for s in range(0, m, SAMPLE_BLOCK):
         b = min(SAMPLE_BLOCK, m - s)
-        i = rng.integers(0, n, size=b)
-        j = rng.integers(0, n - 1, size=b)
-        j += j >= i
+        i = rng.integers(0, n_i, size=b)
+        if distinct:
+            j = rng.integers(0, n_j - 1, size=b)
+            j += j >= i
+        else:
+            j = rng.integers(0, n_j, size=b)
         ii.append(i)
         jj.append(j)
-    i_all, j_all = np.concatenate(ii), np.concatenate(jj)
-    starts = np.array([sh.offset for sh in shards])
-    si, sj = np.searchsorted(starts, i_all, "right") - 1, np.searchsorted(starts, j_all, "right") - 1
-    swap = si > sj  # the pair term is symmetric (bit for bit): one task per unordered shard pair
-    lo, hi = np.where(swap, sj, si), np.where(swap, si, sj)
-    r_lo, r_hi = np.where(swap, j_all, i_all), np.where(swap, i_all, j_all)
-    key = lo * len(shards) + hi
+    return np.concatenate(ii), np.concatenate(jj)
+
+
+def pair_values(
+    client,
+    x: ShardedSet,
+    y: ShardedSet,
+    i_all: np.ndarray,
+    j_all: np.ndarray,
+    kind: str,
+    param: float,
+    *,
+    progress: Progress = NULL,
+) -> np.ndarray:
+    """f(x̂_i, ŷ_j) for each pair, in the pairs' order (float64), computed on the workers: one task
+    per pair of shards the pairs touch, each reading its two shards. Within one set (``y is x``)
+    the term is symmetric bit for bit, so one task serves both orders of a pair of shards."""
+    xs, ys = x.shards, y.shards
+    si = np.searchsorted([s.offset for s in xs], i_all, "right") - 1
+    sj = np.searchsorted([s.offset for s in ys], j_all, "right") - 1
+    ri, rj = i_all, j_all
+    if y is x:
+        swap = si > sj
+        si, sj = np.where(swap, sj, si), np.where(swap, si, sj)
+        ri, rj = np.where(swap, j_all, i_all), np.where(swap, i_all, j_all)
+    key = si * len(ys) + sj
     order = np.argsort(key, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(key[order])) + 1)
-    cols = (sharded.id_col, sharded.vector_col)
+    cx, cy = (x.id_col, x.vector_col), (y.id_col, y.vector_col)
     args = []
     for g in groups:
-        a, b = shards[lo[g[0]]], shards[hi[g[0]]]
-        args.append((a, b, r_lo[g] - a.offset, r_hi[g] - b.offset, kind, param, cols))
-    values = np.empty(m, dtype=np.float64)
+        a, b = xs[si[g[0]]], ys[sj[g[0]]]
+        args.append((a, b, ri[g] - a.offset, rj[g] - b.offset, kind, param, cx, cy))
+    values = np.empty(len(i_all), dtype=np.float64)
 
     def take(t: int, v) -> None:
         values[groups[t]] = v
@@ -164,6 +182,13 @@ def sampled_pair_mean(
         weights=[len(g) for g in groups],
         on_result=take,
     )
+    return values
+
+
+def mean_half(values: np.ndarray) -> tuple[float, float]:
+    """(mean, 95% half-width) of sampled pair values, with the single-machine arithmetic: float64
+    block sums shifted by the first block's mean (:func:`embeval.compute.sampled_pair_mean`)."""
+    m = len(values)
     shift = None
     s1 = s2 = 0.0
     for s in range(0, m, SAMPLE_BLOCK):
@@ -175,7 +200,19 @@ def sampled_pair_mean(
         s2 += float(v @ v)
     mean_c = s1 / m
     var = max(s2 / m - mean_c**2, 0.0) * m / (m - 1) if m > 1 else math.inf
-    return (shift or 0.0) + mean_c, 1.96 * math.sqrt(var / m) if m > 1 else math.inf, m
+    return (shift or 0.0) + mean_c, 1.96 * math.sqrt(var / m) if m > 1 else math.inf
+
+
+def sampled_pair_mean(
+    client, sharded: ShardedSet, kind: str, param: float, m: int, seed: int, *, progress: Progress = NULL
+) -> tuple[float, float, int]:
+    """:func:`embeval.compute.sampled_pair_mean` of the pair term ``kind`` over a sharded set: the
+    same ``m`` seeded pairs i≠j (drawn here, 16 bytes a pair), their values computed on the workers
+    (:func:`pair_values`), put back in draw order, and the same statistics: the estimate and its
+    95% half-width equal one process's. Returns (mean, half-width, m)."""
+    i_all, j_all = draw_pairs(sharded.n, sharded.n, m, seed, distinct=True)
+    mean, half = mean_half(pair_values(client, sharded, sharded, i_all, j_all, kind, param, progress=progress))
+    return mean, half, m
 
 
 def moments(client, sharded: ShardedSet, *, progress: Progress = NULL):
@@ -473,11 +510,11 @@ for _name, _func in (
 # ----------------------------------------------------------------------------- the budget
 
 
-def cluster_seconds(run: GeometryRun, chosen: list[tuple[str, dict]]):
-    """The cluster's cost model for :func:`embeval.diagnostics.scale.plan_geometry`, measured on
-    first use: one real tile per worker of the run's first pair-sum pass (its value is kept, and
-    that pass skips it), or, with no pair sum, one diagonal kNN tile per worker. From those
-    (:func:`embeval.distributed.devices.time_tiles`):
+def cluster_seconds(client, sharded: ShardedSet, pair: tuple[str, float] | None, done: dict):
+    """The cluster's cost model for :mod:`embeval.diagnostics.scale`'s planners, measured on first
+    use: one real tile per worker of the pair-sum pass ``pair`` = (kind, param) over ``sharded``
+    (its values go into ``done[pair]``, and that pass skips them), or, with ``pair`` None, one
+    diagonal kNN tile per worker. From those (:func:`embeval.distributed.devices.time_tiles`):
 
         rate = 1 / Σ_w (pairs_w / seconds_w)            seconds per pair, all workers together
         seconds(kind, P) = P · rate · c_kind / c_timed
@@ -487,27 +524,21 @@ def cluster_seconds(run: GeometryRun, chosen: list[tuple[str, dict]]):
     exact work is (pair-sum pairs + kNN pairs · c_topk / c_pairsum) · rate: the whole pass spread
     evenly over the workers at their measured pace (a first tile includes reading its shards)."""
     from embeval.compute.drivers import calibrate
-    from embeval.diagnostics.scale import _pair_sum
     from embeval.distributed.devices import time_tiles
 
     state: dict[str, Any] = {}
 
     def probe() -> None:
-        first = next(((n, p) for n, p in chosen if _pair_sum(n, p)), None)
-        if first is not None:
-            kind = "uniformity" if first[0] == "uniformity" else "mam_pairwise"
-            param = float(first[1].get("t", 2.0)) if kind == "uniformity" else 2.0
-            args, weights = pair_args(run.sharded, kind, param)
-            values, state["rate"] = time_tiles(run.client, _pair_task, args, weights)
-            run.done[(kind, param)] = values
+        if pair is not None:
+            args, weights = pair_args(sharded, *pair)
+            done[pair], state["rate"] = time_tiles(client, _pair_task, args, weights)
             state["timed"] = "pair_sum"
         else:
-            cols = (run.sharded.id_col, run.sharded.vector_col)
-            shards = run.sharded.shards
-            args = [(si, si, 2, cols) for si in shards]
-            _, state["rate"] = time_tiles(run.client, _knn_task, args, [float(si.rows) * si.rows for si in shards])
+            cols = (sharded.id_col, sharded.vector_col)
+            args = [(si, si, 2, cols) for si in sharded.shards]
+            _, state["rate"] = time_tiles(client, _knn_task, args, [float(si.rows) * si.rows for si in sharded.shards])
             state["timed"] = "topk"
-        state["c"] = calibrate(None, run.sharded.d)
+        state["c"] = calibrate(None, sharded.d)
 
     def seconds(kind: str, pairs: float) -> float:
         if not state:
@@ -522,8 +553,12 @@ def cluster_seconds(run: GeometryRun, chosen: list[tuple[str, dict]]):
 def plan_budget(run: GeometryRun, chosen: list[tuple[str, dict]], budget: float | None, exact: bool):
     """The run's :class:`embeval.diagnostics.scale.ScalePlan`, the single-machine rules with the
     cluster's measured cost (:func:`cluster_seconds`)."""
-    from embeval.diagnostics.scale import plan_geometry
+    from embeval.diagnostics.scale import _pair_sum, plan_geometry
 
+    first = next(((n, p) for n, p in chosen if _pair_sum(n, p)), None)
+    pair = None
+    if first is not None:
+        pair = ("uniformity", float(first[1].get("t", 2.0))) if first[0] == "uniformity" else ("mam_pairwise", 2.0)
     return plan_geometry(
         run.n,
         run.sharded.d,
@@ -532,7 +567,7 @@ def plan_budget(run: GeometryRun, chosen: list[tuple[str, dict]], budget: float 
         budget=budget,
         exact=exact,
         seed=run.seed,
-        seconds=cluster_seconds(run, chosen),
+        seconds=cluster_seconds(run.client, run.sharded, pair, run.done),
     )
 
 
