@@ -70,7 +70,7 @@ def _device_settings(report: Report, client, device: str) -> Report:
 
 
 def _exact_note(report: Report, pairs: float, d: int, budget: float | None, exact: bool, what: str) -> Report:
-    """gap and retrieval on a cluster have no estimated forms: their O(n²) work runs exact; when it
+    """retrieval on a cluster has no estimated form: its all-pairs AUC pass runs exact; when it
     may exceed ``budget`` (at the pessimistic per-pair cost of :mod:`embeval.diagnostics.scale`),
     the report says so rather than ignoring the budget in silence."""
     from embeval.diagnostics.scale import pessimistic_seconds_per_pair
@@ -192,13 +192,17 @@ def gap_on_cluster(
     exact: bool = False,
     **_unused: Any,
 ) -> Report:
-    """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`)."""
+    """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`), on
+    each worker's device; over ``budget`` the set uniformities and knn_mixing are estimated, as on
+    one machine, unless ``exact``."""
+    from embeval.api.common import check_budget
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.gap import gap_report_distributed
     from embeval.io.shards import scan_shards
     from embeval.options import check_options
 
     check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
+    check_budget(budget)
     _check_device(device)
     _refuse(
         "two precomputed inputs A B",
@@ -222,10 +226,17 @@ def gap_on_cluster(
         check_workers(client, [sa.shards[0].path, sb.shards[0].path])
         client = _on_devices(client, device, sa.n + sb.n)
         report = gap_report_distributed(
-            client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed, progress=progress
+            client,
+            sa,
+            sb,
+            paired=paired,
+            metrics=metrics,
+            k=k,
+            seed=seed,
+            progress=progress,
+            budget=budget,
+            exact=exact,
         )
-        n = sa.n + sb.n
-        _exact_note(report, float(n) * n, sa.d, budget, exact, "gap")
         return _device_settings(report, client, device)
 
 
@@ -252,7 +263,7 @@ def retrieval_on_cluster(
 ) -> Report:
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
-    from embeval.api.common import check_retrieval_options
+    from embeval.api.common import check_budget, check_retrieval_options
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
@@ -262,6 +273,7 @@ def retrieval_on_cluster(
     from embeval.io.shards import scan_shards
 
     check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
+    check_budget(budget)
     _check_device(device)
     _refuse(
         "precomputed vectors and the flat (exact) index",

@@ -214,12 +214,16 @@ def plan_gap(
     budget: float | None = DEFAULT_BUDGET,
     exact: bool = False,
     seed: int = 0,
+    seconds: Callable[[str, float], float] | None = None,
 ) -> ScalePlan:
     """Plan the O(n²) work of a gap run (diagnostic names as registered: ``set_uniformity`` runs the
     four pair sums, ``knn_mixing`` a kNN graph of A∪B, ``paired_retrieval``/``gap_shift`` two
     all-pairs AUC passes each). Over the budget: the pair sums become sampled pair means, knn_mixing
     runs on a seeded subset of query rows against all of A∪B, and the paired AUC passes follow
-    :func:`plan_retrieval`'s estimated form."""
+    :func:`plan_retrieval`'s estimated form. ``seconds(kind, pairs)``: the cost model, as in
+    :func:`plan_geometry`."""
+    if seconds is None:
+        seconds = _seconds_on(backend, d)
     n = n_a + n_b
     plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True)
     pair_sum = ((n_a * (n_a - 1) + n_b * (n_b - 1) + n * (n - 1)) / 2 + n_a * n_b) if "set_uniformity" in names else 0
@@ -229,11 +233,7 @@ def plan_gap(
     total = pair_sum + knn + auc_pairs
     if total == 0 or budget is None or total * pessimistic_seconds_per_pair(d) <= budget:
         return plan
-    from embeval.compute import estimate_seconds
-
-    plan.estimate_s = estimate_seconds("pair_sum", pair_sum + auc_pairs, d, backend) + (
-        estimate_seconds("topk", knn, d, backend) if knn else 0.0
-    )
+    plan.estimate_s = seconds("pair_sum", pair_sum + auc_pairs) + (seconds("topk", knn) if knn else 0.0)
     if exact or plan.estimate_s <= budget:
         return plan
     rng = np.random.default_rng(seed)
@@ -242,7 +242,7 @@ def plan_gap(
         plan.pair_sample = PAIR_SAMPLE
         plan.estimated += list(GAP_PAIR_SUMS)
     if knn:
-        per_pair = estimate_seconds("topk", 1, d, backend)
+        per_pair = seconds("topk", 1)
         q = int(min(n, max(MIN_KNN_QUERIES, KNN_SHARE * budget / (per_pair * n))))
         if q < n:
             plan.knn_queries = np.sort(rng.choice(n, size=q, replace=False))
