@@ -221,7 +221,7 @@ def gap_results_distributed(
     return out + compute(get("knn_mixing", "gap"), run, {"k": k}, DASK)
 
 
-def _plan(run: GapRun, report, names: list[str], t: float, budget: float, exact: bool) -> None:
+def _plan(run: GapRun, report, names: list[str], t: float, knn_k: int, budget: float, exact: bool) -> None:
     """Plan the run's O(n²) work with the cluster's measured cost; record it as one machine does."""
     from embeval.diagnostics.scale import plan_gap
 
@@ -236,7 +236,7 @@ def _plan(run: GapRun, report, names: list[str], t: float, budget: float, exact:
         budget=budget,
         exact=exact,
         seed=run.seed,
-        seconds=cluster_seconds(run.client, probe_set, pair, run.done),
+        seconds=cluster_seconds(run.client, probe_set, pair, run.done, knn_k),
     )
     report.settings.update({k: v for k, v in plan.settings().items() if k != "device"})
     note = plan.note()
@@ -283,7 +283,8 @@ def gap_report_distributed(
     )
     if budget is not None:
         t = next((float(p.get("t", 2.0)) for d, p in chosen if d.name == "set_uniformity"), 2.0)
-        _plan(run, report, [d.name for d, _ in chosen if provides(DASK, d.name)], t, budget, exact)
+        knn_k = k if k is not None else next((int(p.get("k", 10)) for d, p in chosen if d.name == "knn_mixing"), 10)
+        _plan(run, report, [d.name for d, _ in chosen if provides(DASK, d.name)], t, knn_k, budget, exact)
     for diag, params in chosen:
         if not provides(DASK, diag.name):
             if metrics:

@@ -510,11 +510,12 @@ for _name, _func in (
 # ----------------------------------------------------------------------------- the budget
 
 
-def cluster_seconds(client, sharded: ShardedSet, pair: tuple[str, float] | None, done: dict):
+def cluster_seconds(client, sharded: ShardedSet, pair: tuple[str, float] | None, done: dict, k: int = 10):
     """The cluster's cost model for :mod:`embeval.diagnostics.scale`'s planners, measured on first
     use: one real tile per worker of the pair-sum pass ``pair`` = (kind, param) over ``sharded``
     (its values go into ``done[pair]``, and that pass skips them), or, with ``pair`` None, one
-    diagonal kNN tile per worker. From those (:func:`embeval.distributed.devices.time_tiles`):
+    diagonal kNN tile per worker (top-(k+1), the run's largest k). From those
+    (:func:`embeval.distributed.devices.time_tiles`):
 
         rate = 1 / Σ_w (pairs_w / seconds_w)            seconds per pair, all workers together
         seconds(kind, P) = P · rate · c_kind / c_timed
@@ -535,7 +536,7 @@ def cluster_seconds(client, sharded: ShardedSet, pair: tuple[str, float] | None,
             state["timed"] = "pair_sum"
         else:
             cols = (sharded.id_col, sharded.vector_col)
-            args = [(si, si, 2, cols) for si in sharded.shards]
+            args = [(si, si, k + 1, cols) for si in sharded.shards]
             _, state["rate"] = time_tiles(client, _knn_task, args, [float(si.rows) * si.rows for si in sharded.shards])
             state["timed"] = "topk"
         state["c"] = calibrate(None, sharded.d)
@@ -548,6 +549,11 @@ def cluster_seconds(client, sharded: ShardedSet, pair: tuple[str, float] | None,
         return float(pairs) * state["rate"] * c[key] / c[state["timed"]]
 
     return seconds
+
+
+def _largest_k(chosen: list[tuple[str, dict]]) -> int:
+    ks = [int(p.get("k", 10)) for n, p in chosen if n in ("hubness", "knn_label_agreement", "knn_accuracy")]
+    return max(ks, default=1)
 
 
 def plan_budget(run: GeometryRun, chosen: list[tuple[str, dict]], budget: float | None, exact: bool):
@@ -567,7 +573,7 @@ def plan_budget(run: GeometryRun, chosen: list[tuple[str, dict]], budget: float 
         budget=budget,
         exact=exact,
         seed=run.seed,
-        seconds=cluster_seconds(run.client, run.sharded, pair, run.done),
+        seconds=cluster_seconds(run.client, run.sharded, pair, run.done, _largest_k(chosen)),
     )
 
 
