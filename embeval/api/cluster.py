@@ -43,11 +43,46 @@ def _refuse(what: str, given: list[str]) -> None:
 
 
 def _check_device(device: str) -> None:
-    """The tiles run on the workers' CPUs: a cluster run takes no device."""
+    """A valid device (auto, cpu, cuda, cuda:N, ...); each worker resolves it for itself
+    (:mod:`embeval.distributed.devices`)."""
     from embeval.compute.backend import check_device
 
-    if check_device(device) not in ("auto", "cpu"):
-        raise UsageError(f"`device` {device!r}: a cluster run computes on the workers' CPUs (auto or cpu)")
+    check_device(device)
+
+
+def _on_devices(client, device: str, rows: int):
+    """The client that sends ``device`` with each task, after every worker resolved it (a worker
+    that cannot serve ``cuda``: UsageError naming it, exit 2)."""
+    from embeval.distributed.devices import on_devices
+
+    return on_devices(client, device, rows=rows)
+
+
+def _device_settings(report: Report, client, device: str) -> Report:
+    from embeval.compute.backend import check_device, cpu_fallback_note
+    from embeval.distributed.devices import device_settings
+
+    report.settings.update(device_settings(client, check_device(device)))
+    fallback = cpu_fallback_note(device)
+    if fallback:
+        report.notes.append(fallback)
+    return report
+
+
+def _exact_note(report: Report, pairs: float, d: int, budget: float | None, exact: bool, what: str) -> Report:
+    """retrieval on a cluster has no estimated form: its all-pairs AUC pass runs exact; when it
+    may exceed ``budget`` (at the pessimistic per-pair cost of :mod:`embeval.diagnostics.scale`),
+    the report says so rather than ignoring the budget in silence."""
+    from embeval.diagnostics.scale import pessimistic_seconds_per_pair
+
+    report.settings.setdefault("exact", True)
+    if budget is not None and not exact and pairs * pessimistic_seconds_per_pair(d) > budget:
+        report.settings["budget_s"] = budget
+        report.notes.append(
+            f"computed exact: {what} on a cluster has no estimated form, so the {budget:g} s budget does "
+            f"not apply (up to {pairs:.3g} pairs of products, spread over the workers)"
+        )
+    return report
 
 
 def geometry_on_cluster(
@@ -67,11 +102,16 @@ def geometry_on_cluster(
     seed: int = 0,
     progress: Progress = NULL,
     device: str = "auto",
+    budget: float | None = None,
+    exact: bool = False,
     **_unused: Any,
 ) -> Report:
-    """geometry_report's cluster path: a sharded (or single) embedding file, unit rows, every
-    diagnostic exact (``budget`` does not apply); labels from a row-aligned label file or a column
-    of the shards."""
+    """geometry_report's cluster path: a sharded (or single) embedding file, unit rows; labels
+    from a row-aligned label file or a column of the shards. Tiles run on each worker's device
+    (:mod:`embeval.distributed.devices`); over ``budget`` (estimated from one timed tile per
+    worker) the O(n²) diagnostics take their estimated forms unless ``exact``
+    (:func:`embeval.distributed.geometry.geometry_report_distributed`)."""
+    from embeval.api.common import check_budget
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.geometry import geometry_report_distributed
     from embeval.io.fileinfo import file_info
@@ -80,6 +120,7 @@ def geometry_on_cluster(
     from embeval.options import check_options
 
     check_options(seed=seed, sample=sample)
+    check_budget(budget)
     _check_device(device)
     _refuse(
         "precomputed vectors only",
@@ -109,9 +150,19 @@ def geometry_on_cluster(
                 "pairs must be row-aligned"
             )
         check_workers(client, [s.shards[0].path for s in (sharded, partners) if s is not None])
+        client = _on_devices(client, device, sharded.n)
         report = geometry_report_distributed(
-            client, sharded, metrics=metrics, labels=lab, pairs=partners, seed=seed, progress=progress
+            client,
+            sharded,
+            metrics=metrics,
+            labels=lab,
+            pairs=partners,
+            seed=seed,
+            progress=progress,
+            budget=budget,
+            exact=exact,
         )
+        _device_settings(report, client, device)
     if labels is not None and lab is not None:
         report.inputs["labels"] = {**file_info(labels), "n": len(lab)}
     if label_col is not None:
@@ -137,15 +188,21 @@ def gap_on_cluster(
     progress: Progress = NULL,
     drift: bool = False,
     device: str = "auto",
+    budget: float | None = None,
+    exact: bool = False,
     **_unused: Any,
 ) -> Report:
-    """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`)."""
+    """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`), on
+    each worker's device; over ``budget`` the set uniformities and knn_mixing are estimated, as on
+    one machine, unless ``exact``."""
+    from embeval.api.common import check_budget
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.gap import gap_report_distributed
     from embeval.io.shards import scan_shards
     from embeval.options import check_options
 
     check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
+    check_budget(budget)
     _check_device(device)
     _refuse(
         "two precomputed inputs A B",
@@ -167,7 +224,20 @@ def gap_on_cluster(
         sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
         sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
         check_workers(client, [sa.shards[0].path, sb.shards[0].path])
-        return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed, progress=progress)
+        client = _on_devices(client, device, sa.n + sb.n)
+        report = gap_report_distributed(
+            client,
+            sa,
+            sb,
+            paired=paired,
+            metrics=metrics,
+            k=k,
+            seed=seed,
+            progress=progress,
+            budget=budget,
+            exact=exact,
+        )
+        return _device_settings(report, client, device)
 
 
 def retrieval_on_cluster(
@@ -187,11 +257,13 @@ def retrieval_on_cluster(
     vector_col: str = "embedding",
     encoder=None,
     device: str = "auto",
+    budget: float | None = None,
+    exact: bool = False,
     **_unused: Any,
 ) -> Report:
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
-    from embeval.api.common import check_retrieval_options
+    from embeval.api.common import check_budget, check_retrieval_options
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
@@ -201,6 +273,7 @@ def retrieval_on_cluster(
     from embeval.io.shards import scan_shards
 
     check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
+    check_budget(budget)
     _check_device(device)
     _refuse(
         "precomputed vectors and the flat (exact) index",
@@ -222,7 +295,8 @@ def retrieval_on_cluster(
         corpus_source = id_source(str(corpus_path), sharded.ids, id_col)
         sources = (id_source(q.path, q.ids, id_col), corpus_source, str(qrels_path))
         check_workers(client, [sharded.shards[0].path])
-        return retrieval_report_distributed(
+        client = _on_devices(client, device, sharded.n)
+        report = retrieval_report_distributed(
             client,
             q.vectors,
             q.ids,
@@ -235,3 +309,5 @@ def retrieval_on_cluster(
             seed=seed,
             progress=progress,
         )
+        _exact_note(report, 3.0 * q.n * sharded.n, sharded.d, budget, exact, "the all-pairs AUC pass of retrieval")
+        return _device_settings(report, client, device)

@@ -161,7 +161,8 @@ DeviceOpt = Annotated[
         "--device",
         help=(
             "Where encoding and O(n²) work run: auto, cpu, cuda or cuda:N. auto = cuda when present (looked for only"
-            " when the work is large), else cpu."
+            " when the work is large), else cpu. With --cluster each worker resolves it: auto = its GPU or its CPU;"
+            " cuda = every worker needs a GPU (else exit 2 naming the worker)."
         ),
         rich_help_panel="Compute",
     ),
@@ -171,8 +172,9 @@ BudgetOpt = Annotated[
     typer.Option(
         "--budget",
         help=(
-            "Seconds of O(n²) work a run may start (estimated from n, d and the device first); above it each O(n²)"
-            " diagnostic is estimated instead (sampled, 95% CI, exact: false in its params)."
+            "Seconds of O(n²) work a run may start (estimated from n, d and the device first; on a --cluster from one"
+            " timed tile per worker); above it each O(n²) diagnostic is estimated instead (sampled, 95% CI, exact:"
+            " false in its params)."
         ),
         rich_help_panel="Compute",
     ),

@@ -471,7 +471,6 @@ def _knn_mixing_estimated(space: GapSpace, k: int) -> list[Result]:
     share is exact); the mean over all rows is estimated with a 95% CI. a_share/b_share are the
     means over the sampled rows of A and of B."""
     from embeval.compute import knn
-    from embeval.diagnostics.scale import mean_ci
 
     rows = space.plan.knn_queries
     _, idx = knn(
@@ -482,11 +481,20 @@ def _knn_mixing_estimated(space: GapSpace, k: int) -> list[Result]:
         progress=space.progress,
         label=f"kNN search in A∪B (k={k}, {len(rows):,} queries)",
     )
-    in_a = rows < space.n_a
-    other = np.where(in_a[:, None], idx >= space.n_a, idx < space.n_a)
+    return knn_mixing_on_rows(rows, idx, space.n_a, space.n_b, k)
+
+
+def knn_mixing_on_rows(rows: np.ndarray, idx: np.ndarray, n_a: int, n_b: int, k: int) -> list[Result]:
+    """The estimated knn_mixing from the k neighbours ``idx`` (rows of A∪B) of the seeded query
+    rows ``rows``: the mean share of other-set neighbours with a 95% CI (shared by one machine and
+    the cluster, :mod:`embeval.distributed.gap`)."""
+    from embeval.diagnostics.scale import mean_ci
+
+    in_a = rows < n_a
+    other = np.where(in_a[:, None], idx >= n_a, idx < n_a)
     per_row = other.mean(axis=1)
     val, lo, hi = mean_ci(per_row)
-    n_a, n_b, n = space.n_a, space.n_b, space.n
+    n = n_a + n_b
     params = {
         "k": k,
         "a_share": round(float(per_row[in_a].mean()), 4) if in_a.any() else math.nan,

@@ -23,6 +23,7 @@ The cost model (:func:`embeval.compute.estimate_seconds`) times one tile on the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +132,14 @@ def plan_geometry(
     exact: bool = False,
     seed: int = 0,
     full_knn: bool = False,
+    seconds: Callable[[str, float], float] | None = None,
 ) -> ScalePlan:
     """Plan the O(n²) work of a geometry run. ``chosen``: (diagnostic name, params) pairs;
-    ``full_knn``: something else (the item table) needs every row's neighbours anyway."""
+    ``full_knn``: something else (the item table) needs every row's neighbours anyway.
+    ``seconds(kind, pairs)``: the cost model (default :func:`embeval.compute.estimate_seconds` on
+    ``backend``; a cluster run passes its own, from one timed tile per worker)."""
+    if seconds is None:
+        seconds = _seconds_on(backend, d)
     plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True, forced_exact=exact)
     pairsum_count = sum(1 for name, p in chosen if _pair_sum(name, p))
     knn_needed = full_knn or any(
@@ -144,20 +150,18 @@ def plan_geometry(
         return plan
     if exact or pairs * pessimistic_seconds_per_pair(d) <= budget:
         if exact and pairs * pessimistic_seconds_per_pair(d) > budget:
-            plan.estimate_s = _estimate(pairsum_count, knn_needed, n, d, backend)
+            plan.estimate_s = _estimate(pairsum_count, knn_needed, n, seconds)
         return plan
-    plan.estimate_s = _estimate(pairsum_count, knn_needed, n, d, backend)
+    plan.estimate_s = _estimate(pairsum_count, knn_needed, n, seconds)
     if plan.estimate_s <= budget:
         return plan
-    from embeval.compute import estimate_seconds
-
     plan.exact = False
     rng = np.random.default_rng(seed)
     if pairsum_count:
         plan.pair_sample = PAIR_SAMPLE
         plan.estimated += [name for name, p in chosen if _pair_sum(name, p)]
     if knn_needed and not full_knn:
-        per_pair = estimate_seconds("topk", 1, d, backend)
+        per_pair = seconds("topk", 1)
         q = int(min(n, max(MIN_KNN_QUERIES, KNN_SHARE * budget / (per_pair * n))))
         if q < n:
             plan.knn_queries = np.sort(rng.choice(n, size=q, replace=False))
@@ -174,12 +178,21 @@ def plan_geometry(
     return plan
 
 
-def _estimate(pairsum_count: int, knn_needed: bool, n: int, d: int, backend) -> float:
-    from embeval.compute import estimate_seconds
+def _seconds_on(backend, d: int) -> Callable[[str, float], float]:
+    """The single-machine cost model: :func:`embeval.compute.estimate_seconds` on ``backend``."""
 
-    total = estimate_seconds("pair_sum", pairsum_count * n * (n - 1) / 2, d, backend) if pairsum_count else 0.0
+    def seconds(kind: str, pairs: float) -> float:
+        from embeval.compute import estimate_seconds
+
+        return estimate_seconds(kind, pairs, d, backend)
+
+    return seconds
+
+
+def _estimate(pairsum_count: int, knn_needed: bool, n: int, seconds: Callable[[str, float], float]) -> float:
+    total = seconds("pair_sum", pairsum_count * n * (n - 1) / 2) if pairsum_count else 0.0
     if knn_needed:
-        total += estimate_seconds("topk", float(n) * n, d, backend)
+        total += seconds("topk", float(n) * n)
     return total
 
 
@@ -201,12 +214,16 @@ def plan_gap(
     budget: float | None = DEFAULT_BUDGET,
     exact: bool = False,
     seed: int = 0,
+    seconds: Callable[[str, float], float] | None = None,
 ) -> ScalePlan:
     """Plan the O(n²) work of a gap run (diagnostic names as registered: ``set_uniformity`` runs the
     four pair sums, ``knn_mixing`` a kNN graph of A∪B, ``paired_retrieval``/``gap_shift`` two
     all-pairs AUC passes each). Over the budget: the pair sums become sampled pair means, knn_mixing
     runs on a seeded subset of query rows against all of A∪B, and the paired AUC passes follow
-    :func:`plan_retrieval`'s estimated form."""
+    :func:`plan_retrieval`'s estimated form. ``seconds(kind, pairs)``: the cost model, as in
+    :func:`plan_geometry`."""
+    if seconds is None:
+        seconds = _seconds_on(backend, d)
     n = n_a + n_b
     plan = ScalePlan(n=n, d=d, device=device, budget=budget, exact=True)
     pair_sum = ((n_a * (n_a - 1) + n_b * (n_b - 1) + n * (n - 1)) / 2 + n_a * n_b) if "set_uniformity" in names else 0
@@ -216,11 +233,7 @@ def plan_gap(
     total = pair_sum + knn + auc_pairs
     if total == 0 or budget is None or total * pessimistic_seconds_per_pair(d) <= budget:
         return plan
-    from embeval.compute import estimate_seconds
-
-    plan.estimate_s = estimate_seconds("pair_sum", pair_sum + auc_pairs, d, backend) + (
-        estimate_seconds("topk", knn, d, backend) if knn else 0.0
-    )
+    plan.estimate_s = seconds("pair_sum", pair_sum + auc_pairs) + (seconds("topk", knn) if knn else 0.0)
     if exact or plan.estimate_s <= budget:
         return plan
     rng = np.random.default_rng(seed)
@@ -229,7 +242,7 @@ def plan_gap(
         plan.pair_sample = PAIR_SAMPLE
         plan.estimated += list(GAP_PAIR_SUMS)
     if knn:
-        per_pair = estimate_seconds("topk", 1, d, backend)
+        per_pair = seconds("topk", 1)
         q = int(min(n, max(MIN_KNN_QUERIES, KNN_SHARE * budget / (per_pair * n))))
         if q < n:
             plan.knn_queries = np.sort(rng.choice(n, size=q, replace=False))

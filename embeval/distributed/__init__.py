@@ -11,6 +11,8 @@ returns raw values that the registry wraps in the declared outputs.
 
 - :mod:`.cluster`: start a LocalCluster or connect to a scheduler; run tasks with progress.
 - :mod:`.tiles`: the tile kernels (pure functions on arrays) and the worker-side shard reader.
+- :mod:`.devices`: each worker's device (the request travels with every task) and the
+  one-tile-per-worker timing behind ``budget``.
 - :mod:`.geometry`: uniformity, mam, anisotropy, effective rank, hubness over shards.
 - :mod:`.retrieval`: top-k merged across corpus shards, AUC counts and score separation.
 """

@@ -20,7 +20,16 @@ import numpy as np
 from embeval.diagnostics.registry import Value, all_diagnostics, compute, get, provide, provides
 from embeval.distributed import tiles
 from embeval.distributed.cluster import DASK, run_tasks
-from embeval.distributed.geometry import knn, moments, pair_sum
+from embeval.distributed.geometry import (
+    cluster_seconds,
+    draw_pairs,
+    knn,
+    knn_subset,
+    mean_half,
+    moments,
+    pair_sum,
+    pair_values,
+)
 from embeval.errors import UsageError
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
@@ -29,11 +38,12 @@ from embeval.results import Result
 
 def _cross_task(sa, sb, t: float, skip_diagonal: bool, cols_a, cols_b) -> tuple[float, float]:
     """(Σ over every pair of the tile, Σ over the tile's diagonal pairs) of exp(−t‖â − b̂‖²)."""
-    from embeval.compute import cross_pair_sum, get_backend
+    from embeval.compute import cross_pair_sum
+    from embeval.distributed.devices import task_backend
 
     a, b = tiles.unit_shard(sa, *cols_a), tiles.unit_shard(sb, *cols_b)
     k = tiles._kernel("uniformity", t)
-    be = get_backend("cpu")
+    be = task_backend()
     full = cross_pair_sum(a, b, k, backend=be)
     if not skip_diagonal:
         return full, 0.0
@@ -78,6 +88,12 @@ class GapRun:
         _check(a, b, paired)
         self.client, self.a, self.b, self.paired, self.progress = client, a, b, paired, progress
         self._union: _UnionSpace | None = None
+        self.plan: Any = None  # a ScalePlan when a budget applies (gap_report_distributed)
+        self.seed = 0
+        self.done: dict[tuple[str, float], dict[int, float]] = {}  # A's timed uniformity tiles
+
+    def estimated(self, name: str) -> bool:
+        return self.plan is not None and not self.plan.exact and name in self.plan.estimated
 
     def union_space(self) -> Any:
         """A GapSpace for what knn_mixing reads (n, n_a, knn), the kNN lists kept between calls."""
@@ -105,8 +121,10 @@ def _set_uniformity(run: GapRun, t: float = 2.0) -> list[Value]:
     from embeval.diagnostics.pairsum import log_mean
 
     client, a, b, paired, progress = run.client, run.a, run.b, run.paired, run.progress
+    if run.estimated("uniformity_cross"):
+        return _set_uniformity_sampled(run, t)
     n_a, n_b = a.n, b.n
-    sum_a = pair_sum(client, a, "uniformity", t, progress=progress)
+    sum_a = pair_sum(client, a, "uniformity", t, progress=progress, done=run.done.get(("uniformity", t)))
     sum_b = pair_sum(client, b, "uniformity", t, progress=progress)
     cols_a, cols_b = (a.id_col, a.vector_col), (b.id_col, b.vector_col)
     args = [
@@ -139,9 +157,44 @@ def _set_uniformity(run: GapRun, t: float = 2.0) -> list[Value]:
     ]
 
 
-def _knn_mixing(run: GapRun, k: int = 10) -> list[Any]:
-    from embeval.diagnostics.gap import knn_mixing
+def _log_ci(mean: float, half: float, what: str = "uniformity") -> tuple[float, float, float]:
+    """(estimate, ci_low, ci_high) on the log scale, as the single-machine sampled uniformities."""
+    from embeval.diagnostics.pairsum import log_mean
 
+    lo = math.log(mean - half) if mean - half > 0 else -math.inf
+    return log_mean(mean, 1.0, what), lo, math.log(mean + half)
+
+
+def _set_uniformity_sampled(run: GapRun, t: float) -> list[Value]:
+    """The estimated set uniformities (over the budget), as ``gap.set_uniformity`` on one machine:
+    the same seeded pairs within A, B and A∪B and across (partners left out when paired), their
+    values computed on the workers (:func:`embeval.distributed.geometry.pair_values`)."""
+    client, a, b, progress = run.client, run.a, run.b, run.progress
+    m, seed = run.plan.pair_sample, run.seed
+    est = {"t": t, "sample": m, "estimator": "sampled pairs", "exact": False}
+    out = []
+    for name, x in (("uniformity_a", a), ("uniformity_b", b), ("uniformity_joint", union(a, b))):
+        i, j = draw_pairs(x.n, x.n, m, seed, distinct=True)
+        val, lo, hi = _log_ci(*mean_half(pair_values(client, x, x, i, j, "uniformity", t, progress=progress)))
+        out.append(Value(name, val, est, n=x.n, ci_low=lo, ci_high=hi))
+    i, j = draw_pairs(a.n, b.n, m, seed, distinct=run.paired)
+    values = pair_values(client, a, b, i, j, "uniformity", t, progress=progress)
+    val, lo, hi = _log_ci(*mean_half(values), "uniformity_cross")
+    pairs = "i≠j (partners left out)" if run.paired else "all A×B"
+    out.append(Value("uniformity_cross", val, {**est, "pairs": pairs}, n=a.n + b.n, ci_low=lo, ci_high=hi))
+    return out
+
+
+def _knn_mixing(run: GapRun, k: int = 10) -> list[Any]:
+    from embeval.diagnostics.gap import knn_mixing, knn_mixing_on_rows
+
+    if run.estimated("knn_mixing"):
+        space = run.union_space()
+        if k >= space.n:  # the checks of knn_mixing, before any work
+            return knn_mixing(space, k=k)
+        rows = run.plan.knn_queries
+        _, idx = knn_subset(run.client, space.joint, rows, k, progress=run.progress)
+        return knn_mixing_on_rows(rows, idx, run.a.n, run.b.n, k)
     return knn_mixing(run.union_space(), k=k)
 
 
@@ -168,6 +221,30 @@ def gap_results_distributed(
     return out + compute(get("knn_mixing", "gap"), run, {"k": k}, DASK)
 
 
+def _plan(run: GapRun, report, names: list[str], t: float, knn_k: int, budget: float, exact: bool) -> None:
+    """Plan the run's O(n²) work with the cluster's measured cost; record it as one machine does."""
+    from embeval.diagnostics.scale import plan_gap
+
+    pair = ("uniformity", t) if "set_uniformity" in names else None
+    probe_set = run.a if pair is not None else union(run.a, run.b)
+    run.plan = plan = plan_gap(
+        run.a.n,
+        run.b.n,
+        run.a.d,
+        names,
+        device="the cluster",
+        budget=budget,
+        exact=exact,
+        seed=run.seed,
+        seconds=cluster_seconds(run.client, probe_set, pair, run.done, knn_k),
+    )
+    report.settings.update({k: v for k, v in plan.settings().items() if k != "device"})
+    note = plan.note()
+    if note:
+        report.notes.append(note)
+        run.progress.note(note)
+
+
 def gap_report_distributed(
     client,
     a: ShardedSet,
@@ -178,13 +255,21 @@ def gap_report_distributed(
     k: int | None = None,
     seed: int = 0,
     progress: Progress = NULL,
+    budget: float | None = None,
+    exact: bool = False,
 ):
     """The gap report of two sharded sets on a cluster: the diagnostics the Dask provider computes
-    (gap, set_uniformity, knn_mixing); the others are skipped with a note (an error when named)."""
+    (gap, set_uniformity, knn_mixing); the others are skipped with a note (an error when named).
+
+    ``budget`` (seconds; None: every diagnostic exact): the exact O(n²) work is estimated from one
+    timed tile per worker (A's uniformity tiles, kept; or a kNN tile of A∪B), and above it, unless
+    ``exact``, the set uniformities are sampled pairs and knn_mixing runs on seeded query rows, as
+    on one machine (:func:`embeval.diagnostics.scale.plan_gap`): the same estimates and CIs."""
     from embeval.diagnostics.choose import resolve_metrics
     from embeval.results import Report
 
     run = GapRun(client, a, b, paired=paired, progress=progress)
+    run.seed = seed
     chosen = resolve_metrics(
         metrics,
         "gap",
@@ -196,6 +281,10 @@ def gap_report_distributed(
         inputs={"a": a.describe(), "b": b.describe()},
         settings={"seed": seed, "paired": paired, "normalized": True, "cluster": True},
     )
+    if budget is not None:
+        t = next((float(p.get("t", 2.0)) for d, p in chosen if d.name == "set_uniformity"), 2.0)
+        knn_k = k if k is not None else next((int(p.get("k", 10)) for d, p in chosen if d.name == "knn_mixing"), 10)
+        _plan(run, report, [d.name for d, _ in chosen if provides(DASK, d.name)], t, knn_k, budget, exact)
     for diag, params in chosen:
         if not provides(DASK, diag.name):
             if metrics:

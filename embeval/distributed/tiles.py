@@ -62,13 +62,23 @@ def _kernel(kind: str, param: float):
     raise ValueError(kind)  # pragma: no cover - callers pass known kinds
 
 
-def pair_sum_tile(a: np.ndarray, b: np.ndarray | None, kind: str, param: float = 2.0, device: str = "cpu") -> float:
+def _backend(device: str | None):
+    """The back end for ``device``; None: the running task's (:mod:`embeval.distributed.devices`)."""
+    from embeval.compute import get_backend
+    from embeval.distributed.devices import task_backend
+
+    return task_backend() if device is None else get_backend(device)
+
+
+def pair_sum_tile(
+    a: np.ndarray, b: np.ndarray | None, kind: str, param: float = 2.0, device: str | None = None
+) -> float:
     """Σ f(a_i·b_j) over the tile (float64 accumulation): every (i, j) when ``b`` is another
     block, the pairs i < j of ``a`` when ``b`` is None (a diagonal tile). Runs on the compute
-    layer's back end for ``device`` (NumPy on ``cpu``, torch on ``cuda``)."""
-    from embeval.compute import cross_pair_sum, get_backend, upper_pair_sum
+    layer's back end for ``device`` (NumPy on ``cpu``, torch on ``cuda``; None: the task's device)."""
+    from embeval.compute import cross_pair_sum, upper_pair_sum
 
-    be = get_backend(device)
+    be = _backend(device)
     k = _kernel(kind, param)
     return upper_pair_sum(a, k, backend=be) if b is None else cross_pair_sum(a, b, k, backend=be)
 
@@ -83,14 +93,17 @@ def moments_tile(a: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
 # ----------------------------------------------------------------------------- top-k
 
 
-def topk_tile(q: np.ndarray, x: np.ndarray, k: int, offset: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+def topk_tile(
+    q: np.ndarray, x: np.ndarray, k: int, offset: int, device: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k inner products of rows of ``q`` among rows of ``x`` (the compute layer's
     search: score descending, then row ascending, ties across the k-th place resolved), with
-    global row numbers (``offset`` + local row). Fewer than k rows in ``x``: all of them."""
-    from embeval.compute import get_backend, search
+    global row numbers (``offset`` + local row). Fewer than k rows in ``x``: all of them. ``device``
+    None: the task's device (:mod:`embeval.distributed.devices`)."""
+    from embeval.compute import search
 
     k = min(k, x.shape[0])
-    sims, idx = search(np.ascontiguousarray(q, dtype=np.float32), x, k, backend=get_backend(device))
+    sims, idx = search(np.ascontiguousarray(q, dtype=np.float32), x, k, backend=_backend(device))
     return sims, np.where(idx >= 0, idx + offset, -1)
 
 
@@ -105,11 +118,38 @@ def merge_topk(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.n
     return sims[:, :k], idx[:, :k]
 
 
-def knn_tile(q: np.ndarray, x: np.ndarray, k: int, offset: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+def knn_tile(
+    q: np.ndarray, x: np.ndarray, k: int, offset: int, device: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k inner products of rows of ``q`` among rows of ``x`` for a kNN graph (self included:
     :func:`drop_self` removes it after the merge), global row numbers; the compute layer's exact
     search with its tie rule (score, then row ascending), as the single-machine kNN."""
     return topk_tile(q, x, k, offset, device)
+
+
+def subset_knn_tile(
+    q: np.ndarray, x: np.ndarray, k: int, offset: int, self_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best *other* rows of ``x`` (a shard starting at global row ``offset``) for query rows
+    ``q`` whose global row numbers are ``self_rows``: each query's own row is excluded inside the
+    tile, as the single-machine ``knn(x, k, queries=rows)`` does, so the merge over shards equals
+    it (same tie rule). Global row numbers; (−inf, −1) pads. The task's device."""
+    from embeval.compute.drivers import _topk_pass
+    from embeval.progress import NULL
+
+    k = min(k, x.shape[0])
+    sims, idx = _topk_pass(
+        np.ascontiguousarray(q, dtype=np.float32),
+        x,
+        k,
+        self_ids=np.asarray(self_rows, dtype=np.int64) - offset,
+        metric="ip",
+        backend=_backend(None),
+        progress=NULL,
+        label="kNN subset tile",
+        block_elements=None,
+    )
+    return sims, np.where(idx >= 0, idx + offset, -1)
 
 
 def drop_self(sims: np.ndarray, idx: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
