@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,25 +115,34 @@ def _labels(labels: Any) -> Any:
     return np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels).tolist()
 
 
-def _check_options(public: str, internal, options: Mapping[str, Any], taken: Sequence[str] = ()) -> None:
+def _check_options(public: str, internal, options: dict[str, Any], taken: Sequence[str] = (), compute_of=None) -> None:
     """``options`` are keyword arguments the public function ``embeval.<public>`` passes on to
     ``internal``: an unknown one is a TypeError that names the public function (with the closest
-    names), not the internal one."""
+    names), not the internal one. ``device``, ``budget`` and ``exact`` become one ``compute``
+    context (:class:`~embeval.compute.context.ComputeContext`), checked here, once, for the whole
+    run; those not given keep the defaults of ``compute_of`` (default ``internal``)."""
     import inspect
 
-    params = inspect.signature(internal).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    allowed = sorted(
-        n
-        for n, p in params.items()
-        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) and n not in taken
-    )
-    for key in options:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=3)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise TypeError(f"embeval.{public}() got an unexpected keyword argument {key!r}{hint}")
+    from embeval.compute.context import compute_default
+
+    default = compute_default(compute_of or internal)
+    params = dict(inspect.signature(internal).parameters)
+    if default is not None:
+        params.update(default.parameters())
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        allowed = sorted(
+            n
+            for n, p in params.items()
+            if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) and n not in taken
+        )
+        for key in options:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=3)
+                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                raise TypeError(f"embeval.{public}() got an unexpected keyword argument {key!r}{hint}")
+    compute = None if default is None else default.pop_from(options)
+    if compute is not None:
+        options["compute"] = compute
 
 
 def _encoder(model: str | None, **kw: Any):
@@ -286,7 +295,11 @@ def retrieval(
 
     taken = ("k", "index", "per_query", "seed", "progress", "encoder", "split")
     _check_options(
-        "retrieval", retrieval_report_beir if corpus is None and qrels is None else retrieval_report, options, taken
+        "retrieval",
+        retrieval_report_beir if corpus is None and qrels is None else retrieval_report,
+        options,
+        taken,
+        compute_of=retrieval_report,
     )
     if roc is not None:
         from embeval.report.roc import check_roc_path

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from embeval.api.diff import diff_report, diff_report_from_sets, match_ids
+from embeval.compute.context import ComputeContext
 from embeval.errors import InputError, UsageError
 from embeval.io.embeddings import EmbeddingSet
 
@@ -61,15 +62,16 @@ def test_estimated_overlap_above_the_budget_has_a_ci_and_a_note():
     x = rng.standard_normal((1300, 6)).astype(np.float32)
     y = x + 0.3 * rng.standard_normal((1300, 6)).astype(np.float32)
     ids = [str(i) for i in range(1300)]
-    est = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], budget=1e-6)
+    tight, exact = ComputeContext(budget=1e-6), ComputeContext(budget=1e-6, exact=True)
+    est = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], compute=tight)
     r = est.find("knn_overlap@5")[0]
     assert r.params["exact"] is False and r.n == 1000
     assert any("subset of 1,000" in n for n in est.notes)
-    full = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], budget=1e-6, exact=True)
+    full = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], compute=exact)
     f = full.find("knn_overlap@5")[0]
     assert "exact" not in f.params and f.n == 1300
     assert r.ci_low <= f.value <= r.ci_high
-    b = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["bridge(k=5, sizes=50)"], budget=1e-6)
+    b = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["bridge(k=5, sizes=50)"], compute=tight)
     assert b.find("bridge_top1")[0].params["held_out"] == 200
     assert any("200 held-out items" in n for n in b.notes)
 

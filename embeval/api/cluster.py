@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from embeval.compute.context import DEFAULT_COMPUTE, ComputeContext
 from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
 from embeval.results import Report
@@ -42,12 +43,11 @@ def _refuse(what: str, given: list[str]) -> None:
         raise UsageError(f"a cluster run takes {what}, without {', '.join(given)}")
 
 
-def _check_device(device: str) -> None:
-    """The tiles run on the workers' CPUs: a cluster run takes no device."""
-    from embeval.compute.backend import check_device
-
-    if check_device(device) not in ("auto", "cpu"):
-        raise UsageError(f"`device` {device!r}: a cluster run computes on the workers' CPUs (auto or cpu)")
+def _check_device(compute: ComputeContext) -> None:
+    """The tiles run on the workers' CPUs: a cluster run takes no device (the context's device
+    was checked where it was made)."""
+    if compute.device not in ("auto", "cpu"):
+        raise UsageError(f"`device` {compute.device!r}: a cluster run computes on the workers' CPUs (auto or cpu)")
 
 
 def geometry_on_cluster(
@@ -66,7 +66,7 @@ def geometry_on_cluster(
     vector_col: str = "embedding",
     seed: int = 0,
     progress: Progress = NULL,
-    device: str = "auto",
+    compute: ComputeContext = DEFAULT_COMPUTE,
     **_unused: Any,
 ) -> Report:
     """geometry_report's cluster path: a sharded (or single) embedding file, unit rows, every
@@ -80,7 +80,7 @@ def geometry_on_cluster(
     from embeval.options import check_options
 
     check_options(seed=seed, sample=sample)
-    _check_device(device)
+    _check_device(compute)
     _refuse(
         "precomputed vectors only",
         [
@@ -136,7 +136,7 @@ def gap_on_cluster(
     seed: int = 0,
     progress: Progress = NULL,
     drift: bool = False,
-    device: str = "auto",
+    compute: ComputeContext = DEFAULT_COMPUTE,
     **_unused: Any,
 ) -> Report:
     """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`)."""
@@ -146,7 +146,7 @@ def gap_on_cluster(
     from embeval.options import check_options
 
     check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
-    _check_device(device)
+    _check_device(compute)
     _refuse(
         "two precomputed inputs A B",
         [
@@ -186,7 +186,7 @@ def retrieval_on_cluster(
     id_col: str = "id",
     vector_col: str = "embedding",
     encoder=None,
-    device: str = "auto",
+    compute: ComputeContext = DEFAULT_COMPUTE,
     **_unused: Any,
 ) -> Report:
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
@@ -201,7 +201,7 @@ def retrieval_on_cluster(
     from embeval.io.shards import scan_shards
 
     check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
-    _check_device(device)
+    _check_device(compute)
     _refuse(
         "precomputed vectors and the flat (exact) index",
         [name for name, given in (("`model`", encoder is not None), (f"`index` {index}", index != "flat")) if given],

@@ -8,11 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from embeval.api.common import check_budget, records_cache, resolve_metrics, run_diagnostic
-from embeval.compute import get_backend
-from embeval.compute.backend import check_device, cpu_fallback_note
+from embeval.api.common import note_fallback, records_cache, resolve_metrics, run_diagnostic
+from embeval.compute.context import DEFAULT_COMPUTE, ComputeContext
 from embeval.diagnostics.diff import DiffSpace
-from embeval.diagnostics.scale import DEFAULT_BUDGET
 from embeval.errors import InputError, UsageError
 from embeval.io.embeddings import EmbeddingSet, load_embeddings
 from embeval.io.qrels import Qrels
@@ -84,12 +82,10 @@ def _knn_sample(n: int, d: int, budget: float | None, exact: bool, backend) -> t
     return max(KNN_SAMPLE_MIN, min(n, int(budget / per_item))), est
 
 
-def _check(queries_old, queries_new, qrels, metrics, *, seed, k, calibration, device, budget):
+def _check(queries_old, queries_new, qrels, metrics, *, seed, k, calibration):
     """Usage errors before any work; the chosen diagnostics."""
     from embeval.options import check_options
 
-    check_device(device)
-    check_budget(budget)
     check_options(seed=seed, k=k)
     if calibration is not None and calibration < 2:
         raise UsageError(f"`calibration` {calibration}: must be at least 2")
@@ -165,9 +161,7 @@ def diff_report_from_sets(
     drift: bool = True,
     seed: int = 0,
     progress: Progress = NULL,
-    device: str = "auto",
-    budget: float | None = DEFAULT_BUDGET,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
 ) -> Report:
     """The diff of two loaded embedding sets of the same items (matched by id; dims may differ).
 
@@ -176,14 +170,14 @@ def diff_report_from_sets(
     ``metrics``: diff diagnostics to run (``knn_overlap(k=20)``, ``bridge(calibration=500)``); default
     all that the inputs allow. ``k`` and ``calibration`` override those parameters everywhere.
     ``drift`` (equal dims only): the drift family's MMD test between the two sides.
-    Above ``budget`` seconds of estimated kNN work the overlap is estimated on a seeded subset of
-    items (``exact: false`` in its params), neighbours still exact among all n, unless ``exact``.
+    Above ``compute.budget`` seconds of estimated kNN work the overlap is estimated on a seeded subset
+    of items (``exact: false`` in its params), neighbours still exact among all n, unless
+    ``compute.exact``; the kNN work runs on ``compute.device``.
     ``texts``: id → text, shown in the per-item table (``report.artifacts["diff_items"]``).
     ``report.artifacts["maps"]``: the fitted NEW → OLD maps (``W`` d_new×d_old, ``b``, ``kind``).
     """
-    chosen = _check(
-        queries_old, queries_new, qrels, metrics, seed=seed, k=k, calibration=calibration, device=device, budget=budget
-    )
+    chosen = _check(queries_old, queries_new, qrels, metrics, seed=seed, k=k, calibration=calibration)
+    budget, exact = compute.budget, compute.exact
     rows_old, rows_new, only_old, only_new = match_ids(old, new)
     if len(rows_old) < 5:
         raise InputError(new.path, f"only {len(rows_old)} ids are in both OLD and NEW; `diff` needs at least 5")
@@ -199,7 +193,7 @@ def diff_report_from_sets(
         q_old, q_new, aligned, n_queries = _match_queries(old, new, queries_old, queries_new, qrels, ids, notes)
 
     n = len(rows_old)
-    backend = get_backend(device, rows=2 * n)
+    backend = compute.backend(rows=2 * n)
     sample, est = _knn_sample(n, max(old.d, new.d), budget, exact, backend)
     from embeval.stats.paired import paired_test
 
@@ -244,10 +238,7 @@ def diff_report_from_sets(
         )
         notes.append(plan)
         progress.note(plan)
-    fallback = cpu_fallback_note(device)
-    if fallback:
-        report.settings["device_requested"] = device
-        notes.append(fallback)
+    note_fallback(report, compute, notes)
 
     overrides: dict[str, Any] = {"k": k, "calibration": calibration}
     holdout = _bridge_holdout(n, max(old.d, new.d), budget, exact, backend)
@@ -378,7 +369,6 @@ def diff_report(
 ) -> Report:
     """:func:`diff_report_from_sets` on files (any format or source embeval reads). ``texts``: a
     text file (or BEIR folder) whose texts are shown, by id, in the per-item table."""
-    check_budget(kwargs.get("budget", DEFAULT_BUDGET))
     if (queries_old is None) != (queries_new is None):
         raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
     if qrels is not None and queries_old is None:

@@ -227,7 +227,7 @@ def sweep_index_report(
 ) -> Report:
     """``embeval sweep index``: FAISS HNSW, IVF-Flat and IVF-PQ grids against exact search (see
     :mod:`embeval.sweep.index`). ``corpus``/``queries``: paths or arrays."""
-    from embeval.api.common import check_budget
+    from embeval.compute.context import check_budget
     from embeval.index.search import check_threads
     from embeval.sweep.common import check_unit_interval, exact_truth, parse_int_list
     from embeval.sweep.index import Grid, index_sweep

@@ -129,9 +129,7 @@ def diff_cmd(
         text_col=text_col,
         seed=seed,
         progress=_progress(quiet),
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
     )
     if items is not None:
         from embeval.report.items import write_items

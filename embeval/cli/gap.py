@@ -157,9 +157,7 @@ def gap_cmd(
         seed=seed,
         progress=_progress(quiet),
         drift=drift,
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
         cluster=cluster,
     )
     # Files only after every metric has been computed, each written atomically.

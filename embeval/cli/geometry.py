@@ -156,9 +156,7 @@ def geometry_cmd(
         near_dup_threshold=near_dup_threshold,
         seed=seed,
         progress=_progress(quiet),
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
         cluster=cluster,
     )
     if items is not None:

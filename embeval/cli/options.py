@@ -417,28 +417,12 @@ def _encoder(
     )
 
 
-@dataclass(frozen=True)
-class Compute:
-    """The compute block: --device (every command that encodes or computes), and --budget/--exact
-    (commands with O(n²) diagnostics). The device is checked when the command starts."""
+def _compute(device: str = "auto", budget: float = 120.0, exact: bool = False) -> Any:
+    """The compute block, made (and so checked) once when the command starts: a
+    :class:`~embeval.compute.context.ComputeContext` the command hands to the library as it is."""
+    from embeval.compute.context import ComputeContext
 
-    device: str = "auto"
-    budget: float = 120.0
-    exact: bool = False
-
-    def encoder(self, encoder: Any) -> Any:
-        """The EncoderConfig on this device (``auto``: the encoder's own default)."""
-        from dataclasses import replace
-
-        if encoder is None or self.device == "auto":
-            return encoder
-        return replace(encoder, device=self.device)
-
-
-def _compute(device: str = "auto", budget: float = 120.0, exact: bool = False) -> Compute:
-    from embeval.compute.backend import check_device
-
-    return Compute(check_device(device), budget, exact)
+    return ComputeContext(device, budget, exact)
 
 
 def compute_options(*, budget: bool = True) -> OptionGroup:

@@ -160,9 +160,7 @@ def retrieval_cmd(
         threads=threads,
         per_query=per_query,
         seed=seed,
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
     )
     encoder = compute.encoder(encoder)
     if roc is not None:
