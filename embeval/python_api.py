@@ -707,8 +707,7 @@ def diff(
     (.csv/.parquet) and ``save_map`` (.npz) are written as by the command line. ``options``: ``k``,
     ``calibration``, ``drift``, ``device``, ``budget``, ``exact``. Arrays are used in memory:
     nothing is written but ``items`` and ``save_map``."""
-    from embeval.api.diff import diff_report_from_sets
-    from embeval.io.embeddings import load_embeddings
+    from embeval.api.diff import diff_report, diff_report_from_sets
 
     _check_options("diff", diff_report_from_sets, options, ("metrics", "seed", "progress", "texts"))
     if items is not None:
@@ -717,52 +716,21 @@ def diff(
         check_items_path(items)
     if save_map is not None and Path(save_map).suffix.lower() != ".npz":
         raise UsageError(f"save_map {save_map}: use a .npz file name")
-    if (queries_old is None) != (queries_new is None):
-        raise UsageError("pass both `queries_old` and `queries_new`")
-    prog = _progress(progress)
 
-    def side(x: Any, name: str, rows: Sequence | None, min_rows: int = 2):
-        if _is_path(x):
-            return load_embeddings(x, min_rows=min_rows, progress=prog)
-        return _input(x, name, None, ids=rows, arg=name, min_rows=min_rows)
+    def side(x: Any, name: str, rows: Sequence | None, min_rows: int = 2) -> Any:
+        """A path as it is (diff_report reads it); an array as an EmbeddingSet, validated here."""
+        return x if _is_path(x) else _input(x, name, None, ids=rows, arg=name, min_rows=min_rows)
 
-    set_old = side(old, "old", ids)
-    set_new = side(new, "new", new_ids if new_ids is not None else ids)
-    qo = qn = None
-    if queries_old is not None:
-        qo = side(queries_old, "queries_old", query_ids, 1)
-        qn = side(queries_new, "queries_new", query_ids, 1)
-    q = info = None
-    if qrels is not None:
-        from embeval.io.qrels import load_qrels, qrels_in_memory
-
-        if _is_path(qrels):
-            from embeval.io.fileinfo import file_info
-
-            q = load_qrels(qrels)
-            info = {**file_info(qrels), "queries": len(q), "judgements": sum(len(v) for v in q.values())}
-        else:
-            q = qrels_in_memory(qrels)
-            info = {"path": "<qrels dict>", "queries": len(q), "judgements": sum(len(v) for v in q.values())}
-    text_map = None
-    if texts is not None:
-        if _is_path(texts):
-            from embeval.api.diff import load_texts_by_id
-
-            text_map = load_texts_by_id(texts)
-        else:
-            text_map = {str(i): str(t) for i, t in zip(set_old.ids, list(texts))}
-    report = diff_report_from_sets(
-        set_old,
-        set_new,
-        queries_old=qo,
-        queries_new=qn,
-        qrels=q,
-        qrels_info=info,
-        texts=text_map,
+    report = diff_report(
+        side(old, "old", ids),
+        side(new, "new", new_ids if new_ids is not None else ids),
+        queries_old=None if queries_old is None else side(queries_old, "queries_old", query_ids, 1),
+        queries_new=None if queries_new is None else side(queries_new, "queries_new", query_ids, 1),
+        qrels=Path(qrels) if _is_path(qrels) else qrels,
+        texts=Path(texts) if _is_path(texts) else texts,
         metrics=_metric_list(metrics),
         seed=seed,
-        progress=prog,
+        progress=_progress(progress),
         **options,
     )
     if items is not None:

@@ -164,3 +164,22 @@ def test_python_api_diff_on_arrays(tmp_path):
     assert "text 0" in (tmp_path / "items.csv").read_text()
     with pytest.raises(TypeError, match="diff"):
         embeval.diff(x, x, nonsense=1)
+
+
+def test_python_api_diff_takes_qrels_in_memory_as_from_a_file(tmp_path):
+    import embeval
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((120, 8)).astype(np.float32)
+    y = x + 0.2 * rng.standard_normal((120, 8)).astype(np.float32)
+    qx, qy = x[:12] + 0.05, y[:12] + 0.05
+    ids, qids = [f"d{i}" for i in range(120)], [f"q{i}" for i in range(12)]
+    qrels = {f"q{i}": {f"d{i}": 1, f"d{i + 20}": 1} for i in range(12)}
+    path = tmp_path / "qrels.tsv"
+    path.write_text("".join(f"{q}\t0\t{d}\t{g}\n" for q, docs in qrels.items() for d, g in docs.items()))
+    common = dict(ids=ids, queries_old=qx, queries_new=qy, query_ids=qids, metrics="retrieval_change", drift=False)
+    mem = embeval.diff(x, y, qrels=qrels, **common)
+    disk = embeval.diff(x, y, qrels=str(path), **common)
+    assert mem.results and [(r.metric, r.value) for r in mem.results] == [(r.metric, r.value) for r in disk.results]
+    assert mem.inputs["qrels"] == {"path": "<qrels dict>", "queries": 12, "judgements": 24}
+    assert disk.inputs["qrels"]["judgements"] == 24 and disk.inputs["qrels"]["path"].endswith("qrels.tsv")

@@ -3,6 +3,7 @@ linear map can bridge them (the maths: :mod:`embeval.diagnostics.diff`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -354,40 +355,44 @@ def load_texts_by_id(path: str | Path, text_col: str = "text", id_col: str = "id
 
 
 def diff_report(
-    old: str | Path,
-    new: str | Path,
+    old: str | Path | EmbeddingSet,
+    new: str | Path | EmbeddingSet,
     *,
-    queries_old: str | Path | None = None,
-    queries_new: str | Path | None = None,
-    qrels: str | Path | None = None,
-    texts: str | Path | None = None,
+    queries_old: str | Path | EmbeddingSet | None = None,
+    queries_new: str | Path | EmbeddingSet | None = None,
+    qrels: str | Path | Qrels | None = None,
+    texts: str | Path | Mapping[str, str] | Sequence[str] | None = None,
     id_col: str = "id",
     vector_col: str = "embedding",
     text_col: str = "text",
     progress: Progress = NULL,
     **kwargs: Any,
 ) -> Report:
-    """:func:`diff_report_from_sets` on files (any format or source embeval reads). ``texts``: a
-    text file (or BEIR folder) whose texts are shown, by id, in the per-item table."""
+    """:func:`diff_report_from_sets` on files (any format or source embeval reads) or on data loaded
+    at the edge (EmbeddingSets; qrels as ``{query_id: {doc_id: grade}}``). ``texts``: a text file
+    (or BEIR folder), an id → text mapping, or texts aligned with OLD's rows, shown by id in the
+    per-item table."""
     if (queries_old is None) != (queries_new is None):
         raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
     if qrels is not None and queries_old is None:
         raise UsageError("`qrels` needs `queries_old` and `queries_new`")
     load: dict[str, Any] = {"id_col": id_col, "vector_col": vector_col, "progress": progress}
-    set_old = load_embeddings(old, **load)
-    set_new = load_embeddings(new, **load)
+
+    def side(x: Any, min_rows: int = 2) -> EmbeddingSet:
+        return x if isinstance(x, EmbeddingSet) else load_embeddings(x, min_rows=min_rows, **load)
+
+    set_old, set_new = side(old), side(new)
     qo = qn = None
     if queries_old is not None and queries_new is not None:
-        qo = load_embeddings(queries_old, min_rows=1, **load)
-        qn = load_embeddings(queries_new, min_rows=1, **load)
-    q = info = None
-    if qrels is not None:
-        from embeval.io.fileinfo import file_info
-        from embeval.io.qrels import load_qrels
-
-        q = load_qrels(qrels)
-        info = {**file_info(qrels), "queries": len(q), "judgements": sum(len(v) for v in q.values())}
-    text_map = load_texts_by_id(texts, text_col=text_col, id_col=id_col) if texts is not None else None
+        qo, qn = side(queries_old, 1), side(queries_new, 1)
+    q, info = _qrels(qrels)
+    text_map = None
+    if isinstance(texts, (str, Path)):
+        text_map = load_texts_by_id(texts, text_col=text_col, id_col=id_col)
+    elif isinstance(texts, Mapping):
+        text_map = {str(i): str(t) for i, t in texts.items()}
+    elif texts is not None:
+        text_map = {str(i): str(t) for i, t in zip(set_old.ids, list(texts))}
     return diff_report_from_sets(
         set_old,
         set_new,
@@ -399,6 +404,23 @@ def diff_report(
         progress=progress,
         **kwargs,
     )
+
+
+def _qrels(qrels: str | Path | Qrels | None) -> tuple[Qrels | None, dict[str, Any] | None]:
+    """Qrels from a file or a mapping given in memory, and their entry among the report's inputs."""
+    if qrels is None:
+        return None, None
+    from embeval.io.qrels import load_qrels, qrels_in_memory
+
+    if isinstance(qrels, (str, Path)):
+        from embeval.io.fileinfo import file_info
+
+        q = load_qrels(qrels)
+        where: dict[str, Any] = file_info(qrels)
+    else:
+        q = qrels_in_memory(qrels)
+        where = {"path": "<qrels dict>"}
+    return q, {**where, "queries": len(q), "judgements": sum(len(v) for v in q.values())}
 
 
 def best_map(report, maps: dict) -> str:
