@@ -43,7 +43,7 @@ def _refuse(what: str, given: list[str]) -> None:
         raise UsageError(f"a cluster run takes {what}, without {', '.join(given)}")
 
 
-def _check_device(compute: ComputeContext) -> None:
+def _cpu_only(compute: ComputeContext) -> None:
     """The tiles run on the workers' CPUs: a cluster run takes no device (the context's device
     was checked where it was made)."""
     if compute.device not in ("auto", "cpu"):
@@ -80,7 +80,7 @@ def geometry_on_cluster(
     from embeval.options import check_options
 
     check_options(seed=seed, sample=sample)
-    _check_device(compute)
+    _cpu_only(compute)
     _refuse(
         "precomputed vectors only",
         [
@@ -146,7 +146,7 @@ def gap_on_cluster(
     from embeval.options import check_options
 
     check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
-    _check_device(compute)
+    _cpu_only(compute)
     _refuse(
         "two precomputed inputs A B",
         [
@@ -201,7 +201,7 @@ def retrieval_on_cluster(
     from embeval.io.shards import scan_shards
 
     check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
-    _check_device(compute)
+    _cpu_only(compute)
     _refuse(
         "precomputed vectors and the flat (exact) index",
         [name for name, given in (("`model`", encoder is not None), (f"`index` {index}", index != "flat")) if given],

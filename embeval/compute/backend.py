@@ -209,14 +209,10 @@ def check_device(device: str | None) -> str:
     raise UsageError(f"`device` {device!r}: expected {DEVICE_HELP}")
 
 
-def cpu_fallback_note(device: str | None) -> str | None:
-    """A note when ``device`` names an accelerator that only encoding uses (mps, xpu, …): the
-    O(n²) work runs on the CPU, and the report should say so rather than stay silent."""
-    return fallback_note(check_device(device))
-
-
 def fallback_note(text: str) -> str | None:
-    """:func:`cpu_fallback_note` of a device already checked (:func:`check_device`)."""
+    """A note when ``text`` (a device already checked, :func:`check_device`) names an accelerator
+    that only encoding uses (mps, xpu, …): the O(n²) work runs on the CPU, and the report should
+    say so rather than stay silent."""
     kind = text.split(":")[0]
     if kind in OTHER_ACCELERATORS:
         return f"device {text}: the O(n²) work ran on the CPU ({kind} is used only to encode texts)"

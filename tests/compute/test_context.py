@@ -38,8 +38,10 @@ def test_what_a_context_says_about_its_device():
     assert ComputeContext("cpu").backend(rows=10).name == "numpy"
     assert ComputeContext("auto").resolve(rows=10) == "cpu"  # auto: a GPU only for large work
     assert ComputeContext("mps").resolve(rows=10**6) == "cpu"  # mps encodes; O(n²) work on the CPU
-    assert ComputeContext("mps").fallback_note() == backend_module.cpu_fallback_note("mps")
-    assert ComputeContext("mps").fallback_note() is not None and ComputeContext("cpu").fallback_note() is None
+    assert ComputeContext("MPS").fallback_note() == (
+        "device mps: the O(n²) work ran on the CPU (mps is used only to encode texts)"
+    )
+    assert ComputeContext("cpu").fallback_note() is None and ComputeContext("cuda").fallback_note() is None
 
 
 def test_pop_from_takes_the_doors_keywords_and_keeps_defaults():
