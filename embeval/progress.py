@@ -21,6 +21,16 @@ class Task:
         pass
 
 
+class _BarTask(Task):
+    """A row ``tid`` of a Rich progress display ``bar``."""
+
+    def __init__(self, bar: Any, tid: Any) -> None:
+        self._bar, self._tid = bar, tid
+
+    def advance(self, amount: float = 1) -> None:
+        self._bar.advance(self._tid, amount)
+
+
 class Progress:
     """No-op progress. Subclasses draw something."""
 
@@ -158,13 +168,8 @@ class RichProgress(Progress):
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
         bar = self._acquire()
         tid = bar.add_task(_lit(description), total=total, unit=f" {unit}" if unit else "")
-
-        class _T(Task):
-            def advance(self, amount: float = 1) -> None:
-                bar.advance(tid, amount)
-
         try:
-            yield _T()
+            yield _BarTask(bar, tid)
         finally:
             self._release(tid)
 
@@ -258,16 +263,10 @@ class LiveProgress(Progress):
     @contextmanager
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Task]:
         tid = self.bar.add_task(f"  {_lit(description)}", total=total, unit=f" {unit}" if unit else "")
-        bar = self.bar
-
-        class _T(Task):
-            def advance(self, amount: float = 1) -> None:
-                bar.advance(tid, amount)
-
         try:
-            yield _T()
+            yield _BarTask(self.bar, tid)
         finally:
-            bar.remove_task(tid)
+            self.bar.remove_task(tid)
 
     @contextmanager
     def status(self, description: str) -> Iterator[None]:

@@ -307,12 +307,13 @@ def _call_library(argv: list[str]):
 
 def _encoder_config(params: dict[str, Any]):
     """--model and the encoding options as the command builds them (None without --model); the
-    device (checked) goes to the encoder, and to the O(n²) work of commands that have some."""
-    from embeval.compute.backend import check_device
+    compute block (--device, --budget, --exact) becomes one context, checked once: its device goes
+    to the encoder, and the context to the O(n²) work of commands that have some."""
+    from embeval.compute.context import KEYS, ComputeContext
 
-    device = check_device(params.get("device", "auto"))
-    if "device" in params:
-        params["device"] = device
+    compute = ComputeContext(**{key: params.pop(key) for key in KEYS if key in params})
+    params["compute"] = compute
+    device = compute.device
     model = params.pop("model", None)
     given = {k: params.pop(k) for k in _ENCODER if k in params}
     if model is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,25 +115,34 @@ def _labels(labels: Any) -> Any:
     return np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels).tolist()
 
 
-def _check_options(public: str, internal, options: Mapping[str, Any], taken: Sequence[str] = ()) -> None:
+def _check_options(public: str, internal, options: dict[str, Any], taken: Sequence[str] = (), compute_of=None) -> None:
     """``options`` are keyword arguments the public function ``embeval.<public>`` passes on to
     ``internal``: an unknown one is a TypeError that names the public function (with the closest
-    names), not the internal one."""
+    names), not the internal one. ``device``, ``budget`` and ``exact`` become one ``compute``
+    context (:class:`~embeval.compute.context.ComputeContext`), checked here, once, for the whole
+    run; those not given keep the defaults of ``compute_of`` (default ``internal``)."""
     import inspect
 
-    params = inspect.signature(internal).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    allowed = sorted(
-        n
-        for n, p in params.items()
-        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) and n not in taken
-    )
-    for key in options:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=3)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise TypeError(f"embeval.{public}() got an unexpected keyword argument {key!r}{hint}")
+    from embeval.compute.context import compute_default
+
+    default = compute_default(compute_of or internal)
+    params = dict(inspect.signature(internal).parameters)
+    if default is not None:
+        params.update(default.parameters())
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        allowed = sorted(
+            n
+            for n, p in params.items()
+            if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) and n not in taken
+        )
+        for key in options:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=3)
+                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                raise TypeError(f"embeval.{public}() got an unexpected keyword argument {key!r}{hint}")
+    compute = None if default is None else default.pop_from(options)
+    if compute is not None:
+        options["compute"] = compute
 
 
 def _encoder(model: str | None, **kw: Any):
@@ -286,7 +295,11 @@ def retrieval(
 
     taken = ("k", "index", "per_query", "seed", "progress", "encoder", "split")
     _check_options(
-        "retrieval", retrieval_report_beir if corpus is None and qrels is None else retrieval_report, options, taken
+        "retrieval",
+        retrieval_report_beir if corpus is None and qrels is None else retrieval_report,
+        options,
+        taken,
+        compute_of=retrieval_report,
     )
     if roc is not None:
         from embeval.report.roc import check_roc_path
@@ -694,8 +707,7 @@ def diff(
     (.csv/.parquet) and ``save_map`` (.npz) are written as by the command line. ``options``: ``k``,
     ``calibration``, ``drift``, ``device``, ``budget``, ``exact``. Arrays are used in memory:
     nothing is written but ``items`` and ``save_map``."""
-    from embeval.api.diff import diff_report_from_sets
-    from embeval.io.embeddings import load_embeddings
+    from embeval.api.diff import diff_report, diff_report_from_sets
 
     _check_options("diff", diff_report_from_sets, options, ("metrics", "seed", "progress", "texts"))
     if items is not None:
@@ -704,52 +716,21 @@ def diff(
         check_items_path(items)
     if save_map is not None and Path(save_map).suffix.lower() != ".npz":
         raise UsageError(f"save_map {save_map}: use a .npz file name")
-    if (queries_old is None) != (queries_new is None):
-        raise UsageError("pass both `queries_old` and `queries_new`")
-    prog = _progress(progress)
 
-    def side(x: Any, name: str, rows: Sequence | None, min_rows: int = 2):
-        if _is_path(x):
-            return load_embeddings(x, min_rows=min_rows, progress=prog)
-        return _input(x, name, None, ids=rows, arg=name, min_rows=min_rows)
+    def side(x: Any, name: str, rows: Sequence | None, min_rows: int = 2) -> Any:
+        """A path as it is (diff_report reads it); an array as an EmbeddingSet, validated here."""
+        return x if _is_path(x) else _input(x, name, None, ids=rows, arg=name, min_rows=min_rows)
 
-    set_old = side(old, "old", ids)
-    set_new = side(new, "new", new_ids if new_ids is not None else ids)
-    qo = qn = None
-    if queries_old is not None:
-        qo = side(queries_old, "queries_old", query_ids, 1)
-        qn = side(queries_new, "queries_new", query_ids, 1)
-    q = info = None
-    if qrels is not None:
-        from embeval.io.qrels import load_qrels, qrels_in_memory
-
-        if _is_path(qrels):
-            from embeval.io.fileinfo import file_info
-
-            q = load_qrels(qrels)
-            info = {**file_info(qrels), "queries": len(q), "judgements": sum(len(v) for v in q.values())}
-        else:
-            q = qrels_in_memory(qrels)
-            info = {"path": "<qrels dict>", "queries": len(q), "judgements": sum(len(v) for v in q.values())}
-    text_map = None
-    if texts is not None:
-        if _is_path(texts):
-            from embeval.api.diff import load_texts_by_id
-
-            text_map = load_texts_by_id(texts)
-        else:
-            text_map = {str(i): str(t) for i, t in zip(set_old.ids, list(texts))}
-    report = diff_report_from_sets(
-        set_old,
-        set_new,
-        queries_old=qo,
-        queries_new=qn,
-        qrels=q,
-        qrels_info=info,
-        texts=text_map,
+    report = diff_report(
+        side(old, "old", ids),
+        side(new, "new", new_ids if new_ids is not None else ids),
+        queries_old=None if queries_old is None else side(queries_old, "queries_old", query_ids, 1),
+        queries_new=None if queries_new is None else side(queries_new, "queries_new", query_ids, 1),
+        qrels=Path(qrels) if _is_path(qrels) else qrels,
+        texts=Path(texts) if _is_path(texts) else texts,
         metrics=_metric_list(metrics),
         seed=seed,
-        progress=prog,
+        progress=_progress(progress),
         **options,
     )
     if items is not None:

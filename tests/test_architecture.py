@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("leaves", ("embeval._version", "embeval.errors", "embeval.notices")),
     ("model", ("embeval.params", "embeval.results", "embeval.safety")),
     ("settings", ("embeval.options", "embeval.progress")),
+    # kernels and back ends; context.py: ComputeContext (device, budget, exact), made once at the doors
     ("compute", ("embeval.compute.*",)),
     ("stats", ("embeval.stats.*",)),  # paired bootstrap, sign-flip, Holm: statistics over computed values
     ("io", ("embeval.io.*",)),  # one file (files), shards, texts, qrels, labels, writers, ...

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from embeval.api.audit import audit_arrays
+from embeval.compute.context import ComputeContext
 from embeval.compute.transform import AffineMap, fit
 from embeval.diagnostics import baselines
 from embeval.errors import UsageError
@@ -130,7 +131,7 @@ def test_baselines_and_thresholds_are_reported(real):
 
 def test_over_budget_findings_are_estimated_and_marked(real):
     x = np.concatenate([real[0]] * 3) + np.random.default_rng(1).normal(0, 0.01, (3000, 384)).astype(np.float32)
-    r = audit_arrays(x, budget=1e-9, clusters=0)
+    r = audit_arrays(x, compute=ComputeContext("cpu", budget=1e-9), clusters=0)
     f = {f["finding"]: f for f in r.series["audit"]["findings"]}
     assert not f["hubness"]["exact"] and not f["outliers"]["exact"] and f["anisotropy"]["exact"]
     isl = next(res for res in r.results if res.metric == "island_share")

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from embeval.compute.context import ComputeContext
+
 
 def _rows(n=10, d=4, seed=1):
     return np.random.default_rng(seed).standard_normal((n, d)).astype("f4")
@@ -65,7 +67,7 @@ def test_sample_and_exact_conflict(cli, tmp_path):
     from embeval.errors import UsageError
 
     with pytest.raises(UsageError, match="`sample` 100 and `exact` conflict"):
-        geometry_report(tmp_path / "x.npy", metrics=["uniformity"], sample=100, exact=True)
+        geometry_report(tmp_path / "x.npy", metrics=["uniformity"], sample=100, compute=ComputeContext(exact=True))
 
 
 @pytest.mark.parametrize("extra,exact", [((), True), (("--exact",), True), (("--budget", "1e-9"), False)])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from embeval.api.diff import diff_report, diff_report_from_sets, match_ids
+from embeval.compute.context import ComputeContext
 from embeval.errors import InputError, UsageError
 from embeval.io.embeddings import EmbeddingSet
 
@@ -61,15 +62,16 @@ def test_estimated_overlap_above_the_budget_has_a_ci_and_a_note():
     x = rng.standard_normal((1300, 6)).astype(np.float32)
     y = x + 0.3 * rng.standard_normal((1300, 6)).astype(np.float32)
     ids = [str(i) for i in range(1300)]
-    est = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], budget=1e-6)
+    tight, exact = ComputeContext(budget=1e-6), ComputeContext(budget=1e-6, exact=True)
+    est = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], compute=tight)
     r = est.find("knn_overlap@5")[0]
     assert r.params["exact"] is False and r.n == 1000
     assert any("subset of 1,000" in n for n in est.notes)
-    full = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], budget=1e-6, exact=True)
+    full = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["knn_overlap(k=5)"], compute=exact)
     f = full.find("knn_overlap@5")[0]
     assert "exact" not in f.params and f.n == 1300
     assert r.ci_low <= f.value <= r.ci_high
-    b = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["bridge(k=5, sizes=50)"], budget=1e-6)
+    b = diff_report_from_sets(_set(x, ids), _set(y, ids), metrics=["bridge(k=5, sizes=50)"], compute=tight)
     assert b.find("bridge_top1")[0].params["held_out"] == 200
     assert any("200 held-out items" in n for n in b.notes)
 
@@ -162,3 +164,22 @@ def test_python_api_diff_on_arrays(tmp_path):
     assert "text 0" in (tmp_path / "items.csv").read_text()
     with pytest.raises(TypeError, match="diff"):
         embeval.diff(x, x, nonsense=1)
+
+
+def test_python_api_diff_takes_qrels_in_memory_as_from_a_file(tmp_path):
+    import embeval
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((120, 8)).astype(np.float32)
+    y = x + 0.2 * rng.standard_normal((120, 8)).astype(np.float32)
+    qx, qy = x[:12] + 0.05, y[:12] + 0.05
+    ids, qids = [f"d{i}" for i in range(120)], [f"q{i}" for i in range(12)]
+    qrels = {f"q{i}": {f"d{i}": 1, f"d{i + 20}": 1} for i in range(12)}
+    path = tmp_path / "qrels.tsv"
+    path.write_text("".join(f"{q}\t0\t{d}\t{g}\n" for q, docs in qrels.items() for d, g in docs.items()))
+    common = dict(ids=ids, queries_old=qx, queries_new=qy, query_ids=qids, metrics="retrieval_change", drift=False)
+    mem = embeval.diff(x, y, qrels=qrels, **common)
+    disk = embeval.diff(x, y, qrels=str(path), **common)
+    assert mem.results and [(r.metric, r.value) for r in mem.results] == [(r.metric, r.value) for r in disk.results]
+    assert mem.inputs["qrels"] == {"path": "<qrels dict>", "queries": 12, "judgements": 24}
+    assert disk.inputs["qrels"]["judgements"] == 24 and disk.inputs["qrels"]["path"].endswith("qrels.tsv")

@@ -121,6 +121,10 @@ def test_metrics_json_lists_every_output_with_its_direction(cli):
     assert by_name["d_prime"]["direction"] == "higher"
     assert by_name["fpr@tpr95"]["direction"] == "lower"
     assert by_name["shifted_gap"]["direction"] == "none"
+    from embeval.report.catalog import metric_rows
+
+    assert rows == json.loads(json.dumps(metric_rows()))  # one definition of the rows (with providers)
+    assert by_name["hubness_skew"]["providers"] == ["local", "dask"]
 
 
 def test_metrics_markdown_is_the_readme_catalogue(cli):

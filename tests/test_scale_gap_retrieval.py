@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from conftest import SAMPLE
 
+from embeval.compute.context import ComputeContext
+
 S = SAMPLE / "scifact_small"
 EST_RETRIEVAL = ("auc_global", "auc_query", "neg_score_mean", "neg_score_std", "d_prime", "best_threshold",
                  "fpr@tpr95")
@@ -146,12 +148,16 @@ def test_small_inputs_are_never_estimated_under_the_default_budget(cli):
 
 
 def test_python_api_and_batch_options_take_budget_and_exact(cli, tmp_path, gap_files, retrieval_files):
+    import embeval
     from embeval.api import gap_report
 
-    rep = gap_report(gap_files / "a.npy", gap_files / "b.npy", metrics=["knn_mixing"], budget=1e-6)
+    a, b = gap_files / "a.npy", gap_files / "b.npy"
+    rep = embeval.gap(a, b, metrics="knn_mixing", budget=1e-6)  # the Python API's keywords
     assert rep.results[0].params["exact"] is False
-    rep = gap_report(gap_files / "a.npy", gap_files / "b.npy", metrics=["knn_mixing"], budget=1e-6, exact=True)
+    rep = embeval.gap(a, b, metrics="knn_mixing", budget=1e-6, exact=True)
     assert "exact" not in rep.results[0].params
+    rep = gap_report(a, b, metrics=["knn_mixing"], compute=ComputeContext(budget=1e-6))  # the orchestrator's context
+    assert rep.results[0].params["exact"] is False
     cfg = tmp_path / "b.toml"
     cfg.write_text(f"""
 [[datasets]]

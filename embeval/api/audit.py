@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from embeval.api.audit_try import try_remedies, unit_rows
-from embeval.compute import get_backend
+from embeval.compute.context import CPU_COMPUTE, ComputeContext
 from embeval.compute.transform import KINDS, AffineMap
 from embeval.diagnostics import hygiene
 from embeval.diagnostics.audit_rules import FAIL, LEVELS, OK, WARN, Rule, with_overrides
 from embeval.diagnostics.baselines import SUBSET_GRAPH, baseline_of, simulate
 from embeval.diagnostics.geometry import anisotropy, effective_rank, hubness
-from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
+from embeval.diagnostics.scale import plan_geometry
 from embeval.diagnostics.space import Space, check_k
 from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
@@ -191,9 +191,7 @@ def audit_arrays(
     metric: str = "cosine",
     clusters: int = 8,
     seed: int = 0,
-    device: str = "cpu",
-    budget: float | None = DEFAULT_BUDGET,
-    exact: bool = False,
+    compute: ComputeContext = CPU_COMPUTE,
     progress: Progress = NULL,
     inputs: dict | None = None,
 ) -> Report:
@@ -223,12 +221,10 @@ def audit_arrays(
             raise UsageError(f"`queries` are {q.shape[1]}-d but the corpus is {d}-d")
     if qrels is not None and q is None:
         raise UsageError("`qrels` needs `queries`")
-    from embeval.compute.backend import resolve_device
-
-    device = resolve_device(device, rows=n)  # auto: a GPU for large n when there is one
-    backend = get_backend(device, rows=n)
+    backend = compute.backend(rows=n)  # auto: a GPU for large n when there is one
+    device = backend.device
     opts: dict[str, Any] = dict(
-        k=k, tau=near_dup, seed=seed, backend=backend, device=device, budget=budget, exact=exact
+        k=k, tau=near_dup, seed=seed, backend=backend, device=device, budget=compute.budget, exact=compute.exact
     )
     results, space, notes = _measure(x, q, progress=progress, **opts)
     findings = _findings(results, rules, n, d, seed, q is not None)

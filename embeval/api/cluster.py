@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from embeval.compute.context import DEFAULT_COMPUTE, ComputeContext
 from embeval.errors import UsageError
 from embeval.progress import NULL, Progress
 from embeval.results import Report
@@ -42,14 +43,6 @@ def _refuse(what: str, given: list[str]) -> None:
         raise UsageError(f"a cluster run takes {what}, without {', '.join(given)}")
 
 
-def _check_device(device: str) -> None:
-    """A valid device (auto, cpu, cuda, cuda:N, ...); each worker resolves it for itself
-    (:mod:`embeval.distributed.devices`)."""
-    from embeval.compute.backend import check_device
-
-    check_device(device)
-
-
 def _on_devices(client, device: str, rows: int):
     """The client that sends ``device`` with each task, after every worker resolved it (a worker
     that cannot serve ``cuda``: UsageError naming it, exit 2)."""
@@ -58,12 +51,11 @@ def _on_devices(client, device: str, rows: int):
     return on_devices(client, device, rows=rows)
 
 
-def _device_settings(report: Report, client, device: str) -> Report:
-    from embeval.compute.backend import check_device, cpu_fallback_note
+def _device_settings(report: Report, client, compute: ComputeContext) -> Report:
     from embeval.distributed.devices import device_settings
 
-    report.settings.update(device_settings(client, check_device(device)))
-    fallback = cpu_fallback_note(device)
+    report.settings.update(device_settings(client, compute.device))
+    fallback = compute.fallback_note()
     if fallback:
         report.notes.append(fallback)
     return report
@@ -101,9 +93,7 @@ def geometry_on_cluster(
     vector_col: str = "embedding",
     seed: int = 0,
     progress: Progress = NULL,
-    device: str = "auto",
-    budget: float | None = None,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
     **_unused: Any,
 ) -> Report:
     """geometry_report's cluster path: a sharded (or single) embedding file, unit rows; labels
@@ -111,7 +101,6 @@ def geometry_on_cluster(
     (:mod:`embeval.distributed.devices`); over ``budget`` (estimated from one timed tile per
     worker) the O(n²) diagnostics take their estimated forms unless ``exact``
     (:func:`embeval.distributed.geometry.geometry_report_distributed`)."""
-    from embeval.api.common import check_budget
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.geometry import geometry_report_distributed
     from embeval.io.fileinfo import file_info
@@ -120,8 +109,6 @@ def geometry_on_cluster(
     from embeval.options import check_options
 
     check_options(seed=seed, sample=sample)
-    check_budget(budget)
-    _check_device(device)
     _refuse(
         "precomputed vectors only",
         [
@@ -150,7 +137,7 @@ def geometry_on_cluster(
                 "pairs must be row-aligned"
             )
         check_workers(client, [s.shards[0].path for s in (sharded, partners) if s is not None])
-        client = _on_devices(client, device, sharded.n)
+        client = _on_devices(client, compute.device, sharded.n)
         report = geometry_report_distributed(
             client,
             sharded,
@@ -159,10 +146,10 @@ def geometry_on_cluster(
             pairs=partners,
             seed=seed,
             progress=progress,
-            budget=budget,
-            exact=exact,
+            budget=compute.budget,
+            exact=compute.exact,
         )
-        _device_settings(report, client, device)
+        _device_settings(report, client, compute)
     if labels is not None and lab is not None:
         report.inputs["labels"] = {**file_info(labels), "n": len(lab)}
     if label_col is not None:
@@ -187,23 +174,18 @@ def gap_on_cluster(
     seed: int = 0,
     progress: Progress = NULL,
     drift: bool = False,
-    device: str = "auto",
-    budget: float | None = None,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
     **_unused: Any,
 ) -> Report:
     """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`), on
     each worker's device; over ``budget`` the set uniformities and knn_mixing are estimated, as on
     one machine, unless ``exact``."""
-    from embeval.api.common import check_budget
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.gap import gap_report_distributed
     from embeval.io.shards import scan_shards
     from embeval.options import check_options
 
     check_options(seed=seed, folds=folds, k=k, shift_lambda=shift_lambda)
-    check_budget(budget)
-    _check_device(device)
     _refuse(
         "two precomputed inputs A B",
         [
@@ -224,7 +206,7 @@ def gap_on_cluster(
         sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
         sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
         check_workers(client, [sa.shards[0].path, sb.shards[0].path])
-        client = _on_devices(client, device, sa.n + sb.n)
+        client = _on_devices(client, compute.device, sa.n + sb.n)
         report = gap_report_distributed(
             client,
             sa,
@@ -234,10 +216,10 @@ def gap_on_cluster(
             k=k,
             seed=seed,
             progress=progress,
-            budget=budget,
-            exact=exact,
+            budget=compute.budget,
+            exact=compute.exact,
         )
-        return _device_settings(report, client, device)
+        return _device_settings(report, client, compute)
 
 
 def retrieval_on_cluster(
@@ -256,14 +238,12 @@ def retrieval_on_cluster(
     id_col: str = "id",
     vector_col: str = "embedding",
     encoder=None,
-    device: str = "auto",
-    budget: float | None = None,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
     **_unused: Any,
 ) -> Report:
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
-    from embeval.api.common import check_budget, check_retrieval_options
+    from embeval.api.common import check_retrieval_options
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
@@ -273,8 +253,6 @@ def retrieval_on_cluster(
     from embeval.io.shards import scan_shards
 
     check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
-    check_budget(budget)
-    _check_device(device)
     _refuse(
         "precomputed vectors and the flat (exact) index",
         [name for name, given in (("`model`", encoder is not None), (f"`index` {index}", index != "flat")) if given],
@@ -295,7 +273,7 @@ def retrieval_on_cluster(
         corpus_source = id_source(str(corpus_path), sharded.ids, id_col)
         sources = (id_source(q.path, q.ids, id_col), corpus_source, str(qrels_path))
         check_workers(client, [sharded.shards[0].path])
-        client = _on_devices(client, device, sharded.n)
+        client = _on_devices(client, compute.device, sharded.n)
         report = retrieval_report_distributed(
             client,
             q.vectors,
@@ -309,5 +287,12 @@ def retrieval_on_cluster(
             seed=seed,
             progress=progress,
         )
-        _exact_note(report, 3.0 * q.n * sharded.n, sharded.d, budget, exact, "the all-pairs AUC pass of retrieval")
-        return _device_settings(report, client, device)
+        _exact_note(
+            report,
+            3.0 * q.n * sharded.n,
+            sharded.d,
+            compute.budget,
+            compute.exact,
+            "the all-pairs AUC pass of retrieval",
+        )
+        return _device_settings(report, client, compute)

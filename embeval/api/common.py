@@ -24,6 +24,7 @@ __all__ = [
     "check_retrieval_options",
     "encoding_settings",
     "load_input",
+    "note_fallback",
     "records_cache",
     "resolve_metrics",
     "run_diagnostic",
@@ -134,12 +135,14 @@ def describe_source(x: Any, name: str | None = None, **extra: Any) -> dict[str, 
     return {**file_info(x), **extra}
 
 
-def check_budget(budget: float | None) -> None:
-    """``budget``: seconds of estimated exact work before O(n²) diagnostics switch to estimated forms."""
-    import math
-
-    if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
-        raise UsageError(f"`budget` {budget!r}: must be a positive number of seconds")
+def note_fallback(report, compute, notes: list[str] | None = None) -> None:
+    """Say in ``report`` when ``compute``'s device is one only encoding uses (mps, xpu, …): the
+    device asked for in its settings, and a note (in ``notes``, default the report's) that the
+    O(n²) work ran on the CPU."""
+    note = compute.fallback_note()
+    if note:
+        report.settings["device_requested"] = compute.device
+        (report.notes if notes is None else notes).append(note)
 
 
 def check_retrieval_options(
@@ -151,13 +154,11 @@ def check_retrieval_options(
     seed=0,
     encoder=None,
     split=None,
-    budget: float | None = None,
     **_: Any,
 ) -> None:
     """Usage errors first: they must not wait for (large) files to load or texts to encode."""
     from embeval.options import check_encoder, check_index_params, check_options, check_split
 
-    check_budget(budget)
     check_options(seed=seed, threads=threads)
     check_index_params(index_params)
     check_encoder(encoder)

@@ -3,16 +3,15 @@ linear map can bridge them (the maths: :mod:`embeval.diagnostics.diff`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from embeval.api.common import check_budget, records_cache, resolve_metrics, run_diagnostic
-from embeval.compute import get_backend
-from embeval.compute.backend import check_device, cpu_fallback_note
+from embeval.api.common import note_fallback, records_cache, resolve_metrics, run_diagnostic
+from embeval.compute.context import DEFAULT_COMPUTE, ComputeContext
 from embeval.diagnostics.diff import DiffSpace
-from embeval.diagnostics.scale import DEFAULT_BUDGET
 from embeval.errors import InputError, UsageError
 from embeval.io.embeddings import EmbeddingSet, load_embeddings
 from embeval.io.qrels import Qrels
@@ -84,12 +83,10 @@ def _knn_sample(n: int, d: int, budget: float | None, exact: bool, backend) -> t
     return max(KNN_SAMPLE_MIN, min(n, int(budget / per_item))), est
 
 
-def _check(queries_old, queries_new, qrels, metrics, *, seed, k, calibration, device, budget):
+def _check(queries_old, queries_new, qrels, metrics, *, seed, k, calibration):
     """Usage errors before any work; the chosen diagnostics."""
     from embeval.options import check_options
 
-    check_device(device)
-    check_budget(budget)
     check_options(seed=seed, k=k)
     if calibration is not None and calibration < 2:
         raise UsageError(f"`calibration` {calibration}: must be at least 2")
@@ -165,9 +162,7 @@ def diff_report_from_sets(
     drift: bool = True,
     seed: int = 0,
     progress: Progress = NULL,
-    device: str = "auto",
-    budget: float | None = DEFAULT_BUDGET,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
 ) -> Report:
     """The diff of two loaded embedding sets of the same items (matched by id; dims may differ).
 
@@ -176,14 +171,14 @@ def diff_report_from_sets(
     ``metrics``: diff diagnostics to run (``knn_overlap(k=20)``, ``bridge(calibration=500)``); default
     all that the inputs allow. ``k`` and ``calibration`` override those parameters everywhere.
     ``drift`` (equal dims only): the drift family's MMD test between the two sides.
-    Above ``budget`` seconds of estimated kNN work the overlap is estimated on a seeded subset of
-    items (``exact: false`` in its params), neighbours still exact among all n, unless ``exact``.
+    Above ``compute.budget`` seconds of estimated kNN work the overlap is estimated on a seeded subset
+    of items (``exact: false`` in its params), neighbours still exact among all n, unless
+    ``compute.exact``; the kNN work runs on ``compute.device``.
     ``texts``: id → text, shown in the per-item table (``report.artifacts["diff_items"]``).
     ``report.artifacts["maps"]``: the fitted NEW → OLD maps (``W`` d_new×d_old, ``b``, ``kind``).
     """
-    chosen = _check(
-        queries_old, queries_new, qrels, metrics, seed=seed, k=k, calibration=calibration, device=device, budget=budget
-    )
+    chosen = _check(queries_old, queries_new, qrels, metrics, seed=seed, k=k, calibration=calibration)
+    budget, exact = compute.budget, compute.exact
     rows_old, rows_new, only_old, only_new = match_ids(old, new)
     if len(rows_old) < 5:
         raise InputError(new.path, f"only {len(rows_old)} ids are in both OLD and NEW; `diff` needs at least 5")
@@ -199,7 +194,7 @@ def diff_report_from_sets(
         q_old, q_new, aligned, n_queries = _match_queries(old, new, queries_old, queries_new, qrels, ids, notes)
 
     n = len(rows_old)
-    backend = get_backend(device, rows=2 * n)
+    backend = compute.backend(rows=2 * n)
     sample, est = _knn_sample(n, max(old.d, new.d), budget, exact, backend)
     from embeval.stats.paired import paired_test
 
@@ -244,10 +239,7 @@ def diff_report_from_sets(
         )
         notes.append(plan)
         progress.note(plan)
-    fallback = cpu_fallback_note(device)
-    if fallback:
-        report.settings["device_requested"] = device
-        notes.append(fallback)
+    note_fallback(report, compute, notes)
 
     overrides: dict[str, Any] = {"k": k, "calibration": calibration}
     holdout = _bridge_holdout(n, max(old.d, new.d), budget, exact, backend)
@@ -363,41 +355,44 @@ def load_texts_by_id(path: str | Path, text_col: str = "text", id_col: str = "id
 
 
 def diff_report(
-    old: str | Path,
-    new: str | Path,
+    old: str | Path | EmbeddingSet,
+    new: str | Path | EmbeddingSet,
     *,
-    queries_old: str | Path | None = None,
-    queries_new: str | Path | None = None,
-    qrels: str | Path | None = None,
-    texts: str | Path | None = None,
+    queries_old: str | Path | EmbeddingSet | None = None,
+    queries_new: str | Path | EmbeddingSet | None = None,
+    qrels: str | Path | Qrels | None = None,
+    texts: str | Path | Mapping[str, str] | Sequence[str] | None = None,
     id_col: str = "id",
     vector_col: str = "embedding",
     text_col: str = "text",
     progress: Progress = NULL,
     **kwargs: Any,
 ) -> Report:
-    """:func:`diff_report_from_sets` on files (any format or source embeval reads). ``texts``: a
-    text file (or BEIR folder) whose texts are shown, by id, in the per-item table."""
-    check_budget(kwargs.get("budget", DEFAULT_BUDGET))
+    """:func:`diff_report_from_sets` on files (any format or source embeval reads) or on data loaded
+    at the edge (EmbeddingSets; qrels as ``{query_id: {doc_id: grade}}``). ``texts``: a text file
+    (or BEIR folder), an id → text mapping, or texts aligned with OLD's rows, shown by id in the
+    per-item table."""
     if (queries_old is None) != (queries_new is None):
         raise UsageError("pass both `queries_old` and `queries_new` (the same queries embedded by each side)")
     if qrels is not None and queries_old is None:
         raise UsageError("`qrels` needs `queries_old` and `queries_new`")
     load: dict[str, Any] = {"id_col": id_col, "vector_col": vector_col, "progress": progress}
-    set_old = load_embeddings(old, **load)
-    set_new = load_embeddings(new, **load)
+
+    def side(x: Any, min_rows: int = 2) -> EmbeddingSet:
+        return x if isinstance(x, EmbeddingSet) else load_embeddings(x, min_rows=min_rows, **load)
+
+    set_old, set_new = side(old), side(new)
     qo = qn = None
     if queries_old is not None and queries_new is not None:
-        qo = load_embeddings(queries_old, min_rows=1, **load)
-        qn = load_embeddings(queries_new, min_rows=1, **load)
-    q = info = None
-    if qrels is not None:
-        from embeval.io.fileinfo import file_info
-        from embeval.io.qrels import load_qrels
-
-        q = load_qrels(qrels)
-        info = {**file_info(qrels), "queries": len(q), "judgements": sum(len(v) for v in q.values())}
-    text_map = load_texts_by_id(texts, text_col=text_col, id_col=id_col) if texts is not None else None
+        qo, qn = side(queries_old, 1), side(queries_new, 1)
+    q, info = _qrels(qrels)
+    text_map = None
+    if isinstance(texts, (str, Path)):
+        text_map = load_texts_by_id(texts, text_col=text_col, id_col=id_col)
+    elif isinstance(texts, Mapping):
+        text_map = {str(i): str(t) for i, t in texts.items()}
+    elif texts is not None:
+        text_map = {str(i): str(t) for i, t in zip(set_old.ids, list(texts))}
     return diff_report_from_sets(
         set_old,
         set_new,
@@ -409,6 +404,23 @@ def diff_report(
         progress=progress,
         **kwargs,
     )
+
+
+def _qrels(qrels: str | Path | Qrels | None) -> tuple[Qrels | None, dict[str, Any] | None]:
+    """Qrels from a file or a mapping given in memory, and their entry among the report's inputs."""
+    if qrels is None:
+        return None, None
+    from embeval.io.qrels import load_qrels, qrels_in_memory
+
+    if isinstance(qrels, (str, Path)):
+        from embeval.io.fileinfo import file_info
+
+        q = load_qrels(qrels)
+        where: dict[str, Any] = file_info(qrels)
+    else:
+        q = qrels_in_memory(qrels)
+        where = {"path": "<qrels dict>"}
+    return q, {**where, "queries": len(q), "judgements": sum(len(v) for v in q.values())}
 
 
 def best_map(report, maps: dict) -> str:

@@ -7,13 +7,19 @@ from pathlib import Path
 import numpy as np
 
 from embeval.api.cluster import cluster_route, gap_on_cluster
-from embeval.api.common import check_budget, load_input, records_cache, resolve_metrics, run_diagnostic, warn_unused
-from embeval.compute import get_backend
-from embeval.compute.backend import check_device, cpu_fallback_note
+from embeval.api.common import (
+    load_input,
+    note_fallback,
+    records_cache,
+    resolve_metrics,
+    run_diagnostic,
+    warn_unused,
+)
+from embeval.compute.context import DEFAULT_COMPUTE, ComputeContext
 from embeval.diagnostics import all_diagnostics
 from embeval.diagnostics.gap import GapSpace, centroid_cosine_value, gap_vector, pca_2d
 from embeval.diagnostics.registry import Diagnostic
-from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_gap
+from embeval.diagnostics.scale import plan_gap
 from embeval.diagnostics.series import gap_series
 from embeval.errors import UsageError
 from embeval.io.embeddings import EmbeddingSet, check_same_dim, load_stacked_pair
@@ -90,9 +96,7 @@ def gap_report(
     seed: int = 0,
     progress: Progress = NULL,
     drift: bool = False,
-    device: str = "auto",
-    budget: float | None = DEFAULT_BUDGET,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
     cluster: str | None = None,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
@@ -114,16 +118,15 @@ def gap_report(
     ``c2st_auc``/``c2st_p``, and the combined decision ``drift_any_p``,
     :mod:`embeval.diagnostics.drift`); they can also be named in ``metrics``.
 
-    ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before it, its cost
-    is estimated; above ``budget`` seconds (None: no limit) the set uniformities, knn_mixing and the
+    ``compute`` (a :class:`~embeval.compute.context.ComputeContext`, checked where it was made):
+    its ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work there. Before it, its cost is
+    estimated; above its ``budget`` seconds (None: no limit) the set uniformities, knn_mixing and the
     paired AUCs switch to their estimated forms (``exact: false`` in their params; see
     :func:`embeval.diagnostics.scale.plan_gap`) unless ``exact``.
 
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
-    check_device(device)
-    check_budget(budget)
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     from embeval.options import check_encoder, check_options
 
@@ -154,7 +157,7 @@ def gap_report(
             f"B ({name_b}) has {set_b.n}"
         )
 
-    backend = get_backend(device, rows=set_a.n + set_b.n)
+    backend = compute.backend(rows=set_a.n + set_b.n)
     space = GapSpace.build(set_a.vectors, set_b.vectors, paired=paired, seed=seed, progress=progress, backend=backend)
     report = Report(
         "gap",
@@ -168,16 +171,13 @@ def gap_report(
         [d.name for d, _ in chosen],
         backend=backend,
         device=backend.device,
-        budget=budget,
-        exact=exact,
+        budget=compute.budget,
+        exact=compute.exact,
         seed=seed,
     )
     if space.plan.estimate_s is not None:
         report.settings.update(space.plan.settings())
-    fallback = cpu_fallback_note(device)
-    if fallback:
-        report.settings["device_requested"] = device
-        notes.append(fallback)
+    note_fallback(report, compute, notes)
     plan_note = space.plan.note()
     if plan_note:
         notes.append(plan_note)

@@ -7,21 +7,20 @@ from pathlib import Path
 
 from embeval.api.cluster import cluster_route, geometry_on_cluster
 from embeval.api.common import (
-    check_budget,
     describe_source,
     encoding_settings,
     in_memory,
     load_input,
+    note_fallback,
     records_cache,
     resolve_metrics,
     run_diagnostic,
     warn_unused,
 )
-from embeval.compute import get_backend
-from embeval.compute.backend import check_device, cpu_fallback_note
+from embeval.compute.context import DEFAULT_COMPUTE, ComputeContext
 from embeval.diagnostics.baselines import attach_baselines
 from embeval.diagnostics.items import ITEMS_K_DEFAULT, check_item_settings, item_table
-from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_geometry
+from embeval.diagnostics.scale import plan_geometry
 from embeval.diagnostics.series import geometry_series
 from embeval.diagnostics.space import Space
 from embeval.errors import InputError, UsageError
@@ -53,9 +52,7 @@ def geometry_report(
     near_dup_threshold: float = 0.99,
     seed: int = 0,
     progress: Progress = NULL,
-    device: str = "auto",
-    budget: float | None = DEFAULT_BUDGET,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
     cluster: str | None = None,
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
@@ -64,10 +61,11 @@ def geometry_report(
     neighbours (None: 10, or rows − 1 when fewer, with a note; a value given is refused outside
     1 … rows − 1).
 
-    ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work (and encoding) there. Before any O(n²)
-    work its cost is estimated; above ``budget`` seconds (None: no limit) each O(n²) diagnostic
-    switches to its estimated form (``exact: false`` in its params; see
-    :mod:`embeval.diagnostics.scale`) unless ``exact``.
+    ``compute`` (a :class:`~embeval.compute.context.ComputeContext`, checked where it was made):
+    its ``device`` (auto|cpu|cuda|cuda:N) runs the O(n²) work there. Before any O(n²) work its cost
+    is estimated; above its ``budget`` seconds (None: no limit) each O(n²) diagnostic switches to
+    its estimated form (``exact: false`` in its params; see :mod:`embeval.diagnostics.scale`)
+    unless ``exact``.
 
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`)."""
@@ -77,10 +75,8 @@ def geometry_report(
         items_k=items_k if items else None,
         near_dup_threshold=near_dup_threshold if items else None,
     )
-    _check_sample_exact(sample, exact)
+    _check_sample_exact(sample, compute.exact)
     check_encoder(encoder)
-    check_device(device)
-    check_budget(budget)
     available = {"pairs"} if pairs is not None else set()
     if labels is not None or label_col is not None:
         available.add("labels")
@@ -134,7 +130,7 @@ def geometry_report(
         chosen = [
             (d, {**p, "sample": sample} if d.name == "uniformity" and not p.get("sample") else p) for d, p in chosen
         ]
-    _plan_scale(space, chosen, report, device=device, budget=budget, exact=exact, items=items)
+    _plan_scale(space, chosen, report, compute, items=items)
     # One kNN search serves every kNN diagnostic and the item table: ask for the largest k first.
     ks = [p["k"] for _, p in chosen if isinstance(p.get("k"), int)] + ([k_items] if items else [])
     if ks and 1 <= max(ks) < space.n:
@@ -189,19 +185,19 @@ def _items_k(items_k: int | None, n: int, notes: list[str]) -> int:
     return k
 
 
-def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | None, exact: bool, items: bool) -> None:
-    """Pick the compute back end for ``device``, estimate the O(n²) work, and (over ``budget``)
+def _plan_scale(space, chosen, report: Report, compute: ComputeContext, *, items: bool) -> None:
+    """Pick the compute back end on ``compute.device``, estimate the O(n²) work, and (over the budget)
     switch the O(n²) diagnostics to their estimated forms: sets ``space.backend``/``space.plan``,
     and records the decision in the report's settings and notes and on the progress display."""
-    backend = get_backend(device, rows=space.n)
+    backend = compute.backend(rows=space.n)
     plan = plan_geometry(
         space.n,
         space.x.shape[1],
         [(d.name, p) for d, p in chosen],
         backend=backend,
         device=backend.device,
-        budget=budget,
-        exact=exact,
+        budget=compute.budget,
+        exact=compute.exact,
         seed=space.seed,
         full_knn=items,
     )
@@ -210,10 +206,7 @@ def _plan_scale(space, chosen, report: Report, *, device: str, budget: float | N
     if backend.device == "cpu" and plan.estimate_s is None:  # small work on the CPU: where and how, no estimate
         settings = {"device": settings["device"], "exact": settings["exact"]}
     report.settings.update(settings)
-    fallback = cpu_fallback_note(device)
-    if fallback:
-        report.settings["device_requested"] = device
-        report.notes.append(fallback)
+    note_fallback(report, compute)
     note = plan.note()
     if note:
         report.notes.append(note)

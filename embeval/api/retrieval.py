@@ -9,12 +9,18 @@ from typing import Any
 import numpy as np
 
 from embeval.api.cluster import cluster_route, retrieval_on_cluster
-from embeval.api.common import check_retrieval_options, describe_source, in_memory, load_input, records_cache
-from embeval.compute import get_backend
-from embeval.compute.backend import check_device, cpu_fallback_note
+from embeval.api.common import (
+    check_retrieval_options,
+    describe_source,
+    in_memory,
+    load_input,
+    note_fallback,
+    records_cache,
+)
+from embeval.compute.context import DEFAULT_COMPUTE, ComputeContext
 from embeval.diagnostics.registry import parse_ks
 from embeval.diagnostics.retrieval import align_qrels, evaluate_aligned
-from embeval.diagnostics.scale import DEFAULT_BUDGET, plan_retrieval
+from embeval.diagnostics.scale import plan_retrieval
 from embeval.diagnostics.series import roc_series, score_series
 from embeval.diagnostics.space import l2_normalize
 from embeval.encode import encode_texts, encoder_identity
@@ -47,9 +53,7 @@ def retrieval_report(
     vector_col: str = "embedding",
     text_col: str = "text",
     encoder=None,
-    device: str = "auto",
-    budget: float | None = DEFAULT_BUDGET,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
     cluster: str | None = None,
 ) -> Report:
     """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
@@ -61,10 +65,7 @@ def retrieval_report(
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
     shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
     """
-    check_retrieval_options(
-        k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder, budget=budget
-    )
-    check_device(device)
+    check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
     if encoder is None:
         q = _vectors(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
         c = _vectors(corpus_path, id_col=id_col, vector_col=vector_col, min_rows=2, progress=progress)
@@ -103,9 +104,7 @@ def retrieval_report(
         per_query=per_query,
         seed=seed,
         progress=progress,
-        device=device,
-        budget=budget,
-        exact=exact,
+        compute=compute,
         query_texts=None if q.texts is None else dict(zip(map(str, q.ids), q.texts)),
         doc_texts=c.texts,
     )
@@ -191,9 +190,7 @@ def retrieval_report_from_arrays(
     seed: int = 0,
     progress: Progress = NULL,
     notes: Sequence[str] = (),
-    device: str = "auto",
-    budget: float | None = DEFAULT_BUDGET,
-    exact: bool = False,
+    compute: ComputeContext = DEFAULT_COMPUTE,
     query_texts: dict[str, str] | None = None,
     doc_texts: Sequence[str] | None = None,
 ) -> Report:
@@ -203,14 +200,15 @@ def retrieval_report_from_arrays(
     ``sources`` = names of the queries, corpus and qrels inputs for error messages, ``inputs`` =
     their descriptions for the report. Checks the qrels against the ids (InputError naming the
     id), runs :func:`embeval.diagnostics.retrieval.evaluate_aligned` under ``threads`` and writes
-    keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``). ``device``:
-    where the exact (flat) top-k search and the score blocks of the all-pairs AUC pass run
-    (auto|cpu|cuda|cuda:N; the AUC counting is on the CPU). Before it, its cost is estimated; above
-    ``budget`` seconds (None: no limit) the AUCs and negative-score statistics switch to their estimated form
+    keeps the pooled ROC curve in ``report.artifacts["roc_curve"]`` (for ``--roc``). ``compute``
+    (a :class:`~embeval.compute.context.ComputeContext`): its ``device`` is where the exact (flat)
+    top-k search and the score blocks of the all-pairs AUC pass run (auto|cpu|cuda|cuda:N; the AUC
+    counting is on the CPU). Before it, its cost is estimated; above its ``budget`` seconds (None:
+    no limit) the AUCs and negative-score statistics switch to their estimated form
     (:func:`embeval.diagnostics.scale.plan_retrieval`) unless ``exact``.
     """
     ks = parse_ks(k)
-    backend = get_backend(device, rows=corpus.shape[0] if len(queries) * corpus.shape[0] >= 1 << 30 else 0)
+    backend = compute.backend(rows=corpus.shape[0] if len(queries) * corpus.shape[0] >= 1 << 30 else 0)
     q_src, c_src, r_src = sources
     if queries.shape[1] != corpus.shape[1]:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({corpus.shape[1]})")
@@ -222,8 +220,8 @@ def retrieval_report_from_arrays(
         corpus.shape[1],
         backend=backend,
         device=backend.device,
-        budget=budget,
-        exact=exact,
+        budget=compute.budget,
+        exact=compute.exact,
         seed=seed,
     )
     plan_note = plan.note()
@@ -295,10 +293,7 @@ def retrieval_report_from_arrays(
     if plan_note:
         report.notes.append(plan_note)
     report.notes.extend(notes)
-    fallback = cpu_fallback_note(device)
-    if fallback:
-        report.settings["device_requested"] = device
-        report.notes.append(fallback)
+    note_fallback(report, compute)
     return report
 
 
@@ -383,7 +378,7 @@ def run_retrieval(
     * ``queries`` + ``corpus`` + ``qrels``: vectors (or texts with ``encoder``) judged by qrels
       (:func:`retrieval_report`).
 
-    ``options``: index, index_params, threads, seed, device, budget, exact; the columns (``id_col``,
+    ``options``: index, index_params, threads, seed, compute; the columns (``id_col``,
     ``vector_col``, ``text_col``) name those of ``queries`` and ``corpus`` files."""
     from embeval.errors import UsageError
 

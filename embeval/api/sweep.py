@@ -134,6 +134,21 @@ def _check_gates(fail_if) -> list[str]:
     return exprs
 
 
+def _truth(corpus, queries, qrels, corpus_ids, query_ids, k, ks, n_queries, device, seed, progress):
+    """Where both sweeps start: the inputs read (queries drawn from the corpus when none are
+    given) and the exact top-k of every query; returns the truth, where it ran, the inputs'
+    descriptions and the clock (wall, CPU) the sweep's timing starts from."""
+    from embeval.sweep.common import exact_truth
+
+    ksl = _ks(k, ks)
+    clock = (time.perf_counter(), time.process_time())
+    x, q, aligned, inputs = _inputs(
+        corpus, queries, qrels, corpus_ids=corpus_ids, query_ids=query_ids, n_queries=n_queries, seed=seed
+    )
+    truth, info = exact_truth(x, q, k=k, ks=ksl, aligned=aligned, device=device, seed=seed, progress=progress)
+    return truth, info, inputs, clock
+
+
 def sweep_compress_report(
     corpus: Any,
     queries: Any = None,
@@ -157,7 +172,7 @@ def sweep_compress_report(
 ) -> Report:
     """``embeval sweep compress``: float32 vs fp16, int8, binary (± rescoring) and Matryoshka
     truncation (see :mod:`embeval.sweep.compress`). ``corpus``/``queries``: paths or arrays."""
-    from embeval.sweep.common import check_unit_interval, exact_truth, parse_int_list
+    from embeval.sweep.common import check_unit_interval, parse_int_list
     from embeval.sweep.compress import QUANTS, compress_sweep
 
     quants = [s.strip() for s in (quant.split(",") if isinstance(quant, str) else quant) if s.strip()]
@@ -167,15 +182,12 @@ def sweep_compress_report(
     dim_list = parse_int_list(dims, "dims")
     rescore_list = parse_int_list(rescore, "rescore", low=0) or [0]
     target = check_unit_interval(target, "target")
-    ksl = _ks(k, ks)
     exprs = _check_gates(fail_if)
     if not isinstance(calibration, int) or calibration < 2:
         raise UsageError(f"`calibration` {calibration!r}: at least 2 rows")
-    clock = (time.perf_counter(), time.process_time())
-    x, q, aligned, inputs = _inputs(
-        corpus, queries, qrels, corpus_ids=corpus_ids, query_ids=query_ids, n_queries=n_queries, seed=seed
+    truth, info, inputs, clock = _truth(
+        corpus, queries, qrels, corpus_ids, query_ids, k, ks, n_queries, device, seed, progress
     )
-    truth, info = exact_truth(x, q, k=k, ks=ksl, aligned=aligned, device=device, seed=seed, progress=progress)
     out = compress_sweep(
         truth,
         quants=quants,
@@ -227,9 +239,9 @@ def sweep_index_report(
 ) -> Report:
     """``embeval sweep index``: FAISS HNSW, IVF-Flat and IVF-PQ grids against exact search (see
     :mod:`embeval.sweep.index`). ``corpus``/``queries``: paths or arrays."""
-    from embeval.api.common import check_budget
+    from embeval.compute.context import check_budget
     from embeval.index.search import check_threads
-    from embeval.sweep.common import check_unit_interval, exact_truth, parse_int_list
+    from embeval.sweep.common import check_unit_interval, parse_int_list
     from embeval.sweep.index import Grid, index_sweep
 
     kind_list = [s.strip() for s in (kinds.split(",") if isinstance(kinds, str) else kinds) if s.strip()]
@@ -249,13 +261,10 @@ def sweep_index_report(
     if budget is not None:
         check_budget(budget)
     check_threads(threads)
-    ksl = _ks(k, ks)
     exprs = _check_gates(fail_if)
-    clock = (time.perf_counter(), time.process_time())
-    x, q, aligned, inputs = _inputs(
-        corpus, queries, qrels, corpus_ids=corpus_ids, query_ids=query_ids, n_queries=n_queries, seed=seed
+    truth, info, inputs, clock = _truth(
+        corpus, queries, qrels, corpus_ids, query_ids, k, ks, n_queries, device, seed, progress
     )
-    truth, info = exact_truth(x, q, k=k, ks=ksl, aligned=aligned, device=device, seed=seed, progress=progress)
     out = index_sweep(
         truth, grid, target=target_recall, budget=budget, repeats=repeats, threads=threads, progress=progress
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embeval import api
+from embeval.compute.context import ComputeContext, compute_default
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,24 @@ class Route:
         return self.function
 
     def parameters(self) -> dict[str, inspect.Parameter]:
+        """The keyword parameters a config may set; a ``compute`` context is set as its
+        ``device``, ``budget`` and ``exact`` (:meth:`compute`)."""
         params = dict(inspect.signature(self.function).parameters)
         if self.forwards_to is not None:
             for name, p in inspect.signature(self.forwards_to).parameters.items():
                 params.setdefault(name, p)
+        compute = self.compute()
+        if compute is not None:
+            del params["compute"]
+            params.update(compute.parameters())
         return {n: p for n, p in params.items() if p.kind is not p.VAR_KEYWORD}
+
+    def compute(self) -> ComputeContext | None:
+        """The default compute context of the function (or of the one it forwards to); None when
+        it has no O(n²) work to place."""
+        return compute_default(self.function) or (
+            None if self.forwards_to is None else compute_default(self.forwards_to)
+        )
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,11 @@ def _call(cfg: BatchConfig, p: Planned, progress: Progress):
         kwargs["device"] = cfg.settings.device  # [settings] device: encoding and O(n²) work
     kwargs.update(p.dataset.options)
     kwargs.update(p.job.options)
+    compute = route.compute()
+    if compute is not None:  # device, budget and exact: one context, checked once for the item
+        given = compute.pop_from(kwargs)
+        if given is not None:
+            kwargs["compute"] = given
     if p.job.metrics is not None:
         kwargs["metrics"] = p.job.metrics
     if p.model is not None:

@@ -105,9 +105,7 @@ def audit_cmd(
         near_dup=near_dup,
         clusters=clusters,
         seed=seed,
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
     )
     if save_transform is not None:
         import io

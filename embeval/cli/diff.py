@@ -12,14 +12,12 @@ from embeval.cli.app import app
 from embeval.cli.console import _progress
 from embeval.cli.exits import boundary
 from embeval.cli.options import (
+    COLUMNS,
     COMPUTE,
     IN,
     OUT,
-    IdColOpt,
     QuietOpt,
     SeedOpt,
-    TextColOpt,
-    VecColOpt,
     flag_names,
     options,
 )
@@ -29,7 +27,7 @@ from embeval.cli.output import OUTPUT
 @app.command("diff", short_help="Re-embed or not: what changes between two embeddings.")
 @boundary
 @flag_names
-@options(COMPUTE, OUTPUT)
+@options(COLUMNS, COMPUTE, OUTPUT)
 def diff_cmd(
     old: Annotated[
         str, typer.Argument(help="OLD embeddings of the items (any file, folder or source embeval reads)."), IN
@@ -85,9 +83,7 @@ def diff_cmd(
         ),
         OUT,
     ] = None,
-    id_col: IdColOpt = "id",
-    vector_col: VecColOpt = "embedding",
-    text_col: TextColOpt = "text",
+    columns: Any = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     compute: Any = None,
@@ -124,14 +120,10 @@ def diff_cmd(
         k=k,
         calibration=calibration,
         drift=not no_drift,
-        id_col=id_col,
-        vector_col=vector_col,
-        text_col=text_col,
+        **columns,
         seed=seed,
         progress=_progress(quiet),
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
     )
     if items is not None:
         from embeval.report.items import write_items

@@ -12,14 +12,12 @@ from embeval.cli.console import _progress
 from embeval.cli.exits import boundary
 from embeval.cli.options import (
     CLUSTER,
+    COLUMNS,
     COMPUTE,
     IN,
     OUT,
-    IdColOpt,
     QuietOpt,
     SeedOpt,
-    TextColOpt,
-    VecColOpt,
     encoding_options,
     flag_names,
     options,
@@ -30,7 +28,7 @@ from embeval.cli.output import OUTPUT
 @app.command("gap")
 @boundary
 @flag_names
-@options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
+@options(COLUMNS, encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def gap_cmd(
     a: Annotated[
         str,
@@ -108,9 +106,7 @@ def gap_cmd(
             ),
         ),
     ] = False,
-    id_col: IdColOpt = "id",
-    vector_col: VecColOpt = "embedding",
-    text_col: TextColOpt = "text",
+    columns: Any = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     encoder: Any = None,
@@ -148,18 +144,14 @@ def gap_cmd(
         k=k,
         shift_lambda=shift_lambda,
         projection=plot is not None,
-        id_col=id_col,
-        vector_col=vector_col,
-        text_col=text_col,
+        **columns,
         encoder=compute.encoder(encoder),
         name_a=name_a,
         name_b=name_b,
         seed=seed,
         progress=_progress(quiet),
         drift=drift,
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
         cluster=cluster,
     )
     # Files only after every metric has been computed, each written atomically.

@@ -12,14 +12,12 @@ from embeval.cli.console import _progress, _warn
 from embeval.cli.exits import boundary
 from embeval.cli.options import (
     CLUSTER,
+    COLUMNS,
     COMPUTE,
     IN,
     OUT,
-    IdColOpt,
     QuietOpt,
     SeedOpt,
-    TextColOpt,
-    VecColOpt,
     encoding_options,
     flag_names,
     options,
@@ -30,7 +28,7 @@ from embeval.cli.output import OUTPUT
 @app.command("geometry")
 @boundary
 @flag_names
-@options(encoding_options(query_prompt=False), COMPUTE, CLUSTER, OUTPUT)
+@options(COLUMNS, encoding_options(query_prompt=False), COMPUTE, CLUSTER, OUTPUT)
 def geometry_cmd(
     file: Annotated[
         str,
@@ -64,9 +62,7 @@ def geometry_cmd(
         bool,
         typer.Option("--normalize/--no-normalize", help=("L2-normalise rows first (the default; cosine geometry).")),
     ] = True,
-    id_col: IdColOpt = "id",
-    vector_col: VecColOpt = "embedding",
-    text_col: TextColOpt = "text",
+    columns: Any = None,
     labels: Annotated[
         Path | None,
         typer.Option(
@@ -145,9 +141,7 @@ def geometry_cmd(
         pairs=pairs,
         sample=sample,
         normalize=normalize,
-        id_col=id_col,
-        vector_col=vector_col,
-        text_col=text_col,
+        **columns,
         encoder=compute.encoder(encoder),
         labels=labels,
         label_col=label_col,
@@ -156,9 +150,7 @@ def geometry_cmd(
         near_dup_threshold=near_dup_threshold,
         seed=seed,
         progress=_progress(quiet),
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
         cluster=cluster,
     )
     if items is not None:

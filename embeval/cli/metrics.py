@@ -47,25 +47,10 @@ def metrics_cmd(
     if not diags:
         raise UsageError(f"unknown family {family!r}; choose one of {', '.join(families())}")
     if fmt is ListFormat.json:
+        from embeval.report.catalog import metric_rows
         from embeval.results import dumps
 
-        rows = [
-            {
-                "name": o.name,
-                "family": d.family,
-                "diagnostic": d.name,
-                "higher_is_better": o.higher_is_better,
-                "direction": o.direction,
-                "identity": list(o.identity),
-                "description": o.description,
-                "params": {
-                    k: {"type": p.type.__name__, "default": p.default, "help": p.help} for k, p in d.params.items()
-                },
-                "needs": sorted(d.needs),
-            }
-            for d in diags
-            for o in d.outputs
-        ]
+        rows = metric_rows(family)
         sys.stdout.write(dumps(rows, indent=2) + "\n")
         return
     if fmt is ListFormat.markdown:

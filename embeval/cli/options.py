@@ -273,19 +273,24 @@ def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 
 
 def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command the option groups ``groups``: their parameters join its signature, and the
-    command receives each group's built object as the keyword argument named after the group."""
+    """Give a command the option groups ``groups``: their parameters join its signature where the
+    command names the group (a parameter ``encoder: Any = None`` holds the place of the group
+    ``encoder``, so --help lists its options there; a group the command does not name goes last),
+    and the command receives each group's built object as the keyword argument named after it."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         hints = typing.get_type_hints(fn, include_extras=True)
         sig = inspect.signature(fn)
-        names = {g.name for g in groups}
-        own = [
-            p.replace(annotation=hints.get(p.name, p.annotation))
-            for p in sig.parameters.values()
-            if p.name not in names
-        ]
-        extra = [p for g in groups for p in g.params]
+        by_name = {g.name: g for g in groups}
+        params: list[inspect.Parameter] = []
+        for p in sig.parameters.values():
+            if p.name in by_name:
+                params += by_name[p.name].params
+            else:
+                params.append(p.replace(annotation=hints.get(p.name, p.annotation)))
+        params += [p for g in groups if g.name not in sig.parameters for p in g.params]
+        # Typer passes every option by name: keyword-only keeps the signature valid in any order.
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> Any:
@@ -293,7 +298,6 @@ def options(*groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[...
                 kwargs[g.name] = g.build(**{p.name: kwargs.pop(p.name) for p in g.params})
             return fn(**kwargs)
 
-        params = own + extra
         wrapper.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in params}
         return wrapper
@@ -419,28 +423,12 @@ def _encoder(
     )
 
 
-@dataclass(frozen=True)
-class Compute:
-    """The compute block: --device (every command that encodes or computes), and --budget/--exact
-    (commands with O(n²) diagnostics). The device is checked when the command starts."""
+def _compute(device: str = "auto", budget: float = 120.0, exact: bool = False) -> Any:
+    """The compute block, made (and so checked) once when the command starts: a
+    :class:`~embeval.compute.context.ComputeContext` the command hands to the library as it is."""
+    from embeval.compute.context import ComputeContext
 
-    device: str = "auto"
-    budget: float = 120.0
-    exact: bool = False
-
-    def encoder(self, encoder: Any) -> Any:
-        """The EncoderConfig on this device (``auto``: the encoder's own default)."""
-        from dataclasses import replace
-
-        if encoder is None or self.device == "auto":
-            return encoder
-        return replace(encoder, device=self.device)
-
-
-def _compute(device: str = "auto", budget: float = 120.0, exact: bool = False) -> Compute:
-    from embeval.compute.backend import check_device
-
-    return Compute(check_device(device), budget, exact)
+    return ComputeContext(device, budget, exact)
 
 
 def compute_options(*, budget: bool = True) -> OptionGroup:
@@ -453,6 +441,23 @@ def compute_options(*, budget: bool = True) -> OptionGroup:
 
 DEVICE = compute_options(budget=False)
 COMPUTE = compute_options()
+
+
+def _columns(id_col: str = "id", vector_col: str = "embedding", text_col: str = "text") -> dict[str, str]:
+    """The input columns block (--id-col, --vector-col, --text-col): the orchestrators' keyword
+    arguments of the same names, passed on as they are (``**columns``)."""
+    return {"id_col": id_col, "vector_col": vector_col, "text_col": text_col}
+
+
+COLUMNS = OptionGroup(
+    "columns",
+    (
+        _param("id_col", IdColOpt, "id"),
+        _param("vector_col", VecColOpt, "embedding"),
+        _param("text_col", TextColOpt, "text"),
+    ),
+    _columns,
+)
 
 
 def _cluster(cluster: str | None = None) -> str | None:

@@ -13,17 +13,15 @@ from embeval.cli.console import _progress
 from embeval.cli.exits import boundary
 from embeval.cli.options import (
     CLUSTER,
+    COLUMNS,
     COMPUTE,
     IN,
     OUT,
-    IdColOpt,
     MtebLangOpt,
     MtebOutOpt,
     MtebTaskOpt,
     QuietOpt,
     SeedOpt,
-    TextColOpt,
-    VecColOpt,
     encoding_options,
     flag_names,
     options,
@@ -42,7 +40,7 @@ class IndexKind(str, Enum):
 @app.command("retrieval")
 @boundary
 @flag_names
-@options(encoding_options(), COMPUTE, CLUSTER, OUTPUT)
+@options(COLUMNS, encoding_options(), COMPUTE, CLUSTER, OUTPUT)
 def retrieval_cmd(
     data: Annotated[
         Path | None,
@@ -127,9 +125,7 @@ def retrieval_cmd(
         ),
         IN,
     ] = None,
-    id_col: IdColOpt = "id",
-    vector_col: VecColOpt = "embedding",
-    text_col: TextColOpt = "text",
+    columns: Any = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     mteb_out: MtebOutOpt = None,
@@ -160,9 +156,7 @@ def retrieval_cmd(
         threads=threads,
         per_query=per_query,
         seed=seed,
-        device=compute.device,
-        budget=compute.budget,
-        exact=compute.exact,
+        compute=compute,
     )
     encoder = compute.encoder(encoder)
     if roc is not None:
@@ -187,9 +181,7 @@ def retrieval_cmd(
         encoder=encoder,
         cluster=cluster,
         progress=_progress(quiet),
-        id_col=id_col,
-        vector_col=vector_col,
-        text_col=text_col,
+        **columns,
         **options,
     )
     if roc is not None:

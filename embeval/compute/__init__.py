@@ -59,6 +59,7 @@ from embeval.compute.backend import (
     get_backend,
     resolve_device,
 )
+from embeval.compute.context import ComputeContext
 from embeval.compute.drivers import (
     cross_pair_sum,
     estimate_seconds,
@@ -74,6 +75,7 @@ __all__ = [
     "AUTO_MIN_ROWS",
     "AbsAngleMargin",
     "Backend",
+    "ComputeContext",
     "CosineSlots",
     "Dot",
     "ExpSqDist",

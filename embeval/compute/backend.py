@@ -209,10 +209,10 @@ def check_device(device: str | None) -> str:
     raise UsageError(f"`device` {device!r}: expected {DEVICE_HELP}")
 
 
-def cpu_fallback_note(device: str | None) -> str | None:
-    """A note when ``device`` names an accelerator that only encoding uses (mps, xpu, …): the
-    O(n²) work runs on the CPU, and the report should say so rather than stay silent."""
-    text = check_device(device)
+def fallback_note(text: str) -> str | None:
+    """A note when ``text`` (a device already checked, :func:`check_device`) names an accelerator
+    that only encoding uses (mps, xpu, …): the O(n²) work runs on the CPU, and the report should
+    say so rather than stay silent."""
     kind = text.split(":")[0]
     if kind in OTHER_ACCELERATORS:
         return f"device {text}: the O(n²) work ran on the CPU ({kind} is used only to encode texts)"
@@ -223,7 +223,13 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
     """The concrete device for ``device`` (``auto``|``cpu``|``cuda``|``cuda:N``): ``cpu`` or
     ``cuda:N``. ``rows``: size of the O(n²) work, used by ``auto`` (see module docstring).
     Raises UsageError for an unknown device, or CUDA asked for and unavailable."""
-    text = check_device(device)
+    return resolve_checked(check_device(device), rows=rows, given=device)
+
+
+def resolve_checked(text: str, *, rows: int | None = None, given: str | None = None) -> str:
+    """:func:`resolve_device` of a device already checked (:func:`check_device`); ``given``: the
+    device as the caller wrote it, for messages."""
+    shown = text if given is None else given
     if text == "cpu" or text.split(":")[0] in OTHER_ACCELERATORS:
         return "cpu"
     if text == "auto":
@@ -235,14 +241,14 @@ def resolve_device(device: str | None = "auto", *, rows: int | None = None) -> s
             return "cpu"
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if not _torch_importable():
-        raise MissingExtra(f"`device` {device!r}", "gpu", "torch")
+        raise MissingExtra(f"`device` {shown!r}", "gpu", "torch")
     import torch
 
     if not torch.cuda.is_available():
-        raise UsageError(f"`device` {device!r}: CUDA is not available (torch {torch.__version__}; use cpu or auto)")
+        raise UsageError(f"`device` {shown!r}: CUDA is not available (torch {torch.__version__}; use cpu or auto)")
     n = 0 if text == "cuda" else int(text[5:])
     if n >= torch.cuda.device_count():
-        raise UsageError(f"`device` {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+        raise UsageError(f"`device` {shown!r}: only {torch.cuda.device_count()} CUDA device(s)")
     return f"cuda:{n}"
 
 
@@ -252,7 +258,11 @@ _BACKENDS: dict[tuple[str, str], Any] = {}
 def get_backend(device: str | None = "cpu", *, rows: int | None = None, engine: str | None = None) -> Backend:
     """The back end for ``device`` (resolved with :func:`resolve_device`). ``engine="torch"`` forces
     the torch back end even on the CPU (how the tests cover it without a GPU)."""
-    dev = resolve_device(device, rows=rows)
+    return backend_for(resolve_device(device, rows=rows), engine)
+
+
+def backend_for(dev: str, engine: str | None = None) -> Backend:
+    """The back end on a resolved device (``cpu`` or ``cuda:N``), made once and kept."""
     eng = engine or ("torch" if dev.startswith("cuda") else "numpy")
     if eng not in ("numpy", "torch"):
         raise UsageError(f"compute engine {engine!r}: expected numpy or torch")

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_BUDGET = 120.0  # seconds of O(n²) work a default run may start
+from embeval.compute.context import DEFAULT_BUDGET  # seconds of O(n²) work a default run may start
+
 PAIR_SAMPLE = 1_000_000  # sampled pairs for a pair mean in estimated form
 MIN_KNN_QUERIES = 1000
 # Share of the budget planned for the kNN queries (hubness included); the rest is headroom for

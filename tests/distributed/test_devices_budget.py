@@ -15,6 +15,7 @@ pytest.importorskip("distributed")
 
 from embeval.api import geometry_report
 from embeval.compute import dot_error_bound
+from embeval.compute.context import ComputeContext
 from embeval.distributed.cluster import open_client
 from embeval.distributed.devices import on_devices, task_engine
 from embeval.distributed.geometry import geometry_report_distributed
@@ -48,7 +49,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exact_one(data):
-    return geometry_report(data / "full.npy", metrics=METRICS, exact=True)
+    return geometry_report(data / "full.npy", metrics=METRICS, compute=ComputeContext(exact=True))
 
 
 def _key(r):
@@ -111,8 +112,8 @@ def test_torch_tiles_on_cpu_workers_equal_numpy_within_bound(client, data):
 def test_tiny_budget_gives_the_single_machine_estimates(data, exact_one):
     """Over the budget the cluster switches to the estimated forms of one machine: the same seeded
     pairs and query rows, so the same estimates, params and CIs; each CI contains the exact value."""
-    one = geometry_report(data / "full.npy", metrics=METRICS, budget=1e-4)
-    dist = geometry_report(data / "shards", metrics=METRICS, budget=1e-4, cluster="local:2")
+    one = geometry_report(data / "full.npy", metrics=METRICS, compute=ComputeContext(budget=1e-4))
+    dist = geometry_report(data / "shards", metrics=METRICS, compute=ComputeContext(budget=1e-4), cluster="local:2")
     assert dist.settings["exact"] is False and dist.settings["budget_s"] == 1e-4
     assert dist.settings["exact_estimate_s"] > 0 and dist.settings["devices"] == {"cpu": 2}
     assert any(n.startswith("estimated (exact: false): uniformity, mam, hubness") for n in dist.notes), dist.notes
@@ -145,7 +146,7 @@ def test_knn_only_budget_times_a_knn_tile(client, data):
     """With no pair sum to time, the probe times one diagonal kNN tile per worker; the estimated
     hubness and mam(nn) equal one process's (the same seeded query rows, the same tie rule)."""
     ms = ["hubness(k=5)", "mam"]
-    one = geometry_report(data / "full.npy", metrics=ms, budget=1e-4)
+    one = geometry_report(data / "full.npy", metrics=ms, compute=ComputeContext(budget=1e-4))
     dist = geometry_report_distributed(
         on_devices(client, "auto"), scan_shards(data / "shards"), metrics=ms, budget=1e-4
     )
@@ -173,8 +174,8 @@ def test_gap_budget_estimates_equal_one_process_and_exact_keeps(client, tmp_path
             np.save(tmp_path / name / f"p{i}.npy", x[lo:hi])
     ms = ["set_uniformity", "knn_mixing"]
     kw = {"metrics": ms, "paired": paired}
-    one = gap_report(tmp_path / "a.npy", tmp_path / "b.npy", budget=1e-4, **kw)
-    exact = gap_report(tmp_path / "a.npy", tmp_path / "b.npy", exact=True, **kw)
+    one = gap_report(tmp_path / "a.npy", tmp_path / "b.npy", compute=ComputeContext(budget=1e-4), **kw)
+    exact = gap_report(tmp_path / "a.npy", tmp_path / "b.npy", compute=ComputeContext(exact=True), **kw)
     dc, sa, sb = on_devices(client, "auto"), scan_shards(tmp_path / "a"), scan_shards(tmp_path / "b")
     dist = gap_report_distributed(dc, sa, sb, budget=1e-4, **kw)
     assert dist.settings["exact"] is False and one.settings["exact"] is False
