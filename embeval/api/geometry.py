@@ -57,6 +57,7 @@ def geometry_report(
     budget: float | None = DEFAULT_BUDGET,
     exact: bool = False,
     cluster: str | None = None,
+    checkpoint: str | Path | None = None,
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
@@ -70,7 +71,9 @@ def geometry_report(
     :mod:`embeval.diagnostics.scale`) unless ``exact``.
 
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
-    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`)."""
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`);
+    ``checkpoint`` (a folder) keeps each finished tile there, so the same call again resumes
+    (:mod:`embeval.distributed.checkpoint`)."""
     check_options(
         seed=seed,
         sample=sample,

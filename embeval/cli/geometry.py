@@ -159,7 +159,7 @@ def geometry_cmd(
         device=compute.device,
         budget=compute.budget,
         exact=compute.exact,
-        cluster=cluster,
+        **cluster.kwargs(),
     )
     if items is not None:
         from embeval.report.items import write_items

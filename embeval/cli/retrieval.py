@@ -185,7 +185,7 @@ def retrieval_cmd(
         run_in=run_in,
         split=split,
         encoder=encoder,
-        cluster=cluster,
+        **cluster.kwargs(),
         progress=_progress(quiet),
         id_col=id_col,
         vector_col=vector_col,

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from embeval.errors import EnvironmentFailure, UsageError, environment_failure, require_extra
+from embeval.distributed import checkpoint
+from embeval.errors import EnvironmentFailure, SchedulerLost, UsageError, environment_failure, require_extra
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
@@ -126,7 +127,7 @@ def _lost_as_failure(spec: str) -> Iterator[None]:
         if "scheduler-connection-lost" in str(failure):  # the common case, said plainly
             where = "the local Dask cluster's scheduler" if spec.startswith("local:") else where
             what = "the connection closed; the remaining tasks were cancelled"
-            raise EnvironmentFailure(f"lost {where} ({what})") from exc
+            raise _lost(what, where) from exc
         raise EnvironmentFailure(f"lost {where}: {failure}") from exc
 
 
@@ -148,32 +149,53 @@ def run_tasks(
     the other tasks are cancelled. ``on_result(i, value)`` (if given) consumes each result as it
     arrives, and then nothing is kept (returns a list of None)."""
     distributed = _dask()
-    futures = [client.submit(func, *a, pure=False) for a in args]
-    where = {f.key: i for i, f in enumerate(futures)}
-    out: list[Any] = [None] * len(futures)
-    w = list(weights) if weights is not None else [1.0] * len(futures)
+    ck = checkpoint.active()  # a checkpointed run: saved tiles are loaded, finished ones saved
+    keys, done = ck.resume(func, args) if ck is not None else ([], {})
+    _say_resumed(progress, label, len(done), len(args))
+    futures = [client.submit(func, *a, pure=False) for i, a in enumerate(args) if i not in done]
+    where = dict(zip((f.key for f in futures), (i for i in range(len(args)) if i not in done)))
+    out: list[Any] = [None] * len(args)
+    w = list(weights) if weights is not None else [1.0] * len(args)
+
+    def take(i: int, value: Any) -> None:
+        if on_result is not None:
+            on_result(i, value)
+        else:
+            out[i] = value
+        task.advance(w[i])
+
     with progress.task(label, total=sum(w)) as task:
         try:
+            for i, value in done.items():
+                take(i, value)
             for fut in distributed.as_completed(futures):
                 i = where[fut.key]
                 value = fut.result()  # re-raises the task's exception
-                if on_result is not None:
-                    on_result(i, value)
-                else:
-                    out[i] = value
+                if ck is not None:
+                    ck.save(keys[i], value)
                 fut.release()
-                task.advance(w[i])
+                take(i, value)
         except BaseException as exc:
             lost = scheduler_lost(exc)
             if lost is None:
                 with contextlib.suppress(Exception):  # a lost scheduler cannot cancel anything
                     client.cancel(futures)
                 raise
-            raise EnvironmentFailure(
-                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
-                "and workers and rerun the same command"
-            ) from None
+            raise _lost(lost) from None
     return out
+
+
+def _lost(how: str, where: str = "the Dask scheduler") -> SchedulerLost:
+    """The scheduler was lost: say how, and what a rerun will reuse (the active checkpoint's tiles)."""
+    ck = checkpoint.active()
+    if ck is None:
+        return SchedulerLost(how, where=where)
+    return SchedulerLost(how, str(ck.folder), ck.count, where=where)
+
+
+def _say_resumed(progress: Progress, label: str, done: int, total: int) -> None:
+    if done:
+        progress.message(f"{label}: {done} of {total} from the checkpoint, {total - done} to compute")
 
 
 def run_tree(
@@ -198,7 +220,15 @@ def run_tree(
     mfunc, margs = merge
     leaves, finals = [], []
     w: list[float] = []
-    for g, group in enumerate(groups):
+    # A checkpointed run saves each group's final value (what reaches this process; a leaf stays on
+    # the workers), and loads the groups already saved instead of computing their tiles.
+    ck = checkpoint.active()
+    gargs = [(tuple(group), merge, finish[g]) for g, group in enumerate(groups)]
+    keys, done = ck.resume(func, gargs) if ck is not None else ([], {})
+    _say_resumed(progress, label, len(done), len(groups))
+    todo = [g for g in range(len(groups)) if g not in done]
+    for g in todo:
+        group = groups[g]
         level = [client.submit(func, *a, pure=False) for a in group]
         leaves += level
         w += list(weights[g]) if weights is not None else [1.0] * len(group)
@@ -208,13 +238,21 @@ def run_tree(
         ffunc, fargs = finish[g]
         finals.append(client.submit(ffunc, level[0], *fargs, pure=False))
     where = {f.key: i for i, f in enumerate(leaves)}
-    group_of = {f.key: g for g, f in enumerate(finals)}
+    group_of = {f.key: g for g, f in zip(todo, finals)}
     every = leaves + finals
-    with progress.task(label, total=sum(w)) as task:
+    saved = sum(sum(weights[g]) if weights is not None else len(groups[g]) for g in done)
+    with progress.task(label, total=sum(w) + saved) as task:
         try:
+            for g, value in done.items():
+                on_result(g, value)
+            task.advance(saved)
             for fut in distributed.as_completed(every):
                 if fut.key in group_of:
-                    on_result(group_of[fut.key], fut.result())
+                    g = group_of[fut.key]
+                    value = fut.result()
+                    if ck is not None:
+                        ck.save(keys[g], value)
+                    on_result(g, value)
                 else:  # a leaf: its value stays on the workers (a merge needs it), an error comes here
                     if fut.status == "error":
                         fut.result()  # re-raises the tile's exception
@@ -225,12 +263,7 @@ def run_tree(
             if lost is None:
                 client.cancel(every)
                 raise
-            from embeval.errors import EnvironmentFailure
-
-            raise EnvironmentFailure(
-                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
-                "and workers and rerun the same command"
-            ) from None
+            raise _lost(lost) from None
 
 
 _LOST = ("CommClosedError", "StreamClosedError", "FutureCancelledError", "CancelledError")
