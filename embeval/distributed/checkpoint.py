@@ -304,14 +304,14 @@ def _flatten(value: Any, arrays: list[np.ndarray]) -> Any:
 
     if value is None:
         return {"t": "none"}
+    if isinstance(value, np.generic):  # before float: np.float64 is a float
+        return {"t": "scalar", "a": keep(np.asarray(value))}
     if isinstance(value, bool):
         return {"t": "bool", "v": value}
     if isinstance(value, int):
         return {"t": "int", "a": keep(np.array(str(value)))}
     if isinstance(value, float):
         return {"t": "float", "a": keep(np.array(value, dtype=np.float64))}
-    if isinstance(value, np.generic):
-        return {"t": "scalar", "a": keep(np.asarray(value))}
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise TypeError("a tile's result holds an object array: it cannot be checkpointed")
