@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import struct
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -155,7 +156,7 @@ class Checkpoint:
         try:
             with np.load(self.folder / name, allow_pickle=False) as z:
                 value = _unflatten(json.loads(str(z["spec"])), z)
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
+        except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile):
             self._present.discard(name)
             return False, None
         self.reused += 1
@@ -178,15 +179,11 @@ class Checkpoint:
         self._present.add(name)
         self.saved += 1
 
-    def resume(self, func: Callable, args: Sequence[Sequence[Any]]) -> tuple[list[str], dict[int, Any]]:
-        """(the key of every task ``func(*args[i])``, {i: value} of those already saved)."""
+    def plan(self, func: Callable, args: Sequence[Sequence[Any]]) -> tuple[list[str], set[int]]:
+        """(the key of every task ``func(*args[i])``, the indices i whose tile this folder holds);
+        :meth:`load` reads each when it is needed."""
         keys = [self.key(func, a) for a in args]
-        done = {}
-        for i, k in enumerate(keys):
-            found, value = self.load(k)
-            if found:
-                done[i] = value
-        return keys, done
+        return keys, {i for i, k in enumerate(keys) if f"{k}.npz" in self._present}
 
 
 def _atom(x: Any) -> tuple[bytes, bytes] | None:

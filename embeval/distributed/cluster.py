@@ -150,10 +150,19 @@ def run_tasks(
     arrives, and then nothing is kept (returns a list of None)."""
     distributed = _dask()
     ck = checkpoint.active()  # a checkpointed run: saved tiles are loaded, finished ones saved
-    keys, done = ck.resume(func, args) if ck is not None else ([], {})
-    _say_resumed(progress, label, len(done), len(args))
-    futures = [client.submit(func, *a, pure=False) for i, a in enumerate(args) if i not in done]
-    where = dict(zip((f.key for f in futures), (i for i in range(len(args)) if i not in done)))
+    keys, saved = ck.plan(func, args) if ck is not None else ([], set())
+    _say_resumed(progress, label, len(saved), len(args))
+    futures: list[Any] = []
+    where: dict[Any, int] = {}
+
+    def submit(i: int) -> None:
+        fut = client.submit(func, *args[i], pure=False)
+        where[fut.key] = i
+        futures.append(fut)
+
+    for i in range(len(args)):
+        if i not in saved:
+            submit(i)
     out: list[Any] = [None] * len(args)
     w = list(weights) if weights is not None else [1.0] * len(args)
 
@@ -166,8 +175,13 @@ def run_tasks(
 
     with progress.task(label, total=sum(w)) as task:
         try:
-            for i, value in done.items():
-                take(i, value)
+            for i in sorted(saved):  # read one at a time, while the cluster computes the others
+                assert ck is not None
+                found, value = ck.load(keys[i])
+                if found:
+                    take(i, value)
+                else:  # unreadable: computed again
+                    submit(i)
             for fut in distributed.as_completed(futures):
                 i = where[fut.key]
                 value = fut.result()  # re-raises the task's exception
@@ -218,35 +232,51 @@ def run_tree(
     :func:`run_tasks`."""
     distributed = _dask()
     mfunc, margs = merge
-    leaves, finals = [], []
+    leaves: list[Any] = []
+    finals: list[Any] = []
     w: list[float] = []
-    # A checkpointed run saves each group's final value (what reaches this process; a leaf stays on
-    # the workers), and loads the groups already saved instead of computing their tiles.
-    ck = checkpoint.active()
-    gargs = [(tuple(group), merge, finish[g]) for g, group in enumerate(groups)]
-    keys, done = ck.resume(func, gargs) if ck is not None else ([], {})
-    _say_resumed(progress, label, len(done), len(groups))
-    todo = [g for g in range(len(groups)) if g not in done]
-    for g in todo:
+    where: dict[Any, int] = {}  # leaf key -> its index in w
+    group_of: dict[Any, int] = {}  # final key -> its group
+
+    def build(g: int) -> None:
         group = groups[g]
         level = [client.submit(func, *a, pure=False) for a in group]
-        leaves += level
-        w += list(weights[g]) if weights is not None else [1.0] * len(group)
+        for i, f in enumerate(level):
+            where[f.key] = len(w) + i
+        leaves.extend(level)
+        w.extend(list(weights[g]) if weights is not None else [1.0] * len(group))
         while len(level) > 1:
             nxt = [client.submit(mfunc, x, y, *margs, pure=False) for x, y in zip(level[::2], level[1::2])]
             level = nxt + ([level[-1]] if len(level) % 2 else [])
         ffunc, fargs = finish[g]
-        finals.append(client.submit(ffunc, level[0], *fargs, pure=False))
-    where = {f.key: i for i, f in enumerate(leaves)}
-    group_of = {f.key: g for g, f in zip(todo, finals)}
-    every = leaves + finals
-    saved = sum(sum(weights[g]) if weights is not None else len(groups[g]) for g in done)
-    with progress.task(label, total=sum(w) + saved) as task:
+        final = client.submit(ffunc, level[0], *fargs, pure=False)
+        group_of[final.key] = g
+        finals.append(final)
+
+    # A checkpointed run saves each group's final value (what reaches this process; a leaf stays on
+    # the workers), and loads the groups already saved instead of computing their tiles.
+    ck = checkpoint.active()
+    gargs = [(tuple(group), merge, finish[g]) for g, group in enumerate(groups)]
+    keys, saved = ck.plan(func, gargs) if ck is not None else ([], set())
+    _say_resumed(progress, label, len(saved), len(groups))
+    for g in range(len(groups)):
+        if g not in saved:
+            build(g)
+
+    def weight(g: int) -> float:
+        return float(sum(weights[g])) if weights is not None else float(len(groups[g]))
+
+    with progress.task(label, total=sum(weight(g) for g in range(len(groups)))) as task:
         try:
-            for g, value in done.items():
-                on_result(g, value)
-            task.advance(saved)
-            for fut in distributed.as_completed(every):
+            for g in sorted(saved):  # read one at a time, while the cluster computes the others
+                assert ck is not None
+                found, value = ck.load(keys[g])
+                if found:
+                    on_result(g, value)
+                    task.advance(weight(g))
+                else:  # unreadable: computed again
+                    build(g)
+            for fut in distributed.as_completed(leaves + finals):
                 if fut.key in group_of:
                     g = group_of[fut.key]
                     value = fut.result()
@@ -261,7 +291,7 @@ def run_tree(
         except BaseException as exc:
             lost = scheduler_lost(exc)
             if lost is None:
-                client.cancel(every)
+                client.cancel(leaves + finals)
                 raise
             raise _lost(lost) from None
 

@@ -349,3 +349,22 @@ def test_lost_scheduler_without_checkpoint_suggests_it():
     line = _environment_message(SchedulerLost("CommClosedError: stream closed"))
     assert line.startswith("lost the Dask scheduler (CommClosedError: stream closed); no result was written")
     assert "rerun the same command" in line and "add --checkpoint DIR" in line
+
+
+def test_an_unreadable_tile_is_computed_again(sched, data, tmp_path, submits):
+    """A tile file that cannot be read (a disk error) counts as missing: that tile (and only it) is
+    computed again and its file replaced; the report does not change. The same for a kNN group."""
+    ck = tmp_path / "ck"
+    metrics = ["uniformity", "hubness(k=5)"]
+    first = geometry_report(data / "shards", metrics=metrics, cluster=sched, checkpoint=ck).to_json()
+    files = sorted(ck.glob("*.npz"))
+    assert len(files) == 6 + 3  # 6 uniformity tiles, 3 kNN row-shard groups
+    for f in files[:2]:
+        f.write_bytes(f.read_bytes()[:40])  # truncated
+    submits.clear()
+    again = geometry_report(data / "shards", metrics=metrics, cluster=sched, checkpoint=ck).to_json()
+    assert again == first
+    assert submits["_pair_task"] + submits["_knn_task"] // 3 == 2, submits  # a kNN group is 3 tiles
+    submits.clear()
+    geometry_report(data / "shards", metrics=metrics, cluster=sched, checkpoint=ck)
+    assert _tiles(submits) == 0, submits
