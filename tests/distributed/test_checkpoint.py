@@ -368,3 +368,24 @@ def test_an_unreadable_tile_is_computed_again(sched, data, tmp_path, submits):
     submits.clear()
     geometry_report(data / "shards", metrics=metrics, cluster=sched, checkpoint=ck)
     assert _tiles(submits) == 0, submits
+
+
+def test_batch_settings_checkpoint_resumes_every_item(sched, data, tmp_path, submits):
+    """``[settings] checkpoint`` in a batch config: each command's cluster items keep their tiles in
+    CHECKPOINT/COMMAND; the same config run again submits no tile and gives the same reports."""
+    from embeval.batch.config import load_config
+    from embeval.batch.runner import run_batch
+
+    (tmp_path / "run.toml").write_text(
+        f'[settings]\ncluster = "{sched}"\ncheckpoint = "ck"\n'
+        f'[[datasets]]\nname = "d"\nkind = "embeddings"\npath = "{data / "shards"}"\n'
+        '[[jobs]]\ncommand = "geometry"\nmetrics = ["uniformity", "hubness(k=5)"]\n'
+    )
+    cfg = load_config(tmp_path / "run.toml")
+    assert cfg.settings.checkpoint == str(tmp_path / "ck")
+    first, _ = run_batch(cfg)
+    assert [it.status for it in first.items] == ["ok"] and (tmp_path / "ck" / "geometry" / "manifest.json").exists()
+    submits.clear()
+    again, _ = run_batch(cfg)
+    assert _tiles(submits) == 0, submits
+    assert [it.report.to_json() for it in again.items] == [it.report.to_json() for it in first.items]
