@@ -196,8 +196,8 @@ def _atom(x: Any) -> tuple[bytes, bytes] | None:
         return b"I", str(x).encode()
     if isinstance(x, float):
         return b"F", struct.pack("<d", x)
-    if isinstance(x, str):
-        return b"S", x.encode("utf-8", "surrogatepass")
+    if isinstance(x, (str, os.PathLike)):
+        return b"S", os.fspath(x).encode("utf-8", "surrogatepass")
     if isinstance(x, bytes):
         return b"Y", x
     if isinstance(x, np.generic):

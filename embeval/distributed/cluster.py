@@ -128,6 +128,9 @@ def _lost_as_failure(spec: str) -> Iterator[None]:
             where = "the local Dask cluster's scheduler" if spec.startswith("local:") else where
             what = "the connection closed; the remaining tasks were cancelled"
             raise _lost(what, where) from exc
+        how = scheduler_lost(exc)
+        if how is not None:  # outside a task pass (scattering data, asking the workers)
+            raise _lost(how, where) from exc
         raise EnvironmentFailure(f"lost {where}: {failure}") from exc
 
 

@@ -24,6 +24,7 @@ from embeval.progress import Progress, Task
 
 GEOMETRY = ["uniformity", "anisotropy", "hubness(k=5)"]
 TASKS = ("_pair_task", "_moments_task", "_knn_task", "_pass1", "_pass2", "_cross_task")
+TASKS += ("_hist_task", "_class_sums_task", "_rows_task")
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,7 @@ def data(tmp_path_factory):
     src = rng.integers(0, 240, 30)
     np.save(root / "queries.npy", x[src] + 0.5 * rng.standard_normal((30, 8)).astype(np.float32))
     (root / "qrels.tsv").write_text("".join(f"{i}\t{s}\t1\n" for i, s in enumerate(src)))
+    (root / "labels.txt").write_text("".join(f"{'abc'[int(v > 0.3) + int(w > 0)]}\n" for v, w in x[:, :2]))
     return root
 
 
@@ -192,13 +194,21 @@ def test_resume_command_is_shell_quoted_without_secrets(monkeypatch):
 
 
 def test_rerun_computes_nothing_and_gives_the_same_report(sched, data, tmp_path, submits):
-    """Geometry (uniformity, anisotropy, hubness: run_tasks and run_tree), retrieval (both passes,
-    scattered queries) and gap: the second run with the same folder submits no tile at all, and its
+    """Geometry (uniformity, anisotropy, hubness: run_tasks and run_tree), the label diagnostics
+    (class sums, kNN, OPIS histograms and gathered rows), retrieval (both passes, scattered queries)
+    and gap: the second run with the same folder submits no tile at all, and its
     report is the first one's JSON text; both equal a run without a checkpoint and one process."""
     runs = {
         "geometry": lambda **kw: geometry_report(data / "shards", metrics=GEOMETRY, cluster=sched, **kw),
         "retrieval": lambda **kw: retrieval_report(
             data / "queries.npy", data / "shards", data / "qrels.tsv", k="1,5", cluster=sched, **kw
+        ),
+        "labels": lambda **kw: geometry_report(
+            data / "shards",
+            metrics=["tolerance", "knn_accuracy(k=3)", "opis(max_rows=0)", "opis(max_rows=100)"],
+            labels=data / "labels.txt",
+            cluster=sched,
+            **kw,
         ),
         "gap": lambda **kw: gap_report(
             data / "shards", data / "shards", metrics=["gap", "set_uniformity", "knn_mixing(k=3)"], cluster=sched, **kw
