@@ -369,6 +369,7 @@ def run_retrieval(
     split: str = "test",
     encoder=None,
     cluster: str | None = None,
+    checkpoint: str | Path | None = None,
     progress: Progress = NULL,
     k: str | Sequence[int] = "1,10,100",
     per_query: bool = False,
@@ -390,7 +391,7 @@ def run_retrieval(
     ``vector_col``, ``text_col``) name those of ``queries`` and ``corpus`` files."""
     from embeval.errors import UsageError
 
-    if (cluster is not None or options.get("checkpoint") is not None) and (run_in is not None or data is not None):
+    if (cluster is not None or checkpoint is not None) and (run_in is not None or data is not None):
         raise UsageError(
             "`cluster` scores precomputed `queries`/`corpus` vectors; a BEIR folder or `run_in` runs "
             "on this machine (unset $EMBEVAL_CLUSTER)"
@@ -424,6 +425,7 @@ def run_retrieval(
         qrels,
         encoder=encoder,
         cluster=cluster,
+        checkpoint=checkpoint,
         progress=progress,
         k=k,
         per_query=per_query,
