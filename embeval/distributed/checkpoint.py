@@ -252,6 +252,8 @@ def _open_folder(folder: Path, command: str) -> set[str]:
     where = f"`checkpoint` {folder}"
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{where}: is a file; give a folder (new or empty, or the one of an earlier run)")
+    from embeval.io.atomic import sweep_stale
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         names = set(os.listdir(folder))
@@ -286,6 +288,7 @@ def _open_folder(folder: Path, command: str) -> set[str]:
         from embeval.io.atomic import write_atomic
 
         write_atomic(folder / MANIFEST, json.dumps(_manifest(command), indent=2) + "\n")
+    sweep_stale(folder)  # temporary files of a run killed mid-write
     return tiles
 
 

@@ -7,6 +7,7 @@ names the resume command."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections import Counter
@@ -130,8 +131,6 @@ def test_keys_change_with_every_argument_and_the_shard_file(tmp_path):
     ]
     assert len({base, *others}) == len(others) + 1
     np.save(f, 2 * np.eye(3, dtype=np.float32))  # the shard rewritten: size same, mtime not
-    import os
-
     st = os.stat(f)
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     fresh = ckpt.Checkpoint(tmp_path / "ck", "geometry")
@@ -169,6 +168,14 @@ def test_foreign_and_wrong_folders_are_refused_and_kept(tmp_path):
 
     manifest = json.loads(((tmp_path / "g") / "manifest.json").read_text())
     assert manifest["format"] == "embeval-checkpoint" and manifest["command"] == "gap"
+    # A temporary tile left by a run killed mid-write is no foreign file, and is swept once its
+    # process is gone (pid 2**22 + 1 is above Linux's pid_max); one of a live process is kept.
+    dead = tmp_path / "g" / f".{'1' * 64}.npz.embeval-tmp-{2**22 + 1}-abcd1234.npz"
+    live = tmp_path / "g" / f".{'2' * 64}.npz.embeval-tmp-{os.getpid()}-abcd1234.npz"
+    dead.write_bytes(b"x")
+    live.write_bytes(b"x")
+    ckpt.Checkpoint(tmp_path / "g", "gap")
+    assert not dead.exists() and live.exists()
 
 
 def test_checkpoint_needs_a_cluster(data, tmp_path, cli, monkeypatch):
