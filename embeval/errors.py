@@ -62,6 +62,26 @@ class EnvironmentFailure(Exception):
     input) nor an internal error (exit 3, a bug)."""
 
 
+class SchedulerLost(EnvironmentFailure):
+    """The Dask scheduler was lost mid-run (exit 4). ``how``: one line saying how; ``checkpoint``:
+    the folder of a checkpointed run, whose ``saved`` finished tiles a rerun of the same command
+    loads instead of computing (None: nothing was kept)."""
+
+    def __init__(self, how: str, checkpoint: str | None = None, saved: int = 0, where: str = "the Dask scheduler"):
+        self.how, self.checkpoint, self.saved, self.where = how, checkpoint, saved, where
+        if checkpoint is None:
+            tail = (
+                "no result was written: restart the scheduler and workers and rerun the same command "
+                "(with `checkpoint` a rerun resumes from the finished tiles)"
+            )
+        else:
+            tail = (
+                f"{saved} finished tiles are saved in {checkpoint}: restart the scheduler and workers and "
+                "rerun the same command with the same `checkpoint` to resume"
+            )
+        super().__init__(f"lost {where} ({how}); {tail}")
+
+
 # errno values of a disk that cannot take more: full, over quota, past the file-size limit.
 _DISK_FULL = {28, 122, 27}  # ENOSPC, EDQUOT (Linux), EFBIG
 _DASK_LOST = {

@@ -14,7 +14,7 @@ from embeval.errors import ConfigError
 
 def test_the_schema_is_read_from_the_dataclasses():
     assert _schema(Settings) == {"title": str, "seed": int, "out_dir": str, "cache": bool, "cache_dir": str,
-                                 "device": str, "batch_size": int, "cluster": str}
+                                 "device": str, "batch_size": int, "cluster": str, "checkpoint": str}
     assert list(_schema(ModelSpec)) == [f.name for f in dataclasses.fields(ModelSpec)]
     assert _schema(JobSpec, skip=("index",)) == {"command": str, "datasets": "str_or_list", "models": "str_or_list",
                                                  "metrics": "str_or_list", "fail_if": "str_or_list", "options": dict}

@@ -29,7 +29,17 @@ def test_the_columns_group_stands_where_each_command_names_it():
         i = names.index("id_col")
         assert names[i : i + 3] == columns, (command, names)
         assert names[i - 1] == before and names[i + 3] == after, (command, names)
-    assert _names("geometry")[-8:] == ["device", "budget", "exact", "cluster", "fmt", "output", "fail_if", "junit"]
+    assert _names("geometry")[-9:] == [
+        "device",
+        "budget",
+        "exact",
+        "cluster",
+        "checkpoint",
+        "fmt",
+        "output",
+        "fail_if",
+        "junit",
+    ]
 
 
 def test_a_group_hands_the_command_its_built_object_and_unnamed_groups_go_last():

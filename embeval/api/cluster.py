@@ -23,7 +23,9 @@ from embeval.results import Report
 
 def cluster_route(on_cluster: Callable[..., Report]) -> Callable[[Callable[..., Report]], Callable[..., Report]]:
     """When the call's ``cluster`` (or ``$EMBEVAL_CLUSTER``) names a Dask cluster, run
-    ``on_cluster(spec, *args, **kwargs)`` instead of the decorated function's body."""
+    ``on_cluster(spec, *args, checkpoint=..., **kwargs)`` instead of the decorated function's body
+    (``checkpoint``: a folder keeping each finished tile, :mod:`embeval.distributed.checkpoint`;
+    refused without a cluster)."""
 
     def deco(fn: Callable[..., Report]) -> Callable[..., Report]:
         @functools.wraps(fn)
@@ -31,7 +33,12 @@ def cluster_route(on_cluster: Callable[..., Report]) -> Callable[[Callable[..., 
             from embeval.distributed.cluster import resolve_spec
 
             spec = resolve_spec(kwargs.pop("cluster", None))
-            return fn(*args, **kwargs) if spec is None else on_cluster(spec, *args, **kwargs)
+            folder = kwargs.pop("checkpoint", None)
+            if spec is None:
+                if folder is not None:
+                    raise UsageError("`checkpoint` keeps the tiles of a cluster run: give `cluster` too")
+                return fn(*args, **kwargs)
+            return on_cluster(spec, *args, checkpoint=folder, **kwargs)
 
         return wrapper
 
@@ -94,6 +101,7 @@ def geometry_on_cluster(
     seed: int = 0,
     progress: Progress = NULL,
     compute: ComputeContext = DEFAULT_COMPUTE,
+    checkpoint: str | Path | None = None,
     **_unused: Any,
 ) -> Report:
     """geometry_report's cluster path: a sharded (or single) embedding file, unit rows; labels
@@ -101,6 +109,7 @@ def geometry_on_cluster(
     (:mod:`embeval.distributed.devices`); over ``budget`` (estimated from one timed tile per
     worker) the O(n²) diagnostics take their estimated forms unless ``exact``
     (:func:`embeval.distributed.geometry.geometry_report_distributed`)."""
+    from embeval.distributed.checkpoint import checkpointing
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.geometry import geometry_report_distributed
     from embeval.io.fileinfo import file_info
@@ -122,7 +131,8 @@ def geometry_on_cluster(
             if given
         ],
     )
-    with open_client(spec) as client:  # connect first: a wrong address fails before the scan
+    # the checkpoint folder is checked, then the scheduler reached (a wrong address fails before the scan)
+    with checkpointing(checkpoint, "geometry"), open_client(spec) as client:
         from_file = None if labels is None else load_labels(labels, column=label_col)  # read before the scan
         sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
         lab = from_file
@@ -175,11 +185,13 @@ def gap_on_cluster(
     progress: Progress = NULL,
     drift: bool = False,
     compute: ComputeContext = DEFAULT_COMPUTE,
+    checkpoint: str | Path | None = None,
     **_unused: Any,
 ) -> Report:
     """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`), on
     each worker's device; over ``budget`` the set uniformities and knn_mixing are estimated, as on
     one machine, unless ``exact``."""
+    from embeval.distributed.checkpoint import checkpointing
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.gap import gap_report_distributed
     from embeval.io.shards import scan_shards
@@ -202,7 +214,8 @@ def gap_on_cluster(
         ],
     )
     assert b is not None
-    with open_client(spec) as client:  # connect first: a wrong address fails before the scan
+    # the checkpoint folder is checked, then the scheduler reached (a wrong address fails before the scan)
+    with checkpointing(checkpoint, "gap"), open_client(spec) as client:
         sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
         sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
         check_workers(client, [sa.shards[0].path, sb.shards[0].path])
@@ -239,11 +252,13 @@ def retrieval_on_cluster(
     vector_col: str = "embedding",
     encoder=None,
     compute: ComputeContext = DEFAULT_COMPUTE,
+    checkpoint: str | Path | None = None,
     **_unused: Any,
 ) -> Report:
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
     from embeval.api.common import check_retrieval_options
+    from embeval.distributed.checkpoint import checkpointing
     from embeval.distributed.cluster import check_workers, open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
@@ -257,7 +272,8 @@ def retrieval_on_cluster(
         "precomputed vectors and the flat (exact) index",
         [name for name, given in (("`model`", encoder is not None), (f"`index` {index}", index != "flat")) if given],
     )
-    with open_client(spec) as client:  # connect first: a wrong address fails before the scan
+    # the checkpoint folder is checked, then the scheduler reached (a wrong address fails before the scan)
+    with checkpointing(checkpoint, "retrieval"), open_client(spec) as client:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
         sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col)
         qrels = load_qrels(qrels_path)

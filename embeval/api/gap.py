@@ -98,6 +98,7 @@ def gap_report(
     drift: bool = False,
     compute: ComputeContext = DEFAULT_COMPUTE,
     cluster: str | None = None,
+    checkpoint: str | Path | None = None,
 ) -> Report:
     """Gap between two embedding sets (SPEC §3): ``a`` and ``b`` embedding files, or ``a`` alone
     holding both as a (2, n, d) ``.npy`` ("Mind the Gap" layout, A = [0], B = [1]). With an
@@ -125,7 +126,9 @@ def gap_report(
     :func:`embeval.diagnostics.scale.plan_gap`) unless ``exact``.
 
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
-    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`);
+    ``checkpoint`` (a folder) keeps each finished tile there, so the same call again resumes
+    (:mod:`embeval.distributed.checkpoint`).
     """
     # Usage first: nothing is loaded or computed for a command that cannot finish.
     from embeval.options import check_encoder, check_options

@@ -54,6 +54,7 @@ def geometry_report(
     progress: Progress = NULL,
     compute: ComputeContext = DEFAULT_COMPUTE,
     cluster: str | None = None,
+    checkpoint: str | Path | None = None,
 ) -> Report:
     """Geometry diagnostics of one embedding file, plus the label-aware ones when ``labels`` (a
     row-aligned label file; ``label_col`` names its column) or ``label_col`` alone (a column of
@@ -68,7 +69,9 @@ def geometry_report(
     unless ``exact``.
 
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
-    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`)."""
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`);
+    ``checkpoint`` (a folder) keeps each finished tile there, so the same call again resumes
+    (:mod:`embeval.distributed.checkpoint`)."""
     check_options(
         seed=seed,
         sample=sample,

@@ -55,6 +55,7 @@ def retrieval_report(
     encoder=None,
     compute: ComputeContext = DEFAULT_COMPUTE,
     cluster: str | None = None,
+    checkpoint: str | Path | None = None,
 ) -> Report:
     """``embeval retrieval --queries Q --corpus C --qrels F`` on precomputed vectors (or on texts
     encoded with ``encoder``: queries with its query prompt, documents with its document prompt).
@@ -63,7 +64,9 @@ def retrieval_report(
     absent). Every input is validated before any search: see :func:`retrieval_report_from_arrays`.
 
     ``cluster`` (``local:N`` or a scheduler address; default ``$EMBEVAL_CLUSTER``): run over the
-    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`).
+    shards of the inputs on Dask instead (:mod:`embeval.api.cluster`, :mod:`embeval.distributed`);
+    ``checkpoint`` (a folder) keeps each finished tile there, so the same call again resumes
+    (:mod:`embeval.distributed.checkpoint`).
     """
     check_retrieval_options(k=k, index=index, index_params=index_params, threads=threads, seed=seed, encoder=encoder)
     if encoder is None:
@@ -361,6 +364,7 @@ def run_retrieval(
     split: str = "test",
     encoder=None,
     cluster: str | None = None,
+    checkpoint: str | Path | None = None,
     progress: Progress = NULL,
     k: str | Sequence[int] = "1,10,100",
     per_query: bool = False,
@@ -382,7 +386,7 @@ def run_retrieval(
     ``vector_col``, ``text_col``) name those of ``queries`` and ``corpus`` files."""
     from embeval.errors import UsageError
 
-    if cluster is not None and (run_in is not None or data is not None):
+    if (cluster is not None or checkpoint is not None) and (run_in is not None or data is not None):
         raise UsageError(
             "`cluster` scores precomputed `queries`/`corpus` vectors; a BEIR folder or `run_in` runs "
             "on this machine (unset $EMBEVAL_CLUSTER)"
@@ -416,6 +420,7 @@ def run_retrieval(
         qrels,
         encoder=encoder,
         cluster=cluster,
+        checkpoint=checkpoint,
         progress=progress,
         k=k,
         per_query=per_query,

@@ -13,6 +13,8 @@ Schema (every table optional except at least one job)::
                           # options = { device = ..., budget = 60, exact = true } per command)
     batch_size = 32       # encoding batch size
     cluster = "local:4"   # geometry/retrieval/gap items on vectors run on Dask (local:N or tcp://HOST:8786)
+    checkpoint = "ckpt"   # with cluster: keep finished tiles in ckpt/COMMAND (relative to the config
+                          # file); the same run again resumes from them
 
     [[models]]            # sentence-transformers models, for datasets that hold texts
     name = "minilm"       # label in the report (unique)
@@ -95,6 +97,7 @@ class Settings:
     device: str | None = None
     batch_size: int = 32
     cluster: str | None = None
+    checkpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -295,6 +298,8 @@ def _load_settings(s: _Checker, base: Path, out_dir: str | Path | None) -> Setti
         cluster = s.get("cluster")
         settings.cluster = cluster.strip() if isinstance(cluster, str) else cluster
         _check_declared(s, "cluster", settings.cluster, "cluster")
+    if s.get("checkpoint") is not None:  # one folder per command below it (the runner adds it)
+        settings.checkpoint = str(base / s.get("checkpoint"))
     if s.get("cache_dir") is not None:
         settings.cache_dir = str(base / s.get("cache_dir"))
     if out_dir is not None:

@@ -76,6 +76,9 @@ def _call(cfg: BatchConfig, p: Planned, progress: Progress):
         kwargs["encoder"] = _encoder(cfg, p.model)
     elif cfg.settings.cluster and "cluster" in route.parameters() and "cluster" not in kwargs:
         kwargs["cluster"] = cfg.settings.cluster  # [settings] cluster: items on precomputed vectors
+    if p.model is None and cfg.settings.checkpoint and "checkpoint" in route.parameters():
+        # [settings] checkpoint: a folder per command (a checkpoint folder belongs to one command)
+        kwargs.setdefault("checkpoint", Path(cfg.settings.checkpoint) / p.job.command)
     return route.func()(seed=cfg.settings.seed, progress=progress, **kwargs)
 
 

@@ -22,6 +22,39 @@ EXIT_CODES = (
 )
 
 
+_ARGV: list[str] | None = None  # this process's command line (set by run_app): the resume command
+
+
+def resume_command() -> str:
+    """The command line of this run, shell-quoted, each source URI without its secrets: what resumes
+    a checkpointed run (``embeval geometry 'shards/*.npy' --cluster ... --checkpoint DIR``)."""
+    import shlex
+
+    from embeval.io.sources.spec import redact
+
+    argv = _ARGV if _ARGV is not None else sys.argv[1:]
+    return shlex.join(["embeval", *(redact(a) if "://" in a else a for a in argv)])
+
+
+def _environment_message(exc: BaseException) -> str:
+    """What an EnvironmentFailure says on the command line: a lost scheduler names the resume
+    command (with --checkpoint), or how to make the next run resumable (without)."""
+    from embeval.errors import SchedulerLost
+
+    if not isinstance(exc, SchedulerLost):
+        return str(exc)
+    head = f"lost {exc.where} ({exc.how})"
+    if exc.checkpoint is None:
+        return (
+            f"{head}; no result was written: restart the scheduler and workers and rerun the same command "
+            "(add --checkpoint DIR and a rerun resumes from the finished tiles)"
+        )
+    return (
+        f"{head}; {exc.saved} finished tiles are saved in {exc.checkpoint}: restart the scheduler and "
+        f"workers, then resume with: {resume_command()}"
+    )
+
+
 def _die(message: str, code: int = 2) -> None:
     """One line on stderr (control characters made visible), then exit ``code``."""
     _say("error: ", message)
@@ -107,7 +140,7 @@ def boundary(fn):
         except EmbevalError as exc:
             _die(str(exc))
         except EnvironmentFailure as exc:
-            _die(f"the environment failed: {exc}", 4)
+            _die(f"the environment failed: {_environment_message(exc)}", 4)
         except BrokenPipeError:
             _pipe_closed()
         except RecursionError as exc:
@@ -129,6 +162,8 @@ def run_app(app: typer.Typer) -> None:
     """Console entry point and outer boundary: usage errors from option parsing are one line,
     exit 2; Ctrl-C is 130; a closed stdout is a quiet 141; the environment failing is one line,
     exit 4; anything else is one line, exit 3."""
+    global _ARGV
+    _ARGV = sys.argv[1:]
     try:
         try:
             code = app(standalone_mode=False)

@@ -126,7 +126,7 @@ def gap_cmd(
     from embeval.report.plots import check_plot_path, gap_figure
 
     out.check(command_families("gap"))
-    if cluster is not None and export_gap is not None:
+    if cluster.spec is not None and export_gap is not None:
         from embeval.errors import UsageError
 
         raise UsageError("--export-gap is not available with --cluster (the gap itself is reported)")
@@ -152,7 +152,7 @@ def gap_cmd(
         progress=_progress(quiet),
         drift=drift,
         compute=compute,
-        cluster=cluster,
+        **cluster.kwargs(),
     )
     # Files only after every metric has been computed, each written atomically.
     if export_gap is not None:

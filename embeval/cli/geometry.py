@@ -151,7 +151,7 @@ def geometry_cmd(
         seed=seed,
         progress=_progress(quiet),
         compute=compute,
-        cluster=cluster,
+        **cluster.kwargs(),
     )
     if items is not None:
         from embeval.report.items import write_items

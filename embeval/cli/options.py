@@ -221,6 +221,19 @@ ClusterOpt = Annotated[
         rich_help_panel="Scale out",
     ),
 ]
+CheckpointOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        help=(
+            "With --cluster: keep each finished tile in this folder (new, empty, or one of an earlier run of "
+            "the same command); the same command run again resumes from it with the same report. "
+            "A folder holding anything else is refused, never cleared."
+        ),
+        rich_help_panel="Scale out",
+    ),
+    Place("the checkpoint folder (checked when the run starts; written tile by tile)"),
+]
 MtebOutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -460,12 +473,31 @@ COLUMNS = OptionGroup(
 )
 
 
-def _cluster(cluster: str | None = None) -> str | None:
+@dataclass(frozen=True)
+class ClusterChoice:
+    """The --cluster block, built: ``spec`` (None: this machine) and the ``checkpoint`` folder."""
+
+    spec: str | None = None
+    checkpoint: Path | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        """The library's keyword arguments (``cluster``, ``checkpoint``)."""
+        return {"cluster": self.spec, "checkpoint": self.checkpoint}
+
+
+def _cluster(cluster: str | None = None, checkpoint: Path | None = None) -> ClusterChoice:
     """The --cluster block: the Dask cluster spec (or $EMBEVAL_CLUSTER), checked when the command
-    starts; None runs on this machine. Dask itself is imported only when a cluster is used."""
+    starts (None runs on this machine), and --checkpoint, which needs a cluster. Dask itself is
+    imported only when a cluster is used."""
     from embeval.distributed.cluster import resolve_spec
+    from embeval.errors import UsageError
 
-    return resolve_spec(cluster)
+    spec = resolve_spec(cluster)
+    if checkpoint is not None and spec is None:
+        raise UsageError("--checkpoint keeps the tiles of a cluster run: give --cluster too (or set $EMBEVAL_CLUSTER)")
+    return ClusterChoice(spec, checkpoint)
 
 
-CLUSTER = OptionGroup("cluster", (_param("cluster", ClusterOpt, None),), _cluster)
+CLUSTER = OptionGroup(
+    "cluster", (_param("cluster", ClusterOpt, None), _param("checkpoint", CheckpointOpt, None)), _cluster
+)

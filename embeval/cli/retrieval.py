@@ -179,7 +179,7 @@ def retrieval_cmd(
         run_in=run_in,
         split=split,
         encoder=encoder,
-        cluster=cluster,
+        **cluster.kwargs(),
         progress=_progress(quiet),
         **columns,
         **options,

@@ -10,6 +10,8 @@ This package is the ``dask`` **provider** of the registry's diagnostics: importi
 returns raw values that the registry wraps in the declared outputs.
 
 - :mod:`.cluster`: start a LocalCluster or connect to a scheduler; run tasks with progress.
+- :mod:`.checkpoint`: resumable runs (``checkpoint``): each finished tile kept in a folder, loaded
+  instead of computed when the same run comes again.
 - :mod:`.tiles`: the tile kernels (pure functions on arrays) and the worker-side shard reader.
 - :mod:`.devices`: each worker's device (the request travels with every task) and the
   one-tile-per-worker timing behind ``budget``.

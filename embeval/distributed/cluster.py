@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from embeval.errors import EnvironmentFailure, UsageError, environment_failure, require_extra
+from embeval.distributed import checkpoint
+from embeval.errors import EnvironmentFailure, SchedulerLost, UsageError, environment_failure, require_extra
 from embeval.progress import NULL, Progress
 
 ENV_VAR = "EMBEVAL_CLUSTER"
@@ -126,8 +127,22 @@ def _lost_as_failure(spec: str) -> Iterator[None]:
         if "scheduler-connection-lost" in str(failure):  # the common case, said plainly
             where = "the local Dask cluster's scheduler" if spec.startswith("local:") else where
             what = "the connection closed; the remaining tasks were cancelled"
-            raise EnvironmentFailure(f"lost {where} ({what})") from exc
+            raise _lost(what, where) from exc
+        how = scheduler_lost(exc)
+        if how is not None:  # outside a task pass (scattering data, asking the workers)
+            raise _lost(how, where) from exc
         raise EnvironmentFailure(f"lost {where}: {failure}") from exc
+
+
+def _task_identity(client: Any, func: Any) -> Any:
+    """What names a task's checkpointed tiles besides its arguments: the function and, on a client
+    that sends a device with each task (:class:`embeval.distributed.devices.DeviceClient`), the
+    device requested, the engine and the devices the workers resolved: torch tiles differ from
+    NumPy's within the float32 bound, so a resumed run never mixes tiles of different devices."""
+    devices = getattr(client, "devices", None)
+    if not isinstance(devices, dict):
+        return func
+    return (func, client.device, client.engine, tuple(sorted(set(devices.values()))))
 
 
 def run_tasks(
@@ -148,32 +163,67 @@ def run_tasks(
     the other tasks are cancelled. ``on_result(i, value)`` (if given) consumes each result as it
     arrives, and then nothing is kept (returns a list of None)."""
     distributed = _dask()
-    futures = [client.submit(func, *a, pure=False) for a in args]
-    where = {f.key: i for i, f in enumerate(futures)}
-    out: list[Any] = [None] * len(futures)
-    w = list(weights) if weights is not None else [1.0] * len(futures)
+    ck = checkpoint.active()  # a checkpointed run: saved tiles are loaded, finished ones saved
+    keys, saved = ck.plan(_task_identity(client, func), args) if ck is not None else ([], set())
+    _say_resumed(progress, label, len(saved), len(args))
+    futures: list[Any] = []
+    where: dict[Any, int] = {}
+
+    def submit(i: int) -> None:
+        fut = client.submit(func, *args[i], pure=False)
+        where[fut.key] = i
+        futures.append(fut)
+
+    for i in range(len(args)):
+        if i not in saved:
+            submit(i)
+    out: list[Any] = [None] * len(args)
+    w = list(weights) if weights is not None else [1.0] * len(args)
+
+    def take(i: int, value: Any) -> None:
+        if on_result is not None:
+            on_result(i, value)
+        else:
+            out[i] = value
+        task.advance(w[i])
+
     with progress.task(label, total=sum(w)) as task:
         try:
+            for i in sorted(saved):  # read one at a time, while the cluster computes the others
+                assert ck is not None
+                found, value = ck.load(keys[i])
+                if found:
+                    take(i, value)
+                else:  # unreadable: computed again
+                    submit(i)
             for fut in distributed.as_completed(futures):
                 i = where[fut.key]
                 value = fut.result()  # re-raises the task's exception
-                if on_result is not None:
-                    on_result(i, value)
-                else:
-                    out[i] = value
+                if ck is not None:
+                    ck.save(keys[i], value)
                 fut.release()
-                task.advance(w[i])
+                take(i, value)
         except BaseException as exc:
             lost = scheduler_lost(exc)
             if lost is None:
                 with contextlib.suppress(Exception):  # a lost scheduler cannot cancel anything
                     client.cancel(futures)
                 raise
-            raise EnvironmentFailure(
-                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
-                "and workers and rerun the same command"
-            ) from None
+            raise _lost(lost) from None
     return out
+
+
+def _lost(how: str, where: str = "the Dask scheduler") -> SchedulerLost:
+    """The scheduler was lost: say how, and what a rerun will reuse (the active checkpoint's tiles)."""
+    ck = checkpoint.active()
+    if ck is None:
+        return SchedulerLost(how, where=where)
+    return SchedulerLost(how, str(ck.folder), ck.count, where=where)
+
+
+def _say_resumed(progress: Progress, label: str, done: int, total: int) -> None:
+    if done:
+        progress.message(f"{label}: {done} of {total} from the checkpoint, {total - done} to compute")
 
 
 def run_tree(
@@ -196,25 +246,57 @@ def run_tree(
     :func:`run_tasks`."""
     distributed = _dask()
     mfunc, margs = merge
-    leaves, finals = [], []
+    leaves: list[Any] = []
+    finals: list[Any] = []
     w: list[float] = []
-    for g, group in enumerate(groups):
+    where: dict[Any, int] = {}  # leaf key -> its index in w
+    group_of: dict[Any, int] = {}  # final key -> its group
+
+    def build(g: int) -> None:
+        group = groups[g]
         level = [client.submit(func, *a, pure=False) for a in group]
-        leaves += level
-        w += list(weights[g]) if weights is not None else [1.0] * len(group)
+        for i, f in enumerate(level):
+            where[f.key] = len(w) + i
+        leaves.extend(level)
+        w.extend(list(weights[g]) if weights is not None else [1.0] * len(group))
         while len(level) > 1:
             nxt = [client.submit(mfunc, x, y, *margs, pure=False) for x, y in zip(level[::2], level[1::2])]
             level = nxt + ([level[-1]] if len(level) % 2 else [])
         ffunc, fargs = finish[g]
-        finals.append(client.submit(ffunc, level[0], *fargs, pure=False))
-    where = {f.key: i for i, f in enumerate(leaves)}
-    group_of = {f.key: g for g, f in enumerate(finals)}
-    every = leaves + finals
-    with progress.task(label, total=sum(w)) as task:
+        final = client.submit(ffunc, level[0], *fargs, pure=False)
+        group_of[final.key] = g
+        finals.append(final)
+
+    # A checkpointed run saves each group's final value (what reaches this process; a leaf stays on
+    # the workers), and loads the groups already saved instead of computing their tiles.
+    ck = checkpoint.active()
+    gargs = [(tuple(group), merge, finish[g]) for g, group in enumerate(groups)]
+    keys, saved = ck.plan(_task_identity(client, func), gargs) if ck is not None else ([], set())
+    _say_resumed(progress, label, len(saved), len(groups))
+    for g in range(len(groups)):
+        if g not in saved:
+            build(g)
+
+    def weight(g: int) -> float:
+        return float(sum(weights[g])) if weights is not None else float(len(groups[g]))
+
+    with progress.task(label, total=sum(weight(g) for g in range(len(groups)))) as task:
         try:
-            for fut in distributed.as_completed(every):
+            for g in sorted(saved):  # read one at a time, while the cluster computes the others
+                assert ck is not None
+                found, value = ck.load(keys[g])
+                if found:
+                    on_result(g, value)
+                    task.advance(weight(g))
+                else:  # unreadable: computed again
+                    build(g)
+            for fut in distributed.as_completed(leaves + finals):
                 if fut.key in group_of:
-                    on_result(group_of[fut.key], fut.result())
+                    g = group_of[fut.key]
+                    value = fut.result()
+                    if ck is not None:
+                        ck.save(keys[g], value)
+                    on_result(g, value)
                 else:  # a leaf: its value stays on the workers (a merge needs it), an error comes here
                     if fut.status == "error":
                         fut.result()  # re-raises the tile's exception
@@ -223,14 +305,9 @@ def run_tree(
         except BaseException as exc:
             lost = scheduler_lost(exc)
             if lost is None:
-                client.cancel(every)
+                client.cancel(leaves + finals)
                 raise
-            from embeval.errors import EnvironmentFailure
-
-            raise EnvironmentFailure(
-                f"lost the Dask scheduler ({lost}); no result was written: restart the scheduler "
-                "and workers and rerun the same command"
-            ) from None
+            raise _lost(lost) from None
 
 
 _LOST = ("CommClosedError", "StreamClosedError", "FutureCancelledError", "CancelledError")

@@ -6,7 +6,7 @@ Devices (``device`` of a cluster run; checked with :func:`embeval.compute.backen
 - ``auto``: each worker resolves it itself (:func:`embeval.compute.backend.resolve_device` with the
   run's row count): ``cuda:0`` (the torch back end) where it has an NVIDIA GPU and torch sees it,
   else ``cpu``. Mixed clusters are allowed; the report says how many workers used which device
-  (``settings["devices"]``, e.g. ``{"cpu": 2}`` or ``{"cpu": 1, "cuda:0": 1}``).
+  (``settings["devices"]``, e.g. ``["cpu"]`` or ``["cpu", "cuda:0"]``).
 - ``cuda`` / ``cuda:N``: every worker must have that GPU; a worker without one stops the run before
   any tile with a :class:`~embeval.errors.UsageError` (exit 2) naming the worker, as ``--device
   cuda`` on one machine without CUDA is exit 2: the request cannot be served by what it names, and
@@ -123,11 +123,13 @@ def on_devices(client: Any, device: str = "auto", *, engine: str | None = None, 
 
 
 def device_settings(client: Any, requested: str) -> dict[str, Any]:
-    """The report settings of a cluster run's devices: ``devices`` (workers per device) and, when
-    the request was not ``cpu``, ``device_requested``."""
+    """The report settings of a cluster run's devices: ``devices`` (the devices the workers
+    resolved, sorted: not how many workers each, so the report of the same run on a cluster of
+    another size, or resumed on a new one, is the same bit for bit) and, when the request was not
+    ``cpu``, ``device_requested``."""
     out: dict[str, Any] = {}
     if isinstance(client, DeviceClient):
-        out["devices"] = client.device_counts()
+        out["devices"] = sorted(client.device_counts())
         if client.engine == "torch" and not any(d.startswith("cuda") for d in client.devices.values()):
             out["engine"] = "torch"
     if requested != "cpu":
