@@ -690,17 +690,25 @@ def _levels_binned(
     np.subtract.at(hist, ub, pos_at.astype(hist.dtype))  # hist now counts negatives only
     width = 2.0**-bits
     first, last = span if span is not None else (0, len(hist) - 1)
-    # Negatives in bins ≤ each positive bin: sums between consecutive positive bins, accumulated
-    # (integers: the same in any order).
+    # Negatives in bins ≤ each positive bin: sums between consecutive positive bins (from the first
+    # bin that can be non-zero), accumulated; integers, so the same in any order, and in the
+    # histogram's own dtype when no partial sum can overflow it.
+    total = n_neg  # every score lies in exactly one bin
     if len(ub):
-        starts = np.concatenate([[0], ub[:-1] + 1])
-        prefix = np.cumsum(np.add.reduceat(hist[: ub[-1] + 1], starts, dtype=np.int64))
+        start = min(first, int(ub[0]))
+        starts = np.concatenate([[0], ub[:-1] + 1 - start])
+        acc = hist.dtype if total <= np.iinfo(hist.dtype).max else np.int64
+        prefix = np.cumsum(np.add.reduceat(hist[start : ub[-1] + 1], starts, dtype=acc), dtype=np.int64)
     else:
         prefix = np.empty(0, dtype=np.int64)
-    total = int(hist.sum(dtype=np.int64))
     # The negatives' first two moments from bin centres (within half a bin, 2^-24, of exact values),
     # one chunk at a time into reused buffers. Centre k is (k + ½)·2^-bits − 1, exact in float64 in
     # either form below; the dot products are those of full-size chunks, in chunk order.
+    # s1 is a sum of terms count·(2k + 1 − 2^(bits+1))·2^-(bits+1): while the counts' total times
+    # 2^(bits+1) stays below 2^53, every partial sum is an exact float64, so any summation order
+    # gives the same s1 (then it is computed without BLAS, which on a loaded machine costs a thread
+    # wake-up per call); s2 has no such bound and keeps the BLAS dot products in chunk order.
+    s1_exact = total << (bits + 1) < 1 << 53
     size = min(_CHUNK, len(hist))
     base = np.arange(size, dtype=np.float64)
     hf, centres, squares = np.empty(size), np.empty(size), np.empty(size)
@@ -714,7 +722,7 @@ def _levels_binned(
         np.add(base[:L], c0 + 0.5 - 2.0**bits, out=c)
         c *= width
         np.multiply(c, c, out=squares[:L])
-        s1 += float(hf[:L] @ c)
+        s1 += float(np.einsum("i,i->", hf[:L], c)) if s1_exact else float(hf[:L] @ c)
         s2 += float(hf[:L] @ squares[:L])
     order = slice(None, None, -1)  # levels go highest first
     levels = ScoreLevels(
