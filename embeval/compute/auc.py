@@ -8,7 +8,14 @@ auc_global is exact (all scores sorted) when m·n ≤ ``exact_limit``; above tha
 2^24 bins of width 2^-23 (= float32 epsilon) over [-1, 1]: pairs in different bins are ordered
 exactly, a positive and a negative in the same bin count ½, and the resulting error bound
 ½·Σ_b pos_b·neg_b / (P·N) is reported with the value (``max_error``). Memory is then constant:
-one block of scores, its bin indices and the 128 MiB histogram.
+two blocks of scores, their bin indices, the 64 MiB int32 histogram and one counting buffer of
+the same size (int64 totals only past 2^31 − 1 scores).
+
+The pass is bit-identical to its first form (``bench/bench_auc_ab.py`` checks it against a git
+revision): the same blocked products, the same bins, exact integer counts, and the moments from
+the same chunked float64 dot products (s1 summed without BLAS only where it is exact in any
+order). Its CPU time beyond the products is mostly the histogram's random increments
+(``bench/bench_auc_phases.py``).
 
 Tiles for a distributed run: a (query block, document chunk) tile yields histogram counts (merge:
 add) and, per positive, counts below its window plus the few scores inside it (merge: add the
