@@ -48,7 +48,7 @@ def phases_new(q, c, pos, t):
             counts = NEW._BlockCounts(q, c, pos, qs, min(m, qs + B))
         for c0 in range(0, n, D):
             with t("products"):
-                s = np.matmul(q[qs : qs + B], c[c0 : c0 + D].T, out=sb[: min(B, m - qs), : min(D, n - c0)])
+                s = product(q[qs : qs + B], c[c0 : c0 + D], sb)
             with t("histogram"):
                 binner.add(s, hist)
             with t("per-query"):
@@ -72,7 +72,7 @@ def phases_old(old, q, c, pos, t):
             counts, pos_row, pos_doc, block_own = old._block_counts(q, c, pos, qs, min(m, qs + B))
         for c0 in range(0, n, D):
             with t("products"):
-                s = np.matmul(q[qs : qs + B], c[c0 : c0 + D].T, out=sb[: min(B, m - qs), : min(D, n - c0)])
+                s = product(q[qs : qs + B], c[c0 : c0 + D], sb)
             with t("histogram"):
                 binner.add(s, hist)
             with t("per-query"):
@@ -85,6 +85,11 @@ def phases_old(old, q, c, pos, t):
     with t("levels"):
         pa = np.concatenate(ps)
         old._levels_binned(hist, pa, m * n - len(pa), NEW.BIN_BITS)
+
+
+def product(a, b, out):
+    """As NumpyBackend.scores: into ``out`` when the shape fits, else a fresh (contiguous) array."""
+    return np.matmul(a, b.T, out=out) if out.shape == (len(a), len(b)) else a @ b.T
 
 
 class Timer:
