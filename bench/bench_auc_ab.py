@@ -4,9 +4,27 @@ Loads ``embeval/compute/auc.py`` as it was at ``--rev`` (``git show``) next to t
 then times, interleaved rep after rep on the same data: the BLAS bound (the same blocked float32
 products alone), the old engine and the new one, and checks that the two engines' outputs are
 identical (auc_global, per-query AUCs, positive scores, negative mean/std). Prints every rep and
-the minimum of each column and the median per-rep ratios (a shared machine's load varies).
+the minimum of each column and the median per-rep ratios (a shared machine's load varies), in
+wall-clock time and in CPU time (``time.process_time``, which the load moves far less).
 
     python bench/bench_auc_ab.py --rev main --n 200000 --queries 1000 --reps 5
+
+Measured on the project's machine (2 cores shared with 5 other jobs; load average per rep),
+1,000 × 200,000, d = 384, ratios to the BLAS bound, median per rep (issue 19, item 6):
+
+    time (UTC)  load      reps  wall: main → new   CPU time: main → new   identical
+    09:44       0.3–2.3   3     2.78× (the same code on both sides, 2.25×)   —   yes
+    10:16       7.6–10.1  3     1.78× → 1.84×      1.79× → 1.87×          yes
+    10:20       6.1–7.0   5     2.69× → 2.12×      2.42× → 1.93×          yes
+    10:23       3.5–3.6   5     2.47× → 2.09×      2.47× → 2.07×          yes
+    10:25       6.1–6.9   5     1.87× → 2.20×      2.37× → 1.93×          yes
+
+Wall-clock ratios on this machine move by ±0.5 from rep to rep with the other jobs; the CPU-time
+ratio is the steadier figure: about 2.4× before, 1.9–2.1× after. ``bench_auc_phases.py`` splits
+it (load 7.0; × the products' CPU time, main → new): histogram 0.61 → 0.52, per-query counts
+0.15 → 0.12, levels and moments 0.17 → 0.07, finish and setup 0.03 → 0.03. Three quarters of
+the histogram is FAISS's ``ivec_hist`` (16M random increments per block into a ~13 MB table,
+bound by cache misses), which the bit-identical moments need at full resolution.
 """
 
 from __future__ import annotations
