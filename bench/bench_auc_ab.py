@@ -18,9 +18,10 @@ Measured on the project's machine (2 cores shared with 5 other jobs; load averag
     10:20       6.1–7.0   5     2.69× → 2.12×      2.42× → 1.93×          yes
     10:23       3.5–3.6   5     2.47× → 2.09×      2.47× → 2.07×          yes
     10:25       6.1–6.9   5     1.87× → 2.20×      2.37× → 1.93×          yes
+    10:32       3.3–4.0   5     2.38× → 1.97×      2.04× → 1.83×          yes
 
 Wall-clock ratios on this machine move by ±0.5 from rep to rep with the other jobs; the CPU-time
-ratio is the steadier figure: about 2.4× before, 1.9–2.1× after. ``bench_auc_phases.py`` splits
+ratio is the steadier figure: 2.0–2.5× before, 1.8–2.1× after. ``bench_auc_phases.py`` splits
 it (load 7.0; × the products' CPU time, main → new): histogram 0.61 → 0.52, per-query counts
 0.15 → 0.12, levels and moments 0.17 → 0.07, finish and setup 0.03 → 0.03. Three quarters of
 the histogram is FAISS's ``ivec_hist`` (16M random increments per block into a ~13 MB table,
