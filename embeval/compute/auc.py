@@ -8,7 +8,14 @@ auc_global is exact (all scores sorted) when m·n ≤ ``exact_limit``; above tha
 2^24 bins of width 2^-23 (= float32 epsilon) over [-1, 1]: pairs in different bins are ordered
 exactly, a positive and a negative in the same bin count ½, and the resulting error bound
 ½·Σ_b pos_b·neg_b / (P·N) is reported with the value (``max_error``). Memory is then constant:
-one block of scores, its bin indices and the 128 MiB histogram.
+two blocks of scores, their bin indices, the 64 MiB int32 histogram and one counting buffer of
+the same size (int64 totals only past 2^31 − 1 scores).
+
+The pass is bit-identical to its first form (``bench/bench_auc_ab.py`` checks it against a git
+revision): the same blocked products, the same bins, exact integer counts, and the moments from
+the same chunked float64 dot products (s1 summed without BLAS only where it is exact in any
+order). Its CPU time beyond the products is mostly the histogram's random increments
+(``bench/bench_auc_phases.py``).
 
 Tiles for a distributed run: a (query block, document chunk) tile yields histogram counts (merge:
 add) and, per positive, counts below its window plus the few scores inside it (merge: add the
@@ -169,54 +176,116 @@ def _to_bins(s: np.ndarray, bits: int, out_dtype=np.int32) -> np.ndarray:
 
 HIST_THREADS_MAX = 4  # threads counting one block's histogram (one per 4 cores; 1 on a small machine)
 QUERY_BLOCK = 1024  # queries scored together: wide enough for efficient matrix products
+KEY_TILE = 1 << 16  # scores turned into bins at a time: the float32 steps stay in the core's cache
+_INT32_MAX = (1 << 31) - 1
+
+
+class _Histogram:
+    """The all-pairs histogram of :func:`_to_bins` (2^(bits+1) bins), added to block by block.
+
+    Counts are int32 (half the memory traffic of int64, and int32 + int32 is a vector add); they
+    are flushed into int64 totals before they could overflow (after 2^31 − 1 scores). ``lo``/``hi``:
+    the bins touched so far (the scan in :func:`_levels_binned` skips what lies outside)."""
+
+    def __init__(self, bits: int):
+        import threading
+
+        self.bits = bits
+        self.top = (1 << (bits + 1)) - 1
+        self.counts = np.zeros(self.top + 1, dtype=np.int32)
+        self.wide: np.ndarray | None = None
+        self.pending = 0
+        self.lo, self.hi = self.top + 1, -1
+        self.lock = threading.Lock()
+
+    def merge(self, lo: int, counts: np.ndarray, n: int) -> None:
+        """Add one block's ``counts`` of bins lo, lo + 1, … (``n`` scores in all)."""
+        hi = lo + len(counts) - 1
+        with self.lock:
+            if self.pending + n > _INT32_MAX:
+                self._flush()
+            self.counts[lo : hi + 1] += counts
+            self.pending += n
+            self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+
+    def _flush(self) -> None:
+        if self.wide is None:
+            self.wide = np.zeros(self.top + 1, dtype=np.int64)
+        if self.hi >= self.lo:
+            self.wide[self.lo : self.hi + 1] += self.counts[self.lo : self.hi + 1]
+            self.counts[self.lo : self.hi + 1] = 0
+        self.pending = 0
+
+    def result(self) -> np.ndarray:
+        """All counts (int32 while they fit, else int64)."""
+        if self.wide is None:
+            return self.counts
+        self._flush()
+        return self.wide
 
 
 class _Binner:
-    """Adds score blocks to the binned histogram: the bins of :func:`_to_bins`, computed into
-    buffers reused block after block (fresh block-sized arrays cost page faults every time) and
-    counted with FAISS's ``ivec_hist`` (C++, GIL released) so that the counting of one block runs
-    in a worker thread while the main thread does the per-query counts of the same block."""
+    """Adds score blocks to a :class:`_Histogram`: the bins of :func:`_to_bins`, computed a cache-sized
+    tile at a time into a key buffer reused block after block (fresh block-sized arrays cost page
+    faults every time), then counted with FAISS's ``ivec_hist`` (C++, GIL released), so that one
+    block's histogram is counted in a worker thread while the main thread does the per-query counts
+    of the same block.
+
+    The float32 steps are those of :func:`_to_bins`, except that the clip is applied to the integer
+    bins: for finite f ≥ 0 truncation is floor, and clip∘floor = floor∘clip because the bounds are
+    integers. A block with a bin below 0 (a score below −1, or too large for int32) is redone with
+    the float clip of :func:`_to_bins` itself."""
 
     def __init__(self, size: int, bits: int):
         self.bits = bits
         self.top = (1 << (bits + 1)) - 1
-        self.fbuf = np.empty(size, dtype=np.float32)
-        self.ibuf = np.empty(size, dtype=np.int32)
+        self.scale = np.float32(2.0**bits)
+        self.keys = np.empty(size, dtype=np.int32)
+        self.ftile = np.empty(min(size, KEY_TILE), dtype=np.float32)
         self.hbuf = np.empty(self.top + 1, dtype=np.int32)
         try:
             from embeval.compute.requires import _faiss
 
-            self._ivec_hist = _faiss().ivec_hist
+            self._faiss = _faiss()
         except Exception:
-            self._ivec_hist = None
+            self._faiss = None
 
-    def add(self, s: np.ndarray, hist: np.ndarray, lock=None) -> None:
-        n = s.size
-        f = self.fbuf[:n]
-        np.add(s.reshape(-1), np.float32(1.0), out=f)  # same float32 steps as _to_bins
-        f *= np.float32(2.0**self.bits)
-        fmin, fmax = float(f.min()), float(f.max())
-        if fmin < 0 or fmax > self.top:  # rare (scores a rounding error outside [-1, 1]): clip as _to_bins
-            np.clip(f, 0, self.top, out=f)
-        # clip is monotone, so the clipped extremes are the clipped min and max
-        lo, hi = int(min(max(fmin, 0.0), self.top)), int(min(max(fmax, 0.0), self.top))  # ≥ 0: int() is floor
-        b = self.ibuf[:n]
-        np.copyto(b, f, casting="unsafe")
-        b -= lo
+    def _bins(self, flat: np.ndarray, keys: np.ndarray, clip: bool) -> None:
+        one, scale = np.float32(1.0), self.scale
+        for t0 in range(0, len(flat), KEY_TILE):
+            t1 = min(len(flat), t0 + KEY_TILE)
+            f = self.ftile[: t1 - t0]
+            np.add(flat[t0:t1], one, out=f)
+            f *= scale
+            if clip:
+                np.clip(f, 0, self.top, out=f)
+            np.copyto(keys[t0:t1], f, casting="unsafe")
+
+    def add(self, s: np.ndarray, hist: _Histogram) -> None:
+        flat = s.reshape(-1)
+        n = flat.size
+        if n == 0:
+            return
+        keys = self.keys[:n]
+        with np.errstate(invalid="ignore"):  # out-of-range casts are caught below
+            self._bins(flat, keys, clip=False)
+            lo, hi = int(keys.min()), int(keys.max())
+            if lo < 0:
+                self._bins(flat, keys, clip=True)
+                lo, hi = int(keys.min()), int(keys.max())
+                if lo < 0:
+                    raise ValueError("a score is not a finite number")
+        if hi > self.top:
+            np.minimum(keys, self.top, out=keys)
+            hi = self.top
+        keys -= lo
         width = hi - lo + 1
-        if self._ivec_hist is not None:
-            from embeval.compute.requires import _faiss
-
-            faiss = _faiss()
-            self._ivec_hist(n, faiss.swig_ptr(b), width, faiss.swig_ptr(self.hbuf))
+        if self._faiss is not None:
+            self._faiss.ivec_hist(n, self._faiss.swig_ptr(keys), width, self._faiss.swig_ptr(self.hbuf))
             counts = self.hbuf[:width]
         else:
-            counts = np.bincount(b, minlength=width)  # type: ignore[assignment]
-        if lock is None:
-            hist[lo : hi + 1] += counts
-        else:
-            with lock:
-                hist[lo : hi + 1] += counts
+            counts = np.bincount(keys, minlength=width).astype(np.int32)
+        hist.merge(lo, counts, n)
 
 
 def _block_shape(m: int, n: int, block_elements: int) -> tuple[int, int]:
@@ -237,6 +306,14 @@ def _rounding_window(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.einsum("ij,ij->i", q64, c64), 2 * gamma * np.einsum("ij,ij->i", np.abs(q64), np.abs(c64))
 
 
+def _windows(centre: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 [lo, hi] containing every value within ``radius`` of ``centre`` (widened outwards)."""
+    down, up = np.float32(-np.inf), np.float32(np.inf)
+    lo = np.nextafter((centre - radius).astype(np.float32), down)  # float32 ≤ centre − radius
+    hi = np.nextafter((centre + radius).astype(np.float32), up)
+    return lo, hi
+
+
 class _QueryCounts:
     """Exact counts, for each positive p of one query, of the query's documents scoring below and
     equal to p, accumulated chunk by chunk before p's own score is seen.
@@ -247,9 +324,7 @@ class _QueryCounts:
 
     def __init__(self, positives: np.ndarray, centre: np.ndarray, radius: np.ndarray):
         self.positives = positives
-        down, up = np.float32(-np.inf), np.float32(np.inf)
-        self.lo = np.nextafter((centre - radius).astype(np.float32), down)  # float32 ≤ centre − radius
-        self.hi = np.nextafter((centre + radius).astype(np.float32), up)
+        self.lo, self.hi = _windows(centre, radius)
         self.below = np.zeros(len(positives), dtype=np.int64)
         self.kept: list[np.ndarray] = []
         self.own = np.full(len(positives), np.nan, dtype=np.float32)
@@ -300,43 +375,104 @@ class _QueryCounts:
         return own, less, eq
 
 
-def _block_counts(queries, corpus, positives, qs: int, qe: int):
-    """The :class:`_QueryCounts` of queries qs … qe − 1, and every positive of the block: its row
-    in the block, its document, and one float32 slot (each counter's ``own`` is a view of it,
-    filled chunk by chunk with one gather)."""
-    block_pos = [np.asarray(positives[i], dtype=np.int64) for i in range(qs, qe)]
-    sizes = np.array([len(p) for p in block_pos], dtype=np.int64)
-    pos_row = np.repeat(np.arange(qe - qs), sizes)
-    pos_doc = np.concatenate(block_pos) if block_pos else np.empty(0, np.int64)
-    block_own = np.full(len(pos_doc), np.nan, dtype=np.float32)
-    ends = np.cumsum(sizes)
-    counts = []
-    for r, p in enumerate(block_pos):
-        i = qs + r
-        centre, radius = _rounding_window(np.repeat(queries[i : i + 1], len(p), 0), corpus[p])
-        cnt = _QueryCounts(p, centre, radius)
-        cnt.own = block_own[ends[r] - len(p) : ends[r]]
-        counts.append(cnt)
-    return counts, pos_row, pos_doc, block_own
+MANY_POSITIVES = 8  # a query with more positives takes the sorted windows of _QueryCounts
+
+
+class _BlockCounts:
+    """Exact counts, for every positive p of a block of queries, of its query's documents scoring
+    below and equal to p, chunk by chunk.
+
+    From the chunk holding p's document on, p's float32 score is known and the chunk's scores are
+    compared with it directly. In the chunks before it, p has a window [lo, hi] that provably
+    contains its score (``_rounding_window``, widened outwards to float32): scores below lo are
+    counted, the few inside are kept and compared with p's score at the end. The windows of a whole
+    block come from one vectorised call; queries with more than ``MANY_POSITIVES`` positives use
+    :class:`_QueryCounts`."""
+
+    def __init__(self, queries, corpus, positives, qs: int, qe: int):
+        block_pos = [np.asarray(positives[i], dtype=np.int64) for i in range(qs, qe)]
+        sizes = np.array([len(p) for p in block_pos], dtype=np.int64)
+        self.qs = qs
+        self.ends = np.cumsum(sizes)
+        self.row = np.repeat(np.arange(qe - qs), sizes)
+        self.doc = np.concatenate(block_pos) if block_pos else np.empty(0, np.int64)
+        P = len(self.doc)
+        self.own = np.full(P, np.nan, dtype=np.float32)
+        centre, radius = _rounding_window(queries[qs + self.row], corpus[self.doc])
+        self.lo, self.hi = _windows(centre, radius)
+        self.below = [0] * P  # chunks before p's own: documents < lo
+        self.less = [0] * P  # chunks from p's own on: documents < p, and = p
+        self.equal = [0] * P
+        self.kept: list[list[np.ndarray]] = [[] for _ in range(P)]
+        self.few: list[tuple[int, list]] = []  # (row, [(k, lo, hi, doc)])
+        self.many: list[tuple[int, int, _QueryCounts]] = []  # (row, first k, counts)
+        for r, p in enumerate(block_pos):
+            a, b = int(self.ends[r]) - len(p), int(self.ends[r])
+            if len(p) > MANY_POSITIVES:
+                qc = _QueryCounts(p, centre[a:b], radius[a:b])
+                qc.own = self.own[a:b]
+                self.many.append((r, a, qc))
+            elif len(p):
+                self.few.append((r, [(k, self.lo[k], self.hi[k], int(self.doc[k])) for k in range(a, b)]))
+
+    def add(self, s: np.ndarray, c0: int) -> None:
+        """Count the block's scores of documents c0, c0 + 1, … (``s``: rows × documents)."""
+        c1 = c0 + s.shape[1]
+        sel = (self.doc >= c0) & (self.doc < c1)
+        if sel.any():
+            self.own[sel] = s[self.row[sel], self.doc[sel] - c0]
+        own, below, less, equal, kept = self.own, self.below, self.less, self.equal, self.kept
+        cnz = np.count_nonzero
+        for r, items in self.few:
+            x = s[r]
+            for k, lo, hi, doc in items:
+                if doc < c1:  # p's score is known
+                    o = own[k]
+                    lt = cnz(x < o)
+                    less[k] += lt
+                    equal[k] += cnz(x <= o) - lt
+                else:
+                    nb = cnz(x < lo)
+                    below[k] += nb
+                    inside = x <= hi
+                    if cnz(inside) > nb:
+                        inside &= x >= lo
+                        kept[k].append(x[inside])
+        for r, _, qc in self.many:
+            qc.add(s[r], c0, own_set=True)
+
+    def finish(self, n: int, pos_scores: list, per_query: np.ndarray) -> None:
+        """Per-query AUCs (and the positives' scores) of the block's queries."""
+        own = self.own
+        if np.isnan(own).any() or np.any((own < self.lo) | (own > self.hi)):  # pragma: no cover
+            raise RuntimeError("internal error: a float32 score fell outside its rounding bound")
+        less = np.array(self.below, dtype=np.int64) + np.array(self.less, dtype=np.int64)
+        eq = np.array(self.equal, dtype=np.int64)
+        for k, vals in enumerate(self.kept):
+            if vals:
+                v = np.concatenate(vals)
+                less[k] += np.count_nonzero(v < own[k])  # every kept value is ≥ lo
+                eq[k] += np.count_nonzero(v == own[k])
+        for _, a, qc in self.many:
+            _, ql, qe_ = qc.finish()
+            less[a : a + len(ql)], eq[a : a + len(ql)] = ql, qe_
+        start = 0
+        for r, end in enumerate(self.ends.tolist()):
+            i = self.qs + r
+            o = own[start:end]
+            pos_scores[i] = o
+            n_neg = n - len(o)
+            if n_neg and len(o):
+                # Remove the positives' own contributions from the all-document counts.
+                plt, peq = _less_equal(o, o)
+                lq, eq_q = less[start:end], eq[start:end]
+                per_query[i] = float(np.sum((lq - plt) + 0.5 * (eq_q - peq))) / (len(o) * n_neg)
+            start = end
 
 
 def _wait(pending) -> None:
     for fut in pending or ():
         fut.result()
-
-
-def _finish_block(counts: list[_QueryCounts], qs: int, n: int, pos_scores: list, per_query: np.ndarray) -> None:
-    """Per-query AUCs (and the positives' scores) of the block's queries qs, qs + 1, …"""
-    for r, cnt in enumerate(counts):
-        i = qs + r
-        own, less, eq = cnt.finish()
-        pos_scores[i] = own
-        n_neg = n - len(own)
-        if n_neg == 0 or len(own) == 0:
-            continue
-        # Remove the positives' own contributions from the all-document counts.
-        plt, peq = _less_equal(own, own)
-        per_query[i] = float(np.sum((less - plt) + 0.5 * (eq - peq))) / (len(own) * n_neg)
 
 
 def auc_global_query(
@@ -356,7 +492,7 @@ def auc_global_query(
     the corpus rows relevant to query i (distinct); every other pair is a negative. The score of
     a pair is its entry of the float32 product ``queries[block] @ corpus[chunk].T``; at most
     ``block_elements`` scores exist at once, whatever m and n. Per-query counts are exact (see
-    ``_QueryCounts``); auc_global is exact or binned (module docstring). Higher AUC is better.
+    ``_BlockCounts``); auc_global is exact or binned (module docstring). Higher AUC is better.
     ``backend``: the :mod:`embeval.compute` back end that computes the score blocks (None: NumPy
     on the CPU; torch puts the corpus on its device and copies each block of scores back); the
     counting runs on the host.
@@ -373,7 +509,7 @@ def auc_global_query(
     pos_scores: list[np.ndarray] = [np.empty(0, np.float32)] * m
     per_query = np.full(m, np.nan)
     allv = np.empty(m * n if exact else 0, dtype=np.float32)
-    hist = np.zeros(0 if exact else 1 << (bin_bits + 1), dtype=np.int64)  # unused (empty) when exact
+    hist = None if exact else _Histogram(bin_bits)
 
     # The histogram of a block is counted by ``workers`` threads, each on a share of the block's
     # rows with its own buffers, merged under a lock (integer counts: the same in any order).
@@ -381,11 +517,9 @@ def auc_global_query(
     binners = [] if exact else [_Binner(-(-B // workers) * D, bin_bits) for _ in range(workers)]
     pool = None
     if not exact:
-        import threading
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(workers, thread_name_prefix="embeval-auc-hist")
-        merge_lock = threading.Lock()
     # Two score buffers used in turn: the next product never overwrites a block still counted.
     sbufs = [np.empty((B, D), dtype=np.float32) for _ in range(1 if exact else 2)]
     turn = 0
@@ -394,30 +528,26 @@ def auc_global_query(
     with progress.task("scoring every (query, doc) pair", total=m * n) as task:
         for qs in range(0, m, B):
             qe = min(m, qs + B)
-            counts, pos_row, pos_doc, block_own = _block_counts(queries, corpus, positives, qs, qe)
+            counts = _BlockCounts(queries, corpus, positives, qs, qe)
             for c0 in range(0, n, D):
                 s = be.scores(q_placed, c_placed, slice(qs, qe), slice(c0, c0 + D), out=sbufs[turn])
-                rows, cols = s.shape
+                rows = s.shape[0]
                 _wait(pending)  # the workers are done with the other buffer
                 pending = None
                 if exact:  # keep the pooled scores in query-major order
                     allv.reshape(m, n)[qs:qe, c0 : c0 + D] = s
                 else:
-                    assert pool is not None
+                    assert pool is not None and hist is not None
                     step = -(-rows // workers)
                     pending = [
-                        pool.submit(b.add, s[k * step : (k + 1) * step], hist, merge_lock)
+                        pool.submit(b.add, s[k * step : (k + 1) * step], hist)
                         for k, b in enumerate(binners)
                         if k * step < rows
                     ]
                     turn = 1 - turn
-                sel = (pos_doc >= c0) & (pos_doc < c0 + cols)
-                if sel.any():
-                    block_own[sel] = s[pos_row[sel], pos_doc[sel] - c0]
-                for r, cnt in enumerate(counts):
-                    cnt.add(s[r], c0, own_set=True)
+                counts.add(s, c0)
                 task.advance(s.size)
-            _finish_block(counts, qs, n, pos_scores, per_query)
+            counts.finish(n, pos_scores, per_query)
 
     _wait(pending)
     if pool is not None:
@@ -425,10 +555,10 @@ def auc_global_query(
     pos_all = np.concatenate(pos_scores) if m else np.empty(0, np.float32)
     P = len(pos_all)
     N = m * n - P
-    if exact:
+    if hist is None:
         levels, neg_sum, neg_sq = _levels_exact(allv, pos_all, N)
     else:
-        levels, neg_sum, neg_sq = _levels_binned(hist, pos_all, N, bin_bits)
+        levels, neg_sum, neg_sq = _levels_binned(hist.result(), pos_all, N, bin_bits, (hist.lo, hist.hi))
     neg_mean = neg_sum / N if N else math.nan
     neg_var = max(neg_sq / N - neg_mean**2, 0.0) if N else math.nan
     return AucStats(
@@ -555,32 +685,58 @@ def _levels_exact(allv: np.ndarray, pos: np.ndarray, n_neg: int) -> tuple[ScoreL
 _CHUNK = 1 << 20  # elements per temporary when scanning the histogram or the kept scores
 
 
-def _levels_binned(hist: np.ndarray, pos: np.ndarray, n_neg: int, bits: int) -> tuple[ScoreLevels, float, float]:
-    """Levels from the all-pairs histogram (turned into the negatives' histogram in place)."""
+def _levels_binned(
+    hist: np.ndarray, pos: np.ndarray, n_neg: int, bits: int, span: tuple[int, int] | None = None
+) -> tuple[ScoreLevels, float, float]:
+    """Levels from the all-pairs histogram (turned into the negatives' histogram in place).
+
+    ``span``: (first, last) bin that can be non-zero; chunks outside it are skipped (they would
+    add ±0 to the moments, which leaves them unchanged)."""
     pbins = _to_bins(pos.astype(np.float32, copy=True), bits, np.int64)
     ub, pos_at = np.unique(pbins, return_counts=True)  # ascending
-    np.subtract.at(hist, ub, pos_at)  # hist now counts negatives only
+    np.subtract.at(hist, ub, pos_at.astype(hist.dtype))  # hist now counts negatives only
     width = 2.0**-bits
-    # One scan in chunks (no full-size temporaries): prefix sums at the positive bins, and the
-    # negatives' first two moments from bin centres (within half a bin, 2^-24, of exact values).
-    prefix = np.empty(len(ub), dtype=np.int64)
-    carry, s1, s2 = 0, 0.0, 0.0
+    first, last = span if span is not None else (0, len(hist) - 1)
+    # Negatives in bins ≤ each positive bin: sums between consecutive positive bins (from the first
+    # bin that can be non-zero), accumulated; integers, so the same in any order, and in the
+    # histogram's own dtype when no partial sum can overflow it.
+    total = n_neg  # every score lies in exactly one bin
+    if len(ub):
+        start = min(first, int(ub[0]))
+        starts = np.concatenate([[0], ub[:-1] + 1 - start])
+        acc = hist.dtype if total <= np.iinfo(hist.dtype).max else np.int64
+        prefix = np.cumsum(np.add.reduceat(hist[start : ub[-1] + 1], starts, dtype=acc), dtype=np.int64)
+    else:
+        prefix = np.empty(0, dtype=np.int64)
+    # The negatives' first two moments from bin centres (within half a bin, 2^-24, of exact values),
+    # one chunk at a time into reused buffers. Centre k is (k + ½)·2^-bits − 1, exact in float64 in
+    # either form below; the dot products are those of full-size chunks, in chunk order.
+    # s1 is a sum of terms count·(2k + 1 − 2^(bits+1))·2^-(bits+1): while the counts' total times
+    # 2^(bits+1) stays below 2^53, every partial sum is an exact float64, so any summation order
+    # gives the same s1 (then it is computed without BLAS, which on a loaded machine costs a thread
+    # wake-up per call); s2 has no such bound and keeps the BLAS dot products in chunk order.
+    s1_exact = total << (bits + 1) < 1 << 53
+    size = min(_CHUNK, len(hist))
+    base = np.arange(size, dtype=np.float64)
+    hf, centres, squares = np.empty(size), np.empty(size), np.empty(size)
+    s1, s2 = 0.0, 0.0
     for c0 in range(0, len(hist), _CHUNK):
-        h = hist[c0 : c0 + _CHUNK]
-        cs = np.cumsum(h)
-        sel = (ub >= c0) & (ub < c0 + len(h))
-        prefix[sel] = carry + cs[ub[sel] - c0]
-        carry += int(cs[-1])
-        centres = (np.arange(c0, c0 + len(h), dtype=np.float64) + 0.5) * width - 1.0
-        hf = h.astype(np.float64)
-        s1 += float(hf @ centres)
-        s2 += float(hf @ (centres * centres))
+        L = min(_CHUNK, len(hist) - c0)
+        if c0 + L <= first or c0 > last:
+            continue
+        np.copyto(hf[:L], hist[c0 : c0 + L])
+        c = centres[:L]
+        np.add(base[:L], c0 + 0.5 - 2.0**bits, out=c)
+        c *= width
+        np.multiply(c, c, out=squares[:L])
+        s1 += float(np.einsum("i,i->", hf[:L], c)) if s1_exact else float(hf[:L] @ c)
+        s2 += float(hf[:L] @ squares[:L])
     order = slice(None, None, -1)  # levels go highest first
     levels = ScoreLevels(
         value=(ub * width - 1.0)[order],
         pos=pos_at[order].astype(np.int64),
         tied=hist[ub][order].astype(np.int64),
-        above=(carry - prefix)[order],
+        above=(total - prefix)[order],
         n_pos=len(pos),
         n_neg=n_neg,
         method="binned",
