@@ -42,6 +42,18 @@ def _refuse(what: str, given: list[str]) -> None:
         raise UsageError(f"a cluster run takes {what}, without {', '.join(given)}")
 
 
+def _check_on_workers(client, inputs: list, progress: Progress) -> None:
+    """Before the diagnostics: every worker runs this process's versions and sees the first shard
+    of each input (:func:`~embeval.distributed.cluster.check_workers`); then the ids left with the
+    shards are checked unique on the workers (:func:`~embeval.distributed.ids.check_unique`)."""
+    from embeval.distributed.cluster import check_workers
+    from embeval.distributed.ids import check_unique
+
+    check_workers(client, [s.shards[0].path for s in inputs])
+    for s in inputs:
+        check_unique(client, s, progress=progress)
+
+
 def _check_device(device: str) -> None:
     """The tiles run on the workers' CPUs: a cluster run takes no device."""
     from embeval.compute.backend import check_device
@@ -72,7 +84,7 @@ def geometry_on_cluster(
     """geometry_report's cluster path: a sharded (or single) embedding file, unit rows, every
     diagnostic exact (``budget`` does not apply); labels from a row-aligned label file or a column
     of the shards."""
-    from embeval.distributed.cluster import check_workers, open_client
+    from embeval.distributed.cluster import open_client
     from embeval.distributed.geometry import geometry_report_distributed
     from embeval.io.fileinfo import file_info
     from embeval.io.labels import check_labels, clean_labels, load_labels
@@ -96,19 +108,19 @@ def geometry_on_cluster(
     )
     with open_client(spec) as client:  # connect first: a wrong address fails before the scan
         from_file = None if labels is None else load_labels(labels, column=label_col)  # read before the scan
-        sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
+        sharded = scan_shards(file, id_col=id_col, vector_col=vector_col, read_ids=False)
         lab = from_file
         if lab is None and label_col is not None:
             lab = clean_labels(shard_column(sharded, label_col), sharded.spec, label_col)
         if lab is not None:
             check_labels(lab, sharded.n, labels if labels is not None else sharded.spec, sharded.spec)
-        partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col)
+        partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col, read_ids=False)
         if partners is not None and (partners.n != sharded.n or partners.d != sharded.d):
             raise UsageError(
                 f"`pairs` {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
                 "pairs must be row-aligned"
             )
-        check_workers(client, [s.shards[0].path for s in (sharded, partners) if s is not None])
+        _check_on_workers(client, [s for s in (sharded, partners) if s is not None], progress)
         report = geometry_report_distributed(
             client, sharded, metrics=metrics, labels=lab, pairs=partners, seed=seed, progress=progress
         )
@@ -140,7 +152,7 @@ def gap_on_cluster(
     **_unused: Any,
 ) -> Report:
     """gap_report's cluster path: two sharded precomputed sets (:mod:`embeval.distributed.gap`)."""
-    from embeval.distributed.cluster import check_workers, open_client
+    from embeval.distributed.cluster import open_client
     from embeval.distributed.gap import gap_report_distributed
     from embeval.io.shards import scan_shards
     from embeval.options import check_options
@@ -164,9 +176,9 @@ def gap_on_cluster(
     )
     assert b is not None
     with open_client(spec) as client:  # connect first: a wrong address fails before the scan
-        sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
-        sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
-        check_workers(client, [sa.shards[0].path, sb.shards[0].path])
+        sa = scan_shards(a, id_col=id_col, vector_col=vector_col, read_ids=False)
+        sb = scan_shards(b, id_col=id_col, vector_col=vector_col, read_ids=False)
+        _check_on_workers(client, [sa, sb], progress)
         return gap_report_distributed(client, sa, sb, paired=paired, metrics=metrics, k=k, seed=seed, progress=progress)
 
 
@@ -192,11 +204,11 @@ def retrieval_on_cluster(
     """retrieval_report's cluster path: precomputed queries in this process, the (sharded) corpus
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
     from embeval.api.common import check_retrieval_options
-    from embeval.distributed.cluster import check_workers, open_client
+    from embeval.distributed.cluster import open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
     from embeval.io.fileinfo import file_info
-    from embeval.io.ids import id_source
+    from embeval.io.ids import id_source, row_number_source
     from embeval.io.qrels import load_qrels
     from embeval.io.shards import scan_shards
 
@@ -208,7 +220,7 @@ def retrieval_on_cluster(
     )
     with open_client(spec) as client:  # connect first: a wrong address fails before the scan
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
-        sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col)
+        sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col, read_ids=False)
         qrels = load_qrels(qrels_path)
         inputs = {
             "queries": q.describe(),
@@ -219,9 +231,9 @@ def retrieval_on_cluster(
                 "judgements": sum(len(v) for v in qrels.values()),
             },
         }
-        corpus_source = id_source(str(corpus_path), sharded.ids, id_col)
+        corpus_source = str(corpus_path) if sharded.has_ids else row_number_source(corpus_path, id_col)
         sources = (id_source(q.path, q.ids, id_col), corpus_source, str(qrels_path))
-        check_workers(client, [sharded.shards[0].path])
+        _check_on_workers(client, [sharded], progress)
         return retrieval_report_distributed(
             client,
             q.vectors,

@@ -30,6 +30,7 @@ from embeval.diagnostics.ranking import RANKING_METRICS
 from embeval.diagnostics.registry import compute, get, provide
 from embeval.distributed import tiles
 from embeval.distributed.cluster import DASK, run_tasks
+from embeval.distributed.ids import ids_at, rows_of
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 
@@ -261,6 +262,18 @@ for _name in SERVED:
     provide(DASK, _name, get(_name, "retrieval").func)
 
 
+def ranked_ids(
+    client, sharded: ShardedSet, scores: np.ndarray, idx: np.ndarray, *, progress: Progress = NULL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(doc ids, scores, compact idx) of a ranking ``idx`` (m×K global rows, −1 = empty): the ids of
+    the distinct ranked rows only, and ``idx`` renumbered into them."""
+    filled = idx >= 0
+    rows = np.unique(idx[filled])
+    compact = np.full(idx.shape, -1, dtype=np.int64)
+    compact[filled] = np.searchsorted(rows, idx[filled])
+    return ids_at(client, sharded, rows, progress=progress), scores, compact
+
+
 class _ExactStub:
     """Stands in for the flat search index: the ranking is already computed on the cluster."""
 
@@ -281,8 +294,10 @@ def cluster_run(
 ):
     """The Dask provider's context for the retrieval diagnostics: a ``RetrievalRun`` whose ranking
     (top ``depth``) and AUC counts were computed on the cluster (:func:`ranking_and_auc`), for
-    ``queries`` (q×d, any non-zero rows) against the sharded corpus, judged by ``qrels``."""
-    from embeval.diagnostics.qrels import align_qrels
+    ``queries`` (q×d, any non-zero rows) against the sharded corpus, judged by ``qrels``. The
+    qrels are aligned from the rows of the judged documents alone (:func:`.ids.rows_of`, looked up
+    on the workers when the ids stay with the shards): no map of every corpus id."""
+    from embeval.diagnostics.qrels import align_qrels_rows, judged_docs
     from embeval.diagnostics.retrieval import RetrievalRun
     from embeval.diagnostics.space import l2_normalize
     from embeval.errors import InputError
@@ -290,7 +305,10 @@ def cluster_run(
     q_src, c_src, r_src = sources
     if queries.shape[1] != sharded.d:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({sharded.d})")
-    aligned = align_qrels(qrels, query_ids, sharded.ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    dpos = rows_of(client, sharded, judged_docs(qrels) if qrels else (), progress=progress)
+    aligned = align_qrels_rows(
+        qrels, query_ids, dpos, sharded.n, source=r_src, queries_source=q_src, corpus_source=c_src
+    )
     q_unit = np.ascontiguousarray(l2_normalize(queries)[aligned.query_rows], dtype=np.float32)
     ranking, stats = ranking_and_auc(client, q_unit, sharded, aligned, depth, progress=progress)
     return RetrievalRun(
@@ -324,7 +342,11 @@ def retrieval_report_distributed(
 ):
     """The retrieval report (flat index) of ``queries`` (q×d, any non-zero rows) against the sharded
     corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`, including
-    its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file."""
+    its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file.
+
+    ``ranking`` is ``(query ids, doc ids, scores, idx)`` as on one machine, except that ``doc ids``
+    holds only the documents ranked (read from their shards: :func:`.ids.ids_at`) and ``idx``
+    indexes it (−1: an empty slot), so ``doc_ids[idx]`` is the same id in both."""
     from embeval.diagnostics.registry import parse_ks
     from embeval.diagnostics.series import roc_series
     from embeval.results import Report
@@ -359,7 +381,7 @@ def retrieval_report_distributed(
     }
     report = Report("retrieval", inputs=inputs, settings=settings, results=results, per_query=rows)
     report.artifacts["roc_curve"] = curve
-    report.artifacts["ranking"] = (aligned.query_ids, sharded.ids, *ranking)
+    report.artifacts["ranking"] = (aligned.query_ids, *ranked_ids(client, sharded, *ranking, progress=progress))
     report.series = {"roc": roc_series(curve)}
     report.notes.append(
         f"scored {aligned.m} of {len(query_ids)} queries (those judged in the qrels); "
