@@ -95,16 +95,19 @@ def _duplicates(*parts: np.ndarray) -> tuple[int, tuple[str, list[int]] | None]:
     return len(repeated), (str(uniq[first]), sorted(set(which[inv.ravel() == first].tolist())))
 
 
-def _lookup(info: ShardInfo, wanted: np.ndarray, cols: tuple[str, str]) -> tuple[list[str], np.ndarray]:
+# Results are NumPy arrays, not lists: Dask serialises a list element by element (a frame per id).
+
+
+def _lookup(info: ShardInfo, wanted: np.ndarray, cols: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """The ids of ``wanted`` this shard holds, and their global rows."""
     ids = _read_ids(info, cols)
     hits = np.flatnonzero(np.isin(ids, wanted))
-    return ids[hits].tolist(), info.offset + hits
+    return ids[hits], info.offset + hits
 
 
-def _ids_at(info: ShardInfo, local: np.ndarray, cols: tuple[str, str]) -> list[str]:
+def _ids_at(info: ShardInfo, local: np.ndarray, cols: tuple[str, str]) -> np.ndarray:
     """The ids at shard-local rows ``local``."""
-    return _read_ids(info, cols)[local].tolist()
+    return _read_ids(info, cols)[local]
 
 
 # ----------------------------------------------------------------------------- driver
@@ -164,7 +167,7 @@ def rows_of(client, sharded: ShardedSet, wanted: Iterable[str], *, progress: Pro
         w_fut = client.scatter(want, broadcast=True, hash=False)
         args = [(s, w_fut, cols) for s in remote]
         for ids, rows in run_tasks(client, _lookup, args, progress=progress, label="finding judged ids (shards)"):
-            out.update(zip(ids, rows.tolist()))
+            out.update(zip(ids.tolist(), rows.tolist()))
     return out
 
 
