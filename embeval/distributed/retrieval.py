@@ -12,8 +12,10 @@ small and sent to every worker once):
    score bin, when m·n is over the exact limit) the pairs of all queries below / equal to it
    (pooled AUC, ROC, best threshold), plus the float64 sum and sum of squares of all scores.
 
-Top-k lists merge by score then row; counts add exactly; the driver holds the merged m×k ranking,
-the m·(relevant) positive scores and the counts. The registered retrieval diagnostics then run on
+Top-k lists merge by score then row, on the workers (a binary tree: the driver receives the final
+m×k ranking once); counts add exactly; the driver holds the merged m×k ranking, the m·(relevant)
+positive scores and the counts, and no per-corpus-row state: the qrels are aligned from the judged
+documents' rows and the ranked documents' ids are read from their shards (:mod:`.ids`). The registered retrieval diagnostics then run on
 these, so every metric is computed by the same code as on one machine.
 """
 
@@ -29,7 +31,7 @@ from embeval.compute.auc import _block_shape, _less_equal, _to_bins
 from embeval.diagnostics.ranking import RANKING_METRICS
 from embeval.diagnostics.registry import compute, get, provide
 from embeval.distributed import tiles
-from embeval.distributed.cluster import DASK, run_tasks
+from embeval.distributed.cluster import DASK, run_tasks, run_tree
 from embeval.distributed.ids import ids_at, rows_of
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
@@ -44,9 +46,12 @@ def _blocks(m: int, rows: int, block_elements: int):
             yield qs, min(m, qs + B), c0, min(rows, c0 + D)
 
 
-def _pass1(shard, queries, depth: int, pos_q, pos_local, cols, block_elements: int):
+def _pass1(shard, queries, depth: int, pos_q, pos_local, cols, block_elements: int, where=None, n_pos: int = 0):
     """(top-k sims, top-k global rows, positive scores) for one corpus shard. ``pos_q`` and
-    ``pos_local``: query index and shard-local row of each positive whose document is here."""
+    ``pos_local``: query index and shard-local row of each positive whose document is here. With
+    ``where`` (the positions of those positives among all ``n_pos``), the scores come as one
+    array of all positives, NaN where another shard holds the document (what :func:`_merge1`
+    merges)."""
     x = tiles.unit_shard(shard, *cols)
     sims, idx = tiles.topk_tile(queries, x, depth, shard.offset)
     own = np.full(len(pos_q), np.nan, dtype=np.float32)
@@ -57,7 +62,22 @@ def _pass1(shard, queries, depth: int, pos_q, pos_local, cols, block_elements: i
             continue
         s = queries[qs:qe] @ x[c0:c1].T
         own[sel] = s[pos_q[sel] - qs, pos_local[sel] - c0]
+    if where is not None:
+        every = np.full(n_pos, np.nan, dtype=np.float32)
+        every[where] = own
+        own = every
     return sims, idx, own
+
+
+def _merge1(a, b, depth: int):
+    """Two pass-1 results merged on a worker: the top-k lists by score then row (exact and
+    associative), the positive scores by position (each positive is scored by one shard)."""
+    sims, idx = tiles.merge_topk([(a[0], a[1]), (b[0], b[1])], depth)
+    return sims, idx, np.where(np.isnan(a[2]), b[2], a[2])
+
+
+def _identity(value):
+    return value
 
 
 def _below_equal(v: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,27 +157,31 @@ def ranking_and_auc(
     where = [np.flatnonzero((pos_doc >= s.offset) & (pos_doc < s.stop)) for s in shards]
     weights = [m * s.rows for s in shards]
 
+    # Pass 1's per-shard top-k lists merge on the workers as a binary tree: the driver receives
+    # the final m × depth ranking and the positive scores once, not one list per shard.
+    n_pos = len(pos_doc)
     args1 = [
-        (s, q_fut, depth, pos_q_all[w], pos_doc[w] - s.offset, cols, block_elements) for s, w in zip(shards, where)
+        (s, q_fut, depth, pos_q_all[w], pos_doc[w] - s.offset, cols, block_elements, w, n_pos)
+        for s, w in zip(shards, where)
     ]
-    own = np.full(len(pos_doc), np.nan, dtype=np.float32)
-    merged: list[Any] = [None]
+    got: list[Any] = [None]
 
-    def take1(i: int, value) -> None:
-        sims, idx, own_part = value
-        own[where[i]] = own_part
-        part = (sims, idx)
-        merged[0] = part if merged[0] is None else tiles.merge_topk([merged[0], part], depth)
+    def take1(_: int, value) -> None:
+        got[0] = value
 
-    run_tasks(
+    run_tree(
         client,
         _pass1,
-        args1,
+        [args1],
+        merge=(_merge1, (depth,)),
+        finish=[(_identity, ())],
         progress=progress,
         label="top-k and positive scores (shards)",
-        weights=weights,
+        weights=[weights],
         on_result=take1,
     )
+    sims, idx, own = got[0]
+    merged: list[Any] = [(sims, idx)]
     if np.isnan(own).any():  # pragma: no cover - every positive lies in exactly one shard
         raise RuntimeError("internal error: a positive score was not computed")
 
