@@ -19,13 +19,16 @@ Measured, for the driver process (the one that runs ``embeval retrieval``):
 
 - ``wall_s``: the CLI's run, from ``main()`` to its exit (imports excluded: they are the same in
   any run);
-- ``driver_peak_mib``: ``ru_maxrss`` of the driver process (workers and the scheduler are other
-  processes);
+- ``driver_peak_mib``: the driver process's peak resident memory, ``VmHWM`` of
+  ``/proc/self/status`` (workers and the scheduler are other processes). Not ``ru_maxrss``: Linux
+  carries the parent's RSS at ``fork`` into a child's ``ru_maxrss`` across ``exec``, so a child
+  started by a big parent reports at least the parent's size (measured: 464 MiB for every driver
+  run after this script had written 10⁶ rows);
 - ``driver_in_mb``: bytes the driver received from the scheduler and the workers: the payload of
   every message read on its Dask TCP comms (``distributed.comm.tcp.read_bytes_rw`` wrapped with a
   counter in the driver process; the 8-byte length prefixes are not counted). Files the driver
   opens itself (queries, qrels, shard footers) are not in it;
-- ``worker_peak_mib``: ``ru_maxrss`` of each worker process after the run (asked with
+- ``worker_peak_mib``: ``VmHWM`` of each worker process after the run (asked with
   ``Client.run`` from this script, not the driver).
 
 ``--compare`` also runs one process on the same shards (no cluster) and checks that the report's
@@ -54,7 +57,10 @@ REPO = Path(__file__).resolve().parent.parent
 DASK = str(Path(sys.executable).with_name("dask"))
 
 DRIVER = r"""
-import json, resource, sys, time
+import json, sys, time
+def peak_mib():  # VmHWM: this process's own peak RSS (see the module docstring)
+    with open("/proc/self/status") as fh:
+        return round(int(next(l for l in fh if l.startswith("VmHWM:")).split()[1]) / 1024, 1)
 from embeval.cli import main  # imports first: the same in every run
 got = [0]
 try:  # count the payload bytes of every message this process receives over Dask's TCP comms
@@ -75,7 +81,7 @@ except SystemExit as exc:
     code = exc.code or 0
 wall = time.perf_counter() - t0
 print(json.dumps({"rc": code, "wall_s": round(wall, 2), "in_bytes": got[0],
-                  "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+                  "peak_mib": peak_mib()}))
 """
 
 
@@ -165,13 +171,16 @@ def cluster(root: Path, workers: int, memory_limit: str, repo: Path = REPO):
             log.close()
 
 
-def worker_peaks(addr: str) -> list[float]:
-    import resource
+def _vmhwm_mib() -> float:
+    with open("/proc/self/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmHWM:")).split()[1]) / 1024
 
+
+def worker_peaks(addr: str) -> list[float]:
     import distributed
 
     def peak() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return _vmhwm_mib()
 
     with distributed.Client(addr, timeout="60s") as c:
         return [round(v, 1) for _, v in sorted(c.run(peak).items())]

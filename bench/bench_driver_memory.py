@@ -3,8 +3,10 @@ state? Generates n × d float32 rows (d small) in tiny ``.npy`` shards, then run
 driver process, (1) ``scan_shards`` alone (what the driver does before any task: shard headers
 and every id), (2) ``geometry -m anisotropy`` on ``local:W`` (an O(n·d) pass: one task per
 shard, the driver only merges d × d moments) and (3) ``hubness(k=10)`` (the exact kNN graph:
-shards² tiles; the driver gets the n × k lists; use a smaller n). The driver's peak RSS is ``ru_maxrss`` of its own
-process (workers are other processes); the baseline is an idle driver that only imports embeval.
+shards² tiles; the driver gets the n × k lists; use a smaller n). The driver's peak RSS is ``VmHWM`` of its own
+process (workers are other processes; not ``ru_maxrss``, which on Linux starts from the parent's
+RSS at ``fork``: this script's, after it wrote the data); the baseline is an idle driver that
+only imports embeval.
 
 With ``--format parquet`` the shards are Parquet files with a string ``id`` column (``doc<row>``),
 and two more runs compare the id check before and after the ids stayed with their shards:
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 DRIVER = r"""
-import json, resource, sys, time
+import json, sys, time
 what, spec, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import embeval.api  # noqa: F401
 t0 = time.perf_counter()
@@ -61,7 +63,8 @@ elif what == "hubness":
 else:
     n = 0
 wall = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+with open("/proc/self/status") as fh:  # VmHWM: this process's own peak (see the docstring)
+    peak = int(next(l for l in fh if l.startswith("VmHWM:")).split()[1]) / 1024
 print(json.dumps({"wall_s": round(wall, 2), "peak_mib": round(peak, 1)}))
 """
 
