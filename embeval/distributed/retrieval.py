@@ -15,8 +15,9 @@ small and sent to every worker once):
 Top-k lists merge by score then row, on the workers (a binary tree: the driver receives the final
 m×k ranking once); counts add exactly; the driver holds the merged m×k ranking, the m·(relevant)
 positive scores and the counts, and no per-corpus-row state: the qrels are aligned from the judged
-documents' rows and the ranked documents' ids are read from their shards (:mod:`.ids`). The registered retrieval diagnostics then run on
-these, so every metric is computed by the same code as on one machine.
+documents' rows and the ranked documents' ids are read from their shards (:mod:`.ids`). The
+registered retrieval diagnostics then run on these, so every metric is computed by the same code
+as on one machine.
 """
 
 from __future__ import annotations
