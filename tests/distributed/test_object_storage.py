@@ -130,6 +130,9 @@ def test_s3_parquet_ids_stay_on_the_workers(s3, local, tmp_path):
             f = tmp_path / name / f"part{i}.parquet"
             pd.DataFrame({"id": case[a:b], "embedding": list(x[a:b])}).to_parquet(f)
             c.upload_file(str(f), "emb", f"{name}/{f.name}")
+    import fsspec
+
+    fsspec.core.url_to_fs(s3)[0].invalidate_cache()  # this process listed the bucket before the upload
     qrels = tmp_path / "qrels.tsv"
     src = [int(line.split("\t")[1]) for line in (local / "qrels.tsv").read_text().splitlines()]
     qrels.write_text("".join(f"{i}\t{ids[s]}\t1\n" for i, s in enumerate(src)))
