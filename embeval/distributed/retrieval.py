@@ -13,7 +13,7 @@ small and sent to every worker once):
    (pooled AUC, ROC, best threshold), plus the float64 sum and sum of squares of all scores.
 
 Top-k lists merge by score then row, on the workers (a binary tree: the driver receives the final
-m×k ranking once); counts add exactly; the driver holds the merged m×k ranking, the m·(relevant)
+m×k ranking once); counts add exactly, also on the workers; the driver holds the merged m×k ranking, the m·(relevant)
 positive scores and the counts, and no per-corpus-row state: the qrels are aligned from the judged
 documents' rows and the ranked documents' ids are read from their shards (:mod:`.ids`). The
 registered retrieval diagnostics then run on these, so every metric is computed by the same code
@@ -32,7 +32,7 @@ from embeval.compute.auc import _block_shape, _less_equal, _to_bins
 from embeval.diagnostics.ranking import RANKING_METRICS
 from embeval.diagnostics.registry import compute, get, provide
 from embeval.distributed import tiles
-from embeval.distributed.cluster import DASK, run_tasks, run_tree
+from embeval.distributed.cluster import DASK, run_tree
 from embeval.distributed.ids import ids_at, rows_of
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
@@ -125,7 +125,13 @@ def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols
         lt, eq = _below_equal(v, thresholds)
         p_less += lt
         p_eq += eq
-    return q_less, q_eq, p_less, p_eq, s1, s2
+    return q_less, q_eq, p_less, p_eq, [s1], [s2]
+
+
+def _merge2(a, b):
+    """Two pass-2 results merged on a worker: counts add (exactly), the per-shard float sums are
+    kept as lists (the driver adds them with ``math.fsum``, correctly rounded in any order)."""
+    return tuple(x + y for x, y in zip(a, b))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -194,33 +200,26 @@ def ranking_and_auc(
         thresholds, pos_at_bins = np.unique(pbins, return_counts=True)
     own_fut = client.scatter(own, broadcast=True, hash=False)
     args2 = [(s, q_fut, own_fut, aligned.indptr, thresholds, exact, BIN_BITS, cols, block_elements) for s in shards]
-    acc = {
-        "q_less": np.zeros(len(own), np.int64),
-        "q_eq": np.zeros(len(own), np.int64),
-        "p_less": np.zeros(len(thresholds), np.int64),
-        "p_eq": np.zeros(len(thresholds), np.int64),
-    }
-    sums: list[tuple[float, float]] = [(0.0, 0.0)] * len(shards)
+    got2: list[Any] = [None]
 
-    def take2(i: int, value) -> None:
-        ql, qe, pl, pe, a, b = value
-        acc["q_less"] = acc["q_less"] + ql
-        acc["q_eq"] = acc["q_eq"] + qe
-        acc["p_less"] = acc["p_less"] + pl
-        acc["p_eq"] = acc["p_eq"] + pe
-        sums[i] = (a, b)
+    def take2(_: int, value) -> None:
+        got2[0] = value
 
-    run_tasks(
+    run_tree(  # the counts add up on the workers: the driver receives one set of them
         client,
         _pass2,
-        args2,
+        [args2],
+        merge=(_merge2, ()),
+        finish=[(_identity, ())],
         progress=progress,
         label="scoring every (query, doc) pair (shards)",
-        weights=weights,
+        weights=[weights],
         on_result=take2,
     )
-    all_sum = math.fsum(s[0] for s in sums)
-    all_sq = math.fsum(s[1] for s in sums)
+    q_less, q_eq, p_less, p_eq, s1_parts, s2_parts = got2[0]
+    acc = {"q_less": q_less, "q_eq": q_eq, "p_less": p_less, "p_eq": p_eq}
+    all_sum = math.fsum(s1_parts)
+    all_sq = math.fsum(s2_parts)
 
     # Per-query AUC, as in embeval.compute.auc.auc_global_query.
     per_query = np.full(m, np.nan)
