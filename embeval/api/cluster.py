@@ -50,6 +50,18 @@ def _refuse(what: str, given: list[str]) -> None:
         raise UsageError(f"a cluster run takes {what}, without {', '.join(given)}")
 
 
+def _check_on_workers(client, inputs: list, progress: Progress) -> None:
+    """Before the diagnostics: every worker runs this process's versions and sees the first shard
+    of each input (:func:`~embeval.distributed.cluster.check_workers`); then the ids left with the
+    shards are checked unique on the workers (:func:`~embeval.distributed.ids.check_unique`)."""
+    from embeval.distributed.cluster import check_workers
+    from embeval.distributed.ids import check_unique
+
+    check_workers(client, [s.shards[0].path for s in inputs])
+    for s in inputs:
+        check_unique(client, s, progress=progress)
+
+
 def _on_devices(client, device: str, rows: int):
     """The client that sends ``device`` with each task, after every worker resolved it (a worker
     that cannot serve ``cuda``: UsageError naming it, exit 2)."""
@@ -110,7 +122,7 @@ def geometry_on_cluster(
     worker) the O(n²) diagnostics take their estimated forms unless ``exact``
     (:func:`embeval.distributed.geometry.geometry_report_distributed`)."""
     from embeval.distributed.checkpoint import checkpointing
-    from embeval.distributed.cluster import check_workers, open_client
+    from embeval.distributed.cluster import open_client
     from embeval.distributed.geometry import geometry_report_distributed
     from embeval.io.fileinfo import file_info
     from embeval.io.labels import check_labels, clean_labels, load_labels
@@ -134,19 +146,19 @@ def geometry_on_cluster(
     # the checkpoint folder is checked, then the scheduler reached (a wrong address fails before the scan)
     with checkpointing(checkpoint, "geometry"), open_client(spec) as client:
         from_file = None if labels is None else load_labels(labels, column=label_col)  # read before the scan
-        sharded = scan_shards(file, id_col=id_col, vector_col=vector_col)
+        sharded = scan_shards(file, id_col=id_col, vector_col=vector_col, read_ids=False)
         lab = from_file
         if lab is None and label_col is not None:
             lab = clean_labels(shard_column(sharded, label_col), sharded.spec, label_col)
         if lab is not None:
             check_labels(lab, sharded.n, labels if labels is not None else sharded.spec, sharded.spec)
-        partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col)
+        partners = None if pairs is None else scan_shards(pairs, id_col=id_col, vector_col=vector_col, read_ids=False)
         if partners is not None and (partners.n != sharded.n or partners.d != sharded.d):
             raise UsageError(
                 f"`pairs` {pairs}: {partners.n}×{partners.d}, but {file} is {sharded.n}×{sharded.d}; "
                 "pairs must be row-aligned"
             )
-        check_workers(client, [s.shards[0].path for s in (sharded, partners) if s is not None])
+        _check_on_workers(client, [s for s in (sharded, partners) if s is not None], progress)
         client = _on_devices(client, compute.device, sharded.n)
         report = geometry_report_distributed(
             client,
@@ -192,7 +204,7 @@ def gap_on_cluster(
     each worker's device; over ``budget`` the set uniformities and knn_mixing are estimated, as on
     one machine, unless ``exact``."""
     from embeval.distributed.checkpoint import checkpointing
-    from embeval.distributed.cluster import check_workers, open_client
+    from embeval.distributed.cluster import open_client
     from embeval.distributed.gap import gap_report_distributed
     from embeval.io.shards import scan_shards
     from embeval.options import check_options
@@ -216,9 +228,9 @@ def gap_on_cluster(
     assert b is not None
     # the checkpoint folder is checked, then the scheduler reached (a wrong address fails before the scan)
     with checkpointing(checkpoint, "gap"), open_client(spec) as client:
-        sa = scan_shards(a, id_col=id_col, vector_col=vector_col)
-        sb = scan_shards(b, id_col=id_col, vector_col=vector_col)
-        check_workers(client, [sa.shards[0].path, sb.shards[0].path])
+        sa = scan_shards(a, id_col=id_col, vector_col=vector_col, read_ids=False)
+        sb = scan_shards(b, id_col=id_col, vector_col=vector_col, read_ids=False)
+        _check_on_workers(client, [sa, sb], progress)
         client = _on_devices(client, compute.device, sa.n + sb.n)
         report = gap_report_distributed(
             client,
@@ -259,11 +271,11 @@ def retrieval_on_cluster(
     scored on the cluster, flat (exact) index only (:mod:`embeval.distributed.retrieval`)."""
     from embeval.api.common import check_retrieval_options
     from embeval.distributed.checkpoint import checkpointing
-    from embeval.distributed.cluster import check_workers, open_client
+    from embeval.distributed.cluster import open_client
     from embeval.distributed.retrieval import retrieval_report_distributed
     from embeval.io.embeddings import load_embeddings
     from embeval.io.fileinfo import file_info
-    from embeval.io.ids import id_source
+    from embeval.io.ids import id_source, row_number_source
     from embeval.io.qrels import load_qrels
     from embeval.io.shards import scan_shards
 
@@ -275,7 +287,7 @@ def retrieval_on_cluster(
     # the checkpoint folder is checked, then the scheduler reached (a wrong address fails before the scan)
     with checkpointing(checkpoint, "retrieval"), open_client(spec) as client:
         q = load_embeddings(queries_path, id_col=id_col, vector_col=vector_col, min_rows=1, progress=progress)
-        sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col)
+        sharded = scan_shards(corpus_path, id_col=id_col, vector_col=vector_col, read_ids=False)
         qrels = load_qrels(qrels_path)
         inputs = {
             "queries": q.describe(),
@@ -286,9 +298,9 @@ def retrieval_on_cluster(
                 "judgements": sum(len(v) for v in qrels.values()),
             },
         }
-        corpus_source = id_source(str(corpus_path), sharded.ids, id_col)
+        corpus_source = str(corpus_path) if sharded.has_ids else row_number_source(corpus_path, id_col)
         sources = (id_source(q.path, q.ids, id_col), corpus_source, str(qrels_path))
-        check_workers(client, [sharded.shards[0].path])
+        _check_on_workers(client, [sharded], progress)
         client = _on_devices(client, compute.device, sharded.n)
         report = retrieval_report_distributed(
             client,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +56,38 @@ def align_qrels(
     and a query with no relevant (grade > 0) document."""
     if not qrels or not any(qrels.values()):
         raise InputError(source, "no judgements (empty qrels)")
-    qpos = {str(q): i for i, q in enumerate(query_ids)}
     dpos = {str(d): i for i, d in enumerate(doc_ids)}
+    return align_qrels_rows(
+        qrels,
+        query_ids,
+        dpos,
+        len(doc_ids),
+        source=source,
+        queries_source=queries_source,
+        corpus_source=corpus_source,
+    )
+
+
+def judged_docs(qrels: Qrels) -> set[str]:
+    """Every document id the qrels judge (any grade): what :func:`align_qrels_rows` needs rows for."""
+    return {str(d) for docs in qrels.values() for d in docs}
+
+
+def align_qrels_rows(
+    qrels: Qrels,
+    query_ids: Sequence[str] | np.ndarray,
+    dpos: Mapping[str, int],
+    n_docs: int,
+    *,
+    source: str = "qrels",
+    queries_source: str = "the queries",
+    corpus_source: str = "the corpus",
+) -> AlignedQrels:
+    """:func:`align_qrels` for a corpus of ``n_docs`` rows known by ``dpos`` (``{doc id: row}``, at
+    least for every judged document the corpus holds: :func:`judged_docs`); the same errors."""
+    if not qrels or not any(qrels.values()):
+        raise InputError(source, "no judgements (empty qrels)")
+    qpos = {str(q): i for i, q in enumerate(query_ids)}
     missing_q = [q for q in qrels if q not in qpos]
     if missing_q:
         raise InputError(
@@ -95,5 +125,5 @@ def align_qrels(
         indptr=np.array(indptr, dtype=np.int64),
         pos_doc=np.array(docs, dtype=np.int64),
         pos_gain=np.array(gains, dtype=np.float64),
-        n_docs=len(doc_ids),
+        n_docs=n_docs,
     )

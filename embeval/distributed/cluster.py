@@ -154,6 +154,7 @@ def run_tasks(
     label: str = "tiles",
     weights: Sequence[float] | None = None,
     on_result: Callable[[int, Any], None] | None = None,
+    keep: bool = True,
 ) -> list[Any]:
     """Run ``func(*a)`` for every tuple in ``args`` on the cluster; results in ``args`` order.
 
@@ -161,9 +162,11 @@ def run_tasks(
     (``as_completed``). A task whose worker dies is recomputed elsewhere by the scheduler; an
     exception raised by ``func`` (e.g. InputError for an unreadable shard) is re-raised here, after
     the other tasks are cancelled. ``on_result(i, value)`` (if given) consumes each result as it
-    arrives, and then nothing is kept (returns a list of None)."""
+    arrives, and then nothing is kept (returns a list of None). ``keep=False``: the tasks are not
+    checkpointed (the id checks and lookups: cheap, taking futures of every shard's ids, and to be
+    redone on a rerun in case the ids changed)."""
     distributed = _dask()
-    ck = checkpoint.active()  # a checkpointed run: saved tiles are loaded, finished ones saved
+    ck = checkpoint.active() if keep else None  # a checkpointed run: saved tiles are loaded, finished ones saved
     keys, saved = ck.plan(_task_identity(client, func), args) if ck is not None else ([], set())
     _say_resumed(progress, label, len(saved), len(args))
     futures: list[Any] = []

@@ -12,9 +12,12 @@ small and sent to every worker once):
    score bin, when m·n is over the exact limit) the pairs of all queries below / equal to it
    (pooled AUC, ROC, best threshold), plus the float64 sum and sum of squares of all scores.
 
-Top-k lists merge by score then row; counts add exactly; the driver holds the merged m×k ranking,
-the m·(relevant) positive scores and the counts. The registered retrieval diagnostics then run on
-these, so every metric is computed by the same code as on one machine.
+Top-k lists merge by score then row, on the workers (a binary tree: the driver receives the final
+m×k ranking once); counts add exactly, also on the workers; the driver holds the merged m×k ranking, the m·(relevant)
+positive scores and the counts, and no per-corpus-row state: the qrels are aligned from the judged
+documents' rows and the ranked documents' ids are read from their shards (:mod:`.ids`). The
+registered retrieval diagnostics then run on these, so every metric is computed by the same code
+as on one machine.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from embeval.compute.auc import _block_shape, _less_equal, _to_bins
 from embeval.diagnostics.ranking import RANKING_METRICS
 from embeval.diagnostics.registry import compute, get, provide
 from embeval.distributed import tiles
-from embeval.distributed.cluster import DASK, run_tasks
+from embeval.distributed.cluster import DASK, run_tree
+from embeval.distributed.ids import ids_at, rows_of
 from embeval.io.shards import ShardedSet
 from embeval.progress import NULL, Progress
 
@@ -43,9 +47,12 @@ def _blocks(m: int, rows: int, block_elements: int):
             yield qs, min(m, qs + B), c0, min(rows, c0 + D)
 
 
-def _pass1(shard, queries, depth: int, pos_q, pos_local, cols, block_elements: int):
+def _pass1(shard, queries, depth: int, pos_q, pos_local, cols, block_elements: int, where=None, n_pos: int = 0):
     """(top-k sims, top-k global rows, positive scores) for one corpus shard. ``pos_q`` and
-    ``pos_local``: query index and shard-local row of each positive whose document is here."""
+    ``pos_local``: query index and shard-local row of each positive whose document is here. With
+    ``where`` (the positions of those positives among all ``n_pos``), the scores come as one
+    array of all positives, NaN where another shard holds the document (what :func:`_merge1`
+    merges)."""
     x = tiles.unit_shard(shard, *cols)
     sims, idx = tiles.topk_tile(queries, x, depth, shard.offset)
     own = np.full(len(pos_q), np.nan, dtype=np.float32)
@@ -56,7 +63,22 @@ def _pass1(shard, queries, depth: int, pos_q, pos_local, cols, block_elements: i
             continue
         s = queries[qs:qe] @ x[c0:c1].T
         own[sel] = s[pos_q[sel] - qs, pos_local[sel] - c0]
+    if where is not None:
+        every = np.full(n_pos, np.nan, dtype=np.float32)
+        every[where] = own
+        own = every
     return sims, idx, own
+
+
+def _merge1(a, b, depth: int):
+    """Two pass-1 results merged on a worker: the top-k lists by score then row (exact and
+    associative), the positive scores by position (each positive is scored by one shard)."""
+    sims, idx = tiles.merge_topk([(a[0], a[1]), (b[0], b[1])], depth)
+    return sims, idx, np.where(np.isnan(a[2]), b[2], a[2])
+
+
+def _identity(value):
+    return value
 
 
 def _below_equal(v: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +125,13 @@ def _pass2(shard, queries, own, indptr, thresholds, exact: bool, bits: int, cols
         lt, eq = _below_equal(v, thresholds)
         p_less += lt
         p_eq += eq
-    return q_less, q_eq, p_less, p_eq, s1, s2
+    return q_less, q_eq, p_less, p_eq, [s1], [s2]
+
+
+def _merge2(a, b):
+    """Two pass-2 results merged on a worker: counts add (exactly), the per-shard float sums are
+    kept as lists (the driver adds them with ``math.fsum``, correctly rounded in any order)."""
+    return tuple(x + y for x, y in zip(a, b))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -136,27 +164,31 @@ def ranking_and_auc(
     where = [np.flatnonzero((pos_doc >= s.offset) & (pos_doc < s.stop)) for s in shards]
     weights = [m * s.rows for s in shards]
 
+    # Pass 1's per-shard top-k lists merge on the workers as a binary tree: the driver receives
+    # the final m × depth ranking and the positive scores once, not one list per shard.
+    n_pos = len(pos_doc)
     args1 = [
-        (s, q_fut, depth, pos_q_all[w], pos_doc[w] - s.offset, cols, block_elements) for s, w in zip(shards, where)
+        (s, q_fut, depth, pos_q_all[w], pos_doc[w] - s.offset, cols, block_elements, w, n_pos)
+        for s, w in zip(shards, where)
     ]
-    own = np.full(len(pos_doc), np.nan, dtype=np.float32)
-    merged: list[Any] = [None]
+    got: list[Any] = [None]
 
-    def take1(i: int, value) -> None:
-        sims, idx, own_part = value
-        own[where[i]] = own_part
-        part = (sims, idx)
-        merged[0] = part if merged[0] is None else tiles.merge_topk([merged[0], part], depth)
+    def take1(_: int, value) -> None:
+        got[0] = value
 
-    run_tasks(
+    run_tree(
         client,
         _pass1,
-        args1,
+        [args1],
+        merge=(_merge1, (depth,)),
+        finish=[(_identity, ())],
         progress=progress,
         label="top-k and positive scores (shards)",
-        weights=weights,
+        weights=[weights],
         on_result=take1,
     )
+    sims, idx, own = got[0]
+    merged: list[Any] = [(sims, idx)]
     if np.isnan(own).any():  # pragma: no cover - every positive lies in exactly one shard
         raise RuntimeError("internal error: a positive score was not computed")
 
@@ -168,33 +200,26 @@ def ranking_and_auc(
         thresholds, pos_at_bins = np.unique(pbins, return_counts=True)
     own_fut = client.scatter(own, broadcast=True, hash=False)
     args2 = [(s, q_fut, own_fut, aligned.indptr, thresholds, exact, BIN_BITS, cols, block_elements) for s in shards]
-    acc = {
-        "q_less": np.zeros(len(own), np.int64),
-        "q_eq": np.zeros(len(own), np.int64),
-        "p_less": np.zeros(len(thresholds), np.int64),
-        "p_eq": np.zeros(len(thresholds), np.int64),
-    }
-    sums: list[tuple[float, float]] = [(0.0, 0.0)] * len(shards)
+    got2: list[Any] = [None]
 
-    def take2(i: int, value) -> None:
-        ql, qe, pl, pe, a, b = value
-        acc["q_less"] = acc["q_less"] + ql
-        acc["q_eq"] = acc["q_eq"] + qe
-        acc["p_less"] = acc["p_less"] + pl
-        acc["p_eq"] = acc["p_eq"] + pe
-        sums[i] = (a, b)
+    def take2(_: int, value) -> None:
+        got2[0] = value
 
-    run_tasks(
+    run_tree(  # the counts add up on the workers: the driver receives one set of them
         client,
         _pass2,
-        args2,
+        [args2],
+        merge=(_merge2, ()),
+        finish=[(_identity, ())],
         progress=progress,
         label="scoring every (query, doc) pair (shards)",
-        weights=weights,
+        weights=[weights],
         on_result=take2,
     )
-    all_sum = math.fsum(s[0] for s in sums)
-    all_sq = math.fsum(s[1] for s in sums)
+    q_less, q_eq, p_less, p_eq, s1_parts, s2_parts = got2[0]
+    acc = {"q_less": q_less, "q_eq": q_eq, "p_less": p_less, "p_eq": p_eq}
+    all_sum = math.fsum(s1_parts)
+    all_sq = math.fsum(s2_parts)
 
     # Per-query AUC, as in embeval.compute.auc.auc_global_query.
     per_query = np.full(m, np.nan)
@@ -261,6 +286,18 @@ for _name in SERVED:
     provide(DASK, _name, get(_name, "retrieval").func)
 
 
+def ranked_ids(
+    client, sharded: ShardedSet, scores: np.ndarray, idx: np.ndarray, *, progress: Progress = NULL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(doc ids, scores, compact idx) of a ranking ``idx`` (m×K global rows, −1 = empty): the ids of
+    the distinct ranked rows only, and ``idx`` renumbered into them."""
+    filled = idx >= 0
+    rows = np.unique(idx[filled])
+    compact = np.full(idx.shape, -1, dtype=np.int64)
+    compact[filled] = np.searchsorted(rows, idx[filled])
+    return ids_at(client, sharded, rows, progress=progress), scores, compact
+
+
 class _ExactStub:
     """Stands in for the flat search index: the ranking is already computed on the cluster."""
 
@@ -281,8 +318,10 @@ def cluster_run(
 ):
     """The Dask provider's context for the retrieval diagnostics: a ``RetrievalRun`` whose ranking
     (top ``depth``) and AUC counts were computed on the cluster (:func:`ranking_and_auc`), for
-    ``queries`` (q×d, any non-zero rows) against the sharded corpus, judged by ``qrels``."""
-    from embeval.diagnostics.qrels import align_qrels
+    ``queries`` (q×d, any non-zero rows) against the sharded corpus, judged by ``qrels``. The
+    qrels are aligned from the rows of the judged documents alone (:func:`.ids.rows_of`, looked up
+    on the workers when the ids stay with the shards): no map of every corpus id."""
+    from embeval.diagnostics.qrels import align_qrels_rows, judged_docs
     from embeval.diagnostics.retrieval import RetrievalRun
     from embeval.diagnostics.space import l2_normalize
     from embeval.errors import InputError
@@ -290,7 +329,10 @@ def cluster_run(
     q_src, c_src, r_src = sources
     if queries.shape[1] != sharded.d:
         raise InputError(q_src, f"dimension {queries.shape[1]} does not match {c_src} ({sharded.d})")
-    aligned = align_qrels(qrels, query_ids, sharded.ids, source=r_src, queries_source=q_src, corpus_source=c_src)
+    dpos = rows_of(client, sharded, judged_docs(qrels) if qrels else (), progress=progress)
+    aligned = align_qrels_rows(
+        qrels, query_ids, dpos, sharded.n, source=r_src, queries_source=q_src, corpus_source=c_src
+    )
     q_unit = np.ascontiguousarray(l2_normalize(queries)[aligned.query_rows], dtype=np.float32)
     ranking, stats = ranking_and_auc(client, q_unit, sharded, aligned, depth, progress=progress)
     return RetrievalRun(
@@ -324,7 +366,11 @@ def retrieval_report_distributed(
 ):
     """The retrieval report (flat index) of ``queries`` (q×d, any non-zero rows) against the sharded
     corpus, judged by ``qrels``; mirrors :func:`embeval.api.retrieval_report_from_arrays`, including
-    its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file."""
+    its artifacts (the pooled ROC curve ``roc_curve`` and the merged top-K ``ranking``). Writes no file.
+
+    ``ranking`` is ``(query ids, doc ids, scores, idx)`` as on one machine, except that ``doc ids``
+    holds only the documents ranked (read from their shards: :func:`.ids.ids_at`) and ``idx``
+    indexes it (−1: an empty slot), so ``doc_ids[idx]`` is the same id in both."""
     from embeval.diagnostics.registry import parse_ks
     from embeval.diagnostics.series import roc_series
     from embeval.results import Report
@@ -359,7 +405,7 @@ def retrieval_report_distributed(
     }
     report = Report("retrieval", inputs=inputs, settings=settings, results=results, per_query=rows)
     report.artifacts["roc_curve"] = curve
-    report.artifacts["ranking"] = (aligned.query_ids, sharded.ids, *ranking)
+    report.artifacts["ranking"] = (aligned.query_ids, *ranked_ids(client, sharded, *ranking, progress=progress))
     report.series = {"roc": roc_series(curve)}
     report.notes.append(
         f"scored {aligned.m} of {len(query_ids)} queries (those judged in the qrels); "

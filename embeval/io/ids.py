@@ -81,5 +81,10 @@ def _one(v, path, where, row) -> str:
 def id_source(path, ids, id_col: str) -> str:
     """The file's name for messages, saying so when it had no ids (row numbers stand in)."""
     if np.array_equal(ids, np.arange(len(ids)).astype(str)):
-        return f"{path} (it has no {id_col!r} column or array, so its ids are row numbers)"
+        return row_number_source(path, id_col)
     return str(path)
+
+
+def row_number_source(path, id_col: str) -> str:
+    """The name for messages of a file without ids (row numbers stand in)."""
+    return f"{path} (it has no {id_col!r} column or array, so its ids are row numbers)"

@@ -2,7 +2,9 @@
 
 A sharded input is read lazily. :func:`scan_shards` reads only each shard's metadata (``.npy``
 header, Parquet footer; other formats are read one shard at a time) and its ids, and checks that
-ids are unique across shards without holding more than the ids in one process. :func:`read_shard`
+ids are unique across shards without holding more than the ids in one process. With
+``read_ids=False`` (a cluster run) it reads no id at all: the ids stay with their shards, the
+workers check them (:mod:`embeval.distributed.ids`) and read them (:func:`shard_ids`). :func:`read_shard`
 reads one shard's vectors (validated like any embedding file; ShardError names it); the distributed diagnostics call it
 on the workers, one shard per task. :func:`load_sharded` concatenates every shard, for the
 single-process path (the same report as one unsharded file).
@@ -53,22 +55,37 @@ class ShardInfo:
 @dataclass
 class ShardedSet:
     """The metadata of a sharded input: ``spec`` as given, its shards, and the ids of each shard
-    (``id_parts``: a str array, or an int ``start`` for a shard without ids, whose ids are the row
-    numbers ``start, start+1, ...``). :attr:`ids` (every id, one str array) is built only when
-    asked for (retrieval aligns qrels with it): geometry and gap over shards without ids never
-    hold a per-row array in the driver."""
+    (``id_parts``: a str array; an int ``start`` for a shard without ids, whose ids are the row
+    numbers ``start, start+1, ...``; or None for ids left in the shard, unread: a cluster run).
+    :attr:`ids` (every id, one str array) is built only when asked for, in one process; a cluster
+    run never asks (its workers look ids up: :mod:`embeval.distributed.ids`)."""
 
     spec: str
     shards: list[ShardInfo]
-    id_parts: list[np.ndarray | int]
+    id_parts: list[np.ndarray | int | None]
     id_col: str = "id"
     vector_col: str = "embedding"
 
     @functools.cached_property
     def ids(self) -> np.ndarray:
+        if self.ids_on_shards:
+            raise RuntimeError(
+                "internal error: the ids of this sharded set stay with its shards (read_ids=False); "
+                "look them up on the workers (embeval.distributed.ids)"
+            )
         if not self.shards:
             return np.empty(0, dtype=str)
         return np.concatenate([_part_ids(part, s.rows) for part, s in zip(self.id_parts, self.shards)])
+
+    @property
+    def has_ids(self) -> bool:
+        """True when the shards have ids of their own (False: the ids are the global row numbers)."""
+        return any(not isinstance(part, int) for part in self.id_parts)
+
+    @property
+    def ids_on_shards(self) -> bool:
+        """True when some ids were left in their shards, unread (``scan_shards(read_ids=False)``)."""
+        return any(part is None for part in self.id_parts)
 
     @property
     def n(self) -> int:
@@ -82,7 +99,9 @@ class ShardedSet:
         return {"path": self.spec, **provenance(self.shards), "n": self.n, "d": self.d}
 
 
-def _part_ids(part: np.ndarray | int, rows: int) -> np.ndarray:
+def _part_ids(part: np.ndarray | int | None, rows: int) -> np.ndarray:
+    if part is None:  # pragma: no cover - ShardedSet.ids refuses before
+        raise RuntimeError("internal error: ids left in the shard")
     return np.arange(part, part + rows).astype(str) if isinstance(part, int) else part
 
 
@@ -192,16 +211,21 @@ def _npy_shape(p: str) -> tuple[int, ...]:
     return arr.shape
 
 
-def _parquet_meta(p: str, id_col: str, vector_col: str) -> tuple[int, int, np.ndarray | None]:
+def _parquet_meta(
+    p: str, id_col: str, vector_col: str, read_ids: bool = True
+) -> tuple[int, int, np.ndarray | bool | None]:
     """(rows, dim, ids or None) from a Parquet shard, reading the footer, the id column, and the
-    vector column of the first row only."""
+    vector column of the first row only. With ``read_ids=False`` the id column is not read: True
+    in place of the ids says the shard has one."""
     if remote.is_url(p):
         with remote.open_binary(p) as fh:
-            return _parquet_read(fh, p, id_col, vector_col)
-    return _parquet_read(p, p, id_col, vector_col)
+            return _parquet_read(fh, p, id_col, vector_col, read_ids)
+    return _parquet_read(p, p, id_col, vector_col, read_ids)
 
 
-def _parquet_read(src, p: str, id_col: str, vector_col: str) -> tuple[int, int, np.ndarray | None]:
+def _parquet_read(
+    src, p: str, id_col: str, vector_col: str, read_ids: bool = True
+) -> tuple[int, int, np.ndarray | bool | None]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -209,9 +233,9 @@ def _parquet_read(src, p: str, id_col: str, vector_col: str) -> tuple[int, int, 
         pf = pq.ParquetFile(src)
         rows = pf.metadata.num_rows
         names = pf.schema_arrow.names
-        ids = None
+        ids: np.ndarray | bool | None = None
         if id_col in names:
-            ids = pf.read(columns=[id_col]).column(0).to_numpy(zero_copy_only=False).astype(str)
+            ids = pf.read(columns=[id_col]).column(0).to_numpy(zero_copy_only=False).astype(str) if read_ids else True
         if vector_col in names:
             typ = pf.schema_arrow.field(vector_col).type
             if pa.types.is_fixed_size_list(typ):
@@ -226,28 +250,38 @@ def _parquet_read(src, p: str, id_col: str, vector_col: str) -> tuple[int, int, 
     return rows, dim, ids
 
 
+def _shard_meta(f: str, id_col: str, vector_col: str, read_ids: bool) -> tuple[int, int, np.ndarray | bool | None]:
+    """(rows, dim, ids) of one shard: ids a str array, None (no ids: row numbers stand in), or
+    True (it has ids, left unread: ``read_ids=False``)."""
+    suffix = _suffix(f)
+    if suffix == ".npy":
+        shape = _npy_shape(f)
+        if len(shape) != 2:
+            raise InputError(f, f"expected a 2-D array (rows × dimensions), got shape {shape}")
+        return shape[0], shape[1], None
+    if suffix == ".parquet":
+        return _parquet_meta(f, id_col, vector_col, read_ids)
+    # small text formats: read the shard once to learn its size and ids
+    emb = load_file(f, id_col=id_col, vector_col=vector_col, min_rows=1)
+    ids = None if np.array_equal(emb.ids, np.arange(emb.n).astype(str)) else emb.ids
+    return emb.n, emb.d, ids if read_ids or ids is None else True
+
+
 def scan_shards(
-    spec: str | Path, *, id_col: str = "id", vector_col: str = "embedding", min_rows: int = 2
+    spec: str | Path, *, id_col: str = "id", vector_col: str = "embedding", min_rows: int = 2, read_ids: bool = True
 ) -> ShardedSet:
-    """Metadata and ids of every shard; checks dimensions agree and ids are unique across shards."""
+    """Metadata and ids of every shard; checks dimensions agree and ids are unique across shards.
+
+    With ``read_ids=False`` (a cluster run) no id is read or held here: a shard with ids gets
+    None in ``id_parts``, and the caller checks uniqueness on the workers
+    (:func:`embeval.distributed.ids.check_unique`)."""
     files = shard_paths(spec)
     shards: list[ShardInfo] = []
-    ids_parts: list[np.ndarray | int] = []
+    ids_parts: list[np.ndarray | int | None] = []
     with_ids: list[bool] = []
     offset = 0
     for f in files:
-        suffix = _suffix(f)
-        if suffix == ".npy":
-            shape = _npy_shape(f)
-            if len(shape) != 2:
-                raise InputError(f, f"expected a 2-D array (rows × dimensions), got shape {shape}")
-            rows, dim, ids = shape[0], shape[1], None
-        elif suffix == ".parquet":
-            rows, dim, ids = _parquet_meta(f, id_col, vector_col)
-        else:  # small text formats: read the shard once to learn its size and ids
-            emb = load_file(f, id_col=id_col, vector_col=vector_col, min_rows=1)
-            rows, dim = emb.n, emb.d
-            ids = None if np.array_equal(emb.ids, np.arange(emb.n).astype(str)) else emb.ids
+        rows, dim, ids = _shard_meta(f, id_col, vector_col, read_ids)
         if rows == 0:
             raise InputError(f, "shard has no rows")
         if shards and dim != shards[0].dim:
@@ -261,24 +295,45 @@ def scan_shards(
                 f"{'none' if ids is not None else 'one'}; give every shard ids, or none",
             )
         shards.append(ShardInfo(f, int(rows), int(dim), offset))
-        ids_parts.append(ids if ids is not None else offset)
+        ids_parts.append(ids if isinstance(ids, np.ndarray) else offset if ids is None else None)
         offset += rows
     if offset < min_rows:
         raise InputError(spec, f"only {offset} row(s) across {len(shards)} shard(s); at least {min_rows} are needed")
-    if all(isinstance(part, int) for part in ids_parts):  # row numbers: unique by construction
-        return ShardedSet(str(spec), shards, ids_parts, id_col=id_col, vector_col=vector_col)
+    out = ShardedSet(str(spec), shards, ids_parts, id_col=id_col, vector_col=vector_col)
+    if not out.has_ids or out.ids_on_shards:  # row numbers: unique by construction; or checked on a cluster
+        return out
     ids = np.concatenate([_part_ids(part, s.rows) for part, s in zip(ids_parts, shards)])
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         dup = str(uniq[counts > 1][0])
         where = [s.path for s, part in zip(shards, ids_parts) if dup in set(_part_ids(part, s.rows).tolist())]
-        n_dup = int((counts > 1).sum())
-        if len(where) == 1:
-            raise InputError(spec, f"duplicate id {dup!r} within the shard {where[0]} ({n_dup} ids repeated)")
-        raise InputError(spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; {n_dup} ids repeated)")
-    out = ShardedSet(str(spec), shards, ids_parts, id_col=id_col, vector_col=vector_col)
+        raise duplicate_error(spec, dup, where, int((counts > 1).sum()))
     out.ids = ids  # already built for the check
     return out
+
+
+def duplicate_error(spec: str | Path, dup: str, where: list[str], n_dup: int) -> InputError:
+    """The error for ids that are not unique: the first duplicate (in code-point order) ``dup``, the
+    shards holding it (``where``, in shard order) and how many distinct ids are repeated."""
+    if len(where) == 1:
+        return InputError(spec, f"duplicate id {dup!r} within the shard {where[0]} ({n_dup} ids repeated)")
+    return InputError(spec, f"duplicate id {dup!r} across shards ({', '.join(where[:2])}; {n_dup} ids repeated)")
+
+
+def shard_ids(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedding") -> np.ndarray | None:
+    """The ids of one shard as :func:`scan_shards` reads them (a str array; the Parquet id column
+    alone), or None for a shard without ids (its ids are the global row numbers). Runs on a worker:
+    a problem raises :class:`ShardError` naming the shard and the reader."""
+    try:
+        if remote.is_url(info.path) or Path(info.path).exists():
+            rows, _, ids = _shard_meta(info.path, id_col, vector_col, True)
+        else:
+            raise InputError(info.path, f"{_reader()} cannot see this shard (moved or deleted since the scan?)")
+        if rows != info.rows:
+            raise InputError(info.path, f"shard has {rows} rows, its metadata said {info.rows}")
+    except InputError as exc:
+        raise ShardError(str(exc)) from None
+    return ids if isinstance(ids, np.ndarray) else None
 
 
 def read_shard(info: ShardInfo, *, id_col: str = "id", vector_col: str = "embedding") -> np.ndarray:

@@ -111,3 +111,41 @@ def test_file_url_equals_path(local):
     a = geometry_report(local / "full.npy", metrics=["anisotropy", "effective_rank"])
     b = geometry_report(f"file://{local}/shards/*.npy", metrics=["anisotropy", "effective_rank"])
     _same(a, b)
+
+
+def test_s3_parquet_ids_stay_on_the_workers(s3, local, tmp_path):
+    """Parquet shards with string ids in S3: on a cluster the workers read the id columns (the
+    hash-partition check, the judged documents' rows, the ranked ids); the report equals one
+    process on the same shards, and a repeated id is the same error."""
+    import boto3
+    import distributed
+    import pandas as pd
+
+    x = np.load(local / "full.npy")
+    ids = [f"d{(i * 37) % 240:03d}x" for i in range(240)]
+    c = boto3.client("s3")
+    for name, case in (("pq", ids), ("pqdup", [*ids[:100], ids[3], *ids[101:]])):
+        (tmp_path / name).mkdir()
+        for i, (a, b) in enumerate([(0, 70), (70, 160), (160, 240)]):
+            f = tmp_path / name / f"part{i}.parquet"
+            pd.DataFrame({"id": case[a:b], "embedding": list(x[a:b])}).to_parquet(f)
+            c.upload_file(str(f), "emb", f"{name}/{f.name}")
+    import fsspec
+
+    fsspec.core.url_to_fs(s3)[0].invalidate_cache()  # this process listed the bucket before the upload
+    qrels = tmp_path / "qrels.tsv"
+    src = [int(line.split("\t")[1]) for line in (local / "qrels.tsv").read_text().splitlines()]
+    qrels.write_text("".join(f"{i}\t{ids[s]}\t1\n" for i, s in enumerate(src)))
+    one = retrieval_report(local / "queries.npy", tmp_path / "pq", qrels, k="1,10")
+    with pytest.raises(InputError) as single:
+        retrieval_report(local / "queries.npy", tmp_path / "pqdup", qrels)
+    with distributed.LocalCluster(  # one cluster for both runs (its worker inherits the AWS_* variables)
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+    ) as cluster:
+        two = retrieval_report(local / "queries.npy", f"{s3}/pq/", qrels, k="1,10", cluster=cluster.scheduler_address)
+        with pytest.raises(InputError) as dist:
+            retrieval_report(local / "queries.npy", f"{s3}/pqdup", qrels, cluster=cluster.scheduler_address)
+    _same(one, two)
+    assert one.value("ndcg@10") == two.value("ndcg@10") > 0
+    assert "duplicate id 'd111x' across shards" in str(single.value)
+    assert str(dist.value).replace(f"{s3}/pqdup", "DIR") == str(single.value).replace(str(tmp_path / "pqdup"), "DIR")
