@@ -16,6 +16,10 @@ import mock_encoder  # noqa: E402  (tests/ is on the path: pyproject's pythonpat
 
 mock_encoder.register()
 
+import cli_cache  # noqa: E402
+
+cli_cache.install()  # the Typer app's Click tree built once, not on every CliRunner.invoke
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
