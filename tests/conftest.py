@@ -65,3 +65,16 @@ def cli(runner):
 def model_cache(tmp_path_factory):
     """One embedding cache for the whole run: each text is encoded by the model once."""
     return tmp_path_factory.mktemp("embeval-cache")
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One LocalCluster of 2 worker processes (one thread each) for every test that only needs a
+    healthy cluster, started on first use and closed at the end of the run. Tests that kill a
+    worker or the scheduler, need other worker environment, or test ``--cluster local:N`` itself
+    start their own."""
+    pytest.importorskip("distributed")
+    from embeval.distributed.cluster import open_client
+
+    with open_client("local:2") as client:
+        yield client
