@@ -229,7 +229,7 @@ def test_killed_worker_tiles_are_recomputed(data):
     _same(single, dist)
 
 
-def test_bad_shard_exit_2_one_line(data, tmp_path):
+def test_bad_shard_exit_2_one_line(client, data, tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     for f in (data / "shards").iterdir():
@@ -238,8 +238,9 @@ def test_bad_shard_exit_2_one_line(data, tmp_path):
             x[7, 2] = np.inf  # only a worker reading this shard can see it
         np.save(bad / f.name, x)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    addr = client.scheduler.address  # the run's shared cluster: its workers read the shards (local:N: below)
     proc = subprocess.run(
-        [sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", "local:2", "-q", "-m", "uniformity"],
+        [sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", addr, "-q", "-m", "uniformity"],
         capture_output=True,
         text=True,
         timeout=120,
