@@ -67,14 +67,37 @@ def model_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("embeval-cache")
 
 
+_DASK: dict = {}
+
+
 @pytest.fixture(scope="session")
 def dask_client():
     """One LocalCluster of 2 worker processes (one thread each) for every test that only needs a
-    healthy cluster, started on first use and closed at the end of the run. Tests that kill a
-    worker or the scheduler, need other worker environment, or test ``--cluster local:N`` itself
-    start their own."""
+    healthy cluster: started on first use, closed right after the last test that uses it (an idle
+    scheduler in this process would tick beside every later test). Tests that kill a worker or the
+    scheduler, need other worker environment, or test ``--cluster local:N`` itself start their own."""
     pytest.importorskip("distributed")
     from embeval.distributed.cluster import open_client
 
-    with open_client("local:2") as client:
-        yield client
+    _DASK["cm"] = open_client("local:2")
+    try:
+        yield _DASK["cm"].__enter__()
+    finally:
+        _close_dask_client()
+
+
+def _close_dask_client() -> None:
+    cm = _DASK.pop("cm", None)
+    if cm is not None:
+        cm.__exit__(None, None, None)
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: the items that will run
+def pytest_collection_modifyitems(items):
+    users = [item.nodeid for item in items if "dask_client" in getattr(item, "fixturenames", ())]
+    _DASK["last"] = users[-1] if users else None
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if item.nodeid == _DASK.get("last"):
+        _close_dask_client()
