@@ -16,6 +16,10 @@ import mock_encoder  # noqa: E402  (tests/ is on the path: pyproject's pythonpat
 
 mock_encoder.register()
 
+import cli_cache  # noqa: E402
+
+cli_cache.install()  # the Typer app's Click tree built once, not on every CliRunner.invoke
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -61,3 +65,39 @@ def cli(runner):
 def model_cache(tmp_path_factory):
     """One embedding cache for the whole run: each text is encoded by the model once."""
     return tmp_path_factory.mktemp("embeval-cache")
+
+
+_DASK: dict = {}
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One LocalCluster of 2 worker processes (one thread each) for every test that only needs a
+    healthy cluster: started on first use, closed right after the last test that uses it (an idle
+    scheduler in this process would tick beside every later test). Tests that kill a worker or the
+    scheduler, need other worker environment, or test ``--cluster local:N`` itself start their own."""
+    pytest.importorskip("distributed")
+    from embeval.distributed.cluster import open_client
+
+    _DASK["cm"] = open_client("local:2")
+    try:
+        yield _DASK["cm"].__enter__()
+    finally:
+        _close_dask_client()
+
+
+def _close_dask_client() -> None:
+    cm = _DASK.pop("cm", None)
+    if cm is not None:
+        cm.__exit__(None, None, None)
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: the items that will run
+def pytest_collection_modifyitems(items):
+    users = [item.nodeid for item in items if "dask_client" in getattr(item, "fixturenames", ())]
+    _DASK["last"] = users[-1] if users else None
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if item.nodeid == _DASK.get("last"):
+        _close_dask_client()

@@ -73,6 +73,21 @@ def test_run_help_shows_toml_tables_and_no_spec_reference(cli, monkeypatch):
     assert "every item that has the metric" in flat  # docstring reflowed, not broken mid-sentence
 
 
+# `python -m embeval` three times in one fresh interpreter (runpy, as `-m` runs it: the same program
+# name and argv[0]); the markup mode is read once at import from EMBEVAL_HELP, so each mode gets its own.
+HELP_RUNS = r"""
+import runpy, sys
+for argv in (["run", "--help"], ["--help"], ["geometry", "--help"]):
+    sys.argv = ["embeval", *argv]
+    try:
+        runpy.run_module("embeval", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        assert exc.code in (0, None), (argv, exc.code)
+    sys.stdout.write("\x1e")
+    sys.stdout.flush()
+"""
+
+
 @pytest.mark.parametrize("mode", ["rich", "plain"])
 def test_help_in_both_renderings_keeps_brackets_and_is_not_cut(mode):
     import os
@@ -83,16 +98,15 @@ def test_help_in_both_renderings_keeps_brackets_and_is_not_cut(mode):
 
     env = {**os.environ, "EMBEVAL_HELP": mode, "COLUMNS": "140" if mode == "rich" else "80",
            "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "embeval", "run", "--help"], capture_output=True, text=True,
-                         env=env, check=True).stdout
+    outs = subprocess.run([sys.executable, "-c", HELP_RUNS], capture_output=True, text=True, env=env,
+                          check=True).stdout.split("\x1e")
+    assert len(outs) == 4 and outs[3] == "", outs
+    out, top, geo = outs[:3]
+    assert "Usage: python -m embeval run" in out  # the program name `python -m embeval` gives
     flat = " ".join(out.replace("│", " ").split())
     assert "[settings], [[models]], [[datasets]], [[jobs]]" in flat
-    top = subprocess.run([sys.executable, "-m", "embeval", "--help"], capture_output=True, text=True, env=env,
-                         check=True).stdout
     commands = top.split("Commands", 1)[1]
     assert "..." not in commands and "…" not in commands  # one whole line per command
-    geo = subprocess.run([sys.executable, "-m", "embeval", "geometry", "--help"], capture_output=True, text=True,
-                         env=env, check=True).stdout
     assert "…" not in geo
     assert max(len(line) for line in geo.splitlines()) <= int(env["COLUMNS"])
 

@@ -223,16 +223,39 @@ def test_default_run_skips_what_cannot_apply(cli, tmp_path, gauss):
     assert res.exit_code == 2 and "k=10 needs more than 10 rows" in res.stderr
 
 
+# `python -m embeval ARGS` for each ARGS in one fresh interpreter (runpy runs the module as `-m` does);
+# each run's exit code, then its stderr, and a separator go to stderr.
+USAGE_RUNS = r"""
+import json, runpy, sys
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["embeval", *argv]
+    code = 0
+    try:
+        runpy.run_module("embeval", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        code = exc.code
+    sys.stderr.flush()
+    sys.stderr.write(f"\x1e{code}\x1e")
+    sys.stderr.flush()
+"""
+
+
 def test_console_script_usage_errors_are_one_line():
+    import json
     import subprocess
     import sys
 
-    for args, fragment in ((["geometry", str(CORPUS), "--bogus"], "No such option: --bogus"),
-                           (["geometry"], "Missing argument"), (["nosuch"], "No such command")):
-        res = subprocess.run([sys.executable, "-m", "embeval", *args], capture_output=True, text=True)
-        assert res.returncode == 2, args
-        lines = res.stderr.strip().splitlines()
-        assert len(lines) == 1 and fragment in lines[0], res.stderr
+    cases = ((["geometry", str(CORPUS), "--bogus"], "No such option: --bogus"),
+             (["geometry"], "Missing argument"), (["nosuch"], "No such command"))
+    proc = subprocess.run([sys.executable, "-c", USAGE_RUNS, json.dumps([a for a, _ in cases])],
+                          capture_output=True, text=True)
+    parts = proc.stderr.split("\x1e")  # stderr, code, stderr, code, ..., ""
+    assert proc.returncode == 0 and len(parts) == 2 * len(cases) + 1 and parts[-1] == "", proc.stderr
+    for i, (args, fragment) in enumerate(cases):
+        stderr, code = parts[2 * i], parts[2 * i + 1]
+        assert code == "2", (args, code)
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], stderr
 
 
 @pytest.mark.parametrize("option", ["-o", "--junit", "--items"])

@@ -5,9 +5,11 @@ the Python API's report on the same file (an independent path to the same number
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import sys
+import threading
 
 import pytest
 from conftest import ROOT, SAMPLE
@@ -17,35 +19,74 @@ mcp = pytest.importorskip("mcp")
 from embeval.mcp.tools import TOOLS, PathRefused, guard, resolve_roots, summary  # noqa: E402
 
 
-async def _session(root, calls):
-    from mcp import ClientSession, StdioServerParameters
-    from mcp.client.stdio import stdio_client
+class _Server:
+    """One ``embeval mcp`` server process for the module, started by the official SDK's stdio client;
+    the client session lives in a background thread's event loop and each test runs its calls on it
+    (one server start instead of one per test)."""
 
-    env = {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "HF_HUB_OFFLINE": "1"}
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "embeval", "mcp", "--root", str(root)], env=env, cwd=str(root)
-    )
-    with open(os.devnull, "w") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            return await calls(session)
+    def __init__(self, root):
+        self.root = root
+        self.loop = asyncio.new_event_loop()
+        self.ready: concurrent.futures.Future = concurrent.futures.Future()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),), daemon=True)
+        self.thread.start()
+        self.session = self.ready.result(timeout=120)
+
+    async def _main(self):
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        self.stop = asyncio.Event()
+        env = {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "HF_HUB_OFFLINE": "1"}
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "embeval", "mcp", "--root", str(self.root)], env=env, cwd=str(self.root)
+        )
+        try:
+            with open(os.devnull, "w") as errlog:
+                async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+                    await session.initialize()
+                    self.ready.set_result(session)
+                    await self.stop.wait()
+        except BaseException as exc:
+            if not self.ready.done():
+                self.ready.set_exception(exc)
+            raise
+
+    def run(self, calls):
+        """``calls(session)`` on the module's session; its result."""
+        return asyncio.run_coroutine_threadsafe(calls(self.session), self.loop).result(timeout=300)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive(), "the MCP client did not shut down"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = _Server(tmp_path_factory.mktemp("mcp-root"))
+    try:
+        yield srv
+    finally:
+        srv.close()
 
 
 def _text(result) -> str:
     return "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
 
 
-def test_sdk_client_lists_and_calls_the_tools_over_stdio(tmp_path):
+def test_sdk_client_lists_and_calls_the_tools_over_stdio(server):
+    root = server.root  # the server's --root, shared by this module's tests
     import numpy as np
 
     import embeval
 
     s = SAMPLE / "scifact_small"
-    (tmp_path / "data").mkdir()
+    (root / "data").mkdir()
     for name in ("corpus.npy", "queries.npz", "corpus.npz"):
-        (tmp_path / "data" / name).write_bytes((s / name).read_bytes())
-    (tmp_path / "data" / "qrels.tsv").write_bytes((s / "qrels" / "test.tsv").read_bytes())
-    os.symlink("/etc/hostname" if os.path.exists("/etc/hostname") else sys.executable, tmp_path / "data" / "out.npy")
+        (root / "data" / name).write_bytes((s / name).read_bytes())
+    (root / "data" / "qrels.tsv").write_bytes((s / "qrels" / "test.tsv").read_bytes())
+    os.symlink("/etc/hostname" if os.path.exists("/etc/hostname") else sys.executable, root / "data" / "out.npy")
 
     async def calls(session):
         listed = await session.list_tools()
@@ -65,12 +106,12 @@ def test_sdk_client_lists_and_calls_the_tools_over_stdio(tmp_path):
         )
         return listed, geo, ret, outside, link_out, dotdot, bad, met, gap, cmp
 
-    q, c, qrels = (str(tmp_path / "data" / n) for n in ("queries.npz", "corpus.npz", "qrels.tsv"))
+    q, c, qrels = (str(root / "data" / n) for n in ("queries.npz", "corpus.npz", "qrels.tsv"))
     exact = embeval.retrieval(q, c, qrels, k=[10], per_query=True)
     ivf = embeval.retrieval(q, c, qrels, k=[10], per_query=True, index="ivf", index_params={"nlist": 32, "nprobe": 2})
-    exact.save(str(tmp_path / "data" / "exact.json"))
-    ivf.save(str(tmp_path / "data" / "ivf.json"))
-    listed, geo, ret, outside, link_out, dotdot, bad, met, gap, cmp = asyncio.run(_session(tmp_path, calls))
+    exact.save(str(root / "data" / "exact.json"))
+    ivf.save(str(root / "data" / "ivf.json"))
+    listed, geo, ret, outside, link_out, dotdot, bad, met, gap, cmp = server.run(calls)
     names = {t.name for t in listed.tools}
     assert names == {t.name for t in TOOLS} >= {"geometry", "retrieval", "gap", "compare", "metrics"}
     assert all(t.annotations.read_only_hint for t in listed.tools)
@@ -106,7 +147,7 @@ def test_sdk_client_lists_and_calls_the_tools_over_stdio(tmp_path):
 
     assert not gap.is_error
     got = {r["metric"]: r["value"] for r in json.loads(_text(gap).partition("\n")[2])["results"]}
-    qa = np.load(tmp_path / "data" / "queries.npz")["embedding"].astype(np.float64)
+    qa = np.load(root / "data" / "queries.npz")["embedding"].astype(np.float64)
     qa /= np.linalg.norm(qa, axis=1, keepdims=True)
     ca = x  # the corpus, unit rows (corpus.npz holds the same vectors as corpus.npy)
     assert got["gap"] == pytest.approx(np.linalg.norm(qa.mean(0) - ca.mean(0)), rel=1e-6)
@@ -149,15 +190,16 @@ def test_cli_refuses_a_root_that_is_not_a_folder(cli, tmp_path):
     assert res.exit_code == 2 and "not a folder" in res.stderr
 
 
-def test_sdk_client_calls_audit_diff_and_sweeps(tmp_path):
+def test_sdk_client_calls_audit_diff_and_sweeps(server):
     """The answer-giving tools over stdio: each result equals the Python API on the same files."""
+    root = server.root  # the server's --root, shared by this module's tests
     import embeval
 
     s = SAMPLE / "scifact_small"
-    (tmp_path / "d").mkdir()
+    (root / "d").mkdir()
     for name in ("queries.npz", "corpus.npz"):
-        (tmp_path / "d" / name).write_bytes((s / name).read_bytes())
-    (tmp_path / "d" / "qrels.tsv").write_bytes((s / "qrels" / "test.tsv").read_bytes())
+        (root / "d" / name).write_bytes((s / name).read_bytes())
+    (root / "d" / "qrels.tsv").write_bytes((s / "qrels" / "test.tsv").read_bytes())
 
     async def calls(session):
         a = await session.call_tool("audit", {"path": "d/corpus.npz"})
@@ -177,12 +219,12 @@ def test_sdk_client_calls_audit_diff_and_sweeps(tmp_path):
         out = await session.call_tool("diff", {"old": str(s / "corpus.npz"), "new": "d/corpus.npz"})
         return a, d, c, out
 
-    a, d, c, out = asyncio.run(_session(tmp_path, calls))
+    a, d, c, out = server.run(calls)
     for res, name in ((a, "audit"), (d, "diff"), (c, "sweep_compress")):
         assert not res.is_error, _text(res)
         assert _text(res).startswith(f"{name}: ")
     got = {r["metric"]: r["value"] for r in json.loads(_text(a).partition("\n")[2])["results"]}
-    want = embeval.audit(str(tmp_path / "d" / "corpus.npz"), budget=120.0)
+    want = embeval.audit(str(root / "d" / "corpus.npz"), budget=120.0)
     assert got["anisotropy"] == pytest.approx(want.value("anisotropy"), rel=1e-9)
     dv = {r["metric"]: r["value"] for r in json.loads(_text(d).partition("\n")[2])["results"]}
     assert dv["cka"] == pytest.approx(1.0, abs=1e-9) and dv["knn_overlap@10"] == 1.0  # a set against itself

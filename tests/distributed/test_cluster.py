@@ -31,9 +31,8 @@ GEOMETRY = [
 
 
 @pytest.fixture(scope="module")
-def client():
-    with open_client("local:2") as c:
-        yield c
+def client(dask_client):
+    return dask_client  # one LocalCluster of 2 worker processes for the whole run (conftest)
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +229,7 @@ def test_killed_worker_tiles_are_recomputed(data):
     _same(single, dist)
 
 
-def test_bad_shard_exit_2_one_line(data, tmp_path):
+def test_bad_shard_exit_2_one_line(client, data, tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     for f in (data / "shards").iterdir():
@@ -239,8 +238,9 @@ def test_bad_shard_exit_2_one_line(data, tmp_path):
             x[7, 2] = np.inf  # only a worker reading this shard can see it
         np.save(bad / f.name, x)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    addr = client.scheduler.address  # the run's shared cluster: its workers read the shards (local:N: below)
     proc = subprocess.run(
-        [sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", "local:2", "-q", "-m", "uniformity"],
+        [sys.executable, "-m", "embeval", "geometry", str(bad), "--cluster", addr, "-q", "-m", "uniformity"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -364,7 +364,7 @@ def test_cli_cluster_usage_errors(tmp_path, cli, monkeypatch):
     assert gap.exit_code == 2 and "--export-gap" in gap.output and not (tmp_path / "g.npy").exists(), gap.output
 
 
-def test_cli_gap_cluster(tmp_path, cli):
+def test_cli_gap_cluster(client, tmp_path, cli):
     import json
 
     rng = np.random.default_rng(5)
@@ -378,7 +378,9 @@ def test_cli_gap_cluster(tmp_path, cli):
         np.save(tmp_path / name / "1.npy", x[100:])
     m = ["-m", "gap,set_uniformity,knn_mixing(k=4)", "--paired", "-q", "-f", "json"]
     one = cli("gap", tmp_path / "a.npy", tmp_path / "b.npy", *m, "-o", tmp_path / "one.json")
-    two = cli("gap", tmp_path / "A", tmp_path / "B", *m, "--cluster", "local:2", "-o", tmp_path / "two.json")
+    # the run's shared cluster by its address (`--cluster local:2` itself: the retrieval test above)
+    addr = client.scheduler.address
+    two = cli("gap", tmp_path / "A", tmp_path / "B", *m, "--cluster", addr, "-o", tmp_path / "two.json")
     assert one.exit_code == 0 and two.exit_code == 0, (one.output, two.output)
     r1 = json.loads((tmp_path / "one.json").read_text())["results"]
     r2 = json.loads((tmp_path / "two.json").read_text())["results"]
@@ -386,5 +388,5 @@ def test_cli_gap_cluster(tmp_path, cli):
     assert len(r1) == len(r2) > 0
     for x, y in zip(r1, r2):
         assert y["value"] == pytest.approx(x["value"], rel=1e-7, abs=1e-10), x["metric"]
-    bad = cli("gap", tmp_path / "A", tmp_path / "B", "-m", "linear_separability", "--cluster", "local:2")
+    bad = cli("gap", tmp_path / "A", tmp_path / "B", "-m", "linear_separability", "--cluster", addr)
     assert bad.exit_code == 2

@@ -98,12 +98,17 @@ def test_s3_missing_is_one_input_error(s3):
 
 
 def test_s3_shards_geometry_and_retrieval_on_a_cluster_equal_local(s3, local):
-    single = geometry_report(local / "full.npy", metrics=METRICS)
-    dist = geometry_report(f"{s3}/corpus/*.npy", metrics=METRICS, cluster="local:1")
-    _same(single, dist)
-    one = retrieval_report(local / "queries.npy", local / "full.npy", local / "qrels.tsv", k="1,10")
-    two = retrieval_report(f"{s3}/queries.npy", f"{s3}/corpus/*.npy", local / "qrels.tsv", k="1,10", cluster="local:1")
-    _same(one, two)
+    from embeval.distributed.cluster import open_client
+
+    # One LocalCluster for both runs, started here: its worker reads S3 with the AWS_* variables above.
+    with open_client("local:1") as client:
+        addr = client.scheduler.address
+        single = geometry_report(local / "full.npy", metrics=METRICS)
+        dist = geometry_report(f"{s3}/corpus/*.npy", metrics=METRICS, cluster=addr)
+        _same(single, dist)
+        one = retrieval_report(local / "queries.npy", local / "full.npy", local / "qrels.tsv", k="1,10")
+        two = retrieval_report(f"{s3}/queries.npy", f"{s3}/corpus/*.npy", local / "qrels.tsv", k="1,10", cluster=addr)
+        _same(one, two)
     assert two.inputs["corpus"]["path"] == f"{s3}/corpus/*.npy"
 
 

@@ -70,31 +70,30 @@ def _fin(part, g):
     return (g, part)
 
 
-def test_run_tree_merges_in_order_on_the_workers():
+def test_run_tree_merges_in_order_on_the_workers(dask_client):
     """run_tree: each group's leaves merged left-before-right as a tree (any group size), then
     finished; only the finished values reach the driver; a failing leaf re-raises its error."""
-    from embeval.distributed.cluster import open_client, run_tree
+    from embeval.distributed.cluster import run_tree
 
-    pytest.importorskip("distributed")
     sizes = [1, 2, 5]
     got: dict = {}
-    with open_client("local:1") as client:
+    client = dask_client  # the run's shared LocalCluster (conftest)
+    run_tree(
+        client,
+        _leaf,
+        [[(g, j) for j in range(n)] for g, n in enumerate(sizes)],
+        merge=(_cat, ("five",)),
+        finish=[(_fin, (g,)) for g in range(len(sizes))],
+        on_result=lambda g, v: got.__setitem__(g, v),
+    )
+    assert got[0] == (0, [(0, 0)]) and got[1] == (1, [(1, 0), (1, 1)])
+    assert [x for x in got[2][1] if x != "five"] == [(2, j) for j in range(5)]
+    with pytest.raises(ValueError, match="tile 9/3 failed"):
         run_tree(
             client,
             _leaf,
-            [[(g, j) for j in range(n)] for g, n in enumerate(sizes)],
+            [[(9, j) for j in range(5)]],
             merge=(_cat, ("five",)),
-            finish=[(_fin, (g,)) for g in range(len(sizes))],
-            on_result=lambda g, v: got.__setitem__(g, v),
+            finish=[(_fin, (9,))],
+            on_result=lambda g, v: None,
         )
-        assert got[0] == (0, [(0, 0)]) and got[1] == (1, [(1, 0), (1, 1)])
-        assert [x for x in got[2][1] if x != "five"] == [(2, j) for j in range(5)]
-        with pytest.raises(ValueError, match="tile 9/3 failed"):
-            run_tree(
-                client,
-                _leaf,
-                [[(9, j) for j in range(5)]],
-                merge=(_cat, ("five",)),
-                finish=[(_fin, (9,))],
-                on_result=lambda g, v: None,
-            )
