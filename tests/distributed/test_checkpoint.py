@@ -29,14 +29,9 @@ TASKS += ("_hist_task", "_class_sums_task", "_rows_task")
 
 
 @pytest.fixture(scope="module")
-def sched():
-    """A LocalCluster of 2 worker processes, reached by its address (one start for the module)."""
-    import distributed
-
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-    ) as cluster:
-        yield cluster.scheduler_address
+def sched(dask_client):
+    """The address of the run's shared LocalCluster of 2 worker processes (tests/conftest.py)."""
+    return dask_client.scheduler.address
 
 
 @pytest.fixture(scope="module")

@@ -23,16 +23,9 @@ BOUNDS = (0, 90, 91, 330, 600)  # uneven shards, one of a single row
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    import distributed
-
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-        ) as lc,
-        distributed.Client(lc) as client,
-    ):
-        yield lc.scheduler_address, client
+def cluster(dask_client):
+    """(address, client) of the run's shared LocalCluster of 2 worker processes (tests/conftest.py)."""
+    return dask_client.scheduler.address, dask_client
 
 
 def _parquet(path, x, ids):

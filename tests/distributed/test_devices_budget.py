@@ -16,7 +16,6 @@ pytest.importorskip("distributed")
 from embeval.api import geometry_report
 from embeval.compute import dot_error_bound
 from embeval.compute.context import ComputeContext
-from embeval.distributed.cluster import open_client
 from embeval.distributed.devices import on_devices, task_engine
 from embeval.distributed.geometry import geometry_report_distributed
 from embeval.errors import UsageError
@@ -26,9 +25,9 @@ METRICS = ["uniformity", "hubness(k=5)", "mam", "mam(mode=pairwise)"]
 
 
 @pytest.fixture(scope="module")
-def client():
-    with open_client("local:2") as c:
-        yield c
+def client(dask_client):
+    """The run's shared LocalCluster of 2 worker processes (tests/conftest.py)."""
+    return dask_client
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +77,10 @@ def test_cuda_on_cpu_workers_is_a_usage_error_naming_the_worker(client):
     assert "\n" not in text
 
 
-def test_cli_cuda_on_cpu_workers_exit_2_one_line(data, cli):
-    res = cli("geometry", data / "shards", "--cluster", "local:1", "--device", "cuda", "-q", "-m", "anisotropy")
+def test_cli_cuda_on_cpu_workers_exit_2_one_line(data, cli, client):
+    res = cli(
+        "geometry", data / "shards", "--cluster", client.scheduler.address, "--device", "cuda", "-q", "-m", "anisotropy"
+    )
     assert res.exit_code == 2, res.output
     lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and "worker tcp://" in lines[0] and "--device" in lines[0], res.output
@@ -109,11 +110,13 @@ def test_torch_tiles_on_cpu_workers_equal_numpy_within_bound(client, data):
             assert abs(a.value - b.value) <= tol, a
 
 
-def test_tiny_budget_gives_the_single_machine_estimates(data, exact_one):
+def test_tiny_budget_gives_the_single_machine_estimates(data, exact_one, client):
     """Over the budget the cluster switches to the estimated forms of one machine: the same seeded
     pairs and query rows, so the same estimates, params and CIs; each CI contains the exact value."""
     one = geometry_report(data / "full.npy", metrics=METRICS, compute=ComputeContext(budget=1e-4))
-    dist = geometry_report(data / "shards", metrics=METRICS, compute=ComputeContext(budget=1e-4), cluster="local:2")
+    dist = geometry_report(
+        data / "shards", metrics=METRICS, compute=ComputeContext(budget=1e-4), cluster=client.scheduler.address
+    )
     assert dist.settings["exact"] is False and dist.settings["budget_s"] == 1e-4
     assert dist.settings["exact_estimate_s"] > 0 and dist.settings["devices"] == ["cpu"]
     assert any(n.startswith("estimated (exact: false): uniformity, mam, hubness") for n in dist.notes), dist.notes

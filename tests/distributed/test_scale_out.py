@@ -20,7 +20,7 @@ pytest.importorskip("distributed")
 
 from embeval.api import geometry_report, retrieval_report
 from embeval.distributed import cluster as dcluster
-from embeval.errors import EnvironmentFailure, InputError, UsageError
+from embeval.errors import EnvironmentFailure, InputError
 from embeval.progress import Progress, Task
 
 DASK = str(Path(sys.executable).with_name("dask"))
