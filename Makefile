@@ -45,8 +45,8 @@ run: install  ## the main job on sample_data/ (default model, offline)
 test: lint  ## lint, then the whole test suite (reads ../shared/data when present; docs examples included)
 	$(PY) -m pytest -q
 
-test-fast: install-test  ## tests without the slow real-data checks
-	$(PY) -m pytest -q -m "not slow"
+test-fast: install-test  ## tests without the slow real-data checks, on both cores (pytest-xdist)
+	$(PY) -m pytest -q -m "not slow" -n 2
 
 docs: install-test  ## build the docs site (docs/ -> site/), failing on any warning
 	$(PY) -m mkdocs build --strict

@@ -200,6 +200,7 @@ def test_cache_sizes_agree_and_bad_cache_dir_and_unknown_model(cli, tmp_path, mo
     import re
 
     install_mock(monkeypatch)
+    monkeypatch.setenv("COLUMNS", "200")  # the tables below are read back: no cell wrapped by a long tmp path
     cache = tmp_path / "c"
     texts = tmp_path / "t.txt"
     texts.write_text("".join(f"text {i}\n" for i in range(40)))
