@@ -201,11 +201,11 @@ def plan(per_worker: dict, d: int, n: float = 1e8, m: int = 1000, cores: int = 2
     )
     print(
         f"  memory per worker: up to {CACHE_SHARDS} cached shards ({CACHE_SHARDS * shard_gb:.1f} GB) + one 64 MiB "
-        f"block of products + the queries; driver: n ids, the merged top-k (m×k) and the counts"
+        f"block of products + the queries; driver: the queries, the merged top-k (m×k) and the counts, no per-row state"
     )
     print(
-        "  (the kNN diagnostics cost as much as uniformity; a sampled uniformity on one machine is the cheap "
-        "alternative at this n)"
+        "  (exact kNN diagnostics cost as much as uniformity and send n×k to the driver; under --budget the "
+        "cluster estimates them on seeded query rows, and uniformity from sampled pairs)"
     )
 
 
