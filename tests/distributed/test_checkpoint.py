@@ -428,3 +428,32 @@ def test_batch_settings_checkpoint_resumes_every_item(sched, data, tmp_path, sub
     again, _ = run_batch(cfg)
     assert _tiles(submits) == 0, submits
     assert [it.report.to_json() for it in again.items] == [it.report.to_json() for it in first.items]
+
+
+@pytest.mark.parametrize("budget", [1e-4, 1e6])
+def test_a_resumed_budgeted_run_reuses_the_measured_cost(sched, data, tmp_path, monkeypatch, budget):
+    """The budget's cost model (one timed tile per worker) is kept with the tiles: a resumed run
+    times nothing, makes the same exact-or-estimated choice and writes the same exact_estimate_s,
+    so its report is the first one's JSON text (over the budget: estimated; under it: exact)."""
+    from embeval.compute.context import ComputeContext
+    from embeval.distributed import devices
+
+    def run():
+        return geometry_report(
+            data / "shards",
+            metrics=GEOMETRY,
+            cluster=sched,
+            compute=ComputeContext(budget=budget),
+            checkpoint=tmp_path / "ck",
+        )
+
+    first = run()
+    assert first.settings["exact"] is (budget > 1)
+    if budget < 1:  # over the budget: the measured estimate is in the report
+        assert first.settings["exact_estimate_s"] > 0
+
+    def no_timing(*a, **k):
+        raise AssertionError("a resumed run timed its tiles again")
+
+    monkeypatch.setattr(devices, "time_tiles", no_timing)
+    assert run().to_json() == first.to_json()
