@@ -110,6 +110,8 @@ class ScalePlan:
 def _duration(s: float | None) -> str:
     if s is None:
         return "?"
+    if s < 10:  # two significant digits: a 0.2 s estimate over a 0.0001 s budget is not "≈0 s"
+        return f"{s:.2g} s"
     if s < 120:
         return f"{s:.0f} s"
     if s < 7200:
