@@ -170,8 +170,19 @@ class EmbeddingCache:
         return outcome
 
     def _open(self, create: bool) -> sqlite3.Connection | str | None:
-        """One try: a connection, None (nothing to read, or the cache is off now), or the reason the
-        file is damaged (the caller moves it aside)."""
+        """A connection, None (nothing to read, or the cache is off now), or the reason the file is
+        damaged (the caller moves it aside). SQLite answers "database is locked" at once, without
+        its busy handler, while another process creates the file or switches it to WAL: that is
+        retried for up to about 6 s before the cache is given up for this run."""
+        for attempt in range(LOCKED_RETRIES):
+            try:
+                return self._open_once(create)
+            except _Locked:
+                time.sleep(min(0.01 * 2**attempt, 1.0))
+        self._unusable("database is locked")
+        return None
+
+    def _open_once(self, create: bool) -> sqlite3.Connection | str | None:
         if not create and not self.path.exists():
             return None
         conn = None
@@ -199,6 +210,8 @@ class EmbeddingCache:
             _close(conn)
             if is_corrupt(exc):
                 return f"unreadable ({exc})"
+            if getattr(exc, "sqlite_errorcode", None) in _LOCKED_CODES or "locked" in str(exc):
+                raise _Locked from None
             self._unusable(str(exc))
             return None
         except OSError as exc:  # the folder cannot be made (read-only, full disk)
@@ -322,6 +335,14 @@ class EmbeddingCache:
                 conn.executemany("INSERT OR REPLACE INTO emb (k, v) VALUES (?, ?)", rows)
         except sqlite3.DatabaseError as exc:
             self._failed(exc, "writing")
+
+
+LOCKED_RETRIES = 12  # 0.01 s doubling, capped at 1 s: about 6 s in all
+_LOCKED_CODES = {getattr(sqlite3, n) for n in ("SQLITE_BUSY", "SQLITE_LOCKED") if hasattr(sqlite3, n)}
+
+
+class _Locked(Exception):
+    """Opening met another connection's lock (SQLITE_BUSY/LOCKED): try again."""
 
 
 def _close(conn: sqlite3.Connection | None) -> None:

@@ -138,3 +138,36 @@ def test_unknown_model_offline_is_a_model_error(monkeypatch):
 def test_empty_text_is_rejected(cfg):
     with pytest.raises(InputError, match="empty text"):
         encode_texts(["fine", "  "], cfg)
+
+
+def test_cache_open_retries_a_locked_file_then_gives_up_with_one_warning(tmp_path, monkeypatch):
+    """SQLite says "database is locked" at once (no busy handler) while another process creates the
+    file or switches it to WAL: opening retries (the concurrent-writers test failed about 1 run in
+    20 without this), and a lock that never clears turns the cache off for the run, with a warning."""
+    from embeval.encode import cache as cache_mod
+
+    monkeypatch.setattr(cache_mod.time, "sleep", lambda s: None)
+    cfg = EncoderConfig(cache_dir=str(tmp_path))
+    real = cache_mod.EmbeddingCache._open_once
+    calls = {"n": 0}
+
+    def locked_twice(self, create):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise cache_mod._Locked
+        return real(self, create)
+
+    monkeypatch.setattr(cache_mod.EmbeddingCache, "_open_once", locked_twice)
+    c = EmbeddingCache.open({"model": "x", "dim": 4}, cfg)
+    c.put_many(["a"], np.ones((1, 4), dtype=np.float32))
+    assert calls["n"] == 3 and c.get_many(["a"])[0].tolist() == [0]
+    c.close()
+
+    def always_locked(self, create):
+        raise cache_mod._Locked
+
+    monkeypatch.setattr(cache_mod.EmbeddingCache, "_open_once", always_locked)
+    c = EmbeddingCache.open({"model": "y", "dim": 4}, cfg)
+    with pytest.warns(cache_mod.CacheWarning, match="database is locked"):
+        c.put_many(["a"], np.ones((1, 4), dtype=np.float32))
+    assert c.disabled and c.get_many(["a"])[0].tolist() == []
