@@ -21,15 +21,15 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_check import embeval_json
+
 MEASUREMENTS = ("qps", "time", "seconds", "memory", "bytes", "build", "latency", "_s")
 FAILED: list[str] = []
 
@@ -61,17 +61,6 @@ def make_data(tmp: str, n: int, d: int, q: int, seed: int = 0) -> dict[str, str]
                 fh.write(f"{i}\t{doc}\t1\n")
     paths["qrels"] = qrels
     return paths
-
-
-def run(args: list[str]) -> tuple[dict, float]:
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "embeval", *args, "-q", "-f", "json"], capture_output=True,
-                         text=True, env=env, check=False)
-    dt = time.perf_counter() - t0
-    if res.returncode not in (0, 1):  # 1: a finding or gate failed, the report is still whole
-        raise SystemExit(f"embeval {' '.join(args)} exited {res.returncode}: {res.stderr.strip()[-2000:]}")
-    return json.loads(res.stdout), dt
 
 
 def exact_values(doc: dict) -> dict[str, float]:
@@ -119,8 +108,8 @@ def main() -> int:
         print(f"  {'command':28} {'cpu s':>8} {dev + ' s':>8} {'speed-up':>9} {'values':>7} {'max rel Δ':>10}")
         for name, args in commands.items():
             try:
-                doc_c, t_c = run([*args, "--device", "cpu"])
-                doc_g, t_g = run([*args, "--device", dev])
+                doc_c, t_c = embeval_json(*args, "--device", "cpu", ok=(0, 1))
+                doc_g, t_g = embeval_json(*args, "--device", dev, ok=(0, 1))
             except SystemExit as exc:
                 print(f"  [FAIL] {name}: {exc}")
                 FAILED.append(name)

@@ -101,3 +101,20 @@ def pytest_collection_modifyitems(items):
 def pytest_runtest_teardown(item, nextitem):
     if item.nodeid == _DASK.get("last"):
         _close_dask_client()
+
+
+def write_small_sharded_set(root):
+    """240 × 8 seeded rows as ``full.npy`` and as 3 uneven ``.npy`` shards in ``shards/``, 30 queries
+    near corpus rows (``queries.npy``) and their qrels (``qrels.tsv``): the cluster tests' small set."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((240, 8)).astype(np.float32)
+    np.save(root / "full.npy", x)
+    (root / "shards").mkdir()
+    for i, (a, b) in enumerate([(0, 70), (70, 160), (160, 240)]):
+        np.save(root / "shards" / f"part{i}.npy", x[a:b])
+    src = rng.integers(0, 240, 30)
+    np.save(root / "queries.npy", x[src] + 0.5 * rng.standard_normal((30, 8)).astype(np.float32))
+    (root / "qrels.tsv").write_text("".join(f"{i}\t{s}\t1\n" for i, s in enumerate(src)))
+    return root, x

@@ -134,7 +134,7 @@ def _lost_as_failure(spec: str) -> Iterator[None]:
         raise EnvironmentFailure(f"lost {where}: {failure}") from exc
 
 
-def _task_identity(client: Any, func: Any) -> Any:
+def task_identity(client: Any, func: Any) -> Any:
     """What names a task's checkpointed tiles besides its arguments: the function and, on a client
     that sends a device with each task (:class:`embeval.distributed.devices.DeviceClient`), the
     device requested, the engine and the devices the workers resolved: torch tiles differ from
@@ -167,7 +167,7 @@ def run_tasks(
     redone on a rerun in case the ids changed)."""
     distributed = _dask()
     ck = checkpoint.active() if keep else None  # a checkpointed run: saved tiles are loaded, finished ones saved
-    keys, saved = ck.plan(_task_identity(client, func), args) if ck is not None else ([], set())
+    keys, saved = ck.plan(task_identity(client, func), args) if ck is not None else ([], set())
     _say_resumed(progress, label, len(saved), len(args))
     futures: list[Any] = []
     where: dict[Any, int] = {}
@@ -274,7 +274,7 @@ def run_tree(
     # the workers), and loads the groups already saved instead of computing their tiles.
     ck = checkpoint.active()
     gargs = [(tuple(group), merge, finish[g]) for g, group in enumerate(groups)]
-    keys, saved = ck.plan(_task_identity(client, func), gargs) if ck is not None else ([], set())
+    keys, saved = ck.plan(task_identity(client, func), gargs) if ck is not None else ([], set())
     _say_resumed(progress, label, len(saved), len(groups))
     for g in range(len(groups)):
         if g not in saved:

@@ -526,7 +526,7 @@ def cluster_seconds(client, sharded: ShardedSet, pair: tuple[str, float] | None,
     evenly over the workers at their measured pace (a first tile includes reading its shards)."""
     from embeval.compute.drivers import calibrate
     from embeval.distributed import checkpoint
-    from embeval.distributed.cluster import _task_identity
+    from embeval.distributed.cluster import task_identity
     from embeval.distributed.devices import time_tiles
 
     state: dict[str, Any] = {}
@@ -535,17 +535,18 @@ def cluster_seconds(client, sharded: ShardedSet, pair: tuple[str, float] | None,
         # A checkpointed run keeps the measured cost model with its tiles, so a resumed run makes the
         # same exact-or-estimated choice and writes the same exact_estimate_s: the same report.
         ck = checkpoint.active()
-        key = ck.key(_task_identity(client, cluster_seconds), (tuple(sharded.shards), pair, k)) if ck else ""
-        if ck:
-            found, saved = ck.load(key)
-            if found:
-                rate, topk, c_pair, c_topk = saved
-                state.update(rate=rate, timed="topk" if topk else "pair_sum", c={"pair_sum": c_pair, "topk": c_topk})
-                return
+        if ck is None:
+            measure()
+            return
+        key = ck.key(task_identity(client, cluster_seconds), (tuple(sharded.shards), pair, k))
+        found, saved = ck.load(key)
+        if found:
+            rate, topk, c_pair, c_topk = saved
+            state.update(rate=rate, timed="topk" if topk else "pair_sum", c={"pair_sum": c_pair, "topk": c_topk})
+            return
         measure()
-        if ck:
-            c = state["c"]
-            ck.save(key, (float(state["rate"]), state["timed"] == "topk", float(c["pair_sum"]), float(c["topk"])))
+        c = state["c"]
+        ck.save(key, (float(state["rate"]), state["timed"] == "topk", float(c["pair_sum"]), float(c["topk"])))
 
     def measure() -> None:
         if pair is not None:

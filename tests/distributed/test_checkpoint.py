@@ -18,6 +18,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
+from conftest import write_small_sharded_set
 from embeval.api import gap_report, geometry_report, retrieval_report
 from embeval.distributed import checkpoint as ckpt
 from embeval.errors import SchedulerLost, UsageError
@@ -36,16 +37,7 @@ def sched(dask_client):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ckpt")
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((240, 8)).astype(np.float32)
-    np.save(root / "full.npy", x)
-    (root / "shards").mkdir()
-    for i, (a, b) in enumerate([(0, 70), (70, 160), (160, 240)]):
-        np.save(root / "shards" / f"part{i}.npy", x[a:b])
-    src = rng.integers(0, 240, 30)
-    np.save(root / "queries.npy", x[src] + 0.5 * rng.standard_normal((30, 8)).astype(np.float32))
-    (root / "qrels.tsv").write_text("".join(f"{i}\t{s}\t1\n" for i, s in enumerate(src)))
+    root, x = write_small_sharded_set(tmp_path_factory.mktemp("ckpt"))
     (root / "labels.txt").write_text("".join(f"{'abc'[int(v > 0.3) + int(w > 0)]}\n" for v, w in x[:, :2]))
     return root
 
@@ -137,7 +129,7 @@ def test_tiles_of_different_devices_have_different_names(tmp_path):
     from NumPy's within the float32 bound): a resume never mixes them."""
     from types import SimpleNamespace
 
-    from embeval.distributed.cluster import _task_identity
+    from embeval.distributed.cluster import task_identity
     from embeval.distributed.geometry import _pair_task
 
     ck = ckpt.Checkpoint(tmp_path / "ck", "geometry")
@@ -145,9 +137,9 @@ def test_tiles_of_different_devices_have_different_names(tmp_path):
 
     def on(device, engine, resolved):
         client = SimpleNamespace(device=device, engine=engine, devices=dict(enumerate(resolved)))
-        return ck.key(_task_identity(client, _pair_task), args)
+        return ck.key(task_identity(client, _pair_task), args)
 
-    plain = ck.key(_task_identity(object(), _pair_task), args)  # a client without devices
+    plain = ck.key(task_identity(object(), _pair_task), args)  # a client without devices
     assert plain == ck.key(_pair_task, args)
     names = [
         on("auto", None, ["cpu", "cpu"]),

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
 
+from conftest import write_small_sharded_set
 from embeval.api import geometry_report, retrieval_report
 from embeval.errors import InputError
 from embeval.io.embeddings import load_embeddings
@@ -27,17 +28,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    root = tmp_path_factory.mktemp("obj")
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((240, 8)).astype(np.float32)
-    np.save(root / "full.npy", x)
-    (root / "shards").mkdir()
-    for i, (a, b) in enumerate([(0, 70), (70, 160), (160, 240)]):
-        np.save(root / "shards" / f"part{i}.npy", x[a:b])
-    src = rng.integers(0, 240, 30)
-    np.save(root / "queries.npy", x[src] + 0.5 * rng.standard_normal((30, 8)).astype(np.float32))
-    (root / "qrels.tsv").write_text("".join(f"{i}\t{s}\t1\n" for i, s in enumerate(src)))
-    return root
+    return write_small_sharded_set(tmp_path_factory.mktemp("obj"))[0]
 
 
 @pytest.fixture(scope="module")
